@@ -1,0 +1,167 @@
+"""Settings of BorderRisk, read from the environment (and a ``.env`` file for local work).
+
+``Config.from_env()`` validates everything at start-up and raises ``ConfigError`` with
+one clear message naming the setting. When ``DATABASE_URL`` is unset, the app uses the
+embedded PostGIS cluster that ``make run`` keeps under ``instance/`` (see
+``app/embedded_db.py``), so the CLI finds the same database with no extra environment.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("BORDERRISK_INSTANCE_DIR", BASE_DIR / "instance"))
+
+# The embedded cluster: a non-default local port, a role without superuser rights,
+# and a password generated at initdb time and kept in instance/ (mode 0600).
+EMBEDDED_PG_PORT = int(os.environ.get("BORDERRISK_PG_PORT", "54329"))
+EMBEDDED_PG_DATA = INSTANCE_DIR / "pgdata"
+EMBEDDED_PG_SOCKET_DIR = INSTANCE_DIR / "pgsocket"
+EMBEDDED_PG_PASSWORD_FILE = INSTANCE_DIR / "pg-password"
+EMBEDDED_PG_USER = "borderrisk"
+EMBEDDED_PG_DATABASE = "borderrisk"
+
+ENVIRONMENTS = ("development", "production", "testing")
+_EPSG = re.compile(r"^EPSG:(\d{4,6})$", re.IGNORECASE)
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or invalid; the message names it."""
+
+
+def embedded_database_url() -> str:
+    """URL of the embedded cluster, or ConfigError when it was never initialised."""
+    if not EMBEDDED_PG_PASSWORD_FILE.exists():
+        raise ConfigError(
+            "DATABASE_URL is not set and the embedded PostGIS under "
+            f"{INSTANCE_DIR} is not initialised: run `make run` (or `make db`), "
+            "or set DATABASE_URL=postgresql://user:password@host:port/dbname"
+        )
+    password = EMBEDDED_PG_PASSWORD_FILE.read_text().strip()
+    return (
+        f"postgresql+psycopg2://{EMBEDDED_PG_USER}:{password}@127.0.0.1:"
+        f"{EMBEDDED_PG_PORT}/{EMBEDDED_PG_DATABASE}"
+    )
+
+
+def _secret_key(env: str, value: str | None) -> str:
+    if value:
+        if len(value) < 16:
+            raise ConfigError("SECRET_KEY must be at least 16 characters long")
+        return value
+    if env == "production":
+        raise ConfigError("SECRET_KEY must be set when BORDERRISK_ENV=production")
+    # Development: generate once and keep it, so sessions survive a restart.
+    path = INSTANCE_DIR / "secret_key"
+    if not path.exists():
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _epsg(name: str, value: str) -> int:
+    match = _EPSG.match(value.strip())
+    if not match:
+        raise ConfigError(f"{name} must look like EPSG:32638, got {value!r}")
+    return int(match.group(1))
+
+
+def _metric_crs(name: str, value: str) -> int:
+    """EPSG code of a projected CRS whose axes are in metres (for distances and grids)."""
+    srid = _epsg(name, value)
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    try:
+        crs = CRS.from_epsg(srid)
+    except CRSError:
+        raise ConfigError(f"{name}: EPSG:{srid} is not a known CRS") from None
+    units = {axis.unit_name for axis in crs.axis_info}
+    if not crs.is_projected or units != {"metre"}:
+        raise ConfigError(
+            f"{name} must be a projected CRS in metres (e.g. EPSG:32638), "
+            f"EPSG:{srid} is {crs.name}"
+        )
+    return srid
+
+
+def _port(value: str) -> int:
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise ConfigError(f"PORT must be a TCP port number (1-65535), got {value!r}")
+    return int(value)
+
+
+def _database_url(value: str | None) -> str:
+    if not value:
+        return embedded_database_url()
+    if not value.startswith(("postgresql://", "postgresql+psycopg2://", "postgres://")):
+        raise ConfigError(
+            "DATABASE_URL must be a PostgreSQL URL (postgresql://user:password@host:port/db), "
+            f"got one starting with {value.split(':', 1)[0]!r}"
+        )
+    # SQLAlchemy 2 no longer accepts the "postgres://" alias.
+    return re.sub(r"^postgres(ql)?://", "postgresql+psycopg2://", value)
+
+
+@dataclass
+class Config:
+    """Typed settings. Flask reads the upper-case attributes."""
+
+    ENV: str = "development"
+    SECRET_KEY: str = ""
+    SQLALCHEMY_DATABASE_URI: str = ""
+    ANALYSIS_CRS: str = "EPSG:32638"
+    ANALYSIS_SRID: int = 32638
+    PORT: int = 5000
+    TESTING: bool = False
+    SQLALCHEMY_ENGINE_OPTIONS: dict = field(
+        default_factory=lambda: {"pool_pre_ping": True, "connect_args": {"connect_timeout": 5}}
+    )
+    SESSION_COOKIE_HTTPONLY: bool = True
+    SESSION_COOKIE_SAMESITE: str = "Lax"
+    SESSION_COOKIE_SECURE: bool = False
+    WTF_CSRF_TIME_LIMIT: int | None = None
+
+    @classmethod
+    def from_env(cls, environ=None, **overrides) -> Config:
+        """Build and validate the settings from ``environ`` (default ``os.environ``).
+
+        ``.env`` in the project directory is read first when ``environ`` is not given;
+        real environment variables win over it.
+        """
+        if environ is None:
+            load_dotenv(BASE_DIR / ".env", override=False)
+            environ = os.environ
+        env = environ.get("BORDERRISK_ENV", "development").strip().lower()
+        if env not in ENVIRONMENTS:
+            raise ConfigError(
+                f"BORDERRISK_ENV must be one of {', '.join(ENVIRONMENTS)}, got {env!r}"
+            )
+        crs = environ.get("ANALYSIS_CRS", "EPSG:32638")
+        settings = cls(
+            ENV=env,
+            SECRET_KEY=_secret_key(env, environ.get("SECRET_KEY")),
+            ANALYSIS_CRS=crs.upper(),
+            ANALYSIS_SRID=_metric_crs("ANALYSIS_CRS", crs),
+            PORT=_port(environ.get("PORT", "5000")),
+            SESSION_COOKIE_SECURE=env == "production",
+        )
+        settings.SQLALCHEMY_DATABASE_URI = overrides.pop(
+            "SQLALCHEMY_DATABASE_URI", None
+        ) or _database_url(environ.get("DATABASE_URL"))
+        for key, value in overrides.items():
+            if not hasattr(settings, key):
+                raise ConfigError(f"unknown setting {key}")
+            setattr(settings, key, value)
+        return settings
+
+    def as_flask_config(self) -> dict:
+        return {k: v for k, v in vars(self).items() if k.isupper()}

@@ -1,0 +1,270 @@
+"""Tables of BorderRisk (SQLAlchemy 2 + GeoAlchemy2), usable without Flask.
+
+Every geometry is stored in EPSG:4326 (longitude, latitude, degrees). Lengths and
+distances in metres are derived in the analysis CRS (``ANALYSIS_CRS``, default
+EPSG:32638) by ``geo.queries``. The database itself enforces what must hold for every
+row, whoever writes it: the SRID (column type), valid geometries (``ST_IsValid``),
+coordinates within the WGS 84 range, the controlled vocabularies of
+``geo.vocabulary`` and non-negative counts.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from geo import vocabulary as vocab
+
+STORAGE_SRID = 4326
+
+
+class Base(DeclarativeBase):
+    """Declarative base shared by every table (domain and auth)."""
+
+
+def one_of(column: str, values) -> str:
+    """SQL for ``column IN (...)`` from a vocabulary tuple (literal, trusted values)."""
+    items = ", ".join(f"'{v}'" if isinstance(v, str) else str(v) for v in values)
+    return f"{column} IN ({items})"
+
+
+def geometry_checks(table: str) -> tuple[CheckConstraint, ...]:
+    """Valid geometry within the longitude/latitude range of EPSG:4326."""
+    return (
+        CheckConstraint("ST_IsValid(geom)", name=f"ck_{table}_geom_valid"),
+        CheckConstraint(
+            "ST_XMin(geom) >= -180 AND ST_XMax(geom) <= 180 "
+            "AND ST_YMin(geom) >= -90 AND ST_YMax(geom) <= 90",
+            name=f"ck_{table}_geom_lonlat_range",
+        ),
+    )
+
+
+def provenance_column() -> Mapped[str]:
+    return mapped_column(String(16), nullable=False, server_default="reported")
+
+
+class Region(Base):
+    """A regional unit of the border police (MultiPolygon, EPSG:4326)."""
+
+    __tablename__ = "regions"
+    __table_args__ = (
+        *geometry_checks("regions"),
+        CheckConstraint(one_of("provenance", vocab.PROVENANCES), name="ck_regions_provenance"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True, nullable=False)
+    name_en: Mapped[str] = mapped_column(String(200), nullable=False)
+    name_ka: Mapped[str] = mapped_column(String(200), nullable=False)
+    provenance: Mapped[str] = provenance_column()
+    geom = mapped_column(Geometry("MULTIPOLYGON", srid=STORAGE_SRID), nullable=False)
+
+
+class BorderSegment(Base):
+    """A border section (EUROSUR Art. 30) as a LineString in EPSG:4326.
+
+    ``length_m`` is the length in metres measured in the analysis CRS; it is derived,
+    never entered (``geo.queries.refresh_segment_lengths``).
+    """
+
+    __tablename__ = "border_segments"
+    __table_args__ = (
+        *geometry_checks("border_segments"),
+        CheckConstraint(one_of("kind", vocab.SEGMENT_KINDS), name="ck_border_segments_kind"),
+        CheckConstraint(
+            one_of("terrain_class", vocab.TERRAIN_CLASSES),
+            name="ck_border_segments_terrain_class",
+        ),
+        CheckConstraint(
+            "surveillance_level BETWEEN 0 AND 5", name="ck_border_segments_surveillance_level"
+        ),
+        CheckConstraint("neighbour_country ~ '^[A-Z]{2}$'", name="ck_border_segments_neighbour"),
+        CheckConstraint("length_m IS NULL OR length_m >= 0", name="ck_border_segments_length"),
+        CheckConstraint(
+            one_of("provenance", vocab.PROVENANCES), name="ck_border_segments_provenance"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True, nullable=False)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    # ISO 3166-1 alpha-2 of the country across the border; NULL for a sea section.
+    neighbour_country: Mapped[str | None] = mapped_column(String(2))
+    region_id: Mapped[int | None] = mapped_column(
+        ForeignKey("regions.id", ondelete="SET NULL"), index=True
+    )
+    length_m: Mapped[float | None] = mapped_column(Float)
+    surveillance_level: Mapped[int] = mapped_column(SmallInteger, nullable=False, default=2)
+    terrain_class: Mapped[str] = mapped_column(String(16), nullable=False, default="hills")
+    provenance: Mapped[str] = provenance_column()
+    geom = mapped_column(Geometry("LINESTRING", srid=STORAGE_SRID), nullable=False)
+
+
+class CrossingPoint(Base):
+    """A border crossing point (Point, EPSG:4326)."""
+
+    __tablename__ = "crossing_points"
+    __table_args__ = (
+        *geometry_checks("crossing_points"),
+        CheckConstraint(one_of("kind", vocab.CROSSING_KINDS), name="ck_crossing_points_kind"),
+        CheckConstraint(
+            one_of("status", vocab.CROSSING_STATUSES), name="ck_crossing_points_status"
+        ),
+        CheckConstraint(
+            "neighbour_country IS NULL OR neighbour_country ~ '^[A-Z]{2}$'",
+            name="ck_crossing_points_neighbour",
+        ),
+        CheckConstraint(
+            one_of("provenance", vocab.PROVENANCES), name="ck_crossing_points_provenance"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True, nullable=False)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    neighbour_country: Mapped[str | None] = mapped_column(String(2))
+    region_id: Mapped[int | None] = mapped_column(
+        ForeignKey("regions.id", ondelete="SET NULL"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="open")
+    provenance: Mapped[str] = provenance_column()
+    geom = mapped_column(Geometry("POINT", srid=STORAGE_SRID), nullable=False)
+
+
+class Incident(Base):
+    """A reported border event (Point, EPSG:4326) in the EUROSUR event-report shape.
+
+    ``occurred_at`` is a timestamp with time zone (stored as UTC). The derived links
+    (region, nearest border segment and crossing point, distances in metres in the
+    analysis CRS) are computed set-based by ``geo.queries.link_incidents``.
+    """
+
+    __tablename__ = "incidents"
+    __table_args__ = (
+        *geometry_checks("incidents"),
+        UniqueConstraint("source", "external_id", name="uq_incidents_source_external_id"),
+        CheckConstraint(
+            one_of("category", vocab.INCIDENT_CATEGORIES), name="ck_incidents_category"
+        ),
+        CheckConstraint(one_of("outcome", vocab.INCIDENT_OUTCOMES), name="ck_incidents_outcome"),
+        CheckConstraint(
+            "direction IS NULL OR " + one_of("direction", vocab.DIRECTIONS),
+            name="ck_incidents_direction",
+        ),
+        CheckConstraint(
+            "detection_method IS NULL OR " + one_of("detection_method", vocab.DETECTION_METHODS),
+            name="ck_incidents_detection_method",
+        ),
+        CheckConstraint(
+            "transport_means IS NULL OR " + one_of("transport_means", vocab.TRANSPORT_MEANS),
+            name="ck_incidents_transport_means",
+        ),
+        CheckConstraint(
+            one_of("source_reliability", vocab.SOURCE_RELIABILITY),
+            name="ck_incidents_source_reliability",
+        ),
+        CheckConstraint(
+            one_of("information_credibility", vocab.INFORMATION_CREDIBILITY),
+            name="ck_incidents_information_credibility",
+        ),
+        CheckConstraint(one_of("status", vocab.INCIDENT_STATUSES), name="ck_incidents_status"),
+        CheckConstraint("persons_count >= 0", name="ck_incidents_persons_count"),
+        CheckConstraint(
+            "nationality IS NULL OR nationality ~ '^[A-Z]{2}$'", name="ck_incidents_nationality"
+        ),
+        CheckConstraint(
+            "segment_distance_m IS NULL OR segment_distance_m >= 0",
+            name="ck_incidents_segment_distance",
+        ),
+        CheckConstraint(
+            "crossing_distance_m IS NULL OR crossing_distance_m >= 0",
+            name="ck_incidents_crossing_distance",
+        ),
+        CheckConstraint(one_of("provenance", vocab.PROVENANCES), name="ck_incidents_provenance"),
+        Index("ix_incidents_occurred_at", "occurred_at"),
+        Index("ix_incidents_category_occurred_at", "category", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), nullable=False)
+    external_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    category: Mapped[str] = mapped_column(String(40), nullable=False)
+    outcome: Mapped[str] = mapped_column(String(16), nullable=False, default="actual")
+    direction: Mapped[str | None] = mapped_column(String(8))
+    detection_method: Mapped[str | None] = mapped_column(String(24))
+    persons_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    nationality: Mapped[str | None] = mapped_column(String(2))
+    transport_means: Mapped[str | None] = mapped_column(String(16))
+    description: Mapped[str | None] = mapped_column(Text)
+    source_reliability: Mapped[str] = mapped_column(String(1), nullable=False, default="X")
+    information_credibility: Mapped[int] = mapped_column(SmallInteger, nullable=False, default=4)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="draft")
+    provenance: Mapped[str] = provenance_column()
+    region_id: Mapped[int | None] = mapped_column(
+        ForeignKey("regions.id", ondelete="SET NULL"), index=True
+    )
+    nearest_segment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("border_segments.id", ondelete="SET NULL"), index=True
+    )
+    segment_distance_m: Mapped[float | None] = mapped_column(Float)
+    nearest_crossing_id: Mapped[int | None] = mapped_column(
+        ForeignKey("crossing_points.id", ondelete="SET NULL"), index=True
+    )
+    crossing_distance_m: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now(), onupdate=func.now()
+    )
+    geom = mapped_column(Geometry("POINT", srid=STORAGE_SRID), nullable=False)
+
+
+class SyntheticHotspot(Base):
+    """Ground truth of the synthetic demo data: one planted hot-spot.
+
+    The demo generator plants incidents around ``geom`` (a Point, EPSG:4326) within
+    ``radius_m`` metres, between ``active_from`` and ``active_to``, following ``kind``
+    (persistent, new, intensifying, diminishing). Later analytics are tested against
+    these rows. Only the demo loader writes here.
+    """
+
+    __tablename__ = "synthetic_hotspots"
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('persistent', 'new', 'intensifying', 'diminishing')",
+            name="ck_synthetic_hotspots_kind",
+        ),
+        CheckConstraint("radius_m > 0", name="ck_synthetic_hotspots_radius"),
+        CheckConstraint("incident_count >= 0", name="ck_synthetic_hotspots_incident_count"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True, nullable=False)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    category: Mapped[str] = mapped_column(String(40), nullable=False)
+    radius_m: Mapped[float] = mapped_column(Float, nullable=False)
+    active_from: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    active_to: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    incident_count: Mapped[int] = mapped_column(Integer, nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False)
+    geom = mapped_column(Geometry("POINT", srid=STORAGE_SRID), nullable=False)
