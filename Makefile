@@ -1,0 +1,67 @@
+# BorderRisk: `make run` serves the app, `make test` runs the whole test suite.
+# Both install what is missing first (system packages, .venv, front-end assets) and
+# start the embedded PostGIS under instance/ unless DATABASE_URL is set.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+FLASK := $(BIN)/flask --app app
+export PORT
+
+.PHONY: run test stop db migrate demo system-packages system-packages-test venv venv-test \
+        assets lint clean-instance
+
+run: system-packages venv assets db migrate demo
+	@echo ""
+	@echo "BorderRisk on http://127.0.0.1:$(PORT)"
+	@$(FLASK) demo credentials
+	@echo "(Ctrl-C stops the server; 'make stop' stops the embedded PostGIS)"
+	$(BIN)/gunicorn --workers 2 --bind 127.0.0.1:$(PORT) --access-logfile - 'app:create_app()'
+
+test: system-packages-test venv-test assets db
+	$(BIN)/ruff check .
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+stop:
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m app.embedded_db stop; \
+	 else echo "nothing to stop (no .venv)"; fi
+
+system-packages:
+	@bash scripts/install-system-packages.sh
+
+system-packages-test:
+	@bash scripts/install-system-packages.sh --test
+
+# The venv is rebuilt when requirements change (a stamp file per requirements set).
+$(VENV)/.installed: requirements.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+venv: $(VENV)/.installed
+venv-test: $(VENV)/.installed-dev
+
+# Front-end packages and the Natural Earth data of the demo, from the npm registry.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+assets: node_modules/.package-lock.json
+
+db: venv
+	@$(BIN)/python -m app.embedded_db start
+
+migrate: db
+	$(FLASK) db upgrade
+
+demo: migrate
+	$(FLASK) demo load --if-empty
+
+lint: venv-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .

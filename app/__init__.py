@@ -1,0 +1,48 @@
+"""BorderRisk: the Flask application factory."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from config import BASE_DIR, INSTANCE_DIR, Config, ConfigError
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Create the app with settings from the environment.
+
+    Parameters
+    ----------
+    test_config : dict, optional
+        Settings that override the environment (tests). Invalid settings raise
+        ``config.ConfigError`` here; without ``test_config`` (CLI, gunicorn) they stop
+        start-up with one line on stderr instead of a traceback.
+    """
+    try:
+        settings = Config.from_env(**(test_config or {}))
+    except ConfigError as exc:
+        if test_config is not None:
+            raise
+        raise SystemExit(f"BorderRisk configuration error: {exc}") from None
+
+    app = Flask(__name__, static_folder="../static", instance_path=str(INSTANCE_DIR))
+    app.config.update(settings.as_flask_config())
+
+    from app.extensions import csrf, db, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+
+    from app import auth, cli, errors, health, security_headers, ui
+    from app.api import bp as api_bp
+
+    auth.init_app(app)
+    errors.init_app(app)
+    security_headers.init_app(app)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(api_bp)
+    app.register_blueprint(ui.bp)
+    cli.init_app(app)
+    return app
+

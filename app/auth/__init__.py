@@ -1,0 +1,77 @@
+"""Authentication: session login for the browser, bearer tokens for scripts and GIS tools.
+
+Every endpoint requires an authenticated user except those in ``PUBLIC_ENDPOINTS``.
+The check runs once, before every request, so a new route is protected by default.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, g, redirect, request, url_for
+from flask_login import current_user
+
+from app.auth.models import User
+from app.auth.service import user_for_token
+from app.errors import problem
+from app.extensions import csrf, db, login_manager
+
+bp = Blueprint("auth", __name__)
+
+# Health for monitors, the login page, and our own CSS/JS (public code, no data).
+PUBLIC_ENDPOINTS = frozenset({"health.healthz", "auth.login", "static"})
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def bearer_token() -> str | None:
+    """The token of an ``Authorization: Bearer`` header, '' when malformed, None if absent."""
+    header = request.headers.get("Authorization", "")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def _wants_json() -> bool:
+    return (
+        request.path.startswith("/api/")
+        or request.accept_mimetypes.best in ("application/json", "application/geo+json")
+    )
+
+
+@login_manager.user_loader
+def _load_session_user(user_id: str) -> User | None:
+    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    return user if user is not None and user.active else None
+
+
+def _require_login():
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    token = bearer_token()
+    if token is not None:
+        # A token that is sent must be valid, even alongside a session cookie, and it
+        # alone decides who the caller is.
+        user = user_for_token(db.session, token) if token else None
+        if user is None:
+            return problem(401, "Unauthorized", "the bearer token is missing, malformed, "
+                           "unknown, expired or revoked", headers={"WWW-Authenticate": "Bearer"})
+        db.session.commit()  # records the token's last use
+        g._login_user = user  # Flask-Login's per-request user, without touching the session
+        g.token_auth = True
+        return None
+    if current_user.is_authenticated:
+        if request.method in UNSAFE_METHODS:
+            csrf.protect()  # cookie sessions need a CSRF token; bearer tokens do not
+        return None
+    if _wants_json():
+        return problem(401, "Unauthorized", "sign in or send Authorization: Bearer <token>",
+                       headers={"WWW-Authenticate": "Bearer"})
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def init_app(app: Flask) -> None:
+    from app.auth import views  # noqa: F401  (registers routes on bp)
+
+    login_manager.login_view = "auth.login"
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    app.before_request(_require_login)
+    app.register_blueprint(bp)

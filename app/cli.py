@@ -1,0 +1,141 @@
+"""Flask commands: ``users``, ``tokens`` and ``demo`` (``.venv/bin/flask --app app ...``)."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from app.auth.models import User
+from app.auth.service import AuthError, create_token, create_user, set_password
+from app.extensions import db
+from config import INSTANCE_DIR
+from geo.vocabulary import ROLES
+
+users_cli = AppGroup("users", help="Manage users.")
+tokens_cli = AppGroup("tokens", help="Manage API tokens.")
+demo_cli = AppGroup("demo", help="The synthetic demo data set.")
+
+DEMO_USER = "demo"
+DEMO_ROLE = "analyst"
+DEMO_CREDENTIALS_FILE = INSTANCE_DIR / "demo-password"
+
+
+@users_cli.command("create")
+@click.argument("name")
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def users_create(name: str, role: str, password: str) -> None:
+    """Create user NAME with ROLE."""
+    try:
+        create_user(db.session, name, role, password)
+    except AuthError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from None
+    db.session.commit()
+    click.echo(f"created user {name} ({role})")
+
+
+@users_cli.command("list")
+def users_list() -> None:
+    """List users with their roles."""
+    for user in db.session.scalars(select(User).order_by(User.username)):
+        state = "active" if user.active else "disabled"
+        click.echo(f"{user.username}\t{user.role}\t{state}")
+
+
+@tokens_cli.command("create")
+@click.argument("name")
+@click.option("--label", default="cli", show_default=True, help="What the token is for.")
+@click.option("--expires-days", type=click.IntRange(min=1), default=None,
+              help="Days until the token expires (default: never).")
+def tokens_create(name: str, label: str, expires_days: int | None) -> None:
+    """Create an API token for user NAME; the token is the last line of output."""
+    user = db.session.scalar(select(User).where(User.username == name))
+    if user is None:
+        raise click.ClickException(f"no user named {name!r}")
+    expires = timedelta(days=expires_days) if expires_days else None
+    row, token = create_token(db.session, user, label, expires)
+    db.session.commit()
+    until = row.expires_at.isoformat() if row.expires_at else "never"
+    click.echo(f"token {row.id} for {name} ({label}), expires {until}; it is shown only once:")
+    click.echo(token)
+
+
+def _demo_counts_line(counts: dict) -> str:
+    keys = ("regions", "border_segments", "crossing_points", "incidents", "synthetic_hotspots")
+    return ", ".join(f"{counts[k]} {k}" for k in keys if k in counts)
+
+
+def _ensure_demo_user() -> str:
+    """Create the demo user once; its generated password is kept in instance/."""
+    user = db.session.scalar(select(User).where(User.username == DEMO_USER))
+    if user is not None and DEMO_CREDENTIALS_FILE.exists():
+        return DEMO_CREDENTIALS_FILE.read_text().strip()
+    password = secrets.token_urlsafe(12)
+    if user is None:
+        create_user(db.session, DEMO_USER, DEMO_ROLE, password)
+    else:
+        set_password(user, password)
+    DEMO_CREDENTIALS_FILE.parent.mkdir(parents=True, exist_ok=True)
+    DEMO_CREDENTIALS_FILE.write_text(password)
+    DEMO_CREDENTIALS_FILE.chmod(0o600)
+    return password
+
+
+def _has_data() -> bool:
+    from geo.models import BorderSegment, Incident, Region
+
+    return any(
+        db.session.scalar(select(model.id).limit(1)) is not None
+        for model in (Region, BorderSegment, Incident)
+    )
+
+
+@demo_cli.command("load")
+@click.option("--if-empty", is_flag=True,
+              help="Load only when the database holds no regions, segments or incidents.")
+def demo_load(if_empty: bool) -> None:
+    """Load the synthetic demo data set (idempotent) and create the demo user."""
+    from geo.demo import load_demo
+
+    if if_empty and _has_data():
+        click.echo("database already holds data: demo data not loaded")
+        return
+    counts = load_demo(db.session, current_app.config["ANALYSIS_SRID"])
+    password = _ensure_demo_user()
+    db.session.commit()
+    verb = "loaded" if counts.get("loaded") else "already present"
+    click.echo(f"demo data {verb}: {_demo_counts_line(counts)} (synthetic/approximate)")
+    click.echo(f"demo login: user {DEMO_USER}, password {password}")
+
+
+@demo_cli.command("reset")
+@click.confirmation_option(prompt="Delete the demo data and load it anew?")
+def demo_reset() -> None:
+    """Delete the demo data and load it again."""
+    from geo.demo import reset_demo
+
+    counts = reset_demo(db.session, current_app.config["ANALYSIS_SRID"])
+    _ensure_demo_user()
+    db.session.commit()
+    click.echo(f"demo data reset: {_demo_counts_line(counts)}")
+
+
+@demo_cli.command("credentials")
+def demo_credentials() -> None:
+    """Print the demo login, if the demo user exists."""
+    user = db.session.scalar(select(User).where(User.username == DEMO_USER))
+    if user is None or not DEMO_CREDENTIALS_FILE.exists():
+        click.echo("no demo user (run `flask --app app demo load`)")
+        return
+    click.echo(f"demo login: user {DEMO_USER}, password {DEMO_CREDENTIALS_FILE.read_text()}")
+
+
+def init_app(app: Flask) -> None:
+    for group in (users_cli, tokens_cli, demo_cli):
+        app.cli.add_command(group)
