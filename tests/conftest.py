@@ -1,0 +1,193 @@
+"""Fixtures: a throwaway PostGIS database per test session, a rollback per test.
+
+The database is created on the server the app would use (``DATABASE_URL``, else the
+embedded cluster that ``make test`` starts) under a fresh name, migrated with the
+project's own Alembic revisions, and dropped at the end. It is never the database
+that ``make run`` serves. Without a reachable PostGIS the suite fails; it never skips.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+
+import psycopg2
+import pytest
+from psycopg2 import sql
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import scoped_session, sessionmaker
+
+import config
+from app import create_app
+from app.extensions import db
+
+DATA_DIR = Path(__file__).parent / "data"
+TEST_PASSWORD = "test-password-123"
+
+
+def server_url() -> str:
+    """URL of the server to make throwaway databases on (never used for tests itself)."""
+    url = os.environ.get("DATABASE_URL") or config.embedded_database_url()
+    return url.replace("postgresql+psycopg2://", "postgresql://", 1)
+
+
+class ThrowawayDatabases:
+    """Creates databases named ``<db>_test_<random>`` and drops them afterwards."""
+
+    def __init__(self, base_url: str):
+        self.base = make_url(base_url)
+        self.created: list[str] = []
+
+    def _admin(self):
+        try:
+            conn = psycopg2.connect(self.base.render_as_string(hide_password=False))
+        except psycopg2.OperationalError as exc:
+            pytest.exit(
+                f"PostGIS is not reachable at {self.base.host}:{self.base.port} ({exc}). "
+                "Run the suite with `make test`, which starts the embedded PostGIS, "
+                "or set DATABASE_URL.",
+                returncode=3,
+            )
+        conn.autocommit = True
+        return conn
+
+    def create(self) -> str:
+        name = f"{self.base.database}_test_{uuid.uuid4().hex[:10]}"
+        conn = self._admin()
+        with conn.cursor() as cur:
+            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        conn.close()
+        self.created.append(name)
+        return self.base.set(drivername="postgresql+psycopg2", database=name).render_as_string(
+            hide_password=False
+        )
+
+    def drop_all(self) -> None:
+        conn = self._admin()
+        with conn.cursor() as cur:
+            for name in self.created:
+                cur.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                        sql.Identifier(name)
+                    )
+                )
+        conn.close()
+
+
+@pytest.fixture(scope="session")
+def databases():
+    factory = ThrowawayDatabases(server_url())
+    yield factory
+    factory.drop_all()
+
+
+def make_app(database_url: str, **settings):
+    return create_app({"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True, **settings})
+
+
+@pytest.fixture(scope="session")
+def app(databases):
+    """The app on a migrated throwaway database (session-scoped)."""
+    import flask_migrate
+
+    application = make_app(databases.create())
+    with application.app_context():
+        flask_migrate.upgrade()
+        version = db.session.execute(text("SELECT postgis_lib_version()")).scalar_one()
+        assert version.startswith("3.")
+        db.session.remove()
+    yield application
+    with application.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def db_session(app):
+    """A session inside an outer transaction that is rolled back after the test.
+
+    The app's ``db.session`` is bound to the same connection, so requests made with
+    ``client`` see and undo the same data (commits become savepoint releases).
+    """
+    with app.app_context():
+        connection = db.engine.connect()
+        transaction = connection.begin()
+        original = db.session
+        db.session = scoped_session(
+            sessionmaker(bind=connection, join_transaction_mode="create_savepoint")
+        )
+        try:
+            yield db.session
+        finally:
+            db.session.remove()
+            db.session = original
+            transaction.rollback()
+            connection.close()
+
+
+@pytest.fixture
+def client(app, db_session):
+    return app.test_client()
+
+
+@pytest.fixture
+def analysis_srid(app) -> int:
+    return app.config["ANALYSIS_SRID"]
+
+
+@pytest.fixture
+def make_user(db_session):
+    """Create a user with a role; password ``TEST_PASSWORD``."""
+    from app.auth.service import create_user
+
+    def _make(role: str = "viewer", username: str | None = None):
+        return create_user(db_session, username or f"{role}-{uuid.uuid4().hex[:6]}", role,
+                           TEST_PASSWORD)
+
+    return _make
+
+
+@pytest.fixture
+def token_headers(db_session, make_user):
+    """``Authorization`` headers with a fresh token for a new user of ``role``."""
+    from app.auth.service import create_token
+
+    def _headers(role: str = "viewer") -> dict:
+        _, token = create_token(db_session, make_user(role), "test")
+        return {"Authorization": f"Bearer {token}"}
+
+    return _headers
+
+
+def load_sample_layers(session, analysis_srid: int) -> dict[str, dict[str, int]]:
+    """Insert ``tests/data/sample_layers.geojson``; return ids by layer and code."""
+    from geo.queries import link_incidents, refresh_segment_lengths
+
+    tables = {"regions": "regions", "segments": "border_segments",
+              "crossings": "crossing_points", "incidents": "incidents"}
+    features = json.loads((DATA_DIR / "sample_layers.geojson").read_text())["features"]
+    ids: dict[str, dict[str, int]] = {layer: {} for layer in tables}
+    for feature in features:
+        props = dict(feature["properties"])
+        layer = props.pop("layer")
+        columns = list(props)
+        statement = text(
+            f"INSERT INTO {tables[layer]} ({', '.join(columns)}, geom) "
+            f"VALUES ({', '.join(':' + c for c in columns)}, "
+            "ST_SetSRID(ST_GeomFromGeoJSON(:geometry), 4326)) RETURNING id"
+        )
+        new_id = session.execute(
+            statement, {**props, "geometry": json.dumps(feature["geometry"])}
+        ).scalar_one()
+        ids[layer][props.get("code") or props.get("external_id")] = new_id
+    refresh_segment_lengths(session, analysis_srid)
+    link_incidents(session, analysis_srid)
+    session.flush()
+    return ids
+
+
+@pytest.fixture
+def sample_layers(db_session, analysis_srid):
+    return load_sample_layers(db_session, analysis_srid)

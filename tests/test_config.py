@@ -1,0 +1,75 @@
+"""Settings: read from the environment, validated with one clear message."""
+
+import pytest
+
+import config
+from config import Config, ConfigError
+
+URL = "postgresql://u:p@127.0.0.1:5432/db"
+
+
+def test_defaults_from_environment():
+    settings = Config.from_env({"DATABASE_URL": URL, "SECRET_KEY": "x" * 32})
+    assert settings.ANALYSIS_CRS == "EPSG:32638"
+    assert settings.ANALYSIS_SRID == 32638
+    assert settings.PORT == 5000
+    assert settings.SQLALCHEMY_DATABASE_URI == "postgresql+psycopg2://u:p@127.0.0.1:5432/db"
+    assert settings.SESSION_COOKIE_SECURE is False
+
+
+def test_values_from_environment():
+    settings = Config.from_env(
+        {"DATABASE_URL": "postgres://a:b@h:1/d", "SECRET_KEY": "y" * 20, "PORT": "8080",
+         "ANALYSIS_CRS": "epsg:3857", "BORDERRISK_ENV": "production"}
+    )
+    assert settings.PORT == 8080
+    assert settings.ANALYSIS_SRID == 3857
+    assert settings.SQLALCHEMY_DATABASE_URI.startswith("postgresql+psycopg2://a:b@h:1/d")
+    assert settings.SESSION_COOKIE_SECURE is True
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"ANALYSIS_CRS": "32638"}, "ANALYSIS_CRS must look like EPSG:32638"),
+        ({"ANALYSIS_CRS": "EPSG:4326"}, "ANALYSIS_CRS must be a projected CRS in metres"),
+        ({"ANALYSIS_CRS": "EPSG:999999"}, "ANALYSIS_CRS: EPSG:999999 is not a known CRS"),
+        ({"PORT": "http"}, "PORT must be a TCP port number"),
+        ({"PORT": "70000"}, "PORT must be a TCP port number"),
+        ({"DATABASE_URL": "sqlite:///x.db"}, "DATABASE_URL must be a PostgreSQL URL"),
+        ({"BORDERRISK_ENV": "staging"}, "BORDERRISK_ENV must be one of"),
+        ({"SECRET_KEY": "short"}, "SECRET_KEY must be at least 16 characters"),
+        ({"BORDERRISK_ENV": "production", "SECRET_KEY": ""},
+         "SECRET_KEY must be set when BORDERRISK_ENV=production"),
+    ],
+)
+def test_invalid_settings_name_the_setting(environ, message):
+    base = {"DATABASE_URL": URL, "SECRET_KEY": "z" * 32}
+    with pytest.raises(ConfigError) as info:
+        Config.from_env({**base, **environ})
+    assert message in str(info.value)
+
+
+def test_development_secret_key_is_generated_once_and_kept(tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "INSTANCE_DIR", tmp_path)
+    first = Config.from_env({"DATABASE_URL": URL}).SECRET_KEY
+    second = Config.from_env({"DATABASE_URL": URL}).SECRET_KEY
+    assert first == second
+    assert len(first) >= 32
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_missing_embedded_database_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "EMBEDDED_PG_PASSWORD_FILE", tmp_path / "absent")
+    with pytest.raises(ConfigError, match="make run"):
+        Config.from_env({"SECRET_KEY": "z" * 32})
+
+
+def test_embedded_database_url_uses_the_generated_password(tmp_path, monkeypatch):
+    password_file = tmp_path / "pg-password"
+    password_file.write_text("s3cret\n")
+    monkeypatch.setattr(config, "EMBEDDED_PG_PASSWORD_FILE", password_file)
+    url = Config.from_env({"SECRET_KEY": "z" * 32}).SQLALCHEMY_DATABASE_URI
+    assert url == (
+        f"postgresql+psycopg2://borderrisk:s3cret@127.0.0.1:{config.EMBEDDED_PG_PORT}/borderrisk"
+    )

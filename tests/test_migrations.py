@@ -1,0 +1,71 @@
+"""Alembic revisions: an empty database goes up to the models and back down to nothing."""
+
+import flask_migrate
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from geoalchemy2 import alembic_helpers
+from sqlalchemy import inspect, text
+
+from app.extensions import db
+from tests.conftest import make_app
+
+APP_TABLES = {
+    "regions", "border_segments", "crossing_points", "incidents", "synthetic_hotspots",
+    "users", "api_tokens",
+}
+
+
+def _tables():
+    return set(inspect(db.engine).get_table_names()) - {"spatial_ref_sys"}
+
+
+def test_upgrade_downgrade_upgrade(databases):
+    scratch = make_app(databases.create())
+    with scratch.app_context():
+        assert _tables() == set()
+        flask_migrate.upgrade()
+        assert _tables() == APP_TABLES | {"alembic_version"}
+
+        # The migrated schema is exactly what the models describe.
+        with db.engine.connect() as connection:
+            context = MigrationContext.configure(
+                connection,
+                opts={"include_object": alembic_helpers.include_object,
+                      "compare_type": True},
+            )
+            assert compare_metadata(context, db.metadata) == []
+
+        flask_migrate.downgrade(revision="base")
+        assert _tables() <= {"alembic_version"}
+        with db.engine.connect() as connection:
+            # PostGIS stays installed for whatever else uses the database.
+            assert connection.execute(text("SELECT postgis_lib_version()")).scalar()
+
+        flask_migrate.upgrade()
+        assert _tables() == APP_TABLES | {"alembic_version"}
+        db.engine.dispose()
+
+
+def test_geometry_columns_are_typed_with_srid_4326(db_session):
+    rows = db_session.execute(
+        text("SELECT f_table_name, type, srid FROM geometry_columns ORDER BY f_table_name")
+    ).all()
+    assert {(r.f_table_name, r.type, r.srid) for r in rows} == {
+        ("border_segments", "LINESTRING", 4326),
+        ("crossing_points", "POINT", 4326),
+        ("incidents", "POINT", 4326),
+        ("regions", "MULTIPOLYGON", 4326),
+        ("synthetic_hotspots", "POINT", 4326),
+    }
+
+
+def test_spatial_and_filter_indexes_exist(db_session):
+    indexes = db_session.execute(
+        text("SELECT tablename, indexdef FROM pg_indexes WHERE schemaname = 'public'")
+    ).all()
+    defs = [(t, d) for t, d in indexes]
+    for table in ("regions", "border_segments", "crossing_points", "incidents"):
+        assert any(t == table and "USING gist (geom)" in d for t, d in defs), table
+    incident_defs = [d for t, d in defs if t == "incidents"]
+    assert any("(occurred_at)" in d for d in incident_defs)
+    assert any("(category, occurred_at)" in d for d in incident_defs)
