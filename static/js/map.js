@@ -97,6 +97,8 @@ async function main() {
       `${incidents.numberReturned} incidents in the last ${DAYS} days` +
       (incidents.numberMatched > incidents.numberReturned
         ? ` (first ${incidents.numberReturned} of ${incidents.numberMatched})` : "");
+    // A handle for end-to-end tests and the browser console.
+    window.borderRisk = { map, layers };
     element.dataset.loaded = "true";
   } catch (error) {
     status.textContent = `Could not load the map layers: ${error.message}`;

@@ -1,0 +1,66 @@
+"""A live BorderRisk server on its own throwaway database, and Debian's Chromium."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import text
+from werkzeug.serving import make_server
+
+from app.auth.service import create_user
+from app.extensions import db
+from tests.conftest import TEST_PASSWORD, load_sample_layers, make_app
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+]
+
+
+@pytest.fixture(scope="module")
+def live_server(databases):
+    """Serves the app on 127.0.0.1 (free port) with the sample layers committed."""
+    import flask_migrate
+
+    app = make_app(databases.create())
+    with app.app_context():
+        flask_migrate.upgrade()
+        load_sample_layers(db.session, app.config["ANALYSIS_SRID"])
+        # Two incidents inside the map's 90-day window, whatever today's date is.
+        db.session.execute(text(
+            "UPDATE incidents SET occurred_at = now() - interval '10 days' "
+            "WHERE external_id IN ('T-1', 'T-2')"
+        ))
+        create_user(db.session, "e2e-analyst", "analyst", TEST_PASSWORD)
+        db.session.commit()
+        db.session.remove()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
