@@ -1,0 +1,60 @@
+"""The flask commands: users, tokens, demo."""
+
+import pytest
+from sqlalchemy import select
+
+from app import cli as app_cli
+from app.auth.models import ApiToken, User
+
+
+@pytest.fixture
+def runner(app, db_session, tmp_path, monkeypatch):
+    # Never touch the real instance/ directory from tests.
+    monkeypatch.setattr(app_cli, "DEMO_CREDENTIALS_FILE", tmp_path / "demo-password")
+    return app.test_cli_runner()
+
+
+def test_users_create_and_list(runner, db_session):
+    result = runner.invoke(args=["users", "create", "carol", "--role", "supervisor",
+                                 "--password", "long-enough-pw"])
+    assert result.exit_code == 0, result.output
+    user = db_session.scalar(select(User).where(User.username == "carol"))
+    assert user.role == "supervisor" and user.password_hash.startswith("$argon2id$")
+    listing = runner.invoke(args=["users", "list"])
+    assert "carol\tsupervisor\tactive" in listing.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["--role", "analyst", "--password", "short"], "at least 8 characters"),
+     (["--role", "king", "--password", "long-enough-pw"], "Invalid value for '--role'")],
+)
+def test_users_create_refuses_bad_input(runner, args, message):
+    result = runner.invoke(args=["users", "create", "dave", *args])
+    assert result.exit_code != 0
+    assert message in result.output
+
+
+def test_users_create_refuses_a_taken_name(runner, make_user):
+    user = make_user("viewer")
+    result = runner.invoke(args=["users", "create", user.username, "--role", "viewer",
+                                 "--password", "long-enough-pw"])
+    assert result.exit_code == 1 and "is taken" in result.output
+
+
+def test_tokens_create_prints_a_working_token_last(runner, client, make_user, db_session):
+    user = make_user("viewer")
+    result = runner.invoke(args=["tokens", "create", user.username, "--label", "qgis",
+                                 "--expires-days", "30"])
+    assert result.exit_code == 0, result.output
+    token = result.output.strip().splitlines()[-1]
+    assert token.startswith("br_") and len(token) > 40
+    row = db_session.scalar(select(ApiToken).where(ApiToken.user_id == user.id))
+    assert row.name == "qgis" and row.expires_at is not None
+    ok = client.get("/api/v1/regions", headers={"Authorization": f"Bearer {token}"})
+    assert ok.status_code == 200
+
+
+def test_tokens_create_for_unknown_user_fails(runner):
+    result = runner.invoke(args=["tokens", "create", "ghost"])
+    assert result.exit_code == 1 and "no user named 'ghost'" in result.output
