@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -53,6 +54,11 @@ def geometry_checks(table: str) -> tuple[CheckConstraint, ...]:
             name=f"ck_{table}_geom_lonlat_range",
         ),
     )
+
+
+def geography_index(table: str) -> Index:
+    """GiST index on ``geom::geography``: nearest-neighbour search on the sphere."""
+    return Index(f"ix_{table}_geog", text("(geom::geography)"), postgresql_using="gist")
 
 
 def provenance_column() -> Mapped[str]:
@@ -99,6 +105,7 @@ class BorderSegment(Base):
         CheckConstraint(
             one_of("provenance", vocab.PROVENANCES), name="ck_border_segments_provenance"
         ),
+        geography_index("border_segments"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -134,6 +141,7 @@ class CrossingPoint(Base):
         CheckConstraint(
             one_of("provenance", vocab.PROVENANCES), name="ck_crossing_points_provenance"
         ),
+        geography_index("crossing_points"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -110,6 +110,8 @@ def upgrade():
     sa.UniqueConstraint('code')
     )
     op.create_geospatial_index('idx_border_segments_geom', 'border_segments', ['geom'], unique=False, postgresql_using='gist', postgresql_ops={})
+    # Nearest-neighbour search on the sphere (geo.queries.link_incidents).
+    op.create_index('ix_border_segments_geog', 'border_segments', [sa.text('(geom::geography)')], unique=False, postgresql_using='gist')
     op.create_index(op.f('ix_border_segments_region_id'), 'border_segments', ['region_id'], unique=False)
     op.create_geospatial_table('crossing_points',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -132,6 +134,8 @@ def upgrade():
     sa.UniqueConstraint('code')
     )
     op.create_geospatial_index('idx_crossing_points_geom', 'crossing_points', ['geom'], unique=False, postgresql_using='gist', postgresql_ops={})
+    # Nearest-neighbour search on the sphere (geo.queries.link_incidents).
+    op.create_index('ix_crossing_points_geog', 'crossing_points', [sa.text('(geom::geography)')], unique=False, postgresql_using='gist')
     op.create_index(op.f('ix_crossing_points_region_id'), 'crossing_points', ['region_id'], unique=False)
     op.create_geospatial_table('incidents',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -197,9 +201,11 @@ def downgrade():
     op.drop_geospatial_index('idx_incidents_geom', table_name='incidents', postgresql_using='gist', column_name='geom')
     op.drop_geospatial_table('incidents')
     op.drop_index(op.f('ix_crossing_points_region_id'), table_name='crossing_points')
+    op.drop_index('ix_crossing_points_geog', table_name='crossing_points')
     op.drop_geospatial_index('idx_crossing_points_geom', table_name='crossing_points', postgresql_using='gist', column_name='geom')
     op.drop_geospatial_table('crossing_points')
     op.drop_index(op.f('ix_border_segments_region_id'), table_name='border_segments')
+    op.drop_index('ix_border_segments_geog', table_name='border_segments')
     op.drop_geospatial_index('idx_border_segments_geom', table_name='border_segments', postgresql_using='gist', column_name='geom')
     op.drop_geospatial_table('border_segments')
     op.drop_index(op.f('ix_api_tokens_user_id'), table_name='api_tokens')

@@ -68,6 +68,7 @@ async function main() {
     const bind = (layer) =>
       layer.bindPopup((l) => propertiesTable(l.feature.properties), { maxWidth: 360 });
 
+    // Drawn in this order: crossing points stay visible above dense incidents.
     const layers = {
       Regions: bind(L.geoJSON(regions, {
         style: { color: "#555", weight: 1, fillColor: "#f2efe9", fillOpacity: 0.6 },
@@ -75,14 +76,14 @@ async function main() {
       "Border sections": bind(L.geoJSON(segments, {
         style: (f) => ({ color: SEGMENT_COLOURS[f.properties.kind] || "#000", weight: 3 }),
       })),
-      "Crossing points": bind(L.geoJSON(crossings, {
-        pointToLayer: (f, latlng) => L.circleMarker(latlng, {
-          radius: 6, color: "#000", weight: 1, fillColor: "#ffd92f", fillOpacity: 1,
-        }),
-      })),
       [`Incidents (last ${DAYS} days)`]: bind(L.geoJSON(incidents, {
         pointToLayer: (f, latlng) => L.circleMarker(latlng, {
           radius: 3, stroke: false, fillColor: "#762a83", fillOpacity: 0.6,
+        }),
+      })),
+      "Crossing points": bind(L.geoJSON(crossings, {
+        pointToLayer: (f, latlng) => L.circleMarker(latlng, {
+          radius: 6, color: "#000", weight: 1, fillColor: "#ffd92f", fillOpacity: 1,
         }),
       })),
     };

@@ -58,3 +58,21 @@ def test_tokens_create_prints_a_working_token_last(runner, client, make_user, db
 def test_tokens_create_for_unknown_user_fails(runner):
     result = runner.invoke(args=["tokens", "create", "ghost"])
     assert result.exit_code == 1 and "no user named 'ghost'" in result.output
+
+
+@pytest.mark.slow
+def test_demo_load_is_idempotent_and_creates_the_demo_user(runner, db_session, tmp_path):
+    first = runner.invoke(args=["demo", "load", "--if-empty"])
+    assert first.exit_code == 0, first.output
+    assert "demo data loaded: 12 regions" in first.output
+    assert "50000 incidents" in first.output and "(synthetic/approximate)" in first.output
+    password = (tmp_path / "demo-password").read_text()
+    assert f"demo login: user demo, password {password}" in first.output
+    demo = db_session.scalar(select(User).where(User.username == "demo"))
+    assert demo.role == "analyst"
+
+    again = runner.invoke(args=["demo", "load"])
+    assert "demo data already present" in again.output
+    assert f"password {password}" in again.output  # the same login, not a new one
+    skipped = runner.invoke(args=["demo", "load", "--if-empty"])
+    assert "database already holds data" in skipped.output
