@@ -93,6 +93,16 @@ def _metric_crs(name: str, value: str) -> int:
     return srid
 
 
+def _megabytes(name: str, value: str) -> int:
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1
+    if not 0 < number <= 10_240:
+        raise ConfigError(f"{name} must be a number of megabytes in (0, 10240], got {value!r}")
+    return int(number * 1024 * 1024)
+
+
 def _port(value: str) -> int:
     if not value.isdigit() or not 0 < int(value) < 65536:
         raise ConfigError(f"PORT must be a TCP port number (1-65535), got {value!r}")
@@ -129,6 +139,8 @@ class Config:
     SESSION_COOKIE_SAMESITE: str = "Lax"
     SESSION_COOKIE_SECURE: bool = False
     WTF_CSRF_TIME_LIMIT: int | None = None
+    # Largest request body (bytes); larger uploads are answered with 413.
+    MAX_CONTENT_LENGTH: int = 50 * 1024 * 1024
 
     @classmethod
     def from_env(cls, environ=None, **overrides) -> Config:
@@ -153,6 +165,7 @@ class Config:
             ANALYSIS_SRID=_metric_crs("ANALYSIS_CRS", crs),
             PORT=_port(environ.get("PORT", "5000")),
             SESSION_COOKIE_SECURE=env == "production",
+            MAX_CONTENT_LENGTH=_megabytes("MAX_BODY_MB", environ.get("MAX_BODY_MB", "50")),
         )
         settings.SQLALCHEMY_DATABASE_URI = overrides.pop(
             "SQLALCHEMY_DATABASE_URI", None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
@@ -14,6 +15,9 @@ from app.auth.models import User
 from app.auth.service import AuthError, create_token, create_user, set_password
 from app.extensions import db
 from config import INSTANCE_DIR
+from geo.ingest import import_file
+from geo.layers import LAYERS
+from geo.readers import FORMATS, ReadError
 from geo.vocabulary import ROLES
 
 users_cli = AppGroup("users", help="Manage users.")
@@ -136,6 +140,65 @@ def demo_credentials() -> None:
     click.echo(f"demo login: user {DEMO_USER}, password {DEMO_CREDENTIALS_FILE.read_text()}")
 
 
+@click.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--layer", type=click.Choice(list(LAYERS)), required=True)
+@click.option("--source", default=None, help="Source of incidents that name none "
+              "(default: the file name without extension).")
+@click.option("--crs", default=None, help="EPSG:nnnn of the coordinates (default: the "
+              "file's own CRS, else EPSG:4326).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
+              help="Default: from the file name's extension.")
+@click.option("--map", "mapping", multiple=True, metavar="PROPERTY=COLUMN",
+              help="CSV column for a property (repeatable), e.g. --map external_id=ref.")
+@click.option("--dry-run", is_flag=True, help="Check and count; write nothing.")
+@click.option("--allow-outside", is_flag=True, help="Accept points far from every region.")
+def import_command(file, layer, source, crs, fmt, mapping, dry_run, allow_outside) -> None:
+    """Import FILE into LAYER: all or nothing, upserting on the natural key."""
+    from app.api.imports import parse_mapping
+    from app.api.params import ParameterError, parse_crs
+
+    try:
+        srid = parse_crs("crs", crs, default=None)
+        columns = parse_mapping(",".join(mapping))
+    except ParameterError as exc:
+        raise click.BadParameter(str(exc)) from None
+    default_source = source or Path(file).stem
+
+    def progress(rows: int) -> None:
+        click.echo(f"  {rows:,} rows read", err=True)
+
+    try:
+        report = import_file(db.session, LAYERS[layer], file, fmt=fmt, crs=srid,
+                             mapping=columns, source=default_source, dry_run=dry_run,
+                             allow_outside=allow_outside,
+                             analysis_srid=current_app.config["ANALYSIS_SRID"],
+                             progress=progress)
+    except ReadError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from None
+    label = "line" if (fmt or Path(file).suffix.lower()) in ("csv", ".csv") else "feature"
+    for error in report.errors:
+        click.echo(f"{label} {error.row}: {error.field}: {error.message}")
+    if report.error_count > len(report.errors):
+        click.echo(f"... and {report.error_count - len(report.errors)} more problems")
+    summary = (f"{report.rows} rows: {report.inserted} inserted, {report.updated} updated, "
+               f"{report.unchanged} unchanged, {report.rejected} rejected "
+               f"({report.seconds:.1f} s)")
+    if report.ignored_columns:
+        click.echo(f"ignored columns: {', '.join(report.ignored_columns)}")
+    if report.error_count:
+        db.session.rollback()
+        raise click.ClickException(f"{summary}; nothing was written")
+    if dry_run:
+        db.session.rollback()
+        click.echo(f"dry run, nothing written: {summary}")
+        return
+    db.session.commit()
+    click.echo(f"imported: {summary}")
+
+
 def init_app(app: Flask) -> None:
     for group in (users_cli, tokens_cli, demo_cli):
         app.cli.add_command(group)
+    app.cli.add_command(import_command)

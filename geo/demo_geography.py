@@ -21,10 +21,11 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-import pyproj
 import shapely
 from shapely.geometry import LineString, MultiLineString, MultiPoint, MultiPolygon, Point, Polygon
 from shapely.ops import substring
+
+from geo.crs import reproject, transform_xy
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ATLAS_PATH = REPO_ROOT / "node_modules" / "world-atlas" / "countries-10m.json"
@@ -45,47 +46,24 @@ DEFAULT_SECTION_LENGTH_M = 15_000.0
 # --------------------------------------------------------------------------- projection
 
 
-@lru_cache(maxsize=8)
-def _transformer(source_epsg: int, target_epsg: int) -> pyproj.Transformer:
-    return pyproj.Transformer.from_crs(source_epsg, target_epsg, always_xy=True)
-
-
 def to_metric(geom, metric_epsg: int = DEFAULT_METRIC_EPSG):
     """Project a shapely geometry (or array of them) from EPSG:4326 to ``metric_epsg``."""
-    return _reproject(geom, STORAGE_EPSG, metric_epsg)
+    return reproject(geom, STORAGE_EPSG, metric_epsg)
 
 
 def to_lonlat(geom, metric_epsg: int = DEFAULT_METRIC_EPSG):
     """Project a shapely geometry (or array of them) from ``metric_epsg`` to EPSG:4326."""
-    return _reproject(geom, metric_epsg, STORAGE_EPSG)
-
-
-def _reproject(geom, source_epsg: int, target_epsg: int):
-    transformer = _transformer(source_epsg, target_epsg)
-
-    def project(coords: np.ndarray) -> np.ndarray:
-        return np.column_stack(_transform_arrays(transformer, coords[:, 0], coords[:, 1]))
-
-    return shapely.transform(geom, project)
-
-
-def _transform_arrays(transformer: pyproj.Transformer, x, y) -> tuple[np.ndarray, np.ndarray]:
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    if x.size == 1:
-        # pyproj 3.7 takes a one-element array for a scalar, which NumPy 2 deprecates.
-        x1, y1 = transformer.transform(float(x.ravel()[0]), float(y.ravel()[0]))
-        return np.full(x.shape, x1), np.full(y.shape, y1)
-    return transformer.transform(x, y)
+    return reproject(geom, metric_epsg, STORAGE_EPSG)
 
 
 def xy_to_metric(lon, lat, metric_epsg: int = DEFAULT_METRIC_EPSG):
     """Arrays of longitude/latitude (degrees) to metric x/y (metres in ``metric_epsg``)."""
-    return _transform_arrays(_transformer(STORAGE_EPSG, metric_epsg), lon, lat)
+    return transform_xy(lon, lat, STORAGE_EPSG, metric_epsg)
 
 
 def xy_to_lonlat(x, y, metric_epsg: int = DEFAULT_METRIC_EPSG):
     """Arrays of metric x/y (metres in ``metric_epsg``) to longitude/latitude (degrees)."""
-    return _transform_arrays(_transformer(metric_epsg, STORAGE_EPSG), x, y)
+    return transform_xy(x, y, metric_epsg, STORAGE_EPSG)
 
 
 # --------------------------------------------------------------------------- border lines

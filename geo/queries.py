@@ -7,9 +7,13 @@ in the analysis CRS given as an EPSG code (``analysis_srid``, e.g. 32638).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import text
+
+from geo.layers import Layer
 
 _REFRESH_SEGMENT_LENGTHS = text(
     """
@@ -108,6 +112,51 @@ def link_incidents(session, analysis_srid: int, ids: Sequence[int] | None = None
     return result.rowcount
 
 
+_LINK_CROSSING_REGIONS = text(
+    """
+    UPDATE crossing_points AS c
+       SET region_id = (SELECT r.id FROM regions AS r WHERE ST_Intersects(r.geom, c.geom)
+                         ORDER BY r.id LIMIT 1)
+     WHERE (CAST(:all_rows AS boolean) OR c.id = ANY(:ids))
+    """
+)
+
+# A section belongs to the region holding the longest part of it.
+_LINK_SEGMENT_REGIONS = text(
+    """
+    UPDATE border_segments AS s
+       SET region_id = (SELECT r.id FROM regions AS r WHERE ST_Intersects(r.geom, s.geom)
+                         ORDER BY ST_Length(ST_Intersection(r.geom, s.geom)) DESC, r.id
+                         LIMIT 1)
+     WHERE (CAST(:all_rows AS boolean) OR s.id = ANY(:ids))
+    """
+)
+
+
+def derive_links(session, layer: str, analysis_srid: int, ids: Sequence[int]) -> None:
+    """Recompute what is derived from the rows ``ids`` just written to ``layer``.
+
+    Incidents get their links; crossing points and sections their region (sections also
+    their length, metres in ``analysis_srid``). A change to sections, crossing points or
+    regions can change any incident's nearest feature or region, so all incidents are
+    relinked then (one set-based statement).
+    """
+    if layer == "incidents":
+        link_incidents(session, analysis_srid, ids)
+        return
+    if layer == "crossings":
+        session.execute(_LINK_CROSSING_REGIONS, _id_params(ids))
+    elif layer == "segments":
+        session.execute(_LINK_SEGMENT_REGIONS, _id_params(ids))
+        refresh_segment_lengths(session, analysis_srid, ids)
+    elif layer == "regions":
+        session.execute(_LINK_CROSSING_REGIONS, _id_params(None))
+        session.execute(_LINK_SEGMENT_REGIONS, _id_params(None))
+    else:
+        raise KeyError(layer)
+    link_incidents(session, analysis_srid)
+
+
 _POSTGIS_VERSION = text("SELECT postgis_lib_version()")
 
 
@@ -119,101 +168,159 @@ def postgis_version(session) -> str:
 __all__ = ["link_incidents", "postgis_version", "refresh_segment_lengths"]
 
 
-# Layers that can be listed as GeoJSON: table, property columns and the time column.
-# Identifiers come only from this table, never from a request.
-FEATURE_LAYERS: dict[str, dict] = {
-    "regions": {
-        "table": "regions",
-        "columns": "id, code, name_en, name_ka, provenance",
-        "time": None,
-        "order": "code",
-    },
-    "segments": {
-        "table": "border_segments",
-        "columns": "id, code, name, kind, neighbour_country, region_id, length_m, "
-        "surveillance_level, terrain_class, provenance",
-        "time": None,
-        "order": "code",
-    },
-    "crossings": {
-        "table": "crossing_points",
-        "columns": "id, code, name, kind, neighbour_country, region_id, status, provenance",
-        "time": None,
-        "order": "code",
-    },
-    "incidents": {
-        "table": "incidents",
-        "columns": "id, source, external_id, occurred_at, category, outcome, direction, "
-        "detection_method, persons_count, nationality, transport_means, description, "
-        "source_reliability, information_credibility, status, provenance, region_id, "
-        "nearest_segment_id, segment_distance_m, nearest_crossing_id, crossing_distance_m",
-        "time": "occurred_at",
-        "order": "occurred_at DESC, id DESC",
-    },
-}
+@dataclass
+class FeatureQuery:
+    """Filters, order and page of a list of features (all optional).
+
+    ``bbox`` is (min lon, min lat, max lon, max lat) in EPSG:4326; ``start``/``end``
+    bound the layer's time field (closed interval, timezone-aware); ``region_id`` keeps
+    features linked to that region; ``sort`` is a list of (field, descending).
+    """
+
+    bbox: tuple[float, float, float, float] | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    categories: list[str] = field(default_factory=list)
+    statuses: list[str] = field(default_factory=list)
+    region_id: int | None = None
+    ids: list[int] | None = None
+    sort: list[tuple[str, bool]] = field(default_factory=list)
+    limit: int | None = 100
+    offset: int = 0
+
+
+def _where(layer: Layer, query: FeatureQuery) -> tuple[str, dict]:
+    """WHERE clause (whitelisted identifiers only) and its bound values."""
+    conditions, params = ["true"], {}
+    if query.bbox is not None:
+        conditions.append("geom && ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326) AND "
+                          "ST_Intersects(geom, ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326))")
+        params.update(zip(("minx", "miny", "maxx", "maxy"), query.bbox, strict=True))
+    if layer.time_field and query.start is not None:
+        conditions.append(f"{layer.time_field} >= :start")
+        params["start"] = query.start
+    if layer.time_field and query.end is not None:
+        conditions.append(f"{layer.time_field} <= :end")
+        params["end"] = query.end
+    if query.categories:
+        conditions.append("category = ANY(:categories)")
+        params["categories"] = list(query.categories)
+    if query.statuses:
+        conditions.append("status = ANY(:statuses)")
+        params["statuses"] = list(query.statuses)
+    if query.region_id is not None:
+        conditions.append("region_id = :region_id")
+        params["region_id"] = query.region_id
+    if query.ids is not None:
+        conditions.append("id = ANY(:ids)")
+        params["ids"] = list(query.ids)
+    return " AND ".join(conditions), params
+
+
+def _order(layer: Layer, query: FeatureQuery) -> str:
+    sort = query.sort or [(name.lstrip("-"), name.startswith("-"))
+                          for name in layer.default_sort]
+    if all(name != "id" for name, _ in sort):
+        sort = [*sort, ("id", False)]  # a total order, so pages never overlap
+    for name, _ in sort:
+        if name not in layer.sortable:
+            raise KeyError(name)
+    return ", ".join(f"{name} {'DESC' if desc else 'ASC'}" for name, desc in sort)
+
+
+def _page(query: FeatureQuery) -> tuple[str, dict]:
+    if query.limit is None:
+        return "OFFSET :offset", {"offset": query.offset}
+    return "LIMIT :limit OFFSET :offset", {"limit": query.limit, "offset": query.offset}
+
+
+# Coordinates with 15 decimals: doubles survive the GeoJSON round trip unchanged.
+_FEATURE_JSON = """json_build_object(
+    'type', 'Feature',
+    'id', p.id,
+    'geometry', ST_AsGeoJSON(p.geom, 15)::json,
+    'properties', to_jsonb(p) - 'geom' - 'id')"""
 
 _FEATURES_SQL = """
-WITH matched AS (
-    SELECT {columns}, geom FROM {table}
-     WHERE {time_filter}
-), page AS (
-    SELECT * FROM matched ORDER BY {order} LIMIT :limit OFFSET :offset
+WITH page AS (
+    SELECT id, {columns}, geom FROM {table} WHERE {where} ORDER BY {order} {page}
 )
 SELECT json_build_object(
          'type', 'FeatureCollection',
-         'numberMatched', (SELECT count(*) FROM matched),
+         'numberMatched', (SELECT count(*) FROM {table} WHERE {where}),
          'numberReturned', (SELECT count(*) FROM page),
          'features', COALESCE(
-            (SELECT json_agg(json_build_object(
-                        'type', 'Feature',
-                        'id', p.id,
-                        'geometry', ST_AsGeoJSON(p.geom, 6)::json,
-                        'properties', to_jsonb(p) - 'geom' - 'id')
-                     ORDER BY {order})
+            (SELECT json_agg({feature} ORDER BY {order})
                FROM page AS p),
             '[]'::json))::text
 """
 
 
-def features_geojson(
-    session,
-    layer: str,
-    *,
-    start=None,
-    end=None,
-    limit: int = 100,
-    offset: int = 0,
-) -> str:
-    """A GeoJSON FeatureCollection (text) of one layer, coordinates in EPSG:4326.
+def features_geojson(session, layer: Layer, query: FeatureQuery) -> str:
+    """A GeoJSON FeatureCollection (text) of ``layer`` filtered by ``query``.
 
-    Parameters
-    ----------
-    layer : str
-        A key of ``FEATURE_LAYERS``.
-    start, end : datetime, optional
-        Closed time window ``start <= t <= end`` (timezone-aware) on layers with a time column;
-        ignored elsewhere.
-    limit, offset : int
-        Page of features in the layer's order (incidents: newest first).
+    Coordinates are EPSG:4326 (RFC 7946). The collection carries ``numberMatched`` (all
+    features that pass the filters) and ``numberReturned`` (this page); every feature
+    carries ``id`` and its writable and derived properties.
 
-    Returns
-    -------
-    str
-        JSON text with ``numberMatched``, ``numberReturned`` and ``features``; every
-        feature carries ``id`` and its properties.
+    Raises
+    ------
+    KeyError
+        A sort field the layer does not have.
     """
-    spec = FEATURE_LAYERS[layer]
-    conditions = ["true"]
-    if spec["time"]:
-        conditions.append(f"(CAST(:start AS timestamptz) IS NULL OR {spec['time']} >= :start)")
-        conditions.append(f"(CAST(:end AS timestamptz) IS NULL OR {spec['time']} <= :end)")
-    statement = text(
-        _FEATURES_SQL.format(
-            columns=spec["columns"],
-            table=spec["table"],
-            time_filter=" AND ".join(conditions),
-            order=spec["order"],
-        )
+    where, params = _where(layer, query)
+    page, page_params = _page(query)
+    statement = _FEATURES_SQL.format(
+        columns=", ".join(layer.readable_names), table=layer.table, where=where,
+        order=_order(layer, query), page=page, feature=_FEATURE_JSON,
     )
-    params = {"limit": limit, "offset": offset, "start": start, "end": end}
-    return session.execute(statement, params).scalar_one()
+    return session.execute(text(statement), {**params, **page_params}).scalar_one()
+
+
+def feature_geojson(session, layer: Layer, feature_id: int) -> str | None:
+    """One feature as GeoJSON text (as in :func:`features_geojson`), or None."""
+    statement = text(
+        f"SELECT {_FEATURE_JSON}::text FROM (SELECT id, {', '.join(layer.readable_names)}, "
+        f"geom FROM {layer.table} WHERE id = :id) AS p"
+    )
+    return session.execute(statement, {"id": feature_id}).scalar_one_or_none()
+
+
+def iter_feature_rows(session, layer: Layer, query: FeatureQuery,
+                      batch_size: int = 5000) -> Iterator[dict]:
+    """Rows (dicts with ``id``, the properties and ``geometry`` as WKB bytes) in order.
+
+    Streams with a server-side cursor: memory stays bounded for any number of rows.
+    """
+    where, params = _where(layer, query)
+    page, page_params = _page(query)
+    statement = text(
+        f"SELECT id, {', '.join(layer.readable_names)}, ST_AsBinary(geom) AS geometry "
+        f"FROM {layer.table} WHERE {where} ORDER BY {_order(layer, query)} {page}"
+    )
+    result = session.connection().execution_options(
+        stream_results=True, max_row_buffer=batch_size
+    ).execute(statement, {**params, **page_params})
+    for row in result.mappings():
+        yield dict(row)
+
+
+def region_id_for_code(session, code: str) -> int | None:
+    """Id of the region with this code, or None."""
+    return session.execute(
+        text("SELECT id FROM regions WHERE code = :code"), {"code": code}
+    ).scalar_one_or_none()
+
+
+def delete_feature(session, layer: Layer, feature_id: int, analysis_srid: int) -> bool:
+    """Delete one feature; False when there is no such id.
+
+    Rows that pointed to a deleted section, crossing point or region lose the link
+    (foreign keys set it NULL) and are linked again to what is now nearest.
+    """
+    deleted = session.execute(
+        text(f"DELETE FROM {layer.table} WHERE id = :id RETURNING id"), {"id": feature_id}
+    ).scalar_one_or_none()
+    if deleted is not None and layer.name != "incidents":
+        derive_links(session, layer.name, analysis_srid, [])
+    return deleted is not None

@@ -1,46 +1,247 @@
-"""List endpoints of the four layers as GeoJSON FeatureCollections."""
+"""The four layers as REST resources: list, get, create, PATCH, DELETE, export.
+
+``/api/v1/{layer}`` and ``/api/v1/{layer}/{id}`` with ``layer`` one of regions, segments,
+crossings, incidents. Every route parses the request, calls one function in ``geo`` and
+wraps its answer.
+"""
 
 from __future__ import annotations
 
-from flask import request
+import json
 
-from app.api import bp
-from app.api.params import ParameterError, parse_datetime_interval, parse_int
-from app.errors import problem
+from flask import Response, current_app, request, stream_with_context, url_for
+
+from app.api import ApiError, bp
+from app.api.params import (
+    ParameterError,
+    parse_bbox,
+    parse_bool,
+    parse_crs,
+    parse_datetime_interval,
+    parse_int,
+    parse_list,
+    parse_sortby,
+)
+from app.auth import require_role
 from app.extensions import db
-from geo.queries import features_geojson
+from geo import export, queries
+from geo.ingest import Ingestion, IngestReport
+from geo.layers import LAYERS, Layer
+from geo.readers import rows_with_geometry
 
 GEOJSON_MIME = "application/geo+json"
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 10_000
+LAYER_RULE = "<any(" + ", ".join(LAYERS) + "):layer_name>"
+FILTER_PARAMETERS = ("bbox", "datetime", "category", "region", "status")
+FORMATS = ("geojson", "csv", "gpkg")
 
 
-def _list(layer: str):
+def parse_feature_query(layer: Layer, args) -> queries.FeatureQuery:
+    """The list filters of a request; a filter the layer does not have is an error."""
+    for name in FILTER_PARAMETERS:
+        if args.get(name) not in (None, "") and name not in layer.filters:
+            raise ParameterError(name, f"does not apply to {layer.name}; filters are "
+                                       f"{', '.join(sorted(layer.filters))}")
+    start, end = parse_datetime_interval(args.get("datetime"))
+    region_id = None
+    if args.get("region"):
+        region_id = queries.region_id_for_code(db.session, args["region"])
+        if region_id is None:
+            raise ParameterError("region", f"unknown region code {args['region']!r}")
+    status_field = layer.field("status") if "status" in layer.filters else None
+    return queries.FeatureQuery(
+        bbox=parse_bbox(args.get("bbox")),
+        start=start,
+        end=end,
+        categories=parse_list("category", args.get("category"),
+                              layer.field("category").choices
+                              if "category" in layer.filters else None),
+        statuses=parse_list("status", args.get("status"),
+                            status_field.choices if status_field else None),
+        region_id=region_id,
+        sort=parse_sortby(args.get("sortby"), layer.sortable),
+        limit=parse_int("limit", args.get("limit"), DEFAULT_LIMIT, 1, MAX_LIMIT),
+        offset=parse_int("offset", args.get("offset"), 0, 0, 10**9),
+    )
+
+
+def _next_link(layer: Layer, query: queries.FeatureQuery, matched: int) -> list[dict]:
+    if query.offset + (query.limit or 0) >= matched:
+        return []
+    args = request.args.to_dict()
+    args["offset"] = str(query.offset + query.limit)
+    args["limit"] = str(query.limit)
+    href = url_for("api.list_features", layer_name=layer.name, _external=True, **args)
+    return [{"rel": "next", "type": GEOJSON_MIME, "href": href}]
+
+
+@bp.get(f"/{LAYER_RULE}")
+def list_features(layer_name: str):
+    layer = LAYERS[layer_name]
+    fmt = request.args.get("f", "geojson")
+    if fmt not in FORMATS:
+        raise ParameterError("f", f"unknown format {fmt!r}; formats: {', '.join(FORMATS)}")
+    query = parse_feature_query(layer, request.args)
+    if fmt == "csv":
+        rows = queries.iter_feature_rows(db.session, layer, query)
+        return Response(stream_with_context(export.csv_chunks(layer, rows)),
+                        mimetype="text/csv", headers=_attachment(layer, "csv"))
+    if fmt == "gpkg":
+        rows = queries.iter_feature_rows(db.session, layer, query)
+        return Response(stream_with_context(export.gpkg_bytes(layer, rows)),
+                        mimetype="application/geopackage+sqlite3",
+                        headers=_attachment(layer, "gpkg"))
+    collection = json.loads(queries.features_geojson(db.session, layer, query))
+    collection["links"] = _next_link(layer, query, collection["numberMatched"])
+    return Response(json.dumps(collection), mimetype=GEOJSON_MIME)
+
+
+def _attachment(layer: Layer, extension: str) -> dict:
+    return {"Content-Disposition": f'attachment; filename="{layer.name}.{extension}"'}
+
+
+@bp.get(f"/{LAYER_RULE}/<int:feature_id>")
+def get_feature(layer_name: str, feature_id: int):
+    return Response(_feature_or_404(LAYERS[layer_name], feature_id), mimetype=GEOJSON_MIME)
+
+
+def _feature_or_404(layer: Layer, feature_id: int) -> str:
+    body = queries.feature_geojson(db.session, layer, feature_id)
+    if body is None:
+        raise ApiError(404, "Not Found", f"no {layer.name} feature with id {feature_id}")
+    return body
+
+
+def read_json_body():
+    """The request body as JSON; 400 naming the position of a syntax error."""
+    raw = request.get_data(cache=False)
     try:
-        start, end = parse_datetime_interval(request.args.get("datetime"))
-        limit = parse_int("limit", request.args.get("limit"), DEFAULT_LIMIT, 1, MAX_LIMIT)
-        offset = parse_int("offset", request.args.get("offset"), 0, 0, 10**9)
-    except ParameterError as exc:
-        return problem(422, "Unprocessable Content", str(exc), field=exc.field)
-    body = features_geojson(db.session, layer, start=start, end=end, limit=limit, offset=offset)
-    return body, 200, {"Content-Type": GEOJSON_MIME}
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ApiError(400, "Bad Request", f"the body is not valid JSON: {exc}") from None
 
 
-@bp.get("/regions")
-def list_regions():
-    return _list("regions")
+def _features_of(body) -> tuple[list, bool]:
+    """(features, is_collection) of a Feature or FeatureCollection body."""
+    if isinstance(body, dict) and body.get("type") == "FeatureCollection":
+        features = body.get("features")
+        if not isinstance(features, list):
+            raise ApiError(422, "Unprocessable Content",
+                             "features: a FeatureCollection needs a features array",
+                             field="features")
+        return features, True
+    if isinstance(body, dict) and body.get("type") == "Feature":
+        return [body], False
+    raise ApiError(422, "Unprocessable Content",
+                     "type: the body must be a GeoJSON Feature or FeatureCollection",
+                     field="type")
 
 
-@bp.get("/segments")
-def list_segments():
-    return _list("segments")
+def _where(row: int, field: str, collection: bool) -> str:
+    prefix = f"features[{row}]." if collection else ""
+    if field == "geometry":
+        return f"{prefix}geometry"
+    if field in ("type", "properties"):
+        return f"{prefix}{field}"
+    return f"{prefix}properties.{field}"
 
 
-@bp.get("/crossings")
-def list_crossings():
-    return _list("crossings")
+def raise_for_report(report: IngestReport, collection: bool) -> None:
+    """422 (or 409 when only existing keys collide) listing every problem."""
+    if report.error_count == 0:
+        return
+    errors = [{"index": e.row, "field": e.field, "pointer": _where(e.row, e.field, collection),
+               "message": e.message} for e in report.errors]
+    first = errors[0]
+    more = report.error_count - 1
+    detail = f"{first['pointer']}: {first['message']}" + (
+        f" (and {more} more problem{'s' if more > 1 else ''})" if more else "")
+    if report.conflict:
+        raise ApiError(409, "Conflict", detail, errors=errors)
+    raise ApiError(422, "Unprocessable Content", detail, errors=errors,
+                     error_count=report.error_count)
 
 
-@bp.get("/incidents")
-def list_incidents():
-    return _list("incidents")
+def _write_options() -> dict:
+    return {
+        "analysis_srid": current_app.config["ANALYSIS_SRID"],
+        "allow_outside": parse_bool("allow_outside", request.args.get("allow_outside")),
+        "dry_run": parse_bool("dry_run", request.args.get("dry_run")),
+    }
+
+
+@bp.post(f"/{LAYER_RULE}")
+@require_role("analyst")
+def create_features(layer_name: str):
+    layer = LAYERS[layer_name]
+    source_srid = parse_crs("crs", request.args.get("crs"))
+    options = _write_options()
+    features, collection = _features_of(read_json_body())
+    frame, parse_errors = rows_with_geometry(features)
+    if frame.empty:
+        raise ApiError(422, "Unprocessable Content", "features: the collection is empty",
+                         field="features")
+    ingestion = Ingestion(db.session, layer, mode="create", **options)
+    ingestion.add(frame, source_srid=source_srid, parse_errors=parse_errors)
+    report = ingestion.finish()
+    if report.error_count:
+        db.session.rollback()
+    raise_for_report(report, collection)
+    if report.dry_run:
+        db.session.rollback()
+        return {"dry_run": True, **report.as_dict("index")}, 200
+    db.session.commit()
+    if not collection:
+        new_id = report.ids[0]
+        location = url_for("api.get_feature", layer_name=layer.name, feature_id=new_id)
+        return Response(_feature_or_404(layer, new_id), status=201, mimetype=GEOJSON_MIME,
+                        headers={"Location": location})
+    body = json.loads(queries.features_geojson(
+        db.session, layer, queries.FeatureQuery(ids=report.ids, limit=None,
+                                                sort=[("id", False)])))
+    return Response(json.dumps(body), status=201, mimetype=GEOJSON_MIME)
+
+
+@bp.patch(f"/{LAYER_RULE}/<int:feature_id>")
+@require_role("analyst")
+def update_feature(layer_name: str, feature_id: int):
+    layer = LAYERS[layer_name]
+    source_srid = parse_crs("crs", request.args.get("crs"))
+    options = _write_options()
+    current = json.loads(_feature_or_404(layer, feature_id))
+    patch = read_json_body()
+    if not isinstance(patch, dict):
+        raise ApiError(422, "Unprocessable Content",
+                         "the body must be an object with properties and/or geometry")
+    changes = patch.get("properties", {})
+    if not isinstance(changes, dict):
+        raise ApiError(422, "Unprocessable Content", "properties: must be an object",
+                         field="properties")
+    writable = {k: v for k, v in current["properties"].items() if k in layer.writable_names}
+    merged = {"type": "Feature", "properties": {**writable, **changes},
+              "geometry": patch.get("geometry", current["geometry"])}
+    if "geometry" not in patch:
+        source_srid = 4326  # the stored geometry is already EPSG:4326
+    frame, parse_errors = rows_with_geometry([merged])
+    ingestion = Ingestion(db.session, layer, mode="update", target_id=feature_id, **options)
+    ingestion.add(frame, source_srid=source_srid, parse_errors=parse_errors)
+    report = ingestion.finish()
+    if report.error_count or report.dry_run:
+        db.session.rollback()
+    raise_for_report(report, collection=False)
+    if report.dry_run:
+        return {"dry_run": True, **report.as_dict("index")}, 200
+    db.session.commit()
+    return Response(_feature_or_404(layer, feature_id), mimetype=GEOJSON_MIME)
+
+
+@bp.delete(f"/{LAYER_RULE}/<int:feature_id>")
+@require_role("analyst")
+def delete_feature(layer_name: str, feature_id: int):
+    layer = LAYERS[layer_name]
+    if not queries.delete_feature(db.session, layer, feature_id,
+                                  current_app.config["ANALYSIS_SRID"]):
+        raise ApiError(404, "Not Found", f"no {layer.name} feature with id {feature_id}")
+    db.session.commit()
+    return "", 204

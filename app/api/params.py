@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from pyproj import CRS
+from pyproj.exceptions import CRSError
+
 
 class ParameterError(ValueError):
     """An invalid query parameter; ``field`` names it."""
@@ -63,3 +66,83 @@ def parse_int(field: str, value: str | None, default: int, minimum: int, maximum
     if not minimum <= number <= maximum:
         raise ParameterError(field, f"must be between {minimum} and {maximum}, got {number}")
     return number
+
+
+def parse_list(field: str, value: str | None, allowed=None) -> list[str]:
+    """Comma-separated values; each must be in ``allowed`` when given."""
+    if value is None or value.strip() == "":
+        return []
+    items = [item.strip() for item in value.split(",") if item.strip()]
+    if allowed is not None:
+        unknown = [item for item in items if item not in allowed]
+        if unknown:
+            raise ParameterError(
+                field, f"unknown value {unknown[0]!r}; allowed: {', '.join(map(str, allowed))}"
+            )
+    return items
+
+
+def parse_bbox(value: str | None) -> tuple[float, float, float, float] | None:
+    """``minLon,minLat,maxLon,maxLat`` in EPSG:4326 degrees."""
+    if value is None or value.strip() == "":
+        return None
+    parts = value.split(",")
+    if len(parts) != 4:
+        raise ParameterError("bbox", "needs four numbers: minLon,minLat,maxLon,maxLat")
+    try:
+        min_lon, min_lat, max_lon, max_lat = (float(p) for p in parts)
+    except ValueError:
+        raise ParameterError("bbox", f"{value!r} holds something that is not a number") from None
+    if not (-180 <= min_lon <= 180 and -180 <= max_lon <= 180
+            and -90 <= min_lat <= 90 and -90 <= max_lat <= 90):
+        raise ParameterError("bbox", "longitudes must be within [-180, 180] and latitudes "
+                             "within [-90, 90]")
+    if min_lon > max_lon or min_lat > max_lat:
+        raise ParameterError("bbox", "the minimum must not exceed the maximum")
+    return min_lon, min_lat, max_lon, max_lat
+
+
+def parse_sortby(value: str | None, sortable) -> list[tuple[str, bool]]:
+    """OGC ``sortby``: ``field``, ``+field`` or ``-field`` (descending), comma-separated."""
+    result = []
+    for item in parse_list("sortby", value):
+        descending = item.startswith("-")
+        name = item.lstrip("+-")
+        if name not in sortable:
+            raise ParameterError(
+                "sortby", f"cannot sort by {name!r}; sortable: {', '.join(sorted(sortable))}"
+            )
+        result.append((name, descending))
+    return result
+
+
+def parse_bool(field: str, value: str | None) -> bool:
+    if value is None:
+        return False
+    lowered = value.strip().lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no", ""):
+        return False
+    raise ParameterError(field, f"{value!r} is not true or false")
+
+
+def parse_crs(field: str, value: str | None, default: int = 4326) -> int:
+    """``EPSG:nnnn`` (or an OGC CRS URI ending in /EPSG/0/nnnn) as an EPSG code."""
+    if value is None or value.strip() == "":
+        return default
+    text = value.strip()
+    code = None
+    if text.upper().startswith("EPSG:"):
+        code = text[5:]
+    elif "/EPSG/" in text.upper():
+        code = text.rstrip("/").rsplit("/", 1)[-1]
+    elif text.upper().endswith("CRS84"):
+        return 4326
+    if code is None or not code.isdigit():
+        raise ParameterError(field, f"{value!r} is not EPSG:nnnn")
+    try:
+        CRS.from_epsg(int(code))
+    except CRSError:
+        raise ParameterError(field, f"EPSG:{code} is not a known CRS") from None
+    return int(code)

@@ -6,6 +6,8 @@ The check runs once, before every request, so a new route is protected by defaul
 
 from __future__ import annotations
 
+from functools import wraps
+
 from flask import Blueprint, Flask, g, redirect, request, url_for
 from flask_login import current_user
 
@@ -66,6 +68,22 @@ def _require_login():
         return problem(401, "Unauthorized", "sign in or send Authorization: Bearer <token>",
                        headers={"WWW-Authenticate": "Bearer"})
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def require_role(role: str):
+    """Refuse (403) users whose role ranks below ``role``."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if not current_user.is_authenticated or not current_user.has_role(role):
+                return problem(403, "Forbidden", f"this needs the {role} role or higher; "
+                               f"you are {getattr(current_user, 'role', 'anonymous')}")
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
 
 
 def init_app(app: Flask) -> None:

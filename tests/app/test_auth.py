@@ -24,15 +24,23 @@ def login(client, username, password=TEST_PASSWORD, next_url=None):
                                   "csrf_token": csrf_token(client)})
 
 
+def concrete_path(rule: str) -> str:
+    """A URL that matches ``rule``: the first choice of any(...), 1 for int, else x."""
+    path = re.sub(r"<any\(([^,)]+)[^)]*\):[^>]+>", r"\1", rule)
+    path = re.sub(r"<int:[^>]+>", "1", path)
+    return re.sub(r"<(?:[^:>]+:)?[^>]+>", "x", path)
+
+
 def test_every_protected_route_needs_a_user(app, client):
     """Each URL rule but health, login and static answers 401 or a redirect to login."""
     public = {"health.healthz", "auth.login", "static"}
     rules = [r for r in app.url_map.iter_rules() if r.endpoint not in public]
     assert rules, "no routes found"
     for rule in rules:
-        path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"x", rule.rule)
+        path = concrete_path(rule.rule)
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             response = client.open(path, method=method)
+            assert app.url_map.bind("localhost").match(path, method=method)[0] == rule.endpoint
             assert response.status_code in (302, 401), (method, path, response.status_code)
             if response.status_code == 302:
                 assert "/login" in response.headers["Location"]

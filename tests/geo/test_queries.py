@@ -9,7 +9,8 @@ from shapely.ops import transform
 from sqlalchemy import text
 
 from geo.models import BorderSegment, Incident
-from geo.queries import features_geojson, link_incidents
+from geo.layers import INCIDENTS
+from geo.queries import FeatureQuery, features_geojson, link_incidents
 from tests.conftest import DATA_DIR
 
 
@@ -74,11 +75,10 @@ def test_link_only_the_given_incidents(db_session, sample_layers, analysis_srid)
 def test_features_geojson_filters_by_closed_time_interval(db_session, sample_layers):
     from datetime import UTC, datetime
 
-    collection = json.loads(features_geojson(
-        db_session, "incidents",
+    collection = json.loads(features_geojson(db_session, INCIDENTS, FeatureQuery(
         start=datetime(2026, 10, 1, 2, 30, tzinfo=UTC),  # == T-1 (06:30+04:00), inclusive
         end=datetime(2026, 10, 15, 22, 10, tzinfo=UTC),  # == T-2, inclusive
-    ))
+    )))
     assert collection["numberMatched"] == 2
     assert [f["properties"]["external_id"] for f in collection["features"]] == ["T-2", "T-1"]
     first = collection["features"][0]

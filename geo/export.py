@@ -1,0 +1,113 @@
+"""Export of layers as CSV and GeoPackage, streamed batch by batch.
+
+Both read rows from ``geo.queries.iter_feature_rows`` (``id``, the layer's properties,
+``geometry`` as WKB in EPSG:4326) and write what ``geo.readers`` reads back, so an export
+imports again into the same rows: CSV carries the geometry as WKT with full double
+precision (and ``lon``/``lat`` columns for points), GeoPackage stores it in binary.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from itertools import islice
+
+import pandas as pd
+import shapely
+
+from geo.layers import Layer
+
+BATCH_ROWS = 5000
+
+
+def _batches(rows: Iterable[dict], size: int = BATCH_ROWS) -> Iterator[list[dict]]:
+    iterator = iter(rows)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def csv_header(layer: Layer) -> list[str]:
+    columns = ["id", *layer.readable_names]
+    if layer.geometry_type == "Point":
+        columns += ["lon", "lat"]
+    return [*columns, "wkt"]
+
+
+def csv_chunks(layer: Layer, rows: Iterable[dict]) -> Iterator[str]:
+    """CSV text (UTF-8, header first, RFC 4180 quoting), one chunk per batch of rows."""
+    names = ["id", *layer.readable_names]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(csv_header(layer))
+    yield buffer.getvalue()
+    for batch in _batches(rows):
+        buffer.seek(0)
+        buffer.truncate()
+        geoms = shapely.from_wkb([bytes(r["geometry"]) for r in batch])
+        wkts = shapely.to_wkt(geoms, rounding_precision=-1, trim=True)
+        for row, geom, wkt in zip(batch, geoms, wkts, strict=True):
+            values = [_text(row[n]) for n in names]
+            if layer.geometry_type == "Point":
+                values += [repr(shapely.get_x(geom)), repr(shapely.get_y(geom))]
+            writer.writerow([*values, wkt])
+        yield buffer.getvalue()
+
+
+def _frame(layer: Layer, batch: list[dict]):
+    import geopandas
+
+    data = {"id": [r["id"] for r in batch]}
+    for spec in layer.readable:
+        values = [r[spec.name] for r in batch]
+        if spec.kind == "timestamp":
+            data[spec.name] = pd.to_datetime(values, utc=True)
+        elif spec.kind == "int" or (spec.kind == "choice" and spec.choices
+                                   and isinstance(spec.choices[0], int)):
+            data[spec.name] = pd.array(values, dtype="Int64")
+        elif spec.kind == "float":
+            data[spec.name] = pd.array(values, dtype="Float64")
+        else:
+            data[spec.name] = pd.array(values, dtype="string")
+    geoms = shapely.from_wkb([bytes(r["geometry"]) for r in batch])
+    return geopandas.GeoDataFrame(data, geometry=geoms, crs="EPSG:4326")
+
+
+def write_gpkg(layer: Layer, rows: Iterable[dict], path: str) -> int:
+    """Write rows to a GeoPackage layer named after ``layer``; returns the row count."""
+    import pyogrio
+
+    count = 0
+    for batch in _batches(rows):
+        pyogrio.write_dataframe(_frame(layer, batch), path, layer=layer.name, driver="GPKG",
+                                append=count > 0, promote_to_multi=False)
+        count += len(batch)
+    if count == 0:  # an empty layer still has its schema
+        empty = _frame(layer, []).set_geometry([], crs="EPSG:4326")
+        pyogrio.write_dataframe(empty, path, layer=layer.name, driver="GPKG",
+                                geometry_type=layer.geometry_type)
+    return count
+
+
+def gpkg_bytes(layer: Layer, rows: Iterable[dict]) -> Iterator[bytes]:
+    """A GeoPackage of the rows, written to a temporary file then streamed and removed."""
+    handle, path = tempfile.mkstemp(suffix=".gpkg")
+    os.close(handle)
+    os.unlink(path)  # GDAL creates the file itself
+    try:
+        write_gpkg(layer, rows, path)
+        with open(path, "rb") as stream:
+            yield from iter(lambda: stream.read(1 << 20), b"")
+    finally:
+        if os.path.exists(path):
+            os.unlink(path)

@@ -1,0 +1,342 @@
+"""Writing features: one pipeline for an API create, a PATCH and a bulk import.
+
+Batches of raw features are validated column-wise (``geo.validation``), the valid rows
+are loaded with ``COPY`` into a temporary staging table, the checks that need the
+database run in SQL over the whole staging table (a key given twice, a key already
+taken on create, a point far from every region), and only when no row has a problem
+are the rows moved into the layer's table in one statement (insert, or upsert on the
+layer's natural key) and their derived links computed set-based. Nothing is committed
+here: the caller commits, or rolls back to leave the database untouched.
+
+Memory stays bounded by the batch size: rows are validated and copied batch by batch,
+and only the report (counts and up to ``max_errors`` problems) grows.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import pandas as pd
+import shapely
+from sqlalchemy import text
+
+from geo import queries, readers
+from geo.layers import Layer
+from geo.readers import ReadError
+from geo.validation import STORAGE_SRID, RowError, validate_batch
+
+STAGING = "ingest_staging"
+# A point farther than this from every region is "outside" (metres, on the spheroid):
+# generous enough for generalised boundaries and territorial waters (12 nmi).
+OUTSIDE_TOLERANCE_M = 25_000.0
+_PG_TYPES = {"text": "text", "choice": "text", "int": "integer", "float": "double precision",
+             "timestamp": "timestamptz"}
+
+
+@dataclass
+class IngestReport:
+    """What an ingestion did or, when ``written`` is False, would do."""
+
+    layer: str
+    mode: str
+    dry_run: bool = False
+    rows: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    written: bool = False
+    errors: list[RowError] = field(default_factory=list)
+    error_count: int = 0
+    ignored_columns: tuple[str, ...] = ()
+    source_crs: str = f"EPSG:{STORAGE_SRID}"
+    seconds: float = 0.0
+    ids: list[int] = field(default_factory=list)
+
+    @property
+    def conflict(self) -> bool:
+        """True when the only problems are keys that already exist (HTTP 409)."""
+        return bool(self.errors) and all(e.field == "key" for e in self.errors)
+
+    def as_dict(self, row_label: str = "row") -> dict:
+        return {
+            "layer": self.layer, "mode": self.mode, "dry_run": self.dry_run,
+            "written": self.written, "rows": self.rows, "inserted": self.inserted,
+            "updated": self.updated, "unchanged": self.unchanged, "rejected": self.rejected,
+            "error_count": self.error_count,
+            "errors": [{row_label: e.row, "field": e.field, "message": e.message}
+                       for e in self.errors],
+            "ignored_columns": list(self.ignored_columns), "source_crs": self.source_crs,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _sql_type(spec) -> str:
+    if spec.kind == "choice" and spec.choices and isinstance(spec.choices[0], int):
+        return "integer"
+    return _PG_TYPES[spec.kind]
+
+
+class Ingestion:
+    """Collects batches for one layer, then checks and writes them in ``finish``.
+
+    Parameters
+    ----------
+    session : sqlalchemy Session
+        Its transaction holds the staging table and every write.
+    layer : Layer
+    mode : {"create", "upsert", "update"}
+        ``create`` refuses a key that exists (a conflict), ``upsert`` inserts or updates
+        by the natural key and leaves identical rows unchanged, ``update`` rewrites the
+        row whose id is ``target_id``.
+    analysis_srid : int
+        EPSG code of the metric CRS for derived distances (metres).
+    dry_run : bool
+        Check and count, write nothing.
+    allow_outside : bool
+        Accept points far from every region.
+    unknown : {"error", "ignore"}
+        Unknown properties are errors (API) or ignored and reported (files).
+    """
+
+    def __init__(self, session, layer: Layer, *, mode: str = "upsert", analysis_srid: int,
+                 dry_run: bool = False, allow_outside: bool = False, unknown: str = "error",
+                 target_id: int | None = None, max_errors: int = 1000):
+        if mode not in ("create", "upsert", "update"):
+            raise ValueError(f"mode must be create, upsert or update, got {mode!r}")
+        self.session = session
+        self.layer = layer
+        self.mode = mode
+        self.analysis_srid = analysis_srid
+        self.allow_outside = allow_outside
+        self.unknown = unknown
+        self.target_id = target_id
+        self.max_errors = max_errors
+        self.report = IngestReport(layer.name, mode, dry_run=dry_run)
+        self._rejected_rows: set[int] = set()
+        self._started = time.perf_counter()
+        self._create_staging()
+
+    # ------------------------------------------------------------------ staging
+    def _create_staging(self) -> None:
+        columns = ", ".join(f"{f.name} {_sql_type(f)}" for f in self.layer.fields)
+        self.session.execute(text(f"DROP TABLE IF EXISTS {STAGING}"))
+        self.session.execute(text(
+            f"CREATE TEMP TABLE {STAGING} (_row integer NOT NULL, {columns}, "
+            f"geom geometry({self.layer.geometry_type}, {STORAGE_SRID}) NOT NULL) "
+            "ON COMMIT DROP"
+        ))
+
+    def _record(self, errors: Iterable[RowError]) -> None:
+        for error in errors:
+            self.report.error_count += 1
+            self._rejected_rows.add(error.row)
+            if len(self.report.errors) < self.max_errors:
+                self.report.errors.append(error)
+
+    def add(self, frame: pd.DataFrame, *, source_srid: int = STORAGE_SRID,
+            parse_errors: Iterable[RowError] = ()) -> None:
+        """Validate a batch (raw properties, ``geometry``, ``_row``) and stage its valid rows.
+
+        ``parse_errors`` are problems found while reading the batch (e.g. bad WKT); their
+        rows count as rejected too.
+        """
+        self.report.source_crs = f"EPSG:{source_srid}"
+        self.report.rows += len(frame)
+        batch = validate_batch(frame, self.layer, source_srid=source_srid, unknown=self.unknown)
+        parse_errors = list(parse_errors)
+        self._record(parse_errors)
+        # A geometry that could not be read is reported once, not again as "missing".
+        unreadable = {(e.row, e.field) for e in parse_errors}
+        self._record(e for e in batch.errors if (e.row, e.field) not in unreadable)
+        if batch.ignored_columns:
+            merged = dict.fromkeys(self.report.ignored_columns + batch.ignored_columns)
+            self.report.ignored_columns = tuple(merged)
+        bad_rows = {e.row for e in batch.errors} | {e.row for e in parse_errors}
+        good = batch.values[~batch.values["_row"].isin(bad_rows)]
+        if not good.empty:
+            self._copy(good)
+
+    def _copy(self, values: pd.DataFrame) -> None:
+        names = ["_row", *self.layer.writable_names]
+        out = values[names].copy()
+        for spec in self.layer.fields:
+            if spec.kind == "timestamp":
+                out[spec.name] = out[spec.name].map(
+                    lambda t: t.isoformat() if isinstance(t, pd.Timestamp) else None)
+        geoms = shapely.set_srid(values["geometry"].to_numpy(), STORAGE_SRID)
+        out["geom"] = shapely.to_wkb(geoms, hex=True, include_srid=True)
+        buffer = io.StringIO()
+        out.to_csv(buffer, index=False, header=False)
+        buffer.seek(0)
+        with self.session.connection().connection.cursor() as cursor:
+            cursor.copy_expert(
+                f"COPY {STAGING} ({', '.join([*names, 'geom'])}) FROM STDIN WITH (FORMAT csv)",
+                buffer,
+            )
+
+    # ------------------------------------------------------------------ checks in SQL
+    def _rows_where(self, sql: str, **params) -> list:
+        return self.session.execute(text(sql), params).all()
+
+    def _check_keys(self) -> None:
+        key = ", ".join(self.layer.key)
+        label = " + ".join(self.layer.key)
+        duplicates = self._rows_where(
+            f"SELECT _row, first_row FROM (SELECT _row, min(_row) OVER (PARTITION BY {key}) "
+            f"AS first_row FROM {STAGING}) AS s WHERE _row <> first_row ORDER BY _row"
+        )
+        self._record(RowError(r._row, label, f"repeats the {label} of row {r.first_row}")
+                     for r in duplicates)
+        if self.mode == "create":
+            taken = self._rows_where(
+                f"SELECT s._row, t.id FROM {STAGING} AS s JOIN {self.layer.table} AS t "
+                f"USING ({key}) ORDER BY s._row"
+            )
+            self._record(RowError(r._row, "key", f"{label} already exists as id {r.id}")
+                         for r in taken)
+        elif self.mode == "update":
+            taken = self._rows_where(
+                f"SELECT s._row, t.id FROM {STAGING} AS s JOIN {self.layer.table} AS t "
+                f"USING ({key}) WHERE t.id <> :target ORDER BY s._row", target=self.target_id
+            )
+            self._record(RowError(r._row, "key", f"{label} already exists as id {r.id}")
+                         for r in taken)
+
+    def _check_outside(self) -> None:
+        if self.allow_outside or self.layer.geometry_type != "Point":
+            return
+        rows = self._rows_where(
+            f"""
+            SELECT s._row,
+                   abs(ST_X(s.geom)) <= 90 AND EXISTS (
+                       SELECT 1 FROM regions AS r
+                        WHERE ST_DWithin(r.geom::geography,
+                                         ST_SetSRID(ST_MakePoint(ST_Y(s.geom), ST_X(s.geom)),
+                                                    4326)::geography, :tolerance)
+                   ) AS swapped
+              FROM {STAGING} AS s
+             WHERE EXISTS (SELECT 1 FROM regions)
+               AND NOT EXISTS (SELECT 1 FROM regions AS r WHERE ST_Intersects(r.geom, s.geom))
+               AND NOT EXISTS (SELECT 1 FROM regions AS r
+                                WHERE ST_DWithin(r.geom::geography, s.geom::geography,
+                                                 :tolerance))
+             ORDER BY s._row
+            """,
+            tolerance=OUTSIDE_TOLERANCE_M,
+        )
+        km = OUTSIDE_TOLERANCE_M / 1000
+        self._record(
+            RowError(r._row, "geometry",
+                     "coordinates appear swapped: GeoJSON and WKT order is longitude, "
+                     "latitude" if r.swapped else
+                     f"point is more than {km:g} km from every region; send "
+                     "allow_outside=true if that is intended")
+            for r in rows
+        )
+
+    # ------------------------------------------------------------------ writing
+    def _write(self) -> None:
+        layer = self.layer
+        columns = ", ".join(layer.writable_names)
+        updates = [f"{c} = EXCLUDED.{c}" for c in layer.writable_names if c not in layer.key]
+        updates.append("geom = EXCLUDED.geom")
+        if layer.name == "incidents":
+            updates.append("updated_at = now()")
+        compared = ", ".join([*layer.writable_names, "geom"])
+        if self.mode == "update":
+            assignments = ", ".join(f"{c} = s.{c}" for c in [*layer.writable_names, "geom"])
+            touched = ", updated_at = now()" if layer.name == "incidents" else ""
+            rows = self._rows_where(
+                f"UPDATE {layer.table} AS t SET {assignments}{touched} FROM {STAGING} AS s "
+                f"WHERE t.id = :target AND ({', '.join('t.' + c for c in compared.split(', '))})"
+                f" IS DISTINCT FROM ({', '.join('s.' + c for c in compared.split(', '))}) "
+                "RETURNING t.id, false AS inserted",
+                target=self.target_id,
+            )
+        else:
+            conflict = "" if self.mode == "create" else (
+                f"ON CONFLICT ({', '.join(layer.key)}) DO UPDATE SET {', '.join(updates)} "
+                f"WHERE ({', '.join(layer.table + '.' + c for c in compared.split(', '))}) "
+                f"IS DISTINCT FROM ({', '.join('EXCLUDED.' + c for c in compared.split(', '))})"
+            )
+            rows = self._rows_where(
+                f"INSERT INTO {layer.table} ({columns}, geom) "
+                f"SELECT {columns}, geom FROM {STAGING} ORDER BY _row {conflict} "
+                "RETURNING id, (xmax = 0) AS inserted"
+            )
+        self.report.ids = [r.id for r in rows]
+        self.report.inserted = sum(1 for r in rows if r.inserted)
+        self.report.updated = len(rows) - self.report.inserted
+        staged = self.session.execute(text(f"SELECT count(*) FROM {STAGING}")).scalar_one()
+        self.report.unchanged = staged - len(rows)
+        if rows:
+            queries.derive_links(self.session, layer.name, self.analysis_srid, self.report.ids)
+        self.report.written = True
+
+    def _count_dry_run(self) -> None:
+        key = " AND ".join(f"t.{c} = s.{c}" for c in self.layer.key)
+        compared = [*self.layer.writable_names, "geom"]
+        row = self.session.execute(text(
+            f"SELECT count(*) FILTER (WHERE t.id IS NULL) AS inserted, "
+            f"count(*) FILTER (WHERE t.id IS NOT NULL AND "
+            f"({', '.join('t.' + c for c in compared)}) IS DISTINCT FROM "
+            f"({', '.join('s.' + c for c in compared)})) AS updated, count(*) AS staged "
+            f"FROM {STAGING} AS s LEFT JOIN {self.layer.table} AS t ON {key}"
+        )).one()
+        self.report.inserted = row.inserted
+        self.report.updated = row.updated
+        self.report.unchanged = row.staged - row.inserted - row.updated
+
+    def finish(self) -> IngestReport:
+        """Run the SQL checks, then write (unless a row failed or this is a dry run)."""
+        self._check_keys()
+        self._check_outside()
+        report = self.report
+        report.rejected = len(self._rejected_rows)
+        report.errors.sort(key=lambda e: (e.row, e.field))
+        if report.rows == 0:
+            raise ReadError("no features to write")
+        if report.error_count == 0:
+            if report.dry_run:
+                self._count_dry_run()
+            else:
+                self._write()
+        self.session.execute(text(f"DROP TABLE IF EXISTS {STAGING}"))
+        report.seconds = time.perf_counter() - self._started
+        return report
+
+
+def ingest(session, layer: Layer, batches: Iterable, **options) -> IngestReport:
+    """Run an :class:`Ingestion` over ``(frame, source_srid, parse_errors)`` batches."""
+    ingestion = Ingestion(session, layer, **options)
+    for frame, source_srid, parse_errors in batches:
+        ingestion.add(frame, source_srid=source_srid, parse_errors=parse_errors)
+    return ingestion.finish()
+
+
+def import_file(session, layer: Layer, path, *, analysis_srid: int, fmt: str | None = None,
+                crs: int | None = None, mapping: dict[str, str] | None = None,
+                source: str | None = None, dry_run: bool = False,
+                allow_outside: bool = False, progress=None) -> IngestReport:
+    """Import a file into ``layer``: all or nothing, upserting on the natural key.
+
+    ``source`` fills the incidents' ``source`` where the file has none. ``progress``, if
+    given, is called with the number of rows read so far after each batch. Unknown
+    columns are ignored and listed in the report. Does not commit.
+    """
+    ingestion = Ingestion(session, layer, mode="upsert", analysis_srid=analysis_srid,
+                          dry_run=dry_run, allow_outside=allow_outside, unknown="ignore")
+    for frame, source_srid, parse_errors in readers.read_batches(path, fmt, crs=crs,
+                                                                 mapping=mapping):
+        if source is not None and "source" in layer.writable_names:
+            given = frame["source"] if "source" in frame else pd.Series(None, index=frame.index)
+            frame["source"] = given.where(given.notna() & (given.astype(str).str.strip() != ""),
+                                          source)
+        ingestion.add(frame, source_srid=source_srid, parse_errors=parse_errors)
+        if progress is not None:
+            progress(ingestion.report.rows)
+    return ingestion.finish()

@@ -1,0 +1,257 @@
+"""Readers of the files analysts bring: GeoJSON, CSV, GeoPackage, zipped Shapefile.
+
+Each reader yields batches ``(frame, source_srid, parse_errors)`` for
+``geo.ingest.Ingestion.add``: ``frame`` holds raw property values, a ``geometry``
+column of shapely geometries in ``source_srid`` and ``_row``, the number a person
+finds the row by (CSV: the line number, header = line 1; other formats: the feature
+number, from 1). CSV, GeoPackage and Shapefile are read in batches of ``batch_rows``, so
+memory stays bounded for any file size; GeoJSON is parsed whole (its size is bounded by
+the upload limit).
+
+CSV columns are matched to properties by ``DEFAULT_CSV_COLUMNS`` (case-insensitive,
+first match wins) unless ``mapping`` names the column for a property; the geometry
+comes from a WKT column or from longitude/latitude columns.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo.validation import RowError
+
+BATCH_ROWS = 50_000
+
+
+class ReadError(ValueError):
+    """The input as a whole cannot be read (not one row of it); the message says why."""
+
+FORMATS = ("geojson", "csv", "gpkg", "shapefile")
+EXTENSIONS = {".geojson": "geojson", ".json": "geojson", ".csv": "csv", ".gpkg": "gpkg",
+              ".zip": "shapefile", ".shp": "shapefile"}
+
+# property or geometry part -> accepted column names, in order of preference
+DEFAULT_CSV_COLUMNS: dict[str, tuple[str, ...]] = {
+    "lon": ("lon", "lng", "long", "longitude", "x"),
+    "lat": ("lat", "latitude", "y"),
+    "wkt": ("wkt", "geometry", "geom", "the_geom", "wkt_geom"),
+    "external_id": ("external_id", "ref", "reference", "report_id", "incident_id"),
+    "occurred_at": ("occurred_at", "datetime", "date_time", "timestamp", "time", "date"),
+    "category": ("category", "type", "indicator"),
+    "persons_count": ("persons_count", "persons", "people", "number_of_persons"),
+    "transport_means": ("transport_means", "transport", "means_of_transport"),
+    "description": ("description", "notes", "remarks", "comment"),
+    "detection_method": ("detection_method", "detection", "detected_by"),
+    "source_reliability": ("source_reliability", "reliability"),
+    "information_credibility": ("information_credibility", "credibility"),
+}
+GEOMETRY_PARTS = ("lon", "lat", "wkt")
+
+
+def detect_format(filename: str) -> str:
+    """Format name from a file name's extension; ReadError when unknown."""
+    suffix = Path(filename).suffix.lower()
+    if suffix not in EXTENSIONS:
+        raise ReadError(f"cannot tell the format of {Path(filename).name!r}: use one of "
+                          f"{', '.join(sorted(EXTENSIONS))}")
+    return EXTENSIONS[suffix]
+
+
+def read_batches(path: str | Path, fmt: str | None = None, *, crs: int | None = None,
+                 mapping: dict[str, str] | None = None,
+                 batch_rows: int = BATCH_ROWS) -> Iterator[tuple]:
+    """Batches of a file (see the module docstring).
+
+    Parameters
+    ----------
+    crs : int, optional
+        EPSG code of the coordinates; overrides the file's own CRS. Without it, files
+        that carry a CRS are read in theirs; CSV and GeoJSON default to EPSG:4326.
+    mapping : dict, optional
+        CSV only: property (or ``lon``/``lat``/``wkt``) -> column name.
+    """
+    fmt = fmt or detect_format(str(path))
+    if fmt == "geojson":
+        yield from _geojson_batches(Path(path), crs)
+    elif fmt == "csv":
+        yield from _csv_batches(Path(path), crs, mapping or {}, batch_rows)
+    elif fmt in ("gpkg", "shapefile"):
+        yield from _ogr_batches(Path(path), fmt, crs, batch_rows)
+    else:
+        raise ReadError(f"unknown format {fmt!r}; formats: {', '.join(FORMATS)}")
+
+
+def _geojson_batches(path: Path, crs: int | None) -> Iterator[tuple]:
+    try:
+        body = json.loads(path.read_bytes())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ReadError(f"the file is not valid JSON: {exc}") from None
+    if isinstance(body, dict) and body.get("type") == "FeatureCollection":
+        features = body.get("features") or []
+    elif isinstance(body, dict) and body.get("type") == "Feature":
+        features = [body]
+    else:
+        raise ReadError("the file is not a GeoJSON Feature or FeatureCollection")
+    frame, errors = rows_with_geometry(features, first_row=1)
+    yield frame, crs or 4326, errors
+
+
+def _column_for(name: str, columns: list[str], mapping: dict[str, str]) -> str | None:
+    if name in mapping:
+        if mapping[name] not in columns:
+            raise ReadError(f"mapping {name}={mapping[name]}: no column {mapping[name]!r} "
+                              f"in the file; columns are {', '.join(columns)}")
+        return mapping[name]
+    lowered = {c.lower(): c for c in columns}
+    for candidate in DEFAULT_CSV_COLUMNS.get(name, (name,)):
+        if candidate in lowered:
+            return lowered[candidate]
+    return None
+
+
+def _csv_geometry(chunk: pd.DataFrame, columns: dict[str, str | None], first_line: int):
+    lines = np.arange(first_line, first_line + len(chunk))
+    errors = []
+    if columns["wkt"]:
+        text = chunk[columns["wkt"]].fillna("").to_numpy(dtype=object)
+        geoms = shapely.from_wkt(np.where(text == "", None, text), on_invalid="ignore")
+        bad = (text != "") & shapely.is_missing(geoms)
+        errors += [RowError(int(line), "geometry", f"{columns['wkt']}: not valid WKT")
+                   for line in lines[bad]]
+        return geoms, errors
+    lon = pd.to_numeric(chunk[columns["lon"]], errors="coerce").to_numpy()
+    lat = pd.to_numeric(chunk[columns["lat"]], errors="coerce").to_numpy()
+    given = (chunk[columns["lon"]] != "").to_numpy() | (chunk[columns["lat"]] != "").to_numpy()
+    bad = given & (np.isnan(lon) | np.isnan(lat))
+    errors += [RowError(int(line), "geometry",
+                        f"{columns['lon']}/{columns['lat']}: not numbers")
+               for line in lines[bad]]
+    ok = ~np.isnan(lon) & ~np.isnan(lat)
+    geoms = np.full(len(chunk), None, dtype=object)
+    geoms[ok] = shapely.points(lon[ok], lat[ok])
+    return geoms, errors
+
+
+def _csv_batches(path: Path, crs: int | None, mapping: dict[str, str],
+                 batch_rows: int) -> Iterator[tuple]:
+    try:
+        reader = pd.read_csv(path, dtype=str, keep_default_na=False, chunksize=batch_rows,
+                             encoding="utf-8-sig")
+        first_line = 2
+        for chunk in reader:
+            columns = list(chunk.columns)
+            geometry_columns = {part: _column_for(part, columns, mapping)
+                                for part in GEOMETRY_PARTS}
+            if not geometry_columns["wkt"] and not (geometry_columns["lon"]
+                                                    and geometry_columns["lat"]):
+                raise ReadError("no geometry columns: the CSV needs a WKT column (wkt, "
+                                  "geometry) or longitude/latitude columns (lon, lat)")
+            geoms, errors = _csv_geometry(chunk, geometry_columns, first_line)
+            used = {c for c in geometry_columns.values() if c}
+            renamed = {}
+            for column in columns:
+                if column in used:
+                    continue
+                target = next((p for p in DEFAULT_CSV_COLUMNS
+                               if p not in GEOMETRY_PARTS
+                               and _column_for(p, columns, mapping) == column), column)
+                renamed[column] = target
+            frame = chunk[list(renamed)].rename(columns=renamed)
+            frame = frame.loc[:, ~frame.columns.duplicated()]
+            frame["geometry"] = geoms
+            frame["_row"] = np.arange(first_line, first_line + len(chunk), dtype=np.int64)
+            yield frame.reset_index(drop=True), crs or 4326, errors
+            first_line += len(chunk)
+    except (UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise ReadError(f"the CSV cannot be read: {exc}") from None
+
+
+def _shapefile_path(path: Path) -> str:
+    if path.suffix.lower() != ".zip":
+        return str(path)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            shapefiles = [n for n in archive.namelist()
+                          if n.lower().endswith(".shp") and not n.startswith("__MACOSX")]
+    except zipfile.BadZipFile:
+        raise ReadError("the upload is not a valid zip file") from None
+    if len(shapefiles) != 1:
+        raise ReadError(f"the zip must hold exactly one .shp file, it holds {len(shapefiles)}")
+    return f"/vsizip/{path}/{shapefiles[0]}"
+
+
+def _source_srid(crs, override: int | None) -> int:
+    if override is not None:
+        return override
+    if crs is None:
+        return 4326
+    from pyproj import CRS
+
+    epsg = CRS.from_user_input(crs).to_epsg(min_confidence=70)
+    if epsg is None:
+        raise ReadError(f"the file's CRS has no EPSG code ({CRS.from_user_input(crs).name});"
+                          " give it with crs=EPSG:nnnn")
+    return epsg
+
+
+def _ogr_batches(path: Path, fmt: str, crs: int | None, batch_rows: int) -> Iterator[tuple]:
+    import pyogrio
+    from pyogrio.errors import DataSourceError
+
+    source = _shapefile_path(path) if fmt == "shapefile" else str(path)
+    try:
+        info = pyogrio.read_info(source)
+    except DataSourceError as exc:
+        raise ReadError(f"GDAL cannot open the {fmt} file: {exc}") from None
+    srid = _source_srid(info.get("crs"), crs)
+    total = int(info.get("features") or 0)
+    for offset in range(0, max(total, 1), batch_rows):
+        frame = pyogrio.read_dataframe(source, skip_features=offset, max_features=batch_rows,
+                                       datetime_as_string=True)
+        if frame.empty:
+            break
+        frame = pd.DataFrame(frame.drop(columns="geometry")).assign(
+            geometry=frame.geometry.to_numpy())
+        frame = frame.astype({c: object for c in frame.columns if c != "geometry"})
+        frame["_row"] = np.arange(offset + 1, offset + 1 + len(frame), dtype=np.int64)
+        yield frame, srid, []
+
+
+def rows_with_geometry(features: list[dict], first_row: int = 0) -> tuple[pd.DataFrame, list]:
+    """A batch frame from GeoJSON-like features (``properties`` + ``geometry`` dicts).
+
+    Rows are numbered from ``first_row`` in input order; a geometry that is not GeoJSON
+    becomes a parse error naming the row.
+    """
+    records, errors = [], []
+    for offset, feature in enumerate(features):
+        row = first_row + offset
+        properties = feature.get("properties") if isinstance(feature, dict) else None
+        if not isinstance(feature, dict) or feature.get("type") != "Feature":
+            errors.append(RowError(row, "type", "is not a GeoJSON Feature"))
+            properties = {}
+        elif properties is None:
+            properties = {}
+        elif not isinstance(properties, dict):
+            errors.append(RowError(row, "properties", "must be an object"))
+            properties = {}
+        geometry = None
+        raw = feature.get("geometry") if isinstance(feature, dict) else None
+        if raw is not None:
+            try:
+                geometry = shapely.geometry.shape(raw)
+            except (AttributeError, KeyError, TypeError, ValueError, IndexError,
+                    shapely.errors.ShapelyError) as exc:
+                errors.append(RowError(row, "geometry", f"is not a GeoJSON geometry ({exc})"))
+        records.append({**properties, "geometry": geometry, "_row": row})
+    frame = pd.DataFrame.from_records(records) if records else pd.DataFrame(
+        {"_row": [], "geometry": []})
+    if "_row" in frame:
+        frame["_row"] = frame["_row"].astype(np.int64)
+    return frame, errors

@@ -1,0 +1,277 @@
+"""Validation of incoming features, column by column (vectorised with pandas and shapely).
+
+A batch of features arrives as a ``pandas.DataFrame`` of raw property values (strings
+from CSV, JSON values from GeoJSON) with a ``_row`` column (where each row came from)
+and a ``geometry`` column of shapely geometries in ``source_srid``. ``validate_batch``
+returns the typed values ready for the database and every problem found, each naming
+the row and the field; nothing is written here. Checks that need the database (a point
+far from every region, a key already taken) are in ``geo.ingest``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo.crs import reproject
+from geo.layers import Field, Layer
+
+STORAGE_SRID = 4326
+# Clock skew tolerated before an occurred_at counts as "in the future".
+FUTURE_TOLERANCE = timedelta(minutes=5)
+_TZ_SUFFIX = re.compile(r"(?:[Zz]|[+-]\d{2}:?\d{2})$")
+_GEOMETRY_PARTS = {"Point": "MultiPoint", "LineString": "MultiLineString",
+                   "Polygon": "MultiPolygon"}
+
+
+@dataclass(frozen=True)
+class RowError:
+    """A problem with one row: ``row`` is its index, line or feature number."""
+
+    row: int
+    field: str
+    message: str
+
+    def as_dict(self) -> dict:
+        return {"row": self.row, "field": self.field, "message": self.message}
+
+
+@dataclass
+class ValidatedBatch:
+    """Typed values (``values``, one column per writable field plus ``_row`` and
+    ``geometry`` in EPSG:4326) and the rows' problems (``errors``)."""
+
+    values: pd.DataFrame
+    errors: list[RowError] = field(default_factory=list)
+    ignored_columns: tuple[str, ...] = ()
+
+
+def _missing(series: pd.Series) -> pd.Series:
+    """True where a value is absent: None, NaN or an empty/blank string."""
+    blank = series.map(lambda v: isinstance(v, str) and v.strip() == "")
+    return series.isna() | blank
+
+
+def _choices_text(choices) -> str:
+    return ", ".join(str(c) for c in choices)
+
+
+def _errors_where(mask, rows, name: str, message) -> list[RowError]:
+    """One RowError per True in ``mask``; ``message`` is a string or a Series."""
+    indexes = np.flatnonzero(np.asarray(mask))
+    if isinstance(message, pd.Series):
+        return [RowError(int(rows.iat[i]), name, message.iat[i]) for i in indexes]
+    return [RowError(int(rows.iat[i]), name, message) for i in indexes]
+
+
+def _as_number(series: pd.Series) -> pd.Series:
+    def convert(value):
+        if isinstance(value, bool):
+            return np.nan  # JSON true/false is not a number
+        if isinstance(value, int | float):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value.strip())
+            except ValueError:
+                return np.nan
+        return np.nan
+
+    return series.map(convert).astype("float64")
+
+
+def _parse_timestamps(series: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """(UTC timestamps, unparseable mask, no-time-zone mask) of RFC 3339 strings."""
+    text = series.map(lambda v: v.strip() if isinstance(v, str) else None)
+    parsed = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
+    unparseable = parsed.isna()
+    no_zone = ~unparseable & ~text.fillna("").str.contains(_TZ_SUFFIX)
+    parsed = parsed.where(~no_zone)
+    return parsed, unparseable, no_zone
+
+
+def _validate_field(spec: Field, raw: pd.Series, rows: pd.Series, now: datetime,
+                    errors: list[RowError]) -> pd.Series:
+    """Typed values of one field; appends its problems to ``errors``."""
+    missing = _missing(raw)
+    if spec.required:
+        errors += _errors_where(missing, rows, spec.name, "is required")
+    present = ~missing
+    name = spec.name
+
+    if spec.kind in ("int", "float"):
+        numbers = _as_number(raw)
+        bad = present & numbers.isna()
+        errors += _errors_where(bad, rows, name, raw.map(lambda v: f"{v!r} is not a number"))
+        ok = present & ~bad
+        if spec.kind == "int":
+            fractional = ok & (numbers % 1 != 0)
+            errors += _errors_where(fractional, rows, name,
+                                    numbers.map(lambda v: f"{v:g} is not a whole number"))
+            ok &= ~fractional
+        if spec.minimum is not None:
+            low = ok & (numbers < spec.minimum)
+            word = "negative" if spec.minimum == 0 else f"below {spec.minimum:g}"
+            errors += _errors_where(low, rows, name,
+                                    numbers.map(lambda v: f"{v:g} is {word}"))
+            ok &= ~low
+        if spec.maximum is not None:
+            high = ok & (numbers > spec.maximum)
+            errors += _errors_where(high, rows, name,
+                                    numbers.map(lambda v: f"{v:g} is above {spec.maximum:g}"))
+            ok &= ~high
+        values = numbers.where(ok)
+        if spec.default is not None:
+            values = values.where(present, float(spec.default))
+        return values.astype("Int64") if spec.kind == "int" else values
+
+    if spec.kind == "timestamp":
+        parsed, unparseable, no_zone = _parse_timestamps(raw)
+        errors += _errors_where(present & unparseable, rows, name, raw.map(
+            lambda v: f"{v!r} is not an RFC 3339 date-time such as 2026-05-01T14:30:00Z"))
+        errors += _errors_where(present & no_zone, rows, name, raw.map(
+            lambda v: f"{v!r} has no time zone (add Z or +hh:mm)"))
+        future = present & parsed.notna() & (parsed > pd.Timestamp(now + FUTURE_TOLERANCE))
+        errors += _errors_where(future, rows, name, raw.map(lambda v: f"{v!r} is in the future"))
+        return parsed.where(present & ~unparseable & ~no_zone & ~future)
+
+    # text and choice
+    text = raw.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v))
+                   else str(v).strip())
+    if spec.kind == "choice":
+        allowed = {str(c) for c in spec.choices}
+        bad = present & ~text.isin(allowed)
+        errors += _errors_where(bad, rows, name, text.map(
+            lambda v: f"unknown value {v!r}; allowed: {_choices_text(spec.choices)}"))
+        text = text.where(present & ~bad)
+        if spec.choices and isinstance(spec.choices[0], int):
+            text = pd.to_numeric(text).astype("Int64")
+    else:
+        if spec.max_length is not None:
+            long = present & (text.str.len() > spec.max_length)
+            errors += _errors_where(long, rows, name,
+                                    f"is longer than {spec.max_length} characters")
+            text = text.where(~long)
+        if spec.pattern is not None:
+            bad = present & text.notna() & ~text.fillna("").str.match(spec.pattern)
+            expected = spec.pattern_hint or f"matching {spec.pattern}"
+            errors += _errors_where(bad, rows, name, text.map(
+                lambda v: f"{v!r} is not {expected}"))
+            text = text.where(~bad)
+    if spec.default is not None:
+        text = text.where(present, spec.default)
+    return text.where(present | (spec.default is not None), None)
+
+
+def validate_properties(frame: pd.DataFrame, layer: Layer, *, unknown: str = "error",
+                        now: datetime | None = None) -> ValidatedBatch:
+    """Check and type the properties of a batch.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Raw values, one column per property, plus ``_row``.
+    layer : Layer
+    unknown : {"error", "ignore"}
+        What to do with a property the layer does not have. Derived (read-only)
+        properties and ``id`` are always ignored, so exported data imports again.
+    now : datetime, optional
+        Reference time for "in the future" (UTC now by default).
+    """
+    now = now or datetime.now(UTC)
+    rows = frame["_row"]
+    errors: list[RowError] = []
+    ignorable = {"_row", "geometry", "id", *(f.name for f in layer.derived)}
+    extra = [c for c in frame.columns if c not in ignorable and c not in layer.writable_names]
+    if unknown == "error":
+        for column in extra:
+            present = ~_missing(frame[column])
+            errors += _errors_where(present, rows, column,
+                                    f"unknown property for {layer.name}; properties are "
+                                    f"{', '.join(layer.writable_names)}")
+    values = pd.DataFrame({"_row": rows.to_numpy()}, index=frame.index)
+    empty = pd.Series([None] * len(frame), index=frame.index, dtype=object)
+    for spec in layer.fields:
+        raw = frame[spec.name] if spec.name in frame.columns else empty
+        values[spec.name] = _validate_field(spec, raw, rows, now, errors)
+    return ValidatedBatch(values, errors, tuple(extra) if unknown == "ignore" else ())
+
+
+def validate_geometries(geometries, rows: pd.Series, layer: Layer,
+                        source_srid: int = STORAGE_SRID) -> tuple[np.ndarray, list[RowError]]:
+    """Check geometries and bring them to EPSG:4326.
+
+    Single-part inputs are accepted for a multi-part layer and single-member multi-part
+    inputs for a single-part layer. The validity reason is GEOS's (the same library
+    PostGIS uses), with the location where it fails.
+
+    Returns
+    -------
+    (geometries in EPSG:4326 with None where invalid, errors)
+    """
+    geoms = np.array(geometries, dtype=object)  # a copy: it is modified below
+    errors: list[RowError] = []
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    errors += _errors_where(missing, rows, "geometry", "is required (missing or empty)")
+    ok = ~missing
+
+    types = np.array(["" if g is None else g.geom_type for g in geoms], dtype=object)
+    want = layer.geometry_type
+    single = _GEOMETRY_PARTS.get(want)
+    single_of_multi = next((s for s, m in _GEOMETRY_PARTS.items() if m == want), None)
+    parts = shapely.get_num_geometries(geoms)
+    promote = ok & (types == single_of_multi)
+    demote = ok & (types == single) & (parts == 1)
+    wrong = ok & (types != want) & ~promote & ~demote
+    errors += _errors_where(wrong, rows, "geometry", pd.Series(types).map(
+        lambda t: f"wrong geometry type {t}; {layer.name} takes {want}"
+                  + (f" (or {single_of_multi})" if single_of_multi else "")))
+    ok &= ~wrong
+    if demote.any():
+        geoms[demote] = shapely.get_geometry(geoms[demote], 0)
+    if promote.any():
+        geoms[promote] = [shapely.multipolygons([g]) if want == "MultiPolygon"
+                          else shapely.multilinestrings([g]) if want == "MultiLineString"
+                          else shapely.multipoints([g]) for g in geoms[promote]]
+
+    reasons = np.array(["" for _ in geoms], dtype=object)
+    if ok.any():
+        reasons[ok] = shapely.is_valid_reason(geoms[ok])
+    invalid = ok & (reasons != "Valid Geometry")
+    errors += _errors_where(invalid, rows, "geometry",
+                            pd.Series(reasons).map(lambda r: f"invalid geometry: {r}"))
+    ok &= ~invalid
+
+    if source_srid != STORAGE_SRID and ok.any():
+        geoms[ok] = reproject(geoms[ok], source_srid, STORAGE_SRID)
+    if ok.any():
+        bounds = shapely.bounds(geoms[ok])
+        out = np.zeros(len(geoms), dtype=bool)
+        finite = np.isfinite(bounds).all(axis=1)
+        out[ok] = ~finite | (bounds[:, 0] < -180) | (bounds[:, 2] > 180) | \
+            (bounds[:, 1] < -90) | (bounds[:, 3] > 90)
+        errors += _errors_where(out, rows, "geometry",
+                                "coordinates out of range: longitude must be within "
+                                "[-180, 180] and latitude within [-90, 90] (EPSG:4326, "
+                                "GeoJSON order is longitude, latitude)")
+        ok &= ~out
+    geoms[~ok] = None
+    return geoms, errors
+
+
+def validate_batch(frame: pd.DataFrame, layer: Layer, *, source_srid: int = STORAGE_SRID,
+                   unknown: str = "error", now: datetime | None = None) -> ValidatedBatch:
+    """Validate properties and geometries of a batch (see the module docstring)."""
+    batch = validate_properties(frame.drop(columns=["geometry"]), layer, unknown=unknown,
+                                now=now)
+    geometries, geometry_errors = validate_geometries(
+        frame["geometry"].to_numpy(), frame["_row"], layer, source_srid
+    )
+    batch.values["geometry"] = geometries
+    batch.errors += geometry_errors
+    return batch
