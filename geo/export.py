@@ -59,7 +59,7 @@ def csv_chunks(layer: Layer, rows: Iterable[dict]) -> Iterator[str]:
         for row, geom, wkt in zip(batch, geoms, wkts, strict=True):
             values = [_text(row[n]) for n in names]
             if layer.geometry_type == "Point":
-                values += [repr(shapely.get_x(geom)), repr(shapely.get_y(geom))]
+                values += [repr(float(shapely.get_x(geom))), repr(float(shapely.get_y(geom)))]
             writer.writerow([*values, wkt])
         yield buffer.getvalue()
 
@@ -71,7 +71,9 @@ def _frame(layer: Layer, batch: list[dict]):
     for spec in layer.readable:
         values = [r[spec.name] for r in batch]
         if spec.kind == "timestamp":
-            data[spec.name] = pd.to_datetime(values, utc=True)
+            # RFC 3339 text: GeoPackage's DATETIME keeps only milliseconds, and an export
+            # must import back unchanged.
+            data[spec.name] = pd.array([_text(v) or None for v in values], dtype="string")
         elif spec.kind == "int" or (spec.kind == "choice" and spec.choices
                                    and isinstance(spec.choices[0], int)):
             data[spec.name] = pd.array(values, dtype="Int64")

@@ -330,8 +330,9 @@ def import_file(session, layer: Layer, path, *, analysis_srid: int, fmt: str | N
     """
     ingestion = Ingestion(session, layer, mode="upsert", analysis_srid=analysis_srid,
                           dry_run=dry_run, allow_outside=allow_outside, unknown="ignore")
-    for frame, source_srid, parse_errors in readers.read_batches(path, fmt, crs=crs,
-                                                                 mapping=mapping):
+    batches = readers.read_batches(path, fmt, crs=crs, mapping=mapping,
+                                   names=layer.writable_names)
+    for frame, source_srid, parse_errors in batches:
         if source is not None and "source" in layer.writable_names:
             given = frame["source"] if "source" in frame else pd.Series(None, index=frame.index)
             frame["source"] = given.where(given.notna() & (given.astype(str).str.strip() != ""),

@@ -298,9 +298,11 @@ def iter_feature_rows(session, layer: Layer, query: FeatureQuery,
         f"SELECT id, {', '.join(layer.readable_names)}, ST_AsBinary(geom) AS geometry "
         f"FROM {layer.table} WHERE {where} ORDER BY {_order(layer, query)} {page}"
     )
-    result = session.connection().execution_options(
-        stream_results=True, max_row_buffer=batch_size
-    ).execute(statement, {**params, **page_params})
+    # Options on the statement, not the connection: a shared connection stays as it was.
+    result = session.execute(
+        statement.execution_options(stream_results=True, max_row_buffer=batch_size),
+        {**params, **page_params},
+    )
     for row in result.mappings():
         yield dict(row)
 

@@ -8,9 +8,10 @@ number, from 1). CSV, GeoPackage and Shapefile are read in batches of ``batch_ro
 memory stays bounded for any file size; GeoJSON is parsed whole (its size is bounded by
 the upload limit).
 
-CSV columns are matched to properties by ``DEFAULT_CSV_COLUMNS`` (case-insensitive,
-first match wins) unless ``mapping`` names the column for a property; the geometry
-comes from a WKT column or from longitude/latitude columns.
+Columns are matched to properties by ``DEFAULT_COLUMNS`` (case-insensitive, first
+match wins; a Shapefile's names cut to 10 characters match too) unless ``mapping``
+names the column for a property. A CSV's geometry comes from a WKT column or from
+longitude/latitude columns.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ EXTENSIONS = {".geojson": "geojson", ".json": "geojson", ".csv": "csv", ".gpkg":
               ".zip": "shapefile", ".shp": "shapefile"}
 
 # property or geometry part -> accepted column names, in order of preference
-DEFAULT_CSV_COLUMNS: dict[str, tuple[str, ...]] = {
+DEFAULT_COLUMNS: dict[str, tuple[str, ...]] = {
     "lon": ("lon", "lng", "long", "longitude", "x"),
     "lat": ("lat", "latitude", "y"),
     "wkt": ("wkt", "geometry", "geom", "the_geom", "wkt_geom"),
@@ -52,6 +53,7 @@ DEFAULT_CSV_COLUMNS: dict[str, tuple[str, ...]] = {
     "information_credibility": ("information_credibility", "credibility"),
 }
 GEOMETRY_PARTS = ("lon", "lat", "wkt")
+SHAPEFILE_NAME_LENGTH = 10
 
 
 def detect_format(filename: str) -> str:
@@ -64,7 +66,7 @@ def detect_format(filename: str) -> str:
 
 
 def read_batches(path: str | Path, fmt: str | None = None, *, crs: int | None = None,
-                 mapping: dict[str, str] | None = None,
+                 mapping: dict[str, str] | None = None, names=None,
                  batch_rows: int = BATCH_ROWS) -> Iterator[tuple]:
     """Batches of a file (see the module docstring).
 
@@ -74,15 +76,17 @@ def read_batches(path: str | Path, fmt: str | None = None, *, crs: int | None = 
         EPSG code of the coordinates; overrides the file's own CRS. Without it, files
         that carry a CRS are read in theirs; CSV and GeoJSON default to EPSG:4326.
     mapping : dict, optional
-        CSV only: property (or ``lon``/``lat``/``wkt``) -> column name.
+        Property (or, for CSV, ``lon``/``lat``/``wkt``) -> column name.
+    names : sequence of str, optional
+        The properties to look for (a layer's writable names); default all known.
     """
     fmt = fmt or detect_format(str(path))
     if fmt == "geojson":
         yield from _geojson_batches(Path(path), crs)
     elif fmt == "csv":
-        yield from _csv_batches(Path(path), crs, mapping or {}, batch_rows)
+        yield from _csv_batches(Path(path), crs, mapping or {}, names, batch_rows)
     elif fmt in ("gpkg", "shapefile"):
-        yield from _ogr_batches(Path(path), fmt, crs, batch_rows)
+        yield from _ogr_batches(Path(path), fmt, crs, mapping or {}, names, batch_rows)
     else:
         raise ReadError(f"unknown format {fmt!r}; formats: {', '.join(FORMATS)}")
 
@@ -106,13 +110,28 @@ def _column_for(name: str, columns: list[str], mapping: dict[str, str]) -> str |
     if name in mapping:
         if mapping[name] not in columns:
             raise ReadError(f"mapping {name}={mapping[name]}: no column {mapping[name]!r} "
-                              f"in the file; columns are {', '.join(columns)}")
+                            f"in the file; columns are {', '.join(columns)}")
         return mapping[name]
     lowered = {c.lower(): c for c in columns}
-    for candidate in DEFAULT_CSV_COLUMNS.get(name, (name,)):
+    for candidate in (*DEFAULT_COLUMNS.get(name, ()), name, name[:SHAPEFILE_NAME_LENGTH]):
         if candidate in lowered:
             return lowered[candidate]
     return None
+
+
+def _properties(frame: pd.DataFrame, mapping: dict[str, str],
+                names=None, skip=()) -> pd.DataFrame:
+    """The frame with columns renamed to property names (unmatched columns kept)."""
+    columns = [c for c in frame.columns if c not in skip]
+    renamed = {}
+    for name in names or DEFAULT_COLUMNS:
+        if name in GEOMETRY_PARTS:
+            continue
+        column = _column_for(name, columns, mapping)
+        if column is not None and column not in renamed:
+            renamed[column] = name
+    result = frame[columns].rename(columns=renamed)
+    return result.loc[:, ~result.columns.duplicated()]
 
 
 def _csv_geometry(chunk: pd.DataFrame, columns: dict[str, str | None], first_line: int):
@@ -138,36 +157,31 @@ def _csv_geometry(chunk: pd.DataFrame, columns: dict[str, str | None], first_lin
     return geoms, errors
 
 
-def _csv_batches(path: Path, crs: int | None, mapping: dict[str, str],
+def _csv_chunks(reader, crs: int | None, mapping: dict[str, str], names) -> Iterator[tuple]:
+    first_line = 2
+    for chunk in reader:
+        columns = list(chunk.columns)
+        geometry_columns = {part: _column_for(part, columns, mapping)
+                            for part in GEOMETRY_PARTS}
+        if not geometry_columns["wkt"] and not (geometry_columns["lon"]
+                                                and geometry_columns["lat"]):
+            raise ReadError("no geometry columns: the CSV needs a WKT column (wkt, "
+                            "geometry) or longitude/latitude columns (lon, lat)")
+        geoms, errors = _csv_geometry(chunk, geometry_columns, first_line)
+        used = {c for c in geometry_columns.values() if c}
+        frame = _properties(chunk, mapping, names, skip=used)
+        frame["geometry"] = geoms
+        frame["_row"] = np.arange(first_line, first_line + len(chunk), dtype=np.int64)
+        yield frame.reset_index(drop=True), crs or 4326, errors
+        first_line += len(chunk)
+
+
+def _csv_batches(path: Path, crs: int | None, mapping: dict[str, str], names,
                  batch_rows: int) -> Iterator[tuple]:
     try:
-        reader = pd.read_csv(path, dtype=str, keep_default_na=False, chunksize=batch_rows,
-                             encoding="utf-8-sig")
-        first_line = 2
-        for chunk in reader:
-            columns = list(chunk.columns)
-            geometry_columns = {part: _column_for(part, columns, mapping)
-                                for part in GEOMETRY_PARTS}
-            if not geometry_columns["wkt"] and not (geometry_columns["lon"]
-                                                    and geometry_columns["lat"]):
-                raise ReadError("no geometry columns: the CSV needs a WKT column (wkt, "
-                                  "geometry) or longitude/latitude columns (lon, lat)")
-            geoms, errors = _csv_geometry(chunk, geometry_columns, first_line)
-            used = {c for c in geometry_columns.values() if c}
-            renamed = {}
-            for column in columns:
-                if column in used:
-                    continue
-                target = next((p for p in DEFAULT_CSV_COLUMNS
-                               if p not in GEOMETRY_PARTS
-                               and _column_for(p, columns, mapping) == column), column)
-                renamed[column] = target
-            frame = chunk[list(renamed)].rename(columns=renamed)
-            frame = frame.loc[:, ~frame.columns.duplicated()]
-            frame["geometry"] = geoms
-            frame["_row"] = np.arange(first_line, first_line + len(chunk), dtype=np.int64)
-            yield frame.reset_index(drop=True), crs or 4326, errors
-            first_line += len(chunk)
+        with pd.read_csv(path, dtype=str, keep_default_na=False, chunksize=batch_rows,
+                         encoding="utf-8-sig") as reader:
+            yield from _csv_chunks(reader, crs, mapping, names)
     except (UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise ReadError(f"the CSV cannot be read: {exc}") from None
 
@@ -200,7 +214,8 @@ def _source_srid(crs, override: int | None) -> int:
     return epsg
 
 
-def _ogr_batches(path: Path, fmt: str, crs: int | None, batch_rows: int) -> Iterator[tuple]:
+def _ogr_batches(path: Path, fmt: str, crs: int | None, mapping: dict[str, str], names,
+                 batch_rows: int) -> Iterator[tuple]:
     import pyogrio
     from pyogrio.errors import DataSourceError
 
@@ -216,9 +231,9 @@ def _ogr_batches(path: Path, fmt: str, crs: int | None, batch_rows: int) -> Iter
                                        datetime_as_string=True)
         if frame.empty:
             break
-        frame = pd.DataFrame(frame.drop(columns="geometry")).assign(
-            geometry=frame.geometry.to_numpy())
-        frame = frame.astype({c: object for c in frame.columns if c != "geometry"})
+        geometry = frame.geometry.to_numpy()
+        frame = _properties(pd.DataFrame(frame.drop(columns="geometry")), mapping, names)
+        frame = frame.astype(object).assign(geometry=geometry)
         frame["_row"] = np.arange(offset + 1, offset + 1 + len(frame), dtype=np.int64)
         yield frame, srid, []
 

@@ -163,7 +163,7 @@ def token_headers(db_session, make_user):
 
 def load_sample_layers(session, analysis_srid: int) -> dict[str, dict[str, int]]:
     """Insert ``tests/data/sample_layers.geojson``; return ids by layer and code."""
-    from geo.queries import link_incidents, refresh_segment_lengths
+    from geo.queries import derive_links, refresh_segment_lengths
 
     tables = {"regions": "regions", "segments": "border_segments",
               "crossings": "crossing_points", "incidents": "incidents"}
@@ -183,7 +183,7 @@ def load_sample_layers(session, analysis_srid: int) -> dict[str, dict[str, int]]
         ).scalar_one()
         ids[layer][props.get("code") or props.get("external_id")] = new_id
     refresh_segment_lengths(session, analysis_srid)
-    link_incidents(session, analysis_srid)
+    derive_links(session, "regions", analysis_srid, [])  # regions of all, then incidents
     session.flush()
     return ids
 

@@ -61,6 +61,7 @@ def import_features(layer_name: str):
     try:
         with os.fdopen(handle, "wb") as stream:
             upload.save(stream)
+        upload.close()  # large uploads are spooled to a temporary file: free it now
         report = import_file(db.session, layer, path, fmt=fmt,
                              analysis_srid=current_app.config["ANALYSIS_SRID"], **options)
     except ReadError as exc:

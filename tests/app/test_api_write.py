@@ -195,7 +195,8 @@ def test_duplicate_key_within_a_collection_is_422(client, sample_layers, analyst
     body = {"type": "FeatureCollection", "features": [incident(), incident()]}
     response = post(client, analyst, body)
     assert response.status_code == 422
-    assert response.get_json()["errors"][0]["message"] == "repeats the source + external_id of row 0"
+    assert response.get_json()["errors"][0]["message"] == (
+        "repeats the source + external_id of row 0")
 
 
 def test_create_in_another_crs_is_transformed_to_within_a_centimetre(client, sample_layers,

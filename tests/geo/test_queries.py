@@ -8,8 +8,8 @@ from shapely.geometry import LineString, Point, shape
 from shapely.ops import transform
 from sqlalchemy import text
 
-from geo.models import BorderSegment, Incident
 from geo.layers import INCIDENTS
+from geo.models import BorderSegment, Incident
 from geo.queries import FeatureQuery, features_geojson, link_incidents
 from tests.conftest import DATA_DIR
 
