@@ -14,6 +14,7 @@ from datetime import datetime
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     DateTime,
     Float,
@@ -276,3 +277,18 @@ class SyntheticHotspot(Base):
     incident_count: Mapped[int] = mapped_column(Integer, nullable=False)
     description: Mapped[str] = mapped_column(Text, nullable=False)
     geom = mapped_column(Geometry("POINT", srid=STORAGE_SRID), nullable=False)
+
+
+class DataVersion(Base):
+    """A counter per table, bumped by a trigger on every statement that changes it.
+
+    Cached analysis results are keyed by these versions (see ``geo.queries``).
+    """
+
+    __tablename__ = "data_versions"
+
+    table_name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    changed_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )

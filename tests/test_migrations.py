@@ -11,7 +11,7 @@ from tests.conftest import make_app
 
 APP_TABLES = {
     "regions", "border_segments", "crossing_points", "incidents", "synthetic_hotspots",
-    "users", "api_tokens",
+    "users", "api_tokens", "data_versions",
 }
 
 
@@ -69,3 +69,17 @@ def test_spatial_and_filter_indexes_exist(db_session):
     incident_defs = [d for t, d in defs if t == "incidents"]
     assert any("(occurred_at)" in d for d in incident_defs)
     assert any("(category, occurred_at)" in d for d in incident_defs)
+
+
+def test_every_write_bumps_the_data_version(db_session, sample_layers):
+    def version():
+        return db_session.execute(text(
+            "SELECT version FROM data_versions WHERE table_name = 'incidents'")).scalar_one()
+
+    before = version()
+    db_session.execute(text("UPDATE incidents SET persons_count = persons_count + 1"))
+    assert version() == before + 1
+    db_session.execute(text("DELETE FROM incidents WHERE external_id = 'T-3'"))
+    assert version() == before + 2
+    db_session.execute(text("SELECT count(*) FROM incidents"))
+    assert version() == before + 2
