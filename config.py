@@ -139,6 +139,8 @@ class Config:
     SESSION_COOKIE_SAMESITE: str = "Lax"
     SESSION_COOKIE_SECURE: bool = False
     WTF_CSRF_TIME_LIMIT: int | None = None
+    # Most cells a hot-spot grid may have; a smaller cell size is refused with 422.
+    HOTSPOT_MAX_CELLS: int = 200_000
     # Largest request body (bytes); larger uploads are answered with 413.
     MAX_CONTENT_LENGTH: int = 50 * 1024 * 1024
 

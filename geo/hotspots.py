@@ -216,14 +216,24 @@ def gi_star(values, w) -> np.ndarray:
     """
     w = sparse.csr_matrix(w)
     x = _values(values, w.shape[0])
+    weight_sum = np.asarray(w.sum(axis=1)).ravel()
+    weight_sq_sum = np.asarray(w.multiply(w).sum(axis=1)).ravel()
+    return gi_star_from_lag(x, w @ x, weight_sum, weight_sq_sum)
+
+
+def gi_star_from_lag(x, lag, weight_sum, weight_sq_sum) -> np.ndarray:
+    """Gi* z from its sums: ``lag = sum_j w_ij x_j``, ``sum_j w_ij`` and ``sum_j w_ij^2``.
+
+    The formula of :func:`gi_star`, for callers that compute the neighbourhood sums
+    without a weights matrix (``geo.gridweights``).
+    """
+    x = np.asarray(x, dtype=float)
     n = x.size
     mean = x.sum() / n
     spread = np.sqrt((x * x).sum() / n - mean * mean)
     if not spread > 0:
         raise ValueError("Gi* needs values that vary: every cell has the same value")
-    weight_sum = np.asarray(w.sum(axis=1)).ravel()
-    weight_sq_sum = np.asarray(w.multiply(w).sum(axis=1)).ravel()
-    numerator = w @ x - mean * weight_sum
+    numerator = lag - mean * weight_sum
     with np.errstate(divide="ignore", invalid="ignore"):
         denominator = spread * np.sqrt((n * weight_sq_sum - weight_sum**2) / (n - 1))
         return numerator / denominator
@@ -259,16 +269,23 @@ def global_morans_i(values, w) -> MoransI:
     """
     w = sparse.csr_matrix(w, dtype=float)
     x = _values(values, w.shape[0])
-    n = x.size
     z = x - x.mean()
+    s1 = 0.5 * ((w + w.T).power(2)).sum()
+    s2 = ((np.asarray(w.sum(axis=1)).ravel() + np.asarray(w.sum(axis=0)).ravel()) ** 2).sum()
+    return morans_i_from_sums(z, float(z @ (w @ z)), float(w.sum()), float(s1), float(s2))
+
+
+def morans_i_from_sums(z, z_w_z: float, s0: float, s1: float, s2: float) -> MoransI:
+    """Moran's I and its randomisation moments from deviations ``z`` and the sums
+    ``z'Wz``, ``S0``, ``S1``, ``S2`` of the weights (the formula of
+    :func:`global_morans_i`, for callers without a weights matrix)."""
+    z = np.asarray(z, dtype=float)
+    n = z.size
     z2 = (z * z).sum()
     if not z2 > 0:
         raise ValueError("Moran's I needs values that vary: every cell has the same value")
-    s0 = w.sum()
-    i = n / s0 * (z @ (w @ z)) / z2
+    i = n / s0 * z_w_z / z2
     expected = -1.0 / (n - 1)
-    s1 = 0.5 * ((w + w.T).power(2)).sum()
-    s2 = ((np.asarray(w.sum(axis=1)).ravel() + np.asarray(w.sum(axis=0)).ravel()) ** 2).sum()
     b2 = n * (z**4).sum() / z2**2
     numerator = n * ((n * n - 3 * n + 3) * s1 - n * s2 + 3 * s0 * s0) - b2 * (
         (n * n - n) * s1 - 2 * n * s2 + 6 * s0 * s0

@@ -26,4 +26,4 @@ def _parameter_error(exc: ParameterError):
     return problem(422, "Unprocessable Content", str(exc), field=exc.field)
 
 
-from app.api import features, imports  # noqa: E402,F401  (registers routes)
+from app.api import features, hotspots, imports, openapi  # noqa: E402,F401  (registers routes)

@@ -1,0 +1,114 @@
+"""The planner API: hot-spot maps, emerging hot-spots and their predictive evaluation.
+
+Read-only, authenticated. Each route parses its parameters, runs one analysis of
+``geo.analysis`` through its result cache, and answers GeoJSON.
+"""
+
+from __future__ import annotations
+
+from flask import Response, current_app, request
+
+from app.api import bp
+from app.api.params import (
+    ParameterError,
+    parse_bbox,
+    parse_bool,
+    parse_datetime_interval,
+    parse_list,
+)
+from app.extensions import db
+from geo import analysis
+from geo.layers import INCIDENTS
+
+GEOJSON_MIME = "application/geo+json"
+
+
+def parse_float(field: str, value: str | None, minimum: float, maximum: float) -> float | None:
+    """A number in [minimum, maximum], or None when absent."""
+    if value is None or value.strip() == "":
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        raise ParameterError(field, f"{value!r} is not a number") from None
+    if not minimum <= number <= maximum:
+        raise ParameterError(field, f"must be between {minimum:g} and {maximum:g}")
+    return number
+
+
+def _area(args) -> analysis.StudyArea:
+    region, bbox = args.get("region"), parse_bbox(args.get("bbox"))
+    if not region and bbox is None:
+        raise ParameterError("region", "give region=CODE or bbox=minLon,minLat,maxLon,maxLat")
+    return analysis.StudyArea(region_code=region or None, bbox=None if region else bbox)
+
+
+def _selection(args, window: str = "datetime") -> analysis.Selection:
+    start, end = parse_datetime_interval(args.get(window))
+    outcome = args.get("outcome") or None
+    if outcome not in (None, "attempted", "actual"):
+        raise ParameterError("outcome", f"unknown value {outcome!r}; allowed: attempted, actual")
+    weight = args.get("weight", "count")
+    if weight not in ("count", "persons"):
+        raise ParameterError("weight", f"unknown value {weight!r}; allowed: count, persons")
+    categories = parse_list("category", args.get("category"),
+                            INCIDENTS.field("category").choices)
+    return analysis.Selection(start, end, tuple(sorted(categories)), outcome, weight)
+
+
+def _closed_window(field: str) -> tuple:
+    start, end = parse_datetime_interval(request.args.get(field))
+    if start is None or end is None:
+        raise ParameterError(field, "needs a closed interval start/end")
+    return start, end
+
+
+def _answer(kind: str, analysis_request, compute) -> Response:
+    srid = current_app.config["ANALYSIS_SRID"]
+    try:
+        body = analysis.cached(db.session, kind, analysis_request, srid,
+                               lambda: compute(db.session, analysis_request, srid))
+    except analysis.AnalysisError as exc:
+        raise ParameterError(exc.field, str(exc).split(": ", 1)[1]) from None
+    return Response(body, mimetype=GEOJSON_MIME)
+
+
+def _common(args) -> dict:
+    return {
+        "cell_size_m": parse_float("cell_size", args.get("cell_size"), 10, 1_000_000),
+        "max_cells": current_app.config["HOTSPOT_MAX_CELLS"],
+    }
+
+
+@bp.get("/hotspots")
+def hotspot_map():
+    args = request.args
+    hotspot_request = analysis.HotspotRequest(
+        area=_area(args), selection=_selection(args), method=args.get("method", "gistar"),
+        distance_band_m=parse_float("distance_band", args.get("distance_band"), 1, 1e7),
+        fdr=parse_bool("fdr", args.get("fdr", "true")), **_common(args),
+    )
+    return _answer("hotspots", hotspot_request, analysis.hotspot_map)
+
+
+@bp.get("/hotspots/emerging")
+def emerging_hotspots():
+    args = request.args
+    emerging_request = analysis.EmergingRequest(
+        area=_area(args), selection=_selection(args), step=args.get("step", "month"),
+        distance_band_m=parse_float("distance_band", args.get("distance_band"), 1, 1e7),
+        **_common(args),
+    )
+    return _answer("emerging", emerging_request, analysis.emerging_map)
+
+
+@bp.get("/hotspots/evaluate")
+def evaluate_hotspots():
+    args = request.args
+    evaluation_request = analysis.EvaluationRequest(
+        area=_area(args), selection=_selection(args, window="train"),
+        train=_closed_window("train"), test=_closed_window("test"),
+        area_share=parse_float("area_share", args.get("area_share"), 0.0001, 0.9999) or 0.05,
+        method=args.get("method", "gistar"), **_common(args),
+    )
+    return _answer("evaluate", evaluation_request, analysis.evaluate)

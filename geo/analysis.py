@@ -1,0 +1,625 @@
+"""Hot-spot analyses of incidents over a study area, from the database to GeoJSON.
+
+The statistics live in ``geo.hotspots``, ``geo.emerging``, ``geo.density`` and
+``geo.evaluation``; this module gathers their inputs and packages their outputs:
+
+1. the study area (a region's polygon or a bounding box) in the analysis CRS;
+2. its hexagon grid: the whole ``ST_HexagonGrid`` cells (edge ``cell_size`` metres)
+   that intersect the area, built by arithmetic (``geo.hexgrid``) with shapely, so every
+   cell has the same shape and area;
+3. the selected incidents as coordinate arrays, read with one binary ``COPY`` and
+   projected with pyproj; each is assigned to its cell by arithmetic, not by a spatial
+   join;
+4. the statistic per cell, and a GeoJSON FeatureCollection of every cell (zero counts
+   included) whose ``metadata`` says everything needed to reproduce it.
+
+Results are cached in memory by their parameters and the data versions of the
+incidents and regions tables (bumped by triggers on every write), so a repeated request
+returns byte-identical output and any change to the data invalidates it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property, lru_cache
+
+import numpy as np
+import orjson
+import shapely
+from sqlalchemy import text
+
+from geo import density, emerging, evaluation, hexgrid, hotspots
+from geo.crs import reproject, transform_xy
+from geo.gridweights import HexNeighbourhood
+from geo.validation import STORAGE_SRID
+
+# ArcGIS Optimized Hot Spot Analysis needs at least 30 cells holding incidents.
+MIN_CELLS_WITH_DATA = 30
+GI_ALPHAS = (0.01, 0.05, 0.10)
+COORDINATE_DECIMALS = 7  # ~1 cm in degrees: cell vertices in GeoJSON
+
+
+class AnalysisError(ValueError):
+    """Parameters that cannot give a result; ``field`` names the one to change."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which incidents count, and how much each weighs.
+
+    ``start``/``end`` bound ``occurred_at`` (closed, timezone-aware); ``weight`` is
+    ``count`` (each incident 1) or ``persons`` (its persons count).
+    """
+
+    start: datetime | None = None
+    end: datetime | None = None
+    categories: tuple[str, ...] = ()
+    outcome: str | None = None
+    weight: str = "count"
+
+    def describe(self) -> dict:
+        return {
+            "start": self.start.isoformat() if self.start else None,
+            "end": self.end.isoformat() if self.end else None,
+            "categories": list(self.categories),
+            "outcome": self.outcome,
+            "weight": self.weight,
+        }
+
+
+@dataclass(frozen=True)
+class StudyArea:
+    """A region (by code) or a bbox (min lon, min lat, max lon, max lat; EPSG:4326)."""
+
+    region_code: str | None = None
+    bbox: tuple[float, float, float, float] | None = None
+
+    def describe(self) -> dict:
+        return {"region": self.region_code, "bbox": list(self.bbox) if self.bbox else None}
+
+
+@dataclass
+class Grid:
+    """Hexagon cells over a study area; coordinates in metres of ``srid``."""
+
+    size: float
+    srid: int
+    i: np.ndarray
+    j: np.ndarray
+    cx: np.ndarray
+    cy: np.ndarray
+    _keys: np.ndarray = field(repr=False, default=None)
+    _order: np.ndarray = field(repr=False, default=None)
+
+    def __post_init__(self):
+        keys = _cell_keys(self.i, self.j)
+        self._order = np.argsort(keys)
+        self._keys = keys[self._order]
+
+    def __len__(self) -> int:
+        return len(self.i)
+
+    @cached_property
+    def neighbourhood(self) -> HexNeighbourhood:
+        """Distance-band neighbour sums over these cells (``geo.gridweights``)."""
+        return HexNeighbourhood(self.i, self.j, self.size)
+
+    @property
+    def cell_area_m2(self) -> float:
+        return hexgrid.hex_cell_area(self.size)
+
+    def locate(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Index of the cell holding each point (metres), -1 outside the grid."""
+        if len(x) == 0:
+            return np.empty(0, dtype=np.int64)
+        i, j = hexgrid.hex_index(x, y, self.size)
+        keys = _cell_keys(i, j)
+        position = np.clip(np.searchsorted(self._keys, keys), 0, len(self._keys) - 1)
+        found = self._keys[position] == keys
+        return np.where(found, self._order[position], -1)
+
+
+def _cell_keys(i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    return (np.asarray(i, dtype=np.int64) << 32) + (np.asarray(j, dtype=np.int64) & 0xFFFFFFFF)
+
+
+# ------------------------------------------------------------------ database reads
+
+
+def data_versions(session) -> dict[str, int]:
+    """Current data version per table (bumped by a trigger on every change)."""
+    rows = session.execute(text("SELECT table_name, version FROM data_versions")).all()
+    return {row.table_name: row.version for row in rows}
+
+
+def study_area_geometry(session, area: StudyArea, srid: int):
+    """The study area as a shapely geometry in metres of ``srid``."""
+    if area.region_code is not None:
+        wkb = session.execute(
+            text("SELECT ST_AsBinary(geom) FROM regions WHERE code = :code"),
+            {"code": area.region_code},
+        ).scalar_one_or_none()
+        if wkb is None:
+            raise AnalysisError("region", f"unknown region code {area.region_code!r}")
+        return reproject(shapely.from_wkb(bytes(wkb)), STORAGE_SRID, srid)
+    if area.bbox is not None:
+        box = shapely.box(*area.bbox)
+        return reproject(shapely.segmentize(box, 0.01), STORAGE_SRID, srid)
+    raise AnalysisError("region", "give a region code or a bbox")
+
+
+_COPY_HEADER = 19  # PGCOPY signature (11) + flags (4) + header extension length (4)
+_POINT_COLUMNS = 4
+
+
+@lru_cache(maxsize=1)
+def _copy_dtype() -> np.dtype:
+    fields = [("count", ">i2")]
+    for n in range(_POINT_COLUMNS):
+        fields += [(f"length{n}", ">i4"), (f"value{n}", ">f8")]
+    return np.dtype(fields)
+
+
+def load_incidents(session, selection: Selection, envelope_lonlat, srid: int) -> dict:
+    """Coordinates (metres in ``srid``), weights and times (epoch seconds, UTC) of the
+    selected incidents whose point lies in ``envelope_lonlat`` (EPSG:4326 bounds).
+
+    Reads with one binary ``COPY``; values are bound by the driver (psycopg2 ``mogrify``).
+    """
+    conditions = ["geom && ST_MakeEnvelope(%(minx)s, %(miny)s, %(maxx)s, %(maxy)s, 4326)"]
+    minx, miny, maxx, maxy = envelope_lonlat
+    params = {"minx": float(minx), "miny": float(miny), "maxx": float(maxx),
+              "maxy": float(maxy)}
+    if selection.start is not None:
+        conditions.append("occurred_at >= %(start)s")
+        params["start"] = selection.start
+    if selection.end is not None:
+        conditions.append("occurred_at <= %(end)s")
+        params["end"] = selection.end
+    if selection.categories:
+        conditions.append("category = ANY(%(categories)s)")
+        params["categories"] = list(selection.categories)
+    if selection.outcome:
+        conditions.append("outcome = %(outcome)s")
+        params["outcome"] = selection.outcome
+    query = (
+        "SELECT ST_X(geom)::float8, ST_Y(geom)::float8, persons_count::float8, "
+        "extract(epoch FROM occurred_at)::float8 FROM incidents WHERE "
+        + " AND ".join(conditions)
+    )
+    raw = session.connection().connection
+    with raw.cursor() as cursor:
+        statement = cursor.mogrify(query, params).decode()
+        buffer = _BytesSink()
+        cursor.copy_expert(f"COPY ({statement}) TO STDOUT WITH (FORMAT binary)", buffer)
+    data = buffer.getvalue()
+    records = np.frombuffer(data, dtype=_copy_dtype(), offset=_COPY_HEADER,
+                            count=(len(data) - _COPY_HEADER - 2) // _copy_dtype().itemsize)
+    lon, lat = records["value0"].astype(float), records["value1"].astype(float)
+    x, y = transform_xy(lon, lat, STORAGE_SRID, srid) if len(lon) else (lon, lat)
+    persons = records["value2"].astype(float)
+    weight = persons if selection.weight == "persons" else np.ones(len(lon))
+    return {"x": np.asarray(x), "y": np.asarray(y), "weight": weight,
+            "time": records["value3"].astype(float)}
+
+
+class _BytesSink:
+    """A write-only buffer for ``copy_expert`` that joins chunks once."""
+
+    def __init__(self):
+        self.chunks: list[bytes] = []
+
+    def write(self, chunk) -> int:
+        self.chunks.append(bytes(chunk))
+        return len(chunk)
+
+    def getvalue(self) -> bytes:
+        return b"".join(self.chunks)
+
+
+# ------------------------------------------------------------------ grid
+
+
+def estimated_cells(area_geometry, size: float) -> int:
+    """Roughly how many cells a grid of edge ``size`` metres has over the area."""
+    minx, miny, maxx, maxy = area_geometry.bounds
+    cell = hexgrid.hex_cell_area(size)
+    return int((area_geometry.area + 2 * size * (maxx - minx + maxy - miny)) / cell) + 1
+
+
+def build_grid(area_geometry, size: float, srid: int) -> Grid:
+    """Every ``ST_HexagonGrid(size)`` cell that intersects the area (metres, ``srid``)."""
+    minx, miny, maxx, maxy = area_geometry.bounds
+    corner_i, corner_j = hexgrid.hex_index(np.array([minx, maxx]), np.array([miny, maxy]),
+                                           size)
+    i_range = np.arange(corner_i[0] - 1, corner_i[1] + 2)
+    j_range = np.arange(corner_j[0] - 1, corner_j[1] + 2)
+    i, j = (a.ravel() for a in np.meshgrid(i_range, j_range, indexing="ij"))
+    cx, cy = hexgrid.hex_centres(i, j, size)
+    # Cheap filter first: cells whose centre is farther than one edge length from the
+    # area's bounds cannot touch it.
+    near = (cx >= minx - size) & (cx <= maxx + size) & (cy >= miny - size) & (cy <= maxy + size)
+    i, j = i[near], j[near]
+    polygons = hexgrid.hex_polygons(i, j, size)
+    shapely.prepare(area_geometry)
+    keep = shapely.intersects(area_geometry, polygons)
+    i, j = i[keep], j[keep]
+    cx, cy = hexgrid.hex_centres(i, j, size)
+    return Grid(size, srid, i, j, cx, cy)
+
+
+# ------------------------------------------------------------------ the analyses
+
+
+@dataclass(frozen=True)
+class HotspotRequest:
+    """Parameters of a hot-spot map (see ``hotspot_map``)."""
+
+    area: StudyArea
+    selection: Selection
+    method: str = "gistar"  # gistar | lisa | kde
+    cell_size_m: float | None = None
+    distance_band_m: float | None = None
+    fdr: bool = True
+    max_cells: int = 200_000
+
+
+@dataclass
+class Prepared:
+    """The inputs shared by every method: grid, incidents, counts, band."""
+
+    grid: Grid
+    points: dict
+    cell_of_point: np.ndarray
+    counts: np.ndarray
+    cell_size_source: str
+    metadata: dict = field(default_factory=dict)
+
+
+def _prepare(session, area: StudyArea, selection: Selection, cell_size_m, srid: int,
+             max_cells: int) -> Prepared:
+    geometry = study_area_geometry(session, area, srid)
+    bounds = shapely.bounds(reproject(shapely.segmentize(shapely.box(*geometry.bounds),
+                                                         1000.0), srid, STORAGE_SRID))
+    points = load_incidents(session, selection, tuple(bounds), srid)
+    if cell_size_m is None:
+        inside = shapely.contains_xy(geometry, points["x"], points["y"])
+        if inside.sum() < 3:
+            raise AnalysisError("datetime", "fewer than 3 incidents in the area and window: "
+                                "nothing to size the cells from; widen the window")
+        cell_size_m = hexgrid.auto_cell_size(points["x"][inside], points["y"][inside])
+        source = "auto: mean nearest-neighbour distance of the incidents (geo.hexgrid)"
+    else:
+        source = "given"
+    cell_size_m = float(cell_size_m)
+    estimate = estimated_cells(geometry, cell_size_m)
+    if estimate > max_cells:
+        smallest = float(np.sqrt(geometry.area / (max_cells * 3 * hexgrid.H)))
+        raise AnalysisError("cell_size", f"{cell_size_m:.0f} m cells would give about "
+                            f"{estimate:,} cells (at most {max_cells:,}); use cell_size of "
+                            f"at least {np.ceil(smallest):.0f} m")
+    grid = build_grid(geometry, cell_size_m, srid)
+    cell = grid.locate(points["x"], points["y"])
+    inside = cell >= 0
+    counts = np.bincount(cell[inside], weights=points["weight"][inside], minlength=len(grid))
+    return Prepared(grid, points, cell, counts, source)
+
+
+def _distance_band(prepared: Prepared, given: float | None) -> tuple[float, str]:
+    grid = prepared.grid
+    if given is not None:
+        return float(given), "given"
+    isa = grid.neighbourhood.incremental_spatial_autocorrelation(prepared.counts)
+    if isa.peak_distance is not None:
+        return float(isa.peak_distance), "first peak of incremental spatial autocorrelation"
+    return float(hotspots.knn_distance_band(grid.cx, grid.cy)), "k-nearest-neighbour rule"
+
+
+def _require_cells_with_data(counts: np.ndarray, what: str) -> int:
+    with_data = int(np.count_nonzero(counts))
+    if with_data < MIN_CELLS_WITH_DATA:
+        raise AnalysisError(
+            "datetime", f"only {with_data} cells hold incidents; {what} needs at least "
+            f"{MIN_CELLS_WITH_DATA}: widen the time window, categories or area, or use "
+            "smaller cells")
+    return with_data
+
+
+def _base_metadata(request_area: StudyArea, selection: Selection, prepared: Prepared,
+                   srid: int, versions: dict, method: str) -> dict:
+    grid = prepared.grid
+    return {
+        "method": method,
+        "crs": f"EPSG:{srid}",
+        "cell_shape": "hexagon (ST_HexagonGrid, whole cells intersecting the area)",
+        "cell_size_m": grid.size,
+        "cell_size_source": prepared.cell_size_source,
+        "cell_area_m2": grid.cell_area_m2,
+        "cells": len(grid),
+        "cells_with_data": int(np.count_nonzero(prepared.counts)),
+        "incidents": int(np.count_nonzero(prepared.cell_of_point >= 0)),
+        "area": request_area.describe(),
+        "filters": selection.describe(),
+        "data_version": {k: versions[k] for k in sorted(versions)},
+    }
+
+
+def hotspot_map(session, request: HotspotRequest, srid: int) -> dict:
+    """A hot-spot map: every cell with its count and the method's statistic.
+
+    ``gistar``: Getis-Ord Gi* z (binary fixed distance band, self included), two-sided
+    p and the bin -3..3 (99/95/90 % confidence; Benjamini-Hochberg FDR when ``fdr``).
+    ``lisa``: Local Moran's I with quadrant labels HH/LL/HL/LH (row-standardised band
+    weights without self). ``kde``: quartic kernel density (incidents per km²) at cell
+    centres, Silverman bandwidth unless ``distance_band_m`` is given.
+    """
+    if request.method not in ("gistar", "lisa", "kde"):
+        raise AnalysisError("method", f"unknown method {request.method!r}; methods: "
+                            "gistar, lisa, kde")
+    versions = data_versions(session)
+    prepared = _prepare(session, request.area, request.selection, request.cell_size_m, srid,
+                        request.max_cells)
+    grid, counts = prepared.grid, prepared.counts
+    metadata = _base_metadata(request.area, request.selection, prepared, srid, versions,
+                              request.method)
+    properties: dict[str, np.ndarray] = {"count": counts}
+    if request.method == "kde":
+        inside = prepared.cell_of_point >= 0
+        x, y = prepared.points["x"][inside], prepared.points["y"][inside]
+        if len(x) < 3:
+            raise AnalysisError("datetime", "fewer than 3 incidents in the area and window")
+        bandwidth = request.distance_band_m or density.silverman_bandwidth(x, y)
+        properties["density"] = density.kernel_density_at(x, y, grid.cx, grid.cy, bandwidth)
+        metadata.update({"kernel": "quartic", "bandwidth_m": float(bandwidth),
+                         "bandwidth_source": "given" if request.distance_band_m
+                         else "spatial Silverman rule (ArcGIS)",
+                         "density_unit": "incidents per km²"})
+    else:
+        _require_cells_with_data(counts, "Gi*" if request.method == "gistar" else "LISA")
+        band, band_source = _distance_band(prepared, request.distance_band_m)
+        metadata.update({"weights": "fixed distance band, binary", "distance_band_m": band,
+                         "distance_band_source": band_source, "fdr": request.fdr})
+        if request.method == "gistar":
+            z = grid.neighbourhood.gi_star(counts, band)
+            p = hotspots.p_values(z)
+            properties.update({"z": z, "p": p, "bin": hotspots.gi_bins(z, p, fdr=request.fdr)})
+            metadata.update({"self_included": True, "alpha": list(GI_ALPHAS),
+                             "bins": "-3..3: 99/95/90 % cold/hot, 0 not significant"})
+        else:
+            w = hotspots.row_standardise(
+                hotspots.distance_band_weights(grid.cx, grid.cy, band, include_self=False))
+            lisa = hotspots.local_morans_i(counts, w, alpha=0.05, fdr=request.fdr)
+            properties.update({"local_i": lisa.i, "z": lisa.z, "p": lisa.p,
+                               "cluster": lisa.label})
+            metadata.update({"self_included": False, "row_standardised": True, "alpha": 0.05,
+                             "significance": "analytic (total randomisation)"})
+    metadata["computed_at"] = datetime.now(UTC).isoformat()
+    return cells_geojson(grid, properties, metadata)
+
+
+def _utc_datetime64(moment: datetime) -> np.datetime64:
+    return np.datetime64(moment.astimezone(UTC).replace(tzinfo=None), "us")
+
+
+@dataclass(frozen=True)
+class EmergingRequest:
+    area: StudyArea
+    selection: Selection
+    step: str = "month"  # month | week
+    cell_size_m: float | None = None
+    distance_band_m: float | None = None
+    time_window: int = 1
+    max_cells: int = 200_000
+
+
+def emerging_map(session, request: EmergingRequest, srid: int) -> dict:
+    """Emerging hot-spot categories per cell over monthly or weekly steps."""
+    if request.step not in ("month", "week"):
+        raise AnalysisError("step", f"unknown step {request.step!r}; steps: month, week")
+    if request.selection.start is None or request.selection.end is None:
+        raise AnalysisError("datetime", "emerging hot-spots need a closed window start/end")
+    versions = data_versions(session)
+    prepared = _prepare(session, request.area, request.selection, request.cell_size_m, srid,
+                        request.max_cells)
+    grid = prepared.grid
+    inside = prepared.cell_of_point >= 0
+    start = _utc_datetime64(request.selection.start)
+    times = (prepared.points["time"][inside] * 1e6).astype(np.int64).astype("datetime64[us]")
+    steps = emerging.time_step_index(times, request.step, start)
+    end_step = int(emerging.time_step_index(
+        np.array([_utc_datetime64(request.selection.end)]), request.step, start)[0])
+    n_steps = end_step + 1
+    if n_steps < 3:
+        raise AnalysisError("datetime", f"the window holds {n_steps} {request.step}s; "
+                            "emerging hot-spots need at least 3")
+    cube = np.zeros((n_steps, len(grid)))
+    np.add.at(cube, (steps, prepared.cell_of_point[inside]),
+              prepared.points["weight"][inside])
+    _require_cells_with_data(prepared.counts, "emerging hot-spot analysis")
+    band, band_source = _distance_band(prepared, request.distance_band_m)
+    w = hotspots.distance_band_weights(grid.cx, grid.cy, band, include_self=True)
+    result = emerging.emerging_hot_spots(cube, w, time_window=request.time_window)
+    metadata = _base_metadata(request.area, request.selection, prepared, srid, versions,
+                              "emerging")
+    metadata.update({"step": request.step, "steps": n_steps, "time_window": request.time_window,
+                     "distance_band_m": band, "distance_band_source": band_source,
+                     "weights": "space-time: fixed distance band, binary, self included",
+                     "bin_alpha": 0.10, "fdr": True, "trend": "Mann-Kendall of the Gi* z series",
+                     "trend_alpha": 0.10, "categories": list(emerging.CATEGORIES),
+                     "computed_at": datetime.now(UTC).isoformat()})
+    properties = {"count": prepared.counts, "category": result.category,
+                  "trend_z": result.trend.z, "trend_p": result.trend.p,
+                  "z_series": result.z.T}
+    return cells_geojson(grid, properties, metadata)
+
+
+@dataclass(frozen=True)
+class EvaluationRequest:
+    area: StudyArea
+    selection: Selection  # categories, outcome, weight; the windows below
+    train: tuple[datetime, datetime]
+    test: tuple[datetime, datetime]
+    area_share: float = 0.05
+    method: str = "gistar"  # gistar | kde | count
+    cell_size_m: float | None = None
+    max_cells: int = 200_000
+
+
+def evaluate(session, request: EvaluationRequest, srid: int) -> dict:
+    """Fit on the training window, take the top ``area_share`` of cells, score the test
+    window: hit rate, PAI and PEI (``geo.evaluation``), and the hot cells used."""
+    if request.method not in ("gistar", "kde", "count"):
+        raise AnalysisError("method", f"unknown method {request.method!r}; methods: "
+                            "gistar, kde, count")
+    if not 0 < request.area_share < 1:
+        raise AnalysisError("area_share", "must be between 0 and 1 (e.g. 0.05 for 5 %)")
+    versions = data_versions(session)
+    train_sel = Selection(*request.train, request.selection.categories,
+                          request.selection.outcome, request.selection.weight)
+    test_sel = Selection(*request.test, request.selection.categories,
+                         request.selection.outcome, request.selection.weight)
+    train = _prepare(session, request.area, train_sel, request.cell_size_m, srid,
+                     request.max_cells)
+    grid = train.grid
+    test_points = load_incidents(session, test_sel, _lonlat_bounds(grid, srid), srid)
+    test_cell = grid.locate(test_points["x"], test_points["y"])
+    test_counts = np.bincount(test_cell[test_cell >= 0],
+                              weights=test_points["weight"][test_cell >= 0],
+                              minlength=len(grid))
+    if request.method == "count":
+        scores, extra = train.counts, {}
+    elif request.method == "kde":
+        inside = train.cell_of_point >= 0
+        x, y = train.points["x"][inside], train.points["y"][inside]
+        bandwidth = density.silverman_bandwidth(x, y)
+        scores = density.kernel_density_at(x, y, grid.cx, grid.cy, bandwidth)
+        extra = {"bandwidth_m": float(bandwidth)}
+    else:
+        _require_cells_with_data(train.counts, "Gi*")
+        band, band_source = _distance_band(train, None)
+        scores = grid.neighbourhood.gi_star(train.counts, band)
+        extra = {"distance_band_m": band, "distance_band_source": band_source}
+    hot = evaluation.top_cells(scores, request.area_share)
+    if test_counts.sum() == 0:
+        raise AnalysisError("test", "no incidents in the test window: nothing to score")
+    metadata = _base_metadata(request.area, train_sel, train, srid, versions, request.method)
+    metadata.update({
+        "train": [t.isoformat() for t in request.train],
+        "test": [t.isoformat() for t in request.test],
+        "area_share": request.area_share, "hot_cells": int(hot.sum()),
+        "test_incidents": float(test_counts.sum()),
+        "hit_rate": evaluation.hit_rate(test_counts, hot),
+        "pai": evaluation.pai(test_counts, hot),
+        "pei": evaluation.pei(test_counts, hot),
+        **extra,
+        "computed_at": datetime.now(UTC).isoformat(),
+    })
+    keep = np.flatnonzero(hot)
+    sub = Grid(grid.size, srid, grid.i[keep], grid.j[keep], grid.cx[keep], grid.cy[keep])
+    properties = {"score": np.asarray(scores, dtype=float)[keep],
+                  "train_count": train.counts[keep], "test_count": test_counts[keep]}
+    return cells_geojson(sub, properties, metadata)
+
+
+def _lonlat_bounds(grid: Grid, srid: int) -> tuple:
+    size = grid.size
+    box = shapely.box(grid.cx.min() - size, grid.cy.min() - size, grid.cx.max() + size,
+                      grid.cy.max() + size)
+    return tuple(shapely.bounds(reproject(shapely.segmentize(box, 1000.0), srid,
+                                          STORAGE_SRID)))
+
+
+# ------------------------------------------------------------------ output
+
+
+def _column(values) -> list:
+    """Per-cell values as JSON-ready Python objects (NaN becomes null when serialised)."""
+    array = np.asarray(values)
+    if array.dtype.kind in "US":
+        return array.astype(str).tolist()
+    if array.dtype.kind in "iub":
+        return array.astype(np.int64).tolist()
+    return array.astype(float).tolist()
+
+
+def cells_geojson(grid: Grid, properties: dict[str, np.ndarray], metadata: dict) -> dict:
+    """A FeatureCollection of the grid's hexagons (EPSG:4326) with per-cell properties.
+
+    Vertices are rounded to 7 decimals of a degree (about 1 cm); NaN values (e.g. a Gi*
+    z where it is undefined) are serialised as null.
+    """
+    vx, vy = hexgrid.hex_vertices(grid.i, grid.j, grid.size)
+    lon, lat = transform_xy(vx.ravel(), vy.ravel(), grid.srid, STORAGE_SRID)
+    rings = np.round(np.stack([np.asarray(lon).reshape(vx.shape),
+                               np.asarray(lat).reshape(vy.shape)], axis=-1),
+                     COORDINATE_DECIMALS).tolist()
+    names = list(properties)
+    columns = [_column(properties[n]) for n in names]
+    cells = [f"{a},{b}" for a, b in zip(grid.i.tolist(), grid.j.tolist(), strict=True)]
+    features = [
+        {"type": "Feature", "id": k, "geometry": {"type": "Polygon", "coordinates": [ring]},
+         "properties": {"cell": cell, **dict(zip(names, values, strict=True))}}
+        for k, (ring, cell, *values) in enumerate(zip(rings, cells, *columns, strict=True))
+    ]
+    return {"type": "FeatureCollection", "metadata": metadata, "numberMatched": len(features),
+            "numberReturned": len(features), "features": features}
+
+
+# ------------------------------------------------------------------ cache
+
+
+class ResultCache:
+    """Serialised results by (kind, parameters, data versions); least recently used out.
+
+    Thread-safe. The stored bytes are returned as they are, so a repeated request is
+    byte-identical.
+    """
+
+    def __init__(self, max_entries: int = 32):
+        self.max_entries = max_entries
+        self._entries: OrderedDict[str, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(kind: str, request, versions: dict, srid: int) -> str:
+        described = asdict(request) if hasattr(request, "__dataclass_fields__") else request
+        return json.dumps([kind, described, versions, srid], sort_keys=True, default=str)
+
+    def get(self, key: str) -> bytes | None:
+        with self._lock:
+            value = self._entries.get(key)
+            if value is not None:
+                self._entries.move_to_end(key)
+            return value
+
+    def put(self, key: str, value: bytes) -> None:
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+
+CACHE = ResultCache()
+
+
+def cached(session, kind: str, request, srid: int, compute) -> bytes:
+    """The serialised result of ``compute()`` for this request and the current data."""
+    key = ResultCache.key(kind, request, data_versions(session), srid)
+    body = CACHE.get(key)
+    if body is None:
+        body = orjson.dumps(compute(), option=orjson.OPT_SERIALIZE_NUMPY)
+        CACHE.put(key, body)
+    return body
+
+
+__all__ = ["AnalysisError", "CACHE", "EmergingRequest", "EvaluationRequest", "HotspotRequest",
+           "Selection", "StudyArea", "cached", "emerging_map", "evaluate", "hotspot_map"]

@@ -1,0 +1,176 @@
+"""The planner API on the synthetic demo data: values against esda, planted hot-spots
+found, caching, and every bad parameter answered with 422."""
+
+from datetime import UTC, datetime
+
+import esda
+import libpysal
+import numpy as np
+import pytest
+from sqlalchemy import text
+
+from app.auth.service import create_token, create_user
+from app.extensions import db
+from geo import evaluation, hexgrid
+from geo.crs import transform_xy
+from geo.demo import load_demo
+from tests.conftest import TEST_PASSWORD, make_app
+
+DEMO_END = datetime(2026, 6, 30, tzinfo=UTC)
+YEAR = "2025-06-30T00:00:00Z/2026-06-30T00:00:00Z"
+GEORGIA = "40.0,41.0,46.8,43.6"
+
+
+@pytest.fixture(scope="module")
+def demo(databases):
+    """An app on its own database holding a 20,000-incident demo (committed)."""
+    import flask_migrate
+
+    app = make_app(databases.create())
+    with app.app_context():
+        flask_migrate.upgrade()
+        load_demo(db.session, app.config["ANALYSIS_SRID"], n_incidents=20_000, end=DEMO_END)
+        user = create_user(db.session, "planner", "viewer", TEST_PASSWORD)
+        _, token = create_token(db.session, user, "test")
+        db.session.commit()
+        planted = db.session.execute(text(
+            "SELECT code, kind, radius_m, ST_X(geom) AS lon, ST_Y(geom) AS lat "
+            "FROM synthetic_hotspots ORDER BY code")).all()
+        db.session.remove()
+    yield app, {"Authorization": f"Bearer {token}"}, planted
+    with app.app_context():
+        db.engine.dispose()
+
+
+def get(demo, url):
+    app, headers, _ = demo
+    return app.test_client().get(url, headers=headers)
+
+
+def cell_centres(features, size):
+    ij = np.array([[int(v) for v in f["properties"]["cell"].split(",")] for f in features])
+    return hexgrid.hex_centres(ij[:, 0], ij[:, 1], size)
+
+
+def test_gi_star_map_equals_esda_on_the_same_cells(demo):
+    response = get(demo, f"/api/v1/hotspots?region=GE-KK&datetime={YEAR}&cell_size=1500")
+    assert response.status_code == 200
+    body = response.get_json()
+    meta = body["metadata"]
+    assert meta["method"] == "gistar" and meta["crs"] == "EPSG:32638"
+    assert meta["cell_size_m"] == 1500 and meta["fdr"] is True
+    features = body["features"]
+    assert len(features) == meta["cells"] == body["numberReturned"]
+    counts = np.array([f["properties"]["count"] for f in features])
+    assert counts.sum() == meta["incidents"] > 0
+    assert (counts == 0).any()  # zero cells are included
+    cx, cy = cell_centres(features, 1500)
+    w = libpysal.weights.DistanceBand(np.column_stack([cx, cy]), meta["distance_band_m"] + 1e-6,
+                                      binary=True, silence_warnings=True)
+    reference = esda.G_Local(counts, w, transform="B", star=True, permutations=0).Zs
+    ours = np.array([f["properties"]["z"] for f in features], dtype=float)
+    np.testing.assert_allclose(ours, reference, rtol=1e-9, atol=1e-9)
+    bins = {f["properties"]["bin"] for f in features}
+    assert bins <= {-3, -2, -1, 0, 1, 2, 3} and 3 in bins
+
+
+def test_planted_hot_spots_are_found(demo):
+    _, _, planted = demo
+    body = get(demo, f"/api/v1/hotspots?bbox={GEORGIA}&datetime={YEAR}&cell_size=1000"
+               ).get_json()
+    features = body["features"]
+    cx, cy = cell_centres(features, 1000)
+    hot = np.array([f["properties"]["bin"] == 3 for f in features])
+    px, py = transform_xy([p.lon for p in planted], [p.lat for p in planted], 4326, 32638)
+    result = evaluation.recovery(np.column_stack([cx[hot], cy[hot]]), np.column_stack([px, py]),
+                                 [p.radius_m for p in planted])
+    # Every planted hot-spot active in the year holds a 99 % hot cell.
+    assert result.recall == 1.0, [p.code for p, f in zip(planted, result.found_spots,
+                                                          strict=True) if not f]
+
+
+def test_same_request_is_byte_identical_and_a_write_invalidates_it(demo):
+    app, headers, _ = demo
+    url = f"/api/v1/hotspots?region=GE-KK&datetime={YEAR}&cell_size=2000&method=kde"
+    first, second = get(demo, url), get(demo, url)
+    assert first.status_code == 200 and first.data == second.data
+    with app.app_context():
+        db.session.execute(text("UPDATE incidents SET persons_count = persons_count "
+                                "WHERE id = (SELECT min(id) FROM incidents)"))
+        db.session.commit()
+    third = get(demo, url)
+    assert third.data != first.data
+    assert (third.get_json()["metadata"]["data_version"]["incidents"]
+            == first.get_json()["metadata"]["data_version"]["incidents"] + 1)
+
+
+def test_lisa_and_kde(demo):
+    lisa = get(demo, f"/api/v1/hotspots?region=GE-KK&datetime={YEAR}&cell_size=1500"
+               "&method=lisa").get_json()
+    labels = {f["properties"]["cluster"] for f in lisa["features"]}
+    assert "HH" in labels and labels <= {"HH", "LL", "HL", "LH", "not significant"}
+    kde = get(demo, f"/api/v1/hotspots?region=GE-KK&datetime={YEAR}&cell_size=1500"
+              "&method=kde").get_json()
+    assert kde["metadata"]["kernel"] == "quartic" and kde["metadata"]["bandwidth_m"] > 0
+    density = np.array([f["properties"]["density"] for f in kde["features"]])
+    assert density.max() > 0 and (density >= 0).all()
+
+
+def test_emerging_hot_spots_see_the_new_hot_spot(demo):
+    _, _, planted = demo
+    new = next(p for p in planted if p.code == "HS-NEW-01")
+    around = f"{new.lon - 0.4},{new.lat - 0.3},{new.lon + 0.4},{new.lat + 0.3}"
+    body = get(demo, f"/api/v1/hotspots/emerging?bbox={around}"
+               "&datetime=2023-07-01T00:00:00Z/2026-06-29T00:00:00Z&cell_size=3000").get_json()
+    meta = body["metadata"]
+    assert meta["steps"] == 36 and meta["step"] == "month"
+    features = body["features"]
+    assert len(features[0]["properties"]["z_series"]) == 36
+    nx, ny = transform_xy([new.lon], [new.lat], 4326, 32638)
+    cx, cy = cell_centres(features, 3000)
+    nearest = int(np.argmin(np.hypot(cx - nx[0], cy - ny[0])))
+    assert features[nearest]["properties"]["category"] in ("new hot spot",
+                                                           "consecutive hot spot")
+
+
+def test_evaluation_scores_the_next_window(demo):
+    body = get(demo, "/api/v1/hotspots/evaluate?bbox=" + GEORGIA
+               + "&train=2025-01-01T00:00:00Z/2025-12-31T23:59:59Z"
+               "&test=2026-01-01T00:00:00Z/2026-03-31T23:59:59Z"
+               "&area_share=0.02&method=kde&cell_size=2000").get_json()
+    meta = body["metadata"]
+    hot = body["features"]
+    assert meta["hot_cells"] == len(hot) > 0
+    caught = sum(f["properties"]["test_count"] for f in hot)
+    assert meta["hit_rate"] == pytest.approx(caught / meta["test_incidents"])
+    area_share = len(hot) / meta["cells"]
+    assert meta["pai"] == pytest.approx(meta["hit_rate"] / area_share)
+    assert 0 < meta["pei"] <= 1 and meta["pai"] > 1
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "message"),
+    [
+        ("region=NOWHERE", "region", "unknown region code 'NOWHERE'"),
+        ("", "region", "give region=CODE or bbox"),
+        ("region=GE-KK&cell_size=20", "cell_size", "use cell_size of at least"),
+        ("region=GE-KK&cell_size=abc", "cell_size", "is not a number"),
+        ("region=GE-KK&method=magic", "method", "unknown method 'magic'"),
+        ("region=GE-KK&datetime=2001-01-01T00:00:00Z/2001-02-01T00:00:00Z&cell_size=2000",
+         "datetime", "cells hold incidents"),
+        ("region=GE-KK&category=jaywalking", "category", "unknown value 'jaywalking'"),
+        ("region=GE-KK&weight=kg", "weight", "unknown value 'kg'"),
+    ],
+)
+def test_bad_parameters_are_422(demo, query, field, message):
+    response = get(demo, f"/api/v1/hotspots?{query}")
+    assert response.status_code == 422, response.get_json()
+    problem = response.get_json()
+    assert problem["field"] == field and message in problem["detail"]
+
+
+def test_emerging_and_evaluate_need_closed_windows(demo):
+    emerging = get(demo, "/api/v1/hotspots/emerging?region=GE-KK&datetime=2025-01-01T00:00:00Z/..")
+    assert emerging.status_code == 422 and emerging.get_json()["field"] == "datetime"
+    evaluate = get(demo, "/api/v1/hotspots/evaluate?region=GE-KK&train=2025-01-01T00:00:00Z/..")
+    assert evaluate.status_code == 422 and evaluate.get_json()["field"] == "train"

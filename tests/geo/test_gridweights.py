@@ -1,0 +1,70 @@
+"""Offset-based neighbourhoods on a hexagon grid equal the generic pair-based statistics."""
+
+import numpy as np
+import pytest
+
+from geo import hexgrid, hotspots
+from geo.gridweights import HexNeighbourhood
+
+
+@pytest.fixture(scope="module")
+def ragged_grid():
+    """Cells of a ragged (not rectangular) area, with negative indices, and counts."""
+    rng = np.random.default_rng(7)
+    i, j = np.meshgrid(np.arange(-9, 12), np.arange(-6, 10), indexing="ij")
+    i, j = i.ravel(), j.ravel()
+    keep = (i**2 + 2 * j**2 < 110) | (i > 6)
+    i, j = i[keep], j[keep]
+    counts = rng.poisson(0.6, len(i)).astype(float)
+    counts[(i > 0) & (j > 0)] += rng.poisson(3, ((i > 0) & (j > 0)).sum())
+    return i, j, counts
+
+
+# Bands off the exact centre distances: there the pair-based tree's rounding decides.
+@pytest.mark.parametrize("band", [300.0, 519.6, 900.001, 2000.0])
+def test_neighbour_sums_and_gi_star_equal_the_pair_based_ones(ragged_grid, band):
+    i, j, counts = ragged_grid
+    size = 300.0
+    cx, cy = hexgrid.hex_centres(i, j, size)
+    w = hotspots.distance_band_weights(cx, cy, band, include_self=False)
+    grid = HexNeighbourhood(i, j, size)
+    np.testing.assert_allclose(grid.neighbour_count(band), np.asarray(w.sum(axis=1)).ravel())
+    np.testing.assert_allclose(grid.neighbour_sum(counts, band), w @ counts, rtol=1e-12, atol=1e-9)
+    expected = hotspots.gi_star(counts, hotspots.distance_band_weights(cx, cy, band))
+    np.testing.assert_allclose(grid.gi_star(counts, band), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_morans_i_and_incremental_autocorrelation_equal_the_generic_ones(ragged_grid):
+    i, j, counts = ragged_grid
+    size = 250.0
+    cx, cy = hexgrid.hex_centres(i, j, size)
+    grid = HexNeighbourhood(i, j, size)
+    for band in (433.1, 1000.0, 1800.0):
+        w = hotspots.row_standardise(hotspots.distance_band_weights(cx, cy, band, False))
+        generic = hotspots.global_morans_i(counts, w)
+        ours = grid.morans_i(counts, band)
+        assert ours.i == pytest.approx(generic.i, rel=1e-12)
+        assert ours.variance == pytest.approx(generic.variance, rel=1e-10)
+        assert ours.z == pytest.approx(generic.z, rel=1e-10)
+    distances = hotspots.default_isa_distances(cx, cy) + 1e-6
+    generic = hotspots.incremental_spatial_autocorrelation(cx, cy, counts, distances)
+    ours = grid.incremental_spatial_autocorrelation(counts, distances)
+    np.testing.assert_allclose(ours.distances, generic.distances)
+    np.testing.assert_allclose(ours.z, generic.z, rtol=1e-10)
+    assert ours.peak_index == generic.peak_index
+
+
+def test_the_six_touching_cells_for_both_column_parities():
+    i, j = np.meshgrid(np.arange(-3, 4), np.arange(-3, 4), indexing="ij")
+    grid = HexNeighbourhood(i.ravel(), j.ravel(), 100.0)
+    touching = grid.neighbour_count(2 * hexgrid.H * 100.0).reshape(i.shape)
+    assert touching[3, 3] == touching[4, 3] == 6  # an even and an odd column
+    assert touching[0, 0] in (2, 3)  # corners have fewer
+
+
+def test_cells_at_exactly_the_band_are_neighbours():
+    size = 300.0
+    grid = HexNeighbourhood(np.array([0, 2]), np.array([0, 0]), size)
+    # (2, 0) lies exactly 3 * size = 900 m east of (0, 0)
+    assert grid.neighbour_count(900.0).tolist() == [1.0, 1.0]
+    assert grid.neighbour_count(899.99).tolist() == [0.0, 0.0]
