@@ -445,8 +445,8 @@ def emerging_map(session, request: EmergingRequest, srid: int) -> dict:
               prepared.points["weight"][inside])
     _require_cells_with_data(prepared.counts, "emerging hot-spot analysis")
     band, band_source = _distance_band(prepared, request.distance_band_m)
-    w = hotspots.distance_band_weights(grid.cx, grid.cy, band, include_self=True)
-    result = emerging.emerging_hot_spots(cube, w, time_window=request.time_window)
+    result = emerging.emerging_hot_spots(cube, grid.neighbourhood.band(band),
+                                         time_window=request.time_window)
     metadata = _base_metadata(request.area, request.selection, prepared, srid, versions,
                               "emerging")
     metadata.update({"step": request.step, "steps": n_steps, "time_window": request.time_window,

@@ -61,7 +61,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from geo.hotspots import gi_star, p_values, significant
+from geo.hotspots import gi_star_from_lag, p_values, significant
 
 NO_PATTERN = "no pattern"
 
@@ -121,13 +121,19 @@ def space_time_weights(w_spatial, n_steps: int, time_window: int = 1) -> sparse.
 def space_time_gi_star(counts, w_spatial, time_window: int = 1) -> np.ndarray:
     """Gi* z score of every space-time bin, shape ``(n_steps, n_cells)``.
 
+    The neighbourhood of bin (t, c) is c's spatial neighbours (self included) in steps
+    ``t - time_window .. t``: the weights ``space_time_weights`` describes, applied
+    step by step without building them.
+
     Parameters
     ----------
     counts : array_like
         ``(n_steps, n_cells)`` counts (or values) per bin.
-    w_spatial : scipy.sparse matrix
+    w_spatial : scipy.sparse matrix or band operator
         Binary spatial weights including self, e.g.
-        ``geo.hotspots.distance_band_weights(cx, cy, band_m)`` (band in metres).
+        ``geo.hotspots.distance_band_weights(cx, cy, band_m)`` (band in metres), or an
+        object with ``lag(x)`` and ``row_sums`` such as
+        ``geo.gridweights.HexNeighbourhood.band(band_m)``.
     time_window : int, default 1
         Number of previous time steps in the neighbourhood (ArcGIS default 1).
     """
@@ -135,10 +141,33 @@ def space_time_gi_star(counts, w_spatial, time_window: int = 1) -> np.ndarray:
     if counts.ndim != 2:
         raise ValueError("counts must have shape (n_steps, n_cells)")
     n_steps, n_cells = counts.shape
-    if w_spatial.shape != (n_cells, n_cells):
-        raise ValueError(f"w_spatial must be ({n_cells}, {n_cells}) for {n_cells} cells")
-    w = space_time_weights(w_spatial, n_steps, time_window)
-    return gi_star(counts.ravel(), w).reshape(n_steps, n_cells)
+    lag, row_sums = _spatial_operator(w_spatial, n_cells)
+    spatial = np.stack([lag(step) for step in counts])
+    total = spatial.copy()
+    for back in range(1, min(time_window, n_steps - 1) + 1):
+        total[back:] += spatial[:-back]
+    steps_seen = np.minimum(np.arange(n_steps), time_window)[:, None] + 1.0
+    weight_sum = steps_seen * row_sums[None, :]  # binary: also the sum of squares
+    return gi_star_from_lag(counts.ravel(), total.ravel(), weight_sum.ravel(),
+                            weight_sum.ravel()).reshape(n_steps, n_cells)
+
+
+def _spatial_operator(w_spatial, n_cells: int):
+    """(lag function x -> W x, row sums of W) of a sparse matrix or a band operator."""
+    if hasattr(w_spatial, "lag"):
+        row_sums = np.asarray(w_spatial.row_sums, dtype=float)
+        lag = w_spatial.lag
+    else:
+        if w_spatial.shape != (n_cells, n_cells):
+            raise ValueError(f"w_spatial must be ({n_cells}, {n_cells}) for {n_cells} cells")
+        matrix = sparse.csr_matrix(w_spatial)
+        row_sums = np.asarray(matrix.sum(axis=1)).ravel()
+
+        def lag(x):
+            return matrix @ x
+    if len(row_sums) != n_cells:
+        raise ValueError(f"the spatial weights cover {len(row_sums)} cells, not {n_cells}")
+    return lag, row_sums
 
 
 @dataclass(frozen=True)

@@ -80,12 +80,15 @@ class HexNeighbourhood:
             self._counts[band_m] = self.neighbour_sum(np.ones(self.n), band_m)
         return self._counts[band_m]
 
+    def band(self, band_m: float) -> BandWeights:
+        """The binary weights of a band, self included, as an operator (``lag``)."""
+        return BandWeights(self, band_m)
+
     def gi_star(self, values, band_m: float) -> np.ndarray:
         """Gi* z with binary weights, self included (= ``geo.hotspots.gi_star``)."""
-        x = np.asarray(values, dtype=float)
-        lag = x + self.neighbour_sum(x, band_m)
-        weight_sum = 1.0 + self.neighbour_count(band_m)
-        return gi_star_from_lag(x, lag, weight_sum, weight_sum)
+        weights = self.band(band_m)
+        return gi_star_from_lag(values, weights.lag(values), weights.row_sums,
+                                weights.row_sums)
 
     def morans_i(self, values, band_m: float):
         """Global Moran's I, binary band without self, row-standardised
@@ -115,3 +118,17 @@ class HexNeighbourhood:
         distances = np.asarray(distances, dtype=float)
         z = np.array([self.morans_i(values, d).z for d in distances])
         return IncrementalAutocorrelation(distances, z, first_peak(z))
+
+
+class BandWeights:
+    """Binary distance-band weights with self (the Gi* convention) as an operator:
+    ``lag(x)`` is ``W x`` and ``row_sums`` is ``W 1``, without forming ``W``."""
+
+    def __init__(self, neighbourhood: HexNeighbourhood, band_m: float):
+        self.neighbourhood = neighbourhood
+        self.band_m = float(band_m)
+        self.row_sums = 1.0 + neighbourhood.neighbour_count(self.band_m)
+
+    def lag(self, values) -> np.ndarray:
+        values = np.asarray(values, dtype=float)
+        return values + self.neighbourhood.neighbour_sum(values, self.band_m)

@@ -68,3 +68,19 @@ def test_cells_at_exactly_the_band_are_neighbours():
     # (2, 0) lies exactly 3 * size = 900 m east of (0, 0)
     assert grid.neighbour_count(900.0).tolist() == [1.0, 1.0]
     assert grid.neighbour_count(899.99).tolist() == [0.0, 0.0]
+
+
+def test_space_time_gi_star_with_the_band_operator_equals_the_sparse_weights(ragged_grid):
+    from geo.emerging import space_time_gi_star
+
+    i, j, counts = ragged_grid
+    size, band = 300.0, 900.001
+    rng = np.random.default_rng(3)
+    cube = rng.poisson(np.tile(counts + 0.2, (6, 1))).astype(float)
+    cx, cy = hexgrid.hex_centres(i, j, size)
+    sparse_w = hotspots.distance_band_weights(cx, cy, band, include_self=True)
+    operator = HexNeighbourhood(i, j, size).band(band)
+    for window in (0, 1, 2):
+        np.testing.assert_allclose(space_time_gi_star(cube, operator, window),
+                                   space_time_gi_star(cube, sparse_w, window),
+                                   rtol=1e-12, atol=1e-12)
