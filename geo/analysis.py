@@ -600,6 +600,10 @@ class ResultCache:
                 self._entries.move_to_end(key)
             return value
 
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
     def put(self, key: str, value: bytes) -> None:
         with self._lock:
             self._entries[key] = value

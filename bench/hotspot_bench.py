@@ -1,0 +1,191 @@
+"""Hot-spot benchmark (issue 4): our Gi* against libpysal + esda on the same cells.
+
+Run: ``.venv/bin/python -m bench.hotspot_bench [--incidents 1000000] [--cells 100000]``
+
+In one run, on a throwaway database with the demo's reference layers and N synthetic
+incidents (``geo.demo``):
+
+1. the planner API call ``/api/v1/hotspots`` for a grid of about ``--cells`` hexagons
+   over the whole country, cold (empty result cache), with the default distance band
+   (incremental spatial autocorrelation) and with a given band;
+2. on the identical cells and counts, the weights + Gi* step: ours
+   (``geo.gridweights``) against ``libpysal.weights.DistanceBand`` + ``esda.G_Local``
+   (``permutations=0``), printing both times, the ratio and the largest z difference;
+3. the emerging hot-spot API call over 36 monthly steps on the same grid;
+4. recovery of the planted hot-spots (precision, recall) and PAI of each method on the
+   demo data, training on a year and testing on the next quarter.
+
+Prints a table; docs/benchmarks.md records the numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from datetime import UTC, datetime
+
+import numpy as np
+from sqlalchemy import text
+
+GEORGIA_BBOX = (40.0, 41.0, 46.8, 43.6)
+DEMO_END = datetime(2026, 6, 30, tzinfo=UTC)
+
+
+def timed(function, *args, **kwargs):
+    start = time.perf_counter()
+    result = function(*args, **kwargs)
+    return result, time.perf_counter() - start
+
+
+def setup(incidents: int):
+    """A migrated throwaway database with the demo at ``incidents`` incidents."""
+    import flask_migrate
+
+    from app.auth.service import create_token, create_user
+    from app.extensions import db
+    from geo.demo import load_demo
+    from tests.conftest import ThrowawayDatabases, make_app, server_url
+
+    databases = ThrowawayDatabases(server_url())
+    app = make_app(databases.create())
+    with app.app_context():
+        flask_migrate.upgrade()
+        _, seconds = timed(load_demo, db.session, app.config["ANALYSIS_SRID"],
+                           n_incidents=incidents, end=DEMO_END)
+        user = create_user(db.session, "bench", "viewer", "bench-password")
+        _, token = create_token(db.session, user, "bench")
+        db.session.commit()
+        db.session.remove()
+    print(f"demo with {incidents:,} incidents loaded in {seconds:.1f} s")
+    return databases, app, {"Authorization": f"Bearer {token}"}
+
+
+def cell_size_for(cells: int) -> float:
+    """Hexagon edge (metres) giving about ``cells`` cells over Georgia's bbox."""
+    import shapely
+
+    from geo import hexgrid
+    from geo.crs import reproject
+    from geo.validation import STORAGE_SRID
+
+    box = reproject(shapely.segmentize(shapely.box(*GEORGIA_BBOX), 0.01), STORAGE_SRID, 32638)
+    return float(np.sqrt(box.area / (cells * 3 * hexgrid.H)))
+
+
+def api_call(app, headers, url: str):
+    from geo.analysis import CACHE
+
+    CACHE.clear()  # cold: no cached result
+    client = app.test_client()
+    response, seconds = timed(client.get, url, headers=headers)
+    if response.status_code != 200:
+        raise SystemExit(f"{url}: {response.status_code} {response.get_json()}")
+    return response.get_json(), seconds
+
+
+def peer_comparison(body: dict, size: float):
+    """Our weights + Gi* against libpysal DistanceBand + esda G_Local on the same cells."""
+    import esda
+    import libpysal
+
+    from geo import hexgrid
+    from geo.gridweights import HexNeighbourhood
+
+    band = body["metadata"]["distance_band_m"]
+    props = [f["properties"] for f in body["features"]]
+    ij = np.array([[int(v) for v in p["cell"].split(",")] for p in props])
+    counts = np.array([p["count"] for p in props], dtype=float)
+    i, j = ij[:, 0], ij[:, 1]
+
+    def ours():
+        return HexNeighbourhood(i, j, size).gi_star(counts, band)
+
+    def peer():
+        cx, cy = hexgrid.hex_centres(i, j, size)
+        # a hair over the band: DistanceBand's tree decides exact ties by rounding
+        w = libpysal.weights.DistanceBand(np.column_stack([cx, cy]), band * (1 + 1e-9),
+                                          binary=True, silence_warnings=True)
+        return esda.G_Local(counts, w, transform="B", star=True, permutations=0).Zs
+
+    z_ours, t_ours = timed(ours)
+    z_peer, t_peer = timed(peer)
+    return t_ours, t_peer, float(np.nanmax(np.abs(z_ours - z_peer)))
+
+
+def recovery_table(app, headers, size: float):
+    """Precision/recall of planted hot-spots and PAI per method, train a year, test a
+    quarter."""
+    from app.extensions import db
+    from geo import evaluation, hexgrid
+    from geo.crs import transform_xy
+
+    with app.app_context():
+        planted = db.session.execute(text(
+            "SELECT code, radius_m, ST_X(geom) AS lon, ST_Y(geom) AS lat FROM synthetic_hotspots"
+            " WHERE active_from <= '2026-03-31' ORDER BY code")).all()
+    px, py = transform_xy([p.lon for p in planted], [p.lat for p in planted], 4326, 32638)
+    bbox = ",".join(map(str, GEORGIA_BBOX))
+    train = "2025-03-01T00:00:00Z/2026-02-28T23:59:59Z"
+    test = "2026-03-01T00:00:00Z/2026-05-31T23:59:59Z"
+    rows = []
+    for method in ("gistar", "kde", "count"):
+        body, _ = api_call(app, headers, f"/api/v1/hotspots/evaluate?bbox={bbox}&train={train}"
+                           f"&test={test}&area_share=0.02&method={method}&cell_size={size}")
+        ij = np.array([[int(v) for v in f["properties"]["cell"].split(",")]
+                       for f in body["features"]])
+        cx, cy = hexgrid.hex_centres(ij[:, 0], ij[:, 1], size)
+        result = evaluation.recovery(np.column_stack([cx, cy]), np.column_stack([px, py]),
+                                     [p.radius_m for p in planted])
+        meta = body["metadata"]
+        rows.append((method, result.precision, result.recall, meta["hit_rate"], meta["pai"],
+                     meta["pei"]))
+    return rows, len(planted)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--incidents", type=int, default=1_000_000)
+    parser.add_argument("--cells", type=int, default=100_000)
+    args = parser.parse_args()
+
+    databases, app, headers = setup(args.incidents)
+    try:
+        size = cell_size_for(args.cells)
+        bbox = ",".join(map(str, GEORGIA_BBOX))
+        window = "2025-07-01T00:00:00Z/2026-06-29T23:59:59Z"
+        base = f"/api/v1/hotspots?bbox={bbox}&datetime={window}&cell_size={size:.3f}"
+        with app.app_context():
+            body, t_default = api_call(app, headers, base)
+            meta = body["metadata"]
+            _, t_given = api_call(app, headers,
+                                  base + f"&distance_band={meta['distance_band_m']:.3f}")
+            t_ours, t_peer, dz = peer_comparison(body, meta["cell_size_m"])
+            emerging_url = (f"/api/v1/hotspots/emerging?bbox={bbox}&cell_size={size:.3f}"
+                            "&datetime=2023-07-01T00:00:00Z/2026-06-29T23:59:59Z"
+                            f"&distance_band={meta['distance_band_m']:.3f}")
+            emerging, t_emerging = api_call(app, headers, emerging_url)
+            recovery, n_planted = recovery_table(app, headers, 2000.0)
+    finally:
+        databases.drop_all()
+
+    print(f"\ngrid: {meta['cells']:,} cells of {meta['cell_size_m']:.0f} m, "
+          f"{meta['incidents']:,} incidents in the window, band {meta['distance_band_m']:.0f} m "
+          f"({meta['distance_band_source']})")
+    print(f"{'step':<58}{'seconds':>10}")
+    print(f"{'API /hotspots, cold, default band (ISA)':<58}{t_default:>10.2f}")
+    print(f"{'API /hotspots, cold, band given':<58}{t_given:>10.2f}")
+    print(f"{'weights + Gi*: ours (geo.gridweights)':<58}{t_ours:>10.3f}")
+    print(f"{'weights + Gi*: libpysal DistanceBand + esda G_Local':<58}{t_peer:>10.3f}")
+    print(f"{'ratio ours / peer (goal <= 0.10)':<58}{t_ours / t_peer:>10.4f}")
+    print(f"{'largest |z ours - z esda|':<58}{dz:>10.1e}")
+    print(f"{'API /hotspots/emerging, 36 monthly steps, cold':<58}{t_emerging:>10.2f}"
+          f"  ({emerging['metadata']['cells']:,} cells)")
+    print(f"\nplanted hot-spots active in training and test: {n_planted}; top 2 % of "
+          "2 km cells, train 2025-03..2026-02, test 2026-03..05")
+    print(f"{'method':<10}{'precision':>10}{'recall':>8}{'hit rate':>10}{'PAI':>8}{'PEI':>7}")
+    for method, precision, recall, hit, pai, pei in recovery:
+        print(f"{method:<10}{precision:>10.2f}{recall:>8.2f}{hit:>10.3f}{pai:>8.2f}{pei:>7.2f}")
+
+
+if __name__ == "__main__":
+    main()
