@@ -28,6 +28,7 @@ from sqlalchemy import (
     func,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from geo import vocabulary as vocab
@@ -290,5 +291,96 @@ class DataVersion(Base):
     table_name: Mapped[str] = mapped_column(String(63), primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
     changed_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+
+
+RISK_LEVELS = ("low", "medium", "high", "critical")
+
+
+class RiskAssessment(Base):
+    """An assessment of a region's border sections for a period: an immutable record.
+
+    Holds the configuration used (its SHA-256 and full text), the inputs and a summary;
+    a database trigger refuses any UPDATE or DELETE. Re-running creates a new one.
+    """
+
+    __tablename__ = "risk_assessments"
+    __table_args__ = (
+        CheckConstraint("period_end > period_start", name="ck_risk_assessments_period"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id", ondelete="RESTRICT"))
+    period_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    period_end: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    config_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    config_text: Mapped[str] = mapped_column(Text, nullable=False)
+    inputs = mapped_column(JSONB, nullable=False)
+    summary = mapped_column(JSONB, nullable=False)
+    created_by: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="RESTRICT"), nullable=False
+    )
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+
+
+class RiskSectionResult(Base):
+    """One section's scores in an assessment (1-5 each, risk 1-125); immutable."""
+
+    __tablename__ = "risk_section_results"
+    __table_args__ = (
+        UniqueConstraint("assessment_id", "segment_id", name="uq_risk_section_results"),
+        CheckConstraint(
+            "threat BETWEEN 1 AND 5 AND vulnerability BETWEEN 1 AND 5 AND impact BETWEEN 1 AND 5",
+            name="ck_risk_section_results_scores",
+        ),
+        CheckConstraint("risk BETWEEN 1 AND 125", name="ck_risk_section_results_risk"),
+        CheckConstraint(one_of("level", RISK_LEVELS), name="ck_risk_section_results_level"),
+        Index("ix_risk_section_results_segment", "segment_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    assessment_id: Mapped[int] = mapped_column(
+        ForeignKey("risk_assessments.id", ondelete="RESTRICT"), nullable=False
+    )
+    segment_id: Mapped[int] = mapped_column(
+        ForeignKey("border_segments.id", ondelete="RESTRICT"), nullable=False
+    )
+    threat: Mapped[int] = mapped_column(SmallInteger, nullable=False)
+    vulnerability: Mapped[int] = mapped_column(SmallInteger, nullable=False)
+    impact: Mapped[int] = mapped_column(SmallInteger, nullable=False)
+    risk: Mapped[int] = mapped_column(SmallInteger, nullable=False)
+    level: Mapped[str] = mapped_column(String(16), nullable=False)
+    rank: Mapped[int] = mapped_column(Integer, nullable=False)
+    details = mapped_column(JSONB, nullable=False)
+
+
+class RiskLevelDecision(Base):
+    """A supervisor's decision on a section's level (``level`` NULL lifts the last one).
+
+    Append-only: the current decision is the latest row of the section.
+    """
+
+    __tablename__ = "risk_level_decisions"
+    __table_args__ = (
+        CheckConstraint("level IS NULL OR " + one_of("level", RISK_LEVELS),
+                        name="ck_risk_level_decisions_level"),
+        CheckConstraint("length(btrim(justification)) >= 10",
+                        name="ck_risk_level_decisions_justification"),
+        Index("ix_risk_level_decisions_segment", "segment_id", "decided_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    segment_id: Mapped[int] = mapped_column(
+        ForeignKey("border_segments.id", ondelete="RESTRICT"), nullable=False
+    )
+    level: Mapped[str | None] = mapped_column(String(16))
+    justification: Mapped[str] = mapped_column(Text, nullable=False)
+    decided_by: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="RESTRICT"), nullable=False
+    )
+    decided_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )

@@ -1,6 +1,7 @@
 """Alembic revisions: an empty database goes up to the models and back down to nothing."""
 
 import flask_migrate
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from geoalchemy2 import alembic_helpers
@@ -11,7 +12,8 @@ from tests.conftest import make_app
 
 APP_TABLES = {
     "regions", "border_segments", "crossing_points", "incidents", "synthetic_hotspots",
-    "users", "api_tokens", "data_versions",
+    "users", "api_tokens", "data_versions", "risk_assessments", "risk_section_results",
+    "risk_level_decisions",
 }
 
 
@@ -83,3 +85,18 @@ def test_every_write_bumps_the_data_version(db_session, sample_layers):
     assert version() == before + 2
     db_session.execute(text("SELECT count(*) FROM incidents"))
     assert version() == before + 2
+
+
+def test_risk_records_cannot_be_changed_or_deleted(db_session, make_user, sample_layers):
+    from sqlalchemy.exc import DBAPIError
+
+    user = make_user("analyst")
+    assessment_id = db_session.execute(text(
+        "INSERT INTO risk_assessments (period_start, period_end, config_sha256, config_text, "
+        "inputs, summary, created_by) VALUES ('2026-01-01', '2026-02-01', :sha, 'x', '{}', "
+        "'{}', :user) RETURNING id"), {"sha": "0" * 64, "user": user.id}).scalar_one()
+    for statement in ("UPDATE risk_assessments SET config_text = 'changed' WHERE id = :id",
+                      "DELETE FROM risk_assessments WHERE id = :id"):
+        with pytest.raises(DBAPIError, match="are records and cannot be changed or deleted"), \
+                db_session.begin_nested():
+            db_session.execute(text(statement), {"id": assessment_id})
