@@ -139,6 +139,8 @@ class Config:
     SESSION_COOKIE_SAMESITE: str = "Lax"
     SESSION_COOKIE_SECURE: bool = False
     WTF_CSRF_TIME_LIMIT: int | None = None
+    # The CIRAM risk model's YAML file (default: geo/risk.yaml, shipped and commented).
+    RISK_CONFIG: str = ""
     # Most cells a hot-spot grid may have; a smaller cell size is refused with 422.
     HOTSPOT_MAX_CELLS: int = 200_000
     # Largest request body (bytes); larger uploads are answered with 413.
@@ -168,6 +170,7 @@ class Config:
             PORT=_port(environ.get("PORT", "5000")),
             SESSION_COOKIE_SECURE=env == "production",
             MAX_CONTENT_LENGTH=_megabytes("MAX_BODY_MB", environ.get("MAX_BODY_MB", "50")),
+            RISK_CONFIG=environ.get("RISK_CONFIG", ""),
         )
         settings.SQLALCHEMY_DATABASE_URI = overrides.pop(
             "SQLALCHEMY_DATABASE_URI", None

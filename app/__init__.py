@@ -26,6 +26,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app = Flask(__name__, static_folder="../static", instance_path=str(INSTANCE_DIR))
     app.config.update(settings.as_flask_config())
+    app.config["RISK_MODEL"] = _risk_model(settings, test_config is not None)
 
     from app.extensions import csrf, db, login_manager, migrate
 
@@ -46,3 +47,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     cli.init_app(app)
     return app
 
+
+
+def _risk_model(settings: Config, testing: bool):
+    """The CIRAM model configuration; an invalid file stops start-up with its line."""
+    from geo.risk import RiskConfigError, load_risk_config
+
+    try:
+        return load_risk_config(settings.RISK_CONFIG or None)
+    except RiskConfigError as exc:
+        if testing:
+            raise ConfigError(f"RISK_CONFIG: {exc}") from None
+        raise SystemExit(f"BorderRisk configuration error: RISK_CONFIG: {exc}") from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg2
@@ -191,3 +192,31 @@ def load_sample_layers(session, analysis_srid: int) -> dict[str, dict[str, int]]
 @pytest.fixture
 def sample_layers(db_session, analysis_srid):
     return load_sample_layers(db_session, analysis_srid)
+
+
+DEMO_END = datetime(2026, 6, 30, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def demo_app(databases):
+    """An app on its own database holding a 20,000-incident demo ending ``DEMO_END``
+    (committed), a viewer's bearer headers and the planted hot-spots."""
+    import flask_migrate
+
+    from app.auth.service import create_token, create_user
+    from geo.demo import load_demo
+
+    app = make_app(databases.create())
+    with app.app_context():
+        flask_migrate.upgrade()
+        load_demo(db.session, app.config["ANALYSIS_SRID"], n_incidents=20_000, end=DEMO_END)
+        user = create_user(db.session, "planner", "viewer", TEST_PASSWORD)
+        _, token = create_token(db.session, user, "test")
+        db.session.commit()
+        planted = db.session.execute(text(
+            "SELECT code, kind, radius_m, ST_X(geom) AS lon, ST_Y(geom) AS lat "
+            "FROM synthetic_hotspots ORDER BY code")).all()
+        db.session.remove()
+    yield app, {"Authorization": f"Bearer {token}"}, planted
+    with app.app_context():
+        db.engine.dispose()

@@ -1,45 +1,23 @@
 """The planner API on the synthetic demo data: values against esda, planted hot-spots
 found, caching, and every bad parameter answered with 422."""
 
-from datetime import UTC, datetime
-
 import esda
 import libpysal
 import numpy as np
 import pytest
 from sqlalchemy import text
 
-from app.auth.service import create_token, create_user
 from app.extensions import db
 from geo import evaluation, hexgrid
 from geo.crs import transform_xy
-from geo.demo import load_demo
-from tests.conftest import TEST_PASSWORD, make_app
 
-DEMO_END = datetime(2026, 6, 30, tzinfo=UTC)
 YEAR = "2025-06-30T00:00:00Z/2026-06-30T00:00:00Z"
 GEORGIA = "40.0,41.0,46.8,43.6"
 
 
 @pytest.fixture(scope="module")
-def demo(databases):
-    """An app on its own database holding a 20,000-incident demo (committed)."""
-    import flask_migrate
-
-    app = make_app(databases.create())
-    with app.app_context():
-        flask_migrate.upgrade()
-        load_demo(db.session, app.config["ANALYSIS_SRID"], n_incidents=20_000, end=DEMO_END)
-        user = create_user(db.session, "planner", "viewer", TEST_PASSWORD)
-        _, token = create_token(db.session, user, "test")
-        db.session.commit()
-        planted = db.session.execute(text(
-            "SELECT code, kind, radius_m, ST_X(geom) AS lon, ST_Y(geom) AS lat "
-            "FROM synthetic_hotspots ORDER BY code")).all()
-        db.session.remove()
-    yield app, {"Authorization": f"Bearer {token}"}, planted
-    with app.app_context():
-        db.engine.dispose()
+def demo(demo_app):
+    return demo_app
 
 
 def get(demo, url):

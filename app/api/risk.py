@@ -1,0 +1,140 @@
+"""CIRAM risk of border sections: rankings, assessment records, level decisions, alerts."""
+
+from __future__ import annotations
+
+from flask import current_app, request
+from flask_login import current_user
+
+from app.api import ApiError, bp
+from app.api.params import ParameterError, parse_datetime_interval
+from app.auth import require_role
+from app.extensions import db
+from geo import risk_assessment
+from geo.models import RiskAssessment, RiskLevelDecision, RiskSectionResult
+
+DECISION_LEVELS = ("low", "medium", "high", "critical")
+
+
+def _period(value: str | None, field: str = "datetime"):
+    start, end = parse_datetime_interval(value)
+    if start is None or end is None:
+        raise ParameterError(field, "needs a closed interval start/end, e.g. "
+                                    "2026-10-01T00:00:00Z/2026-10-31T23:59:59Z")
+    return start, end
+
+
+def _evaluate(region: str | None, start, end) -> dict:
+    config = current_app.config["RISK_MODEL"]
+    try:
+        frame = risk_assessment.gather_inputs(db.session, config, region, start, end,
+                                              current_app.config["ANALYSIS_SRID"])
+    except risk_assessment.AssessmentError as exc:
+        raise ParameterError(exc.field, str(exc).split(": ", 1)[1]) from None
+    evaluated = risk_assessment.evaluate_sections(frame, config)
+    evaluated["inputs"] = frame.inputs.to_json()
+    return evaluated
+
+
+def _header(region, start, end) -> dict:
+    return {"region": region, "period": [start.isoformat(), end.isoformat()]}
+
+
+@bp.get("/risk/segments")
+def ranked_segments():
+    start, end = _period(request.args.get("datetime"))
+    region = request.args.get("region") or None
+    evaluated = _evaluate(region, start, end)
+    risk_assessment.apply_decisions(db.session, evaluated["sections"])
+    return {**_header(region, start, end), "summary": evaluated["summary"],
+            "sections": evaluated["sections"]}
+
+
+@bp.get("/alerts")
+def alerts():
+    start, end = _period(request.args.get("datetime"))
+    region = request.args.get("region") or None
+    evaluated = _evaluate(region, start, end)
+    flagged = [{"section_id": s["section_id"], "code": s["code"], "name": s["name"],
+                **s["alert"]} for s in evaluated["sections"] if s["alert"]["alert"]]
+    return {**_header(region, start, end), "alpha": current_app.config["RISK_MODEL"].alert_alpha,
+            "alerts": flagged}
+
+
+def _assessment_json(record: RiskAssessment) -> dict:
+    results = db.session.query(RiskSectionResult).filter_by(assessment_id=record.id).order_by(
+        RiskSectionResult.rank, RiskSectionResult.segment_id)
+    return {"id": record.id, "region_id": record.region_id,
+            "period": [record.period_start.isoformat(), record.period_end.isoformat()],
+            "created_by": record.created_by, "created_at": record.created_at.isoformat(),
+            "config_sha256": record.config_sha256, "config": record.config_text,
+            "inputs": record.inputs, "summary": record.summary,
+            "sections": [r.details for r in results]}
+
+
+@bp.post("/risk/assessments")
+@require_role("analyst")
+def create_assessment():
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "Bad Request", "the body must be a JSON object with region and "
+                       "datetime")
+    start, end = _period(body.get("datetime"))
+    region = body.get("region") or None
+    if region is not None and not isinstance(region, str):
+        raise ParameterError("region", "must be a region code")
+    evaluated = _evaluate(region, start, end)
+    config = current_app.config["RISK_MODEL"]
+    record = risk_assessment.store_assessment(
+        db.session, config, region, start, end, evaluated,
+        {"region": region, "datetime": body.get("datetime"), "sections": evaluated["inputs"]},
+        current_user.id)
+    db.session.commit()
+    return _assessment_json(record), 201, {
+        "Location": f"{request.script_root}/api/v1/risk/assessments/{record.id}"}
+
+
+@bp.get("/risk/assessments/<int:assessment_id>")
+def get_assessment(assessment_id: int):
+    record = db.session.get(RiskAssessment, assessment_id)
+    if record is None:
+        raise ApiError(404, "Not Found", f"no assessment with id {assessment_id}")
+    return _assessment_json(record)
+
+
+def _section_or_404(section_id: int) -> None:
+    from geo.models import BorderSegment
+
+    if db.session.get(BorderSegment, section_id) is None:
+        raise ApiError(404, "Not Found", f"no border section with id {section_id}")
+
+
+@bp.patch("/risk/segments/<int:section_id>/level")
+@require_role("supervisor")
+def decide_level(section_id: int):
+    _section_or_404(section_id)
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "Bad Request", "the body must be a JSON object with level and "
+                       "justification")
+    level = body.get("level")
+    if level is not None and level not in DECISION_LEVELS:
+        raise ParameterError("level", f"unknown level {level!r}; levels: "
+                             f"{', '.join(DECISION_LEVELS)}, or null to lift the decision")
+    justification = body.get("justification")
+    if not isinstance(justification, str) or len(justification.strip()) < 10:
+        raise ParameterError("justification", "is required: at least 10 characters saying "
+                             "why the level is set or lifted")
+    decision = RiskLevelDecision(segment_id=section_id, level=level,
+                                 justification=justification.strip(),
+                                 decided_by=current_user.id)
+    db.session.add(decision)
+    db.session.commit()
+    return {"section_id": section_id, "level": level, "justification": decision.justification,
+            "decided_by": current_user.username, "decided_at": decision.decided_at.isoformat()}
+
+
+@bp.get("/risk/segments/<int:section_id>/history")
+def section_history(section_id: int):
+    _section_or_404(section_id)
+    return {"section_id": section_id,
+            "history": risk_assessment.section_history(db.session, section_id)}

@@ -1,0 +1,336 @@
+"""Risk assessments of border sections from the database: inputs, scores, records.
+
+``geo.risk`` holds the CIRAM model (pure numpy); this module feeds it and keeps its
+results:
+
+- :func:`gather_inputs` counts, set-based in SQL, the incidents of a period that lie
+  within the configured corridor of their nearest section (the derived links of
+  ``geo.queries.link_incidents``), per category, with persons, risk-to-life and
+  late-detection counts, for the period and the ``baseline_periods`` equal-length
+  periods before it; adds each section's distance to the nearest crossing point and
+  whether it touches a Gi* hot-spot of the period (``geo.analysis``).
+- :func:`evaluate_sections` scores them, compares with the previous equal-length
+  period and the same period a year before, and tests each section for an alert.
+- :func:`store_assessment` writes the result as an immutable record;
+  :func:`section_history` reads a section's levels over time with the supervisors'
+  decisions.
+
+Times are timezone-aware (UTC); distances and lengths in metres in the analysis CRS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+import shapely
+from sqlalchemy import text
+
+from geo import analysis, risk
+from geo.crs import reproject
+from geo.models import RiskAssessment, RiskSectionResult
+from geo.validation import STORAGE_SRID
+
+# Gi* bins that count as a hot-spot a section "touches" (95 % confidence or more).
+HOTSPOT_MIN_BIN = 2
+HOTSPOT_CELL_SIZE_M = 2000.0
+
+
+class AssessmentError(ValueError):
+    """Parameters that cannot be assessed; ``field`` names the one to change."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+_SECTIONS = text(
+    """
+    SELECT s.id, s.code, s.name, s.length_m, s.surveillance_level, s.terrain_class,
+           s.region_id, ST_AsBinary(s.geom) AS geom,
+           (SELECT ST_Distance(ST_Transform(c.geom, :srid), ST_Transform(s.geom, :srid))
+              FROM crossing_points AS c
+             ORDER BY c.geom::geography <-> s.geom::geography LIMIT 1) AS crossing_distance_m
+      FROM border_segments AS s
+     WHERE CAST(:region_id AS integer) IS NULL OR s.region_id = :region_id
+     ORDER BY s.id
+    """
+)
+
+# Incidents per section, period (0 = the assessed one, k = k periods before) and
+# category. Each incident counts once: for its nearest section, inside the corridor.
+_COUNTS = text(
+    """
+    SELECT i.nearest_segment_id AS section_id,
+           CASE WHEN i.occurred_at >= :start THEN 0
+                ELSE ceil(extract(epoch FROM (:start - i.occurred_at)) / :period_seconds)::int
+           END AS back,
+           i.category,
+           count(*) AS incidents,
+           sum(i.persons_count) AS persons,
+           count(*) FILTER (WHERE i.outcome = ANY(:life_outcomes)
+                            AND (i.category = ANY(:life_categories)
+                                 OR i.transport_means = ANY(:life_transport))) AS life_risk,
+           count(*) FILTER (WHERE i.detection_method = ANY(:late_detection)
+                            OR i.outcome = ANY(:late_outcomes)) AS late
+      FROM incidents AS i
+     WHERE i.nearest_segment_id = ANY(:section_ids)
+       AND i.segment_distance_m <= :corridor_m
+       AND i.occurred_at >= :earliest AND i.occurred_at <= :end
+     GROUP BY 1, 2, 3
+    """
+)
+
+_LAST_YEAR = text(
+    """
+    SELECT nearest_segment_id AS section_id, count(*) AS incidents
+      FROM incidents
+     WHERE nearest_segment_id = ANY(:section_ids) AND segment_distance_m <= :corridor_m
+       AND occurred_at >= :start AND occurred_at <= :end
+     GROUP BY 1
+    """
+)
+
+
+@dataclass
+class SectionFrame:
+    """The sections of an assessment and everything gathered about them."""
+
+    ids: np.ndarray
+    codes: list[str]
+    names: list[str]
+    inputs: risk.SectionInputs
+    previous: np.ndarray  # incidents in the previous equal-length period
+    last_year: np.ndarray  # incidents in the same period a year before
+
+
+def _region_id(session, region_code: str | None) -> int | None:
+    if region_code is None:
+        return None
+    region_id = session.execute(text("SELECT id FROM regions WHERE code = :code"),
+                                {"code": region_code}).scalar_one_or_none()
+    if region_id is None:
+        raise AssessmentError("region", f"unknown region code {region_code!r}")
+    return region_id
+
+
+def _touching_hotspots(session, section_geoms, region_code, start, end, srid) -> np.ndarray:
+    """Whether each section (metric geometry) touches a Gi* cell of bin >= 2."""
+    area = analysis.StudyArea(region_code=region_code) if region_code else None
+    if area is None:
+        bounds = shapely.bounds(shapely.union_all(section_geoms))
+        lonlat = reproject(shapely.box(*bounds), srid, STORAGE_SRID).bounds
+        area = analysis.StudyArea(bbox=tuple(float(v) for v in lonlat))
+    request = analysis.HotspotRequest(area, analysis.Selection(start, end),
+                                      cell_size_m=HOTSPOT_CELL_SIZE_M)
+    try:
+        result = analysis.hotspot_map(session, request, srid)
+    except analysis.AnalysisError:
+        return np.zeros(len(section_geoms), dtype=bool)  # too few incidents: no hot-spot
+    hot = [f for f in result["features"] if (f["properties"]["bin"] or 0) >= HOTSPOT_MIN_BIN]
+    if not hot:
+        return np.zeros(len(section_geoms), dtype=bool)
+    cells = reproject(shapely.polygons([f["geometry"]["coordinates"][0] for f in hot]),
+                      STORAGE_SRID, srid)
+    tree = shapely.STRtree(cells)
+    touching = tree.query(np.asarray(section_geoms), predicate="intersects")
+    flags = np.zeros(len(section_geoms), dtype=bool)
+    flags[np.unique(touching[0])] = True
+    return flags
+
+
+def gather_inputs(session, config: risk.RiskConfig, region_code: str | None,
+                  start: datetime, end: datetime, srid: int) -> SectionFrame:
+    """The model's inputs for every section of a region (or all) and period."""
+    if end <= start:
+        raise AssessmentError("datetime", "the period must end after it starts")
+    region_id = _region_id(session, region_code)
+    sections = session.execute(_SECTIONS, {"srid": srid, "region_id": region_id}).all()
+    if not sections:
+        raise AssessmentError("region", "the region has no border sections")
+    ids = np.array([s.id for s in sections])
+    position = {section_id: k for k, section_id in enumerate(ids.tolist())}
+    period = end - start
+    k = config.baseline_periods
+    life, late = config.impact.life_risk_rule, config.vulnerability.late_detection
+    rows = session.execute(_COUNTS, {
+        "start": start, "end": end, "earliest": start - k * period,
+        "period_seconds": period.total_seconds(), "section_ids": ids.tolist(),
+        "corridor_m": config.corridor_m,
+        "life_outcomes": list(life.outcomes), "life_categories": list(life.categories),
+        "life_transport": list(life.transport_means),
+        "late_detection": list(late.detection_methods), "late_outcomes": list(late.outcomes),
+    }).all()
+    n = len(ids)
+    categories = {c: j for j, c in enumerate(risk.CATEGORY_ORDER)}
+    category_counts = np.zeros((n, len(categories)), dtype=np.int64)
+    history = np.zeros((n, k), dtype=np.int64)
+    persons = np.zeros(n, dtype=np.int64)
+    life_risk = np.zeros(n, dtype=np.int64)
+    late_count = np.zeros(n, dtype=np.int64)
+    for row in rows:
+        s = position[row.section_id]
+        if row.back == 0:
+            category_counts[s, categories[row.category]] += row.incidents
+            persons[s] += row.persons
+            life_risk[s] += row.life_risk
+            late_count[s] += row.late
+        elif 1 <= row.back <= k:
+            history[s, row.back - 1] += row.incidents
+    last_year = np.zeros(n, dtype=np.int64)
+    year = timedelta(days=365)
+    for row in session.execute(_LAST_YEAR, {"section_ids": ids.tolist(),
+                                            "corridor_m": config.corridor_m,
+                                            "start": start - year, "end": end - year}):
+        last_year[position[row.section_id]] = row.incidents
+    incidents = category_counts.sum(axis=1)
+    geoms = [reproject(shapely.from_wkb(bytes(s.geom)), STORAGE_SRID, srid) for s in sections]
+    inputs = risk.SectionInputs(
+        section_ids=ids,
+        length_m=np.array([s.length_m for s in sections], dtype=float),
+        period_days=period.total_seconds() / 86400,
+        category_counts=category_counts,
+        persons=persons,
+        life_risk_count=life_risk,
+        baseline_rate=history.mean(axis=1) if k else np.zeros(n),
+        history=history,
+        touches_hotspot=_touching_hotspots(session, geoms, region_code, start, end, srid),
+        surveillance_level=np.array([s.surveillance_level for s in sections]),
+        terrain_class=np.array([s.terrain_class for s in sections], dtype=object),
+        crossing_distance_m=np.array([np.inf if s.crossing_distance_m is None
+                                      else s.crossing_distance_m for s in sections]),
+        inland_share=np.divide(late_count, incidents, out=np.full(n, np.nan),
+                               where=incidents > 0),
+    )
+    return SectionFrame(ids, [s.code for s in sections], [s.name for s in sections], inputs,
+                        previous=history[:, 0] if k else np.zeros(n, dtype=np.int64),
+                        last_year=last_year)
+
+
+def _nullable(values) -> list:
+    return [None if not np.isfinite(v) else float(v) for v in np.asarray(values, dtype=float)]
+
+
+def evaluate_sections(frame: SectionFrame, config: risk.RiskConfig) -> dict:
+    """Scores, comparisons, alerts and the region summary of gathered sections."""
+    result = risk.assess_sections(frame.inputs, config)
+    counts = frame.inputs.incidents
+    alerts = risk.count_alerts(counts, frame.inputs.baseline_rate, frame.inputs.history, config)
+    change_previous = risk.percent_change(counts, frame.previous)
+    change_year = risk.percent_change(counts, frame.last_year)
+    sections = []
+    for k, record in enumerate(result.records()):
+        record.update({
+            "code": frame.codes[k], "name": frame.names[k], "incidents": int(counts[k]),
+            "persons": int(frame.inputs.persons[k]),
+            "touches_hotspot": bool(frame.inputs.touches_hotspot[k]),
+            "comparison": {
+                "previous_period": int(frame.previous[k]),
+                "change_previous_pct": _nullable([change_previous[k]])[0],
+                "same_period_last_year": int(frame.last_year[k]),
+                "change_last_year_pct": _nullable([change_year[k]])[0],
+            },
+            "alert": {"alert": bool(alerts.alert[k]), "observed": int(alerts.observed[k]),
+                      "expected": float(alerts.expected[k]),
+                      "p_value": float(alerts.p_value[k]),
+                      "distribution": str(alerts.distribution[k])},
+        })
+        sections.append(record)
+    sections.sort(key=lambda r: (r["rank"], r["code"]))
+    total = int(counts.sum())
+    summary = {
+        "sections": len(sections), "incidents": total,
+        "levels": {level: int((result.level == level).sum()) for level in risk.LEVELS},
+        "concentration_top20_pct": _nullable([100 * risk.concentration(counts)])[0],
+        "change_previous_pct": _nullable(risk.percent_change([total],
+                                                             [frame.previous.sum()]))[0],
+        "change_last_year_pct": _nullable(risk.percent_change([total],
+                                                              [frame.last_year.sum()]))[0],
+        "alerts": int(alerts.alert.sum()),
+        "config_sha256": result.config_sha256,
+    }
+    return {"summary": summary, "sections": sections}
+
+
+def store_assessment(session, config: risk.RiskConfig, region_code: str | None,
+                     start: datetime, end: datetime, evaluated: dict, inputs: dict,
+                     user_id: int) -> RiskAssessment:
+    """Write an assessment and its section results as an immutable record (no commit)."""
+    record = RiskAssessment(
+        region_id=_region_id(session, region_code), period_start=start, period_end=end,
+        config_sha256=evaluated["summary"]["config_sha256"], config_text=config.text,
+        inputs=inputs, summary=evaluated["summary"], created_by=user_id,
+    )
+    session.add(record)
+    session.flush()
+    session.add_all([
+        RiskSectionResult(assessment_id=record.id, segment_id=s["section_id"],
+                          threat=s["threat"], vulnerability=s["vulnerability"],
+                          impact=s["impact"], risk=s["risk"], level=s["level"], rank=s["rank"],
+                          details=s)
+        for s in evaluated["sections"]
+    ])
+    session.flush()
+    return record
+
+
+_CURRENT_DECISIONS = text(
+    """
+    SELECT DISTINCT ON (segment_id) segment_id, level, justification, decided_at,
+           (SELECT username FROM users WHERE users.id = decided_by) AS decided_by
+      FROM risk_level_decisions
+     WHERE segment_id = ANY(:ids)
+     ORDER BY segment_id, decided_at DESC, id DESC
+    """
+)
+
+
+def apply_decisions(session, sections: list[dict]) -> None:
+    """Set each section's effective ``level`` from its latest supervisor decision.
+
+    The computed level stays in ``computed_level``; ``decision`` says who set what, when
+    and why (None when no decision holds).
+    """
+    ids = [s["section_id"] for s in sections]
+    decisions = {row.segment_id: row for row in session.execute(_CURRENT_DECISIONS,
+                                                                {"ids": ids})}
+    for section in sections:
+        section["computed_level"] = section["level"]
+        decision = decisions.get(section["section_id"])
+        section["decision"] = None
+        if decision is not None and decision.level is not None:
+            section["level"] = decision.level
+            section["decision"] = {"level": decision.level,
+                                   "justification": decision.justification,
+                                   "decided_by": decision.decided_by,
+                                   "decided_at": decision.decided_at.isoformat()}
+
+
+_HISTORY = text(
+    """
+    SELECT 'assessment' AS kind, a.id AS assessment_id, a.period_start, a.period_end,
+           r.level, r.risk, a.created_at AS at, NULL AS justification,
+           (SELECT username FROM users WHERE users.id = a.created_by) AS by
+      FROM risk_section_results AS r JOIN risk_assessments AS a ON a.id = r.assessment_id
+     WHERE r.segment_id = :id
+    UNION ALL
+    SELECT 'decision', NULL, NULL, NULL, d.level, NULL, d.decided_at, d.justification,
+           (SELECT username FROM users WHERE users.id = d.decided_by)
+      FROM risk_level_decisions AS d
+     WHERE d.segment_id = :id
+     ORDER BY at, kind
+    """
+)
+
+
+def section_history(session, section_id: int) -> list[dict]:
+    """A section's assessed levels and supervisors' decisions, oldest first."""
+    return [
+        {"kind": row.kind, "assessment_id": row.assessment_id,
+         "period": None if row.period_start is None
+         else [row.period_start.isoformat(), row.period_end.isoformat()],
+         "level": row.level, "risk": row.risk, "at": row.at.isoformat(),
+         "justification": row.justification, "by": row.by}
+        for row in session.execute(_HISTORY, {"id": section_id})
+    ]

@@ -1,0 +1,184 @@
+"""CIRAM risk through the API, on the synthetic demo: rankings that find the planted
+hot-spots, records that cannot change, supervisors' decisions, alerts."""
+
+import math
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import text
+
+from app.auth.service import create_token, create_user
+from app.extensions import db
+from config import ConfigError
+from tests.conftest import DEMO_END, TEST_PASSWORD, make_app
+
+LAST_MONTH = "2026-06-01T00:00:00Z/2026-06-29T23:59:59Z"
+
+
+@pytest.fixture(scope="module")
+def people(demo_app):
+    """Bearer headers of an analyst and a supervisor on the demo database."""
+    app, viewer, _ = demo_app
+    headers = {"viewer": viewer}
+    with app.app_context():
+        for role in ("analyst", "supervisor"):
+            user = db.session.execute(text("SELECT id FROM users WHERE username = :u"),
+                                      {"u": f"risk-{role}"}).scalar()
+            if user is None:
+                user = create_user(db.session, f"risk-{role}", role, TEST_PASSWORD)
+            else:
+                from app.auth.models import User
+                user = db.session.get(User, user)
+            _, token = create_token(db.session, user, "test")
+            headers[role] = {"Authorization": f"Bearer {token}"}
+        db.session.commit()
+        db.session.remove()
+    return headers
+
+
+def client(demo_app):
+    return demo_app[0].test_client()
+
+
+def nearest_section(demo_app, lon, lat):
+    app = demo_app[0]
+    with app.app_context():
+        section_id = db.session.execute(text(
+            "SELECT id FROM border_segments ORDER BY geom::geography <-> "
+            "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography LIMIT 1"),
+            {"lon": lon, "lat": lat}).scalar_one()
+        db.session.remove()
+    return section_id
+
+
+def ranked_planted(demo_app, people):
+    _, _, planted = demo_app
+    body = client(demo_app).get(f"/api/v1/risk/segments?datetime={LAST_MONTH}",
+                                headers=people["viewer"]).get_json()
+    sections = {s["section_id"]: s for s in body["sections"]}
+    return body, [(spot, sections[nearest_section(demo_app, spot.lon, spot.lat)])
+                  for spot in planted]
+
+
+def test_ranking_scores_and_the_diminishing_hot_spots_fall(demo_app, people):
+    body, pairs = ranked_planted(demo_app, people)
+    for spot, section in pairs:
+        if spot.kind == "diminishing":
+            assert section["comparison"]["change_last_year_pct"] < 0, spot.code
+    assert body["summary"]["sections"] == len(body["sections"]) == 115
+    top = body["sections"][0]
+    assert top["risk"] == top["threat"] * top["vulnerability"] * top["impact"]
+    assert [s["rank"] for s in body["sections"]] == sorted(s["rank"] for s in body["sections"])
+    shares = [f["share"] for f in top["explanation"]["threat"]]
+    assert sum(shares) == pytest.approx(1.0)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "open (issue 5): on the demo, background activity at busy crossing points outweighs "
+    "some planted hot-spots; the model or the demo's planted shares need calibrating"))
+def test_sections_of_persistent_and_intensifying_hot_spots_rank_in_the_top_decile(
+        demo_app, people):
+    body, pairs = ranked_planted(demo_app, people)
+    decile = math.ceil(0.1 * len(body["sections"]))
+    late = [(spot.code, section["rank"]) for spot, section in pairs
+            if spot.kind in ("persistent", "intensifying") and section["rank"] > decile]
+    assert late == []
+
+
+def test_assessment_is_stored_as_a_record(demo_app, people):
+    http = client(demo_app)
+    body = {"region": "GE-KK", "datetime": LAST_MONTH}
+    assert http.post("/api/v1/risk/assessments", json=body,
+                     headers=people["viewer"]).status_code == 403
+    first = http.post("/api/v1/risk/assessments", json=body, headers=people["analyst"])
+    assert first.status_code == 201
+    record = first.get_json()
+    assert record["config_sha256"] == record["summary"]["config_sha256"]
+    assert "corridor_m:" in record["config"]
+    assert record["sections"] and record["sections"][0]["rank"] == 1
+    stored = http.get(first.headers["Location"], headers=people["viewer"]).get_json()
+    assert stored == record
+    second = http.post("/api/v1/risk/assessments", json=body,
+                       headers=people["analyst"]).get_json()
+    assert second["id"] != record["id"]  # re-running creates a new record
+
+
+def test_supervisor_sets_and_lifts_critical_with_a_justification(demo_app, people):
+    http = client(demo_app)
+    section = client(demo_app).get(f"/api/v1/risk/segments?region=GE-KK&datetime={LAST_MONTH}",
+                                   headers=people["viewer"]).get_json()["sections"][-1]
+    url = f"/api/v1/risk/segments/{section['section_id']}/level"
+    decision = {"level": "critical", "justification": "Flooding washed out the fence line."}
+    assert http.patch(url, json=decision, headers=people["analyst"]).status_code == 403
+    short = http.patch(url, json={"level": "critical", "justification": "because"},
+                       headers=people["supervisor"])
+    assert short.status_code == 422 and short.get_json()["field"] == "justification"
+    bad = http.patch(url, json={**decision, "level": "extreme"}, headers=people["supervisor"])
+    assert bad.status_code == 422 and bad.get_json()["field"] == "level"
+    assert http.patch(url, json=decision, headers=people["supervisor"]).status_code == 200
+
+    ranked = http.get(f"/api/v1/risk/segments?region=GE-KK&datetime={LAST_MONTH}",
+                      headers=people["viewer"]).get_json()["sections"]
+    now = next(s for s in ranked if s["section_id"] == section["section_id"])
+    assert now["level"] == "critical" and now["computed_level"] == section["level"]
+    assert now["decision"]["decided_by"] == "risk-supervisor"
+
+    lift = {"level": None, "justification": "Fence repaired, patrols back to normal."}
+    assert http.patch(url, json=lift, headers=people["supervisor"]).status_code == 200
+    ranked = http.get(f"/api/v1/risk/segments?region=GE-KK&datetime={LAST_MONTH}",
+                      headers=people["viewer"]).get_json()["sections"]
+    assert next(s for s in ranked if s["section_id"] == section["section_id"])["level"] == (
+        section["level"])
+    history = http.get(f"/api/v1/risk/segments/{section['section_id']}/history",
+                       headers=people["viewer"]).get_json()["history"]
+    decisions = [h for h in history if h["kind"] == "decision"]
+    assert [d["level"] for d in decisions][-2:] == ["critical", None]
+
+
+def test_an_abnormal_month_raises_an_alert(demo_app, people):
+    app, _, planted = demo_app
+    spot = next(p for p in planted if p.code == "HS-PERS-01")
+    section_id = nearest_section(demo_app, spot.lon, spot.lat)
+    when = DEMO_END - timedelta(days=3)
+    with app.app_context():
+        db.session.execute(text(
+            "INSERT INTO incidents (source, external_id, occurred_at, category, outcome, "
+            "persons_count, source_reliability, information_credibility, status, geom, "
+            "provenance, description) SELECT 'alert-test', 'A-' || g, :when, "
+            "'smuggling_tobacco', 'actual', 1, 'B', 2, 'draft', "
+            "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), 'synthetic', 'SYNTHETIC alert test' "
+            "FROM generate_series(1, 200) AS g"), {"when": when, "lon": spot.lon,
+                                                    "lat": spot.lat})
+        from geo.queries import link_incidents
+        link_incidents(db.session, 32638)
+        db.session.commit()
+    try:
+        body = client(demo_app).get(f"/api/v1/alerts?datetime={LAST_MONTH}",
+                                    headers=people["viewer"]).get_json()
+        flagged = {a["section_id"]: a for a in body["alerts"]}
+        assert section_id in flagged
+        alert = flagged[section_id]
+        assert alert["observed"] >= 200 > alert["expected"] and alert["p_value"] < 0.01
+    finally:
+        with app.app_context():
+            db.session.execute(text("DELETE FROM incidents WHERE source = 'alert-test'"))
+            db.session.commit()
+
+
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [("/api/v1/risk/segments?datetime=2026-06-01T00:00:00Z/..", "datetime"),
+     ("/api/v1/risk/segments", "datetime"),
+     (f"/api/v1/risk/segments?region=NOWHERE&datetime={LAST_MONTH}", "region"),
+     ("/api/v1/alerts?datetime=yesterday", "datetime")],
+)
+def test_bad_parameters_are_422(demo_app, people, url, field):
+    response = client(demo_app).get(url, headers=people["viewer"])
+    assert response.status_code == 422 and response.get_json()["field"] == field
+
+
+def test_an_invalid_risk_file_stops_start_up_with_its_line(tmp_path, databases):
+    bad = tmp_path / "risk.yaml"
+    bad.write_text("version: 1\ncorridor_m: -5\n")
+    with pytest.raises(ConfigError, match=r"RISK_CONFIG: .*line \d+"):
+        make_app("postgresql+psycopg2://u:p@127.0.0.1:1/x", RISK_CONFIG=str(bad))
