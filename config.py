@@ -103,6 +103,12 @@ def _megabytes(name: str, value: str) -> int:
     return int(number * 1024 * 1024)
 
 
+def _positive_int(name: str, value: str) -> int:
+    if not value.strip().isdigit() or int(value) < 1:
+        raise ConfigError(f"{name} must be a positive whole number, got {value!r}")
+    return int(value)
+
+
 def _port(value: str) -> int:
     if not value.isdigit() or not 0 < int(value) < 65536:
         raise ConfigError(f"PORT must be a TCP port number (1-65535), got {value!r}")
@@ -171,6 +177,8 @@ class Config:
             SESSION_COOKIE_SECURE=env == "production",
             MAX_CONTENT_LENGTH=_megabytes("MAX_BODY_MB", environ.get("MAX_BODY_MB", "50")),
             RISK_CONFIG=environ.get("RISK_CONFIG", ""),
+            HOTSPOT_MAX_CELLS=_positive_int("HOTSPOT_MAX_CELLS",
+                                            environ.get("HOTSPOT_MAX_CELLS", "200000")),
         )
         settings.SQLALCHEMY_DATABASE_URI = overrides.pop(
             "SQLALCHEMY_DATABASE_URI", None

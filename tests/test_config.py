@@ -38,6 +38,8 @@ def test_values_from_environment():
         ({"PORT": "70000"}, "PORT must be a TCP port number"),
         ({"DATABASE_URL": "sqlite:///x.db"}, "DATABASE_URL must be a PostgreSQL URL"),
         ({"BORDERRISK_ENV": "staging"}, "BORDERRISK_ENV must be one of"),
+        ({"HOTSPOT_MAX_CELLS": "0"}, "HOTSPOT_MAX_CELLS must be a positive whole number"),
+        ({"MAX_BODY_MB": "lots"}, "MAX_BODY_MB must be a number of megabytes"),
         ({"SECRET_KEY": "short"}, "SECRET_KEY must be at least 16 characters"),
         ({"BORDERRISK_ENV": "production", "SECRET_KEY": ""},
          "SECRET_KEY must be set when BORDERRISK_ENV=production"),
