@@ -74,6 +74,16 @@ class IngestReport:
         }
 
 
+def _timestamp_text(values: pd.Series) -> pd.Series:
+    """ISO 8601 text of UTC timestamps for COPY (None where there is none)."""
+    if (pd.api.types.is_datetime64_any_dtype(values)
+            and not (values.dt.nanosecond.fillna(0) != 0).any()):
+        # Vectorised; microseconds are all PostgreSQL keeps.
+        return values.dt.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00").astype(object).where(
+            values.notna(), None)
+    return values.map(lambda t: t.isoformat() if isinstance(t, pd.Timestamp) else None)
+
+
 def _sql_type(spec) -> str:
     if spec.kind == "choice" and spec.choices and isinstance(spec.choices[0], int):
         return "integer"
@@ -165,8 +175,7 @@ class Ingestion:
         out = values[names].copy()
         for spec in self.layer.fields:
             if spec.kind == "timestamp":
-                out[spec.name] = out[spec.name].map(
-                    lambda t: t.isoformat() if isinstance(t, pd.Timestamp) else None)
+                out[spec.name] = _timestamp_text(out[spec.name])
         geoms = shapely.set_srid(values["geometry"].to_numpy(), STORAGE_SRID)
         out["geom"] = shapely.to_wkb(geoms, hex=True, include_srid=True)
         buffer = io.StringIO()
@@ -241,7 +250,6 @@ class Ingestion:
     # ------------------------------------------------------------------ writing
     def _write(self) -> None:
         layer = self.layer
-        columns = ", ".join(layer.writable_names)
         updates = [f"{c} = EXCLUDED.{c}" for c in layer.writable_names if c not in layer.key]
         updates.append("geom = EXCLUDED.geom")
         if layer.name == "incidents":
@@ -258,22 +266,42 @@ class Ingestion:
                 target=self.target_id,
             )
         else:
+            # Incidents get their links in the same statement: one write per row, where
+            # linking afterwards would rewrite every row (and all its index entries).
+            linked = layer.name == "incidents"
+            links = queries.INCIDENT_LINK_COLUMNS if linked else ()
+            updates += [f"{c} = EXCLUDED.{c}" for c in links]
             conflict = "" if self.mode == "create" else (
                 f"ON CONFLICT ({', '.join(layer.key)}) DO UPDATE SET {', '.join(updates)} "
                 f"WHERE ({', '.join(layer.table + '.' + c for c in compared.split(', '))}) "
                 f"IS DISTINCT FROM ({', '.join('EXCLUDED.' + c for c in compared.split(', '))})"
             )
-            rows = self._rows_where(
-                f"INSERT INTO {layer.table} ({columns}, geom) "
-                f"SELECT {columns}, geom FROM {STAGING} ORDER BY _row {conflict} "
-                "RETURNING id, (xmax = 0) AS inserted"
+            # Rows identical to the stored ones are left out before the links are
+            # derived (the conflict clause still decides, should a row change meanwhile).
+            stored, changed = "", "true"
+            if self.mode != "create":
+                stored = f"LEFT JOIN {layer.table} AS t ON " + " AND ".join(
+                    f"t.{c} = src.{c}" for c in layer.key)
+                changed = (f"t.id IS NULL OR ({', '.join('t.' + c for c in compared.split(', '))})"
+                           f" IS DISTINCT FROM "
+                           f"({', '.join('src.' + c for c in compared.split(', '))})")
+            values = ", ".join([*("src." + c for c in compared.split(", ")),
+                                *([queries.INCIDENT_LINK_VALUES] if linked else [])])
+            statement = (
+                f"INSERT INTO {layer.table} ({', '.join([compared, *links])}) "
+                f"SELECT {values} FROM {STAGING} AS src {stored} "
+                f"{queries.INCIDENT_LINK_JOINS if linked else ''} WHERE {changed} "
+                f"ORDER BY src._row {conflict} RETURNING id, (xmax = 0) AS inserted"
             )
+            with queries.without_jit(self.session):
+                rows = self._rows_where(statement, **({"srid": self.analysis_srid}
+                                                      if linked else {}))
         self.report.ids = [r.id for r in rows]
         self.report.inserted = sum(1 for r in rows if r.inserted)
         self.report.updated = len(rows) - self.report.inserted
         staged = self.session.execute(text(f"SELECT count(*) FROM {STAGING}")).scalar_one()
         self.report.unchanged = staged - len(rows)
-        if rows:
+        if rows and (layer.name != "incidents" or self.mode == "update"):
             queries.derive_links(self.session, layer.name, self.analysis_srid, self.report.ids)
         self.report.written = True
 

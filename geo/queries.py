@@ -8,6 +8,7 @@ in the analysis CRS given as an EPSG code (``analysis_srid``, e.g. 32638).
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -23,44 +24,68 @@ _REFRESH_SEGMENT_LENGTHS = text(
     """
 )
 
-# One set-based statement for any number of incidents: the region that contains the
-# point, then the nearest segment and crossing point. The KNN operator on geography
-# ranks candidates on the sphere (index-assisted); the distance is then measured in the
-# analysis CRS so it agrees with segment lengths.
+# The derived links of an incident ``src`` (one definition, used by ``link_incidents`` and
+# by the import, which writes them with the rows): the region that contains the point,
+# then the nearest segment and crossing point. The KNN operator on geography ranks
+# candidates on the sphere (index-assisted); the distance is then measured in the
+# analysis CRS (``:srid``) so it agrees with segment lengths.
+_REGION_OF_INCIDENT = """
+    SELECT reg.id FROM regions AS reg
+     WHERE ST_Intersects(reg.geom, src.geom)
+     ORDER BY reg.id LIMIT 1"""
+_NEAREST_SEGMENT = """
+    SELECT seg.id,
+           ST_Distance(ST_Transform(seg.geom, :srid), ST_Transform(src.geom, :srid))
+               AS distance_m
+      FROM border_segments AS seg
+     ORDER BY seg.geom::geography <-> src.geom::geography
+     LIMIT 1"""
+_NEAREST_CROSSING = """
+    SELECT cp.id,
+           ST_Distance(ST_Transform(cp.geom, :srid), ST_Transform(src.geom, :srid))
+               AS distance_m
+      FROM crossing_points AS cp
+     ORDER BY cp.geom::geography <-> src.geom::geography
+     LIMIT 1"""
+INCIDENT_LINK_COLUMNS = ("region_id", "nearest_segment_id", "segment_distance_m",
+                         "nearest_crossing_id", "crossing_distance_m")
+# For a SELECT over ``src``: the joins, then the values in INCIDENT_LINK_COLUMNS order.
+INCIDENT_LINK_JOINS = (f"LEFT JOIN LATERAL ({_REGION_OF_INCIDENT}) AS r ON true "
+                       f"LEFT JOIN LATERAL ({_NEAREST_SEGMENT}) AS s ON true "
+                       f"LEFT JOIN LATERAL ({_NEAREST_CROSSING}) AS c ON true")
+INCIDENT_LINK_VALUES = "r.id, s.id, s.distance_m, c.id, c.distance_m"
+
+# One set-based statement for any number of incidents. No self-join: on a table whose
+# statistics say "empty" (just loaded, not yet analysed) the planner joined incidents to
+# itself with a nested loop, quadratic in the number of rows.
 _LINK_INCIDENTS = text(
-    """
-    UPDATE incidents AS i
-       SET region_id = r.id,
-           nearest_segment_id = s.id,
-           segment_distance_m = s.distance_m,
-           nearest_crossing_id = c.id,
-           crossing_distance_m = c.distance_m
-      FROM incidents AS src
-      LEFT JOIN LATERAL (
-            SELECT reg.id FROM regions AS reg
-             WHERE ST_Intersects(reg.geom, src.geom)
-             ORDER BY reg.id LIMIT 1
-      ) AS r ON true
-      LEFT JOIN LATERAL (
-            SELECT seg.id,
-                   ST_Distance(ST_Transform(seg.geom, :srid), ST_Transform(src.geom, :srid))
-                       AS distance_m
-              FROM border_segments AS seg
-             ORDER BY seg.geom::geography <-> src.geom::geography
-             LIMIT 1
-      ) AS s ON true
-      LEFT JOIN LATERAL (
-            SELECT cp.id,
-                   ST_Distance(ST_Transform(cp.geom, :srid), ST_Transform(src.geom, :srid))
-                       AS distance_m
-              FROM crossing_points AS cp
-             ORDER BY cp.geom::geography <-> src.geom::geography
-             LIMIT 1
-      ) AS c ON true
-     WHERE i.id = src.id
-       AND (CAST(:all_rows AS boolean) OR src.id = ANY(:ids))
+    f"""
+    UPDATE incidents AS src
+       SET region_id = ({_REGION_OF_INCIDENT}),
+           (nearest_segment_id, segment_distance_m) = ({_NEAREST_SEGMENT}),
+           (nearest_crossing_id, crossing_distance_m) = ({_NEAREST_CROSSING})
+     WHERE CAST(:all_rows AS boolean) OR src.id = ANY(:ids)
     """
 )
+
+_JIT_SETTING = text("SELECT current_setting('jit')")
+_SET_JIT = text("SELECT set_config('jit', :value, true)")
+
+
+@contextmanager
+def without_jit(session) -> Iterator[None]:
+    """Run the statements inside with PostgreSQL's JIT off, then restore the setting.
+
+    The per-row lookups of the link statements cost many times the planner's
+    estimate; over ~10,000 rows JIT kicks in and LLVM's inlining and optimisation of
+    PostGIS calls made ``link_incidents`` of 20,000 incidents take minutes instead of a
+    second (PostgreSQL 15, PostGIS 3.3). Local to the transaction either way.
+    """
+    previous = session.execute(_JIT_SETTING).scalar_one()
+    session.execute(_SET_JIT, {"value": "off"})
+    yield
+    # Not on an error: the statement failed, and rolling back undoes set_config too.
+    session.execute(_SET_JIT, {"value": previous})
 
 
 def _id_params(ids: Sequence[int] | None) -> dict:
@@ -108,7 +133,8 @@ def link_incidents(session, analysis_srid: int, ids: Sequence[int] | None = None
     int
         Number of incidents updated.
     """
-    result = session.execute(_LINK_INCIDENTS, {"srid": analysis_srid, **_id_params(ids)})
+    with without_jit(session):
+        result = session.execute(_LINK_INCIDENTS, {"srid": analysis_srid, **_id_params(ids)})
     return result.rowcount
 
 

@@ -25,6 +25,9 @@ STORAGE_SRID = 4326
 # Clock skew tolerated before an occurred_at counts as "in the future".
 FUTURE_TOLERANCE = timedelta(minutes=5)
 _TZ_SUFFIX = re.compile(r"(?:[Zz]|[+-]\d{2}:?\d{2})$")
+# Names as shapely's ``geom_type``, by ``shapely.get_type_id``.
+_GEOMETRY_TYPE_NAMES = ("Point", "LineString", "LinearRing", "Polygon", "MultiPoint",
+                        "MultiLineString", "MultiPolygon", "GeometryCollection")
 _GEOMETRY_PARTS = {"Point": "MultiPoint", "LineString": "MultiLineString",
                    "Polygon": "MultiPolygon"}
 
@@ -51,9 +54,30 @@ class ValidatedBatch:
     ignored_columns: tuple[str, ...] = ()
 
 
-def _missing(series: pd.Series) -> pd.Series:
-    """True where a value is absent: None, NaN or an empty/blank string."""
-    blank = series.map(lambda v: isinstance(v, str) and v.strip() == "")
+def _all_text(series: pd.Series) -> bool:
+    """True when every present value is a ``str`` (CSV, GeoPackage text columns)."""
+    return pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty")
+
+
+def _stripped(series: pd.Series) -> pd.Series:
+    """Strings without surrounding white space; None where the value is no string."""
+    if _all_text(series):
+        # pandas' vectorised str methods (NaN for missing values, made None here)
+        stripped = series.astype(object).str.strip()
+        return stripped.where(stripped.notna(), None)
+    return series.map(lambda v: v.strip() if isinstance(v, str) else None)
+
+
+def _missing(series: pd.Series, stripped: pd.Series | None = None) -> pd.Series:
+    """True where a value is absent: None, NaN or an empty/blank string.
+
+    ``stripped`` is ``_stripped(series)`` when the caller has it already.
+    """
+    if stripped is not None or _all_text(series):
+        stripped = _stripped(series) if stripped is None else stripped
+        blank = (stripped == "").fillna(False).astype(bool)
+    else:
+        blank = series.map(lambda v: isinstance(v, str) and v.strip() == "")
     return series.isna() | blank
 
 
@@ -61,15 +85,24 @@ def _choices_text(choices) -> str:
     return ", ".join(str(c) for c in choices)
 
 
-def _errors_where(mask, rows, name: str, message) -> list[RowError]:
-    """One RowError per True in ``mask``; ``message`` is a string or a Series."""
+def _errors_where(mask, rows, name: str, message, values=None) -> list[RowError]:
+    """One RowError per True in ``mask``.
+
+    ``message`` is a string, or a function of the row's element of ``values`` (a Series
+    or array), called for the flagged rows only.
+    """
     indexes = np.flatnonzero(np.asarray(mask))
-    if isinstance(message, pd.Series):
-        return [RowError(int(rows.iat[i]), name, message.iat[i]) for i in indexes]
+    if callable(message):
+        values = values.to_numpy() if isinstance(values, pd.Series) else values
+        return [RowError(int(rows.iat[i]), name, message(values[i])) for i in indexes]
     return [RowError(int(rows.iat[i]), name, message) for i in indexes]
 
 
-def _as_number(series: pd.Series) -> pd.Series:
+def _as_number(series: pd.Series, stripped: pd.Series | None = None) -> pd.Series:
+    kind = pd.api.types.infer_dtype(series, skipna=True)
+    if kind in ("integer", "floating", "mixed-integer-float", "empty"):
+        return pd.to_numeric(series, errors="coerce").astype("float64")
+
     def convert(value):
         if isinstance(value, bool):
             return np.nan  # JSON true/false is not a number
@@ -82,12 +115,22 @@ def _as_number(series: pd.Series) -> pd.Series:
                 return np.nan
         return np.nan
 
-    return series.map(convert).astype("float64")
+    if kind != "string":
+        return series.map(convert).astype("float64")
+    # Text: pandas parses the common forms in C; Python's float() decides what it left
+    # (e.g. "1_000"), so the result is the same as converting every value with float().
+    stripped = _stripped(series) if stripped is None else stripped
+    numbers = pd.to_numeric(stripped, errors="coerce").astype("float64")
+    undecided = numbers.isna() & series.notna()
+    if undecided.any():
+        numbers[undecided] = series[undecided].map(convert).astype("float64")
+    return numbers
 
 
-def _parse_timestamps(series: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+def _parse_timestamps(series: pd.Series, stripped: pd.Series | None = None
+                      ) -> tuple[pd.Series, pd.Series, pd.Series]:
     """(UTC timestamps, unparseable mask, no-time-zone mask) of RFC 3339 strings."""
-    text = series.map(lambda v: v.strip() if isinstance(v, str) else None)
+    text = _stripped(series) if stripped is None else stripped
     parsed = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
     unparseable = parsed.isna()
     no_zone = ~unparseable & ~text.fillna("").str.contains(_TZ_SUFFIX)
@@ -98,32 +141,33 @@ def _parse_timestamps(series: pd.Series) -> tuple[pd.Series, pd.Series, pd.Serie
 def _validate_field(spec: Field, raw: pd.Series, rows: pd.Series, now: datetime,
                     errors: list[RowError]) -> pd.Series:
     """Typed values of one field; appends its problems to ``errors``."""
-    missing = _missing(raw)
+    # Text columns (CSV, GeoPackage) are stripped once for every check below.
+    stripped = _stripped(raw) if _all_text(raw) else None
+    missing = _missing(raw, stripped)
     if spec.required:
         errors += _errors_where(missing, rows, spec.name, "is required")
     present = ~missing
     name = spec.name
 
     if spec.kind in ("int", "float"):
-        numbers = _as_number(raw)
+        numbers = _as_number(raw, stripped)
         bad = present & numbers.isna()
-        errors += _errors_where(bad, rows, name, raw.map(lambda v: f"{v!r} is not a number"))
+        errors += _errors_where(bad, rows, name, lambda v: f"{v!r} is not a number", raw)
         ok = present & ~bad
         if spec.kind == "int":
             fractional = ok & (numbers % 1 != 0)
             errors += _errors_where(fractional, rows, name,
-                                    numbers.map(lambda v: f"{v:g} is not a whole number"))
+                                    lambda v: f"{v:g} is not a whole number", numbers)
             ok &= ~fractional
         if spec.minimum is not None:
             low = ok & (numbers < spec.minimum)
             word = "negative" if spec.minimum == 0 else f"below {spec.minimum:g}"
-            errors += _errors_where(low, rows, name,
-                                    numbers.map(lambda v: f"{v:g} is {word}"))
+            errors += _errors_where(low, rows, name, lambda v: f"{v:g} is {word}", numbers)
             ok &= ~low
         if spec.maximum is not None:
             high = ok & (numbers > spec.maximum)
             errors += _errors_where(high, rows, name,
-                                    numbers.map(lambda v: f"{v:g} is above {spec.maximum:g}"))
+                                    lambda v: f"{v:g} is above {spec.maximum:g}", numbers)
             ok &= ~high
         values = numbers.where(ok)
         if spec.default is not None:
@@ -131,23 +175,28 @@ def _validate_field(spec: Field, raw: pd.Series, rows: pd.Series, now: datetime,
         return values.astype("Int64") if spec.kind == "int" else values
 
     if spec.kind == "timestamp":
-        parsed, unparseable, no_zone = _parse_timestamps(raw)
-        errors += _errors_where(present & unparseable, rows, name, raw.map(
-            lambda v: f"{v!r} is not an RFC 3339 date-time such as 2026-05-01T14:30:00Z"))
-        errors += _errors_where(present & no_zone, rows, name, raw.map(
-            lambda v: f"{v!r} has no time zone (add Z or +hh:mm)"))
+        parsed, unparseable, no_zone = _parse_timestamps(raw, stripped)
+        errors += _errors_where(
+            present & unparseable, rows, name,
+            lambda v: f"{v!r} is not an RFC 3339 date-time such as 2026-05-01T14:30:00Z", raw)
+        errors += _errors_where(present & no_zone, rows, name,
+                                lambda v: f"{v!r} has no time zone (add Z or +hh:mm)", raw)
         future = present & parsed.notna() & (parsed > pd.Timestamp(now + FUTURE_TOLERANCE))
-        errors += _errors_where(future, rows, name, raw.map(lambda v: f"{v!r} is in the future"))
+        errors += _errors_where(future, rows, name, lambda v: f"{v!r} is in the future", raw)
         return parsed.where(present & ~unparseable & ~no_zone & ~future)
 
     # text and choice
-    text = raw.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v))
-                   else str(v).strip())
+    if stripped is not None:
+        text = stripped
+    else:
+        text = raw.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v))
+                       else str(v).strip())
     if spec.kind == "choice":
         allowed = {str(c) for c in spec.choices}
         bad = present & ~text.isin(allowed)
-        errors += _errors_where(bad, rows, name, text.map(
-            lambda v: f"unknown value {v!r}; allowed: {_choices_text(spec.choices)}"))
+        errors += _errors_where(
+            bad, rows, name,
+            lambda v: f"unknown value {v!r}; allowed: {_choices_text(spec.choices)}", text)
         text = text.where(present & ~bad)
         if spec.choices and isinstance(spec.choices[0], int):
             text = pd.to_numeric(text).astype("Int64")
@@ -160,8 +209,7 @@ def _validate_field(spec: Field, raw: pd.Series, rows: pd.Series, now: datetime,
         if spec.pattern is not None:
             bad = present & text.notna() & ~text.fillna("").str.match(spec.pattern)
             expected = spec.pattern_hint or f"matching {spec.pattern}"
-            errors += _errors_where(bad, rows, name, text.map(
-                lambda v: f"{v!r} is not {expected}"))
+            errors += _errors_where(bad, rows, name, lambda v: f"{v!r} is not {expected}", text)
             text = text.where(~bad)
     if spec.default is not None:
         text = text.where(present, spec.default)
@@ -220,7 +268,8 @@ def validate_geometries(geometries, rows: pd.Series, layer: Layer,
     errors += _errors_where(missing, rows, "geometry", "is required (missing or empty)")
     ok = ~missing
 
-    types = np.array(["" if g is None else g.geom_type for g in geoms], dtype=object)
+    type_names = np.array([*_GEOMETRY_TYPE_NAMES, ""], dtype=object)
+    types = type_names[shapely.get_type_id(geoms)]  # missing: id -1, the last name ""
     want = layer.geometry_type
     single = _GEOMETRY_PARTS.get(want)
     single_of_multi = next((s for s, m in _GEOMETRY_PARTS.items() if m == want), None)
@@ -228,9 +277,10 @@ def validate_geometries(geometries, rows: pd.Series, layer: Layer,
     promote = ok & (types == single_of_multi)
     demote = ok & (types == single) & (parts == 1)
     wrong = ok & (types != want) & ~promote & ~demote
-    errors += _errors_where(wrong, rows, "geometry", pd.Series(types).map(
-        lambda t: f"wrong geometry type {t}; {layer.name} takes {want}"
-                  + (f" (or {single_of_multi})" if single_of_multi else "")))
+    errors += _errors_where(wrong, rows, "geometry",
+                            lambda t: f"wrong geometry type {t}; {layer.name} takes {want}"
+                                      + (f" (or {single_of_multi})" if single_of_multi else ""),
+                            types)
     ok &= ~wrong
     if demote.any():
         geoms[demote] = shapely.get_geometry(geoms[demote], 0)
@@ -239,12 +289,13 @@ def validate_geometries(geometries, rows: pd.Series, layer: Layer,
                           else shapely.multilinestrings([g]) if want == "MultiLineString"
                           else shapely.multipoints([g]) for g in geoms[promote]]
 
-    reasons = np.array(["" for _ in geoms], dtype=object)
-    if ok.any():
-        reasons[ok] = shapely.is_valid_reason(geoms[ok])
-    invalid = ok & (reasons != "Valid Geometry")
-    errors += _errors_where(invalid, rows, "geometry",
-                            pd.Series(reasons).map(lambda r: f"invalid geometry: {r}"))
+    # GEOS's reason only for the invalid ones: most rows are valid, and a point always.
+    invalid = ok.copy()
+    invalid[ok] = ~shapely.is_valid(geoms[ok])
+    reasons = np.full(len(geoms), "", dtype=object)
+    reasons[invalid] = shapely.is_valid_reason(geoms[invalid])
+    errors += _errors_where(invalid, rows, "geometry", lambda r: f"invalid geometry: {r}",
+                            reasons)
     ok &= ~invalid
 
     if source_srid != STORAGE_SRID and ok.any():
