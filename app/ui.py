@@ -9,7 +9,8 @@ from config import BASE_DIR
 bp = Blueprint("ui", __name__)
 
 # Third-party assets installed by `npm ci` (never committed), served from node_modules.
-VENDOR_DIRS = {"leaflet": BASE_DIR / "node_modules" / "leaflet" / "dist"}
+VENDOR_DIRS = {"leaflet": BASE_DIR / "node_modules" / "leaflet" / "dist",
+               "swagger-ui": BASE_DIR / "node_modules" / "swagger-ui-dist"}
 
 
 @bp.get("/")

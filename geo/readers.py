@@ -98,6 +98,8 @@ def _geojson_batches(path: Path, crs: int | None) -> Iterator[tuple]:
         raise ReadError(f"the file is not valid JSON: {exc}") from None
     if isinstance(body, dict) and body.get("type") == "FeatureCollection":
         features = body.get("features") or []
+        if not isinstance(features, list):
+            raise ReadError("the FeatureCollection's features must be an array")
     elif isinstance(body, dict) and body.get("type") == "Feature":
         features = [body]
     else:
@@ -182,6 +184,8 @@ def _csv_batches(path: Path, crs: int | None, mapping: dict[str, str], names,
         with pd.read_csv(path, dtype=str, keep_default_na=False, chunksize=batch_rows,
                          encoding="utf-8-sig") as reader:
             yield from _csv_chunks(reader, crs, mapping, names)
+    except pd.errors.EmptyDataError:
+        raise ReadError("the CSV is empty: it needs a header line and rows") from None
     except (UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise ReadError(f"the CSV cannot be read: {exc}") from None
 

@@ -24,6 +24,9 @@ from geo.layers import Field, Layer
 STORAGE_SRID = 4326
 # Clock skew tolerated before an occurred_at counts as "in the future".
 FUTURE_TOLERANCE = timedelta(minutes=5)
+# Earlier times are typing mistakes (and year 1 in a zone east of UTC is year 0 in UTC,
+# which PostgreSQL refuses).
+EARLIEST_TIMESTAMP = pd.Timestamp("1900-01-01", tz="UTC")
 _TZ_SUFFIX = re.compile(r"(?:[Zz]|[+-]\d{2}:?\d{2})$")
 # Names as shapely's ``geom_type``, by ``shapely.get_type_id``.
 _GEOMETRY_TYPE_NAMES = ("Point", "LineString", "LinearRing", "Polygon", "MultiPoint",
@@ -183,7 +186,10 @@ def _validate_field(spec: Field, raw: pd.Series, rows: pd.Series, now: datetime,
                                 lambda v: f"{v!r} has no time zone (add Z or +hh:mm)", raw)
         future = present & parsed.notna() & (parsed > pd.Timestamp(now + FUTURE_TOLERANCE))
         errors += _errors_where(future, rows, name, lambda v: f"{v!r} is in the future", raw)
-        return parsed.where(present & ~unparseable & ~no_zone & ~future)
+        ancient = present & parsed.notna() & (parsed < EARLIEST_TIMESTAMP)
+        errors += _errors_where(ancient, rows, name,
+                                lambda v: f"{v!r} is before {EARLIEST_TIMESTAMP:%Y-%m-%d}", raw)
+        return parsed.where(present & ~unparseable & ~no_zone & ~future & ~ancient)
 
     # text and choice
     if stripped is not None:
@@ -201,6 +207,13 @@ def _validate_field(spec: Field, raw: pd.Series, rows: pd.Series, now: datetime,
         if spec.choices and isinstance(spec.choices[0], int):
             text = pd.to_numeric(text).astype("Int64")
     else:
+        # A structure (object, list) is not text: refuse it rather than store its repr.
+        structured = present & raw.map(lambda v: isinstance(v, dict | list))
+        errors += _errors_where(structured, rows, name, "must be text, not an object or list")
+        # PostgreSQL text cannot hold the NUL character.
+        nul = present & ~structured & text.fillna("").str.contains("\x00", regex=False)
+        errors += _errors_where(nul, rows, name, "contains a NUL character (\\u0000)")
+        text = text.where(~structured & ~nul)
         if spec.max_length is not None:
             long = present & (text.str.len() > spec.max_length)
             errors += _errors_where(long, rows, name,
@@ -264,6 +277,10 @@ def validate_geometries(geometries, rows: pd.Series, layer: Layer,
     """
     geoms = np.array(geometries, dtype=object)  # a copy: it is modified below
     errors: list[RowError] = []
+    has_z = shapely.has_z(geoms)
+    if has_z.any():
+        # Positions may carry an altitude (GeoJSON, GPS); BorderRisk stores 2D geometry.
+        geoms[has_z] = shapely.force_2d(geoms[has_z])
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     errors += _errors_where(missing, rows, "geometry", "is required (missing or empty)")
     ok = ~missing

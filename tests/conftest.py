@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,11 +71,18 @@ class ThrowawayDatabases:
         conn = self._admin()
         with conn.cursor() as cur:
             for name in self.created:
-                cur.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                        sql.Identifier(name)
-                    )
-                )
+                drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                    sql.Identifier(name))
+                # An autovacuum worker (the server's own) may still be on a freshly loaded
+                # database; a non-superuser cannot end it, so wait for it to finish.
+                for attempt in range(30):
+                    try:
+                        cur.execute(drop)
+                        break
+                    except psycopg2.errors.InsufficientPrivilege:
+                        if attempt == 29:
+                            raise
+                        time.sleep(1)
         conn.close()
 
 

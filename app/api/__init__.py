@@ -1,6 +1,6 @@
 """REST API under /api/v1 (JSON and GeoJSON)."""
 
-from flask import Blueprint
+from flask import Blueprint, request
 
 from app.api.params import ParameterError
 from app.errors import problem
@@ -21,9 +21,17 @@ def _api_problem(exc: ApiError):
     return problem(exc.status, exc.title, exc.detail, **exc.extra)
 
 
+@bp.before_request
+def _refuse_nul_in_parameters():
+    # PostgreSQL text cannot hold NUL: refuse it once here, for every parameter.
+    for name, value in request.args.items(multi=True):
+        if "\x00" in name or "\x00" in value:
+            raise ParameterError(name.replace("\x00", ""), "contains a NUL character")
+
+
 @bp.errorhandler(ParameterError)
 def _parameter_error(exc: ParameterError):
     return problem(422, "Unprocessable Content", str(exc), field=exc.field)
 
 
-from app.api import features, hotspots, imports, openapi  # noqa: E402,F401  (registers routes)
+from app.api import features, hotspots, imports, openapi, risk  # noqa: E402,F401  (routes)

@@ -32,6 +32,7 @@ from geo.readers import rows_with_geometry
 GEOJSON_MIME = "application/geo+json"
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 10_000
+MAX_OFFSET = 10**9
 LAYER_RULE = "<any(" + ", ".join(LAYERS) + "):layer_name>"
 FILTER_PARAMETERS = ("bbox", "datetime", "category", "region", "status")
 FORMATS = ("geojson", "csv", "gpkg")
@@ -62,7 +63,7 @@ def parse_feature_query(layer: Layer, args) -> queries.FeatureQuery:
         region_id=region_id,
         sort=parse_sortby(args.get("sortby"), layer.sortable),
         limit=parse_int("limit", args.get("limit"), DEFAULT_LIMIT, 1, MAX_LIMIT),
-        offset=parse_int("offset", args.get("offset"), 0, 0, 10**9),
+        offset=parse_int("offset", args.get("offset"), 0, 0, MAX_OFFSET),
     )
 
 

@@ -14,6 +14,7 @@ from app.api.params import (
     parse_bbox,
     parse_bool,
     parse_datetime_interval,
+    parse_float,
     parse_list,
 )
 from app.extensions import db
@@ -21,19 +22,6 @@ from geo import analysis
 from geo.layers import INCIDENTS
 
 GEOJSON_MIME = "application/geo+json"
-
-
-def parse_float(field: str, value: str | None, minimum: float, maximum: float) -> float | None:
-    """A number in [minimum, maximum], or None when absent."""
-    if value is None or value.strip() == "":
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        raise ParameterError(field, f"{value!r} is not a number") from None
-    if not minimum <= number <= maximum:
-        raise ParameterError(field, f"must be between {minimum:g} and {maximum:g}")
-    return number
 
 
 def _area(args) -> analysis.StudyArea:

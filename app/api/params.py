@@ -68,6 +68,19 @@ def parse_int(field: str, value: str | None, default: int, minimum: int, maximum
     return number
 
 
+def parse_float(field: str, value: str | None, minimum: float, maximum: float) -> float | None:
+    """A number in [minimum, maximum], or None when absent."""
+    if value is None or value.strip() == "":
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        raise ParameterError(field, f"{value!r} is not a number") from None
+    if not minimum <= number <= maximum:
+        raise ParameterError(field, f"must be between {minimum:g} and {maximum:g}")
+    return number
+
+
 def parse_list(field: str, value: str | None, allowed=None) -> list[str]:
     """Comma-separated values; each must be in ``allowed`` when given."""
     if value is None or value.strip() == "":
@@ -139,10 +152,14 @@ def parse_crs(field: str, value: str | None, default: int = 4326) -> int:
         code = text.rstrip("/").rsplit("/", 1)[-1]
     elif text.upper().endswith("CRS84"):
         return 4326
-    if code is None or not code.isdigit():
+    # isdigit() alone admits digits int() refuses, such as superscripts.
+    if code is None or not (code.isascii() and code.isdigit()):
         raise ParameterError(field, f"{value!r} is not EPSG:nnnn")
     try:
-        CRS.from_epsg(int(code))
+        crs = CRS.from_epsg(int(code))
     except CRSError:
         raise ParameterError(field, f"EPSG:{code} is not a known CRS") from None
+    if not (crs.is_geographic or crs.is_projected):
+        raise ParameterError(field, f"EPSG:{code} ({crs.name}) is not a geographic or "
+                                    "projected CRS of x/y coordinates")
     return int(code)

@@ -80,7 +80,7 @@ def create_assessment():
                        "datetime")
     start, end = _period(body.get("datetime"))
     region = body.get("region") or None
-    if region is not None and not isinstance(region, str):
+    if region is not None and (not isinstance(region, str) or "\x00" in region):
         raise ParameterError("region", "must be a region code")
     evaluated = _evaluate(region, start, end)
     config = current_app.config["RISK_MODEL"]

@@ -46,6 +46,10 @@ def _load_session_user(user_id: str) -> User | None:
 
 
 def _require_login():
+    # Who the caller is is decided anew for every request, even when an app context
+    # (and its ``g``) outlives one request, as under the test client.
+    g.pop("_login_user", None)
+    g.pop("token_auth", None)
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
     token = bearer_token()

@@ -169,3 +169,8 @@ def test_token_deleted_with_its_user(db_session, make_user):
     db_session.flush()
     assert db_session.query(ApiToken).filter_by(user_id=user.id).count() == 0
     assert db_session.get(User, user.id) is None
+
+
+def test_a_token_does_not_carry_over_to_the_next_request(client, token_headers):
+    assert client.get("/api/v1/regions", headers=token_headers("viewer")).status_code == 200
+    assert client.get("/api/v1/regions").status_code == 401

@@ -1,0 +1,198 @@
+"""OpenAPI operations of the planner API (hot-spots) and the risk API.
+
+Builders in the form ``app.api.openapi`` expects: each takes the path's layer (None
+here) and returns the operation without the authentication responses, which
+``openapi.operation`` adds.
+"""
+
+from __future__ import annotations
+
+from app.api import hotspots, risk
+from geo.layers import INCIDENTS
+
+JSON_MIME = "application/json"
+GEOJSON_MIME = "application/geo+json"
+
+
+def _ref(section: str, name: str) -> dict:
+    return {"$ref": f"#/components/{section}/{name}"}
+
+
+def _query(name: str, schema: dict, description: str, **extra) -> dict:
+    return {"name": name, "in": "query", "required": False, "description": description,
+            "schema": schema, **extra}
+
+
+def _json(schema: dict) -> dict:
+    return {JSON_MIME: {"schema": schema}}
+
+
+def _area_and_selection(window: str = "datetime") -> list[dict]:
+    return [
+        _query("region", {"type": "string"}, "Region code of the study area (or bbox)."),
+        _ref("parameters", "bbox"),
+        _query(window, {"type": "string"}, "RFC 3339 interval start/end of the incidents.",
+               example="2026-01-01T00:00:00Z/2026-03-31T23:59:59Z"),
+        {"name": "category", "in": "query", "required": False, "style": "form",
+         "explode": False, "description": "Any of these categories.",
+         "schema": {"type": "array", "items": {"type": "string",
+                                               "enum": list(INCIDENT_CATEGORIES)}}},
+        _query("outcome", {"type": "string", "enum": ["attempted", "actual"]},
+               "Only attempted or only actual events."),
+        _query("weight", {"type": "string", "enum": ["count", "persons"], "default": "count"},
+               "Count incidents, or sum their persons."),
+        _query("cell_size", {"type": "number", "minimum": 10, "maximum": 1_000_000},
+               "Hexagon edge in metres; chosen from the incidents' spacing when absent."),
+    ]
+
+
+INCIDENT_CATEGORIES = INCIDENTS.field("category").choices
+
+CELLS = {
+    "type": "object",
+    "required": ["type", "metadata", "features", "numberMatched", "numberReturned"],
+    "properties": {
+        "type": {"type": "string", "enum": ["FeatureCollection"]},
+        "metadata": {"type": "object", "description": "Everything needed to reproduce the "
+                     "result: method, cell size, CRS, weights, band, FDR, filters, data "
+                     "version, computed_at."},
+        "numberMatched": {"type": "integer"},
+        "numberReturned": {"type": "integer"},
+        "features": {"type": "array", "items": {
+            "type": "object", "required": ["type", "id", "geometry", "properties"],
+            "properties": {
+                "type": {"type": "string", "enum": ["Feature"]},
+                "id": {"type": "integer"},
+                "geometry": {"type": "object", "description": "Polygon, EPSG:4326."},
+                "properties": {"type": "object", "description": "cell (i,j), count and the "
+                               "method's values (z, p, bin | local_i, cluster | density | "
+                               "category, trend_z, trend_p, z_series | score, train_count, "
+                               "test_count)."},
+            }}},
+    },
+}
+
+
+def _cells_operation(summary: str, parameters: list[dict]) -> dict:
+    return {"summary": summary, "tags": ["analysis"], "parameters": parameters,
+            "responses": {"200": {"description": "Every cell of the grid.",
+                                  "content": {GEOJSON_MIME: {"schema": CELLS}}},
+                          "422": _ref("responses", "Problem422")}}
+
+
+def hotspot_map_operation(_layer) -> dict:
+    return _cells_operation("Hot-spot map (Gi*, LISA or KDE) over hexagon cells", [
+        *_area_and_selection(),
+        _query("method", {"type": "string", "enum": ["gistar", "lisa", "kde"],
+                          "default": "gistar"}, "The statistic."),
+        _query("distance_band", {"type": "number", "minimum": 1, "maximum": 1e7},
+               "Distance band (metres) for Gi*/LISA, bandwidth for KDE; chosen when absent."),
+        _query("fdr", {"type": "boolean", "default": True}, "Benjamini-Hochberg on the bins."),
+    ])
+
+
+def emerging_operation(_layer) -> dict:
+    return _cells_operation("Emerging hot-spot categories per cell", [
+        *_area_and_selection(),
+        _query("step", {"type": "string", "enum": ["month", "week"], "default": "month"},
+               "Time step of the space-time cube."),
+        _query("distance_band", {"type": "number", "minimum": 1, "maximum": 1e7},
+               "Distance band in metres; chosen when absent."),
+    ])
+
+
+def evaluate_operation(_layer) -> dict:
+    return _cells_operation("Predictive evaluation: hit rate, PAI and PEI of the top cells", [
+        *_area_and_selection(window="train"),
+        _query("test", {"type": "string"}, "RFC 3339 interval start/end scored."),
+        _query("area_share", {"type": "number", "minimum": 0.0001, "maximum": 0.9999,
+                              "default": 0.05}, "Share of the area taken as hot."),
+        _query("method", {"type": "string", "enum": ["gistar", "kde", "count"],
+                          "default": "gistar"}, "The score that ranks cells."),
+    ])
+
+
+PERIOD = _query("datetime", {"type": "string"}, "RFC 3339 closed interval start/end.",
+                example="2026-10-01T00:00:00Z/2026-10-31T23:59:59Z")
+REGION = _query("region", {"type": "string"}, "Region code (all sections when absent).")
+OBJECT = {"type": "object"}
+
+
+def ranked_segments_operation(_layer) -> dict:
+    return {"summary": "Border sections ranked by CIRAM risk, with reasons and comparisons",
+            "tags": ["risk"], "parameters": [REGION, PERIOD],
+            "responses": {"200": {"description": "Summary and ranked sections.",
+                                  "content": _json({"type": "object", "required": [
+                                      "period", "summary", "sections"],
+                                      "properties": {"sections": {"type": "array",
+                                                                  "items": OBJECT}}})},
+                          "422": _ref("responses", "Problem422")}}
+
+
+def alerts_operation(_layer) -> dict:
+    return {"summary": "Sections whose count exceeds their baseline (p < alpha)",
+            "tags": ["risk"], "parameters": [REGION, PERIOD],
+            "responses": {"200": {"description": "Alerts with observed and expected counts.",
+                                  "content": _json({"type": "object", "required": ["alerts"],
+                                                    "properties": {"alerts": {
+                                                        "type": "array", "items": OBJECT}}})},
+                          "422": _ref("responses", "Problem422")}}
+
+
+ASSESSMENT = {"type": "object", "required": ["id", "period", "config_sha256", "sections"]}
+
+
+def create_assessment_operation(_layer) -> dict:
+    body = {"type": "object", "required": ["datetime"],
+            "properties": {"region": {"type": "string", "nullable": True},
+                           "datetime": {"type": "string"}}}
+    return {"summary": "Run and store a risk assessment (an immutable record)",
+            "tags": ["risk"],
+            "requestBody": {"required": True, "content": _json(body)},
+            "responses": {"201": {"description": "The stored assessment.",
+                                  "content": _json(ASSESSMENT)},
+                          "422": _ref("responses", "Problem422")}}
+
+
+def get_assessment_operation(_layer) -> dict:
+    return {"summary": "A stored risk assessment", "tags": ["risk"],
+            "responses": {"200": {"description": "The assessment.",
+                                  "content": _json(ASSESSMENT)},
+                          "404": _ref("responses", "Problem404")}}
+
+
+def decide_level_operation(_layer) -> dict:
+    body = {"type": "object", "required": ["justification"],
+            "properties": {"level": {"type": "string", "nullable": True,
+                                     "enum": [*risk.DECISION_LEVELS, None]},
+                           "justification": {"type": "string", "minLength": 10}}}
+    return {"summary": "Set (or lift, with null) a section's level, with a justification",
+            "tags": ["risk"], "requestBody": {"required": True, "content": _json(body)},
+            "responses": {"200": {"description": "The decision.", "content": _json(OBJECT)},
+                          "404": _ref("responses", "Problem404"),
+                          "422": _ref("responses", "Problem422")}}
+
+
+def history_operation(_layer) -> dict:
+    return {"summary": "A section's assessed levels and decisions over time",
+            "tags": ["risk"],
+            "responses": {"200": {"description": "Oldest first.", "content": _json(OBJECT)},
+                          "404": _ref("responses", "Problem404")}}
+
+
+def analysis_builders() -> dict:
+    """Builders of the planner and risk views, for ``openapi.operation_builders``."""
+    return {
+        hotspots.hotspot_map: hotspot_map_operation,
+        hotspots.emerging_hotspots: emerging_operation,
+        hotspots.evaluate_hotspots: evaluate_operation,
+        risk.ranked_segments: ranked_segments_operation,
+        risk.alerts: alerts_operation,
+        risk.create_assessment: create_assessment_operation,
+        risk.get_assessment: get_assessment_operation,
+        risk.decide_level: decide_level_operation,
+        risk.section_history: history_operation,
+    }
+
+
+__all__ = ["analysis_builders"]
