@@ -47,8 +47,10 @@ venv: $(VENV)/.installed
 venv-test: $(VENV)/.installed-dev
 
 # Front-end packages and the Natural Earth data of the demo, from the npm registry.
+# No install scripts: none is needed, and one dependency of swagger-ui-dist would
+# send analytics.
 node_modules/.package-lock.json: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	SCARF_ANALYTICS=false npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $@
 
 assets: node_modules/.package-lock.json

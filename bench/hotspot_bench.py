@@ -165,6 +165,11 @@ def main() -> None:
                             f"&distance_band={meta['distance_band_m']:.3f}")
             emerging, t_emerging = api_call(app, headers, emerging_url)
             recovery, n_planted = recovery_table(app, headers, 2000.0)
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        raise
     finally:
         databases.drop_all()
 
