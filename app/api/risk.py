@@ -15,7 +15,9 @@ from geo.models import RiskAssessment, RiskLevelDecision, RiskSectionResult
 DECISION_LEVELS = ("low", "medium", "high", "critical")
 
 
-def _period(value: str | None, field: str = "datetime"):
+def _period(value, field: str = "datetime"):
+    if value is not None and not isinstance(value, str):
+        raise ParameterError(field, "must be a string start/end")
     start, end = parse_datetime_interval(value)
     if start is None or end is None:
         raise ParameterError(field, "needs a closed interval start/end, e.g. "

@@ -182,3 +182,11 @@ def test_an_invalid_risk_file_stops_start_up_with_its_line(tmp_path, databases):
     bad.write_text("version: 1\ncorridor_m: -5\n")
     with pytest.raises(ConfigError, match=r"RISK_CONFIG: .*line \d+"):
         make_app("postgresql+psycopg2://u:p@127.0.0.1:1/x", RISK_CONFIG=str(bad))
+
+
+@pytest.mark.parametrize("body", [{"datetime": {"start": 1}}, {"datetime": LAST_MONTH,
+                                                               "region": ["GE-KK"]}])
+def test_assessment_body_of_the_wrong_shape_is_422(demo_app, people, body):
+    response = client(demo_app).post("/api/v1/risk/assessments", json=body,
+                                     headers=people["analyst"])
+    assert response.status_code == 422
