@@ -44,9 +44,10 @@ def setup(incidents: int):
     from app.auth.service import create_token, create_user
     from app.extensions import db
     from geo.demo import load_demo
-    from tests.conftest import ThrowawayDatabases, make_app, server_url
+    from tests.conftest import make_app
+    from tests.databases import ThrowawayDatabases, server_url
 
-    databases = ThrowawayDatabases(server_url())
+    databases = ThrowawayDatabases(server_url(), purpose="bench")
     app = make_app(databases.create())
     with app.app_context():
         flask_migrate.upgrade()

@@ -49,6 +49,8 @@ import psycopg2
 from psycopg2 import sql
 from sqlalchemy.engine import make_url
 
+from tests.databases import ThrowawayDatabases, server_url
+
 DEFAULT_ROWS = 1_000_000
 LIST_ROWS = 10_000
 LIST_REPEATS = 3
@@ -76,41 +78,12 @@ class Timing:
 # --------------------------------------------------------------------------- database
 
 
-def server_url() -> str:
-    """The server the app would use: ``DATABASE_URL``, else the embedded cluster."""
-    import config
-
-    url = os.environ.get("DATABASE_URL") or config.embedded_database_url()
-    return url.replace("postgresql+psycopg2://", "postgresql://", 1)
-
-
 def connect(url, autocommit: bool = False) -> psycopg2.extensions.connection:
     """A psycopg2 connection to the database of ``url`` (a SQLAlchemy URL)."""
     connection = psycopg2.connect(
         url.set(drivername="postgresql").render_as_string(hide_password=False))
     connection.autocommit = autocommit
     return connection
-
-
-def _admin(base) -> psycopg2.extensions.connection:
-    return connect(base, autocommit=True)
-
-
-def create_database(base) -> str:
-    name = f"{base.database}_bench_{uuid.uuid4().hex[:10]}"
-    connection = _admin(base)
-    with connection.cursor() as cursor:
-        cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    connection.close()
-    return name
-
-
-def drop_database(base, name: str) -> None:
-    connection = _admin(base)
-    with connection.cursor() as cursor:
-        cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(name)))
-    connection.close()
 
 
 def ogr_connection(url) -> tuple[str, dict]:
@@ -385,12 +358,12 @@ def worker(path: str) -> None:
 def benchmark(rows: int, with_demo_incidents: bool) -> None:
     from app import create_app
 
-    base = make_url(server_url())
-    name = create_database(base)
+    databases = ThrowawayDatabases(server_url(), purpose="bench")
+    url = make_url(databases.create())
+    name = url.database
     timings: list[Timing] = []
     ratios: dict[str, tuple[float, float]] = {}
     try:
-        url = base.set(drivername="postgresql+psycopg2", database=name)
         url_text = url.render_as_string(hide_password=False)
         print(f"machine: {machine()}")
         print(f"database: {server_versions(url)} (throwaway database {name})")
@@ -431,7 +404,7 @@ def benchmark(rows: int, with_demo_incidents: bool) -> None:
 
             db.engine.dispose()
     finally:
-        drop_database(base, name)
+        databases.drop_all()
 
     print(f"\n{rows:,} incidents; ours = geo.ingest.import_file + commit; "
           f"peer = ogr2ogr -f PostgreSQL")

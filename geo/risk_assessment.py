@@ -275,6 +275,21 @@ def store_assessment(session, config: risk.RiskConfig, region_code: str | None,
     return record
 
 
+def assessment_record(session, assessment_id: int) -> dict | None:
+    """A stored assessment with its sections in rank order, or None."""
+    record = session.get(RiskAssessment, assessment_id)
+    if record is None:
+        return None
+    results = session.query(RiskSectionResult).filter_by(assessment_id=record.id).order_by(
+        RiskSectionResult.rank, RiskSectionResult.segment_id)
+    return {"id": record.id, "region_id": record.region_id,
+            "period": [record.period_start.isoformat(), record.period_end.isoformat()],
+            "created_by": record.created_by, "created_at": record.created_at.isoformat(),
+            "config_sha256": record.config_sha256, "config": record.config_text,
+            "inputs": record.inputs, "summary": record.summary,
+            "sections": [r.details for r in results]}
+
+
 _CURRENT_DECISIONS = text(
     """
     SELECT DISTINCT ON (segment_id) segment_id, level, justification, decided_at,

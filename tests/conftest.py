@@ -9,81 +9,20 @@ that ``make run`` serves. Without a reachable PostGIS the suite fails; it never 
 from __future__ import annotations
 
 import json
-import os
-import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psycopg2
 import pytest
-from psycopg2 import sql
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import scoped_session, sessionmaker
 
-import config
 from app import create_app
 from app.extensions import db
+from tests.databases import ThrowawayDatabases, server_url
 
 DATA_DIR = Path(__file__).parent / "data"
 TEST_PASSWORD = "test-password-123"
-
-
-def server_url() -> str:
-    """URL of the server to make throwaway databases on (never used for tests itself)."""
-    url = os.environ.get("DATABASE_URL") or config.embedded_database_url()
-    return url.replace("postgresql+psycopg2://", "postgresql://", 1)
-
-
-class ThrowawayDatabases:
-    """Creates databases named ``<db>_test_<random>`` and drops them afterwards."""
-
-    def __init__(self, base_url: str):
-        self.base = make_url(base_url)
-        self.created: list[str] = []
-
-    def _admin(self):
-        try:
-            conn = psycopg2.connect(self.base.render_as_string(hide_password=False))
-        except psycopg2.OperationalError as exc:
-            pytest.exit(
-                f"PostGIS is not reachable at {self.base.host}:{self.base.port} ({exc}). "
-                "Run the suite with `make test`, which starts the embedded PostGIS, "
-                "or set DATABASE_URL.",
-                returncode=3,
-            )
-        conn.autocommit = True
-        return conn
-
-    def create(self) -> str:
-        name = f"{self.base.database}_test_{uuid.uuid4().hex[:10]}"
-        conn = self._admin()
-        with conn.cursor() as cur:
-            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        conn.close()
-        self.created.append(name)
-        return self.base.set(drivername="postgresql+psycopg2", database=name).render_as_string(
-            hide_password=False
-        )
-
-    def drop_all(self) -> None:
-        conn = self._admin()
-        with conn.cursor() as cur:
-            for name in self.created:
-                drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                    sql.Identifier(name))
-                # An autovacuum worker (the server's own) may still be on a freshly loaded
-                # database; a non-superuser cannot end it, so wait for it to finish.
-                for attempt in range(30):
-                    try:
-                        cur.execute(drop)
-                        break
-                    except psycopg2.errors.InsufficientPrivilege:
-                        if attempt == 29:
-                            raise
-                        time.sleep(1)
-        conn.close()
 
 
 @pytest.fixture(scope="session")

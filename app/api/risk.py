@@ -10,7 +10,7 @@ from app.api.params import ParameterError, parse_datetime_interval
 from app.auth import require_role
 from app.extensions import db
 from geo import risk_assessment
-from geo.models import RiskAssessment, RiskLevelDecision, RiskSectionResult
+from geo.models import RiskLevelDecision
 
 DECISION_LEVELS = ("low", "medium", "high", "critical")
 
@@ -62,17 +62,6 @@ def alerts():
             "alerts": flagged}
 
 
-def _assessment_json(record: RiskAssessment) -> dict:
-    results = db.session.query(RiskSectionResult).filter_by(assessment_id=record.id).order_by(
-        RiskSectionResult.rank, RiskSectionResult.segment_id)
-    return {"id": record.id, "region_id": record.region_id,
-            "period": [record.period_start.isoformat(), record.period_end.isoformat()],
-            "created_by": record.created_by, "created_at": record.created_at.isoformat(),
-            "config_sha256": record.config_sha256, "config": record.config_text,
-            "inputs": record.inputs, "summary": record.summary,
-            "sections": [r.details for r in results]}
-
-
 @bp.post("/risk/assessments")
 @require_role("analyst")
 def create_assessment():
@@ -91,16 +80,16 @@ def create_assessment():
         {"region": region, "datetime": body.get("datetime"), "sections": evaluated["inputs"]},
         current_user.id)
     db.session.commit()
-    return _assessment_json(record), 201, {
+    return risk_assessment.assessment_record(db.session, record.id), 201, {
         "Location": f"{request.script_root}/api/v1/risk/assessments/{record.id}"}
 
 
 @bp.get("/risk/assessments/<int:assessment_id>")
 def get_assessment(assessment_id: int):
-    record = db.session.get(RiskAssessment, assessment_id)
+    record = risk_assessment.assessment_record(db.session, assessment_id)
     if record is None:
         raise ApiError(404, "Not Found", f"no assessment with id {assessment_id}")
-    return _assessment_json(record)
+    return record
 
 
 def _section_or_404(section_id: int) -> None:
