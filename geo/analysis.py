@@ -34,6 +34,7 @@ from sqlalchemy import text
 
 from geo import density, emerging, evaluation, hexgrid, hotspots
 from geo.crs import reproject, transform_xy
+from geo.errors import ParameterError
 from geo.gridweights import HexNeighbourhood
 from geo.validation import STORAGE_SRID
 
@@ -42,13 +43,6 @@ MIN_CELLS_WITH_DATA = 30
 GI_ALPHAS = (0.01, 0.05, 0.10)
 COORDINATE_DECIMALS = 7  # ~1 cm in degrees: cell vertices in GeoJSON
 
-
-class AnalysisError(ValueError):
-    """Parameters that cannot give a result; ``field`` names the one to change."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field = field
 
 
 @dataclass(frozen=True)
@@ -148,12 +142,12 @@ def study_area_geometry(session, area: StudyArea, srid: int):
             {"code": area.region_code},
         ).scalar_one_or_none()
         if wkb is None:
-            raise AnalysisError("region", f"unknown region code {area.region_code!r}")
+            raise ParameterError("region", f"unknown region code {area.region_code!r}")
         return reproject(shapely.from_wkb(bytes(wkb)), STORAGE_SRID, srid)
     if area.bbox is not None:
         box = shapely.box(*area.bbox)
         return reproject(shapely.segmentize(box, 0.01), STORAGE_SRID, srid)
-    raise AnalysisError("region", "give a region code or a bbox")
+    raise ParameterError("region", "give a region code or a bbox")
 
 
 _COPY_HEADER = 19  # PGCOPY signature (11) + flags (4) + header extension length (4)
@@ -293,7 +287,7 @@ def _prepare(session, area: StudyArea, selection: Selection, cell_size_m, srid: 
     if cell_size_m is None:
         inside = shapely.contains_xy(geometry, points["x"], points["y"])
         if inside.sum() < 3:
-            raise AnalysisError("datetime", "fewer than 3 incidents in the area and window: "
+            raise ParameterError("datetime", "fewer than 3 incidents in the area and window: "
                                 "nothing to size the cells from; widen the window")
         cell_size_m = hexgrid.auto_cell_size(points["x"][inside], points["y"][inside])
         source = "auto: mean nearest-neighbour distance of the incidents (geo.hexgrid)"
@@ -303,7 +297,7 @@ def _prepare(session, area: StudyArea, selection: Selection, cell_size_m, srid: 
     estimate = estimated_cells(geometry, cell_size_m)
     if estimate > max_cells:
         smallest = float(np.sqrt(geometry.area / (max_cells * 3 * hexgrid.H)))
-        raise AnalysisError("cell_size", f"{cell_size_m:.0f} m cells would give about "
+        raise ParameterError("cell_size", f"{cell_size_m:.0f} m cells would give about "
                             f"{estimate:,} cells (at most {max_cells:,}); use cell_size of "
                             f"at least {np.ceil(smallest):.0f} m")
     grid = build_grid(geometry, cell_size_m, srid)
@@ -326,7 +320,7 @@ def _distance_band(prepared: Prepared, given: float | None) -> tuple[float, str]
 def _require_cells_with_data(counts: np.ndarray, what: str) -> int:
     with_data = int(np.count_nonzero(counts))
     if with_data < MIN_CELLS_WITH_DATA:
-        raise AnalysisError(
+        raise ParameterError(
             "datetime", f"only {with_data} cells hold incidents; {what} needs at least "
             f"{MIN_CELLS_WITH_DATA}: widen the time window, categories or area, or use "
             "smaller cells")
@@ -362,7 +356,7 @@ def hotspot_map(session, request: HotspotRequest, srid: int) -> dict:
     centres, Silverman bandwidth unless ``distance_band_m`` is given.
     """
     if request.method not in ("gistar", "lisa", "kde"):
-        raise AnalysisError("method", f"unknown method {request.method!r}; methods: "
+        raise ParameterError("method", f"unknown method {request.method!r}; methods: "
                             "gistar, lisa, kde")
     versions = data_versions(session)
     prepared = _prepare(session, request.area, request.selection, request.cell_size_m, srid,
@@ -375,7 +369,7 @@ def hotspot_map(session, request: HotspotRequest, srid: int) -> dict:
         inside = prepared.cell_of_point >= 0
         x, y = prepared.points["x"][inside], prepared.points["y"][inside]
         if len(x) < 3:
-            raise AnalysisError("datetime", "fewer than 3 incidents in the area and window")
+            raise ParameterError("datetime", "fewer than 3 incidents in the area and window")
         bandwidth = request.distance_band_m or density.silverman_bandwidth(x, y)
         properties["density"] = density.kernel_density_at(x, y, grid.cx, grid.cy, bandwidth)
         metadata.update({"kernel": "quartic", "bandwidth_m": float(bandwidth),
@@ -423,9 +417,9 @@ class EmergingRequest:
 def emerging_map(session, request: EmergingRequest, srid: int) -> dict:
     """Emerging hot-spot categories per cell over monthly or weekly steps."""
     if request.step not in ("month", "week"):
-        raise AnalysisError("step", f"unknown step {request.step!r}; steps: month, week")
+        raise ParameterError("step", f"unknown step {request.step!r}; steps: month, week")
     if request.selection.start is None or request.selection.end is None:
-        raise AnalysisError("datetime", "emerging hot-spots need a closed window start/end")
+        raise ParameterError("datetime", "emerging hot-spots need a closed window start/end")
     versions = data_versions(session)
     prepared = _prepare(session, request.area, request.selection, request.cell_size_m, srid,
                         request.max_cells)
@@ -438,7 +432,7 @@ def emerging_map(session, request: EmergingRequest, srid: int) -> dict:
         np.array([_utc_datetime64(request.selection.end)]), request.step, start)[0])
     n_steps = end_step + 1
     if n_steps < 3:
-        raise AnalysisError("datetime", f"the window holds {n_steps} {request.step}s; "
+        raise ParameterError("datetime", f"the window holds {n_steps} {request.step}s; "
                             "emerging hot-spots need at least 3")
     cube = np.zeros((n_steps, len(grid)))
     np.add.at(cube, (steps, prepared.cell_of_point[inside]),
@@ -477,10 +471,10 @@ def evaluate(session, request: EvaluationRequest, srid: int) -> dict:
     """Fit on the training window, take the top ``area_share`` of cells, score the test
     window: hit rate, PAI and PEI (``geo.evaluation``), and the hot cells used."""
     if request.method not in ("gistar", "kde", "count"):
-        raise AnalysisError("method", f"unknown method {request.method!r}; methods: "
+        raise ParameterError("method", f"unknown method {request.method!r}; methods: "
                             "gistar, kde, count")
     if not 0 < request.area_share < 1:
-        raise AnalysisError("area_share", "must be between 0 and 1 (e.g. 0.05 for 5 %)")
+        raise ParameterError("area_share", "must be between 0 and 1 (e.g. 0.05 for 5 %)")
     versions = data_versions(session)
     train_sel = Selection(*request.train, request.selection.categories,
                           request.selection.outcome, request.selection.weight)
@@ -509,7 +503,7 @@ def evaluate(session, request: EvaluationRequest, srid: int) -> dict:
         extra = {"distance_band_m": band, "distance_band_source": band_source}
     hot = evaluation.top_cells(scores, request.area_share)
     if test_counts.sum() == 0:
-        raise AnalysisError("test", "no incidents in the test window: nothing to score")
+        raise ParameterError("test", "no incidents in the test window: nothing to score")
     metadata = _base_metadata(request.area, train_sel, train, srid, versions, request.method)
     metadata.update({
         "train": [t.isoformat() for t in request.train],
@@ -625,5 +619,5 @@ def cached(session, kind: str, request, srid: int, compute) -> bytes:
     return body
 
 
-__all__ = ["AnalysisError", "CACHE", "EmergingRequest", "EvaluationRequest", "HotspotRequest",
+__all__ = ["CACHE", "EmergingRequest", "EvaluationRequest", "HotspotRequest",
            "Selection", "StudyArea", "cached", "emerging_map", "evaluate", "hotspot_map"]

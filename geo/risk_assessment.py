@@ -29,6 +29,7 @@ from sqlalchemy import text
 
 from geo import analysis, risk
 from geo.crs import reproject
+from geo.errors import ParameterError
 from geo.models import RiskAssessment, RiskSectionResult
 from geo.validation import STORAGE_SRID
 
@@ -36,13 +37,6 @@ from geo.validation import STORAGE_SRID
 HOTSPOT_MIN_BIN = 2
 HOTSPOT_CELL_SIZE_M = 2000.0
 
-
-class AssessmentError(ValueError):
-    """Parameters that cannot be assessed; ``field`` names the one to change."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field = field
 
 
 _SECTIONS = text(
@@ -111,7 +105,7 @@ def _region_id(session, region_code: str | None) -> int | None:
     region_id = session.execute(text("SELECT id FROM regions WHERE code = :code"),
                                 {"code": region_code}).scalar_one_or_none()
     if region_id is None:
-        raise AssessmentError("region", f"unknown region code {region_code!r}")
+        raise ParameterError("region", f"unknown region code {region_code!r}")
     return region_id
 
 
@@ -126,7 +120,7 @@ def _touching_hotspots(session, section_geoms, region_code, start, end, srid) ->
                                       cell_size_m=HOTSPOT_CELL_SIZE_M)
     try:
         result = analysis.hotspot_map(session, request, srid)
-    except analysis.AnalysisError:
+    except ParameterError:
         return np.zeros(len(section_geoms), dtype=bool)  # too few incidents: no hot-spot
     hot = [f for f in result["features"] if (f["properties"]["bin"] or 0) >= HOTSPOT_MIN_BIN]
     if not hot:
@@ -144,11 +138,11 @@ def gather_inputs(session, config: risk.RiskConfig, region_code: str | None,
                   start: datetime, end: datetime, srid: int) -> SectionFrame:
     """The model's inputs for every section of a region (or all) and period."""
     if end <= start:
-        raise AssessmentError("datetime", "the period must end after it starts")
+        raise ParameterError("datetime", "the period must end after it starts")
     region_id = _region_id(session, region_code)
     sections = session.execute(_SECTIONS, {"srid": srid, "region_id": region_id}).all()
     if not sections:
-        raise AssessmentError("region", "the region has no border sections")
+        raise ParameterError("region", "the region has no border sections")
     ids = np.array([s.id for s in sections])
     position = {section_id: k for k, section_id in enumerate(ids.tolist())}
     period = end - start

@@ -53,11 +53,8 @@ def _closed_window(field: str) -> tuple:
 
 def _answer(kind: str, analysis_request, compute) -> Response:
     srid = current_app.config["ANALYSIS_SRID"]
-    try:
-        body = analysis.cached(db.session, kind, analysis_request, srid,
-                               lambda: compute(db.session, analysis_request, srid))
-    except analysis.AnalysisError as exc:
-        raise ParameterError(exc.field, str(exc).split(": ", 1)[1]) from None
+    body = analysis.cached(db.session, kind, analysis_request, srid,
+                           lambda: compute(db.session, analysis_request, srid))
     return Response(body, mimetype=GEOJSON_MIME)
 
 

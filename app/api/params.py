@@ -11,13 +11,7 @@ from datetime import UTC, datetime
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
-
-class ParameterError(ValueError):
-    """An invalid query parameter; ``field`` names it."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field = field
+from geo.errors import ParameterError  # noqa: E402  (re-exported for the API)
 
 
 def parse_instant(field: str, value: str) -> datetime:
@@ -55,30 +49,29 @@ def parse_datetime_interval(value: str | None) -> tuple[datetime | None, datetim
     return start, end
 
 
+def _parse_number(field: str, value: str, convert, word: str, minimum, maximum):
+    try:
+        number = convert(value)
+    except ValueError:
+        raise ParameterError(field, f"{value!r} is not {word}") from None
+    if not minimum <= number <= maximum:  # NaN fails this too
+        raise ParameterError(field, f"must be between {minimum:g} and {maximum:g}, "
+                                    f"got {number:g}")
+    return number
+
+
 def parse_int(field: str, value: str | None, default: int, minimum: int, maximum: int) -> int:
     """A whole number in ``[minimum, maximum]``; ``default`` when absent."""
     if value is None:
         return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise ParameterError(field, f"{value!r} is not a whole number") from None
-    if not minimum <= number <= maximum:
-        raise ParameterError(field, f"must be between {minimum} and {maximum}, got {number}")
-    return number
+    return _parse_number(field, value, int, "a whole number", minimum, maximum)
 
 
 def parse_float(field: str, value: str | None, minimum: float, maximum: float) -> float | None:
     """A number in [minimum, maximum], or None when absent."""
     if value is None or value.strip() == "":
         return None
-    try:
-        number = float(value)
-    except ValueError:
-        raise ParameterError(field, f"{value!r} is not a number") from None
-    if not minimum <= number <= maximum:
-        raise ParameterError(field, f"must be between {minimum:g} and {maximum:g}")
-    return number
+    return _parse_number(field, value, float, "a number", minimum, maximum)
 
 
 def parse_list(field: str, value: str | None, allowed=None) -> list[str]:

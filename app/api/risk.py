@@ -27,11 +27,8 @@ def _period(value, field: str = "datetime"):
 
 def _evaluate(region: str | None, start, end) -> dict:
     config = current_app.config["RISK_MODEL"]
-    try:
-        frame = risk_assessment.gather_inputs(db.session, config, region, start, end,
-                                              current_app.config["ANALYSIS_SRID"])
-    except risk_assessment.AssessmentError as exc:
-        raise ParameterError(exc.field, str(exc).split(": ", 1)[1]) from None
+    frame = risk_assessment.gather_inputs(db.session, config, region, start, end,
+                                          current_app.config["ANALYSIS_SRID"])
     evaluated = risk_assessment.evaluate_sections(frame, config)
     evaluated["inputs"] = frame.inputs.to_json()
     return evaluated

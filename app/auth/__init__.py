@@ -49,7 +49,6 @@ def _require_login():
     # Who the caller is is decided anew for every request, even when an app context
     # (and its ``g``) outlives one request, as under the test client.
     g.pop("_login_user", None)
-    g.pop("token_auth", None)
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
     token = bearer_token()
@@ -62,7 +61,6 @@ def _require_login():
                            "unknown, expired or revoked", headers={"WWW-Authenticate": "Bearer"})
         db.session.commit()  # records the token's last use
         g._login_user = user  # Flask-Login's per-request user, without touching the session
-        g.token_auth = True
         return None
     if current_user.is_authenticated:
         if request.method in UNSAFE_METHODS:
