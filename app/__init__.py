@@ -37,16 +37,17 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from app import auth, cli, errors, health, security_headers, ui
     from app.api import bp as api_bp
+    from app.ogc import bp as ogc_bp
 
     auth.init_app(app)
     errors.init_app(app)
     security_headers.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(ogc_bp)
     app.register_blueprint(ui.bp)
     cli.init_app(app)
     return app
-
 
 
 def _risk_model(settings: Config, testing: bool):

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the operating-system packages BorderRisk needs, only those that are missing.
-# Debian 12 / Ubuntu: PostgreSQL + PostGIS 3, the Python venv module, Node.js + npm.
+# Debian 12 / Ubuntu: PostgreSQL + PostGIS 3, the Python venv module, Node.js + npm,
+# Pango and fonts for the PDF bulletin and map labels.
 # With --test also what the test suite uses: GDAL's command-line tools (ogrinfo) and
 # Chromium for the browser tests. Runs apt-get as root, or through sudo.
 set -euo pipefail
@@ -19,6 +20,10 @@ fi
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 command -v runuser >/dev/null 2>&1 || missing+=(util-linux)
+# WeasyPrint (PDF bulletins) needs Pango; DejaVu fonts cover Latin and Georgian for
+# the PDF and for map labels drawn by mapnik.
+have_pkg libpangoft2-1.0-0 || missing+=(libpangoft2-1.0-0)
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
 if [ "$want_test" = 1 ]; then
   command -v ogrinfo >/dev/null 2>&1 || missing+=(gdal-bin)
   [ -x /usr/bin/chromium ] || missing+=(chromium)

@@ -1,0 +1,26 @@
+"""OGC protocol adapters: WMS (``wms``), OGC API Features (``features``), vector tiles
+(``tiles``). Each module parses its standard's request, calls one function in ``geo/``
+and writes the standard's response; none holds SQL or rendering code.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("ogc", __name__, url_prefix="/ogc")
+
+
+def _register_modules() -> None:
+    # Each adapter registers its routes on ``bp`` when imported; a module that does not
+    # exist yet is simply not served.
+    import importlib
+
+    for name in ("wms", "features", "tiles"):
+        try:
+            importlib.import_module(f"app.ogc.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"app.ogc.{name}":
+                raise
+
+
+_register_modules()
