@@ -109,6 +109,19 @@ def _positive_int(name: str, value: str) -> int:
     return int(value)
 
 
+def _basemap_url(value: str) -> str:
+    """An XYZ tile URL template (http(s), with {z}, {x} and {y}), or '' for none."""
+    value = value.strip()
+    if not value:
+        return ""
+    if (not re.match(r"^https?://[^/\s{}]+/", value)
+            or not all(part in value for part in ("{z}", "{x}", "{y}"))):
+        raise ConfigError("BASEMAP_URL must be an http(s) tile URL template with {z}, {x} "
+                          f"and {{y}}, e.g. https://tile.example.org/{{z}}/{{x}}/{{y}}.png, "
+                          f"got {value!r}")
+    return value
+
+
 def _port(value: str) -> int:
     if not value.isdigit() or not 0 < int(value) < 65536:
         raise ConfigError(f"PORT must be a TCP port number (1-65535), got {value!r}")
@@ -149,6 +162,10 @@ class Config:
     RISK_CONFIG: str = ""
     # Most cells a hot-spot grid may have; a smaller cell size is refused with 422.
     HOTSPOT_MAX_CELLS: int = 200_000
+    # Largest WIDTH or HEIGHT (pixels) of a WMS GetMap/GetLegendGraphic.
+    WMS_MAX_SIZE: int = 4096
+    # Optional online basemap (XYZ tile URL template); '' = only the offline basemap.
+    BASEMAP_URL: str = ""
     # Largest request body (bytes); larger uploads are answered with 413.
     MAX_CONTENT_LENGTH: int = 50 * 1024 * 1024
 
@@ -179,6 +196,8 @@ class Config:
             RISK_CONFIG=environ.get("RISK_CONFIG", ""),
             HOTSPOT_MAX_CELLS=_positive_int("HOTSPOT_MAX_CELLS",
                                             environ.get("HOTSPOT_MAX_CELLS", "200000")),
+            WMS_MAX_SIZE=_positive_int("WMS_MAX_SIZE", environ.get("WMS_MAX_SIZE", "4096")),
+            BASEMAP_URL=_basemap_url(environ.get("BASEMAP_URL", "")),
         )
         settings.SQLALCHEMY_DATABASE_URI = overrides.pop(
             "SQLALCHEMY_DATABASE_URI", None

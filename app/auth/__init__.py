@@ -12,7 +12,7 @@ from flask import Blueprint, Flask, g, redirect, request, url_for
 from flask_login import current_user
 
 from app.auth.models import User
-from app.auth.service import user_for_token
+from app.auth.service import user_for_basic, user_for_token
 from app.errors import problem
 from app.extensions import csrf, db, login_manager
 
@@ -30,6 +30,22 @@ def bearer_token() -> str | None:
         return None
     scheme, _, token = header.partition(" ")
     return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def basic_credentials() -> tuple[str, str] | None:
+    """(user name, password) of an ``Authorization: Basic`` header, None otherwise."""
+    auth = request.authorization
+    if auth is None or auth.type != "basic" or auth.username is None:
+        return None
+    return auth.username, auth.password or ""
+
+
+# GIS clients (QGIS, GDAL, OWSLib) speak HTTP authentication, not the login page.
+CHALLENGE_401 = {"WWW-Authenticate": 'Basic realm="BorderRisk", Bearer'}
+
+
+def _is_gis_request() -> bool:
+    return request.path.startswith("/ogc/")
 
 
 def _wants_json() -> bool:
@@ -51,6 +67,22 @@ def _require_login():
     g.pop("_login_user", None)
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
+    credentials = basic_credentials()
+    if credentials is not None and request.method in UNSAFE_METHODS:
+        # Browsers replay cached Basic credentials on cross-site requests, so Basic
+        # only reads (what GIS clients do); writes need a bearer token or a session.
+        return problem(401, "Unauthorized", "HTTP Basic is accepted for reading only; "
+                       "send Authorization: Bearer <token> to write",
+                       headers={"WWW-Authenticate": "Bearer"})
+    if credentials is not None:
+        user = user_for_basic(db.session, *credentials)
+        if user is None:
+            return problem(401, "Unauthorized", "wrong user name or password (HTTP Basic)",
+                           headers=CHALLENGE_401)
+        if db.session.dirty:
+            db.session.commit()  # a rehashed password or the last sign-in time
+        g._login_user = user
+        return None
     token = bearer_token()
     if token is not None:
         # A token that is sent must be valid, even alongside a session cookie, and it
@@ -59,13 +91,19 @@ def _require_login():
         if user is None:
             return problem(401, "Unauthorized", "the bearer token is missing, malformed, "
                            "unknown, expired or revoked", headers={"WWW-Authenticate": "Bearer"})
-        db.session.commit()  # records the token's last use
+        if db.session.dirty:
+            # Records the token's last use (once a minute: a commit per request, and
+            # the reloads it causes, cost a tile more than its query).
+            db.session.commit()
         g._login_user = user  # Flask-Login's per-request user, without touching the session
         return None
     if current_user.is_authenticated:
         if request.method in UNSAFE_METHODS:
             csrf.protect()  # cookie sessions need a CSRF token; bearer tokens do not
         return None
+    if _is_gis_request():
+        return problem(401, "Unauthorized", "send HTTP Basic credentials (user name and "
+                       "password) or Authorization: Bearer <token>", headers=CHALLENGE_401)
     if _wants_json():
         return problem(401, "Unauthorized", "sign in or send Authorization: Bearer <token>",
                        headers={"WWW-Authenticate": "Bearer"})

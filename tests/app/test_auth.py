@@ -174,3 +174,20 @@ def test_token_deleted_with_its_user(db_session, make_user):
 def test_a_token_does_not_carry_over_to_the_next_request(client, token_headers):
     assert client.get("/api/v1/regions", headers=token_headers("viewer")).status_code == 200
     assert client.get("/api/v1/regions").status_code == 401
+
+
+def test_basic_auth_reads_but_never_writes(client, make_user):
+    # Browsers replay cached Basic credentials cross-site: a write with them would be a
+    # CSRF hole, so only bearer tokens and CSRF-checked sessions may write.
+    from base64 import b64encode
+
+    user = make_user("analyst")
+    basic = {"Authorization": "Basic "
+             + b64encode(f"{user.username}:{TEST_PASSWORD}".encode()).decode()}
+    assert client.get("/api/v1/regions", headers=basic).status_code == 200
+    feature = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [44.8, 41.7]},
+               "properties": {"category": "illegal_crossing",
+                              "occurred_at": "2026-01-05T10:00:00Z"}}
+    response = client.post("/api/v1/incidents", json=feature, headers=basic)
+    assert response.status_code == 401
+    assert "reading only" in response.get_json()["detail"]
