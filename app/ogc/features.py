@@ -1,0 +1,534 @@
+"""OGC API - Features (Part 1 Core, Part 2 CRS) at ``/ogc/features``.
+
+The protocol functions (``landing_page``, ``conformance``, ``openapi``,
+``describe_collections``, ``get_collection_items``, ``get_collection_item``...) take an
+``OgcRequest`` and return ``(headers, status, body)`` as pygeoapi's API does; the Flask
+routes at the end only adapt. Data comes from ``geo.ogc_features`` (one call per
+request); the items' GeoJSON is written by PostgreSQL and spliced into the envelope
+here, never parsed (except to render HTML).
+
+Errors are OGC API exceptions: ``{"code": ..., "description": ...}`` with 400 (a bad
+parameter, named) or 404 (no such collection or item).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlencode
+
+from flask import Response, current_app, render_template, request
+
+from app.api.params import ParameterError, parse_bbox, parse_datetime_interval
+from app.extensions import db
+from app.ogc import bp
+from geo import ogc_features, queries
+from geo.ogc_features import COLLECTIONS, CRS84, CRS_URIS, Collection, OutputCrs
+
+JSON_MIME = "application/json"
+GEOJSON_MIME = "application/geo+json"
+HTML_MIME = "text/html"
+OPENAPI_MIME = "application/vnd.oai.openapi+json;version=3.0"
+DEFAULT_LIMIT = 10
+MAX_LIMIT = 10_000
+MAX_OFFSET = 10**9
+TITLE = "BorderRisk OGC API - Features"
+CONFORMANCE_CLASSES = (
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+)
+ITEM_PARAMETERS = frozenset({"f", "bbox", "bbox-crs", "crs", "datetime", "limit", "offset"})
+FORMATS = ("json", "html")
+
+
+class OgcApiError(Exception):
+    """An OGC API exception: HTTP ``status``, ``code`` and a ``description``."""
+
+    def __init__(self, status: int, code: str, description: str):
+        super().__init__(description)
+        self.status, self.code, self.description = status, code, description
+
+
+@dataclass
+class OgcRequest:
+    """What the protocol functions need of an HTTP request."""
+
+    base_url: str  # .../ogc/features, no trailing slash
+    args: dict[str, str]
+    format: str  # json | html
+
+
+Answer = tuple[dict, int, str]
+
+
+def _json(document: dict, mime: str = JSON_MIME, status: int = 200) -> Answer:
+    return {"Content-Type": mime}, status, json.dumps(document)
+
+
+def _html(template: str, **context) -> Answer:
+    return {"Content-Type": "text/html; charset=utf-8"}, 200, render_template(
+        f"ogc/{template}", title=TITLE, **context)
+
+
+def _links(url: str, json_mime: str, title: str) -> list[dict]:
+    """self/alternate links of a resource in JSON (``json_mime``) and HTML."""
+    return [
+        {"rel": "self", "type": json_mime, "title": f"{title} (JSON)", "href": f"{url}?f=json"},
+        {"rel": "alternate", "type": HTML_MIME, "title": f"{title} (HTML)",
+         "href": f"{url}?f=html"},
+    ]
+
+
+# ------------------------------------------------------------------ protocol functions
+
+
+def landing_page(req: OgcRequest) -> Answer:
+    base = req.base_url
+    document = {
+        "title": TITLE,
+        "description": "Border sections, crossing points, regions, incidents and the "
+                       "latest hot-spot and risk results of BorderRisk.",
+        "links": [
+            *_links(base, JSON_MIME, "this document"),
+            {"rel": "service-desc", "type": OPENAPI_MIME, "title": "OpenAPI definition",
+             "href": f"{base}/api"},
+            {"rel": "conformance", "type": JSON_MIME, "title": "Conformance classes",
+             "href": f"{base}/conformance"},
+            {"rel": "data", "type": JSON_MIME, "title": "Collections",
+             "href": f"{base}/collections"},
+        ],
+    }
+    if req.format == "html":
+        return _html("features_landing.html", document=document)
+    return _json(document)
+
+
+def conformance(req: OgcRequest) -> Answer:
+    document = {"conformsTo": list(CONFORMANCE_CLASSES)}
+    if req.format == "html":
+        return _html("features_conformance.html", document=document)
+    return _json(document)
+
+
+def _collection_document(req: OgcRequest, collection: Collection) -> dict:
+    url = f"{req.base_url}/collections/{collection.id}"
+    extent = ogc_features.collection_extent(db.session, collection)
+    return {
+        "id": collection.id,
+        "title": collection.title,
+        "description": collection.description,
+        "itemType": "feature",
+        "extent": extent,
+        "crs": list(CRS_URIS),
+        "storageCrs": CRS84,
+        "links": [
+            *_links(url, JSON_MIME, collection.title),
+            {"rel": "items", "type": GEOJSON_MIME, "title": "Items (GeoJSON)",
+             "href": f"{url}/items?f=json"},
+            {"rel": "items", "type": HTML_MIME, "title": "Items (HTML)",
+             "href": f"{url}/items?f=html"},
+            {"rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+             "type": "application/schema+json", "title": "Queryables",
+             "href": f"{url}/queryables"},
+        ],
+    }
+
+
+def describe_collections(req: OgcRequest) -> Answer:
+    url = f"{req.base_url}/collections"
+    document = {
+        "links": _links(url, JSON_MIME, "Collections"),
+        "collections": [_collection_document(req, c) for c in COLLECTIONS.values()],
+        "crs": list(CRS_URIS),
+    }
+    if req.format == "html":
+        return _html("features_collections.html", document=document)
+    return _json(document)
+
+
+def _collection(collection_id: str) -> Collection:
+    try:
+        return COLLECTIONS[collection_id]
+    except KeyError:
+        raise OgcApiError(404, "NotFound", f"no collection {collection_id!r}; collections: "
+                          f"{', '.join(COLLECTIONS)}") from None
+
+
+def describe_collection(req: OgcRequest, collection_id: str) -> Answer:
+    document = _collection_document(req, _collection(collection_id))
+    if req.format == "html":
+        return _html("features_collection.html", document=document)
+    return _json(document)
+
+
+_SCHEMA_TYPES = {"text": "string", "choice": "string", "int": "integer", "float": "number",
+                 "timestamp": "string"}
+
+
+def queryables(req: OgcRequest, collection_id: str) -> Answer:
+    collection = _collection(collection_id)
+    properties = {}
+    for field in collection.queryables:
+        schema: dict = {"title": field.name, "type": _SCHEMA_TYPES[field.kind]}
+        if field.choices:
+            schema["enum"] = list(field.choices)
+        if field.description:
+            schema["description"] = field.description
+        properties[field.name] = schema
+    document = {
+        "$schema": "https://json-schema.org/draft/2019-09/schema",
+        "$id": f"{req.base_url}/collections/{collection.id}/queryables",
+        "type": "object", "title": collection.title, "properties": properties,
+    }
+    return _json(document, "application/schema+json")
+
+
+def _output_crs(args: dict, name: str) -> OutputCrs:
+    value = args.get(name)
+    if value in (None, ""):
+        return CRS_URIS[CRS84]
+    try:
+        return CRS_URIS[value.strip()]
+    except KeyError:
+        raise ParameterError(name, f"unsupported CRS {value!r}; supported: "
+                             f"{', '.join(CRS_URIS)}") from None
+
+
+def _bbox(args: dict) -> tuple[tuple[float, float, float, float] | None, int]:
+    """The bbox as (min x, min y, max x, max y) in the returned EPSG code's axis order
+    x/y (EPSG:4326 given lat/lon is swapped here)."""
+    value = args.get("bbox")
+    crs = _output_crs(args, "bbox-crs")
+    if value in (None, ""):
+        if args.get("bbox-crs"):
+            raise ParameterError("bbox-crs", "given without bbox")
+        return None, 4326
+    parts = value.split(",")
+    if len(parts) == 6:  # three-dimensional: heights are ignored
+        parts = [parts[0], parts[1], parts[3], parts[4]]
+    if crs.swap_axes and len(parts) == 4:
+        parts = [parts[1], parts[0], parts[3], parts[2]]
+    if crs.srid == 4326:
+        return parse_bbox(",".join(parts)), 4326
+    try:
+        numbers = tuple(float(p) for p in parts)
+    except ValueError:
+        raise ParameterError("bbox", f"{value!r} holds something that is not a number") from None
+    if len(numbers) != 4 or numbers[0] > numbers[2] or numbers[1] > numbers[3]:
+        raise ParameterError("bbox", "needs minX,minY,maxX,maxY with minimum <= maximum")
+    return numbers, crs.srid
+
+
+def _limit(args: dict) -> int:
+    value = args.get("limit")
+    if value in (None, ""):
+        return DEFAULT_LIMIT
+    try:
+        limit = int(value)
+    except ValueError:
+        raise ParameterError("limit", f"{value!r} is not a whole number") from None
+    if limit < 1:
+        raise ParameterError("limit", f"must be at least 1, got {limit}")
+    return min(limit, MAX_LIMIT)  # a larger limit is served as the maximum (OGC 17-069r4)
+
+
+def _offset(args: dict) -> int:
+    value = args.get("offset")
+    if value in (None, ""):
+        return 0
+    if not value.isascii() or not value.isdigit() or int(value) > MAX_OFFSET:
+        raise ParameterError("offset", f"{value!r} is not a whole number from 0 to "
+                             f"{MAX_OFFSET:,}")
+    return int(value)
+
+
+def _items_query(collection: Collection, args: dict) -> queries.FeatureQuery:
+    filters = {f.name: f for f in collection.queryables}
+    unknown = sorted(set(args) - ITEM_PARAMETERS - set(filters))
+    if unknown:
+        raise ParameterError(unknown[0], "unknown parameter; parameters are "
+                             f"{', '.join(sorted(ITEM_PARAMETERS | set(filters)))}")
+    if args.get("datetime") and not collection.temporal:
+        raise ParameterError("datetime", f"{collection.id} has no time; only incidents do")
+    start, end = parse_datetime_interval(args.get("datetime"))
+    bbox, bbox_srid = _bbox(args)
+    return queries.FeatureQuery(
+        bbox=bbox, bbox_srid=bbox_srid, start=start, end=end,
+        equals={name: ogc_features.parse_property_value(filters[name], args[name])
+                for name in filters if name in args},
+        sort=[("id", False)], limit=_limit(args), offset=_offset(args),
+    )
+
+
+def _page_links(req: OgcRequest, url: str, query: queries.FeatureQuery,
+                page: queries.FeaturePage) -> list[dict]:
+    def href(fmt: str, offset: int | None = None) -> str:
+        args = {**req.args, "f": fmt}
+        if offset is not None:
+            args["offset"] = str(offset)
+            args["limit"] = str(query.limit)
+        return f"{url}?{urlencode(args)}"
+
+    links = [
+        {"rel": "self", "type": GEOJSON_MIME, "title": "this page (GeoJSON)",
+         "href": href("json")},
+        {"rel": "alternate", "type": HTML_MIME, "title": "this page (HTML)",
+         "href": href("html")},
+        {"rel": "collection", "type": JSON_MIME, "title": "the collection",
+         "href": url.rsplit("/", 1)[0]},
+    ]
+    if query.offset + page.number_returned < page.number_matched:
+        links.append({"rel": "next", "type": GEOJSON_MIME, "title": "next page",
+                      "href": href("json", query.offset + query.limit)})
+    if query.offset > 0:
+        links.append({"rel": "prev", "type": GEOJSON_MIME, "title": "previous page",
+                      "href": href("json", max(query.offset - query.limit, 0))})
+    return links
+
+
+def _settings() -> tuple[int, int]:
+    return current_app.config["HOTSPOT_MAX_CELLS"], current_app.config["ANALYSIS_SRID"]
+
+
+def get_collection_items(req: OgcRequest, collection_id: str) -> Answer:
+    collection = _collection(collection_id)
+    query = _items_query(collection, req.args)
+    crs = _output_crs(req.args, "crs")
+    page = ogc_features.items(db.session, collection, query, crs, *_settings())
+    url = f"{req.base_url}/collections/{collection.id}/items"
+    envelope = {
+        "type": "FeatureCollection",
+        "numberMatched": page.number_matched,
+        "numberReturned": page.number_returned,
+        "timeStamp": datetime.now(UTC).replace(microsecond=0).isoformat().replace(
+            "+00:00", "Z"),
+        "links": _page_links(req, url, query, page),
+    }
+    headers = {"Content-Crs": f"<{crs.uri}>"}
+    if req.format == "html":
+        headers_html, status, body = _html(
+            "features_items.html", collection=collection, document=envelope,
+            features=json.loads(page.features), offset=query.offset)
+        return {**headers_html, **headers}, status, body
+    # The features' text comes from the database as it is: spliced, not re-encoded.
+    body = json.dumps(envelope)[:-1] + ', "features": ' + page.features + "}"
+    return {"Content-Type": GEOJSON_MIME, **headers}, 200, body
+
+
+def get_collection_item(req: OgcRequest, collection_id: str, feature_id: str) -> Answer:
+    collection = _collection(collection_id)
+    unknown = sorted(set(req.args) - {"f", "crs"})
+    if unknown:
+        raise ParameterError(unknown[0], "unknown parameter; parameters are crs, f")
+    crs = _output_crs(req.args, "crs")
+    feature = None
+    if feature_id.isascii() and feature_id.isdigit() and len(feature_id) < 10:
+        feature = ogc_features.item(db.session, collection, int(feature_id), crs,
+                                    *_settings())
+    if feature is None:
+        raise OgcApiError(404, "NotFound", f"no item {feature_id!r} in {collection.id}")
+    url = f"{req.base_url}/collections/{collection.id}/items/{feature_id}"
+    links = [*_links(url, GEOJSON_MIME, "this item"),
+             {"rel": "collection", "type": JSON_MIME, "title": collection.title,
+              "href": f"{req.base_url}/collections/{collection.id}"}]
+    headers = {"Content-Crs": f"<{crs.uri}>"}
+    if req.format == "html":
+        headers_html, status, body = _html("features_item.html", collection=collection,
+                                           feature=json.loads(feature), links=links)
+        return {**headers_html, **headers}, status, body
+    body = feature[:-1] + ', "links": ' + json.dumps(links) + "}"
+    return {"Content-Type": GEOJSON_MIME, **headers}, 200, body
+
+
+# ------------------------------------------------------------------ OpenAPI
+
+
+def _parameter(name: str, description: str, schema: dict, style: str | None = None,
+               explode: bool | None = None) -> dict:
+    parameter = {"name": name, "in": "query", "required": False,
+                 "description": description, "schema": schema}
+    if style:
+        parameter["style"] = style
+    if explode is not None:
+        parameter["explode"] = explode
+    return parameter
+
+
+_FORMAT_PARAMETER = _parameter("f", "Output format; by default the Accept header decides.",
+                               {"type": "string", "enum": list(FORMATS)})
+_CRS_SCHEMA = {"type": "string", "format": "uri", "enum": list(CRS_URIS)}
+_EXCEPTION = {"description": "An OGC API exception.",
+              "content": {JSON_MIME: {"schema": {"$ref": "#/components/schemas/exception"}}}}
+
+
+def _operation(operation_id: str, summary: str, mime: str, parameters=(),
+               not_found: bool = False) -> dict:
+    responses = {
+        "200": {"description": summary, "content": {
+            mime: {"schema": {"type": "object"}},
+            HTML_MIME: {"schema": {"type": "string"}}}},
+        "400": _EXCEPTION,
+        "401": {"description": "No valid bearer token or session."},
+    }
+    if not_found:
+        responses["404"] = _EXCEPTION
+    return {"get": {"operationId": operation_id, "summary": summary,
+                    "parameters": [_FORMAT_PARAMETER, *parameters], "responses": responses}}
+
+
+def openapi(req: OgcRequest) -> Answer:
+    paths = {
+        "/": _operation("getLandingPage", "Landing page", JSON_MIME),
+        "/conformance": _operation("getConformance", "Conformance classes", JSON_MIME),
+        "/api": {"get": {"operationId": "getOpenAPI", "summary": "This document",
+                         "responses": {"200": {"description": "OpenAPI 3.0",
+                                               "content": {OPENAPI_MIME: {}}}}}},
+        "/collections": _operation("getCollections", "Collections", JSON_MIME),
+    }
+    for collection in COLLECTIONS.values():
+        cid = collection.id
+        filters = [_parameter(f.name, f"Items whose {f.name} equals this value.",
+                              {"type": _SCHEMA_TYPES[f.kind],
+                               **({"enum": list(f.choices)} if f.choices else {})})
+                   for f in collection.queryables]
+        item_parameters = [
+            _parameter("bbox", "minX,minY,maxX,maxY (or 6 numbers with heights) in "
+                       "bbox-crs, CRS84 by default.",
+                       {"type": "array", "minItems": 4, "maxItems": 6,
+                        "items": {"type": "number"}}, style="form", explode=False),
+            _parameter("bbox-crs", "CRS of bbox.", _CRS_SCHEMA),
+            _parameter("crs", "CRS of the returned coordinates.", _CRS_SCHEMA),
+            _parameter("limit", f"Items per page (default {DEFAULT_LIMIT}; larger than "
+                       f"{MAX_LIMIT:,} is served as {MAX_LIMIT:,}).",
+                       {"type": "integer", "minimum": 1, "default": DEFAULT_LIMIT}),
+            _parameter("offset", "Items to skip (the next link sets it).",
+                       {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET,
+                        "default": 0}),
+        ]
+        if collection.temporal:
+            item_parameters.append(_parameter(
+                "datetime", "RFC 3339 instant or interval start/end (open ends '..').",
+                {"type": "string"}))
+        paths[f"/collections/{cid}"] = _operation(
+            f"describe_{cid}", collection.title, JSON_MIME, not_found=True)
+        paths[f"/collections/{cid}/queryables"] = _operation(
+            f"queryables_{cid}", f"Queryables of {cid}", "application/schema+json")
+        paths[f"/collections/{cid}/items"] = _operation(
+            f"getItems_{cid}", f"Items of {cid}", GEOJSON_MIME,
+            [*item_parameters, *filters])
+        item_path = _operation(
+            f"getItem_{cid}", f"One item of {cid}", GEOJSON_MIME,
+            [_parameter("crs", "CRS of the returned coordinates.", _CRS_SCHEMA)],
+            not_found=True)
+        item_path["get"]["parameters"].insert(0, {
+            "name": "featureId", "in": "path", "required": True,
+            "description": "The item's id.", "schema": {"type": "integer"}})
+        paths[f"/collections/{cid}/items/{{featureId}}"] = item_path
+    document = {
+        "openapi": "3.0.3",
+        "info": {"title": TITLE, "version": "1.0.0",
+                 "description": "OGC API - Features Part 1 (Core) and Part 2 (CRS)."},
+        "servers": [{"url": req.base_url}],
+        "paths": paths,
+        "components": {
+            "schemas": {"exception": {
+                "type": "object", "required": ["code"],
+                "properties": {"code": {"type": "string"},
+                               "description": {"type": "string"}}}},
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{"bearer": []}],
+    }
+    if req.format == "html":
+        return _html("features_api.html", document=document,
+                     text=json.dumps(document, indent=2))
+    return _json(document, OPENAPI_MIME)
+
+
+# ------------------------------------------------------------------ Flask adapter
+
+
+def _format() -> str:
+    fmt = request.args.get("f")
+    if fmt in (None, ""):
+        best = request.accept_mimetypes.best_match(
+            [JSON_MIME, GEOJSON_MIME, OPENAPI_MIME, HTML_MIME], default=JSON_MIME)
+        return "html" if best == HTML_MIME else "json"
+    if fmt not in FORMATS:
+        raise ParameterError("f", f"unknown format {fmt!r}; formats: {', '.join(FORMATS)}")
+    return fmt
+
+
+def _answer(function, *args) -> Response:
+    try:
+        req = OgcRequest(base_url=request.url_root + "ogc/features",
+                         args=request.args.to_dict(), format=_format())
+        if any("\x00" in k or "\x00" in v for k, v in req.args.items()):
+            raise ParameterError("query", "contains a NUL character")
+        headers, status, body = function(req, *args)
+    except (ParameterError, OgcApiError) as exc:
+        return exception_response(exc)
+    return Response(body, status=status, headers=headers)
+
+
+def exception_response(exc: ParameterError | OgcApiError) -> Response:
+    """The OGC API exception document of an error: 400 for a parameter (named)."""
+    if isinstance(exc, ParameterError):
+        exc = OgcApiError(400, "InvalidParameterValue", str(exc))
+    headers, status, body = _json({"code": exc.code, "description": exc.description},
+                                  status=exc.status)
+    return Response(body, status=status, headers=headers)
+
+
+@bp.get("/features")
+@bp.get("/features/")
+def features_landing():
+    return _answer(landing_page)
+
+
+@bp.get("/features/conformance")
+def features_conformance():
+    return _answer(conformance)
+
+
+@bp.get("/features/api")
+def features_api():
+    return _answer(openapi)
+
+
+@bp.get("/features/collections")
+def features_collections():
+    return _answer(describe_collections)
+
+
+@bp.get("/features/collections/<collection_id>")
+def features_collection(collection_id: str):
+    return _answer(describe_collection, collection_id)
+
+
+@bp.get("/features/collections/<collection_id>/queryables")
+def features_queryables(collection_id: str):
+    return _answer(queryables, collection_id)
+
+
+@bp.get("/features/collections/<collection_id>/items")
+def features_items(collection_id: str):
+    return _answer(get_collection_items, collection_id)
+
+
+@bp.get("/features/collections/<collection_id>/items/<feature_id>")
+def features_item(collection_id: str, feature_id: str):
+    return _answer(get_collection_item, collection_id, feature_id)
+
+
+def _not_found(req: OgcRequest, path: str) -> Answer:
+    raise OgcApiError(404, "NotFound", f"no resource /ogc/features/{path}")
+
+
+@bp.get("/features/<path:path>")
+def features_unknown(path: str):
+    return _answer(_not_found, path)

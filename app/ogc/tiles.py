@@ -1,0 +1,106 @@
+"""Vector tiles at ``/ogc/tiles/{layer}/{z}/{x}/{y}.mvt`` and TileJSON at
+``/ogc/tiles/{layer}.json``.
+
+Tiles come from ``geo.tiles`` (``ST_AsMVT``). Filters, as the WMS has them: ``datetime``
+(or ``time``: an RFC 3339 instant or interval) on incidents, ``category`` and ``status``
+(comma-separated) where the layer has them. Every tile carries an ``ETag`` made from the
+table's data version (a request with a matching ``If-None-Match`` gets 304 without
+touching the tile) and ``Cache-Control: private, max-age=60`` (the data is not public;
+a client may reuse a tile for a minute, then revalidates). A tile without features
+is 204. Errors are OGC API exceptions (``{code, description}``): 400 for a bad filter,
+404 for an unknown layer or a tile outside the scheme (z 0-22).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from flask import Response, request
+
+from app.api.params import ParameterError, parse_datetime_interval, parse_list
+from app.extensions import db
+from app.ogc import bp
+from app.ogc.features import OgcApiError, exception_response
+from geo import queries, tiles
+
+MVT_MIME = "application/vnd.mapbox-vector-tile"
+CACHE_CONTROL = "private, max-age=60"
+TILE_PARAMETERS = ("datetime", "time", "category", "status")
+
+
+def _tile_layer(name: str) -> tiles.TileLayer:
+    try:
+        return tiles.TILE_LAYERS[name]
+    except KeyError:
+        raise OgcApiError(404, "NotFound", f"no tile layer {name!r}; layers: "
+                          f"{', '.join(tiles.TILE_LAYERS)}") from None
+
+
+def _filters(tile_layer: tiles.TileLayer, args) -> queries.FeatureQuery:
+    layer = tile_layer.layer
+    unknown = sorted(set(args) - set(TILE_PARAMETERS))
+    if unknown:
+        raise ParameterError(unknown[0], f"unknown parameter; parameters are "
+                             f"{', '.join(TILE_PARAMETERS)}")
+    window = args.get("datetime") or args.get("time")
+    if window and layer.time_field is None:
+        raise ParameterError("datetime", f"{tile_layer.name} has no time; only incidents do")
+    start, end = parse_datetime_interval(window)
+    names = {f.name for f in layer.readable}
+    for name in ("category", "status"):
+        if args.get(name) and name not in names:
+            raise ParameterError(name, f"{tile_layer.name} has no {name}")
+    return queries.FeatureQuery(
+        start=start, end=end,
+        categories=parse_list("category", args.get("category"),
+                              layer.field("category").choices if "category" in names
+                              else None),
+        statuses=parse_list("status", args.get("status"),
+                            layer.field("status").choices if "status" in names else None),
+        limit=None)
+
+
+@bp.get("/tiles/<layer_name>/<int:z>/<int:x>/<int:y>.mvt")
+def vector_tile(layer_name: str, z: int, x: int, y: int):
+    try:
+        tile_layer = _tile_layer(layer_name)
+        if not tiles.tile_exists(z, x, y):
+            raise OgcApiError(404, "NotFound", f"no tile {z}/{x}/{y}: z must be 0 to "
+                              f"{tiles.MAX_ZOOM} and x, y 0 to 2^z - 1")
+        query = _filters(tile_layer, request.args)
+    except (ParameterError, OgcApiError) as exc:
+        return exception_response(exc)
+    key = f"{z}/{x}/{y}?{urlencode(sorted(request.args.items()))}"
+    etag = tiles.tile_version(db.session, tile_layer, key)
+    headers = {"ETag": f'"{etag}"', "Cache-Control": CACHE_CONTROL}
+    if etag in request.if_none_match:
+        return Response(status=304, headers=headers)
+    body = tiles.vector_tile(db.session, tile_layer, z, x, y, query)
+    if not body:
+        return Response(status=204, headers=headers)
+    return Response(body, mimetype=MVT_MIME, headers=headers)
+
+
+@bp.get("/tiles/<layer_name>.json")
+def tilejson(layer_name: str):
+    try:
+        tile_layer = _tile_layer(layer_name)
+        _filters(tile_layer, request.args)
+    except (ParameterError, OgcApiError) as exc:
+        return exception_response(exc)
+    query = f"?{urlencode(request.args)}" if request.args else ""
+    bounds = tiles.layer_bounds(db.session, tile_layer) or (-180.0, -85.0511, 180.0, 85.0511)
+    document = {
+        "tilejson": "3.0.0",
+        "name": tile_layer.name,
+        "description": tile_layer.layer.title,
+        "scheme": "xyz",
+        "tiles": [f"{request.url_root}ogc/tiles/{tile_layer.name}/{{z}}/{{x}}/{{y}}.mvt"
+                  f"{query}"],
+        "minzoom": 0,
+        "maxzoom": tiles.MAX_ZOOM,
+        "bounds": list(bounds),
+        "center": [(bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2, 8],
+        "vector_layers": [tiles.tilejson_vector_layer(tile_layer)],
+    }
+    return document

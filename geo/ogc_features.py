@@ -1,0 +1,293 @@
+"""The collections of OGC API Features and how their items are read.
+
+Six collections: the four data layers (``regions``, ``border_segments``,
+``crossing_points``, ``incidents``, read through ``geo.queries``), and two results:
+
+- ``risk``: every border section with the scores of its **latest stored assessment**
+  (``risk_section_results`` of the most recent ``risk_assessments`` record that covers
+  it; sections never assessed are absent). The stored level is shown; a supervisor's
+  decision is not applied here (``/api/v1/risk/segments/{id}/history`` has them).
+- ``hotspots``: the Gi* cells of the default hot-spot analysis
+  (``geo.analysis.hotspot_map``) over the extent of all regions, hexagons of
+  ``HOTSPOT_CELL_SIZE_M`` (2,000 m, as the risk model uses) for the **last 90 days of
+  data** (the 90 days ending at the latest ``occurred_at``, not at today, so that a
+  demonstration loaded long ago still shows something). Computed on first use and
+  cached by the data versions; empty when there are too few incidents for Gi*.
+
+Every item of a table collection is written as GeoJSON text by PostgreSQL
+(``geo.queries.feature_page``): no per-feature Python objects. Output CRSs are the
+whitelist ``CRS_URIS`` (OGC API Features Part 2).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+import orjson
+import shapely
+from sqlalchemy import text
+
+from geo import analysis, queries
+from geo.crs import transform_xy
+from geo.errors import ParameterError
+from geo.layers import CROSSINGS, INCIDENTS, REGIONS, SEGMENTS, Field, Layer
+from geo.risk_assessment import HOTSPOT_CELL_SIZE_M
+from geo.validation import STORAGE_SRID
+
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+
+
+@dataclass(frozen=True)
+class OutputCrs:
+    """An output CRS: its URI, EPSG code, whether its axis order is (y, x) (EPSG:4326:
+    latitude first), and the decimals of its coordinates (15 for degrees, 3 = 1 mm)."""
+
+    uri: str
+    srid: int
+    swap_axes: bool
+    decimals: int
+
+
+CRS_URIS: dict[str, OutputCrs] = {
+    crs.uri: crs for crs in (
+        OutputCrs(CRS84, 4326, False, 15),
+        OutputCrs("http://www.opengis.net/def/crs/EPSG/0/4326", 4326, True, 15),
+        OutputCrs("http://www.opengis.net/def/crs/EPSG/0/3857", 3857, False, 3),
+        OutputCrs("http://www.opengis.net/def/crs/EPSG/0/32638", 32638, False, 3),
+    )
+}
+HOTSPOT_WINDOW = timedelta(days=90)
+
+# Sections with the scores of the latest assessment that covers each; a constant
+# subquery used as the "table" of the risk collection (no input in it).
+_LATEST_RISK = """(
+    SELECT DISTINCT ON (r.segment_id)
+           r.segment_id AS id, s.code, s.name, s.region_id, r.assessment_id,
+           a.period_start, a.period_end, a.created_at AS assessed_at, r.threat,
+           r.vulnerability, r.impact, r.risk, r.level, r.rank, s.geom
+      FROM risk_section_results AS r
+      JOIN risk_assessments AS a ON a.id = r.assessment_id
+      JOIN border_segments AS s ON s.id = r.segment_id
+     ORDER BY r.segment_id, a.created_at DESC, a.id DESC) AS latest_risk"""
+
+RISK_RESULTS = Layer(
+    name="risk", table=_LATEST_RISK, title="Risk of border sections (latest assessment)",
+    geometry_type="LineString", fields=(),
+    derived=(
+        Field("code", "text"), Field("name", "text"), Field("region_id", "int"),
+        Field("assessment_id", "int"), Field("period_start", "timestamp"),
+        Field("period_end", "timestamp"), Field("assessed_at", "timestamp"),
+        Field("threat", "int", minimum=1, maximum=5),
+        Field("vulnerability", "int", minimum=1, maximum=5),
+        Field("impact", "int", minimum=1, maximum=5),
+        Field("risk", "int", minimum=1, maximum=125),
+        Field("level", "choice", choices=("low", "medium", "high", "critical")),
+        Field("rank", "int"),
+    ),
+    key=("id",), filters=frozenset({"bbox"}), default_sort=("id",),
+)
+
+HOTSPOT_CELLS = Layer(
+    name="hotspots", table="", title="Hot-spots (Gi*, last 90 days of data)",
+    geometry_type="Polygon", fields=(),
+    derived=(
+        Field("cell", "text", description="Hexagon index i,j in the analysis grid."),
+        Field("count", "float", description="Incidents in the cell."),
+        Field("z", "float", description="Getis-Ord Gi* z-score."),
+        Field("p", "float", description="Two-sided p-value of z."),
+        Field("bin", "int", choices=(-3, -2, -1, 0, 1, 2, 3),
+              description="-3..3: 99/95/90 % cold/hot, 0 not significant (FDR)."),
+    ),
+    key=("cell",), filters=frozenset({"bbox"}), default_sort=("id",),
+)
+
+
+@dataclass(frozen=True)
+class Collection:
+    """An OGC API Features collection: its id, description and what it reads."""
+
+    id: str
+    title: str
+    description: str
+    layer: Layer
+
+    @property
+    def temporal(self) -> bool:
+        return self.layer.time_field is not None
+
+    @property
+    def queryables(self) -> tuple[Field, ...]:
+        """Properties a client may filter on by equality (``?name=value``)."""
+        return tuple(f for f in self.layer.readable
+                     if f.kind in ("text", "choice", "int") and f.name != "description")
+
+
+COLLECTIONS: dict[str, Collection] = {c.id: c for c in (
+    Collection("regions", REGIONS.title, "Regional units (approximate in the demo).",
+               REGIONS),
+    Collection("border_segments", SEGMENTS.title,
+               "Sections of the state border and coast, with their region and length.",
+               SEGMENTS),
+    Collection("crossing_points", CROSSINGS.title, "Border crossing points.", CROSSINGS),
+    Collection("incidents", INCIDENTS.title,
+               "Border incidents; temporal by occurred_at (filter with datetime).",
+               INCIDENTS),
+    Collection("hotspots", HOTSPOT_CELLS.title,
+               "Getis-Ord Gi* hexagon cells (2 km) of the 90 days ending at the latest "
+               "incident, over the extent of all regions.", HOTSPOT_CELLS),
+    Collection("risk", RISK_RESULTS.title,
+               "Border sections with the CIRAM scores of their latest stored assessment.",
+               RISK_RESULTS),
+)}
+
+
+def parse_property_value(field: Field, value: str) -> object:
+    """A property filter's value as the field's type; ParameterError names the field."""
+    if field.kind == "int":
+        try:
+            number = int(value)
+        except ValueError:
+            raise ParameterError(field.name, f"{value!r} is not a whole number") from None
+        if field.choices and number not in field.choices:
+            raise ParameterError(field.name, f"{number} is not one of "
+                                 f"{', '.join(map(str, field.choices))}")
+        return number
+    if field.kind == "choice" and value not in field.choices:
+        raise ParameterError(field.name, f"unknown value {value!r}; allowed: "
+                             f"{', '.join(map(str, field.choices))}")
+    return value
+
+
+# ------------------------------------------------------------------ collection metadata
+
+# Writes bump data_versions; a new risk assessment bumps nothing, so its id counts too.
+_VERSIONS = text("SELECT (SELECT coalesce(sum(version), 0) FROM data_versions), "
+                 "(SELECT coalesce(max(id), 0) FROM risk_assessments)")
+_extents: dict[str, tuple[tuple, dict]] = {}  # collection id: (versions, extent)
+_extents_lock = threading.Lock()
+
+
+def collection_extent(session, collection: Collection) -> dict:
+    """The OGC ``extent`` of a collection: spatial bbox (CRS84) and, for temporal
+    collections, the interval of its time field. Cached until the data changes."""
+    versions = tuple(session.execute(_VERSIONS).one())
+    with _extents_lock:
+        cached = _extents.get(collection.id)
+        if cached is not None and cached[0] == versions:
+            return cached[1]
+    if collection.layer is HOTSPOT_CELLS:
+        bbox = queries.layer_extent(session, REGIONS)
+        window = _hotspot_window(session)
+        times = None if window is None else window
+    else:
+        bbox = queries.layer_extent(session, collection.layer)
+        times = queries.layer_time_extent(session, collection.layer)
+    extent: dict = {"spatial": {"bbox": [list(bbox) if bbox else [-180, -90, 180, 90]],
+                                "crs": CRS84}}
+    if times is not None:
+        extent["temporal"] = {"interval": [[t.isoformat() for t in times]],
+                              "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"}
+    with _extents_lock:
+        _extents[collection.id] = (versions, extent)
+    return extent
+
+
+# ------------------------------------------------------------------ items
+
+
+def items(session, collection: Collection, query: queries.FeatureQuery, crs: OutputCrs,
+          max_cells: int, analysis_srid: int) -> queries.FeaturePage:
+    """A page of a collection's items as GeoJSON text, in ``crs``.
+
+    Parameters
+    ----------
+    session : sqlalchemy.orm.Session
+    collection : Collection
+    query : geo.queries.FeatureQuery
+        bbox (EPSG:4326 or ``bbox_srid``), time window, property filters, page.
+    crs : OutputCrs
+        Output coordinates (one of ``CRS_URIS``).
+    max_cells : int
+        Cap of the hot-spot grid (``HOTSPOT_MAX_CELLS``).
+    analysis_srid : int
+        EPSG code of the metric CRS of the hot-spot grid, e.g. 32638.
+    """
+    if collection.layer is HOTSPOT_CELLS:
+        return _hotspot_page(session, query, crs, max_cells, analysis_srid)
+    return queries.feature_page(session, collection.layer, query, crs.srid, crs.swap_axes,
+                                crs.decimals)
+
+
+def item(session, collection: Collection, feature_id: int, crs: OutputCrs, max_cells: int,
+         analysis_srid: int) -> str | None:
+    """One item as GeoJSON Feature text, or None when there is no such id."""
+    page = items(session, collection, queries.FeatureQuery(ids=[feature_id], limit=1,
+                                                           sort=[("id", False)]),
+                 crs, max_cells, analysis_srid)
+    return page.features[1:-1].strip() if page.number_returned else None
+
+
+_LAST_INCIDENT = text("SELECT max(occurred_at) FROM incidents")
+
+
+def _hotspot_window(session) -> tuple[datetime, datetime] | None:
+    last = session.execute(_LAST_INCIDENT).scalar_one()
+    return None if last is None else (last - HOTSPOT_WINDOW, last)
+
+
+def hotspot_cells(session, max_cells: int, analysis_srid: int) -> list[dict]:
+    """The Gi* cells of the default analysis (see the module), as GeoJSON Features
+    (EPSG:4326); [] when there is no data or too little for Gi*."""
+    window = _hotspot_window(session)
+    bbox = queries.layer_extent(session, REGIONS)
+    if window is None or bbox is None:
+        return []
+    hotspot_request = analysis.HotspotRequest(
+        area=analysis.StudyArea(bbox=bbox),
+        selection=analysis.Selection(start=window[0], end=window[1]),
+        cell_size_m=HOTSPOT_CELL_SIZE_M, max_cells=max_cells)
+    try:
+        body = analysis.cached(session, "hotspots", hotspot_request, analysis_srid,
+                               lambda: analysis.hotspot_map(session, hotspot_request,
+                                                            analysis_srid))
+    except ParameterError:
+        return []  # too few incidents (or cells) for Gi*: no hot-spots to show
+    return orjson.loads(body)["features"]
+
+
+def _hotspot_page(session, query: queries.FeatureQuery, crs: OutputCrs, max_cells: int,
+                  analysis_srid: int) -> queries.FeaturePage:
+    features = hotspot_cells(session, max_cells, analysis_srid)
+    if query.ids is not None:
+        wanted = set(query.ids)
+        features = [f for f in features if f["id"] in wanted]
+    for name, value in query.equals.items():
+        features = [f for f in features if f["properties"].get(name) == value]
+    if query.bbox is not None and features:
+        box = shapely.box(*query.bbox)
+        if query.bbox_srid != STORAGE_SRID:
+            ring = shapely.segmentize(box, (query.bbox[2] - query.bbox[0]) / 64 + 1e-9)
+            box = shapely.transform(ring, lambda c: np.column_stack(
+                transform_xy(c[:, 0], c[:, 1], query.bbox_srid, STORAGE_SRID)))
+        shapes = shapely.from_geojson([json.dumps(f["geometry"]) for f in features])
+        features = [f for f, hit in zip(features, shapely.intersects(shapes, box),
+                                        strict=True) if hit]
+    matched = len(features)
+    end = None if query.limit is None else query.offset + query.limit
+    page = [_in_crs(f, crs) for f in features[query.offset:end]]
+    return queries.FeaturePage(matched, len(page), json.dumps(page))
+
+
+def _in_crs(feature: dict, crs: OutputCrs) -> dict:
+    if crs.srid == STORAGE_SRID and not crs.swap_axes:
+        return feature
+    ring = np.asarray(feature["geometry"]["coordinates"][0], dtype=float)
+    x, y = transform_xy(ring[:, 0], ring[:, 1], STORAGE_SRID, crs.srid)
+    if crs.swap_axes:
+        x, y = y, x
+    coordinates = np.round(np.column_stack([x, y]), crs.decimals).tolist()
+    return {**feature, "geometry": {"type": "Polygon", "coordinates": [coordinates]}}

@@ -1,0 +1,216 @@
+"""Mapbox vector tiles (MVT) of the layers, made by PostGIS ``ST_AsMVT``.
+
+Tiles are in the Web Mercator tiling scheme (EPSG:3857, ``z/x/y`` from the top left,
+as ``ST_TileEnvelope``), 4096 units a side with a 64-unit buffer. Lines and polygons are
+simplified per zoom: Douglas-Peucker (``ST_Simplify``) with a tolerance of one tile
+unit (the tile's width in metres / 4096), so no detail finer than what the tile can
+hold is sent. The filters are those of the list API (``geo.queries.FeatureQuery``: time
+window, categories, statuses), applied by the same SQL builder.
+
+Points of a layer with ``cluster_below_zoom`` (incidents) are aggregated below that zoom:
+one feature per category and cell of ``CLUSTER_CELL`` tile units (16: a pixel of a
+256-pixel tile) carrying ``category`` and ``count``, at the cell's centre. A map of a
+whole country then holds thousands of features instead of a million.
+
+The version of a tile (for HTTP ``ETag``) is the ``data_versions`` counter of its table,
+bumped by a trigger on every write, so it changes exactly when the data may have.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+
+from sqlalchemy import text
+
+from geo import queries
+from geo.layers import CROSSINGS, INCIDENTS, REGIONS, SEGMENTS, Layer
+from geo.ogc_features import RISK_RESULTS
+
+MAX_ZOOM = 22
+EXTENT = 4096  # tile units a side
+BUFFER = 64  # tile units around the tile, so that lines and labels join at the edges
+WEB_MERCATOR_HALF_WIDTH = 20037508.342789244  # metres
+MAX_LATITUDE = 85.0511287798066  # degrees: the edge of the Web Mercator square
+CLUSTER_CELL = 16  # tile units a side of an aggregation cell
+
+
+@dataclass(frozen=True)
+class TileLayer:
+    """A layer served as tiles: the data layer and the properties each feature carries
+    (whitelisted column names; timestamps are written as RFC 3339 text, UTC)."""
+
+    name: str
+    layer: Layer
+    properties: tuple[str, ...]
+    cluster_below_zoom: int = 0  # points are aggregated at smaller zooms
+
+
+TILE_LAYERS: dict[str, TileLayer] = {t.name: t for t in (
+    TileLayer("regions", REGIONS, ("code", "name_en", "name_ka", "provenance")),
+    TileLayer("border_segments", SEGMENTS,
+              ("code", "name", "kind", "neighbour_country", "surveillance_level",
+               "terrain_class", "region_id", "length_m")),
+    TileLayer("crossing_points", CROSSINGS,
+              ("code", "name", "kind", "neighbour_country", "status", "region_id")),
+    TileLayer("incidents", INCIDENTS,
+              ("occurred_at", "category", "outcome", "status", "persons_count",
+               "region_id"), cluster_below_zoom=10),
+    TileLayer("risk", RISK_RESULTS,
+              ("code", "name", "threat", "vulnerability", "impact", "risk", "level", "rank",
+               "assessment_id")),
+)}
+
+
+def tile_exists(z: int, x: int, y: int) -> bool:
+    """Whether ``z/x/y`` is a tile of the scheme (0 <= z <= MAX_ZOOM, x and y in range)."""
+    return 0 <= z <= MAX_ZOOM and 0 <= x < 2**z and 0 <= y < 2**z
+
+
+def tile_bounds_lonlat(z: int, x: int, y: int, buffer: float = 0.0
+                       ) -> tuple[float, float, float, float]:
+    """(min lon, min lat, max lon, max lat) in degrees of tile ``z/x/y``, grown by
+    ``buffer`` (a fraction of the tile's width) on each side and clipped to the world."""
+    n = 2**z
+
+    def lon(column: float) -> float:
+        return column / n * 360.0 - 180.0
+
+    def lat(row: float) -> float:
+        return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * row / n))))
+
+    return (max(lon(x - buffer), -180.0), max(lat(y + 1 + buffer), -MAX_LATITUDE),
+            min(lon(x + 1 + buffer), 180.0), min(lat(y - buffer), MAX_LATITUDE))
+
+
+def _tile_width_m(z: int) -> float:
+    return 2 * WEB_MERCATOR_HALF_WIDTH / 2**z
+
+
+def _property_sql(layer: Layer, name: str) -> str:
+    if layer.field(name).kind == "timestamp":
+        return (f"to_char({name} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+                f"AS {name}")
+    return name
+
+
+_TILE_SQL = """
+WITH features AS (
+    SELECT id, {properties},
+           ST_AsMVTGeom({geometry}, ST_TileEnvelope(:z, :x, :y), {extent}, {buffer}, true)
+               AS geom
+      FROM {table}
+     WHERE {where}
+)
+SELECT ST_AsMVT(features, :layer_name, {extent}, 'geom', 'id')
+  FROM features WHERE geom IS NOT NULL
+"""
+
+
+# Points below the layer's cluster zoom: counts per category and cell of CLUSTER_CELL
+# tile units, placed at the cell's centre.
+_CLUSTER_SQL = """
+WITH points AS (
+    SELECT category,
+           ST_AsMVTGeom(ST_Transform(geom, 3857), ST_TileEnvelope(:z, :x, :y), {extent},
+                        {buffer}, true) AS geom
+      FROM {table}
+     WHERE {where}
+), cells AS (
+    SELECT category, count(*) AS count,
+           floor(ST_X(geom) / {cell}) AS i, floor(ST_Y(geom) / {cell}) AS j
+      FROM points WHERE geom IS NOT NULL
+     GROUP BY category, i, j
+)
+SELECT ST_AsMVT(features, :layer_name, {extent}, 'geom')
+  FROM (SELECT category, count,
+               ST_MakePoint((i + 0.5) * {cell}, (j + 0.5) * {cell}) AS geom
+          FROM cells) AS features
+"""
+
+
+def tile_sql(tile_layer: TileLayer, z: int, x: int, y: int,
+             query: queries.FeatureQuery) -> tuple[str, dict]:
+    """The ``ST_AsMVT`` statement of one tile and its bound values (also what the
+    benchmark times as "bare SQL")."""
+    layer = tile_layer.layer
+    query = queries.FeatureQuery(
+        bbox=tile_bounds_lonlat(z, x, y, BUFFER / EXTENT), start=query.start, end=query.end,
+        categories=query.categories, statuses=query.statuses, limit=None,
+        equals=query.equals)
+    where, params = queries.feature_filter(layer, query)
+    params.update({"z": z, "x": x, "y": y, "layer_name": tile_layer.name})
+    if z < tile_layer.cluster_below_zoom:
+        return _CLUSTER_SQL.format(extent=EXTENT, buffer=BUFFER, table=layer.table,
+                                   where=where, cell=CLUSTER_CELL), params
+    geometry = "ST_Transform(geom, 3857)"
+    if layer.geometry_type != "Point":
+        geometry = f"ST_Simplify({geometry}, :tolerance, true)"
+        params["tolerance"] = _tile_width_m(z) / EXTENT
+    statement = _TILE_SQL.format(
+        properties=", ".join(_property_sql(layer, p) for p in tile_layer.properties),
+        geometry=geometry, extent=EXTENT, buffer=BUFFER, table=layer.table, where=where)
+    return statement, params
+
+
+def vector_tile(session, tile_layer: TileLayer, z: int, x: int, y: int,
+                query: queries.FeatureQuery) -> bytes:
+    """The MVT bytes of tile ``z/x/y`` of ``tile_layer`` (empty bytes: no feature).
+
+    Parameters
+    ----------
+    session : sqlalchemy.orm.Session or Connection
+    tile_layer : TileLayer
+    z, x, y : int
+        Tile address in the Web Mercator scheme; check it with :func:`tile_exists`.
+    query : geo.queries.FeatureQuery
+        Time window (``start``/``end``), ``categories``, ``statuses``; bbox and page are
+        ignored (the tile decides them).
+    """
+    statement, params = tile_sql(tile_layer, z, x, y, query)
+    return bytes(session.execute(text(statement), params).scalar_one() or b"")
+
+
+_VERSION = text("SELECT version FROM data_versions WHERE table_name = :table")
+# The risk collection reads these tables; a new assessment bumps none of them, so its
+# tiles are also keyed by the newest assessment.
+_RISK_VERSION = text(
+    "SELECT coalesce((SELECT max(id) FROM risk_assessments), 0) * 1000003 + "
+    "(SELECT coalesce(sum(version), 0) FROM data_versions WHERE table_name = "
+    "'border_segments')")
+
+
+def tile_version(session, tile_layer: TileLayer, key: str) -> str:
+    """A version string of a tile for ``ETag``: changes whenever the layer's data does.
+
+    ``key`` is everything else that makes the tile (z/x/y and the filters).
+    """
+    if tile_layer.layer is RISK_RESULTS:
+        version = session.execute(_RISK_VERSION).scalar_one()
+    else:
+        version = session.execute(_VERSION, {"table": tile_layer.layer.table}).scalar_one()
+    digest = hashlib.sha256(f"{tile_layer.name}|{version}|{key}".encode()).hexdigest()
+    return digest[:32]
+
+
+_FIELD_TYPES = {"text": "String", "choice": "String", "timestamp": "String",
+                "int": "Number", "float": "Number"}
+
+
+def tilejson_vector_layer(tile_layer: TileLayer) -> dict:
+    """The TileJSON ``vector_layers`` entry of a layer (its fields and their types)."""
+    layer = tile_layer.layer
+    fields = {name: _FIELD_TYPES[layer.field(name).kind] for name in tile_layer.properties}
+    description = layer.title
+    if tile_layer.cluster_below_zoom:
+        fields["count"] = "Number"
+        description += (f"; below zoom {tile_layer.cluster_below_zoom} one point per "
+                        "category and cell of 1/256 of the tile, with category and count")
+    return {"id": tile_layer.name, "description": description, "minzoom": 0,
+            "maxzoom": MAX_ZOOM, "fields": fields}
+
+
+def layer_bounds(session, tile_layer: TileLayer) -> tuple[float, float, float, float] | None:
+    """(min lon, min lat, max lon, max lat) of the layer's data, or None when empty."""
+    return queries.layer_extent(session, tile_layer.layer)

@@ -1,0 +1,242 @@
+"""Vector tiles at /ogc/tiles: content decoded with mapbox-vector-tile, filters, ETag,
+204 for empty tiles, range checks, TileJSON."""
+
+from __future__ import annotations
+
+import math
+
+import mapbox_vector_tile
+import pytest
+import requests
+from sqlalchemy import text
+
+from geo import tiles
+
+BASE = "/ogc/tiles"
+
+
+@pytest.fixture
+def viewer(token_headers):
+    return token_headers("viewer")
+
+
+def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
+    n = 2**z
+    x = int((lon + 180) / 360 * n)
+    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+    return x, y
+
+
+# All sample features lie between 44.7 and 45.6 E, 41.1 and 41.6 N; 45 E is a tile edge
+# from z=3 on, so z=2 (tile 2/2/1) holds them all.
+Z, X, Y = 2, *tile_of(45.1, 41.35, 2)
+
+
+def decode(response) -> dict:
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.mimetype == "application/vnd.mapbox-vector-tile"
+    return mapbox_vector_tile.decode(response.get_data())
+
+
+def test_tile_holds_every_feature_with_its_properties(client, viewer, db_session,
+                                                      sample_layers):
+    assert tile_of(44.7, 41.6, Z) == tile_of(45.6, 41.1, Z) == (X, Y)
+    layer = decode(client.get(f"{BASE}/border_segments/{Z}/{X}/{Y}.mvt", headers=viewer))[
+        "border_segments"]
+    assert layer["extent"] == 4096
+    by_code = {f["properties"]["code"]: f for f in layer["features"]}
+    assert set(by_code) == set(sample_layers["segments"])
+    feature = by_code["T-AZ-001"]
+    assert feature["id"] == sample_layers["segments"]["T-AZ-001"]
+    length = db_session.execute(text("SELECT length_m FROM border_segments WHERE code = "
+                                     "'T-AZ-001'")).scalar_one()
+    assert feature["properties"]["length_m"] == pytest.approx(length)
+    assert feature["geometry"]["type"] == "LineString"
+
+    x, y = tile_of(45.0, 41.33, 10)  # T-1 (45 E is a tile edge: it is in both tiles)
+    incidents = decode(client.get(f"{BASE}/incidents/10/{x}/{y}.mvt", headers=viewer))[
+        "incidents"]["features"]
+    t1 = next(f for f in incidents if f["id"] == sample_layers["incidents"]["T-1"])
+    assert t1["properties"]["category"] == "illegal_crossing_between_bcp"
+    assert t1["properties"]["occurred_at"] == "2026-10-01T02:30:00Z"  # +04:00 as UTC
+    assert t1["properties"]["persons_count"] == 3
+
+
+def categories(response) -> dict[str, int]:
+    """Incident counts by category of an aggregated (small-zoom) incidents tile."""
+    if response.status_code == 204:
+        return {}
+    totals: dict[str, int] = {}
+    for feature in decode(response)["incidents"]["features"]:
+        assert "id" not in feature or feature["id"] in (0, None)
+        category = feature["properties"]["category"]
+        totals[category] = totals.get(category, 0) + feature["properties"]["count"]
+    return totals
+
+
+def test_incidents_are_counted_per_category_and_cell_below_zoom_10(client, viewer, db_session,
+                                                                   sample_layers):
+    # Three more incidents within a metre of T-1, two of its category: one cell.
+    db_session.execute(text(
+        "INSERT INTO incidents (source, external_id, occurred_at, category, outcome, "
+        "persons_count, source_reliability, information_credibility, status, geom) "
+        "SELECT 'cluster', 'C-' || n, timestamptz '2026-01-01T00:00:00Z', "
+        "CASE WHEN n < 3 THEN 'illegal_crossing_between_bcp' ELSE 'smuggling_tobacco' END,"
+        " 'actual', 0, 'X', 4, 'draft', ST_SetSRID(ST_MakePoint(45.00001 + n * 1e-6, "
+        "41.33), 4326) FROM generate_series(1, 3) AS n"))
+    response = client.get(f"{BASE}/incidents/{Z}/{X}/{Y}.mvt", headers=viewer)
+    features = decode(response)["incidents"]["features"]
+    near_t1 = [f for f in features if f["properties"]["category"] ==
+               "illegal_crossing_between_bcp"]
+    assert [f["properties"]["count"] for f in near_t1] == [3]
+    assert categories(response) == {"illegal_crossing_between_bcp": 3,
+                                    "smuggling_tobacco": 2, "refusal_of_entry": 1}
+
+
+def test_point_lands_where_it_is_in_the_tile(client, viewer, sample_layers):
+    # T-BCP-1 is at a known position; at z=12 its tile coordinate is predictable.
+    lon, lat = 45.0, 41.33  # T-1 (on the edge of two tiles at z=12: in both)
+    z = 12
+    x, y = tile_of(lon, lat, z)
+    layer = decode(client.get(f"{BASE}/incidents/{z}/{x}/{y}.mvt", headers=viewer))[
+        "incidents"]
+    (feature,) = layer["features"]
+    n = 2**z
+    expected_x = ((lon + 180) / 360 * n - x) * 4096
+    y_fraction = (1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n - y
+    expected_y = (1 - y_fraction) * 4096  # the decoder flips y to point up
+    px, py = feature["geometry"]["coordinates"]
+    assert abs(px - expected_x) <= 1 and abs(py - expected_y) <= 1
+
+
+def test_time_and_category_filters(client, viewer, sample_layers):
+    def counts(**params):
+        return categories(client.get(f"{BASE}/incidents/{Z}/{X}/{Y}.mvt", headers=viewer,
+                                     query_string=params))
+
+    # T-1 illegal crossing 2026-10-01, T-2 tobacco 2026-10-15, T-3 refusal 2025-03-02.
+    assert counts(datetime="2026-10-10T00:00:00Z/..") == {"smuggling_tobacco": 1}
+    assert counts(time="../2025-12-31T00:00:00Z") == {"refusal_of_entry": 1}
+    assert counts(category="smuggling_tobacco,refusal_of_entry") == {
+        "smuggling_tobacco": 1, "refusal_of_entry": 1}
+    assert counts(category="smuggling_tobacco", status="validated") == {}
+    assert counts(status="validated") == {"illegal_crossing_between_bcp": 1}
+
+
+def test_empty_tile_is_204(client, viewer, sample_layers):
+    response = client.get(f"{BASE}/incidents/10/0/0.mvt", headers=viewer)
+    assert response.status_code == 204
+    assert response.get_data() == b""
+    assert response.headers["ETag"]
+
+
+@pytest.mark.parametrize(("path", "status", "field"), [
+    (f"{BASE}/incidents/23/0/0.mvt", 404, None),
+    (f"{BASE}/incidents/3/8/0.mvt", 404, None),
+    (f"{BASE}/incidents/3/0/8.mvt", 404, None),
+    (f"{BASE}/rivers/3/0/0.mvt", 404, None),
+    (f"{BASE}/rivers.json", 404, None),
+    (f"{BASE}/incidents/3/0/0.mvt?category=piracy", 400, "category"),
+    (f"{BASE}/incidents/3/0/0.mvt?datetime=soon", 400, "datetime"),
+    (f"{BASE}/regions/3/0/0.mvt?datetime=2026-01-01", 400, "datetime"),
+    (f"{BASE}/regions/3/0/0.mvt?category=smuggling_tobacco", 400, "category"),
+    (f"{BASE}/incidents/3/0/0.mvt?colour=red", 400, "colour"),
+])
+def test_bad_tile_requests(client, viewer, path, status, field):
+    response = client.get(path, headers=viewer)
+    assert response.status_code == status
+    body = response.get_json()
+    assert body["code"] == ("NotFound" if status == 404 else "InvalidParameterValue")
+    if field:
+        assert body["description"].startswith(f"{field}:")
+
+
+def test_etag_changes_when_the_data_changes_and_304_when_it_did_not(client, viewer,
+                                                                    db_session, sample_layers):
+    url = f"{BASE}/crossing_points/{Z}/{X}/{Y}.mvt"
+    first = client.get(url, headers=viewer)
+    assert first.headers["Cache-Control"] == "private, max-age=60"
+    etag = first.headers["ETag"]
+    again = client.get(url, headers={**viewer, "If-None-Match": etag})
+    assert again.status_code == 304 and again.headers["ETag"] == etag
+    other_filter = client.get(url + "?status=open", headers=viewer)
+    assert other_filter.headers["ETag"] != etag
+    db_session.execute(text("UPDATE crossing_points SET name = 'Renamed' WHERE code = "
+                            "'T-BCP-1'"))
+    changed = client.get(url, headers={**viewer, "If-None-Match": etag})
+    assert changed.status_code == 200
+    assert changed.headers["ETag"] != etag
+    names = {f["properties"]["name"] for f in decode(changed)["crossing_points"]["features"]}
+    assert "Renamed" in names
+    # A write to another table leaves this layer's tiles valid.
+    db_session.execute(text("UPDATE incidents SET persons_count = persons_count + 1"))
+    unchanged = client.get(url, headers={**viewer, "If-None-Match": changed.headers["ETag"]})
+    assert unchanged.status_code == 304
+
+
+def test_lines_are_simplified_at_small_zooms(client, viewer, db_session, sample_layers):
+    # A zig-zag of 2,000 vertices ~1 m apart: one tile unit is ~300 m at z=5 and
+    # 7.5 cm at z=17 (a tile 305 Web Mercator metres wide, holding ~280 of the vertices).
+    db_session.execute(text(
+        "INSERT INTO border_segments (code, name, kind, surveillance_level, terrain_class, "
+        "geom) SELECT 'ZIGZAG', 'zig-zag', 'land', 2, 'hills', ST_SetSRID(ST_MakeLine("
+        "ARRAY(SELECT ST_MakePoint(45.0 + n * 1e-5, 41.3 + (n % 2) * 1e-5) "
+        "FROM generate_series(1, 2000) AS n)), 4326)"))
+
+    def vertices(z: int) -> int:
+        x, y = tile_of(45.01, 41.3, z)
+        layer = decode(client.get(f"{BASE}/border_segments/{z}/{x}/{y}.mvt",
+                                  headers=viewer))["border_segments"]
+        (feature,) = [f for f in layer["features"] if f["properties"]["code"] == "ZIGZAG"]
+        return len(feature["geometry"]["coordinates"])
+
+    assert vertices(5) <= 3
+    assert vertices(17) > 250  # every vertex in the tile kept
+
+
+def test_tilejson_describes_the_layer(client, viewer, sample_layers):
+    response = client.get(f"{BASE}/incidents.json?category=smuggling_tobacco", headers=viewer)
+    document = response.get_json()
+    assert document["tilejson"] == "3.0.0"
+    (template,) = document["tiles"]
+    assert template.endswith("/ogc/tiles/incidents/{z}/{x}/{y}.mvt?category=smuggling_tobacco")
+    assert document["bounds"] == pytest.approx([44.7, 41.1, 45.42, 41.45])
+    (vector_layer,) = document["vector_layers"]
+    assert vector_layer["id"] == "incidents"
+    assert vector_layer["fields"]["category"] == "String"
+    assert vector_layer["fields"]["persons_count"] == "Number"
+    assert vector_layer["fields"]["count"] == "Number"  # of the aggregated small zooms
+    assert document["maxzoom"] == tiles.MAX_ZOOM
+
+
+def total_count(tile: bytes) -> int:
+    """Incidents in an aggregated incidents tile (the sum of its counts)."""
+    features = mapbox_vector_tile.decode(tile)["incidents"]["features"]
+    return sum(f["properties"]["count"] for f in features)
+
+
+def test_live_tile_etag_changes_after_a_write_through_the_api(live_server):
+    x, y = tile_of(45.1, 41.35, Z)
+    url = f"{live_server.url}{BASE}/incidents/{Z}/{x}/{y}.mvt"
+    before = requests.get(url, headers=live_server.headers, timeout=30)
+    count = total_count(before.content)
+    created = requests.post(f"{live_server.url}/api/v1/incidents", headers=live_server.headers,
+                            json={"type": "Feature", "geometry": {"type": "Point",
+                                                                  "coordinates": [45.2, 41.3]},
+                                  "properties": {"source": "tile-test", "external_id": "E-1",
+                                                 "occurred_at": "2026-02-01T00:00:00Z",
+                                                 "category": "refusal_of_entry"}},
+                            timeout=30)
+    assert created.status_code == 201, created.text
+    try:
+        after = requests.get(url, headers={**live_server.headers,
+                                           "If-None-Match": before.headers["ETag"]},
+                             timeout=30)
+        assert after.status_code == 200
+        assert after.headers["ETag"] != before.headers["ETag"]
+        assert total_count(after.content) == count + 1
+    finally:
+        deleted = requests.delete(f"{live_server.url}/api/v1/incidents/"
+                                  f"{created.json()['id']}", headers=live_server.headers,
+                                  timeout=30)
+        assert deleted.status_code == 204
