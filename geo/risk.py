@@ -66,6 +66,8 @@ THREAT_FACTORS = ("incidents_per_km", "persons_per_km", "rate_ratio", "probabili
 VULNERABILITY_FACTORS = ("surveillance", "terrain", "crossing_distance", "inland_share")
 IMPACT_FACTORS = ("severity", "persons", "life_risk")
 DISTRIBUTIONS = ("poisson", "negative_binomial")
+#: Incidents the impact measures: those of the period, or of the period and its baseline.
+IMPACT_WINDOWS = ("period", "period_and_baseline")
 
 # A weighted mean that should be exactly x.5 may come out a hair below it in floating point.
 _ROUNDING_EPS = 1e-9
@@ -139,18 +141,24 @@ class Scale:
 class LifeRiskRule:
     """Which incidents count as a risk to life (applied by the query that counts them).
 
-    An incident counts when its outcome is in ``outcomes`` and its category is in
-    ``categories`` or its means of transport is in ``transport_means``.
+    An incident counts when its outcome is in ``outcomes`` and either its category is in
+    ``categories``, or its means of transport is in ``transport_means`` and its category
+    in ``transport_categories``: a boat or a lorry endangers lives when persons cross
+    clandestinely in it (at sea, hidden in the load), not when a ferry passenger is
+    refused entry or a lorry carries smuggled cigarettes.
     """
 
     categories: tuple[str, ...]
     transport_means: tuple[str, ...]
+    transport_categories: tuple[str, ...]
     outcomes: tuple[str, ...]
 
     def matches(self, category: str, outcome: str, transport_means: str | None) -> bool:
         """Whether one incident counts as a risk to life under this rule."""
         return outcome in self.outcomes and (
-            category in self.categories or transport_means in self.transport_means
+            category in self.categories
+            or (transport_means in self.transport_means
+                and category in self.transport_categories)
         )
 
 
@@ -159,16 +167,21 @@ class LateDetectionRule:
     """Which incidents count as detected late (numerator of ``inland_share``).
 
     An incident counts when its detection method is in ``detection_methods`` (e.g.
-    ``inland``) or its outcome is in ``outcomes`` (``actual``: the crossing succeeded).
-    The denominator is all incidents of the section in the period.
+    ``inland``), or its outcome is in ``outcomes`` (``actual``: the crossing succeeded)
+    and it was not detected by one of ``checked_at`` (``bcp_check``: a person processed
+    at a border check was met at the line, whatever the outcome recorded, e.g. an
+    ``actual`` refusal of entry). The denominator is all incidents of the section in
+    the period.
     """
 
     detection_methods: tuple[str, ...]
     outcomes: tuple[str, ...]
+    checked_at: tuple[str, ...] = ()
 
     def matches(self, detection_method: str | None, outcome: str) -> bool:
         """Whether one incident counts as detected late under this rule."""
-        return detection_method in self.detection_methods or outcome in self.outcomes
+        return detection_method in self.detection_methods or (
+            outcome in self.outcomes and detection_method not in self.checked_at)
 
 
 @dataclass(frozen=True)
@@ -217,6 +230,7 @@ class ImpactConfig:
     persons: Scale  # persons per reference period
     life_risk: Scale  # life-risk incidents per reference period
     life_risk_rule: LifeRiskRule
+    window: str = "period"  # "period" or "period_and_baseline": the incidents it measures
 
 
 @dataclass(frozen=True)
@@ -492,7 +506,7 @@ def _vulnerability(top: _Block) -> VulnerabilityConfig:
                                      "raise vulnerability")
     terrain = block.block("terrain", TERRAIN_CLASSES, what="terrain class")
     inland_share, inland = block.scale("inland_share", ("when_no_incidents", "rule"))
-    rule = inland.block("rule", ("detection_methods", "outcomes"))
+    rule = inland.block("rule", ("detection_methods", "outcomes", "checked_at"))
     return VulnerabilityConfig(
         weights=block.weights("weights", VULNERABILITY_FACTORS),
         surveillance=MappingProxyType(surveillance),
@@ -503,19 +517,22 @@ def _vulnerability(top: _Block) -> VulnerabilityConfig:
             detection_methods=rule.codes("detection_methods", DETECTION_METHODS,
                                          "DETECTION_METHODS"),
             outcomes=rule.codes("outcomes", INCIDENT_OUTCOMES, "INCIDENT_OUTCOMES"),
+            checked_at=rule.codes("checked_at", DETECTION_METHODS, "DETECTION_METHODS"),
         ),
     )
 
 
 def _impact(top: _Block) -> ImpactConfig:
-    block = top.block("impact", ("weights", "category_severity", "severity", "persons",
-                                 "life_risk"))
+    block = top.block("impact", ("weights", "window", "category_severity", "severity",
+                                 "persons", "life_risk"))
     severities = block.block("category_severity", CATEGORY_ORDER, what="incident category")
     severity, severity_block = block.scale("severity", ("statistic", "when_no_incidents"))
     life_risk, life_block = block.scale("life_risk", ("rule",))
-    rule = life_block.block("rule", ("categories", "transport_means", "outcomes"))
+    rule = life_block.block("rule", ("categories", "transport_means", "transport_categories",
+                                     "outcomes"))
     return ImpactConfig(
         weights=block.weights("weights", IMPACT_FACTORS),
+        window=block.choice("window", IMPACT_WINDOWS),
         category_severity=MappingProxyType({c: severities.score(c) for c in CATEGORY_ORDER}),
         severity_statistic=severity_block.choice("statistic", ("mean", "max")),
         severity=severity,
@@ -524,6 +541,8 @@ def _impact(top: _Block) -> ImpactConfig:
         life_risk_rule=LifeRiskRule(
             categories=rule.codes("categories", CATEGORY_ORDER, "INCIDENT_CATEGORIES"),
             transport_means=rule.codes("transport_means", TRANSPORT_MEANS, "TRANSPORT_MEANS"),
+            transport_categories=rule.codes("transport_categories", CATEGORY_ORDER,
+                                            "INCIDENT_CATEGORIES"),
             outcomes=rule.codes("outcomes", INCIDENT_OUTCOMES, "INCIDENT_OUTCOMES"),
         ),
     )
@@ -669,6 +688,11 @@ class SectionInputs:
     inland_share : array_like of float, shape (n,)
         Share 0..1 of the incidents detected late under ``vulnerability.inland_share.rule``;
         NaN when the section has no incidents (it is ignored then anyway).
+    window_category_counts, window_persons, window_life_risk_count : array_like, optional
+        The same counts as ``category_counts``, ``persons`` and ``life_risk_count`` over
+        the period and its ``k`` baseline periods together (``k + 1`` periods), for an
+        impact measured over that window (``impact.window: period_and_baseline``).
+        Default: the period's own counts (a window of one period).
     """
 
     section_ids: np.ndarray
@@ -684,6 +708,9 @@ class SectionInputs:
     terrain_class: np.ndarray
     crossing_distance_m: np.ndarray
     inland_share: np.ndarray
+    window_category_counts: np.ndarray | None = None
+    window_persons: np.ndarray | None = None
+    window_life_risk_count: np.ndarray | None = None
 
     def __post_init__(self):
         ids = _array("section_ids", self.section_ids, None, dtype=object)
@@ -731,6 +758,24 @@ class SectionInputs:
         if ((share < 0) | (share > 1)).any():
             raise ValueError("inland_share must be in 0..1 (NaN without incidents)")
         values["inland_share"] = share
+        window = (self.window_category_counts, self.window_persons,
+                  self.window_life_risk_count)
+        if any(w is None for w in window) and not all(w is None for w in window):
+            raise ValueError("give all three window counts or none")
+        if window[0] is None:
+            values["window_category_counts"] = counts
+            values["window_persons"] = values["persons"]
+            values["window_life_risk_count"] = values["life_risk_count"]
+        else:
+            window_counts = _counts("window_category_counts", window[0], n, ndim=2)
+            if window_counts.shape != counts.shape or (window_counts < counts).any():
+                raise ValueError("window_category_counts must have the shape of "
+                                 "category_counts and hold at least the period's counts")
+            values["window_category_counts"] = window_counts
+            values["window_persons"] = _counts("window_persons", window[1], n)
+            values["window_life_risk_count"] = _counts("window_life_risk_count", window[2], n)
+            if (values["window_life_risk_count"] > window_counts.sum(axis=1)).any():
+                raise ValueError("window_life_risk_count cannot exceed the window's incidents")
         for name, value in values.items():
             object.__setattr__(self, name, value)
         object.__setattr__(self, "period_days", float(self.period_days))
@@ -744,6 +789,12 @@ class SectionInputs:
     def incidents(self) -> np.ndarray:
         """Incidents per section in the period (row sums of ``category_counts``)."""
         return self.category_counts.sum(axis=1)
+
+    @property
+    def window_periods(self) -> int:
+        """Periods the ``window_*`` counts cover: 1, or 1 + the history's k when given."""
+        given = self.window_category_counts is not self.category_counts
+        return 1 + self.history.shape[1] if given else 1
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready lists (NaN and inf -> None) to store with an assessment."""
@@ -935,7 +986,11 @@ def assess_sections(inputs: SectionInputs, config: RiskConfig | None = None) -> 
     surveillance level, terrain class, metres to the nearest crossing point, share of
     incidents detected late (ignored, scored ``when_no_incidents``, when the section has
     no incidents). Impact factors: mean (or max) category severity of the incidents,
-    persons and life-risk incidents per reference period.
+    persons and life-risk incidents per reference period, measured over the period
+    alone or, with ``impact.window: period_and_baseline``, over the period and its
+    baseline periods together (the ``window_*`` inputs; counts become means per
+    reference period): the impact characterises the kind of activity at a section,
+    which one month's handful of incidents measures too noisily.
 
     Parameters
     ----------
@@ -1009,26 +1064,36 @@ def assess_sections(inputs: SectionInputs, config: RiskConfig | None = None) -> 
     vulnerability_weighted, vulnerability_factors = _component(
         "vulnerability", vuln_cfg.weights, scores, values, units)
 
-    # ---- impact
+    # ---- impact: over the period, or over the period and its baseline periods
     severities = np.array([impact_cfg.category_severity[c] for c in CATEGORY_ORDER], float)
-    counts = inputs.category_counts
-    if impact_cfg.severity_statistic == "mean":
-        severity = np.divide(counts @ severities, incidents, out=np.full(inputs.n, np.nan),
-                             where=~none)
+    if impact_cfg.window == "period_and_baseline":
+        counts, persons = inputs.window_category_counts, inputs.window_persons
+        life_risk, periods = inputs.window_life_risk_count, inputs.window_periods
     else:
-        severity = np.where(none, np.nan, np.where(counts > 0, severities, 0.0).max(axis=1))
+        counts, persons = inputs.category_counts, inputs.persons
+        life_risk, periods = inputs.life_risk_count, 1
+    window_incidents = counts.sum(axis=1)
+    no_window_incidents = window_incidents == 0
+    if impact_cfg.severity_statistic == "mean":
+        severity = np.divide(counts @ severities, window_incidents,
+                             out=np.full(inputs.n, np.nan), where=~no_window_incidents)
+    else:
+        severity = np.where(no_window_incidents, np.nan,
+                            np.where(counts > 0, severities, 0.0).max(axis=1))
+    to_window_reference = to_reference / periods
     values.update({
         "severity": severity,
-        "persons": inputs.persons * to_reference,
-        "life_risk": inputs.life_risk_count * to_reference,
+        "persons": persons * to_window_reference,
+        "life_risk": life_risk * to_window_reference,
     })
     scores.update({
         "severity": impact_cfg.severity.score(severity),
         "persons": impact_cfg.persons.score(values["persons"]),
         "life_risk": impact_cfg.life_risk.score(values["life_risk"]),
     })
-    units.update({"severity": f"{impact_cfg.severity_statistic} category severity 1-5",
-                  "persons": f"persons {per}", "life_risk": f"incidents {per}"})
+    over = "" if periods == 1 else f", mean of {periods} periods"
+    units.update({"severity": f"{impact_cfg.severity_statistic} category severity 1-5{over}",
+                  "persons": f"persons {per}{over}", "life_risk": f"incidents {per}{over}"})
     impact_weighted, impact_factors = _component(
         "impact", impact_cfg.weights, scores, values, units)
 
@@ -1041,7 +1106,7 @@ def assess_sections(inputs: SectionInputs, config: RiskConfig | None = None) -> 
     notes = {
         "rate_ratio": _notes(new_activity, "baseline is 0: new activity"),
         "inland_share": _notes(none, "no incidents"),
-        "severity": _notes(none, "no incidents"),
+        "severity": _notes(no_window_incidents, "no incidents"),
         "crossing_distance": _notes(np.isinf(inputs.crossing_distance_m),
                                     "no crossing point"),
     }

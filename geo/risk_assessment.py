@@ -27,7 +27,7 @@ import numpy as np
 import shapely
 from sqlalchemy import text
 
-from geo import analysis, risk
+from geo import analysis, hexgrid, queries, risk
 from geo.crs import reproject
 from geo.errors import ParameterError
 from geo.models import RiskAssessment, RiskSectionResult
@@ -65,9 +65,13 @@ _COUNTS = text(
            sum(i.persons_count) AS persons,
            count(*) FILTER (WHERE i.outcome = ANY(:life_outcomes)
                             AND (i.category = ANY(:life_categories)
-                                 OR i.transport_means = ANY(:life_transport))) AS life_risk,
+                                 OR (i.transport_means = ANY(:life_transport)
+                                     AND i.category = ANY(:life_transport_categories))))
+               AS life_risk,
            count(*) FILTER (WHERE i.detection_method = ANY(:late_detection)
-                            OR i.outcome = ANY(:late_outcomes)) AS late
+                            OR (i.outcome = ANY(:late_outcomes)
+                                AND NOT coalesce(i.detection_method, '')
+                                        = ANY(CAST(:late_checked_at AS text[])))) AS late
       FROM incidents AS i
      WHERE i.nearest_segment_id = ANY(:section_ids)
        AND i.segment_distance_m <= :corridor_m
@@ -118,20 +122,45 @@ def _touching_hotspots(session, section_geoms, region_code, start, end, srid) ->
         area = analysis.StudyArea(bbox=tuple(float(v) for v in lonlat))
     request = analysis.HotspotRequest(area, analysis.Selection(start, end),
                                       cell_size_m=HOTSPOT_CELL_SIZE_M)
-    try:
-        result = analysis.hotspot_map(session, request, srid)
-    except ParameterError:
-        return np.zeros(len(section_geoms), dtype=bool)  # too few incidents: no hot-spot
-    hot = [f for f in result["features"] if (f["properties"]["bin"] or 0) >= HOTSPOT_MIN_BIN]
-    if not hot:
-        return np.zeros(len(section_geoms), dtype=bool)
-    cells = reproject(shapely.polygons([f["geometry"]["coordinates"][0] for f in hot]),
-                      STORAGE_SRID, srid)
-    tree = shapely.STRtree(cells)
-    touching = tree.query(np.asarray(section_geoms), predicate="intersects")
     flags = np.zeros(len(section_geoms), dtype=bool)
+    try:
+        # The cells themselves, in metres of srid: no GeoJSON of the whole grid.
+        cells = analysis.hotspot_cells(session, request, srid)
+    except ParameterError:
+        return flags  # too few incidents: no hot-spot
+    hot = np.flatnonzero(np.nan_to_num(cells.properties["bin"]) >= HOTSPOT_MIN_BIN)
+    if hot.size == 0:
+        return flags
+    grid = cells.grid
+    tree = shapely.STRtree(hexgrid.hex_polygons(grid.i[hot], grid.j[hot], grid.size))
+    touching = tree.query(np.asarray(section_geoms), predicate="intersects")
     flags[np.unique(touching[0])] = True
     return flags
+
+
+def counts_parameters(config: risk.RiskConfig, section_ids: list[int], start: datetime,
+                      end: datetime) -> dict:
+    """Bound parameters of the counts statement for these sections and period."""
+    period = end - start
+    life, late = config.impact.life_risk_rule, config.vulnerability.late_detection
+    return {
+        "start": start, "end": end, "earliest": start - config.baseline_periods * period,
+        "period_seconds": period.total_seconds(), "section_ids": section_ids,
+        "corridor_m": config.corridor_m,
+        "life_outcomes": list(life.outcomes), "life_categories": list(life.categories),
+        "life_transport": list(life.transport_means),
+        "life_transport_categories": list(life.transport_categories),
+        "late_detection": list(late.detection_methods), "late_outcomes": list(late.outcomes),
+        "late_checked_at": list(late.checked_at),
+    }
+
+
+def last_year_parameters(config: risk.RiskConfig, section_ids: list[int], start: datetime,
+                         end: datetime) -> dict:
+    """Bound parameters of the same-period-last-year count (365 days earlier)."""
+    year = timedelta(days=365)
+    return {"section_ids": section_ids, "corridor_m": config.corridor_m,
+            "start": start - year, "end": end - year}
 
 
 def gather_inputs(session, config: risk.RiskConfig, region_code: str | None,
@@ -147,15 +176,11 @@ def gather_inputs(session, config: risk.RiskConfig, region_code: str | None,
     position = {section_id: k for k, section_id in enumerate(ids.tolist())}
     period = end - start
     k = config.baseline_periods
-    life, late = config.impact.life_risk_rule, config.vulnerability.late_detection
-    rows = session.execute(_COUNTS, {
-        "start": start, "end": end, "earliest": start - k * period,
-        "period_seconds": period.total_seconds(), "section_ids": ids.tolist(),
-        "corridor_m": config.corridor_m,
-        "life_outcomes": list(life.outcomes), "life_categories": list(life.categories),
-        "life_transport": list(life.transport_means),
-        "late_detection": list(late.detection_methods), "late_outcomes": list(late.outcomes),
-    }).all()
+    # JIT compiles the per-row expressions of the counts for ~0.5 s, more than it saves
+    # on the ~350,000 rows of 13 months at 1M incidents (bench/risk_bench.py).
+    with queries.without_jit(session):
+        rows = session.execute(_COUNTS, counts_parameters(config, ids.tolist(), start,
+                                                          end)).all()
     n = len(ids)
     categories = {c: j for j, c in enumerate(risk.CATEGORY_ORDER)}
     category_counts = np.zeros((n, len(categories)), dtype=np.int64)
@@ -163,21 +188,28 @@ def gather_inputs(session, config: risk.RiskConfig, region_code: str | None,
     persons = np.zeros(n, dtype=np.int64)
     life_risk = np.zeros(n, dtype=np.int64)
     late_count = np.zeros(n, dtype=np.int64)
+    window_counts = np.zeros((n, len(categories)), dtype=np.int64)
+    window_persons = np.zeros(n, dtype=np.int64)
+    window_life_risk = np.zeros(n, dtype=np.int64)
     for row in rows:
         s = position[row.section_id]
+        if not 0 <= row.back <= k:
+            continue
+        window_counts[s, categories[row.category]] += row.incidents
+        window_persons[s] += row.persons
+        window_life_risk[s] += row.life_risk
         if row.back == 0:
             category_counts[s, categories[row.category]] += row.incidents
             persons[s] += row.persons
             life_risk[s] += row.life_risk
             late_count[s] += row.late
-        elif 1 <= row.back <= k:
+        else:
             history[s, row.back - 1] += row.incidents
     last_year = np.zeros(n, dtype=np.int64)
-    year = timedelta(days=365)
-    for row in session.execute(_LAST_YEAR, {"section_ids": ids.tolist(),
-                                            "corridor_m": config.corridor_m,
-                                            "start": start - year, "end": end - year}):
-        last_year[position[row.section_id]] = row.incidents
+    with queries.without_jit(session):
+        for row in session.execute(_LAST_YEAR, last_year_parameters(config, ids.tolist(),
+                                                                    start, end)):
+            last_year[position[row.section_id]] = row.incidents
     incidents = category_counts.sum(axis=1)
     geoms = [reproject(shapely.from_wkb(bytes(s.geom)), STORAGE_SRID, srid) for s in sections]
     inputs = risk.SectionInputs(
@@ -196,6 +228,9 @@ def gather_inputs(session, config: risk.RiskConfig, region_code: str | None,
                                       else s.crossing_distance_m for s in sections]),
         inland_share=np.divide(late_count, incidents, out=np.full(n, np.nan),
                                where=incidents > 0),
+        window_category_counts=window_counts,
+        window_persons=window_persons,
+        window_life_risk_count=window_life_risk,
     )
     return SectionFrame(ids, [s.code for s in sections], [s.name for s in sections], inputs,
                         previous=history[:, 0] if k else np.zeros(n, dtype=np.int64),
@@ -245,6 +280,20 @@ def evaluate_sections(frame: SectionFrame, config: risk.RiskConfig) -> dict:
         "config_sha256": result.config_sha256,
     }
     return {"summary": summary, "sections": sections}
+
+
+def assess_region(session, config: risk.RiskConfig, region_code: str | None,
+                  start: datetime, end: datetime, srid: int) -> dict:
+    """Gather, score and compare every section of a region (or all) for a period.
+
+    The result of :func:`evaluate_sections` with ``inputs``, the model's inputs as JSON
+    (what :func:`store_assessment` keeps). Period bounds are timezone-aware (UTC);
+    ``srid`` is the metric analysis CRS.
+    """
+    frame = gather_inputs(session, config, region_code, start, end, srid)
+    evaluated = evaluate_sections(frame, config)
+    evaluated["inputs"] = frame.inputs.to_json()
+    return evaluated
 
 
 def store_assessment(session, config: risk.RiskConfig, region_code: str | None,

@@ -34,4 +34,4 @@ def _parameter_error(exc: ParameterError):
     return problem(422, "Unprocessable Content", str(exc), field=exc.field)
 
 
-from app.api import features, hotspots, imports, openapi, risk  # noqa: E402,F401  (routes)
+from app.api import features, hotspots, imports, openapi, reports, risk  # noqa: E402,F401  (routes)

@@ -7,7 +7,7 @@ here) and returns the operation without the authentication responses, which
 
 from __future__ import annotations
 
-from app.api import hotspots, risk
+from app.api import hotspots, reports, risk
 from geo.layers import INCIDENTS
 
 JSON_MIME = "application/json"
@@ -180,6 +180,24 @@ def history_operation(_layer) -> dict:
                           "404": _ref("responses", "Problem404")}}
 
 
+def bulletin_operation(_layer) -> dict:
+    region = _query("region", {"type": "string"}, "Region code of the regional unit.",
+                    required=True)
+    fmt = _query("f", {"type": "string", "enum": list(reports.BULLETIN_FORMATS),
+                       "default": "html"}, "Printable HTML, or PDF printed from it.")
+    return {"summary": "Regional risk bulletin: map, ranked sections with reasons, trends, "
+                       "alerts, decisions, method", "tags": ["risk"],
+            "description": "The latest stored assessment of the region and period when "
+                           "one exists, else one computed live (the bulletin says which).",
+            "parameters": [region, {**PERIOD, "required": True}, fmt],
+            "responses": {"200": {"description": "The bulletin (Content-Disposition names "
+                                                 "the file).",
+                                  "content": {"text/html": {"schema": {"type": "string"}},
+                                              "application/pdf": {"schema": {
+                                                  "type": "string", "format": "binary"}}}},
+                          "422": _ref("responses", "Problem422")}}
+
+
 def analysis_builders() -> dict:
     """Builders of the planner and risk views, for ``openapi.operation_builders``."""
     return {
@@ -192,6 +210,7 @@ def analysis_builders() -> dict:
         risk.get_assessment: get_assessment_operation,
         risk.decide_level: decide_level_operation,
         risk.section_history: history_operation,
+        reports.risk_bulletin: bulletin_operation,
     }
 
 

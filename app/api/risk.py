@@ -15,7 +15,7 @@ from geo.models import RiskLevelDecision
 DECISION_LEVELS = ("low", "medium", "high", "critical")
 
 
-def _period(value, field: str = "datetime"):
+def period_parameter(value, field: str = "datetime"):
     if value is not None and not isinstance(value, str):
         raise ParameterError(field, "must be a string start/end")
     start, end = parse_datetime_interval(value)
@@ -26,12 +26,8 @@ def _period(value, field: str = "datetime"):
 
 
 def _evaluate(region: str | None, start, end) -> dict:
-    config = current_app.config["RISK_MODEL"]
-    frame = risk_assessment.gather_inputs(db.session, config, region, start, end,
-                                          current_app.config["ANALYSIS_SRID"])
-    evaluated = risk_assessment.evaluate_sections(frame, config)
-    evaluated["inputs"] = frame.inputs.to_json()
-    return evaluated
+    return risk_assessment.assess_region(db.session, current_app.config["RISK_MODEL"], region,
+                                         start, end, current_app.config["ANALYSIS_SRID"])
 
 
 def _header(region, start, end) -> dict:
@@ -40,7 +36,7 @@ def _header(region, start, end) -> dict:
 
 @bp.get("/risk/segments")
 def ranked_segments():
-    start, end = _period(request.args.get("datetime"))
+    start, end = period_parameter(request.args.get("datetime"))
     region = request.args.get("region") or None
     evaluated = _evaluate(region, start, end)
     risk_assessment.apply_decisions(db.session, evaluated["sections"])
@@ -50,7 +46,7 @@ def ranked_segments():
 
 @bp.get("/alerts")
 def alerts():
-    start, end = _period(request.args.get("datetime"))
+    start, end = period_parameter(request.args.get("datetime"))
     region = request.args.get("region") or None
     evaluated = _evaluate(region, start, end)
     flagged = [{"section_id": s["section_id"], "code": s["code"], "name": s["name"],
@@ -66,7 +62,7 @@ def create_assessment():
     if not isinstance(body, dict):
         raise ApiError(400, "Bad Request", "the body must be a JSON object with region and "
                        "datetime")
-    start, end = _period(body.get("datetime"))
+    start, end = period_parameter(body.get("datetime"))
     region = body.get("region") or None
     if region is not None and (not isinstance(region, str) or "\x00" in region):
         raise ParameterError("region", "must be a region code")

@@ -7,10 +7,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
-from app.auth.service import create_token, create_user
 from app.extensions import db
 from config import ConfigError
-from tests.conftest import DEMO_END, TEST_PASSWORD, make_app
+from tests.conftest import DEMO_END, make_app, role_headers
 
 LAST_MONTH = "2026-06-01T00:00:00Z/2026-06-29T23:59:59Z"
 
@@ -19,21 +18,7 @@ LAST_MONTH = "2026-06-01T00:00:00Z/2026-06-29T23:59:59Z"
 def people(demo_app):
     """Bearer headers of an analyst and a supervisor on the demo database."""
     app, viewer, _ = demo_app
-    headers = {"viewer": viewer}
-    with app.app_context():
-        for role in ("analyst", "supervisor"):
-            user = db.session.execute(text("SELECT id FROM users WHERE username = :u"),
-                                      {"u": f"risk-{role}"}).scalar()
-            if user is None:
-                user = create_user(db.session, f"risk-{role}", role, TEST_PASSWORD)
-            else:
-                from app.auth.models import User
-                user = db.session.get(User, user)
-            _, token = create_token(db.session, user, "test")
-            headers[role] = {"Authorization": f"Bearer {token}"}
-        db.session.commit()
-        db.session.remove()
-    return headers
+    return {"viewer": viewer, **role_headers(app, "risk")}
 
 
 def client(demo_app):
@@ -73,9 +58,6 @@ def test_ranking_scores_and_the_diminishing_hot_spots_fall(demo_app, people):
     assert sum(shares) == pytest.approx(1.0)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "open (issue 5): on the demo, background activity at busy crossing points outweighs "
-    "some planted hot-spots; the model or the demo's planted shares need calibrating"))
 def test_sections_of_persistent_and_intensifying_hot_spots_rank_in_the_top_decile(
         demo_app, people):
     body, pairs = ranked_planted(demo_app, people)

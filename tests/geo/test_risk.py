@@ -99,11 +99,13 @@ vulnerability:
     rule:
       detection_methods: [inland]
       outcomes: [actual]
+      checked_at: [bcp_check]
 impact:
   weights:
     severity: 0.4
     persons: 0.25
     life_risk: 0.35
+  window: period
   category_severity:
     illegal_crossing_between_bcp: 3
     illegal_crossing_at_bcp: 3
@@ -133,6 +135,8 @@ impact:
     rule:
       categories: [trafficking_human_beings, smuggling_weapons]
       transport_means: [boat, truck]
+      transport_categories: [illegal_crossing_between_bcp, illegal_crossing_at_bcp,
+                             facilitator]
       outcomes: [attempted, actual]
 risk:
   bands:
@@ -487,14 +491,57 @@ def test_section_inputs_reject_bad_shapes_and_values():
         sections(life_risk_count=[1])
 
 
+def test_impact_over_the_period_and_its_baseline():
+    # The period: one refusal of entry. The window (period + 3 history periods = 4
+    # periods of 30 days): that refusal and 3 trafficking cases with 24 persons, 2 of
+    # them a risk to life.
+    window = counts_row(trafficking_human_beings=3, refusal_of_entry=1)
+    inputs = sections(category_counts=counts_row(refusal_of_entry=1), persons=[1],
+                      life_risk_count=[0], history=[[1, 1, 1]], baseline_rate=[1.0],
+                      window_category_counts=window, window_persons=[25],
+                      window_life_risk_count=[2])
+    assert inputs.window_periods == 4
+    by_period = assess_sections(inputs, PINNED)
+    # Period only: severity 1 -> 1, 1 person -> 2, no life risk -> 1: 0.4+0.5+0.35 = 1.25.
+    assert [scores_of(by_period)[f] for f in risk.IMPACT_FACTORS] == [1, 2, 1]
+    assert by_period.impact.tolist() == [1]
+    windowed = dataclasses.replace(PINNED, impact=dataclasses.replace(
+        PINNED.impact, window="period_and_baseline"))
+    result = assess_sections(inputs, windowed)
+    # Window: mean severity (3*5 + 1) / 4 = 4 -> 4; 25 persons / 4 periods = 6.25 per
+    # 30 d -> 3; 2 / 4 = 0.5 life-risk incidents per 30 d -> 2.
+    # Impact = 0.4*4 + 0.25*3 + 0.35*2 = 1.6 + 0.75 + 0.7 = 3.05 -> 3.
+    assert result.factor("severity").value[0] == pytest.approx(4.0)
+    assert result.factor("persons").value[0] == pytest.approx(6.25)
+    assert result.factor("life_risk").value[0] == pytest.approx(0.5)
+    assert [scores_of(result)[f] for f in risk.IMPACT_FACTORS] == [4, 3, 2]
+    assert result.impact.tolist() == [3]
+    assert "mean of 4 periods" in result.factor("persons").unit
+    # The threat still measures the period alone.
+    assert result.factor("incidents_per_km").value[0] == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="window"):
+        sections(category_counts=counts_row(refusal_of_entry=1), persons=[1],
+                 life_risk_count=[0], window_category_counts=counts_row(),
+                 window_persons=[0], window_life_risk_count=[0])
+    with pytest.raises(ValueError, match="all three window counts"):
+        sections(window_persons=[0])
+
+
 def test_rules_for_the_query():
     life = PINNED.impact.life_risk_rule
     assert life.matches("trafficking_human_beings", "attempted", None)
     assert life.matches("illegal_crossing_between_bcp", "actual", "boat")
     assert not life.matches("refusal_of_entry", "actual", "car")
+    # The means of transport alone does not endanger lives: the category must be a
+    # clandestine movement of persons.
+    assert life.matches("illegal_crossing_at_bcp", "attempted", "truck")
+    assert not life.matches("refusal_of_entry", "actual", "boat")
+    assert not life.matches("smuggling_tobacco", "actual", "truck")
     late = PINNED.vulnerability.late_detection
     assert late.matches("inland", "attempted") and late.matches("border_surveillance", "actual")
     assert not late.matches("bcp_check", "attempted")
+    assert not late.matches("bcp_check", "actual")  # met at the check: never late
+    assert late.matches(None, "actual")
 
 
 # ------------------------------------------------------------------------ YAML validation
@@ -554,6 +601,10 @@ def write_bad(tmp_path, old: str, new: str) -> tuple[Path, str]:
         ("  min_history_periods: 3", "  min_history_periods: 3.5", "  min_history_periods",
          "must be an integer"),
         ("    statistic: mean", "    statistic: median", "    statistic", "mean, max"),
+        ("  window: period\n", "  window: month\n", "  window",
+         "must be one of period, period_and_baseline"),
+        ("      checked_at: [bcp_check]", "      checked_at: [customs]", "      checked_at",
+         "unknown code 'customs'"),
     ],
 )
 def test_invalid_config_reports_file_line_and_reason(tmp_path, old, new, line_snippet, reason):

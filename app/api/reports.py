@@ -1,0 +1,37 @@
+"""Reports: the regional risk bulletin as printable HTML or as PDF."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from flask import Response, current_app, render_template, request
+
+from app.api import bp
+from app.api.params import ParameterError
+from app.api.risk import period_parameter
+from app.extensions import db
+from geo import bulletin
+
+BULLETIN_FORMATS = ("html", "pdf")
+
+
+@bp.get("/reports/bulletin")
+def risk_bulletin():
+    fmt = request.args.get("f") or "html"
+    if fmt not in BULLETIN_FORMATS:
+        raise ParameterError("f", f"unknown format {fmt!r}; formats: "
+                                  f"{', '.join(BULLETIN_FORMATS)}")
+    region = request.args.get("region") or None
+    start, end = period_parameter(request.args.get("datetime"))
+    content = bulletin.regional_bulletin(db.session, current_app.config["RISK_MODEL"], region,
+                                         start, end, current_app.config["ANALYSIS_SRID"])
+    html = render_template("bulletin.html", bulletin=content, for_print=fmt == "pdf")
+    code = re.sub(r"[^A-Za-z0-9_-]", "_", content["region"]["code"])
+    name = f"bulletin-{code}-{start:%Y%m%d}-{end:%Y%m%d}"
+    if fmt == "html":
+        return Response(html, mimetype="text/html", headers={
+            "Content-Disposition": f'inline; filename="{name}.html"'})
+    stylesheet = Path(current_app.static_folder) / "css" / "bulletin.css"
+    return Response(bulletin.pdf_from_html(html, stylesheet), mimetype="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'})

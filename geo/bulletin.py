@@ -1,0 +1,320 @@
+"""The regional risk bulletin: the monthly CIRAM product of a regional unit.
+
+:func:`regional_bulletin` gathers everything the bulletin shows as plain data (no Flask,
+no HTML): the region, the ranked sections with their reasons and supervisors' decisions,
+the trends against the previous equal-length period and the same period last year, the
+alerts, the method and configuration, how much of the data is synthetic, and a map image
+of the region (``geo.render.render_map``: sections coloured by level, Gi* hot-spots).
+:func:`pdf_from_html` turns the bulletin's HTML (rendered by the web layer) into a PDF
+with WeasyPrint.
+
+Which assessment a bulletin shows
+---------------------------------
+A bulletin is the product of record of a region and period, so it shows the **latest
+stored assessment** of exactly that region and period when one exists
+(``POST /api/v1/risk/assessments``): its scores are what was signed off, computed with
+the configuration stored in the record (whose SHA-256 and parameters the bulletin
+prints), and the bulletin names who ran it and when. When none exists the bulletin
+**computes the assessment live** with the running configuration and says so: nothing
+is stored by reading a bulletin. In both cases the supervisors' current level decisions
+(``PATCH /api/v1/risk/segments/{id}/level``) are applied and listed with who decided,
+when and why; the computed level stays visible next to them.
+
+Times are timezone-aware UTC; lengths and distances in metres.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import text
+
+from geo import risk, risk_assessment
+from geo.errors import ParameterError
+
+#: Layers of the bulletin's map, bottom to top.
+MAP_LAYERS = ("countries", "regions", "border_segments", "hotspots")
+#: Map width in pixels (the height follows the region's shape); about 17 cm at 150 dpi.
+MAP_WIDTH_PX = 1000
+MAP_MIN_HEIGHT_PX = 400
+MAP_MAX_HEIGHT_PX = 1100
+#: Share of the region's extent added around it on the map.
+MAP_MARGIN = 0.06
+#: CRS of the map: conformal, so the region keeps its shape at this latitude.
+MAP_CRS = "EPSG:3857"
+#: How many sections the "largest increases" list of the trends shows.
+TOP_INCREASES = 5
+
+_REGION = text(
+    """
+    SELECT r.id, r.code, r.name_en AS name, r.name_ka, r.provenance,
+           ST_XMin(b) AS minx, ST_YMin(b) AS miny, ST_XMax(b) AS maxx, ST_YMax(b) AS maxy
+      FROM regions AS r CROSS JOIN LATERAL Box2D(ST_Transform(r.geom, 3857)) AS b
+     WHERE r.code = :code
+    """
+)
+
+# The newest stored assessment of exactly this region and period, with its author.
+_STORED = text(
+    """
+    SELECT a.id, u.username AS created_by
+      FROM risk_assessments AS a LEFT JOIN users AS u ON u.id = a.created_by
+     WHERE a.region_id = :region_id AND a.period_start = :start AND a.period_end = :end
+     ORDER BY a.created_at DESC, a.id DESC
+     LIMIT 1
+    """
+)
+
+# Incidents of the period attributed to the region's sections, by provenance: tells the
+# reader whether the bulletin rests on synthetic (demo) records.
+_PROVENANCE = text(
+    """
+    SELECT i.provenance, count(*) AS incidents
+      FROM incidents AS i JOIN border_segments AS s ON s.id = i.nearest_segment_id
+     WHERE s.region_id = :region_id AND i.segment_distance_m <= :corridor_m
+       AND i.occurred_at >= :start AND i.occurred_at <= :end
+     GROUP BY 1
+    """
+)
+
+_SECTION_PROVENANCE = text(
+    "SELECT provenance, count(*) FROM border_segments WHERE region_id = :region_id GROUP BY 1"
+)
+
+
+def _region(session, region_code: str | None):
+    if not region_code:
+        raise ParameterError("region", "is required: the bulletin is the product of one "
+                                       "regional unit (a region code such as GE-KA)")
+    row = session.execute(_REGION, {"code": region_code}).one_or_none()
+    if row is None:
+        raise ParameterError("region", f"unknown region code {region_code!r}")
+    return row
+
+
+def _stored_assessment(session, region_id: int, start: datetime, end: datetime):
+    row = session.execute(_STORED, {"region_id": region_id, "start": start,
+                                    "end": end}).one_or_none()
+    if row is None:
+        return None, None
+    return risk_assessment.assessment_record(session, row.id), row.created_by
+
+
+def _method(config: risk.RiskConfig) -> dict:
+    """The model's parameters a reader needs to judge the ranking."""
+    return {
+        "config_sha256": risk.config_hash(config),
+        "parsed": True,
+        "note": None,
+        "corridor_m": config.corridor_m,
+        "reference_days": config.reference_days,
+        "baseline_periods": config.baseline_periods,
+        "impact_window": config.impact.window,
+        "distribution": config.distribution,
+        "alert_alpha": config.alert_alpha,
+        "bands": {"low": [1, config.low_max], "medium": [config.low_max + 1, config.medium_max],
+                  "high": [config.medium_max + 1, 125]},
+        "weights": {
+            "threat": dict(config.threat.factor_weights()),
+            "vulnerability": dict(config.vulnerability.weights),
+            "impact": dict(config.impact.weights),
+        },
+        "config_text": config.text,
+    }
+
+
+def _trends(sections: list[dict], summary: dict) -> dict:
+    previous = sum(s["comparison"]["previous_period"] for s in sections)
+    last_year = sum(s["comparison"]["same_period_last_year"] for s in sections)
+    rising = [s for s in sections if s["comparison"]["change_previous_pct"] is not None
+              and s["comparison"]["change_previous_pct"] > 0]
+    rising.sort(key=lambda s: (-(s["incidents"] - s["comparison"]["previous_period"]),
+                               s["code"]))
+    new_activity = [s["code"] for s in sections
+                    if s["incidents"] > 0 and s["comparison"]["previous_period"] == 0]
+    return {
+        "incidents": summary["incidents"],
+        "previous_period": previous,
+        "change_previous_pct": summary["change_previous_pct"],
+        "same_period_last_year": last_year,
+        "change_last_year_pct": summary["change_last_year_pct"],
+        "concentration_top20_pct": summary["concentration_top20_pct"],
+        "largest_increases": [
+            {"code": s["code"], "name": s["name"], "incidents": s["incidents"],
+             "previous_period": s["comparison"]["previous_period"],
+             "change_previous_pct": s["comparison"]["change_previous_pct"]}
+            for s in rising[:TOP_INCREASES]
+        ],
+        "new_activity": sorted(new_activity),
+    }
+
+
+def _map_size(row) -> tuple[tuple[float, float, float, float], int, int]:
+    """The map's bbox (EPSG:3857 metres, with a margin) and its size in pixels."""
+    width, height = row.maxx - row.minx, row.maxy - row.miny
+    pad = MAP_MARGIN * max(width, height)
+    bbox = (row.minx - pad, row.miny - pad, row.maxx + pad, row.maxy + pad)
+    pixels_high = round(MAP_WIDTH_PX * (bbox[3] - bbox[1]) / (bbox[2] - bbox[0]))
+    pixels_high = min(max(pixels_high, MAP_MIN_HEIGHT_PX), MAP_MAX_HEIGHT_PX)
+    # Keep the aspect ratio of the pixels equal to that of the bbox: widen the bbox.
+    wanted = (bbox[3] - bbox[1]) * MAP_WIDTH_PX / pixels_high
+    grow = (wanted - (bbox[2] - bbox[0])) / 2
+    bbox = (bbox[0] - grow, bbox[1], bbox[2] + grow, bbox[3])
+    if grow < 0:  # too tall for the largest height: widen vertically instead
+        wanted_y = (bbox[2] - bbox[0]) * pixels_high / MAP_WIDTH_PX
+        grow_y = (wanted_y - (bbox[3] - bbox[1])) / 2
+        bbox = (bbox[0], bbox[1] - grow_y, bbox[2], bbox[3] + grow_y)
+    return bbox, MAP_WIDTH_PX, pixels_high
+
+
+def _region_map(session, row, start: datetime, end: datetime,
+                segment_levels: dict[int, str]) -> dict:
+    """The bulletin's map: PNG of the region, sections by level, hot-spots of the period."""
+    from geo import render  # mapnik: imported only where a map is drawn
+
+    bbox, width, height = _map_size(row)
+    request = render.MapRequest(
+        layers=MAP_LAYERS, bbox=bbox, crs=MAP_CRS, width=width, height=height, fmt="png",
+        # The bulletin's period is closed [start, end]; the renderer's window is [start, end).
+        time=(start, end + timedelta(microseconds=1)), region=row.code,
+        segment_levels=segment_levels,
+    )
+    url = session.get_bind().url.render_as_string(hide_password=False)
+    png = render.render_map(request, url)
+    return {"png": png, "data_uri": "data:image/png;base64," + base64.b64encode(png).decode(),
+            "width": width, "height": height, "crs": MAP_CRS, "bbox": list(bbox),
+            "layers": list(MAP_LAYERS)}
+
+
+def _legend() -> dict:
+    from geo import render
+
+    return {"levels": dict(render.RISK_LEVEL_COLOURS),
+            "not_assessed": render.NOT_ASSESSED_COLOUR,
+            "hotspot_bins": {str(k): v for k, v in render.HOTSPOT_BIN_COLOURS.items()}}
+
+
+def regional_bulletin(session, config: risk.RiskConfig, region_code: str | None,
+                      start: datetime, end: datetime, srid: int, *,
+                      now: Callable[[], datetime] | None = None) -> dict:
+    """Everything a regional risk bulletin shows, as plain data.
+
+    Parameters
+    ----------
+    session : sqlalchemy.orm.Session
+    config : geo.risk.RiskConfig
+        The running configuration (used when the bulletin computes the assessment live).
+    region_code : str
+        Code of the regional unit (required).
+    start, end : datetime
+        The period, closed ``[start, end]``, timezone-aware (UTC).
+    srid : int
+        EPSG code of the metric analysis CRS.
+    now : callable, optional
+        Clock for ``generated_at`` (UTC); default ``datetime.now(UTC)``.
+
+    Returns
+    -------
+    dict
+        ``region`` (code, name, provenance), ``period`` (ISO start/end, days),
+        ``assessment`` (``source`` ``"stored"`` with id, author and time, or ``"live"``),
+        ``summary`` and ``sections`` (ranked, with explanation, comparison, alert,
+        ``computed_level`` and ``decision``), ``levels_in_force`` (sections per
+        level after the decisions), ``alerts``, ``decisions``, ``trends``,
+        ``method`` (configuration hash, parameters and text; ``parsed`` false, with a
+        ``note``, for a stored configuration this version cannot read), ``data`` (incidents by
+        provenance; ``synthetic`` true when any incident of the bulletin is synthetic,
+        ``approximate_geography`` the provenances other than ``reported`` of the
+        region and its sections), ``map`` (PNG bytes, data URI, size, bbox in
+        EPSG:3857 metres), ``legend`` (colours of ``geo.render``) and ``generated_at``.
+
+    Raises
+    ------
+    ParameterError
+        ``region`` missing or unknown or without sections, ``datetime`` ending before
+        it starts.
+    """
+    if end <= start:
+        raise ParameterError("datetime", "the period must end after it starts")
+    region = _region(session, region_code)
+    stored, author = _stored_assessment(session, region.id, start, end)
+    if stored is not None:
+        try:
+            used = risk.parse_risk_config(stored["config"], f"assessment {stored['id']}")
+            method = _method(used)
+        except risk.RiskConfigError as error:
+            # A record made under an earlier version of the model's file: its text and
+            # hash are still the record; the running corridor counts the provenance.
+            used = config
+            method = {"config_sha256": stored["config_sha256"], "parsed": False,
+                      "config_text": stored["config"],
+                      "note": "the stored configuration is from an earlier version of the "
+                              f"model and is shown as stored ({error.reason})"}
+        summary, sections = stored["summary"], stored["sections"]
+        assessment = {"source": "stored", "id": stored["id"], "created_by": author,
+                      "created_at": stored["created_at"]}
+    else:
+        used, method = config, _method(config)
+        evaluated = risk_assessment.assess_region(session, config, region.code, start, end,
+                                                  srid)
+        summary, sections = evaluated["summary"], evaluated["sections"]
+        assessment = {"source": "live", "id": None, "created_by": None, "created_at": None}
+    risk_assessment.apply_decisions(session, sections)
+
+    provenance = {row.provenance: int(row.incidents) for row in session.execute(
+        _PROVENANCE, {"region_id": region.id, "corridor_m": used.corridor_m,
+                      "start": start, "end": end})}
+    section_provenance = {row[0]: int(row[1]) for row in session.execute(
+        _SECTION_PROVENANCE, {"region_id": region.id})}
+    geography = sorted({region.provenance, *section_provenance} - {"reported"})
+
+    levels = {int(s["section_id"]): s["level"] for s in sections}
+    return {
+        "region": {"code": region.code, "name": region.name, "name_ka": region.name_ka,
+                   "provenance": region.provenance},
+        "period": {"start": start.isoformat(), "end": end.isoformat(),
+                   "days": round((end - start).total_seconds() / 86400, 2)},
+        "assessment": assessment,
+        "summary": summary,
+        "sections": sections,
+        "levels_in_force": {level: sum(s["level"] == level for s in sections)
+                            for level in (*risk.LEVELS, "critical")},
+        "alerts": [s for s in sections if s["alert"]["alert"]],
+        "decisions": [s for s in sections if s["decision"] is not None],
+        "trends": _trends(sections, summary),
+        "method": method,
+        "data": {"incidents_by_provenance": provenance,
+                 "sections_by_provenance": section_provenance,
+                 "synthetic": bool(provenance.get("synthetic")),
+                 "approximate_geography": geography},
+        "map": _region_map(session, region, start, end, levels),
+        "legend": _legend(),
+        "generated_at": (now or (lambda: datetime.now(UTC)))().isoformat(timespec="seconds"),
+    }
+
+
+def pdf_from_html(html: str, stylesheet: str | Path) -> bytes:
+    """Print the bulletin's HTML to PDF (A4, as its ``@page`` rules say) with WeasyPrint.
+
+    Parameters
+    ----------
+    html : str
+        The complete bulletin page; its images are ``data:`` URIs.
+    stylesheet : str or pathlib.Path
+        The bulletin's CSS file (the page's own ``<link>`` is not fetched: WeasyPrint
+        loads nothing but ``data:`` URIs).
+
+    Returns
+    -------
+    bytes
+        The PDF document.
+    """
+    from weasyprint import CSS, HTML
+    from weasyprint.urls import URLFetcher
+
+    # Only data: URIs (the map): the bulletin never makes the server fetch anything else.
+    document = HTML(string=html, url_fetcher=URLFetcher(allowed_protocols=("data",)))
+    return document.write_pdf(stylesheets=[CSS(filename=str(stylesheet))])

@@ -1,0 +1,211 @@
+"""The regional risk bulletin on the synthetic demo: the ranked table, the map, the PDF,
+stored versus live assessments, decisions, escaping and parameter errors."""
+
+import base64
+import re
+import struct
+
+import pytest
+from sqlalchemy import text
+
+from app.extensions import db
+from geo.risk import config_hash
+from tests.conftest import role_headers
+
+JUNE = "2026-06-01T00:00:00Z/2026-06-29T23:59:59Z"
+MAY = "2026-05-01T00:00:00Z/2026-05-31T23:59:59Z"
+# Regions and periods no other test stores an assessment for (the demo database is shared).
+LIVE_REGION, STORED_REGION = "GE-AJ", "GE-SJ"
+URL = "/api/v1/reports/bulletin"
+
+
+@pytest.fixture(scope="module")
+def staff(demo_app):
+    """Bearer headers of a viewer, an analyst and a supervisor on the demo database."""
+    app, viewer, _ = demo_app
+    return {"viewer": viewer, **role_headers(app, "bulletin")}
+
+
+def get(demo_app, headers, **query):
+    return demo_app[0].test_client().get(URL, headers=headers, query_string=query)
+
+
+def ranked_table(html: str) -> list[tuple[int, str, str]]:
+    """(rank, section code, level) of each row of the ranked table, in page order."""
+    table = html[html.index('<table class="ranked">'):]
+    table = table[:table.index("</table>")]
+    rows = re.findall(r'<tr class="level-(\w+)">\s*<td>(\d+)</td>\s*<td><span class="code">'
+                      r"([^<]+)</span>", table)
+    return [(int(rank), code, level) for level, rank, code in rows]
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", png[16:24])
+
+
+def map_png(html: str) -> bytes:
+    found = re.search(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
+    assert found, "the bulletin has no embedded map image"
+    return base64.b64decode(found.group(1))
+
+
+def test_html_bulletin_holds_the_ranked_table_of_the_live_assessment(demo_app, staff):
+    response = get(demo_app, staff["viewer"], region=LIVE_REGION, datetime=MAY)
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    assert response.headers["Content-Disposition"] == (
+        'inline; filename="bulletin-GE-AJ-20260501-20260531.html"')
+    html = response.get_data(as_text=True)
+
+    ranking = demo_app[0].test_client().get(
+        "/api/v1/risk/segments", headers=staff["viewer"],
+        query_string={"region": LIVE_REGION, "datetime": MAY}).get_json()["sections"]
+    assert len(ranking) == 10
+    assert ranked_table(html) == [(s["rank"], s["code"], s["level"]) for s in ranking]
+    top = ranking[0]
+    # The reasons: the largest-share factor of each component, with its score.
+    threat = top["explanation"]["threat"][0]
+    assert (f"threat: {threat['factor'].replace('_', ' ')}" in html
+            and f"(score {threat['score']}, {100 * threat['share']:.0f}&nbsp;%)" in html)
+
+    assert "SYNTHETIC DEMONSTRATION DATA" in html
+    assert "Computed live for this bulletin" in html
+    assert "Stored assessment" not in html
+    assert config_hash(demo_app[0].config["RISK_MODEL"]) in html
+    width, height = png_size(map_png(html))
+    assert width == 1000 and f'width="{width}" height="{height}"' in html
+    # The map is a data: URI, which the page's CSP must allow.
+    assert "img-src 'self' data:" in response.headers["Content-Security-Policy"]
+
+
+def test_trends_and_alerts_agree_with_the_risk_api(demo_app, staff):
+    html = get(demo_app, staff["viewer"], region=LIVE_REGION,
+               datetime=MAY).get_data(as_text=True)
+    body = demo_app[0].test_client().get(
+        "/api/v1/risk/segments", headers=staff["viewer"],
+        query_string={"region": LIVE_REGION, "datetime": MAY}).get_json()
+    sections = body["sections"]
+    previous = sum(s["comparison"]["previous_period"] for s in sections)
+    last_year = sum(s["comparison"]["same_period_last_year"] for s in sections)
+    trends = html[html.index('<section class="trends">'):html.index('<section class="alerts">')]
+    assert re.search(rf">This period</th><td class=\"num\">{body['summary']['incidents']}<", trends)
+    assert re.search(rf"Previous equal-length period</th><td class=\"num\">{previous}<", trends)
+    assert re.search(rf"Same period last year</th><td class=\"num\">{last_year}<", trends)
+    alerts = html[html.index('<section class="alerts">'):html.index('<section class="decisions">')]
+    flagged = [s["code"] for s in sections if s["alert"]["alert"]]
+    for code in flagged:
+        assert f"<td>{code} " in alerts
+    if not flagged:
+        assert "No section exceeds its baseline" in alerts
+
+
+def test_stored_assessment_with_a_decision_is_what_the_pdf_prints(demo_app, staff):
+    app = demo_app[0]
+    http = app.test_client()
+    stored = http.post("/api/v1/risk/assessments", headers=staff["analyst"],
+                       json={"region": STORED_REGION, "datetime": JUNE})
+    assert stored.status_code == 201
+    record = stored.get_json()
+    section = record["sections"][-1]
+    justification = "<b>Fence</b> washed out & patrols cut"
+    url = f"/api/v1/risk/segments/{section['section_id']}/level"
+    assert http.patch(url, headers=staff["supervisor"], json={
+        "level": "critical", "justification": justification}).status_code == 200
+    try:
+        html = get(demo_app, staff["viewer"], region=STORED_REGION,
+                   datetime=JUNE).get_data(as_text=True)
+        assert f"Stored assessment no. {record['id']}, run by bulletin-analyst" in html
+        assert "Computed live" not in html
+        rows = ranked_table(html)
+        assert [(rank, code) for rank, code, _ in rows] == [
+            (s["rank"], s["code"]) for s in record["sections"]]
+        decided = next(row for row in rows if row[1] == section["code"])
+        assert decided[2] == "critical"
+        assert f"decided; computed {section['level']}" in html
+        # User text is escaped, never markup.
+        assert "&lt;b&gt;Fence&lt;/b&gt; washed out &amp; patrols cut" in html
+        assert "<b>Fence</b>" not in html
+        assert record["config_sha256"] in html
+        _, map_height = png_size(map_png(html))
+
+        response = get(demo_app, staff["viewer"], region=STORED_REGION, datetime=JUNE,
+                       f="pdf")
+        assert response.status_code == 200
+        assert response.mimetype == "application/pdf"
+        assert response.headers["Content-Disposition"] == (
+            'attachment; filename="bulletin-GE-SJ-20260601-20260629.pdf"')
+        pdf = response.data
+        assert pdf.startswith(b"%PDF-") and pdf.rstrip().endswith(b"%%EOF")
+        # The map is in the PDF as an image of the map's size (an image XObject's
+        # dictionary is never compressed).
+        images = re.findall(rb"/Subtype\s*/Image\s*/Width\s+(\d+)\s*/Height\s+(\d+)", pdf)
+        assert (b"1000", str(map_height).encode()) in images
+    finally:
+        assert http.patch(url, headers=staff["supervisor"], json={
+            "level": None, "justification": "Test over: the decision is lifted."}
+        ).status_code == 200
+
+
+def test_a_record_made_under_an_earlier_model_file_still_prints(demo_app, staff):
+    # Records are immutable: one stored with a configuration this version can no longer
+    # read keeps its text and hash, and the bulletin shows them as stored.
+    app = demo_app[0]
+    old_config = "version: 1\ncorridor_m: 5000\n"
+    with app.app_context():
+        region_id = db.session.execute(text("SELECT id FROM regions WHERE code = 'GE-MM'")
+                                       ).scalar_one()
+        author = db.session.execute(text(
+            "SELECT id FROM users WHERE username = 'bulletin-analyst'")).scalar_one()
+        record_id = db.session.execute(text(
+            "INSERT INTO risk_assessments (region_id, period_start, period_end, config_sha256, "
+            "config_text, inputs, summary, created_by) VALUES (:region, :start, :end, :sha, "
+            ":config, '{}', :summary, :author) RETURNING id"), {
+                "region": region_id, "start": "2026-06-01T00:00:00Z",
+                "end": "2026-06-29T23:59:59Z", "sha": "ab" * 32, "config": old_config,
+                "summary": '{"sections": 0, "incidents": 0, "change_previous_pct": null, '
+                           '"change_last_year_pct": null, "concentration_top20_pct": null}',
+                "author": author}).scalar_one()
+        db.session.commit()
+        db.session.remove()
+    response = get(demo_app, staff["viewer"], region="GE-MM", datetime=JUNE)
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert f"Stored assessment no. {record_id}, run by bulletin-analyst" in html
+    assert "from an earlier version of the model" in html
+    assert "ab" * 32 in html and "corridor_m: 5000" in html
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [({"datetime": JUNE}, "region"),
+     ({"region": "NOWHERE", "datetime": JUNE}, "region"),
+     ({"region": "GE-IM", "datetime": JUNE}, "region"),  # a region without border sections
+     ({"region": LIVE_REGION}, "datetime"),
+     ({"region": LIVE_REGION, "datetime": "2026-06-01T00:00:00Z/.."}, "datetime"),
+     ({"region": LIVE_REGION, "datetime": "June"}, "datetime"),
+     ({"region": LIVE_REGION, "datetime": JUNE, "f": "docx"}, "f")],
+)
+def test_bad_parameters_are_422_naming_the_parameter(demo_app, staff, query, field):
+    response = get(demo_app, staff["viewer"], **query)
+    assert response.status_code == 422
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json()["field"] == field
+
+
+def test_the_bulletin_needs_a_signed_in_user(demo_app):
+    response = get(demo_app, {}, region=LIVE_REGION, datetime=JUNE)
+    assert response.status_code == 401
+
+
+def test_reading_a_bulletin_stores_nothing(demo_app, staff):
+    app = demo_app[0]
+    with app.app_context():
+        before = db.session.execute(text("SELECT count(*) FROM risk_assessments")).scalar()
+        db.session.remove()
+    get(demo_app, staff["viewer"], region="NOWHERE", datetime=JUNE)
+    get(demo_app, staff["viewer"], region=LIVE_REGION, datetime=MAY)
+    with app.app_context():
+        after = db.session.execute(text("SELECT count(*) FROM risk_assessments")).scalar()
+        db.session.remove()
+    assert after == before  # reading a bulletin never stores an assessment
