@@ -57,6 +57,7 @@ Where the published wording leaves room we chose:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy import sparse
@@ -142,7 +143,10 @@ def space_time_gi_star(counts, w_spatial, time_window: int = 1) -> np.ndarray:
         raise ValueError("counts must have shape (n_steps, n_cells)")
     n_steps, n_cells = counts.shape
     lag, row_sums = _spatial_operator(w_spatial, n_cells)
-    spatial = np.stack([lag(step) for step in counts])
+    if hasattr(w_spatial, "lag_rows"):
+        spatial = w_spatial.lag_rows(counts)  # every step at once
+    else:
+        spatial = np.stack([lag(step) for step in counts])
     total = spatial.copy()
     for back in range(1, min(time_window, n_steps - 1) + 1):
         total[back:] += spatial[:-back]
@@ -203,17 +207,28 @@ def mann_kendall(series) -> MannKendall:
     n = x.shape[0]
     if n < 3:
         raise ValueError("the Mann-Kendall test needs at least 3 time steps")
-    s = np.zeros(x.shape[1])
+    # signs summed per (step, location), each entry of at most n - 1 of them; the
+    # steps are summed once at the end
+    signs = np.zeros((n - 1, x.shape[1]), dtype=np.int16 if n < 2**15 else np.int64)
     for lag in range(1, n):  # loop over lags (time), vectorised over locations
-        s += np.sign(x[lag:] - x[:-lag]).sum(axis=0)
+        later, earlier = x[lag:], x[:-lag]
+        signs[: n - lag] += later > earlier
+        signs[: n - lag] -= later < earlier
+    s = signs.sum(axis=0, dtype=np.int64).astype(float)
+    s[np.isnan(x).any(axis=0)] = np.nan  # a NaN has no sign
 
-    ordered = np.sort(x, axis=0)
-    group = np.vstack([np.zeros((1, x.shape[1]), dtype=np.int64),
-                       np.cumsum(ordered[1:] != ordered[:-1], axis=0)])
-    sizes = np.zeros_like(x, dtype=float)
-    np.add.at(sizes, (group, np.broadcast_to(np.arange(x.shape[1]), x.shape)), 1.0)
-    ties = (sizes * (sizes - 1) * (2 * sizes + 5)).sum(axis=0)
-    tied_pairs = (sizes * (sizes - 1) / 2).sum(axis=0)
+    # Tied groups: walking each sorted series, a value equal to the previous one makes
+    # its group of size t one larger, adding t pairs and 6 t (t + 2) to
+    # t (t - 1) (2 t + 5). (NaN equals nothing: a group of its own, as in a sort.)
+    ordered = np.sort(x.T, axis=1)
+    run = np.ones(x.shape[1])
+    ties = np.zeros(x.shape[1])
+    tied_pairs = np.zeros(x.shape[1])
+    for k in range(1, n):
+        equal = ordered[:, k] == ordered[:, k - 1]
+        ties += np.where(equal, 6 * run * (run + 2), 0.0)
+        tied_pairs += np.where(equal, run, 0.0)
+        run = np.where(equal, run + 1, 1.0)
     variance = (n * (n - 1) * (2 * n + 5) - ties) / 18.0
 
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -296,8 +311,13 @@ class EmergingHotSpots:
     p: np.ndarray  # (n_steps, n_cells) two-sided p
     spot: np.ndarray  # (n_steps, n_cells) +1 hot, -1 cold, 0 not significant
     trend: MannKendall  # of each location's z series (used by the categories)
-    count_trend: MannKendall  # of each location's count series (reported)
     category: np.ndarray  # (n_cells,) labels of CATEGORIES
+    counts: np.ndarray  # (n_steps, n_cells) the input
+
+    @cached_property
+    def count_trend(self) -> MannKendall:
+        """Mann-Kendall test of each location's count series (computed when asked)."""
+        return mann_kendall(self.counts)
 
 
 def emerging_hot_spots(counts, w_spatial, time_window: int = 1, alpha: float = 0.10,
@@ -328,4 +348,4 @@ def emerging_hot_spots(counts, w_spatial, time_window: int = 1, alpha: float = 0
     spot = (np.sign(np.nan_to_num(z)) * is_significant).astype(np.int8)
     trend = mann_kendall(z)
     category = classify_emerging(spot, trend.z, trend.p, trend_alpha)
-    return EmergingHotSpots(z, p, spot, trend, mann_kendall(counts), category)
+    return EmergingHotSpots(z, p, spot, trend, category, counts)

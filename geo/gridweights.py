@@ -11,14 +11,17 @@ bands and Gi* on 100,000 cells take a fraction of a second.
 from __future__ import annotations
 
 import numpy as np
-from scipy import signal
+from scipy import signal, sparse
+from scipy.spatial import cKDTree
 
 from geo import hexgrid
 from geo.hotspots import (
     IncrementalAutocorrelation,
-    default_isa_distances,
     first_peak,
     gi_star_from_lag,
+    isa_distances_from_nearest,
+    knn_band_from_distances,
+    knn_band_neighbours,
     morans_i_from_sums,
 )
 
@@ -74,6 +77,35 @@ class HexNeighbourhood:
             total = np.round(total)  # sums of whole numbers are whole numbers
         return total
 
+    def _offset_lookup(self, reach: int):
+        """A function (di, dr) -> index of the cell at that offset from each cell, -1
+        where there is none; offsets up to ``reach`` in each direction."""
+        reach = int(reach)
+        width = self._shape[1] + 2 * reach
+        index = np.full((self._shape[0] + 2 * reach) * width, -1, dtype=np.int64)
+        position = (self._rows + reach) * width + (self._cols + reach)
+        index[position] = np.arange(self.n)
+
+        def lookup(di: int, dr: int) -> np.ndarray:
+            return index[position + (int(di) * width + int(dr))]
+        return lookup
+
+    def neighbour_matrix(self, band_m: float) -> sparse.csr_matrix:
+        """Binary weights of the other cells within ``band_m`` (no self), as a sparse
+        matrix: for many value vectors at once, one product beats a convolution each."""
+        kernel = self.kernel(band_m)
+        centre_i, centre_r = kernel.shape[0] // 2, kernel.shape[1] // 2
+        lookup = self._offset_lookup(max(centre_i, centre_r))
+        offsets = np.argwhere(kernel > 0) - [centre_i, centre_r]
+        # cell x offset table of neighbours (-1: none); read row by row it is already
+        # the CSR order, so no sort is needed
+        others = np.stack([lookup(di, dr) for di, dr in offsets], axis=1)
+        present = others >= 0
+        indptr = np.concatenate([[0], np.cumsum(present.sum(axis=1))])
+        indices = others[present]
+        return sparse.csr_matrix((np.ones(len(indices)), indices, indptr),
+                                 shape=(self.n, self.n))
+
     def neighbour_count(self, band_m: float) -> np.ndarray:
         """Number of other cells within ``band_m`` of each cell."""
         if band_m not in self._counts:
@@ -108,13 +140,59 @@ class HexNeighbourhood:
         s2 = float(((has + column) ** 2).sum())
         return morans_i_from_sums(z, z_w_z, s0, s1, s2)
 
+    def kth_neighbour_distances(self, k: int = 1) -> np.ndarray:
+        """Distance in metres from each cell's centre to its k-th nearest other cell's,
+        the same numbers ``geo.hotspots.kth_neighbour_distances`` (a k-d tree) gives.
+
+        Looks at the cells at the nearest lattice offsets, enough for k neighbours where
+        the grid is complete; cells near the grid's edge that have fewer neighbours there
+        are asked of the k-d tree.
+        """
+        if not 1 <= k < self.n:
+            raise ValueError(f"k must be between 1 and n - 1 = {self.n - 1}, got {k}")
+        cx, cy = hexgrid.hex_centres(self.i, self.j, self.size)
+        # Offsets (di, dr) of the lattice by distance: enough for k + 6 neighbours.
+        reach = int(np.ceil(np.sqrt(k + 7))) + 1
+        di, dr = (a.ravel() for a in np.meshgrid(np.arange(-reach, reach + 1),
+                                                 np.arange(-2 * reach, 2 * reach + 1),
+                                                 indexing="ij"))
+        lattice = np.hypot(1.5 * self.size * di, hexgrid.H * self.size * dr)
+        valid = ((di + dr) % 2 == 0) & (lattice > 0)
+        di, dr, lattice = di[valid], dr[valid], lattice[valid]
+        order = np.argsort(lattice, kind="stable")
+        cutoff = lattice[order[k + 6 - 1]]
+        # every offset up to the cut-off distance, ties included
+        chosen = order[lattice[order] <= cutoff * (1 + TIE_TOLERANCE)]
+        lookup = self._offset_lookup(max(np.abs(di[chosen]).max(), np.abs(dr[chosen]).max()))
+        distances = np.empty((len(chosen), self.n))
+        for row, offset in enumerate(chosen):
+            other = lookup(di[offset], dr[offset])
+            # as the k-d tree computes it: sqrt of the sum of squared differences
+            dx = cx - cx[other]
+            dy = cy - cy[other]
+            distances[row] = np.where(other >= 0, np.sqrt(dx * dx + dy * dy), np.inf)
+        kth = distances.min(axis=0) if k == 1 else np.partition(distances, k - 1, axis=0)[k - 1]
+        # Any cell not looked at is farther than the cut-off; a k-th distance within it
+        # is therefore final. The others go to the tree.
+        unsure = ~(kth <= cutoff * (1 - TIE_TOLERANCE))
+        if unsure.any():
+            tree = cKDTree(np.column_stack([cx, cy]))
+            kth[unsure] = tree.query(np.column_stack([cx[unsure], cy[unsure]]),
+                                     k=k + 1)[0][:, k]
+        return kth
+
+    def knn_distance_band(self, k: int | None = None) -> float:
+        """``geo.hotspots.knn_distance_band`` of the cell centres (metres)."""
+        cx, cy = hexgrid.hex_centres(self.i, self.j, self.size)
+        return knn_band_from_distances(
+            self.kth_neighbour_distances(knn_band_neighbours(self.n, k)), cx, cy)
+
     def incremental_spatial_autocorrelation(self, values,
                                             distances=None) -> IncrementalAutocorrelation:
         """Moran's I z over growing bands and the first peak, as
         ``geo.hotspots.incremental_spatial_autocorrelation`` computes them."""
         if distances is None:
-            cx, cy = hexgrid.hex_centres(self.i, self.j, self.size)
-            distances = default_isa_distances(cx, cy)
+            distances = isa_distances_from_nearest(self.kth_neighbour_distances(1))
         distances = np.asarray(distances, dtype=float)
         z = np.array([self.morans_i(values, d).z for d in distances])
         return IncrementalAutocorrelation(distances, z, first_peak(z))
@@ -132,3 +210,12 @@ class BandWeights:
     def lag(self, values) -> np.ndarray:
         values = np.asarray(values, dtype=float)
         return values + self.neighbourhood.neighbour_sum(values, self.band_m)
+
+    def lag_rows(self, values) -> np.ndarray:
+        """``lag`` of each row of ``values`` (shape ``(m, n_cells)``), e.g. time steps.
+
+        Exact for whole numbers (counts), like ``lag``; other values may differ from
+        ``lag`` in the last bits (a sum in another order)."""
+        values = np.asarray(values, dtype=float)
+        matrix = self.neighbourhood.neighbour_matrix(self.band_m)
+        return values + np.asarray(matrix @ np.ascontiguousarray(values.T)).T

@@ -62,7 +62,8 @@ def hex_centres(i, j, size: float) -> tuple[np.ndarray, np.ndarray]:
     i = np.asarray(i, dtype=np.int64)
     j = np.asarray(j, dtype=np.int64)
     height = size * 2 * H
-    return 0.0 + size * (1.5 * i), 0.0 + height * (j + 0.5 * (np.abs(i) % 2))
+    # i & 1 is |i| % 2 for negative i too (two's complement), and cheaper.
+    return 0.0 + size * (1.5 * i), 0.0 + height * (j + 0.5 * (i & 1))
 
 
 def hex_vertices(i, j, size: float) -> tuple[np.ndarray, np.ndarray]:
@@ -75,8 +76,74 @@ def hex_vertices(i, j, size: float) -> tuple[np.ndarray, np.ndarray]:
     j = np.asarray(j, dtype=np.int64)[..., None]
     height = size * 2 * H
     x = 0.0 + size * (1.5 * i + _HEX_X)
-    y = 0.0 + height * (j + 0.5 * (np.abs(i) % 2) + _HEX_Y)
+    y = 0.0 + height * (j + 0.5 * (i & 1) + _HEX_Y)
     return x, y
+
+
+# Vertex offsets in half steps: vertex k of cell (i, j) is at (X, Y) / 2 in units of
+# (size, height) with X = 3 i + 2 hx_k and Y = 2 j + |i| % 2 + 2 hy_k, whole numbers.
+_HEX_X2 = np.array([-2, -1, 1, 2, 1, -1, -2])
+_HEX_Y2 = np.array([0, -1, -1, 0, 1, 1, 0])
+
+
+def hex_shared_vertices(i, j, size: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct ring vertices of cells (i, j), and where each ring's 7 points are.
+
+    Neighbouring cells share vertices (about 2 distinct vertices per cell instead of
+    7): transforming only the distinct ones saves work.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray, numpy.ndarray)
+        x and y of the distinct vertices in metres, bit-identical to
+        :func:`hex_vertices`, and an int array of shape ``(len(i), 7)`` indexing them.
+    """
+    size = _check_size(size)
+    i = np.asarray(i, dtype=np.int64).ravel()
+    j = np.asarray(j, dtype=np.int64).ravel()
+    half_x = 3 * i[:, None] + _HEX_X2
+    half_y = 2 * j[:, None] + (i[:, None] & 1) + _HEX_Y2
+    keys = (half_x << 32) + (half_y & 0xFFFFFFFF)
+    unique, first, inverse = np.unique(keys.ravel(), return_index=True, return_inverse=True)
+    # 1.5 i + hx and j + |i| % 2 / 2 + hy are exactly these halves, so the products
+    # are the same doubles as in hex_vertices.
+    height = size * 2 * H
+    x = 0.0 + size * (half_x.ravel()[first] / 2)
+    y = 0.0 + height * (half_y.ravel()[first] / 2)
+    return x, y, inverse.reshape(keys.shape)
+
+
+def hex_neighbours(i, j) -> tuple[np.ndarray, np.ndarray]:
+    """The 6 cells sharing an edge with each cell (i, j): arrays of shape ``(n, 6)``."""
+    i = np.asarray(i, dtype=np.int64).ravel()[:, None]
+    j = np.asarray(j, dtype=np.int64).ravel()[:, None]
+    odd = i & 1  # odd columns sit half a row higher
+    di = np.array([0, 0, -1, -1, 1, 1])
+    dj = np.array([-1, 1, 0, 0, 0, 0])
+    side = np.array([0, 0, -1, 0, -1, 0])  # rows j-1, j of an even column's neighbours
+    return i + di, j + dj + np.where(di != 0, side + odd, 0)
+
+
+def cells_near_lines(lines, size: float) -> tuple[np.ndarray, np.ndarray]:
+    """Cells (i, j) that may meet the lines: every cell whose closed hexagon touches
+    them is among these (a few more are too).
+
+    The lines are sampled every ``size / 2`` metres at most; a cell the lines pass
+    through lies within ``size / 4`` of a sample, so the sample's own cell is that
+    cell or one of its 6 neighbours (all points within ``2 size`` of a centre are in
+    those 7 cells). Returns the cells of the samples and their neighbours, once each.
+    """
+    size = _check_size(size)
+    points = shapely.get_coordinates(shapely.segmentize(lines, size / 2))
+    if len(points) == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    i, j = hex_index(points[:, 0], points[:, 1], size)
+    pairs = np.unique(np.column_stack([i, j]), axis=0)
+    ni, nj = hex_neighbours(pairs[:, 0], pairs[:, 1])
+    everything = np.unique(np.column_stack([np.concatenate([pairs[:, 0], ni.ravel()]),
+                                            np.concatenate([pairs[:, 1], nj.ravel()])]),
+                           axis=0)
+    return everything[:, 0], everything[:, 1]
 
 
 def hex_polygons(i, j, size: float) -> np.ndarray:
@@ -167,17 +234,45 @@ def hex_index(x, y, size: float) -> tuple[np.ndarray, np.ndarray]:
     if not (np.isfinite(x).all() and np.isfinite(y).all()):
         raise ValueError("coordinates must be finite numbers (metres in a projected CRS)")
 
-    cand_i, cand_j, distance = _nearest_candidates(x, y, size)
-    order = np.argsort(distance, axis=1)
-    rows = np.arange(len(x))
-    best = order[:, 0]
-    i, j = cand_i[rows, best], cand_j[rows, best]
-    gap = distance[rows, order[:, 1]] - distance[rows, best]
+    i, j, gap = _nearest_centre(x, y, size)
     near = gap <= _NEAR_BOUNDARY * (np.abs(x) + np.abs(y) + size)
     if near.any():
-        i[near], j[near] = _resolve_near_boundary(x[near], y[near], cand_i[near],
-                                                  cand_j[near], size)
+        cand_i, cand_j, _ = _nearest_candidates(x[near], y[near], size)
+        i[near], j[near] = _resolve_near_boundary(x[near], y[near], cand_i, cand_j, size)
     return i.reshape(shape), j.reshape(shape)
+
+
+def _nearest_centre(x, y, size):
+    """The cell whose centre is nearest to each point, and the distance (metres) by
+    which the second-nearest centre is farther.
+
+    The nearest centre lies in one of the 2 columns around the point; in each column
+    the nearest row is the rounded one and the second-nearest the row on the point's
+    side of it, so these 4 centres hold the nearest and the second-nearest of all.
+    """
+    col_width = 1.5 * size
+    row_height = size * 2 * H
+    left = np.floor(x / col_width).astype(np.int64)
+    best_d = second_d = best_i = best_j = None
+    for column in (left, left + 1):
+        cx = 0.0 + size * (1.5 * column)
+        offset = y / row_height - 0.5 * (column & 1)
+        nearest_row = np.rint(offset).astype(np.int64)
+        other_row = nearest_row + np.where(offset >= nearest_row, 1, -1)
+        dx = x - cx
+        shift = 0.5 * (column & 1)
+        d0 = np.hypot(dx, y - (0.0 + row_height * (nearest_row + shift)))
+        d1 = np.hypot(dx, y - (0.0 + row_height * (other_row + shift)))
+        if best_d is None:
+            best_d, second_d, best_i, best_j = d0, d1, column, nearest_row
+            continue
+        # merge (best_d, second_d) with (d0, d1); d0 <= d1 and best_d <= second_d
+        new_best = d0 < best_d
+        second_d = np.where(new_best, np.minimum(best_d, d1), np.minimum(second_d, d0))
+        best_d = np.where(new_best, d0, best_d)
+        best_i = np.where(new_best, column, best_i)
+        best_j = np.where(new_best, nearest_row, best_j)
+    return best_i, best_j, second_d - best_d
 
 
 def auto_cell_size(x, y) -> float:

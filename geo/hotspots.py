@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import sparse, stats
+from scipy import sparse, special
 from scipy.spatial import cKDTree
 
 from geo.density import standard_distance
@@ -129,11 +129,21 @@ def knn_distance_band(cx, cy, k: int | None = None) -> float:
         Distance band in metres.
     """
     xy = _coordinates(cx, cy)
+    k = knn_band_neighbours(len(xy), k)
+    return knn_band_from_distances(kth_neighbour_distances(xy[:, 0], xy[:, 1], k), cx, cy)
+
+
+def knn_band_neighbours(n: int, k: int | None = None) -> int:
+    """The ``k`` of :func:`knn_distance_band` for ``n`` features."""
     if k is None:
-        k = int(np.clip(round(0.05 * len(xy)), 3, 30))
-    k = min(k, len(xy) - 1)
-    average = float(kth_neighbour_distances(xy[:, 0], xy[:, 1], k).mean())
-    return min(average, standard_distance(xy[:, 0], xy[:, 1]))
+        k = int(np.clip(round(0.05 * n), 3, 30))
+    return min(k, n - 1)
+
+
+def knn_band_from_distances(kth_distances, cx, cy) -> float:
+    """:func:`knn_distance_band` from each feature's distance to its k-th neighbour."""
+    average = float(np.asarray(kth_distances, dtype=float).mean())
+    return min(average, standard_distance(cx, cy))
 
 
 # --------------------------------------------------------------------------- significance
@@ -141,7 +151,8 @@ def knn_distance_band(cx, cy, k: int | None = None) -> float:
 
 def p_values(z) -> np.ndarray:
     """Two-sided p values of standard-normal z scores (NaN z gives NaN p)."""
-    return 2.0 * stats.norm.sf(np.abs(np.asarray(z, dtype=float)))
+    # special.ndtr(-x) is what stats.norm.sf(x) computes, without its argument checks
+    return 2.0 * special.ndtr(-np.abs(np.asarray(z, dtype=float)))
 
 
 def benjamini_hochberg(p, alpha: float) -> np.ndarray:
@@ -160,13 +171,13 @@ def benjamini_hochberg(p, alpha: float) -> np.ndarray:
     n = p.size
     if n == 0:
         return np.zeros(0, dtype=bool)
-    order = np.argsort(np.where(np.isnan(p), np.inf, p), kind="stable")
-    passes = p[order] <= np.arange(1, n + 1) / n * alpha
-    significant = np.zeros(n, dtype=bool)
-    if passes.any():
-        k = np.flatnonzero(passes)[-1] + 1
-        significant[order[:k]] = True
-    return significant
+    # Only p <= alpha can pass (k / n * alpha <= alpha): sort just those. Ties with the
+    # k-th smallest pass too (a larger k passes with them), so the decision is p <= p_(k).
+    candidates = np.sort(p[p <= alpha])
+    passes = candidates <= np.arange(1, candidates.size + 1) / n * alpha
+    if not passes.any():
+        return np.zeros(n, dtype=bool)
+    return p <= candidates[np.flatnonzero(passes)[-1]]
 
 
 def significant(p, alpha: float, fdr: bool = True) -> np.ndarray:
@@ -317,7 +328,12 @@ def default_isa_distances(cx, cy, n_bands: int = 10) -> np.ndarray:
     neighbour (the largest nearest-neighbour distance) and grow by the average
     nearest-neighbour distance, ``n_bands`` bands.
     """
-    nearest = kth_neighbour_distances(cx, cy, 1)
+    return isa_distances_from_nearest(kth_neighbour_distances(cx, cy, 1), n_bands)
+
+
+def isa_distances_from_nearest(nearest, n_bands: int = 10) -> np.ndarray:
+    """:func:`default_isa_distances` from each feature's nearest-neighbour distance."""
+    nearest = np.asarray(nearest, dtype=float)
     return nearest.max() + nearest.mean() * np.arange(n_bands)
 
 

@@ -73,7 +73,7 @@ def hotspot_map():
         distance_band_m=parse_float("distance_band", args.get("distance_band"), 1, 1e7),
         fdr=parse_bool("fdr", args.get("fdr", "true")), **_common(args),
     )
-    return _answer("hotspots", hotspot_request, analysis.hotspot_map)
+    return _answer("hotspots", hotspot_request, analysis.hotspot_cells)
 
 
 @bp.get("/hotspots/emerging")
@@ -84,7 +84,7 @@ def emerging_hotspots():
         distance_band_m=parse_float("distance_band", args.get("distance_band"), 1, 1e7),
         **_common(args),
     )
-    return _answer("emerging", emerging_request, analysis.emerging_map)
+    return _answer("emerging", emerging_request, analysis.emerging_cells)
 
 
 @bp.get("/hotspots/evaluate")
@@ -96,4 +96,4 @@ def evaluate_hotspots():
         area_share=parse_float("area_share", args.get("area_share"), 0.0001, 0.9999) or 0.05,
         method=args.get("method", "gistar"), **_common(args),
     )
-    return _answer("evaluate", evaluation_request, analysis.evaluate)
+    return _answer("evaluate", evaluation_request, analysis.evaluation_cells)

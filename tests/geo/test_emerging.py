@@ -56,6 +56,28 @@ def test_mann_kendall_agrees_with_scipy_kendalltau_against_time():
         assert one.z == result.z[3] and one.s == result.s[3]
 
 
+def test_mann_kendall_equals_the_pairwise_definition_with_ties_and_nan():
+    rng = np.random.default_rng(4)
+    n = 36
+    series = rng.integers(0, 4, size=(n, 400)).astype(float)  # many ties
+    series[:, :50] = rng.normal(size=(n, 50))
+    series[7, 10] = np.nan  # a NaN has no sign: S, z and p are NaN
+    series[:, 11] = 2.0  # constant
+    result = mann_kendall(series)
+    for column in range(series.shape[1]):
+        x = series[:, column]
+        s = sum(np.sign(x[j] - x[i]) for i in range(n) for j in range(i + 1, n))
+        sizes = np.unique(x, return_counts=True)[1] if not np.isnan(x).any() else None
+        if sizes is None:
+            assert np.isnan(result.s[column]) and np.isnan(result.z[column])
+            continue
+        variance = (n * (n - 1) * (2 * n + 5) - (sizes * (sizes - 1) * (2 * sizes + 5)).sum()) / 18
+        assert result.s[column] == s
+        assert result.variance[column] == variance
+        z = 0.0 if s == 0 else (s - np.sign(s)) / np.sqrt(variance)
+        assert result.z[column] == z
+
+
 def test_space_time_weights_use_current_and_previous_steps():
     cx = np.array([0.0, 1000.0, 5000.0])
     w = distance_band_weights(cx, np.zeros(3), 1000.0)

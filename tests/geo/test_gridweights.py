@@ -84,3 +84,39 @@ def test_space_time_gi_star_with_the_band_operator_equals_the_sparse_weights(rag
         np.testing.assert_allclose(space_time_gi_star(cube, operator, window),
                                    space_time_gi_star(cube, sparse_w, window),
                                    rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("k", [1, 2, 6, 7, 30])
+def test_kth_neighbour_distances_are_the_k_d_trees_to_the_bit(ragged_grid, k):
+    i, j, _ = ragged_grid
+    size = 333.3
+    cx, cy = hexgrid.hex_centres(i, j, size)
+    grid = HexNeighbourhood(i, j, size)
+    # ragged edges: many cells lack lattice neighbours and go to the tree
+    np.testing.assert_array_equal(grid.kth_neighbour_distances(k),
+                                  hotspots.kth_neighbour_distances(cx, cy, k))
+
+
+def test_knn_band_and_isa_distances_are_the_generic_ones(ragged_grid):
+    i, j, counts = ragged_grid
+    size = 410.0
+    cx, cy = hexgrid.hex_centres(i, j, size)
+    grid = HexNeighbourhood(i, j, size)
+    assert grid.knn_distance_band() == hotspots.knn_distance_band(cx, cy)
+    assert grid.knn_distance_band(4) == hotspots.knn_distance_band(cx, cy, 4)
+    isa = grid.incremental_spatial_autocorrelation(counts)
+    np.testing.assert_array_equal(isa.distances, hotspots.default_isa_distances(cx, cy))
+
+
+def test_lag_of_many_rows_equals_lag_of_each(ragged_grid):
+    i, j, _ = ragged_grid
+    size = 300.0
+    rng = np.random.default_rng(3)
+    steps = rng.poisson(1.5, (5, len(i))).astype(float)
+    grid = HexNeighbourhood(i, j, size)
+    weights = grid.band(900.001)
+    expected = np.stack([weights.lag(step) for step in steps])
+    np.testing.assert_array_equal(weights.lag_rows(steps), expected)
+    cx, cy = hexgrid.hex_centres(i, j, size)
+    matrix = hotspots.distance_band_weights(cx, cy, 900.001, include_self=False)
+    assert (grid.neighbour_matrix(900.001) != matrix).nnz == 0

@@ -8,10 +8,13 @@ from sqlalchemy import text
 from geo.hexgrid import (
     H,
     auto_cell_size,
+    cells_near_lines,
     hex_cell_area,
     hex_centres,
     hex_index,
+    hex_neighbours,
     hex_polygons,
+    hex_shared_vertices,
     hex_vertices,
 )
 
@@ -207,3 +210,42 @@ def test_auto_cell_size_from_nearest_neighbour_spacing():
     assert auto_cell_size(repeated_x, repeated_y) == pytest.approx(expected, rel=1e-12)
     with pytest.raises(ValueError, match="3 or more"):
         auto_cell_size([1.0, 1.0], [2.0, 2.0])
+
+
+def test_shared_vertices_rebuild_every_ring_bit_for_bit():
+    rng = np.random.default_rng(5)
+    i, j = rng.integers(-40, 40, 3000), rng.integers(-40, 40, 3000)
+    for size in (790.2, 333.3, 1.0):
+        x, y, ring = hex_shared_vertices(i, j, size)
+        vx, vy = hex_vertices(i, j, size)
+        np.testing.assert_array_equal(x[ring], vx)
+        np.testing.assert_array_equal(y[ring], vy)
+        assert len(x) == len(np.unique(np.column_stack([x, y]), axis=0))  # each once
+
+
+def test_neighbours_share_an_edge():
+    i, j = np.array([0, 1, -1, -2, 7]), np.array([0, 0, 3, -5, 2])
+    ni, nj = hex_neighbours(i, j)
+    polygons = hex_polygons(i, j, 100.0)
+    for k in range(len(i)):
+        around = hex_polygons(ni[k], nj[k], 100.0)
+        shared = shapely.intersection(polygons[k], around)
+        assert (shapely.get_type_id(shared) == 1).all()  # a whole edge each, a line
+        assert np.allclose(shapely.length(shared), 100.0)
+        assert len({(a, b) for a, b in zip(ni[k], nj[k], strict=True)}) == 6
+
+
+def test_cells_near_lines_hold_every_cell_the_lines_touch():
+    size = 250.0
+    line = shapely.LineString([(1000, 1000), (1433.3, 1000.0), (4000, 2900), (4000, 2900.01),
+                               (-3000, 700)])
+    ring = shapely.Polygon([(0, 0), (1, 0), (0, 1)]).exterior  # smaller than a cell
+    lines = shapely.MultiLineString([line, ring])
+    i, j = cells_near_lines(lines, size)
+    ci, cj = np.meshgrid(np.arange(-20, 25), np.arange(-10, 15), indexing="ij")
+    ci, cj = ci.ravel(), cj.ravel()
+    touching = shapely.intersects(lines, hex_polygons(ci, cj, size))
+    found = set(zip(i.tolist(), j.tolist(), strict=True))
+    assert touching.sum() > 30
+    assert {(a, b) for a, b, t in zip(ci.tolist(), cj.tolist(), touching, strict=True)
+            if t} <= found

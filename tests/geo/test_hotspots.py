@@ -148,6 +148,20 @@ def test_benjamini_hochberg_by_hand():
     assert np.flatnonzero(benjamini_hochberg(HAND_P, 0.10)).tolist() == [1, 2, 5, 6, 8, 9]
 
 
+def test_benjamini_hochberg_equals_the_sorted_step_up_rule():
+    rng = np.random.default_rng(8)
+    p = rng.uniform(size=5000) ** 4
+    p[::11] = np.nan  # counts in n, never significant
+    p[100:140] = p[99]  # ties
+    for alpha in (0.001, 0.01, 0.05, 0.10, 0.5):
+        order = np.argsort(np.where(np.isnan(p), np.inf, p), kind="stable")
+        passes = p[order] <= np.arange(1, p.size + 1) / p.size * alpha
+        expected = np.zeros(p.size, dtype=bool)
+        if passes.any():
+            expected[order[:np.flatnonzero(passes)[-1] + 1]] = True
+        np.testing.assert_array_equal(benjamini_hochberg(p, alpha), expected)
+
+
 def test_gi_bins_with_fdr_by_hand():
     bins = gi_bins(HAND_Z, HAND_P, fdr=True)
     assert bins.tolist() == [0, -1, 3, 0, 0, 1, -2, 0, 1, -1]
