@@ -10,16 +10,18 @@ FLASK := $(BIN)/flask --app app
 export PORT
 
 .PHONY: run test stop db migrate demo system-packages system-packages-test venv venv-test \
-        assets lint clean-instance
+        assets translations lint clean-instance
 
-run: system-packages venv assets db migrate demo
+# Two processes (one per core) of four threads each: the map page asks for 5-7 things at
+# once and most of each request is spent waiting for PostGIS.
+run: system-packages venv assets translations db migrate demo
 	@echo ""
 	@echo "BorderRisk on http://127.0.0.1:$(PORT)"
 	@$(FLASK) demo credentials
 	@echo "(Ctrl-C stops the server; 'make stop' stops the embedded PostGIS)"
-	$(BIN)/gunicorn --workers 2 --bind 127.0.0.1:$(PORT) --access-logfile - 'app:create_app()'
+	$(BIN)/gunicorn --workers 2 --threads 4 --bind 127.0.0.1:$(PORT) --access-logfile - 'app:create_app()'
 
-test: system-packages-test venv-test assets db
+test: system-packages-test venv-test assets translations db
 	$(BIN)/ruff check .
 	$(BIN)/pytest $(PYTEST_ARGS)
 
@@ -54,6 +56,11 @@ node_modules/.package-lock.json: package.json package-lock.json
 	@touch $@
 
 assets: node_modules/.package-lock.json
+
+# The compiled message catalogues (.mo) are built here, never committed (the app also
+# compiles a missing one at start-up).
+translations: venv
+	$(BIN)/pybabel compile -d app/translations -f
 
 db: venv
 	@$(BIN)/python -m app.embedded_db start

@@ -42,6 +42,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     auth.init_app(app)
     errors.init_app(app)
     security_headers.init_app(app)
+    ui.i18n.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(ogc_bp)

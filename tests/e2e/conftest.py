@@ -33,7 +33,8 @@ def live_server(databases):
             "UPDATE incidents SET occurred_at = now() - interval '10 days' "
             "WHERE external_id IN ('T-1', 'T-2')"
         ))
-        create_user(db.session, "e2e-analyst", "analyst", TEST_PASSWORD)
+        for role in ("viewer", "analyst", "supervisor"):
+            create_user(db.session, f"e2e-{role}", role, TEST_PASSWORD)
         db.session.commit()
         db.session.remove()
     server = make_server("127.0.0.1", 0, app, threaded=True)

@@ -1,0 +1,59 @@
+"""Analyst pages: the map workspace, its message catalogue, and the installed front-end
+packages it uses."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    jsonify,
+    render_template,
+    send_from_directory,
+)
+from flask_login import current_user
+
+from app.ui import i18n
+from config import BASE_DIR
+from geo.layers import INCIDENTS
+
+bp = Blueprint("ui", __name__)
+
+# Third-party assets installed by `npm ci` (never committed), served from node_modules.
+VENDOR_DIRS = {"leaflet": BASE_DIR / "node_modules" / "leaflet" / "dist",
+               "swagger-ui": BASE_DIR / "node_modules" / "swagger-ui-dist"}
+
+
+def _served(path: str) -> bool:
+    """Whether a route under ``path`` is registered (services built by other modules)."""
+    return any(rule.rule.startswith(path) for rule in current_app.url_map.iter_rules())
+
+
+@bp.get("/")
+def index():
+    return render_template(
+        "index.html",
+        categories=INCIDENTS.field("category").choices,
+        outcomes=INCIDENTS.field("outcome").choices,
+        can_write=current_user.has_role("analyst"),
+        can_decide=current_user.has_role("supervisor"),
+        basemap_url=current_app.config.get("BASEMAP_URL", ""),
+        has_wms=_served("/ogc/wms"),
+        has_bulletin=_served("/api/v1/reports/bulletin"),
+    )
+
+
+@bp.get("/ui/i18n.json")
+def message_catalogue():
+    """The JavaScript strings of the page in the current language (English keys)."""
+    locale = i18n.current_locale()
+    return jsonify(locale=locale, formats=i18n.locale_formats(locale),
+                   messages=i18n.js_catalogue())
+
+
+@bp.get("/vendor/<package>/<path:filename>")
+def vendor(package: str, filename: str):
+    directory = VENDOR_DIRS.get(package)
+    if directory is None:
+        abort(404)
+    return send_from_directory(directory, filename, max_age=86400)

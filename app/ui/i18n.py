@@ -1,0 +1,110 @@
+"""Languages of the analyst pages: English and Georgian, with Flask-Babel.
+
+The language comes from ``?lang=`` (remembered in a cookie), then the cookie, then the
+browser's Accept-Language, then English. Templates use ``_()``; the page's JavaScript
+loads its strings from ``/ui/i18n.json`` (``JS_MESSAGES`` in ``app/ui/messages.py``,
+English text as keys). The compiled catalogues (``.mo``) are not committed: ``make``
+compiles them with pybabel, and start-up compiles any that is missing or older than its
+``.po`` (e.g. a checkout run without ``make``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, request
+from flask_babel import Babel, get_locale, gettext, refresh
+
+LANGUAGES = {"en": "English", "ka": "ქართული"}
+DEFAULT_LANGUAGE = "en"
+COOKIE = "lang"
+COOKIE_MAX_AGE_S = 365 * 86400
+TRANSLATIONS_DIR = Path(__file__).resolve().parent.parent / "translations"
+
+babel = Babel()
+
+
+def select_locale() -> str:
+    """``?lang=``, then the ``lang`` cookie, then Accept-Language, then English."""
+    for candidate in (request.args.get("lang"), request.cookies.get(COOKIE)):
+        if candidate in LANGUAGES:
+            return candidate
+    return request.accept_languages.best_match(LANGUAGES) or DEFAULT_LANGUAGE
+
+
+def current_locale() -> str:
+    return str(get_locale() or DEFAULT_LANGUAGE)
+
+
+def remember_language(response, code: str) -> None:
+    response.set_cookie(COOKIE, code, max_age=COOKIE_MAX_AGE_S, samesite="Lax",
+                        httponly=True, secure=request.is_secure)
+
+
+def js_catalogue() -> dict[str, str]:
+    """English text -> text in the current language, for every string of our JS."""
+    from app.ui.messages import JS_MESSAGES
+
+    return {message: gettext(message) for message in JS_MESSAGES}
+
+
+def locale_formats(code: str) -> dict:
+    """Number symbols and month names of a language (CLDR, from Babel).
+
+    The page formats with the browser's ``Intl``; these are its fallback where the
+    browser has no data for the language (e.g. a Chromium built without Georgian).
+    """
+    from babel import Locale
+
+    locale = Locale.parse(code)
+    symbols = locale.number_symbols["latn"]
+    return {
+        "decimal": symbols["decimal"], "group": symbols["group"],
+        "months": [locale.months["format"]["wide"][m] for m in range(1, 13)],
+        "standalone_months": [locale.months["stand-alone"]["wide"][m] for m in range(1, 13)],
+    }
+
+
+def compile_catalogues(directory: Path = TRANSLATIONS_DIR) -> list[Path]:
+    """Compile each ``messages.po`` whose ``messages.mo`` is missing or older.
+
+    Returns the ``.mo`` files written (an empty list when all were current).
+    """
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    written = []
+    for po_path in sorted(directory.glob("*/LC_MESSAGES/messages.po")):
+        mo_path = po_path.with_suffix(".mo")
+        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+            continue
+        with po_path.open("rb") as stream:
+            catalog = read_po(stream, locale=po_path.parent.parent.name)
+        with mo_path.open("wb") as stream:
+            write_mo(stream, catalog)
+        written.append(mo_path)
+    return written
+
+
+def init_app(app: Flask) -> None:
+    try:
+        compile_catalogues()
+    except OSError as exc:  # a read-only checkout: the pages then stay in English
+        app.logger.warning("could not compile the translations: %s", exc)
+    babel.init_app(app, default_locale=DEFAULT_LANGUAGE, locale_selector=select_locale,
+                   default_translation_directories=str(TRANSLATIONS_DIR))
+
+    # The language is decided anew per request, even when an app context (and the locale
+    # Flask-Babel caches in it) outlives one request, as under the test client.
+    app.before_request(refresh)
+
+    @app.after_request
+    def _remember_requested_language(response):
+        code = request.args.get("lang")
+        if code in LANGUAGES and request.cookies.get(COOKIE) != code:
+            remember_language(response, code)
+        return response
+
+    @app.context_processor
+    def _languages():
+        return {"languages": LANGUAGES, "current_language": current_locale()}

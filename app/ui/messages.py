@@ -1,0 +1,89 @@
+"""Every string the workspace's JavaScript shows, for translation (English text is the key).
+
+``N_`` only marks a string for extraction (``pybabel extract -F babel.cfg``); the
+catalogue ``/ui/i18n.json`` translates them for the request's language. A string the
+JavaScript passes to ``t()`` must be listed here (``tests/app/test_ui.py`` checks it).
+Strings of Python code shown by the templates (flash messages, roles, vocabularies) are
+listed in ``TEMPLATE_MESSAGES`` for the same reason.
+"""
+
+from __future__ import annotations
+
+
+def N_(text: str) -> str:  # noqa: N802  (the gettext convention for "mark only")
+    return text
+
+
+JS_MESSAGES = (
+    # status and errors
+    N_("Updating…"), N_("{n} incidents, {period}"), N_("{n} sections ranked"),
+    N_("too few incidents for hot spots (at least {n})"),
+    N_("Could not load a layer: {detail}"), N_("Could not load the map layers: {detail}"),
+    N_("The map service (WMS) is not available."), N_("The start must not be after the end."),
+    N_("Click the map where the incident happened (Esc cancels)."), N_("Cancelled."),
+    N_("Demonstration data: not real records. Contains {kinds} data (see the README for sources)."),  # noqa: E501
+    N_("generalised (Natural Earth 1:10m)"), N_("approximate"), N_("synthetic"),
+    N_("Border: Natural Earth (public domain)"),
+    # filters and controls
+    N_("all"), N_("Play"), N_("Pause"), N_("Legend"),
+    N_("Offline basemap (countries)"), N_("Online basemap"), N_("No basemap"),
+    N_("Regions"), N_("Border sections (risk level)"), N_("Crossing points"), N_("Incidents"),
+    N_("Hot spots"), N_("Density (KDE)"), N_("Emerging hot spots"), N_("Alerts"),
+    # legend
+    N_("Border sections: risk level"), N_("incident (aggregated at small scales)"),
+    N_("incident (clickable when zoomed in)"), N_("crossing point"),
+    N_("Density (KDE), incidents per km²"),
+    N_("section above its expected count"),
+    N_("hot spot, confidence {p}"), N_("cold spot, confidence {p}"),
+    N_("LISA HH"), N_("LISA HL"), N_("LISA LH"), N_("LISA LL"),
+    # risk levels
+    N_("low"), N_("medium"), N_("high"), N_("critical"), N_("not assessed"),
+    # panel
+    N_("same period last year"), N_("previous period"), N_("this period"),
+    N_("expected next period"), N_("risk"), N_("{n} incidents"), N_("vs previous"),
+    N_("vs last year"),
+    N_("{sections} sections, {incidents} incidents; {change} vs previous period, {year} vs last year"),  # noqa: E501
+    N_("No section is above its expected count."),
+    N_("{observed} observed, {expected} expected (p = {p})"),
+    N_("computed: {level}"), N_("Decision by {who}: {why}"), N_("score"),
+    N_("Threat"), N_("Vulnerability"), N_("Impact"),
+    # risk factors
+    N_("incidents_per_km"), N_("probability"), N_("persons_per_km"), N_("hotspot"),
+    N_("rate_ratio"), N_("inland_share"), N_("surveillance"), N_("terrain"),
+    N_("crossing_distance"), N_("persons"), N_("severity"), N_("life_risk"),
+    # forms
+    N_("Please correct the marked fields."), N_("At {lat}, {lon}"), N_("Importing…"),
+    N_("Checked, nothing written:"), N_("Imported:"), N_("Level saved."),
+    N_("inserted"), N_("updated"), N_("unchanged"), N_("errors"),
+    # feature properties shown in popups
+    N_("code"), N_("name"), N_("name_en"), N_("name_ka"), N_("kind"), N_("provenance"),
+    N_("length_m"), N_("region_id"), N_("terrain_class"), N_("neighbour_country"),
+    N_("surveillance_level"), N_("status"), N_("source"), N_("external_id"),
+    N_("occurred_at"), N_("category"), N_("outcome"), N_("direction"),
+    N_("detection_method"), N_("persons_count"), N_("nationality"), N_("transport_means"),
+    N_("description"), N_("source_reliability"), N_("information_credibility"),
+    N_("nearest_segment_id"), N_("segment_distance_m"), N_("nearest_crossing_id"),
+    N_("crossing_distance_m"), N_("created_at"), N_("updated_at"), N_("level"),
+    N_("threat"), N_("vulnerability"), N_("impact"), N_("incidents"), N_("cell"),
+    N_("count"), N_("z"), N_("p"), N_("bin"), N_("cluster"), N_("density"),
+    N_("trend_z"), N_("trend_p"),
+    # emerging hot-spot categories
+    N_("new hot spot"), N_("consecutive hot spot"), N_("intensifying hot spot"),
+    N_("persistent hot spot"), N_("diminishing hot spot"), N_("sporadic hot spot"),
+    N_("oscillating hot spot"), N_("historical hot spot"), N_("new cold spot"),
+    N_("consecutive cold spot"), N_("intensifying cold spot"), N_("persistent cold spot"),
+    N_("diminishing cold spot"), N_("sporadic cold spot"), N_("oscillating cold spot"),
+    N_("historical cold spot"),
+)
+
+TEMPLATE_MESSAGES = (
+    N_("viewer"), N_("analyst"), N_("supervisor"), N_("admin"),
+    N_("Unknown user name or wrong password."),
+    N_("Fill in both fields (the form may have expired: try again)."),
+    N_("attempted"), N_("actual"),
+    N_("illegal_crossing_between_bcp"), N_("illegal_crossing_at_bcp"),
+    N_("refusal_of_entry"), N_("illegal_stay"), N_("asylum_application"), N_("facilitator"),
+    N_("fraudulent_document"), N_("smuggling_drugs"), N_("smuggling_tobacco"),
+    N_("smuggling_weapons"), N_("smuggling_other_goods"), N_("stolen_vehicle"),
+    N_("trafficking_human_beings"), N_("other"),
+)

@@ -1,0 +1,78 @@
+// The page's strings in the user's language (loaded from /ui/i18n.json, English keys),
+// and numbers and dates formatted for that language with Intl. Where the browser has no
+// Intl data for the language (Chromium builds without Georgian), the CLDR symbols and
+// month names sent with the catalogue are used instead.
+
+let catalogue = {};
+let locale = "en";
+let formats = null;
+let native = true;
+
+export async function loadCatalogue(url, fallbackLocale) {
+  locale = fallbackLocale || "en";
+  const response = await fetch(url, { credentials: "same-origin" });
+  if (response.ok) {
+    const body = await response.json();
+    catalogue = body.messages || {};
+    locale = body.locale || locale;
+    formats = body.formats || null;
+  }
+  native = Intl.NumberFormat.supportedLocalesOf([locale]).length > 0 || !formats;
+}
+
+/** The translation of `text`, with {name} placeholders filled from `values`. */
+export function t(text, values = {}) {
+  const template = catalogue[text] || text;
+  return template.replace(/\{(\w+)\}/g, (match, name) =>
+    name in values ? String(values[name]) : match);
+}
+
+export function currentLocale() {
+  return locale;
+}
+
+function numberFormat(options) {
+  if (native) return new Intl.NumberFormat(locale, options);
+  const english = new Intl.NumberFormat("en", options);
+  return { format: (value) => english.format(value).replace(/[,.]/g,
+    (c) => (c === "," ? formats.group : formats.decimal)) };
+}
+
+export function formatNumber(value, digits = 0) {
+  if (value === null || value === undefined || Number.isNaN(value)) return "–";
+  return numberFormat({ maximumFractionDigits: digits, minimumFractionDigits: 0 })
+    .format(value);
+}
+
+/** A signed percentage change ("+12 %"), or "–" when there is no base. */
+export function formatChange(percent) {
+  if (percent === null || percent === undefined) return "–";
+  return numberFormat({ style: "percent", signDisplay: "exceptZero",
+                        maximumFractionDigits: 0 }).format(percent / 100);
+}
+
+export function formatPercent(share) {
+  return numberFormat({ style: "percent" }).format(share);
+}
+
+export function formatDate(value, withTime = false) {
+  const date = value instanceof Date ? value : new Date(value);
+  if (Number.isNaN(date.getTime())) return String(value);
+  if (!native) {
+    const day = `${date.getUTCDate()} ${formats.months[date.getUTCMonth()]} ` +
+      `${date.getUTCFullYear()}`;
+    return withTime ? `${day}, ${date.toISOString().slice(11, 16)} UTC` : day;
+  }
+  const options = withTime
+    ? { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" }
+    : { dateStyle: "medium", timeZone: "UTC" };
+  return new Intl.DateTimeFormat(locale, options).format(date);
+}
+
+export function formatMonth(date) {
+  if (!native) {
+    return `${formats.standalone_months[date.getUTCMonth()]} ${date.getUTCFullYear()}`;
+  }
+  return new Intl.DateTimeFormat(locale, { year: "numeric", month: "long", timeZone: "UTC" })
+    .format(date);
+}

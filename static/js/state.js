@@ -1,0 +1,66 @@
+// The whole state of the workspace lives in the URL: filters and layers in the query,
+// the map view in the hash (#map=zoom/lat/lon), so a link reproduces the view.
+
+export const DEFAULT_LAYERS = ["regions", "segments", "crossings", "incidents", "hotspots",
+                               "alerts"];
+
+export function readState(location) {
+  const params = new URLSearchParams(location.search);
+  const list = (name) => (params.get(name) || "").split(",").filter(Boolean);
+  const view = /map=(\d+(?:\.\d+)?)\/(-?\d+(?:\.\d+)?)\/(-?\d+(?:\.\d+)?)/.exec(location.hash);
+  return {
+    region: params.get("region") || "",
+    from: params.get("from") || "",
+    to: params.get("to") || "",
+    categories: list("category"),
+    outcome: params.get("outcome") || "",
+    method: params.get("method") || "gistar",
+    cellSize: params.get("cell_size") || "5000",
+    layers: params.has("layers") ? list("layers") : [...DEFAULT_LAYERS],
+    section: params.get("section") ? Number(params.get("section")) : null,
+    view: view ? { zoom: Number(view[1]), lat: Number(view[2]), lon: Number(view[3]) } : null,
+  };
+}
+
+export function stateURL(state, location) {
+  const params = new URLSearchParams();
+  if (state.region) params.set("region", state.region);
+  if (state.from) params.set("from", state.from);
+  if (state.to) params.set("to", state.to);
+  if (state.categories.length) params.set("category", state.categories.join(","));
+  if (state.outcome) params.set("outcome", state.outcome);
+  if (state.method !== "gistar") params.set("method", state.method);
+  if (state.cellSize !== "5000") params.set("cell_size", state.cellSize);
+  if (state.layers.join(",") !== DEFAULT_LAYERS.join(",")) {
+    params.set("layers", state.layers.join(","));
+  }
+  if (state.section) params.set("section", String(state.section));
+  const hash = state.view
+    ? `#map=${state.view.zoom}/${state.view.lat.toFixed(4)}/${state.view.lon.toFixed(4)}` : "";
+  const search = params.toString();
+  return `${location.pathname}${search ? "?" + search : ""}${hash}`;
+}
+
+/** The closed interval of the API's datetime parameter for the state's dates (UTC). */
+export function datetimeInterval(state) {
+  return `${state.from}T00:00:00Z/${state.to}T23:59:59Z`;
+}
+
+export function isoDate(date) {
+  return date.toISOString().slice(0, 10);
+}
+
+/** First days of each month from `first` to `last` (Date, UTC). */
+export function monthsBetween(first, last) {
+  const months = [];
+  let cursor = new Date(Date.UTC(first.getUTCFullYear(), first.getUTCMonth(), 1));
+  while (cursor <= last) {
+    months.push(cursor);
+    cursor = new Date(Date.UTC(cursor.getUTCFullYear(), cursor.getUTCMonth() + 1, 1));
+  }
+  return months;
+}
+
+export function monthEnd(monthStart) {
+  return new Date(Date.UTC(monthStart.getUTCFullYear(), monthStart.getUTCMonth() + 1, 0));
+}

@@ -1,0 +1,131 @@
+"""The workspace page, its language switch and the JavaScript message catalogue."""
+
+import re
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+
+from app.security_headers import content_security_policy
+from app.ui import i18n
+from app.ui.messages import JS_MESSAGES, TEMPLATE_MESSAGES
+from config import BASE_DIR, Config, ConfigError
+
+PO_FILE = BASE_DIR / "app" / "translations" / "ka" / "LC_MESSAGES" / "messages.po"
+# t("...") in our modules, with "..." + "..." continuations across lines.
+T_CALL = re.compile(r'\bt\(\s*((?:"(?:[^"\\]|\\.)*"\s*\+?\s*)+)')
+
+
+def js_strings() -> set[str]:
+    found = set()
+    for path in (BASE_DIR / "static" / "js").glob("*.js"):
+        for match in T_CALL.finditer(path.read_text()):
+            found.add("".join(re.findall(r'"((?:[^"\\]|\\.)*)"', match.group(1))))
+    return found
+
+
+def test_every_javascript_string_is_in_the_catalogue():
+    strings = js_strings()
+    assert "Updating…" in strings  # the pattern finds them
+    assert strings - set(JS_MESSAGES) == set()
+
+
+def test_every_message_has_a_georgian_translation():
+    with PO_FILE.open("rb") as stream:
+        catalog = read_po(stream)
+    untranslated = [m.id for m in catalog if m.id and not m.string]
+    assert untranslated == []
+    translated = {m.id for m in catalog if m.id}
+    assert set(JS_MESSAGES) | set(TEMPLATE_MESSAGES) <= translated
+    # Placeholders survive translation.
+    for message in catalog:
+        if message.id:
+            assert set(re.findall(r"{\w+}", message.id)) == set(
+                re.findall(r"{\w+}", message.string)), message.id
+
+
+def test_catalogues_compile(tmp_path):
+    target = tmp_path / "ka" / "LC_MESSAGES"
+    target.mkdir(parents=True)
+    (target / "messages.po").write_bytes(PO_FILE.read_bytes())
+    assert i18n.compile_catalogues(tmp_path) == [target / "messages.mo"]
+    assert (target / "messages.mo").stat().st_size > 1000
+    assert i18n.compile_catalogues(tmp_path) == []  # already current
+
+
+def sign_in(client, make_user, role="analyst"):
+    user = make_user(role)
+    with client.session_transaction() as session:
+        session["_user_id"] = str(user.id)
+        session["_fresh"] = True
+    return user
+
+
+def test_catalogue_in_english_and_georgian(client, make_user):
+    sign_in(client, make_user)
+    english = client.get("/ui/i18n.json").get_json()
+    assert english["locale"] == "en"
+    assert english["messages"]["Alerts"] == "Alerts"
+    georgian = client.get("/ui/i18n.json?lang=ka").get_json()
+    assert georgian["locale"] == "ka"
+    assert georgian["messages"]["Alerts"] == "გაფრთხილებები"
+    assert georgian["messages"]["{n} incidents"] == "{n} ინციდენტი"
+    assert len(georgian["messages"]) == len(set(JS_MESSAGES))
+
+
+def test_language_switch_is_remembered_in_a_cookie(client, make_user):
+    sign_in(client, make_user)
+    page = client.get("/?lang=ka")
+    assert page.status_code == 200
+    assert "lang=ka" in page.headers["Set-Cookie"]
+    html = page.get_data(as_text=True)
+    assert '<html lang="ka">' in html and "საზღვრის მონაკვეთების რეიტინგი" in html
+    # Without the parameter the cookie keeps Georgian; ?lang=en switches back.
+    assert '<html lang="ka">' in client.get("/").get_data(as_text=True)
+    back = client.get("/?lang=en").get_data(as_text=True)
+    assert '<html lang="en">' in back and "Ranked border sections" in back
+    assert '<html lang="en">' in client.get("/").get_data(as_text=True)
+    # An unknown language is ignored, not an error.
+    assert client.get("/?lang=xx").status_code == 200
+
+
+def test_login_page_in_georgian(client):
+    html = client.get("/login?lang=ka").get_data(as_text=True)
+    assert "მომხმარებლის სახელი" in html and "პაროლი" in html
+
+
+def test_accept_language_chooses_georgian(client, make_user):
+    sign_in(client, make_user)
+    html = client.get("/", headers={"Accept-Language": "ka-GE,ka;q=0.9"}).get_data(as_text=True)
+    assert '<html lang="ka">' in html
+
+
+@pytest.mark.parametrize("role,write,decide", [("viewer", False, False),
+                                               ("analyst", True, False),
+                                               ("supervisor", True, True)])
+def test_page_shows_only_what_the_role_may_do(client, make_user, role, write, decide):
+    sign_in(client, make_user, role)
+    html = client.get("/").get_data(as_text=True)
+    assert ('id="add-incident"' in html) is write
+    assert ('id="import-dialog"' in html) is write
+    assert ('id="level-form"' in html) is decide
+    assert f'data-can-decide="{"true" if decide else "false"}"' in html
+    assert "<script>" not in html  # no inline script: the CSP forbids it
+
+
+def test_basemap_url_setting_and_csp():
+    assert Config.from_env(environ={}).BASEMAP_URL == ""
+    url = "https://tiles.example.org/{z}/{x}/{y}.png"
+    assert Config.from_env(environ={"BASEMAP_URL": url}).BASEMAP_URL == url
+    with pytest.raises(ConfigError, match="BASEMAP_URL"):
+        Config.from_env(environ={"BASEMAP_URL": "javascript:alert(1)"})
+    with pytest.raises(ConfigError, match="BASEMAP_URL"):
+        Config.from_env(environ={"BASEMAP_URL": "https://tiles.example.org/tile.png"})
+    assert "img-src 'self' data:;" in content_security_policy("")
+    assert "img-src 'self' data: https://tiles.example.org;" in content_security_policy(url)
+
+
+def test_no_compiled_catalogue_is_committed():
+    ignored = (BASE_DIR / ".gitignore").read_text().splitlines()
+    assert "*.mo" in ignored
+    assert Path(BASE_DIR / "babel.cfg").exists()
