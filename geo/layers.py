@@ -177,7 +177,7 @@ INCIDENTS = Layer(
         Field("updated_at", "timestamp"),
     ),
     key=("source", "external_id"),
-    filters=frozenset({"bbox", "datetime", "category", "region", "status"}),
+    filters=frozenset({"bbox", "datetime", "category", "outcome", "region", "status"}),
     time_field="occurred_at",
     default_sort=("-occurred_at", "-id"),
 )

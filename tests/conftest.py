@@ -141,6 +141,21 @@ def sample_layers(db_session, analysis_srid):
     return load_sample_layers(db_session, analysis_srid)
 
 
+def committed_sample_layers(databases):
+    """An app on a new migrated database holding the sample layers, committed (for
+    connections a test's rolled-back transaction cannot reach: mapnik's, a live
+    server's); returns ``(app, ids by layer and code)``."""
+    import flask_migrate
+
+    app = make_app(databases.create())
+    with app.app_context():
+        flask_migrate.upgrade()
+        ids = load_sample_layers(db.session, app.config["ANALYSIS_SRID"])
+        db.session.commit()
+        db.session.remove()
+    return app, ids
+
+
 DEMO_END = datetime(2026, 6, 30, tzinfo=UTC)
 
 
@@ -167,3 +182,24 @@ def demo_app(databases):
     yield app, {"Authorization": f"Bearer {token}"}, planted
     with app.app_context():
         db.engine.dispose()
+
+
+def role_headers(app, prefix: str, roles=("analyst", "supervisor")) -> dict[str, dict]:
+    """Bearer headers by role of the users ``{prefix}-{role}`` (created unless they exist),
+    each with a new token, committed on the app's own database (``demo_app``'s)."""
+    from app.auth.models import User
+    from app.auth.service import create_token, create_user
+
+    headers = {}
+    with app.app_context():
+        for role in roles:
+            username = f"{prefix}-{role}"
+            user = db.session.execute(
+                db.select(User).filter_by(username=username)).scalar_one_or_none()
+            if user is None:
+                user = create_user(db.session, username, role, TEST_PASSWORD)
+            _, token = create_token(db.session, user, "test")
+            headers[role] = {"Authorization": f"Bearer {token}"}
+        db.session.commit()
+        db.session.remove()
+    return headers

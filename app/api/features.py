@@ -34,7 +34,7 @@ DEFAULT_LIMIT = 100
 MAX_LIMIT = 10_000
 MAX_OFFSET = 10**9
 LAYER_RULE = "<any(" + ", ".join(LAYERS) + "):layer_name>"
-FILTER_PARAMETERS = ("bbox", "datetime", "category", "region", "status")
+FILTER_PARAMETERS = ("bbox", "datetime", "category", "outcome", "region", "status")
 FORMATS = ("geojson", "csv", "gpkg")
 
 
@@ -58,6 +58,9 @@ def parse_feature_query(layer: Layer, args) -> queries.FeatureQuery:
         categories=parse_list("category", args.get("category"),
                               layer.field("category").choices
                               if "category" in layer.filters else None),
+        outcomes=parse_list("outcome", args.get("outcome"),
+                            layer.field("outcome").choices
+                            if "outcome" in layer.filters else None),
         statuses=parse_list("status", args.get("status"),
                             status_field.choices if status_field else None),
         region_id=region_id,

@@ -335,6 +335,9 @@ def filter_parameters(layer: Layer) -> list[dict]:
     """The list filters that apply to ``layer``, in the order of ``FILTER_PARAMETERS``."""
     special = {
         "category": lambda: choice_parameter(layer, "category", "Any of these categories."),
+        "outcome": lambda: choice_parameter(layer, "outcome",
+                                            "Any of these outcomes (attempted or actual "
+                                            "crossings)."),
         "status": lambda: choice_parameter(layer, "status", "Any of these statuses."),
     }
     return [special[name]() if name in special else ref("parameters", name)

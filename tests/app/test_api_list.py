@@ -1,6 +1,10 @@
 """List filters, sorting and paging, the same names on every layer."""
 
+import csv
+import io
+
 import pytest
+from sqlalchemy import text
 
 
 @pytest.fixture
@@ -30,6 +34,29 @@ def test_category_status_and_region(client, sample_layers, viewer):
     assert [f["properties"]["code"] for f in crossings["features"]] == ["T-BCP-1"]
 
 
+@pytest.mark.parametrize("outcome", ["attempted", "actual", "attempted,actual"])
+def test_outcome_filter_matches_the_database(client, db_session, sample_layers, viewer,
+                                             outcome):
+    wanted = outcome.split(",")
+    expected = sorted(db_session.execute(
+        text("SELECT external_id FROM incidents WHERE outcome = ANY(:wanted)"),
+        {"wanted": wanted}).scalars())
+    assert expected  # the sample layers hold both outcomes
+    listed = client.get(f"/api/v1/incidents?outcome={outcome}&limit=10000", headers=viewer)
+    assert sorted(external_ids(listed)) == expected
+    assert listed.get_json()["numberMatched"] == len(expected)
+    exported = client.get(f"/api/v1/incidents?outcome={outcome}&f=csv", headers=viewer)
+    assert exported.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))
+    assert sorted(row["external_id"] for row in rows) == expected
+    assert {row["outcome"] for row in rows} == set(wanted)
+
+
+def test_outcome_combines_with_category(client, sample_layers, viewer):
+    url = "/api/v1/incidents?category=smuggling_tobacco,refusal_of_entry&outcome=actual"
+    assert external_ids(client.get(url, headers=viewer)) == ["T-3"]
+
+
 def test_sortby(client, sample_layers, viewer):
     ascending = client.get("/api/v1/incidents?sortby=occurred_at", headers=viewer)
     assert external_ids(ascending) == ["T-3", "T-1", "T-2"]
@@ -56,6 +83,8 @@ def test_paging_with_next_links(client, sample_layers, viewer):
         ("bbox=0,0,200,10", "bbox", "within [-180, 180]"),
         ("category=jaywalking", "category", "unknown value 'jaywalking'; allowed:"),
         ("status=lost", "status", "unknown value 'lost'"),
+        ("outcome=failed", "outcome", "unknown value 'failed'; allowed: attempted, actual"),
+        ("outcome=actual,maybe", "outcome", "unknown value 'maybe'"),
         ("region=NOWHERE", "region", "unknown region code 'NOWHERE'"),
         ("sortby=colour", "sortby", "cannot sort by 'colour'"),
         ("f=xlsx", "f", "unknown format 'xlsx'"),

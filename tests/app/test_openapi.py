@@ -111,8 +111,10 @@ def test_parameters_and_statuses_per_operation(document):
     incidents = document["paths"]["/api/v1/incidents"]
     parameters = {p.get("name") or p["$ref"].rsplit("/", 1)[1]: p
                   for p in incidents["get"]["parameters"]}
-    assert list(parameters) == ["bbox", "datetime", "category", "region", "status", "sortby",
-                                "limit", "offset", "f"]
+    assert list(parameters) == ["bbox", "datetime", "category", "outcome", "region", "status",
+                                "sortby", "limit", "offset", "f"]
+    assert parameters["outcome"]["schema"]["items"]["enum"] == list(
+        vocabulary.INCIDENT_OUTCOMES)
     assert parameters["status"]["schema"]["items"]["enum"] == list(
         vocabulary.INCIDENT_STATUSES)
     assert "-occurred_at" in parameters["sortby"]["schema"]["items"]["enum"]
