@@ -89,7 +89,12 @@ def connect(url, autocommit: bool = False) -> psycopg2.extensions.connection:
 def ogr_connection(url) -> tuple[str, dict]:
     """``PG:`` connection string and environment (the password travels in PGPASSWORD)."""
     dsn = f"PG:host={url.host} port={url.port or 5432} dbname={url.database} user={url.username}"
-    return dsn, {**os.environ, "PGPASSWORD": url.password or ""}
+    # Importing mapnik (the app does) points GDAL_DATA and PROJ_LIB at mapnik's own data,
+    # whose proj.db the system's ogr2ogr cannot read: give ogr2ogr the system's.
+    environment = {name: value for name, value in os.environ.items()
+                   if not (name in ("GDAL_DATA", "PROJ_LIB", "PROJ_DATA")
+                           and value.startswith(sys.prefix))}
+    return dsn, {**environment, "PGPASSWORD": url.password or ""}
 
 
 # --------------------------------------------------------------------------- data

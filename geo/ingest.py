@@ -285,17 +285,23 @@ class Ingestion:
                 changed = (f"t.id IS NULL OR ({', '.join('t.' + c for c in compared.split(', '))})"
                            f" IS DISTINCT FROM "
                            f"({', '.join('src.' + c for c in compared.split(', '))})")
-            values = ", ".join([*("src." + c for c in compared.split(", ")),
-                                *([queries.INCIDENT_LINK_VALUES] if linked else [])])
-            statement = (
-                f"INSERT INTO {layer.table} ({', '.join([compared, *links])}) "
-                f"SELECT {values} FROM {STAGING} AS src {stored} "
-                f"{queries.INCIDENT_LINK_JOINS if linked else ''} WHERE {changed} "
-                f"ORDER BY src._row {conflict} RETURNING id, (xmax = 0) AS inserted"
-            )
-            with queries.without_jit(self.session):
-                rows = self._rows_where(statement, **({"srid": self.analysis_srid}
-                                                      if linked else {}))
+            values = ", ".join("src." + c for c in compared.split(", "))
+            insert = f"INSERT INTO {layer.table} ({', '.join([compared, *links])}) "
+            returning = f"ORDER BY src._row {conflict} RETURNING id, (xmax = 0) AS inserted"
+            if linked:
+                # The links of the changed rows, set-based (geo.queries.incident_links).
+                changed_rows = (f"SELECT src._row AS key, src.geom FROM {STAGING} AS src "
+                                f"{stored} WHERE {changed}")
+                with queries.incident_links(self.session, self.analysis_srid,
+                                            changed_rows) as table:
+                    link_values = ", ".join("l." + c for c in links)
+                    rows = self._rows_where(
+                        f"{insert} SELECT {values}, {link_values} FROM {STAGING} AS src "
+                        f"JOIN {table} AS l ON l.key = src._row {returning}")
+            else:
+                rows = self._rows_where(
+                    f"{insert} SELECT {values} FROM {STAGING} AS src {stored} "
+                    f"WHERE {changed} {returning}")
         self.report.ids = [r.id for r in rows]
         self.report.inserted = sum(1 for r in rows if r.inserted)
         self.report.updated = len(rows) - self.report.inserted

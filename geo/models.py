@@ -236,8 +236,9 @@ class Incident(Base):
         ForeignKey("border_segments.id", ondelete="SET NULL"), index=True
     )
     segment_distance_m: Mapped[float | None] = mapped_column(Float)
+    # Not indexed: nothing looks incidents up by it, and a bulk import pays per row.
     nearest_crossing_id: Mapped[int | None] = mapped_column(
-        ForeignKey("crossing_points.id", ondelete="SET NULL"), index=True
+        ForeignKey("crossing_points.id", ondelete="SET NULL")
     )
     crossing_distance_m: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(

@@ -85,3 +85,51 @@ def test_features_geojson_filters_by_closed_time_interval(db_session, sample_lay
     assert first["id"] == sample_layers["incidents"]["T-2"]
     assert first["geometry"] == {"type": "Point", "coordinates": [45.42, 41.45]}
     assert "geom" not in first["properties"] and "id" not in first["properties"]
+
+
+def test_links_of_many_points_match_a_brute_force_search(db_session, sample_layers,
+                                                        fixture_features, analysis_srid):
+    """Every link equals an exhaustive search with pyproj + shapely (synthetic points).
+
+    The points cover cells with one and with several candidate sections, cells inside
+    one region, cells on the boundary between the two regions and on their outline, and
+    points outside every region; a few lie exactly on the shared boundary (longitude
+    45.2), where the region with the lower id is chosen.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    points = [(float(x), float(y)) for x, y in zip(rng.uniform(44.6, 45.8, 400),
+                                                    rng.uniform(41.0, 41.8, 400), strict=True)]
+    points += [(45.2, 41.25), (45.2, 41.45), (44.8, 41.4), (45.6, 41.3)]
+    ids = []
+    for n, (x, y) in enumerate(points):
+        ids.append(db_session.execute(text(
+            "INSERT INTO incidents (source, external_id, occurred_at, category, outcome, "
+            "persons_count, source_reliability, information_credibility, status, geom) "
+            "VALUES ('brute', :ref, '2026-01-01T00:00:00Z', 'other', 'actual', 0, 'X', 4, "
+            "'draft', "
+            "ST_SetSRID(ST_MakePoint(:x, :y), 4326)) RETURNING id"),
+            {"ref": f"B-{n}", "x": x, "y": y}).scalar_one())
+    assert link_incidents(db_session, analysis_srid, ids=ids) == len(ids)
+
+    regions = sorted((sample_layers["regions"][code], shape(fixture_features[code]["geometry"]))
+                     for code in sample_layers["regions"])
+    segments = {sample_layers["segments"][code]: to_utm(shape(fixture_features[code]["geometry"]))
+                for code in sample_layers["segments"]}
+    crossings = {sample_layers["crossings"][code]: to_utm(shape(fixture_features[code]["geometry"]))
+                 for code in sample_layers["crossings"]}
+    for incident_id, (x, y) in zip(ids, points, strict=True):
+        incident = db_session.get(Incident, incident_id)
+        db_session.refresh(incident)
+        expected_region = next((rid for rid, geom in regions if geom.intersects(Point(x, y))),
+                               None)
+        assert incident.region_id == expected_region, (x, y)
+        here = to_utm(Point(x, y))
+        for stored_id, stored_m, candidates in (
+            (incident.nearest_segment_id, incident.segment_distance_m, segments),
+            (incident.nearest_crossing_id, incident.crossing_distance_m, crossings),
+        ):
+            best = min(here.distance(g) for g in candidates.values())
+            assert stored_m == pytest.approx(best, abs=0.01), (x, y)
+            assert candidates[stored_id].distance(here) == pytest.approx(best, abs=0.01)
