@@ -66,12 +66,12 @@ class ThrowawayDatabases:
                     sql.Identifier(name))
                 # An autovacuum worker (the server's own) may still be on a freshly loaded
                 # database; a non-superuser cannot end it, so wait for it to finish.
-                for attempt in range(30):
+                for attempt in range(180):
                     try:
                         cur.execute(drop)
                         break
                     except psycopg2.errors.InsufficientPrivilege:
-                        if attempt == 29:
+                        if attempt == 179:
                             raise
                         time.sleep(1)
         conn.close()
