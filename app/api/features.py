@@ -7,6 +7,7 @@ wraps its answer.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from flask import Response, current_app, request, stream_with_context, url_for
@@ -87,6 +88,10 @@ def list_features(layer_name: str):
     if fmt not in FORMATS:
         raise ParameterError("f", f"unknown format {fmt!r}; formats: {', '.join(FORMATS)}")
     query = parse_feature_query(layer, request.args)
+    if fmt != "geojson" and "limit" not in request.args:
+        # A file carries no paging links, so without an explicit page it holds the whole
+        # selection (streamed), never a silently cut first page.
+        query = dataclasses.replace(query, limit=None)
     if fmt == "csv":
         rows = queries.iter_feature_rows(db.session, layer, query)
         return Response(stream_with_context(export.csv_chunks(layer, rows)),

@@ -310,7 +310,9 @@ def component_parameters() -> dict:
         "region": _query("region", region_key,
                          "Code of a region: features inside it."),
         "limit": _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT,
-                                  "default": DEFAULT_LIMIT}, "Features per page."),
+                                  "default": DEFAULT_LIMIT},
+                        "Features per page. CSV and GeoPackage without a limit hold the "
+                        "whole selection."),
         "offset": _query("offset", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET,
                                     "default": 0}, "Features to skip."),
         "f": _query("f", {"type": "string", "enum": list(FORMATS), "default": FORMATS[0]},

@@ -16,7 +16,6 @@ import { datetimeInterval, isoDate, monthEnd, monthsBetween, readState, stateURL
 
 const ZOOM_POINTS = 11; // from this zoom on, incidents are clickable points
 const POINT_LIMIT = 5000;
-const EXPORT_LIMIT = 10000; // the API's largest page
 const PLAY_STEP_MS = 1500;
 const EMERGING_MONTHS = 12;
 const PROVENANCE_LABELS = {
@@ -639,7 +638,9 @@ function updateActionLinks() {
   if (!s || !app.map) return;
   const format = document.getElementById("export-format").value;
   document.getElementById("export-link").href = `${config.api}/incidents?${query({
-    ...selectionParams(), f: format, limit: EXPORT_LIMIT })}`;
+    // CSV and GeoPackage without a limit hold the whole selection; GeoJSON is the
+    // API's page (largest 10,000), which names numberMatched and links the next page.
+    ...selectionParams(), f: format, ...(format === "geojson" ? { limit: 10000 } : {}) })}`;
   const bulletin = document.getElementById("bulletin-link");
   if (bulletin) bulletin.href = `${config.api}/reports/bulletin?${query({
     region: s.region, datetime: datetimeInterval(s), f: "html" })}`;

@@ -102,3 +102,37 @@ def test_filter_that_does_not_apply_is_422(client, viewer):
     response = client.get("/api/v1/regions?category=illegal_stay", headers=viewer)
     assert response.status_code == 422
     assert response.get_json()["detail"] == "category: does not apply to regions; filters are bbox"
+
+
+def test_file_exports_hold_the_whole_selection_beyond_one_page(demo_app):
+    # 20,000 demo incidents: more than the largest page (10,000). A CSV or GeoPackage
+    # without a limit carries no paging links, so it must hold every selected row.
+    import sqlite3
+    import tempfile
+
+    from app.extensions import db
+
+    app, headers, _ = demo_app
+    with app.app_context():
+        expected = db.session.execute(text(
+            "SELECT count(*) FROM incidents WHERE outcome = 'actual'")).scalar_one()
+        db.session.remove()
+    assert expected > 10_000
+    client = app.test_client()
+    url = "/api/v1/incidents?outcome=actual"
+    exported = client.get(url + "&f=csv", headers=headers)
+    rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))
+    assert len(rows) == expected
+    assert len({row["id"] for row in rows}) == expected
+    paged = client.get(url + "&f=csv&limit=50", headers=headers)
+    assert len(list(csv.DictReader(io.StringIO(paged.get_data(as_text=True))))) == 50
+    package = client.get(url + "&f=gpkg", headers=headers)
+    with tempfile.NamedTemporaryFile(suffix=".gpkg") as handle:
+        handle.write(package.data)
+        handle.flush()
+        gpkg = sqlite3.connect(handle.name)
+        try:
+            table = gpkg.execute("SELECT table_name FROM gpkg_contents").fetchone()[0]
+            assert gpkg.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0] == expected
+        finally:
+            gpkg.close()
