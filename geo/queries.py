@@ -80,22 +80,14 @@ _LINK_STEPS = (
     "ANALYZE link_segments",
     "ANALYZE link_crossings",
     # candidates of each cell: within D + 2h of its centre
-    """
-    CREATE TEMP TABLE link_segment_candidates ON COMMIT DROP AS
+    *(f"""
+    CREATE TEMP TABLE link_{kind}_candidates ON COMMIT DROP AS
     SELECT c.cx, c.cy, s.id, s.geom
       FROM link_cells AS c
-      CROSS JOIN LATERAL (SELECT ST_Distance(n.geom, c.centre) AS d FROM link_segments AS n
+      CROSS JOIN LATERAL (SELECT ST_Distance(n.geom, c.centre) AS d FROM link_{kind}s AS n
                            ORDER BY n.geom <-> c.centre LIMIT 1) AS nearest
-      JOIN link_segments AS s ON ST_DWithin(s.geom, c.centre, nearest.d + :cell * sqrt(2) + 1)
-    """,
-    """
-    CREATE TEMP TABLE link_crossing_candidates ON COMMIT DROP AS
-    SELECT c.cx, c.cy, s.id, s.geom
-      FROM link_cells AS c
-      CROSS JOIN LATERAL (SELECT ST_Distance(n.geom, c.centre) AS d FROM link_crossings AS n
-                           ORDER BY n.geom <-> c.centre LIMIT 1) AS nearest
-      JOIN link_crossings AS s ON ST_DWithin(s.geom, c.centre, nearest.d + :cell * sqrt(2) + 1)
-    """,
+      JOIN link_{kind}s AS s ON ST_DWithin(s.geom, c.centre, nearest.d + :cell * sqrt(2) + 1)
+    """ for kind in ("segment", "crossing")),  # fixed names, no input
     # Regions a cell touches, clipped to the cell (a point-in-polygon test against a
     # few vertices instead of the whole region); "whole" when one region covers the
     # cell and no other touches it.
