@@ -35,7 +35,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
 
-    from app import auth, cli, errors, health, security_headers, ui
+    from app import audit, auth, cli, errors, health, security_headers, ui  # noqa: F401
     from app.api import bp as api_bp
     from app.ogc import bp as ogc_bp
 

@@ -338,7 +338,10 @@ class FeatureQuery:
     ``outcomes`` and ``statuses`` keep features with any of those values (empty: no
     filter); ``region_id`` keeps features linked to that region; ``equals`` maps
     readable properties to the value they must equal (OGC API property filters);
-    ``sort`` is a list of (field, descending).
+    ``sort`` is a list of (field, descending). ``scope_region_ids`` is the caller's
+    region scope (``app.auth.scope``): when set, only features of those regions (regions
+    by their own id, the other layers by ``region_id``; unlinked features are outside
+    every scope); None means every region.
     """
 
     bbox: tuple[float, float, float, float] | None = None
@@ -348,6 +351,7 @@ class FeatureQuery:
     outcomes: list[str] = field(default_factory=list)
     statuses: list[str] = field(default_factory=list)
     region_id: int | None = None
+    scope_region_ids: frozenset[int] | None = None
     ids: list[int] | None = None
     equals: dict[str, object] = field(default_factory=dict)
     bbox_srid: int = 4326
@@ -389,6 +393,10 @@ def _where(layer: Layer, query: FeatureQuery) -> tuple[str, dict]:
     if query.region_id is not None:
         conditions.append("region_id = :region_id")
         params["region_id"] = query.region_id
+    if query.scope_region_ids is not None:
+        column = "id" if layer.table == "regions" else "region_id"
+        conditions.append(f"{column} = ANY(:scope_region_ids)")
+        params["scope_region_ids"] = sorted(query.scope_region_ids)
     if query.ids is not None:
         conditions.append("id = ANY(:ids)")
         params["ids"] = list(query.ids)

@@ -13,7 +13,7 @@ from tests.conftest import make_app
 APP_TABLES = {
     "regions", "border_segments", "crossing_points", "incidents", "synthetic_hotspots",
     "users", "api_tokens", "data_versions", "risk_assessments", "risk_section_results",
-    "risk_level_decisions",
+    "risk_level_decisions", "user_regions", "user_sessions", "login_attempts", "audit_log",
 }
 
 

@@ -1,18 +1,44 @@
-"""Users and API tokens (tables on the shared declarative base)."""
+"""Users, their region scope, sessions, sign-in attempts and API tokens (tables on the
+shared declarative base)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Integer, String, func
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from geo.models import Base, one_of
+from geo.models import Base, Region, one_of
 from geo.vocabulary import ROLES
+
+# The regions a user is restricted to; a user with none sees every region.
+user_regions = Table(
+    "user_regions",
+    Base.metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("region_id", ForeignKey("regions.id", ondelete="CASCADE"), primary_key=True,
+           index=True),
+)
 
 
 class User(Base):
-    """A person who signs in. ``password_hash`` is an Argon2id hash (PHC string)."""
+    """A person who signs in. ``password_hash`` is an Argon2id hash (PHC string).
+
+    ``regions`` restrict what the user reads and writes to those regional units (none:
+    every region). ``failed_logins`` counts sign-in failures since the last success;
+    ``locked_until`` refuses sign-in until then.
+    """
 
     __tablename__ = "users"
     __table_args__ = (
@@ -29,6 +55,11 @@ class User(Base):
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    failed_logins: Mapped[int] = mapped_column(Integer, nullable=False, default=0,
+                                               server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    regions: Mapped[list[Region]] = relationship(secondary=user_regions, lazy="selectin",
+                                                 order_by=Region.code)
     tokens: Mapped[list[ApiToken]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
@@ -72,3 +103,43 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class UserSession(Base):
+    """A browser session: the cookie carries a random id, the table its SHA-256.
+
+    A session is valid while not revoked (logout, admin), not past ``expires_at``
+    (absolute lifetime) and seen within the idle timeout (``last_seen_at``).
+    """
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    sid_sha256: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    last_seen_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(255))
+
+
+class LoginAttempt(Base):
+    """One sign-in attempt (page or HTTP Basic): for rate limits by address and name."""
+
+    __tablename__ = "login_attempts"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now(), index=True
+    )
+    username: Mapped[str] = mapped_column(String(64), nullable=False)
+    ip: Mapped[str | None] = mapped_column(String(45))
+    success: Mapped[bool] = mapped_column(Boolean, nullable=False)
