@@ -23,7 +23,6 @@ from app.api.params import (
     parse_list,
     parse_sortby,
 )
-from app.auth import require_role
 from app.extensions import db
 from geo import export, queries
 from geo.ingest import Ingestion, IngestReport
@@ -181,7 +180,6 @@ def _write_options() -> dict:
 
 
 @bp.post(f"/{LAYER_RULE}")
-@require_role("analyst")
 def create_features(layer_name: str):
     layer = LAYERS[layer_name]
     source_srid = parse_crs("crs", request.args.get("crs"))
@@ -213,7 +211,6 @@ def create_features(layer_name: str):
 
 
 @bp.patch(f"/{LAYER_RULE}/<int:feature_id>")
-@require_role("analyst")
 def update_feature(layer_name: str, feature_id: int):
     layer = LAYERS[layer_name]
     source_srid = parse_crs("crs", request.args.get("crs"))
@@ -246,7 +243,6 @@ def update_feature(layer_name: str, feature_id: int):
 
 
 @bp.delete(f"/{LAYER_RULE}/<int:feature_id>")
-@require_role("analyst")
 def delete_feature(layer_name: str, feature_id: int):
     layer = LAYERS[layer_name]
     if not queries.delete_feature(db.session, layer, feature_id,

@@ -12,7 +12,6 @@ hand here is prose, and which statuses each kind of operation can answer.
 
 from __future__ import annotations
 
-import inspect
 import json
 import re
 
@@ -29,6 +28,7 @@ from app.api.features import (
 )
 from app.api.openapi_analysis import analysis_builders
 from app.auth import PUBLIC_ENDPOINTS, UNSAFE_METHODS
+from app.auth.permissions import required_role
 from app.errors import PROBLEM_MIME
 from app.health import healthz
 from geo import readers
@@ -548,13 +548,6 @@ def health_operation(_layer: None) -> dict:
     }
 
 
-def required_role(view) -> str | None:
-    """The role ``app.auth.require_role`` demands of ``view`` (read from its closure)."""
-    if not hasattr(view, "__wrapped__"):
-        return None
-    return inspect.getclosurevars(view).nonlocals.get("role")
-
-
 def operation(build, view, endpoint: str, method: str, layer: Layer | None) -> dict:
     """The operation of one method of one rule, with its authentication responses."""
     op = build(layer)
@@ -565,8 +558,8 @@ def operation(build, view, endpoint: str, method: str, layer: Layer | None) -> d
         op["security"] = []
     else:
         responses["401"] = ref("responses", "Problem401")
-        role = required_role(view)
-        if role:
+        role = required_role(endpoint, {"layer_name": layer.name} if layer else None)
+        if role != "viewer":
             responses["403"] = ref("responses", "Problem403")
             op["description"] = " ".join(filter(None, [f"Needs the {role} role or higher.",
                                                        op.get("description")]))

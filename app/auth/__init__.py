@@ -1,17 +1,19 @@
 """Authentication: session login for the browser, bearer tokens for scripts and GIS tools.
 
-Every endpoint requires an authenticated user except those in ``PUBLIC_ENDPOINTS``.
-The check runs once, before every request, so a new route is protected by default.
+Every endpoint requires an authenticated user with the role that
+``app.auth.permissions`` declares for it (public ones: health and login). The check
+runs once, before every request, so a new route is protected by default, and refused
+to everyone until its role is declared.
 """
 
 from __future__ import annotations
 
-from functools import wraps
-
 from flask import Blueprint, Flask, g, redirect, request, url_for
 from flask_login import current_user
+from werkzeug.exceptions import Forbidden
 
 from app.auth.models import User
+from app.auth.permissions import ENDPOINT_ROLES, PUBLIC, UndeclaredEndpointError, required_role
 from app.auth.service import user_for_basic, user_for_token
 from app.errors import problem
 from app.extensions import csrf, db, login_manager
@@ -19,7 +21,7 @@ from app.extensions import csrf, db, login_manager
 bp = Blueprint("auth", __name__)
 
 # Health for monitors, the login page, and our own CSS/JS (public code, no data).
-PUBLIC_ENDPOINTS = frozenset({"health.healthz", "auth.login", "static"})
+PUBLIC_ENDPOINTS = frozenset(e for e, role in ENDPOINT_ROLES.items() if role == PUBLIC)
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -62,11 +64,33 @@ def _load_session_user(user_id: str) -> User | None:
 
 
 def _require_login():
+    """Authenticate the caller, then refuse (403) one whose role ranks below the
+    endpoint's (``app.auth.permissions``)."""
     # Who the caller is is decided anew for every request, even when an app context
     # (and its ``g``) outlives one request, as under the test client.
     g.pop("_login_user", None)
-    if request.endpoint in PUBLIC_ENDPOINTS:
-        return None
+    role = None
+    if request.endpoint is not None:  # None: no route matched (404/405 follow)
+        try:
+            role = required_role(request.endpoint, request.view_args)
+        except UndeclaredEndpointError:
+            role = None
+        if role == PUBLIC:
+            return None
+    refusal = _authenticate()
+    if refusal is not None or request.endpoint is None:
+        return refusal
+    if role is None:
+        raise Forbidden(f"no permission is declared for {request.endpoint}; "
+                        "refused to everyone")
+    if not current_user.has_role(role):
+        raise Forbidden(f"this needs the {role} role or higher; you are {current_user.role}")
+    return None
+
+
+def _authenticate():
+    """Establish the caller (HTTP Basic, bearer token or session); None when done, else
+    the response that refuses them."""
     credentials = basic_credentials()
     if credentials is not None and request.method in UNSAFE_METHODS:
         # Browsers replay cached Basic credentials on cross-site requests, so Basic
@@ -108,22 +132,6 @@ def _require_login():
         return problem(401, "Unauthorized", "sign in or send Authorization: Bearer <token>",
                        headers={"WWW-Authenticate": "Bearer"})
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-
-
-def require_role(role: str):
-    """Refuse (403) users whose role ranks below ``role``."""
-
-    def decorator(view):
-        @wraps(view)
-        def wrapper(*args, **kwargs):
-            if not current_user.is_authenticated or not current_user.has_role(role):
-                return problem(403, "Forbidden", f"this needs the {role} role or higher; "
-                               f"you are {getattr(current_user, 'role', 'anonymous')}")
-            return view(*args, **kwargs)
-
-        return wrapper
-
-    return decorator
 
 
 def init_app(app: Flask) -> None:

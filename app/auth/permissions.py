@@ -1,0 +1,101 @@
+"""Who may call what: the role each endpoint needs, in one table.
+
+Roles rank ``viewer < analyst < supervisor < admin`` (``geo.vocabulary.ROLES``): a
+viewer reads; an analyst also writes incidents and imports them; a supervisor also
+validates incidents, sets section levels and edits the reference layers (regions,
+border sections, crossing points); an admin also manages users and tokens.
+
+``app.auth`` checks ``required_role`` before every request, so a route is protected
+the moment it exists, and a route missing from ``ENDPOINT_ROLES`` is refused (403) for
+everyone until it is declared here (the access-matrix test fails on it too).
+Region scope (``app.auth.scope``) narrows what a user reads and writes further.
+"""
+
+from __future__ import annotations
+
+PUBLIC = "public"
+
+ENDPOINT_ROLES: dict[str, str] = {
+    # No sign-in: monitors, the login page, our own CSS/JS (public code, no data).
+    "health.healthz": PUBLIC,
+    "auth.login": PUBLIC,
+    "static": PUBLIC,
+    "auth.logout": "viewer",
+    # The analysts' map page and its assets.
+    "ui.index": "viewer",
+    "ui.message_catalogue": "viewer",
+    "ui.vendor": "viewer",
+    # REST API: reads.
+    "api.list_features": "viewer",
+    "api.get_feature": "viewer",
+    "api.openapi_json": "viewer",
+    "api.api_docs": "viewer",
+    "api.hotspot_map": "viewer",
+    "api.emerging_hotspots": "viewer",
+    "api.evaluate_hotspots": "viewer",
+    "api.ranked_segments": "viewer",
+    "api.section_history": "viewer",
+    "api.get_assessment": "viewer",
+    "api.alerts": "viewer",
+    "api.risk_bulletin": "viewer",
+    # REST API: writes (layer writes also need LAYER_WRITE_ROLES).
+    "api.create_features": "analyst",
+    "api.update_feature": "analyst",
+    "api.delete_feature": "analyst",
+    "api.import_features": "analyst",
+    "api.create_assessment": "analyst",
+    "api.decide_level": "supervisor",
+    # GIS services: reads only.
+    "ogc.wms": "viewer",
+    "ogc.features_landing": "viewer",
+    "ogc.features_unknown": "viewer",
+    "ogc.features_api": "viewer",
+    "ogc.features_collections": "viewer",
+    "ogc.features_collection": "viewer",
+    "ogc.features_items": "viewer",
+    "ogc.features_item": "viewer",
+    "ogc.features_queryables": "viewer",
+    "ogc.features_conformance": "viewer",
+    "ogc.tilejson": "viewer",
+    "ogc.vector_tile": "viewer",
+}
+
+# Writing a layer (create, update, delete, import): incidents are the analysts' daily
+# work; the reference geography is the supervisors'.
+LAYER_WRITE_ROLES: dict[str, str] = {
+    "incidents": "analyst",
+    "regions": "supervisor",
+    "segments": "supervisor",
+    "crossings": "supervisor",
+}
+LAYER_WRITE_ENDPOINTS = frozenset({
+    "api.create_features", "api.update_feature", "api.delete_feature", "api.import_features",
+})
+
+# Setting an incident's status to one of these is validating it: a supervisor's act.
+INCIDENT_STATUS_ROLES: dict[str, str] = {"validated": "supervisor", "closed": "supervisor"}
+
+
+class UndeclaredEndpointError(LookupError):
+    """An endpoint with no entry in ``ENDPOINT_ROLES``."""
+
+
+def required_role(endpoint: str, view_args: dict | None = None) -> str:
+    """The role (or ``PUBLIC``) that ``endpoint`` with these URL arguments needs.
+
+    Raises ``UndeclaredEndpointError`` for an endpoint missing from ``ENDPOINT_ROLES``.
+    """
+    try:
+        role = ENDPOINT_ROLES[endpoint]
+    except KeyError:
+        raise UndeclaredEndpointError(endpoint) from None
+    layer = (view_args or {}).get("layer_name")
+    if endpoint in LAYER_WRITE_ENDPOINTS and layer in LAYER_WRITE_ROLES:
+        role = max(role, LAYER_WRITE_ROLES[layer], key=_rank)
+    return role
+
+
+def _rank(role: str) -> int:
+    from geo.vocabulary import ROLES
+
+    return ROLES.index(role)
