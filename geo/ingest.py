@@ -14,9 +14,10 @@ and only the report (counts and up to ``max_errors`` problems) grows.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -32,6 +33,8 @@ STAGING = "ingest_staging"
 # A point farther than this from every region is "outside" (metres, on the spheroid):
 # generous enough for generalised boundaries and territorial waters (12 nmi).
 OUTSIDE_TOLERANCE_M = 25_000.0
+# The pseudo-field of a row that would write outside the caller's region scope.
+SCOPE_FIELD = "scope"
 _PG_TYPES = {"text": "text", "choice": "text", "int": "integer", "float": "double precision",
              "timestamp": "timestamptz"}
 
@@ -55,11 +58,19 @@ class IngestReport:
     source_crs: str = f"EPSG:{STORAGE_SRID}"
     seconds: float = 0.0
     ids: list[int] = field(default_factory=list)
+    # The problems (also in ``errors``) that the caller may not do rather than that are
+    # wrong: a feature outside its region scope, a status above its role (HTTP 403).
+    permission_errors: list[RowError] = field(default_factory=list)
 
     @property
     def conflict(self) -> bool:
         """True when the only problems are keys that already exist (HTTP 409)."""
         return bool(self.errors) and all(e.field == "key" for e in self.errors)
+
+    @property
+    def forbidden(self) -> bool:
+        """True when a row is beyond the caller's rights (HTTP 403)."""
+        return bool(self.permission_errors)
 
     def as_dict(self, row_label: str = "row") -> dict:
         return {
@@ -110,11 +121,23 @@ class Ingestion:
         Accept points far from every region.
     unknown : {"error", "ignore"}
         Unknown properties are errors (API) or ignored and reported (files).
+    scope_region_ids : frozenset of int, optional
+        The caller's region scope (ids of regions; None: unrestricted). A row whose
+        derived region (computed by the write itself, then checked; a region by its own
+        id) is not one of them, or is none, and a row that would overwrite a stored
+        feature outside them, are permission errors (``IngestReport.forbidden``), field
+        ``SCOPE_FIELD``; the write is then undone (a savepoint), dry run or not.
+    forbidden_statuses : mapping of str to str, optional
+        Incidents: statuses the caller may not set, or change a stored incident from,
+        each with the role that may (``app.auth.permissions.INCIDENT_STATUS_ROLES``
+        above the caller's role); such a row is a permission error, field ``status``.
     """
 
     def __init__(self, session, layer: Layer, *, mode: str = "upsert", analysis_srid: int,
                  dry_run: bool = False, allow_outside: bool = False, unknown: str = "error",
-                 target_id: int | None = None, max_errors: int = 1000):
+                 target_id: int | None = None, max_errors: int = 1000,
+                 scope_region_ids: frozenset[int] | None = None,
+                 forbidden_statuses: Mapping[str, str] | None = None):
         if mode not in ("create", "upsert", "update"):
             raise ValueError(f"mode must be create, upsert or update, got {mode!r}")
         self.session = session
@@ -125,6 +148,8 @@ class Ingestion:
         self.unknown = unknown
         self.target_id = target_id
         self.max_errors = max_errors
+        self.scope_region_ids = scope_region_ids
+        self.forbidden_statuses = dict(forbidden_statuses or {})
         self.report = IngestReport(layer.name, mode, dry_run=dry_run)
         self._rejected_rows: set[int] = set()
         self._started = time.perf_counter()
@@ -140,12 +165,14 @@ class Ingestion:
             "ON COMMIT DROP"
         ))
 
-    def _record(self, errors: Iterable[RowError]) -> None:
+    def _record(self, errors: Iterable[RowError], *, permission: bool = False) -> None:
         for error in errors:
             self.report.error_count += 1
             self._rejected_rows.add(error.row)
             if len(self.report.errors) < self.max_errors:
                 self.report.errors.append(error)
+            if permission and len(self.report.permission_errors) < self.max_errors:
+                self.report.permission_errors.append(error)
 
     def add(self, frame: pd.DataFrame, *, source_srid: int = STORAGE_SRID,
             parse_errors: Iterable[RowError] = ()) -> None:
@@ -247,6 +274,92 @@ class Ingestion:
             for r in rows
         )
 
+    # ------------------------------------------------------------------ rights
+    def _stored_row(self, *, written: bool = False) -> tuple[str, dict]:
+        """Join condition of a staged row ``s`` and the stored row ``t`` it writes over
+        (or, ``written``, was written as), and its bound values. Before a create there
+        is none: a stored key there is a conflict."""
+        if self.mode == "update":
+            return "t.id = :target", {"target": self.target_id}
+        if self.mode == "create" and not written:
+            return "false", {}
+        return " AND ".join(f"t.{c} = s.{c}" for c in self.layer.key), {}
+
+    def _scope_column(self) -> str:
+        return "id" if self.layer.table == "regions" else "region_id"
+
+    def _scope_codes(self) -> str:
+        codes = self.session.execute(
+            text("SELECT code FROM regions WHERE id = ANY(:ids) ORDER BY code"),
+            {"ids": sorted(self.scope_region_ids)}).scalars().all()
+        return ", ".join(codes) or "none"
+
+    def _check_statuses(self) -> None:
+        if not self.forbidden_statuses or self.layer.name != "incidents":
+            return
+        match, params = self._stored_row()
+        rows = self._rows_where(
+            f"SELECT s._row, s.status AS new, t.status AS old FROM {STAGING} AS s "
+            f"LEFT JOIN {self.layer.table} AS t ON {match} "
+            "WHERE s.status IS DISTINCT FROM t.status "
+            "AND (s.status = ANY(:forbidden) OR t.status = ANY(:forbidden)) ORDER BY s._row",
+            forbidden=sorted(self.forbidden_statuses), **params)
+        self._record((
+            RowError(r._row, "status",
+                     f"setting the status to {r.new!r} needs the "
+                     f"{self.forbidden_statuses[r.new]} role or higher"
+                     if r.new in self.forbidden_statuses else
+                     f"changing the status of a {r.old} incident needs the "
+                     f"{self.forbidden_statuses[r.old]} role or higher")
+            for r in rows), permission=True)
+
+    def _check_stored_scope(self) -> None:
+        """A row that would overwrite a stored feature outside the scope."""
+        if self.scope_region_ids is None:
+            return
+        match, params = self._stored_row()
+        column = self._scope_column()
+        rows = self._rows_where(
+            f"SELECT s._row FROM {STAGING} AS s JOIN {self.layer.table} AS t ON {match} "
+            f"WHERE t.{column} IS NULL OR NOT t.{column} = ANY(:scope) ORDER BY s._row",
+            scope=sorted(self.scope_region_ids), **params)
+        if rows:
+            message = (f"would change a stored feature outside your regions "
+                       f"({self._scope_codes()})")
+            self._record((RowError(r._row, SCOPE_FIELD, message) for r in rows),
+                         permission=True)
+
+    def _check_written_scope(self) -> None:
+        """A written row whose derived region is outside the scope (or none)."""
+        match, params = self._stored_row(written=True)
+        column = self._scope_column()
+        rows = self._rows_where(
+            f"SELECT s._row, t.{column} IS NULL AS unlinked FROM {STAGING} AS s "
+            f"JOIN {self.layer.table} AS t ON {match} WHERE t.id = ANY(:ids) "
+            f"AND (t.{column} IS NULL OR NOT t.{column} = ANY(:scope)) ORDER BY s._row",
+            ids=self.report.ids, scope=sorted(self.scope_region_ids), **params)
+        if rows:
+            codes = self._scope_codes()
+            self._record((
+                RowError(r._row, SCOPE_FIELD,
+                         f"lies in no region, so outside your regions ({codes})"
+                         if r.unlinked else f"lies outside your regions ({codes})")
+                for r in rows), permission=True)
+
+    def _write_within_scope(self) -> None:
+        """Write in a savepoint, check the derived regions, and keep the write only when
+        every row is in scope and this is no dry run."""
+        savepoint = self.session.begin_nested()
+        self._write()
+        self._check_written_scope()
+        if self.report.error_count or self.report.dry_run:
+            savepoint.rollback()
+            report = self.report
+            report.written, report.ids = False, []
+            report.inserted = report.updated = report.unchanged = 0
+        else:
+            savepoint.commit()
+
     # ------------------------------------------------------------------ writing
     def _write(self) -> None:
         layer = self.layer
@@ -329,16 +442,23 @@ class Ingestion:
         """Run the SQL checks, then write (unless a row failed or this is a dry run)."""
         self._check_keys()
         self._check_outside()
+        self._check_statuses()
+        self._check_stored_scope()
         report = self.report
-        report.rejected = len(self._rejected_rows)
-        report.errors.sort(key=lambda e: (e.row, e.field))
         if report.rows == 0:
             raise ReadError("no features to write")
-        if report.error_count == 0:
+        if report.error_count == 0 and self.scope_region_ids is not None:
+            self._write_within_scope()
+            if report.dry_run and report.error_count == 0:
+                self._count_dry_run()
+        elif report.error_count == 0:
             if report.dry_run:
                 self._count_dry_run()
             else:
                 self._write()
+        report.rejected = len(self._rejected_rows)
+        report.errors.sort(key=lambda e: (e.row, e.field))
+        report.permission_errors.sort(key=lambda e: (e.row, e.field))
         self.session.execute(text(f"DROP TABLE IF EXISTS {STAGING}"))
         report.seconds = time.perf_counter() - self._started
         return report
@@ -355,23 +475,39 @@ def ingest(session, layer: Layer, batches: Iterable, **options) -> IngestReport:
 def import_file(session, layer: Layer, path, *, analysis_srid: int, fmt: str | None = None,
                 crs: int | None = None, mapping: dict[str, str] | None = None,
                 source: str | None = None, dry_run: bool = False,
-                allow_outside: bool = False, progress=None) -> IngestReport:
+                allow_outside: bool = False, progress=None,
+                max_unzipped_bytes: int = readers.MAX_UNZIPPED_BYTES,
+                statement_timeout_s: int | None = None,
+                scope_region_ids: frozenset[int] | None = None,
+                forbidden_statuses: Mapping[str, str] | None = None) -> IngestReport:
     """Import a file into ``layer``: all or nothing, upserting on the natural key.
 
     ``source`` fills the incidents' ``source`` where the file has none. ``progress``, if
     given, is called with the number of rows read so far after each batch. Unknown
     columns are ignored and listed in the report. Does not commit.
+    ``max_unzipped_bytes`` bounds what a zipped Shapefile may expand to;
+    ``statement_timeout_s`` (seconds, 0 = none), when given, replaces the connection's
+    PostgreSQL ``statement_timeout`` for this import's transaction.
+    ``scope_region_ids`` and ``forbidden_statuses``: the caller's rights, as in
+    :class:`Ingestion`.
     """
-    ingestion = Ingestion(session, layer, mode="upsert", analysis_srid=analysis_srid,
-                          dry_run=dry_run, allow_outside=allow_outside, unknown="ignore")
-    batches = readers.read_batches(path, fmt, crs=crs, mapping=mapping,
-                                   names=layer.writable_names)
-    for frame, source_srid, parse_errors in batches:
-        if source is not None and "source" in layer.writable_names:
-            given = frame["source"] if "source" in frame else pd.Series(None, index=frame.index)
-            frame["source"] = given.where(given.notna() & (given.astype(str).str.strip() != ""),
-                                          source)
-        ingestion.add(frame, source_srid=source_srid, parse_errors=parse_errors)
-        if progress is not None:
-            progress(ingestion.report.rows)
-    return ingestion.finish()
+    time_limit = (contextlib.nullcontext() if statement_timeout_s is None else
+                  queries.local_settings(session, statement_timeout=f"{statement_timeout_s}s"))
+    with time_limit:
+        ingestion = Ingestion(session, layer, mode="upsert", analysis_srid=analysis_srid,
+                              dry_run=dry_run, allow_outside=allow_outside, unknown="ignore",
+                              scope_region_ids=scope_region_ids,
+                              forbidden_statuses=forbidden_statuses)
+        batches = readers.read_batches(path, fmt, crs=crs, mapping=mapping,
+                                       names=layer.writable_names,
+                                       max_unzipped_bytes=max_unzipped_bytes)
+        for frame, source_srid, parse_errors in batches:
+            if source is not None and "source" in layer.writable_names:
+                given = (frame["source"] if "source" in frame
+                         else pd.Series(None, index=frame.index))
+                frame["source"] = given.where(
+                    given.notna() & (given.astype(str).str.strip() != ""), source)
+            ingestion.add(frame, source_srid=source_srid, parse_errors=parse_errors)
+            if progress is not None:
+                progress(ingestion.report.rows)
+        return ingestion.finish()

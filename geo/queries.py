@@ -467,13 +467,18 @@ def features_geojson(session, layer: Layer, query: FeatureQuery) -> str:
     return session.execute(text(statement), {**params, **page_params}).scalar_one()
 
 
-def feature_geojson(session, layer: Layer, feature_id: int) -> str | None:
-    """One feature as GeoJSON text (as in :func:`features_geojson`), or None."""
+def feature_geojson(session, layer: Layer, feature_id: int,
+                    scope_region_ids: frozenset[int] | None = None) -> str | None:
+    """One feature as GeoJSON text (as in :func:`features_geojson`), or None; None too
+    when ``scope_region_ids`` is given and the feature is outside it (see
+    :class:`FeatureQuery`)."""
+    where, params = _where(layer, FeatureQuery(ids=[feature_id],
+                                               scope_region_ids=scope_region_ids))
     statement = text(
         f"SELECT {_FEATURE_JSON}::text FROM (SELECT id, {', '.join(layer.readable_names)}, "
-        f"geom FROM {layer.table} WHERE id = :id) AS p"
+        f"geom FROM {layer.table} WHERE {where}) AS p"
     )
-    return session.execute(statement, {"id": feature_id}).scalar_one_or_none()
+    return session.execute(statement, params).scalar_one_or_none()
 
 
 def iter_feature_rows(session, layer: Layer, query: FeatureQuery,
@@ -603,13 +608,17 @@ def feature_page(session, layer: Layer, query: FeatureQuery, srid: int = 4326,
 
 _EXTENT_SQL = """
 SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)
-  FROM (SELECT ST_Extent(geom) AS e FROM {table}) AS x
+  FROM (SELECT ST_Extent(geom) AS e FROM {table} WHERE {where}) AS x
 """
 
 
-def layer_extent(session, layer: Layer) -> tuple[float, float, float, float] | None:
-    """(min lon, min lat, max lon, max lat) of ``layer``'s features (EPSG:4326), or None."""
-    row = session.execute(text(_EXTENT_SQL.format(table=layer.table))).one()
+def layer_extent(session, layer: Layer, scope_region_ids: frozenset[int] | None = None
+                 ) -> tuple[float, float, float, float] | None:
+    """(min lon, min lat, max lon, max lat) of ``layer``'s features (EPSG:4326), or None;
+    of the features in ``scope_region_ids`` only when given (see :class:`FeatureQuery`)."""
+    where, params = _where(layer, FeatureQuery(scope_region_ids=scope_region_ids))
+    row = session.execute(text(_EXTENT_SQL.format(table=layer.table, where=where)),
+                          params).one()
     return None if row[0] is None else tuple(float(v) for v in row)
 
 
@@ -649,7 +658,7 @@ SELECT {columns}, ST_AsGeoJSON(geom, 7) AS geometry_json
   FROM {table}
  WHERE geom && ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326)
    AND ST_Intersects(geom, ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326))
-   {time_filter}
+   {time_filter}{scope_filter}
  ORDER BY geom <-> ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), id
  LIMIT :limit
 """
@@ -667,7 +676,8 @@ def features_at_point(session, map_layer: str, lon: float, lat: float,
                       envelope: tuple[float, float, float, float], limit: int,
                       start: datetime | None = None, end: datetime | None = None,
                       region_id: int | None = None, categories=(),
-                      outcomes=()) -> list[dict]:
+                      outcomes=(), scope_region_ids: frozenset[int] | None = None
+                      ) -> list[dict]:
     """Features of a map layer near a clicked point (WMS GetFeatureInfo), nearest first.
 
     Parameters
@@ -687,6 +697,9 @@ def features_at_point(session, map_layer: str, lon: float, lat: float,
         Incidents of this region only.
     categories, outcomes : sequence of str, optional
         Incidents of any of these categories / outcomes only (empty: all).
+    scope_region_ids : frozenset of int, optional
+        The caller's region scope (see :class:`FeatureQuery`): features of these
+        regions only (regions by id, the other layers by ``region_id``); None: all.
 
     Returns
     -------
@@ -695,14 +708,19 @@ def features_at_point(session, map_layer: str, lon: float, lat: float,
         ``geometry_json``) and ``layer``.
     """
     table, columns = _FEATURE_INFO_COLUMNS[map_layer]
+    scope_column = "id" if table == "regions" else "region_id"
     sql = _FEATURE_INFO_SQL.format(
         columns=columns, table=table,
-        time_filter=_FEATURE_INFO_TIME if map_layer == "incidents" else "")
+        time_filter=_FEATURE_INFO_TIME if map_layer == "incidents" else "",
+        scope_filter="" if scope_region_ids is None
+        else f"\n   AND {scope_column} = ANY(:scope_region_ids)")
     minx, miny, maxx, maxy = (float(v) for v in envelope)
     params = {"minx": minx, "miny": miny, "maxx": maxx, "maxy": maxy, "lon": float(lon),
               "lat": float(lat), "limit": int(limit)}
     if map_layer == "incidents":
         params.update({"start": start, "end": end, "region_id": region_id,
                        "categories": list(categories), "outcomes": list(outcomes)})
+    if scope_region_ids is not None:
+        params["scope_region_ids"] = sorted(int(r) for r in scope_region_ids)
     rows = session.execute(text(sql), params).mappings().all()
     return [{"layer": map_layer, **dict(row)} for row in rows]

@@ -4,6 +4,7 @@ from flask import Blueprint, request
 
 from app.api.params import ParameterError
 from app.errors import problem
+from geo.errors import OutOfScopeError
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -34,4 +35,10 @@ def _parameter_error(exc: ParameterError):
     return problem(422, "Unprocessable Content", str(exc), field=exc.field)
 
 
-from app.api import features, hotspots, imports, openapi, reports, risk  # noqa: E402,F401  (routes)
+@bp.errorhandler(OutOfScopeError)
+def _out_of_scope(exc: OutOfScopeError):
+    # A region outside the caller's region scope (app.auth.scope): a right, not a typo.
+    return problem(403, "Forbidden", str(exc), field=exc.field)
+
+
+from app.api import audit, features, hotspots, imports, openapi, reports, risk  # noqa: E402,F401  (routes)

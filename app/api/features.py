@@ -11,7 +11,9 @@ import dataclasses
 import json
 
 from flask import Response, current_app, request, stream_with_context, url_for
+from sqlalchemy.exc import IntegrityError
 
+from app import audit
 from app.api import ApiError, bp
 from app.api.params import (
     ParameterError,
@@ -23,9 +25,11 @@ from app.api.params import (
     parse_list,
     parse_sortby,
 )
+from app.api.scoping import refuse_reference_write_when_scoped, scoped_region_code, write_rights
+from app.auth.scope import region_scope
 from app.extensions import db
 from geo import export, queries
-from geo.ingest import Ingestion, IngestReport
+from geo.ingest import SCOPE_FIELD, Ingestion, IngestReport
 from geo.layers import LAYERS, Layer
 from geo.readers import rows_with_geometry
 
@@ -39,7 +43,11 @@ FORMATS = ("geojson", "csv", "gpkg")
 
 
 def parse_feature_query(layer: Layer, args) -> queries.FeatureQuery:
-    """The list filters of a request; a filter the layer does not have is an error."""
+    """The list filters of a request; a filter the layer does not have is an error.
+
+    Only the caller's regions are listed (``app.auth.scope``); naming another region is
+    ``OutOfScopeError`` (403).
+    """
     for name in FILTER_PARAMETERS:
         if args.get(name) not in (None, "") and name not in layer.filters:
             raise ParameterError(name, f"does not apply to {layer.name}; filters are "
@@ -47,6 +55,7 @@ def parse_feature_query(layer: Layer, args) -> queries.FeatureQuery:
     start, end = parse_datetime_interval(args.get("datetime"))
     region_id = None
     if args.get("region"):
+        scoped_region_code(args["region"], default=False)  # 403 outside the caller's
         region_id = queries.region_id_for_code(db.session, args["region"])
         if region_id is None:
             raise ParameterError("region", f"unknown region code {args['region']!r}")
@@ -64,6 +73,7 @@ def parse_feature_query(layer: Layer, args) -> queries.FeatureQuery:
         statuses=parse_list("status", args.get("status"),
                             status_field.choices if status_field else None),
         region_id=region_id,
+        scope_region_ids=region_scope(),
         sort=parse_sortby(args.get("sortby"), layer.sortable),
         limit=parse_int("limit", args.get("limit"), DEFAULT_LIMIT, 1, MAX_LIMIT),
         offset=parse_int("offset", args.get("offset"), 0, 0, MAX_OFFSET),
@@ -111,13 +121,29 @@ def _attachment(layer: Layer, extension: str) -> dict:
 
 @bp.get(f"/{LAYER_RULE}/<int:feature_id>")
 def get_feature(layer_name: str, feature_id: int):
-    return Response(_feature_or_404(LAYERS[layer_name], feature_id), mimetype=GEOJSON_MIME)
+    # A feature outside the caller's regions is not found: its existence is not revealed.
+    return Response(_feature_or_404(LAYERS[layer_name], feature_id, region_scope()),
+                    mimetype=GEOJSON_MIME)
 
 
-def _feature_or_404(layer: Layer, feature_id: int) -> str:
-    body = queries.feature_geojson(db.session, layer, feature_id)
+def _feature_or_404(layer: Layer, feature_id: int,
+                    scope_region_ids: frozenset[int] | None = None) -> str:
+    body = queries.feature_geojson(db.session, layer, feature_id, scope_region_ids)
     if body is None:
         raise ApiError(404, "Not Found", f"no {layer.name} feature with id {feature_id}")
+    return body
+
+
+def _writable_feature(layer: Layer, feature_id: int) -> str:
+    """The feature a PATCH or DELETE writes: 404 when there is none, 403 when it lies
+    outside the caller's regions (or in none)."""
+    refuse_reference_write_when_scoped(layer)
+    body = _feature_or_404(layer, feature_id)
+    scope = region_scope()
+    if scope is not None and queries.feature_geojson(db.session, layer, feature_id,
+                                                     scope) is None:
+        raise ApiError(403, "Forbidden", f"{layer.name} feature {feature_id} lies outside "
+                                         "your regions")
     return body
 
 
@@ -148,6 +174,8 @@ def _features_of(body) -> tuple[list, bool]:
 
 def _where(row: int, field: str, collection: bool) -> str:
     prefix = f"features[{row}]." if collection else ""
+    if field == SCOPE_FIELD:  # the feature as a whole
+        return f"features[{row}]" if collection else "feature"
     if field == "geometry":
         return f"{prefix}geometry"
     if field in ("type", "properties"):
@@ -156,9 +184,19 @@ def _where(row: int, field: str, collection: bool) -> str:
 
 
 def raise_for_report(report: IngestReport, collection: bool) -> None:
-    """422 (or 409 when only existing keys collide) listing every problem."""
+    """403 when a feature is beyond the caller's rights (outside its regions, a status
+    above its role), listing those; else 422 (or 409 when only existing keys collide)
+    listing every problem."""
     if report.error_count == 0:
         return
+    if report.forbidden:
+        denied = [{"index": e.row, "field": e.field, "pointer": _where(e.row, e.field,
+                                                                      collection),
+                   "message": e.message} for e in report.permission_errors]
+        more = len(denied) - 1
+        raise ApiError(403, "Forbidden", f"{denied[0]['pointer']}: {denied[0]['message']}"
+                       + (f" (and {more} more)" if more else "") + "; nothing was written",
+                       field=denied[0]["field"], errors=denied)
     errors = [{"index": e.row, "field": e.field, "pointer": _where(e.row, e.field, collection),
                "message": e.message} for e in report.errors]
     first = errors[0]
@@ -171,8 +209,9 @@ def raise_for_report(report: IngestReport, collection: bool) -> None:
                      error_count=report.error_count)
 
 
-def _write_options() -> dict:
+def _write_options(layer: Layer) -> dict:
     return {
+        **write_rights(layer),
         "analysis_srid": current_app.config["ANALYSIS_SRID"],
         "allow_outside": parse_bool("allow_outside", request.args.get("allow_outside")),
         "dry_run": parse_bool("dry_run", request.args.get("dry_run")),
@@ -182,8 +221,9 @@ def _write_options() -> dict:
 @bp.post(f"/{LAYER_RULE}")
 def create_features(layer_name: str):
     layer = LAYERS[layer_name]
+    refuse_reference_write_when_scoped(layer)
     source_srid = parse_crs("crs", request.args.get("crs"))
-    options = _write_options()
+    options = _write_options(layer)
     features, collection = _features_of(read_json_body())
     frame, parse_errors = rows_with_geometry(features)
     if frame.empty:
@@ -198,6 +238,7 @@ def create_features(layer_name: str):
     if report.dry_run:
         db.session.rollback()
         return {"dry_run": True, **report.as_dict("index")}, 200
+    audit.record_features(db.session, "create", layer, report.ids)
     db.session.commit()
     if not collection:
         new_id = report.ids[0]
@@ -214,8 +255,8 @@ def create_features(layer_name: str):
 def update_feature(layer_name: str, feature_id: int):
     layer = LAYERS[layer_name]
     source_srid = parse_crs("crs", request.args.get("crs"))
-    options = _write_options()
-    current = json.loads(_feature_or_404(layer, feature_id))
+    options = _write_options(layer)
+    current = json.loads(_writable_feature(layer, feature_id))
     patch = read_json_body()
     if not isinstance(patch, dict):
         raise ApiError(422, "Unprocessable Content",
@@ -230,6 +271,7 @@ def update_feature(layer_name: str, feature_id: int):
     if "geometry" not in patch:
         source_srid = 4326  # the stored geometry is already EPSG:4326
     frame, parse_errors = rows_with_geometry([merged])
+    before = audit.lock_features(db.session, layer, [feature_id])
     ingestion = Ingestion(db.session, layer, mode="update", target_id=feature_id, **options)
     ingestion.add(frame, source_srid=source_srid, parse_errors=parse_errors)
     report = ingestion.finish()
@@ -238,6 +280,7 @@ def update_feature(layer_name: str, feature_id: int):
     raise_for_report(report, collection=False)
     if report.dry_run:
         return {"dry_run": True, **report.as_dict("index")}, 200
+    audit.record_features(db.session, "update", layer, report.ids, before=before)
     db.session.commit()
     return Response(_feature_or_404(layer, feature_id), mimetype=GEOJSON_MIME)
 
@@ -245,8 +288,20 @@ def update_feature(layer_name: str, feature_id: int):
 @bp.delete(f"/{LAYER_RULE}/<int:feature_id>")
 def delete_feature(layer_name: str, feature_id: int):
     layer = LAYERS[layer_name]
-    if not queries.delete_feature(db.session, layer, feature_id,
-                                  current_app.config["ANALYSIS_SRID"]):
+    _writable_feature(layer, feature_id)
+    audit.record_features(db.session, "delete", layer, [feature_id])  # before it goes
+    try:
+        deleted = queries.delete_feature(db.session, layer, feature_id,
+                                         current_app.config["ANALYSIS_SRID"])
+    except IntegrityError as exc:
+        # Stored risk assessments and level decisions are records: they keep the regions
+        # and sections they are about (foreign keys ON DELETE RESTRICT).
+        db.session.rollback()
+        table = getattr(getattr(exc.orig, "diag", None), "table_name", None) or "records"
+        raise ApiError(409, "Conflict", f"{layer.name} feature {feature_id} is referenced "
+                                        f"by {table}, which cannot change; nothing was "
+                                        "deleted") from None
+    if not deleted:
         raise ApiError(404, "Not Found", f"no {layer.name} feature with id {feature_id}")
     db.session.commit()
     return "", 204

@@ -2,6 +2,11 @@
 
 Read-only, authenticated. Each route parses its parameters, runs one analysis of
 ``geo.analysis`` through its result cache, and answers GeoJSON.
+
+A user restricted to regions (``app.auth.scope``) analyses their own: ``region`` must be
+one of theirs (403 otherwise), defaults to their only one (422 listing them when they
+have several), and only incidents of their regions are counted, also over a ``bbox``
+(whose cells elsewhere then count nothing).
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from app.api.params import (
     parse_float,
     parse_list,
 )
+from app.api.scoping import scoped_region_code
+from app.auth.scope import region_scope
 from app.extensions import db
 from geo import analysis
 from geo.layers import INCIDENTS
@@ -26,6 +33,8 @@ GEOJSON_MIME = "application/geo+json"
 
 def _area(args) -> analysis.StudyArea:
     region, bbox = args.get("region"), parse_bbox(args.get("bbox"))
+    if region or bbox is None:
+        region = scoped_region_code(region, default=True)
     if not region and bbox is None:
         raise ParameterError("region", "give region=CODE or bbox=minLon,minLat,maxLon,maxLat")
     return analysis.StudyArea(region_code=region or None, bbox=None if region else bbox)
@@ -41,7 +50,9 @@ def _selection(args, window: str = "datetime") -> analysis.Selection:
         raise ParameterError("weight", f"unknown value {weight!r}; allowed: count, persons")
     categories = parse_list("category", args.get("category"),
                             INCIDENTS.field("category").choices)
-    return analysis.Selection(start, end, tuple(sorted(categories)), outcome, weight)
+    scope = region_scope()
+    return analysis.Selection(start, end, tuple(sorted(categories)), outcome, weight,
+                              None if scope is None else tuple(sorted(scope)))
 
 
 def _closed_window(field: str) -> tuple:

@@ -62,9 +62,13 @@ _ERROR_DESCRIPTIONS = {
          "wrong.",
     401: "Not signed in: no session, or the bearer token is missing, malformed, unknown, "
          "expired or revoked.",
-    403: "Signed in, but the role is too low for this operation.",
+    403: "Signed in, but not allowed: the role is too low for this operation, the "
+         "request names a region outside the caller's regions (`field` is `region`), or "
+         "(writes) a feature lies or would lie outside them, or sets an incident status "
+         "above the caller's role (`errors` lists them). Nothing was written.",
     404: "No feature with this id (or no such path).",
-    409: "A feature with the same natural key already exists; `errors` lists them.",
+    409: "A feature with the same natural key already exists (`errors` lists them), or "
+         "(delete) records that cannot change refer to the feature.",
     413: "The request body is larger than the server accepts (MAX_BODY_MB).",
     422: "A parameter, property or geometry is invalid; `field` or `errors` names "
          "it. Nothing was written.",
@@ -308,7 +312,8 @@ def component_parameters() -> dict:
                            "written .. or left empty (OGC API Features).",
                            example="2026-01-01T00:00:00Z/.."),
         "region": _query("region", region_key,
-                         "Code of a region: features inside it."),
+                         "Code of a region: features inside it. A user restricted to "
+                         "regions sees only theirs, and may name only theirs (403)."),
         "limit": _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT,
                                   "default": DEFAULT_LIMIT},
                         "Features per page. CSV and GeoPackage without a limit hold the "
@@ -484,9 +489,11 @@ def delete_operation(layer: Layer) -> dict:
     return {
         "summary": f"Delete a feature of {layer.name}",
         "description": "Features that were linked to it are linked again to what is now "
-                       "nearest.",
+                       "nearest. A region or section that stored risk assessments or level "
+                       "decisions refer to cannot be deleted (409).",
         "responses": {"204": {"description": "Deleted."},
-                      "404": ref("responses", "Problem404")},
+                      "404": ref("responses", "Problem404"),
+                      "409": ref("responses", "Problem409")},
     }
 
 
@@ -563,10 +570,19 @@ def operation(build, view, endpoint: str, method: str, layer: Layer | None) -> d
             responses["403"] = ref("responses", "Problem403")
             op["description"] = " ".join(filter(None, [f"Needs the {role} role or higher.",
                                                        op.get("description")]))
+        if _names_a_region(op):
+            # A user restricted to regions may name only theirs (app.api.scoping).
+            responses.setdefault("403", ref("responses", "Problem403"))
         if method in UNSAFE_METHODS:
             responses.setdefault("400", ref("responses", "Problem400"))
     op["responses"] = dict(sorted(responses.items()))
     return op
+
+
+def _names_a_region(op: dict) -> bool:
+    """Whether the operation takes a ``region`` query parameter (or its component)."""
+    return any(p.get("name") == "region" or p.get("$ref") == "#/components/parameters/region"
+               for p in op.get("parameters", []))
 
 
 def operation_builders() -> dict:

@@ -1,4 +1,4 @@
-"""OpenAPI operations of the planner API (hot-spots) and the risk API.
+"""OpenAPI operations of the planner API (hot-spots), the risk API and the audit trail.
 
 Builders in the form ``app.api.openapi`` expects: each takes the path's layer (None
 here) and returns the operation without the authentication responses, which
@@ -7,7 +7,7 @@ here) and returns the operation without the authentication responses, which
 
 from __future__ import annotations
 
-from app.api import hotspots, reports, risk
+from app.api import audit, hotspots, reports, risk
 from geo.layers import INCIDENTS
 
 JSON_MIME = "application/json"
@@ -29,7 +29,10 @@ def _json(schema: dict) -> dict:
 
 def _area_and_selection(window: str = "datetime") -> list[dict]:
     return [
-        _query("region", {"type": "string"}, "Region code of the study area (or bbox)."),
+        _query("region", {"type": "string"}, "Region code of the study area (or bbox). A "
+               "user restricted to regions may name only theirs (403); without region or "
+               "bbox, their only region (422 when they have several). Over a bbox such a "
+               "user's analysis counts only the incidents of their regions."),
         _ref("parameters", "bbox"),
         _query(window, {"type": "string"}, "RFC 3339 interval start/end of the incidents.",
                example="2026-01-01T00:00:00Z/2026-03-31T23:59:59Z"),
@@ -114,7 +117,9 @@ def evaluate_operation(_layer) -> dict:
 
 PERIOD = _query("datetime", {"type": "string"}, "RFC 3339 closed interval start/end.",
                 example="2026-10-01T00:00:00Z/2026-10-31T23:59:59Z")
-REGION = _query("region", {"type": "string"}, "Region code (all sections when absent).")
+REGION = _query("region", {"type": "string"}, "Region code (all sections when absent). A "
+                "user restricted to regions may name only theirs (403); when absent, their "
+                "only region (422 when they have several).")
 OBJECT = {"type": "object"}
 
 
@@ -181,8 +186,9 @@ def history_operation(_layer) -> dict:
 
 
 def bulletin_operation(_layer) -> dict:
-    region = _query("region", {"type": "string"}, "Region code of the regional unit.",
-                    required=True)
+    region = _query("region", {"type": "string"}, "Region code of the regional unit. A "
+                    "user restricted to regions may name only theirs (403); one restricted "
+                    "to a single region may leave it out.", required=True)
     fmt = _query("f", {"type": "string", "enum": list(reports.BULLETIN_FORMATS),
                        "default": "html"}, "Printable HTML, or PDF printed from it.")
     return {"summary": "Regional risk bulletin: map, ranked sections with reasons, trends, "
@@ -198,9 +204,73 @@ def bulletin_operation(_layer) -> dict:
                           "422": _ref("responses", "Problem422")}}
 
 
-def analysis_builders() -> dict:
-    """Builders of the planner and risk views, for ``openapi.operation_builders``."""
+AUDIT_RECORD = {
+    "type": "object",
+    "description": "One write: who, when (the database's clock, UTC), from where, what, "
+                   "and the values before and after (a feature as a GeoJSON Feature; null "
+                   "for a create's before and a delete's after).",
+    "required": ["id", "at", "action", "entity"],
+    "properties": {
+        "id": {"type": "integer"},
+        "at": {"type": "string", "format": "date-time"},
+        "user_id": {"type": "integer", "nullable": True},
+        "username": {"type": "string", "nullable": True,
+                     "description": "cli:<os user> for command-line writes."},
+        "ip": {"type": "string", "nullable": True},
+        "method": {"type": "string", "nullable": True},
+        "path": {"type": "string", "nullable": True},
+        "action": {"type": "string", "description": "create, update, delete, import, "
+                                                    "level, password, lock, unlock, "
+                                                    "revoke..."},
+        "entity": {"type": "string", "description": "A layer, assessment, section, user, "
+                                                    "token, session..."},
+        "entity_id": {"type": "string", "nullable": True},
+        "before": {"type": "object", "nullable": True},
+        "after": {"type": "object", "nullable": True},
+        "detail": {"type": "object", "nullable": True,
+                   "description": "An import's file, SHA-256, source and counts."},
+    },
+}
+
+
+def audit_operation(_layer) -> dict:
+    text_filter = {name: _query(name, {"type": "string", "maxLength": longest},
+                                f"Only records whose {name} is exactly this.")
+                   for name, longest in audit.TEXT_FILTERS.items()}
+    text_filter["user"]["description"] = "Only records of this user name."
     return {
+        "summary": "The audit trail: every write, newest first", "tags": ["service"],
+        "description": "Filtered and paged; as CSV (f=csv) the whole filtered selection "
+                       "unless limit is given (cells a spreadsheet would run as a formula "
+                       "start with ').",
+        "parameters": [*text_filter.values(), _ref("parameters", "datetime"),
+                       _query("limit", {"type": "integer", "minimum": 1,
+                                        "maximum": audit.MAX_LIMIT,
+                                        "default": audit.DEFAULT_LIMIT}, "Records per page."),
+                       _query("offset", {"type": "integer", "minimum": 0,
+                                         "maximum": audit.MAX_OFFSET, "default": 0},
+                              "Records to skip."),
+                       _query("f", {"type": "string", "enum": list(audit.FORMATS),
+                                    "default": audit.FORMATS[0]}, "JSON or CSV.")],
+        "responses": {
+            "200": {"description": "The records.", "content": {
+                JSON_MIME: {"schema": {
+                    "type": "object",
+                    "required": ["records", "numberMatched", "numberReturned", "links"],
+                    "properties": {
+                        "records": {"type": "array", "items": AUDIT_RECORD},
+                        "numberMatched": {"type": "integer", "minimum": 0},
+                        "numberReturned": {"type": "integer", "minimum": 0},
+                        "links": {"type": "array", "items": _ref("schemas", "Link")}}}},
+                "text/csv": {"schema": {"type": "string"}}}},
+            "422": _ref("responses", "Problem422")}}
+
+
+def analysis_builders() -> dict:
+    """Builders of the planner and risk views and of the audit trail, for
+    ``openapi.operation_builders``."""
+    return {
+        audit.audit_log: audit_operation,
         hotspots.hotspot_map: hotspot_map_operation,
         hotspots.emerging_hotspots: emerging_operation,
         hotspots.evaluate_hotspots: evaluate_operation,

@@ -10,6 +10,7 @@ from flask import Response, current_app, render_template, request
 from app.api import bp
 from app.api.params import ParameterError
 from app.api.risk import period_parameter
+from app.api.scoping import scoped_region_code
 from app.extensions import db
 from geo import bulletin
 
@@ -22,7 +23,7 @@ def risk_bulletin():
     if fmt not in BULLETIN_FORMATS:
         raise ParameterError("f", f"unknown format {fmt!r}; formats: "
                                   f"{', '.join(BULLETIN_FORMATS)}")
-    region = request.args.get("region") or None
+    region = scoped_region_code(request.args.get("region"), default=True)
     start, end = period_parameter(request.args.get("datetime"))
     content = bulletin.regional_bulletin(db.session, current_app.config["RISK_MODEL"], region,
                                          start, end, current_app.config["ANALYSIS_SRID"])

@@ -1,12 +1,20 @@
-"""CIRAM risk of border sections: rankings, assessment records, level decisions, alerts."""
+"""CIRAM risk of border sections: rankings, assessment records, level decisions, alerts.
+
+A user restricted to regions (``app.auth.scope``) works on their own: ``region`` must be
+one of theirs (403), defaults to their only one (422 listing them when they have
+several); a section or an assessment of another region (or of all) is not found (404).
+"""
 
 from __future__ import annotations
 
 from flask import current_app, request
 from flask_login import current_user
 
+from app import audit
 from app.api import ApiError, bp
 from app.api.params import ParameterError, parse_datetime_interval
+from app.api.scoping import scoped_region_code
+from app.auth.scope import region_scope
 from app.extensions import db
 from geo import risk_assessment
 from geo.models import RiskLevelDecision
@@ -36,7 +44,7 @@ def _header(region, start, end) -> dict:
 @bp.get("/risk/segments")
 def ranked_segments():
     start, end = period_parameter(request.args.get("datetime"))
-    region = request.args.get("region") or None
+    region = scoped_region_code(request.args.get("region"), default=True)
     evaluated = _evaluate(region, start, end)
     risk_assessment.apply_decisions(db.session, evaluated["sections"])
     return {**_header(region, start, end), "summary": evaluated["summary"],
@@ -46,7 +54,7 @@ def ranked_segments():
 @bp.get("/alerts")
 def alerts():
     start, end = period_parameter(request.args.get("datetime"))
-    region = request.args.get("region") or None
+    region = scoped_region_code(request.args.get("region"), default=True)
     evaluated = _evaluate(region, start, end)
     flagged = [{"section_id": s["section_id"], "code": s["code"], "name": s["name"],
                 **s["alert"]} for s in evaluated["sections"] if s["alert"]["alert"]]
@@ -64,12 +72,17 @@ def create_assessment():
     region = body.get("region") or None
     if region is not None and (not isinstance(region, str) or "\x00" in region):
         raise ParameterError("region", "must be a region code")
+    region = scoped_region_code(region, default=True)
     evaluated = _evaluate(region, start, end)
     config = current_app.config["RISK_MODEL"]
     record = risk_assessment.store_assessment(
         db.session, config, region, start, end, evaluated,
         {"region": region, "datetime": body.get("datetime"), "sections": evaluated["inputs"]},
         current_user.id)
+    audit.record(db.session, "create", "assessment", record.id,
+                 after={"region": region, "period": [start.isoformat(), end.isoformat()],
+                        "config_sha256": record.config_sha256,
+                        "sections": len(evaluated["sections"])})
     db.session.commit()
     return risk_assessment.assessment_record(db.session, record.id), 201, {
         "Location": f"{request.script_root}/api/v1/risk/assessments/{record.id}"}
@@ -78,7 +91,8 @@ def create_assessment():
 @bp.get("/risk/assessments/<int:assessment_id>")
 def get_assessment(assessment_id: int):
     record = risk_assessment.assessment_record(db.session, assessment_id)
-    if record is None:
+    scope = region_scope()
+    if record is None or (scope is not None and record["region_id"] not in scope):
         raise ApiError(404, "Not Found", f"no assessment with id {assessment_id}")
     return record
 
@@ -86,7 +100,10 @@ def get_assessment(assessment_id: int):
 def _section_or_404(section_id: int) -> None:
     from geo.models import BorderSegment
 
-    if db.session.get(BorderSegment, section_id) is None:
+    section = db.session.get(BorderSegment, section_id)
+    scope = region_scope()
+    # A section outside the caller's regions is not found: its existence is not revealed.
+    if section is None or (scope is not None and section.region_id not in scope):
         raise ApiError(404, "Not Found", f"no border section with id {section_id}")
 
 
@@ -105,10 +122,15 @@ def decide_level(section_id: int):
     if not isinstance(justification, str) or len(justification.strip()) < 10:
         raise ParameterError("justification", "is required: at least 10 characters saying "
                              "why the level is set or lifted")
+    previous = [{"section_id": section_id, "level": None}]
+    risk_assessment.apply_decisions(db.session, previous)
     decision = RiskLevelDecision(segment_id=section_id, level=level,
                                  justification=justification.strip(),
                                  decided_by=current_user.id)
     db.session.add(decision)
+    audit.record(db.session, "level", "section", section_id,
+                 before=previous[0]["decision"] or {"level": None},
+                 after={"level": level, "justification": decision.justification})
     db.session.commit()
     return {"section_id": section_id, "level": level, "justification": decision.justification,
             "decided_by": current_user.username, "decided_at": decision.decided_at.isoformat()}

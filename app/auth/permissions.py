@@ -45,6 +45,8 @@ ENDPOINT_ROLES: dict[str, str] = {
     "api.import_features": "analyst",
     "api.create_assessment": "analyst",
     "api.decide_level": "supervisor",
+    # The audit trail: admins only.
+    "api.audit_log": "admin",
     # GIS services: reads only.
     "ogc.wms": "viewer",
     "ogc.features_landing": "viewer",
@@ -58,6 +60,19 @@ ENDPOINT_ROLES: dict[str, str] = {
     "ogc.features_conformance": "viewer",
     "ogc.tilejson": "viewer",
     "ogc.vector_tile": "viewer",
+    # The admin page (app/admin): users, their regions, tokens and sessions, the audit.
+    "admin.users": "admin",
+    "admin.create_user": "admin",
+    "admin.user": "admin",
+    "admin.update_user": "admin",
+    "admin.reset_password": "admin",
+    "admin.unlock_user": "admin",
+    "admin.revoke_user_sessions": "admin",
+    "admin.create_token": "admin",
+    "admin.revoke_token": "admin",
+    "admin.sessions": "admin",
+    "admin.revoke_session": "admin",
+    "admin.audit": "admin",
 }
 
 # Writing a layer (create, update, delete, import): incidents are the analysts' daily

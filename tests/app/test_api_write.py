@@ -37,6 +37,12 @@ def analyst(token_headers):
     return token_headers("analyst")
 
 
+@pytest.fixture
+def supervisor(token_headers):
+    """Writes the reference layers (regions, sections, crossing points) and validates."""
+    return token_headers("supervisor")
+
+
 def post(client, headers, body, path="/api/v1/incidents", **query):
     return client.post(path, json=body, headers=headers, query_string=query)
 
@@ -152,12 +158,12 @@ def test_point_far_outside_is_accepted_when_allowed(client, sample_layers, analy
     assert response.get_json()["properties"]["region_id"] is None
 
 
-def test_invalid_region_geometry_says_why_and_where(client, analyst):
+def test_invalid_region_geometry_says_why_and_where(client, supervisor):
     bowtie = {"type": "Feature",
               "properties": {"code": "BOW", "name_en": "Bow tie", "name_ka": "ბ"},
               "geometry": {"type": "Polygon",
                            "coordinates": [[[44, 41], [45, 42], [45, 41], [44, 42], [44, 41]]]}}
-    response = post(client, analyst, bowtie, path="/api/v1/regions")
+    response = post(client, supervisor, bowtie, path="/api/v1/regions")
     assert response.status_code == 422
     assert response.get_json()["detail"] == (
         "geometry: invalid geometry: Self-intersection[44.5 41.5]")
@@ -223,10 +229,10 @@ def test_get_unknown_id_is_404(client, analyst):
     assert response.content_type == "application/problem+json"
 
 
-def test_patch_changes_properties_and_relinks_a_moved_point(client, sample_layers, analyst):
+def test_patch_changes_properties_and_relinks_a_moved_point(client, sample_layers, supervisor):
     incident_id = sample_layers["incidents"]["T-1"]
     url = f"/api/v1/incidents/{incident_id}"
-    response = client.patch(url, headers=analyst, json={
+    response = client.patch(url, headers=supervisor, json={  # validating: a supervisor
         "properties": {"persons_count": 7, "status": "validated"},
         "geometry": {"type": "Point", "coordinates": [45.42, 41.45]},
     })
@@ -259,21 +265,22 @@ def test_delete_then_404(client, sample_layers, analyst):
     assert client.delete(url, headers=analyst).status_code == 404
 
 
-def test_deleting_a_segment_relinks_its_incidents(client, sample_layers, analyst):
+def test_deleting_a_segment_relinks_its_incidents(client, sample_layers, analyst, supervisor):
     segment_id = sample_layers["segments"]["T-AZ-001"]
-    assert client.delete(f"/api/v1/segments/{segment_id}", headers=analyst).status_code == 204
+    assert client.delete(f"/api/v1/segments/{segment_id}", headers=analyst).status_code == 403
+    assert client.delete(f"/api/v1/segments/{segment_id}", headers=supervisor).status_code == 204
     url = f"/api/v1/incidents/{sample_layers['incidents']['T-1']}"
     props = client.get(url, headers=analyst).get_json()["properties"]
     assert props["nearest_segment_id"] == sample_layers["segments"]["T-AZ-002"]
 
 
-def test_new_segment_gets_region_and_length(client, sample_layers, analyst):
+def test_new_segment_gets_region_and_length(client, sample_layers, supervisor):
     body = {"type": "Feature",
             "properties": {"code": "T-AZ-003", "name": "New (synthetic)", "kind": "land",
                            "neighbour_country": "AZ"},
             "geometry": {"type": "MultiLineString",
                          "coordinates": [[[44.85, 41.25], [44.95, 41.25]]]}}
-    response = post(client, analyst, body, path="/api/v1/segments")
+    response = post(client, supervisor, body, path="/api/v1/segments")
     assert response.status_code == 201
     props = response.get_json()["properties"]
     assert props["region_id"] == sample_layers["regions"]["T-KK"]

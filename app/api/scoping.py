@@ -1,0 +1,80 @@
+"""The caller's rights over data in the REST API: region scope and incident statuses.
+
+``app.auth.permissions`` decides which routes a role may call; this module narrows what
+a route does for the caller: the regions a request may name (``app.auth.scope``), the
+scope handed to ``geo`` for reads and writes, and the incident statuses the caller may
+not set. A region outside the scope is ``OutOfScopeError`` (403 problem+json naming
+``region``).
+"""
+
+from __future__ import annotations
+
+from flask_login import current_user
+
+from app.api import ApiError
+from app.auth.permissions import INCIDENT_STATUS_ROLES
+from app.auth.scope import region_codes_in_scope, region_scope
+from geo.errors import OutOfScopeError, ParameterError
+from geo.layers import Layer
+
+
+def scoped_region_code(value: str | None, *, default: bool) -> str | None:
+    """The region code a request names, checked against the caller's region scope.
+
+    Parameters
+    ----------
+    value : str or None
+        The ``region`` the request gives (None or empty: none).
+    default : bool
+        For a restricted caller who gives none: True answers their only region (and
+        refuses with 422, listing theirs, when they have several), as the analyses
+        that work on one region need; False answers None (the caller's whole scope).
+
+    Returns
+    -------
+    str or None
+        The code to use; for an unrestricted caller the value as given.
+
+    Raises
+    ------
+    OutOfScopeError
+        A restricted caller named a region that is not theirs (whether it exists or
+        not: the answer does not reveal other regions).
+    ParameterError
+        A restricted caller with several regions gave none where one is needed.
+    """
+    codes = region_codes_in_scope()
+    if codes is None:
+        return value or None
+    if value:
+        if value not in codes:
+            raise OutOfScopeError("region", f"{value!r} is not one of your regions "
+                                            f"({', '.join(codes)})")
+        return value
+    if not default:
+        return None
+    if len(codes) == 1:
+        return codes[0]
+    raise ParameterError("region", f"is required: you work in several regions; give one "
+                                   f"of {', '.join(codes)}")
+
+
+def refuse_reference_write_when_scoped(layer: Layer) -> None:
+    """403 for a restricted caller writing the regions layer: its regions are the
+    limits of its rights, not something it may redraw or add to."""
+    if layer.name == "regions" and region_scope() is not None:
+        raise ApiError(403, "Forbidden", "regions: a user restricted to regions cannot "
+                                         "create, change, delete or import regions")
+
+
+def forbidden_statuses(layer: Layer) -> dict[str, str]:
+    """Incident statuses the caller may not set, each with the role that may."""
+    if layer.name != "incidents":
+        return {}
+    return {status: role for status, role in INCIDENT_STATUS_ROLES.items()
+            if not current_user.has_role(role)}
+
+
+def write_rights(layer: Layer) -> dict:
+    """The keyword arguments of ``geo.ingest`` that carry the caller's rights."""
+    return {"scope_region_ids": region_scope(), "forbidden_statuses": forbidden_statuses(layer)}
