@@ -58,7 +58,9 @@ class Selection:
     """Which incidents count, and how much each weighs.
 
     ``start``/``end`` bound ``occurred_at`` (closed, timezone-aware); ``weight`` is
-    ``count`` (each incident 1) or ``persons`` (its persons count).
+    ``count`` (each incident 1) or ``persons`` (its persons count); ``region_ids``
+    keeps only incidents linked to those regions (a user's region scope,
+    ``app.auth.scope``; unlinked incidents are outside it), None: every incident.
     """
 
     start: datetime | None = None
@@ -66,6 +68,7 @@ class Selection:
     categories: tuple[str, ...] = ()
     outcome: str | None = None
     weight: str = "count"
+    region_ids: tuple[int, ...] | None = None
 
     def describe(self) -> dict:
         return {
@@ -74,6 +77,7 @@ class Selection:
             "categories": list(self.categories),
             "outcome": self.outcome,
             "weight": self.weight,
+            "region_ids": None if self.region_ids is None else sorted(self.region_ids),
         }
 
 
@@ -202,6 +206,9 @@ def load_incidents(session, selection: Selection, envelope_lonlat, srid: int) ->
     if selection.outcome:
         conditions.append("outcome = %(outcome)s")
         params["outcome"] = selection.outcome
+    if selection.region_ids is not None:
+        conditions.append("region_id = ANY(%(region_ids)s)")
+        params["region_ids"] = [int(r) for r in selection.region_ids]
     query = ("SELECT geom, persons_count, occurred_at FROM incidents WHERE "
              + " AND ".join(conditions))
     raw = session.connection().connection
@@ -363,8 +370,16 @@ def _prepare(session, area: StudyArea, selection: Selection, cell_size_m, srid: 
         source = "given"
     cell_size_m = float(cell_size_m)
     estimate = estimated_cells(geometry, cell_size_m)
+    smallest = float(np.sqrt(geometry.area / (max_cells * 3 * hexgrid.H)))
+    if estimate > max_cells and source != "given":
+        # The automatic size is ours, not the caller's: coarsen it to the cap instead
+        # of refusing (dense incidents in a large area).
+        cell_size_m = float(np.ceil(smallest))
+        while estimated_cells(geometry, cell_size_m) > max_cells:
+            cell_size_m = float(np.ceil(cell_size_m * 1.01))
+        source += f"; coarsened to keep at most {max_cells:,} cells"
+        estimate = estimated_cells(geometry, cell_size_m)
     if estimate > max_cells:
-        smallest = float(np.sqrt(geometry.area / (max_cells * 3 * hexgrid.H)))
         raise ParameterError("cell_size", f"{cell_size_m:.0f} m cells would give about "
                             f"{estimate:,} cells (at most {max_cells:,}); use cell_size of "
                             f"at least {np.ceil(smallest):.0f} m")
@@ -579,9 +594,11 @@ def evaluation_cells(session, request: EvaluationRequest, srid: int) -> CellMap:
         raise ParameterError("area_share", "must be between 0 and 1 (e.g. 0.05 for 5 %)")
     versions = data_versions(session)
     train_sel = Selection(*request.train, request.selection.categories,
-                          request.selection.outcome, request.selection.weight)
+                          request.selection.outcome, request.selection.weight,
+                          request.selection.region_ids)
     test_sel = Selection(*request.test, request.selection.categories,
-                         request.selection.outcome, request.selection.weight)
+                         request.selection.outcome, request.selection.weight,
+                         request.selection.region_ids)
     train = _prepare(session, request.area, train_sel, request.cell_size_m, srid,
                      request.max_cells)
     grid = train.grid

@@ -13,3 +13,8 @@ class ParameterError(ValueError):
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
+
+
+class OutOfScopeError(ParameterError):
+    """A request that names a region outside the caller's region scope
+    (``app.auth.scope``): the services answer it 403 (forbidden), not 400."""

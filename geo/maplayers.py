@@ -87,14 +87,16 @@ MAP_LAYERS: dict[str, MapLayer] = {
             "Getis-Ord Gi* hot and cold spots of the incidents in the TIME window "
             "(hexagon cells, FDR-corrected, 99/95/90 % confidence): red hot, blue cold, "
             "not significant transparent. Study area: the requested region, else the "
-            "extent of all regions; hexagons sized so that its bounding box holds about "
+            "extent of all regions (of the user's regions, and only their incidents, for "
+            "a user restricted to regions); hexagons sized so that its bounding box holds about "
             "20,000 cells; distance band by incremental spatial autocorrelation "
             "(geo.analysis).",
             (MapStyle("gistar", "Gi* confidence bins"),), time_enabled=True),
         MapLayer(
             "density", "Incident density (KDE)",
-            "Quartic kernel density of the incidents in the TIME window, incidents per "
-            "km², Silverman bandwidth (geo.density); transparent where zero.",
+            "Quartic kernel density of the incidents in the TIME window (of the user's "
+            "regions for a user restricted to regions), incidents per km², Silverman "
+            "bandwidth (geo.density); transparent where zero.",
             (MapStyle("kde", "Kernel density"),), time_enabled=True),
     )
 }

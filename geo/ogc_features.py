@@ -14,6 +14,14 @@ Six collections: the four data layers (``regions``, ``border_segments``,
   demonstration loaded long ago still shows something). Computed on first use and
   cached by the data versions; empty when there are too few incidents for Gi*.
 
+Region scope (``FeatureQuery.scope_region_ids``, a user's regions): the table
+collections and ``risk`` hold only the features of those regions (regions by id,
+sections, crossing points, incidents and risk results by ``region_id``), and
+``numberMatched`` counts those; an item outside the scope is not found. ``hotspots`` is
+computed again for the scope: over the extent of the regions in scope, from their
+incidents only (the same 90-day window, ending at the latest incident of all data). The
+collections' metadata (extents) describe all the data.
+
 Every item of a table collection is written as GeoJSON text by PostgreSQL
 (``geo.queries.feature_page``): no per-feature Python objects. Output CRSs are the
 whitelist ``CRS_URIS`` (OGC API Features Part 2).
@@ -223,11 +231,12 @@ def items(session, collection: Collection, query: queries.FeatureQuery, crs: Out
 
 
 def item(session, collection: Collection, feature_id: int, crs: OutputCrs, max_cells: int,
-         analysis_srid: int) -> str | None:
-    """One item as GeoJSON Feature text, or None when there is no such id."""
-    page = items(session, collection, queries.FeatureQuery(ids=[feature_id], limit=1,
-                                                           sort=[("id", False)]),
-                 crs, max_cells, analysis_srid)
+         analysis_srid: int, scope_region_ids: frozenset[int] | None = None) -> str | None:
+    """One item as GeoJSON Feature text, or None when there is no such id (or it is
+    outside the region scope ``scope_region_ids``; None: unrestricted)."""
+    page = items(session, collection, queries.FeatureQuery(
+        ids=[feature_id], limit=1, sort=[("id", False)], scope_region_ids=scope_region_ids),
+        crs, max_cells, analysis_srid)
     return page.features[1:-1].strip() if page.number_returned else None
 
 
@@ -239,16 +248,20 @@ def _hotspot_window(session) -> tuple[datetime, datetime] | None:
     return None if last is None else (last - HOTSPOT_WINDOW, last)
 
 
-def hotspot_cells(session, max_cells: int, analysis_srid: int) -> list[dict]:
+def hotspot_cells(session, max_cells: int, analysis_srid: int,
+                  scope_region_ids: frozenset[int] | None = None) -> list[dict]:
     """The Gi* cells of the default analysis (see the module), as GeoJSON Features
-    (EPSG:4326); [] when there is no data or too little for Gi*."""
+    (EPSG:4326); [] when there is no data or too little for Gi*. With a region scope
+    (region ids): over the extent of those regions, from their incidents only."""
     window = _hotspot_window(session)
-    bbox = queries.layer_extent(session, REGIONS)
+    bbox = queries.layer_extent(session, REGIONS, scope_region_ids)
     if window is None or bbox is None:
         return []
     hotspot_request = analysis.HotspotRequest(
         area=analysis.StudyArea(bbox=bbox),
-        selection=analysis.Selection(start=window[0], end=window[1]),
+        selection=analysis.Selection(
+            start=window[0], end=window[1],
+            region_ids=None if scope_region_ids is None else tuple(sorted(scope_region_ids))),
         cell_size_m=HOTSPOT_CELL_SIZE_M, max_cells=max_cells)
     try:
         body = analysis.cached(session, "hotspots", hotspot_request, analysis_srid,
@@ -261,7 +274,7 @@ def hotspot_cells(session, max_cells: int, analysis_srid: int) -> list[dict]:
 
 def _hotspot_page(session, query: queries.FeatureQuery, crs: OutputCrs, max_cells: int,
                   analysis_srid: int) -> queries.FeaturePage:
-    features = hotspot_cells(session, max_cells, analysis_srid)
+    features = hotspot_cells(session, max_cells, analysis_srid, query.scope_region_ids)
     if query.ids is not None:
         wanted = set(query.ids)
         features = [f for f in features if f["id"] in wanted]

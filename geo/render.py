@@ -10,11 +10,18 @@ How a map is drawn:
   ``incidents`` at large scales, ``hotspots``) are mapnik layers. A mapnik ``Map`` with
   its styles and datasources is built once per thread, CRS and layer list, and reused:
   a request only sets the size, extent and the SQL variables (``!@start!``, ``!@end!``,
-  ``!@region!``, ``!@levels!``, ``!@categories!``, ``!@outcomes!``), which mapnik's
-  postgis datasource substitutes as quoted literals. Only values formatted by this
-  module (validated numbers, UTC timestamps, a JSON object of ids and level words,
-  comma-joined words checked against ``geo.vocabulary``) are ever passed; a region code is
-  looked up in the database first and passed as its integer id.
+  ``!@region!``, ``!@scope!``, ``!@levels!``, ``!@categories!``, ``!@outcomes!``), which
+  mapnik's postgis datasource substitutes as quoted literals. Only values formatted by
+  this module (validated numbers, UTC timestamps, a JSON object of ids and level words,
+  comma-joined words checked against ``geo.vocabulary``, comma-joined integer region
+  ids) are ever passed; a region code is looked up in the database first and passed as
+  its integer id.
+* Region scope (``MapRequest.scope``, a user's regions): every layer but the countries
+  basemap shows only features of those regions (regions by id, the others by
+  ``region_id``), the rasters count only their incidents, and the hot spots are computed
+  over them only (study area: the extent of the regions in scope, or the requested
+  region; incidents of the scope only). A requested REGION outside the scope is an
+  ``OutOfScopeError``.
 * Raster layers (``density``, and ``incidents`` at small scales as count cells, see
   ``geo.maplayers.INCIDENT_POINT_MAX_SCALE``) are computed with numpy from an
   in-process copy of the incident points (refreshed when the ``incidents`` data
@@ -52,7 +59,7 @@ from sqlalchemy.orm import Session
 
 from geo import density as kde
 from geo.crs import transform_xy
-from geo.errors import ParameterError
+from geo.errors import OutOfScopeError, ParameterError
 from geo.maplayers import (
     INCIDENT_CELL_CLASSES,
     INCIDENT_CELL_PIXELS,
@@ -142,6 +149,9 @@ class MapRequest:
         end may be None (open).
     region : str or None
         Region code restricting incidents, hotspots and density.
+    scope : frozenset of int or None
+        The caller's region scope (ids, ``app.auth.scope.region_scope``): only features
+        of these regions are drawn on every layer but ``countries``; None: unrestricted.
     categories : tuple of str
         Incident categories (keys of ``geo.vocabulary.INCIDENT_CATEGORIES``) drawn by
         incidents, hotspots and density; empty = all.
@@ -165,6 +175,7 @@ class MapRequest:
     bgcolor: str = "#FFFFFF"
     time: tuple[datetime | None, datetime | None] | None = None
     region: str | None = None
+    scope: frozenset[int] | None = None
     categories: tuple[str, ...] = ()
     outcome: tuple[str, ...] = ()
     segment_levels: Mapping[int, str] | None = field(default=None, hash=False, compare=False)
@@ -211,6 +222,8 @@ def _validate(request: MapRequest) -> tuple[str, ...]:
         if unknown:
             raise ParameterError(field_name, f"unknown {field_name} {unknown[0]!r}; allowed: "
                                  + ", ".join(allowed))
+    if request.scope is not None and not all(isinstance(r, int) for r in request.scope):
+        raise ParameterError("scope", "region ids must be integers")
     if request.segment_levels is not None:
         for segment_id, level in request.segment_levels.items():
             if not isinstance(segment_id, int) or level not in RISK_LEVEL_COLOURS:
@@ -238,11 +251,19 @@ def scale_denominator(request: MapRequest) -> float:
 # ------------------------------------------------------------------ database access
 
 
+# Options of the renderer's own connections (SQLAlchemy's and mapnik's): no parallel
+# workers or JIT (each costs more than a map's small query), and a time limit so that no
+# map holds a connection and a core for long (a cancelled query is a 503, app.errors).
+_SESSION_OPTIONS = ("-c max_parallel_workers_per_gather=0 -c jit=off "
+                    "-c statement_timeout=30s")
+CONNECT_TIMEOUT_S = 2
+
+
 @lru_cache(maxsize=8)
 def _engine(database_url: str):
     return create_engine(
         database_url, pool_size=2, max_overflow=2, pool_pre_ping=True,
-        connect_args={"options": "-c max_parallel_workers_per_gather=0 -c jit=off"})
+        connect_args={"options": _SESSION_OPTIONS, "connect_timeout": CONNECT_TIMEOUT_S})
 
 
 @lru_cache(maxsize=8)
@@ -254,8 +275,8 @@ def _postgis_parameters(database_url: str) -> tuple[tuple[str, str], ...]:
         ("port", str(url.port or 5432)),
         ("user", url.username or ""),
         ("password", url.password or ""),
-        ("dbname", f"{url.database} options='-c max_parallel_workers_per_gather=0 -c jit=off'"),
-        ("connect_timeout", "5"),
+        ("dbname", f"{url.database} options='{_SESSION_OPTIONS}'"),
+        ("connect_timeout", str(CONNECT_TIMEOUT_S)),
         ("persist_connection", "true"),
         ("max_size", "4"),
     )
@@ -349,16 +370,26 @@ _EMPTY_GEOJSON = json.dumps({"type": "FeatureCollection", "features": [
     {"type": "Feature", "geometry": {"type": "Point", "coordinates": [0, 0]},
      "properties": {"bin": 0}}]})
 
+# The region scope: '' is unrestricted (a constant the planner folds away), else
+# comma-joined integer ids formatted by _variables.
+def _scope_sql(column: str) -> str:
+    return (f"(CAST(!@scope! AS text) = '' OR {column} = ANY(CAST(string_to_array("
+            "CAST(!@scope! AS text), ',') AS integer[])))")
+
+
 _LAYER_SQL = {
-    "regions": "(SELECT id, code, name_en, geom FROM regions WHERE geom && !bbox!) AS t",
+    "regions": "(SELECT id, code, name_en, geom FROM regions WHERE geom && !bbox! AND "
+    + _scope_sql("id") + ") AS t",
     "border_segments": "(SELECT s.id, s.code, s.geom, " + _SEGMENT_LEVEL_SQL
-    + " AS level FROM border_segments s WHERE s.geom && !bbox!) AS t",
+    + " AS level FROM border_segments s WHERE s.geom && !bbox! AND "
+    + _scope_sql("s.region_id") + ") AS t",
     "border_segments/given": "(SELECT s.id, s.code, s.geom, COALESCE("
     "CAST(!@levels! AS jsonb) ->> s.id::text, 'none') AS level FROM border_segments s "
-    "WHERE s.geom && !bbox!) AS t",
+    "WHERE s.geom && !bbox! AND " + _scope_sql("s.region_id") + ") AS t",
     "crossing_points": "(SELECT id, code, kind, geom FROM crossing_points "
-    "WHERE geom && !bbox!) AS t",
+    "WHERE geom && !bbox! AND " + _scope_sql("region_id") + ") AS t",
     "incidents": "(SELECT id, category, geom FROM incidents WHERE geom && !bbox! "
+    "AND " + _scope_sql("region_id") + " "
     "AND occurred_at >= CAST(!@start! AS timestamptz) "
     "AND occurred_at < CAST(!@end! AS timestamptz) "
     "AND (CAST(!@region! AS integer) = 0 OR region_id = CAST(!@region! AS integer)) "
@@ -518,19 +549,22 @@ class _Points:
         return self.projected[epsg]
 
     def select(self, start: datetime | None, end: datetime | None, region: int,
-               categories: tuple[str, ...] = (),
-               outcomes: tuple[str, ...] = ()) -> slice | np.ndarray:
+               categories: tuple[str, ...] = (), outcomes: tuple[str, ...] = (),
+               scope: tuple[int, ...] | None = None) -> slice | np.ndarray:
         """The points in [start, end) (and the region when not 0, of the categories and
-        outcomes when given): a slice (no copy) of the time-sorted arrays, or an index
-        array when another filter is given."""
+        outcomes when given, of the regions of ``scope`` when not None): a slice (no
+        copy) of the time-sorted arrays, or an index array when another filter is given.
+        Unlinked incidents (region 0) are outside every scope."""
         lo = 0 if start is None else int(np.searchsorted(self.time, start.timestamp(), "left"))
         hi = (len(self.time) if end is None
               else int(np.searchsorted(self.time, end.timestamp(), "left")))
-        if not (region or categories or outcomes):
+        if not (region or categories or outcomes or scope is not None):
             return slice(lo, hi)
         keep = np.ones(hi - lo, dtype=bool)
         if region:
             keep &= self.region[lo:hi] == region
+        if scope is not None:
+            keep &= np.isin(self.region[lo:hi], np.array(scope, dtype=np.int64))
         if categories:
             keep &= np.isin(self.category[lo:hi], _codes(_CATEGORY_CODES, categories))
         if outcomes:
@@ -610,9 +644,14 @@ def _window(request: MapRequest) -> tuple[datetime | None, datetime | None]:
     return request.time if request.time is not None else (None, None)
 
 
+def _scope_ids(request: MapRequest) -> tuple[int, ...] | None:
+    return None if request.scope is None else tuple(sorted(request.scope))
+
+
 def _selection(request: MapRequest, region: int) -> tuple:
     """The arguments of ``_Points.select`` for a request (hashable: a cache key)."""
-    return (*_window(request), region, tuple(request.categories), tuple(request.outcome))
+    return (*_window(request), region, tuple(request.categories), tuple(request.outcome),
+            _scope_ids(request))
 
 
 def _hex_rgb(colour: str) -> tuple[int, int, int]:
@@ -762,14 +801,19 @@ _HOTSPOT_LOCK = threading.Lock()
 HOTSPOT_TARGET_CELLS = 20_000
 
 
-def _hotspot_area(session, region: str | None, analysis_srid: int):
-    """The study area's bbox (EPSG:4326; None for a region) and its area in m²."""
+def _hotspot_area(session, region: str | None, analysis_srid: int,
+                  scope: tuple[int, ...] | None = None):
+    """The study area's bbox (EPSG:4326; None for a region) and its area in m²: the
+    region, else the extent of the regions in ``scope`` (None: of all regions)."""
     row = session.execute(text(
         "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e), "
         "ST_Area(ST_Transform(ST_SetSRID(e::geometry, 4326), :srid)) "
         "FROM (SELECT ST_Extent(geom) AS e FROM regions "
-        "WHERE CAST(:code AS text) IS NULL OR code = :code) AS x"),
-        {"code": region, "srid": analysis_srid}).one()
+        "WHERE (CAST(:code AS text) IS NULL OR code = :code) "
+        "AND (CAST(:scope AS integer[]) IS NULL OR id = ANY(CAST(:scope AS integer[])))"
+        ") AS x"),
+        {"code": region, "srid": analysis_srid,
+         "scope": None if scope is None else list(scope)}).one()
     if row[0] is None:
         return None, 0.0
     return (None if region else tuple(float(v) for v in row[:4])), float(row[4])
@@ -777,19 +821,21 @@ def _hotspot_area(session, region: str | None, analysis_srid: int):
 
 def hotspot_features(database_url: str, time: tuple | None, region: str | None,
                      analysis_srid: int = 32638, categories: tuple[str, ...] = (),
-                     outcome: tuple[str, ...] = ()) -> dict:
+                     outcome: tuple[str, ...] = (),
+                     scope: tuple[int, ...] | None = None) -> dict:
     """Gi* hexagon cells (GeoJSON, EPSG:4326) with a non-zero bin for a window, of the
     incidents of ``categories`` and ``outcome`` (empty: all; both outcomes: all).
 
-    Study area: the region, else the extent of all regions; cell size and distance
-    band chosen by ``geo.analysis`` (cached there by data version). An empty collection
-    when there are too few incidents for Gi*.
+    Study area: the region, else the extent of the regions in ``scope`` (region ids;
+    None: of all regions); with a scope only the incidents of its regions count. Cell
+    size and distance band chosen by ``geo.analysis`` (cached there by data version).
+    An empty collection when there are too few incidents for Gi*.
     """
     from geo import analysis
 
     start, end = time if time is not None else (None, None)
     with Session(_engine(database_url)) as session:
-        extent, area_m2 = _hotspot_area(session, region, analysis_srid)
+        extent, area_m2 = _hotspot_area(session, region, analysis_srid, scope)
         if area_m2 <= 0:
             if region:
                 raise ParameterError("region", f"unknown region code {region!r}")
@@ -803,7 +849,8 @@ def hotspot_features(database_url: str, time: tuple | None, region: str | None,
             end = datetime.fromtimestamp(end.timestamp() - 1e-6, UTC)
         # Selection takes one outcome or none (all): both outcomes are all of them.
         selection = analysis.Selection(start=start, end=end, categories=tuple(categories),
-                                       outcome=outcome[0] if len(set(outcome)) == 1 else None)
+                                       outcome=outcome[0] if len(set(outcome)) == 1 else None,
+                                       region_ids=scope)
         request = analysis.HotspotRequest(area=area, cell_size_m=cell_size,
                                           selection=selection)
         try:
@@ -826,14 +873,16 @@ def hotspot_features(database_url: str, time: tuple | None, region: str | None,
 
 def _hotspot_datasource(database_url: str, request: MapRequest) -> mapnik.Datasource:
     key = json.dumps([database_url, [t.isoformat() if t else None for t in _window(request)],
-                      request.region, sorted(request.categories), sorted(request.outcome)])
+                      request.region, sorted(request.categories), sorted(request.outcome),
+                      _scope_ids(request)])
     with _engine(database_url).connect() as connection:
         key += f"/{_incidents_version(connection)}"
     with _HOTSPOT_LOCK:
         found = _HOTSPOT_DATASOURCES.get(key)
     if found is None:
         collection = hotspot_features(database_url, request.time, request.region,
-                                      categories=request.categories, outcome=request.outcome)
+                                      categories=request.categories, outcome=request.outcome,
+                                      scope=_scope_ids(request))
         found = mapnik.Datasource(type="geojson", inline=json.dumps(collection)
                                   if collection["features"] else _EMPTY_GEOJSON)
         with _HOTSPOT_LOCK:
@@ -857,9 +906,12 @@ def _timestamp(moment: datetime | None, default: str) -> str:
 def _variables(request: MapRequest, region: int) -> dict:
     start, end = _window(request)
     levels = {str(int(k)): str(v) for k, v in (request.segment_levels or {}).items()}
-    # Category and outcome words are validated against the vocabularies (_validate).
+    # Category and outcome words are validated against the vocabularies (_validate);
+    # the scope is integers formatted here ('' unrestricted; -1, no region, when empty).
+    scope = "" if request.scope is None else ",".join(
+        str(int(r)) for r in sorted(request.scope)) or "-1"
     return {"start": _timestamp(start, _NEVER_START), "end": _timestamp(end, _NEVER_END),
-            "region": int(region), "levels": json.dumps(levels),
+            "region": int(region), "scope": scope, "levels": json.dumps(levels),
             "categories": ",".join(request.categories), "outcomes": ",".join(request.outcome)}
 
 
@@ -899,9 +951,14 @@ def render_map(request: MapRequest, database_url: str) -> bytes:
     ------
     ParameterError
         An unknown layer, style, CRS, format or region, or a bad bbox or colour.
+    OutOfScopeError
+        ``request.region`` is outside ``request.scope``.
     """
     styles = _validate(request)
     region = region_id(database_url, request.region) if request.region else 0
+    if region and request.scope is not None and region not in request.scope:
+        raise OutOfScopeError("region", f"region {request.region!r} is outside your "
+                              "region scope")
     srs = f"epsg:{_CRS_EPSG[request.crs]}"
     image = mapnik.Image(request.width, request.height)
     if not request.transparent or request.fmt == "jpeg":

@@ -13,14 +13,30 @@ one feature per category and cell of ``CLUSTER_CELL`` tile units (16: a pixel of
 whole country then holds thousands of features instead of a million.
 
 The version of a tile (for HTTP ``ETag``) is the ``data_versions`` counter of its table,
-bumped by a trigger on every write, so it changes exactly when the data may have.
+bumped by a trigger on every write, so it changes exactly when the data may have. It is
+read in the tile's own statement (:func:`versioned_tile`), or alone when the client
+already holds a version (``If-None-Match``: a 304 makes no tile).
+
+A region scope (``FeatureQuery.scope_region_ids``, a user's regions) keeps only the
+features of those regions (the aggregated points too); the caller puts the scope in the
+tile's version key, so that users of different scopes never share an ETag.
+
+A :class:`TileCache` keeps made tiles in the process, keyed by their ETag (layer, data
+version, z/x/y, filters, scope), bounded in bytes, least recently used out first: a tile
+many analysts look at is made once per data version. The version is read before every
+lookup, so a write (a new version) is never answered from the cache. The version is the
+counter *and* the transaction id (``xmin``) that last set it: a counter value a
+rolled-back transaction had reached and a later one reaches again is not the same version.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import text
 
@@ -138,7 +154,7 @@ def tile_sql(tile_layer: TileLayer, z: int, x: int, y: int,
     query = queries.FeatureQuery(
         bbox=tile_bounds_lonlat(z, x, y, BUFFER / EXTENT), start=query.start, end=query.end,
         categories=query.categories, statuses=query.statuses, limit=None,
-        equals=query.equals)
+        equals=query.equals, scope_region_ids=query.scope_region_ids)
     where, params = queries.feature_filter(layer, query)
     params.update({"z": z, "x": x, "y": y, "layer_name": tile_layer.name})
     if z < tile_layer.cluster_below_zoom:
@@ -165,33 +181,170 @@ def vector_tile(session, tile_layer: TileLayer, z: int, x: int, y: int,
     z, x, y : int
         Tile address in the Web Mercator scheme; check it with :func:`tile_exists`.
     query : geo.queries.FeatureQuery
-        Time window (``start``/``end``), ``categories``, ``statuses``; bbox and page are
-        ignored (the tile decides them).
+        Time window (``start``/``end``), ``categories``, ``statuses`` and the region
+        scope ``scope_region_ids``; bbox and page are ignored (the tile decides them).
     """
     statement, params = tile_sql(tile_layer, z, x, y, query)
     return bytes(session.execute(text(statement), params).scalar_one() or b"")
 
 
-_VERSION = text("SELECT version FROM data_versions WHERE table_name = :table")
-# The risk collection reads these tables; a new assessment bumps none of them, so its
-# tiles are also keyed by the newest assessment.
-_RISK_VERSION = text(
-    "SELECT coalesce((SELECT max(id) FROM risk_assessments), 0) * 1000003 + "
-    "(SELECT coalesce(sum(version), 0) FROM data_versions WHERE table_name = "
-    "'border_segments')")
+# The data version of a layer's tiles: the ``data_versions`` counter of its table and the
+# transaction that last bumped it (``xmin``; see the module's docstring). The risk
+# collection reads these tables; a new assessment bumps none of them, so its tiles are
+# also keyed by the newest assessment.
+_VERSION_SQL = ("SELECT version::text || '.' || xmin::text FROM data_versions "
+                "WHERE table_name = :version_table")
+_RISK_VERSION_SQL = (
+    "SELECT (SELECT coalesce(max(id), 0) FROM risk_assessments)::text || '.' || "
+    "coalesce((SELECT version::text || '.' || xmin::text FROM data_versions "
+    "WHERE table_name = 'border_segments'), '')")
+# The version and the tile in one statement (one round trip, one snapshot).
+_VERSIONED_TILE_SQL = "SELECT ({version}) AS version, tile FROM ({tile}) AS t(tile)"
+
+
+def _version_sql(tile_layer: TileLayer) -> tuple[str, dict]:
+    if tile_layer.layer is RISK_RESULTS:
+        return _RISK_VERSION_SQL, {}
+    return _VERSION_SQL, {"version_table": tile_layer.layer.table}
+
+
+def _etag(tile_layer: TileLayer, version, key: str) -> str:
+    digest = hashlib.sha256(f"{tile_layer.name}|{version}|{key}".encode()).hexdigest()
+    return digest[:32]
 
 
 def tile_version(session, tile_layer: TileLayer, key: str) -> str:
     """A version string of a tile for ``ETag``: changes whenever the layer's data does.
 
-    ``key`` is everything else that makes the tile (z/x/y and the filters).
+    ``key`` is everything else that makes the tile (z/x/y, the filters and the region
+    scope).
     """
-    if tile_layer.layer is RISK_RESULTS:
-        version = session.execute(_RISK_VERSION).scalar_one()
+    statement, params = _version_sql(tile_layer)
+    return _etag(tile_layer, session.execute(text(f"SELECT ({statement})"), params)
+                 .scalar_one(), key)
+
+
+class TileCache:
+    """Made tiles by version (:func:`tile_version`), at most ``max_bytes`` bytes in all,
+    the least recently used dropped first; safe to share between threads.
+
+    Each entry counts its tile's bytes plus ``ENTRY_OVERHEAD`` (its key and bookkeeping),
+    so empty tiles count too. A tile larger than the whole bound is not kept.
+
+    Parameters
+    ----------
+    max_bytes : int
+        The bound, in bytes; 0 keeps nothing.
+    """
+
+    ENTRY_OVERHEAD = 200  # bytes per entry besides the tile: key string, dict slot
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.hits = 0
+        self.misses = 0
+        self._entries: OrderedDict[str, bytes] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    @property
+    def size_bytes(self) -> int:
+        """Bytes held now (tiles plus the per-entry overhead)."""
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, version: str) -> bytes | None:
+        """The tile of ``version``, or None when not kept."""
+        with self._lock:
+            body = self._entries.get(version)
+            if body is None:
+                self.misses += 1
+                return None
+            self._entries.move_to_end(version)
+            self.hits += 1
+            return body
+
+    def put(self, version: str, body: bytes) -> None:
+        """Keep ``body`` as the tile of ``version``, dropping the least recently used
+        tiles until the bound holds."""
+        size = len(body) + self.ENTRY_OVERHEAD
+        if size > self.max_bytes:
+            return
+        with self._lock:
+            old = self._entries.pop(version, None)
+            if old is not None:
+                self._bytes -= len(old) + self.ENTRY_OVERHEAD
+            self._entries[version] = body
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                _, dropped = self._entries.popitem(last=False)
+                self._bytes -= len(dropped) + self.ENTRY_OVERHEAD
+
+
+class VersionedTile(NamedTuple):
+    """A tile and its version (:func:`versioned_tile`)."""
+
+    version: str
+    body: bytes | None  # None: the client holds this version; b"": no feature
+    from_cache: bool = False
+
+
+def versioned_tile(session, tile_layer: TileLayer, z: int, x: int, y: int,
+                   query: queries.FeatureQuery, key: str, known_versions=(), *,
+                   cache: TileCache | None = None, refresh: bool = False) -> VersionedTile:
+    """The version (:func:`tile_version`) and the MVT bytes of tile ``z/x/y``.
+
+    The bytes are None when the version is one of ``known_versions`` (the client's copy
+    is current, e.g. HTTP ``If-None-Match``: the tile is not made), empty when the tile
+    has no feature. With a ``cache``, the version is read first and a tile of that
+    version in the cache is answered without making it; a tile made is put in it.
+    Otherwise (and with ``refresh``, when neither the client nor the cache may answer)
+    the version and the tile come from one statement: a round trip less, which is a
+    tenth of a small tile's time.
+
+    A tile made after reading the version is at least as new as that version (each
+    statement sees what is committed when it starts), so the cache never holds a tile
+    older than its key: a write is never answered with a tile made before it.
+
+    Parameters
+    ----------
+    session : sqlalchemy.orm.Session or Connection
+    tile_layer : TileLayer
+    z, x, y : int
+        Tile address (:func:`tile_exists`).
+    query : geo.queries.FeatureQuery
+        Filters, as :func:`vector_tile`.
+    key : str
+        Everything else that makes the tile, as :func:`tile_version`.
+    known_versions : container of str
+        Versions the client holds (anything supporting ``in``; falsy when none).
+    cache : TileCache, optional
+        Tiles made before, by version.
+    refresh : bool
+        Make the tile even when ``cache`` holds it (and put the new one in it).
+    """
+    if known_versions or (cache is not None and not refresh):
+        version = tile_version(session, tile_layer, key)
+        if known_versions and version in known_versions:
+            return VersionedTile(version, None)
+        if cache is not None:
+            body = cache.get(version)
+            if body is not None:
+                return VersionedTile(version, body, from_cache=True)
+        body = vector_tile(session, tile_layer, z, x, y, query)
     else:
-        version = session.execute(_VERSION, {"table": tile_layer.layer.table}).scalar_one()
-    digest = hashlib.sha256(f"{tile_layer.name}|{version}|{key}".encode()).hexdigest()
-    return digest[:32]
+        tile_statement, params = tile_sql(tile_layer, z, x, y, query)
+        version_statement, version_params = _version_sql(tile_layer)
+        statement = _VERSIONED_TILE_SQL.format(version=version_statement,
+                                               tile=tile_statement)
+        raw_version, body = session.execute(text(statement),
+                                            {**params, **version_params}).one()
+        version, body = _etag(tile_layer, raw_version, key), bytes(body or b"")
+    if cache is not None:
+        cache.put(version, body)
+    return VersionedTile(version, body)
 
 
 _FIELD_TYPES = {"text": "String", "choice": "String", "timestamp": "String",
@@ -211,6 +364,9 @@ def tilejson_vector_layer(tile_layer: TileLayer) -> dict:
             "maxzoom": MAX_ZOOM, "fields": fields}
 
 
-def layer_bounds(session, tile_layer: TileLayer) -> tuple[float, float, float, float] | None:
-    """(min lon, min lat, max lon, max lat) of the layer's data, or None when empty."""
-    return queries.layer_extent(session, tile_layer.layer)
+def layer_bounds(session, tile_layer: TileLayer,
+                 scope_region_ids: frozenset[int] | None = None
+                 ) -> tuple[float, float, float, float] | None:
+    """(min lon, min lat, max lon, max lat) of the layer's data (in the region scope
+    when given), or None when empty."""
+    return queries.layer_extent(session, tile_layer.layer, scope_region_ids)

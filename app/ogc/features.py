@@ -9,6 +9,10 @@ here, never parsed (except to render HTML).
 
 Errors are OGC API exceptions: ``{"code": ..., "description": ...}`` with 400 (a bad
 parameter, named) or 404 (no such collection or item).
+
+A user restricted to regions (``app.auth.scope``) reads only their regions' items
+(``geo.ogc_features`` says how each collection is restricted); an item outside the
+scope is 404, as if it did not exist.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from urllib.parse import urlencode
 from flask import Response, current_app, render_template, request
 
 from app.api.params import ParameterError, parse_bbox, parse_datetime_interval
+from app.auth.scope import region_scope
 from app.extensions import db
 from app.ogc import bp
 from geo import ogc_features, queries
@@ -261,6 +266,7 @@ def _items_query(collection: Collection, args: dict) -> queries.FeatureQuery:
         equals={name: ogc_features.parse_property_value(filters[name], args[name])
                 for name in filters if name in args},
         sort=[("id", False)], limit=_limit(args), offset=_offset(args),
+        scope_region_ids=region_scope(),
     )
 
 
@@ -328,7 +334,7 @@ def get_collection_item(req: OgcRequest, collection_id: str, feature_id: str) ->
     feature = None
     if feature_id.isascii() and feature_id.isdigit() and len(feature_id) < 10:
         feature = ogc_features.item(db.session, collection, int(feature_id), crs,
-                                    *_settings())
+                                    *_settings(), scope_region_ids=region_scope())
     if feature is None:
         raise OgcApiError(404, "NotFound", f"no item {feature_id!r} in {collection.id}")
     url = f"{req.base_url}/collections/{collection.id}/items/{feature_id}"

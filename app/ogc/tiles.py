@@ -9,6 +9,10 @@ touching the tile) and ``Cache-Control: private, max-age=60`` (the data is not p
 a client may reuse a tile for a minute, then revalidates). A tile without features
 is 204. Errors are OGC API exceptions (``{code, description}``): 400 for a bad filter,
 404 for an unknown layer or a tile outside the scheme (z 0-22).
+
+A user restricted to regions (``app.auth.scope``) gets tiles of their regions' features
+only; the scope is part of the ETag, so a scoped and an unscoped user (or two scopes)
+never share one, and ``private`` keeps shared caches from storing tiles at all.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from urllib.parse import urlencode
 from flask import Response, request
 
 from app.api.params import ParameterError, parse_datetime_interval, parse_list
+from app.auth.scope import region_scope
 from app.extensions import db
 from app.ogc import bp
 from app.ogc.features import OgcApiError, exception_response
@@ -57,7 +62,7 @@ def _filters(tile_layer: tiles.TileLayer, args) -> queries.FeatureQuery:
                               else None),
         statuses=parse_list("status", args.get("status"),
                             layer.field("status").choices if "status" in names else None),
-        limit=None)
+        limit=None, scope_region_ids=region_scope())
 
 
 @bp.get("/tiles/<layer_name>/<int:z>/<int:x>/<int:y>.mvt")
@@ -70,26 +75,33 @@ def vector_tile(layer_name: str, z: int, x: int, y: int):
         query = _filters(tile_layer, request.args)
     except (ParameterError, OgcApiError) as exc:
         return exception_response(exc)
-    key = f"{z}/{x}/{y}?{urlencode(sorted(request.args.items()))}"
-    etag = tiles.tile_version(db.session, tile_layer, key)
+    key = f"{z}/{x}/{y}?{urlencode(sorted(request.args.items()))}|{_scope_key(query)}"
+    etag, body = tiles.versioned_tile(db.session, tile_layer, z, x, y, query, key,
+                                      request.if_none_match)
     headers = {"ETag": f'"{etag}"', "Cache-Control": CACHE_CONTROL}
-    if etag in request.if_none_match:
+    if body is None:
         return Response(status=304, headers=headers)
-    body = tiles.vector_tile(db.session, tile_layer, z, x, y, query)
     if not body:
         return Response(status=204, headers=headers)
     return Response(body, mimetype=MVT_MIME, headers=headers)
+
+
+def _scope_key(query: queries.FeatureQuery) -> str:
+    """The region scope as part of a tile's version key ('all' when unrestricted)."""
+    scope = query.scope_region_ids
+    return "scope=all" if scope is None else "scope=" + ",".join(map(str, sorted(scope)))
 
 
 @bp.get("/tiles/<layer_name>.json")
 def tilejson(layer_name: str):
     try:
         tile_layer = _tile_layer(layer_name)
-        _filters(tile_layer, request.args)
+        filters = _filters(tile_layer, request.args)
     except (ParameterError, OgcApiError) as exc:
         return exception_response(exc)
     query = f"?{urlencode(request.args)}" if request.args else ""
-    bounds = tiles.layer_bounds(db.session, tile_layer) or (-180.0, -85.0511, 180.0, 85.0511)
+    bounds = (tiles.layer_bounds(db.session, tile_layer, filters.scope_region_ids)
+              or (-180.0, -85.0511, 180.0, 85.0511))
     document = {
         "tilejson": "3.0.0",
         "name": tile_layer.name,

@@ -4,7 +4,8 @@ Requests: GetCapabilities, GetMap, GetFeatureInfo and GetLegendGraphic (SLD 1.1 
 Parameter names are case-insensitive (WMS 1.3.0, 6.8.1); values are not. Maps are drawn
 by ``geo.render`` (layers in ``geo.maplayers``), features at a point come from
 ``geo.queries.features_at_point``. Every request error is a ``ServiceExceptionReport``
-in the version's own format with HTTP 400; nothing a client sends gives a 500.
+in the version's own format with HTTP 400 (403 for a REGION outside the caller's
+scope); nothing a client sends gives a 500.
 
 Axis order: WMS 1.3.0 follows the CRS's definition, so for EPSG:4326 ``BBOX`` is
 ``minlat,minlon,maxlat,maxlon``; CRS:84, EPSG:3857 and EPSG:32638 are x (easting or
@@ -18,6 +19,13 @@ latest incident.
 Vendor parameters on GetMap and GetFeatureInfo, for incidents, hotspots and density:
 REGION (a region code), CATEGORY (incident categories, comma-separated) and OUTCOME
 (``attempted`` and/or ``actual``, comma-separated); absent or empty means all.
+
+Region scope: a user restricted to regions (``app.auth.scope``) sees on GetMap and
+GetFeatureInfo only the features of those regions, on every layer but the countries
+basemap (hot spots and density are computed over them only, see ``geo.render``); a
+REGION outside the scope (or unknown) is refused with a ServiceExceptionReport and HTTP
+403.
+GetCapabilities lists every layer, with the extents of all the data.
 """
 
 from __future__ import annotations
@@ -33,11 +41,12 @@ from urllib.parse import urlencode
 from flask import Response, current_app, request, url_for
 from lxml import etree
 
+from app.auth.scope import region_codes_in_scope, region_scope
 from app.extensions import db
 from app.ogc import bp
 from geo import analysis, queries, render
 from geo.crs import transform_xy
-from geo.errors import ParameterError
+from geo.errors import OutOfScopeError, ParameterError
 from geo.layers import get_layer
 from geo.maplayers import MAP_CRS, MAP_LAYERS
 from geo.vocabulary import INCIDENT_CATEGORIES, INCIDENT_OUTCOMES
@@ -61,11 +70,14 @@ OGC_NS = "http://www.opengis.net/ogc"
 
 
 class WmsError(Exception):
-    """A request error, answered as a ServiceExceptionReport (HTTP 400)."""
+    """A request error, answered as a ServiceExceptionReport (HTTP ``status``: 400, or
+    403 for a region outside the caller's scope)."""
 
-    def __init__(self, message: str, code: str | None = None, locator: str | None = None):
+    def __init__(self, message: str, code: str | None = None, locator: str | None = None,
+                 status: int = 400):
         super().__init__(message)
         self.message, self.code, self.locator = message, code, locator
+        self.status = status
 
 
 # ------------------------------------------------------------------ parameters
@@ -306,7 +318,7 @@ def _iso(moment: datetime) -> str:
 
 
 def exception_report(error: WmsError, version: str) -> Response:
-    """A ServiceExceptionReport in the version's format, HTTP 400."""
+    """A ServiceExceptionReport in the version's format, HTTP ``error.status``."""
     if version == "1.1.1":
         root = etree.Element("ServiceExceptionReport", version="1.1.1")
         item = etree.SubElement(root, "ServiceException")
@@ -327,7 +339,7 @@ def exception_report(error: WmsError, version: str) -> Response:
         item.set("locator", error.locator)
     item.text = error.message
     body = etree.tostring(root, xml_declaration=True, encoding="UTF-8", doctype=doctype)
-    return Response(body, status=400, mimetype=mimetype)
+    return Response(body, status=error.status, mimetype=mimetype)
 
 
 def _service_url() -> str:
@@ -500,10 +512,16 @@ def _map_request(params: Params, version: str, layers_name: str = "LAYERS",
         # The default needs the data's time extent; a given TIME does not.
         window = parse_time(value, service_metadata().default_time if value is None else None)
     region = params.get("REGION") or None  # vendor parameter: a region code
+    codes = region_codes_in_scope()
+    if region is not None and codes is not None and region not in codes:
+        # Whether the region exists or not: the answer reveals no other region.
+        raise WmsError(f"REGION {region!r} is outside your region scope; your regions: "
+                       + ", ".join(codes), "InvalidParameterValue", "REGION", 403)
     return render.MapRequest(layers=layers, styles=styles, bbox=bbox, crs=crs, width=width,
                              height=height, fmt=fmt, transparent=_parse_bool(params,
                                                                              "TRANSPARENT"),
                              bgcolor=_parse_bgcolor(params), time=window, region=region,
+                             scope=region_scope(),
                              categories=_parse_words(params, "CATEGORY", INCIDENT_CATEGORIES),
                              outcome=_parse_words(params, "OUTCOME", INCIDENT_OUTCOMES))
 
@@ -516,6 +534,8 @@ def _database_url() -> str:
 
 
 def _render_error(error: ParameterError) -> WmsError:
+    if isinstance(error, OutOfScopeError):
+        return WmsError(error.reason, "InvalidParameterValue", error.field.upper(), 403)
     codes = {"layers": "LayerNotDefined", "styles": "StyleNotDefined", "crs": "InvalidCRS",
              "format": "InvalidFormat"}
     return WmsError(error.reason, codes.get(error.field, "InvalidParameterValue"),
@@ -582,7 +602,7 @@ def get_feature_info(params: Params, version: str) -> Response:
         features += queries.features_at_point(
             db.session, name, float(lon[4]), float(lat[4]), envelope, int(count_text),
             start, end, region_id, categories=map_request.categories,
-            outcomes=map_request.outcome)
+            outcomes=map_request.outcome, scope_region_ids=map_request.scope)
     return _feature_info_response(features, info_format)
 
 

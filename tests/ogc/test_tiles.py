@@ -240,3 +240,63 @@ def test_live_tile_etag_changes_after_a_write_through_the_api(live_server):
                                   f"{created.json()['id']}", headers=live_server.headers,
                                   timeout=30)
         assert deleted.status_code == 204
+
+
+@pytest.mark.parametrize("layer_name", sorted(tiles.TILE_LAYERS))
+def test_one_statement_tile_has_the_version_and_bytes_of_the_separate_ones(
+        db_session, sample_layers, layer_name):
+    tile_layer = tiles.TILE_LAYERS[layer_name]
+    query = tiles.queries.FeatureQuery(limit=None)
+    version, body = tiles.versioned_tile(db_session, tile_layer, Z, X, Y, query, "k")
+    assert version == tiles.tile_version(db_session, tile_layer, "k")
+    assert body == tiles.vector_tile(db_session, tile_layer, Z, X, Y, query)
+    if layer_name != "risk":  # no assessment in the sample layers: an empty tile
+        assert body
+    # A client that holds the version gets no tile; one that holds another gets it.
+    assert tiles.versioned_tile(db_session, tile_layer, Z, X, Y, query, "k",
+                                {version}) == (version, None)
+    assert tiles.versioned_tile(db_session, tile_layer, Z, X, Y, query, "k",
+                                {"other"}) == (version, body)
+    assert tiles.versioned_tile(db_session, tile_layer, Z, X, Y, query, "other key")[0] \
+        != version
+
+
+def test_a_tile_request_is_two_statements_with_the_scope_read_with_the_token(
+        app, client, db_session, make_user, sample_layers):
+    """The token's owner and their regions come in the token's statement; the version
+    and the tile in one more (the region scope still applies)."""
+    from sqlalchemy import event
+
+    from app.auth.service import create_token
+    from app.extensions import db
+    from geo.models import Region
+
+    user = make_user("viewer")
+    user.regions = [db_session.get(Region, sample_layers["regions"]["T-KK"])]
+    _, token = create_token(db_session, user, "test")
+    db_session.flush()
+    db_session.expire_all()  # as a new request finds it: nothing loaded yet
+    headers = {"Authorization": f"Bearer {token}"}
+    url = "{}/incidents/10/{}/{}.mvt".format(BASE, *tile_of(45.0, 41.33, 10))  # T-1's
+    client.get(url, headers=headers)  # records the token's first use (a write)
+    statements = []
+
+    def record(conn, cursor, statement, *args):
+        if not statement.startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):  # the fixture's
+            statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        db_session.expire_all()
+        response = client.get(url, headers=headers)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    features = decode(response)["incidents"]["features"]
+    assert sample_layers["incidents"]["T-1"] in {f["id"] for f in features}
+    assert {f["properties"]["region_id"] for f in features} == {
+        sample_layers["regions"]["T-KK"]}
+    assert len(statements) == 2, statements
+    assert "api_tokens" in statements[0] and "user_regions" in statements[0]
+    assert "data_versions" in statements[1] and "ST_AsMVT" in statements[1]
