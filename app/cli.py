@@ -1,4 +1,8 @@
-"""Flask commands: ``users``, ``tokens`` and ``demo`` (``.venv/bin/flask --app app ...``)."""
+"""Flask commands: ``users``, ``tokens`` and ``demo`` (``.venv/bin/flask --app app ...``).
+
+Changes to users and tokens are audited like the admin page's, with the actor
+``cli:<os user>``.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from app import audit
+from app.auth import service
 from app.auth.models import User
 from app.auth.service import AuthError, create_token, create_user, set_password
 from app.extensions import db
@@ -33,23 +39,61 @@ DEMO_CREDENTIALS_FILE = INSTANCE_DIR / "demo-password"
 @click.argument("name")
 @click.option("--role", type=click.Choice(ROLES), required=True)
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
-def users_create(name: str, role: str, password: str) -> None:
+@click.option("--region", "regions", multiple=True, metavar="CODE",
+              help="Restrict the user to this region (repeatable; default: every region).")
+def users_create(name: str, role: str, password: str, regions: tuple[str, ...]) -> None:
     """Create user NAME with ROLE."""
     try:
-        create_user(db.session, name, role, password)
+        create_user(db.session, name, role, password, regions)
     except AuthError as exc:
         db.session.rollback()
         raise click.ClickException(str(exc)) from None
     db.session.commit()
-    click.echo(f"created user {name} ({role})")
+    scope = ", ".join(sorted(regions)) if regions else "every region"
+    click.echo(f"created user {name} ({role}; {scope})")
 
 
 @users_cli.command("list")
 def users_list() -> None:
-    """List users with their roles."""
-    for user in db.session.scalars(select(User).order_by(User.username)):
+    """List users with their roles, state and regions."""
+    now = service.utc_now()
+    for user in service.list_users(db.session):
         state = "active" if user.active else "disabled"
-        click.echo(f"{user.username}\t{user.role}\t{state}")
+        if user.locked_until is not None and user.locked_until > now:
+            state += f" (locked until {user.locked_until.isoformat(timespec='seconds')})"
+        regions = ",".join(region.code for region in user.regions) or "all regions"
+        click.echo(f"{user.username}\t{user.role}\t{state}\t{regions}")
+
+
+def _run(change, *args, **kwargs):
+    """Call a service function; an AuthError becomes the command's error message."""
+    try:
+        return change(db.session, *args, **kwargs)
+    except AuthError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from None
+
+
+@users_cli.command("set-regions")
+@click.argument("name")
+@click.argument("codes", nargs=-1, metavar="[CODE]...")
+def users_set_regions(name: str, codes: tuple[str, ...]) -> None:
+    """Restrict user NAME to the regions CODE... (none: every region)."""
+    user = _run(service.user_by_name, name)
+    changed = _run(service.update_user, user, region_codes=list(codes))
+    db.session.commit()
+    scope = ", ".join(region.code for region in user.regions) or "every region"
+    click.echo(f"{name}: {scope}" + ("" if changed else " (unchanged)"))
+
+
+@users_cli.command("unlock")
+@click.argument("name")
+def users_unlock(name: str) -> None:
+    """Lift NAME's sign-in lock-out and reset the failure count."""
+    user = _run(service.user_by_name, name)
+    changed = _run(service.unlock_user, user)
+    db.session.commit()
+    click.echo(f"unlocked {name}" if changed else f"{name} was not locked")
 
 
 @tokens_cli.command("create")
@@ -63,11 +107,37 @@ def tokens_create(name: str, label: str, expires_days: int | None) -> None:
     if user is None:
         raise click.ClickException(f"no user named {name!r}")
     expires = timedelta(days=expires_days) if expires_days else None
-    row, token = create_token(db.session, user, label, expires)
+    row, token = _run(create_token, user, label, expires)
     db.session.commit()
     until = row.expires_at.isoformat() if row.expires_at else "never"
     click.echo(f"token {row.id} for {name} ({label}), expires {until}; it is shown only once:")
     click.echo(token)
+
+
+def _when(value) -> str:
+    return value.isoformat(timespec="seconds") if value is not None else "-"
+
+
+@tokens_cli.command("list")
+@click.option("--user", "username", default=None, help="Only this user's tokens.")
+def tokens_list(username: str | None) -> None:
+    """List tokens (never the tokens themselves): id, user, name, created, expires,
+    last use, revoked."""
+    click.echo("id\tuser\tname\tcreated\texpires\tlast_used\trevoked")
+    for row in service.list_tokens(db.session, username):
+        expires = _when(row.expires_at) if row.expires_at else "never"
+        click.echo(f"{row.id}\t{row.user.username}\t{row.name}\t{_when(row.created_at)}\t"
+                   f"{expires}\t{_when(row.last_used_at)}\t{_when(row.revoked_at)}")
+
+
+@tokens_cli.command("revoke")
+@click.argument("token_id", type=int, metavar="ID")
+def tokens_revoke(token_id: int) -> None:
+    """Revoke token ID (see ``tokens list``); it stops working at once."""
+    row = _run(service.revoke_token, token_id)
+    db.session.commit()
+    click.echo(f"revoked token {row.id} ({row.name}) of {row.user.username} "
+               f"at {_when(row.revoked_at)}")
 
 
 def _demo_counts_line(counts: dict) -> str:
@@ -112,6 +182,8 @@ def demo_load(if_empty: bool) -> None:
         return
     counts = load_demo(db.session, current_app.config["ANALYSIS_SRID"])
     password = _ensure_demo_user()
+    if counts.get("loaded"):
+        audit.record(db.session, "import", "demo", detail={"command": "demo load", **counts})
     db.session.commit()
     verb = "loaded" if counts.get("loaded") else "already present"
     click.echo(f"demo data {verb}: {_demo_counts_line(counts)} (synthetic/approximate)")
@@ -126,6 +198,7 @@ def demo_reset() -> None:
 
     counts = reset_demo(db.session, current_app.config["ANALYSIS_SRID"])
     _ensure_demo_user()
+    audit.record(db.session, "import", "demo", detail={"command": "demo reset", **counts})
     db.session.commit()
     click.echo(f"demo data reset: {_demo_counts_line(counts)}")
 
@@ -194,6 +267,11 @@ def import_command(file, layer, source, crs, fmt, mapping, dry_run, allow_outsid
         db.session.rollback()
         click.echo(f"dry run, nothing written: {summary}")
         return
+    from geo.audit import file_sha256
+    from geo.readers import detect_format
+
+    audit.record_import(db.session, report, file=str(file), sha256=file_sha256(file),
+                        source=default_source, fmt=fmt or detect_format(file))
     db.session.commit()
     click.echo(f"imported: {summary}")
 
