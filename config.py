@@ -109,6 +109,25 @@ def _positive_int(name: str, value: str) -> int:
     return int(value)
 
 
+def _flag(name: str, value: str | None, default: bool) -> bool:
+    """true/false (also 1/0, yes/no, on/off); ``default`` when unset or empty."""
+    if value is None or not value.strip():
+        return default
+    word = value.strip().lower()
+    if word in ("1", "true", "yes", "on"):
+        return True
+    if word in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {value!r}")
+
+
+def _whole_number(name: str, value: str) -> int:
+    """A whole number >= 0 (0 switches the setting off)."""
+    if not (value.strip().isascii() and value.strip().isdigit()):
+        raise ConfigError(f"{name} must be a whole number >= 0, got {value!r}")
+    return int(value)
+
+
 def _basemap_url(value: str) -> str:
     """An XYZ tile URL template (http(s), with {z}, {x} and {y}), or '' for none."""
     value = value.strip()
@@ -151,13 +170,42 @@ class Config:
     ANALYSIS_SRID: int = 32638
     PORT: int = 5000
     TESTING: bool = False
+    # A database that is down or restarting must fail a request fast (503, app/errors.py)
+    # and the next request after it is back must reconnect, with no worker restart:
+    # pre-ping replaces connections the server closed; connect_timeout (seconds, libpq's
+    # minimum is 2) bounds a connection attempt to an unreachable host; pool_timeout
+    # (seconds) bounds the wait for a free pooled connection; TCP keepalives notice a
+    # server that vanished without closing the connection.
     SQLALCHEMY_ENGINE_OPTIONS: dict = field(
-        default_factory=lambda: {"pool_pre_ping": True, "connect_args": {"connect_timeout": 5}}
+        default_factory=lambda: {
+            "pool_pre_ping": True,
+            "pool_timeout": 2,
+            "connect_args": {"connect_timeout": 2, "keepalives": 1, "keepalives_idle": 10,
+                             "keepalives_interval": 2, "keepalives_count": 3},
+        }
     )
     SESSION_COOKIE_HTTPONLY: bool = True
     SESSION_COOKIE_SAMESITE: str = "Lax"
+    # Secure cookies (sent over HTTPS only): on in production, off over plain http
+    # in development and testing (SESSION_COOKIE_SECURE=true|false overrides).
     SESSION_COOKIE_SECURE: bool = False
+    # Flask-Login's remember-me cookie is never set (sign-in does not offer it, and a
+    # session needs its server-side row anyway); its flags are hardened all the same.
+    REMEMBER_COOKIE_HTTPONLY: bool = True
+    REMEMBER_COOKIE_SAMESITE: str = "Lax"
+    REMEMBER_COOKIE_SECURE: bool = False
     WTF_CSRF_TIME_LIMIT: int | None = None
+    # Browser sessions (server-side rows, app/auth/service.py): minutes without a request
+    # before a session ends, and hours after sign-in when it ends regardless.
+    SESSION_IDLE_MINUTES: int = 30
+    SESSION_MAX_HOURS: int = 12
+    # Sign-in limits (login page and HTTP Basic): an account locks for
+    # LOGIN_LOCK_MINUTES after LOGIN_MAX_FAILURES failures; an address with
+    # LOGIN_IP_MAX_FAILURES failures within LOGIN_IP_WINDOW_MINUTES gets 429.
+    LOGIN_MAX_FAILURES: int = 5
+    LOGIN_LOCK_MINUTES: int = 15
+    LOGIN_IP_MAX_FAILURES: int = 20
+    LOGIN_IP_WINDOW_MINUTES: int = 15
     # The CIRAM risk model's YAML file (default: geo/risk.yaml, shipped and commented).
     RISK_CONFIG: str = ""
     # Most cells a hot-spot grid may have; a smaller cell size is refused with 422.
@@ -168,6 +216,15 @@ class Config:
     BASEMAP_URL: str = ""
     # Largest request body (bytes); larger uploads are answered with 413.
     MAX_CONTENT_LENGTH: int = 50 * 1024 * 1024
+    # Most bytes the members of an uploaded zip may expand to (a zip bomb gets 413).
+    IMPORT_MAX_UNZIPPED_BYTES: int = 1024 * 1024 * 1024
+    # PostgreSQL statement_timeout (seconds) of the web app's connections, and the longer
+    # one of an import (set for its transaction only); 0 = none. CLI commands have none.
+    STATEMENT_TIMEOUT_S: int = 30
+    IMPORT_STATEMENT_TIMEOUT_S: int = 600
+    # Reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host/-Port are
+    # trusted (werkzeug ProxyFix); 0 = none, the headers are ignored.
+    TRUSTED_PROXIES: int = 0
 
     @classmethod
     def from_env(cls, environ=None, **overrides) -> Config:
@@ -191,13 +248,36 @@ class Config:
             ANALYSIS_CRS=crs.upper(),
             ANALYSIS_SRID=_metric_crs("ANALYSIS_CRS", crs),
             PORT=_port(environ.get("PORT", "5000")),
-            SESSION_COOKIE_SECURE=env == "production",
+            SESSION_COOKIE_SECURE=_flag("SESSION_COOKIE_SECURE",
+                                        environ.get("SESSION_COOKIE_SECURE"),
+                                        default=env == "production"),
+            REMEMBER_COOKIE_SECURE=env == "production",
+            SESSION_IDLE_MINUTES=_positive_int(
+                "SESSION_IDLE_MINUTES", environ.get("SESSION_IDLE_MINUTES", "30")),
+            SESSION_MAX_HOURS=_positive_int("SESSION_MAX_HOURS",
+                                            environ.get("SESSION_MAX_HOURS", "12")),
+            LOGIN_MAX_FAILURES=_positive_int("LOGIN_MAX_FAILURES",
+                                             environ.get("LOGIN_MAX_FAILURES", "5")),
+            LOGIN_LOCK_MINUTES=_positive_int("LOGIN_LOCK_MINUTES",
+                                             environ.get("LOGIN_LOCK_MINUTES", "15")),
+            LOGIN_IP_MAX_FAILURES=_positive_int(
+                "LOGIN_IP_MAX_FAILURES", environ.get("LOGIN_IP_MAX_FAILURES", "20")),
+            LOGIN_IP_WINDOW_MINUTES=_positive_int(
+                "LOGIN_IP_WINDOW_MINUTES", environ.get("LOGIN_IP_WINDOW_MINUTES", "15")),
             MAX_CONTENT_LENGTH=_megabytes("MAX_BODY_MB", environ.get("MAX_BODY_MB", "50")),
             RISK_CONFIG=environ.get("RISK_CONFIG", ""),
             HOTSPOT_MAX_CELLS=_positive_int("HOTSPOT_MAX_CELLS",
                                             environ.get("HOTSPOT_MAX_CELLS", "200000")),
             WMS_MAX_SIZE=_positive_int("WMS_MAX_SIZE", environ.get("WMS_MAX_SIZE", "4096")),
             BASEMAP_URL=_basemap_url(environ.get("BASEMAP_URL", "")),
+            IMPORT_MAX_UNZIPPED_BYTES=_megabytes(
+                "IMPORT_MAX_UNZIPPED_MB", environ.get("IMPORT_MAX_UNZIPPED_MB", "1024")),
+            STATEMENT_TIMEOUT_S=_whole_number("STATEMENT_TIMEOUT_S",
+                                              environ.get("STATEMENT_TIMEOUT_S", "30")),
+            IMPORT_STATEMENT_TIMEOUT_S=_whole_number(
+                "IMPORT_STATEMENT_TIMEOUT_S", environ.get("IMPORT_STATEMENT_TIMEOUT_S", "600")),
+            TRUSTED_PROXIES=_whole_number("TRUSTED_PROXIES",
+                                          environ.get("TRUSTED_PROXIES", "0")),
         )
         settings.SQLALCHEMY_DATABASE_URI = overrides.pop(
             "SQLALCHEMY_DATABASE_URI", None

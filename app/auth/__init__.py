@@ -8,13 +8,22 @@ to everyone until its role is declared.
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, g, redirect, request, url_for
+from datetime import timedelta
+
+from flask import Blueprint, Flask, current_app, g, redirect, request, session, url_for
 from flask_login import current_user
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import Forbidden
 
 from app.auth.models import User
 from app.auth.permissions import ENDPOINT_ROLES, PUBLIC, UndeclaredEndpointError, required_role
-from app.auth.service import user_for_basic, user_for_token
+from app.auth.service import (
+    LoginPolicy,
+    SignInRefusedError,
+    session_user,
+    user_for_basic,
+    user_for_token,
+)
 from app.errors import problem
 from app.extensions import csrf, db, login_manager
 
@@ -57,10 +66,29 @@ def _wants_json() -> bool:
     )
 
 
+# The key of the session cookie that holds the server-side session's id.
+SESSION_ID_KEY = "_sid"
+
+
 @login_manager.user_loader
 def _load_session_user(user_id: str) -> User | None:
-    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-    return user if user is not None and user.active else None
+    """The user of the cookie's server-side session (``user_sessions``): revoked,
+    expired, idle or unknown sessions, and cookies without one (e.g. Flask-Login's
+    remember-me cookie), are anonymous."""
+    sid = session.get(SESSION_ID_KEY)
+    if not user_id.isdigit() or not isinstance(sid, str):
+        return None
+    idle = timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"])
+    return session_user(db.session, sid, int(user_id), idle)
+
+
+def login_policy() -> LoginPolicy:
+    return LoginPolicy.from_config(current_app.config)
+
+
+def too_many_attempts(exc: SignInRefusedError) -> dict:
+    """Headers of a refused sign-in: Retry-After when the address must wait."""
+    return {} if exc.retry_after is None else {"Retry-After": str(exc.retry_after)}
 
 
 def _require_login():
@@ -88,6 +116,24 @@ def _require_login():
     return None
 
 
+# SQLSTATEs of a database that answers but cannot write: read-only (25006) and disk
+# full / out of memory / too many files (class 53).
+_CANNOT_WRITE = ("25006", "53")
+
+
+def _save_bookkeeping() -> None:
+    """Commit the sign-in bookkeeping (last use, last seen, attempts), best effort: a
+    database that is read-only or full still serves reads, so the request goes on
+    without it. Any other failure (the database is down) propagates: a 503."""
+    try:
+        db.session.commit()
+    except DBAPIError as exc:
+        db.session.rollback()
+        code = getattr(exc.orig, "pgcode", None) or ""
+        if not code.startswith(_CANNOT_WRITE):
+            raise
+
+
 def _authenticate():
     """Establish the caller (HTTP Basic, bearer token or session); None when done, else
     the response that refuses them."""
@@ -99,12 +145,20 @@ def _authenticate():
                        "send Authorization: Bearer <token> to write",
                        headers={"WWW-Authenticate": "Bearer"})
     if credentials is not None:
-        user = user_for_basic(db.session, *credentials)
+        try:
+            user = user_for_basic(db.session, *credentials, ip=request.remote_addr,
+                                  policy=login_policy())
+        except SignInRefusedError as exc:
+            status = 401 if exc.retry_after is None else 429
+            return problem(status, "Unauthorized" if status == 401 else "Too Many Requests",
+                           f"{exc} (HTTP Basic)",
+                           headers={**CHALLENGE_401, **too_many_attempts(exc)})
         if user is None:
+            db.session.commit()  # the failed attempt, and a lock-out it caused
             return problem(401, "Unauthorized", "wrong user name or password (HTTP Basic)",
                            headers=CHALLENGE_401)
-        if db.session.dirty:
-            db.session.commit()  # a rehashed password or the last sign-in time
+        if db.session.dirty or db.session.new:
+            _save_bookkeeping()  # the attempt, a rehashed password, the last sign-in time
         g._login_user = user
         return None
     token = bearer_token()
@@ -118,10 +172,12 @@ def _authenticate():
         if db.session.dirty:
             # Records the token's last use (once a minute: a commit per request, and
             # the reloads it causes, cost a tile more than its query).
-            db.session.commit()
+            _save_bookkeeping()
         g._login_user = user  # Flask-Login's per-request user, without touching the session
         return None
     if current_user.is_authenticated:
+        if db.session.dirty:
+            _save_bookkeeping()  # the session's last-seen time (once a minute)
         if request.method in UNSAFE_METHODS:
             csrf.protect()  # cookie sessions need a CSRF token; bearer tokens do not
         return None

@@ -1,18 +1,28 @@
-"""Login and logout pages."""
+"""Login and logout pages.
+
+Signing in checks the password under the sign-in limits (``service.sign_in``), then
+starts a new server-side session: the old cookie's contents are dropped and a new random
+id issued (no session fixation). Signing out revokes the session's row, so a replayed
+cookie is refused.
+"""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from app.auth import bp
-from app.auth.service import authenticate
+from app.auth import SESSION_ID_KEY, bp, login_policy, too_many_attempts
+from app.auth.service import SignInRefusedError, end_session, sign_in, start_session
 from app.extensions import db
+
+LOCKED_FLASH = "Too many failed sign-ins: this account is locked for a while. Try again later."
+ADDRESS_FLASH = "Too many failed sign-ins from your address. Try again later."
 
 
 class LoginForm(FlaskForm):
@@ -32,22 +42,54 @@ def _safe_next(target: str | None) -> str:
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     form = LoginForm()
-    status = 200
+    status, headers = 200, {}
     if request.method == "POST":
-        if form.validate_on_submit():
-            user = authenticate(db.session, form.username.data, form.password.data)
-            if user is not None:
-                db.session.commit()
-                login_user(user)
-                return redirect(_safe_next(request.args.get("next")))
-            flash("Unknown user name or wrong password.", "error")
-        else:
-            flash("Fill in both fields (the form may have expired: try again).", "error")
         status = 401
-    return render_template("login.html", form=form), status
+        if not form.validate_on_submit():
+            flash("Fill in both fields (the form may have expired: try again).", "error")
+            return render_template("login.html", form=form), status
+        try:
+            user = sign_in(db.session, form.username.data, form.password.data,
+                           request.remote_addr, login_policy())
+        except SignInRefusedError as exc:
+            if exc.retry_after is not None:
+                status, headers = 429, too_many_attempts(exc)
+            flash(LOCKED_FLASH if exc.retry_after is None else ADDRESS_FLASH, "error")
+            return render_template("login.html", form=form), status, headers
+        if user is None:
+            db.session.commit()  # the failed attempt (and a lock-out it caused)
+            flash("Unknown user name or wrong password.", "error")
+            return render_template("login.html", form=form), status
+        _end_cookie_session()
+        sid = start_session(db.session, user,
+                            timedelta(hours=current_app.config["SESSION_MAX_HOURS"]),
+                            request.remote_addr, request.user_agent.string)
+        db.session.commit()
+        _clear_cookie_session()  # nothing carried over from before sign-in
+        login_user(user, remember=False)
+        session[SESSION_ID_KEY] = sid
+        return redirect(_safe_next(request.args.get("next")))
+    return render_template("login.html", form=form), status, headers
+
+
+def _clear_cookie_session() -> None:
+    """Empty the session cookie, and forget this request's CSRF token, which was
+    bound to it."""
+    session.clear()
+    g.pop("csrf_token", None)
+
+
+def _end_cookie_session() -> None:
+    """Revoke the server-side session the cookie names, if any (not committed)."""
+    sid = session.get(SESSION_ID_KEY)
+    if isinstance(sid, str):
+        end_session(db.session, sid)
 
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    _end_cookie_session()
+    db.session.commit()
     logout_user()
+    _clear_cookie_session()
     return redirect(url_for("auth.login"))

@@ -13,6 +13,7 @@ from flask import (
 )
 from flask_login import current_user
 
+from app.auth.scope import region_codes_in_scope
 from app.ui import i18n
 from config import BASE_DIR
 from geo.layers import INCIDENTS
@@ -40,6 +41,9 @@ def index():
         basemap_url=current_app.config.get("BASEMAP_URL", ""),
         has_wms=_served("/ogc/wms"),
         has_bulletin=_served("/api/v1/reports/bulletin"),
+        # A user restricted to several regions works in one at a time (the analyses
+        # need a region); one restricted to one region has it as "all".
+        several_regions_only=len(region_codes_in_scope() or ()) > 1,
     )
 
 

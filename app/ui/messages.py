@@ -80,6 +80,8 @@ TEMPLATE_MESSAGES = (
     N_("viewer"), N_("analyst"), N_("supervisor"), N_("admin"),
     N_("Unknown user name or wrong password."),
     N_("Fill in both fields (the form may have expired: try again)."),
+    N_("Too many failed sign-ins: this account is locked for a while. Try again later."),
+    N_("Too many failed sign-ins from your address. Try again later."),
     N_("attempted"), N_("actual"),
     N_("illegal_crossing_between_bcp"), N_("illegal_crossing_at_bcp"),
     N_("refusal_of_entry"), N_("illegal_stay"), N_("asylum_application"), N_("facilitator"),

@@ -885,6 +885,10 @@ async function main() {
     option.textContent = regionName(feature.properties);
     regionSelect.append(option);
   }
+  // A user restricted to several regions has no "All regions": start in the first.
+  if (![...regionSelect.options].some((o) => o.value === app.state.region)) {
+    app.state.region = regionSelect.options[0]?.value ?? "";
+  }
   const last = newest.features.length
     ? new Date(newest.features[0].properties.occurred_at) : new Date();
   const first = oldest.features.length

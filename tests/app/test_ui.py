@@ -54,10 +54,17 @@ def test_catalogues_compile(tmp_path):
 
 
 def sign_in(client, make_user, role="analyst"):
+    from datetime import timedelta
+
+    from app.auth.service import start_session
+    from app.extensions import db
+
     user = make_user(role)
+    sid = start_session(db.session, user, timedelta(hours=1))  # the server-side row
     with client.session_transaction() as session:
         session["_user_id"] = str(user.id)
         session["_fresh"] = True
+        session["_sid"] = sid
     return user
 
 
@@ -129,3 +136,18 @@ def test_no_compiled_catalogue_is_committed():
     ignored = (BASE_DIR / ".gitignore").read_text().splitlines()
     assert "*.mo" in ignored
     assert Path(BASE_DIR / "babel.cfg").exists()
+
+
+def test_a_user_of_several_regions_has_no_all_regions_choice(client, make_user, sample_layers):
+    from app.extensions import db
+    from geo.models import Region
+
+    user = sign_in(client, make_user, "viewer")
+    assert "All regions" in client.get("/").get_data(as_text=True)  # unrestricted
+    user.regions = list(db.session.scalars(db.select(Region).order_by(Region.code)))[:2]
+    db.session.flush()
+    assert len(user.regions) == 2
+    assert "All regions" not in client.get("/").get_data(as_text=True)
+    user.regions = user.regions[:1]  # one region: "all" is that region
+    db.session.flush()
+    assert "All regions" in client.get("/").get_data(as_text=True)

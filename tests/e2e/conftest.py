@@ -33,7 +33,7 @@ def live_server(databases):
             "UPDATE incidents SET occurred_at = now() - interval '10 days' "
             "WHERE external_id IN ('T-1', 'T-2')"
         ))
-        for role in ("viewer", "analyst", "supervisor"):
+        for role in ("viewer", "analyst", "supervisor", "admin"):
             create_user(db.session, f"e2e-{role}", role, TEST_PASSWORD)
         db.session.commit()
         db.session.remove()

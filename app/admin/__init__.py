@@ -1,0 +1,207 @@
+"""The admin page: users (roles, regions, passwords, lock-outs), their API tokens and
+browser sessions, and the audit trail.
+
+HTML forms only (CSRF-checked like every session write, ``app.auth``), no script. Each
+route parses the form, calls one function of ``app.auth.service`` (which audits the
+change in the same transaction), commits, and redirects (303) to the page it came from;
+an error the admin can fix is shown on that page with status 422 and nothing written.
+Every endpoint needs the admin role (``app.auth.permissions``).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+
+from app.auth import service
+from app.auth.models import User
+from app.auth.service import AuthError
+from app.extensions import db
+from geo.vocabulary import ROLES
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+TOKEN_DAYS_DEFAULT = 90
+TOKEN_DAYS_MAX = 3650
+
+
+def _idle() -> timedelta:
+    return timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"])
+
+
+def _user_or_404(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404, f"no user with id {user_id}")
+    return user
+
+
+def _done(message: str, endpoint: str, **values):
+    db.session.commit()
+    flash(message, "info")
+    return redirect(url_for(endpoint, **values), code=303)
+
+
+def _users_page(status: int = 200):
+    return render_template("admin/users.html", users=service.list_users(db.session),
+                           regions=service.all_regions(db.session), roles=ROLES,
+                           now=service.utc_now(), form=request.form), status
+
+
+def _user_page(user: User, status: int = 200, new_token: str | None = None,
+               new_token_row=None):
+    page = render_template(
+        "admin/user.html", user=user, roles=ROLES, regions=service.all_regions(db.session),
+        tokens=service.list_tokens(db.session, user.username),
+        sessions=service.active_sessions(db.session, _idle(), user.id),
+        now=service.utc_now(), new_token=new_token, new_token_row=new_token_row,
+        token_days=TOKEN_DAYS_DEFAULT, token_days_max=TOKEN_DAYS_MAX)
+    # A page that shows a token once must not be kept by the browser or a proxy.
+    return page, status, {"Cache-Control": "no-store"}
+
+
+def _refused(exc: AuthError, page):
+    db.session.rollback()
+    flash(str(exc), "error")
+    return page()
+
+
+@bp.get("")
+def users():
+    return _users_page()
+
+
+@bp.post("/users")
+def create_user():
+    form = request.form
+    try:
+        user = service.create_user(db.session, form.get("username", "").strip(),
+                                   form.get("role", ""), form.get("password", ""),
+                                   form.getlist("regions"))
+    except AuthError as exc:
+        return _refused(exc, lambda: _users_page(422))
+    return _done(f"Created user {user.username}.", "admin.user", user_id=user.id)
+
+
+@bp.get("/users/<int:user_id>")
+def user(user_id: int):
+    return _user_page(_user_or_404(user_id))
+
+
+@bp.post("/users/<int:user_id>")
+def update_user(user_id: int):
+    target = _user_or_404(user_id)
+    form = request.form
+    active = form.get("active")
+    try:
+        if active not in ("active", "inactive"):
+            raise AuthError("active: choose active or inactive")
+        changed = service.update_user(db.session, target, role=form.get("role", ""),
+                                      active=active == "active",
+                                      region_codes=form.getlist("regions"),
+                                      by=current_user)
+    except AuthError as exc:
+        return _refused(exc, lambda: _user_page(_user_or_404(user_id), 422))
+    message = f"Saved {target.username}." if changed else "Nothing changed."
+    return _done(message, "admin.user", user_id=user_id)
+
+
+@bp.post("/users/<int:user_id>/password")
+def reset_password(user_id: int):
+    target = _user_or_404(user_id)
+    try:
+        service.reset_password(db.session, target, request.form.get("password", ""))
+    except AuthError as exc:
+        return _refused(exc, lambda: _user_page(_user_or_404(user_id), 422))
+    return _done(f"New password set for {target.username}; their sessions were ended.",
+                 "admin.user", user_id=user_id)
+
+
+@bp.post("/users/<int:user_id>/unlock")
+def unlock_user(user_id: int):
+    target = _user_or_404(user_id)
+    changed = service.unlock_user(db.session, target)
+    return _done(f"Unlocked {target.username}." if changed else "Not locked.",
+                 "admin.user", user_id=user_id)
+
+
+@bp.post("/users/<int:user_id>/sessions/revoke")
+def revoke_user_sessions(user_id: int):
+    target = _user_or_404(user_id)
+    ended = service.revoke_sessions(db.session, user_id=target.id)
+    return _done(f"Ended {ended} session(s) of {target.username}.", "admin.user",
+                 user_id=user_id)
+
+
+@bp.post("/users/<int:user_id>/tokens")
+def create_token(user_id: int):
+    target = _user_or_404(user_id)
+    days = request.form.get("expires_days", "").strip()
+    try:
+        if not days.isdigit() or not 1 <= int(days) <= TOKEN_DAYS_MAX:
+            raise AuthError(f"expires_days: a whole number of days, 1-{TOKEN_DAYS_MAX}")
+        row, token = service.create_token(db.session, target, request.form.get("name", ""),
+                                          timedelta(days=int(days)))
+    except AuthError as exc:
+        return _refused(exc, lambda: _user_page(_user_or_404(user_id), 422))
+    db.session.commit()
+    # Shown in this response only: the database keeps its SHA-256.
+    return _user_page(target, 201, new_token=token, new_token_row=row)
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+def revoke_token(token_id: int):
+    try:
+        row = service.revoke_token(db.session, token_id)
+    except AuthError as exc:
+        abort(404, str(exc))
+    return _done(f"Revoked token {row.name!r} of {row.user.username}.", "admin.user",
+                 user_id=row.user_id)
+
+
+@bp.get("/sessions")
+def sessions():
+    return render_template("admin/sessions.html",
+                           sessions=service.active_sessions(db.session, _idle()),
+                           idle_minutes=current_app.config["SESSION_IDLE_MINUTES"])
+
+
+@bp.post("/sessions/<int:session_id>/revoke")
+def revoke_session(session_id: int):
+    ended = service.revoke_sessions(db.session, session_id=session_id)
+    if not ended:
+        abort(404, f"no live session with id {session_id}")
+    back = request.form.get("back")
+    if back and back.isdigit():
+        return _done("Session ended.", "admin.user", user_id=int(back))
+    return _done("Session ended.", "admin.sessions")
+
+
+@bp.get("/audit")
+def audit():
+    from app import audit as trail
+    from app.api.audit import parse_audit_query
+    from geo.errors import ParameterError
+
+    try:
+        query = parse_audit_query(request.args)
+    except ParameterError as exc:
+        flash(str(exc), "error")
+        return render_template("admin/audit.html", records=[], matched=0, query=None,
+                               filters={}), 422
+    records, matched = trail.query(db.session, query)
+    filters = {k: v for k, v in request.args.items()
+               if k in ("user", "action", "entity", "entity_id", "datetime") and v}
+    return render_template("admin/audit.html", records=records, matched=matched,
+                           query=query, filters=filters)
