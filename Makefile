@@ -13,13 +13,15 @@ export PORT
         assets translations lint clean-instance
 
 # Two processes (one per core) of four threads each: the map page asks for 5-7 things at
-# once and most of each request is spent waiting for PostGIS.
+# once and most of each request is spent waiting for PostGIS. --timeout restarts a worker
+# that stops answering its arbiter for 60 s (a request's queries are cut at
+# STATEMENT_TIMEOUT_S, 30 s, well before).
 run: system-packages venv assets translations db migrate demo
 	@echo ""
 	@echo "BorderRisk on http://127.0.0.1:$(PORT)"
 	@$(FLASK) demo credentials
 	@echo "(Ctrl-C stops the server; 'make stop' stops the embedded PostGIS)"
-	$(BIN)/gunicorn --workers 2 --threads 4 --bind 127.0.0.1:$(PORT) --access-logfile - 'app:create_app()'
+	$(BIN)/gunicorn --workers 2 --threads 4 --timeout 60 --graceful-timeout 30 --bind 127.0.0.1:$(PORT) --access-logfile - 'app:create_app()'
 
 test: system-packages-test venv-test assets translations db
 	$(BIN)/ruff check .

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 from flask import Flask
 
 from config import BASE_DIR, INSTANCE_DIR, Config, ConfigError
@@ -26,6 +28,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app = Flask(__name__, static_folder="../static", instance_path=str(INSTANCE_DIR))
     app.config.update(settings.as_flask_config())
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(settings)
     app.config["RISK_MODEL"] = _risk_model(settings, test_config is not None)
 
     from app.extensions import csrf, db, login_manager, migrate
@@ -36,6 +39,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.init_app(app)
 
     from app import audit, auth, cli, errors, health, security_headers, ui  # noqa: F401
+    from app.admin import bp as admin_bp
     from app.api import bp as api_bp
     from app.ogc import bp as ogc_bp
 
@@ -47,8 +51,25 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(api_bp)
     app.register_blueprint(ogc_bp)
     app.register_blueprint(ui.bp)
+    app.register_blueprint(admin_bp)
     cli.init_app(app)
     return app
+
+
+def _engine_options(settings: Config) -> dict:
+    """The engine options, with PostgreSQL's ``statement_timeout`` (``STATEMENT_TIMEOUT_S``)
+    on every connection of the web app, so no request holds a connection and a core
+    for long (an import sets its own longer one). Commands of the ``flask`` CLI
+    (migrations, demo load, imports run by an operator) get none."""
+    import click
+
+    options = copy.deepcopy(settings.SQLALCHEMY_ENGINE_OPTIONS)
+    if settings.STATEMENT_TIMEOUT_S and click.get_current_context(silent=True) is None:
+        connect_args = options.setdefault("connect_args", {})
+        given = connect_args.get("options", "")
+        connect_args["options"] = (
+            f"{given} -c statement_timeout={settings.STATEMENT_TIMEOUT_S * 1000}".strip())
+    return options
 
 
 def _risk_model(settings: Config, testing: bool):

@@ -33,6 +33,16 @@ BATCH_ROWS = 50_000
 class ReadError(ValueError):
     """The input as a whole cannot be read (not one row of it); the message says why."""
 
+
+class ArchiveTooLargeError(ReadError):
+    """A zip whose members would expand beyond the limit (a zip bomb, or just too big)."""
+
+# An uploaded zip is read in place by GDAL (/vsizip/), never extracted; still, its
+# members must have plain names and expand to a bounded size.
+MAX_UNZIPPED_BYTES = 1024 * 1024 * 1024
+MAX_ZIP_MEMBERS = 64
+NESTED_ARCHIVES = (".zip", ".gz", ".tgz", ".tar", ".7z", ".rar", ".bz2", ".xz")
+
 FORMATS = ("geojson", "csv", "gpkg", "shapefile")
 EXTENSIONS = {".geojson": "geojson", ".json": "geojson", ".csv": "csv", ".gpkg": "gpkg",
               ".zip": "shapefile", ".shp": "shapefile"}
@@ -67,7 +77,8 @@ def detect_format(filename: str) -> str:
 
 def read_batches(path: str | Path, fmt: str | None = None, *, crs: int | None = None,
                  mapping: dict[str, str] | None = None, names=None,
-                 batch_rows: int = BATCH_ROWS) -> Iterator[tuple]:
+                 batch_rows: int = BATCH_ROWS,
+                 max_unzipped_bytes: int = MAX_UNZIPPED_BYTES) -> Iterator[tuple]:
     """Batches of a file (see the module docstring).
 
     Parameters
@@ -79,6 +90,10 @@ def read_batches(path: str | Path, fmt: str | None = None, *, crs: int | None = 
         Property (or, for CSV, ``lon``/``lat``/``wkt``) -> column name.
     names : sequence of str, optional
         The properties to look for (a layer's writable names); default all known.
+    max_unzipped_bytes : int
+        Most bytes the members of a zipped Shapefile may expand to; beyond it
+        ``ArchiveTooLargeError``. Members with a path (``../x.shp``, ``/etc/x``), a NUL
+        or a nested archive are refused with ``ReadError``.
     """
     fmt = fmt or detect_format(str(path))
     if fmt == "geojson":
@@ -86,7 +101,8 @@ def read_batches(path: str | Path, fmt: str | None = None, *, crs: int | None = 
     elif fmt == "csv":
         yield from _csv_batches(Path(path), crs, mapping or {}, names, batch_rows)
     elif fmt in ("gpkg", "shapefile"):
-        yield from _ogr_batches(Path(path), fmt, crs, mapping or {}, names, batch_rows)
+        yield from _ogr_batches(Path(path), fmt, crs, mapping or {}, names, batch_rows,
+                                max_unzipped_bytes)
     else:
         raise ReadError(f"unknown format {fmt!r}; formats: {', '.join(FORMATS)}")
 
@@ -190,15 +206,41 @@ def _csv_batches(path: Path, crs: int | None, mapping: dict[str, str], names,
         raise ReadError(f"the CSV cannot be read: {exc}") from None
 
 
-def _shapefile_path(path: Path) -> str:
+def _check_zip_members(members: list[zipfile.ZipInfo], max_unzipped_bytes: int) -> None:
+    """ReadError for a member name that is a path out of the archive, holds a NUL or
+    is an archive itself; ArchiveTooLargeError when the members expand beyond
+    ``max_unzipped_bytes`` (the sizes the zip declares)."""
+    if len(members) > MAX_ZIP_MEMBERS:
+        raise ReadError(f"the zip holds {len(members)} files; a zipped Shapefile needs a "
+                        f"few (.shp, .shx, .dbf, .prj, .cpg), at most {MAX_ZIP_MEMBERS}")
+    for member in members:
+        name = member.filename
+        parts = name.replace("\\", "/").split("/")
+        if ("\x00" in name or name.startswith(("/", "\\")) or ".." in parts
+                or (len(name) > 1 and name[1] == ":")):
+            raise ReadError(f"the zip holds a file named {name!r}: names with a path out "
+                            "of the archive are not accepted")
+        if name.lower().endswith(NESTED_ARCHIVES):
+            raise ReadError(f"the zip holds another archive ({name!r}): nested archives "
+                            "are not accepted; zip the Shapefile's own files")
+    total = sum(member.file_size for member in members)
+    if total > max_unzipped_bytes:
+        raise ArchiveTooLargeError(
+            f"the zip's files would expand to {total / 2**20:,.0f} MiB, more than the "
+            f"limit of {max_unzipped_bytes / 2**20:,.0f} MiB (IMPORT_MAX_UNZIPPED_MB)")
+
+
+def _shapefile_path(path: Path, max_unzipped_bytes: int = MAX_UNZIPPED_BYTES) -> str:
     if path.suffix.lower() != ".zip":
         return str(path)
     try:
         with zipfile.ZipFile(path) as archive:
-            shapefiles = [n for n in archive.namelist()
-                          if n.lower().endswith(".shp") and not n.startswith("__MACOSX")]
-    except zipfile.BadZipFile:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError):
         raise ReadError("the upload is not a valid zip file") from None
+    _check_zip_members(members, max_unzipped_bytes)
+    shapefiles = [m.filename for m in members if m.filename.lower().endswith(".shp")
+                  and not m.filename.startswith("__MACOSX")]
     if len(shapefiles) != 1:
         raise ReadError(f"the zip must hold exactly one .shp file, it holds {len(shapefiles)}")
     return f"/vsizip/{path}/{shapefiles[0]}"
@@ -219,11 +261,13 @@ def _source_srid(crs, override: int | None) -> int:
 
 
 def _ogr_batches(path: Path, fmt: str, crs: int | None, mapping: dict[str, str], names,
-                 batch_rows: int) -> Iterator[tuple]:
+                 batch_rows: int,
+                 max_unzipped_bytes: int = MAX_UNZIPPED_BYTES) -> Iterator[tuple]:
     import pyogrio
     from pyogrio.errors import DataSourceError
 
-    source = _shapefile_path(path) if fmt == "shapefile" else str(path)
+    source = (_shapefile_path(path, max_unzipped_bytes) if fmt == "shapefile"
+              else str(path))
     try:
         info = pyogrio.read_info(source)
     except DataSourceError as exc:
