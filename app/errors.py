@@ -1,12 +1,53 @@
-"""Errors as RFC 7807 ``application/problem+json`` for the API, HTML pages elsewhere."""
+"""Errors as RFC 7807 ``application/problem+json`` for the API, HTML pages elsewhere.
+
+A database that is down, restarting, full or read-only is not a bug of ours: such a
+failure (:func:`database_failure`) is answered with **503 and ``Retry-After``** in the
+format of the part of the service that was asked (problem+json for ``/api/``, an OGC API
+exception for ``/ogc/features`` and ``/ogc/tiles``, a ``ServiceExceptionReport`` for
+``/ogc/wms``, a plain page for the browser), after rolling the session's transaction
+back, so nothing half-written stays. The engine options in ``config.py``
+(``connect_timeout``, ``pool_pre_ping``, ``pool_timeout``) make such a request fail
+within about a second and the next one reconnect once the database is back; a
+connection that dies after a request's last query does not turn its answer into a 500
+(``_remove_session``). docs/reliability.md says what is guaranteed and how it is tested.
+"""
 
 from __future__ import annotations
 
-from flask import Flask, json, request
+import contextlib
+from html import escape
+
+import psycopg2
+from flask import Flask, Response, json, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
 PROBLEM_MIME = "application/problem+json"
+# Seconds a client should wait before retrying after a 503 (a restart takes a few).
+RETRY_AFTER_S = 5
+
+UNAVAILABLE = ("the database is unavailable (down, restarting or unreachable); "
+               "nothing was changed, try again shortly")
+_BY_SQLSTATE = {
+    "53100": "the database is out of disk space; nothing was written",
+    "53200": "the database is out of memory; nothing was written, try again shortly",
+    "53300": "the database accepts no more connections; nothing was written, try again "
+             "shortly",
+    "25006": "the database is read-only (maintenance or a standby server); nothing was "
+             "written",
+    "57014": "the database did not answer in time; nothing was written",
+    "40001": "the database could not serialise this transaction with another; nothing "
+             "was written, try again",
+    "40P01": "the database found a deadlock with another transaction; nothing was "
+             "written, try again",
+}
+# libpq's words when mapnik's PostGIS plugin loses or cannot open its connection (it
+# reports them as a RuntimeError, without an SQLSTATE).
+_CONNECTION_WORDS = ("could not connect", "connection refused", "server closed the connection",
+                     "terminating connection", "the database system is",
+                     "no connection to the server", "connection to server",
+                     "connection not open", "connection already closed")
 
 
 def problem(status: int, title: str, detail: str, headers: dict | None = None, **extra):
@@ -16,11 +57,106 @@ def problem(status: int, title: str, detail: str, headers: dict | None = None, *
     return json.dumps(body), status, response_headers
 
 
+def database_failure(exc: BaseException) -> str | None:
+    """Why the database could not serve the request, for the client; None when ``exc``
+    is not a database failure (a bug, answered with 500).
+
+    Failures: connection errors (no SQLSTATE, or class 08), the server shutting down or
+    restarting (57P01-57P03), insufficient resources (class 53: disk full, out of memory,
+    too many connections), a read-only transaction (25006), a statement timeout (57014),
+    a serialisation failure or deadlock (40001, 40P01), no free pooled connection within
+    ``pool_timeout`` and mapnik's PostGIS plugin losing its connection.
+    """
+    if isinstance(exc, sa_exc.TimeoutError):  # the pool's, not a statement's
+        return "the service is busy: no database connection became free in time; try again"
+    if isinstance(exc, sa_exc.DisconnectionError):
+        return UNAVAILABLE
+    if isinstance(exc, sa_exc.DBAPIError):
+        if exc.connection_invalidated:
+            return UNAVAILABLE
+        driver_error = exc.orig
+    elif isinstance(exc, psycopg2.Error):  # raw driver use (COPY) outside SQLAlchemy
+        driver_error = exc
+    elif isinstance(exc, RuntimeError):  # mapnik
+        text = str(exc).lower()
+        return UNAVAILABLE if any(words in text for words in _CONNECTION_WORDS) else None
+    else:
+        return None
+    code = getattr(driver_error, "pgcode", None) or ""
+    if code in _BY_SQLSTATE:
+        return _BY_SQLSTATE[code]
+    if code.startswith("53"):
+        return "the database is out of resources; nothing was written, try again later"
+    if code.startswith("08") or code in ("57P01", "57P02", "57P03"):
+        return UNAVAILABLE
+    if not code and isinstance(driver_error, (psycopg2.OperationalError,
+                                              psycopg2.InterfaceError)):
+        return UNAVAILABLE  # libpq's own (connection) errors carry no SQLSTATE
+    if isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError)):
+        return UNAVAILABLE
+    return None
+
+
 def _is_api_request() -> bool:
     return request.path.startswith("/api/")
 
 
+def _unavailable_response(reason: str) -> Response:
+    """503 with ``Retry-After``, in the format of the part of the service asked."""
+    headers = {"Retry-After": str(RETRY_AFTER_S)}
+    path = request.path
+    if path.startswith("/ogc/wms"):
+        from app.ogc.wms import Params, WmsError, _version, exception_report
+
+        response = exception_report(WmsError(reason), _version(Params(request.args)))
+        response.status_code = 503
+    elif path.startswith("/ogc/"):
+        from app.ogc.features import OgcApiError, exception_response
+
+        response = exception_response(OgcApiError(503, "ServiceUnavailable", reason))
+    elif path.startswith("/api/") or path == "/healthz":
+        body, status, problem_headers = problem(503, "Service Unavailable", reason)
+        response = Response(body, status=status, headers=problem_headers)
+    else:
+        # A plain page: no template, no session user (both could need the database).
+        page = ("<!doctype html><html><head><meta charset=\"utf-8\">"
+                "<title>Service unavailable</title></head><body>"
+                "<h1>Service unavailable</h1>"
+                f"<p>{escape(reason[0].upper() + reason[1:])}.</p>"
+                f"<p>Reload this page in {RETRY_AFTER_S} seconds.</p></body></html>")
+        response = Response(page, status=503, mimetype="text/html")
+    response.headers.update(headers)
+    return response
+
+
+def _roll_back() -> None:
+    """Roll the request's transaction back; a dead connection is discarded quietly (the
+    server has already rolled back what it held)."""
+    from app.extensions import db
+
+    with contextlib.suppress(Exception):
+        db.session.rollback()
+
+
+def _remove_session(exc: BaseException | None) -> None:
+    """End the request's session; when its connection died meanwhile (the database
+    restarted after the last query), SQLAlchemy has discarded that connection and the
+    rollback that fails is not the client's concern: their answer stands."""
+    from app.extensions import db
+
+    try:
+        db.session.remove()
+    except sa_exc.DBAPIError as error:
+        if database_failure(error) is None:
+            raise
+        db.session.registry.clear()
+
+
 def init_app(app: Flask) -> None:
+    # Registered after Flask-SQLAlchemy's own teardown, so it runs first (teardowns run
+    # in reverse order) and leaves that one nothing to close.
+    app.teardown_appcontext(_remove_session)
+
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
         return problem(400, "Bad Request", f"CSRF check failed: {exc.description}")
@@ -33,6 +169,15 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected_error(exc: Exception):
+        reason = database_failure(exc)
+        if reason is not None:
+            _roll_back()
+            # One line, not a traceback: an outage would otherwise flood the log.
+            first_line = (str(getattr(exc, "orig", None) or exc).strip().splitlines()
+                          or [type(exc).__name__])[0]
+            app.logger.warning("503 on %s %s: database failure: %s", request.method,
+                               request.path, first_line)
+            return _unavailable_response(reason)
         # Never a stack trace to the client; the log has it.
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         return problem(500, "Internal Server Error", "an unexpected error occurred; "

@@ -152,3 +152,20 @@ def test_emerging_and_evaluate_need_closed_windows(demo):
     assert emerging.status_code == 422 and emerging.get_json()["field"] == "datetime"
     evaluate = get(demo, "/api/v1/hotspots/evaluate?region=GE-KK&train=2025-01-01T00:00:00Z/..")
     assert evaluate.status_code == 422 and evaluate.get_json()["field"] == "train"
+
+
+def test_an_automatic_cell_size_too_fine_for_the_cap_is_coarsened_not_refused(demo):
+    app, headers, _ = demo
+    cap = app.config["HOTSPOT_MAX_CELLS"]
+    url = f"/api/v1/hotspots?bbox={GEORGIA}&datetime={YEAR}"
+    free = app.test_client().get(url, headers=headers).get_json()["metadata"]
+    assert free["cells"] > 500  # the automatic size gives more cells than the cap below
+    app.config["HOTSPOT_MAX_CELLS"] = 500
+    try:
+        response = app.test_client().get(url, headers=headers)
+    finally:
+        app.config["HOTSPOT_MAX_CELLS"] = cap
+    assert response.status_code == 200, response.get_json()
+    meta = response.get_json()["metadata"]
+    assert meta["cells"] <= 500 and meta["cell_size_m"] > free["cell_size_m"]
+    assert "coarsened to keep at most 500 cells" in meta["cell_size_source"]

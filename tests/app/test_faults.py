@@ -1,0 +1,528 @@
+"""Database faults: a read-only database, a database that goes away and comes back,
+a backend terminated mid-write, and an import killed with SIGKILL.
+
+Each answers 503 with ``Retry-After`` (never a 500 or a hang), writes nothing half-way,
+and the next request after the database is back succeeds with no restart
+(``app/errors.py``, the engine options in ``config.py``). All on real PostGIS
+databases of their own; the large import files are synthetic.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import re
+import select
+import signal
+import socket
+import subprocess  # noqa: S404  # the flask CLI, fixed arguments
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from io import BytesIO
+from pathlib import Path
+
+import numpy as np
+import psycopg2
+import pytest
+from psycopg2 import sql
+from sqlalchemy.engine import make_url
+from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.test import encode_multipart
+
+from app.extensions import db
+from geo.vocabulary import INCIDENT_CATEGORIES
+from tests.conftest import DATA_DIR, TEST_PASSWORD, committed_sample_layers, make_app
+
+FLASK = Path(sys.executable).parent / "flask"
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+WMS_GETMAP = ("/ogc/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=regions&STYLES="
+              "&CRS=EPSG:4326&BBOX=41.2,44.8,41.6,45.6&WIDTH=256&HEIGHT=256&FORMAT=image/png")
+# The sample regions (tests/data/sample_layers.geojson) cover this box (degrees).
+SAMPLE_BOX = (44.85, 41.25, 45.55, 41.55)
+
+
+# ----------------------------------------------------------------- helpers
+
+
+class DatabaseGate:
+    """A TCP relay on a loopback port in front of the PostgreSQL server: ``close()``
+    drops every relayed connection and refuses new ones (the database "goes away" for
+    whoever connects through the gate); ``open()`` lets connections through again."""
+
+    def __init__(self, host: str, port: int):
+        self.target = (host, port)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self._listener: socket.socket | None = None
+        self._sockets: set[socket.socket] = set()
+        self._lock = threading.Lock()
+
+    def open(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def close(self) -> None:
+        if self._listener is not None:
+            try:  # wakes the accepting thread (a bare close() would leave it listening)
+                self._listener.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            self._listener.close()
+            self._listener = None
+        with self._lock:
+            for sock in self._sockets:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                sock.close()
+            self._sockets.clear()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # closed
+            try:
+                upstream = socket.create_connection(self.target)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._sockets.update((client, upstream))
+            threading.Thread(target=self._relay, args=(client, upstream), daemon=True).start()
+
+    def _relay(self, a: socket.socket, b: socket.socket) -> None:
+        peers = {a: b, b: a}
+        try:
+            while True:
+                ready, _, _ = select.select([a, b], [], [], 1.0)
+                for sock in ready:
+                    data = sock.recv(65536)
+                    if not data:
+                        return
+                    peers[sock].sendall(data)
+        except (OSError, ValueError):
+            return
+        finally:
+            with self._lock:
+                for sock in (a, b):
+                    self._sockets.discard(sock)
+                    sock.close()
+
+
+def _connect(url: str):
+    conn = psycopg2.connect(make_url(url).set(drivername="postgresql").render_as_string(
+        hide_password=False))
+    conn.autocommit = True
+    return conn
+
+
+def _scalar(url: str, query: str, params=()):
+    conn = _connect(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(query, params)
+            row = cur.fetchone()
+            return None if row is None else row[0]
+    finally:
+        conn.close()
+
+
+def _counts(url: str) -> dict[str, int]:
+    conn = _connect(url)
+    try:
+        with conn.cursor() as cur:
+            counts = {}
+            for table in ("incidents", "audit_log"):
+                cur.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table)))
+                counts[table] = cur.fetchone()[0]
+            return counts
+    finally:
+        conn.close()
+
+
+def _incident_feature(ref: str) -> dict:
+    return {"type": "Feature", "geometry": {"type": "Point", "coordinates": [45.01, 41.32]},
+            "properties": {"external_id": ref, "source": "fault-test",
+                           "occurred_at": "2026-09-01T10:00:00Z",
+                           "category": "illegal_crossing_between_bcp", "persons_count": 2}}
+
+
+def _assert_503(response, kind: str) -> str:
+    """The response is a 503 of the expected ``kind`` with Retry-After; its text."""
+    assert response.status_code == 503, response.data[:500]
+    assert response.headers["Retry-After"] == "5"
+    body = response.get_data(as_text=True)
+    if kind == "problem":
+        assert response.mimetype == "application/problem+json"
+        payload = response.get_json(force=True)
+        assert payload["status"] == 503
+        return payload["detail"]
+    if kind == "ogcapi":
+        assert response.mimetype == "application/json"
+        payload = response.get_json()
+        assert payload["code"] == "ServiceUnavailable"
+        return payload["description"]
+    if kind == "wms":
+        assert response.mimetype == "text/xml"
+        assert "<ServiceException>" in body and "ServiceExceptionReport" in body
+        return body
+    assert kind == "page"
+    assert response.mimetype == "text/html"
+    assert "Service unavailable" in body and "Traceback" not in body
+    return body
+
+
+def write_synthetic_incidents(path: Path, rows: int, seed: int = 8) -> None:
+    """``rows`` SYNTHETIC incidents as CSV (``ref,date,type,persons,lon,lat``) inside
+    the sample regions."""
+    rng = np.random.default_rng(seed)
+    lon = rng.uniform(SAMPLE_BOX[0], SAMPLE_BOX[2], rows)
+    lat = rng.uniform(SAMPLE_BOX[1], SAMPLE_BOX[3], rows)
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    minutes = rng.integers(0, 2 * 365 * 24 * 60, rows)
+    categories = rng.choice(list(INCIDENT_CATEGORIES), rows)
+    persons = rng.integers(0, 12, rows)
+    with open(path, "w", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["ref", "date", "type", "persons", "lon", "lat", "notes"])
+        for i in range(rows):
+            when = (start + timedelta(minutes=int(minutes[i]))).strftime("%Y-%m-%dT%H:%M:%SZ")
+            writer.writerow([f"SYN-{i}", when, categories[i], int(persons[i]),
+                             f"{lon[i]:.6f}", f"{lat[i]:.6f}", "SYNTHETIC fault-test row"])
+
+
+def _wait_for_active_query(url: str, database: str, prefix: str, process=None,
+                           wait_s: float = 600) -> int:
+    """Pid of the backend of ``database`` running a statement that starts with
+    ``prefix``, polled every 10 ms (at most ``wait_s`` seconds)."""
+    conn = _connect(url)
+    try:
+        deadline = time.monotonic() + wait_s
+        with conn.cursor() as cur:
+            while time.monotonic() < deadline:
+                cur.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND "
+                            "state = 'active' AND pid <> pg_backend_pid() AND "
+                            "query LIKE %s", (database, prefix + "%"))
+                row = cur.fetchone()
+                if row:
+                    return row[0]
+                if process is not None and process.poll() is not None:
+                    pytest.fail(f"the import ended (exit {process.returncode}) before its "
+                                f"write started: {process.stderr.read()[-2000:]}")
+                time.sleep(0.01)
+    finally:
+        conn.close()
+    pytest.fail(f"no {prefix!r} statement on {database} within {wait_s} s")
+
+
+def _wait_until_gone(url: str, pid: int, wait_s: float = 600) -> None:
+    """Wait until backend ``pid`` has ended (and so rolled back what it held)."""
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        if not _scalar(url, "SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,)):
+            return
+        time.sleep(0.05)
+    pytest.fail(f"backend {pid} still running after {wait_s} s")
+
+
+# ----------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def committed(databases):
+    """An app on a database of its own with the sample layers and an analyst's token,
+    committed (the faults need connections of their own); (app, url, headers)."""
+    from app.auth.service import create_token, create_user
+
+    app, _ = committed_sample_layers(databases)
+    with app.app_context():
+        user = create_user(db.session, "fault-analyst", "analyst", TEST_PASSWORD)
+        _, token = create_token(db.session, user, "faults")
+        db.session.commit()
+        db.session.remove()
+    yield app, app.config["SQLALCHEMY_DATABASE_URI"], {"Authorization": f"Bearer {token}"}
+    with app.app_context():
+        db.engine.dispose()
+
+
+# ----------------------------------------------------------------- read-only
+
+
+def test_read_only_database_refuses_writes_with_503_and_writes_nothing(committed):
+    app, url, headers = committed
+    database = make_url(url).database
+    client = app.test_client()
+    # Used once while writable: the token's last use is recorded now, so the reads
+    # below need no write of their own.
+    assert client.get("/api/v1/incidents?limit=1", headers=headers).status_code == 200
+    with app.app_context():
+        from app.auth.models import User
+        from app.auth.service import create_token
+
+        user = db.session.execute(db.select(User).filter_by(username="fault-analyst")).scalar_one()
+        _, unused = create_token(db.session, user, "never used")
+        db.session.commit()
+        db.session.remove()
+    before = _counts(url)
+    admin = _connect(url)
+    try:
+        with admin.cursor() as cur:
+            cur.execute(sql.SQL("ALTER DATABASE {} SET default_transaction_read_only = on")
+                        .format(sql.Identifier(database)))
+        with app.app_context():
+            db.engine.dispose()  # the setting applies to new connections
+        assert client.get("/api/v1/incidents?limit=1", headers=headers).status_code == 200
+        # A token's first use cannot be recorded now; the read is served all the same.
+        first_use = client.get("/api/v1/incidents?limit=1",
+                               headers={"Authorization": f"Bearer {unused}"})
+        assert first_use.status_code == 200, first_use.get_data(as_text=True)
+
+        created = client.post("/api/v1/incidents", headers=headers,
+                              json=_incident_feature("RO-1"))
+        assert "read-only" in _assert_503(created, "problem")
+
+        with open(DATA_DIR / "incidents_small.csv", "rb") as stream:
+            imported = client.post("/api/v1/import/incidents", headers=headers,
+                                   data={"file": (stream, "incidents_small.csv")},
+                                   content_type="multipart/form-data")
+        detail = _assert_503(imported, "problem")
+        assert "read-only" in detail and "nothing was written" in detail
+    finally:
+        with admin.cursor() as cur:
+            cur.execute("SET default_transaction_read_only = off")
+            cur.execute(sql.SQL("ALTER DATABASE {} RESET default_transaction_read_only")
+                        .format(sql.Identifier(database)))
+        admin.close()
+        with app.app_context():
+            db.engine.dispose()
+    assert _counts(url) == before
+
+    # Writable again: the same write now succeeds, with no restart.
+    created = client.post("/api/v1/incidents", headers=headers, json=_incident_feature("RO-1"))
+    assert created.status_code == 201, created.get_json()
+    assert _counts(url)["incidents"] == before["incidents"] + 1
+
+
+# ----------------------------------------------------------------- database gone
+
+
+def test_database_gone_answers_503_everywhere_then_recovers_on_the_next_request(committed):
+    _, url, headers = committed
+    server = make_url(url)
+    gate = DatabaseGate(server.host, server.port)
+    gate.open()
+    gated = make_app(server.set(host="127.0.0.1", port=gate.port).render_as_string(
+        hide_password=False))
+    client = gated.test_client()
+    try:
+        assert client.get("/api/v1/incidents?limit=1", headers=headers).status_code == 200
+        assert client.get("/healthz").status_code == 200
+        before = _counts(url)
+
+        gate.close()  # every pooled connection is cut; new ones are refused
+        assert "unavailable" in _assert_503(
+            client.get("/api/v1/incidents?limit=1", headers=headers), "problem")
+        _assert_503(client.post("/api/v1/incidents", headers=headers,
+                                json=_incident_feature("GONE-1")), "problem")
+        _assert_503(client.get(WMS_GETMAP, headers=headers), "wms")
+        _assert_503(client.get("/ogc/tiles/incidents/10/637/379.mvt", headers=headers),
+                    "ogcapi")
+        _assert_503(client.get("/ogc/features/collections/incidents/items",
+                               headers=headers), "ogcapi")
+        health = client.get("/healthz")
+        assert health.status_code == 503 and health.headers["Retry-After"] == "5"
+        assert health.get_json()["database"] == "error"
+
+        gate.open()
+        listed = client.get("/api/v1/incidents?limit=1", headers=headers)
+        assert listed.status_code == 200, listed.get_json()
+        assert client.get("/healthz").get_json()["database"] == "ok"
+        assert _counts(url) == before
+    finally:
+        gate.close()
+        with gated.app_context():
+            db.engine.dispose()
+
+
+def test_database_gone_after_the_last_query_keeps_the_answer(committed):
+    # The response is made; then the database goes away before the request's session is
+    # closed (its rollback fails): the client still gets its answer, not a 500.
+    _, url, headers = committed
+    server = make_url(url)
+    gate = DatabaseGate(server.host, server.port)
+    gate.open()
+    gated = make_app(server.set(host="127.0.0.1", port=gate.port).render_as_string(
+        hide_password=False))
+
+    @gated.after_request
+    def database_goes_away(response):
+        gate.close()
+        return response
+
+    try:
+        listed = gated.test_client().get("/api/v1/incidents?limit=1", headers=headers)
+        assert listed.status_code == 200
+        assert listed.get_json()["numberReturned"] == 1
+        gate.open()
+        assert gated.test_client().get("/healthz").status_code == 200
+    finally:
+        gate.close()
+        with gated.app_context():
+            db.engine.dispose()
+
+
+def test_browser_page_is_a_plain_503_page_when_the_database_is_gone(committed):
+    _, url, _ = committed
+    server = make_url(url)
+    gate = DatabaseGate(server.host, server.port)
+    gate.open()
+    gated = make_app(server.set(host="127.0.0.1", port=gate.port).render_as_string(
+        hide_password=False))
+    client = gated.test_client()
+    try:
+        form = client.get("/login").get_data(as_text=True)
+        csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form).group(1)
+        signed_in = client.post("/login", data={"username": "fault-analyst",
+                                                "password": TEST_PASSWORD,
+                                                "csrf_token": csrf})
+        assert signed_in.status_code in (302, 303), signed_in.data[:300]
+        assert client.get("/").status_code == 200
+        gate.close()
+        page = _assert_503(client.get("/"), "page")
+        assert "database is unavailable" in page
+        gate.open()
+        assert client.get("/").status_code == 200
+    finally:
+        gate.close()
+        with gated.app_context():
+            db.engine.dispose()
+
+
+def test_terminated_connections_are_replaced_on_the_next_request(committed):
+    app, url, headers = committed
+    client = app.test_client()
+    assert client.get("/api/v1/incidents?limit=1", headers=headers).status_code == 200
+    # The app's pooled connections are ended from a second connection of the same role,
+    # as an administrator or a server restart would.
+    ended = _scalar(url, "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) "
+                         "FROM pg_stat_activity WHERE datname = current_database() "
+                         "AND pid <> pg_backend_pid() AND backend_type = 'client backend'")
+    assert ended >= 1
+    listed = client.get("/api/v1/incidents?limit=1", headers=headers)
+    assert listed.status_code == 200, listed.get_json()
+    assert client.get("/healthz").status_code == 200
+
+
+@pytest.mark.slow
+def test_backend_terminated_mid_import_answers_503_and_writes_nothing(committed, tmp_path):
+    app, url, headers = committed
+    database = make_url(url).database
+    path = tmp_path / "terminated.csv"
+    write_synthetic_incidents(path, 60_000, seed=57)
+    before = _counts(url)
+    responses = []
+
+    # Encoded here, in memory: the test client would spool a body this large to a
+    # temporary file that it never closes.
+    boundary, body = encode_multipart(MultiDict({
+        "file": FileStorage(BytesIO(path.read_bytes()), "terminated.csv"),
+        "source": "terminated"}))
+
+    def post_import():
+        responses.append(app.test_client().post(
+            "/api/v1/import/incidents", headers=headers, data=body,
+            content_type=f"multipart/form-data; boundary={boundary}"))
+
+    thread = threading.Thread(target=post_import)
+    thread.start()
+    pid = _wait_for_active_query(url, database, "INSERT INTO incidents")
+    assert _scalar(url, "SELECT pg_terminate_backend(%s)", (pid,))
+    thread.join(600)
+    assert not thread.is_alive()
+    detail = _assert_503(responses[0], "problem")
+    assert "unavailable" in detail
+    assert _counts(url) == before
+    assert _scalar(url, "SELECT count(*) FROM incidents WHERE source = 'terminated'") == 0
+
+
+# ----------------------------------------------------------------- SIGKILL mid-import
+
+IMPORT_ROWS = 60_000
+
+
+@pytest.fixture(scope="module")
+def killed_then_rerun(committed, tmp_path_factory):
+    """``flask import`` of IMPORT_ROWS synthetic incidents killed with SIGKILL while its
+    write runs, then run again to the end; what the database held after each."""
+    _, url, _ = committed
+    database = make_url(url).database
+    path = tmp_path_factory.mktemp("sigkill") / "sigkill.csv"
+    write_synthetic_incidents(path, IMPORT_ROWS, seed=9)
+    env = {**os.environ, "DATABASE_URL": url, "BORDERRISK_ENV": "development"}
+    command = [str(FLASK), "--app", "app", "import", str(path), "--layer", "incidents",
+               "--source", "sigkill"]
+
+    def state() -> dict:
+        return {
+            "rows": _scalar(url, "SELECT count(*) FROM incidents WHERE source = 'sigkill'"),
+            "distinct": _scalar(url, "SELECT count(DISTINCT external_id) FROM incidents "
+                                     "WHERE source = 'sigkill'"),
+            "imports": _scalar(url, "SELECT count(*) FROM audit_log WHERE action = 'import' "
+                                    "AND detail->>'source' = 'sigkill'"),
+            "audit": _scalar(url, "SELECT detail::text FROM audit_log WHERE action = 'import' "
+                                  "AND detail->>'source' = 'sigkill' ORDER BY id DESC LIMIT 1"),
+        }
+
+    process = subprocess.Popen(command, env=env, cwd=PROJECT_DIR, stdout=subprocess.PIPE,  # noqa: S603
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        # Killed while the INSERT into incidents runs: rows are being written, the
+        # commit has not been sent.
+        pid = _wait_for_active_query(url, database, "INSERT INTO incidents", process)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=60)  # reaps it and closes its pipes
+    # The server notices the lost client when the statement ends, and rolls it back.
+    _wait_until_gone(url, pid)
+    after_kill = state()
+    rerun = subprocess.run(command, env=env, cwd=PROJECT_DIR, capture_output=True,  # noqa: S603
+                           text=True, timeout=900)
+    assert rerun.returncode == 0, rerun.stderr[-3000:] + rerun.stdout[-3000:]
+    return {"killed_with": process.returncode, "after_kill": after_kill,
+            "after_rerun": state(), "output": rerun.stdout,
+            "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+
+
+@pytest.mark.slow
+def test_sigkill_mid_import_writes_nothing_and_the_rerun_writes_everything_once(
+        killed_then_rerun):
+    assert killed_then_rerun["killed_with"] == -signal.SIGKILL
+    assert killed_then_rerun["after_kill"]["rows"] == 0
+    after = killed_then_rerun["after_rerun"]
+    assert after["rows"] == IMPORT_ROWS
+    assert after["distinct"] == IMPORT_ROWS
+    assert f"{IMPORT_ROWS} inserted" in killed_then_rerun["output"]
+
+
+@pytest.mark.slow
+def test_sigkill_mid_import_audit_trail_has_no_record_then_exactly_one(killed_then_rerun):
+    assert killed_then_rerun["after_kill"]["imports"] == 0
+    after = killed_then_rerun["after_rerun"]
+    assert after["imports"] == 1
+    detail = json.loads(after["audit"])
+    assert detail["sha256"] == killed_then_rerun["sha256"]
+    assert detail["inserted"] == IMPORT_ROWS and detail["rows"] == IMPORT_ROWS
