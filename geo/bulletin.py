@@ -171,8 +171,9 @@ def _map_size(row) -> tuple[tuple[float, float, float, float], int, int]:
 
 
 def _region_map(session, row, start: datetime, end: datetime,
-                segment_levels: dict[int, str]) -> dict:
-    """The bulletin's map: PNG of the region, sections by level, hot-spots of the period."""
+                segment_levels: dict[int, str], scope: frozenset[int] | None) -> dict:
+    """The bulletin's map: PNG of the region, sections by level, hot-spots of the period;
+    neighbouring regions' features only when ``scope`` (the reader's regions) allows."""
     from geo import render  # mapnik: imported only where a map is drawn
 
     bbox, width, height = _map_size(row)
@@ -180,7 +181,7 @@ def _region_map(session, row, start: datetime, end: datetime,
         layers=MAP_LAYERS, bbox=bbox, crs=MAP_CRS, width=width, height=height, fmt="png",
         # The bulletin's period is closed [start, end]; the renderer's window is [start, end).
         time=(start, end + timedelta(microseconds=1)), region=row.code,
-        segment_levels=segment_levels,
+        segment_levels=segment_levels, scope=scope,
     )
     url = session.get_bind().url.render_as_string(hide_password=False)
     png = render.render_map(request, url)
@@ -199,7 +200,8 @@ def _legend() -> dict:
 
 def regional_bulletin(session, config: risk.RiskConfig, region_code: str | None,
                       start: datetime, end: datetime, srid: int, *,
-                      now: Callable[[], datetime] | None = None) -> dict:
+                      now: Callable[[], datetime] | None = None,
+                      scope: frozenset[int] | None = None) -> dict:
     """Everything a regional risk bulletin shows, as plain data.
 
     Parameters
@@ -215,6 +217,9 @@ def regional_bulletin(session, config: risk.RiskConfig, region_code: str | None,
         EPSG code of the metric analysis CRS.
     now : callable, optional
         Clock for ``generated_at`` (UTC); default ``datetime.now(UTC)``.
+    scope : frozenset of int, optional
+        The reader's region scope (region ids; None: unrestricted): the map draws no
+        feature of a region outside it.
 
     Returns
     -------
@@ -290,7 +295,7 @@ def regional_bulletin(session, config: risk.RiskConfig, region_code: str | None,
                  "sections_by_provenance": section_provenance,
                  "synthetic": bool(provenance.get("synthetic")),
                  "approximate_geography": geography},
-        "map": _region_map(session, region, start, end, levels),
+        "map": _region_map(session, region, start, end, levels, scope),
         "legend": _legend(),
         "generated_at": (now or (lambda: datetime.now(UTC)))().isoformat(timespec="seconds"),
     }

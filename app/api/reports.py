@@ -11,6 +11,7 @@ from app.api import bp
 from app.api.params import ParameterError
 from app.api.risk import period_parameter
 from app.api.scoping import scoped_region_code
+from app.auth.scope import region_scope
 from app.extensions import db
 from geo import bulletin
 
@@ -26,7 +27,8 @@ def risk_bulletin():
     region = scoped_region_code(request.args.get("region"), default=True)
     start, end = period_parameter(request.args.get("datetime"))
     content = bulletin.regional_bulletin(db.session, current_app.config["RISK_MODEL"], region,
-                                         start, end, current_app.config["ANALYSIS_SRID"])
+                                         start, end, current_app.config["ANALYSIS_SRID"],
+                                         scope=region_scope())
     html = render_template("bulletin.html", bulletin=content, for_print=fmt == "pdf")
     code = re.sub(r"[^A-Za-z0-9_-]", "_", content["region"]["code"])
     name = f"bulletin-{code}-{start:%Y%m%d}-{end:%Y%m%d}"

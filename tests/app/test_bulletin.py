@@ -209,3 +209,34 @@ def test_reading_a_bulletin_stores_nothing(demo_app, staff):
         after = db.session.execute(text("SELECT count(*) FROM risk_assessments")).scalar()
         db.session.remove()
     assert after == before  # reading a bulletin never stores an assessment
+
+
+def test_a_region_restricted_reader_sees_no_neighbouring_region_on_the_map(demo_app, staff):
+    from app.auth.models import User
+    from app.auth.service import create_token, create_user
+    from geo.models import Region
+    from tests.conftest import TEST_PASSWORD
+
+    app = demo_app[0]
+    with app.app_context():
+        user = db.session.execute(db.select(User).filter_by(username="bulletin-scoped")
+                                  ).scalar_one_or_none()
+        if user is None:
+            user = create_user(db.session, "bulletin-scoped", "viewer", TEST_PASSWORD)
+        user.regions = [db.session.execute(db.select(Region).filter_by(code=LIVE_REGION)
+                                           ).scalar_one()]
+        _, token = create_token(db.session, user, "bulletin")
+        db.session.commit()
+    scoped = get(demo_app, {"Authorization": f"Bearer {token}"}, region=LIVE_REGION,
+                 datetime=MAY)
+    assert scoped.status_code == 200
+    full = get(demo_app, staff["viewer"], region=LIVE_REGION, datetime=MAY)
+    scoped_png, full_png = map_png(scoped.get_data(as_text=True)), map_png(
+        full.get_data(as_text=True))
+    assert png_size(scoped_png) == png_size(full_png)
+    # The neighbours' regions, sections and crossings around the region are not drawn.
+    assert scoped_png != full_png
+    # Another region's bulletin is refused to this reader.
+    other = get(demo_app, {"Authorization": f"Bearer {token}"}, region=STORED_REGION,
+                datetime=MAY)
+    assert other.status_code == 403
