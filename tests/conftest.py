@@ -109,6 +109,18 @@ def token_headers(db_session, make_user):
     return _headers
 
 
+@pytest.fixture
+def analyst(token_headers):
+    """Bearer headers of a new analyst (writes incidents, imports them)."""
+    return token_headers("analyst")
+
+
+@pytest.fixture
+def supervisor(token_headers):
+    """Bearer headers of a new supervisor (writes the reference layers, validates)."""
+    return token_headers("supervisor")
+
+
 def load_sample_layers(session, analysis_srid: int) -> dict[str, dict[str, int]]:
     """Insert ``tests/data/sample_layers.geojson``; return ids by layer and code."""
     from geo.queries import derive_links, refresh_segment_lengths

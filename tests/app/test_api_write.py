@@ -32,15 +32,6 @@ def count(db_session, table="incidents"):
     return db_session.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
 
 
-@pytest.fixture
-def analyst(token_headers):
-    return token_headers("analyst")
-
-
-@pytest.fixture
-def supervisor(token_headers):
-    """Writes the reference layers (regions, sections, crossing points) and validates."""
-    return token_headers("supervisor")
 
 
 def post(client, headers, body, path="/api/v1/incidents", **query):

@@ -30,14 +30,6 @@ RAW_MARKERS = ("<script>alert", "<img src=x onerror")
 ESCAPED_SCRIPT = ("&lt;script&gt;alert", "\\u003cscript\\u003ealert")
 
 
-@pytest.fixture
-def analyst(token_headers):
-    return token_headers("analyst")
-
-
-@pytest.fixture
-def supervisor(token_headers):
-    return token_headers("supervisor")
 
 
 def assert_escaped(body: str, where: str, shown: bool = True) -> None:

@@ -21,6 +21,7 @@ import subprocess  # noqa: S404  # the flask CLI, fixed arguments
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from io import BytesIO
 from pathlib import Path
@@ -237,6 +238,23 @@ def _wait_until_gone(url: str, pid: int, wait_s: float = 600) -> None:
     pytest.fail(f"backend {pid} still running after {wait_s} s")
 
 
+@contextmanager
+def gated_app(url: str):
+    """An app whose database connections pass through a ``DatabaseGate`` (opened);
+    yields (app, gate); closes the gate and the app's pool afterwards."""
+    server = make_url(url)
+    gate = DatabaseGate(server.host, server.port)
+    gate.open()
+    gated = make_app(server.set(host="127.0.0.1", port=gate.port).render_as_string(
+        hide_password=False))
+    try:
+        yield gated, gate
+    finally:
+        gate.close()
+        with gated.app_context():
+            db.engine.dispose()
+
+
 # ----------------------------------------------------------------- fixtures
 
 
@@ -320,13 +338,8 @@ def test_read_only_database_refuses_writes_with_503_and_writes_nothing(committed
 
 def test_database_gone_answers_503_everywhere_then_recovers_on_the_next_request(committed):
     _, url, headers = committed
-    server = make_url(url)
-    gate = DatabaseGate(server.host, server.port)
-    gate.open()
-    gated = make_app(server.set(host="127.0.0.1", port=gate.port).render_as_string(
-        hide_password=False))
-    client = gated.test_client()
-    try:
+    with gated_app(url) as (gated, gate):
+        client = gated.test_client()
         assert client.get("/api/v1/incidents?limit=1", headers=headers).status_code == 200
         assert client.get("/healthz").status_code == 200
         before = _counts(url)
@@ -350,48 +363,30 @@ def test_database_gone_answers_503_everywhere_then_recovers_on_the_next_request(
         assert listed.status_code == 200, listed.get_json()
         assert client.get("/healthz").get_json()["database"] == "ok"
         assert _counts(url) == before
-    finally:
-        gate.close()
-        with gated.app_context():
-            db.engine.dispose()
 
 
 def test_database_gone_after_the_last_query_keeps_the_answer(committed):
     # The response is made; then the database goes away before the request's session is
     # closed (its rollback fails): the client still gets its answer, not a 500.
     _, url, headers = committed
-    server = make_url(url)
-    gate = DatabaseGate(server.host, server.port)
-    gate.open()
-    gated = make_app(server.set(host="127.0.0.1", port=gate.port).render_as_string(
-        hide_password=False))
+    with gated_app(url) as (gated, gate):
 
-    @gated.after_request
-    def database_goes_away(response):
-        gate.close()
-        return response
+        @gated.after_request
+        def database_goes_away(response):
+            gate.close()
+            return response
 
-    try:
         listed = gated.test_client().get("/api/v1/incidents?limit=1", headers=headers)
         assert listed.status_code == 200
         assert listed.get_json()["numberReturned"] == 1
         gate.open()
         assert gated.test_client().get("/healthz").status_code == 200
-    finally:
-        gate.close()
-        with gated.app_context():
-            db.engine.dispose()
 
 
 def test_browser_page_is_a_plain_503_page_when_the_database_is_gone(committed):
     _, url, _ = committed
-    server = make_url(url)
-    gate = DatabaseGate(server.host, server.port)
-    gate.open()
-    gated = make_app(server.set(host="127.0.0.1", port=gate.port).render_as_string(
-        hide_password=False))
-    client = gated.test_client()
-    try:
+    with gated_app(url) as (gated, gate):
+        client = gated.test_client()
         form = client.get("/login").get_data(as_text=True)
         csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form).group(1)
         signed_in = client.post("/login", data={"username": "fault-analyst",
@@ -404,10 +399,6 @@ def test_browser_page_is_a_plain_503_page_when_the_database_is_gone(committed):
         assert "database is unavailable" in page
         gate.open()
         assert client.get("/").status_code == 200
-    finally:
-        gate.close()
-        with gated.app_context():
-            db.engine.dispose()
 
 
 def test_terminated_connections_are_replaced_on_the_next_request(committed):

@@ -21,10 +21,6 @@ from tests.conftest import DATA_DIR
 SMALL_CSV = DATA_DIR / "incidents_small.csv"
 
 
-@pytest.fixture
-def analyst(token_headers):
-    return token_headers("analyst")
-
 
 def upload(client, headers, path, layer="incidents", filename=None, **form):
     # Encoded in memory: the test client would spool a large body to an unclosed file.

@@ -26,10 +26,6 @@ OPENAPI_URL = "/api/v1/openapi.json"
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 
 
-@pytest.fixture
-def analyst(token_headers):
-    return token_headers("analyst")
-
 
 @pytest.fixture
 def document(client, analyst):

@@ -247,24 +247,28 @@ def test_one_statement_tile_has_the_version_and_bytes_of_the_separate_ones(
         db_session, sample_layers, layer_name):
     tile_layer = tiles.TILE_LAYERS[layer_name]
     query = tiles.queries.FeatureQuery(limit=None)
-    version, body = tiles.versioned_tile(db_session, tile_layer, Z, X, Y, query, "k")
+    version, body, from_cache = tiles.versioned_tile(db_session, tile_layer, Z, X, Y, query,
+                                                     "k")
+    assert not from_cache
     assert version == tiles.tile_version(db_session, tile_layer, "k")
     assert body == tiles.vector_tile(db_session, tile_layer, Z, X, Y, query)
     if layer_name != "risk":  # no assessment in the sample layers: an empty tile
         assert body
     # A client that holds the version gets no tile; one that holds another gets it.
     assert tiles.versioned_tile(db_session, tile_layer, Z, X, Y, query, "k",
-                                {version}) == (version, None)
+                                {version}) == (version, None, False)
     assert tiles.versioned_tile(db_session, tile_layer, Z, X, Y, query, "k",
-                                {"other"}) == (version, body)
+                                {"other"}) == (version, body, False)
     assert tiles.versioned_tile(db_session, tile_layer, Z, X, Y, query, "other key")[0] \
         != version
 
 
 def test_a_tile_request_is_two_statements_with_the_scope_read_with_the_token(
         app, client, db_session, make_user, sample_layers):
-    """The token's owner and their regions come in the token's statement; the version
-    and the tile in one more (the region scope still applies)."""
+    """The token's owner and their regions come in the token's statement; then a tile
+    the cache holds needs only its version; one it does not, the tile (a third); and one
+    asked with ``Cache-Control: no-cache``, the version and the tile in one statement
+    (the region scope still applies)."""
     from sqlalchemy import event
 
     from app.auth.service import create_token
@@ -287,16 +291,183 @@ def test_a_tile_request_is_two_statements_with_the_scope_read_with_the_token(
 
     with app.app_context():
         engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        db_session.expire_all()
-        response = client.get(url, headers=headers)
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+
+    def statements_of(request_headers):
+        statements.clear()
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            db_session.expire_all()
+            response = client.get(url, headers=request_headers)
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        features = decode(response)["incidents"]["features"]
+        assert sample_layers["incidents"]["T-1"] in {f["id"] for f in features}
+        assert {f["properties"]["region_id"] for f in features} == {
+            sample_layers["regions"]["T-KK"]}
+        assert "api_tokens" in statements[0] and "user_regions" in statements[0]
+        return response.headers["X-Tile-Cache"], statements[1:]
+
+    cached, rest = statements_of(headers)  # the first request above put it in the cache
+    assert cached == "hit" and len(rest) == 1 and "data_versions" in rest[0], rest
+    cached, rest = statements_of({**headers, "Cache-Control": "no-cache"})
+    assert cached == "miss" and len(rest) == 1, rest
+    assert "data_versions" in rest[0] and "ST_AsMVT" in rest[0]
+    db_session.execute(text("UPDATE incidents SET persons_count = persons_count"))
+    cached, rest = statements_of(headers)  # a new version: not in the cache
+    assert cached == "miss" and len(rest) == 2, rest
+    assert "data_versions" in rest[0] and "ST_AsMVT" in rest[1]
+
+
+# ----------------------------------------------------------------- the tile cache
+
+
+def incident_tile(client, headers, url):
+    response = client.get(url, headers=headers)
     features = decode(response)["incidents"]["features"]
-    assert sample_layers["incidents"]["T-1"] in {f["id"] for f in features}
-    assert {f["properties"]["region_id"] for f in features} == {
-        sample_layers["regions"]["T-KK"]}
-    assert len(statements) == 2, statements
-    assert "api_tokens" in statements[0] and "user_regions" in statements[0]
-    assert "data_versions" in statements[1] and "ST_AsMVT" in statements[1]
+    return response, {f["id"]: f["properties"] for f in features}
+
+
+def test_a_cached_tile_has_the_same_bytes_and_etag_as_a_made_one(client, viewer,
+                                                                 sample_layers):
+    for layer in ("incidents", "border_segments", "regions"):
+        url = f"{BASE}/{layer}/{Z}/{X}/{Y}.mvt?"
+        made = client.get(url, headers={**viewer, "Cache-Control": "no-cache"})
+        assert made.status_code == 200 and made.headers["X-Tile-Cache"] == "miss"
+        kept = client.get(url, headers=viewer)
+        assert kept.headers["X-Tile-Cache"] == "hit"
+        assert kept.get_data() == made.get_data()
+        assert kept.headers["ETag"] == made.headers["ETag"]
+        assert kept.mimetype == made.mimetype
+    # An empty tile is kept as empty: 204 again.
+    url = f"{BASE}/incidents/14/0/0.mvt"
+    assert client.get(url, headers=viewer).status_code == 204
+    again = client.get(url, headers=viewer)
+    assert again.status_code == 204 and again.headers["X-Tile-Cache"] == "hit"
+
+
+def test_a_write_is_never_answered_from_the_cache(client, viewer, db_session,
+                                                  sample_layers):
+    t1 = sample_layers["incidents"]["T-1"]
+    url = "{}/incidents/12/{}/{}.mvt".format(BASE, *tile_of(45.0, 41.33, 12))
+    client.get(url, headers=viewer)
+    before, properties = incident_tile(client, viewer, url)
+    assert before.headers["X-Tile-Cache"] == "hit"
+    persons = properties[t1]["persons_count"]
+    db_session.execute(text("UPDATE incidents SET persons_count = :n WHERE id = :id"),
+                       {"n": persons + 7, "id": t1})
+    after, properties = incident_tile(client, viewer, url)
+    assert after.headers["X-Tile-Cache"] == "miss"
+    assert after.headers["ETag"] != before.headers["ETag"]
+    assert properties[t1]["persons_count"] == persons + 7
+    # A write to another table keeps the cached tile valid.
+    db_session.execute(text("UPDATE crossing_points SET name = name"))
+    kept, properties = incident_tile(client, viewer, url)
+    assert kept.headers["X-Tile-Cache"] == "hit"
+    assert properties[t1]["persons_count"] == persons + 7
+
+
+def test_a_rolled_back_write_does_not_leave_its_tile_for_a_later_one(db_session,
+                                                                     sample_layers):
+    """The counter goes back with a rollback, and the next write reaches the same
+    value again: the version also holds the writing transaction, so the tile made
+    inside the rolled-back one is not answered after the next write."""
+    t1 = sample_layers["incidents"]["T-1"]
+    tile_layer, cache = tiles.TILE_LAYERS["incidents"], tiles.TileCache(1 << 20)
+    z, (x, y) = 13, tile_of(45.0, 41.33, 13)
+    query = tiles.queries.FeatureQuery(limit=None)
+
+    def persons():
+        answer = tiles.versioned_tile(db_session, tile_layer, z, x, y, query, "k",
+                                      cache=cache)
+        features = mapbox_vector_tile.decode(answer.body)["incidents"]["features"]
+        return answer.from_cache, {f["id"]: f["properties"]["persons_count"]
+                                   for f in features}[t1]
+
+    counter = text("SELECT version FROM data_versions WHERE table_name = 'incidents'")
+    update = text("UPDATE incidents SET persons_count = :n WHERE id = :id")
+    start = db_session.execute(counter).scalar_one()
+    db_session.execute(text("SAVEPOINT before_the_write"))
+    db_session.execute(update, {"n": 101, "id": t1})
+    assert persons() == (False, 101)
+    assert persons() == (True, 101)
+    db_session.execute(text("ROLLBACK TO SAVEPOINT before_the_write"))
+    db_session.execute(update, {"n": 202, "id": t1})
+    assert db_session.execute(counter).scalar_one() == start + 1  # the same counter
+    assert persons() == (False, 202)
+
+
+def test_region_scopes_never_share_a_cached_tile(client, db_session, make_user,
+                                                 sample_layers):
+    from app.auth.service import create_token
+    from geo.models import Region
+
+    regions = sample_layers["regions"]
+    scoped_user = make_user("viewer")
+    scoped_user.regions = [db_session.get(Region, regions["T-KK"])]
+    _, scoped_token = create_token(db_session, scoped_user, "test")
+    _, open_token = create_token(db_session, make_user("viewer"), "test")
+    db_session.flush()
+    scoped = {"Authorization": f"Bearer {scoped_token}"}
+    unrestricted = {"Authorization": f"Bearer {open_token}"}
+    url = f"{BASE}/incidents/{Z}/{X}/{Y}.mvt"  # every sample incident, clustered
+
+    def counted(headers):
+        response = client.get(url, headers=headers)
+        features = decode(response)["incidents"]["features"]
+        return response.headers, sum(f["properties"]["count"] for f in features)
+
+    first_headers, scoped_count = counted(scoped)
+    assert first_headers["X-Tile-Cache"] in ("hit", "miss")
+    open_headers, open_count = counted(unrestricted)
+    assert open_headers["ETag"] != first_headers["ETag"]
+    in_scope = db_session.execute(text(
+        "SELECT count(*) FILTER (WHERE region_id = :r), count(*) FROM incidents"),
+        {"r": regions["T-KK"]}).one()
+    assert (scoped_count, open_count) == tuple(in_scope)
+    assert scoped_count < open_count
+    # Each asked again gets its own tile from the cache.
+    again_headers, again_count = counted(scoped)
+    assert again_headers["X-Tile-Cache"] == "hit" and again_count == scoped_count
+    again_headers, again_count = counted(unrestricted)
+    assert again_headers["X-Tile-Cache"] == "hit" and again_count == open_count
+
+
+def test_the_tile_cache_keeps_to_its_bound_dropping_the_least_recently_used():
+    overhead = tiles.TileCache.ENTRY_OVERHEAD
+    cache = tiles.TileCache(3 * (1000 + overhead))
+    for name in "abc":
+        cache.put(name, name.encode() * 1000)
+    assert len(cache) == 3 and cache.size_bytes == 3 * (1000 + overhead)
+    assert cache.get("a") == b"a" * 1000  # now the most recently used
+    cache.put("d", b"d" * 1000)
+    assert cache.get("b") is None  # the least recently used went
+    assert [cache.get(name) is not None for name in "acd"] == [True, True, True]
+    assert cache.size_bytes <= cache.max_bytes
+    cache.put("big", b"x" * cache.max_bytes)  # larger than the bound: not kept
+    assert cache.get("big") is None and len(cache) == 3
+    cache.put("e", b"e" * 2000)  # room for it: the two least recently used go
+    assert [cache.get(name) is not None for name in "acde"] == [False, False, True, True]
+    assert cache.size_bytes == 3000 + 2 * overhead <= cache.max_bytes
+    cache.put("e", b"")  # replacing an entry counts only the new bytes
+    assert cache.size_bytes == 1000 + 2 * overhead and cache.get("e") == b""
+    assert (cache.hits, cache.misses) == (7, 4)
+
+
+def test_versioned_tiles_fill_a_cache_no_larger_than_its_bound(db_session, sample_layers):
+    """Tiles of every layer at a few zooms through a small cache: it never holds more
+    bytes than its bound, and what it answers equals a newly made tile."""
+    cache = tiles.TileCache(4096)
+    query = tiles.queries.FeatureQuery(limit=None)
+    addresses = [(z, *tile_of(45.1, 41.35, z)) for z in range(2, 12)]
+    for layer_name in ("incidents", "border_segments", "regions"):
+        tile_layer = tiles.TILE_LAYERS[layer_name]
+        for _ in range(2):
+            for z, x, y in addresses:
+                key = f"{z}/{x}/{y}"
+                answer = tiles.versioned_tile(db_session, tile_layer, z, x, y, query, key,
+                                              cache=cache)
+                assert cache.size_bytes <= cache.max_bytes
+                if answer.from_cache:
+                    assert answer.body == tiles.vector_tile(db_session, tile_layer, z, x,
+                                                            y, query)
+    assert cache.hits > 0 and cache.misses > 0
