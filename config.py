@@ -175,13 +175,16 @@ class Config:
     # pre-ping replaces connections the server closed; connect_timeout (seconds, libpq's
     # minimum is 2) bounds a connection attempt to an unreachable host; pool_timeout
     # (seconds) bounds the wait for a free pooled connection; TCP keepalives notice a
-    # server that vanished without closing the connection.
+    # server that vanished without closing the connection. JIT is off: the app's
+    # statements are short, and PostgreSQL's JIT compiled them for longer than it saved
+    # (a z14 tile's statement 20-72 ms with it, 6-7 ms without; docs/benchmarks.md).
     SQLALCHEMY_ENGINE_OPTIONS: dict = field(
         default_factory=lambda: {
             "pool_pre_ping": True,
             "pool_timeout": 2,
             "connect_args": {"connect_timeout": 2, "keepalives": 1, "keepalives_idle": 10,
-                             "keepalives_interval": 2, "keepalives_count": 3},
+                             "keepalives_interval": 2, "keepalives_count": 3,
+                             "options": "-c jit=off"},
         }
     )
     SESSION_COOKIE_HTTPONLY: bool = True
@@ -210,6 +213,8 @@ class Config:
     RISK_CONFIG: str = ""
     # Most cells a hot-spot grid may have; a smaller cell size is refused with 422.
     HOTSPOT_MAX_CELLS: int = 200_000
+    # Bytes of vector tiles each worker process keeps (geo.tiles.TileCache); 0 = none.
+    TILE_CACHE_BYTES: int = 64 * 1024 * 1024
     # Largest WIDTH or HEIGHT (pixels) of a WMS GetMap/GetLegendGraphic.
     WMS_MAX_SIZE: int = 4096
     # Optional online basemap (XYZ tile URL template); '' = only the offline basemap.
@@ -269,6 +274,8 @@ class Config:
             HOTSPOT_MAX_CELLS=_positive_int("HOTSPOT_MAX_CELLS",
                                             environ.get("HOTSPOT_MAX_CELLS", "200000")),
             WMS_MAX_SIZE=_positive_int("WMS_MAX_SIZE", environ.get("WMS_MAX_SIZE", "4096")),
+            TILE_CACHE_BYTES=_whole_number("TILE_CACHE_MB",
+                                           environ.get("TILE_CACHE_MB", "64")) * 1024 * 1024,
             BASEMAP_URL=_basemap_url(environ.get("BASEMAP_URL", "")),
             IMPORT_MAX_UNZIPPED_BYTES=_megabytes(
                 "IMPORT_MAX_UNZIPPED_MB", environ.get("IMPORT_MAX_UNZIPPED_MB", "1024")),

@@ -1,7 +1,8 @@
 """Load benchmark (issue 8): a mixed workload at 32 connections against gunicorn, with wrk.
 
 Run: ``.venv/bin/python -m bench.load_bench [--incidents 50000] [--seconds 60]
-[--connections 32] [--workers N] [--threads 4] [--keep-database | --database URL]``
+[--connections 32] [--workers N] [--threads 4] [--tile-cache-mb MB] [--tile-urls 400]
+[--keep-database | --database URL]``
 
 In one run:
 
@@ -10,7 +11,8 @@ In one run:
    points, a viewer and its bearer token), or one an earlier ``--keep-database`` kept;
 2. our app under gunicorn as ``make run`` serves it: ``--workers`` (default: the number
    of cores) processes of ``--threads`` (4) threads, on 127.0.0.1, production settings;
-3. URLs of four kinds, drawn (seeded) around random incidents and over the regions:
+3. URLs of four kinds, ``--tile-urls`` (400) of each but the hot-spots, drawn (seeded)
+   around random incidents and over the regions:
    ``tiles`` (``/ogc/tiles/{layer}/{z}/{x}/{y}.mvt``, zoom 7-14, incidents and the
    reference layers), ``wms`` (GetMap 256x256 PNG, EPSG:3857, the map page's layers
    at zoom 6-13), ``api`` (``/api/v1/incidents`` by bbox, region, date window and
@@ -23,8 +25,10 @@ In one run:
    (tiles 12, wms 8, api 8, hotspots 4 of 32), each rotating through its URLs for
    ``--seconds`` with the bearer token (the Lua script ``WRK_SCRIPT``);
 5. per kind and in total: requests, requests/s, p50 and p99 latency (wrk's), non-2xx
-   responses (by status) and socket errors; then the gunicorn workers' pids are
-   compared with those at the start (a worker restart would show);
+   responses (by status) and socket errors, and the tiles' ``X-Tile-Cache`` answers
+   (hits and misses of the workers' tile caches; ``--tile-cache-mb 0`` runs without);
+   then the gunicorn workers' pids are compared with those at the start (a worker
+   restart would show);
 6. with ``--profile SECONDS``: each kind alone (and the tiles below and from zoom 10
    apart) at all the connections, with the CPU milliseconds per request spent in the
    gunicorn workers and in the database's backends (from /proc; the database must run
@@ -65,11 +69,13 @@ from bench.servers import (
 )
 
 # wrk's script: each thread walks the URL file (WRK_URLS) from its own offset, sends
-# the bearer token (WRK_AUTHORIZATION) and counts the non-2xx answers by status; done()
-# prints them as one line, "non2xx 503=12 500=1".
+# the bearer token (WRK_AUTHORIZATION) and counts the non-2xx answers by status and the
+# tiles' X-Tile-Cache answers; done() prints them as two lines, "non2xx 503=12 500=1"
+# and "tilecache hit=900 miss=100".
 WRK_SCRIPT = """
 local urls, next_url, threads = {}, 1, {}
 non2xx = {}
+tilecache = {}
 
 function setup(thread)
   table.insert(threads, thread)
@@ -94,6 +100,8 @@ function response(status, headers, body)
   if status < 200 or status > 299 then
     non2xx[status] = (non2xx[status] or 0) + 1
   end
+  local cached = headers["X-Tile-Cache"]
+  if cached then tilecache[cached] = (tilecache[cached] or 0) + 1 end
 end
 
 function done(summary, latency, requests)
@@ -106,6 +114,15 @@ function done(summary, latency, requests)
   local parts = {}
   for status, n in pairs(total) do parts[#parts + 1] = status .. "=" .. n end
   io.write("non2xx " .. table.concat(parts, " ") .. string.char(10))
+  local cached = {}
+  for _, thread in ipairs(threads) do
+    for answer, n in pairs(thread:get("tilecache")) do
+      cached[answer] = (cached[answer] or 0) + n
+    end
+  end
+  parts = {}
+  for answer, n in pairs(cached) do parts[#parts + 1] = answer .. "=" .. n end
+  io.write("tilecache " .. table.concat(parts, " ") .. string.char(10))
 end
 """
 # Connections per kind out of 32 (scaled for another --connections).
@@ -227,12 +244,16 @@ def worker_pids(server: Server) -> set[int]:
 
 
 def start_ours(workdir: Path, database_url: str, headers: dict, workers: int,
-               threads: int) -> Server:
-    """Our app under gunicorn, as ``make run`` serves it, answering /healthz."""
+               threads: int, tile_cache_mb: int | None = None) -> Server:
+    """Our app under gunicorn, as ``make run`` serves it, answering /healthz (with
+    ``TILE_CACHE_MB`` = ``tile_cache_mb`` when given)."""
     server = Server("borderrisk", free_port(), "", headers)
+    env = our_app_env(database_url)
+    if tile_cache_mb is not None:
+        env["TILE_CACHE_MB"] = str(tile_cache_mb)
     server.start(gunicorn_command(OUR_GUNICORN, OUR_APP, server.port, workers,
                                   threads=threads, timeout_s=120, chdir=PROJECT_DIR),
-                 our_app_env(database_url), workdir, "/healthz",
+                 env, workdir, "/healthz",
                  content_type="application/json", wait_s=120)
     return server
 
@@ -264,6 +285,7 @@ class KindResult:
     p50_ms: float = float("nan")
     p99_ms: float = float("nan")
     non_2xx: dict = field(default_factory=dict)
+    tile_cache: dict = field(default_factory=dict)  # X-Tile-Cache answers: hit, miss
     socket_errors: str = ""
     output: str = ""
 
@@ -297,6 +319,10 @@ def parse_wrk(kind: str, connections: int, output: str) -> KindResult:
     if found.group(1).strip():
         result.non_2xx = {int(k): int(v) for k, v in
                           (item.split("=") for item in found.group(1).split())}
+    found = re.search(r"^tilecache(.*)$", output, re.M)
+    if found and found.group(1).strip():
+        result.tile_cache = {k: int(v) for k, v in
+                             (item.split("=") for item in found.group(1).split())}
     # wrk's own count (3xx included) must agree with ours
     found = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     if found and int(found.group(1)) > sum(result.non_2xx.values()):
@@ -402,6 +428,9 @@ def print_results(results: list[KindResult], args, facts: dict, workers: int) ->
     bad = sum(sum(r.non_2xx.values()) for r in results)
     print(f"{'total':<10}{'':>6}{requests:>10,}{rate:>9.1f}{'':>18}  {bad} non-2xx")
     tiles = next(r for r in results if r.kind == "tiles")
+    hits, misses = tiles.tile_cache.get("hit", 0), tiles.tile_cache.get("miss", 0)
+    print(f"tile cache: {hits:,} hits, {misses:,} misses"
+          + (f" ({hits / (hits + misses):.0%} hits)" if hits + misses else " (off)"))
     met = bad == 0 and tiles.p99_ms < GOAL_TILE_P99_MS and not any(
         r.socket_errors for r in results)
     print(f"goal (zero non-2xx, no socket errors, tile p99 < {GOAL_TILE_P99_MS:.0f} ms): "
@@ -416,6 +445,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2,
                         help="gunicorn workers (default: the number of cores)")
     parser.add_argument("--threads", type=int, default=4, help="threads per worker")
+    parser.add_argument("--tile-cache-mb", type=int, default=None,
+                        help="TILE_CACHE_MB of the workers (default: the app's, 64; "
+                             "0: no tile cache)")
+    parser.add_argument("--tile-urls", type=int, default=400,
+                        help="distinct tile URLs (and as many of the other kinds)")
     parser.add_argument("--keep-database", action="store_true",
                         help="keep the database for --database")
     parser.add_argument("--database", help="a database kept by --keep-database: no load")
@@ -444,8 +478,9 @@ def main() -> None:
     server = None
     try:
         facts = database_facts(app)
-        urls = workload_urls(incident_anchors(database_url, 1000), facts)
-        server = start_ours(workdir, database_url, headers, args.workers, args.threads)
+        urls = workload_urls(incident_anchors(database_url, 1000), facts, args.tile_urls)
+        server = start_ours(workdir, database_url, headers, args.workers, args.threads,
+                            args.tile_cache_mb)
         pids = worker_pids(server)
         started = time.perf_counter()
         kept = warm(server, urls["hotspots"], 2 * args.workers)

@@ -13,13 +13,18 @@ is 204. Errors are OGC API exceptions (``{code, description}``): 400 for a bad f
 A user restricted to regions (``app.auth.scope``) gets tiles of their regions' features
 only; the scope is part of the ETag, so a scoped and an unscoped user (or two scopes)
 never share one, and ``private`` keeps shared caches from storing tiles at all.
+
+Each worker process keeps the tiles it made (``geo.tiles.TileCache``, by ETag, at most
+``TILE_CACHE_BYTES``): a tile asked again at the same data version is not made again.
+``X-Tile-Cache: hit`` or ``miss`` says which it was; a request with ``Cache-Control:
+no-cache`` gets a freshly made tile (which replaces the kept one).
 """
 
 from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from flask import Response, request
+from flask import Response, current_app, request
 
 from app.api.params import ParameterError, parse_datetime_interval, parse_list
 from app.auth.scope import region_scope
@@ -76,14 +81,30 @@ def vector_tile(layer_name: str, z: int, x: int, y: int):
     except (ParameterError, OgcApiError) as exc:
         return exception_response(exc)
     key = f"{z}/{x}/{y}?{urlencode(sorted(request.args.items()))}|{_scope_key(query)}"
-    etag, body = tiles.versioned_tile(db.session, tile_layer, z, x, y, query, key,
-                                      request.if_none_match)
+    cache = _tile_cache()
+    etag, body, from_cache = tiles.versioned_tile(
+        db.session, tile_layer, z, x, y, query, key, request.if_none_match, cache=cache,
+        refresh=bool(request.cache_control.no_cache))
     headers = {"ETag": f'"{etag}"', "Cache-Control": CACHE_CONTROL}
+    if cache is not None and body is not None:
+        headers["X-Tile-Cache"] = "hit" if from_cache else "miss"
     if body is None:
         return Response(status=304, headers=headers)
     if not body:
         return Response(status=204, headers=headers)
     return Response(body, mimetype=MVT_MIME, headers=headers)
+
+
+def _tile_cache() -> tiles.TileCache | None:
+    """This process's tile cache (made on first use), or None when TILE_CACHE_BYTES is 0."""
+    size = current_app.config.get("TILE_CACHE_BYTES", 0)
+    if not size:
+        return None
+    cache = current_app.extensions.get("borderrisk_tile_cache")
+    if cache is None:  # two threads may get here: setdefault keeps one
+        cache = current_app.extensions.setdefault("borderrisk_tile_cache",
+                                                  tiles.TileCache(size))
+    return cache
 
 
 def _scope_key(query: queries.FeatureQuery) -> str:

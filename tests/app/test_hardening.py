@@ -298,12 +298,14 @@ def test_statement_timeout_only_for_the_web_app():
 
     base = {"DATABASE_URL": "postgresql://u:p@h:1/d", "SECRET_KEY": "k" * 32}
     settings = Config.from_env({**base, "STATEMENT_TIMEOUT_S": "12"})
+    given = settings.SQLALCHEMY_ENGINE_OPTIONS["connect_args"]["options"]
+    assert given == "-c jit=off"  # config.py's, for every connection
     web = _engine_options(settings)
-    assert web["connect_args"].pop("options") == "-c statement_timeout=12000"
+    assert web["connect_args"]["options"] == f"{given} -c statement_timeout=12000"
+    web["connect_args"]["options"] = given
     assert web == settings.SQLALCHEMY_ENGINE_OPTIONS  # the other options are kept
     off = _engine_options(Config.from_env({**base, "STATEMENT_TIMEOUT_S": "0"}))
-    assert "options" not in off["connect_args"]
+    assert off["connect_args"]["options"] == given
     with click.Context(click.Command("flask")):  # a command of the flask CLI
         cli = _engine_options(Config.from_env(base))
-    assert "options" not in cli["connect_args"]
-    assert "options" not in Config.from_env(base).SQLALCHEMY_ENGINE_OPTIONS["connect_args"]
+    assert cli["connect_args"]["options"] == given

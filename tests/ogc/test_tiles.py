@@ -471,3 +471,28 @@ def test_versioned_tiles_fill_a_cache_no_larger_than_its_bound(db_session, sampl
                     assert answer.body == tiles.vector_tile(db_session, tile_layer, z, x,
                                                             y, query)
     assert cache.hits > 0 and cache.misses > 0
+
+
+def test_app_connections_run_without_jit(app):
+    """JIT compiled tile statements for longer than they ran (docs/benchmarks.md)."""
+    from app.extensions import db
+
+    with app.app_context(), db.engine.connect() as connection:
+        assert connection.execute(text("SHOW jit")).scalar_one() == "off"
+
+
+def test_tile_cache_size_is_a_setting_and_zero_turns_it_off(app, client, viewer,
+                                                            sample_layers, monkeypatch):
+    from config import Config, ConfigError
+
+    base = {"DATABASE_URL": "postgresql://u:p@h:1/d", "SECRET_KEY": "k" * 32}
+    assert Config.from_env(base).TILE_CACHE_BYTES == 64 * 1024 * 1024
+    assert Config.from_env({**base, "TILE_CACHE_MB": "16"}).TILE_CACHE_BYTES == 16 << 20
+    for bad in ("-1", "lots", "1.5"):
+        with pytest.raises(ConfigError, match="TILE_CACHE_MB"):
+            Config.from_env({**base, "TILE_CACHE_MB": bad})
+    monkeypatch.setitem(app.config, "TILE_CACHE_BYTES", 0)
+    url = f"{BASE}/regions/{Z}/{X}/{Y}.mvt"
+    for _ in range(2):
+        response = client.get(url, headers=viewer)
+        assert response.status_code == 200 and "X-Tile-Cache" not in response.headers
