@@ -1,4 +1,5 @@
-"""Flask commands: ``users``, ``tokens`` and ``demo`` (``.venv/bin/flask --app app ...``).
+"""Flask commands: ``users``, ``tokens``, ``demo``, ``import`` and ``db-maintenance``
+(``.venv/bin/flask --app app ...``).
 
 Changes to users and tokens are audited like the admin page's, with the actor
 ``cli:<os user>``.
@@ -21,7 +22,7 @@ from app.auth.models import User
 from app.auth.service import AuthError, create_token, create_user, set_password
 from app.extensions import db
 from config import INSTANCE_DIR
-from geo.ingest import import_file
+from geo.ingest import cluster, import_file
 from geo.layers import LAYERS
 from geo.readers import FORMATS, ReadError
 from geo.vocabulary import ROLES
@@ -29,6 +30,7 @@ from geo.vocabulary import ROLES
 users_cli = AppGroup("users", help="Manage users.")
 tokens_cli = AppGroup("tokens", help="Manage API tokens.")
 demo_cli = AppGroup("demo", help="The synthetic demo data set.")
+maintenance_cli = AppGroup("db-maintenance", help="Database maintenance that locks tables.")
 
 DEMO_USER = "demo"
 DEMO_ROLE = "analyst"
@@ -276,7 +278,17 @@ def import_command(file, layer, source, crs, fmt, mapping, dry_run, allow_outsid
     click.echo(f"imported: {summary}")
 
 
+@maintenance_cli.command("cluster")
+@click.confirmation_option(prompt="CLUSTER locks the incidents table against every read "
+                                  "and write while it runs. Go on?")
+def maintenance_cluster() -> None:
+    """Rewrite the incidents in spatial order (CLUSTER on the geometry index, ANALYZE)."""
+    cluster(db.session, "incidents")
+    db.session.commit()
+    click.echo("incidents clustered on idx_incidents_geom and analysed")
+
+
 def init_app(app: Flask) -> None:
-    for group in (users_cli, tokens_cli, demo_cli):
+    for group in (users_cli, tokens_cli, demo_cli, maintenance_cli):
         app.cli.add_command(group)
     app.cli.add_command(import_command)

@@ -14,7 +14,8 @@ dropped at the end):
    as a GeoPackage and as a CSV (``lon``/``lat`` columns) in a temporary directory;
 3. per format, on an empty ``incidents`` table: times our import (``geo.ingest.import_file``,
    what ``flask import`` runs: validation, staging COPY, SQL checks, upsert, derived links,
-   commit) in a fresh Python process, then ``ogr2ogr -f PostgreSQL`` loading the same file
+   commit; it writes the rows in spatial order, and the run prints how closely the table
+   follows it) in a fresh Python process, then ``ogr2ogr -f PostgreSQL`` loading the same file
    into a table of its own (it validates and derives nothing), then our re-import of the
    same file (every row must come back unchanged);
 4. times listing 10,000 incidents through the API (Flask test client, bearer token) as
@@ -240,6 +241,19 @@ def count_rows(url, table: str) -> int:
     return count
 
 
+def spatial_order_correlation(url) -> float:
+    """The planner's correlation of the incidents' physical and spatial order after
+    ``ANALYZE`` (1: stored along ``geo.ingest.SPATIAL_ORDER``; 0: unrelated)."""
+    connection = connect(url, autocommit=True)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE incidents")
+        cursor.execute("SELECT correlation FROM pg_stats WHERE tablename = 'incidents' "
+                       "AND attname = 'geom'")
+        (correlation,) = cursor.fetchone()
+    connection.close()
+    return correlation
+
+
 def empty_incidents(url, keep_demo: bool) -> None:
     """Remove the imported incidents (the demo's stay with ``--with-demo-incidents``)."""
     from geo.demo import DEMO_SOURCE
@@ -343,7 +357,10 @@ def worker(path: str) -> None:
     from geo.ingest import import_file
     from geo.layers import INCIDENTS
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": os.environ[WORKER_URL_ENV]})
+    # No statement_timeout, as in `flask import` (the web app's 30 s would cancel a
+    # statement over a million rows under load).
+    app = create_app({"SQLALCHEMY_DATABASE_URI": os.environ[WORKER_URL_ENV],
+                      "STATEMENT_TIMEOUT_S": 0})
     with app.app_context():
         started = time.perf_counter()
         report = import_file(db.session, INCIDENTS, path, source=Path(path).stem,
@@ -392,6 +409,8 @@ def benchmark(rows: int, with_demo_incidents: bool) -> None:
                 ours, result = run_our_import(path, url_text, f"ours: import {fmt}")
                 if result["inserted"] != rows:
                     raise SystemExit(f"{fmt}: expected {rows} inserted, got {result}")
+                print(f"{fmt}: correlation of the incidents' physical and spatial order "
+                      f"{spatial_order_correlation(url):.3f}", flush=True)
                 peer = run_ogr2ogr(path, url, f"ogr_{fmt}", f"ogr2ogr: {fmt}", options)
                 again, result = run_our_import(path, url_text, f"ours: re-import {fmt}")
                 if result["unchanged"] != rows:

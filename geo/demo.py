@@ -34,7 +34,7 @@ import numpy as np
 import shapely
 from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 
 from geo import queries, vocabulary
 from geo.demo_geography import (
@@ -52,6 +52,7 @@ from geo.demo_geography import (
     to_metric,
     xy_to_lonlat,
 )
+from geo.ingest import SPATIAL_ORDER, WRITE_WORK_MEM
 from geo.models import (
     STORAGE_SRID,
     BorderSegment,
@@ -830,9 +831,10 @@ def load_demo(
 
     Rule: the demo is present when any ``synthetic_hotspots`` row exists; then nothing is
     written. Otherwise regions, border sections, crossing points, planted hot-spots and the
-    synthetic incidents are inserted (incidents with one ``COPY``), segment lengths are
-    refreshed and every incident is linked to its region, nearest segment and crossing
-    point (``geo.queries``; all incidents, since the new segments change their links).
+    synthetic incidents are inserted (:func:`copy_incidents`: in spatial order, each with
+    its region, nearest segment and crossing point), segment lengths are refreshed, and
+    the incidents that were already there are linked again (``geo.queries``: the new
+    segments change their links).
 
     Parameters
     ----------
@@ -937,9 +939,12 @@ def load_demo(
         ]
     )
     session.flush()
-    copy_incidents(session, demo.incidents)
     queries.refresh_segment_lengths(session, analysis_srid)
-    queries.link_incidents(session, analysis_srid)
+    copy_incidents(session, demo.incidents, analysis_srid)
+    # The incidents kept from before (reported ones) get links to the new layers; the
+    # demo's got theirs as they were written.
+    kept = session.execute(select(Incident.id).where(Incident.source != DEMO_SOURCE))
+    queries.link_incidents(session, analysis_srid, kept.scalars().all())
     return {
         "loaded": True,
         **demo_counts(session),
@@ -947,6 +952,7 @@ def load_demo(
     }
 
 
+_DEMO_STAGING = "demo_incidents_staging"
 _COPY_COLUMNS = (
     "source",
     "external_id",
@@ -967,11 +973,15 @@ _COPY_COLUMNS = (
 )
 
 
-def copy_incidents(session, incidents: SyntheticIncidents) -> int:
-    """Insert synthetic incidents with one ``COPY`` on the session's connection.
+def copy_incidents(session, incidents: SyntheticIncidents, analysis_srid: int) -> int:
+    """Insert synthetic incidents: one ``COPY`` into a staging table, then one insert.
 
     Runs inside the session's transaction (no commit). Geometry travels as EWKT
-    (``SRID=4326;POINT(lon lat)``) with full float precision.
+    (``SRID=4326;POINT(lon lat)``) with full float precision. Ids are drawn in the
+    generator's order (by time); the rows are written with their derived links
+    (``geo.queries.incident_links``, distances in metres in ``analysis_srid``), once
+    each, in ``geo.ingest.SPATIAL_ORDER``, as an import writes them, so neighbours share
+    table pages. The regions, sections and crossing points must be in place.
 
     Returns
     -------
@@ -1006,12 +1016,31 @@ def copy_incidents(session, incidents: SyntheticIncidents) -> int:
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(zip(*columns, strict=True))
     buffer.seek(0)
+    names = ", ".join(_COPY_COLUMNS)
+    session.execute(text(f"DROP TABLE IF EXISTS {_DEMO_STAGING}"))
+    # The staging table draws the ids from the incidents' sequence as rows arrive.
+    session.execute(text(
+        f"CREATE TEMP TABLE {_DEMO_STAGING} ON COMMIT DROP AS "
+        f"SELECT id, {names} FROM incidents WITH NO DATA"))
+    session.execute(text(
+        f"ALTER TABLE {_DEMO_STAGING} ALTER COLUMN id "
+        "SET DEFAULT nextval(pg_get_serial_sequence('incidents', 'id'))"))
     dbapi_connection = session.connection().connection
     with dbapi_connection.cursor() as cursor:
         cursor.copy_expert(
-            f"COPY incidents ({', '.join(_COPY_COLUMNS)}) FROM STDIN WITH (FORMAT csv)", buffer
+            f"COPY {_DEMO_STAGING} ({names}) FROM STDIN WITH (FORMAT csv)", buffer
         )
-        return cursor.rowcount
+    links = queries.INCIDENT_LINK_COLUMNS
+    staged = ", ".join(f"s.{c}" for c in ("id", *_COPY_COLUMNS))
+    with queries.incident_links(session, analysis_srid,
+                                f"SELECT id AS key, geom FROM {_DEMO_STAGING}") as table, \
+            queries.local_settings(session, work_mem=WRITE_WORK_MEM):
+        inserted = session.execute(text(
+            f"INSERT INTO incidents (id, {names}, {', '.join(links)}) "
+            f"SELECT {staged}, {', '.join('l.' + c for c in links)} FROM {_DEMO_STAGING} AS s "
+            f"JOIN {table} AS l ON l.key = s.id ORDER BY {SPATIAL_ORDER.format('s')}")).rowcount
+    session.execute(text(f"DROP TABLE {_DEMO_STAGING}"))
+    return inserted
 
 
 def reset_demo(session, analysis_srid: int = DEFAULT_METRIC_EPSG, **kwargs) -> dict:
