@@ -6,6 +6,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
+# Worker processes of gunicorn, one request each: three per core. Under a mixed load of
+# maps, tiles and analyses, processes share the CPU fairly where threads of one process
+# queue for Python's GIL (docs/reliability.md: tile p99 0.9 s with 2 workers x 4 threads,
+# 0.25 s with 6 x 1 on 2 cores).
+WORKERS ?= $(shell echo $$(( 3 * $$(nproc) )))
 FLASK := $(BIN)/flask --app app
 export PORT
 
@@ -21,7 +26,7 @@ run: system-packages venv assets translations db migrate demo
 	@echo "BorderRisk on http://127.0.0.1:$(PORT)"
 	@$(FLASK) demo credentials
 	@echo "(Ctrl-C stops the server; 'make stop' stops the embedded PostGIS)"
-	$(BIN)/gunicorn --workers 2 --threads 4 --timeout 60 --graceful-timeout 30 --bind 127.0.0.1:$(PORT) --access-logfile - 'app:create_app()'
+	$(BIN)/gunicorn --workers $(WORKERS) --threads 1 --timeout 60 --graceful-timeout 30 --bind 127.0.0.1:$(PORT) --access-logfile - 'app:create_app()'
 
 test: system-packages-test venv-test assets translations db
 	$(BIN)/ruff check .

@@ -1,7 +1,7 @@
 """Load benchmark (issue 8): a mixed workload at 32 connections against gunicorn, with wrk.
 
 Run: ``.venv/bin/python -m bench.load_bench [--incidents 50000] [--seconds 60]
-[--connections 32] [--workers N] [--threads 4] [--tile-cache-mb MB] [--tile-urls 400]
+[--connections 32] [--workers N] [--threads 1] [--tile-cache-mb MB] [--tile-urls 400]
 [--keep-database | --database URL]``
 
 In one run:
@@ -9,8 +9,8 @@ In one run:
 1. a throwaway database with the demo at ``--incidents`` synthetic incidents
    (``bench.hotspot_bench.setup``: the demo's regions, border sections and crossing
    points, a viewer and its bearer token), or one an earlier ``--keep-database`` kept;
-2. our app under gunicorn as ``make run`` serves it: ``--workers`` (default: the number
-   of cores) processes of ``--threads`` (4) threads, on 127.0.0.1, production settings;
+2. our app under gunicorn as ``make run`` serves it: ``--workers`` (default: three per
+   core) processes of ``--threads`` (1) threads, on 127.0.0.1, production settings;
 3. URLs of four kinds, ``--tile-urls`` (400) of each but the hot-spots, drawn (seeded)
    around random incidents and over the regions:
    ``tiles`` (``/ogc/tiles/{layer}/{z}/{x}/{y}.mvt``, zoom 7-14, incidents and the
@@ -442,9 +442,10 @@ def main() -> None:
     parser.add_argument("--incidents", type=int, default=50_000)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2,
-                        help="gunicorn workers (default: the number of cores)")
-    parser.add_argument("--threads", type=int, default=4, help="threads per worker")
+    parser.add_argument("--workers", type=int, default=3 * (os.cpu_count() or 2),
+                        help="gunicorn workers (default: three per core, as `make run`)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads per worker (default: 1, as `make run`)")
     parser.add_argument("--tile-cache-mb", type=int, default=None,
                         help="TILE_CACHE_MB of the workers (default: the app's, 64; "
                              "0: no tile cache)")
