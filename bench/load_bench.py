@@ -463,18 +463,10 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated"))
 
     wrk = ensure_wrk()
-    from bench.ogc_bench import incident_anchors, reuse
+    from bench.ogc_bench import bench_database, incident_anchors
 
-    if args.database:
-        databases, app, headers = reuse(args.database)
-    else:
-        from bench.hotspot_bench import setup
-
-        databases, app, headers = setup(args.incidents)
+    databases, app, headers = bench_database(args)
     database_url = app.config["SQLALCHEMY_DATABASE_URI"]
-    if args.keep_database or args.database:
-        databases.created.clear()  # drop_all then leaves it
-        print(f"database kept: --database '{database_url}'", flush=True)
     workdir = Path(tempfile.mkdtemp(prefix="load_bench_"))
     server = None
     try:

@@ -370,6 +370,26 @@ def reuse(database_url: str):
             {"Authorization": f"Bearer {token}"})
 
 
+def bench_database(args):
+    """(databases, app, headers) of the run: the database ``--database`` names (kept by
+    an earlier run), else a new one with ``--incidents`` demo incidents; kept at the
+    end (not dropped) with ``--keep-database`` or ``--database``."""
+    if args.database:
+        databases, app, headers = reuse(args.database)
+    else:
+        from bench.hotspot_bench import setup
+
+        # Loaded as `flask demo load` loads it: without the web app's statement_timeout
+        # (a statement over 1,000,000 rows may take longer than a request may, under load).
+        with mock.patch.dict(os.environ, {"STATEMENT_TIMEOUT_S": "0"}):
+            databases, app, headers = setup(args.incidents)
+    if args.keep_database or args.database:
+        databases.created.clear()  # drop_all then leaves it
+        print(f"database kept: --database '{app.config['SQLALCHEMY_DATABASE_URI']}'",
+              flush=True)
+    return databases, app, headers
+
+
 def print_items(loads: dict, mismatches: list, args, boxes) -> None:
     print(f"\n{args.incidents:,} incidents; gunicorn --workers {args.workers} each; "
           f"{args.clients} client threads, {args.seconds:.0f} s each; items?limit={LIMIT} "
@@ -425,19 +445,8 @@ def main() -> None:
     args = parser.parse_args()
 
     bin_dir = ensure_pygeoapi()
-    if args.database:
-        databases, app, headers = reuse(args.database)
-    else:
-        from bench.hotspot_bench import setup
-
-        # Loaded as `flask demo load` loads it: without the web app's statement_timeout
-        # (a statement over 1,000,000 rows may take longer than a request may, under load).
-        with mock.patch.dict(os.environ, {"STATEMENT_TIMEOUT_S": "0"}):
-            databases, app, headers = setup(args.incidents)
+    databases, app, headers = bench_database(args)
     database_url = app.config["SQLALCHEMY_DATABASE_URI"]
-    if args.keep_database or args.database:
-        databases.created.clear()  # drop_all then leaves it
-        print(f"database kept: --database '{database_url}'", flush=True)
     workdir = Path(tempfile.mkdtemp(prefix="ogc_bench_"))
     servers: list[Server] = []
     try:
