@@ -36,7 +36,13 @@ from werkzeug.test import encode_multipart
 
 from app.extensions import db
 from geo.vocabulary import INCIDENT_CATEGORIES
-from tests.conftest import DATA_DIR, TEST_PASSWORD, committed_sample_layers, make_app
+from tests.conftest import (
+    DATA_DIR,
+    TEST_PASSWORD,
+    committed_sample_layers,
+    make_app,
+    role_headers,
+)
 
 FLASK = Path(sys.executable).parent / "flask"
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -262,15 +268,9 @@ def gated_app(url: str):
 def committed(databases):
     """An app on a database of its own with the sample layers and an analyst's token,
     committed (the faults need connections of their own); (app, url, headers)."""
-    from app.auth.service import create_token, create_user
-
     app, _ = committed_sample_layers(databases)
-    with app.app_context():
-        user = create_user(db.session, "fault-analyst", "analyst", TEST_PASSWORD)
-        _, token = create_token(db.session, user, "faults")
-        db.session.commit()
-        db.session.remove()
-    yield app, app.config["SQLALCHEMY_DATABASE_URI"], {"Authorization": f"Bearer {token}"}
+    headers = role_headers(app, "fault", ("analyst",))["analyst"]  # user fault-analyst
+    yield app, app.config["SQLALCHEMY_DATABASE_URI"], headers
     with app.app_context():
         db.engine.dispose()
 

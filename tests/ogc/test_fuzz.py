@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from app.extensions import db
 from geo.maplayers import MAP_LAYERS
-from tests.conftest import TEST_PASSWORD, committed_sample_layers
+from tests.conftest import committed_sample_layers, role_headers
 
 FUZZ = settings(max_examples=150, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
@@ -27,15 +27,8 @@ FUZZ = settings(max_examples=150, deadline=None, derandomize=True, database=None
 @pytest.fixture(scope="module")
 def fuzz_client(databases):
     """A test client of an app with the sample layers committed, and a viewer's headers."""
-    from app.auth.service import create_token, create_user
-
     app, _ = committed_sample_layers(databases)
-    with app.app_context():
-        user = create_user(db.session, "fuzz-viewer", "viewer", TEST_PASSWORD)
-        _, token = create_token(db.session, user, "fuzz")
-        db.session.commit()
-        db.session.remove()
-    yield app.test_client(), {"Authorization": f"Bearer {token}"}
+    yield app.test_client(), role_headers(app, "fuzz", ("viewer",))["viewer"]
     with app.app_context():
         db.engine.dispose()
 
