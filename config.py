@@ -172,7 +172,8 @@ class Config:
     TESTING: bool = False
     # A database that is down or restarting must fail a request fast (503, app/errors.py)
     # and the next request after it is back must reconnect, with no worker restart:
-    # pre-ping replaces connections the server closed; connect_timeout (seconds, libpq's
+    # connections the server closed are replaced at checkout (app/connections.py, which
+    # replaces SQLAlchemy's pool_pre_ping round trip); connect_timeout (seconds, libpq's
     # minimum is 2) bounds a connection attempt to an unreachable host; pool_timeout
     # (seconds) bounds the wait for a free pooled connection; TCP keepalives notice a
     # server that vanished without closing the connection. JIT is off: the app's
@@ -180,7 +181,6 @@ class Config:
     # (a z14 tile's statement 20-72 ms with it, 6-7 ms without; docs/benchmarks.md).
     SQLALCHEMY_ENGINE_OPTIONS: dict = field(
         default_factory=lambda: {
-            "pool_pre_ping": True,
             "pool_timeout": 2,
             "connect_args": {"connect_timeout": 2, "keepalives": 1, "keepalives_idle": 10,
                              "keepalives_interval": 2, "keepalives_count": 3,

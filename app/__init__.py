@@ -38,11 +38,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
 
-    from app import audit, auth, cli, errors, health, security_headers, ui  # noqa: F401
+    from app import audit, auth, cli, connections, errors, health, security_headers, ui  # noqa: F401
     from app.admin import bp as admin_bp
     from app.api import bp as api_bp
     from app.ogc import bp as ogc_bp
 
+    connections.init_app(app)  # before auth: its before_request comes first
     auth.init_app(app)
     errors.init_app(app)
     security_headers.init_app(app)

@@ -6,7 +6,8 @@ format of the part of the service that was asked (problem+json for ``/api/``, an
 exception for ``/ogc/features`` and ``/ogc/tiles``, a ``ServiceExceptionReport`` for
 ``/ogc/wms``, a plain page for the browser), after rolling the session's transaction
 back, so nothing half-written stays. The engine options in ``config.py``
-(``connect_timeout``, ``pool_pre_ping``, ``pool_timeout``) make such a request fail
+(``connect_timeout``, ``pool_timeout``) and the checkout check of ``app.connections``
+make such a request fail
 within about a second and the next one reconnect once the database is back; a
 connection that dies after a request's last query does not turn its answer into a 500
 (``_remove_session``). docs/reliability.md says what is guaranteed and how it is tested.

@@ -1,0 +1,83 @@
+"""How requests use the database connections of the pool.
+
+A small tile's statement takes a few milliseconds, so each round trip around it counts
+(docs/benchmarks.md, issue 6):
+
+- **Liveness at checkout without a round trip.** A pooled connection the server has
+  ended (a restart, ``pg_terminate_backend``, an idle timeout) has its socket readable:
+  the server's last message, then end-of-file. An idle connection is otherwise never
+  readable (we use no ``LISTEN``), so a readable or closed one is discarded at checkout
+  and the pool opens another, dropping every older connection too
+  (``InvalidatePoolError``; if the database cannot be reached, the request fails as when
+  it is down: 503). This replaces SQLAlchemy's ``pool_pre_ping``, a ``SELECT 1`` round
+  trip before every request. A connection that
+  dies between the check and its statement fails that one request (503) and the pool
+  drops every connection older than the failure.
+- **Read-only endpoints without a transaction.** ``AUTOCOMMIT_ENDPOINTS`` run each
+  statement on its own (PostgreSQL's implicit transaction, READ COMMITTED as before):
+  no ``BEGIN`` before the first statement and no ``ROLLBACK`` when the connection goes
+  back to the pool. Only endpoints whose reads are single statements, with no
+  ``SET LOCAL``, temporary table or server-side cursor (all of which need a
+  transaction) are listed. A session bound to a connection (the tests' rolled-back
+  transaction) keeps its transaction.
+"""
+
+from __future__ import annotations
+
+import select
+
+from flask import Flask, request
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import InvalidatePoolError
+
+from app.extensions import db
+
+# GET/HEAD endpoints whose database work is the caller's authentication and single
+# read statements (app.ogc.tiles).
+AUTOCOMMIT_ENDPOINTS = frozenset({"ogc.vector_tile", "ogc.tilejson"})
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
+def connection_was_ended(dbapi_connection) -> bool:
+    """Whether the server has ended (or is ending) this idle psycopg2 connection: closed
+    on our side, or its socket readable or in error (a message or end-of-file waiting)."""
+    if dbapi_connection.closed:
+        return True
+    poller = select.poll()
+    poller.register(dbapi_connection.fileno(),
+                    select.POLLIN | select.POLLERR | select.POLLHUP)
+    return bool(poller.poll(0))
+
+
+def _discard_ended(dbapi_connection, connection_record, connection_proxy) -> None:
+    if connection_was_ended(dbapi_connection):
+        # The pool reconnects this record and drops every connection older than now
+        # (a restart ends them all).
+        raise InvalidatePoolError("the database server ended this pooled connection")
+
+
+def _read_without_transaction() -> None:
+    if request.method in READ_METHODS and request.endpoint in AUTOCOMMIT_ENDPOINTS \
+            and isinstance(db.session.get_bind(), Engine):
+        # psycopg2's own switch, not SQLAlchemy's isolation_level option: that one sends
+        # a SET on the way in and on the way out (a round trip each, as much as the
+        # BEGIN and ROLLBACK it saves). Nothing is sent yet: psycopg2 sends BEGIN with
+        # the first statement, so the switch is allowed here.
+        db.session.connection().connection.dbapi_connection.autocommit = True
+
+
+def _end_autocommit(dbapi_connection, connection_record) -> None:
+    """Give the pool back a connection in transaction mode (no round trip)."""
+    if dbapi_connection is not None and not dbapi_connection.closed \
+            and dbapi_connection.autocommit:
+        dbapi_connection.autocommit = False
+
+
+def init_app(app: Flask) -> None:
+    """Check pooled connections at checkout; run ``AUTOCOMMIT_ENDPOINTS`` without a
+    transaction. Registered before authentication, which makes the first statement."""
+    with app.app_context():
+        event.listen(db.engine, "checkout", _discard_ended)
+        event.listen(db.engine, "checkin", _end_autocommit)
+    app.before_request(_read_without_transaction)
