@@ -20,9 +20,11 @@ from app.auth.permissions import ENDPOINT_ROLES, PUBLIC, UndeclaredEndpointError
 from app.auth.service import (
     LoginPolicy,
     SignInRefusedError,
+    caller_for_token,
+    record_token_use,
     session_user,
+    token_use_due,
     user_for_basic,
-    user_for_token,
 )
 from app.errors import problem
 from app.extensions import csrf, db, login_manager
@@ -121,11 +123,14 @@ def _require_login():
 _CANNOT_WRITE = ("25006", "53")
 
 
-def _save_bookkeeping() -> None:
-    """Commit the sign-in bookkeeping (last use, last seen, attempts), best effort: a
-    database that is read-only or full still serves reads, so the request goes on
-    without it. Any other failure (the database is down) propagates: a 503."""
+def _save_bookkeeping(write=None) -> None:
+    """Commit the sign-in bookkeeping (last use, last seen, attempts), after running
+    ``write`` (a function of no argument) when given, best effort: a database that is
+    read-only or full still serves reads, so the request goes on without it. Any other
+    failure (the database is down) propagates: a 503."""
     try:
+        if write is not None:
+            write()
         db.session.commit()
     except DBAPIError as exc:
         db.session.rollback()
@@ -165,15 +170,13 @@ def _authenticate():
     if token is not None:
         # A token that is sent must be valid, even alongside a session cookie, and it
         # alone decides who the caller is.
-        user = user_for_token(db.session, token) if token else None
-        if user is None:
+        caller = caller_for_token(db.session, token) if token else None
+        if caller is None:
             return problem(401, "Unauthorized", "the bearer token is missing, malformed, "
                            "unknown, expired or revoked", headers={"WWW-Authenticate": "Bearer"})
-        if db.session.dirty:
-            # Records the token's last use (once a minute: a commit per request, and
-            # the reloads it causes, cost a tile more than its query).
-            _save_bookkeeping()
-        g._login_user = user  # Flask-Login's per-request user, without touching the session
+        if token_use_due(caller):  # once a minute
+            _save_bookkeeping(lambda: record_token_use(db.session, caller.token_id))
+        g._login_user = caller  # Flask-Login's per-request user, without touching the session
         return None
     if current_user.is_authenticated:
         if db.session.dirty:

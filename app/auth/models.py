@@ -3,6 +3,7 @@ shared declarative base)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import (
@@ -82,7 +83,48 @@ class User(Base):
 
     def has_role(self, role: str) -> bool:
         """True when this user's role is ``role`` or ranks above it."""
-        return ROLES.index(self.role) >= ROLES.index(role)
+        return role_at_least(self.role, role)
+
+
+def role_at_least(role: str, needed: str) -> bool:
+    """Whether ``role`` is ``needed`` or ranks above it (``geo.vocabulary.ROLES`` order)."""
+    return ROLES.index(role) >= ROLES.index(needed)
+
+
+@dataclass(frozen=True)
+class RegionRef:
+    """A region as the region scope reads it: id and code, no geometry."""
+
+    id: int
+    code: str
+
+
+@dataclass(frozen=True)
+class TokenCaller:
+    """The owner of a valid bearer token, as one request sees them: what the permission
+    check, the region scope and the audit trail read (Flask-Login's user protocol, role,
+    regions), read in one statement without loading ORM objects
+    (``app.auth.service.caller_for_token``). Not a ``User``: code that must change the
+    user loads the row (only the admin pages do, and they use the browser's session).
+    """
+
+    id: int
+    username: str
+    role: str
+    regions: tuple[RegionRef, ...]
+    token_id: int
+    token_last_used_at: datetime | None
+
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    def has_role(self, role: str) -> bool:
+        """True when the owner's role is ``role`` or ranks above it."""
+        return role_at_least(self.role, role)
 
 
 class ApiToken(Base):

@@ -20,11 +20,11 @@ from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, or_, select, text, update
 from sqlalchemy.orm import joinedload
 
 from app import audit
-from app.auth.models import ApiToken, LoginAttempt, User, UserSession
+from app.auth.models import ApiToken, LoginAttempt, RegionRef, TokenCaller, User, UserSession
 from geo.models import Region
 from geo.vocabulary import ROLES
 
@@ -474,31 +474,55 @@ TOKEN_USE_RESOLUTION = timedelta(minutes=1)
 # query that finds the user: the relationship's own loading would be a second query,
 # with every region's geometry, on every request.
 _WITH_REGIONS = joinedload(User.regions).load_only(Region.id, Region.code)
-_WITH_OWNER = joinedload(ApiToken.user).joinedload(User.regions).load_only(
-    Region.id, Region.code)
 
 
-def user_for_token(session, token: str) -> User | None:
-    """The active owner of a valid (known, unrevoked, unexpired) token, else None.
+# The owner of a valid token (known, unrevoked, unexpired, owner active) and their
+# regions, in one statement of plain rows: loading the ORM objects (token, user,
+# regions) cost a small map tile a tenth of its time (docs/benchmarks.md, issue 6).
+_TOKEN_CALLER_SQL = text("""
+    SELECT t.id AS token_id, t.last_used_at, u.id, u.username, u.role,
+           coalesce(array_agg(r.id ORDER BY r.code) FILTER (WHERE r.id IS NOT NULL),
+                    '{}') AS region_ids,
+           coalesce(array_agg(r.code ORDER BY r.code) FILTER (WHERE r.id IS NOT NULL),
+                    '{}') AS region_codes
+    FROM api_tokens AS t
+    JOIN users AS u ON u.id = t.user_id
+    LEFT JOIN user_regions AS ur ON ur.user_id = u.id
+    LEFT JOIN regions AS r ON r.id = ur.region_id
+    WHERE t.token_sha256 = :digest AND t.revoked_at IS NULL
+      AND (t.expires_at IS NULL OR t.expires_at > now()) AND u.active
+    GROUP BY t.id, u.id
+""")
 
-    Records the time of use on the token, to the minute: a write (and its commit's
-    flush to disk) on every request cost a map tile or a page of features more than
-    its query.
+
+def caller_for_token(session, token: str) -> TokenCaller | None:
+    """The owner of a valid token (known, unrevoked, unexpired, owner active), else None.
+
+    Reads only; :func:`token_use_due` and :func:`record_token_use` keep the token's
+    last use.
     """
-    # The owner and their regions come in the same statement: each further round trip
-    # costs a map tile more than a tenth of its time.
-    row = session.scalars(select(ApiToken).options(_WITH_OWNER)
-                          .where(ApiToken.token_sha256 == _digest(token))).unique().one_or_none()
-    now = datetime.now(UTC)
-    if row is None or row.revoked_at is not None:
+    row = session.execute(_TOKEN_CALLER_SQL, {"digest": _digest(token)}).one_or_none()
+    if row is None:
         return None
-    if row.expires_at is not None and row.expires_at <= now:
-        return None
-    if not row.user.active:
-        return None
-    if row.last_used_at is None or now - row.last_used_at >= TOKEN_USE_RESOLUTION:
-        row.last_used_at = now
-    return row.user
+    return TokenCaller(id=row.id, username=row.username, role=row.role,
+                       regions=tuple(RegionRef(i, c) for i, c in zip(row.region_ids,
+                                                                     row.region_codes,
+                                                                     strict=True)),
+                       token_id=row.token_id, token_last_used_at=row.last_used_at)
+
+
+def token_use_due(caller: TokenCaller) -> bool:
+    """Whether the token's last use should be recorded now: once a minute at most (a
+    write, and its commit's flush to disk, on every request cost a map tile or a page
+    of features more than its query)."""
+    last = caller.token_last_used_at
+    return last is None or datetime.now(UTC) - last >= TOKEN_USE_RESOLUTION
+
+
+def record_token_use(session, token_id: int) -> None:
+    """Set the token's last use to now (not committed)."""
+    session.execute(text("UPDATE api_tokens SET last_used_at = now() WHERE id = :id"),
+                    {"id": token_id})
 
 
 # HTTP Basic (GIS clients such as QGIS send the password with every map request): a
