@@ -442,9 +442,11 @@ def main() -> None:
     parser.add_argument("--keep-database", action="store_true",
                         help="do not drop the database; print its URL for --database")
     parser.add_argument("--database", help="a database kept by --keep-database: no load")
+    parser.add_argument("--tiles-only", action="store_true",
+                        help="measure the tiles only (no pygeoapi, no items)")
     args = parser.parse_args()
 
-    bin_dir = ensure_pygeoapi()
+    bin_dir = None if args.tiles_only else ensure_pygeoapi()
     databases, app, headers = bench_database(args)
     database_url = app.config["SQLALCHEMY_DATABASE_URI"]
     workdir = Path(tempfile.mkdtemp(prefix="ogc_bench_"))
@@ -459,11 +461,15 @@ def main() -> None:
         boxes = random_boxes(anchors, 500)
         ours = start_ours(workdir, database_url, headers, args.workers)
         servers.append(ours)
-        peer = start_pygeoapi(workdir, bin_dir, database_url, args.workers)
-        servers.append(peer)
-        mismatches = check_same_answer(ours, peer, boxes[:20])
+        if not args.tiles_only:
+            peer = start_pygeoapi(workdir, bin_dir, database_url, args.workers)
+            servers.append(peer)
+            mismatches = check_same_answer(ours, peer, boxes[:20])
         for run in range(1, args.repeat + 1):
             print(f"\n=== pass {run} of {args.repeat}", flush=True)
+            if args.tiles_only:
+                print_tiles(tiles_bare_vs_http(app, ours, anchors, args.tiles))
+                continue
             loads = {}
             for server in (peer, ours):
                 paths = [items_path(server, box) for box in boxes]
