@@ -16,8 +16,10 @@ dropped at the end):
    what ``flask import`` runs: validation, staging COPY, SQL checks, upsert, derived links,
    commit; it writes the rows in spatial order, and the run prints how closely the table
    follows it) in a fresh Python process, then ``ogr2ogr -f PostgreSQL`` loading the same file
-   into a table of its own (it validates and derives nothing), then our re-import of the
-   same file (every row must come back unchanged);
+   into a table of its own (it validates and derives nothing), then the *write floor*
+   (:func:`time_write_floor`: the imported rows written again into the emptied table by
+   one ``INSERT ... SELECT``, the least any import into this schema costs), then our
+   re-import of the same file (every row must come back unchanged);
 4. times listing 10,000 incidents through the API (Flask test client, bearer token) as
    GeoJSON and as CSV, with ``ogr2ogr`` writing the same 10,000 rows as GeoJSON as a
    point of reference.
@@ -272,6 +274,34 @@ def empty_incidents(url, keep_demo: bool) -> None:
     connection.close()
 
 
+def time_write_floor(url) -> Timing:
+    """The least any import into our schema costs: the rows ``incidents`` holds now
+    (validated, linked, in spatial order) written again by one ``INSERT ... SELECT``
+    into the emptied table (its key, unique (source, external_id), CHECKs, 3 foreign
+    keys and secondary indexes maintained, as every import must) and committed; no
+    reading, validation, links or conflict handling. Leaves the same rows (same ids
+    and values) in ``incidents``."""
+    connection = connect(url)
+    with connection, connection.cursor() as cursor:
+        cursor.execute("CREATE UNLOGGED TABLE bench_floor_rows AS SELECT * FROM incidents")
+        cursor.execute("TRUNCATE incidents")
+    connection.close()
+    connection = connect(url, autocommit=True)
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE incidents")
+        cursor.execute("VACUUM ANALYZE bench_floor_rows")
+        cursor.execute("SELECT count(*) FROM bench_floor_rows")
+        (rows,) = cursor.fetchone()
+        started = time.perf_counter()
+        cursor.execute("BEGIN")
+        cursor.execute("INSERT INTO incidents SELECT * FROM bench_floor_rows")
+        cursor.execute("COMMIT")
+        seconds = time.perf_counter() - started
+        cursor.execute("DROP TABLE bench_floor_rows")
+    connection.close()
+    return Timing("floor: INSERT of ready rows", rows, seconds)
+
+
 def time_listing(app, token: str) -> list[Timing]:
     """GET /api/v1/incidents?limit=10000 as GeoJSON and CSV (median of a few runs)."""
     client = app.test_client()
@@ -412,14 +442,16 @@ def benchmark(rows: int, with_demo_incidents: bool) -> None:
                 print(f"{fmt}: correlation of the incidents' physical and spatial order "
                       f"{spatial_order_correlation(url):.3f}", flush=True)
                 peer = run_ogr2ogr(path, url, f"ogr_{fmt}", f"ogr2ogr: {fmt}", options)
+                floor = time_write_floor(url)
+                floor.note = f"{floor.seconds / peer.seconds:.2f}x ogr2ogr"
                 again, result = run_our_import(path, url_text, f"ours: re-import {fmt}")
                 if result["unchanged"] != rows:
                     raise SystemExit(f"{fmt} re-import: expected {rows} unchanged, got {result}")
                 again.note = "all unchanged"
                 ours.note = f"{ours.seconds / peer.seconds:.2f}x ogr2ogr"
                 ratios[fmt] = (ours.seconds / peer.seconds, ours.peak_mb)
-                timings += [ours, peer, again]
-                print_table(timings[-3:])
+                timings += [ours, peer, floor, again]
+                print_table(timings[-4:])
                 print(flush=True)
             timings += time_listing(app, counts["token"])
             timings.append(time_ogr_listing(url, directory))
