@@ -5,7 +5,7 @@ as ``ST_TileEnvelope``), 4096 units a side with a 64-unit buffer. Lines and poly
 simplified per zoom: Douglas-Peucker (``ST_Simplify``) with a tolerance of one tile
 unit (the tile's width in metres / 4096), so no detail finer than what the tile can
 hold is sent. The filters are those of the list API (``geo.queries.FeatureQuery``: time
-window, categories, statuses), applied by the same SQL builder.
+window, categories, outcomes, statuses), applied by the same SQL builder.
 
 Points of a layer with ``cluster_below_zoom`` (incidents) are aggregated below that zoom:
 one feature per category and cell of ``CLUSTER_CELL`` tile units (16: a pixel of a
@@ -35,7 +35,7 @@ import hashlib
 import math
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 from sqlalchemy import text
@@ -151,10 +151,9 @@ def tile_sql(tile_layer: TileLayer, z: int, x: int, y: int,
     """The ``ST_AsMVT`` statement of one tile and its bound values (also what the
     benchmark times as "bare SQL")."""
     layer = tile_layer.layer
-    query = queries.FeatureQuery(
-        bbox=tile_bounds_lonlat(z, x, y, BUFFER / EXTENT), start=query.start, end=query.end,
-        categories=query.categories, statuses=query.statuses, limit=None,
-        equals=query.equals, scope_region_ids=query.scope_region_ids)
+    # Every filter of the query; the tile decides the box, and there is no page or order.
+    query = replace(query, bbox=tile_bounds_lonlat(z, x, y, BUFFER / EXTENT),
+                    bbox_srid=4326, sort=[], limit=None, offset=0)
     where, params = queries.feature_filter(layer, query)
     params.update({"z": z, "x": x, "y": y, "layer_name": tile_layer.name})
     if z < tile_layer.cluster_below_zoom:
@@ -181,8 +180,9 @@ def vector_tile(session, tile_layer: TileLayer, z: int, x: int, y: int,
     z, x, y : int
         Tile address in the Web Mercator scheme; check it with :func:`tile_exists`.
     query : geo.queries.FeatureQuery
-        Time window (``start``/``end``), ``categories``, ``statuses`` and the region
-        scope ``scope_region_ids``; bbox and page are ignored (the tile decides them).
+        Time window (``start``/``end``), ``categories``, ``outcomes``, ``statuses`` and
+        the region scope ``scope_region_ids``; bbox, order and page are ignored (the tile
+        decides them).
     """
     statement, params = tile_sql(tile_layer, z, x, y, query)
     return bytes(session.execute(text(statement), params).scalar_one() or b"")

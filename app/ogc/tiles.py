@@ -1,14 +1,15 @@
 """Vector tiles at ``/ogc/tiles/{layer}/{z}/{x}/{y}.mvt`` and TileJSON at
 ``/ogc/tiles/{layer}.json``.
 
-Tiles come from ``geo.tiles`` (``ST_AsMVT``). Filters, as the WMS has them: ``datetime``
-(or ``time``: an RFC 3339 instant or interval) on incidents, ``category`` and ``status``
-(comma-separated) where the layer has them. Every tile carries an ``ETag`` made from the
-table's data version (a request with a matching ``If-None-Match`` gets 304 without
-touching the tile) and ``Cache-Control: private, max-age=60`` (the data is not public;
-a client may reuse a tile for a minute, then revalidates). A tile without features
-is 204. Errors are OGC API exceptions (``{code, description}``): 400 for a bad filter,
-404 for an unknown layer or a tile outside the scheme (z 0-22).
+Tiles come from ``geo.tiles`` (``ST_AsMVT``). Filters, as the WMS has them:
+``datetime`` (or ``time``: an RFC 3339 instant or interval) on incidents, ``category``,
+``outcome`` and ``status`` (comma-separated) where the layer has them. Every tile
+carries an ``ETag`` made from the table's data version (a request with a matching
+``If-None-Match`` gets 304 without touching the tile) and ``Cache-Control: private,
+max-age=60`` (the data is not public; a client may reuse a tile for a minute, then
+revalidates). A tile without features is 204. Errors are OGC API exceptions
+(``{code, description}``): 400 for a bad filter, 404 for an unknown layer or a tile
+outside the scheme (z 0-22).
 
 A user restricted to regions (``app.auth.scope``) gets tiles of their regions' features
 only; the scope is part of the ETag, so a scoped and an unscoped user (or two scopes)
@@ -35,7 +36,7 @@ from geo import queries, tiles
 
 MVT_MIME = "application/vnd.mapbox-vector-tile"
 CACHE_CONTROL = "private, max-age=60"
-TILE_PARAMETERS = ("datetime", "time", "category", "status")
+TILE_PARAMETERS = ("datetime", "time", "category", "outcome", "status")
 
 
 def _tile_layer(name: str) -> tiles.TileLayer:
@@ -57,17 +58,17 @@ def _filters(tile_layer: tiles.TileLayer, args) -> queries.FeatureQuery:
         raise ParameterError("datetime", f"{tile_layer.name} has no time; only incidents do")
     start, end = parse_datetime_interval(window)
     names = {f.name for f in layer.readable}
-    for name in ("category", "status"):
+    for name in ("category", "outcome", "status"):
         if args.get(name) and name not in names:
             raise ParameterError(name, f"{tile_layer.name} has no {name}")
+
+    def choices(name: str) -> list[str]:
+        return parse_list(name, args.get(name),
+                          layer.field(name).choices if name in names else None)
+
     return queries.FeatureQuery(
-        start=start, end=end,
-        categories=parse_list("category", args.get("category"),
-                              layer.field("category").choices if "category" in names
-                              else None),
-        statuses=parse_list("status", args.get("status"),
-                            layer.field("status").choices if "status" in names else None),
-        limit=None, scope_region_ids=region_scope())
+        start=start, end=end, categories=choices("category"), outcomes=choices("outcome"),
+        statuses=choices("status"), limit=None, scope_region_ids=region_scope())
 
 
 @bp.get("/tiles/<layer_name>/<int:z>/<int:x>/<int:y>.mvt")

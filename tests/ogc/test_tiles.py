@@ -121,6 +121,11 @@ def test_time_and_category_filters(client, viewer, sample_layers):
         "smuggling_tobacco": 1, "refusal_of_entry": 1}
     assert counts(category="smuggling_tobacco", status="validated") == {}
     assert counts(status="validated") == {"illegal_crossing_between_bcp": 1}
+    # T-1 and T-3 actual, T-2 attempted.
+    assert counts(outcome="attempted") == {"smuggling_tobacco": 1}
+    assert counts(outcome="actual", category="refusal_of_entry,smuggling_tobacco") == {
+        "refusal_of_entry": 1}
+    assert counts(outcome="attempted,actual") == counts()
 
 
 def test_empty_tile_is_204(client, viewer, sample_layers):
@@ -140,6 +145,8 @@ def test_empty_tile_is_204(client, viewer, sample_layers):
     (f"{BASE}/incidents/3/0/0.mvt?datetime=soon", 400, "datetime"),
     (f"{BASE}/regions/3/0/0.mvt?datetime=2026-01-01", 400, "datetime"),
     (f"{BASE}/regions/3/0/0.mvt?category=smuggling_tobacco", 400, "category"),
+    (f"{BASE}/incidents/3/0/0.mvt?outcome=foiled", 400, "outcome"),
+    (f"{BASE}/crossing_points/3/0/0.mvt?outcome=actual", 400, "outcome"),
     (f"{BASE}/incidents/3/0/0.mvt?colour=red", 400, "colour"),
 ])
 def test_bad_tile_requests(client, viewer, path, status, field):
