@@ -39,11 +39,13 @@ import numpy as np
 import orjson
 import shapely
 from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import psycopg2
 
-from geo import density, emerging, evaluation, hexgrid, hotspots
+from geo import density, emerging, evaluation, hexgrid, hotspots, queries
 from geo.crs import reproject, transform_xy
 from geo.errors import ParameterError
 from geo.gridweights import HexNeighbourhood
+from geo.layers import INCIDENTS
 from geo.validation import STORAGE_SRID
 
 # ArcGIS Optimized Hot Spot Analysis needs at least 30 cells holding incidents.
@@ -184,33 +186,47 @@ _EWKB_POINT_WITH_SRID = 0x20000001
 _POSTGRES_EPOCH_US = 946_684_800_000_000  # 2000-01-01 in microseconds since 1970
 
 
+def _incident_filter(selection: Selection, envelope_lonlat) -> tuple[str, dict]:
+    """WHERE clause (SQLAlchemy ``:name`` placeholders) and values selecting
+    ``selection``'s incidents whose point lies in ``envelope_lonlat`` (min lon, min lat,
+    max lon, max lat; EPSG:4326).
+
+    The filters are ``geo.queries``' own (:func:`geo.queries.feature_filter`), so an
+    analysis reads the incidents a list or an export with the same filters returns;
+    ``region_ids`` is the region scope there (unlinked incidents are outside it). The
+    envelope is a bounding-box test (``&&``) only: the grid's cells decide the rest.
+    """
+    query = queries.FeatureQuery(
+        start=selection.start, end=selection.end, categories=list(selection.categories),
+        outcomes=[selection.outcome] if selection.outcome else [],
+        scope_region_ids=(None if selection.region_ids is None
+                          else frozenset(int(r) for r in selection.region_ids)),
+        limit=None)
+    where, params = queries.feature_filter(INCIDENTS, query)
+    minx, miny, maxx, maxy = (float(v) for v in envelope_lonlat)
+    return ("geom && ST_MakeEnvelope(:envelope_minx, :envelope_miny, :envelope_maxx, "
+            ":envelope_maxy, 4326) AND " + where,
+            {**params, "envelope_minx": minx, "envelope_miny": miny,
+             "envelope_maxx": maxx, "envelope_maxy": maxy})
+
+
+def _pyformat(sql: str, params: dict) -> tuple[str, dict]:
+    """``sql`` with ``:name`` placeholders as psycopg2's ``%(name)s`` text and its
+    values, compiled by SQLAlchemy's psycopg2 dialect (which also doubles any ``%``)."""
+    compiled = text(sql).bindparams(**params).compile(dialect=psycopg2.dialect())
+    return str(compiled), compiled.params
+
+
 def load_incidents(session, selection: Selection, envelope_lonlat, srid: int) -> dict:
     """Coordinates (metres in ``srid``), weights and times (epoch seconds, UTC) of the
     selected incidents whose point lies in ``envelope_lonlat`` (EPSG:4326 bounds).
 
-    Reads with one binary ``COPY``; values are bound by the driver (psycopg2 ``mogrify``).
+    The filter is :func:`_incident_filter`. Reads with one binary ``COPY``; values are
+    bound by the driver (psycopg2 ``mogrify``).
     """
-    conditions = ["geom && ST_MakeEnvelope(%(minx)s, %(miny)s, %(maxx)s, %(maxy)s, 4326)"]
-    minx, miny, maxx, maxy = envelope_lonlat
-    params = {"minx": float(minx), "miny": float(miny), "maxx": float(maxx),
-              "maxy": float(maxy)}
-    if selection.start is not None:
-        conditions.append("occurred_at >= %(start)s")
-        params["start"] = selection.start
-    if selection.end is not None:
-        conditions.append("occurred_at <= %(end)s")
-        params["end"] = selection.end
-    if selection.categories:
-        conditions.append("category = ANY(%(categories)s)")
-        params["categories"] = list(selection.categories)
-    if selection.outcome:
-        conditions.append("outcome = %(outcome)s")
-        params["outcome"] = selection.outcome
-    if selection.region_ids is not None:
-        conditions.append("region_id = ANY(%(region_ids)s)")
-        params["region_ids"] = [int(r) for r in selection.region_ids]
-    query = ("SELECT geom, persons_count, occurred_at FROM incidents WHERE "
-             + " AND ".join(conditions))
+    where, params = _incident_filter(selection, envelope_lonlat)
+    query, params = _pyformat(
+        f"SELECT geom, persons_count, occurred_at FROM incidents WHERE {where}", params)
     raw = session.connection().connection
     with raw.cursor() as cursor:
         statement = cursor.mogrify(query, params).decode()

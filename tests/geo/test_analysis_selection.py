@@ -1,0 +1,153 @@
+"""The analyses read the incidents ``geo.queries`` lists for the same filters.
+
+``geo.analysis.load_incidents`` (one binary COPY) builds its WHERE clause with
+``geo.queries.feature_filter``; these tests compare what it reads with what
+``iter_feature_rows`` lists (time window, categories, outcome, region scope, bbox), on
+SYNTHETIC incidents over the sample regions, some outside every region (unlinked).
+"""
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+import shapely
+from sqlalchemy import text
+
+from geo import analysis, queries
+from geo.crs import transform_xy
+from geo.layers import INCIDENTS
+from geo.validation import STORAGE_SRID
+
+N_INCIDENTS = 600
+FIRST = datetime(2026, 1, 1, tzinfo=UTC)
+CATEGORIES = ("illegal_crossing_between_bcp", "smuggling_tobacco", "refusal_of_entry")
+WHOLE_AREA = (44.5, 40.9, 45.9, 41.9)  # lon/lat: the sample regions and beyond
+
+
+@pytest.fixture
+def synthetic_incidents(db_session, sample_layers, analysis_srid):
+    """SYNTHETIC incidents over 44.6-45.8E 41.0-41.8N (the two sample regions cover
+    44.8-45.6E 41.2-41.6N: the rest are unlinked), hourly-ish times from ``FIRST``,
+    every category and outcome; linked to their regions. Returns the region ids."""
+    rng = np.random.default_rng(3)
+    lon = np.round(rng.uniform(44.6, 45.8, N_INCIDENTS), 6)
+    lat = np.round(rng.uniform(41.0, 41.8, N_INCIDENTS), 6)
+    # microsecond times, a few on the same instant as the window bounds used below
+    offsets = rng.integers(0, 90 * 86_400 * 10**6, N_INCIDENTS)
+    offsets[:3] = [0, 30 * 86_400 * 10**6, 60 * 86_400 * 10**6]
+    db_session.execute(text(
+        """
+        INSERT INTO incidents (source, external_id, occurred_at, category, outcome,
+                               persons_count, source_reliability, information_credibility,
+                               status, provenance, geom)
+        SELECT 'synthetic-selection', 'S-' || n,
+               CAST(:first AS timestamptz) + make_interval(secs => us / 1e6),
+               category, outcome, persons, 'X', 4, 'validated', 'synthetic',
+               ST_SetSRID(ST_MakePoint(lon, lat), 4326)
+          FROM unnest(CAST(:us AS bigint[]), CAST(:category AS text[]),
+                      CAST(:outcome AS text[]), CAST(:persons AS int[]),
+                      CAST(:lon AS float8[]), CAST(:lat AS float8[]))
+               WITH ORDINALITY AS t(us, category, outcome, persons, lon, lat, n)
+        """), {
+            "first": FIRST, "us": offsets.tolist(),
+            "category": rng.choice(CATEGORIES, N_INCIDENTS).tolist(),
+            "outcome": rng.choice(["attempted", "actual"], N_INCIDENTS).tolist(),
+            "persons": rng.integers(0, 12, N_INCIDENTS).tolist(),
+            "lon": lon.tolist(), "lat": lat.tolist()})
+    queries.link_incidents(db_session, analysis_srid)
+    counts = dict(db_session.execute(text(
+        "SELECT COALESCE(region_id, 0), count(*) FROM incidents GROUP BY 1")).all())
+    assert counts[0] > 50 and len(counts) == 3  # unlinked ones and both regions
+    return sample_layers["regions"]
+
+
+def listed(session, selection: analysis.Selection, bbox, srid: int) -> list[tuple]:
+    """(x, y, persons, epoch seconds) of the incidents ``geo.queries`` lists for the
+    same filters, in the analysis CRS, sorted."""
+    query = queries.FeatureQuery(
+        bbox=bbox, start=selection.start, end=selection.end,
+        categories=list(selection.categories),
+        outcomes=[selection.outcome] if selection.outcome else [],
+        scope_region_ids=(None if selection.region_ids is None
+                          else frozenset(selection.region_ids)), limit=None)
+    rows = list(queries.iter_feature_rows(session, INCIDENTS, query))
+    points = shapely.from_wkb([bytes(row["geometry"]) for row in rows])
+    x, y = transform_xy(shapely.get_x(points), shapely.get_y(points), STORAGE_SRID, srid)
+    return sorted(zip(np.asarray(x).tolist(), np.asarray(y).tolist(),
+                      [float(row["persons_count"]) for row in rows],
+                      [row["occurred_at"].timestamp() for row in rows], strict=True))
+
+
+def loaded(session, selection: analysis.Selection, bbox, srid: int) -> list[tuple]:
+    points = analysis.load_incidents(session, selection, bbox, srid)
+    return sorted(zip(points["x"].tolist(), points["y"].tolist(), points["weight"].tolist(),
+                      points["time"].tolist(), strict=True))
+
+
+def selections(regions: dict[str, int]) -> list[tuple[str, analysis.Selection, tuple]]:
+    kk, ka = regions["T-KK"], regions["T-KA"]
+    month = timedelta(days=30)
+    return [
+        ("everything", analysis.Selection(weight="persons"), WHOLE_AREA),
+        ("closed window, bounds on incidents",
+         analysis.Selection(FIRST, FIRST + month, weight="persons"), WHOLE_AREA),
+        ("open-ended window", analysis.Selection(start=FIRST + 2 * month, weight="persons"),
+         WHOLE_AREA),
+        ("categories", analysis.Selection(categories=CATEGORIES[:2], weight="persons"),
+         WHOLE_AREA),
+        ("outcome", analysis.Selection(outcome="attempted", weight="persons"), WHOLE_AREA),
+        ("one region", analysis.Selection(region_ids=(kk,), weight="persons"), WHOLE_AREA),
+        ("two regions", analysis.Selection(region_ids=(ka, kk), weight="persons"),
+         WHOLE_AREA),
+        ("empty scope", analysis.Selection(region_ids=(), weight="persons"), WHOLE_AREA),
+        ("small bbox", analysis.Selection(weight="persons"), (45.0, 41.1, 45.3, 41.5)),
+        ("all at once", analysis.Selection(FIRST + timedelta(days=10), FIRST + 2 * month,
+                                           CATEGORIES[1:], "actual", "persons", (ka,)),
+         (45.1, 41.0, 45.8, 41.7)),
+    ]
+
+
+def test_load_incidents_reads_what_queries_lists_for_the_same_filters(
+        db_session, synthetic_incidents, analysis_srid):
+    sizes = {}
+    for name, selection, bbox in selections(synthetic_incidents):
+        expected = listed(db_session, selection, bbox, analysis_srid)
+        assert loaded(db_session, selection, bbox, analysis_srid) == expected, name
+        sizes[name] = len(expected)
+    # the filters select something, and not everything
+    assert sizes["empty scope"] == 0
+    total = sizes["everything"]
+    assert total >= N_INCIDENTS + 2  # plus the sample incidents inside WHOLE_AREA
+    for name, size in sizes.items():
+        if name not in ("everything", "empty scope"):
+            assert 0 < size < total, name
+
+
+def test_region_scope_leaves_out_unlinked_incidents(db_session, synthetic_incidents,
+                                                    analysis_srid):
+    kk, ka = synthetic_incidents["T-KK"], synthetic_incidents["T-KA"]
+    linked = db_session.execute(text(
+        "SELECT count(*) FROM incidents WHERE region_id IN (:kk, :ka)"),
+        {"kk": kk, "ka": ka}).scalar_one()
+    unlinked = db_session.execute(text(
+        "SELECT count(*) FROM incidents WHERE region_id IS NULL")).scalar_one()
+    everywhere = (-180.0, -90.0, 180.0, 90.0)
+    both = analysis.load_incidents(db_session, analysis.Selection(region_ids=(kk, ka)),
+                                   everywhere, analysis_srid)
+    unscoped = analysis.load_incidents(db_session, analysis.Selection(), everywhere,
+                                       analysis_srid)
+    assert len(both["x"]) == linked
+    assert len(unscoped["x"]) == linked + unlinked > linked
+
+
+def test_window_bounds_and_lists_bind_as_timestamps_and_arrays(db_session,
+                                                               synthetic_incidents,
+                                                               analysis_srid):
+    # the closed window [FIRST, FIRST + 30 days] holds the incidents on both bounds
+    end = FIRST + timedelta(days=30)
+    points = analysis.load_incidents(
+        db_session, analysis.Selection(FIRST, end, CATEGORIES, None, "count"),
+        WHOLE_AREA, analysis_srid)
+    assert points["time"].min() == FIRST.timestamp()
+    assert points["time"].max() == end.timestamp()
+    assert (points["weight"] == 1.0).all()
