@@ -198,7 +198,7 @@ class Config:
     REMEMBER_COOKIE_SAMESITE: str = "Lax"
     REMEMBER_COOKIE_SECURE: bool = False
     WTF_CSRF_TIME_LIMIT: int | None = None
-    # Browser sessions (server-side rows, app/auth/service.py): minutes without a request
+    # Browser sessions (server-side rows, app/auth/sessions.py): minutes without a request
     # before a session ends, and hours after sign-in when it ends regardless.
     SESSION_IDLE_MINUTES: int = 30
     SESSION_MAX_HOURS: int = 12

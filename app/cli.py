@@ -17,9 +17,18 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from app import audit
-from app.auth import service
 from app.auth.models import User
-from app.auth.service import AuthError, create_token, create_user, set_password
+from app.auth.tokens import create_token, list_tokens, revoke_token
+from app.auth.users import (
+    AuthError,
+    create_user,
+    list_users,
+    set_password,
+    unlock_user,
+    update_user,
+    user_by_name,
+    utc_now,
+)
 from app.extensions import db
 from config import INSTANCE_DIR
 from geo.ingest import cluster, import_file
@@ -58,8 +67,8 @@ def users_create(name: str, role: str, password: str, regions: tuple[str, ...]) 
 @users_cli.command("list")
 def users_list() -> None:
     """List users with their roles, state and regions."""
-    now = service.utc_now()
-    for user in service.list_users(db.session):
+    now = utc_now()
+    for user in list_users(db.session):
         state = "active" if user.active else "disabled"
         if user.locked_until is not None and user.locked_until > now:
             state += f" (locked until {user.locked_until.isoformat(timespec='seconds')})"
@@ -68,7 +77,7 @@ def users_list() -> None:
 
 
 def _run(change, *args, **kwargs):
-    """Call a service function; an AuthError becomes the command's error message."""
+    """Call a user or token function; an AuthError becomes the command's error message."""
     try:
         return change(db.session, *args, **kwargs)
     except AuthError as exc:
@@ -81,8 +90,8 @@ def _run(change, *args, **kwargs):
 @click.argument("codes", nargs=-1, metavar="[CODE]...")
 def users_set_regions(name: str, codes: tuple[str, ...]) -> None:
     """Restrict user NAME to the regions CODE... (none: every region)."""
-    user = _run(service.user_by_name, name)
-    changed = _run(service.update_user, user, region_codes=list(codes))
+    user = _run(user_by_name, name)
+    changed = _run(update_user, user, region_codes=list(codes))
     db.session.commit()
     scope = ", ".join(region.code for region in user.regions) or "every region"
     click.echo(f"{name}: {scope}" + ("" if changed else " (unchanged)"))
@@ -92,8 +101,8 @@ def users_set_regions(name: str, codes: tuple[str, ...]) -> None:
 @click.argument("name")
 def users_unlock(name: str) -> None:
     """Lift NAME's sign-in lock-out and reset the failure count."""
-    user = _run(service.user_by_name, name)
-    changed = _run(service.unlock_user, user)
+    user = _run(user_by_name, name)
+    changed = _run(unlock_user, user)
     db.session.commit()
     click.echo(f"unlocked {name}" if changed else f"{name} was not locked")
 
@@ -126,7 +135,7 @@ def tokens_list(username: str | None) -> None:
     """List tokens (never the tokens themselves): id, user, name, created, expires,
     last use, revoked."""
     click.echo("id\tuser\tname\tcreated\texpires\tlast_used\trevoked")
-    for row in service.list_tokens(db.session, username):
+    for row in list_tokens(db.session, username):
         expires = _when(row.expires_at) if row.expires_at else "never"
         click.echo(f"{row.id}\t{row.user.username}\t{row.name}\t{_when(row.created_at)}\t"
                    f"{expires}\t{_when(row.last_used_at)}\t{_when(row.revoked_at)}")
@@ -136,7 +145,7 @@ def tokens_list(username: str | None) -> None:
 @click.argument("token_id", type=int, metavar="ID")
 def tokens_revoke(token_id: int) -> None:
     """Revoke token ID (see ``tokens list``); it stops working at once."""
-    row = _run(service.revoke_token, token_id)
+    row = _run(revoke_token, token_id)
     db.session.commit()
     click.echo(f"revoked token {row.id} ({row.name}) of {row.user.username} "
                f"at {_when(row.revoked_at)}")

@@ -167,7 +167,8 @@ def prepare(cluster: ThrowawayCluster, incidents: int) -> dict:
     headers."""
     import flask_migrate
 
-    from app.auth.service import create_token, create_user
+    from app.auth.tokens import create_token
+    from app.auth.users import create_user
     from app.extensions import db
     from geo.demo import load_demo
     from tests.conftest import make_app

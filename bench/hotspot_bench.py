@@ -44,7 +44,8 @@ def setup(incidents: int):
     """A migrated throwaway database with the demo at ``incidents`` incidents."""
     import flask_migrate
 
-    from app.auth.service import create_token, create_user
+    from app.auth.tokens import create_token
+    from app.auth.users import create_user
     from app.extensions import db
     from geo.demo import load_demo
     from tests.conftest import make_app

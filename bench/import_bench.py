@@ -108,7 +108,8 @@ def prepare_database(app, with_demo_incidents: bool) -> dict:
     import flask_migrate
     from sqlalchemy import text
 
-    from app.auth.service import create_token, create_user
+    from app.auth.tokens import create_token
+    from app.auth.users import create_user
     from app.extensions import db
     from geo.demo import load_demo
 

@@ -354,7 +354,8 @@ def reuse(database_url: str):
     """(databases, app, headers) for a database an earlier run kept (a new token)."""
     import uuid
 
-    from app.auth.service import create_token, create_user
+    from app.auth.tokens import create_token
+    from app.auth.users import create_user
     from app.extensions import db
     from tests.conftest import make_app
     from tests.databases import ThrowawayDatabases, server_url

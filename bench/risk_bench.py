@@ -122,7 +122,8 @@ def main() -> None:
 
 def existing(database_url: str):
     """The app on a database that holds the demo, and a viewer's bearer headers."""
-    from app.auth.service import create_token, create_user
+    from app.auth.tokens import create_token
+    from app.auth.users import create_user
     from app.extensions import db
     from tests.conftest import make_app
 

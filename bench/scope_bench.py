@@ -34,7 +34,8 @@ def setup(incidents: int):
     """A throwaway database with the demo, an unrestricted and a restricted viewer."""
     import flask_migrate
 
-    from app.auth.service import create_token, create_user
+    from app.auth.tokens import create_token
+    from app.auth.users import create_user
     from app.extensions import db
     from geo.demo import load_demo
     from geo.models import Region

@@ -70,7 +70,7 @@ def served(app, database_url: str, server: str):
 def setup(incidents: int):
     import flask_migrate
 
-    from app.auth.service import create_user
+    from app.auth.users import create_user
     from app.extensions import db
     from geo.demo import load_demo
     from tests.conftest import make_app

@@ -88,7 +88,7 @@ def analysis_srid(app) -> int:
 @pytest.fixture
 def make_user(db_session):
     """Create a user with a role; password ``TEST_PASSWORD``."""
-    from app.auth.service import create_user
+    from app.auth.users import create_user
 
     def _make(role: str = "viewer", username: str | None = None):
         return create_user(db_session, username or f"{role}-{uuid.uuid4().hex[:6]}", role,
@@ -100,7 +100,7 @@ def make_user(db_session):
 @pytest.fixture
 def token_headers(db_session, make_user):
     """``Authorization`` headers with a fresh token for a new user of ``role``."""
-    from app.auth.service import create_token
+    from app.auth.tokens import create_token
 
     def _headers(role: str = "viewer") -> dict:
         _, token = create_token(db_session, make_user(role), "test")
@@ -177,7 +177,8 @@ def demo_app(databases):
     (committed), a viewer's bearer headers and the planted hot-spots."""
     import flask_migrate
 
-    from app.auth.service import create_token, create_user
+    from app.auth.tokens import create_token
+    from app.auth.users import create_user
     from geo.demo import load_demo
 
     app = make_app(databases.create())
@@ -200,7 +201,8 @@ def role_headers(app, prefix: str, roles=("analyst", "supervisor")) -> dict[str,
     """Bearer headers by role of the users ``{prefix}-{role}`` (created unless they exist),
     each with a new token, committed on the app's own database (``demo_app``'s)."""
     from app.auth.models import User
-    from app.auth.service import create_token, create_user
+    from app.auth.tokens import create_token
+    from app.auth.users import create_user
 
     headers = {}
     with app.app_context():

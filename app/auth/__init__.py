@@ -17,15 +17,9 @@ from werkzeug.exceptions import Forbidden
 
 from app.auth.models import User
 from app.auth.permissions import ENDPOINT_ROLES, PUBLIC, UndeclaredEndpointError, required_role
-from app.auth.service import (
-    LoginPolicy,
-    SignInRefusedError,
-    caller_for_token,
-    record_token_use,
-    session_user,
-    token_use_due,
-    user_for_basic,
-)
+from app.auth.sessions import session_user
+from app.auth.signin import LoginPolicy, SignInRefusedError, user_for_basic
+from app.auth.tokens import caller_for_token, record_token_use, token_use_due
 from app.errors import problem
 from app.extensions import csrf, db, login_manager
 

@@ -104,7 +104,7 @@ class TokenCaller:
     """The owner of a valid bearer token, as one request sees them: what the permission
     check, the region scope and the audit trail read (Flask-Login's user protocol, role,
     regions), read in one statement without loading ORM objects
-    (``app.auth.service.caller_for_token``). Not a ``User``: code that must change the
+    (``app.auth.tokens.caller_for_token``). Not a ``User``: code that must change the
     user loads the row (only the admin pages do, and they use the browser's session).
     """
 

@@ -32,7 +32,9 @@ from werkzeug.routing import AnyConverter, Map, Rule
 
 from app.auth.models import UserSession
 from app.auth.permissions import ENDPOINT_ROLES, PUBLIC, required_role
-from app.auth.service import create_token, create_user, start_session
+from app.auth.sessions import start_session
+from app.auth.tokens import create_token
+from app.auth.users import create_user
 from app.extensions import db
 from geo.models import Region, RiskAssessment
 from geo.ogc_features import COLLECTIONS

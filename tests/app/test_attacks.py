@@ -99,7 +99,8 @@ def _segment_point(client, segment_id, headers) -> tuple[float, float]:
 def committed_hostile(databases):
     """The sample layers committed on their own database (the bulletin's map reads them
     through mapnik's own connection), a section and a region named with markup."""
-    from app.auth.service import create_token, create_user
+    from app.auth.tokens import create_token
+    from app.auth.users import create_user
     from app.extensions import db
     from tests.conftest import TEST_PASSWORD, committed_sample_layers
 
@@ -130,7 +131,7 @@ def test_stored_xss_in_the_bulletin(committed_hostile):
 def test_stored_xss_in_the_admin_pages(app, client, db_session, hostile, make_user):
     """What users send ends up in the admin's pages: a session's User-Agent, a token's
     name, the audit trail's before/after values (the hostile incident's)."""
-    from app.auth.service import create_token
+    from app.auth.tokens import create_token
 
     victim = make_user("viewer")
     _, _ = create_token(db_session, victim, f"label {SCRIPT}")

@@ -38,7 +38,7 @@ def records(db_session, where: str = "true", **params) -> list:
 
 
 def user_headers(db_session, make_user, role: str) -> tuple[dict, object]:
-    from app.auth.service import create_token
+    from app.auth.tokens import create_token
 
     user = make_user(role)
     _, token = create_token(db_session, user, "test")

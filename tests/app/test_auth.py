@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.auth.models import ApiToken, User
-from app.auth.service import authenticate, create_token
+from app.auth.signin import authenticate
+from app.auth.tokens import create_token
 from tests.conftest import TEST_PASSWORD
 
 PROTECTED = ["/", "/api/v1/regions", "/api/v1/segments", "/api/v1/crossings",

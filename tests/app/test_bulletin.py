@@ -213,7 +213,8 @@ def test_reading_a_bulletin_stores_nothing(demo_app, staff):
 
 def test_a_region_restricted_reader_sees_no_neighbouring_region_on_the_map(demo_app, staff):
     from app.auth.models import User
-    from app.auth.service import create_token, create_user
+    from app.auth.tokens import create_token
+    from app.auth.users import create_user
     from geo.models import Region
     from tests.conftest import TEST_PASSWORD
 

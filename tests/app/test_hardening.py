@@ -238,7 +238,7 @@ def logged_text(caplog) -> str:
 
 
 def test_login_and_token_use_log_no_secret(debug_log, client, db_session, make_user):
-    from app.auth.service import create_token
+    from app.auth.tokens import create_token
 
     user = make_user("analyst")
     _, token = create_token(db_session, user, "log-test")

@@ -13,7 +13,10 @@ from app import cli as app_cli
 from app import create_app
 from app.audit.models import AuditRecord
 from app.auth.models import LoginAttempt, User, UserSession
-from app.auth.service import LoginPolicy, create_token, revoke_sessions, update_user
+from app.auth.sessions import revoke_sessions
+from app.auth.signin import LoginPolicy
+from app.auth.tokens import create_token
+from app.auth.users import update_user
 from config import Config, ConfigError
 from tests.app.test_auth import csrf_token, login
 from tests.conftest import TEST_PASSWORD
@@ -380,7 +383,7 @@ def test_users_create_with_regions_and_set_regions(runner, db_session, sample_la
 
 
 def test_old_attempts_are_pruned(client, db_session, make_user, monkeypatch):
-    from app.auth import service
+    from app.auth import signin
 
     old = LoginAttempt(at=datetime.now(UTC) - timedelta(days=8), username="ancient",
                        ip="192.0.2.1", success=False)
@@ -388,7 +391,7 @@ def test_old_attempts_are_pruned(client, db_session, make_user, monkeypatch):
                           ip="192.0.2.1", success=False)
     db_session.add_all([old, recent])
     db_session.flush()
-    monkeypatch.setattr(service, "_next_prune", 0.0)
+    monkeypatch.setattr(signin, "_next_prune", 0.0)
     fail(client, "whoever", 1)
     names = set(db_session.scalars(select(LoginAttempt.username)))
     assert "ancient" not in names and {"recent", "whoever"} <= names

@@ -14,7 +14,8 @@ import pyogrio
 import pytest
 from sqlalchemy import select, text
 
-from app.auth.service import create_token, create_user
+from app.auth.tokens import create_token
+from app.auth.users import create_user
 from app.extensions import db
 from geo.ingest import SCOPE_FIELD, Ingestion
 from geo.layers import LAYERS

@@ -20,7 +20,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from app.auth.service import create_token, create_user
+from app.auth.tokens import create_token
+from app.auth.users import create_user
 from tests.app.test_openapi import OPENAPI_URL
 from tests.conftest import TEST_PASSWORD
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 from werkzeug.serving import make_server
 
-from app.auth.service import create_user
+from app.auth.users import create_user
 from app.extensions import db
 from tests.conftest import TEST_PASSWORD, load_sample_layers, make_app
 

@@ -33,7 +33,8 @@ class LiveServer:
 
 @pytest.fixture(scope="session")
 def live_server(databases):
-    from app.auth.service import create_token, create_user
+    from app.auth.tokens import create_token
+    from app.auth.users import create_user
 
     app, ids = committed_sample_layers(databases)
     with app.app_context():

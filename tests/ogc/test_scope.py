@@ -38,7 +38,8 @@ KA_FEATURES = {"border_segments": (45.40, 41.35), "crossing_points": (45.45, 41.
 def _user(app, username: str, region_codes: tuple[str, ...]) -> dict:
     """Bearer headers of a new viewer restricted to ``region_codes`` (none: unrestricted)."""
     from app.auth.models import User
-    from app.auth.service import create_token, create_user
+    from app.auth.tokens import create_token
+    from app.auth.users import create_user
     from geo.models import Region
 
     with app.app_context():
@@ -429,7 +430,7 @@ def _demo_user(demo_app, username: str, region_codes: tuple[str, ...]) -> dict:
         db.session.remove()
     if user is None:
         return _user(app, username, region_codes)
-    from app.auth.service import create_token
+    from app.auth.tokens import create_token
 
     with app.app_context():
         _, token = create_token(db.session, db.session.get(User, user.id), "scope test")

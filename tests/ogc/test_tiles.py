@@ -278,7 +278,7 @@ def test_a_tile_request_is_two_statements_with_the_scope_read_with_the_token(
     (the region scope still applies)."""
     from sqlalchemy import event
 
-    from app.auth.service import create_token
+    from app.auth.tokens import create_token
     from app.extensions import db
     from geo.models import Region
 
@@ -405,7 +405,7 @@ def test_a_rolled_back_write_does_not_leave_its_tile_for_a_later_one(db_session,
 
 def test_region_scopes_never_share_a_cached_tile(client, db_session, make_user,
                                                  sample_layers):
-    from app.auth.service import create_token
+    from app.auth.tokens import create_token
     from geo.models import Region
 
     regions = sample_layers["regions"]

@@ -485,7 +485,7 @@ def test_extreme_boxes_still_give_a_map(client, token_headers, where):
 
 
 def test_basic_auth_follows_password_changes_and_deactivation(client, db_session, make_user):
-    from app.auth.service import set_password
+    from app.auth.users import set_password
 
     user = make_user("viewer")
     params = {"SERVICE": "WMS", "REQUEST": "GetLegendGraphic", "LAYER": "regions"}

@@ -1,0 +1,157 @@
+"""Users: create, update, unlock, passwords and regions.
+
+Every change to a user made here appends an audit record (``app.audit.record``) in the
+caller's transaction; no record holds a password hash.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from app import audit
+from app.auth.hashing import _hasher
+from app.auth.models import User
+from app.auth.sessions import revoke_sessions
+from geo.models import Region
+from geo.vocabulary import ROLES
+
+MIN_PASSWORD_LENGTH = 8
+
+
+class AuthError(ValueError):
+    """Bad input to an auth operation; the message names the field."""
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware (UTC)."""
+    return datetime.now(UTC)
+
+
+USERNAME_CHARACTERS = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.@-")
+
+
+def user_snapshot(user: User) -> dict:
+    """What the audit trail keeps of a user (never the password hash)."""
+    return {"username": user.username, "role": user.role, "active": user.active,
+            "regions": [region.code for region in user.regions],
+            "locked_until": user.locked_until.isoformat() if user.locked_until else None}
+
+
+def create_user(session, username: str, role: str, password: str,
+                region_codes: list[str] | tuple[str, ...] = ()) -> User:
+    """Add a user (not committed), restricted to ``region_codes`` (none: every region),
+    and audit it. Raises AuthError for a bad role, name, password or region."""
+    if role not in ROLES:
+        raise AuthError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+    if not 1 <= len(username) <= 64 or not set(username) <= USERNAME_CHARACTERS:
+        raise AuthError("username must be 1-64 letters, digits or _ . @ -, "
+                        f"got {username!r}")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AuthError(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise AuthError(f"username {username!r} is taken")
+    regions = regions_by_code(session, region_codes)
+    user = User(username=username, role=role, password_hash=_hasher.hash(password),
+                active=True, failed_logins=0, regions=regions)
+    session.add(user)
+    session.flush()
+    audit.record(session, "create", "user", user.id, after=user_snapshot(user))
+    return user
+
+
+def set_password(user: User, password: str) -> None:
+    """Hash ``password`` into ``user`` (not audited: see ``reset_password``)."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AuthError(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
+    user.password_hash = _hasher.hash(password)
+
+
+def reset_password(session, user: User, password: str) -> None:
+    """Set a new password, end the user's sessions and audit it (without the hash)."""
+    set_password(user, password)
+    ended = revoke_sessions(session, user_id=user.id, audited=False)
+    audit.record(session, "password", "user", user.id,
+                 detail={"username": user.username, "sessions_ended": ended})
+
+
+def regions_by_code(session, codes) -> list[Region]:
+    """The regions with these codes, in code order; AuthError names unknown codes."""
+    wanted = sorted({code.strip() for code in codes if code and code.strip()})
+    if not wanted:
+        return []
+    regions = list(session.scalars(select(Region).where(Region.code.in_(wanted))
+                                   .order_by(Region.code)))
+    unknown = sorted(set(wanted) - {region.code for region in regions})
+    if unknown:
+        raise AuthError(f"region: unknown code(s) {', '.join(unknown)}")
+    return regions
+
+
+def all_regions(session) -> list[Region]:
+    """Every regional unit, by code (for choosing a user's regions)."""
+    return list(session.scalars(select(Region).order_by(Region.code)))
+
+
+def user_by_name(session, username: str) -> User:
+    """The user called ``username``; AuthError when there is none."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise AuthError(f"no user named {username!r}")
+    return user
+
+
+def list_users(session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.username)))
+
+
+def update_user(session, user: User, *, role: str | None = None, active: bool | None = None,
+                region_codes: list[str] | None = None, by: User | None = None) -> bool:
+    """Change a user's role, active flag and/or regions, and audit the change.
+
+    Deactivating a user ends their sessions at once (their tokens stop working too: a
+    token works only for an active user). An admin (``by``) cannot demote or deactivate
+    themselves (nobody might be left to undo it). Returns whether anything changed.
+    """
+    if role is not None and role not in ROLES:
+        raise AuthError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+    if by is not None and by.id == user.id and (
+            (role is not None and role != user.role) or active is False):
+        raise AuthError("role/active: you cannot change your own role or deactivate "
+                        "yourself; ask another admin")
+    before = user_snapshot(user)
+    if role is not None:
+        user.role = role
+    if region_codes is not None:
+        user.regions = regions_by_code(session, region_codes)
+    if active is not None:
+        user.active = active
+    after = user_snapshot(user)
+    if after == before:
+        return False
+    session.flush()
+    audit.record(session, "update", "user", user.id, before=before, after=after)
+    if before["active"] and not after["active"]:
+        revoke_sessions(session, user_id=user.id)
+    return True
+
+
+def unlock_user(session, user: User) -> bool:
+    """Lift a sign-in lock-out and reset the failure count (audited); False if neither
+    was set.
+
+    ``locked_until`` becomes now rather than null: failures before it no longer count
+    towards the next lock-out (``LoginPolicy``).
+    """
+    now = datetime.now(UTC)
+    locked = user.locked_until is not None and user.locked_until > now
+    if not locked and not user.failed_logins:
+        return False
+    before = user_snapshot(user)
+    user.failed_logins = 0
+    user.locked_until = now
+    audit.record(session, "unlock", "user", user.id, before=before,
+                 after=user_snapshot(user))
+    return True
