@@ -2,10 +2,16 @@
 browser sessions, and the audit trail.
 
 HTML forms only (CSRF-checked like every session write, ``app.auth``), no script. Each
-route parses the form, calls one function of ``app.auth.service`` (which audits the
-change in the same transaction), commits, and redirects (303) to the page it came from;
-an error the admin can fix is shown on that page with status 422 and nothing written.
+route parses the form, calls one function of ``app.auth.users``, ``.tokens`` or
+``.sessions`` (which audits the change in the same transaction), commits, and redirects
+(303) to the page it came from; an error the admin can fix is shown on that page with
+status 422 and nothing written.
 Every endpoint needs the admin role (``app.auth.permissions``).
+
+The pages and their messages are in the request's language (``app.ui.i18n``): messages
+are translated here, when flashed, with ``%(name)s`` placeholders for what varies. The
+reason an ``AuthError`` gives for a refusal stays in English (it names the field),
+after a translated lead-in.
 """
 
 from __future__ import annotations
@@ -22,11 +28,15 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
-from app.auth import service
+from app.auth import sessions as auth_sessions
+from app.auth import tokens as auth_tokens
+from app.auth import users as auth_users
 from app.auth.models import User
-from app.auth.service import AuthError
+from app.auth.users import AuthError
 from app.extensions import db
 from geo.vocabulary import ROLES
 
@@ -47,25 +57,31 @@ def _user_or_404(user_id: int) -> User:
     return user
 
 
+def _flash(message: str, category: str) -> None:
+    """Flash a message already in the request's language (``templates/base.html``
+    shows flashed messages as they are, escaped)."""
+    flash(message, category)
+
+
 def _done(message: str, endpoint: str, **values):
     db.session.commit()
-    flash(message, "info")
+    _flash(message, "info")
     return redirect(url_for(endpoint, **values), code=303)
 
 
 def _users_page(status: int = 200):
-    return render_template("admin/users.html", users=service.list_users(db.session),
-                           regions=service.all_regions(db.session), roles=ROLES,
-                           now=service.utc_now(), form=request.form), status
+    return render_template("admin/users.html", users=auth_users.list_users(db.session),
+                           regions=auth_users.all_regions(db.session), roles=ROLES,
+                           now=auth_users.utc_now(), form=request.form), status
 
 
 def _user_page(user: User, status: int = 200, new_token: str | None = None,
                new_token_row=None):
     page = render_template(
-        "admin/user.html", user=user, roles=ROLES, regions=service.all_regions(db.session),
-        tokens=service.list_tokens(db.session, user.username),
-        sessions=service.active_sessions(db.session, _idle(), user.id),
-        now=service.utc_now(), new_token=new_token, new_token_row=new_token_row,
+        "admin/user.html", user=user, roles=ROLES, regions=auth_users.all_regions(db.session),
+        tokens=auth_tokens.list_tokens(db.session, user.username),
+        sessions=auth_sessions.active_sessions(db.session, _idle(), user.id),
+        now=auth_users.utc_now(), new_token=new_token, new_token_row=new_token_row,
         token_days=TOKEN_DAYS_DEFAULT, token_days_max=TOKEN_DAYS_MAX)
     # A page that shows a token once must not be kept by the browser or a proxy.
     return page, status, {"Cache-Control": "no-store"}
@@ -73,7 +89,7 @@ def _user_page(user: User, status: int = 200, new_token: str | None = None,
 
 def _refused(exc: AuthError, page):
     db.session.rollback()
-    flash(str(exc), "error")
+    _flash(_("Nothing was saved: %(reason)s", reason=str(exc)), "error")
     return page()
 
 
@@ -86,12 +102,13 @@ def users():
 def create_user():
     form = request.form
     try:
-        user = service.create_user(db.session, form.get("username", "").strip(),
-                                   form.get("role", ""), form.get("password", ""),
-                                   form.getlist("regions"))
+        user = auth_users.create_user(db.session, form.get("username", "").strip(),
+                                      form.get("role", ""), form.get("password", ""),
+                                      form.getlist("regions"))
     except AuthError as exc:
         return _refused(exc, lambda: _users_page(422))
-    return _done(f"Created user {user.username}.", "admin.user", user_id=user.id)
+    return _done(_("Created user %(name)s.", name=user.username), "admin.user",
+                 user_id=user.id)
 
 
 @bp.get("/users/<int:user_id>")
@@ -106,14 +123,14 @@ def update_user(user_id: int):
     active = form.get("active")
     try:
         if active not in ("active", "inactive"):
-            raise AuthError("active: choose active or inactive")
-        changed = service.update_user(db.session, target, role=form.get("role", ""),
-                                      active=active == "active",
-                                      region_codes=form.getlist("regions"),
-                                      by=current_user)
+            raise AuthError(_("active: choose active or inactive"))
+        changed = auth_users.update_user(db.session, target, role=form.get("role", ""),
+                                         active=active == "active",
+                                         region_codes=form.getlist("regions"),
+                                         by=current_user)
     except AuthError as exc:
         return _refused(exc, lambda: _user_page(_user_or_404(user_id), 422))
-    message = f"Saved {target.username}." if changed else "Nothing changed."
+    message = _("Saved %(name)s.", name=target.username) if changed else _("Nothing changed.")
     return _done(message, "admin.user", user_id=user_id)
 
 
@@ -121,27 +138,28 @@ def update_user(user_id: int):
 def reset_password(user_id: int):
     target = _user_or_404(user_id)
     try:
-        service.reset_password(db.session, target, request.form.get("password", ""))
+        auth_users.reset_password(db.session, target, request.form.get("password", ""))
     except AuthError as exc:
         return _refused(exc, lambda: _user_page(_user_or_404(user_id), 422))
-    return _done(f"New password set for {target.username}; their sessions were ended.",
-                 "admin.user", user_id=user_id)
+    return _done(_("New password set for %(name)s; their sessions were ended.",
+                   name=target.username), "admin.user", user_id=user_id)
 
 
 @bp.post("/users/<int:user_id>/unlock")
 def unlock_user(user_id: int):
     target = _user_or_404(user_id)
-    changed = service.unlock_user(db.session, target)
-    return _done(f"Unlocked {target.username}." if changed else "Not locked.",
-                 "admin.user", user_id=user_id)
+    changed = auth_users.unlock_user(db.session, target)
+    message = _("Unlocked %(name)s.", name=target.username) if changed else _("Not locked.")
+    return _done(message, "admin.user", user_id=user_id)
 
 
 @bp.post("/users/<int:user_id>/sessions/revoke")
 def revoke_user_sessions(user_id: int):
     target = _user_or_404(user_id)
-    ended = service.revoke_sessions(db.session, user_id=target.id)
-    return _done(f"Ended {ended} session(s) of {target.username}.", "admin.user",
-                 user_id=user_id)
+    ended = auth_sessions.revoke_sessions(db.session, user_id=target.id)
+    return _done(ngettext("Ended %(num)d session of %(name)s.",
+                          "Ended %(num)d sessions of %(name)s.", ended,
+                          name=target.username), "admin.user", user_id=user_id)
 
 
 @bp.post("/users/<int:user_id>/tokens")
@@ -150,9 +168,11 @@ def create_token(user_id: int):
     days = request.form.get("expires_days", "").strip()
     try:
         if not days.isdigit() or not 1 <= int(days) <= TOKEN_DAYS_MAX:
-            raise AuthError(f"expires_days: a whole number of days, 1-{TOKEN_DAYS_MAX}")
-        row, token = service.create_token(db.session, target, request.form.get("name", ""),
-                                          timedelta(days=int(days)))
+            raise AuthError(_("expires_days: a whole number of days, 1-%(max)d",
+                              max=TOKEN_DAYS_MAX))
+        row, token = auth_tokens.create_token(db.session, target,
+                                              request.form.get("name", ""),
+                                              timedelta(days=int(days)))
     except AuthError as exc:
         return _refused(exc, lambda: _user_page(_user_or_404(user_id), 422))
     db.session.commit()
@@ -163,29 +183,29 @@ def create_token(user_id: int):
 @bp.post("/tokens/<int:token_id>/revoke")
 def revoke_token(token_id: int):
     try:
-        row = service.revoke_token(db.session, token_id)
+        row = auth_tokens.revoke_token(db.session, token_id)
     except AuthError as exc:
         abort(404, str(exc))
-    return _done(f"Revoked token {row.name!r} of {row.user.username}.", "admin.user",
-                 user_id=row.user_id)
+    return _done(_("Revoked token '%(token)s' of %(name)s.", token=row.name,
+                   name=row.user.username), "admin.user", user_id=row.user_id)
 
 
 @bp.get("/sessions")
 def sessions():
     return render_template("admin/sessions.html",
-                           sessions=service.active_sessions(db.session, _idle()),
+                           sessions=auth_sessions.active_sessions(db.session, _idle()),
                            idle_minutes=current_app.config["SESSION_IDLE_MINUTES"])
 
 
 @bp.post("/sessions/<int:session_id>/revoke")
 def revoke_session(session_id: int):
-    ended = service.revoke_sessions(db.session, session_id=session_id)
+    ended = auth_sessions.revoke_sessions(db.session, session_id=session_id)
     if not ended:
         abort(404, f"no live session with id {session_id}")
     back = request.form.get("back")
     if back and back.isdigit():
-        return _done("Session ended.", "admin.user", user_id=int(back))
-    return _done("Session ended.", "admin.sessions")
+        return _done(_("Session ended."), "admin.user", user_id=int(back))
+    return _done(_("Session ended."), "admin.sessions")
 
 
 @bp.get("/audit")
@@ -197,7 +217,7 @@ def audit():
     try:
         query = parse_audit_query(request.args)
     except ParameterError as exc:
-        flash(str(exc), "error")
+        _flash(_("The filter was not applied: %(reason)s", reason=str(exc)), "error")
         return render_template("admin/audit.html", records=[], matched=0, query=None,
                                filters={}), 422
     records, matched = trail.query(db.session, query)

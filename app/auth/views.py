@@ -1,6 +1,6 @@
 """Login and logout pages.
 
-Signing in checks the password under the sign-in limits (``service.sign_in``), then
+Signing in checks the password under the sign-in limits (``signin.sign_in``), then
 starts a new server-side session: the old cookie's contents are dropped and a new random
 id issued (no session fixation). Signing out revokes the session's row, so a replayed
 cookie is refused.
@@ -12,13 +12,15 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext
 from flask_login import login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from app.auth import SESSION_ID_KEY, bp, login_policy, too_many_attempts
-from app.auth.service import SignInRefusedError, end_session, sign_in, start_session
+from app.auth.sessions import end_session, start_session
+from app.auth.signin import SignInRefusedError, sign_in
 from app.extensions import db
 
 LOCKED_FLASH = "Too many failed sign-ins: this account is locked for a while. Try again later."
@@ -46,7 +48,7 @@ def login():
     if request.method == "POST":
         status = 401
         if not form.validate_on_submit():
-            flash("Fill in both fields (the form may have expired: try again).", "error")
+            flash(gettext("Fill in both fields (the form may have expired: try again)."), "error")
             return render_template("login.html", form=form), status
         try:
             user = sign_in(db.session, form.username.data, form.password.data,
@@ -54,11 +56,11 @@ def login():
         except SignInRefusedError as exc:
             if exc.retry_after is not None:
                 status, headers = 429, too_many_attempts(exc)
-            flash(LOCKED_FLASH if exc.retry_after is None else ADDRESS_FLASH, "error")
+            flash(gettext(LOCKED_FLASH if exc.retry_after is None else ADDRESS_FLASH), "error")
             return render_template("login.html", form=form), status, headers
         if user is None:
             db.session.commit()  # the failed attempt (and a lock-out it caused)
-            flash("Unknown user name or wrong password.", "error")
+            flash(gettext("Unknown user name or wrong password."), "error")
             return render_template("login.html", form=form), status
         _end_cookie_session()
         sid = start_session(db.session, user,

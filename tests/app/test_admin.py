@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from app.audit.models import AuditRecord
 from app.auth.models import ApiToken, User, UserSession
-from app.auth.service import create_token
+from app.auth.tokens import create_token
 from tests.app.test_auth import csrf_token, login
 from tests.conftest import TEST_PASSWORD
 
@@ -267,9 +267,10 @@ def test_audit_view_filters_and_links_the_csv(client, admin, db_session, make_us
     page = client.get(f"/admin/audit?entity=user&entity_id={target.id}")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert "1 record(s)" in html and target.username in html
+    assert "1 record." in html and target.username in html
     assert "/api/v1/audit?" in html and "f=csv" in html
     paged = client.get("/admin/audit?entity=user&limit=1").get_data(as_text=True)
     assert 'rel="next"' in paged and "offset=1" in paged  # two users: admin and target
+    assert "2 records, the newest 1 shown." in paged
     bad = client.get("/admin/audit?datetime=yesterday")
     assert bad.status_code == 422 and "datetime" in bad.get_data(as_text=True)
