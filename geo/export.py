@@ -1,9 +1,13 @@
-"""Export of layers as CSV and GeoPackage, streamed batch by batch.
+"""Export of layers as CSV and GeoPackage, read batch by batch.
 
 Both read rows from ``geo.queries.iter_feature_rows`` (``id``, the layer's properties,
 ``geometry`` as WKB in EPSG:4326) and write what ``geo.readers`` reads back, so an export
 imports again into the same rows: CSV carries the geometry as WKT with full double
 precision (and ``lon``/``lat`` columns for points), GeoPackage stores it in binary.
+
+CSV is produced chunk by chunk while the rows are read, so a database failure is raised
+between chunks (a caller that streams them must not let the output look complete); a
+GeoPackage is written whole to a temporary file before it is returned.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from itertools import islice
+from typing import BinaryIO
 
 import pandas as pd
 import shapely
@@ -101,15 +106,24 @@ def write_gpkg(layer: Layer, rows: Iterable[dict], path: str) -> int:
     return count
 
 
-def gpkg_bytes(layer: Layer, rows: Iterable[dict]) -> Iterator[bytes]:
-    """A GeoPackage of the rows, written to a temporary file then streamed and removed."""
+def gpkg_file(layer: Layer, rows: Iterable[dict]) -> BinaryIO:
+    """A GeoPackage of the rows, written whole before anything is returned.
+
+    Returns
+    -------
+    BinaryIO
+        The file, open for reading at its start and already unlinked (its storage is
+        freed when the caller closes it). Every row has been read when this returns, so
+        a database failure is raised here, before a caller has sent a byte, never in the
+        middle of a download.
+    """
     handle, path = tempfile.mkstemp(suffix=".gpkg")
     os.close(handle)
     os.unlink(path)  # GDAL creates the file itself
     try:
         write_gpkg(layer, rows, path)
-        with open(path, "rb") as stream:
-            yield from iter(lambda: stream.read(1 << 20), b"")
+        stream = open(path, "rb")  # noqa: SIM115  # the caller closes it
     finally:
         if os.path.exists(path):
             os.unlink(path)
+    return stream

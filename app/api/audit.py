@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 
-from flask import Response, request, stream_with_context, url_for
+from flask import request, url_for
 
 from app import audit
 from app.api import bp
+from app.api.downloads import streamed_file
 from app.api.params import ParameterError, parse_datetime_interval, parse_int
 from app.extensions import db
 
@@ -61,8 +62,8 @@ def audit_log():
             # A file carries no paging links: without an explicit page, all of it.
             query = dataclasses.replace(query, limit=None)
         rows = audit.iter_audit_rows(db.session, query)
-        return Response(stream_with_context(audit.csv_chunks(rows)), mimetype="text/csv",
-                        headers={"Content-Disposition": 'attachment; filename="audit.csv"'})
+        return streamed_file(audit.csv_chunks(rows), what="the audit trail (csv)",
+                             mimetype="text/csv", filename="audit.csv")
     rows, matched = audit.query(db.session, query)
     return {"records": [_record_json(r) for r in rows], "numberMatched": matched,
             "numberReturned": len(rows), "links": _next_link(query, matched)}

@@ -10,11 +10,12 @@ from __future__ import annotations
 import dataclasses
 import json
 
-from flask import Response, current_app, request, stream_with_context, url_for
+from flask import Response, current_app, request, url_for
 from sqlalchemy.exc import IntegrityError
 
 from app import audit
 from app.api import ApiError, bp
+from app.api.downloads import streamed_file, whole_file
 from app.api.params import (
     ParameterError,
     parse_bbox,
@@ -102,21 +103,19 @@ def list_features(layer_name: str):
         # selection (streamed), never a silently cut first page.
         query = dataclasses.replace(query, limit=None)
     if fmt == "csv":
+        # Streamed: a database failure after the first rows cuts the transfer visibly.
         rows = queries.iter_feature_rows(db.session, layer, query)
-        return Response(stream_with_context(export.csv_chunks(layer, rows)),
-                        mimetype="text/csv", headers=_attachment(layer, "csv"))
+        return streamed_file(export.csv_chunks(layer, rows), what=f"{layer.name} (csv)",
+                             mimetype="text/csv", filename=f"{layer.name}.csv")
     if fmt == "gpkg":
+        # Written whole first: a database failure is a 503, never a cut download.
         rows = queries.iter_feature_rows(db.session, layer, query)
-        return Response(stream_with_context(export.gpkg_bytes(layer, rows)),
-                        mimetype="application/geopackage+sqlite3",
-                        headers=_attachment(layer, "gpkg"))
+        return whole_file(export.gpkg_file(layer, rows),
+                          mimetype="application/geopackage+sqlite3",
+                          filename=f"{layer.name}.gpkg")
     collection = json.loads(queries.features_geojson(db.session, layer, query))
     collection["links"] = _next_link(layer, query, collection["numberMatched"])
     return Response(json.dumps(collection), mimetype=GEOJSON_MIME)
-
-
-def _attachment(layer: Layer, extension: str) -> dict:
-    return {"Content-Disposition": f'attachment; filename="{layer.name}.{extension}"'}
 
 
 @bp.get(f"/{LAYER_RULE}/<int:feature_id>")
