@@ -31,6 +31,12 @@ How a map is drawn:
   (``max_parallel_workers_per_gather=0``): starting workers costs ~20 ms per small
   query. mapnik's postgis datasource has no libpq ``options`` parameter, so the option
   is appended to its ``dbname`` (mapnik passes it through to the libpq conninfo).
+* mapnik's postgis plugin keeps its connections in a pool of its own (one per
+  connection string and process) and does not check one before use: after a database
+  restart (or ``pg_terminate_backend``, ``idle_session_timeout``) the first query on
+  each pooled connection fails. ``render_map`` recognises that failure by libpq's words
+  (``lost_connection``), discards the ended connections (``_discard_ended_connections``)
+  and draws the map once more; a database that is down fails that at once (503).
 """
 
 from __future__ import annotations
@@ -266,6 +272,10 @@ def _engine(database_url: str):
         connect_args={"options": _SESSION_OPTIONS, "connect_timeout": CONNECT_TIMEOUT_S})
 
 
+# Connections of mapnik's pool per database and process (its postgis ``max_size``).
+_POOL_MAX_SIZE = 4
+
+
 @lru_cache(maxsize=8)
 def _postgis_parameters(database_url: str) -> tuple[tuple[str, str], ...]:
     url = make_url(database_url)
@@ -278,8 +288,55 @@ def _postgis_parameters(database_url: str) -> tuple[tuple[str, str], ...]:
         ("dbname", f"{url.database} options='{_SESSION_OPTIONS}'"),
         ("connect_timeout", str(CONNECT_TIMEOUT_S)),
         ("persist_connection", "true"),
-        ("max_size", "4"),
+        ("max_size", str(_POOL_MAX_SIZE)),
     )
+
+
+# libpq's words when the server has ended the connection a query was sent on (a restart
+# or pg_terminate_backend: "FATAL: terminating connection due to administrator command",
+# then "server closed the connection unexpectedly"), lower case. Not "could not
+# connect" or "the database system is starting up": a new connection failed, the
+# database is down and drawing again cannot help.
+_LOST_CONNECTION_WORDS = ("terminating connection", "server closed the connection",
+                          "no connection to the server", "connection not open",
+                          "could not send data to server",
+                          "could not receive data from server",
+                          "ssl connection has been closed unexpectedly")
+
+
+def lost_connection(error: BaseException) -> bool:
+    """Whether ``error`` is mapnik's postgis plugin finding its pooled connection ended
+    by the server (libpq's message, before the SQL that mapnik quotes after it)."""
+    if not isinstance(error, RuntimeError):
+        return False
+    libpq = str(error).split("Full sql was", 1)[0].lower()
+    return any(words in libpq for words in _LOST_CONNECTION_WORDS)
+
+
+# The smallest datasource of the render connections' pool: making one runs a query
+# ("SELECT * FROM table LIMIT 0") on a pooled connection, then closes that connection.
+_PROBE_TABLE = "(SELECT NULL::geometry AS geom) AS probe"
+
+
+def _discard_ended_connections(database_url: str) -> None:
+    """Rid mapnik's pool of this database of the connections the server has ended.
+
+    A query on an ended connection fails at once and marks it bad; the pool drops bad
+    connections when one is next borrowed. So probe datasources are made until one
+    succeeds (on a live connection, or a new one when the pool is empty): at most the
+    pool's size plus one, without a wait. A probe that cannot connect (the database is
+    down) raises its error (a RuntimeError).
+    """
+    probe = dict(_postgis_parameters(database_url), table=_PROBE_TABLE,
+                 geometry_field="geom", srid="4326", extent="-180,-90,180,90")
+    for _ in range(_POOL_MAX_SIZE + 1):
+        try:
+            mapnik.Datasource(**probe)
+        except RuntimeError as error:
+            if not lost_connection(error):
+                raise
+            continue
+        return
 
 
 def region_id(database_url: str, code: str) -> int:
@@ -953,12 +1010,27 @@ def render_map(request: MapRequest, database_url: str) -> bytes:
         An unknown layer, style, CRS, format or region, or a bad bbox or colour.
     OutOfScopeError
         ``request.region`` is outside ``request.scope``.
+    RuntimeError
+        mapnik's, e.g. its postgis plugin cannot reach the database. A connection the
+        server had ended (a restart) is replaced and the map drawn once more first.
     """
     styles = _validate(request)
     region = region_id(database_url, request.region) if request.region else 0
     if region and request.scope is not None and region not in request.scope:
         raise OutOfScopeError("region", f"region {request.region!r} is outside your "
                               "region scope")
+    try:
+        return _draw_map(request, database_url, styles, region)
+    except RuntimeError as error:
+        if not lost_connection(error):
+            raise
+    # The server ended mapnik's pooled connections (a restart): drop them, draw once more.
+    _discard_ended_connections(database_url)
+    return _draw_map(request, database_url, styles, region)
+
+
+def _draw_map(request: MapRequest, database_url: str, styles: tuple[str, ...],
+              region: int) -> bytes:
     srs = f"epsg:{_CRS_EPSG[request.crs]}"
     image = mapnik.Image(request.width, request.height)
     if not request.transparent or request.fmt == "jpeg":

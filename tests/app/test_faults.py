@@ -1,5 +1,6 @@
 """Database faults: a read-only database, a database that goes away and comes back,
-a backend terminated mid-write, and an import killed with SIGKILL.
+a backend terminated mid-write, an import killed with SIGKILL, and WMS maps after every
+connection was ended (mapnik's own pooled ones too, ``geo/render.py``).
 
 Each answers 503 with ``Retry-After`` (never a 500 or a hang), writes nothing half-way,
 and the next request after the database is back succeeds with no restart
@@ -26,15 +27,18 @@ from datetime import UTC, datetime, timedelta
 from io import BytesIO
 from pathlib import Path
 
+import mapnik
 import numpy as np
 import psycopg2
 import pytest
+from PIL import Image
 from psycopg2 import sql
 from sqlalchemy.engine import make_url
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
 from app.extensions import db
+from geo import render
 from geo.vocabulary import INCIDENT_CATEGORIES
 from tests.conftest import (
     DATA_DIR,
@@ -50,6 +54,11 @@ WMS_GETMAP = ("/ogc/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=regions&
               "&CRS=EPSG:4326&BBOX=41.2,44.8,41.6,45.6&WIDTH=256&HEIGHT=256&FORMAT=image/png")
 # The sample regions (tests/data/sample_layers.geojson) cover this box (degrees).
 SAMPLE_BOX = (44.85, 41.25, 45.55, 41.55)
+# The sample sections, plain, 400x250 pixels over AREA (lon/lat).
+AREA = (44.85, 41.15, 45.65, 41.65)
+WMS_SEGMENTS = ("/ogc/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=border_segments"
+                "&STYLES=plain&CRS=CRS:84&BBOX=" + ",".join(map(str, AREA))
+                + "&WIDTH=400&HEIGHT=250&FORMAT=image/png")
 
 
 # ----------------------------------------------------------------- helpers
@@ -157,6 +166,33 @@ def _counts(url: str) -> dict[str, int]:
             return counts
     finally:
         conn.close()
+
+
+def _terminate_backends(url: str) -> int:
+    """End every other client backend of the database from a second connection of the
+    same role, as an administrator or a server restart would, waiting (10 s at most)
+    until each is gone; how many were ended."""
+    return _scalar(url, "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 10000)) "
+                        "FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND pid <> pg_backend_pid() AND backend_type = 'client backend'")
+
+
+def _mapnik_backends(url: str) -> int:
+    """How many connections of mapnik's postgis plugin (its libpq application name)
+    the database has."""
+    return _scalar(url, "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                        "current_database() AND application_name = 'mapnik'")
+
+
+def _segment_drawn(body: bytes) -> bool:
+    """Whether a WMS_SEGMENTS image has the plain segment colour at vertex (45.05, 41.3)
+    of T-AZ-001."""
+    data = np.asarray(Image.open(BytesIO(body)).convert("RGB")).astype(int)
+    row = int((AREA[3] - 41.3) / (AREA[3] - AREA[1]) * 250)
+    col = int((45.05 - AREA[0]) / (AREA[2] - AREA[0]) * 400)
+    window = data[row - 1:row + 2, col - 1:col + 2]
+    colour = render._hex_rgb(render.SEGMENT_PLAIN_COLOUR)
+    return bool((np.abs(window - colour).max(axis=2) <= 12).any())
 
 
 def _incident_feature(ref: str) -> dict:
@@ -287,7 +323,7 @@ def test_read_only_database_refuses_writes_with_503_and_writes_nothing(committed
     assert client.get("/api/v1/incidents?limit=1", headers=headers).status_code == 200
     with app.app_context():
         from app.auth.models import User
-        from app.auth.service import create_token
+        from app.auth.tokens import create_token
 
         user = db.session.execute(db.select(User).filter_by(username="fault-analyst")).scalar_one()
         _, unused = create_token(db.session, user, "never used")
@@ -405,15 +441,69 @@ def test_terminated_connections_are_replaced_on_the_next_request(committed):
     app, url, headers = committed
     client = app.test_client()
     assert client.get("/api/v1/incidents?limit=1", headers=headers).status_code == 200
-    # The app's pooled connections are ended from a second connection of the same role,
-    # as an administrator or a server restart would.
-    ended = _scalar(url, "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) "
-                         "FROM pg_stat_activity WHERE datname = current_database() "
-                         "AND pid <> pg_backend_pid() AND backend_type = 'client backend'")
-    assert ended >= 1
+    # The app's pooled connections are ended (and gone: an ended backend that has not
+    # yet closed its socket cannot be noticed at checkout).
+    assert _terminate_backends(url) >= 1
     listed = client.get("/api/v1/incidents?limit=1", headers=headers)
     assert listed.status_code == 200, listed.get_json()
     assert client.get("/healthz").status_code == 200
+
+
+def test_first_wms_map_after_every_connection_ended_is_drawn(committed):
+    # mapnik's postgis plugin pools connections of its own (geo/render.py): ended by a
+    # restart, the first query on one fails; the map is drawn once more on a new one.
+    app, url, headers = committed
+    client = app.test_client()
+    first = client.get(WMS_SEGMENTS, headers=headers)
+    assert first.status_code == 200 and _segment_drawn(first.data)
+    assert _mapnik_backends(url) >= 1
+    for _ in range(2):  # and again after the next restart
+        assert _terminate_backends(url) >= 1
+        again = client.get(WMS_SEGMENTS, headers=headers)
+        assert again.status_code == 200, again.get_data(as_text=True)[:500]
+        assert again.mimetype == "image/png" and _segment_drawn(again.data)
+    assert client.get(WMS_SEGMENTS, headers=headers).status_code == 200
+
+
+def test_wms_map_after_several_pooled_mapnik_connections_ended_is_drawn(committed):
+    # Concurrent maps leave several connections in mapnik's pool of a process (here:
+    # open featuresets of a cursor datasource of the renderer's pool, one connection
+    # each); all are ended, and still one drawing more suffices.
+    app, url, headers = committed
+    client = app.test_client()
+    assert client.get(WMS_SEGMENTS, headers=headers).status_code == 200
+    datasource = mapnik.Datasource(**dict(
+        render._postgis_parameters(url), table="(SELECT id, geom FROM regions) AS t",
+        geometry_field="geom", srid="4326", extent="-180,-90,180,90", cursor_size="10"))
+    held = [datasource.features(mapnik.Query(mapnik.Box2d(*AREA))) for _ in range(3)]
+    assert _mapnik_backends(url) >= 3
+    del held  # back in the pool, idle
+    assert _terminate_backends(url) >= 3
+    answer = client.get(WMS_SEGMENTS, headers=headers)
+    assert answer.status_code == 200, answer.get_data(as_text=True)[:500]
+    assert _segment_drawn(answer.data)
+
+
+@pytest.mark.parametrize(("message", "lost"), [
+    ("Postgis Plugin: FATAL:  terminating connection due to administrator command\n"
+     "server closed the connection unexpectedly\n\tThis probably means the server "
+     "terminated abnormally\n\tbefore or while processing the request.\n"
+     "in executeQuery Full sql was: 'SELECT 1'\n", True),
+    ("Postgis Plugin: no connection to the server\n\nin executeQuery Full sql was: "
+     "'SELECT 1'\n", True),
+    # A database that is down: a new connection fails, drawing again cannot help.
+    ("Postgis Plugin: connection to server at \"127.0.0.1\", port 1 failed: Connection "
+     "refused\n\tIs the server running on that host and accepting TCP/IP connections?\n"
+     "\nConnection string: 'host=127.0.0.1 port=1'\n", False),
+    ("Postgis Plugin: FATAL:  the database system is starting up\n", False),
+    ("Postgis Plugin: Null connection", False),
+    # Only libpq's words count, not the SQL that mapnik quotes after them.
+    ("Postgis Plugin: ERROR:  syntax error\nin executeQuery Full sql was: "
+     "'SELECT 'server closed the connection unexpectedly''\n", False),
+])
+def test_mapnik_lost_connection_is_recognised_by_libpq_words(message, lost):
+    assert render.lost_connection(RuntimeError(message)) is lost
+    assert not render.lost_connection(ValueError("terminating connection"))
 
 
 @pytest.mark.slow
