@@ -58,6 +58,13 @@ def problem(status: int, title: str, detail: str, headers: dict | None = None, *
     return json.dumps(body), status, response_headers
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's message (the driver's, when SQLAlchemy wraps one),
+    or its type's name: what a log line says of a failure, not a traceback."""
+    return (str(getattr(exc, "orig", None) or exc).strip().splitlines()
+            or [type(exc).__name__])[0]
+
+
 def database_failure(exc: BaseException) -> str | None:
     """Why the database could not serve the request, for the client; None when ``exc``
     is not a database failure (a bug, answered with 500).
@@ -174,10 +181,8 @@ def init_app(app: Flask) -> None:
         if reason is not None:
             _roll_back()
             # One line, not a traceback: an outage would otherwise flood the log.
-            first_line = (str(getattr(exc, "orig", None) or exc).strip().splitlines()
-                          or [type(exc).__name__])[0]
             app.logger.warning("503 on %s %s: database failure: %s", request.method,
-                               request.path, first_line)
+                               request.path, first_line(exc))
             return _unavailable_response(reason)
         # Never a stack trace to the client; the log has it.
         app.logger.exception("unhandled error on %s %s", request.method, request.path)

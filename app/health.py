@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.errors import RETRY_AFTER_S
+from app.errors import RETRY_AFTER_S, first_line
 from app.extensions import db
 from geo.queries import postgis_version
 
@@ -26,7 +26,7 @@ def healthz():
             db.session.rollback()
         except SQLAlchemyError:
             pass  # the connection is gone; the pool discards it
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        reason = first_line(exc)
         current_app.logger.warning("health check: database unavailable: %s", reason)
         response = jsonify(status="unavailable", database="error", reason=reason)
         return response, 503, {"Retry-After": str(RETRY_AFTER_S)}

@@ -24,6 +24,8 @@ from typing import BinaryIO
 
 from flask import Response, current_app, request, stream_with_context
 
+from app.errors import first_line
+
 # Request protocols whose responses cannot be chunked (no way to mark a cut body).
 _UNCHUNKED_PROTOCOLS = ("HTTP/1.0", "HTTP/0.9")
 
@@ -86,9 +88,7 @@ def _logged_when_cut(chunks: Iterator[str | bytes], what: str) -> Iterator[bytes
             yield data
             sent += len(data)
     except Exception as exc:
-        cause = (str(getattr(exc, "orig", None) or exc).strip().splitlines()
-                 or [type(exc).__name__])[0]
         current_app.logger.warning(
             "export of %s cut after %d bytes, the client gets an incomplete transfer: "
-            "%s: %s", what, sent, type(exc).__name__, cause)
+            "%s: %s", what, sent, type(exc).__name__, first_line(exc))
         raise  # the server then ends the transfer without its final chunk
