@@ -3,15 +3,10 @@
 A small tile's statement takes a few milliseconds, so each round trip around it counts
 (docs/benchmarks.md, issue 6):
 
-- **Liveness at checkout without a round trip.** A pooled connection the server has
-  ended (a restart, ``pg_terminate_backend``, an idle timeout) has its socket readable:
-  the server's last message, then end-of-file. An idle connection is otherwise never
-  readable (we use no ``LISTEN``), so a readable or closed one is discarded at checkout
-  and the pool opens another, dropping every older connection too
-  (``InvalidatePoolError``; if the database cannot be reached, the request fails as when
-  it is down: 503). This replaces SQLAlchemy's ``pool_pre_ping``, a ``SELECT 1`` round
-  trip before every request. A connection that
-  dies between the check and its statement fails that one request (503) and the pool
+- **Liveness at checkout without a round trip** (``geo.pooling``): a pooled connection
+  the server has ended is replaced when a request takes it, instead of SQLAlchemy's
+  ``pool_pre_ping`` (a ``SELECT 1`` before every request). A connection that dies
+  between that check and its first statement fails that one request (503) and the pool
   drops every connection older than the failure.
 - **Read-only endpoints without a transaction.** ``AUTOCOMMIT_ENDPOINTS`` run each
   statement on its own (PostgreSQL's implicit transaction, READ COMMITTED as before):
@@ -24,37 +19,17 @@ A small tile's statement takes a few milliseconds, so each round trip around it 
 
 from __future__ import annotations
 
-import select
-
 from flask import Flask, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import InvalidatePoolError
 
 from app.extensions import db
+from geo.pooling import replace_ended_connections
 
 # GET/HEAD endpoints whose database work is the caller's authentication and single
 # read statements (app.ogc.tiles).
 AUTOCOMMIT_ENDPOINTS = frozenset({"ogc.vector_tile", "ogc.tilejson"})
 READ_METHODS = frozenset({"GET", "HEAD"})
-
-
-def connection_was_ended(dbapi_connection) -> bool:
-    """Whether the server has ended (or is ending) this idle psycopg2 connection: closed
-    on our side, or its socket readable or in error (a message or end-of-file waiting)."""
-    if dbapi_connection.closed:
-        return True
-    poller = select.poll()
-    poller.register(dbapi_connection.fileno(),
-                    select.POLLIN | select.POLLERR | select.POLLHUP)
-    return bool(poller.poll(0))
-
-
-def _discard_ended(dbapi_connection, connection_record, connection_proxy) -> None:
-    if connection_was_ended(dbapi_connection):
-        # The pool reconnects this record and drops every connection older than now
-        # (a restart ends them all).
-        raise InvalidatePoolError("the database server ended this pooled connection")
 
 
 def _read_without_transaction() -> None:
@@ -78,6 +53,6 @@ def init_app(app: Flask) -> None:
     """Check pooled connections at checkout; run ``AUTOCOMMIT_ENDPOINTS`` without a
     transaction. Registered before authentication, which makes the first statement."""
     with app.app_context():
-        event.listen(db.engine, "checkout", _discard_ended)
+        replace_ended_connections(db.engine)
         event.listen(db.engine, "checkin", _end_autocommit)
     app.before_request(_read_without_transaction)

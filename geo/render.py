@@ -73,6 +73,7 @@ from geo.maplayers import (
     MAP_CRS,
     MAP_LAYERS,
 )
+from geo.pooling import replace_ended_connections
 from geo.vocabulary import INCIDENT_CATEGORIES, INCIDENT_OUTCOMES
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -267,9 +268,11 @@ CONNECT_TIMEOUT_S = 2
 
 @lru_cache(maxsize=8)
 def _engine(database_url: str):
-    return create_engine(
-        database_url, pool_size=2, max_overflow=2, pool_pre_ping=True,
+    engine = create_engine(
+        database_url, pool_size=2, max_overflow=2,
         connect_args={"options": _SESSION_OPTIONS, "connect_timeout": CONNECT_TIMEOUT_S})
+    replace_ended_connections(engine)  # no pre-ping round trip per map
+    return engine
 
 
 # Connections of mapnik's pool per database and process (its postgis ``max_size``).

@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 
-from app.connections import AUTOCOMMIT_ENDPOINTS, connection_was_ended
+from app.connections import AUTOCOMMIT_ENDPOINTS
 from app.extensions import db
+from geo.pooling import connection_was_ended
 from tests.conftest import committed_sample_layers, role_headers
 
 

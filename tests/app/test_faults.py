@@ -33,6 +33,7 @@ import psycopg2
 import pytest
 from PIL import Image
 from psycopg2 import sql
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
@@ -463,6 +464,23 @@ def test_first_wms_map_after_every_connection_ended_is_drawn(committed):
         assert again.status_code == 200, again.get_data(as_text=True)[:500]
         assert again.mimetype == "image/png" and _segment_drawn(again.data)
     assert client.get(WMS_SEGMENTS, headers=headers).status_code == 200
+
+
+def test_renderers_own_connections_are_replaced_after_they_were_ended(committed):
+    # The renderer's SQLAlchemy engine (region lookups, incident points, hot-spots:
+    # geo/render.py _engine) checks its pooled connections at checkout (geo.pooling).
+    app, url, headers = committed
+    client = app.test_client()
+    in_region = WMS_SEGMENTS + "&REGION=T-KK"
+    assert client.get(in_region, headers=headers).status_code == 200
+    with render._engine(url).connect() as connection:  # the pooled one the map used
+        pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    assert _terminate_backends(url) >= 1
+    answer = client.get(in_region, headers=headers)
+    assert answer.status_code == 200, answer.get_data(as_text=True)[:500]
+    assert answer.mimetype == "image/png"
+    with render._engine(url).connect() as connection:
+        assert connection.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
 
 
 def test_wms_map_after_several_pooled_mapnik_connections_ended_is_drawn(committed):
