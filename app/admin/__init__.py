@@ -10,8 +10,8 @@ Every endpoint needs the admin role (``app.auth.permissions``).
 
 The pages and their messages are in the request's language (``app.ui.i18n``): messages
 are translated here, when flashed, with ``%(name)s`` placeholders for what varies. The
-reason an ``AuthError`` gives for a refusal stays in English (it names the field),
-after a translated lead-in.
+reason an ``AuthError`` gives for a refusal is translated where it is raised
+(``app.auth``), and shown after a translated lead-in.
 """
 
 from __future__ import annotations

@@ -11,8 +11,10 @@ import hashlib
 
 from argon2 import PasswordHasher
 
-_hasher = PasswordHasher()
+password_hasher = PasswordHasher()
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+def sha256_hex(secret: str) -> str:
+    """The SHA-256 digest of ``secret`` (UTF-8), as 64 lower-case hex digits: what the
+    database keeps of an API token or a session id."""
+    return hashlib.sha256(secret.encode()).hexdigest()

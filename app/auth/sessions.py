@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
 
 from app import audit
-from app.auth.hashing import _digest
+from app.auth.hashing import sha256_hex
 from app.auth.models import User, UserSession
 from geo.models import Region
 
@@ -23,7 +23,7 @@ SESSION_SEEN_RESOLUTION = timedelta(minutes=1)
 # A user's regions as ``app.auth.scope`` reads them (ids and codes), joined into the
 # query that finds the user: the relationship's own loading would be a second query,
 # with every region's geometry, on every request.
-_WITH_REGIONS = joinedload(User.regions).load_only(Region.id, Region.code)
+WITH_REGIONS = joinedload(User.regions).load_only(Region.id, Region.code)
 
 
 def start_session(session, user: User, lifetime: timedelta, ip: str | None = None,
@@ -31,7 +31,7 @@ def start_session(session, user: User, lifetime: timedelta, ip: str | None = Non
     """Open a session row for ``user`` (not committed); returns the id for the cookie."""
     sid = secrets.token_urlsafe(32)
     now = datetime.now(UTC)
-    session.add(UserSession(user_id=user.id, sid_sha256=_digest(sid), created_at=now,
+    session.add(UserSession(user_id=user.id, sid_sha256=sha256_hex(sid), created_at=now,
                             last_seen_at=now, expires_at=now + lifetime,
                             ip=ip[:45] if ip else None,
                             user_agent=user_agent[:255] if user_agent else None))
@@ -48,8 +48,8 @@ def session_user(session, sid: str, user_id: int, idle: timedelta) -> User | Non
     """
     found = session.execute(
         select(UserSession, User).join(User, User.id == UserSession.user_id)
-        .options(_WITH_REGIONS)
-        .where(UserSession.sid_sha256 == _digest(sid))).unique().first()
+        .options(WITH_REGIONS)
+        .where(UserSession.sid_sha256 == sha256_hex(sid))).unique().first()
     if found is None:
         return None
     row, user = found
@@ -65,7 +65,7 @@ def session_user(session, sid: str, user_id: int, idle: timedelta) -> User | Non
 def end_session(session, sid: str) -> None:
     """Revoke the session with this id (sign-out); a replayed cookie is then refused."""
     session.execute(update(UserSession)
-                    .where(UserSession.sid_sha256 == _digest(sid),
+                    .where(UserSession.sid_sha256 == sha256_hex(sid),
                            UserSession.revoked_at.is_(None))
                     .values(revoked_at=datetime.now(UTC)),
                     execution_options={"synchronize_session": False})

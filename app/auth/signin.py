@@ -2,6 +2,7 @@
 the recorded login attempts and their pruning, and HTTP Basic with its cache.
 
 A lock-out appends an audit record (``app.audit.record``) in the caller's transaction.
+A refusal's message is translated when raised, as in ``app.auth.users``.
 """
 
 from __future__ import annotations
@@ -14,16 +15,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
+from flask_babel import gettext as _
 from sqlalchemy import delete, or_, select
 
 from app import audit
-from app.auth.hashing import _hasher
+from app.auth.hashing import password_hasher
 from app.auth.models import LoginAttempt, User, UserSession
-from app.auth.sessions import _WITH_REGIONS
+from app.auth.sessions import WITH_REGIONS
 from app.auth.users import AuthError, user_snapshot
 
 # Verified against when the user does not exist, so timing does not reveal user names.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+_DUMMY_HASH = password_hasher.hash(secrets.token_urlsafe(16))
 
 
 def authenticate(session, username: str, password: str) -> User | None:
@@ -35,13 +37,13 @@ def authenticate(session, username: str, password: str) -> User | None:
 
 def _check_password(user: User | None, password: str) -> User | None:
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        password_hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
     except (VerifyMismatchError, InvalidHashError):
         return None
     if user is None or not user.active:
         return None
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
+    if password_hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = password_hasher.hash(password)
     user.last_login_at = datetime.now(UTC)
     return user
 
@@ -81,8 +83,12 @@ class SignInRefusedError(AuthError):
         self.retry_after = retry_after
 
 
-LOCKED_MESSAGE = ("too many failed sign-ins: this account is locked for a while; "
-                  "try again later")
+def account_locked() -> SignInRefusedError:
+    """The refusal of a locked account (or of a locked unknown name)."""
+    return SignInRefusedError(_("too many failed sign-ins: this account is locked for a "
+                                "while; try again later"))
+
+
 LOGIN_ATTEMPT_RETENTION = timedelta(days=7)
 _PRUNE_INTERVAL_S = 600.0
 _next_prune = 0.0
@@ -107,10 +113,10 @@ def _sign_in(session, user: User | None, username: str, password: str, ip: str |
     ip = ip[:45] if ip else None
     wait = _address_wait(session, ip, policy, now)
     if wait is not None:
-        raise SignInRefusedError(f"too many failed sign-ins from this address; try again in "
-                            f"{wait} s", retry_after=wait)
+        raise SignInRefusedError(_("too many failed sign-ins from this address; try again "
+                                   "in %(seconds)d s", seconds=wait), retry_after=wait)
     if _locked(session, user, username[:64], policy, now):
-        raise SignInRefusedError(LOCKED_MESSAGE)
+        raise account_locked()
     verified = _check_password(user, password)
     session.add(LoginAttempt(at=now, username=username[:64], ip=ip,
                              success=verified is not None))
@@ -204,7 +210,7 @@ def user_for_basic(session, username: str, password: str, ip: str | None = None,
     A password not remembered goes through ``sign_in`` (limits, recorded attempt);
     ``SignInRefusedError`` as there. A locked account is refused even when remembered.
     """
-    user = session.scalars(select(User).options(_WITH_REGIONS)
+    user = session.scalars(select(User).options(WITH_REGIONS)
                            .where(User.username == username)).unique().one_or_none()
     key = None
     if user is not None:
@@ -213,7 +219,7 @@ def user_for_basic(session, username: str, password: str, ip: str | None = None,
         verified = _basic_verified.get(key)
         if verified is not None and verified[0] == user.id and verified[1] > time.monotonic():
             if user.locked_until is not None and user.locked_until > datetime.now(UTC):
-                raise SignInRefusedError(LOCKED_MESSAGE)
+                raise account_locked()
             return user if user.active else None
     if _sign_in(session, user, username, password, ip, policy) is None:
         return None

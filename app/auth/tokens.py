@@ -3,6 +3,7 @@
 A token is ``TOKEN_PREFIX`` and a 256-bit random string, shown once; the database keeps
 only its SHA-256 digest. Creating or revoking a token appends an audit record
 (``app.audit.record``) in the caller's transaction; no record holds a token or its digest.
+An ``AuthError``'s message is translated when raised, as in ``app.auth.users``.
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime, timedelta
 
+from flask_babel import gettext as _
 from sqlalchemy import select, text
 from sqlalchemy.orm import joinedload
 
 from app import audit
-from app.auth.hashing import _digest
+from app.auth.hashing import sha256_hex
 from app.auth.models import ApiToken, RegionRef, TokenCaller, User
 from app.auth.users import AuthError
 
@@ -27,10 +29,10 @@ def create_token(
     """Create a token for ``user``; returns the row and the token text (shown once)."""
     name = name.strip()
     if not 1 <= len(name) <= 100:
-        raise AuthError("token name must be 1-100 characters")
+        raise AuthError(_("token name must be 1-100 characters"))
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     expires_at = datetime.now(UTC) + expires_in if expires_in else None
-    row = ApiToken(user=user, name=name, token_sha256=_digest(token), expires_at=expires_at)
+    row = ApiToken(user=user, name=name, token_sha256=sha256_hex(token), expires_at=expires_at)
     session.add(row)
     session.flush()
     audit.record(session, "create", "token", row.id, after=token_snapshot(row))
@@ -58,7 +60,7 @@ def revoke_token(session, token_id: int) -> ApiToken:
     token changes nothing."""
     row = session.get(ApiToken, token_id)
     if row is None:
-        raise AuthError(f"no token with id {token_id}")
+        raise AuthError(_("no token with id %(id)s", id=token_id))
     if row.revoked_at is None:
         before = token_snapshot(row)
         row.revoked_at = datetime.now(UTC)
@@ -95,7 +97,7 @@ def caller_for_token(session, token: str) -> TokenCaller | None:
     Reads only; :func:`token_use_due` and :func:`record_token_use` keep the token's
     last use.
     """
-    row = session.execute(_TOKEN_CALLER_SQL, {"digest": _digest(token)}).one_or_none()
+    row = session.execute(_TOKEN_CALLER_SQL, {"digest": sha256_hex(token)}).one_or_none()
     if row is None:
         return None
     return TokenCaller(id=row.id, username=row.username, role=row.role,

@@ -2,16 +2,20 @@
 
 Every change to a user made here appends an audit record (``app.audit.record``) in the
 caller's transaction; no record holds a password hash.
+
+An ``AuthError``'s message is translated when raised (Flask-Babel ``gettext``): in the
+request's language on a page, in English without a request (the ``flask`` CLI).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app import audit
-from app.auth.hashing import _hasher
+from app.auth.hashing import password_hasher
 from app.auth.models import User
 from app.auth.sessions import revoke_sessions
 from geo.models import Region
@@ -44,17 +48,15 @@ def create_user(session, username: str, role: str, password: str,
                 region_codes: list[str] | tuple[str, ...] = ()) -> User:
     """Add a user (not committed), restricted to ``region_codes`` (none: every region),
     and audit it. Raises AuthError for a bad role, name, password or region."""
-    if role not in ROLES:
-        raise AuthError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+    check_role(role)
     if not 1 <= len(username) <= 64 or not set(username) <= USERNAME_CHARACTERS:
-        raise AuthError("username must be 1-64 letters, digits or _ . @ -, "
-                        f"got {username!r}")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AuthError(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
+        raise AuthError(_("username must be 1-64 letters, digits or _ . @ -, got %(name)s",
+                          name=repr(username)))
+    check_password(password)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise AuthError(f"username {username!r} is taken")
+        raise AuthError(_("username %(name)s is taken", name=repr(username)))
     regions = regions_by_code(session, region_codes)
-    user = User(username=username, role=role, password_hash=_hasher.hash(password),
+    user = User(username=username, role=role, password_hash=password_hasher.hash(password),
                 active=True, failed_logins=0, regions=regions)
     session.add(user)
     session.flush()
@@ -62,11 +64,24 @@ def create_user(session, username: str, role: str, password: str,
     return user
 
 
+def check_role(role: str) -> None:
+    """AuthError unless ``role`` is one of ``ROLES``."""
+    if role not in ROLES:
+        raise AuthError(_("role must be one of %(roles)s, got %(role)s",
+                          roles=", ".join(ROLES), role=repr(role)))
+
+
+def check_password(password: str) -> None:
+    """AuthError when ``password`` is shorter than ``MIN_PASSWORD_LENGTH`` characters."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AuthError(_("password must be at least %(min)d characters",
+                          min=MIN_PASSWORD_LENGTH))
+
+
 def set_password(user: User, password: str) -> None:
     """Hash ``password`` into ``user`` (not audited: see ``reset_password``)."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AuthError(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
-    user.password_hash = _hasher.hash(password)
+    check_password(password)
+    user.password_hash = password_hasher.hash(password)
 
 
 def reset_password(session, user: User, password: str) -> None:
@@ -86,7 +101,7 @@ def regions_by_code(session, codes) -> list[Region]:
                                    .order_by(Region.code)))
     unknown = sorted(set(wanted) - {region.code for region in regions})
     if unknown:
-        raise AuthError(f"region: unknown code(s) {', '.join(unknown)}")
+        raise AuthError(_("region: unknown code(s) %(codes)s", codes=", ".join(unknown)))
     return regions
 
 
@@ -99,7 +114,7 @@ def user_by_name(session, username: str) -> User:
     """The user called ``username``; AuthError when there is none."""
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
-        raise AuthError(f"no user named {username!r}")
+        raise AuthError(_("no user named %(name)s", name=repr(username)))
     return user
 
 
@@ -115,12 +130,12 @@ def update_user(session, user: User, *, role: str | None = None, active: bool | 
     token works only for an active user). An admin (``by``) cannot demote or deactivate
     themselves (nobody might be left to undo it). Returns whether anything changed.
     """
-    if role is not None and role not in ROLES:
-        raise AuthError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+    if role is not None:
+        check_role(role)
     if by is not None and by.id == user.id and (
             (role is not None and role != user.role) or active is False):
-        raise AuthError("role/active: you cannot change your own role or deactivate "
-                        "yourself; ask another admin")
+        raise AuthError(_("role/active: you cannot change your own role or deactivate "
+                          "yourself; ask another admin"))
     before = user_snapshot(user)
     if role is not None:
         user.role = role

@@ -23,9 +23,6 @@ from app.auth.sessions import end_session, start_session
 from app.auth.signin import SignInRefusedError, sign_in
 from app.extensions import db
 
-LOCKED_FLASH = "Too many failed sign-ins: this account is locked for a while. Try again later."
-ADDRESS_FLASH = "Too many failed sign-ins from your address. Try again later."
-
 
 class LoginForm(FlaskForm):
     username = StringField("Username", validators=[DataRequired(), Length(max=64)])
@@ -54,9 +51,13 @@ def login():
             user = sign_in(db.session, form.username.data, form.password.data,
                            request.remote_addr, login_policy())
         except SignInRefusedError as exc:
-            if exc.retry_after is not None:
+            if exc.retry_after is None:
+                flash(gettext("Too many failed sign-ins: this account is locked for a while. "
+                              "Try again later."), "error")
+            else:
                 status, headers = 429, too_many_attempts(exc)
-            flash(gettext(LOCKED_FLASH if exc.retry_after is None else ADDRESS_FLASH), "error")
+                flash(gettext("Too many failed sign-ins from your address. Try again later."),
+                      "error")
             return render_template("login.html", form=form), status, headers
         if user is None:
             db.session.commit()  # the failed attempt (and a lock-out it caused)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, request
+from flask import Flask, has_request_context, request
 from flask_babel import Babel, get_locale, gettext, refresh
 
 LANGUAGES = {"en": "English", "ka": "ქართული"}
@@ -25,7 +25,10 @@ babel = Babel()
 
 
 def select_locale() -> str:
-    """``?lang=``, then the ``lang`` cookie, then Accept-Language, then English."""
+    """``?lang=``, then the ``lang`` cookie, then Accept-Language, then English; English
+    outside a request (e.g. an ``AuthError`` raised under the ``flask`` CLI)."""
+    if not has_request_context():
+        return DEFAULT_LANGUAGE
     for candidate in (request.args.get("lang"), request.cookies.get(COOKIE)):
         if candidate in LANGUAGES:
             return candidate

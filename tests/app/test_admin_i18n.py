@@ -1,5 +1,6 @@
-"""The admin pages in Georgian: every string of app/templates/admin and app/admin is in
-the catalogue with a Georgian translation, and the pages and their messages show it."""
+"""The admin pages in Georgian: every string of app/templates/admin, app/admin and app/auth
+(the reasons an ``AuthError`` gives) is in the catalogue with a Georgian translation, and
+the pages and their messages show it."""
 
 import re
 from html.parser import HTMLParser
@@ -14,13 +15,14 @@ from tests.app.test_ui import PO_FILE
 
 ADMIN_TEMPLATES = sorted((BASE_DIR / "app" / "templates" / "admin").glob("*.html"))
 ADMIN_CODE = sorted((BASE_DIR / "app" / "admin").glob("*.py"))
+AUTH_CODE = sorted((BASE_DIR / "app" / "auth").glob("*.py"))
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2)}
 
 
-def admin_messages() -> set[tuple[str | None, str]]:
-    """(context, msgid) of every message the admin templates and code mark."""
+def marked_messages(templates=(), code=()) -> set[tuple[str | None, str]]:
+    """(context, msgid) of every message these templates and Python files mark."""
     found = set()
-    for method, paths in (("jinja2", ADMIN_TEMPLATES), ("python", ADMIN_CODE)):
+    for method, paths in (("jinja2", templates), ("python", code)):
         for path in paths:
             for _, message, _, context in extract_from_file(method, path,
                                                             keywords=KEYWORDS):
@@ -29,10 +31,8 @@ def admin_messages() -> set[tuple[str | None, str]]:
     return found
 
 
-def test_every_admin_string_has_a_georgian_translation():
-    messages = admin_messages()
-    assert (None, "Create user") in messages  # the templates are read
-    assert (None, "Created user %(name)s.") in messages  # and the code
+def untranslated(messages: set[tuple[str | None, str]]) -> list[str]:
+    """The msgids of ``messages`` with no Georgian translation (or only a fuzzy one)."""
     with PO_FILE.open("rb") as stream:
         catalog = read_po(stream)
     missing = []
@@ -41,7 +41,23 @@ def test_every_admin_string_has_a_georgian_translation():
         if entry is None or entry.fuzzy or not all(
                 entry.string if isinstance(entry.string, tuple) else (entry.string,)):
             missing.append(msgid)
-    assert missing == []
+    return missing
+
+
+def test_every_admin_string_has_a_georgian_translation():
+    messages = marked_messages(ADMIN_TEMPLATES, ADMIN_CODE)
+    assert (None, "Create user") in messages  # the templates are read
+    assert (None, "Created user %(name)s.") in messages  # and the code
+    assert untranslated(messages) == []
+
+
+def test_every_auth_refusal_has_a_georgian_translation():
+    messages = marked_messages(code=AUTH_CODE)
+    assert (None, "password must be at least %(min)d characters") in messages  # users
+    assert (None, "no token with id %(id)s") in messages  # tokens
+    assert (None, "too many failed sign-ins from this address; try again in "
+                  "%(seconds)d s") in messages  # sign-in
+    assert untranslated(messages) == []
 
 
 def test_no_unmarked_english_in_the_admin_templates():
@@ -150,6 +166,17 @@ def test_region_names_follow_the_language(in_georgian, sample_layers):
     assert f"{region.code} – {region.name_en}</option>" in english
 
 
+def test_refusals_are_in_english_without_a_request(app):
+    """As under the ``flask`` CLI (an app context, no request) or in plain Python."""
+    from app.auth.users import AuthError, check_password
+
+    with pytest.raises(AuthError, match=r"^password must be at least 8 characters$"):
+        check_password("short")  # no app context at all
+    with app.app_context(), pytest.raises(
+            AuthError, match=r"^password must be at least 8 characters$"):
+        check_password("short")  # the app's context, no request
+
+
 def test_admin_messages_in_georgian(app, in_georgian, admin, db_session,  # noqa: F811
                                     make_user):
     client = in_georgian
@@ -158,12 +185,21 @@ def test_admin_messages_in_georgian(app, in_georgian, admin, db_session,  # noqa
                    follow_redirects=True)
     assert flashes(created.get_data(as_text=True)) == ["მომხმარებელი ka-viewer შეიქმნა."]
 
-    # A refusal: a Georgian lead-in, and the reason naming the field (in English).
+    # A refusal: a Georgian lead-in and a Georgian reason, nothing saved.
     refused = post(client, "/admin/users", {"username": "x", "role": "viewer",
                                             "password": "short"})
     assert refused.status_code == 422
-    (message,) = flashes(refused.get_data(as_text=True))
-    assert message.startswith("არაფერი შენახულა: password must be at least 8")
+    assert flashes(refused.get_data(as_text=True)) == [
+        "არაფერი შენახულა: პაროლი უნდა შეიცავდეს მინიმუმ 8 სიმბოლოს"]
+    own_role = post(client, f"/admin/users/{admin.id}", {"role": "viewer", "active": "active"})
+    assert own_role.status_code == 422
+    assert flashes(own_role.get_data(as_text=True)) == [
+        "არაფერი შენახულა: role/active: საკუთარი როლის შეცვლა ან საკუთარი თავის "
+        "დეაქტივაცია შეუძლებელია; მიმართეთ სხვა ადმინისტრატორს"]
+    taken = post(client, "/admin/users", {"username": "ka-viewer", "role": "viewer",
+                                          "password": "long-enough-pw"})
+    assert flashes(taken.get_data(as_text=True)) == [
+        "არაფერი შენახულა: მომხმარებლის სახელი &#39;ka-viewer&#39; დაკავებულია"]
 
     days = post(client, f"/admin/users/{admin.id}/tokens",
                 {"name": "qgis", "expires_days": "0"})
@@ -191,3 +227,7 @@ def test_admin_messages_in_georgian(app, in_georgian, admin, db_session,  # noqa
                    follow_redirects=True)
     assert flashes(english.get_data(as_text=True)) == [
         f"Ended 0 sessions of {target.username}."]
+    short = post(client, "/admin/users", {"username": "x", "role": "viewer",
+                                          "password": "short"})
+    assert flashes(short.get_data(as_text=True)) == [
+        "Nothing was saved: password must be at least 8 characters"]
