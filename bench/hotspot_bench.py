@@ -41,7 +41,9 @@ def timed(function, *args, **kwargs):
 
 
 def setup(incidents: int):
-    """A migrated throwaway database with the demo at ``incidents`` incidents."""
+    """A migrated throwaway database with the demo at ``incidents`` incidents, and an
+    app on it without the web app's ``statement_timeout``, as ``flask demo load`` runs
+    (30 s would cancel a statement over a million rows)."""
     import flask_migrate
 
     from app.auth.tokens import create_token
@@ -52,7 +54,7 @@ def setup(incidents: int):
     from tests.databases import ThrowawayDatabases, server_url
 
     databases = ThrowawayDatabases(server_url(), purpose="bench")
-    app = make_app(databases.create())
+    app = make_app(databases.create(), STATEMENT_TIMEOUT_S=0)
     with app.app_context():
         flask_migrate.upgrade()
         _, seconds = timed(load_demo, db.session, app.config["ANALYSIS_SRID"],

@@ -38,14 +38,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import shutil
 import subprocess  # noqa: S404  # venv, pip, pygeoapi with fixed arguments
 import sys
 import tempfile
 import time
 from pathlib import Path
-from unittest import mock
 
 import numpy as np
 
@@ -380,10 +378,7 @@ def bench_database(args):
     else:
         from bench.hotspot_bench import setup
 
-        # Loaded as `flask demo load` loads it: without the web app's statement_timeout
-        # (a statement over 1,000,000 rows may take longer than a request may, under load).
-        with mock.patch.dict(os.environ, {"STATEMENT_TIMEOUT_S": "0"}):
-            databases, app, headers = setup(args.incidents)
+        databases, app, headers = setup(args.incidents)
     if args.keep_database or args.database:
         databases.created.clear()  # drop_all then leaves it
         print(f"database kept: --database '{app.config['SQLALCHEMY_DATABASE_URI']}'",
