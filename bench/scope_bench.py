@@ -43,7 +43,7 @@ def setup(incidents: int):
     from tests.databases import ThrowawayDatabases, server_url
 
     databases = ThrowawayDatabases(server_url(), purpose="bench")
-    app = make_app(databases.create())
+    app = make_app(databases.create(), STATEMENT_TIMEOUT_S=0)  # as `flask demo load`
     with app.app_context():
         flask_migrate.upgrade()
         load_demo(db.session, app.config["ANALYSIS_SRID"], n_incidents=incidents,

@@ -78,7 +78,7 @@ def setup(incidents: int):
 
     databases = ThrowawayDatabases(server_url(), purpose="bench")
     url = databases.create()
-    app = make_app(url)
+    app = make_app(url, STATEMENT_TIMEOUT_S=0)  # loads as `flask demo load` does
     with app.app_context():
         flask_migrate.upgrade()
         _, seconds = timed(load_demo, db.session, app.config["ANALYSIS_SRID"],
