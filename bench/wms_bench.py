@@ -479,13 +479,20 @@ def time_breakdown(database_url: str, boxes, period: str, repeat: int = 3) -> di
               datetime.fromisoformat(last).replace(tzinfo=UTC) + timedelta(days=1))
     conn = connect(database_url)
     envelope = "ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, 4326)"
-    segments_sql = ("SELECT ST_AsBinary(geom), level FROM "
-                    + render._LAYER_SQL["border_segments"].replace("!bbox!", envelope))
-    incidents_sql = ("SELECT ST_AsBinary(geom), category FROM "
-                     + render._LAYER_SQL["incidents"].replace("!bbox!", envelope)
-                     .replace("!@start!", "%(start)s").replace("!@end!", "%(end)s")
-                     .replace("!@region!", "0").replace("!@categories!", "''")
-                     .replace("!@outcomes!", "''"))
+    # mapnik's variables as an unrestricted map request sets them (no region, scope or
+    # filter), the time window bound.
+    variables = {"!bbox!": envelope, "!@start!": "%(start)s", "!@end!": "%(end)s",
+                 "!@region!": "0", "!@scope!": "''", "!@categories!": "''",
+                 "!@outcomes!": "''"}
+
+    def layer_sql(layer: str) -> str:
+        sql = render._LAYER_SQL[layer]
+        for variable, value in variables.items():
+            sql = sql.replace(variable, value)
+        return sql
+
+    segments_sql = "SELECT ST_AsBinary(geom), level FROM " + layer_sql("border_segments")
+    incidents_sql = "SELECT ST_AsBinary(geom), category FROM " + layer_sql("incidents")
     times: dict[str, list] = {k: [] for k in ("render_map", "SQL", "encode png32:z=1:s=rle",
                                               "encode png32 (default)", "encode png8:m=o")}
     for box in boxes:
