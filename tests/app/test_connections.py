@@ -5,14 +5,13 @@ its own."""
 
 from __future__ import annotations
 
-import psycopg2
 import pytest
 from sqlalchemy import event, text
-from sqlalchemy.engine import make_url
 
 from app.connections import AUTOCOMMIT_ENDPOINTS
 from app.extensions import db
 from geo.pooling import connection_was_ended
+from tests import pg
 from tests.conftest import committed_sample_layers, role_headers
 
 
@@ -26,16 +25,9 @@ def committed(databases):
         db.engine.dispose()
 
 
-def _psycopg2_dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 def test_an_ended_connection_is_seen_at_once_and_a_live_one_is_not(committed):
     _, url, _ = committed
-    idle = psycopg2.connect(_psycopg2_dsn(url))
-    idle.autocommit = True
-    admin = psycopg2.connect(_psycopg2_dsn(url))
-    admin.autocommit = True
+    idle, admin = pg.connect(url), pg.connect(url)
     try:
         with idle.cursor() as cursor:
             cursor.execute("SELECT pg_backend_pid()")
@@ -62,13 +54,8 @@ def test_every_pooled_connection_ended_is_replaced_without_a_failed_request(comm
                 for c in (first, second)]
         first.close()
         second.close()
-    admin = psycopg2.connect(_psycopg2_dsn(url))
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute("SELECT bool_and(pg_terminate_backend(pid, 10000)) "
-                       "FROM unnest(%s::int[]) AS pid", (pids,))
-        assert cursor.fetchone() == (True,)
-    admin.close()
+    assert pg.scalar(url, "SELECT bool_and(pg_terminate_backend(pid, 10000)) "
+                          "FROM unnest(%s::int[]) AS pid", (pids,))
     for path in ("/ogc/tiles/incidents/0/0/0.mvt", "/api/v1/incidents?limit=1"):
         answer = client.get(path, headers=headers)
         assert answer.status_code == 200, (path, answer.get_data(as_text=True)[:300])
@@ -114,9 +101,6 @@ def test_a_tile_request_records_the_tokens_first_use(committed):
     headers = role_headers(app, "pool-first-use", ("viewer",))["viewer"]
     client = app.test_client()
     assert client.get("/ogc/tiles/incidents/0/0/0.mvt", headers=headers).status_code == 200
-    with psycopg2.connect(_psycopg2_dsn(url)) as connection, connection.cursor() as cursor:
-        cursor.execute("SELECT t.last_used_at IS NOT NULL FROM api_tokens AS t "
-                       "JOIN users AS u ON u.id = t.user_id "
-                       "WHERE u.username = 'pool-first-use-viewer'")
-        assert cursor.fetchall() == [(True,)]
-    connection.close()
+    assert pg.scalar(url, "SELECT t.last_used_at IS NOT NULL FROM api_tokens AS t "
+                          "JOIN users AS u ON u.id = t.user_id "
+                          "WHERE u.username = 'pool-first-use-viewer'") is True

@@ -20,47 +20,24 @@ import http.client
 import json
 import re
 import threading
-import time
 from pathlib import Path
 
-import psycopg2
 import pytest
-from sqlalchemy.engine import make_url
 from werkzeug.serving import make_server
 
 from app.extensions import db
 from bench.servers import OUR_APP, OUR_GUNICORN, Server, free_port, gunicorn_command, our_app_env
 from geo.export import BATCH_ROWS
+from tests import pg
 from tests.conftest import committed_sample_layers, make_app, role_headers
 
 SYNTHETIC_COPIES = 20_000  # of each of the 3 sample incidents: 60,000 rows, ~15 MB of CSV
 
 
-def _connect(url: str):
-    conn = psycopg2.connect(make_url(url).set(drivername="postgresql").render_as_string(
-        hide_password=False))
-    conn.autocommit = True
-    return conn
-
-
-def _terminate_app_backends(url: str) -> int:
-    """End every other client backend of the app's database (as an administrator or a
-    restart would); returns how many."""
-    conn = _connect(url)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) "
-                        "FROM pg_stat_activity WHERE datname = current_database() "
-                        "AND pid <> pg_backend_pid() AND backend_type = 'client backend'")
-            return cur.fetchone()[0]
-    finally:
-        conn.close()
-
-
 def _insert_synthetic_incidents(url: str, copies: int) -> int:
     """Copy each sample incident ``copies`` times (SYNTHETIC rows, source
     ``synthetic-export-test``); returns the number of incidents afterwards."""
-    conn = _connect(url)
+    conn = pg.connect(url)
     try:
         with conn.cursor() as cur:
             cur.execute("SELECT column_name FROM information_schema.columns "
@@ -149,7 +126,7 @@ def _cut_csv_export(port: int, headers: dict, url: str, total: int) -> bytes:
         received += response.read(1 << 16)
     assert received.startswith(b"id,")
     # The server is reading further batches from its cursor; end its backend.
-    assert _terminate_app_backends(url) >= 1
+    assert pg.terminate_backends(url) >= 1
     with pytest.raises(http.client.IncompleteRead) as cut:
         while chunk := response.read(1 << 16):
             received += chunk
@@ -201,29 +178,10 @@ def test_http10_client_gets_the_csv_whole_with_its_length(served):
 
 def _blocked(url: str, table: str):
     """A connection holding an ACCESS EXCLUSIVE lock on ``table`` (queries wait)."""
-    conn = psycopg2.connect(make_url(url).set(drivername="postgresql").render_as_string(
-        hide_password=False))
+    conn = pg.connect(url, autocommit=False)
     with conn.cursor() as cur:
         cur.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")  # noqa: S608  # fixed
     return conn
-
-
-def _wait_for_lock_wait(url: str, wait_s: float = 60) -> int:
-    """Pid of the app's backend waiting for a lock."""
-    conn = _connect(url)
-    try:
-        deadline = time.monotonic() + wait_s
-        with conn.cursor() as cur:
-            while time.monotonic() < deadline:
-                cur.execute("SELECT pid FROM pg_stat_activity WHERE datname = "
-                            "current_database() AND wait_event_type = 'Lock'")
-                row = cur.fetchone()
-                if row:
-                    return row[0]
-                time.sleep(0.02)
-    finally:
-        conn.close()
-    pytest.fail(f"no backend waited for a lock within {wait_s} s")
 
 
 @pytest.mark.parametrize(("path", "version"), [
@@ -239,11 +197,9 @@ def test_failure_before_the_first_byte_is_a_503(served, path, version):
     thread = threading.Thread(target=lambda: answers.append(_get(server, path, version)))
     thread.start()
     try:
-        pid = _wait_for_lock_wait(url)
-        conn = _connect(url)
-        with conn.cursor() as cur:
-            cur.execute("SELECT pg_terminate_backend(%s)", (pid,))
-        conn.close()
+        pid = pg.wait_for_backend(url, "wait_event_type = 'Lock'", what="waiting for a lock",
+                                  interval_s=0.02)
+        assert pg.scalar(url, "SELECT pg_terminate_backend(%s)", (pid,))
     finally:
         lock.rollback()
         lock.close()

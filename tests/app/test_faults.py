@@ -29,7 +29,6 @@ from pathlib import Path
 
 import mapnik
 import numpy as np
-import psycopg2
 import pytest
 from PIL import Image
 from psycopg2 import sql
@@ -41,6 +40,7 @@ from werkzeug.test import encode_multipart
 from app.extensions import db
 from geo import render
 from geo.vocabulary import INCIDENT_CATEGORIES
+from tests import pg
 from tests.conftest import (
     DATA_DIR,
     TEST_PASSWORD,
@@ -138,26 +138,8 @@ class DatabaseGate:
                     sock.close()
 
 
-def _connect(url: str):
-    conn = psycopg2.connect(make_url(url).set(drivername="postgresql").render_as_string(
-        hide_password=False))
-    conn.autocommit = True
-    return conn
-
-
-def _scalar(url: str, query: str, params=()):
-    conn = _connect(url)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(query, params)
-            row = cur.fetchone()
-            return None if row is None else row[0]
-    finally:
-        conn.close()
-
-
 def _counts(url: str) -> dict[str, int]:
-    conn = _connect(url)
+    conn = pg.connect(url)
     try:
         with conn.cursor() as cur:
             counts = {}
@@ -169,19 +151,10 @@ def _counts(url: str) -> dict[str, int]:
         conn.close()
 
 
-def _terminate_backends(url: str) -> int:
-    """End every other client backend of the database from a second connection of the
-    same role, as an administrator or a server restart would, waiting (10 s at most)
-    until each is gone; how many were ended."""
-    return _scalar(url, "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 10000)) "
-                        "FROM pg_stat_activity WHERE datname = current_database() "
-                        "AND pid <> pg_backend_pid() AND backend_type = 'client backend'")
-
-
 def _mapnik_backends(url: str) -> int:
     """How many connections of mapnik's postgis plugin (its libpq application name)
     the database has."""
-    return _scalar(url, "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+    return pg.scalar(url, "SELECT count(*) FROM pg_stat_activity WHERE datname = "
                         "current_database() AND application_name = 'mapnik'")
 
 
@@ -247,35 +220,25 @@ def write_synthetic_incidents(path: Path, rows: int, seed: int = 8) -> None:
                              f"{lon[i]:.6f}", f"{lat[i]:.6f}", "SYNTHETIC fault-test row"])
 
 
-def _wait_for_active_query(url: str, database: str, prefix: str, process=None,
-                           wait_s: float = 600) -> int:
-    """Pid of the backend of ``database`` running a statement that starts with
-    ``prefix``, polled every 10 ms (at most ``wait_s`` seconds)."""
-    conn = _connect(url)
-    try:
-        deadline = time.monotonic() + wait_s
-        with conn.cursor() as cur:
-            while time.monotonic() < deadline:
-                cur.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND "
-                            "state = 'active' AND pid <> pg_backend_pid() AND "
-                            "query LIKE %s", (database, prefix + "%"))
-                row = cur.fetchone()
-                if row:
-                    return row[0]
-                if process is not None and process.poll() is not None:
-                    pytest.fail(f"the import ended (exit {process.returncode}) before its "
-                                f"write started: {process.stderr.read()[-2000:]}")
-                time.sleep(0.01)
-    finally:
-        conn.close()
-    pytest.fail(f"no {prefix!r} statement on {database} within {wait_s} s")
+def _wait_for_insert(url: str, process=None) -> int:
+    """Pid of the backend running the import's ``INSERT INTO incidents`` (polled every
+    10 ms, at most 600 s); fails early when ``process`` (the import) has ended."""
+    def ended():
+        if process is not None and process.poll() is not None:
+            return (f"the import ended (exit {process.returncode}) before its write "
+                    f"started: {process.stderr.read()[-2000:]}")
+        return None
+
+    return pg.wait_for_backend(url, "state = 'active' AND query LIKE %s",
+                               ("INSERT INTO incidents%",), what="writing incidents",
+                               wait_s=600, give_up=ended)
 
 
 def _wait_until_gone(url: str, pid: int, wait_s: float = 600) -> None:
     """Wait until backend ``pid`` has ended (and so rolled back what it held)."""
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
-        if not _scalar(url, "SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,)):
+        if not pg.scalar(url, "SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,)):
             return
         time.sleep(0.05)
     pytest.fail(f"backend {pid} still running after {wait_s} s")
@@ -331,7 +294,7 @@ def test_read_only_database_refuses_writes_with_503_and_writes_nothing(committed
         db.session.commit()
         db.session.remove()
     before = _counts(url)
-    admin = _connect(url)
+    admin = pg.connect(url)
     try:
         with admin.cursor() as cur:
             cur.execute(sql.SQL("ALTER DATABASE {} SET default_transaction_read_only = on")
@@ -444,7 +407,7 @@ def test_terminated_connections_are_replaced_on_the_next_request(committed):
     assert client.get("/api/v1/incidents?limit=1", headers=headers).status_code == 200
     # The app's pooled connections are ended (and gone: an ended backend that has not
     # yet closed its socket cannot be noticed at checkout).
-    assert _terminate_backends(url) >= 1
+    assert pg.terminate_backends(url) >= 1
     listed = client.get("/api/v1/incidents?limit=1", headers=headers)
     assert listed.status_code == 200, listed.get_json()
     assert client.get("/healthz").status_code == 200
@@ -459,7 +422,7 @@ def test_first_wms_map_after_every_connection_ended_is_drawn(committed):
     assert first.status_code == 200 and _segment_drawn(first.data)
     assert _mapnik_backends(url) >= 1
     for _ in range(2):  # and again after the next restart
-        assert _terminate_backends(url) >= 1
+        assert pg.terminate_backends(url) >= 1
         again = client.get(WMS_SEGMENTS, headers=headers)
         assert again.status_code == 200, again.get_data(as_text=True)[:500]
         assert again.mimetype == "image/png" and _segment_drawn(again.data)
@@ -475,7 +438,7 @@ def test_renderers_own_connections_are_replaced_after_they_were_ended(committed)
     assert client.get(in_region, headers=headers).status_code == 200
     with render._engine(url).connect() as connection:  # the pooled one the map used
         pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
-    assert _terminate_backends(url) >= 1
+    assert pg.terminate_backends(url) >= 1
     answer = client.get(in_region, headers=headers)
     assert answer.status_code == 200, answer.get_data(as_text=True)[:500]
     assert answer.mimetype == "image/png"
@@ -496,7 +459,7 @@ def test_wms_map_after_several_pooled_mapnik_connections_ended_is_drawn(committe
     held = [datasource.features(mapnik.Query(mapnik.Box2d(*AREA))) for _ in range(3)]
     assert _mapnik_backends(url) >= 3
     del held  # back in the pool, idle
-    assert _terminate_backends(url) >= 3
+    assert pg.terminate_backends(url) >= 3
     answer = client.get(WMS_SEGMENTS, headers=headers)
     assert answer.status_code == 200, answer.get_data(as_text=True)[:500]
     assert _segment_drawn(answer.data)
@@ -527,7 +490,6 @@ def test_mapnik_lost_connection_is_recognised_by_libpq_words(message, lost):
 @pytest.mark.slow
 def test_backend_terminated_mid_import_answers_503_and_writes_nothing(committed, tmp_path):
     app, url, headers = committed
-    database = make_url(url).database
     path = tmp_path / "terminated.csv"
     write_synthetic_incidents(path, 60_000, seed=57)
     before = _counts(url)
@@ -546,14 +508,14 @@ def test_backend_terminated_mid_import_answers_503_and_writes_nothing(committed,
 
     thread = threading.Thread(target=post_import)
     thread.start()
-    pid = _wait_for_active_query(url, database, "INSERT INTO incidents")
-    assert _scalar(url, "SELECT pg_terminate_backend(%s)", (pid,))
+    pid = _wait_for_insert(url)
+    assert pg.scalar(url, "SELECT pg_terminate_backend(%s)", (pid,))
     thread.join(600)
     assert not thread.is_alive()
     detail = _assert_503(responses[0], "problem")
     assert "unavailable" in detail
     assert _counts(url) == before
-    assert _scalar(url, "SELECT count(*) FROM incidents WHERE source = 'terminated'") == 0
+    assert pg.scalar(url, "SELECT count(*) FROM incidents WHERE source = 'terminated'") == 0
 
 
 # ----------------------------------------------------------------- SIGKILL mid-import
@@ -566,7 +528,6 @@ def killed_then_rerun(committed, tmp_path_factory):
     """``flask import`` of IMPORT_ROWS synthetic incidents killed with SIGKILL while its
     write runs, then run again to the end; what the database held after each."""
     _, url, _ = committed
-    database = make_url(url).database
     path = tmp_path_factory.mktemp("sigkill") / "sigkill.csv"
     write_synthetic_incidents(path, IMPORT_ROWS, seed=9)
     env = {**os.environ, "DATABASE_URL": url, "BORDERRISK_ENV": "development"}
@@ -575,12 +536,12 @@ def killed_then_rerun(committed, tmp_path_factory):
 
     def state() -> dict:
         return {
-            "rows": _scalar(url, "SELECT count(*) FROM incidents WHERE source = 'sigkill'"),
-            "distinct": _scalar(url, "SELECT count(DISTINCT external_id) FROM incidents "
+            "rows": pg.scalar(url, "SELECT count(*) FROM incidents WHERE source = 'sigkill'"),
+            "distinct": pg.scalar(url, "SELECT count(DISTINCT external_id) FROM incidents "
                                      "WHERE source = 'sigkill'"),
-            "imports": _scalar(url, "SELECT count(*) FROM audit_log WHERE action = 'import' "
+            "imports": pg.scalar(url, "SELECT count(*) FROM audit_log WHERE action = 'import' "
                                     "AND detail->>'source' = 'sigkill'"),
-            "audit": _scalar(url, "SELECT detail::text FROM audit_log WHERE action = 'import' "
+            "audit": pg.scalar(url, "SELECT detail::text FROM audit_log WHERE action = 'import' "
                                   "AND detail->>'source' = 'sigkill' ORDER BY id DESC LIMIT 1"),
         }
 
@@ -589,7 +550,7 @@ def killed_then_rerun(committed, tmp_path_factory):
     try:
         # Killed while the INSERT into incidents runs: rows are being written, the
         # commit has not been sent.
-        pid = _wait_for_active_query(url, database, "INSERT INTO incidents", process)
+        pid = _wait_for_insert(url, process)
         process.send_signal(signal.SIGKILL)
     finally:
         if process.poll() is None:
