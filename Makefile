@@ -28,9 +28,20 @@ run: system-packages venv assets translations db migrate demo
 	@echo "(Ctrl-C stops the server; 'make stop' stops the embedded PostGIS)"
 	$(BIN)/gunicorn --workers $(WORKERS) --threads 1 --timeout 60 --graceful-timeout 30 --bind 127.0.0.1:$(PORT) --access-logfile - 'app:create_app()'
 
+# Tests marked `clock` (the browser tests and those whose answer depends on "now") run
+# again with the data clock frozen (BORDERRISK_NOW, geo/clock.py) at the end of a month
+# and of a year, the first instant of a year and of a month after February, and a leap
+# day: the suite must pass whatever day it runs. CLOCK_DATES= (empty) skips them.
+CLOCK_DATES ?= 2026-12-31T23:30:00Z 2027-01-01T00:00:00Z 2027-03-01T00:00:00Z \
+               2028-02-29T12:00:00Z
+
 test: system-packages-test venv-test assets translations db
 	$(BIN)/ruff check .
 	$(BIN)/pytest $(PYTEST_ARGS)
+	@for moment in $(CLOCK_DATES); do \
+	  echo "== the clock-dependent tests with BORDERRISK_NOW=$$moment"; \
+	  BORDERRISK_NOW=$$moment $(BIN)/pytest -m clock -q || exit 1; \
+	done
 
 stop:
 	@if [ -x $(BIN)/python ]; then $(BIN)/python -m app.embedded_db stop; \

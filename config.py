@@ -12,9 +12,12 @@ import os
 import re
 import secrets
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from dotenv import load_dotenv
+
+from geo.clock import parse_moment
 
 BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = Path(os.environ.get("BORDERRISK_INSTANCE_DIR", BASE_DIR / "instance"))
@@ -128,6 +131,16 @@ def _whole_number(name: str, value: str) -> int:
     return int(value)
 
 
+def _moment(name: str, value: str | None) -> datetime | None:
+    """An RFC 3339 date-time with a zone, or None when unset or empty."""
+    if not value or not value.strip():
+        return None
+    try:
+        return parse_moment(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+
+
 def _basemap_url(value: str) -> str:
     """An XYZ tile URL template (http(s), with {z}, {x} and {y}), or '' for none."""
     value = value.strip()
@@ -230,6 +243,10 @@ class Config:
     # Reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host/-Port are
     # trusted (werkzeug ProxyFix); 0 = none, the headers are ignored.
     TRUSTED_PROXIES: int = 0
+    # The data clock frozen at this moment (geo/clock.py); None = the wall clock. For
+    # tests and reproducible demos: the demo window, "in the future" and the browser's
+    # default times follow it; sessions, tokens and lock-outs never do.
+    NOW: datetime | None = None
 
     @classmethod
     def from_env(cls, environ=None, **overrides) -> Config:
@@ -285,6 +302,7 @@ class Config:
                 "IMPORT_STATEMENT_TIMEOUT_S", environ.get("IMPORT_STATEMENT_TIMEOUT_S", "600")),
             TRUSTED_PROXIES=_whole_number("TRUSTED_PROXIES",
                                           environ.get("TRUSTED_PROXIES", "0")),
+            NOW=_moment("BORDERRISK_NOW", environ.get("BORDERRISK_NOW")),
         )
         settings.SQLALCHEMY_DATABASE_URI = overrides.pop(
             "SQLALCHEMY_DATABASE_URI", None

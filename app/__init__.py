@@ -7,6 +7,7 @@ import copy
 from flask import Flask
 
 from config import BASE_DIR, INSTANCE_DIR, Config, ConfigError
+from geo import clock
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -30,6 +31,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.update(settings.as_flask_config())
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(settings)
     app.config["RISK_MODEL"] = _risk_model(settings, test_config is not None)
+    clock.freeze(settings.NOW)
 
     from app.extensions import csrf, db, login_manager, migrate
 

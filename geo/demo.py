@@ -36,7 +36,7 @@ from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
 from sqlalchemy import delete, func, select, text
 
-from geo import queries, vocabulary
+from geo import clock, queries, vocabulary
 from geo.demo_geography import (
     DEFAULT_METRIC_EPSG,
     SEA,
@@ -80,7 +80,7 @@ def demo_period(end: datetime | None = None) -> tuple[datetime, datetime]:
     Parameters
     ----------
     end : datetime, optional
-        Time zone aware end of the window; default now (UTC) truncated to the day.
+        Time zone aware end of the window; default the data clock's now (``geo.clock``, UTC) truncated to the day.
 
     Returns
     -------
@@ -88,7 +88,7 @@ def demo_period(end: datetime | None = None) -> tuple[datetime, datetime]:
         ``(end - 36 months, end)``, both UTC.
     """
     if end is None:
-        end = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        end = clock.utc_now().replace(hour=0, minute=0, second=0, microsecond=0)
     elif not isinstance(end, datetime):
         raise TypeError(f"end must be a datetime, got {type(end).__name__}")
     elif end.tzinfo is None or end.utcoffset() is None:

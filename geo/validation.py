@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
 import shapely
 
+from geo import clock
 from geo.crs import reproject
 from geo.layers import Field, Layer
 
@@ -242,9 +243,9 @@ def validate_properties(frame: pd.DataFrame, layer: Layer, *, unknown: str = "er
         What to do with a property the layer does not have. Derived (read-only)
         properties and ``id`` are always ignored, so exported data imports again.
     now : datetime, optional
-        Reference time for "in the future" (UTC now by default).
+        Reference time for "in the future" (the data clock's now, UTC, by default).
     """
-    now = now or datetime.now(UTC)
+    now = now or clock.utc_now()
     rows = frame["_row"]
     errors: list[RowError] = []
     ignorable = {"_row", "geometry", "id", *(f.name for f in layer.derived)}

@@ -16,6 +16,7 @@ from flask_login import current_user
 from app.auth.scope import region_codes_in_scope
 from app.ui import i18n
 from config import BASE_DIR
+from geo import clock
 from geo.layers import INCIDENTS
 
 bp = Blueprint("ui", __name__)
@@ -44,6 +45,9 @@ def index():
         # A user restricted to several regions works in one at a time (the analyses
         # need a region); one restricted to one region has it as "all".
         several_regions_only=len(region_codes_in_scope() or ()) > 1,
+        # The data clock when BORDERRISK_NOW froze it, so that the page's "now" (a new
+        # incident's default time) is the server's; else the browser's own clock.
+        clock_now=clock.utc_now().isoformat() if clock.is_frozen() else "",
     )
 
 

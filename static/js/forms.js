@@ -4,6 +4,7 @@
 
 import { ProblemError, sendForm, sendJSON } from "./api.js";
 import { formatNumber, t } from "./i18n.js";
+import { clockNow } from "./state.js";
 
 function clearErrors(form) {
   for (const node of form.querySelectorAll(".field-error")) node.textContent = "";
@@ -78,7 +79,7 @@ export function setUpIncidentForm(apiBase, onSaved) {
     where = latlng;
     clearErrors(form);
     form.reset();
-    const now = new Date();
+    const now = clockNow();
     form.elements.occurred_at.value = now.toISOString().slice(0, 16);
     form.elements.external_id.value = `UI-${now.getTime()}`;
     document.getElementById("incident-where").textContent =

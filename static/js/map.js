@@ -11,7 +11,7 @@ import { DENSITY_COLOURS, EMERGING_COLOURS, GI_BIN_COLOURS, INCIDENT_COLOUR, LEV
          LISA_COLOURS } from "./palettes.js";
 import { markSelected, renderAlerts, renderDetails, renderRanking, renderSummary }
   from "./panel.js";
-import { datetimeInterval, isoDate, monthEnd, monthsBetween, readState, stateURL }
+import { clockNow, datetimeInterval, isoDate, monthEnd, monthsBetween, readState, stateURL }
   from "./state.js";
 
 const ZOOM_POINTS = 11; // from this zoom on, incidents are clickable points
@@ -857,7 +857,7 @@ async function main() {
     .then((newest) => {
       if (!app.state.from || !app.state.to) {
         const last = newest.features.length
-          ? new Date(newest.features[0].properties.occurred_at) : new Date();
+          ? new Date(newest.features[0].properties.occurred_at) : clockNow();
         const month = new Date(Date.UTC(last.getUTCFullYear(), last.getUTCMonth(), 1));
         app.state.from = isoDate(month);
         app.state.to = isoDate(monthEnd(month));
@@ -890,7 +890,7 @@ async function main() {
     app.state.region = regionSelect.options[0]?.value ?? "";
   }
   const last = newest.features.length
-    ? new Date(newest.features[0].properties.occurred_at) : new Date();
+    ? new Date(newest.features[0].properties.occurred_at) : clockNow();
   const first = oldest.features.length
     ? new Date(oldest.features[0].properties.occurred_at) : last;
   app.months = monthsBetween(first, last);

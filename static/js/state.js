@@ -1,6 +1,12 @@
 // The whole state of the workspace lives in the URL: filters and layers in the query,
 // the map view in the hash (#map=zoom/lat/lon), so a link reproduces the view.
 
+/** "Now" for the data: the server's frozen clock (BORDERRISK_NOW), else the browser's. */
+export function clockNow() {
+  const frozen = document.getElementById("workspace")?.dataset.now;
+  return frozen ? new Date(frozen) : new Date();
+}
+
 export const DEFAULT_LAYERS = ["regions", "segments", "crossings", "incidents", "hotspots",
                                "alerts"];
 

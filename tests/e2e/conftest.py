@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import text
@@ -10,6 +11,7 @@ from werkzeug.serving import make_server
 
 from app.auth.users import create_user
 from app.extensions import db
+from geo import clock
 from tests.conftest import TEST_PASSWORD, load_sample_layers, make_app
 
 CHROMIUM = "/usr/bin/chromium"
@@ -17,6 +19,12 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
 ]
+
+
+def recent_in_month(now: datetime) -> datetime:
+    """A moment at most 10 days before ``now`` and in ``now``'s calendar month (UTC)."""
+    month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return max(month_start, now - timedelta(days=10))
 
 
 @pytest.fixture(scope="module")
@@ -28,11 +36,12 @@ def live_server(databases):
     with app.app_context():
         flask_migrate.upgrade()
         load_sample_layers(db.session, app.config["ANALYSIS_SRID"])
-        # Two incidents inside the map's 90-day window, whatever today's date is.
+        # Two incidents in the current month of the data clock (the map's default
+        # period is the month of the newest incident, and a new incident is dated now),
+        # whatever the date: up to 10 days back, never before the month's first instant.
         db.session.execute(text(
-            "UPDATE incidents SET occurred_at = now() - interval '10 days' "
-            "WHERE external_id IN ('T-1', 'T-2')"
-        ))
+            "UPDATE incidents SET occurred_at = :moment WHERE external_id IN ('T-1', 'T-2')"
+        ), {"moment": recent_in_month(clock.utc_now())})
         for role in ("viewer", "analyst", "supervisor", "admin"):
             create_user(db.session, f"e2e-{role}", role, TEST_PASSWORD)
         db.session.commit()

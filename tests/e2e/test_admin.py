@@ -8,7 +8,7 @@ import pytest
 from tests.conftest import TEST_PASSWORD
 from tests.e2e.test_map_page import shoot
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.clock]
 
 
 def sign_in_as_admin(page, base_url):

@@ -4,7 +4,7 @@ import pytest
 
 from tests.e2e.test_map_page import sign_in
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.clock]
 
 # Collects CSP violations, which a page's own scripts could not report once blocked.
 RECORD_CSP_VIOLATIONS = """

@@ -5,16 +5,17 @@ The live server holds the synthetic sample layers: 2 regions, 2 border sections,
 Screenshots of the main states go to tests/e2e/screenshots/ (git-ignored, CI artefacts).
 """
 
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from babel import Locale
 
+from geo import clock
 from tests.conftest import TEST_PASSWORD
+from tests.e2e.conftest import recent_in_month
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.clock]
 
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 
@@ -222,7 +223,7 @@ def test_georgian_labels(page, live_server):
     assert "ინციდენტი" in page.locator("#map-status").inner_text()
     assert "ლეგენდა" in page.locator(".legend").inner_text()
     # Months and numbers in Georgian (CLDR names when the browser's Intl lacks them).
-    newest = datetime.now(UTC) - timedelta(days=10)  # T-1 and T-2, the default month
+    newest = recent_in_month(clock.utc_now())  # T-1 and T-2, the default month
     month = Locale.parse("ka").months["stand-alone"]["wide"][newest.month]
     assert page.locator("#f-month-label").inner_text() == f"{month} {newest.year}"
     assert page.locator("#f-cell option[value='5000']").inner_text() == "5\xa0000 m"

@@ -14,7 +14,7 @@ import pytest
 
 from tests.e2e.test_map_page import sign_in, watch_console
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.clock]
 
 HOSTILE = "West <img src=x onerror=alert('img')><script>alert('script')</script>"
 

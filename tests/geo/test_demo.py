@@ -190,6 +190,7 @@ def test_background_peaks_in_summer(built):
     assert per_month[[7, 8]].sum() > 1.3 * per_month[[1, 2]].sum()
 
 
+@pytest.mark.clock
 def test_end_must_be_time_zone_aware():
     with pytest.raises(ValueError, match="time zone"):
         demo.demo_period(datetime(2025, 1, 1))
