@@ -23,6 +23,7 @@ from app.auth.users import (
     AuthError,
     create_user,
     list_users,
+    regions_kept_by_code,
     set_password,
     unlock_user,
     update_user,
@@ -51,17 +52,25 @@ DEMO_CREDENTIALS_FILE = INSTANCE_DIR / "demo-password"
 @click.option("--role", type=click.Choice(ROLES), required=True)
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 @click.option("--region", "regions", multiple=True, metavar="CODE",
-              help="Restrict the user to this region (repeatable; default: every region).")
-def users_create(name: str, role: str, password: str, regions: tuple[str, ...]) -> None:
-    """Create user NAME with ROLE."""
+              help="Restrict the user to this region (repeatable).")
+@click.option("--all-regions", is_flag=True, help="Let the user read and write every region.")
+def users_create(name: str, role: str, password: str, regions: tuple[str, ...],
+                 all_regions: bool) -> None:
+    """Create user NAME with ROLE; give --region CODE... or --all-regions."""
     try:
-        create_user(db.session, name, role, password, regions)
+        create_user(db.session, name, role, password, regions, all_regions=all_regions)
     except AuthError as exc:
         db.session.rollback()
         raise click.ClickException(str(exc)) from None
     db.session.commit()
     scope = ", ".join(sorted(regions)) if regions else "every region"
     click.echo(f"created user {name} ({role}; {scope})")
+
+
+def _scope_text(user) -> str:
+    if user.all_regions:
+        return "all regions"
+    return ",".join(region.code for region in user.regions) or "no region"
 
 
 @users_cli.command("list")
@@ -72,8 +81,7 @@ def users_list() -> None:
         state = "active" if user.active else "disabled"
         if user.locked_until is not None and user.locked_until > now:
             state += f" (locked until {user.locked_until.isoformat(timespec='seconds')})"
-        regions = ",".join(region.code for region in user.regions) or "all regions"
-        click.echo(f"{user.username}\t{user.role}\t{state}\t{regions}")
+        click.echo(f"{user.username}\t{user.role}\t{state}\t{_scope_text(user)}")
 
 
 def _run(change, *args, **kwargs):
@@ -88,13 +96,18 @@ def _run(change, *args, **kwargs):
 @users_cli.command("set-regions")
 @click.argument("name")
 @click.argument("codes", nargs=-1, metavar="[CODE]...")
-def users_set_regions(name: str, codes: tuple[str, ...]) -> None:
-    """Restrict user NAME to the regions CODE... (none: every region)."""
+@click.option("--all-regions", is_flag=True, help="Every region instead.")
+@click.option("--none", "no_region", is_flag=True,
+              help="No region: the user sees nothing until given some.")
+def users_set_regions(name: str, codes: tuple[str, ...], all_regions: bool,
+                      no_region: bool) -> None:
+    """Restrict user NAME to the regions CODE..., or give --all-regions or --none."""
+    if (bool(codes) + all_regions + no_region) != 1:
+        raise click.UsageError("give region codes, --all-regions or --none (one of them)")
     user = _run(user_by_name, name)
-    changed = _run(update_user, user, region_codes=list(codes))
+    changed = _run(update_user, user, region_codes=list(codes), all_regions=all_regions)
     db.session.commit()
-    scope = ", ".join(region.code for region in user.regions) or "every region"
-    click.echo(f"{name}: {scope}" + ("" if changed else " (unchanged)"))
+    click.echo(f"{name}: {_scope_text(user)}" + ("" if changed else " (unchanged)"))
 
 
 @users_cli.command("unlock")
@@ -163,7 +176,7 @@ def _ensure_demo_user() -> str:
         return DEMO_CREDENTIALS_FILE.read_text().strip()
     password = secrets.token_urlsafe(12)
     if user is None:
-        create_user(db.session, DEMO_USER, DEMO_ROLE, password)
+        create_user(db.session, DEMO_USER, DEMO_ROLE, password, all_regions=True)
     else:
         set_password(user, password)
     DEMO_CREDENTIALS_FILE.parent.mkdir(parents=True, exist_ok=True)
@@ -207,7 +220,9 @@ def demo_reset() -> None:
     """Delete the demo data and load it again."""
     from geo.demo import reset_demo
 
-    counts = reset_demo(db.session, current_app.config["ANALYSIS_SRID"])
+    # Users keep their regions by code: the demo regions are deleted and come back.
+    with regions_kept_by_code(db.session, "demo reset"):
+        counts = reset_demo(db.session, current_app.config["ANALYSIS_SRID"])
     _ensure_demo_user()
     audit.record(db.session, "import", "demo", detail={"command": "demo reset", **counts})
     db.session.commit()

@@ -55,6 +55,7 @@ def setup(incidents: int):
         headers = {}
         for name, regions in (("unrestricted", []), ("restricted", [region.id])):
             user = create_user(db.session, f"bench-{name}", "viewer", "bench-password")
+            user.all_regions = not regions  # every region is the flag, not no links
             user.regions = [db.session.get(Region, r) for r in regions]
             _, token = create_token(db.session, user, "bench")
             headers[name] = {"Authorization": f"Bearer {token}"}

@@ -132,9 +132,11 @@ class Ingestion:
     scope_region_ids : frozenset of int, optional
         The caller's region scope (ids of regions; None: unrestricted). A row whose
         derived region (computed by the write itself, then checked; a region by its own
-        id) is not one of them, or is none, and a row that would overwrite a stored
-        feature outside them, are permission errors (``IngestReport.forbidden``), field
-        ``SCOPE_FIELD``; the write is then undone (a savepoint), dry run or not.
+        id) is not one of them, or is none, is a permission error
+        (``IngestReport.forbidden``), field ``SCOPE_FIELD``; the write is then undone (a
+        savepoint), dry run or not. A row whose key is a stored feature outside them is
+        a conflict (field ``key``, "already exists") that names neither that feature's
+        id nor its region.
     forbidden_statuses : mapping of str to str, optional
         Incidents: statuses the caller may not set, or change a stored incident from,
         each with the role that may (``app.auth.permissions.INCIDENT_STATUS_ROLES``
@@ -235,19 +237,17 @@ class Ingestion:
         )
         self._record(RowError(r._row, label, f"repeats the {label} of row {r.first_row}")
                      for r in duplicates)
-        if self.mode == "create":
+        if self.mode in ("create", "update"):
+            visible, params = self._in_scope("t")
+            other = "WHERE t.id <> :target " if self.mode == "update" else ""
             taken = self._rows_where(
-                f"SELECT s._row, t.id FROM {STAGING} AS s JOIN {self.layer.table} AS t "
-                f"USING ({key}) ORDER BY s._row"
-            )
-            self._record(RowError(r._row, "key", f"{label} already exists as id {r.id}")
-                         for r in taken)
-        elif self.mode == "update":
-            taken = self._rows_where(
-                f"SELECT s._row, t.id FROM {STAGING} AS s JOIN {self.layer.table} AS t "
-                f"USING ({key}) WHERE t.id <> :target ORDER BY s._row", target=self.target_id
-            )
-            self._record(RowError(r._row, "key", f"{label} already exists as id {r.id}")
+                f"SELECT s._row, t.id, {visible} AS visible FROM {STAGING} AS s "
+                f"JOIN {self.layer.table} AS t USING ({key}) {other}ORDER BY s._row",
+                target=self.target_id, **params)
+            # A stored row outside the caller's scope is a conflict described by its key
+            # alone: neither its id nor its region is revealed.
+            self._record(RowError(r._row, "key", f"{label} already exists"
+                                  + (f" as id {r.id}" if r.visible else ""))
                          for r in taken)
 
     def _check_outside(self) -> None:
@@ -296,6 +296,15 @@ class Ingestion:
     def _scope_column(self) -> str:
         return "id" if self.layer.table == "regions" else "region_id"
 
+    def _in_scope(self, alias: str) -> tuple[str, dict]:
+        """SQL truth of "stored row ``alias`` lies in the caller's scope", and its bound
+        values."""
+        if self.scope_region_ids is None:
+            return "true", {}
+        column = f"{alias}.{self._scope_column()}"
+        return (f"({column} IS NOT NULL AND {column} = ANY(:scope))",
+                {"scope": sorted(self.scope_region_ids)})
+
     def _scope_codes(self) -> str:
         codes = self.session.execute(
             text("SELECT code FROM regions WHERE id = ANY(:ids) ORDER BY code"),
@@ -322,20 +331,18 @@ class Ingestion:
             for r in rows), permission=True)
 
     def _check_stored_scope(self) -> None:
-        """A row that would overwrite a stored feature outside the scope."""
-        if self.scope_region_ids is None:
+        """A row that would overwrite a stored feature outside the scope: a conflict
+        on its key (HTTP 409), saying nothing of that feature (not its id, not its
+        region), as a create that meets it."""
+        if self.scope_region_ids is None or self.mode == "create":
             return
         match, params = self._stored_row()
-        column = self._scope_column()
+        visible, scope = self._in_scope("t")
         rows = self._rows_where(
             f"SELECT s._row FROM {STAGING} AS s JOIN {self.layer.table} AS t ON {match} "
-            f"WHERE t.{column} IS NULL OR NOT t.{column} = ANY(:scope) ORDER BY s._row",
-            scope=sorted(self.scope_region_ids), **params)
-        if rows:
-            message = (f"would change a stored feature outside your regions "
-                       f"({self._scope_codes()})")
-            self._record((RowError(r._row, SCOPE_FIELD, message) for r in rows),
-                         permission=True)
+            f"WHERE NOT {visible} ORDER BY s._row", **scope, **params)
+        label = " + ".join(self.layer.key)
+        self._record(RowError(r._row, "key", f"{label} already exists") for r in rows)
 
     def _check_written_scope(self) -> None:
         """A written row whose derived region is outside the scope (or none)."""

@@ -20,7 +20,8 @@ sections, crossing points, incidents and risk results by ``region_id``), and
 ``numberMatched`` counts those; an item outside the scope is not found. ``hotspots`` is
 computed again for the scope: over the extent of the regions in scope, from their
 incidents only (the same 90-day window, ending at the latest incident of all data). The
-collections' metadata (extents) describe all the data.
+collections' extents describe the data in the scope too (the bbox and time interval of
+its features; ``hotspots``: the regions in scope, the 90-day window).
 
 Every item of a table collection is written as GeoJSON text by PostgreSQL
 (``geo.queries.feature_page``): no per-feature Python objects. Output CRSs are the
@@ -175,32 +176,37 @@ def parse_property_value(field: Field, value: str) -> object:
 # Writes bump data_versions; a new risk assessment bumps nothing, so its id counts too.
 _VERSIONS = text("SELECT (SELECT coalesce(sum(version), 0) FROM data_versions), "
                  "(SELECT coalesce(max(id), 0) FROM risk_assessments)")
-_extents: dict[str, tuple[tuple, dict]] = {}  # collection id: (versions, extent)
+# (collection id, scope): (versions, extent); one entry per scope that users have.
+_extents: dict[tuple, tuple[tuple, dict]] = {}
 _extents_lock = threading.Lock()
 
 
-def collection_extent(session, collection: Collection) -> dict:
+def collection_extent(session, collection: Collection,
+                      scope_region_ids: frozenset[int] | None = None) -> dict:
     """The OGC ``extent`` of a collection: spatial bbox (CRS84) and, for temporal
-    collections, the interval of its time field. Cached until the data changes."""
+    collections, the interval of its time field; of the features in the region scope
+    ``scope_region_ids`` only (None: unrestricted), so that the metadata reveals no
+    more than the items. Cached until the data changes."""
     versions = tuple(session.execute(_VERSIONS).one())
+    key = (collection.id, None if scope_region_ids is None else tuple(sorted(scope_region_ids)))
     with _extents_lock:
-        cached = _extents.get(collection.id)
+        cached = _extents.get(key)
         if cached is not None and cached[0] == versions:
             return cached[1]
     if collection.layer is HOTSPOT_CELLS:
-        bbox = queries.layer_extent(session, REGIONS)
+        bbox = queries.layer_extent(session, REGIONS, scope_region_ids)
         window = _hotspot_window(session)
         times = None if window is None else window
     else:
-        bbox = queries.layer_extent(session, collection.layer)
-        times = queries.layer_time_extent(session, collection.layer)
+        bbox = queries.layer_extent(session, collection.layer, scope_region_ids)
+        times = queries.layer_time_extent(session, collection.layer, scope_region_ids)
     extent: dict = {"spatial": {"bbox": [list(bbox) if bbox else [-180, -90, 180, 90]],
                                 "crs": CRS84}}
     if times is not None:
         extent["temporal"] = {"interval": [[t.isoformat() for t in times]],
                               "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"}
     with _extents_lock:
-        _extents[collection.id] = (versions, extent)
+        _extents[key] = (versions, extent)
     return extent
 
 

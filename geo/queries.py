@@ -622,15 +622,18 @@ def layer_extent(session, layer: Layer, scope_region_ids: frozenset[int] | None 
     return None if row[0] is None else tuple(float(v) for v in row)
 
 
-_TIME_EXTENT_SQL = "SELECT min({field}), max({field}) FROM {table}"
+_TIME_EXTENT_SQL = "SELECT min({field}), max({field}) FROM {table} WHERE {where}"
 
 
-def layer_time_extent(session, layer: Layer) -> tuple[datetime, datetime] | None:
-    """(first, last) of ``layer``'s time field, or None (no time field or no rows)."""
+def layer_time_extent(session, layer: Layer, scope_region_ids: frozenset[int] | None = None
+                      ) -> tuple[datetime, datetime] | None:
+    """(first, last) of ``layer``'s time field, or None (no time field or no rows); of
+    the features in ``scope_region_ids`` only when given (see :class:`FeatureQuery`)."""
     if layer.time_field is None:
         return None
+    where, params = _where(layer, FeatureQuery(scope_region_ids=scope_region_ids))
     first, last = session.execute(text(_TIME_EXTENT_SQL.format(
-        field=layer.time_field, table=layer.table))).one()
+        field=layer.time_field, table=layer.table, where=where)), params).one()
     return None if first is None else (first, last)
 
 

@@ -104,7 +104,8 @@ def create_user():
     try:
         user = auth_users.create_user(db.session, form.get("username", "").strip(),
                                       form.get("role", ""), form.get("password", ""),
-                                      form.getlist("regions"))
+                                      form.getlist("regions"),
+                                      all_regions=bool(form.get("all_regions")))
     except AuthError as exc:
         return _refused(exc, lambda: _users_page(422))
     return _done(_("Created user %(name)s.", name=user.username), "admin.user",
@@ -127,6 +128,7 @@ def update_user(user_id: int):
         changed = auth_users.update_user(db.session, target, role=form.get("role", ""),
                                          active=active == "active",
                                          region_codes=form.getlist("regions"),
+                                         all_regions=bool(form.get("all_regions")),
                                          by=current_user)
     except AuthError as exc:
         return _refused(exc, lambda: _user_page(_user_or_404(user_id), 422))

@@ -26,8 +26,14 @@ from app.api.params import (
     parse_list,
     parse_sortby,
 )
-from app.api.scoping import refuse_reference_write_when_scoped, scoped_region_code, write_rights
+from app.api.scoping import (
+    refuse_deleting_linked_region,
+    refuse_reference_write_when_scoped,
+    scoped_region_code,
+    write_rights,
+)
 from app.auth.scope import region_scope
+from app.auth.users import record_scope_changes, scope_snapshots
 from app.extensions import db
 from geo import export, queries
 from geo.ingest import SCOPE_FIELD, Ingestion, IngestReport
@@ -134,16 +140,10 @@ def _feature_or_404(layer: Layer, feature_id: int,
 
 
 def _writable_feature(layer: Layer, feature_id: int) -> str:
-    """The feature a PATCH or DELETE writes: 404 when there is none, 403 when it lies
-    outside the caller's regions (or in none)."""
+    """The feature a PATCH or DELETE writes: 404 when there is none or it lies outside
+    the caller's regions (or in none), as a GET answers: its existence is not revealed."""
     refuse_reference_write_when_scoped(layer)
-    body = _feature_or_404(layer, feature_id)
-    scope = region_scope()
-    if scope is not None and queries.feature_geojson(db.session, layer, feature_id,
-                                                     scope) is None:
-        raise ApiError(403, "Forbidden", f"{layer.name} feature {feature_id} lies outside "
-                                         "your regions")
-    return body
+    return _feature_or_404(layer, feature_id, region_scope())
 
 
 def read_json_body():
@@ -271,6 +271,7 @@ def update_feature(layer_name: str, feature_id: int):
         source_srid = 4326  # the stored geometry is already EPSG:4326
     frame, parse_errors = rows_with_geometry([merged])
     before = audit.lock_features(db.session, layer, [feature_id])
+    scopes_before = scope_snapshots(db.session) if layer.name == "regions" else None
     ingestion = Ingestion(db.session, layer, mode="update", target_id=feature_id, **options)
     ingestion.add(frame, source_srid=source_srid, parse_errors=parse_errors)
     report = ingestion.finish()
@@ -280,6 +281,9 @@ def update_feature(layer_name: str, feature_id: int):
     if report.dry_run:
         return {"dry_run": True, **report.as_dict("index")}, 200
     audit.record_features(db.session, "update", layer, report.ids, before=before)
+    if scopes_before is not None:  # a new code: the linked users' regions are renamed
+        record_scope_changes(db.session, scopes_before, f"regions feature {feature_id} "
+                                                        "changed")
     db.session.commit()
     return Response(_feature_or_404(layer, feature_id), mimetype=GEOJSON_MIME)
 
@@ -288,6 +292,8 @@ def update_feature(layer_name: str, feature_id: int):
 def delete_feature(layer_name: str, feature_id: int):
     layer = LAYERS[layer_name]
     _writable_feature(layer, feature_id)
+    if layer.name == "regions":
+        refuse_deleting_linked_region(feature_id)
     audit.record_features(db.session, "delete", layer, [feature_id])  # before it goes
     try:
         deleted = queries.delete_feature(db.session, layer, feature_id,

@@ -95,6 +95,8 @@ def import_features(layer_name: str):
         detail = (f"{label} {first.row}, {first.field}: {first.message}"
                   + (f" (and {more} more problems)" if more else "")
                   + "; nothing was written")
+        if report.conflict:  # only keys that exist (in another region: nothing more said)
+            raise ApiError(409, "Conflict", detail, report=body)
         raise ApiError(422, "Unprocessable Content", detail, report=body)
     if report.dry_run:
         db.session.rollback()

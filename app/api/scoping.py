@@ -14,6 +14,8 @@ from flask_login import current_user
 from app.api import ApiError
 from app.auth.permissions import INCIDENT_STATUS_ROLES
 from app.auth.scope import region_codes_in_scope, region_scope
+from app.auth.users import users_linked_to_regions
+from app.extensions import db
 from geo.errors import OutOfScopeError, ParameterError
 from geo.layers import Layer
 
@@ -27,8 +29,9 @@ def scoped_region_code(value: str | None, *, default: bool) -> str | None:
         The ``region`` the request gives (None or empty: none).
     default : bool
         For a restricted caller who gives none: True answers their only region (and
-        refuses with 422, listing theirs, when they have several), as the analyses
-        that work on one region need; False answers None (the caller's whole scope).
+        refuses with 422, listing theirs, when they have several, and with 403 when
+        they have none), as the analyses that work on one region need; False answers
+        None (the caller's whole scope).
 
     Returns
     -------
@@ -39,7 +42,7 @@ def scoped_region_code(value: str | None, *, default: bool) -> str | None:
     ------
     OutOfScopeError
         A restricted caller named a region that is not theirs (whether it exists or
-        not: the answer does not reveal other regions).
+        not: the answer does not reveal other regions), or needs one and has none.
     ParameterError
         A restricted caller with several regions gave none where one is needed.
     """
@@ -49,10 +52,12 @@ def scoped_region_code(value: str | None, *, default: bool) -> str | None:
     if value:
         if value not in codes:
             raise OutOfScopeError("region", f"{value!r} is not one of your regions "
-                                            f"({', '.join(codes)})")
+                                            f"({', '.join(codes) or 'you have none'})")
         return value
     if not default:
         return None
+    if not codes:
+        raise OutOfScopeError("region", "you are linked to no region: ask an admin")
     if len(codes) == 1:
         return codes[0]
     raise ParameterError("region", f"is required: you work in several regions; give one "
@@ -65,6 +70,17 @@ def refuse_reference_write_when_scoped(layer: Layer) -> None:
     if layer.name == "regions" and region_scope() is not None:
         raise ApiError(403, "Forbidden", "regions: a user restricted to regions cannot "
                                          "create, change, delete or import regions")
+
+
+def refuse_deleting_linked_region(region_id: int) -> None:
+    """409 naming the users restricted to this region: deleting it would change their
+    scope (the database refuses it too, ``user_regions`` ON DELETE RESTRICT)."""
+    users = users_linked_to_regions(db.session, [region_id])
+    if users:
+        raise ApiError(409, "Conflict", f"regions feature {region_id} is the region of "
+                                        f"users {', '.join(users)}: give them other "
+                                        "regions first; nothing was deleted",
+                       field="id", users=users)
 
 
 def forbidden_statuses(layer: Layer) -> dict[str, str]:

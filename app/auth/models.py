@@ -23,12 +23,14 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from geo.models import Base, Region, one_of
 from geo.vocabulary import ROLES
 
-# The regions a user is restricted to; a user with none sees every region.
+# The regions a user is restricted to (unless ``users.all_regions``); a user with none
+# sees no region. A region that users are linked to cannot be deleted (RESTRICT): a
+# deletion must never change, let alone widen, anyone's scope.
 user_regions = Table(
     "user_regions",
     Base.metadata,
     Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
-    Column("region_id", ForeignKey("regions.id", ondelete="CASCADE"), primary_key=True,
+    Column("region_id", ForeignKey("regions.id", ondelete="RESTRICT"), primary_key=True,
            index=True),
 )
 
@@ -36,9 +38,10 @@ user_regions = Table(
 class User(Base):
     """A person who signs in. ``password_hash`` is an Argon2id hash (PHC string).
 
-    ``regions`` restrict what the user reads and writes to those regional units (none:
-    every region). ``failed_logins`` counts sign-in failures since the last success;
-    ``locked_until`` refuses sign-in until then.
+    ``all_regions`` lets the user read and write every region (an explicit setting);
+    otherwise ``regions`` restrict what the user reads and writes to those regional
+    units, and a user with none sees no region at all. ``failed_logins`` counts sign-in
+    failures since the last success; ``locked_until`` refuses sign-in until then.
     """
 
     __tablename__ = "users"
@@ -52,6 +55,7 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
     role: Mapped[str] = mapped_column(String(16), nullable=False)
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    all_regions: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )
@@ -111,6 +115,7 @@ class TokenCaller:
     id: int
     username: str
     role: str
+    all_regions: bool
     regions: tuple[RegionRef, ...]
     token_id: int
     token_last_used_at: datetime | None

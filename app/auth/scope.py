@@ -1,8 +1,10 @@
 """Region scope: the regional units the current user may read and write.
 
-A user linked to regions (``user_regions``) is restricted to them; a user linked to none
-sees every region. Every read path filters by ``region_scope()`` and every write path
-refuses (403) a feature outside it; ``None`` means unrestricted.
+A user with ``all_regions`` set is unrestricted; any other user is restricted to the
+regions linked to them (``user_regions``), and a user linked to none sees no region:
+"every region" is the explicit flag, never the absence of links. Every read path
+filters by ``region_scope()`` and every write path refuses a feature outside it;
+``None`` means unrestricted, an empty set means nothing.
 """
 
 from __future__ import annotations
@@ -11,16 +13,16 @@ from flask_login import current_user
 
 
 def region_scope() -> frozenset[int] | None:
-    """Ids of the regions the current user is restricted to; None when unrestricted
-    (or when no user is signed in: the login check runs before any view)."""
-    if not getattr(current_user, "is_authenticated", False):
+    """Ids of the regions the current user is restricted to (possibly none); None when
+    unrestricted (or when no user is signed in: the login check runs before any view)."""
+    if not getattr(current_user, "is_authenticated", False) or current_user.all_regions:
         return None
-    regions = current_user.regions
-    return frozenset(region.id for region in regions) if regions else None
+    return frozenset(region.id for region in current_user.regions)
 
 
 def region_codes_in_scope() -> tuple[str, ...] | None:
-    """Codes of the current user's regions (sorted); None when unrestricted."""
-    if not getattr(current_user, "is_authenticated", False) or not current_user.regions:
+    """Codes of the current user's regions (sorted, possibly none); None when
+    unrestricted."""
+    if not getattr(current_user, "is_authenticated", False) or current_user.all_regions:
         return None
     return tuple(sorted(region.code for region in current_user.regions))

@@ -9,14 +9,16 @@ request's language on a page, in English without a request (the ``flask`` CLI).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from app import audit
 from app.auth.hashing import password_hasher
-from app.auth.models import User
+from app.auth.models import User, user_regions
 from app.auth.sessions import revoke_sessions
 from geo.models import Region
 from geo.vocabulary import ROLES
@@ -40,14 +42,33 @@ USERNAME_CHARACTERS = frozenset(
 def user_snapshot(user: User) -> dict:
     """What the audit trail keeps of a user (never the password hash)."""
     return {"username": user.username, "role": user.role, "active": user.active,
+            "all_regions": user.all_regions,
             "regions": [region.code for region in user.regions],
             "locked_until": user.locked_until.isoformat() if user.locked_until else None}
 
 
 def create_user(session, username: str, role: str, password: str,
-                region_codes: list[str] | tuple[str, ...] = ()) -> User:
-    """Add a user (not committed), restricted to ``region_codes`` (none: every region),
-    and audit it. Raises AuthError for a bad role, name, password or region."""
+                region_codes: list[str] | tuple[str, ...] = (), *,
+                all_regions: bool | None = None) -> User:
+    """Add a user (not committed) and audit it.
+
+    Parameters
+    ----------
+    region_codes : sequence of str
+        The regions the user is restricted to.
+    all_regions : bool, optional
+        True: every region (then ``region_codes`` must be empty); False: exactly
+        ``region_codes``, at least one (a new user who sees nothing is refused). None
+        (the default of this function, for scripts and tests): every region when no
+        code is given. The CLI and the admin page pass the choice made (a flag, a
+        tick), so that their users choose one or the other.
+
+    Raises
+    ------
+    AuthError
+        A bad role, name, password or region; both regions and every region, or
+        neither.
+    """
     check_role(role)
     if not 1 <= len(username) <= 64 or not set(username) <= USERNAME_CHARACTERS:
         raise AuthError(_("username must be 1-64 letters, digits or _ . @ -, got %(name)s",
@@ -56,8 +77,13 @@ def create_user(session, username: str, role: str, password: str,
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise AuthError(_("username %(name)s is taken", name=repr(username)))
     regions = regions_by_code(session, region_codes)
+    if all_regions is None:
+        all_regions = not regions
+    check_scope_choice(all_regions, regions)
+    if not all_regions and not regions:
+        raise AuthError(_("regions: choose the user's regions or all regions"))
     user = User(username=username, role=role, password_hash=password_hasher.hash(password),
-                active=True, failed_logins=0, regions=regions)
+                active=True, failed_logins=0, all_regions=all_regions, regions=regions)
     session.add(user)
     session.flush()
     audit.record(session, "create", "user", user.id, after=user_snapshot(user))
@@ -69,6 +95,12 @@ def check_role(role: str) -> None:
     if role not in ROLES:
         raise AuthError(_("role must be one of %(roles)s, got %(role)s",
                           roles=", ".join(ROLES), role=repr(role)))
+
+
+def check_scope_choice(all_regions: bool, regions: list[Region]) -> None:
+    """AuthError for every region and some regions at once (which one was meant?)."""
+    if all_regions and regions:
+        raise AuthError(_("regions: choose either all regions or some regions, not both"))
 
 
 def check_password(password: str) -> None:
@@ -123,8 +155,14 @@ def list_users(session) -> list[User]:
 
 
 def update_user(session, user: User, *, role: str | None = None, active: bool | None = None,
-                region_codes: list[str] | None = None, by: User | None = None) -> bool:
-    """Change a user's role, active flag and/or regions, and audit the change.
+                region_codes: list[str] | None = None, all_regions: bool | None = None,
+                by: User | None = None) -> bool:
+    """Change a user's role, active flag and/or region scope, and audit the change.
+
+    ``all_regions`` True gives every region (``region_codes`` must then be empty or
+    None: the links are removed); False restricts the user to ``region_codes``, or to
+    the regions they have when None. ``region_codes`` alone restricts the user to
+    exactly those regions (an empty list: to none, the user sees nothing).
 
     Deactivating a user ends their sessions at once (their tokens stop working too: a
     token works only for an active user). An admin (``by``) cannot demote or deactivate
@@ -139,8 +177,12 @@ def update_user(session, user: User, *, role: str | None = None, active: bool | 
     before = user_snapshot(user)
     if role is not None:
         user.role = role
-    if region_codes is not None:
-        user.regions = regions_by_code(session, region_codes)
+    if region_codes is not None or all_regions is not None:
+        regions = (regions_by_code(session, region_codes) if region_codes is not None
+                   else [] if all_regions else list(user.regions))
+        check_scope_choice(bool(all_regions), regions)
+        user.all_regions = bool(all_regions)
+        user.regions = regions
     if active is not None:
         user.active = active
     after = user_snapshot(user)
@@ -170,3 +212,65 @@ def unlock_user(session, user: User) -> bool:
     audit.record(session, "unlock", "user", user.id, before=before,
                  after=user_snapshot(user))
     return True
+
+
+def users_linked_to_regions(session, region_ids) -> list[str]:
+    """Names of the users restricted to any of these regions (sorted)."""
+    return list(session.scalars(
+        select(User.username).join(user_regions, user_regions.c.user_id == User.id)
+        .where(user_regions.c.region_id.in_(list(region_ids)))
+        .distinct().order_by(User.username)))
+
+
+def scope_snapshots(session) -> dict[int, dict]:
+    """:func:`user_snapshot` of every user restricted to regions, by id: compared by
+    :func:`record_scope_changes` after a write that may rename or replace regions."""
+    users = session.scalars(select(User).where(User.all_regions.is_(False)))
+    return {user.id: user_snapshot(user) for user in users}
+
+
+def record_scope_changes(session, before: dict[int, dict], cause: str) -> int:
+    """Audit (``update`` of a ``user``, before/after, ``detail.cause``) every user whose
+    snapshot differs from ``before`` (:func:`scope_snapshots`); returns how many.
+
+    A user's scope is region ids, so renaming a region keeps it; the record says
+    under which codes the user's regions are now known.
+    """
+    session.flush()
+    session.expire_all()
+    changed = 0
+    for user_id, old in before.items():
+        user = session.get(User, user_id)
+        new = user_snapshot(user) if user is not None else None
+        if new != old:
+            audit.record(session, "update", "user", user_id, before=old, after=new,
+                         detail={"cause": cause})
+            changed += 1
+    return changed
+
+
+@contextmanager
+def regions_kept_by_code(session, cause: str) -> Iterator[None]:
+    """Keep every user's region links by region code across a block that deletes
+    regions and loads them anew (``flask demo reset``), and audit any change.
+
+    The links are taken out before the block (a region that users are linked to
+    cannot be deleted) and put back after it to the regions that then have the same
+    codes. A code that no longer exists is lost from the user's scope: the scope can
+    only narrow (to nothing at worst), never widen, and the change is audited.
+    """
+    before = scope_snapshots(session)
+    session.flush()
+    links = session.execute(text(
+        "SELECT ur.user_id, r.code FROM user_regions AS ur "
+        "JOIN regions AS r ON r.id = ur.region_id")).all()
+    session.execute(text("DELETE FROM user_regions"))
+    yield
+    if links:
+        session.execute(text(
+            "INSERT INTO user_regions (user_id, region_id) "
+            "SELECT l.user_id, r.id FROM unnest(CAST(:users AS integer[]), "
+            "CAST(:codes AS text[])) AS l(user_id, code) JOIN regions AS r USING (code) "
+            "ON CONFLICT DO NOTHING"),
+            {"users": [link.user_id for link in links], "codes": [link.code for link in links]})
+    record_scope_changes(session, before, cause)

@@ -121,7 +121,7 @@ def conformance(req: OgcRequest) -> Answer:
 
 def _collection_document(req: OgcRequest, collection: Collection) -> dict:
     url = f"{req.base_url}/collections/{collection.id}"
-    extent = ogc_features.collection_extent(db.session, collection)
+    extent = ogc_features.collection_extent(db.session, collection, region_scope())
     return {
         "id": collection.id,
         "title": collection.title,

@@ -276,17 +276,19 @@ class ServiceMetadata:
         return last - timedelta(days=DEFAULT_TIME_DAYS), last + timedelta(microseconds=1)
 
 
-# Per database URL: (time of the last check, data versions, metadata).
-_METADATA: dict[str, tuple[float, str, ServiceMetadata]] = {}
+# Per database URL and region scope: (time of the last check, data versions, metadata).
+_METADATA: dict[tuple, tuple[float, str, ServiceMetadata]] = {}
 # How long the data versions are trusted without asking the database again (seconds):
 # a map's default TIME follows a new incident within this delay, and a tile request
 # saves a round trip.
 METADATA_RECHECK_SECONDS = 1.0
 
 
-def service_metadata() -> ServiceMetadata:
-    """Layer extents and the incidents' time extent, cached by the data versions."""
-    database = _database_url()
+def service_metadata(scope: frozenset[int] | None = None) -> ServiceMetadata:
+    """Layer extents and the incidents' time extent, of the features in the region
+    scope ``scope`` only (None: unrestricted; the capabilities reveal no more than the
+    maps), cached by the data versions."""
+    database = (_database_url(), None if scope is None else tuple(sorted(scope)))
     cached = _METADATA.get(database)
     now = time.monotonic()
     if cached is not None and now - cached[0] < METADATA_RECHECK_SECONDS:
@@ -299,10 +301,10 @@ def service_metadata() -> ServiceMetadata:
     world = (-180.0, -90.0, 180.0, 90.0)
     extents = {"countries": world}
     for name, data_layer in DATA_LAYERS.items():
-        extents[name] = queries.layer_extent(session, get_layer(data_layer))
+        extents[name] = queries.layer_extent(session, get_layer(data_layer), scope)
     extents["hotspots"] = extents["regions"]
     extents["density"] = extents["incidents"]
-    time_extent = queries.layer_time_extent(session, get_layer("incidents"))
+    time_extent = queries.layer_time_extent(session, get_layer("incidents"), scope)
     if time_extent is not None:
         time_extent = tuple(t.astimezone(UTC) for t in time_extent)
     found = ServiceMetadata(extents, time_extent)
@@ -510,7 +512,8 @@ def _map_request(params: Params, version: str, layers_name: str = "LAYERS",
     if TIME_LAYERS & set(layers):
         value = params.get("TIME")
         # The default needs the data's time extent; a given TIME does not.
-        window = parse_time(value, service_metadata().default_time if value is None else None)
+        window = parse_time(value, service_metadata(region_scope()).default_time
+                            if value is None else None)
     region = params.get("REGION") or None  # vendor parameter: a region code
     codes = region_codes_in_scope()
     if region is not None and codes is not None and region not in codes:
@@ -659,7 +662,7 @@ def get_capabilities(params: Params, version: str) -> Response:
                                                 "application/xml"):
         raise WmsError(f"FORMAT {requested!r} is not supported for GetCapabilities; use "
                        "text/xml", "InvalidFormat", "FORMAT")
-    body = capabilities(version, service_metadata())
+    body = capabilities(version, service_metadata(region_scope()))
     mimetype = "text/xml" if version == "1.3.0" else "application/vnd.ogc.wms_xml"
     return Response(body, mimetype=mimetype)
 

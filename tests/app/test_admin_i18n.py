@@ -180,8 +180,12 @@ def test_refusals_are_in_english_without_a_request(app):
 def test_admin_messages_in_georgian(app, in_georgian, admin, db_session,  # noqa: F811
                                     make_user):
     client = in_georgian
+    unscoped = post(client, "/admin/users", {"username": "ka-viewer", "role": "viewer",
+                                             "password": "long-enough-pw"})
+    assert flashes(unscoped.get_data(as_text=True)) == [
+        "არაფერი შენახულა: რეგიონები: აირჩიეთ მომხმარებლის რეგიონები ან ყველა რეგიონი"]
     created = post(client, "/admin/users", {"username": "ka-viewer", "role": "viewer",
-                                            "password": "long-enough-pw"},
+                                            "password": "long-enough-pw", "all_regions": "1"},
                    follow_redirects=True)
     assert flashes(created.get_data(as_text=True)) == ["მომხმარებელი ka-viewer შეიქმნა."]
 
@@ -197,7 +201,7 @@ def test_admin_messages_in_georgian(app, in_georgian, admin, db_session,  # noqa
         "არაფერი შენახულა: role/active: საკუთარი როლის შეცვლა ან საკუთარი თავის "
         "დეაქტივაცია შეუძლებელია; მიმართეთ სხვა ადმინისტრატორს"]
     taken = post(client, "/admin/users", {"username": "ka-viewer", "role": "viewer",
-                                          "password": "long-enough-pw"})
+                                          "password": "long-enough-pw", "all_regions": "1"})
     assert flashes(taken.get_data(as_text=True)) == [
         "არაფერი შენახულა: მომხმარებლის სახელი &#39;ka-viewer&#39; დაკავებულია"]
 

@@ -224,6 +224,7 @@ def test_a_region_restricted_reader_sees_no_neighbouring_region_on_the_map(demo_
                                   ).scalar_one_or_none()
         if user is None:
             user = create_user(db.session, "bulletin-scoped", "viewer", TEST_PASSWORD)
+        user.all_regions = False  # restricted to the regions linked below
         user.regions = [db.session.execute(db.select(Region).filter_by(code=LIVE_REGION)
                                            ).scalar_one()]
         _, token = create_token(db.session, user, "bulletin")

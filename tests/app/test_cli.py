@@ -16,12 +16,13 @@ def runner(app, db_session, tmp_path, monkeypatch):
 
 def test_users_create_and_list(runner, db_session):
     result = runner.invoke(args=["users", "create", "carol", "--role", "supervisor",
-                                 "--password", "long-enough-pw"])
+                                 "--password", "long-enough-pw", "--all-regions"])
     assert result.exit_code == 0, result.output
     user = db_session.scalar(select(User).where(User.username == "carol"))
     assert user.role == "supervisor" and user.password_hash.startswith("$argon2id$")
+    assert user.all_regions and user.regions == []
     listing = runner.invoke(args=["users", "list"])
-    assert "carol\tsupervisor\tactive" in listing.output
+    assert "carol\tsupervisor\tactive\tall regions" in listing.output
 
 
 @pytest.mark.parametrize(

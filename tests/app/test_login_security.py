@@ -358,28 +358,51 @@ def test_users_create_with_regions_and_set_regions(runner, db_session, sample_la
     assert "kakheti-analyst\tanalyst\tactive\tT-KA" in listing.output
 
     both = runner.invoke(args=["users", "set-regions", "kakheti-analyst", "T-KK", "T-KA"])
-    assert both.exit_code == 0 and "kakheti-analyst: T-KA, T-KK" in both.output
+    assert both.exit_code == 0 and "kakheti-analyst: T-KA,T-KK" in both.output
     unknown = runner.invoke(args=["users", "set-regions", "kakheti-analyst", "XX-9"])
     assert unknown.exit_code == 1 and "unknown code(s) XX-9" in unknown.output
-    everywhere = runner.invoke(args=["users", "set-regions", "kakheti-analyst"])
-    assert "kakheti-analyst: every region" in everywhere.output
+    # No code is no longer "every region": that is asked for by name.
+    unclear = runner.invoke(args=["users", "set-regions", "kakheti-analyst"])
+    assert unclear.exit_code == 2 and "--all-regions" in unclear.output
+    everywhere = runner.invoke(args=["users", "set-regions", "kakheti-analyst",
+                                     "--all-regions"])
+    assert "kakheti-analyst: all regions" in everywhere.output
     db_session.refresh(user)
-    assert user.regions == []
+    assert user.regions == [] and user.all_regions
+    nowhere = runner.invoke(args=["users", "set-regions", "kakheti-analyst", "--none"])
+    assert "kakheti-analyst: no region" in nowhere.output
+    db_session.refresh(user)
+    assert user.regions == [] and not user.all_regions
+    listing = runner.invoke(args=["users", "list"])
+    assert "kakheti-analyst\tanalyst\tactive\tno region" in listing.output
 
     records = db_session.scalars(select(AuditRecord).where(
         AuditRecord.entity == "user", AuditRecord.entity_id == str(user.id))
         .order_by(AuditRecord.id)).all()
-    assert [r.action for r in records] == ["create", "update", "update"]
+    assert [r.action for r in records] == ["create", "update", "update", "update"]
     assert records[0].after["regions"] == ["T-KA"] and records[0].before is None
+    assert records[0].after["all_regions"] is False
     assert records[1].before["regions"] == ["T-KA"]
     assert records[1].after["regions"] == ["T-KA", "T-KK"]
-    assert records[2].after["regions"] == []
+    assert (records[2].after["regions"], records[2].after["all_regions"]) == ([], True)
+    assert (records[3].before["all_regions"], records[3].after["all_regions"]) == (True, False)
     assert all(r.username.startswith("cli:") for r in records)
     text = " ".join(str([r.before, r.after, r.detail]) for r in records)
     assert "long-enough-pw" not in text and "argon2" not in text
     bad = runner.invoke(args=["users", "create", "x", "--role", "viewer",
                               "--password", "long-enough-pw", "--region", "NOPE"])
     assert bad.exit_code == 1 and "unknown code(s) NOPE" in bad.output
+    # A new user's scope is always chosen: regions, or every region by name.
+    unscoped = runner.invoke(args=["users", "create", "y", "--role", "viewer",
+                                   "--password", "long-enough-pw"])
+    assert unscoped.exit_code == 1 and "choose the user's regions or all" in unscoped.output
+    both = runner.invoke(args=["users", "create", "y", "--role", "viewer", "--password",
+                               "long-enough-pw", "--region", "T-KA", "--all-regions"])
+    assert both.exit_code == 1 and "not both" in both.output
+    everywhere = runner.invoke(args=["users", "create", "y", "--role", "viewer",
+                                     "--password", "long-enough-pw", "--all-regions"])
+    assert everywhere.exit_code == 0 and "(viewer; every region)" in everywhere.output
+    assert db_session.scalar(select(User.all_regions).where(User.username == "y")) is True
 
 
 def test_old_attempts_are_pruned(client, db_session, make_user, monkeypatch):

@@ -45,6 +45,7 @@ def incident(coordinates=None, **properties):
 def scoped_headers(session, role: str, region_codes) -> dict:
     """Bearer headers of a new ``role`` user restricted to these regions."""
     user = create_user(session, f"scoped-{role}-{uuid.uuid4().hex[:6]}", role, TEST_PASSWORD)
+    user.all_regions = False  # restricted to the regions linked below
     user.regions = list(session.scalars(select(Region).where(Region.code.in_(region_codes))))
     assert len(user.regions) == len(region_codes)
     session.flush()
@@ -168,17 +169,27 @@ def test_dry_run_outside_the_scope_is_403_too(client, sample_layers, kk, db_sess
     assert count(db_session) == before
 
 
-def test_patch_and_delete_outside_the_scope_are_403(client, sample_layers, kk, db_session):
-    analyst = kk["analyst"]
-    theirs = f"/api/v1/incidents/{sample_layers['incidents']['T-2']}"
-    response = client.patch(theirs, json={"properties": {"persons_count": 9}}, headers=analyst)
-    assert response.status_code == 403
-    assert response.get_json()["detail"] == (
-        f"incidents feature {sample_layers['incidents']['T-2']} lies outside your regions")
-    assert client.delete(theirs, headers=analyst).status_code == 403
-    assert count(db_session, where="external_id = 'T-2' AND persons_count IS DISTINCT FROM 9"
-                 ) == 1
-    assert client.delete("/api/v1/incidents/999999", headers=analyst).status_code == 404
+@pytest.mark.parametrize("layer, key", [("incidents", "T-2"), ("segments", "T-AZ-002"),
+                                        ("crossings", "T-BCP-2")])
+def test_patch_and_delete_outside_the_scope_are_404_as_get(client, sample_layers, kk,
+                                                           db_session, layer, key):
+    """A feature of another region is answered as one that does not exist, by every
+    method: the answer does not reveal that it exists (issue 14, item 6)."""
+    supervisor = kk["supervisor"]  # may write every layer, in T-KK only
+    theirs = sample_layers[layer][key]  # in T-KA
+    missing = 999_999
+    for method, body in (("get", None), ("patch", {"properties": {"name": "x"}}),
+                         ("delete", None)):
+        answers = [getattr(client, method)(f"/api/v1/{layer}/{feature_id}", json=body,
+                                           headers=supervisor) for feature_id in (theirs, missing)]
+        assert [a.status_code for a in answers] == [404, 404], method
+        details = [a.get_json()["detail"] for a in answers]
+        assert details == [f"no {layer} feature with id {theirs}",
+                           f"no {layer} feature with id {missing}"], method
+    table = {"incidents": "incidents", "segments": "border_segments",
+             "crossings": "crossing_points"}[layer]
+    assert count(db_session, table, f"id = {theirs} AND region_id = "
+                                    f"{sample_layers['regions']['T-KA']}") == 1
 
 
 def test_moving_a_feature_out_of_the_scope_is_403(client, sample_layers, kk, db_session):
@@ -211,17 +222,42 @@ def test_import_outside_the_scope_names_the_line_and_writes_nothing(client, samp
     assert count(db_session) == before
 
 
-def test_import_over_a_stored_feature_of_another_region_is_403(client, sample_layers, kk,
-                                                               db_session):
+def test_import_over_a_stored_feature_of_another_region_is_409_saying_nothing_of_it(
+        client, sample_layers, kk, db_session):
     # T-2 (in T-KA) re-imported at a point inside T-KK would move it into the scope.
     rows = ("source,external_id,date,category,lon,lat\n"
             "test,T-2,2026-09-01T00:00:00Z,smuggling_tobacco,45.0,41.3\n")
     response = client.post("/api/v1/import/incidents", headers=kk["analyst"], data={
         "file": (io.BytesIO(rows.encode()), "scope.csv")})
-    assert response.status_code == 403
-    assert "would change a stored feature outside your regions" in response.get_json()["detail"]
+    assert response.status_code == 409
+    assert response.get_json()["detail"] == ("line 2, key: source + external_id already "
+                                             "exists; nothing was written")
+    assert response.get_json()["report"]["errors"] == [
+        {"line": 2, "field": "key", "message": "source + external_id already exists"}]
+    assert "T-KA" not in response.get_data(as_text=True)
     assert count(db_session, where="external_id = 'T-2' AND region_id = "
                  f"{sample_layers['regions']['T-KA']}") == 1
+
+
+def test_create_with_the_key_of_another_regions_feature_is_409_without_its_id(
+        client, sample_layers, kk, db_session):
+    """The id of a feature in the caller's regions is named; one outside is not."""
+    analyst = kk["analyst"]
+    outside = client.post("/api/v1/incidents", headers=analyst,
+                          json=incident(source="test", external_id="T-2"))
+    assert outside.status_code == 409
+    assert outside.get_json()["detail"] == "properties.key: source + external_id already exists"
+    assert outside.get_json()["errors"][0]["message"] == "source + external_id already exists"
+    inside = client.post("/api/v1/incidents", headers=analyst,
+                         json=incident(source="test", external_id="T-1"))
+    assert inside.status_code == 409
+    assert inside.get_json()["detail"] == ("properties.key: source + external_id already "
+                                           f"exists as id {sample_layers['incidents']['T-1']}")
+    # A PATCH that takes another region's key: the same answer.
+    mine = f"/api/v1/incidents/{sample_layers['incidents']['T-1']}"
+    renamed = client.patch(mine, headers=analyst, json={"properties": {"external_id": "T-2"}})
+    assert renamed.status_code == 409
+    assert renamed.get_json()["detail"] == "properties.key: source + external_id already exists"
 
 
 def test_reference_layers_in_and_out_of_the_scope(client, sample_layers, kk, db_session):

@@ -151,6 +151,7 @@ def test_a_user_of_several_regions_has_no_all_regions_choice(client, make_user, 
 
     user = sign_in(client, make_user, "viewer")
     assert "All regions" in client.get("/").get_data(as_text=True)  # unrestricted
+    user.all_regions = False  # restricted to the regions linked below
     user.regions = list(db.session.scalars(db.select(Region).order_by(Region.code)))[:2]
     db.session.flush()
     assert len(user.regions) == 2

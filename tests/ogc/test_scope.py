@@ -45,6 +45,7 @@ def _user(app, username: str, region_codes: tuple[str, ...]) -> dict:
     with app.app_context():
         user = create_user(db.session, username, "viewer", TEST_PASSWORD)
         if region_codes:
+            user.all_regions = False  # restricted to the regions linked below
             user.regions = list(db.session.execute(
                 db.select(Region).where(Region.code.in_(region_codes))).scalars())
             assert len(user.regions) == len(region_codes)

@@ -283,6 +283,7 @@ def test_a_tile_request_is_two_statements_with_the_scope_read_with_the_token(
     from geo.models import Region
 
     user = make_user("viewer")
+    user.all_regions = False  # restricted to the regions linked below
     user.regions = [db_session.get(Region, sample_layers["regions"]["T-KK"])]
     _, token = create_token(db_session, user, "test")
     db_session.flush()
@@ -410,6 +411,7 @@ def test_region_scopes_never_share_a_cached_tile(client, db_session, make_user,
 
     regions = sample_layers["regions"]
     scoped_user = make_user("viewer")
+    scoped_user.all_regions = False  # restricted to the regions linked below
     scoped_user.regions = [db_session.get(Region, regions["T-KK"])]
     _, scoped_token = create_token(db_session, scoped_user, "test")
     _, open_token = create_token(db_session, make_user("viewer"), "test")
