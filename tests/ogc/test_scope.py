@@ -35,8 +35,9 @@ KA_FEATURES = {"border_segments": (45.40, 41.35), "crossing_points": (45.45, 41.
                "incidents": (45.42, 41.45), "regions": (45.60, 41.40)}
 
 
-def _user(app, username: str, region_codes: tuple[str, ...]) -> dict:
-    """Bearer headers of a new viewer restricted to ``region_codes`` (none: unrestricted)."""
+def _user(app, username: str, region_codes: tuple[str, ...], no_region: bool = False) -> dict:
+    """Bearer headers of a new viewer restricted to ``region_codes`` (none: unrestricted;
+    ``no_region``: restricted to none)."""
     from app.auth.models import User
     from app.auth.tokens import create_token
     from app.auth.users import create_user
@@ -44,7 +45,7 @@ def _user(app, username: str, region_codes: tuple[str, ...]) -> dict:
 
     with app.app_context():
         user = create_user(db.session, username, "viewer", TEST_PASSWORD)
-        if region_codes:
+        if region_codes or no_region:
             user.all_regions = False  # restricted to the regions linked below
             user.regions = list(db.session.execute(
                 db.select(Region).where(Region.code.in_(region_codes))).scalars())
@@ -63,7 +64,8 @@ def scoped(databases):
     headers = {"kk": _user(app, "viewer-kk", ("T-KK",)),
                "ka": _user(app, "viewer-ka", ("T-KA",)),
                "both": _user(app, "viewer-both", ("T-KK", "T-KA")),
-               "all": _user(app, "viewer-all", ())}
+               "all": _user(app, "viewer-all", ()),
+               "none": _user(app, "viewer-none", (), no_region=True)}
     yield app, ids, headers, ids["regions"]
     with app.app_context():
         db.session.remove()
@@ -509,3 +511,100 @@ def test_wms_hotspots_and_density_of_a_scope(demo_app):
             "RGBA"))[..., 3]))
 
     assert drawn(unscoped.data) > drawn(own.data)
+
+
+# ------------------------------------------------------------------ metadata (issue 14, item 6)
+
+# The sample incidents: T-1 in T-KK, T-2 in T-KA, T-3 in no region (lon, lat, time).
+T1 = (45.00, 41.33, "2026-10-01T02:30:00+00:00")
+T2 = (45.42, 41.45, "2026-10-15T22:10:00+00:00")
+T3 = (44.70, 41.10, "2025-03-02T12:00:00+00:00")
+WORLD = [-180, -90, 180, 90]
+
+
+@pytest.mark.parametrize(("user", "bbox", "interval"), [
+    ("kk", [T1[0], T1[1], T1[0], T1[1]], [T1[2], T1[2]]),
+    ("ka", [T2[0], T2[1], T2[0], T2[1]], [T2[2], T2[2]]),
+    ("all", [T3[0], T3[1], T2[0], T2[1]], [T3[2], T2[2]]),
+    ("none", WORLD, None),
+])
+def test_collection_extents_describe_only_the_users_regions(scoped, user, bbox, interval):
+    """The incidents collection's extent (alone and in the list) is that of the user's
+    incidents: a user of T-KK does not learn where and when T-KA's incidents are."""
+    app, _, headers, _ = scoped
+    client = app.test_client()
+    one = client.get("/ogc/features/collections/incidents?f=json", headers=headers[user])
+    listed = client.get("/ogc/features/collections?f=json", headers=headers[user])
+    (in_list,) = [c for c in listed.get_json()["collections"] if c["id"] == "incidents"]
+    for extent in (one.get_json()["extent"], in_list["extent"]):
+        assert extent["spatial"]["bbox"] == [pytest.approx(bbox)], user
+        if interval is None:
+            assert "temporal" not in extent
+        else:
+            assert extent["temporal"]["interval"] == [interval], user
+
+
+def test_other_collections_extents_are_scoped_too(scoped):
+    app, _, headers, _ = scoped
+    client = app.test_client()
+    for collection, kk_point in (("border_segments", None), ("crossing_points", (45.05, 41.30)),
+                                 ("regions", None)):
+        kk = client.get(f"/ogc/features/collections/{collection}?f=json",
+                        headers=headers["kk"]).get_json()["extent"]["spatial"]["bbox"][0]
+        every = client.get(f"/ogc/features/collections/{collection}?f=json",
+                           headers=headers["all"]).get_json()["extent"]["spatial"]["bbox"][0]
+        assert kk[2] < every[2], collection  # T-KA lies east of T-KK
+        if kk_point is not None:
+            assert kk == pytest.approx([*kk_point, *kk_point]), collection
+        none = client.get(f"/ogc/features/collections/{collection}?f=json",
+                          headers=headers["none"]).get_json()["extent"]["spatial"]["bbox"]
+        assert none == [WORLD], collection
+
+
+def _capabilities_layer(app, headers, name: str):
+    body = app.test_client().get("/ogc/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetCapabilities",
+                                 headers=headers).data
+    ns = {"w": "http://www.opengis.net/wms"}
+    (layer,) = etree.fromstring(body).xpath(f"//w:Layer[w:Name='{name}']", namespaces=ns)
+    box = layer.find("w:EX_GeographicBoundingBox", ns)
+    bbox = [float(box.findtext(f"w:{side}", namespaces=ns)) for side in
+            ("westBoundLongitude", "southBoundLatitude", "eastBoundLongitude",
+             "northBoundLatitude")]
+    dimension = layer.find("w:Dimension", ns)
+    return bbox, None if dimension is None else dimension.text
+
+
+@pytest.mark.parametrize(("user", "bbox", "times"), [
+    ("kk", [T1[0], T1[1], T1[0], T1[1]], "2026-10-01T02:30:00Z/2026-10-01T02:30:00Z/PT1S"),
+    ("all", [T3[0], T3[1], T2[0], T2[1]], "2025-03-02T12:00:00Z/2026-10-15T22:10:00Z/PT1S"),
+    ("none", WORLD, None),
+])
+def test_wms_capabilities_extents_and_time_are_the_users(scoped, user, bbox, times):
+    app, _, headers, _ = scoped
+    found_bbox, found_times = _capabilities_layer(app, headers[user], "incidents")
+    assert found_bbox == pytest.approx(bbox)
+    assert found_times == times
+
+
+def test_a_user_with_no_region_reads_nothing(scoped):
+    """No region is not every region: every collection is empty, every map blank."""
+    app, ids, headers, _ = scoped
+    client = app.test_client()
+    none = headers["none"]
+    for collection in ("regions", "border_segments", "crossing_points", "incidents", "risk"):
+        body = client.get(f"/ogc/features/collections/{collection}/items?f=json",
+                          headers=none).get_json()
+        assert body["numberMatched"] == 0, collection
+    for layer in ("regions", "segments", "crossings", "incidents"):
+        body = client.get(f"/api/v1/{layer}", headers=none).get_json()
+        assert body["numberMatched"] == 0 and body["features"] == [], layer
+    t1 = ids["incidents"]["T-1"]
+    assert client.get(f"/api/v1/incidents/{t1}", headers=none).status_code == 404
+    for layer in sorted(KK_FEATURES):
+        assert not _alpha_near(app, none, layer, KK_FEATURES[layer], AREA, (450, 250)), layer
+    tilejson = client.get("/ogc/tiles/incidents.json", headers=none).get_json()
+    assert tilejson["bounds"] == [-180.0, -85.0511, 180.0, 85.0511]
+    refused = client.get("/api/v1/reports/bulletin", headers=none)
+    assert refused.status_code == 403
+    assert refused.get_json()["detail"] == ("region: you are linked to no region: ask an "
+                                            "admin")
