@@ -66,9 +66,12 @@ _ERROR_DESCRIPTIONS = {
          "request names a region outside the caller's regions (`field` is `region`), or "
          "(writes) a feature lies or would lie outside them, or sets an incident status "
          "above the caller's role (`errors` lists them). Nothing was written.",
-    404: "No feature with this id (or no such path).",
-    409: "A feature with the same natural key already exists (`errors` lists them), or "
-         "(delete) records that cannot change refer to the feature.",
+    404: "No feature with this id, or none in the caller's regions (a GET, PATCH or "
+         "DELETE of another region's feature is answered alike), or no such path.",
+    409: "A feature with the same natural key already exists (`errors` lists them; its "
+         "id only when it lies in the caller's regions), or (delete) records that cannot "
+         "change refer to the feature, or users are restricted to the region (`users` "
+         "names them).",
     413: "The request body is larger than the server accepts (MAX_BODY_MB).",
     422: "A parameter, property or geometry is invalid; `field` or `errors` names "
          "it. Nothing was written.",

@@ -600,8 +600,9 @@ def test_a_user_with_no_region_reads_nothing(scoped):
         assert body["numberMatched"] == 0 and body["features"] == [], layer
     t1 = ids["incidents"]["T-1"]
     assert client.get(f"/api/v1/incidents/{t1}", headers=none).status_code == 404
-    for layer in sorted(KK_FEATURES):
-        assert not _alpha_near(app, none, layer, KK_FEATURES[layer], AREA, (450, 250)), layer
+    for layer in [*sorted(KK_FEATURES), "hotspots", "density"]:
+        assert not _alpha_near(app, none, layer, KK_FEATURES["incidents"], AREA, (450, 250)
+                               ), layer
     tilejson = client.get("/ogc/tiles/incidents.json", headers=none).get_json()
     assert tilejson["bounds"] == [-180.0, -85.0511, 180.0, 85.0511]
     refused = client.get("/api/v1/reports/bulletin", headers=none)
