@@ -31,7 +31,7 @@ def test_admin_creates_a_user_with_a_region(page, live_server):
     form.get_by_label("User name").fill("kakheti-viewer")
     form.get_by_label("Role").select_option("viewer")
     form.get_by_label("Password (at least 8 characters)").fill("e2e-long-password")
-    form.get_by_label("Regions (none selected: every region)").select_option(["T-KA"])
+    form.get_by_label("Regions (choose some, or tick All regions)").select_option(["T-KA"])
     form.get_by_role("button", name="Create user").click()
 
     page.wait_for_selector("h1:has-text('User kakheti-viewer')")
