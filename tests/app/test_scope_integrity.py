@@ -237,3 +237,28 @@ def test_migration_keeps_current_access_and_restricts_deletes(databases):
         assert db.session.scalar(text("SELECT count(*) FROM user_regions")) == 1
         db.session.remove()
         db.engine.dispose()
+
+
+def test_demo_reset_gives_users_their_regions_back(db_session, analysis_srid):
+    """``flask demo reset`` deletes the demo regions and loads them again (new ids): the
+    database refuses that while users hold them, and the command's wrapper gives the
+    users the reloaded regions of the same codes, with no scope change to audit."""
+    from datetime import UTC, datetime
+
+    from geo import demo
+
+    end = datetime(2025, 11, 28, tzinfo=UTC)
+    demo.load_demo(db_session, analysis_srid, seed=3, n_incidents=1_000, end=end)
+    code = db_session.scalar(text("SELECT min(code) FROM regions"))
+    old_id = db_session.scalar(text("SELECT id FROM regions WHERE code = :c"), {"c": code})
+    user, _ = _user(db_session, [code])
+    with pytest.raises(IntegrityError, match="user_regions"):
+        with db_session.begin_nested():
+            demo.reset_demo(db_session, analysis_srid, seed=4, n_incidents=500, end=end)
+    db_session.expire_all()
+    with regions_kept_by_code(db_session, "demo reset"):
+        demo.reset_demo(db_session, analysis_srid, seed=4, n_incidents=500, end=end)
+    db_session.expire_all()
+    (region,) = db_session.get(User, user.id).regions
+    assert region.code == code and region.id != old_id
+    assert _scope_records(db_session, user.id) == []
