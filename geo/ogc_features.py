@@ -19,7 +19,7 @@ collections and ``risk`` hold only the features of those regions (regions by id,
 sections, crossing points, incidents and risk results by ``region_id``), and
 ``numberMatched`` counts those; an item outside the scope is not found. ``hotspots`` is
 computed again for the scope: over the extent of the regions in scope, from their
-incidents only (the same 90-day window, ending at the latest incident of all data). The
+incidents only, in the 90 days ending at the latest incident of the scope. The
 collections' extents describe the data in the scope too (the bbox and time interval of
 its features; ``hotspots``: the regions in scope, the 90-day window).
 
@@ -195,8 +195,7 @@ def collection_extent(session, collection: Collection,
             return cached[1]
     if collection.layer is HOTSPOT_CELLS:
         bbox = queries.layer_extent(session, REGIONS, scope_region_ids)
-        window = _hotspot_window(session)
-        times = None if window is None else window
+        times = _hotspot_window(session, scope_region_ids)
     else:
         bbox = queries.layer_extent(session, collection.layer, scope_region_ids)
         times = queries.layer_time_extent(session, collection.layer, scope_region_ids)
@@ -246,12 +245,12 @@ def item(session, collection: Collection, feature_id: int, crs: OutputCrs, max_c
     return page.features[1:-1].strip() if page.number_returned else None
 
 
-_LAST_INCIDENT = text("SELECT max(occurred_at) FROM incidents")
-
-
-def _hotspot_window(session) -> tuple[datetime, datetime] | None:
-    last = session.execute(_LAST_INCIDENT).scalar_one()
-    return None if last is None else (last - HOTSPOT_WINDOW, last)
+def _hotspot_window(session, scope_region_ids: frozenset[int] | None = None
+                    ) -> tuple[datetime, datetime] | None:
+    """The 90 days ending at the latest incident (of the region scope, when given: the
+    window reveals nothing of other regions' incidents)."""
+    times = queries.layer_time_extent(session, INCIDENTS, scope_region_ids)
+    return None if times is None else (times[1] - HOTSPOT_WINDOW, times[1])
 
 
 def hotspot_cells(session, max_cells: int, analysis_srid: int,
@@ -259,7 +258,7 @@ def hotspot_cells(session, max_cells: int, analysis_srid: int,
     """The Gi* cells of the default analysis (see the module), as GeoJSON Features
     (EPSG:4326); [] when there is no data or too little for Gi*. With a region scope
     (region ids): over the extent of those regions, from their incidents only."""
-    window = _hotspot_window(session)
+    window = _hotspot_window(session, scope_region_ids)
     bbox = queries.layer_extent(session, REGIONS, scope_region_ids)
     if window is None or bbox is None:
         return []

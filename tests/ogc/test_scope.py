@@ -445,7 +445,8 @@ def _demo_user(demo_app, username: str, region_codes: tuple[str, ...]) -> dict:
 @pytest.mark.slow
 def test_hotspot_collection_of_a_scope_counts_its_incidents_only(demo_app):
     """The hotspots collection for a user of one region: its cells cover that region's
-    extent and their counts add up to the region's incidents of the window."""
+    extent and their counts add up to the region's incidents of the window (the 90 days
+    up to the region's latest incident: nothing of other regions' times shows)."""
     app = demo_app[0]
     code, region_id, minx, miny, maxx, maxy = None, None, 0, 0, 0, 0
     with app.app_context():
@@ -454,7 +455,8 @@ def test_hotspot_collection_of_a_scope_counts_its_incidents_only(demo_app):
             "ST_YMax(r.geom) FROM regions r JOIN incidents i ON i.region_id = r.id "
             "GROUP BY r.id ORDER BY count(*) DESC LIMIT 1")).one()
         code, region_id, minx, miny, maxx, maxy = row
-        last = db.session.execute(text("SELECT max(occurred_at) FROM incidents")).scalar_one()
+        last = db.session.execute(text("SELECT max(occurred_at) FROM incidents "
+                                       "WHERE region_id = :r"), {"r": region_id}).scalar_one()
         expected = db.session.execute(text(
             "SELECT count(*) FROM incidents WHERE region_id = :r AND occurred_at >= "
             "CAST(:last AS timestamptz) - interval '90 days'"),
@@ -469,6 +471,10 @@ def test_hotspot_collection_of_a_scope_counts_its_incidents_only(demo_app):
     features = body["features"]
     assert body["numberMatched"] == len(features) > 0
     assert sum(f["properties"]["count"] for f in features) == expected < everywhere
+    extent = app.test_client().get("/ogc/features/collections/hotspots?f=json",
+                                   headers=headers).get_json()["extent"]
+    assert extent["temporal"]["interval"][0][1] == last.isoformat()
+    assert extent["spatial"]["bbox"] == [pytest.approx([minx, miny, maxx, maxy])]
     ring = np.array([c for f in features for c in f["geometry"]["coordinates"][0]])
     margin = 0.05  # degrees: cells along the edge reach a little past the region
     assert ring[:, 0].min() > minx - margin and ring[:, 0].max() < maxx + margin
