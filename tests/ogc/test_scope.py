@@ -609,6 +609,13 @@ def test_a_user_with_no_region_reads_nothing(scoped):
     for layer in [*sorted(KK_FEATURES), "hotspots", "density"]:
         assert not _alpha_near(app, none, layer, KK_FEATURES["incidents"], AREA, (450, 250)
                                ), layer
+    for layer in ("regions", "border_segments", "crossing_points", "incidents"):
+        features, _ = _area_tiles(app, none, layer, 10, AREA)
+        assert features == [], layer
+        assert _area_tiles(app, headers["all"], layer, 10, AREA)[0], layer  # data is there
+    exported = client.get("/api/v1/incidents?f=csv", headers=none)
+    assert exported.status_code == 200
+    assert len(exported.get_data(as_text=True).strip().splitlines()) == 1  # the header
     tilejson = client.get("/ogc/tiles/incidents.json", headers=none).get_json()
     assert tilejson["bounds"] == [-180.0, -85.0511, 180.0, 85.0511]
     refused = client.get("/api/v1/reports/bulletin", headers=none)
