@@ -552,16 +552,18 @@ def import_file(session, layer: Layer, path, *, analysis_srid: int, fmt: str | N
                               dry_run=dry_run, allow_outside=allow_outside, unknown="ignore",
                               scope_region_ids=scope_region_ids,
                               forbidden_statuses=forbidden_statuses)
-        batches = readers.read_batches(path, fmt, crs=crs, mapping=mapping,
-                                       names=layer.writable_names,
-                                       max_unzipped_bytes=max_unzipped_bytes)
-        for frame, source_srid, parse_errors in batches:
-            if source is not None and "source" in layer.writable_names:
-                given = (frame["source"] if "source" in frame
-                         else pd.Series(None, index=frame.index))
-                frame["source"] = given.where(
-                    given.notna() & (given.astype(str).str.strip() != ""), source)
-            ingestion.add(frame, source_srid=source_srid, parse_errors=parse_errors)
-            if progress is not None:
-                progress(ingestion.report.rows)
+        # Closed on any exit, so a reader's private files go with a failed import too.
+        batches = contextlib.closing(readers.read_batches(
+            path, fmt, crs=crs, mapping=mapping, names=layer.writable_names,
+            max_unzipped_bytes=max_unzipped_bytes))
+        with batches as reading:
+            for frame, source_srid, parse_errors in reading:
+                if source is not None and "source" in layer.writable_names:
+                    given = (frame["source"] if "source" in frame
+                             else pd.Series(None, index=frame.index))
+                    frame["source"] = given.where(
+                        given.notna() & (given.astype(str).str.strip() != ""), source)
+                ingestion.add(frame, source_srid=source_srid, parse_errors=parse_errors)
+                if progress is not None:
+                    progress(ingestion.report.rows)
         return ingestion.finish()

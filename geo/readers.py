@@ -12,12 +12,16 @@ Columns are matched to properties by ``DEFAULT_COLUMNS`` (case-insensitive, firs
 match wins; a Shapefile's names cut to 10 characters match too) unless ``mapping``
 names the column for a property. A CSV's geometry comes from a WKT column or from
 longitude/latitude columns.
+
+Before any reader opens a file, ``geo.file_checks`` makes sure its bytes are the
+declared format (and GDAL opens only GeoPackages and Shapefiles, by their own driver,
+offline); a file that is not is a ``ReadError`` naming the format.
 """
 
 from __future__ import annotations
 
 import json
-import zipfile
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,23 +29,25 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.validation import RowError
+from geo.file_checks import (
+    FORMAT_NAMES,
+    GDAL_DRIVERS,
+    MAX_UNZIPPED_BYTES,
+    ArchiveTooLargeError,
+    ReadError,
+    check_csv,
+    check_geojson,
+    gdal_offline,
+    geopackage_layer,
+    shapefile_source,
+)
+from geo.validation import RowError, quoted
+
+__all__ = ["ArchiveTooLargeError", "ReadError", "FORMATS", "MAX_UNZIPPED_BYTES",
+           "detect_format", "read_batches", "rows_with_geometry"]
 
 BATCH_ROWS = 50_000
 
-
-class ReadError(ValueError):
-    """The input as a whole cannot be read (not one row of it); the message says why."""
-
-
-class ArchiveTooLargeError(ReadError):
-    """A zip whose members would expand beyond the limit (a zip bomb, or just too big)."""
-
-# An uploaded zip is read in place by GDAL (/vsizip/), never extracted; still, its
-# members must have plain names and expand to a bounded size.
-MAX_UNZIPPED_BYTES = 1024 * 1024 * 1024
-MAX_ZIP_MEMBERS = 64
-NESTED_ARCHIVES = (".zip", ".gz", ".tgz", ".tar", ".7z", ".rar", ".bz2", ".xz")
 
 FORMATS = ("geojson", "csv", "gpkg", "shapefile")
 EXTENSIONS = {".geojson": "geojson", ".json": "geojson", ".csv": "csv", ".gpkg": "gpkg",
@@ -70,7 +76,7 @@ def detect_format(filename: str) -> str:
     """Format name from a file name's extension; ReadError when unknown."""
     suffix = Path(filename).suffix.lower()
     if suffix not in EXTENSIONS:
-        raise ReadError(f"cannot tell the format of {Path(filename).name!r}: use one of "
+        raise ReadError(f"cannot tell the format of {quoted(Path(filename).name)}: use one of "
                           f"{', '.join(sorted(EXTENSIONS))}")
     return EXTENSIONS[suffix]
 
@@ -92,13 +98,16 @@ def read_batches(path: str | Path, fmt: str | None = None, *, crs: int | None = 
         The properties to look for (a layer's writable names); default all known.
     max_unzipped_bytes : int
         Most bytes the members of a zipped Shapefile may expand to; beyond it
-        ``ArchiveTooLargeError``. Members with a path (``../x.shp``, ``/etc/x``), a NUL
-        or a nested archive are refused with ``ReadError``.
+        ``ArchiveTooLargeError``. Members with a path (``../x.shp``, ``/etc/x``), a NUL,
+        a link, a nested archive or a file that is not a Shapefile's are refused with
+        ``ReadError``.
     """
     fmt = fmt or detect_format(str(path))
     if fmt == "geojson":
+        check_geojson(Path(path))
         yield from _geojson_batches(Path(path), crs)
     elif fmt == "csv":
+        check_csv(Path(path))
         yield from _csv_batches(Path(path), crs, mapping or {}, names, batch_rows)
     elif fmt in ("gpkg", "shapefile"):
         yield from _ogr_batches(Path(path), fmt, crs, mapping or {}, names, batch_rows,
@@ -110,8 +119,12 @@ def read_batches(path: str | Path, fmt: str | None = None, *, crs: int | None = 
 def _geojson_batches(path: Path, crs: int | None) -> Iterator[tuple]:
     try:
         body = json.loads(path.read_bytes())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ReadError(f"the file is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ReadError("the GeoJSON is nested too deeply (arrays or objects inside each "
+                        "other, hundreds of levels)") from None
+    except (UnicodeDecodeError, ValueError) as exc:  # also a number of > 4300 digits
+        raise ReadError(f"the file is not GeoJSON (not valid JSON: {quoted(str(exc), 80)})"
+                        ) from None
     if isinstance(body, dict) and body.get("type") == "FeatureCollection":
         features = body.get("features") or []
         if not isinstance(features, list):
@@ -127,8 +140,10 @@ def _geojson_batches(path: Path, crs: int | None) -> Iterator[tuple]:
 def _column_for(name: str, columns: list[str], mapping: dict[str, str]) -> str | None:
     if name in mapping:
         if mapping[name] not in columns:
-            raise ReadError(f"mapping {name}={mapping[name]}: no column {mapping[name]!r} "
-                            f"in the file; columns are {', '.join(columns)}")
+            raise ReadError(f"mapping {name}={mapping[name]}: no column "
+                            f"{quoted(mapping[name])} in the file; columns are "
+                            f"{', '.join(quoted(c) for c in columns[:20])}"
+                            + (" ..." if len(columns) > 20 else ""))
         return mapping[name]
     lowered = {c.lower(): c for c in columns}
     for candidate in (*DEFAULT_COLUMNS.get(name, ()), name, name[:SHAPEFILE_NAME_LENGTH]):
@@ -197,53 +212,15 @@ def _csv_chunks(reader, crs: int | None, mapping: dict[str, str], names) -> Iter
 def _csv_batches(path: Path, crs: int | None, mapping: dict[str, str], names,
                  batch_rows: int) -> Iterator[tuple]:
     try:
-        with pd.read_csv(path, dtype=str, keep_default_na=False, chunksize=batch_rows,
-                         encoding="utf-8-sig") as reader:
+        # An open file, not a name: pandas would fetch a name that looks like a URL.
+        with open(path, "rb") as stream, pd.read_csv(
+                stream, dtype=str, keep_default_na=False, chunksize=batch_rows,
+                encoding="utf-8-sig") as reader:
             yield from _csv_chunks(reader, crs, mapping, names)
     except pd.errors.EmptyDataError:
         raise ReadError("the CSV is empty: it needs a header line and rows") from None
     except (UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise ReadError(f"the CSV cannot be read: {exc}") from None
-
-
-def _check_zip_members(members: list[zipfile.ZipInfo], max_unzipped_bytes: int) -> None:
-    """ReadError for a member name that is a path out of the archive, holds a NUL or
-    is an archive itself; ArchiveTooLargeError when the members expand beyond
-    ``max_unzipped_bytes`` (the sizes the zip declares)."""
-    if len(members) > MAX_ZIP_MEMBERS:
-        raise ReadError(f"the zip holds {len(members)} files; a zipped Shapefile needs a "
-                        f"few (.shp, .shx, .dbf, .prj, .cpg), at most {MAX_ZIP_MEMBERS}")
-    for member in members:
-        name = member.filename
-        parts = name.replace("\\", "/").split("/")
-        if ("\x00" in name or name.startswith(("/", "\\")) or ".." in parts
-                or (len(name) > 1 and name[1] == ":")):
-            raise ReadError(f"the zip holds a file named {name!r}: names with a path out "
-                            "of the archive are not accepted")
-        if name.lower().endswith(NESTED_ARCHIVES):
-            raise ReadError(f"the zip holds another archive ({name!r}): nested archives "
-                            "are not accepted; zip the Shapefile's own files")
-    total = sum(member.file_size for member in members)
-    if total > max_unzipped_bytes:
-        raise ArchiveTooLargeError(
-            f"the zip's files would expand to {total / 2**20:,.0f} MiB, more than the "
-            f"limit of {max_unzipped_bytes / 2**20:,.0f} MiB (IMPORT_MAX_UNZIPPED_MB)")
-
-
-def _shapefile_path(path: Path, max_unzipped_bytes: int = MAX_UNZIPPED_BYTES) -> str:
-    if path.suffix.lower() != ".zip":
-        return str(path)
-    try:
-        with zipfile.ZipFile(path) as archive:
-            members = archive.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError):
-        raise ReadError("the upload is not a valid zip file") from None
-    _check_zip_members(members, max_unzipped_bytes)
-    shapefiles = [m.filename for m in members if m.filename.lower().endswith(".shp")
-                  and not m.filename.startswith("__MACOSX")]
-    if len(shapefiles) != 1:
-        raise ReadError(f"the zip must hold exactly one .shp file, it holds {len(shapefiles)}")
-    return f"/vsizip/{path}/{shapefiles[0]}"
+        raise ReadError(f"the CSV cannot be read: {quoted(str(exc), 120)}") from None
 
 
 def _source_srid(crs, override: int | None) -> int:
@@ -264,26 +241,41 @@ def _ogr_batches(path: Path, fmt: str, crs: int | None, mapping: dict[str, str],
                  batch_rows: int,
                  max_unzipped_bytes: int = MAX_UNZIPPED_BYTES) -> Iterator[tuple]:
     import pyogrio
-    from pyogrio.errors import DataSourceError
+    from pyogrio.errors import DataLayerError, DataSourceError
 
-    source = (_shapefile_path(path, max_unzipped_bytes) if fmt == "shapefile"
-              else str(path))
-    try:
-        info = pyogrio.read_info(source)
-    except DataSourceError as exc:
-        raise ReadError(f"GDAL cannot open the {fmt} file: {exc}") from None
-    srid = _source_srid(info.get("crs"), crs)
-    total = int(info.get("features") or 0)
-    for offset in range(0, max(total, 1), batch_rows):
-        frame = pyogrio.read_dataframe(source, skip_features=offset, max_features=batch_rows,
-                                       datetime_as_string=True)
-        if frame.empty:
-            break
-        geometry = frame.geometry.to_numpy()
-        frame = _properties(pd.DataFrame(frame.drop(columns="geometry")), mapping, names)
-        frame = frame.astype(object).assign(geometry=geometry)
-        frame["_row"] = np.arange(offset + 1, offset + 1 + len(frame), dtype=np.int64)
-        yield frame, srid, []
+    gdal_offline()
+    # GDAL opens a name chosen here, in a private directory: never the caller's path
+    # (no /vsi prefix, no URI, no sibling file but a Shapefile's checked parts).
+    with tempfile.TemporaryDirectory(prefix="borderrisk-read-") as workdir:
+        if fmt == "gpkg":
+            layer = geopackage_layer(path)
+            source = Path(workdir) / "upload.gpkg"
+            source.symlink_to(path.resolve())
+        else:
+            layer = None
+            source = shapefile_source(path, Path(workdir), with_prj=crs is None,
+                                      max_unzipped_bytes=max_unzipped_bytes)
+        try:
+            info = pyogrio.read_info(str(source), layer=layer)
+        except (DataSourceError, DataLayerError) as exc:
+            message = str(exc).replace(str(source), "the file")
+            raise ReadError(f"GDAL cannot open the {FORMAT_NAMES[fmt]}: "
+                            f"{quoted(message, 120)}") from None
+        if info.get("driver") != GDAL_DRIVERS[fmt]:
+            raise ReadError(f"the file is not {FORMAT_NAMES[fmt]}: GDAL reads it as "
+                            f"{quoted(info.get('driver'))}")
+        srid = _source_srid(info.get("crs"), crs)
+        total = int(info.get("features") or 0)
+        for offset in range(0, max(total, 1), batch_rows):
+            frame = pyogrio.read_dataframe(str(source), layer=layer, skip_features=offset,
+                                           max_features=batch_rows, datetime_as_string=True)
+            if frame.empty:
+                break
+            geometry = frame.geometry.to_numpy()
+            frame = _properties(pd.DataFrame(frame.drop(columns="geometry")), mapping, names)
+            frame = frame.astype(object).assign(geometry=geometry)
+            frame["_row"] = np.arange(offset + 1, offset + 1 + len(frame), dtype=np.int64)
+            yield frame, srid, []
 
 
 def rows_with_geometry(features: list[dict], first_row: int = 0) -> tuple[pd.DataFrame, list]:
@@ -309,9 +301,13 @@ def rows_with_geometry(features: list[dict], first_row: int = 0) -> tuple[pd.Dat
         if raw is not None:
             try:
                 geometry = shapely.geometry.shape(raw)
+            except RecursionError:
+                errors.append(RowError(row, "geometry", "is nested too deeply (geometry "
+                                                        "collections inside each other)"))
             except (AttributeError, KeyError, TypeError, ValueError, IndexError,
                     shapely.errors.ShapelyError) as exc:
-                errors.append(RowError(row, "geometry", f"is not a GeoJSON geometry ({exc})"))
+                errors.append(RowError(row, "geometry",
+                                       f"is not a GeoJSON geometry ({quoted(str(exc))})"))
         records.append({**properties, "geometry": geometry, "_row": row})
     frame = pd.DataFrame.from_records(records) if records else pd.DataFrame(
         {"_row": [], "geometry": []})

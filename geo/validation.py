@@ -10,7 +10,9 @@ far from every region, a key already taken) are in ``geo.ingest``.
 
 from __future__ import annotations
 
+import math
 import re
+import reprlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -34,6 +36,31 @@ _GEOMETRY_TYPE_NAMES = ("Point", "LineString", "LinearRing", "Polygon", "MultiPo
                         "MultiLineString", "MultiPolygon", "GeometryCollection")
 _GEOMETRY_PARTS = {"Point": "MultiPoint", "LineString": "MultiLineString",
                    "Polygon": "MultiPolygon"}
+
+
+# Most characters of an offending value an error message shows: a file's field may be
+# anything (a whole document), and a message must not carry it back.
+QUOTE_LIMIT = 40
+_SHORT_REPR = reprlib.Repr()
+_SHORT_REPR.maxlevel, _SHORT_REPR.maxlist, _SHORT_REPR.maxdict = 2, 4, 4
+_SHORT_REPR.maxstring = _SHORT_REPR.maxlong = _SHORT_REPR.maxother = QUOTE_LIMIT
+
+
+def quoted(value, limit: int = QUOTE_LIMIT) -> str:
+    """A value as an error message shows it: repr-escaped, at most ``limit`` characters.
+
+    Text is quoted with its first ``limit`` characters and an ellipsis when longer;
+    other values are their (bounded, non-recursive) repr.
+
+    Examples
+    --------
+    >>> quoted("0123456789", limit=4)
+    "'0123'…"
+    """
+    if isinstance(value, str):
+        return repr(value[:limit]) + ("…" if len(value) > limit else "")
+    text = _SHORT_REPR.repr(value)
+    return text[:limit] + "…" if len(text) > limit else text
 
 
 @dataclass(frozen=True)
@@ -105,11 +132,19 @@ def _errors_where(mask, rows, name: str, message, values=None) -> list[RowError]
 def _as_number(series: pd.Series, stripped: pd.Series | None = None) -> pd.Series:
     kind = pd.api.types.infer_dtype(series, skipna=True)
     if kind in ("integer", "floating", "mixed-integer-float", "empty"):
-        return pd.to_numeric(series, errors="coerce").astype("float64")
+        try:
+            return pd.to_numeric(series, errors="coerce").astype("float64")
+        except OverflowError:  # an integer of hundreds of digits: JSON's are unbounded
+            pass  # converted one by one below
 
     def convert(value):
         if isinstance(value, bool):
             return np.nan  # JSON true/false is not a number
+        if isinstance(value, int):
+            try:
+                return float(value)
+            except OverflowError:  # hundreds of digits (JSON integers are unbounded)
+                return math.copysign(math.inf, value)
         if isinstance(value, int | float):
             return float(value)
         if isinstance(value, str):
@@ -156,8 +191,13 @@ def _validate_field(spec: Field, raw: pd.Series, rows: pd.Series, now: datetime,
     if spec.kind in ("int", "float"):
         numbers = _as_number(raw, stripped)
         bad = present & numbers.isna()
-        errors += _errors_where(bad, rows, name, lambda v: f"{v!r} is not a number", raw)
+        errors += _errors_where(bad, rows, name, lambda v: f"{quoted(v)} is not a number", raw)
         ok = present & ~bad
+        # Beyond float64 (a 400-digit number, 1e999): no field can hold it.
+        infinite = ok & np.isinf(numbers)
+        errors += _errors_where(infinite, rows, name, lambda v: f"{quoted(v)} is out of range",
+                                raw)
+        ok &= ~infinite
         if spec.kind == "int":
             fractional = ok & (numbers % 1 != 0)
             errors += _errors_where(fractional, rows, name,
@@ -182,14 +222,15 @@ def _validate_field(spec: Field, raw: pd.Series, rows: pd.Series, now: datetime,
         parsed, unparseable, no_zone = _parse_timestamps(raw, stripped)
         errors += _errors_where(
             present & unparseable, rows, name,
-            lambda v: f"{v!r} is not an RFC 3339 date-time such as 2026-05-01T14:30:00Z", raw)
+            lambda v: f"{quoted(v)} is not an RFC 3339 date-time such as 2026-05-01T14:30:00Z", raw)
         errors += _errors_where(present & no_zone, rows, name,
-                                lambda v: f"{v!r} has no time zone (add Z or +hh:mm)", raw)
+                                lambda v: f"{quoted(v)} has no time zone (add Z or +hh:mm)", raw)
         future = present & parsed.notna() & (parsed > pd.Timestamp(now + FUTURE_TOLERANCE))
-        errors += _errors_where(future, rows, name, lambda v: f"{v!r} is in the future", raw)
+        errors += _errors_where(future, rows, name, lambda v: f"{quoted(v)} is in the future", raw)
         ancient = present & parsed.notna() & (parsed < EARLIEST_TIMESTAMP)
         errors += _errors_where(ancient, rows, name,
-                                lambda v: f"{v!r} is before {EARLIEST_TIMESTAMP:%Y-%m-%d}", raw)
+                                lambda v: f"{quoted(v)} is before {EARLIEST_TIMESTAMP:%Y-%m-%d}",
+                                raw)
         return parsed.where(present & ~unparseable & ~no_zone & ~future & ~ancient)
 
     # text and choice
@@ -203,7 +244,7 @@ def _validate_field(spec: Field, raw: pd.Series, rows: pd.Series, now: datetime,
         bad = present & ~text.isin(allowed)
         errors += _errors_where(
             bad, rows, name,
-            lambda v: f"unknown value {v!r}; allowed: {_choices_text(spec.choices)}", text)
+            lambda v: f"unknown value {quoted(v)}; allowed: {_choices_text(spec.choices)}", text)
         text = text.where(present & ~bad)
         if spec.choices and isinstance(spec.choices[0], int):
             text = pd.to_numeric(text).astype("Int64")
@@ -223,7 +264,8 @@ def _validate_field(spec: Field, raw: pd.Series, rows: pd.Series, now: datetime,
         if spec.pattern is not None:
             bad = present & text.notna() & ~text.fillna("").str.match(spec.pattern)
             expected = spec.pattern_hint or f"matching {spec.pattern}"
-            errors += _errors_where(bad, rows, name, lambda v: f"{v!r} is not {expected}", text)
+            errors += _errors_where(bad, rows, name, lambda v: f"{quoted(v)} is not {expected}",
+                                    text)
             text = text.where(~bad)
     if spec.default is not None:
         text = text.where(present, spec.default)
