@@ -200,17 +200,15 @@ def _schema(path: Path) -> tuple[list[tuple], list[tuple], dict[str, list]]:
 
 def _gpkg_trigger_allowed(name: str, table: str, geometry_columns: dict[str, str]) -> bool:
     """True for the triggers GeoPackage and GDAL write: the spec's own on its gpkg_*
-    tables, the R-tree index's and GDAL's feature count's on a feature table."""
+    tables, GDAL's feature count's on a table, the R-tree index's on a feature table."""
     if name.startswith("gpkg_") and table.startswith("gpkg_"):
         return True
+    if name in (f"trigger_insert_feature_count_{table}",
+                f"trigger_delete_feature_count_{table}"):
+        return True
     column = geometry_columns.get(table)
-    if column is None:
-        return False
-    rtree = re.fullmatch(rf"rtree_{re.escape(table)}_{re.escape(column)}"
-                         r"_(insert|update\d|delete)", name)
-    counts = name in (f"trigger_insert_feature_count_{table}",
-                      f"trigger_delete_feature_count_{table}")
-    return bool(rtree) or counts
+    return column is not None and bool(re.fullmatch(
+        rf"rtree_{re.escape(table)}_{re.escape(column)}_(insert|update\d|delete)", name))
 
 
 def geopackage_layer(path: Path) -> str:
@@ -345,10 +343,10 @@ def _linked_parts(path: Path, workdir: Path, with_prj: bool) -> dict[str, Path]:
 
 def _check_part(suffix: str, path: Path) -> None:
     head = _head(path)
-    name = f"the Shapefile's {suffix}"
+    name = f"the ESRI Shapefile's {suffix}"
     if suffix in (".shp", ".shx") and not head.startswith(SHAPEFILE_FILE_CODE):
-        raise ReadError(f"{name} is not an ESRI Shapefile {suffix} (file code 9994); it "
-                        f"looks like {looks_like(head)}")
+        raise ReadError(f"{name} does not start with file code 9994; it looks like "
+                        f"{looks_like(head)}")
     if suffix == ".dbf" and (not head or head[0] not in DBF_VERSIONS):
         raise ReadError(f"{name} is not a dBase file; it looks like {looks_like(head)}")
     if suffix == ".prj":

@@ -144,7 +144,7 @@ def _as_number(series: pd.Series, stripped: pd.Series | None = None) -> pd.Serie
             try:
                 return float(value)
             except OverflowError:  # hundreds of digits (JSON integers are unbounded)
-                return math.copysign(math.inf, value)
+                return math.inf if value > 0 else -math.inf
         if isinstance(value, int | float):
             return float(value)
         if isinstance(value, str):
