@@ -1,0 +1,124 @@
+"""Reader-level checks of untrusted files (geo.file_checks), without the web app."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import geopandas
+import pyogrio
+import pytest
+import shapely
+
+from geo.file_checks import ReadError, gdal_offline, geopackage_layer, shapefile_source
+from geo.readers import read_batches
+from geo.validation import quoted
+from tests.app.test_upload_hardening import canary, listener  # noqa: F401 (fixtures)
+
+# One incident, in EPSG:4326 degrees or in UTM zone 38N metres (about the same place).
+POINTS = {"EPSG:4326": shapely.Point(45.02, 41.31), "EPSG:32638": shapely.Point(501_660, 4_572_700)}
+
+
+def incidents_frame(crs: str = "EPSG:4326") -> geopandas.GeoDataFrame:
+    return geopandas.GeoDataFrame({"ref": ["F-1"], "category": ["facilitator"]},
+                                  geometry=[POINTS[crs]], crs=crs)
+
+
+@pytest.mark.parametrize("path", ["/vsicurl/{url}/a.csv", "{url}/b.csv", "/vsis3/bucket/c.csv",
+                                  "/vsicurl/{url}/noextension"])
+def test_gdal_makes_no_request_once_offline(listener, path):  # noqa: F811
+    url, requests = listener
+    endpoint = url.removeprefix("http://")
+    pyogrio.set_gdal_config_options({"AWS_S3_ENDPOINT": endpoint, "AWS_HTTPS": "NO",
+                                     "AWS_VIRTUAL_HOSTING": "FALSE"})
+    try:
+        gdal_offline()
+        with pytest.raises(pyogrio.errors.DataSourceError):
+            pyogrio.read_info(path.format(url=url))
+    finally:
+        pyogrio.set_gdal_config_options({"AWS_S3_ENDPOINT": None, "AWS_HTTPS": None,
+                                         "AWS_VIRTUAL_HOSTING": None})
+    assert requests == []
+
+
+@pytest.mark.parametrize("prj", ["{canary}", "{url}/x.prj", "/vsicurl/{url}/x.prj"])
+def test_a_prj_naming_a_file_or_url_is_refused(tmp_path, canary, listener, prj):  # noqa: F811
+    """GDAL itself treats such a .prj as no CRS (read as EPSG:4326 before: silently
+    wrong); the reader refuses it, and nothing is fetched either way."""
+    (path, _), (url, requests) = canary, listener
+    folder = tmp_path / "shp"
+    folder.mkdir()
+    shp = folder / "incidents.shp"
+    pyogrio.write_dataframe(incidents_frame("EPSG:32638"), shp)
+    shp.with_suffix(".prj").write_text(prj.format(canary=path, url=url))
+    assert pyogrio.read_info(shp)["crs"] is None
+    with pytest.raises(ReadError, match=r"\.prj is not WKT text"):
+        list(read_batches(shp))
+    assert [srid for _, srid, _ in read_batches(shp, crs=32638)] == [32638]
+    assert requests == []
+
+
+def test_a_plain_shp_is_read_through_its_checked_parts_only(tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    shp = folder / "incidents.shp"
+    pyogrio.write_dataframe(incidents_frame("EPSG:32638"), shp)
+    (folder / "incidents.shp.xml").write_text("<metadata/>")
+    work = tmp_path / "work"
+    work.mkdir()
+    source = shapefile_source(shp, work)
+    assert sorted(p.name for p in work.iterdir()) == [
+        "upload.cpg", "upload.dbf", "upload.prj", "upload.shp", "upload.shx"]
+    assert source == work / "upload.shp"
+    [(frame, srid, errors)] = list(read_batches(shp))
+    assert (srid, errors, list(frame["external_id"])) == (32638, [], ["F-1"])
+    assert frame["geometry"].iloc[0].equals_exact(POINTS["EPSG:32638"], 1e-6)
+
+
+@pytest.mark.skipif(shutil.which("ogr2ogr") is None, reason="needs GDAL's ogr2ogr")
+def test_geopackages_written_by_two_gdal_versions_pass(tmp_path):
+    """pyogrio's bundled GDAL and the system's ogr2ogr write different triggers."""
+    ours = tmp_path / "ours.gpkg"
+    pyogrio.write_dataframe(incidents_frame(), ours, layer="incidents")
+    assert geopackage_layer(ours) == "incidents"
+    system = tmp_path / "system.gpkg"
+    subprocess.run(["ogr2ogr", "-f", "GPKG", str(system), str(ours), "-nln", "theirs"],
+                   check=True, capture_output=True)
+    assert geopackage_layer(system) == "theirs"
+
+
+def test_two_feature_layers_are_refused(tmp_path):
+    path = tmp_path / "two.gpkg"
+    pyogrio.write_dataframe(incidents_frame(), path, layer="a")
+    pyogrio.write_dataframe(incidents_frame(), path, layer="b", append=True)
+    with pytest.raises(ReadError, match=r"holds 2 layers with geometry \('a', 'b'\)"):
+        geopackage_layer(path)
+
+
+def test_a_geopackage_is_inspected_read_only(tmp_path):
+    path = tmp_path / "ro.gpkg"
+    pyogrio.write_dataframe(incidents_frame(), path, layer="incidents")
+    before = path.read_bytes()
+    path.chmod(0o444)
+    assert geopackage_layer(path) == "incidents"
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ro.gpkg"]
+
+
+@pytest.mark.parametrize(("value", "shown"), [
+    ("short", "'short'"),
+    ("x" * 41, "'" + "x" * 40 + "'…"),
+    ("a\x00b\n'\"", "'a\\x00b\\n\\'\"'"),
+    ("\ud800", "'\\ud800'"),
+])
+def test_quoted_text_is_a_short_escaped_prefix(value, shown):
+    assert quoted(value) == shown
+
+
+def test_quoted_numbers_and_structures_are_bounded():
+    assert quoted(10 ** 400).startswith("1000") and len(quoted(10 ** 400)) <= 41
+    deep = [0]
+    for _ in range(5000):
+        deep = [deep]
+    assert quoted(deep) == "[[[...]]]"
+    assert len(quoted(list(range(10 ** 5)))) <= 41
