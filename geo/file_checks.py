@@ -160,7 +160,8 @@ def _read_only_authorizer(action, arg1, arg2, database, trigger_or_view):
 def _schema(path: Path) -> tuple[list[tuple], list[tuple], dict[str, list]]:
     """(sqlite_master rows, (table, geometry column, data type) of gpkg_contents'
     layers, computed columns by table), read with SQL of our own only."""
-    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+    # Immutable: no lock, no -wal/-shm file read or left next to it (GDAL opens it so too).
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro&immutable=1"
     connection = sqlite3.connect(uri, uri=True)
     try:
         # Functions in the schema (views, triggers, columns) may not run here at all.

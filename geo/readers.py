@@ -174,7 +174,7 @@ def _csv_geometry(chunk: pd.DataFrame, columns: dict[str, str | None], first_lin
         text = chunk[columns["wkt"]].fillna("").to_numpy(dtype=object)
         geoms = shapely.from_wkt(np.where(text == "", None, text), on_invalid="ignore")
         bad = (text != "") & shapely.is_missing(geoms)
-        errors += [RowError(int(line), "geometry", f"{columns['wkt']}: not valid WKT")
+        errors += [RowError(int(line), "geometry", f"{quoted(columns['wkt'])}: not valid WKT")
                    for line in lines[bad]]
         return geoms, errors
     lon = pd.to_numeric(chunk[columns["lon"]], errors="coerce").to_numpy()
@@ -182,7 +182,7 @@ def _csv_geometry(chunk: pd.DataFrame, columns: dict[str, str | None], first_lin
     given = (chunk[columns["lon"]] != "").to_numpy() | (chunk[columns["lat"]] != "").to_numpy()
     bad = given & (np.isnan(lon) | np.isnan(lat))
     errors += [RowError(int(line), "geometry",
-                        f"{columns['lon']}/{columns['lat']}: not numbers")
+                        f"{quoted(columns['lon'])}/{quoted(columns['lat'])}: not numbers")
                for line in lines[bad]]
     ok = ~np.isnan(lon) & ~np.isnan(lat)
     geoms = np.full(len(chunk), None, dtype=object)
@@ -251,12 +251,14 @@ def _ogr_batches(path: Path, fmt: str, crs: int | None, mapping: dict[str, str],
             layer = geopackage_layer(path)
             source = Path(workdir) / "upload.gpkg"
             source.symlink_to(path.resolve())
+            # As inspected: the file alone, no lock, no -wal/-shm file read or left.
+            options = {"IMMUTABLE": "YES"}
         else:
-            layer = None
+            layer, options = None, {}
             source = shapefile_source(path, Path(workdir), with_prj=crs is None,
                                       max_unzipped_bytes=max_unzipped_bytes)
         try:
-            info = pyogrio.read_info(str(source), layer=layer)
+            info = pyogrio.read_info(str(source), layer=layer, **options)
         except (DataSourceError, DataLayerError) as exc:
             message = str(exc).replace(str(source), "the file")
             raise ReadError(f"GDAL cannot open the {FORMAT_NAMES[fmt]}: "
@@ -268,7 +270,8 @@ def _ogr_batches(path: Path, fmt: str, crs: int | None, mapping: dict[str, str],
         total = int(info.get("features") or 0)
         for offset in range(0, max(total, 1), batch_rows):
             frame = pyogrio.read_dataframe(str(source), layer=layer, skip_features=offset,
-                                           max_features=batch_rows, datetime_as_string=True)
+                                           max_features=batch_rows, datetime_as_string=True,
+                                           **options)
             if frame.empty:
                 break
             geometry = frame.geometry.to_numpy()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import subprocess
 
 import geopandas
@@ -95,12 +96,18 @@ def test_two_feature_layers_are_refused(tmp_path):
         geopackage_layer(path)
 
 
-def test_a_geopackage_is_inspected_read_only(tmp_path):
+def test_a_geopackage_is_inspected_and_read_read_only(tmp_path):
+    """Even in WAL mode (as QGIS leaves them): nothing is written or left beside it."""
     path = tmp_path / "ro.gpkg"
     pyogrio.write_dataframe(incidents_frame(), path, layer="incidents")
+    connection = sqlite3.connect(path)
+    assert connection.execute("PRAGMA journal_mode = WAL").fetchone() == ("wal",)
+    connection.close()
     before = path.read_bytes()
     path.chmod(0o444)
     assert geopackage_layer(path) == "incidents"
+    [(frame, srid, errors)] = list(read_batches(path))
+    assert (list(frame["external_id"]), srid, errors) == (["F-1"], 4326, [])
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ro.gpkg"]
 
