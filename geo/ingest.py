@@ -533,7 +533,8 @@ def import_file(session, layer: Layer, path, *, analysis_srid: int, fmt: str | N
                 max_unzipped_bytes: int = readers.MAX_UNZIPPED_BYTES,
                 statement_timeout_s: int | None = None,
                 scope_region_ids: frozenset[int] | None = None,
-                forbidden_statuses: Mapping[str, str] | None = None) -> IngestReport:
+                forbidden_statuses: Mapping[str, str] | None = None,
+                temp_dir=None) -> IngestReport:
     """Import a file into ``layer``: all or nothing, upserting on the natural key.
 
     ``source`` fills the incidents' ``source`` where the file has none. ``progress``, if
@@ -543,7 +544,8 @@ def import_file(session, layer: Layer, path, *, analysis_srid: int, fmt: str | N
     ``statement_timeout_s`` (seconds, 0 = none), when given, replaces the connection's
     PostgreSQL ``statement_timeout`` for this import's transaction.
     ``scope_region_ids`` and ``forbidden_statuses``: the caller's rights, as in
-    :class:`Ingestion`.
+    :class:`Ingestion`. ``temp_dir``: where the reader keeps its private files (see
+    ``geo.readers.read_batches``).
     """
     time_limit = (contextlib.nullcontext() if statement_timeout_s is None else
                   queries.local_settings(session, statement_timeout=f"{statement_timeout_s}s"))
@@ -555,7 +557,7 @@ def import_file(session, layer: Layer, path, *, analysis_srid: int, fmt: str | N
         # Closed on any exit, so a reader's private files go with a failed import too.
         batches = contextlib.closing(readers.read_batches(
             path, fmt, crs=crs, mapping=mapping, names=layer.writable_names,
-            max_unzipped_bytes=max_unzipped_bytes))
+            max_unzipped_bytes=max_unzipped_bytes, temp_dir=temp_dir))
         with batches as reading:
             for frame, source_srid, parse_errors in reading:
                 if source is not None and "source" in layer.writable_names:

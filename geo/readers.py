@@ -84,7 +84,8 @@ def detect_format(filename: str) -> str:
 def read_batches(path: str | Path, fmt: str | None = None, *, crs: int | None = None,
                  mapping: dict[str, str] | None = None, names=None,
                  batch_rows: int = BATCH_ROWS,
-                 max_unzipped_bytes: int = MAX_UNZIPPED_BYTES) -> Iterator[tuple]:
+                 max_unzipped_bytes: int = MAX_UNZIPPED_BYTES,
+                 temp_dir: str | Path | None = None) -> Iterator[tuple]:
     """Batches of a file (see the module docstring).
 
     Parameters
@@ -101,6 +102,10 @@ def read_batches(path: str | Path, fmt: str | None = None, *, crs: int | None = 
         ``ArchiveTooLargeError``. Members with a path (``../x.shp``, ``/etc/x``), a NUL,
         a link, a nested archive or a file that is not a Shapefile's are refused with
         ``ReadError``.
+    temp_dir : path, optional
+        Where the reader's private directory goes (a zip's Shapefile parts, links to a
+        GeoPackage or .shp); default the system's temporary directory. Removed when
+        the batches are exhausted or closed.
     """
     fmt = fmt or detect_format(str(path))
     if fmt == "geojson":
@@ -111,7 +116,7 @@ def read_batches(path: str | Path, fmt: str | None = None, *, crs: int | None = 
         yield from _csv_batches(Path(path), crs, mapping or {}, names, batch_rows)
     elif fmt in ("gpkg", "shapefile"):
         yield from _ogr_batches(Path(path), fmt, crs, mapping or {}, names, batch_rows,
-                                max_unzipped_bytes)
+                                max_unzipped_bytes, temp_dir)
     else:
         raise ReadError(f"unknown format {fmt!r}; formats: {', '.join(FORMATS)}")
 
@@ -238,15 +243,15 @@ def _source_srid(crs, override: int | None) -> int:
 
 
 def _ogr_batches(path: Path, fmt: str, crs: int | None, mapping: dict[str, str], names,
-                 batch_rows: int,
-                 max_unzipped_bytes: int = MAX_UNZIPPED_BYTES) -> Iterator[tuple]:
+                 batch_rows: int, max_unzipped_bytes: int = MAX_UNZIPPED_BYTES,
+                 temp_dir: str | Path | None = None) -> Iterator[tuple]:
     import pyogrio
     from pyogrio.errors import DataLayerError, DataSourceError
 
     gdal_offline()
     # GDAL opens a name chosen here, in a private directory: never the caller's path
     # (no /vsi prefix, no URI, no sibling file but a Shapefile's checked parts).
-    with tempfile.TemporaryDirectory(prefix="borderrisk-read-") as workdir:
+    with tempfile.TemporaryDirectory(prefix="borderrisk-read-", dir=temp_dir) as workdir:
         if fmt == "gpkg":
             layer = geopackage_layer(path)
             source = Path(workdir) / "upload.gpkg"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import subprocess
+import zipfile
 
 import geopandas
 import pyogrio
@@ -129,3 +130,29 @@ def test_quoted_numbers_and_structures_are_bounded():
         deep = [deep]
     assert quoted(deep) == "[[[...]]]"
     assert len(quoted(list(range(10 ** 5)))) <= 41
+
+
+def test_the_private_directory_goes_on_every_exit(tmp_path):
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    frame = geopandas.GeoDataFrame(
+        {"ref": ["P-1", "P-2"]}, geometry=[POINTS["EPSG:4326"]] * 2, crs="EPSG:4326")
+    pyogrio.write_dataframe(frame, tmp_path / "two.shp")
+    archive = tmp_path / "two.zip"
+    with zipfile.ZipFile(archive, "w") as out:
+        for part in tmp_path.glob("two.*"):
+            if part != archive:
+                out.write(part, part.name)
+    batches = read_batches(archive, temp_dir=temp, batch_rows=1)
+    next(batches)
+    [private] = list(temp.iterdir())
+    assert sorted(p.name for p in private.iterdir())[:2] == ["upload.cpg", "upload.dbf"]
+    batches.close()  # what geo.ingest.import_file does on any exit
+    assert list(temp.iterdir()) == []
+    assert sum(len(f) for f, _, _ in read_batches(archive, temp_dir=temp)) == 2
+    assert list(temp.iterdir()) == []
+    with zipfile.ZipFile(archive, "a") as out:
+        out.writestr("two.vrt", "<OGRVRTDataSource/>")
+    with pytest.raises(ReadError, match="not part of an ESRI Shapefile"):
+        list(read_batches(archive, temp_dir=temp))
+    assert list(temp.iterdir()) == []
