@@ -242,6 +242,12 @@ def _source_srid(crs, override: int | None) -> int:
     return epsg
 
 
+def _gdal_error(fmt: str, exc: Exception, source: Path) -> ReadError:
+    """GDAL's reason, short and quoted, without the server's path."""
+    message = str(exc).replace(str(source), "the file")
+    return ReadError(f"GDAL cannot read the {FORMAT_NAMES[fmt]}: {quoted(message, 120)}")
+
+
 def _ogr_batches(path: Path, fmt: str, crs: int | None, mapping: dict[str, str], names,
                  batch_rows: int, max_unzipped_bytes: int = MAX_UNZIPPED_BYTES,
                  temp_dir: str | Path | None = None) -> Iterator[tuple]:
@@ -265,18 +271,24 @@ def _ogr_batches(path: Path, fmt: str, crs: int | None, mapping: dict[str, str],
         try:
             info = pyogrio.read_info(str(source), layer=layer, **options)
         except (DataSourceError, DataLayerError) as exc:
-            message = str(exc).replace(str(source), "the file")
-            raise ReadError(f"GDAL cannot open the {FORMAT_NAMES[fmt]}: "
-                            f"{quoted(message, 120)}") from None
+            raise _gdal_error(fmt, exc, source) from None
         if info.get("driver") != GDAL_DRIVERS[fmt]:
             raise ReadError(f"the file is not {FORMAT_NAMES[fmt]}: GDAL reads it as "
                             f"{quoted(info.get('driver'))}")
         srid = _source_srid(info.get("crs"), crs)
         total = int(info.get("features") or 0)
         for offset in range(0, max(total, 1), batch_rows):
-            frame = pyogrio.read_dataframe(str(source), layer=layer, skip_features=offset,
-                                           max_features=batch_rows, datetime_as_string=True,
-                                           **options)
+            try:
+                frame = pyogrio.read_dataframe(
+                    str(source), layer=layer, skip_features=offset, max_features=batch_rows,
+                    datetime_as_string=True, **options)
+            except UnicodeDecodeError:
+                raise ReadError(f"the {FORMAT_NAMES[fmt]} holds text that is not valid "
+                                f"{info.get('encoding') or 'UTF-8'} (in features "
+                                f"{offset + 1} to {offset + batch_rows}); save it as UTF-8"
+                                ) from None
+            except (DataSourceError, DataLayerError) as exc:
+                raise _gdal_error(fmt, exc, source) from None
             if frame.empty:
                 break
             geometry = frame.geometry.to_numpy()

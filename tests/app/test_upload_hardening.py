@@ -377,6 +377,37 @@ def test_a_geometry_nested_too_deeply_is_422_naming_it(client, sample_layers, an
     assert error["field"] == "geometry"
 
 
+def test_a_lone_surrogate_in_a_file_is_422_naming_the_field(client, sample_layers, analyst):
+    """JSON's "\\ud800" decodes to a lone surrogate, which UTF-8 (and PostgreSQL)
+    cannot hold: the row's field is refused (it was 503 from the COPY)."""
+    data = json.dumps({"type": "Feature", "geometry": {"type": "Point", "coordinates": [
+        45.02, 41.31]}, "properties": {"external_id": "S-1", "category": "facilitator",
+                                       "occurred_at": "2026-08-01T10:00:00Z",
+                                       "description": "a\ud800b"}}).encode()
+    assert b"\\ud800" in data
+    response = post(client, analyst, data, "s.geojson")
+    assert response.status_code == 422, response.get_data(as_text=True)
+    [error] = response.get_json()["report"]["errors"]
+    assert (error["feature"], error["field"]) == (1, "description")
+    assert "lone surrogate" in error["message"]
+
+
+def test_text_not_in_the_files_encoding_is_422_naming_the_format(client, sample_layers,
+                                                                 analyst, tmp_path):
+    gpkg = geopackage(tmp_path).read_bytes()
+    assert gpkg.count(b"facilitator") == 1  # (the one value, patched in place below)
+    response = post(client, analyst, gpkg.replace(b"facilitator", b"facilit\xff\xfeor"),
+                    "bad.gpkg")
+    body = assert_refused(response, "GeoPackage", "no secret here", [])
+    assert "not valid UTF-8" in body["detail"]
+    with zipfile.ZipFile(io.BytesIO(incidents_zip())) as archive:
+        dbf = archive.read("incidents.dbf").replace(b"illegal", b"ill\xff\xfeal")
+    response = post(client, analyst, incidents_zip({"incidents.dbf": dbf}), "bad.zip",
+                    mapping="external_id=ext_id")
+    body = assert_refused(response, "ESRI Shapefile", "no secret here", [])
+    assert "not valid UTF-8" in body["detail"]
+
+
 # ----------------------------------------------------------------- the CLI
 def test_the_cli_import_refuses_the_same_files(app, db_session, tmp_path, canary, listener):
     (path, secret), (url, requests) = canary, listener
