@@ -325,7 +325,7 @@ def rows_with_geometry(features: list[dict], first_row: int = 0) -> tuple[pd.Dat
                 errors.append(RowError(row, "geometry", "is nested too deeply (geometry "
                                                         "collections inside each other)"))
             except (AttributeError, KeyError, TypeError, ValueError, IndexError,
-                    shapely.errors.ShapelyError) as exc:
+                    OverflowError, shapely.errors.ShapelyError) as exc:
                 errors.append(RowError(row, "geometry",
                                        f"is not a GeoJSON geometry ({quoted(str(exc))})"))
         records.append({**properties, "geometry": geometry, "_row": row})

@@ -251,7 +251,7 @@ def _validate_field(spec: Field, raw: pd.Series, rows: pd.Series, now: datetime,
             text = pd.to_numeric(text).astype("Int64")
     else:
         # A structure (object, list) is not text: refuse it rather than store its repr.
-        structured = present & raw.map(lambda v: isinstance(v, dict | list))
+        structured = present & raw.astype(object).map(lambda v: isinstance(v, dict | list))
         errors += _errors_where(structured, rows, name, "must be text, not an object or list")
         # PostgreSQL text cannot hold the NUL character.
         nul = present & ~structured & text.fillna("").str.contains("\x00", regex=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 import subprocess
@@ -11,12 +12,16 @@ import geopandas
 import pyogrio
 import pytest
 import shapely
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from geo.file_checks import ReadError, gdal_offline, geopackage_layer, shapefile_source
+from geo.layers import LAYERS
 from geo.readers import read_batches
-from geo.validation import quoted
+from geo.validation import quoted, validate_batch
 from tests.app.test_upload_hardening import canary, listener  # noqa: F401 (fixtures)
 
+INCIDENTS = LAYERS["incidents"]
 # One incident, in EPSG:4326 degrees or in UTM zone 38N metres (about the same place).
 POINTS = {"EPSG:4326": shapely.Point(45.02, 41.31), "EPSG:32638": shapely.Point(501_660, 4_572_700)}
 
@@ -156,3 +161,89 @@ def test_the_private_directory_goes_on_every_exit(tmp_path):
     with pytest.raises(ReadError, match="not part of an ESRI Shapefile"):
         list(read_batches(archive, temp_dir=temp))
     assert list(temp.iterdir()) == []
+
+
+# --- any file: a ReadError, or rows whose every problem is a row error -----------------
+FUZZ = settings(max_examples=120, deadline=None, derandomize=True, database=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+EXTREMES = st.sampled_from([10 ** 400, -(10 ** 400), 2 ** 63, float("inf"), float("nan"),
+                            1e308, "9" * 400, "1e999", "\ud800", "a\x00b", "x" * 5000, True,
+                            "", " ", "2026-08-01T10:00:00Z", "facilitator", "-1"])
+JSON_VALUES = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=20),
+              EXTREMES),
+    lambda inner: st.one_of(st.lists(inner, max_size=4),
+                            st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+    max_leaves=20)
+FIELDS = st.sampled_from(["external_id", "occurred_at", "category", "persons_count",
+                          "description", "source", "transport_means", "lon", "lat", "wkt"])
+
+
+def geometries():
+    point = st.fixed_dictionaries({"type": st.just("Point"), "coordinates": st.lists(
+        st.one_of(st.floats(), EXTREMES), max_size=3)})
+    return st.one_of(point, JSON_VALUES, st.recursive(
+        point, lambda inner: st.fixed_dictionaries(
+            {"type": st.just("GeometryCollection"), "geometries": st.lists(inner, max_size=2)}),
+        max_leaves=5))
+
+
+features = st.fixed_dictionaries({
+    "type": st.sampled_from(["Feature", "Feature", "feature", 1]),
+    "geometry": geometries(),
+    "properties": st.one_of(st.dictionaries(FIELDS, JSON_VALUES, max_size=6), JSON_VALUES)})
+geojson_files = st.one_of(
+    st.builds(lambda f: json.dumps({"type": "FeatureCollection", "features": f}).encode(),
+              st.lists(features, max_size=4)),
+    st.builds(lambda depth: ("{" + '"a":[' * depth + "]" * depth + "}").encode(),
+              st.integers(0, 6000)),
+    st.binary(max_size=300))
+csv_files = st.builds(
+    lambda header, rows: "\n".join([",".join(header)] + [",".join(r) for r in rows]).encode(
+        "utf-8", "surrogatepass"),
+    st.lists(FIELDS, min_size=1, max_size=6),
+    st.lists(st.lists(st.one_of(st.text(max_size=12), EXTREMES.map(str)), max_size=6),
+             max_size=4))
+PREFIXES = [b"", b"SQLite format 3\x00" + bytes(52) + b"GPKG", b"PK\x03\x04",
+            (9994).to_bytes(4, "big"), b"<OGRVRTDataSource>", b"{"]
+any_bytes = st.builds(lambda prefix, rest: prefix + rest, st.sampled_from(PREFIXES),
+                      st.binary(max_size=400))
+
+
+def assert_read_or_refused(tmp_path, data: bytes, fmt: str) -> None:
+    path = tmp_path / f"fuzz.{ {'shapefile': 'zip'}.get(fmt, fmt) }"
+    path.write_bytes(data)
+    try:
+        batches = list(read_batches(path, fmt, names=INCIDENTS.writable_names))
+    except ReadError as exc:
+        assert len(str(exc)) < 600
+        return
+    for frame, srid, parse_errors in batches:
+        batch = validate_batch(frame, INCIDENTS, source_srid=srid, unknown="ignore")
+        # What the COPY gets is UTF-8 text without NUL, and integers PostgreSQL holds.
+        text = batch.values.drop(columns="geometry").to_csv(index=False)
+        assert "\x00" not in text
+        text.encode("utf-8")
+        for spec in INCIDENTS.fields:
+            if spec.kind == "int":
+                assert batch.values[spec.name].dropna().abs().le(2 ** 31 - 1).all()
+        for error in [*parse_errors, *batch.errors]:
+            assert len(error.message) < 600  # (a choice's message lists the choices)
+
+
+@FUZZ
+@given(data=geojson_files)
+def test_any_geojson_file_is_read_or_refused(tmp_path_factory, data):
+    assert_read_or_refused(tmp_path_factory.mktemp("fuzz"), data, "geojson")
+
+
+@FUZZ
+@given(data=st.one_of(csv_files, any_bytes))
+def test_any_csv_file_is_read_or_refused(tmp_path_factory, data):
+    assert_read_or_refused(tmp_path_factory.mktemp("fuzz"), data, "csv")
+
+
+@FUZZ
+@given(data=any_bytes, fmt=st.sampled_from(["gpkg", "shapefile", "geojson", "csv"]))
+def test_any_bytes_in_any_format_are_read_or_refused(tmp_path_factory, data, fmt):
+    assert_read_or_refused(tmp_path_factory.mktemp("fuzz"), data, fmt)
