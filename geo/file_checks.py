@@ -69,6 +69,7 @@ SHAPEFILE_COMPANIONS = (".sbn", ".sbx", ".qix", ".fbn", ".fbx", ".ain", ".aih", 
 MAX_PRJ_BYTES = 64 * 1024
 _WKT_START = re.compile(r"\s*[A-Z][A-Z_]{2,30}\s*\[")
 _CODE_PAGE = re.compile(r"[A-Za-z0-9_.\- ]{1,40}")
+_RTREE_MODULE = re.compile(r"\bUSING\s+rtree\s*\(", re.IGNORECASE)
 
 # An uploaded zip is unpacked by Python, parts only; still, its members must have
 # plain names and expand to a bounded size.
@@ -143,8 +144,9 @@ def check_csv(path: Path) -> None:
 
 # ------------------------------------------------------------------------ GeoPackage
 def _read_only_authorizer(action, arg1, arg2, database, trigger_or_view):
-    """Allow reading and nothing else (no ATTACH, no write, no pragma that sets)."""
-    if action in (sqlite3.SQLITE_SELECT, sqlite3.SQLITE_FUNCTION):
+    """Allow reading and nothing else (no ATTACH, no function, no write, no pragma but
+    table_xinfo)."""
+    if action == sqlite3.SQLITE_SELECT:
         return sqlite3.SQLITE_OK
     if action == sqlite3.SQLITE_READ and database in ("main", None):
         return sqlite3.SQLITE_OK
@@ -230,8 +232,9 @@ def geopackage_layer(path: Path) -> str:
     geometry_columns = {table: column for table, column, _ in layers if column}
     tables = {name: sql or "" for kind, name, _, sql in objects if kind == "table"}
     for name, sql in tables.items():
-        if (sql.upper().startswith("CREATE VIRTUAL")
-                and not any(name == f"rtree_{t}_{c}" for t, c in geometry_columns.items())):
+        spatial_index = (_RTREE_MODULE.search(sql)
+                         and any(name == f"rtree_{t}_{c}" for t, c in geometry_columns.items()))
+        if sql.upper().startswith("CREATE VIRTUAL") and not spatial_index:
             raise ReadError(f"the GeoPackage holds a virtual table ({quoted(name)}) that is "
                             "not a spatial index: not accepted")
     for kind, name, table, _ in objects:

@@ -218,6 +218,8 @@ def test_a_clean_geopackage_imports(client, sample_layers, analyst, tmp_path):
     (["CREATE TRIGGER t AFTER INSERT ON frame BEGIN DELETE FROM gpkg_contents; END"],
      "trigger ('t' on 'frame')"),
     (["CREATE VIRTUAL TABLE idx USING rtree(id, minx, maxx)"], "virtual table ('idx')"),
+    (["DROP TABLE rtree_frame_geom", "CREATE VIRTUAL TABLE rtree_frame_geom USING fts5(x)"],
+     "virtual table ('rtree_frame_geom')"),
     (["ALTER TABLE frame ADD COLUMN late TEXT AS (upper(category))"],
      "computed column ('late')"),
 ])
