@@ -240,6 +240,11 @@ class Config:
     # one of an import (set for its transaction only); 0 = none. CLI commands have none.
     STATEMENT_TIMEOUT_S: int = 30
     IMPORT_STATEMENT_TIMEOUT_S: int = 600
+    # Where uploads wait for their import (created 0700; files of killed imports are
+    # removed at start-up), and how long (seconds) an import request waits for its job
+    # before answering 202 with the job's URL: keep it below gunicorn's --timeout.
+    UPLOAD_DIR: str = str(INSTANCE_DIR / "uploads")
+    IMPORT_SYNC_WAIT_S: int = 20
     # Reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host/-Port are
     # trusted (werkzeug ProxyFix); 0 = none, the headers are ignored.
     TRUSTED_PROXIES: int = 0
@@ -300,6 +305,9 @@ class Config:
                                               environ.get("STATEMENT_TIMEOUT_S", "30")),
             IMPORT_STATEMENT_TIMEOUT_S=_whole_number(
                 "IMPORT_STATEMENT_TIMEOUT_S", environ.get("IMPORT_STATEMENT_TIMEOUT_S", "600")),
+            UPLOAD_DIR=environ.get("UPLOAD_DIR", "").strip() or str(INSTANCE_DIR / "uploads"),
+            IMPORT_SYNC_WAIT_S=_whole_number("IMPORT_SYNC_WAIT_S",
+                                             environ.get("IMPORT_SYNC_WAIT_S", "20")),
             TRUSTED_PROXIES=_whole_number("TRUSTED_PROXIES",
                                           environ.get("TRUSTED_PROXIES", "0")),
             NOW=_moment("BORDERRISK_NOW", environ.get("BORDERRISK_NOW")),

@@ -385,3 +385,36 @@ class RiskLevelDecision(Base):
     decided_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )
+
+
+IMPORT_JOB_STATUSES = ("queued", "running", "succeeded", "failed", "interrupted")
+
+
+class ImportJob(Base):
+    """An upload's import, run in the background of the worker that received it
+    (``geo.import_jobs``): its state, the rows read so far, and the final answer."""
+
+    __tablename__ = "import_jobs"
+    __table_args__ = (
+        CheckConstraint(one_of("status", IMPORT_JOB_STATUSES), name="ck_import_jobs_status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    layer: Mapped[str] = mapped_column(String(32), nullable=False)
+    file_name: Mapped[str] = mapped_column(String(255), nullable=False)
+    format: Mapped[str] = mapped_column(String(16), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="queued")
+    rows_read: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    # The HTTP status and body the import's request would have answered (the report,
+    # or the problem+json of a failure).
+    http_status: Mapped[int | None] = mapped_column(SmallInteger)
+    result: Mapped[dict | None] = mapped_column(JSONB)
+    # Where the job runs: a job 'running' on this host whose process is gone was killed.
+    host: Mapped[str] = mapped_column(String(255), nullable=False)
+    pid: Mapped[int] = mapped_column(Integer, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now())
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,23 +1,29 @@
-"""``POST /api/v1/import/{layer}``: bulk import of an uploaded file (multipart)."""
+"""``POST /api/v1/import/{layer}``: bulk import of an uploaded file (multipart).
+
+The import runs as a job (``app.api.import_jobs``): answered as before when it ends
+within ``IMPORT_SYNC_WAIT_S`` seconds, else 202 with the job's URL.
+"""
 
 from __future__ import annotations
 
+import json
 import os
-import tempfile
 
-from flask import current_app, request
+from flask import current_app, request, url_for
+from flask_login import current_user
 from werkzeug.utils import secure_filename
 
 from app import audit
-from app.api import ApiError, bp
+from app.api import ApiError, bp, import_jobs
 from app.api.features import LAYER_RULE
+from app.api.import_jobs import ImportTask
 from app.api.params import ParameterError, parse_bool, parse_crs
 from app.api.scoping import refuse_reference_write_when_scoped, write_rights
+from app.errors import PROBLEM_MIME
 from app.extensions import db
-from geo.audit import file_sha256
-from geo.ingest import import_file
+from geo.import_jobs import create_job, upload_dir, upload_path
 from geo.layers import LAYERS
-from geo.readers import FORMATS, ArchiveTooLargeError, ReadError, detect_format
+from geo.readers import FORMATS, ReadError, detect_format
 
 
 def parse_mapping(value: str | None) -> dict[str, str]:
@@ -60,48 +66,32 @@ def import_features(layer_name: str):
         **write_rights(layer),
     }
     suffix = os.path.splitext(name)[1].lower()
-    handle, path = tempfile.mkstemp(suffix=suffix, prefix="borderrisk-import-")
+    settings = current_app.config
+    directory = upload_dir(settings["UPLOAD_DIR"])
+    job = create_job(db.session, user_id=current_user.id, layer=layer.name, file_name=name,
+                     fmt=fmt)
+    db.session.commit()
+    path = upload_path(directory, job.id, suffix)
+    task = ImportTask(job.id, path, layer, fmt, name, options, settings={
+        key: settings[key] for key in ("ANALYSIS_SRID", "IMPORT_MAX_UNZIPPED_BYTES",
+                                       "IMPORT_STATEMENT_TIMEOUT_S", "UPLOAD_DIR")},
+        actor=audit._request_actor())
     try:
-        with os.fdopen(handle, "wb") as stream:
+        with open(path, "xb") as stream:
+            path.chmod(0o600)
             upload.save(stream)
         upload.close()  # large uploads are spooled to a temporary file: free it now
-        sha256 = file_sha256(path)
-        report = import_file(
-            db.session, layer, path, fmt=fmt, analysis_srid=current_app.config["ANALYSIS_SRID"],
-            max_unzipped_bytes=current_app.config["IMPORT_MAX_UNZIPPED_BYTES"],
-            statement_timeout_s=current_app.config["IMPORT_STATEMENT_TIMEOUT_S"], **options)
-    except ArchiveTooLargeError as exc:
-        db.session.rollback()
-        raise ApiError(413, "Content Too Large", f"file: {exc}", field="file") from None
-    except ReadError as exc:
-        db.session.rollback()
-        raise ApiError(422, "Unprocessable Content", f"file: {exc}", field="file") from None
-    finally:
-        os.unlink(path)
-    label = "line" if fmt == "csv" else "feature"
-    body = report.as_dict(label)
-    if report.forbidden:
-        db.session.rollback()
-        first = report.permission_errors[0]
-        more = len(report.permission_errors) - 1
-        raise ApiError(403, "Forbidden",
-                       f"{label} {first.row}, {first.field}: {first.message}"
-                       + (f" (and {more} more)" if more else "") + "; nothing was written",
-                       field=first.field, report=body)
-    if report.error_count:
-        db.session.rollback()
-        first = report.errors[0]
-        more = report.error_count - 1
-        detail = (f"{label} {first.row}, {first.field}: {first.message}"
-                  + (f" (and {more} more problems)" if more else "")
-                  + "; nothing was written")
-        if report.conflict:  # only keys that exist (in another region: nothing more said)
-            raise ApiError(409, "Conflict", detail, report=body)
-        raise ApiError(422, "Unprocessable Content", detail, report=body)
-    if report.dry_run:
-        db.session.rollback()
-    else:
-        audit.record_import(db.session, report, file=name, sha256=sha256,
-                            source=options["source"], fmt=fmt)
-        db.session.commit()
-    return body, 200
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    import_jobs.start(task)
+    respond_async = "respond-async" in request.headers.get("Prefer", "").lower()
+    if not respond_async and task.done.wait(settings["IMPORT_SYNC_WAIT_S"]) \
+            and task.answer is not None:
+        status, body = task.answer
+        if status == 200:
+            return body, 200
+        return json.dumps(body), status, {"Content-Type": PROBLEM_MIME}
+    location = url_for("api.import_job", job_id=job.id)
+    db.session.refresh(job)
+    return import_jobs.job_view(job), 202, {"Location": location, "Retry-After": "2"}

@@ -17,7 +17,7 @@ import re
 
 from flask import Response, current_app, render_template
 
-from app.api import bp, features, imports
+from app.api import bp, features, import_jobs, imports
 from app.api.features import (
     DEFAULT_LIMIT,
     FILTER_PARAMETERS,
@@ -526,9 +526,33 @@ def import_operation(layer: Layer) -> dict:
         "responses": {
             "200": {"description": "The report.",
                     "content": _content(ref("schemas", "ImportReport"), JSON_MIME)},
+            "202": {"description": "Still importing after IMPORT_SYNC_WAIT_S seconds, or "
+                                   "`Prefer: respond-async` was sent: the job (`Location`"
+                                   " is its URL, /api/v1/imports/jobs/{job_id}).",
+                    "content": _content({"type": "object"}, JSON_MIME)},
             "413": ref("responses", "Problem413"),
             "422": {"description": "The file cannot be read, or rows have problems "
                                    "(`report` lists them). Nothing was written.",
+                    "content": _content(ref("schemas", "Problem"), PROBLEM_MIME)},
+        },
+    }
+
+
+def import_job_operation(_layer: None) -> dict:
+    return {
+        "summary": "An import job: its progress and final answer",
+        "description": "An import that does not end within IMPORT_SYNC_WAIT_S seconds (or "
+                       "sent with `Prefer: respond-async`) is answered 202 with this URL "
+                       "in `Location`. `status`: queued, running, succeeded, failed or "
+                       "interrupted; `rows_read` grows while it runs; once finished, "
+                       "`http_status` and `result` are what the import's request would "
+                       "have answered (the report, or the problem), `report` the report. "
+                       "Only the job's owner (or an admin) sees it; others get 404.",
+        "tags": ["service"],
+        "responses": {
+            "200": {"description": "The job.", "content": _content({"type": "object"},
+                                                                    JSON_MIME)},
+            "404": {"description": "No such job of the caller.",
                     "content": _content(ref("schemas", "Problem"), PROBLEM_MIME)},
         },
     }
@@ -597,6 +621,7 @@ def operation_builders() -> dict:
         features.update_feature: update_operation,
         features.delete_feature: delete_operation,
         imports.import_features: import_operation,
+        import_jobs.import_job: import_job_operation,
         openapi_json: openapi_operation,
         api_docs: docs_operation,
         healthz: health_operation,

@@ -43,6 +43,7 @@ ENDPOINT_ROLES: dict[str, str] = {
     "api.update_feature": "analyst",
     "api.delete_feature": "analyst",
     "api.import_features": "analyst",
+    "api.import_job": "analyst",  # the job's owner, or an admin (app.api.import_jobs)
     "api.create_assessment": "analyst",
     "api.decide_level": "supervisor",
     # The audit trail: admins only.

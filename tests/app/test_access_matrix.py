@@ -75,6 +75,8 @@ ARGUMENTS = {
     "token_id": lambda ids, chosen: ids["target_token"],
     "session_id": lambda ids, chosen: ids["target_session"],
     "path": lambda ids, chosen: "no-such-page",
+    # An import job is its owner's (404 to others: tests/app/test_import_jobs.py).
+    "job_id": lambda ids, chosen: 2_000_000_000,
 }
 # Endpoints whose arguments are not of the generic kinds: each gives the argument sets.
 ENDPOINT_ARGUMENTS = {

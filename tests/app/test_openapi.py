@@ -286,9 +286,9 @@ def test_api_conforms_to_its_document(app, sample_layers, token_headers, mode):
     analyst = token_headers("supervisor")
     schema = schemathesis.openapi.from_wsgi(OPENAPI_URL, app, headers=dict(analyst))
     operations = [result.ok() for result in schema.get_all_operations()]
-    # Six per layer, docs, health, and the planner and risk operations (schemathesis leaves
-    # out the document's own path).
-    assert len(operations) == len(LAYERS) * 6 + 2 + len(analysis_builders())
+    # Six per layer, docs, health, an import job, and the planner and risk operations
+    # (schemathesis leaves out the document's own path).
+    assert len(operations) == len(LAYERS) * 6 + 3 + len(analysis_builders())
     for operation in operations:
         if mode == GenerationMode.NEGATIVE and not (
                 operation.query or operation.path_parameters or operation.body):
