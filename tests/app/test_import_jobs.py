@@ -8,17 +8,23 @@ which a test's rolled-back transaction could not reach.
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
 
 from app.api import import_jobs as api_import_jobs
 from app.extensions import db
+from bench.servers import OUR_APP, OUR_GUNICORN, Server, free_port, gunicorn_command, our_app_env
 from geo.readers import BATCH_ROWS
 from tests.app.test_import_export import upload
 from tests.conftest import committed_sample_layers, make_app, role_headers
@@ -285,3 +291,55 @@ def test_request_import_leaves_no_upload(client, sample_layers, analyst, app, tm
     assert refused.status_code == 422
     assert refused.get_json()["field"] == "file"
     assert os.listdir(tmp_path / "uploads") == []
+
+
+@pytest.mark.slow
+def test_import_longer_than_the_worker_timeout_completes_as_a_job(databases, tmp_path):
+    """gunicorn with ``--timeout 5`` and an import of more than 5 s: the request answers
+    202 within the wait, the job ends with every row, and the worker is never killed."""
+    app, _ = committed_sample_layers(databases)
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    headers = role_headers(app, "gunicorn", ("analyst",))["analyst"]
+    with app.app_context():
+        db.engine.dispose()
+    rows = 300_000
+    path = write_csv(tmp_path / "huge.csv", rows, prefix="HUGE")
+    with open(path, "rb") as stream:
+        boundary, body = encode_multipart({"file": FileStorage(stream, filename="huge.csv")})
+    uploads = tmp_path / "uploads"
+    env = {**our_app_env(url), "IMPORT_SYNC_WAIT_S": "2", "UPLOAD_DIR": str(uploads)}
+    server = Server("borderrisk", free_port(), "", headers)
+    server.start(gunicorn_command(OUR_GUNICORN, OUR_APP, server.port, 1, threads=1,
+                                  timeout_s=5, chdir=Path(__file__).resolve().parents[2]),
+                 env, tmp_path, "/healthz", content_type="application/json")
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+        started = time.monotonic()
+        conn.request("POST", "/api/v1/import/incidents", body=body, headers={
+            **headers, "Content-Type": f"multipart/form-data; boundary={boundary}"})
+        response = conn.getresponse()
+        answer = json.loads(response.read())
+        conn.close()
+        assert response.status == 202, answer
+        assert time.monotonic() - started < 5
+        location = response.getheader("Location")
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            status, _, raw = server.get(location)
+            job = json.loads(raw)
+            assert status == 200, job
+            if job["status"] not in ("queued", "running"):
+                break
+            time.sleep(0.5)
+        assert job["status"] == "succeeded", job
+        assert job["report"]["inserted"] == rows
+        assert job["report"]["seconds"] > 5  # longer than the worker timeout
+        assert incident_count(app, "source = 'huge'") == rows
+        assert os.listdir(uploads) == []
+    finally:
+        server.stop()
+    log = server.log.read_text(errors="replace")
+    assert "WORKER TIMEOUT" not in log
+    assert log.count("Booting worker with pid") == 1, log[-2000:]
+    with app.app_context():
+        db.engine.dispose()
