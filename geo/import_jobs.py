@@ -35,10 +35,12 @@ MARGIN_S = 300
 
 
 def upload_dir(path: str | os.PathLike) -> Path:
-    """The upload directory, created readable by this OS user only (mode 0700)."""
+    """The upload directory, created readable by this OS user only (mode 0700; made so
+    again when this user owns it)."""
     directory = Path(path)
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    directory.chmod(0o700)
+    if directory.stat().st_uid == os.geteuid():
+        directory.chmod(0o700)
     return directory
 
 

@@ -21,6 +21,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import click
 from flask import Flask, current_app, url_for
 from flask_login import current_user
 from sqlalchemy import exc as sa_exc
@@ -188,8 +189,12 @@ def start(task: ImportTask) -> None:
 
 def sweep(app: Flask) -> None:
     """Remove upload files older than the longest import and mark the jobs of ended
-    processes 'interrupted' (at start-up and after each job). A database that is not
-    there yet (before the first migration) only skips the second part."""
+    processes 'interrupted' (at start-up of the web app and after each job). A database
+    that is not there yet (before the first migration) only skips the second part.
+    Commands of the ``flask`` CLI skip it: they may run as another OS user (root), who
+    must not create the web app's upload directory."""
+    if click.get_current_context(silent=True) is not None:
+        return
     max_age_s = app.config["IMPORT_STATEMENT_TIMEOUT_S"] + import_jobs.MARGIN_S
     directory = import_jobs.upload_dir(app.config["UPLOAD_DIR"])
     removed = import_jobs.remove_stale_uploads(directory, max_age_s)
