@@ -53,6 +53,7 @@ JS_MESSAGES = (
     N_("crossing_distance"), N_("persons"), N_("severity"), N_("life_risk"),
     # forms
     N_("Please correct the marked fields."), N_("At {lat}, {lon}"), N_("Importing…"),
+    N_("Importing… {rows} rows read"),
     N_("Checked, nothing written:"), N_("Imported:"), N_("Level saved."),
     N_("inserted"), N_("updated"), N_("unchanged"), N_("errors"),
     # feature properties shown in popups

@@ -2,7 +2,7 @@
 // report, and a supervisor's level decision. The API checks everything; its problem+json
 // messages are shown next to the field they name.
 
-import { ProblemError, sendForm, sendJSON } from "./api.js";
+import { ProblemError, getJSON, sendForm, sendJSON } from "./api.js";
 import { formatNumber, t } from "./i18n.js";
 import { clockNow } from "./state.js";
 
@@ -117,6 +117,21 @@ function errorList(errors) {
   return list;
 }
 
+// How often the import dialog asks a running import job how far it got (ms).
+const JOB_POLL_MS = 1000;
+
+/** Follow an import job (a 202's body) until it ends, showing the rows read so far;
+ *  its report, or a ProblemError of the problem its request would have answered. */
+async function awaitImportJob(job, report) {
+  while (job.status === "queued" || job.status === "running") {
+    report.textContent = t("Importing… {rows} rows read", { rows: formatNumber(job.rows_read) });
+    await new Promise((resolve) => { setTimeout(resolve, JOB_POLL_MS); });
+    job = await getJSON(job.url);
+  }
+  if (job.http_status === 200) return job.result;
+  throw new ProblemError(job.http_status || 503, job.result || {});
+}
+
 export function setUpImportForm(apiBase, onImported) {
   const dialog = document.getElementById("import-dialog");
   const opener = document.getElementById("open-import");
@@ -140,7 +155,8 @@ export function setUpImportForm(apiBase, onImported) {
     if (!data.get("source")) data.delete("source");
     report.textContent = t("Importing…");
     try {
-      const body = await sendForm(`${apiBase}/import/${encodeURIComponent(layer)}`, data);
+      const answer = await sendForm(`${apiBase}/import/${encodeURIComponent(layer)}`, data);
+      const body = "rows_read" in answer ? await awaitImportJob(answer, report) : answer;
       report.replaceChildren(document.createTextNode(
         body.dry_run ? t("Checked, nothing written:") : t("Imported:")), reportTable(body));
       if (!body.dry_run) onImported();
@@ -151,7 +167,8 @@ export function setUpImportForm(apiBase, onImported) {
       message.className = "error";
       message.textContent = error.message;
       report.append(message);
-      if (problem.errors) report.append(errorList(problem.errors));
+      const errors = problem.errors || problem.report?.errors;
+      if (errors?.length) report.append(errorList(errors));
       if (problem.field === "file") showProblem(form, error);
     }
   });
