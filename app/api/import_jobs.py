@@ -39,6 +39,9 @@ from geo.layers import Layer
 from geo.models import ImportJob
 from geo.readers import ArchiveTooLargeError, ReadError
 
+# The largest id of an import job (a PostgreSQL integer).
+MAX_JOB_ID = 2**31 - 1
+
 
 def problem_body(status: int, title: str, detail: str, **extra) -> dict:
     """The RFC 7807 body that ``app.errors.problem`` sends."""
@@ -235,7 +238,8 @@ def job_view(job: ImportJob) -> dict:
 @bp.get("/imports/jobs/<int:job_id>")
 def import_job(job_id: int):
     """An import job of the caller (admins: anyone's); 404 for any other."""
-    job = db.session.get(ImportJob, job_id)
+    # Ids are PostgreSQL integers: a larger number names no job (not a 500).
+    job = db.session.get(ImportJob, job_id) if job_id <= MAX_JOB_ID else None
     if job is None or (job.user_id != current_user.id and not current_user.has_role("admin")):
         raise ApiError(404, "Not Found", f"job_id: no import job {job_id}", field="job_id")
     if job.status not in import_jobs.FINISHED:

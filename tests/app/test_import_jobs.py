@@ -212,8 +212,9 @@ def test_a_job_is_its_owners_and_the_admins(jobs_app, tmp_path):
     assert other.content_type == "application/problem+json"
     assert other.get_json()["field"] == "job_id"
     assert client.get(url, headers=headers["admin"]).get_json()["status"] == "succeeded"
-    assert client.get("/api/v1/imports/jobs/2000000000",
-                      headers=headers["admin"]).status_code == 404
+    for missing in ("2000000000", "9" * 400):
+        assert client.get(f"/api/v1/imports/jobs/{missing}",
+                          headers=headers["admin"]).status_code == 404
     assert client.get(url).status_code == 401
 
 
