@@ -19,7 +19,7 @@ from app.api.features import LAYER_RULE
 from app.api.import_jobs import ImportTask
 from app.api.params import ParameterError, parse_bool, parse_crs
 from app.api.scoping import refuse_reference_write_when_scoped, write_rights
-from app.errors import PROBLEM_MIME
+from app.errors import PROBLEM_MIME, RETRY_AFTER_S
 from app.extensions import db
 from geo.import_jobs import create_job, upload_dir, upload_path
 from geo.layers import LAYERS
@@ -91,7 +91,10 @@ def import_features(layer_name: str):
         status, body = task.answer
         if status == 200:
             return body, 200
-        return json.dumps(body), status, {"Content-Type": PROBLEM_MIME}
+        headers = {"Content-Type": PROBLEM_MIME}
+        if status == 503:  # the database failed the job: worth a retry, as for any 503
+            headers["Retry-After"] = str(RETRY_AFTER_S)
+        return json.dumps(body), status, headers
     location = url_for("api.import_job", job_id=job.id)
     db.session.refresh(job)
     return import_jobs.job_view(job), 202, {"Location": location, "Retry-After": "2"}
