@@ -256,6 +256,7 @@ def import_command(file, layer, source, crs, fmt, mapping, dry_run, allow_outsid
     """Import FILE into LAYER: all or nothing, upserting on the natural key."""
     from app.api.imports import parse_mapping
     from app.api.params import ParameterError, parse_crs
+    from geo.import_jobs import owned_upload_dir
 
     try:
         srid = parse_crs("crs", crs, default=None)
@@ -272,7 +273,8 @@ def import_command(file, layer, source, crs, fmt, mapping, dry_run, allow_outsid
                              mapping=columns, source=default_source, dry_run=dry_run,
                              allow_outside=allow_outside,
                              analysis_srid=current_app.config["ANALYSIS_SRID"],
-                             progress=progress)
+                             progress=progress,
+                             temp_dir=owned_upload_dir(current_app.config["UPLOAD_DIR"]))
     except ReadError as exc:
         db.session.rollback()
         raise click.ClickException(str(exc)) from None

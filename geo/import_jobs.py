@@ -44,6 +44,17 @@ def upload_dir(path: str | os.PathLike) -> Path:
     return directory
 
 
+def owned_upload_dir(path: str | os.PathLike) -> Path | None:
+    """The upload directory when it exists and belongs to this OS user, else None: the
+    command line (perhaps run as root) places a reader's private files there, where
+    the web app's start-up removes what a killed command left, without creating it."""
+    directory = Path(path)
+    try:
+        return directory if directory.stat().st_uid == os.geteuid() else None
+    except FileNotFoundError:
+        return None
+
+
 def upload_path(directory: str | os.PathLike, job_id: int, suffix: str) -> Path:
     """Where job ``job_id``'s upload is kept; ``suffix`` is the file's extension
     (``.csv``, made safe by the caller)."""

@@ -344,3 +344,34 @@ def test_import_longer_than_the_worker_timeout_completes_as_a_job(databases, tmp
     assert log.count("Booting worker with pid") == 1, log[-2000:]
     with app.app_context():
         db.engine.dispose()
+
+
+def test_cli_import_keeps_reader_files_in_its_own_upload_directory(
+        app, db_session, sample_layers, tmp_path, monkeypatch):
+    """``flask import`` reads a file in place; a reader's private files go to the upload
+    directory (swept at start-up if the command is killed) when it exists and is this
+    user's, and the command never creates it (it may run as root)."""
+    from app import cli as app_cli
+
+    placed = []
+    real_import = app_cli.import_file
+
+    def recording_import(*args, temp_dir=None, **options):
+        placed.append(temp_dir)
+        return real_import(*args, temp_dir=temp_dir, **options)
+
+    monkeypatch.setattr(app_cli, "import_file", recording_import)
+    runner = app.test_cli_runner()
+    path = write_csv(tmp_path / "cli.csv", 4, prefix="CLI")
+    missing = tmp_path / "no-uploads"
+    monkeypatch.setitem(app.config, "UPLOAD_DIR", str(missing))
+    first = runner.invoke(args=["import", str(path), "--layer", "incidents", "--dry-run"])
+    assert first.exit_code == 0, first.output
+    assert not missing.exists()
+    owned = tmp_path / "uploads"
+    owned.mkdir()
+    monkeypatch.setitem(app.config, "UPLOAD_DIR", str(owned))
+    second = runner.invoke(args=["import", str(path), "--layer", "incidents", "--dry-run"])
+    assert second.exit_code == 0, second.output
+    assert placed == [None, owned]
+    assert os.listdir(owned) == []
