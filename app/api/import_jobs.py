@@ -17,6 +17,7 @@ import in the request itself: a second connection could not see that transaction
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -199,11 +200,17 @@ def sweep(app: Flask) -> None:
     if click.get_current_context(silent=True) is not None:
         return
     max_age_s = app.config["IMPORT_STATEMENT_TIMEOUT_S"] + import_jobs.MARGIN_S
-    directory = import_jobs.upload_dir(app.config["UPLOAD_DIR"])
-    removed = import_jobs.remove_stale_uploads(directory, max_age_s)
-    if removed:
-        app.logger.warning("removed %d upload(s) of ended imports from %s", len(removed),
-                           directory)
+    directory = import_jobs.owned_upload_dir(app.config["UPLOAD_DIR"])
+    if directory is None:  # created by the first upload; another user's is left alone
+        if os.path.exists(app.config["UPLOAD_DIR"]):
+            app.logger.warning("UPLOAD_DIR %s belongs to another OS user: uploads will "
+                               "fail until it is this user's", app.config["UPLOAD_DIR"])
+    else:
+        removed = import_jobs.remove_stale_uploads(import_jobs.upload_dir(directory),
+                                                   max_age_s)
+        if removed:
+            app.logger.warning("removed %d upload(s) of ended imports from %s",
+                               len(removed), directory)
     with app.app_context():
         if isinstance(db.session.get_bind(), Connection):
             return
