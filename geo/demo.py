@@ -80,7 +80,8 @@ def demo_period(end: datetime | None = None) -> tuple[datetime, datetime]:
     Parameters
     ----------
     end : datetime, optional
-        Time zone aware end of the window; default the data clock's now (``geo.clock``, UTC) truncated to the day.
+        Time zone aware end of the window; default the data clock's now
+        (``geo.clock``, UTC) truncated to the day.
 
     Returns
     -------
