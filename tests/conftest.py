@@ -9,6 +9,8 @@ that ``make run`` serves. Without a reachable PostGIS the suite fails; it never 
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,8 +34,20 @@ def databases():
     factory.drop_all()
 
 
+# Uploads of the test apps go to a folder of the test run, never the checkout's
+# instance/uploads (which `make run` gives to the web server's own user).
+TEST_UPLOAD_DIR = Path(tempfile.mkdtemp(prefix="borderrisk-test-uploads-"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def remove_test_upload_dir():
+    yield
+    shutil.rmtree(TEST_UPLOAD_DIR, ignore_errors=True)
+
+
 def make_app(database_url: str, **settings):
-    return create_app({"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True, **settings})
+    return create_app({"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True,
+                       "UPLOAD_DIR": str(TEST_UPLOAD_DIR), **settings})
 
 
 @pytest.fixture(scope="session")
