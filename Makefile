@@ -26,7 +26,7 @@ run: system-packages venv assets translations db migrate demo
 	@echo "BorderRisk on http://127.0.0.1:$(PORT)"
 	@$(FLASK) demo credentials
 	@echo "(Ctrl-C stops the server; 'make stop' stops the embedded PostGIS)"
-	$(BIN)/gunicorn --workers $(WORKERS) --threads 1 --timeout 60 --graceful-timeout 30 --bind 127.0.0.1:$(PORT) --access-logfile - 'app:create_app()'
+	$(BIN)/gunicorn --config python:app.gunicorn_conf --workers $(WORKERS) --threads 1 --timeout 60 --graceful-timeout 30 --bind 127.0.0.1:$(PORT) --access-logfile - 'app:create_app()'
 
 # Tests marked `clock` (the browser tests and those whose answer depends on "now") run
 # again with the data clock frozen (BORDERRISK_NOW, geo/clock.py) at the end of a month
