@@ -218,11 +218,14 @@ def demo_load(if_empty: bool) -> None:
 @click.confirmation_option(prompt="Delete the demo data and load it anew?")
 def demo_reset() -> None:
     """Delete the demo data and load it again."""
-    from geo.demo import reset_demo
+    from geo.demo import DemoResetRefusedError, reset_demo
 
     # Users keep their regions by code: the demo regions are deleted and come back.
-    with regions_kept_by_code(db.session, "demo reset"):
-        counts = reset_demo(db.session, current_app.config["ANALYSIS_SRID"])
+    try:
+        with regions_kept_by_code(db.session, "demo reset"):
+            counts = reset_demo(db.session, current_app.config["ANALYSIS_SRID"])
+    except DemoResetRefusedError as exc:  # raised before anything is deleted
+        raise click.ClickException(str(exc)) from None
     _ensure_demo_user()
     audit.record(db.session, "import", "demo", detail={"command": "demo reset", **counts})
     db.session.commit()

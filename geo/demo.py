@@ -1044,8 +1044,54 @@ def copy_incidents(session, incidents: SyntheticIncidents, analysis_srid: int) -
     return inserted
 
 
+class DemoResetRefusedError(RuntimeError):
+    """Stored risk assessments or level decisions refer to the demo's regions or border
+    sections: they are immutable records, so the demo cannot be deleted under them. The
+    message names them; ``records`` holds their ids by table."""
+
+    def __init__(self, records: dict[str, list[int]]):
+        self.records = records
+        parts = [f"{len(ids)} {label} (id {', '.join(map(str, ids[:10]))}"
+                 f"{', ...' if len(ids) > 10 else ''})"
+                 for label, ids in (("stored risk assessments", records["risk_assessments"]),
+                                    ("level decisions", records["risk_level_decisions"]))
+                 if ids]
+        super().__init__(
+            f"{' and '.join(parts)} refer to the demo's regions or border sections; they "
+            "are immutable records, so the demo is not reset and nothing was deleted. "
+            "Reset a demo database before storing assessments, or load the demo into a "
+            "new database")
+
+
+_RECORDS_ON_DEMO_ROWS = {
+    "risk_assessments": """
+        SELECT a.id FROM risk_assessments a
+        WHERE a.region_id IN (SELECT id FROM regions WHERE provenance <> 'reported')
+           OR a.id IN (SELECT r.assessment_id FROM risk_section_results r
+                       JOIN border_segments s ON s.id = r.segment_id
+                       WHERE s.provenance <> 'reported')
+        ORDER BY a.id""",
+    "risk_level_decisions": """
+        SELECT d.id FROM risk_level_decisions d
+        JOIN border_segments s ON s.id = d.segment_id
+        WHERE s.provenance <> 'reported'
+        ORDER BY d.id""",
+}
+
+
+def records_on_demo_rows(session) -> dict[str, list[int]]:
+    """Ids of the immutable records (risk assessments, level decisions) that refer to
+    demo regions or border sections (provenance not ``"reported"``), by table."""
+    return {table: list(session.execute(text(sql)).scalars())
+            for table, sql in _RECORDS_ON_DEMO_ROWS.items()}
+
+
 def reset_demo(session, analysis_srid: int = DEFAULT_METRIC_EPSG, **kwargs) -> dict:
     """Delete the demo rows, then :func:`load_demo` again. Does not commit.
+
+    Refused, before anything is deleted, while stored risk assessments or level
+    decisions refer to demo regions or sections (:class:`DemoResetRefusedError`): they
+    are immutable records of what was decided, and the database protects them too.
 
     Deleted: incidents with source ``"demo-synthetic"``, every ``synthetic_hotspots``
     row, and regions, border segments and crossing points whose provenance is not
@@ -1065,6 +1111,9 @@ def reset_demo(session, analysis_srid: int = DEFAULT_METRIC_EPSG, **kwargs) -> d
     dict
         What :func:`load_demo` returns, plus ``deleted``: rows deleted per table.
     """
+    records = records_on_demo_rows(session)
+    if any(records.values()):
+        raise DemoResetRefusedError(records)
     deleted = {}
     for name, statement in (
         ("incidents", delete(Incident).where(Incident.source == DEMO_SOURCE)),
@@ -1082,6 +1131,7 @@ def reset_demo(session, analysis_srid: int = DEFAULT_METRIC_EPSG, **kwargs) -> d
 __all__ = [
     "DEMO_SOURCE",
     "DESCRIPTION_PREFIX",
+    "DemoResetRefusedError",
     "DemoData",
     "HotspotSpec",
     "PlantedHotspot",
@@ -1092,6 +1142,7 @@ __all__ = [
     "demo_period",
     "demo_present",
     "load_demo",
+    "records_on_demo_rows",
     "planted_hotspots",
     "reset_demo",
     "synthetic_incidents",

@@ -1,7 +1,7 @@
 """The flask commands: users, tokens, demo."""
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from app import cli as app_cli
 from app.auth.models import ApiToken, User
@@ -77,3 +77,33 @@ def test_demo_load_is_idempotent_and_creates_the_demo_user(runner, db_session, t
     assert f"password {password}" in again.output  # the same login, not a new one
     skipped = runner.invoke(args=["demo", "load", "--if-empty"])
     assert "database already holds data" in skipped.output
+
+
+def test_demo_reset_is_refused_while_assessments_or_decisions_hold_demo_rows(
+        runner, db_session, analysis_srid, make_user):
+    """Stored assessments and level decisions are immutable: a reset that would delete
+    the sections they refer to is refused with their ids, and deletes nothing."""
+    from tests.conftest import load_sample_layers
+
+    load_sample_layers(db_session, analysis_srid)
+    supervisor = make_user("supervisor")
+    segment = db_session.execute(text(
+        "SELECT id FROM border_segments WHERE provenance <> 'reported' ORDER BY id LIMIT 1"
+    )).scalar_one()
+    decision = db_session.execute(text(
+        "INSERT INTO risk_level_decisions (segment_id, level, justification, decided_by) "
+        "VALUES (:segment, 'high', 'Patrols report a new route here.', :user) RETURNING id"
+    ), {"segment": segment, "user": supervisor.id}).scalar_one()
+    before = db_session.execute(text(
+        "SELECT (SELECT count(*) FROM incidents), (SELECT count(*) FROM border_segments), "
+        "(SELECT count(*) FROM regions)")).one()
+
+    result = runner.invoke(args=["demo", "reset", "--yes"])
+
+    assert result.exit_code == 1
+    assert f"1 level decisions (id {decision})" in result.output
+    assert "nothing was deleted" in result.output and "Traceback" not in result.output
+    after = db_session.execute(text(
+        "SELECT (SELECT count(*) FROM incidents), (SELECT count(*) FROM border_segments), "
+        "(SELECT count(*) FROM regions)")).one()
+    assert after == before
