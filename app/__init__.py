@@ -6,6 +6,7 @@ import copy
 
 from flask import Flask
 
+from app.request_json import BoundedJSONProvider
 from config import BASE_DIR, INSTANCE_DIR, Config, ConfigError
 from geo import clock
 
@@ -29,6 +30,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app = Flask(__name__, static_folder="../static", instance_path=str(INSTANCE_DIR))
     app.config.update(settings.as_flask_config())
+    app.json = BoundedJSONProvider(app)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(settings)
     app.config["RISK_MODEL"] = _risk_model(settings, test_config is not None)
     clock.freeze(settings.NOW)

@@ -23,6 +23,9 @@ from flask import Flask, Response, json, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
+
+from geo.validation import SURROGATES, quoted
 
 PROBLEM_MIME = "application/problem+json"
 # Seconds a client should wait before retrying after a 503 (a restart takes a few).
@@ -109,32 +112,56 @@ def _is_api_request() -> bool:
     return request.path.startswith("/api/")
 
 
-def _unavailable_response(reason: str) -> Response:
-    """503 with ``Retry-After``, in the format of the part of the service asked."""
-    headers = {"Retry-After": str(RETRY_AFTER_S)}
+def service_error_response(status: int, reason: str, *, code: str,
+                           locator: str | None = None) -> Response:
+    """An error in the format of the part of the service asked: a WMS
+    ``ServiceExceptionReport``, an OGC API exception, RFC 7807 problem+json, or a plain
+    page (no template, no session user: both could need the database)."""
     path = request.path
     if path.startswith("/ogc/wms"):
         from app.ogc.wms import Params, WmsError, _version, exception_report
 
-        response = exception_report(WmsError(reason), _version(Params(request.args)))
-        response.status_code = 503
+        error = WmsError(reason, code if status < 500 else None, locator, status=status)
+        response = exception_report(error, _version(Params(request.args)))
+        response.status_code = status
     elif path.startswith("/ogc/"):
         from app.ogc.features import OgcApiError, exception_response
 
-        response = exception_response(OgcApiError(503, "ServiceUnavailable", reason))
+        response = exception_response(OgcApiError(status, code, reason))
     elif path.startswith("/api/") or path == "/healthz":
-        body, status, problem_headers = problem(503, "Service Unavailable", reason)
+        extra = {"field": locator} if locator else {}
+        body, status, problem_headers = problem(
+            status, HTTP_STATUS_CODES.get(status, "Error"), reason, **extra)
         response = Response(body, status=status, headers=problem_headers)
     else:
-        # A plain page: no template, no session user (both could need the database).
         page = ("<!doctype html><html><head><meta charset=\"utf-8\">"
-                "<title>Service unavailable</title></head><body>"
-                "<h1>Service unavailable</h1>"
+                f"<title>{escape(HTTP_STATUS_CODES.get(status, 'Error'))}</title></head><body>"
+                f"<h1>{escape(HTTP_STATUS_CODES.get(status, 'Error'))}</h1>"
                 f"<p>{escape(reason[0].upper() + reason[1:])}.</p>"
-                f"<p>Reload this page in {RETRY_AFTER_S} seconds.</p></body></html>")
-        response = Response(page, status=503, mimetype="text/html")
-    response.headers.update(headers)
+                + (f"<p>Reload this page in {RETRY_AFTER_S} seconds.</p>" if status == 503
+                   else "") + "</body></html>")
+        response = Response(page, status=status, mimetype="text/html")
     return response
+
+
+def _unavailable_response(reason: str) -> Response:
+    """503 with ``Retry-After``, in the format of the part of the service asked."""
+    response = service_error_response(503, reason, code="ServiceUnavailable")
+    response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
+
+
+def unreadable_parameter(args) -> tuple[str, str] | None:
+    """``(name, reason)`` of the first query parameter (name or value) holding text no
+    database or XML can carry: a NUL character, or a lone UTF-16 surrogate (what
+    invalid UTF-8 such as ``%ED%A0%80`` decodes to); None when all are readable."""
+    for name, value in args.items(multi=True):
+        for text in (name, value):
+            if "\x00" in text:
+                return name, "holds a NUL character (%00)"
+            if SURROGATES.search(text):
+                return name, "is not valid UTF-8 text"
+    return None
 
 
 def _roll_back() -> None:
@@ -164,6 +191,18 @@ def init_app(app: Flask) -> None:
     # Registered after Flask-SQLAlchemy's own teardown, so it runs first (teardowns run
     # in reverse order) and leaves that one nothing to close.
     app.teardown_appcontext(_remove_session)
+
+    @app.before_request
+    def refuse_unreadable_parameters():
+        # Every parameter of every route: such text would otherwise reach PostgreSQL
+        # (which refuses it: a 500) or an XML answer.
+        bad = unreadable_parameter(request.args)
+        if bad is not None:
+            name, reason = bad
+            return service_error_response(
+                400, f"parameter {quoted(name)} {reason}", code="InvalidParameterValue",
+                locator=name)
+        return None
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):

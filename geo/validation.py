@@ -31,7 +31,7 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 # which PostgreSQL refuses).
 EARLIEST_TIMESTAMP = pd.Timestamp("1900-01-01", tz="UTC")
 _TZ_SUFFIX = re.compile(r"(?:[Zz]|[+-]\d{2}:?\d{2})$")
-_SURROGATES = re.compile("[\ud800-\udfff]")
+SURROGATES = re.compile("[\ud800-\udfff]")
 # Names as shapely's ``geom_type``, by ``shapely.get_type_id``.
 _GEOMETRY_TYPE_NAMES = ("Point", "LineString", "LinearRing", "Polygon", "MultiPoint",
                         "MultiLineString", "MultiPolygon", "GeometryCollection")
@@ -258,7 +258,7 @@ def _validate_field(spec: Field, raw: pd.Series, rows: pd.Series, now: datetime,
         errors += _errors_where(nul, rows, name, "contains a NUL character (\\u0000)")
         # Nor can UTF-8 encode a lone surrogate (JSON's "\\ud800" decodes to one).
         surrogate = (present & ~structured & ~nul
-                     & text.fillna("").str.contains(_SURROGATES, regex=True))
+                     & text.fillna("").str.contains(SURROGATES, regex=True))
         errors += _errors_where(surrogate, rows, name, "contains a lone surrogate (\\ud800 to "
                                                        "\\udfff), which is not a character")
         text = text.where(~structured & ~nul & ~surrogate)

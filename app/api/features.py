@@ -35,6 +35,7 @@ from app.api.scoping import (
 from app.auth.scope import region_scope
 from app.auth.users import record_scope_changes, scope_snapshots
 from app.extensions import db
+from app.request_json import loads_bounded
 from geo import export, queries
 from geo.ingest import SCOPE_FIELD, Ingestion, IngestReport
 from geo.layers import LAYERS, Layer
@@ -150,8 +151,8 @@ def read_json_body():
     """The request body as JSON; 400 naming the position of a syntax error."""
     raw = request.get_data(cache=False)
     try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return loads_bounded(raw)
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, too deep
         raise ApiError(400, "Bad Request", f"the body is not valid JSON: {exc}") from None
 
 

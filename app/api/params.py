@@ -12,6 +12,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from geo.errors import ParameterError  # noqa: E402  (re-exported for the API)
+from geo.validation import quoted
 
 
 def parse_instant(field: str, value: str) -> datetime:
@@ -52,11 +53,15 @@ def parse_datetime_interval(value: str | None) -> tuple[datetime | None, datetim
 def _parse_number(field: str, value: str, convert, word: str, minimum, maximum):
     try:
         number = convert(value)
-    except ValueError:
-        raise ParameterError(field, f"{value!r} is not {word}") from None
+    except (ValueError, OverflowError):  # int() refuses over 4,300 digits
+        raise ParameterError(field, f"{quoted(value)} is not {word}") from None
     if not minimum <= number <= maximum:  # NaN fails this too
+        try:
+            shown = f"{number:g}"
+        except OverflowError:  # a 400-digit int has no float form: the text, cut short
+            shown = quoted(value.strip())
         raise ParameterError(field, f"must be between {minimum:g} and {maximum:g}, "
-                                    f"got {number:g}")
+                                    f"got {shown}")
     return number
 
 

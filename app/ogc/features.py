@@ -30,6 +30,7 @@ from app.extensions import db
 from app.ogc import bp
 from geo import ogc_features, queries
 from geo.ogc_features import COLLECTIONS, CRS84, CRS_URIS, Collection, OutputCrs
+from geo.validation import quoted
 
 JSON_MIME = "application/json"
 GEOJSON_MIME = "application/geo+json"
@@ -235,9 +236,9 @@ def _limit(args: dict) -> int:
     try:
         limit = int(value)
     except ValueError:
-        raise ParameterError("limit", f"{value!r} is not a whole number") from None
+        raise ParameterError("limit", f"{quoted(value)} is not a whole number") from None
     if limit < 1:
-        raise ParameterError("limit", f"must be at least 1, got {limit}")
+        raise ParameterError("limit", f"must be at least 1, got {quoted(value)}")
     return min(limit, MAX_LIMIT)  # a larger limit is served as the maximum (OGC 17-069r4)
 
 
@@ -245,8 +246,10 @@ def _offset(args: dict) -> int:
     value = args.get("offset")
     if value in (None, ""):
         return 0
-    if not value.isascii() or not value.isdigit() or int(value) > MAX_OFFSET:
-        raise ParameterError("offset", f"{value!r} is not a whole number from 0 to "
+    # The length first: int() refuses more than 4,300 digits.
+    if (not value.isascii() or not value.isdigit() or len(value) > 18
+            or int(value) > MAX_OFFSET):
+        raise ParameterError("offset", f"{quoted(value)} is not a whole number from 0 to "
                              f"{MAX_OFFSET:,}")
     return int(value)
 

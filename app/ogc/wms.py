@@ -49,6 +49,7 @@ from geo.crs import transform_xy
 from geo.errors import OutOfScopeError, ParameterError
 from geo.layers import get_layer
 from geo.maplayers import MAP_CRS, MAP_LAYERS
+from geo.validation import quoted
 from geo.vocabulary import INCIDENT_CATEGORIES, INCIDENT_OUTCOMES
 
 VERSIONS = ("1.3.0", "1.1.1")
@@ -114,12 +115,12 @@ def _parse_int(params: Params, name: str, minimum: int, maximum: int,
                code: str = "InvalidParameterValue") -> int:
     value = params.required(name)
     if not value.lstrip("-").isdigit():
-        raise WmsError(f"{name} must be a whole number, got {value!r}", code, name)
-    number = int(value)
-    if not minimum <= number <= maximum:
-        raise WmsError(f"{name} must be between {minimum} and {maximum}, got {number}",
-                       code, name)
-    return number
+        raise WmsError(f"{name} must be a whole number, got {quoted(value)}", code, name)
+    # The length first: int() refuses more than 4,300 digits.
+    if len(value) > 18 or not minimum <= int(value) <= maximum:
+        raise WmsError(f"{name} must be between {minimum} and {maximum}, "
+                       f"got {quoted(value)}", code, name)
+    return int(value)
 
 
 def _parse_bool(params: Params, name: str) -> bool:
@@ -567,16 +568,17 @@ def get_feature_info(params: Params, version: str) -> Response:
     info_format = _parse_format(params.get("INFO_FORMAT") or "text/plain", INFO_FORMATS,
                                 "INFO_FORMAT")
     count_text = params.get("FEATURE_COUNT") or "1"
-    if not count_text.strip().isdigit() or not 1 <= int(count_text) <= MAX_FEATURE_COUNT:
-        raise WmsError(f"FEATURE_COUNT must be 1-{MAX_FEATURE_COUNT}, got {count_text!r}",
+    if (not count_text.strip().isdigit() or len(count_text) > 18
+            or not 1 <= int(count_text) <= MAX_FEATURE_COUNT):
+        raise WmsError(f"FEATURE_COUNT must be 1-{MAX_FEATURE_COUNT}, got {quoted(count_text)}",
                        "InvalidParameterValue", "FEATURE_COUNT")
     i_name, j_name = ("I", "J") if version == "1.3.0" else ("X", "Y")
     pixel = []
     for name, size in ((i_name, map_request.width), (j_name, map_request.height)):
         value = (params.get(name) or "").strip()
-        if not value.isdigit() or not 0 <= int(value) < size:
+        if not value.isdigit() or len(value) > 18 or not 0 <= int(value) < size:
             raise WmsError(f"{name} must be a pixel column/row inside the map (0-{size - 1}), "
-                           f"got {value!r}", "InvalidPoint", name)
+                           f"got {quoted(value)}", "InvalidPoint", name)
         pixel.append(int(value))
     minx, miny, maxx, maxy = map_request.bbox
     per_x = (maxx - minx) / map_request.width

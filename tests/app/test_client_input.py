@@ -1,0 +1,82 @@
+"""Nothing a client sends gives a 500 (issue 14 item 5): huge numbers, deep nesting,
+NUL characters and invalid UTF-8, in every kind of parameter and body, are each a 4xx
+that names what was wrong, in the format of the part of the service asked."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+BIG = "9" * 400
+HUGE = "9" * 5000  # past int()'s 4,300-digit limit
+WMS = ("/ogc/wms?SERVICE=WMS&REQUEST=GetMap&VERSION=1.3.0&LAYERS=incidents&CRS=EPSG:4326"
+       "&BBOX=40,40,42,46&WIDTH=10&HEIGHT=10&FORMAT=image/png")
+
+
+@pytest.mark.parametrize(("url", "status", "names"), [
+    (f"/api/v1/incidents?limit={BIG}", 422, "limit"),
+    (f"/api/v1/incidents?offset={BIG}", 422, "offset"),
+    (f"/api/v1/incidents?limit={HUGE}", 422, "limit"),
+    (f"/api/v1/incidents?bbox={BIG},1,2,3", 422, "bbox"),
+    # (A 400-digit limit is served as the largest page, as OGC API Features allows.)
+    (f"/ogc/features/collections/incidents/items?limit={HUGE}", 400, "limit"),
+    (f"/ogc/features/collections/incidents/items?offset={BIG}", 400, "offset"),
+    (f"/api/v1/hotspots?region=T-KK&cell_size={BIG}", 422, "cell_size"),
+    ("/api/v1/incidents?source=%00", 400, "source"),
+    ("/api/v1/hotspots?region=%00", 400, "region"),
+    ("/ogc/features/collections/incidents/items?category=%00", 400, "category"),
+    (WMS + "&REGION=%00", 400, "REGION"),
+    (WMS + "&TIME=%ED%A0%80", 400, "TIME"),
+    (WMS.replace("WIDTH=10", f"WIDTH={BIG}"), 400, "WIDTH"),
+    (WMS.replace("WIDTH=10", f"WIDTH={HUGE}"), 400, "WIDTH"),
+    (f"/ogc/features/collections/incidents/items?offset={HUGE}", 400, "offset"),
+    (WMS.replace("GetMap", "GetFeatureInfo") + f"&QUERY_LAYERS=incidents&I={HUGE}&J=1",
+     400, "I"),
+    (WMS.replace("GetMap", "GetFeatureInfo") + f"&QUERY_LAYERS=incidents&I=1&J=1"
+     f"&FEATURE_COUNT={HUGE}", 400, "FEATURE_COUNT"),
+])
+def test_hostile_parameters_are_4xx_naming_them(client, analyst, url, status, names):
+    response = client.get(url, headers=analyst)
+    text = response.get_data(as_text=True)
+    assert response.status_code == status, text[:300]
+    assert names in text and "Retry-After" not in response.headers
+    assert BIG not in text and HUGE[:1000] not in text  # quoted short, never whole
+    if url.startswith("/ogc/wms"):
+        assert "ServiceExceptionReport" in text
+    elif url.startswith("/api/"):
+        assert response.content_type == "application/problem+json"
+
+
+def feature(**properties) -> dict:
+    return {"type": "Feature", "geometry": {"type": "Point", "coordinates": [45.0, 41.5]},
+            "properties": {"source": "edge", "external_id": "E-1",
+                           "occurred_at": "2026-09-01T00:00:00Z",
+                           "category": "illegal_crossing_between_bcp", **properties}}
+
+
+@pytest.mark.parametrize(("body", "status", "names"), [
+    ("[" * 5000 + "]" * 5000, 400, "nested deeper than 32 levels"),
+    (json.dumps(feature()).replace("[45.0, 41.5]", "[" * 5000 + "]" * 5000), 400,
+     "nested deeper than 32 levels"),
+    (json.dumps(feature()).replace("[45.0, 41.5]", "[" * 40 + "45" + "]" * 40), 400,
+     "nested deeper than 32 levels"),
+    (json.dumps(feature()).replace('"category"', f'"persons_count": {BIG}, "category"'),
+     422, "persons_count"),
+    (json.dumps(feature(external_id="\ud800")), 422, "external_id"),
+    (json.dumps(feature(description="a\u0000b")), 422, "description"),
+])
+def test_hostile_bodies_are_4xx_naming_the_problem(client, analyst, body, status, names):
+    response = client.post("/api/v1/incidents", data=body,
+                           headers={**analyst, "Content-Type": "application/json"})
+    text = response.get_data(as_text=True)
+    assert response.status_code == status, text[:300]
+    assert names in text and BIG not in text
+    assert "Retry-After" not in response.headers
+
+
+def test_deep_json_through_request_get_json_is_400(client, supervisor):
+    """Bodies read with ``request.get_json`` (level decisions, assessments) too."""
+    response = client.post("/api/v1/risk/assessments", data="[" * 5000 + "]" * 5000,
+                           headers={**supervisor, "Content-Type": "application/json"})
+    assert response.status_code in (400, 422), response.get_data(as_text=True)[:300]
