@@ -20,11 +20,27 @@ from dotenv import load_dotenv
 from geo.clock import parse_moment
 
 BASE_DIR = Path(__file__).resolve().parent
+# .env first: every setting, those read at import below included, may come from it
+# (real environment variables win).
+load_dotenv(BASE_DIR / ".env", override=False)
 INSTANCE_DIR = Path(os.environ.get("BORDERRISK_INSTANCE_DIR", BASE_DIR / "instance"))
 
 # The embedded cluster: a non-default local port, a role without superuser rights,
 # and a password generated at initdb time and kept in instance/ (mode 0600).
-EMBEDDED_PG_PORT = int(os.environ.get("BORDERRISK_PG_PORT", "54329"))
+DEFAULT_EMBEDDED_PG_PORT = 54329
+EMBEDDED_PG_PORT_FILE = INSTANCE_DIR / "pg-port"
+
+
+def embedded_pg_port(environ=os.environ, port_file: Path = EMBEDDED_PG_PORT_FILE) -> int:
+    """TCP port of this checkout's embedded cluster: the one recorded in
+    ``instance/pg-port`` when the cluster was made (so every later command finds it,
+    whatever its environment), else ``BORDERRISK_PG_PORT``, else 54329."""
+    if port_file.exists():
+        return int(port_file.read_text().strip())
+    return int(environ.get("BORDERRISK_PG_PORT", DEFAULT_EMBEDDED_PG_PORT))
+
+
+EMBEDDED_PG_PORT = embedded_pg_port()
 EMBEDDED_PG_DATA = INSTANCE_DIR / "pgdata"
 EMBEDDED_PG_SOCKET_DIR = INSTANCE_DIR / "pgsocket"
 EMBEDDED_PG_PASSWORD_FILE = INSTANCE_DIR / "pg-password"

@@ -20,6 +20,7 @@ import getpass
 import hashlib
 import os
 import pwd
+import re
 import secrets
 import shutil
 import subprocess
@@ -140,6 +141,23 @@ def _initdb(data: Path, socket: Path) -> None:
     )
     conf = data / "postgresql.conf"
     _as_cluster_user(["sh", "-c", f"cat >> '{conf}'"], input=settings, check=True)
+    _record_port(config.EMBEDDED_PG_PORT)
+
+
+def _record_port(port: int) -> None:
+    """Keep the cluster's port in ``instance/pg-port``: every command of this checkout
+    uses it from then on (``config.embedded_pg_port``)."""
+    config.EMBEDDED_PG_PORT_FILE.parent.mkdir(parents=True, exist_ok=True)
+    config.EMBEDDED_PG_PORT_FILE.write_text(f"{port}\n")
+    config.EMBEDDED_PG_PORT = port
+
+
+def _port_of_existing_cluster(data: Path) -> int | None:
+    """The port our settings wrote into an existing cluster's postgresql.conf (clusters
+    made before the port was recorded)."""
+    conf = data / "postgresql.conf"
+    ports = re.findall(r"^port = (\d+)$", conf.read_text(), re.MULTILINE) if conf.exists() else []
+    return int(ports[-1]) if ports else None
 
 
 def _admin_connection(dbname: str = "postgres"):
@@ -196,6 +214,8 @@ def start() -> str:
     data, socket, log = _paths()
     if not (data / "PG_VERSION").exists():
         _initdb(data, socket)
+    elif not config.EMBEDDED_PG_PORT_FILE.exists():
+        _record_port(_port_of_existing_cluster(data) or config.EMBEDDED_PG_PORT)
     if not is_running():
         _owned_dir(socket)
         result = _as_cluster_user(

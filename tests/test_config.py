@@ -75,3 +75,36 @@ def test_embedded_database_url_uses_the_generated_password(tmp_path, monkeypatch
     assert url == (
         f"postgresql+psycopg2://borderrisk:s3cret@127.0.0.1:{config.EMBEDDED_PG_PORT}/borderrisk"
     )
+
+
+def test_embedded_port_recorded_by_the_checkout_wins(tmp_path):
+    """A CLI call without BORDERRISK_PG_PORT finds this checkout's cluster, not the
+    default port (issue 14 item 8)."""
+    port_file = tmp_path / "pg-port"
+    assert config.embedded_pg_port({}, port_file) == config.DEFAULT_EMBEDDED_PG_PORT
+    assert config.embedded_pg_port({"BORDERRISK_PG_PORT": "6000"}, port_file) == 6000
+    port_file.write_text("7000\n")
+    assert config.embedded_pg_port({}, port_file) == 7000
+    assert config.embedded_pg_port({"BORDERRISK_PG_PORT": "6000"}, port_file) == 7000
+
+
+def test_dotenv_is_read_before_the_embedded_port(tmp_path):
+    """config.py read BORDERRISK_PG_PORT at import, before .env: a value in .env was
+    ignored. A copy of config.py beside a .env, imported in a fresh interpreter."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from config import BASE_DIR
+
+    (tmp_path / "geo").mkdir()
+    shutil.copy(BASE_DIR / "config.py", tmp_path / "config.py")
+    shutil.copy(BASE_DIR / "geo" / "clock.py", tmp_path / "geo" / "clock.py")
+    (tmp_path / ".env").write_text("BORDERRISK_PG_PORT=6123\n")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("BORDERRISK_PG_PORT", "PYTHONPATH")}
+    env["BORDERRISK_INSTANCE_DIR"] = str(tmp_path / "instance")
+    result = subprocess.run([sys.executable, "-c", "import config; print(config.EMBEDDED_PG_PORT)"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "6123"
