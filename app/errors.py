@@ -199,8 +199,10 @@ def init_app(app: Flask) -> None:
         bad = unreadable_parameter(request.args)
         if bad is not None:
             name, reason = bad
+            # 422 as every other parameter error of the REST API; 400 for OGC services.
+            status = 422 if _is_api_request() else 400
             return service_error_response(
-                400, f"parameter {quoted(name)} {reason}", code="InvalidParameterValue",
+                status, f"parameter {quoted(name)} {reason}", code="InvalidParameterValue",
                 locator=name)
         return None
 

@@ -221,7 +221,8 @@ AUDIT_RECORD = {
         "path": {"type": "string", "nullable": True},
         "action": {"type": "string", "description": "create, update, delete, import, "
                                                     "level, password, lock, unlock, "
-                                                    "revoke..."},
+                                                    "revoke, sign_in, sign_in_failed, "
+                                                    "sign_in_refused, sign_out..."},
         "entity": {"type": "string", "description": "A layer, assessment, section, user, "
                                                     "token, session..."},
         "entity_id": {"type": "string", "nullable": True},

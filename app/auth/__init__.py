@@ -148,6 +148,7 @@ def _authenticate():
             user = user_for_basic(db.session, *credentials, ip=request.remote_addr,
                                   policy=login_policy())
         except SignInRefusedError as exc:
+            db.session.commit()  # the refusal's audit record
             status = 401 if exc.retry_after is None else 429
             return problem(status, "Unauthorized" if status == 401 else "Too Many Requests",
                            f"{exc} (HTTP Basic)",

@@ -113,14 +113,18 @@ def _sign_in(session, user: User | None, username: str, password: str, ip: str |
     ip = ip[:45] if ip else None
     wait = _address_wait(session, ip, policy, now)
     if wait is not None:
+        _audit_attempt(session, "sign_in_refused", user, username, "address limit")
         raise SignInRefusedError(_("too many failed sign-ins from this address; try again "
                                    "in %(seconds)d s", seconds=wait), retry_after=wait)
     if _locked(session, user, username[:64], policy, now):
+        _audit_attempt(session, "sign_in_refused", user, username, "account locked")
         raise account_locked()
     verified = _check_password(user, password)
     session.add(LoginAttempt(at=now, username=username[:64], ip=ip,
                              success=verified is not None))
     session.flush()
+    _audit_attempt(session, "sign_in" if verified is not None else "sign_in_failed", user,
+                   username, None)
     if verified is not None:
         verified.failed_logins = 0
         verified.locked_until = None
@@ -128,6 +132,20 @@ def _sign_in(session, user: User | None, username: str, password: str, ip: str |
         _count_failure(session, user, policy, now)
     _prune(session, now, policy)
     return verified
+
+
+def _audit_attempt(session, action: str, user: User | None, username: str,
+                   reason: str | None) -> None:
+    """An audit record of a sign-in attempt (``sign_in``, ``sign_in_failed``,
+    ``sign_in_refused``), kept as long as the trail, unlike ``login_attempts``. The name
+    given is recorded (cut to 64 characters), never the password."""
+    detail = {"username_given": username[:64]}
+    if reason:
+        detail["reason"] = reason
+    actor = ({"user_id": user.id, "username": user.username}
+             if action == "sign_in" and user is not None else {})
+    audit.record(session, action, "user", user.id if user is not None else None,
+                 detail=detail, actor=actor)
 
 
 def _address_wait(session, ip: str | None, policy: LoginPolicy, now: datetime) -> int | None:

@@ -13,11 +13,12 @@ from urllib.parse import urlsplit
 
 from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext
-from flask_login import login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
+from app import audit
 from app.auth import SESSION_ID_KEY, bp, login_policy, too_many_attempts
 from app.auth.sessions import end_session, start_session
 from app.auth.signin import SignInRefusedError, sign_in
@@ -51,6 +52,7 @@ def login():
             user = sign_in(db.session, form.username.data, form.password.data,
                            request.remote_addr, login_policy())
         except SignInRefusedError as exc:
+            db.session.commit()  # the refusal's audit record
             if exc.retry_after is None:
                 flash(gettext("Too many failed sign-ins: this account is locked for a while. "
                               "Try again later."), "error")
@@ -91,6 +93,8 @@ def _end_cookie_session() -> None:
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    if current_user.is_authenticated:
+        audit.record(db.session, "sign_out", "user", current_user.id)
     _end_cookie_session()
     db.session.commit()
     logout_user()
