@@ -221,3 +221,35 @@ def csv_chunks(rows: Iterable[dict], batch: int = 500) -> Iterator[str]:
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue()
+
+
+_FIRST_BROKEN_LINK = """
+    SELECT id, sha256 IS DISTINCT FROM recomputed AS altered
+    FROM (SELECT a.id, a.sha256, a.prev_sha256,
+                 audit_log_digest(a.prev_sha256, a) AS recomputed,
+                 lag(a.sha256) OVER (ORDER BY a.id) AS previous
+          FROM audit_log a) chain
+    WHERE sha256 IS DISTINCT FROM recomputed OR prev_sha256 IS DISTINCT FROM previous
+    ORDER BY id LIMIT 1"""
+
+
+def first_broken_link(session) -> tuple[int, int | None, str | None]:
+    """Check the audit trail's hash chain (migration ``c4d8e2a91b37``).
+
+    Returns
+    -------
+    tuple
+        ``(records checked, id of the first broken record or None, why)``: a record
+        whose content no longer gives its ``sha256`` was altered; one whose
+        ``prev_sha256`` is not the preceding record's ``sha256`` follows a record that
+        was deleted or altered. (Removing the newest records leaves no trace in the
+        chain itself: compare the count with an earlier one.)
+    """
+    checked = session.execute(text("SELECT count(*) FROM audit_log")).scalar_one()
+    broken = session.execute(text(_FIRST_BROKEN_LINK)).first()
+    if broken is None:
+        return checked, None, None
+    why = ("its content does not give its hash (altered)" if broken.altered else
+           "its link does not match the record before it (a record was deleted or altered)")
+    return checked, broken.id, why
+

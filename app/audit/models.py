@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Index, Integer, String, Text, text
+from sqlalchemy import CHAR, BigInteger, DateTime, Index, Integer, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -48,3 +48,7 @@ class AuditRecord(Base):
     before: Mapped[dict | None] = mapped_column(JSONB)
     after: Mapped[dict | None] = mapped_column(JSONB)
     detail: Mapped[dict | None] = mapped_column(JSONB)
+    # The hash chain, set by the database's BEFORE INSERT trigger (migration
+    # c4d8e2a91b37): SHA-256 (hex) of the previous record, and of this one.
+    prev_sha256: Mapped[str | None] = mapped_column(CHAR(64))
+    sha256: Mapped[str | None] = mapped_column(CHAR(64))

@@ -455,3 +455,48 @@ def test_answers_conform_to_the_openapi_document(app, client, token_headers, sam
 
     call()
     assert 200 in statuses
+
+
+def test_the_hash_chain_links_every_record_and_verify_finds_the_first_broken_one(
+        app, client, sample_layers, analyst, db_session):
+    """Each record holds the SHA-256 of the previous one (set-based inserts too);
+    `flask audit verify` names the first altered record, and the one after a deleted
+    record (issue 14 item 3). The tampering runs as the table's owner."""
+    headers, _ = analyst
+    body = {"type": "FeatureCollection",
+            "features": [incident(external_id=f"HC-{i}") for i in range(5)]}
+    assert client.post("/api/v1/incidents", json=body, headers=headers).status_code == 201
+    audit.record(db_session, "password", "user", 1)
+    chain = db_session.execute(text(
+        "SELECT id, prev_sha256, sha256 FROM audit_log ORDER BY id")).all()
+    assert len(chain) >= 6
+    assert all(row.prev_sha256 == before.sha256 for before, row in zip(chain, chain[1:],
+                                                                         strict=False))
+    assert len({row.sha256 for row in chain}) == len(chain)
+    runner = app.test_cli_runner()
+    intact = runner.invoke(args=["audit", "verify"])
+    assert intact.exit_code == 0 and f"{len(chain)} records chained" in intact.output
+
+    altered, deleted = chain[2].id, chain[4].id
+    original = db_session.execute(text("SELECT detail::text FROM audit_log WHERE id = :id"),
+                                  {"id": altered}).scalar_one()
+    # What the owning role can still do (docs/security.md, "not yet defended").
+    db_session.execute(text("GRANT UPDATE, DELETE ON audit_log TO CURRENT_USER"))
+    db_session.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_change"))
+    db_session.execute(text("UPDATE audit_log SET detail = '{\"forged\": true}' WHERE id = :id"),
+                       {"id": altered})
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1
+    assert f"audit record {altered} breaks the chain: its content" in result.output
+
+    db_session.execute(text("UPDATE audit_log SET detail = CAST(:detail AS jsonb) "
+                            "WHERE id = :id"), {"detail": original, "id": altered})
+    assert runner.invoke(args=["audit", "verify"]).exit_code == 0  # restored exactly
+    db_session.execute(text("DELETE FROM audit_log WHERE id > :a AND id <= :d"),
+                       {"a": altered, "d": deleted})
+    db_session.execute(text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_change"))
+    after_gap = db_session.execute(text("SELECT min(id) FROM audit_log WHERE id > :d"),
+                                   {"d": deleted}).scalar_one()
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1
+    assert f"audit record {after_gap} breaks the chain: its link" in result.output
