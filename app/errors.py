@@ -134,9 +134,9 @@ def service_error_response(status: int, reason: str, *, code: str,
             status, HTTP_STATUS_CODES.get(status, "Error"), reason, **extra)
         response = Response(body, status=status, headers=problem_headers)
     else:
+        heading = escape(HTTP_STATUS_CODES.get(status, "Error").capitalize())
         page = ("<!doctype html><html><head><meta charset=\"utf-8\">"
-                f"<title>{escape(HTTP_STATUS_CODES.get(status, 'Error'))}</title></head><body>"
-                f"<h1>{escape(HTTP_STATUS_CODES.get(status, 'Error'))}</h1>"
+                f"<title>{heading}</title></head><body><h1>{heading}</h1>"
                 f"<p>{escape(reason[0].upper() + reason[1:])}.</p>"
                 + (f"<p>Reload this page in {RETRY_AFTER_S} seconds.</p>" if status == 503
                    else "") + "</body></html>")
