@@ -151,16 +151,49 @@ def _unavailable_response(reason: str) -> Response:
     return response
 
 
+def unreadable_reason(text: str) -> str | None:
+    """Why ``text`` is no text a database or XML can carry (a NUL character, or a lone
+    UTF-16 surrogate: what invalid UTF-8 such as ``%ED%A0%80`` or JSON's ``"\\ud800"``
+    decodes to), or None when it is readable."""
+    if "\x00" in text:
+        return "holds a NUL character"
+    if SURROGATES.search(text):
+        return "is not valid UTF-8 text (a lone surrogate)"
+    return None
+
+
 def unreadable_parameter(args) -> tuple[str, str] | None:
-    """``(name, reason)`` of the first query parameter (name or value) holding text no
-    database or XML can carry: a NUL character, or a lone UTF-16 surrogate (what
-    invalid UTF-8 such as ``%ED%A0%80`` decodes to); None when all are readable."""
+    """``(name, reason)`` of the first query parameter (name or value) whose text
+    :func:`unreadable_reason` refuses; None when all are readable."""
     for name, value in args.items(multi=True):
         for text in (name, value):
-            if "\x00" in text:
-                return name, "holds a NUL character (%00)"
-            if SURROGATES.search(text):
-                return name, "is not valid UTF-8 text"
+            reason = unreadable_reason(text)
+            if reason is not None:
+                return name, reason
+    return None
+
+
+# Text a client sent that the database refused, or that its driver could not encode:
+# the client's error, never a 5xx (a 503 would have clients retry forever). SQLSTATEs:
+# character not in repertoire, untranslatable character, numeric value out of range.
+_CLIENT_DATA_SQLSTATES = ("22021", "22P05", "22003")
+
+
+def client_data_error(exc: BaseException) -> str | None:
+    """Why the database refused a value of the request (what reached it unchecked), or
+    None when ``exc`` is not such an error.
+
+    A lone surrogate fails the driver's UTF-8 encoding (``UnicodeEncodeError``), a NUL
+    character psycopg2's quoting (``ValueError``), a number beyond a column's type
+    PostgreSQL (22003).
+    """
+    error = getattr(exc, "orig", None) or exc
+    if isinstance(error, UnicodeEncodeError):
+        return "a value is not valid UTF-8 text (a lone surrogate)"
+    if type(error) is ValueError and "NUL (0x00)" in str(error):
+        return "a value holds a NUL character"
+    if getattr(error, "pgcode", None) in _CLIENT_DATA_SQLSTATES:
+        return f"a value was refused by the database: {quoted(first_line(exc), 120)}"
     return None
 
 
@@ -216,8 +249,23 @@ def init_app(app: Flask) -> None:
             return exc
         return problem(exc.code or 500, exc.name, exc.description or exc.name)
 
+    from app.request_json import UnreadableJSONTextError
+
+    @app.errorhandler(UnreadableJSONTextError)
+    def unreadable_json_text(exc: UnreadableJSONTextError):
+        return service_error_response(
+            422 if _is_api_request() else 400, str(exc), code="InvalidParameterValue",
+            locator=exc.field)
+
     @app.errorhandler(Exception)
     def unexpected_error(exc: Exception):
+        refused = client_data_error(exc)
+        if refused is not None:
+            _roll_back()
+            app.logger.warning("400 on %s %s: %s", request.method, request.path,
+                               first_line(exc))
+            return service_error_response(422 if _is_api_request() else 400, refused,
+                                          code="InvalidParameterValue")
         reason = database_failure(exc)
         if reason is not None:
             _roll_back()
