@@ -30,6 +30,7 @@ from app.auth.users import (
     user_by_name,
     utc_now,
 )
+from app.errors import client_data_error
 from app.extensions import db
 from config import INSTANCE_DIR
 from geo.ingest import cluster, import_file
@@ -37,11 +38,29 @@ from geo.layers import LAYERS
 from geo.readers import FORMATS, ReadError
 from geo.vocabulary import ROLES
 
-users_cli = AppGroup("users", help="Manage users.")
-tokens_cli = AppGroup("tokens", help="Manage API tokens.")
-demo_cli = AppGroup("demo", help="The synthetic demo data set.")
-maintenance_cli = AppGroup("db-maintenance", help="Database maintenance that locks tables.")
-audit_cli = AppGroup("audit", help="The audit trail.")
+
+class CommandGroup(AppGroup):
+    """A group whose commands end in one-line errors, not tracebacks, when the database
+    refuses an argument (a NUL character, text that is not UTF-8, a number out of range):
+    the operator's mistake, as a client's is a 4xx (``app.errors.client_data_error``)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            reason = client_data_error(exc)
+            if reason is None:
+                raise
+            db.session.rollback()
+            raise click.ClickException(f"{reason.replace('a value', 'an argument', 1)}; "
+                                       "nothing was changed") from None
+
+
+users_cli = CommandGroup("users", help="Manage users.")
+tokens_cli = CommandGroup("tokens", help="Manage API tokens.")
+demo_cli = CommandGroup("demo", help="The synthetic demo data set.")
+maintenance_cli = CommandGroup("db-maintenance", help="Database maintenance that locks tables.")
+audit_cli = CommandGroup("audit", help="The audit trail.")
 
 DEMO_USER = "demo"
 DEMO_ROLE = "analyst"

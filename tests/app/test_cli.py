@@ -107,3 +107,29 @@ def test_demo_reset_is_refused_while_assessments_or_decisions_hold_demo_rows(
         "SELECT (SELECT count(*) FROM incidents), (SELECT count(*) FROM border_segments), "
         "(SELECT count(*) FROM regions)")).one()
     assert after == before
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["tokens", "create", "ghost\x00"], "an argument holds a NUL character"),
+    (["tokens", "create", "ghost\ud800"], "an argument is not valid UTF-8 text"),
+    (["tokens", "list", "--user", "a\x00"], "an argument holds a NUL character"),
+    (["users", "unlock", "a\x00"], "an argument holds a NUL character"),
+    (["users", "set-regions", "a\ud800", "T-KK"], "an argument is not valid UTF-8 text"),
+    (["users", "create", "erin", "--role", "viewer", "--password", "long-enough-pw",
+      "--region", "T-\x00"], "an argument holds a NUL character"),
+])
+def test_arguments_the_database_refuses_are_one_line_errors(runner, db_session, args,
+                                                            message):
+    """Was a raw ValueError/UnicodeEncodeError traceback from psycopg2."""
+    result = runner.invoke(args=args)
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit)  # click's error exit, no traceback
+    assert f"Error: {message}" in result.output and "nothing was changed" in result.output
+    assert db_session.scalar(select(User).where(User.username == "erin")) is None
+
+
+@pytest.mark.parametrize("token_id", ["424242", "9" * 30])
+def test_tokens_revoke_of_an_unknown_id_is_a_one_line_error(runner, token_id):
+    result = runner.invoke(args=["tokens", "revoke", token_id])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert result.output.startswith(f"Error: no token with id {token_id}")
