@@ -1,5 +1,8 @@
 """Property-based fuzzing (Hypothesis) of WMS, OGC API Features and vector tile
 parameters: whatever a client sends, the answer is 2xx, 3xx or 4xx, never a 5xx.
+Among the values are numeric extremes (400 and 5,000 digits, past ``int()``'s limit), NUL
+characters and invalid UTF-8 (a lone surrogate sent as ``%ED%A0%80``), in parameters
+and path segments alike (issue 14 item 5).
 
 The requests go through the test client to an app on its own database holding the
 synthetic sample layers (committed, so mapnik's own connection sees them too). Examples
@@ -10,10 +13,10 @@ the file runs in well under a minute.
 from __future__ import annotations
 
 import math
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from app.extensions import db
@@ -41,7 +44,10 @@ def assert_not_a_server_error(response, request_description) -> None:
 
 # --- shared value strategies ------------------------------------------------------------
 
-junk = st.text(max_size=24)
+# What broke the service before (issue 14 item 5): huge numbers, NUL, invalid UTF-8.
+hostile = st.sampled_from(["9" * 400, "-" + "9" * 400, "9" * 5000, "1e999999", "0x7fffffff",
+                           "\x00", "T-KK\x00", "\ud800", "a\udfffb", "%ED%A0%80", "%00"])
+junk = st.one_of(st.text(max_size=24), hostile)
 special_floats = st.sampled_from([math.nan, math.inf, -math.inf, 1e308, -1e308, 0.0, -0.0,
                                   1e-320, 2**63, -(2**63)])
 coordinates = st.one_of(st.floats(-200, 200, allow_nan=False), special_floats,
@@ -63,6 +69,12 @@ bboxes = st.one_of(
 )
 sizes = st.one_of(st.integers(-5, 300), st.sampled_from([0, 4097, 10**6, 2**31, 2**63]),
                   junk).map(str)
+
+
+def query_string(query: dict) -> str:
+    """``query`` percent-encoded as a client would send it, a lone surrogate as the
+    invalid UTF-8 bytes it stands for (``%ED%A0%80``), which no encoder would send."""
+    return urlencode(query, errors="surrogatepass")
 instants = st.one_of(
     st.datetimes().map(lambda d: d.isoformat() + "Z"),
     st.dates().map(str),
@@ -158,10 +170,15 @@ wms_requests = st.sampled_from(sorted(WMS_VALID)).flatmap(
 
 @FUZZ
 @given(query=wms_requests)
+# The cases of issue 14 item 5, always run: REGION=%00 reached PostgreSQL, WIDTH past
+# int()'s 4,300 digits, TIME of invalid UTF-8.
+@example(query={**WMS_VALID["GetMap"], "REGION": "\x00"})
+@example(query={**WMS_VALID["GetMap"], "WIDTH": "9" * 5000, "TIME": "\ud800"})
+@example(query={**WMS_VALID["GetFeatureInfo"], "X": "9" * 400, "FEATURE_COUNT": "9" * 5000})
 def test_wms_never_answers_5xx(fuzz_client, query):
     client, headers = fuzz_client
-    assert_not_a_server_error(client.get("/ogc/wms", query_string=query, headers=headers),
-                              query)
+    assert_not_a_server_error(client.get("/ogc/wms", query_string=query_string(query),
+                                         headers=headers), query)
 
 
 # --- OGC API Features ---------------------------------------------------------------------
@@ -171,7 +188,7 @@ COLLECTIONS = ["regions", "border_segments", "crossing_points", "incidents", "ri
 QUERYABLES = ["code", "name", "kind", "category", "status", "outcome", "source",
               "external_id", "persons_count", "neighbour_country", "level"]
 # Path segments are sent percent-encoded, as a client would.
-segments = junk.map(lambda s: quote(s, safe=""))
+segments = junk.map(lambda s: quote(s, safe="", errors="surrogatepass"))
 collection_ids = st.one_of(st.sampled_from(COLLECTIONS), segments)
 feature_ids = st.one_of(st.integers(-5, 2**63).map(str), segments)
 OGC_CHANGES = {
@@ -193,13 +210,17 @@ ogc_queries = changed({}, OGC_CHANGES, most=4)
 
 
 @FUZZ
+@example(collection="incidents", query={"limit": "9" * 5000, "offset": "9" * 400},
+         accept="*/*")
+@example(collection="%ED%A0%80", query={"category": "\x00", "source": "\ud800"}, accept="")
 @given(collection=collection_ids, query=ogc_queries,
        accept=st.sampled_from(["application/geo+json", "text/html", "application/json",
                                "*/*", "image/png", ""]))
 def test_ogc_items_never_answer_5xx(fuzz_client, collection, query, accept):
     client, headers = fuzz_client
     response = client.get(f"/ogc/features/collections/{collection}/items",
-                          query_string=query, headers={**headers, "Accept": accept})
+                          query_string=query_string(query),
+                          headers={**headers, "Accept": accept})
     assert_not_a_server_error(response, (collection, query, accept))
 
 
@@ -210,8 +231,8 @@ def test_ogc_other_resources_never_answer_5xx(fuzz_client, collection, feature_i
                                               path):
     client, headers = fuzz_client
     url = f"/ogc/features/collections/{collection}/{path.format(id=feature_id)}".rstrip("/")
-    assert_not_a_server_error(client.get(url, query_string=query, headers=headers),
-                              (url, query))
+    assert_not_a_server_error(client.get(url, query_string=query_string(query),
+                                         headers=headers), (url, query))
 
 
 # --- vector tiles -------------------------------------------------------------------------
@@ -235,13 +256,16 @@ def _tile_of(z: int, dx: int, dy: int) -> tuple[int, int, int]:
 
 tile_addresses = st.one_of(
     st.builds(_tile_of, st.integers(0, 18), st.integers(-1, 1), st.integers(-1, 1)),
-    st.tuples(st.one_of(st.integers(0, 24), st.sampled_from([25, 30, 64, 2**31, 2**63])),
-              st.one_of(st.integers(0, 1100), st.sampled_from([2**31, 2**63, 10**30])),
-              st.one_of(st.integers(0, 1100), st.sampled_from([2**31, 2**63, 10**30]))),
+    st.tuples(st.one_of(st.integers(0, 24),
+                        st.sampled_from([25, 30, 64, 2**31, 2**63, 10**400])),
+              st.one_of(st.integers(0, 1100), st.sampled_from([2**31, 2**63, 10**30, 10**400])),
+              st.one_of(st.integers(0, 1100), st.sampled_from([2**31, 2**63, 10**30, 10**400]))),
 )
 
 
 @FUZZ
+@example(layer="incidents", address=(3, 10**400, 1), query={"category": "\x00"}, etag=None)
+@example(layer="%00", address=(10**400, 0, 0), query={"region": "\ud800"}, etag="\x7f")
 @given(layer=st.one_of(st.sampled_from(TILE_LAYERS), segments),
        address=tile_addresses,
        query=tile_queries,
@@ -251,9 +275,10 @@ def test_tiles_never_answer_5xx(fuzz_client, layer, address, query, etag):
     client, headers = fuzz_client
     z, x, y = address
     extra = {} if etag is None else {"If-None-Match": etag}
-    response = client.get(f"/ogc/tiles/{layer}/{z}/{x}/{y}.mvt", query_string=query,
-                          headers={**headers, **extra})
+    response = client.get(f"/ogc/tiles/{layer}/{z}/{x}/{y}.mvt",
+                          query_string=query_string(query), headers={**headers, **extra})
     assert_not_a_server_error(response, (layer, z, x, y, query, etag))
-    tilejson = client.get(f"/ogc/tiles/{layer}.json", query_string=query, headers=headers)
+    tilejson = client.get(f"/ogc/tiles/{layer}.json", query_string=query_string(query),
+                          headers=headers)
     assert_not_a_server_error(tilejson, (layer, query))
 
