@@ -25,7 +25,7 @@ from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
-from geo.validation import SURROGATES, quoted
+from geo.validation import quoted, unreadable_reason
 
 PROBLEM_MIME = "application/problem+json"
 # Seconds a client should wait before retrying after a 503 (a restart takes a few).
@@ -151,17 +151,6 @@ def _unavailable_response(reason: str) -> Response:
     return response
 
 
-def unreadable_reason(text: str) -> str | None:
-    """Why ``text`` is no text a database or XML can carry (a NUL character, or a lone
-    UTF-16 surrogate: what invalid UTF-8 such as ``%ED%A0%80`` or JSON's ``"\\ud800"``
-    decodes to), or None when it is readable."""
-    if "\x00" in text:
-        return "holds a NUL character"
-    if SURROGATES.search(text):
-        return "is not valid UTF-8 text (a lone surrogate)"
-    return None
-
-
 def unreadable_parameter(args) -> tuple[str, str] | None:
     """``(name, reason)`` of the first query parameter (name or value) whose text
     :func:`unreadable_reason` refuses; None when all are readable."""
@@ -262,10 +251,10 @@ def init_app(app: Flask) -> None:
         refused = client_data_error(exc)
         if refused is not None:
             _roll_back()
-            app.logger.warning("400 on %s %s: %s", request.method, request.path,
+            status = 422 if _is_api_request() else 400
+            app.logger.warning("%d on %s %s: %s", status, request.method, request.path,
                                first_line(exc))
-            return service_error_response(422 if _is_api_request() else 400, refused,
-                                          code="InvalidParameterValue")
+            return service_error_response(status, refused, code="InvalidParameterValue")
         reason = database_failure(exc)
         if reason is not None:
             _roll_back()

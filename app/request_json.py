@@ -16,8 +16,7 @@ import json
 
 from flask.json.provider import DefaultJSONProvider
 
-from app.errors import unreadable_reason
-from geo.validation import quoted
+from geo.validation import quoted, unreadable_reason
 
 # GeoJSON needs 4 levels of arrays for a MultiPolygon's coordinates, inside a feature
 # inside a collection: 32 leaves room for any real document.
@@ -25,18 +24,13 @@ MAX_JSON_DEPTH = 32
 
 
 def json_depth(value) -> int:
-    """Levels of arrays and objects in a parsed JSON value (a scalar: 0)."""
+    """Levels of arrays and objects in a parsed JSON value (a scalar: 0), counted
+    without recursion."""
     depth, level = 0, [value]
-    while level:
-        children = []
-        for item in level:
-            if isinstance(item, dict):
-                children.extend(item.values())
-            elif isinstance(item, list):
-                children.extend(item)
-        if children or any(isinstance(item, dict | list) for item in level):
-            depth += 1
-        level = [child for child in children if isinstance(child, dict | list)]
+    while level := [item for item in level if isinstance(item, dict | list)]:
+        depth += 1
+        level = [child for item in level
+                 for child in (item.values() if isinstance(item, dict) else item)]
     return depth
 
 
@@ -68,7 +62,7 @@ class UnreadableJSONTextError(Exception):
 
 def refuse_unreadable_text(value, path: str = "") -> None:
     """Raise :class:`UnreadableJSONTextError` for the first key or string of a parsed JSON
-    value (walked without recursion) that :func:`app.errors.unreadable_reason` refuses."""
+    value (walked without recursion) that :func:`geo.validation.unreadable_reason` refuses."""
     pending = [(path, value)]
     while pending:
         where, item = pending.pop()

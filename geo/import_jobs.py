@@ -22,13 +22,11 @@ from pathlib import Path
 from sqlalchemy import select, text, update
 
 from geo.models import ImportJob
+from geo.readers import READER_DIR_PREFIX  # readers' directories are swept here too
 
 FINISHED = frozenset({"succeeded", "failed", "interrupted"})
 # Upload files are named ``job-<id><suffix>`` (only the suffix comes from the client).
 FILE_PREFIX = "job-"
-# The private directories a reader unzips a Shapefile into (``geo.readers``), placed in
-# the upload directory too.
-READER_DIR_PREFIX = "borderrisk-read-"
 # Added to the longest import (its statement timeout) before a file or a 'running' job
 # counts as abandoned (seconds): reading the file and answering come on top.
 MARGIN_S = 300

@@ -47,6 +47,9 @@ __all__ = ["ArchiveTooLargeError", "ReadError", "FORMATS", "MAX_UNZIPPED_BYTES",
            "detect_format", "read_batches", "rows_with_geometry"]
 
 BATCH_ROWS = 50_000
+# The private directory a reader gives GDAL (a Shapefile's checked parts, a GeoPackage's
+# link) is named so; ``geo.import_jobs`` sweeps those a killed process left.
+READER_DIR_PREFIX = "borderrisk-read-"
 
 
 FORMATS = ("geojson", "csv", "gpkg", "shapefile")
@@ -257,7 +260,7 @@ def _ogr_batches(path: Path, fmt: str, crs: int | None, mapping: dict[str, str],
     gdal_offline()
     # GDAL opens a name chosen here, in a private directory: never the caller's path
     # (no /vsi prefix, no URI, no sibling file but a Shapefile's checked parts).
-    with tempfile.TemporaryDirectory(prefix="borderrisk-read-", dir=temp_dir) as workdir:
+    with tempfile.TemporaryDirectory(prefix=READER_DIR_PREFIX, dir=temp_dir) as workdir:
         if fmt == "gpkg":
             layer = geopackage_layer(path)
             source = Path(workdir) / "upload.gpkg"

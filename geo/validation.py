@@ -32,6 +32,18 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 EARLIEST_TIMESTAMP = pd.Timestamp("1900-01-01", tz="UTC")
 _TZ_SUFFIX = re.compile(r"(?:[Zz]|[+-]\d{2}:?\d{2})$")
 SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def unreadable_reason(text: str) -> str | None:
+    """Why ``text`` is no text PostgreSQL or XML can carry (a NUL character, or a lone
+    UTF-16 surrogate: what invalid UTF-8 such as ``%ED%A0%80`` or JSON's ``"\\ud800"``
+    decodes to), or None when it is readable. (Columns of a batch are checked the same
+    way, vectorised, in :func:`_validate_field`.)"""
+    if "\x00" in text:
+        return "holds a NUL character"
+    if SURROGATES.search(text):
+        return "is not valid UTF-8 text (a lone surrogate)"
+    return None
 # Names as shapely's ``geom_type``, by ``shapely.get_type_id``.
 _GEOMETRY_TYPE_NAMES = ("Point", "LineString", "LinearRing", "Polygon", "MultiPoint",
                         "MultiLineString", "MultiPolygon", "GeometryCollection")

@@ -75,7 +75,7 @@ def import_features(layer_name: str):
     task = ImportTask(job.id, path, layer, fmt, name, options, settings={
         key: settings[key] for key in ("ANALYSIS_SRID", "IMPORT_MAX_UNZIPPED_BYTES",
                                        "IMPORT_STATEMENT_TIMEOUT_S", "UPLOAD_DIR")},
-        actor=audit._request_actor())
+        actor=audit.request_actor())
     try:
         with open(path, "xb") as stream:
             path.chmod(0o600)

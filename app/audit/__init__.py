@@ -41,7 +41,10 @@ def scrub(value):
     return value
 
 
-def _request_actor() -> dict:
+def request_actor() -> dict:
+    """Who and from where (``user_id``, ``username``, ``ip``, ``method``, ``path``): the
+    signed-in user of the current request, or ``cli:<OS user>`` outside a request. Taken
+    in the request when the write happens later (an import job's thread)."""
     if not has_request_context():
         try:
             name = getpass.getuser()
@@ -81,7 +84,7 @@ def record(session, action: str, entity: str, entity_id=None, *, before: dict | 
     row = AuditRecord(action=action, entity=entity,
                       entity_id=None if entity_id is None else str(entity_id),
                       before=scrub(before), after=scrub(after), detail=scrub(detail),
-                      **{**_request_actor(), **(actor or {})})
+                      **{**request_actor(), **(actor or {})})
     session.add(row)
     session.flush()
     return row
@@ -103,7 +106,7 @@ def record_features(session, action: str, layer: Layer, ids, *,
     ``delete``: call before the delete (``before`` is the stored feature, locked).
     """
     return sql.record_features(session, layer, action, ids,
-                               {**_request_actor(), **(actor or {})},
+                               {**request_actor(), **(actor or {})},
                                current_as="before" if action == "delete" else "after",
                                before=before, detail=scrub(detail))
 

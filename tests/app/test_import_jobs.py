@@ -25,7 +25,7 @@ from werkzeug.test import encode_multipart
 from app.api import import_jobs as api_import_jobs
 from app.extensions import db
 from bench.servers import OUR_APP, OUR_GUNICORN, Server, free_port, gunicorn_command, our_app_env
-from geo.readers import BATCH_ROWS
+from geo.readers import BATCH_ROWS, READER_DIR_PREFIX
 from tests.app.test_import_export import upload
 from tests.conftest import committed_sample_layers, make_app, role_headers
 
@@ -225,7 +225,7 @@ def test_start_up_removes_stale_uploads_and_interrupts_dead_jobs(jobs_app, tmp_p
     old = time.time() - (app.config["IMPORT_STATEMENT_TIMEOUT_S"] + 3600)
     stale_file = directory / "job-999.csv"
     stale_file.write_text(HEADER)
-    stale_reader = directory / "borderrisk-read-abc"
+    stale_reader = directory / f"{READER_DIR_PREFIX}abc"
     stale_reader.mkdir()
     (stale_reader / "x.shp").write_bytes(b"\0")
     fresh_file = directory / "job-1000.csv"
