@@ -45,6 +45,10 @@ EMBEDDED_PG_DATA = INSTANCE_DIR / "pgdata"
 EMBEDDED_PG_SOCKET_DIR = INSTANCE_DIR / "pgsocket"
 EMBEDDED_PG_PASSWORD_FILE = INSTANCE_DIR / "pg-password"
 EMBEDDED_PG_USER = "borderrisk"
+# The role that owns the schema (migrations, maintenance); its password is readable by
+# the user who started the cluster only, never by the web server's user.
+EMBEDDED_PG_OWNER_PASSWORD_FILE = INSTANCE_DIR / "pg-owner-password"
+EMBEDDED_PG_OWNER = "borderrisk_owner"
 EMBEDDED_PG_DATABASE = "borderrisk"
 
 ENVIRONMENTS = ("development", "production", "testing")
@@ -56,16 +60,30 @@ class ConfigError(RuntimeError):
 
 
 def embedded_database_url() -> str:
-    """URL of the embedded cluster, or ConfigError when it was never initialised."""
+    """URL of the embedded cluster for the web app's role, or ConfigError when the
+    cluster was never initialised."""
     if not EMBEDDED_PG_PASSWORD_FILE.exists():
         raise ConfigError(
             "DATABASE_URL is not set and the embedded PostGIS under "
             f"{INSTANCE_DIR} is not initialised: run `make run` (or `make db`), "
             "or set DATABASE_URL=postgresql://user:password@host:port/dbname"
         )
-    password = EMBEDDED_PG_PASSWORD_FILE.read_text().strip()
+    return _embedded_url(EMBEDDED_PG_USER, EMBEDDED_PG_PASSWORD_FILE)
+
+
+def embedded_owner_url() -> str | None:
+    """URL of the embedded cluster for the owner role, or None when its password file
+    is absent or not readable by this process (the web server's user)."""
+    try:
+        return _embedded_url(EMBEDDED_PG_OWNER, EMBEDDED_PG_OWNER_PASSWORD_FILE)
+    except OSError:
+        return None
+
+
+def _embedded_url(user: str, password_file: Path) -> str:
+    password = password_file.read_text().strip()
     return (
-        f"postgresql+psycopg2://{EMBEDDED_PG_USER}:{password}@127.0.0.1:"
+        f"postgresql+psycopg2://{user}:{password}@127.0.0.1:"
         f"{EMBEDDED_PG_PORT}/{EMBEDDED_PG_DATABASE}"
     )
 
@@ -176,16 +194,26 @@ def _port(value: str) -> int:
     return int(value)
 
 
-def _database_url(value: str | None) -> str:
+def _database_url(value: str | None, name: str = "DATABASE_URL") -> str:
     if not value:
         return embedded_database_url()
     if not value.startswith(("postgresql://", "postgresql+psycopg2://", "postgres://")):
         raise ConfigError(
-            "DATABASE_URL must be a PostgreSQL URL (postgresql://user:password@host:port/db), "
+            f"{name} must be a PostgreSQL URL (postgresql://user:password@host:port/db), "
             f"got one starting with {value.split(':', 1)[0]!r}"
         )
     # SQLAlchemy 2 no longer accepts the "postgres://" alias.
     return re.sub(r"^postgres(ql)?://", "postgresql+psycopg2://", value)
+
+
+def _owner_url(environ) -> str:
+    """``DATABASE_OWNER_URL``; else the embedded cluster's owner when ``DATABASE_URL`` is
+    unset and this process may read its password; else "" (see ``DATABASE_OWNER_URI``)."""
+    if environ.get("DATABASE_OWNER_URL"):
+        return _database_url(environ["DATABASE_OWNER_URL"], "DATABASE_OWNER_URL")
+    if environ.get("DATABASE_URL"):
+        return ""
+    return embedded_owner_url() or ""
 
 
 @dataclass
@@ -195,6 +223,10 @@ class Config:
     ENV: str = "development"
     SECRET_KEY: str = ""
     SQLALCHEMY_DATABASE_URI: str = ""
+    # The schema owner's URL, for migrations and maintenance only (app/db_roles.py);
+    # "" = unknown here (the web server's user cannot read it) or the same role as
+    # SQLALCHEMY_DATABASE_URI (a server set up with one role).
+    DATABASE_OWNER_URI: str = ""
     ANALYSIS_CRS: str = "EPSG:32638"
     ANALYSIS_SRID: int = 32638
     PORT: int = 5000
@@ -328,9 +360,12 @@ class Config:
                                           environ.get("TRUSTED_PROXIES", "0")),
             NOW=_moment("BORDERRISK_NOW", environ.get("BORDERRISK_NOW")),
         )
-        settings.SQLALCHEMY_DATABASE_URI = overrides.pop(
-            "SQLALCHEMY_DATABASE_URI", None
-        ) or _database_url(environ.get("DATABASE_URL"))
+        app_url = overrides.pop("SQLALCHEMY_DATABASE_URI", None)
+        if app_url:  # the owner of another database is no owner of this one
+            settings.SQLALCHEMY_DATABASE_URI = app_url
+        else:
+            settings.SQLALCHEMY_DATABASE_URI = _database_url(environ.get("DATABASE_URL"))
+            settings.DATABASE_OWNER_URI = _owner_url(environ)
         for key, value in overrides.items():
             if not hasattr(settings, key):
                 raise ConfigError(f"unknown setting {key}")

@@ -16,7 +16,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from app import audit
+from app import audit, db_roles
 from app.auth.models import User
 from app.auth.tokens import create_token, list_tokens, revoke_token
 from app.auth.users import (
@@ -331,9 +331,10 @@ def import_command(file, layer, source, crs, fmt, mapping, dry_run, allow_outsid
 @click.confirmation_option(prompt="CLUSTER locks the incidents table against every read "
                                   "and write while it runs. Go on?")
 def maintenance_cluster() -> None:
-    """Rewrite the incidents in spatial order (CLUSTER on the geometry index, ANALYZE)."""
-    cluster(db.session, "incidents")
-    db.session.commit()
+    """Rewrite the incidents in spatial order (CLUSTER on the geometry index, ANALYZE),
+    as the schema's owner (only a table's owner may CLUSTER it)."""
+    with db_roles.owner_connection(current_app.config) as connection:
+        cluster(connection, "incidents")
     click.echo("incidents clustered on idx_incidents_geom and analysed")
 
 

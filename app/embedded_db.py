@@ -2,8 +2,9 @@
 
 Used when ``DATABASE_URL`` is unset. ``python -m app.embedded_db start`` initialises the
 cluster on first use (PostgreSQL's ``initdb``), starts it on 127.0.0.1 at
-``config.EMBEDDED_PG_PORT`` and makes sure the application role, its database and the
-``postgis`` extension exist; ``stop`` stops it; ``status`` says whether it runs.
+``config.EMBEDDED_PG_PORT`` and makes sure the two roles (the schema's owner and the web
+app's role, app/db_roles.py), the database and the ``postgis`` extension exist;
+``stop`` stops it; ``status`` says whether it runs.
 
 PostgreSQL refuses to run as root, so when invoked as root the cluster runs as the
 unprivileged ``postgres`` OS user (created by Debian's package) with a data directory
@@ -167,38 +168,62 @@ def _admin_connection(dbname: str = "postgres"):
     )
 
 
+def _password(path: Path) -> str:
+    """The password kept in ``path`` (mode 0600, this user's), generated the first time."""
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(24))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _ensure_role(cur, name: str, password: str, options: str) -> None:
+    cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,))
+    verb = "ALTER" if cur.fetchone() else "CREATE"
+    cur.execute(sql.SQL("{} ROLE {} " + options + " PASSWORD {}").format(
+        sql.SQL(verb), sql.Identifier(name), sql.Literal(password)))
+
+
 def _ensure_role_and_database() -> None:
-    password_file = config.EMBEDDED_PG_PASSWORD_FILE
-    if not password_file.exists():
-        password_file.write_text(secrets.token_urlsafe(24))
-        password_file.chmod(0o600)
-    password = password_file.read_text().strip()
+    """Two roles, neither a superuser (app/db_roles.py): the owner of the database and
+    its schema (CREATEDB so the test suite can make throwaway databases, and
+    pg_signal_backend so it can drop them while the app's connections are open), and
+    the web app's role, which owns nothing. A database made before the split (owned by
+    the app's role) is handed to the owner; ``flask db upgrade`` then grants the app's
+    role its privileges."""
+    app_role, owner = config.EMBEDDED_PG_USER, config.EMBEDDED_PG_OWNER
     conn = _admin_connection()
     conn.autocommit = True
     with conn.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (config.EMBEDDED_PG_USER,))
-        verb = "ALTER" if cur.fetchone() else "CREATE"
-        # CREATEDB so the test suite can make throwaway databases; no superuser.
-        cur.execute(
-            sql.SQL("{} ROLE {} LOGIN CREATEDB PASSWORD {}").format(
-                sql.SQL(verb), sql.Identifier(config.EMBEDDED_PG_USER), sql.Literal(password)
-            )
-        )
-        cur.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", (config.EMBEDDED_PG_DATABASE,)
-        )
-        if not cur.fetchone():
+        _ensure_role(cur, owner, _password(config.EMBEDDED_PG_OWNER_PASSWORD_FILE),
+                     "LOGIN CREATEDB NOSUPERUSER NOCREATEROLE")
+        _ensure_role(cur, app_role, _password(config.EMBEDDED_PG_PASSWORD_FILE),
+                     "LOGIN NOCREATEDB NOSUPERUSER NOCREATEROLE")
+        cur.execute(sql.SQL("GRANT pg_signal_backend TO {}").format(sql.Identifier(owner)))
+        cur.execute("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s",
+                    (config.EMBEDDED_PG_DATABASE,))
+        row = cur.fetchone()
+        if row is None:
             # template1 gets PostGIS first, so every database made from it has it.
             _create_postgis("template1")
-            cur.execute(
-                sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                    sql.Identifier(config.EMBEDDED_PG_DATABASE),
-                    sql.Identifier(config.EMBEDDED_PG_USER),
-                )
-            )
+            cur.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                sql.Identifier(config.EMBEDDED_PG_DATABASE), sql.Identifier(owner)))
     conn.close()
     _create_postgis("template1")
     _create_postgis(config.EMBEDDED_PG_DATABASE)
+    if row is not None and row[0] != owner:
+        _hand_to_owner(config.EMBEDDED_PG_DATABASE, app_role, owner)
+
+
+def _hand_to_owner(dbname: str, app_role: str, owner: str) -> None:
+    """Make ``owner`` own ``dbname`` and everything ``app_role`` owned in it."""
+    conn = _admin_connection(dbname)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
+            sql.Identifier(dbname), sql.Identifier(owner)))
+        cur.execute(sql.SQL("REASSIGN OWNED BY {} TO {}").format(
+            sql.Identifier(app_role), sql.Identifier(owner)))
+    conn.close()
 
 
 def _create_postgis(dbname: str) -> None:

@@ -52,7 +52,7 @@ import psycopg2
 from psycopg2 import sql
 from sqlalchemy.engine import make_url
 
-from tests.databases import ThrowawayDatabases, server_url
+from tests.databases import ThrowawayDatabases, owner_url, server_url
 
 DEFAULT_ROWS = 1_000_000
 LIST_ROWS = 10_000
@@ -418,9 +418,13 @@ def benchmark(rows: int, with_demo_incidents: bool) -> None:
     ratios: dict[str, tuple[float, float]] = {}
     try:
         url_text = url.render_as_string(hide_password=False)
+        # Emptying, ANALYZE and the peer's own table need the schema's owner.
+        owner = make_url(owner_url(url_text))
         print(f"machine: {machine()}")
         print(f"database: {server_versions(url)} (throwaway database {name})")
-        app = create_app({"SQLALCHEMY_DATABASE_URI": url_text})
+        app = create_app({"SQLALCHEMY_DATABASE_URI": url_text,
+                          "DATABASE_OWNER_URI": str(owner.render_as_string(
+                              hide_password=False))})
         counts = prepare_database(app, with_demo_incidents)
         print(f"reference layers: {counts['regions']} regions, {counts['border_segments']} "
               f"border sections, {counts['crossing_points']} crossing points, "
@@ -436,14 +440,14 @@ def benchmark(rows: int, with_demo_incidents: bool) -> None:
                 ("csv", csv_path, ["-oo", "X_POSSIBLE_NAMES=lon", "-oo", "Y_POSSIBLE_NAMES=lat",
                                    "-a_srs", "EPSG:4326"]),
             ):
-                empty_incidents(url, with_demo_incidents)
+                empty_incidents(owner, with_demo_incidents)
                 ours, result = run_our_import(path, url_text, f"ours: import {fmt}")
                 if result["inserted"] != rows:
                     raise SystemExit(f"{fmt}: expected {rows} inserted, got {result}")
                 print(f"{fmt}: correlation of the incidents' physical and spatial order "
-                      f"{spatial_order_correlation(url):.3f}", flush=True)
-                peer = run_ogr2ogr(path, url, f"ogr_{fmt}", f"ogr2ogr: {fmt}", options)
-                floor = time_write_floor(url)
+                      f"{spatial_order_correlation(owner):.3f}", flush=True)
+                peer = run_ogr2ogr(path, owner, f"ogr_{fmt}", f"ogr2ogr: {fmt}", options)
+                floor = time_write_floor(owner)
                 floor.note = f"{floor.seconds / peer.seconds:.2f}x ogr2ogr"
                 again, result = run_our_import(path, url_text, f"ours: re-import {fmt}")
                 if result["unchanged"] != rows:

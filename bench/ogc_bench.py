@@ -448,7 +448,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="ogc_bench_"))
     servers: list[Server] = []
     try:
-        tune_database(database_url)
+        tune_database(app.config["DATABASE_OWNER_URI"])
         with app.app_context():  # the bare SQL's connections get the new settings too
             from app.extensions import db
 

@@ -562,7 +562,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="wms_bench_"))
     servers: list[Server] = []
     try:
-        settings = tune_database(database_url)
+        settings = tune_database(app.config["DATABASE_OWNER_URI"])
         extent = country_extent_3857(database_url)
         anchors = incident_sample_3857(database_url, 1000, SEED)
         period = whole_time(database_url)

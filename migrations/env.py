@@ -1,7 +1,10 @@
 """Alembic environment (Flask-Migrate): runs revisions against the app's database.
 
-GeoAlchemy2's helpers keep PostGIS's own tables (spatial_ref_sys, ...) out of
-autogenerate and render geometry columns and their spatial indexes correctly.
+Revisions run as the schema's owner (``DATABASE_OWNER_URL``, app/db_roles.py), and in
+the same transaction the owner grants the web app's role what it may do with each
+table, so every upgrade leaves the app's role owning nothing. GeoAlchemy2's helpers
+keep PostGIS's own tables (spatial_ref_sys, ...) out of autogenerate and render
+geometry columns and their spatial indexes correctly.
 """
 
 import logging
@@ -10,6 +13,10 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 from geoalchemy2 import alembic_helpers
+from sqlalchemy import create_engine
+from sqlalchemy.pool import NullPool
+
+from app import db_roles
 
 config = context.config
 fileConfig(config.config_file_name, disable_existing_loggers=False)
@@ -31,17 +38,21 @@ def _configure(**kwargs):
 
 def run_migrations_offline():
     """Emit SQL to stdout instead of running it (``flask db upgrade --sql``)."""
-    url = target_db.engine.url.render_as_string(hide_password=False)
-    _configure(url=url, literal_binds=True)
+    _configure(url=db_roles.owner_url(current_app.config), literal_binds=True)
     with context.begin_transaction():
         context.run_migrations()
 
 
 def run_migrations_online():
-    with target_db.engine.connect() as connection:
-        _configure(connection=connection)
-        with context.begin_transaction():
-            context.run_migrations()
+    engine = create_engine(db_roles.owner_url(current_app.config), poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            _configure(connection=connection)
+            with context.begin_transaction():
+                context.run_migrations()
+                db_roles.grant_app_role(connection, current_app.config)
+    finally:
+        engine.dispose()
 
 
 if context.is_offline_mode():

@@ -12,16 +12,18 @@ import json
 import shutil
 import tempfile
 import uuid
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.orm import scoped_session, sessionmaker
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session, scoped_session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from app import create_app
 from app.extensions import db
-from tests.databases import ThrowawayDatabases, server_url
+from tests.databases import ThrowawayDatabases, owner_url, server_url
 
 DATA_DIR = Path(__file__).parent / "data"
 TEST_PASSWORD = "test-password-123"
@@ -46,7 +48,10 @@ def remove_test_upload_dir():
 
 
 def make_app(database_url: str, **settings):
+    """The app on ``database_url`` (a throwaway database's, as the web app's role), with
+    the owner's URL of that database for its migrations."""
     return create_app({"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True,
+                       "DATABASE_OWNER_URI": owner_url(database_url),
                        "UPLOAD_DIR": str(TEST_UPLOAD_DIR), **settings})
 
 
@@ -87,6 +92,30 @@ def db_session(app):
             db.session = original
             transaction.rollback()
             connection.close()
+
+
+@contextmanager
+def owner_connection(app):
+    """A connection to ``app``'s database as the schema's owner (app/db_roles.py), in a
+    transaction rolled back at the end; a lock it waits for fails it after 10 s."""
+    engine = create_engine(app.config["DATABASE_OWNER_URI"], poolclass=NullPool)
+    connection = engine.connect()
+    transaction = connection.begin()
+    try:
+        connection.execute(text("SET LOCAL lock_timeout = '10s'"))
+        yield connection
+    finally:
+        transaction.rollback()
+        connection.close()
+        engine.dispose()
+
+
+@pytest.fixture
+def owner_session(app):
+    """A session as the owner of the test database, rolled back after the test (what an
+    administrator, not the app, could do beside it)."""
+    with owner_connection(app) as connection:
+        yield Session(bind=connection)
 
 
 @pytest.fixture

@@ -20,17 +20,47 @@ from sqlalchemy.engine import make_url
 import config
 
 
-def server_url() -> str:
-    """URL of the server to make throwaway databases on (never used for tests itself)."""
-    url = os.environ.get("DATABASE_URL") or config.embedded_database_url()
+def _plain(url: str) -> str:
     return url.replace("postgresql+psycopg2://", "postgresql://", 1)
 
 
-class ThrowawayDatabases:
-    """Creates databases named ``<db>_test_<random>`` and drops them afterwards."""
+def server_url() -> str:
+    """URL of the server to make throwaway databases on, as the role that will own them
+    (``DATABASE_OWNER_URL``, else ``DATABASE_URL`` for a server set up with one role,
+    else the embedded cluster's owner); never used for tests itself."""
+    url = (os.environ.get("DATABASE_OWNER_URL") or os.environ.get("DATABASE_URL")
+           or config.embedded_owner_url())
+    if not url:
+        pytest.exit(f"the owner role's password ({config.EMBEDDED_PG_OWNER_PASSWORD_FILE}) "
+                    "is not readable: run the suite as the user who ran `make db`",
+                    returncode=3)
+    return _plain(url)
 
-    def __init__(self, base_url: str, purpose: str = "test"):
+
+def app_server_url() -> str:
+    """URL of the same server as the web app's role (``DATABASE_URL``, else the embedded
+    cluster's app role)."""
+    return _plain(os.environ.get("DATABASE_URL") or config.embedded_database_url())
+
+
+def owner_url(app_url: str) -> str:
+    """The owner's URL of the database of ``app_url`` (a URL ``create`` returned); on
+    another server (a benchmark's own cluster, set up with one role) ``app_url``."""
+    app, owner = make_url(app_url), make_url(server_url())
+    if (app.host, app.port) != (owner.host, owner.port):
+        return app_url
+    return owner.set(drivername="postgresql+psycopg2", database=app.database,
+                     ).render_as_string(hide_password=False)
+
+
+class ThrowawayDatabases:
+    """Creates databases named ``<db>_test_<random>`` owned by the owner role (``base_url``)
+    and drops them afterwards; ``create`` answers the URL the web app's role
+    (``app_url``, default ``app_server_url()``) connects with."""
+
+    def __init__(self, base_url: str, purpose: str = "test", app_url: str | None = None):
         self.base = make_url(base_url)
+        self.app = make_url(app_url or app_server_url())
         self.purpose = purpose
         self.created: list[str] = []
 
@@ -54,7 +84,7 @@ class ThrowawayDatabases:
             cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         conn.close()
         self.created.append(name)
-        return self.base.set(drivername="postgresql+psycopg2", database=name).render_as_string(
+        return self.app.set(drivername="postgresql+psycopg2", database=name).render_as_string(
             hide_password=False
         )
 

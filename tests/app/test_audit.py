@@ -12,15 +12,16 @@ from datetime import UTC, datetime, timedelta
 import flask_migrate
 import pytest
 from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from app import audit
+from app import audit, db_roles
 from app import cli as app_cli
 from app.extensions import db
 from tests.app.test_api_write import incident
 from tests.app.test_import_export import SMALL_CSV, big_csv, upload
-from tests.conftest import make_app
+from tests.conftest import committed_sample_layers, make_app, owner_connection, role_headers
 
 OCTOBER = "2026-10-01T00:00:00Z/2026-10-31T23:59:59Z"
 
@@ -268,23 +269,55 @@ def assert_refused(session, statement: str, message: str) -> None:
     savepoint.rollback()
 
 
-def assert_append_only(session) -> None:
-    """The application's own connection can insert, but not change, delete or truncate;
-    and with the privileges granted back (the owner can), the triggers still refuse."""
+# What only a table's owner may do: each refused to the app's role.
+OWNER_ONLY = {
+    "alter": ("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_change",
+              "must be owner of table audit_log"),
+    "drop": ("DROP TABLE audit_log", "must be owner of table audit_log"),
+    "drop trigger": ("DROP TRIGGER audit_log_chain ON audit_log",
+                     "must be owner of (table|relation) audit_log"),
+    "replace function": ("CREATE OR REPLACE FUNCTION audit_log_digest(text, text) RETURNS "
+                         "char(64) LANGUAGE sql AS $$ SELECT repeat('0', 64) $$",
+                         "permission denied for schema public|must be owner of function"),
+}
+
+
+def assert_owner_refused_by_the_triggers(owner) -> None:
+    """The owner's connection (a session in a transaction the caller rolls back), once
+    it grants itself the privileges, is refused by the triggers."""
+    owner.execute(text("GRANT UPDATE, DELETE, TRUNCATE ON audit_log TO CURRENT_USER"))
+    owner.execute(text("INSERT INTO audit_log (action, entity) VALUES ('test', 'test')"))
+    for statement in REFUSED.values():
+        assert_refused(owner, statement, "audit_log is append-only")
+
+
+def assert_app_role_refused(session, owner_role: str) -> None:
+    """The application's own connection can insert, but not change, delete or truncate,
+    nor grant itself more, alter the table or become the owner."""
     session.execute(text("INSERT INTO audit_log (action, entity) VALUES ('test', 'test')"))
     for statement in REFUSED.values():
         assert_refused(session, statement, "permission denied")
+    for statement, message in OWNER_ONLY.values():
+        assert_refused(session, statement, message)
+    assert_refused(session, f'SET ROLE "{owner_role}"', "permission denied to set role")
     savepoint = session.begin_nested()
     session.execute(text("GRANT UPDATE, DELETE, TRUNCATE ON audit_log TO CURRENT_USER"))
-    for statement in REFUSED.values():
-        assert_refused(session, statement, "audit_log is append-only")
+    granted = session.execute(text(
+        "SELECT has_table_privilege('audit_log', 'UPDATE') "
+        "OR has_table_privilege('audit_log', 'DELETE') "
+        "OR has_table_privilege('audit_log', 'TRUNCATE')")).scalar_one()
     savepoint.rollback()
+    assert granted is False  # a grant without the grant option grants nothing
     assert session.execute(text(
         "SELECT count(*) FROM audit_log WHERE action = 'forged'")).scalar_one() == 0
 
 
-def test_the_application_cannot_change_the_trail(db_session):
-    assert_append_only(db_session)
+def test_the_application_cannot_change_the_trail(app, db_session):
+    assert_app_role_refused(db_session, make_url(app.config["DATABASE_OWNER_URI"]).username)
+
+
+def test_the_triggers_refuse_even_the_owner(owner_session):
+    assert_owner_refused_by_the_triggers(owner_session)
 
 
 def test_the_trail_stays_append_only_after_downgrade_and_upgrade(databases):
@@ -294,9 +327,12 @@ def test_the_trail_stays_append_only_after_downgrade_and_upgrade(databases):
         flask_migrate.downgrade(revision="8b9c0d1e2f3a")  # before the audit trail
         assert "audit_log" not in db.inspect(db.engine).get_table_names()
         flask_migrate.upgrade()
+        with owner_connection(scratch) as owner:
+            assert_owner_refused_by_the_triggers(Session(bind=owner))
         with db.engine.connect() as connection:
             session = Session(bind=connection)
-            assert_append_only(session)
+            assert_app_role_refused(
+                session, make_url(scratch.config["DATABASE_OWNER_URI"]).username)
             session.rollback()
             session.close()
         db.engine.dispose()
@@ -457,46 +493,58 @@ def test_answers_conform_to_the_openapi_document(app, client, token_headers, sam
     assert 200 in statuses
 
 
-def test_the_hash_chain_links_every_record_and_verify_finds_the_first_broken_one(
-        app, client, sample_layers, analyst, db_session):
+def as_owner(app, statement: str, params=None) -> None:
+    """Run ``statement`` as the schema's owner, granting itself the privileges and with
+    the no-change trigger off, committed:
+    what an administrator, never the app's role, could do to the trail."""
+    with db_roles.owner_connection(app.config) as connection:
+        connection.execute(text("GRANT UPDATE, DELETE ON audit_log TO CURRENT_USER"))
+        connection.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_change"))
+        connection.execute(text(statement), params or {})
+        connection.execute(text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_change"))
+
+
+def test_the_hash_chain_links_every_record_and_verify_finds_the_first_broken_one(databases):
     """Each record holds the SHA-256 of the previous one (set-based inserts too);
     `flask audit verify` names the first altered record, and the one after a deleted
-    record (issue 14 item 3). The tampering runs as the table's owner."""
-    headers, _ = analyst
+    record (issue 14 item 3). The tampering runs as the table's owner, on committed
+    records."""
+    scratch, _ = committed_sample_layers(databases)
+    headers = role_headers(scratch, "chain", roles=("analyst",))["analyst"]
     body = {"type": "FeatureCollection",
             "features": [incident(external_id=f"HC-{i}") for i in range(5)]}
+    client = scratch.test_client()
     assert client.post("/api/v1/incidents", json=body, headers=headers).status_code == 201
-    audit.record(db_session, "password", "user", 1)
-    chain = db_session.execute(text(
-        "SELECT id, prev_sha256, sha256 FROM audit_log ORDER BY id")).all()
+    with scratch.app_context():
+        audit.record(db.session, "password", "user", 1)
+        db.session.commit()
+        chain = db.session.execute(text(
+            "SELECT id, prev_sha256, sha256, detail::text AS detail FROM audit_log "
+            "ORDER BY id")).all()
+        db.session.remove()
     assert len(chain) >= 6
     assert all(row.prev_sha256 == before.sha256 for before, row in zip(chain, chain[1:],
                                                                          strict=False))
     assert len({row.sha256 for row in chain}) == len(chain)
-    runner = app.test_cli_runner()
+    runner = scratch.test_cli_runner()
     intact = runner.invoke(args=["audit", "verify"])
     assert intact.exit_code == 0 and f"{len(chain)} records chained" in intact.output
 
     altered, deleted = chain[2].id, chain[4].id
-    original = db_session.execute(text("SELECT detail::text FROM audit_log WHERE id = :id"),
-                                  {"id": altered}).scalar_one()
-    # What the owning role can still do (docs/security.md, "not yet defended").
-    db_session.execute(text("GRANT UPDATE, DELETE ON audit_log TO CURRENT_USER"))
-    db_session.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_change"))
-    db_session.execute(text("UPDATE audit_log SET detail = '{\"forged\": true}' WHERE id = :id"),
-                       {"id": altered})
+    as_owner(scratch, "UPDATE audit_log SET detail = '{\"forged\": true}' WHERE id = :id",
+             {"id": altered})
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 1
     assert f"audit record {altered} breaks the chain: its content" in result.output
 
-    db_session.execute(text("UPDATE audit_log SET detail = CAST(:detail AS jsonb) "
-                            "WHERE id = :id"), {"detail": original, "id": altered})
+    as_owner(scratch, "UPDATE audit_log SET detail = CAST(:detail AS jsonb) WHERE id = :id",
+             {"detail": chain[2].detail, "id": altered})
     assert runner.invoke(args=["audit", "verify"]).exit_code == 0  # restored exactly
-    db_session.execute(text("DELETE FROM audit_log WHERE id > :a AND id <= :d"),
-                       {"a": altered, "d": deleted})
-    db_session.execute(text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_change"))
-    after_gap = db_session.execute(text("SELECT min(id) FROM audit_log WHERE id > :d"),
-                                   {"d": deleted}).scalar_one()
+    as_owner(scratch, "DELETE FROM audit_log WHERE id > :a AND id <= :d",
+             {"a": altered, "d": deleted})
+    after_gap = next(row.id for row in chain if row.id > deleted)
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 1
     assert f"audit record {after_gap} breaks the chain: its link" in result.output
+    with scratch.app_context():
+        db.engine.dispose()

@@ -48,6 +48,7 @@ from tests.conftest import (
     make_app,
     role_headers,
 )
+from tests.databases import owner_url
 
 FLASK = Path(sys.executable).parent / "flask"
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -294,7 +295,7 @@ def test_read_only_database_refuses_writes_with_503_and_writes_nothing(committed
         db.session.commit()
         db.session.remove()
     before = _counts(url)
-    admin = pg.connect(url)
+    admin = pg.connect(owner_url(url))  # ALTER DATABASE: the owner's
     try:
         with admin.cursor() as cur:
             cur.execute(sql.SQL("ALTER DATABASE {} SET default_transaction_read_only = on")

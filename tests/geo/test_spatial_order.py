@@ -110,25 +110,34 @@ def test_the_demo_incidents_are_stored_in_spatial_order(demo_app):
     assert ordered
 
 
-def test_the_maintenance_command_clusters_a_table_written_in_another_order(app, db_session,
-                                                                          sample_layers):
-    # SYNTHETIC rows written in a random order on purpose (as updates over time would
-    # leave them), on the same 50 x 100 grid.
-    db_session.execute(text("SELECT setseed(0.6)"))
-    db_session.execute(text(
-        """
-        INSERT INTO incidents (source, external_id, occurred_at, category, outcome,
-                               persons_count, source_reliability, information_credibility,
-                               status, geom)
-        SELECT 'shuffled', 'X-' || i, t.occurred_at, t.category, t.outcome, t.persons_count,
-               t.source_reliability, t.information_credibility, t.status,
-               ST_SetSRID(ST_MakePoint(45.0 + (i % 50) / 500.0, 41.3 + (i / 50) / 500.0),
-                          4326)
-          FROM generate_series(0, 4999) AS i
-         CROSS JOIN (SELECT * FROM incidents WHERE id = :sample) AS t ORDER BY random()
-        """), {"sample": sample_layers["incidents"]["T-1"]})
+def test_the_maintenance_command_clusters_a_table_written_in_another_order(databases):
+    """On committed rows: CLUSTER runs as the schema's owner on a connection of its own
+    (the web app's role may not), so it would wait for a test's open transaction."""
+    from app.extensions import db
+
+    app, ids = committed_sample_layers(databases)
     params = {"source": "shuffled", "x0": 45.039, "y0": 41.339, "x1": 45.061, "y1": 41.361}
-    before = db_session.execute(PAGES_IN_BOX, params).one()
+    with app.app_context():
+        # SYNTHETIC rows written in a random order on purpose (as updates over time
+        # would leave them), on the same 50 x 100 grid.
+        db.session.execute(text("SELECT setseed(0.6)"))
+        db.session.execute(text(
+            """
+            INSERT INTO incidents (source, external_id, occurred_at, category, outcome,
+                                   persons_count, source_reliability,
+                                   information_credibility, status, geom)
+            SELECT 'shuffled', 'X-' || i, t.occurred_at, t.category, t.outcome,
+                   t.persons_count, t.source_reliability, t.information_credibility,
+                   t.status,
+                   ST_SetSRID(ST_MakePoint(45.0 + (i % 50) / 500.0,
+                                           41.3 + (i / 50) / 500.0), 4326)
+              FROM generate_series(0, 4999) AS i
+             CROSS JOIN (SELECT * FROM incidents WHERE id = :sample) AS t
+             ORDER BY random()
+            """), {"sample": ids["incidents"]["T-1"]})
+        db.session.commit()
+        before = db.session.execute(PAGES_IN_BOX, params).one()
+        db.session.remove()
     assert before.rows == 121 and before.pages > 50, before
 
     refused = app.test_cli_runner().invoke(args=["db-maintenance", "cluster"], input="n\n")
@@ -136,6 +145,9 @@ def test_the_maintenance_command_clusters_a_table_written_in_another_order(app, 
     done = app.test_cli_runner().invoke(args=["db-maintenance", "cluster", "--yes"])
     assert done.exit_code == 0, done.output
     assert "incidents clustered" in done.output
-    after = db_session.execute(PAGES_IN_BOX, params).one()
+    with app.app_context():
+        after = db.session.execute(PAGES_IN_BOX, params).one()
+        db.session.remove()
+        db.engine.dispose()
     # GiST order: not quite the curve of an import, but a few pages instead of one a row.
     assert after.rows == 121 and after.pages <= 25
