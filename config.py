@@ -270,11 +270,11 @@ class Config:
     LOGIN_LOCK_MINUTES: int = 15
     LOGIN_IP_MAX_FAILURES: int = 20
     LOGIN_IP_WINDOW_MINUTES: int = 15
-    # The CIRAM risk model's YAML file (default: geo/risk.yaml, shipped and commented).
+    # The CIRAM risk model's YAML file (default: geo/risk/risk.yaml, shipped and commented).
     RISK_CONFIG: str = ""
     # Most cells a hot-spot grid may have; a smaller cell size is refused with 422.
     HOTSPOT_MAX_CELLS: int = 200_000
-    # Bytes of vector tiles each worker process keeps (geo.tiles.TileCache); 0 = none.
+    # Bytes of vector tiles each worker process keeps (geo.maps.tiles.TileCache); 0 = none.
     TILE_CACHE_BYTES: int = 64 * 1024 * 1024
     # Largest WIDTH or HEIGHT (pixels) of a WMS GetMap/GetLegendGraphic.
     WMS_MAX_SIZE: int = 4096

@@ -33,9 +33,9 @@ from app.auth.users import (
 from app.errors import client_data_error
 from app.extensions import db
 from config import INSTANCE_DIR
-from geo.ingest import cluster, import_file
+from geo.io.ingest import cluster, import_file
+from geo.io.readers import FORMATS, ReadError
 from geo.layers import LAYERS
-from geo.readers import FORMATS, ReadError
 from geo.vocabulary import ROLES
 
 
@@ -219,7 +219,7 @@ def _has_data() -> bool:
               help="Load only when the database holds no regions, segments or incidents.")
 def demo_load(if_empty: bool) -> None:
     """Load the synthetic demo data set (idempotent) and create the demo user."""
-    from geo.demo import load_demo
+    from geo.demo.synthetic import load_demo
 
     if if_empty and _has_data():
         click.echo("database already holds data: demo data not loaded")
@@ -238,7 +238,7 @@ def demo_load(if_empty: bool) -> None:
 @click.confirmation_option(prompt="Delete the demo data and load it anew?")
 def demo_reset() -> None:
     """Delete the demo data and load it again."""
-    from geo.demo import DemoResetRefusedError, reset_demo
+    from geo.demo.synthetic import DemoResetRefusedError, reset_demo
 
     # Users keep their regions by code: the demo regions are deleted and come back.
     try:
@@ -279,7 +279,7 @@ def import_command(file, layer, source, crs, fmt, mapping, dry_run, allow_outsid
     """Import FILE into LAYER: all or nothing, upserting on the natural key."""
     from app.api.imports import parse_mapping
     from app.api.params import ParameterError, parse_crs
-    from geo.import_jobs import owned_upload_dir
+    from geo.io.import_jobs import owned_upload_dir
 
     try:
         srid = parse_crs("crs", crs, default=None)
@@ -318,8 +318,8 @@ def import_command(file, layer, source, crs, fmt, mapping, dry_run, allow_outsid
         db.session.rollback()
         click.echo(f"dry run, nothing written: {summary}")
         return
-    from geo.audit import file_sha256
-    from geo.readers import detect_format
+    from geo.audit_trail import file_sha256
+    from geo.io.readers import detect_format
 
     audit.record_import(db.session, report, file=str(file), sha256=file_sha256(file),
                         source=default_source, fmt=fmt or detect_format(file))
@@ -341,7 +341,7 @@ def maintenance_cluster() -> None:
 @audit_cli.command("verify")
 def audit_verify() -> None:
     """Recompute the audit trail's hash chain; exit 1 naming the first broken record."""
-    from geo.audit import first_broken_link
+    from geo.audit_trail import first_broken_link
 
     checked, broken, why = first_broken_link(db.session)
     if broken is not None:

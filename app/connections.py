@@ -3,7 +3,7 @@
 A small tile's statement takes a few milliseconds, so each round trip around it counts
 (docs/benchmarks.md, issue 6):
 
-- **Liveness at checkout without a round trip** (``geo.pooling``): a pooled connection
+- **Liveness at checkout without a round trip** (``geo.db``): a pooled connection
   the server has ended is replaced when a request takes it, instead of SQLAlchemy's
   ``pool_pre_ping`` (a ``SELECT 1`` before every request). A connection that dies
   between that check and its first statement fails that one request (503) and the pool
@@ -24,7 +24,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from app.extensions import db
-from geo.pooling import replace_ended_connections
+from geo.db import replace_ended_connections
 
 # GET/HEAD endpoints whose database work is the caller's authentication and single
 # read statements (app.ogc.tiles).

@@ -25,7 +25,7 @@ from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
-from geo.validation import quoted, unreadable_reason
+from geo.io.validation import quoted, unreadable_reason
 
 PROBLEM_MIME = "application/problem+json"
 # Seconds a client should wait before retrying after a 503 (a restart takes a few).

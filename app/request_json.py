@@ -16,7 +16,7 @@ import json
 
 from flask.json.provider import DefaultJSONProvider
 
-from geo.validation import quoted, unreadable_reason
+from geo.io.validation import quoted, unreadable_reason
 
 # GeoJSON needs 4 levels of arrays for a MultiPolygon's coordinates, inside a feature
 # inside a collection: 32 leaves room for any real document.
@@ -62,7 +62,7 @@ class UnreadableJSONTextError(Exception):
 
 def refuse_unreadable_text(value, path: str = "") -> None:
     """Raise :class:`UnreadableJSONTextError` for the first key or string of a parsed JSON
-    value (walked without recursion) that :func:`geo.validation.unreadable_reason` refuses."""
+    value (walked without recursion) that :func:`geo.io.validation.unreadable_reason` refuses."""
     pending = [(path, value)]
     while pending:
         where, item = pending.pop()

@@ -2,7 +2,7 @@
 
 Run: ``.venv/bin/python -m bench.audit_bench [--features 10000] [--repeat 2]``
 
-On a throwaway database with the demo's reference layers (``geo.demo``, synthetic), an
+On a throwaway database with the demo's reference layers (``geo.demo.synthetic``, synthetic), an
 analyst POSTs a FeatureCollection of ``--features`` synthetic incidents through the API
 (one request: validation, COPY to staging, insert, links, audit records, commit), then
 PATCHes one of them and DELETEs it. The statements that write ``audit_log`` are timed
@@ -26,7 +26,7 @@ def setup():
     from app.auth.tokens import create_token
     from app.auth.users import create_user
     from app.extensions import db
-    from geo.demo import load_demo
+    from geo.demo.synthetic import load_demo
     from tests.conftest import make_app
     from tests.databases import ThrowawayDatabases, server_url
 

@@ -3,7 +3,7 @@
 Run: ``.venv/bin/python -m bench.hotspot_bench [--incidents 1000000] [--cells 100000]``
 
 In one run, on a throwaway database with the demo's reference layers and N synthetic
-incidents (``geo.demo``):
+incidents (``geo.demo.synthetic``):
 
 1. the planner API call ``/api/v1/hotspots`` for a grid of about ``--cells`` hexagons
    over the whole country, cold (empty result and grid caches), with the default
@@ -11,7 +11,7 @@ incidents (``geo.demo``):
    with the grid of an earlier request kept (another window over the same area and
    cell size: the result cache still empty);
 2. on the identical cells and counts, the weights + Gi* step: ours
-   (``geo.gridweights``) against ``libpysal.weights.DistanceBand`` + ``esda.G_Local``
+   (``geo.hotspots.gridweights``) against ``libpysal.weights.DistanceBand`` + ``esda.G_Local``
    (``permutations=0``), printing both times, the ratio and the largest z difference;
 3. the emerging hot-spot API call over 36 monthly steps on the same grid, cold and
    with the grid kept;
@@ -49,7 +49,7 @@ def setup(incidents: int):
     from app.auth.tokens import create_token
     from app.auth.users import create_user
     from app.extensions import db
-    from geo.demo import load_demo
+    from geo.demo.synthetic import load_demo
     from tests.conftest import make_app
     from tests.databases import ThrowawayDatabases, server_url
 
@@ -71,9 +71,9 @@ def cell_size_for(cells: int) -> float:
     """Hexagon edge (metres) giving about ``cells`` cells over Georgia's bbox."""
     import shapely
 
-    from geo import hexgrid
     from geo.crs import reproject
-    from geo.validation import STORAGE_SRID
+    from geo.hotspots import hexgrid
+    from geo.io.validation import STORAGE_SRID
 
     box = reproject(shapely.segmentize(shapely.box(*GEORGIA_BBOX), 0.01), STORAGE_SRID, 32638)
     return float(np.sqrt(box.area / (cells * 3 * hexgrid.H)))
@@ -81,8 +81,8 @@ def cell_size_for(cells: int) -> float:
 
 def api_call(app, headers, url: str, keep_grid: bool = False):
     """One API call with an empty result cache; ``keep_grid`` keeps the grids built
-    by earlier calls (``geo.analysis.GRIDS``), otherwise the call is fully cold."""
-    from geo.analysis import CACHE, GRIDS
+    by earlier calls (``geo.hotspots.pipeline.GRIDS``), otherwise the call is fully cold."""
+    from geo.hotspots.pipeline import CACHE, GRIDS
 
     CACHE.clear()  # cold: no cached result
     if not keep_grid:
@@ -101,8 +101,8 @@ def peer_comparison(body: dict, size: float):
     import esda
     import libpysal
 
-    from geo import hexgrid
-    from geo.gridweights import HexNeighbourhood
+    from geo.hotspots import hexgrid
+    from geo.hotspots.gridweights import HexNeighbourhood
 
     band = body["metadata"]["distance_band_m"]
     props = [f["properties"] for f in body["features"]]
@@ -129,8 +129,8 @@ def recovery_table(app, headers, size: float):
     """Precision/recall of planted hot-spots and PAI per method, train a year, test a
     quarter."""
     from app.extensions import db
-    from geo import evaluation, hexgrid
     from geo.crs import transform_xy
+    from geo.hotspots import evaluation, hexgrid
 
     with app.app_context():
         planted = db.session.execute(text(
@@ -209,7 +209,7 @@ def report(meta, t_default, t_given, t_grid_kept, t_ours, t_peer, dz, t_emerging
     print(f"{'API /hotspots, cold, band given':<58}{t_given[0]:>10.2f}{t_given[1]:>8.2f}")
     print(f"{'API /hotspots, band given, grid kept, another window':<58}"
           f"{t_grid_kept[0]:>10.2f}{t_grid_kept[1]:>8.2f}")
-    print(f"{'weights + Gi*: ours (geo.gridweights)':<58}{t_ours:>10.3f}")
+    print(f"{'weights + Gi*: ours (geo.hotspots.gridweights)':<58}{t_ours:>10.3f}")
     print(f"{'weights + Gi*: libpysal DistanceBand + esda G_Local':<58}{t_peer:>10.3f}")
     print(f"{'ratio ours / peer (goal <= 0.10)':<58}{t_ours / t_peer:>10.4f}")
     print(f"{'largest |z ours - z esda|':<58}{dz:>10.1e}")

@@ -10,9 +10,9 @@ dropped at the end):
 
 1. loads the demo reference layers (regions, border sections, crossing points; the demo
    incidents only with ``--with-demo-incidents``), so the derived links are real work;
-2. generates ``--rows`` synthetic incidents with ``geo.demo``'s generator and writes them
+2. generates ``--rows`` synthetic incidents with ``geo.demo.synthetic``'s generator and writes them
    as a GeoPackage and as a CSV (``lon``/``lat`` columns) in a temporary directory;
-3. per format, on an empty ``incidents`` table: times our import (``geo.ingest.import_file``,
+3. per format, on an empty ``incidents`` table: times our import (``geo.io.ingest.import_file``,
    what ``flask import`` runs: validation, staging COPY, SQL checks, upsert, derived links,
    commit; it writes the rows in spatial order, and the run prints how closely the table
    follows it) in a fresh Python process, then ``ogr2ogr -f PostgreSQL`` loading the same file
@@ -111,7 +111,7 @@ def prepare_database(app, with_demo_incidents: bool) -> dict:
     from app.auth.tokens import create_token
     from app.auth.users import create_user
     from app.extensions import db
-    from geo.demo import load_demo
+    from geo.demo.synthetic import load_demo
 
     with app.app_context():
         flask_migrate.upgrade()
@@ -130,7 +130,7 @@ def prepare_database(app, with_demo_incidents: bool) -> dict:
 
 
 def write_incident_files(rows: int, directory: Path) -> tuple[Path, Path, float]:
-    """``rows`` synthetic incidents (geo.demo's generator) as GeoPackage and CSV.
+    """``rows`` synthetic incidents (geo.demo.synthetic's generator) as GeoPackage and CSV.
 
     Returns the two paths and the seconds it took. The files carry no ``source``: the
     import fills it from the file name, as ``flask import`` does.
@@ -140,7 +140,7 @@ def write_incident_files(rows: int, directory: Path) -> tuple[Path, Path, float]
     import pandas as pd
     import shapely
 
-    from geo.demo import build_demo
+    from geo.demo.synthetic import build_demo
 
     started = time.perf_counter()
     incidents = build_demo(seed=SEED, n_incidents=rows).incidents
@@ -246,7 +246,7 @@ def count_rows(url, table: str) -> int:
 
 def spatial_order_correlation(url) -> float:
     """The planner's correlation of the incidents' physical and spatial order after
-    ``ANALYZE`` (1: stored along ``geo.ingest.SPATIAL_ORDER``; 0: unrelated)."""
+    ``ANALYZE`` (1: stored along ``geo.io.ingest.SPATIAL_ORDER``; 0: unrelated)."""
     connection = connect(url, autocommit=True)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE incidents")
@@ -259,7 +259,7 @@ def spatial_order_correlation(url) -> float:
 
 def empty_incidents(url, keep_demo: bool) -> None:
     """Remove the imported incidents (the demo's stay with ``--with-demo-incidents``)."""
-    from geo.demo import DEMO_SOURCE
+    from geo.demo.synthetic import DEMO_SOURCE
 
     connection = connect(url)
     with connection, connection.cursor() as cursor:
@@ -385,7 +385,7 @@ def worker(path: str) -> None:
     """Child process: ``import_file`` + commit, as ``flask import`` runs it; JSON out."""
     from app import create_app
     from app.extensions import db
-    from geo.ingest import import_file
+    from geo.io.ingest import import_file
     from geo.layers import INCIDENTS
 
     # No statement_timeout, as in `flask import` (the web app's 30 s would cancel a
@@ -467,7 +467,7 @@ def benchmark(rows: int, with_demo_incidents: bool) -> None:
     finally:
         databases.drop_all()
 
-    print(f"\n{rows:,} incidents; ours = geo.ingest.import_file + commit; "
+    print(f"\n{rows:,} incidents; ours = geo.io.ingest.import_file + commit; "
           f"peer = ogr2ogr -f PostgreSQL")
     print_table(timings)
     print()

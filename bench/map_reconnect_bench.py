@@ -7,7 +7,7 @@ round by round:
   fresh:    the pool emptied before each map (what not persisting connections costs:
             a new libpq connection and backend per map);
   recovery: mapnik's pooled backend terminated before each map (the failed query,
-            the probe and the second drawing of geo.render.render_map).
+            the probe and the second drawing of geo.maps.render.render_map).
 
 Run: ``.venv/bin/python -m bench.map_reconnect_bench [ROUNDS]`` (default 30) on the
 embedded cluster's ``borderrisk`` database with the demo loaded (as ``make run`` leaves
@@ -23,7 +23,7 @@ import psycopg2
 from sqlalchemy.engine import make_url
 
 import config
-from geo import render
+from geo.maps import render
 
 URL = config.embedded_database_url()
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 30

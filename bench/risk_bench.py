@@ -4,11 +4,11 @@ Run: ``.venv/bin/python -m bench.risk_bench [--incidents 1000000] [--repeat 3]``
 (``--database-url URL`` measures a database that already holds the demo instead.)
 
 In one run, on a throwaway database holding the demo's reference layers (115 border
-sections, 16 crossing points) and N synthetic incidents (``geo.demo``, loaded by
+sections, 16 crossing points) and N synthetic incidents (``geo.demo.synthetic``, loaded by
 ``bench.hotspot_bench.setup``), for the last month of the demo (June 2026; the model
 also reads the 12 months before it and the same month a year earlier):
 
-1. the whole assessment of all sections, ``geo.risk_assessment.assess_region`` (SQL,
+1. the whole assessment of all sections, ``geo.risk.assessments.assess_region`` (SQL,
    the Gi* hot-spot map the threat's ``hotspot`` factor touches, scoring, comparisons,
    alerts), and the API call ``GET /api/v1/risk/segments`` that wraps it (plus the
    supervisors' decisions and the JSON);
@@ -40,7 +40,7 @@ GOAL_S = 3.0
 def sql_alone(session, config, srid: int) -> float:
     """Seconds of the assessment's three SQL statements, executed and fetched."""
     from geo import queries
-    from geo import risk_assessment as ra
+    from geo.risk import assessments as ra
 
     seconds = 0.0
     sections, t = timed(lambda: session.execute(ra._SECTIONS, {"srid": srid,
@@ -60,9 +60,9 @@ def parts(session, config, srid: int) -> tuple[float, float]:
     """Seconds of the Gi* hot-spot flags and of the numpy scoring, on gathered inputs."""
     import shapely
 
-    from geo import risk_assessment as ra
     from geo.crs import reproject
-    from geo.validation import STORAGE_SRID
+    from geo.io.validation import STORAGE_SRID
+    from geo.risk import assessments as ra
 
     sections = session.execute(ra._SECTIONS, {"srid": srid, "region_id": None}).all()
     geoms = [reproject(shapely.from_wkb(bytes(s.geom)), STORAGE_SRID, srid) for s in sections]
@@ -82,7 +82,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from app.extensions import db
-    from geo import risk_assessment
+    from geo.risk import assessments
 
     if args.database_url:
         databases, app, headers = None, *existing(args.database_url)
@@ -100,7 +100,7 @@ def main() -> None:
                    f"{START:%Y-%m-%dT%H:%M:%SZ}/{END:%Y-%m-%dT%H:%M:%SZ}")
             client = app.test_client()
             for _ in range(args.repeat):
-                evaluated, t = timed(risk_assessment.assess_region, db.session, config, None,
+                evaluated, t = timed(assessments.assess_region, db.session, config, None,
                                      START, END, srid)
                 rows["assessment"].append(t)
                 response, t = timed(client.get, url, headers=headers)
@@ -142,10 +142,10 @@ def report(rows: dict[str, list[float]], sections: int, incidents: int, counted:
           f"month), runs: {repeat}")
     print(f"{'step':<62}{'runs (s)':>24}{'median':>9}")
     labels = {
-        "assessment": "whole assessment (geo.risk_assessment.assess_region)",
+        "assessment": "whole assessment (geo.risk.assessments.assess_region)",
         "api": "API GET /api/v1/risk/segments (assessment + decisions + JSON)",
         "sql": "peer: the underlying SQL alone (3 statements, fetched)",
-        "hotspots": "  of which: Gi* hot-spot flags (geo.analysis, 2 km cells)",
+        "hotspots": "  of which: Gi* hot-spot flags (geo.hotspots.pipeline, 2 km cells)",
         "model": "  of which: scoring, comparisons, alerts (numpy/scipy)",
     }
     for key, label in labels.items():

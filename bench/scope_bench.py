@@ -2,7 +2,7 @@
 
 Run: ``.venv/bin/python -m bench.scope_bench [--incidents 50000] [--repeat 30]``
 
-On a throwaway database with the demo (``geo.demo``, synthetic incidents), in one run:
+On a throwaway database with the demo (``geo.demo.synthetic``, synthetic incidents), in one run:
 
 1. what an unrestricted user pays for the scope check: the time of
    ``app.auth.scope.region_scope()`` in a request (the user's regions are loaded with
@@ -37,7 +37,7 @@ def setup(incidents: int):
     from app.auth.tokens import create_token
     from app.auth.users import create_user
     from app.extensions import db
-    from geo.demo import load_demo
+    from geo.demo.synthetic import load_demo
     from geo.models import Region
     from tests.conftest import make_app
     from tests.databases import ThrowawayDatabases, server_url
@@ -120,7 +120,7 @@ def plans_equal(app) -> bool:
     """Whether the WMS incidents query with an unrestricted scope ('') has the plan of
     the query without the scope condition."""
     from app.extensions import db
-    from geo import render
+    from geo.maps import render
 
     sql = render._LAYER_SQL["incidents"].replace("!bbox!", "ST_MakeEnvelope(44,41,45,42,4326)")
     values = {"!@start!": "'2025-07-01'", "!@end!": "'2026-07-01'", "!@region!": "'0'",
@@ -164,7 +164,7 @@ def main() -> None:
 
             db.session.remove()
             db.engine.dispose()
-        from geo import render
+        from geo.maps import render
 
         render._engine.cache_clear()
         databases.drop_all()

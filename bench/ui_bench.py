@@ -1,7 +1,7 @@
 """Speed of the analyst's workspace in headless Chromium, with the demo data.
 
 In one run, on a throwaway database with the demo (50,000 synthetic incidents by default,
-``geo.demo``) served by the app in this process (werkzeug, threaded):
+``geo.demo.synthetic``) served by the app in this process (werkzeug, threaded):
 
 1. navigation to ``/`` (signed in) until every layer and the panel are drawn
    (``#workspace[data-loaded=true]``): a cold load (empty analysis cache) and warm ones;
@@ -72,7 +72,7 @@ def setup(incidents: int):
 
     from app.auth.users import create_user
     from app.extensions import db
-    from geo.demo import load_demo
+    from geo.demo.synthetic import load_demo
     from tests.conftest import make_app
     from tests.databases import ThrowawayDatabases, server_url
 

@@ -3,16 +3,16 @@
 Run: ``.venv/bin/python -m bench.wms_bench [--incidents 1000000] [--seconds 20]``
 
 In one run, on a throwaway database with the demo's reference layers and N synthetic
-incidents (``geo.demo``, loaded as ``bench.hotspot_bench`` does):
+incidents (``geo.demo.synthetic``, loaded as ``bench.hotspot_bench`` does):
 
 1. PostgreSQL's parallel query and JIT are switched off for every connection to that
    database (``ALTER DATABASE ... SET max_parallel_workers_per_gather = 0, jit = off``,
-   what geo/render.py sets on its own connections; MapServer's connection string
+   what geo/maps/render.py sets on its own connections; MapServer's connection string
    carries the same ``options``): starting parallel workers costs about 20 ms per small
    query. Both servers see the same settings.
 2. MapServer 8 (Debian ``mapserver-bin`` + ``python3-mapscript``, installed with apt-get
    when missing) serves a mapfile generated from ``bench/mapserver/borderrisk.map.in``
-   with the layers' SQL, colours, sizes and scale switch of ``geo/render.py``, through
+   with the layers' SQL, colours, sizes and scale switch of ``geo/maps/render.py``, through
    ``bench/mapserver/mapscript_wsgi.py`` under Debian's gunicorn; ours is
    ``app:create_app()`` under the project's gunicorn. Both with ``--workers`` (default:
    as many as cores).
@@ -77,7 +77,7 @@ BANDS = (
     ("whole country", 700_000.0, 800_000.0),
 )
 BENCH_LAYERS = ("border_segments", "incidents")
-# What geo/render.py sets on its connections; the bench sets it on the database, for both.
+# What geo/maps/render.py sets on its connections; the bench sets it on the database, for both.
 PARALLEL_OFF = "-c max_parallel_workers_per_gather=0 -c jit=off"
 
 
@@ -165,7 +165,7 @@ def _point_style(colour: str, size: float) -> str:
     return f'SYMBOL "circle"\n      SIZE {size}\n      COLOR "{colour}"'
 
 
-# geo/render.py bins incidents into cells of INCIDENT_CELL_PIXELS pixels counted from the
+# geo/maps/render.py bins incidents into cells of INCIDENT_CELL_PIXELS pixels counted from the
 # map's top-left corner. MapServer has no pixel size to give the SQL, only the map's box
 # (!BOX!, in EPSG:3857 for this layer), which MapServer's WMS shrinks by half a pixel on
 # each side (it maps the box to pixel centres): the mapfile is made for MAP_SIZE-pixel
@@ -194,11 +194,11 @@ _CELLS_SQL = """geom FROM (
 
 
 def render_spec() -> dict[str, str]:
-    """Mapfile placeholders: the layers' SQL and classes, from geo/render.py's SQL,
+    """Mapfile placeholders: the layers' SQL and classes, from geo/maps/render.py's SQL,
     colours and sizes (risk_level segments, category points, count cells). The 3-pixel
     segment width and the grey of an unknown category are literals there too."""
-    from geo import render
-    from geo.maplayers import INCIDENT_CELL_CLASSES, INCIDENT_CELL_PIXELS
+    from geo.maps import render
+    from geo.maps.catalogue import INCIDENT_CELL_CLASSES, INCIDENT_CELL_PIXELS
 
     segments = [_class(level, f'("[level]" = "{level}")', _line_style(colour, 3))
                 for level, colour in render.RISK_LEVEL_COLOURS.items()]
@@ -212,7 +212,7 @@ def render_spec() -> dict[str, str]:
     for low, high, colour in zip(bounds[:-1], bounds[1:], render.INCIDENT_CELL_COLOURS,
                                  strict=True):
         expression = f"([n] > {low})" if high is None else f"([n] > {low} AND [n] <= {high})"
-        # alpha 220 of 255, as geo/render.py composites its cells
+        # alpha 220 of 255, as geo/maps/render.py composites its cells
         cells.append(_class(f"{low + 1}-{high or ''}", expression, f'COLOR "{colour}dc"'))
     return {
         "BORDER_SEGMENTS_DATA": "geom FROM (SELECT s.id, s.geom, "
@@ -462,7 +462,7 @@ def source_line(frame: str) -> str:
 def time_breakdown(database_url: str, boxes, period: str, repeat: int = 3) -> dict:
     """Where a map's time goes in our renderer, in this process (one thread, warm).
 
-    For each box: ``geo.render.render_map`` as the WMS calls it; the bare SQL of its
+    For each box: ``geo.maps.render.render_map`` as the WMS calls it; the bare SQL of its
     layers (segments, and incidents when drawn as points) fetched as WKB, as mapnik's
     postgis datasource does; the PNG encoding of the finished map with our encoder and
     two others. Medians in milliseconds.
@@ -471,8 +471,8 @@ def time_breakdown(database_url: str, boxes, period: str, repeat: int = 3) -> di
 
     import mapnik
 
-    from geo import render
     from geo.crs import transform_xy
+    from geo.maps import render
 
     first, last = period.split("/")
     window = (datetime.fromisoformat(first).replace(tzinfo=UTC),

@@ -3,7 +3,7 @@
 One description per layer: its table, geometry type, natural key (what an import upserts
 on and a create must not duplicate), the properties a client may write with their types
 and vocabularies, the derived properties it may only read, and which list filters apply.
-Validation (``geo.validation``), ingestion (``geo.ingest``), listing (``geo.queries``),
+Validation (``geo.io.validation``), ingestion (``geo.io.ingest``), listing (``geo.queries``),
 export and the OpenAPI document are all built from these descriptions.
 """
 

@@ -392,7 +392,7 @@ IMPORT_JOB_STATUSES = ("queued", "running", "succeeded", "failed", "interrupted"
 
 class ImportJob(Base):
     """An upload's import, run in the background of the worker that received it
-    (``geo.import_jobs``): its state, the rows read so far, and the final answer."""
+    (``geo.io.import_jobs``): its state, the rows read so far, and the final answer."""
 
     __tablename__ = "import_jobs"
     __table_args__ = (

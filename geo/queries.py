@@ -645,7 +645,7 @@ def feature_filter(layer: Layer, query: FeatureQuery) -> tuple[str, dict]:
 
 # ------------------------------------------------------------------ WMS GetFeatureInfo
 
-# Per map layer (geo.maplayers): the table and the properties GetFeatureInfo returns.
+# Per map layer (geo.maps.catalogue): the table and the properties GetFeatureInfo returns.
 # Identifiers are these constants only.
 _FEATURE_INFO_COLUMNS = {
     "regions": ("regions", "id, code, name_en, name_ka, provenance"),

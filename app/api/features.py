@@ -36,10 +36,11 @@ from app.auth.scope import region_scope
 from app.auth.users import record_scope_changes, scope_snapshots
 from app.extensions import db
 from app.request_json import loads_bounded
-from geo import export, queries
-from geo.ingest import SCOPE_FIELD, Ingestion, IngestReport
+from geo import queries
+from geo.io import export
+from geo.io.ingest import SCOPE_FIELD, Ingestion, IngestReport
+from geo.io.readers import rows_with_geometry
 from geo.layers import LAYERS, Layer
-from geo.readers import rows_with_geometry
 
 GEOJSON_MIME = "application/geo+json"
 DEFAULT_LIMIT = 100

@@ -1,7 +1,7 @@
 """The planner API: hot-spot maps, emerging hot-spots and their predictive evaluation.
 
 Read-only, authenticated. Each route parses its parameters, runs one analysis of
-``geo.analysis`` through its result cache, and answers GeoJSON.
+``geo.hotspots.pipeline`` through its result cache, and answers GeoJSON.
 
 A user restricted to regions (``app.auth.scope``) analyses their own: ``region`` must be
 one of theirs (403 otherwise), defaults to their only one (422 listing them when they
@@ -25,22 +25,22 @@ from app.api.params import (
 from app.api.scoping import scoped_region_code
 from app.auth.scope import region_scope
 from app.extensions import db
-from geo import analysis
+from geo.hotspots import pipeline
 from geo.layers import INCIDENTS
 
 GEOJSON_MIME = "application/geo+json"
 
 
-def _area(args) -> analysis.StudyArea:
+def _area(args) -> pipeline.StudyArea:
     region, bbox = args.get("region"), parse_bbox(args.get("bbox"))
     if region or bbox is None:
         region = scoped_region_code(region, default=True)
     if not region and bbox is None:
         raise ParameterError("region", "give region=CODE or bbox=minLon,minLat,maxLon,maxLat")
-    return analysis.StudyArea(region_code=region or None, bbox=None if region else bbox)
+    return pipeline.StudyArea(region_code=region or None, bbox=None if region else bbox)
 
 
-def _selection(args, window: str = "datetime") -> analysis.Selection:
+def _selection(args, window: str = "datetime") -> pipeline.Selection:
     start, end = parse_datetime_interval(args.get(window))
     outcome = args.get("outcome") or None
     if outcome not in (None, "attempted", "actual"):
@@ -51,7 +51,7 @@ def _selection(args, window: str = "datetime") -> analysis.Selection:
     categories = parse_list("category", args.get("category"),
                             INCIDENTS.field("category").choices)
     scope = region_scope()
-    return analysis.Selection(start, end, tuple(sorted(categories)), outcome, weight,
+    return pipeline.Selection(start, end, tuple(sorted(categories)), outcome, weight,
                               None if scope is None else tuple(sorted(scope)))
 
 
@@ -64,7 +64,7 @@ def _closed_window(field: str) -> tuple:
 
 def _answer(kind: str, analysis_request, compute) -> Response:
     srid = current_app.config["ANALYSIS_SRID"]
-    body = analysis.cached(db.session, kind, analysis_request, srid,
+    body = pipeline.cached(db.session, kind, analysis_request, srid,
                            lambda: compute(db.session, analysis_request, srid))
     return Response(body, mimetype=GEOJSON_MIME)
 
@@ -79,32 +79,32 @@ def _common(args) -> dict:
 @bp.get("/hotspots")
 def hotspot_map():
     args = request.args
-    hotspot_request = analysis.HotspotRequest(
+    hotspot_request = pipeline.HotspotRequest(
         area=_area(args), selection=_selection(args), method=args.get("method", "gistar"),
         distance_band_m=parse_float("distance_band", args.get("distance_band"), 1, 1e7),
         fdr=parse_bool("fdr", args.get("fdr", "true")), **_common(args),
     )
-    return _answer("hotspots", hotspot_request, analysis.hotspot_cells)
+    return _answer("hotspots", hotspot_request, pipeline.hotspot_cells)
 
 
 @bp.get("/hotspots/emerging")
 def emerging_hotspots():
     args = request.args
-    emerging_request = analysis.EmergingRequest(
+    emerging_request = pipeline.EmergingRequest(
         area=_area(args), selection=_selection(args), step=args.get("step", "month"),
         distance_band_m=parse_float("distance_band", args.get("distance_band"), 1, 1e7),
         **_common(args),
     )
-    return _answer("emerging", emerging_request, analysis.emerging_cells)
+    return _answer("emerging", emerging_request, pipeline.emerging_cells)
 
 
 @bp.get("/hotspots/evaluate")
 def evaluate_hotspots():
     args = request.args
-    evaluation_request = analysis.EvaluationRequest(
+    evaluation_request = pipeline.EvaluationRequest(
         area=_area(args), selection=_selection(args, window="train"),
         train=_closed_window("train"), test=_closed_window("test"),
         area_share=parse_float("area_share", args.get("area_share"), 0.0001, 0.9999) or 0.05,
         method=args.get("method", "gistar"), **_common(args),
     )
-    return _answer("evaluate", evaluation_request, analysis.evaluation_cells)
+    return _answer("evaluate", evaluation_request, pipeline.evaluation_cells)

@@ -1,7 +1,7 @@
 """Import jobs over HTTP: an upload's import runs in a thread of the worker that got it,
 and ``GET /api/v1/imports/jobs/{id}`` reports its progress and final answer.
 
-The request saves the upload into ``UPLOAD_DIR`` (``geo.import_jobs``), records a job,
+The request saves the upload into ``UPLOAD_DIR`` (``geo.io.import_jobs``), records a job,
 starts the import on a connection of its own and waits up to ``IMPORT_SYNC_WAIT_S``
 seconds: an import done by then is answered as it always was (200 with the report, or
 its 4xx problem); a longer one, or any with ``Prefer: respond-async``, is answered 202
@@ -33,12 +33,12 @@ from app import audit
 from app.api import ApiError, bp
 from app.errors import database_failure, first_line
 from app.extensions import db
-from geo import import_jobs
-from geo.audit import file_sha256
-from geo.ingest import import_file
+from geo.audit_trail import file_sha256
+from geo.io import import_jobs
+from geo.io.ingest import import_file
+from geo.io.readers import ArchiveTooLargeError, ReadError
 from geo.layers import Layer
 from geo.models import ImportJob
-from geo.readers import ArchiveTooLargeError, ReadError
 
 # The largest id of an import job (a PostgreSQL integer).
 MAX_JOB_ID = 2**31 - 1

@@ -21,9 +21,9 @@ from app.api.params import ParameterError, parse_bool, parse_crs
 from app.api.scoping import refuse_reference_write_when_scoped, write_rights
 from app.errors import PROBLEM_MIME, RETRY_AFTER_S
 from app.extensions import db
-from geo.import_jobs import create_job, upload_dir, upload_path
+from geo.io.import_jobs import create_job, upload_dir, upload_path
+from geo.io.readers import FORMATS, ReadError, detect_format
 from geo.layers import LAYERS
-from geo.readers import FORMATS, ReadError, detect_format
 
 
 def parse_mapping(value: str | None) -> dict[str, str]:

@@ -31,8 +31,8 @@ from app.auth import PUBLIC_ENDPOINTS, UNSAFE_METHODS
 from app.auth.permissions import required_role
 from app.errors import PROBLEM_MIME
 from app.health import healthz
-from geo import readers
-from geo.ingest import IngestReport
+from geo.io import readers
+from geo.io.ingest import IngestReport
 from geo.layers import LAYERS, Field, Layer
 
 OPENAPI_VERSION = "3.0.3"

@@ -12,7 +12,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from geo.errors import ParameterError  # noqa: E402  (re-exported for the API)
-from geo.validation import quoted
+from geo.io.validation import quoted
 
 
 def parse_instant(field: str, value: str) -> datetime:

@@ -13,7 +13,7 @@ from app.api.risk import period_parameter
 from app.api.scoping import scoped_region_code
 from app.auth.scope import region_scope
 from app.extensions import db
-from geo import bulletin
+from geo.risk import bulletin
 
 BULLETIN_FORMATS = ("html", "pdf")
 

@@ -16,8 +16,8 @@ from app.api.params import ParameterError, parse_datetime_interval
 from app.api.scoping import scoped_region_code
 from app.auth.scope import region_scope
 from app.extensions import db
-from geo import risk_assessment
 from geo.models import RiskLevelDecision
+from geo.risk import assessments
 
 DECISION_LEVELS = ("low", "medium", "high", "critical")
 
@@ -33,7 +33,7 @@ def period_parameter(value, field: str = "datetime"):
 
 
 def _evaluate(region: str | None, start, end) -> dict:
-    return risk_assessment.assess_region(db.session, current_app.config["RISK_MODEL"], region,
+    return assessments.assess_region(db.session, current_app.config["RISK_MODEL"], region,
                                          start, end, current_app.config["ANALYSIS_SRID"])
 
 
@@ -46,7 +46,7 @@ def ranked_segments():
     start, end = period_parameter(request.args.get("datetime"))
     region = scoped_region_code(request.args.get("region"), default=True)
     evaluated = _evaluate(region, start, end)
-    risk_assessment.apply_decisions(db.session, evaluated["sections"])
+    assessments.apply_decisions(db.session, evaluated["sections"])
     return {**_header(region, start, end), "summary": evaluated["summary"],
             "sections": evaluated["sections"]}
 
@@ -75,7 +75,7 @@ def create_assessment():
     region = scoped_region_code(region, default=True)
     evaluated = _evaluate(region, start, end)
     config = current_app.config["RISK_MODEL"]
-    record = risk_assessment.store_assessment(
+    record = assessments.store_assessment(
         db.session, config, region, start, end, evaluated,
         {"region": region, "datetime": body.get("datetime"), "sections": evaluated["inputs"]},
         current_user.id)
@@ -84,13 +84,13 @@ def create_assessment():
                         "config_sha256": record.config_sha256,
                         "sections": len(evaluated["sections"])})
     db.session.commit()
-    return risk_assessment.assessment_record(db.session, record.id), 201, {
+    return assessments.assessment_record(db.session, record.id), 201, {
         "Location": f"{request.script_root}/api/v1/risk/assessments/{record.id}"}
 
 
 @bp.get("/risk/assessments/<int:assessment_id>")
 def get_assessment(assessment_id: int):
-    record = risk_assessment.assessment_record(db.session, assessment_id)
+    record = assessments.assessment_record(db.session, assessment_id)
     scope = region_scope()
     if record is None or (scope is not None and record["region_id"] not in scope):
         raise ApiError(404, "Not Found", f"no assessment with id {assessment_id}")
@@ -123,7 +123,7 @@ def decide_level(section_id: int):
         raise ParameterError("justification", "is required: at least 10 characters saying "
                              "why the level is set or lifted")
     previous = [{"section_id": section_id, "level": None}]
-    risk_assessment.apply_decisions(db.session, previous)
+    assessments.apply_decisions(db.session, previous)
     decision = RiskLevelDecision(segment_id=section_id, level=level,
                                  justification=justification.strip(),
                                  decided_by=current_user.id)
@@ -140,4 +140,4 @@ def decide_level(section_id: int):
 def section_history(section_id: int):
     _section_or_404(section_id)
     return {"section_id": section_id,
-            "history": risk_assessment.section_history(db.session, section_id)}
+            "history": assessments.section_history(db.session, section_id)}

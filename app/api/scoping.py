@@ -92,5 +92,5 @@ def forbidden_statuses(layer: Layer) -> dict[str, str]:
 
 
 def write_rights(layer: Layer) -> dict:
-    """The keyword arguments of ``geo.ingest`` that carry the caller's rights."""
+    """The keyword arguments of ``geo.io.ingest`` that carry the caller's rights."""
     return {"scope_region_ids": region_scope(), "forbidden_statuses": forbidden_statuses(layer)}

@@ -3,7 +3,7 @@
 The protocol functions (``landing_page``, ``conformance``, ``openapi``,
 ``describe_collections``, ``get_collection_items``, ``get_collection_item``...) take an
 ``OgcRequest`` and return ``(headers, status, body)`` as pygeoapi's API does; the Flask
-routes at the end only adapt. Data comes from ``geo.ogc_features`` (one call per
+routes at the end only adapt. Data comes from ``geo.maps.ogc_features`` (one call per
 request); the items' GeoJSON is written by PostgreSQL and spliced into the envelope
 here, never parsed (except to render HTML).
 
@@ -11,7 +11,7 @@ Errors are OGC API exceptions: ``{"code": ..., "description": ...}`` with 400 (a
 parameter, named) or 404 (no such collection or item).
 
 A user restricted to regions (``app.auth.scope``) reads only their regions' items
-(``geo.ogc_features`` says how each collection is restricted); an item outside the
+(``geo.maps.ogc_features`` says how each collection is restricted); an item outside the
 scope is 404, as if it did not exist.
 """
 
@@ -28,9 +28,10 @@ from app.api.params import ParameterError, parse_bbox, parse_datetime_interval
 from app.auth.scope import region_scope
 from app.extensions import db
 from app.ogc import bp
-from geo import ogc_features, queries
-from geo.ogc_features import COLLECTIONS, CRS84, CRS_URIS, Collection, OutputCrs
-from geo.validation import quoted
+from geo import queries
+from geo.io.validation import quoted
+from geo.maps import ogc_features
+from geo.maps.ogc_features import COLLECTIONS, CRS84, CRS_URIS, Collection, OutputCrs
 
 JSON_MIME = "application/json"
 GEOJSON_MIME = "application/geo+json"

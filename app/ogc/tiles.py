@@ -1,7 +1,7 @@
 """Vector tiles at ``/ogc/tiles/{layer}/{z}/{x}/{y}.mvt`` and TileJSON at
 ``/ogc/tiles/{layer}.json``.
 
-Tiles come from ``geo.tiles`` (``ST_AsMVT``). Filters, as the WMS has them:
+Tiles come from ``geo.maps.tiles`` (``ST_AsMVT``). Filters, as the WMS has them:
 ``datetime`` (or ``time``: an RFC 3339 instant or interval) on incidents, ``category``,
 ``outcome`` and ``status`` (comma-separated) where the layer has them. Every tile
 carries an ``ETag`` made from the table's data version (a request with a matching
@@ -15,7 +15,7 @@ A user restricted to regions (``app.auth.scope``) gets tiles of their regions' f
 only; the scope is part of the ETag, so a scoped and an unscoped user (or two scopes)
 never share one, and ``private`` keeps shared caches from storing tiles at all.
 
-Each worker process keeps the tiles it made (``geo.tiles.TileCache``, by ETag, at most
+Each worker process keeps the tiles it made (``geo.maps.tiles.TileCache``, by ETag, at most
 ``TILE_CACHE_BYTES``): a tile asked again at the same data version is not made again.
 ``X-Tile-Cache: hit`` or ``miss`` says which it was; a request with ``Cache-Control:
 no-cache`` gets a freshly made tile (which replaces the kept one).
@@ -32,7 +32,8 @@ from app.auth.scope import region_scope
 from app.extensions import db
 from app.ogc import bp
 from app.ogc.features import OgcApiError, exception_response
-from geo import queries, tiles
+from geo import queries
+from geo.maps import tiles
 
 MVT_MIME = "application/vnd.mapbox-vector-tile"
 CACHE_CONTROL = "private, max-age=60"

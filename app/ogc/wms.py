@@ -2,7 +2,7 @@
 
 Requests: GetCapabilities, GetMap, GetFeatureInfo and GetLegendGraphic (SLD 1.1 style).
 Parameter names are case-insensitive (WMS 1.3.0, 6.8.1); values are not. Maps are drawn
-by ``geo.render`` (layers in ``geo.maplayers``), features at a point come from
+by ``geo.maps.render`` (layers in ``geo.maps.catalogue``), features at a point come from
 ``geo.queries.features_at_point``. Every request error is a ``ServiceExceptionReport``
 in the version's own format with HTTP 400 (403 for a REGION outside the caller's
 scope); nothing a client sends gives a 500.
@@ -22,7 +22,7 @@ REGION (a region code), CATEGORY (incident categories, comma-separated) and OUTC
 
 Region scope: a user restricted to regions (``app.auth.scope``) sees on GetMap and
 GetFeatureInfo only the features of those regions, on every layer but the countries
-basemap (hot spots and density are computed over them only, see ``geo.render``); a
+basemap (hot spots and density are computed over them only, see ``geo.maps.render``); a
 REGION outside the scope (or unknown) is refused with a ServiceExceptionReport and HTTP
 403.
 GetCapabilities lists every layer, with the extents of all the data.
@@ -44,12 +44,14 @@ from lxml import etree
 from app.auth.scope import region_codes_in_scope, region_scope
 from app.extensions import db
 from app.ogc import bp
-from geo import analysis, queries, render
+from geo import queries
 from geo.crs import transform_xy
 from geo.errors import OutOfScopeError, ParameterError
+from geo.hotspots import pipeline
+from geo.io.validation import quoted
 from geo.layers import get_layer
-from geo.maplayers import MAP_CRS, MAP_LAYERS
-from geo.validation import quoted
+from geo.maps import render
+from geo.maps.catalogue import MAP_CRS, MAP_LAYERS
 from geo.vocabulary import INCIDENT_CATEGORIES, INCIDENT_OUTCOMES
 
 VERSIONS = ("1.3.0", "1.1.1")
@@ -295,7 +297,7 @@ def service_metadata(scope: frozenset[int] | None = None) -> ServiceMetadata:
     if cached is not None and now - cached[0] < METADATA_RECHECK_SECONDS:
         return cached[2]
     session = db.session
-    versions = json.dumps(analysis.data_versions(session), sort_keys=True)
+    versions = json.dumps(pipeline.data_versions(session), sort_keys=True)
     if cached is not None and cached[1] == versions:
         _METADATA[database] = (now, versions, cached[2])
         return cached[2]

@@ -521,7 +521,7 @@ function updateIncidentsWms() {
 }
 
 // The hot-spot analyses need at least 30 grid cells holding incidents
-// (geo.analysis.MIN_CELLS_WITH_DATA), so fewer incidents are never asked about: the API
+// (geo.hotspots.pipeline.MIN_CELLS_WITH_DATA), so fewer incidents are never asked about: the API
 // would answer 422. (More incidents in fewer cells still get the API's message.)
 const MIN_INCIDENTS = 30;
 

@@ -36,9 +36,9 @@ from app.auth.sessions import start_session
 from app.auth.tokens import create_token
 from app.auth.users import create_user
 from app.extensions import db
+from geo.maps.ogc_features import COLLECTIONS
+from geo.maps.tiles import TILE_LAYERS
 from geo.models import Region, RiskAssessment
-from geo.ogc_features import COLLECTIONS
-from geo.tiles import TILE_LAYERS
 from geo.vocabulary import ROLES
 from tests.conftest import TEST_PASSWORD, committed_sample_layers
 

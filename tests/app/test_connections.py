@@ -10,7 +10,7 @@ from sqlalchemy import event, text
 
 from app.connections import AUTOCOMMIT_ENDPOINTS
 from app.extensions import db
-from geo.pooling import connection_was_ended
+from geo.db import connection_was_ended
 from tests import pg
 from tests.conftest import committed_sample_layers, role_headers
 

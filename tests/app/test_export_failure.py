@@ -11,7 +11,7 @@ byte is sent, and a GeoJSON page is built whole, so a failure there is a 503.
 Served by gunicorn (sync worker, as ``make run``) and by werkzeug's threaded server
 (``flask run``) on a database of its own: the sample layers plus SYNTHETIC incidents
 (copies of the sample ones), enough that the export spans many batches of
-``geo.export.BATCH_ROWS`` rows and more MB than loopback's socket buffers hold.
+``geo.io.export.BATCH_ROWS`` rows and more MB than loopback's socket buffers hold.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from werkzeug.serving import make_server
 
 from app.extensions import db
 from bench.servers import OUR_APP, OUR_GUNICORN, Server, free_port, gunicorn_command, our_app_env
-from geo.export import BATCH_ROWS
+from geo.io.export import BATCH_ROWS
 from tests import pg
 from tests.conftest import committed_sample_layers, make_app, role_headers
 from tests.databases import owner_url

@@ -1,6 +1,6 @@
 """Database faults: a read-only database, a database that goes away and comes back,
 a backend terminated mid-write, an import killed with SIGKILL, and WMS maps after every
-connection was ended (mapnik's own pooled ones too, ``geo/render.py``).
+connection was ended (mapnik's own pooled ones too, ``geo/maps/render.py``).
 
 Each answers 503 with ``Retry-After`` (never a 500 or a hang), writes nothing half-way,
 and the next request after the database is back succeeds with no restart
@@ -38,7 +38,7 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
 from app.extensions import db
-from geo import render
+from geo.maps import render
 from geo.vocabulary import INCIDENT_CATEGORIES
 from tests import pg
 from tests.conftest import (
@@ -415,7 +415,7 @@ def test_terminated_connections_are_replaced_on_the_next_request(committed):
 
 
 def test_first_wms_map_after_every_connection_ended_is_drawn(committed):
-    # mapnik's postgis plugin pools connections of its own (geo/render.py): ended by a
+    # mapnik's postgis plugin pools connections of its own (geo/maps/render.py): ended by a
     # restart, the first query on one fails; the map is drawn once more on a new one.
     app, url, headers = committed
     client = app.test_client()
@@ -432,7 +432,7 @@ def test_first_wms_map_after_every_connection_ended_is_drawn(committed):
 
 def test_renderers_own_connections_are_replaced_after_they_were_ended(committed):
     # The renderer's SQLAlchemy engine (region lookups, incident points, hot-spots:
-    # geo/render.py _engine) checks its pooled connections at checkout (geo.pooling).
+    # geo/maps/render.py _engine) checks its pooled connections at checkout (geo.db).
     app, url, headers = committed
     client = app.test_client()
     in_region = WMS_SEGMENTS + "&REGION=T-KK"

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import text
 
 from app.extensions import db
-from geo import evaluation, hexgrid
 from geo.crs import transform_xy
+from geo.hotspots import evaluation, hexgrid
 
 YEAR = "2025-06-30T00:00:00Z/2026-06-30T00:00:00Z"
 GEORGIA = "40.0,41.0,46.8,43.6"

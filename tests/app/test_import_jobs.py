@@ -25,7 +25,7 @@ from werkzeug.test import encode_multipart
 from app.api import import_jobs as api_import_jobs
 from app.extensions import db
 from bench.servers import OUR_APP, OUR_GUNICORN, Server, free_port, gunicorn_command, our_app_env
-from geo.readers import BATCH_ROWS, READER_DIR_PREFIX
+from geo.io.readers import BATCH_ROWS, READER_DIR_PREFIX
 from tests.app.test_import_export import upload
 from tests.conftest import committed_sample_layers, make_app, role_headers
 

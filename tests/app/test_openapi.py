@@ -19,7 +19,7 @@ from app.api.openapi import openapi_document
 from app.api.openapi_analysis import analysis_builders
 from app.auth.permissions import LAYER_WRITE_ROLES
 from geo import vocabulary
-from geo.ingest import IngestReport
+from geo.io.ingest import IngestReport
 from geo.layers import LAYERS
 
 OPENAPI_URL = "/api/v1/openapi.json"

@@ -17,10 +17,10 @@ from sqlalchemy import select, text
 from app.auth.tokens import create_token
 from app.auth.users import create_user
 from app.extensions import db
-from geo.ingest import SCOPE_FIELD, Ingestion
+from geo.io.ingest import SCOPE_FIELD, Ingestion
+from geo.io.readers import rows_with_geometry
 from geo.layers import LAYERS
 from geo.models import Region
-from geo.readers import rows_with_geometry
 from tests.conftest import TEST_PASSWORD
 
 INCIDENT = {
@@ -294,7 +294,7 @@ def test_a_scoped_user_cannot_write_regions(client, sample_layers, kk, db_sessio
 
 def test_the_ingestion_undoes_a_write_outside_the_scope_it_is_given(db_session, sample_layers,
                                                                     analysis_srid):
-    """geo.ingest on its own (no Flask): the scope ids are passed in, the derived region
+    """geo.io.ingest on its own (no Flask): the scope ids are passed in, the derived region
     is checked after the write, and the write is undone before the caller decides."""
     frame, parse_errors = rows_with_geometry([incident(external_id="G-1"),
                                               incident(IN_KA, external_id="G-2")])

@@ -24,7 +24,7 @@ import shapely
 
 from tests.app.test_attacks import shapefile_zip
 
-TEXT_LIMIT = 40  # characters of a value a message may quote (geo.validation.QUOTE_LIMIT)
+TEXT_LIMIT = 40  # characters of a value a message may quote (geo.io.validation.QUOTE_LIMIT)
 ROW_HEADER = "category,external_id,occurred_at,lon,lat"
 ROW_VALUES = "C-1,2026-08-01T10:00:00Z,45.02,41.31"
 

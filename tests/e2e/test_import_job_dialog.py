@@ -11,7 +11,7 @@ from werkzeug.serving import make_server
 
 from app.auth.users import create_user
 from app.extensions import db
-from geo.readers import BATCH_ROWS
+from geo.io.readers import BATCH_ROWS
 from tests.app.test_import_jobs import write_csv
 from tests.conftest import TEST_PASSWORD, load_sample_layers, make_app
 from tests.e2e.test_map_page import shoot, sign_in, watch_console

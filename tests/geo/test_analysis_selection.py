@@ -1,6 +1,6 @@
 """The analyses read the incidents ``geo.queries`` lists for the same filters.
 
-``geo.analysis.load_incidents`` (one binary COPY) builds its WHERE clause with
+``geo.hotspots.pipeline.load_incidents`` (one binary COPY) builds its WHERE clause with
 ``geo.queries.feature_filter``; these tests compare what it reads with what
 ``iter_feature_rows`` lists (time window, categories, outcome, region scope, bbox), on
 SYNTHETIC incidents over the sample regions, some outside every region (unlinked).
@@ -13,10 +13,11 @@ import pytest
 import shapely
 from sqlalchemy import text
 
-from geo import analysis, queries
+from geo import queries
 from geo.crs import transform_xy
+from geo.hotspots import pipeline
+from geo.io.validation import STORAGE_SRID
 from geo.layers import INCIDENTS
-from geo.validation import STORAGE_SRID
 
 N_INCIDENTS = 600
 FIRST = datetime(2026, 1, 1, tzinfo=UTC)
@@ -61,7 +62,7 @@ def synthetic_incidents(db_session, sample_layers, analysis_srid):
     return sample_layers["regions"]
 
 
-def listed(session, selection: analysis.Selection, bbox, srid: int) -> list[tuple]:
+def listed(session, selection: pipeline.Selection, bbox, srid: int) -> list[tuple]:
     """(x, y, persons, epoch seconds) of the incidents ``geo.queries`` lists for the
     same filters, in the analysis CRS, sorted."""
     query = queries.FeatureQuery(
@@ -78,30 +79,30 @@ def listed(session, selection: analysis.Selection, bbox, srid: int) -> list[tupl
                       [row["occurred_at"].timestamp() for row in rows], strict=True))
 
 
-def loaded(session, selection: analysis.Selection, bbox, srid: int) -> list[tuple]:
-    points = analysis.load_incidents(session, selection, bbox, srid)
+def loaded(session, selection: pipeline.Selection, bbox, srid: int) -> list[tuple]:
+    points = pipeline.load_incidents(session, selection, bbox, srid)
     return sorted(zip(points["x"].tolist(), points["y"].tolist(), points["weight"].tolist(),
                       points["time"].tolist(), strict=True))
 
 
-def selections(regions: dict[str, int]) -> list[tuple[str, analysis.Selection, tuple]]:
+def selections(regions: dict[str, int]) -> list[tuple[str, pipeline.Selection, tuple]]:
     kk, ka = regions["T-KK"], regions["T-KA"]
     month = timedelta(days=30)
     return [
-        ("everything", analysis.Selection(weight="persons"), WHOLE_AREA),
+        ("everything", pipeline.Selection(weight="persons"), WHOLE_AREA),
         ("closed window, bounds on incidents",
-         analysis.Selection(FIRST, FIRST + month, weight="persons"), WHOLE_AREA),
-        ("open-ended window", analysis.Selection(start=FIRST + 2 * month, weight="persons"),
+         pipeline.Selection(FIRST, FIRST + month, weight="persons"), WHOLE_AREA),
+        ("open-ended window", pipeline.Selection(start=FIRST + 2 * month, weight="persons"),
          WHOLE_AREA),
-        ("categories", analysis.Selection(categories=CATEGORIES[:2], weight="persons"),
+        ("categories", pipeline.Selection(categories=CATEGORIES[:2], weight="persons"),
          WHOLE_AREA),
-        ("outcome", analysis.Selection(outcome="attempted", weight="persons"), WHOLE_AREA),
-        ("one region", analysis.Selection(region_ids=(kk,), weight="persons"), WHOLE_AREA),
-        ("two regions", analysis.Selection(region_ids=(ka, kk), weight="persons"),
+        ("outcome", pipeline.Selection(outcome="attempted", weight="persons"), WHOLE_AREA),
+        ("one region", pipeline.Selection(region_ids=(kk,), weight="persons"), WHOLE_AREA),
+        ("two regions", pipeline.Selection(region_ids=(ka, kk), weight="persons"),
          WHOLE_AREA),
-        ("empty scope", analysis.Selection(region_ids=(), weight="persons"), WHOLE_AREA),
-        ("small bbox", analysis.Selection(weight="persons"), (45.0, 41.1, 45.3, 41.5)),
-        ("all at once", analysis.Selection(FIRST + timedelta(days=10), FIRST + 2 * month,
+        ("empty scope", pipeline.Selection(region_ids=(), weight="persons"), WHOLE_AREA),
+        ("small bbox", pipeline.Selection(weight="persons"), (45.0, 41.1, 45.3, 41.5)),
+        ("all at once", pipeline.Selection(FIRST + timedelta(days=10), FIRST + 2 * month,
                                            CATEGORIES[1:], "actual", "persons", (ka,)),
          (45.1, 41.0, 45.8, 41.7)),
     ]
@@ -132,9 +133,9 @@ def test_region_scope_leaves_out_unlinked_incidents(db_session, synthetic_incide
     unlinked = db_session.execute(text(
         "SELECT count(*) FROM incidents WHERE region_id IS NULL")).scalar_one()
     everywhere = (-180.0, -90.0, 180.0, 90.0)
-    both = analysis.load_incidents(db_session, analysis.Selection(region_ids=(kk, ka)),
+    both = pipeline.load_incidents(db_session, pipeline.Selection(region_ids=(kk, ka)),
                                    everywhere, analysis_srid)
-    unscoped = analysis.load_incidents(db_session, analysis.Selection(), everywhere,
+    unscoped = pipeline.load_incidents(db_session, pipeline.Selection(), everywhere,
                                        analysis_srid)
     assert len(both["x"]) == linked
     assert len(unscoped["x"]) == linked + unlinked > linked
@@ -145,8 +146,8 @@ def test_window_bounds_and_lists_bind_as_timestamps_and_arrays(db_session,
                                                                analysis_srid):
     # the closed window [FIRST, FIRST + 30 days] holds the incidents on both bounds
     end = FIRST + timedelta(days=30)
-    points = analysis.load_incidents(
-        db_session, analysis.Selection(FIRST, end, CATEGORIES, None, "count"),
+    points = pipeline.load_incidents(
+        db_session, pipeline.Selection(FIRST, end, CATEGORIES, None, "count"),
         WHOLE_AREA, analysis_srid)
     assert points["time"].min() == FIRST.timestamp()
     assert points["time"].max() == end.timestamp()

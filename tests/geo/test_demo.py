@@ -13,7 +13,8 @@ import shapely
 from shapely.geometry import Point
 from sqlalchemy import func, select, text
 
-from geo import demo, demo_geography, vocabulary
+from geo import vocabulary
+from geo.demo import geography, synthetic
 from geo.models import Incident, Region
 
 END = datetime(2025, 11, 28, tzinfo=UTC)
@@ -24,16 +25,16 @@ EXPECTED_LENGTHS_KM = {"RU": 704, "AZ": 302, "TR": 236, "AM": 160, "SEA": 308}
 
 @pytest.fixture(scope="module")
 def borders():
-    return demo_geography.georgia_borders()
+    return geography.georgia_borders()
 
 
 @pytest.fixture(scope="module")
 def built():
-    return demo.build_demo(seed=7, n_incidents=N_SMALL, end=END)
+    return synthetic.build_demo(seed=7, n_incidents=N_SMALL, end=END)
 
 
 def to_utm(geometry):
-    return demo_geography.to_metric(geometry, 32638)
+    return geography.to_metric(geometry, 32638)
 
 
 def counts_by_year(incidents, code, start):
@@ -48,11 +49,11 @@ def counts_by_year(incidents, code, start):
 
 def test_missing_world_atlas_names_make_assets(tmp_path):
     with pytest.raises(FileNotFoundError, match="make assets"):
-        demo_geography.georgia_borders(tmp_path / "countries-10m.json")
+        geography.georgia_borders(tmp_path / "countries-10m.json")
 
 
 def test_border_lengths_per_neighbour_match_natural_earth(borders):
-    lengths_km = {k: v / 1000 for k, v in demo_geography.border_lengths_m(borders).items()}
+    lengths_km = {k: v / 1000 for k, v in geography.border_lengths_m(borders).items()}
     assert set(lengths_km) == set(EXPECTED_LENGTHS_KM)
     for key, expected in EXPECTED_LENGTHS_KM.items():
         assert lengths_km[key] == pytest.approx(expected, rel=0.10), key
@@ -71,7 +72,7 @@ def test_border_lines_are_continuous_and_make_up_the_outline(borders):
 def test_sections_are_10_to_20_km_and_cover_each_line(built, borders):
     sections = built.sections
     assert len({s.code for s in sections}) == len(sections)
-    for key in demo_geography.BORDER_KEYS:
+    for key in geography.BORDER_KEYS:
         own = [s for s in sections if s.code.startswith(f"GE-{key}-")]
         assert [s.code for s in own] == [f"GE-{key}-{i:03d}" for i in range(1, len(own) + 1)]
         assert sum(s.length_m for s in own) == pytest.approx(
@@ -177,10 +178,10 @@ def test_incident_columns_follow_the_vocabularies(built):
 
 
 def test_same_seed_same_data_other_seed_other_data(built):
-    again = demo.build_demo(seed=7, n_incidents=N_SMALL, end=END).incidents
+    again = synthetic.build_demo(seed=7, n_incidents=N_SMALL, end=END).incidents
     for name in ("lon", "lat", "occurred_at", "category", "nationality", "external_id"):
         assert np.array_equal(getattr(again, name), getattr(built.incidents, name)), name
-    other = demo.build_demo(seed=8, n_incidents=N_SMALL, end=END).incidents
+    other = synthetic.build_demo(seed=8, n_incidents=N_SMALL, end=END).incidents
     assert not np.array_equal(other.lon, built.incidents.lon)
 
 
@@ -193,8 +194,8 @@ def test_background_peaks_in_summer(built):
 @pytest.mark.clock
 def test_end_must_be_time_zone_aware():
     with pytest.raises(ValueError, match="time zone"):
-        demo.demo_period(datetime(2025, 1, 1))
-    start, end = demo.demo_period()
+        synthetic.demo_period(datetime(2025, 1, 1))
+    start, end = synthetic.demo_period()
     assert end.tzinfo is not None and (end.hour, end.minute, end.second) == (0, 0, 0)
     assert (end - start).days in (1095, 1096)
 
@@ -204,7 +205,7 @@ def test_end_must_be_time_zone_aware():
 
 def test_planted_hotspots_cover_every_kind_and_stay_apart(built, borders):
     hotspots = built.hotspots
-    assert {h.kind for h in hotspots} == set(demo.HOTSPOT_KINDS)
+    assert {h.kind for h in hotspots} == set(synthetic.HOTSPOT_KINDS)
     for hotspot in hotspots:
         assert borders.outline.contains(hotspot.geom)
         assert 3_000 <= hotspot.radius_m <= 8_000
@@ -224,7 +225,7 @@ def test_planted_incidents_lie_within_their_radius(built):
     incidents = built.incidents
     for hotspot in built.hotspots:
         rows = incidents.hotspot_code == hotspot.code
-        x, y = demo_geography.xy_to_metric(incidents.lon[rows], incidents.lat[rows])
+        x, y = geography.xy_to_metric(incidents.lon[rows], incidents.lat[rows])
         centre = to_utm(hotspot.geom)
         assert np.hypot(x - centre.x, y - centre.y).max() <= hotspot.radius_m
         share = np.mean(incidents.category[rows] == hotspot.category)
@@ -259,8 +260,8 @@ def scalar(session, sql, **params):
 
 
 def test_load_demo_inserts_labelled_and_linked_rows(db_session, analysis_srid):
-    result = demo.load_demo(db_session, analysis_srid, seed=3, n_incidents=5_000, end=END)
-    expected = demo.build_demo(seed=3, n_incidents=5_000, end=END, metric_epsg=analysis_srid)
+    result = synthetic.load_demo(db_session, analysis_srid, seed=3, n_incidents=5_000, end=END)
+    expected = synthetic.build_demo(seed=3, n_incidents=5_000, end=END, metric_epsg=analysis_srid)
     assert result["loaded"] is True
     assert result["regions"] == 12
     assert result["border_segments"] == len(expected.sections)
@@ -314,8 +315,8 @@ def test_load_demo_inserts_labelled_and_linked_rows(db_session, analysis_srid):
 
 
 def test_load_demo_is_idempotent(db_session, analysis_srid):
-    first = demo.load_demo(db_session, analysis_srid, seed=3, n_incidents=2_000, end=END)
-    second = demo.load_demo(db_session, analysis_srid, seed=4, n_incidents=3_000, end=END)
+    first = synthetic.load_demo(db_session, analysis_srid, seed=3, n_incidents=2_000, end=END)
+    second = synthetic.load_demo(db_session, analysis_srid, seed=4, n_incidents=3_000, end=END)
     assert second["loaded"] is False
     keys = ("regions", "border_segments", "crossing_points", "incidents", "synthetic_hotspots")
     assert {k: second[k] for k in keys} == {k: first[k] for k in keys}
@@ -332,10 +333,10 @@ def test_reset_demo_replaces_demo_rows_and_keeps_reported_ones(db_session, analy
     )
     db_session.add(reported)
     db_session.flush()
-    demo.load_demo(db_session, analysis_srid, seed=3, n_incidents=2_000, end=END)
+    synthetic.load_demo(db_session, analysis_srid, seed=3, n_incidents=2_000, end=END)
     before = scalar(db_session, "SELECT min(occurred_at) FROM incidents")
 
-    result = demo.reset_demo(db_session, analysis_srid, seed=4, n_incidents=1_500, end=END)
+    result = synthetic.reset_demo(db_session, analysis_srid, seed=4, n_incidents=1_500, end=END)
     assert result["loaded"] is True
     assert result["deleted"]["incidents"] == 2_000
     assert result["deleted"]["regions"] == 12
@@ -349,9 +350,9 @@ def test_reset_demo_replaces_demo_rows_and_keeps_reported_ones(db_session, analy
 
 @pytest.mark.slow
 def test_full_default_load_links_every_incident(db_session, analysis_srid):
-    result = demo.load_demo(db_session, analysis_srid)
+    result = synthetic.load_demo(db_session, analysis_srid)
     assert result["loaded"] is True
-    assert result["incidents"] == demo.DEFAULT_N_INCIDENTS
+    assert result["incidents"] == synthetic.DEFAULT_N_INCIDENTS
     assert scalar(
         db_session,
         "SELECT count(*) FROM incidents WHERE region_id IS NULL OR nearest_segment_id IS NULL",

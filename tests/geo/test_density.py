@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from geo.density import (
+from geo.hotspots.density import (
     kernel_density_at,
     kernel_density_raster,
     median_distance_to_mean_centre,

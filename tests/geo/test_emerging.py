@@ -6,7 +6,7 @@ from esda import G_Local
 from libpysal.weights import WSP
 from scipy import stats
 
-from geo.emerging import (
+from geo.hotspots.emerging import (
     CATEGORIES,
     classify_emerging,
     emerging_hot_spots,
@@ -15,7 +15,7 @@ from geo.emerging import (
     space_time_weights,
     time_step_index,
 )
-from geo.hotspots import distance_band_weights, gi_star
+from geo.hotspots.spatial_stats import distance_band_weights, gi_star
 
 
 def test_mann_kendall_on_known_series():

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from geo.evaluation import hit_rate, pai, pai_star, pei, recovery, top_cells
+from geo.hotspots.evaluation import hit_rate, pai, pai_star, pei, recovery, top_cells
 
 # Ten equal cells. Training scores pick cells 0 and 1 at 20 % of the area; the next
 # window has 20 incidents: 6 in cell 0, 2 in cell 1, 8 in cell 5, 4 in cell 7.

@@ -1,4 +1,4 @@
-"""Reader-level checks of untrusted files (geo.file_checks), without the web app."""
+"""Reader-level checks of untrusted files (geo.io.file_checks), without the web app."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from geo.file_checks import ReadError, gdal_offline, geopackage_layer, shapefile_source
+from geo.io.file_checks import ReadError, gdal_offline, geopackage_layer, shapefile_source
+from geo.io.readers import read_batches
+from geo.io.validation import quoted, validate_batch
 from geo.layers import LAYERS
-from geo.readers import read_batches
-from geo.validation import quoted, validate_batch
 from tests.app.test_upload_hardening import canary, listener  # noqa: F401 (fixtures)
 
 INCIDENTS = LAYERS["incidents"]
@@ -152,7 +152,7 @@ def test_the_private_directory_goes_on_every_exit(tmp_path):
     next(batches)
     [private] = list(temp.iterdir())
     assert sorted(p.name for p in private.iterdir())[:2] == ["upload.cpg", "upload.dbf"]
-    batches.close()  # what geo.ingest.import_file does on any exit
+    batches.close()  # what geo.io.ingest.import_file does on any exit
     assert list(temp.iterdir()) == []
     assert sum(len(f) for f, _, _ in read_batches(archive, temp_dir=temp)) == 2
     assert list(temp.iterdir()) == []

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from geo import hexgrid, hotspots
-from geo.gridweights import HexNeighbourhood
+from geo.hotspots import hexgrid, spatial_stats
+from geo.hotspots.gridweights import HexNeighbourhood
 
 
 @pytest.fixture(scope="module")
@@ -26,11 +26,11 @@ def test_neighbour_sums_and_gi_star_equal_the_pair_based_ones(ragged_grid, band)
     i, j, counts = ragged_grid
     size = 300.0
     cx, cy = hexgrid.hex_centres(i, j, size)
-    w = hotspots.distance_band_weights(cx, cy, band, include_self=False)
+    w = spatial_stats.distance_band_weights(cx, cy, band, include_self=False)
     grid = HexNeighbourhood(i, j, size)
     np.testing.assert_allclose(grid.neighbour_count(band), np.asarray(w.sum(axis=1)).ravel())
     np.testing.assert_allclose(grid.neighbour_sum(counts, band), w @ counts, rtol=1e-12, atol=1e-9)
-    expected = hotspots.gi_star(counts, hotspots.distance_band_weights(cx, cy, band))
+    expected = spatial_stats.gi_star(counts, spatial_stats.distance_band_weights(cx, cy, band))
     np.testing.assert_allclose(grid.gi_star(counts, band), expected, rtol=1e-12, atol=1e-12)
 
 
@@ -40,14 +40,14 @@ def test_morans_i_and_incremental_autocorrelation_equal_the_generic_ones(ragged_
     cx, cy = hexgrid.hex_centres(i, j, size)
     grid = HexNeighbourhood(i, j, size)
     for band in (433.1, 1000.0, 1800.0):
-        w = hotspots.row_standardise(hotspots.distance_band_weights(cx, cy, band, False))
-        generic = hotspots.global_morans_i(counts, w)
+        w = spatial_stats.row_standardise(spatial_stats.distance_band_weights(cx, cy, band, False))
+        generic = spatial_stats.global_morans_i(counts, w)
         ours = grid.morans_i(counts, band)
         assert ours.i == pytest.approx(generic.i, rel=1e-12)
         assert ours.variance == pytest.approx(generic.variance, rel=1e-10)
         assert ours.z == pytest.approx(generic.z, rel=1e-10)
-    distances = hotspots.default_isa_distances(cx, cy) + 1e-6
-    generic = hotspots.incremental_spatial_autocorrelation(cx, cy, counts, distances)
+    distances = spatial_stats.default_isa_distances(cx, cy) + 1e-6
+    generic = spatial_stats.incremental_spatial_autocorrelation(cx, cy, counts, distances)
     ours = grid.incremental_spatial_autocorrelation(counts, distances)
     np.testing.assert_allclose(ours.distances, generic.distances)
     np.testing.assert_allclose(ours.z, generic.z, rtol=1e-10)
@@ -71,14 +71,14 @@ def test_cells_at_exactly_the_band_are_neighbours():
 
 
 def test_space_time_gi_star_with_the_band_operator_equals_the_sparse_weights(ragged_grid):
-    from geo.emerging import space_time_gi_star
+    from geo.hotspots.emerging import space_time_gi_star
 
     i, j, counts = ragged_grid
     size, band = 300.0, 900.001
     rng = np.random.default_rng(3)
     cube = rng.poisson(np.tile(counts + 0.2, (6, 1))).astype(float)
     cx, cy = hexgrid.hex_centres(i, j, size)
-    sparse_w = hotspots.distance_band_weights(cx, cy, band, include_self=True)
+    sparse_w = spatial_stats.distance_band_weights(cx, cy, band, include_self=True)
     operator = HexNeighbourhood(i, j, size).band(band)
     for window in (0, 1, 2):
         np.testing.assert_allclose(space_time_gi_star(cube, operator, window),
@@ -94,7 +94,7 @@ def test_kth_neighbour_distances_are_the_k_d_trees_to_the_bit(ragged_grid, k):
     grid = HexNeighbourhood(i, j, size)
     # ragged edges: many cells lack lattice neighbours and go to the tree
     np.testing.assert_array_equal(grid.kth_neighbour_distances(k),
-                                  hotspots.kth_neighbour_distances(cx, cy, k))
+                                  spatial_stats.kth_neighbour_distances(cx, cy, k))
 
 
 def test_knn_band_and_isa_distances_are_the_generic_ones(ragged_grid):
@@ -102,10 +102,10 @@ def test_knn_band_and_isa_distances_are_the_generic_ones(ragged_grid):
     size = 410.0
     cx, cy = hexgrid.hex_centres(i, j, size)
     grid = HexNeighbourhood(i, j, size)
-    assert grid.knn_distance_band() == hotspots.knn_distance_band(cx, cy)
-    assert grid.knn_distance_band(4) == hotspots.knn_distance_band(cx, cy, 4)
+    assert grid.knn_distance_band() == spatial_stats.knn_distance_band(cx, cy)
+    assert grid.knn_distance_band(4) == spatial_stats.knn_distance_band(cx, cy, 4)
     isa = grid.incremental_spatial_autocorrelation(counts)
-    np.testing.assert_array_equal(isa.distances, hotspots.default_isa_distances(cx, cy))
+    np.testing.assert_array_equal(isa.distances, spatial_stats.default_isa_distances(cx, cy))
 
 
 def test_lag_of_many_rows_equals_lag_of_each(ragged_grid):
@@ -118,5 +118,5 @@ def test_lag_of_many_rows_equals_lag_of_each(ragged_grid):
     expected = np.stack([weights.lag(step) for step in steps])
     np.testing.assert_array_equal(weights.lag_rows(steps), expected)
     cx, cy = hexgrid.hex_centres(i, j, size)
-    matrix = hotspots.distance_band_weights(cx, cy, 900.001, include_self=False)
+    matrix = spatial_stats.distance_band_weights(cx, cy, 900.001, include_self=False)
     assert (grid.neighbour_matrix(900.001) != matrix).nnz == 0

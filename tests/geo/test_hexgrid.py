@@ -5,7 +5,7 @@ import pytest
 import shapely
 from sqlalchemy import text
 
-from geo.hexgrid import (
+from geo.hotspots.hexgrid import (
     H,
     auto_cell_size,
     cells_near_lines,

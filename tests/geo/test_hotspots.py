@@ -7,7 +7,7 @@ from esda import G_Local, Moran, Moran_Local
 from libpysal import examples
 from libpysal.weights import DistanceBand, Queen, W, fill_diagonal
 
-from geo.hotspots import (
+from geo.hotspots.spatial_stats import (
     benjamini_hochberg,
     default_isa_distances,
     distance_band_weights,

@@ -1,4 +1,4 @@
-"""geo.render: mapnik maps drawn from a real PostGIS (the sample layers, committed in a
+"""geo.maps.render: mapnik maps drawn from a real PostGIS (the sample layers, committed in a
 database of this module's own, since mapnik's connections cannot see a rolled-back
 test transaction)."""
 
@@ -12,10 +12,10 @@ import pytest
 from PIL import Image
 
 from app.extensions import db
-from geo import render
 from geo.errors import ParameterError
-from geo.maplayers import INCIDENT_POINT_MAX_SCALE, MAP_LAYERS
-from geo.render import MapRequest, render_map
+from geo.maps import render
+from geo.maps.catalogue import INCIDENT_POINT_MAX_SCALE, MAP_LAYERS
+from geo.maps.render import MapRequest, render_map
 from tests.conftest import committed_sample_layers
 
 # Around the sample sections T-AZ-001 (44.9,41.25 - 45.05,41.3 - 45.2,41.28) and T-AZ-002.

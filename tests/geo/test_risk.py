@@ -1,8 +1,8 @@
-"""CIRAM risk scoring (geo.risk): components on hand-made cases, the YAML validation,
+"""CIRAM risk scoring (geo.risk.ciram): components on hand-made cases, the YAML validation,
 percent change, concentration and count alerts against scipy's distributions.
 
 The hand-worked values use PINNED below, a copy of the shipped defaults, so an analyst who
-tunes geo/risk.yaml does not break these tests; the shipped file is only checked to load.
+tunes geo/risk/risk.yaml does not break these tests; the shipped file is only checked to load.
 """
 
 import ast
@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from geo import risk
-from geo.risk import (
+from geo.risk import ciram
+from geo.risk.ciram import (
     CATEGORY_ORDER,
     RiskConfigError,
     Scale,
@@ -188,8 +188,8 @@ def scores_of(result, i=0) -> dict[str, int]:
 
 def test_shipped_config_loads_and_covers_the_vocabulary():
     config = load_risk_config()
-    assert config.source.endswith("geo/risk.yaml")
-    assert config.text == Path(risk.DEFAULT_CONFIG_PATH).read_text(encoding="utf-8")
+    assert config.source.endswith("geo/risk/risk.yaml")
+    assert config.text == Path(ciram.DEFAULT_CONFIG_PATH).read_text(encoding="utf-8")
     assert set(config.impact.category_severity) == set(INCIDENT_CATEGORIES)
     assert set(config.vulnerability.terrain) == set(TERRAIN_CLASSES)
     assert config.corridor_m == 5000
@@ -203,7 +203,7 @@ def test_shipped_config_loads_and_covers_the_vocabulary():
 
 
 def test_the_domain_never_imports_flask():
-    tree = ast.parse(Path(risk.__file__).read_text(encoding="utf-8"))
+    tree = ast.parse(Path(ciram.__file__).read_text(encoding="utf-8"))
     imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
                 for alias in node.names}
     imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
@@ -338,7 +338,7 @@ def test_vulnerability_by_hand():
     scores = scores_of(result)
     # Surveillance level 2 -> 4; hills -> 4; 3000 m (> 2000, <= 5000) -> 2;
     # inland share 0.5 (equal to the cut 0.5) -> 3.
-    assert [scores[f] for f in risk.VULNERABILITY_FACTORS] == [4, 4, 2, 3]
+    assert [scores[f] for f in ciram.VULNERABILITY_FACTORS] == [4, 4, 2, 3]
     # 0.4*4 + 0.2*4 + 0.15*2 + 0.25*3 = 1.6 + 0.8 + 0.3 + 0.75 = 3.45 -> 3
     assert result.vulnerability_weighted[0] == pytest.approx(3.45)
     assert result.vulnerability.tolist() == [3]
@@ -395,7 +395,7 @@ def test_impact_by_hand():
     # Mean severity (5 + 1) / 2 = 3 -> 3; 4 persons (> 0, <= 5) -> 2; 1 life-risk incident
     # (> 0, <= 1) -> 2. Impact = 0.4*3 + 0.25*2 + 0.35*2 = 1.2 + 0.5 + 0.7 = 2.4 -> 2.
     assert result.factor("severity").value[0] == pytest.approx(3.0)
-    assert [scores[f] for f in risk.IMPACT_FACTORS] == [3, 2, 2]
+    assert [scores[f] for f in ciram.IMPACT_FACTORS] == [3, 2, 2]
     assert result.impact_weighted[0] == pytest.approx(2.4)
     assert result.impact.tolist() == [2]
     # With the max statistic the severity is 5 -> 5: 0.4*5 + 0.5 + 0.7 = 3.2 -> 3.
@@ -468,7 +468,7 @@ def test_explanation_shares_sum_to_one_per_component():
     )
     result = assess_sections(inputs, PINNED)
     for explanation in result.explanations:
-        for component in risk.COMPONENTS:
+        for component in ciram.COMPONENTS:
             factors = explanation[component]
             assert sum(f["share"] for f in factors) == pytest.approx(1.0)
             assert [f["share"] for f in factors] == sorted((f["share"] for f in factors),
@@ -503,7 +503,7 @@ def test_impact_over_the_period_and_its_baseline():
     assert inputs.window_periods == 4
     by_period = assess_sections(inputs, PINNED)
     # Period only: severity 1 -> 1, 1 person -> 2, no life risk -> 1: 0.4+0.5+0.35 = 1.25.
-    assert [scores_of(by_period)[f] for f in risk.IMPACT_FACTORS] == [1, 2, 1]
+    assert [scores_of(by_period)[f] for f in ciram.IMPACT_FACTORS] == [1, 2, 1]
     assert by_period.impact.tolist() == [1]
     windowed = dataclasses.replace(PINNED, impact=dataclasses.replace(
         PINNED.impact, window="period_and_baseline"))
@@ -514,7 +514,7 @@ def test_impact_over_the_period_and_its_baseline():
     assert result.factor("severity").value[0] == pytest.approx(4.0)
     assert result.factor("persons").value[0] == pytest.approx(6.25)
     assert result.factor("life_risk").value[0] == pytest.approx(0.5)
-    assert [scores_of(result)[f] for f in risk.IMPACT_FACTORS] == [4, 3, 2]
+    assert [scores_of(result)[f] for f in ciram.IMPACT_FACTORS] == [4, 3, 2]
     assert result.impact.tolist() == [3]
     assert "mean of 4 periods" in result.factor("persons").unit
     # The threat still measures the period alone.

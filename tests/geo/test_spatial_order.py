@@ -1,5 +1,5 @@
 """Incidents are stored in spatial order (issue 6): an import and the demo loader write
-their rows along ``geo.ingest.SPATIAL_ORDER``, so neighbours share table pages, while
+their rows along ``geo.io.ingest.SPATIAL_ORDER``, so neighbours share table pages, while
 ids still follow the order of the input."""
 
 import csv
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sqlalchemy import text
 
-from geo.ingest import import_file
+from geo.io.ingest import import_file
 from geo.layers import LAYERS
 from tests.conftest import committed_sample_layers
 

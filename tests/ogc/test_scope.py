@@ -22,8 +22,8 @@ from PIL import Image
 from sqlalchemy import text
 
 from app.extensions import db
-from geo import render
-from geo.maplayers import INCIDENT_POINT_MAX_SCALE
+from geo.maps import render
+from geo.maps.catalogue import INCIDENT_POINT_MAX_SCALE
 from tests.conftest import TEST_PASSWORD, committed_sample_layers
 
 OGC_NS = "{http://www.opengis.net/ogc}"

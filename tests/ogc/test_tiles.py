@@ -10,7 +10,7 @@ import pytest
 import requests
 from sqlalchemy import text
 
-from geo import tiles
+from geo.maps import tiles
 
 BASE = "/ogc/tiles"
 

@@ -14,8 +14,8 @@ import requests
 from lxml import etree
 from PIL import Image
 
-from geo import render
-from geo.maplayers import INCIDENT_POINT_MAX_SCALE, MAP_CRS, MAP_LAYERS
+from geo.maps import render
+from geo.maps.catalogue import INCIDENT_POINT_MAX_SCALE, MAP_CRS, MAP_LAYERS
 from tests.conftest import TEST_PASSWORD
 
 AREA = (44.85, 41.15, 45.65, 41.65)  # lon/lat around the sample sections

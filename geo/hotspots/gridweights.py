@@ -3,7 +3,7 @@
 On a regular grid the cells within ``d`` metres of a cell are always the same offsets,
 so summing a value over each cell's neighbours is a convolution of the grid, laid out
 as an image, with the band's kernel: no tree, no pair list, no sparse matrix. The
-results equal the generic ``geo.hotspots`` functions on the same cells and band (the
+results equal the generic ``geo.hotspots.spatial_stats`` functions on the same cells and band (the
 tests compare them); this is what makes incremental spatial autocorrelation over ten
 bands and Gi* on 100,000 cells take a fraction of a second.
 """
@@ -14,8 +14,8 @@ import numpy as np
 from scipy import signal, sparse
 from scipy.spatial import cKDTree
 
-from geo import hexgrid
-from geo.hotspots import (
+from geo.hotspots import hexgrid
+from geo.hotspots.spatial_stats import (
     IncrementalAutocorrelation,
     first_peak,
     gi_star_from_lag,
@@ -58,9 +58,10 @@ class HexNeighbourhood:
             di, dr = np.meshgrid(np.arange(-reach_i, reach_i + 1),
                                  np.arange(-reach_r, reach_r + 1), indexing="ij")
             distance = np.hypot(1.5 * self.size * di, hexgrid.H * self.size * dr)
-            # distance <= band as in geo.hotspots.distance_band_weights, with ties decided
-            # exactly: a cell at exactly the band (common: the default ISA bands are
-            # multiples of the cell spacing) is inside, whatever the rounding.
+            # distance <= band as in geo.hotspots.spatial_stats.distance_band_weights,
+            # with ties decided exactly: a cell at exactly the band (common: the default
+            # ISA bands are multiples of the cell spacing) is inside, whatever the
+            # rounding.
             inside = (distance <= band_m * (1 + TIE_TOLERANCE)) & ((di + dr) % 2 == 0)
             inside[reach_i, reach_r] = False
             self._kernels[band_m] = inside.astype(float)
@@ -117,14 +118,14 @@ class HexNeighbourhood:
         return BandWeights(self, band_m)
 
     def gi_star(self, values, band_m: float) -> np.ndarray:
-        """Gi* z with binary weights, self included (= ``geo.hotspots.gi_star``)."""
+        """Gi* z with binary weights, self included (= ``geo.hotspots.spatial_stats.gi_star``)."""
         weights = self.band(band_m)
         return gi_star_from_lag(values, weights.lag(values), weights.row_sums,
                                 weights.row_sums)
 
     def morans_i(self, values, band_m: float):
         """Global Moran's I, binary band without self, row-standardised
-        (= ``geo.hotspots.global_morans_i`` of those weights)."""
+        (= ``geo.hotspots.spatial_stats.global_morans_i`` of those weights)."""
         x = np.asarray(values, dtype=float)
         z = x - x.mean()
         k = self.neighbour_count(band_m)
@@ -142,7 +143,7 @@ class HexNeighbourhood:
 
     def kth_neighbour_distances(self, k: int = 1) -> np.ndarray:
         """Distance in metres from each cell's centre to its k-th nearest other cell's,
-        the same numbers ``geo.hotspots.kth_neighbour_distances`` (a k-d tree) gives.
+        the same numbers ``geo.hotspots.spatial_stats.kth_neighbour_distances`` (a k-d tree) gives.
 
         Looks at the cells at the nearest lattice offsets, enough for k neighbours where
         the grid is complete; cells near the grid's edge that have fewer neighbours there
@@ -182,7 +183,7 @@ class HexNeighbourhood:
         return kth
 
     def knn_distance_band(self, k: int | None = None) -> float:
-        """``geo.hotspots.knn_distance_band`` of the cell centres (metres)."""
+        """``geo.hotspots.spatial_stats.knn_distance_band`` of the cell centres (metres)."""
         cx, cy = hexgrid.hex_centres(self.i, self.j, self.size)
         return knn_band_from_distances(
             self.kth_neighbour_distances(knn_band_neighbours(self.n, k)), cx, cy)
@@ -190,7 +191,7 @@ class HexNeighbourhood:
     def incremental_spatial_autocorrelation(self, values,
                                             distances=None) -> IncrementalAutocorrelation:
         """Moran's I z over growing bands and the first peak, as
-        ``geo.hotspots.incremental_spatial_autocorrelation`` computes them."""
+        ``geo.hotspots.spatial_stats.incremental_spatial_autocorrelation`` computes them."""
         if distances is None:
             distances = isa_distances_from_nearest(self.kth_neighbour_distances(1))
         distances = np.asarray(distances, dtype=float)

@@ -8,11 +8,11 @@ Space-time neighbourhood (ArcGIS "Neighborhood Distance" + "Neighborhood Time St
 global window = entire cube): bin (t, c) has as neighbours the bins (t', c') with c'
 within the distance band of c (c itself included) and ``t - time_window <= t' <= t``,
 i.e. the same spatial neighbours in the current and the previous ``time_window`` steps
-(fewer at the start of the series). Gi* (:func:`geo.hotspots.gi_star`, binary weights
+(fewer at the start of the series). Gi* (:func:`geo.hotspots.spatial_stats.gi_star`, binary weights
 including self) is computed once over all ``n_steps * n_cells`` bins, so the mean and
 the standard deviation are those of the whole cube.
 
-Significance of a bin: two-sided p (:func:`geo.hotspots.p_values`), Benjamini-Hochberg
+Significance of a bin: two-sided p (:func:`geo.hotspots.spatial_stats.p_values`), Benjamini-Hochberg
 over all bins of the cube at ``alpha`` (default 0.10, ArcGIS's 90 % confidence) when
 ``fdr`` (default True). A *hot* bin is significant with z > 0, a *cold* bin
 significant with z < 0.
@@ -62,7 +62,7 @@ from functools import cached_property
 import numpy as np
 from scipy import sparse
 
-from geo.hotspots import gi_star_from_lag, p_values, significant
+from geo.hotspots.spatial_stats import gi_star_from_lag, p_values, significant
 
 NO_PATTERN = "no pattern"
 
@@ -132,9 +132,9 @@ def space_time_gi_star(counts, w_spatial, time_window: int = 1) -> np.ndarray:
         ``(n_steps, n_cells)`` counts (or values) per bin.
     w_spatial : scipy.sparse matrix or band operator
         Binary spatial weights including self, e.g.
-        ``geo.hotspots.distance_band_weights(cx, cy, band_m)`` (band in metres), or an
+        ``geo.hotspots.spatial_stats.distance_band_weights(cx, cy, band_m)`` (band in metres), or an
         object with ``lag(x)`` and ``row_sums`` such as
-        ``geo.gridweights.HexNeighbourhood.band(band_m)``.
+        ``geo.hotspots.gridweights.HexNeighbourhood.band(band_m)``.
     time_window : int, default 1
         Number of previous time steps in the neighbourhood (ArcGIS default 1).
     """
@@ -331,7 +331,7 @@ def emerging_hot_spots(counts, w_spatial, time_window: int = 1, alpha: float = 0
         at least 3 steps.
     w_spatial : scipy.sparse matrix
         Binary spatial weights including self for the cells, e.g.
-        ``geo.hotspots.distance_band_weights(cx, cy, band_m)`` (metres).
+        ``geo.hotspots.spatial_stats.distance_band_weights(cx, cy, band_m)`` (metres).
     time_window : int, default 1
         Previous time steps in the space-time neighbourhood (ArcGIS default 1).
     alpha : float, default 0.10

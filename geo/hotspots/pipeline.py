@@ -1,11 +1,12 @@
 """Hot-spot analyses of incidents over a study area, from the database to GeoJSON.
 
-The statistics live in ``geo.hotspots``, ``geo.emerging``, ``geo.density`` and
-``geo.evaluation``; this module gathers their inputs and packages their outputs:
+The statistics live in ``geo.hotspots.spatial_stats``, ``geo.hotspots.emerging``,
+``geo.hotspots.density`` and ``geo.hotspots.evaluation``; this module gathers their
+inputs and packages their outputs:
 
 1. the study area (a region's polygon or a bounding box) in the analysis CRS;
 2. its hexagon grid: the whole ``ST_HexagonGrid`` cells (edge ``cell_size`` metres)
-   that intersect the area, built by arithmetic (``geo.hexgrid``) with shapely, so every
+   that intersect the area, built by arithmetic (``geo.hotspots.hexgrid``) with shapely, so every
    cell has the same shape and area; only the cells along the area's boundary are
    tested as polygons;
 3. the selected incidents as coordinate arrays, read with one binary ``COPY`` and
@@ -41,12 +42,13 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import psycopg2
 
-from geo import density, emerging, evaluation, hexgrid, hotspots, queries
+from geo import queries
 from geo.crs import reproject, transform_xy
 from geo.errors import ParameterError
-from geo.gridweights import HexNeighbourhood
+from geo.hotspots import density, emerging, evaluation, hexgrid, spatial_stats
+from geo.hotspots.gridweights import HexNeighbourhood
+from geo.io.validation import STORAGE_SRID
 from geo.layers import INCIDENTS
-from geo.validation import STORAGE_SRID
 
 # ArcGIS Optimized Hot Spot Analysis needs at least 30 cells holding incidents.
 MIN_CELLS_WITH_DATA = 30
@@ -117,7 +119,7 @@ class Grid:
 
     @cached_property
     def neighbourhood(self) -> HexNeighbourhood:
-        """Distance-band neighbour sums over these cells (``geo.gridweights``)."""
+        """Distance-band neighbour sums over these cells (``geo.hotspots.gridweights``)."""
         return HexNeighbourhood(self.i, self.j, self.size)
 
     @cached_property
@@ -381,7 +383,7 @@ def _prepare(session, area: StudyArea, selection: Selection, cell_size_m, srid: 
             raise ParameterError("datetime", "fewer than 3 incidents in the area and window: "
                                 "nothing to size the cells from; widen the window")
         cell_size_m = hexgrid.auto_cell_size(points["x"][inside], points["y"][inside])
-        source = "auto: mean nearest-neighbour distance of the incidents (geo.hexgrid)"
+        source = "auto: mean nearest-neighbour distance of the incidents (geo.hotspots.hexgrid)"
     else:
         source = "given"
     cell_size_m = float(cell_size_m)
@@ -505,14 +507,14 @@ def hotspot_cells(session, request: HotspotRequest, srid: int) -> CellMap:
                          "distance_band_source": band_source, "fdr": request.fdr})
         if request.method == "gistar":
             z = grid.neighbourhood.gi_star(counts, band)
-            p = hotspots.p_values(z)
-            properties.update({"z": z, "p": p, "bin": hotspots.gi_bins(z, p, fdr=request.fdr)})
+            p = spatial_stats.p_values(z)
+            properties.update({"z": z, "p": p, "bin": spatial_stats.gi_bins(z, p, fdr=request.fdr)})
             metadata.update({"self_included": True, "alpha": list(GI_ALPHAS),
                              "bins": "-3..3: 99/95/90 % cold/hot, 0 not significant"})
         else:
-            w = hotspots.row_standardise(
-                hotspots.distance_band_weights(grid.cx, grid.cy, band, include_self=False))
-            lisa = hotspots.local_morans_i(counts, w, alpha=0.05, fdr=request.fdr)
+            w = spatial_stats.row_standardise(
+                spatial_stats.distance_band_weights(grid.cx, grid.cy, band, include_self=False))
+            lisa = spatial_stats.local_morans_i(counts, w, alpha=0.05, fdr=request.fdr)
             properties.update({"local_i": lisa.i, "z": lisa.z, "p": lisa.p,
                                "cluster": lisa.label})
             metadata.update({"self_included": False, "row_standardised": True, "alpha": 0.05,
@@ -602,7 +604,7 @@ def evaluate(session, request: EvaluationRequest, srid: int) -> dict:
 
 def evaluation_cells(session, request: EvaluationRequest, srid: int) -> CellMap:
     """Fit on the training window, take the top ``area_share`` of cells, score the test
-    window: hit rate, PAI and PEI (``geo.evaluation``), and the hot cells used."""
+    window: hit rate, PAI and PEI (``geo.hotspots.evaluation``), and the hot cells used."""
     if request.method not in ("gistar", "kde", "count"):
         raise ParameterError("method", f"unknown method {request.method!r}; methods: "
                             "gistar, kde, count")

@@ -1,6 +1,6 @@
 """Risk assessments of border sections from the database: inputs, scores, records.
 
-``geo.risk`` holds the CIRAM model (pure numpy); this module feeds it and keeps its
+``geo.risk.ciram`` holds the CIRAM model (pure numpy); this module feeds it and keeps its
 results:
 
 - :func:`gather_inputs` counts, set-based in SQL, the incidents of a period that lie
@@ -8,7 +8,7 @@ results:
   ``geo.queries.link_incidents``), per category, with persons, risk-to-life and
   late-detection counts, for the period and the ``baseline_periods`` equal-length
   periods before it; adds each section's distance to the nearest crossing point and
-  whether it touches a Gi* hot-spot of the period (``geo.analysis``).
+  whether it touches a Gi* hot-spot of the period (``geo.hotspots.pipeline``).
 - :func:`evaluate_sections` scores them, compares with the previous equal-length
   period and the same period a year before, and tests each section for an alert.
 - :func:`store_assessment` writes the result as an immutable record;
@@ -27,11 +27,13 @@ import numpy as np
 import shapely
 from sqlalchemy import text
 
-from geo import analysis, hexgrid, queries, risk
+from geo import queries
 from geo.crs import reproject
 from geo.errors import ParameterError
+from geo.hotspots import hexgrid, pipeline
+from geo.io.validation import STORAGE_SRID
 from geo.models import RiskAssessment, RiskSectionResult
-from geo.validation import STORAGE_SRID
+from geo.risk import ciram
 
 # Gi* bins that count as a hot-spot a section "touches" (95 % confidence or more).
 HOTSPOT_MIN_BIN = 2
@@ -98,7 +100,7 @@ class SectionFrame:
     ids: np.ndarray
     codes: list[str]
     names: list[str]
-    inputs: risk.SectionInputs
+    inputs: ciram.SectionInputs
     previous: np.ndarray  # incidents in the previous equal-length period
     last_year: np.ndarray  # incidents in the same period a year before
 
@@ -115,17 +117,17 @@ def _region_id(session, region_code: str | None) -> int | None:
 
 def _touching_hotspots(session, section_geoms, region_code, start, end, srid) -> np.ndarray:
     """Whether each section (metric geometry) touches a Gi* cell of bin >= 2."""
-    area = analysis.StudyArea(region_code=region_code) if region_code else None
+    area = pipeline.StudyArea(region_code=region_code) if region_code else None
     if area is None:
         bounds = shapely.bounds(shapely.union_all(section_geoms))
         lonlat = reproject(shapely.box(*bounds), srid, STORAGE_SRID).bounds
-        area = analysis.StudyArea(bbox=tuple(float(v) for v in lonlat))
-    request = analysis.HotspotRequest(area, analysis.Selection(start, end),
+        area = pipeline.StudyArea(bbox=tuple(float(v) for v in lonlat))
+    request = pipeline.HotspotRequest(area, pipeline.Selection(start, end),
                                       cell_size_m=HOTSPOT_CELL_SIZE_M)
     flags = np.zeros(len(section_geoms), dtype=bool)
     try:
         # The cells themselves, in metres of srid: no GeoJSON of the whole grid.
-        cells = analysis.hotspot_cells(session, request, srid)
+        cells = pipeline.hotspot_cells(session, request, srid)
     except ParameterError:
         return flags  # too few incidents: no hot-spot
     hot = np.flatnonzero(np.nan_to_num(cells.properties["bin"]) >= HOTSPOT_MIN_BIN)
@@ -138,7 +140,7 @@ def _touching_hotspots(session, section_geoms, region_code, start, end, srid) ->
     return flags
 
 
-def counts_parameters(config: risk.RiskConfig, section_ids: list[int], start: datetime,
+def counts_parameters(config: ciram.RiskConfig, section_ids: list[int], start: datetime,
                       end: datetime) -> dict:
     """Bound parameters of the counts statement for these sections and period."""
     period = end - start
@@ -155,7 +157,7 @@ def counts_parameters(config: risk.RiskConfig, section_ids: list[int], start: da
     }
 
 
-def last_year_parameters(config: risk.RiskConfig, section_ids: list[int], start: datetime,
+def last_year_parameters(config: ciram.RiskConfig, section_ids: list[int], start: datetime,
                          end: datetime) -> dict:
     """Bound parameters of the same-period-last-year count (365 days earlier)."""
     year = timedelta(days=365)
@@ -163,7 +165,7 @@ def last_year_parameters(config: risk.RiskConfig, section_ids: list[int], start:
             "start": start - year, "end": end - year}
 
 
-def gather_inputs(session, config: risk.RiskConfig, region_code: str | None,
+def gather_inputs(session, config: ciram.RiskConfig, region_code: str | None,
                   start: datetime, end: datetime, srid: int) -> SectionFrame:
     """The model's inputs for every section of a region (or all) and period."""
     if end <= start:
@@ -182,7 +184,7 @@ def gather_inputs(session, config: risk.RiskConfig, region_code: str | None,
         rows = session.execute(_COUNTS, counts_parameters(config, ids.tolist(), start,
                                                           end)).all()
     n = len(ids)
-    categories = {c: j for j, c in enumerate(risk.CATEGORY_ORDER)}
+    categories = {c: j for j, c in enumerate(ciram.CATEGORY_ORDER)}
     category_counts = np.zeros((n, len(categories)), dtype=np.int64)
     history = np.zeros((n, k), dtype=np.int64)
     persons = np.zeros(n, dtype=np.int64)
@@ -212,7 +214,7 @@ def gather_inputs(session, config: risk.RiskConfig, region_code: str | None,
             last_year[position[row.section_id]] = row.incidents
     incidents = category_counts.sum(axis=1)
     geoms = [reproject(shapely.from_wkb(bytes(s.geom)), STORAGE_SRID, srid) for s in sections]
-    inputs = risk.SectionInputs(
+    inputs = ciram.SectionInputs(
         section_ids=ids,
         length_m=np.array([s.length_m for s in sections], dtype=float),
         period_days=period.total_seconds() / 86400,
@@ -241,13 +243,13 @@ def _nullable(values) -> list:
     return [None if not np.isfinite(v) else float(v) for v in np.asarray(values, dtype=float)]
 
 
-def evaluate_sections(frame: SectionFrame, config: risk.RiskConfig) -> dict:
+def evaluate_sections(frame: SectionFrame, config: ciram.RiskConfig) -> dict:
     """Scores, comparisons, alerts and the region summary of gathered sections."""
-    result = risk.assess_sections(frame.inputs, config)
+    result = ciram.assess_sections(frame.inputs, config)
     counts = frame.inputs.incidents
-    alerts = risk.count_alerts(counts, frame.inputs.baseline_rate, frame.inputs.history, config)
-    change_previous = risk.percent_change(counts, frame.previous)
-    change_year = risk.percent_change(counts, frame.last_year)
+    alerts = ciram.count_alerts(counts, frame.inputs.baseline_rate, frame.inputs.history, config)
+    change_previous = ciram.percent_change(counts, frame.previous)
+    change_year = ciram.percent_change(counts, frame.last_year)
     sections = []
     for k, record in enumerate(result.records()):
         record.update({
@@ -270,11 +272,11 @@ def evaluate_sections(frame: SectionFrame, config: risk.RiskConfig) -> dict:
     total = int(counts.sum())
     summary = {
         "sections": len(sections), "incidents": total,
-        "levels": {level: int((result.level == level).sum()) for level in risk.LEVELS},
-        "concentration_top20_pct": _nullable([100 * risk.concentration(counts)])[0],
-        "change_previous_pct": _nullable(risk.percent_change([total],
+        "levels": {level: int((result.level == level).sum()) for level in ciram.LEVELS},
+        "concentration_top20_pct": _nullable([100 * ciram.concentration(counts)])[0],
+        "change_previous_pct": _nullable(ciram.percent_change([total],
                                                              [frame.previous.sum()]))[0],
-        "change_last_year_pct": _nullable(risk.percent_change([total],
+        "change_last_year_pct": _nullable(ciram.percent_change([total],
                                                               [frame.last_year.sum()]))[0],
         "alerts": int(alerts.alert.sum()),
         "config_sha256": result.config_sha256,
@@ -282,7 +284,7 @@ def evaluate_sections(frame: SectionFrame, config: risk.RiskConfig) -> dict:
     return {"summary": summary, "sections": sections}
 
 
-def assess_region(session, config: risk.RiskConfig, region_code: str | None,
+def assess_region(session, config: ciram.RiskConfig, region_code: str | None,
                   start: datetime, end: datetime, srid: int) -> dict:
     """Gather, score and compare every section of a region (or all) for a period.
 
@@ -296,7 +298,7 @@ def assess_region(session, config: risk.RiskConfig, region_code: str | None,
     return evaluated
 
 
-def store_assessment(session, config: risk.RiskConfig, region_code: str | None,
+def store_assessment(session, config: ciram.RiskConfig, region_code: str | None,
                      start: datetime, end: datetime, evaluated: dict, inputs: dict,
                      user_id: int) -> RiskAssessment:
     """Write an assessment and its section results as an immutable record (no commit)."""

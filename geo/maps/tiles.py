@@ -42,7 +42,7 @@ from sqlalchemy import text
 
 from geo import queries
 from geo.layers import CROSSINGS, INCIDENTS, REGIONS, SEGMENTS, Layer
-from geo.ogc_features import RISK_RESULTS
+from geo.maps.ogc_features import RISK_RESULTS
 
 MAX_ZOOM = 22
 EXTENT = 4096  # tile units a side

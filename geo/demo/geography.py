@@ -27,7 +27,7 @@ from shapely.ops import substring
 
 from geo.crs import reproject, transform_xy
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_ATLAS_PATH = REPO_ROOT / "node_modules" / "world-atlas" / "countries-10m.json"
 DEFAULT_METRIC_EPSG = 32638
 STORAGE_EPSG = 4326

@@ -25,7 +25,7 @@ import numpy as np
 from scipy import sparse, special
 from scipy.spatial import cKDTree
 
-from geo.density import standard_distance
+from geo.hotspots.density import standard_distance
 
 #: Confidence levels of the Gi_Bin classes 3, 2, 1 (99 %, 95 %, 90 %).
 BIN_ALPHAS = (0.01, 0.05, 0.10)
@@ -114,7 +114,7 @@ def knn_distance_band(cx, cy, k: int | None = None) -> float:
     spatial autocorrelation finds no peak): the average distance at which each feature
     has ``k`` neighbours, with ``k = 0.05 * n`` rounded, clamped to 3..30; when that
     distance exceeds one standard distance of the features, the standard distance
-    (:func:`geo.density.standard_distance`) is used instead.
+    (:func:`geo.hotspots.density.standard_distance`) is used instead.
 
     Parameters
     ----------
@@ -236,7 +236,7 @@ def gi_star_from_lag(x, lag, weight_sum, weight_sq_sum) -> np.ndarray:
     """Gi* z from its sums: ``lag = sum_j w_ij x_j``, ``sum_j w_ij`` and ``sum_j w_ij^2``.
 
     The formula of :func:`gi_star`, for callers that compute the neighbourhood sums
-    without a weights matrix (``geo.gridweights``).
+    without a weights matrix (``geo.hotspots.gridweights``).
     """
     x = np.asarray(x, dtype=float)
     n = x.size

@@ -1,7 +1,7 @@
 """Readers of the files analysts bring: GeoJSON, CSV, GeoPackage, zipped Shapefile.
 
 Each reader yields batches ``(frame, source_srid, parse_errors)`` for
-``geo.ingest.Ingestion.add``: ``frame`` holds raw property values, a ``geometry``
+``geo.io.ingest.Ingestion.add``: ``frame`` holds raw property values, a ``geometry``
 column of shapely geometries in ``source_srid`` and ``_row``, the number a person
 finds the row by (CSV: the line number, header = line 1; other formats: the feature
 number, from 1). CSV, GeoPackage and Shapefile are read in batches of ``batch_rows``, so
@@ -13,7 +13,7 @@ match wins; a Shapefile's names cut to 10 characters match too) unless ``mapping
 names the column for a property. A CSV's geometry comes from a WKT column or from
 longitude/latitude columns.
 
-Before any reader opens a file, ``geo.file_checks`` makes sure its bytes are the
+Before any reader opens a file, ``geo.io.file_checks`` makes sure its bytes are the
 declared format (and GDAL opens only GeoPackages and Shapefiles, by their own driver,
 offline); a file that is not is a ``ReadError`` naming the format.
 """
@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.file_checks import (
+from geo.io.file_checks import (
     FORMAT_NAMES,
     GDAL_DRIVERS,
     MAX_UNZIPPED_BYTES,
@@ -41,14 +41,14 @@ from geo.file_checks import (
     geopackage_layer,
     shapefile_source,
 )
-from geo.validation import RowError, quoted
+from geo.io.validation import RowError, quoted
 
 __all__ = ["ArchiveTooLargeError", "ReadError", "FORMATS", "MAX_UNZIPPED_BYTES",
            "detect_format", "read_batches", "rows_with_geometry"]
 
 BATCH_ROWS = 50_000
 # The private directory a reader gives GDAL (a Shapefile's checked parts, a GeoPackage's
-# link) is named so; ``geo.import_jobs`` sweeps those a killed process left.
+# link) is named so; ``geo.io.import_jobs`` sweeps those a killed process left.
 READER_DIR_PREFIX = "borderrisk-read-"
 
 

@@ -28,8 +28,8 @@ from fractions import Fraction
 import numpy as np
 import shapely
 
-from geo.density import standard_distance
-from geo.hotspots import kth_neighbour_distances
+from geo.hotspots.density import standard_distance
+from geo.hotspots.spatial_stats import kth_neighbour_distances
 
 H = 0.8660254037844387  # cos(pi / 6), the constant PostGIS uses
 _HEX_X = np.array([-1.0, -0.5, 0.5, 1.0, 0.5, -0.5, -1.0])

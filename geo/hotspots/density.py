@@ -80,7 +80,7 @@ def kernel_density_at(x, y, px, py, bandwidth_m: float | None = None) -> np.ndar
         Incident coordinates in metres (projected CRS, e.g. EPSG:32638).
     px, py : array_like
         Where to evaluate, same CRS, e.g. hexagon centres from
-        :func:`geo.hexgrid.hex_centres`.
+        :func:`geo.hotspots.hexgrid.hex_centres`.
     bandwidth_m : float, optional
         Search radius in metres; :func:`silverman_bandwidth` when omitted.
 

@@ -5,7 +5,7 @@ the top ``area_share`` of the study area as hot-spots (:func:`top_cells`), then 
 the *next* window's incidents per cell and score the selection.
 
 The cells of one evaluation are taken to have equal area (one hexagon grid, see
-:mod:`geo.hexgrid`), so area shares are cell shares: the study area A is the number
+:mod:`geo.hotspots.hexgrid`), so area shares are cell shares: the study area A is the number
 of cells and the hot-spot area a is the number of selected cells.
 
 - hit rate = n / N: the share of the next window's N incidents that fall in hot cells.

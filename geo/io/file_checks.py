@@ -35,7 +35,7 @@ import zipfile
 from pathlib import Path
 from urllib.parse import quote
 
-from geo.validation import quoted
+from geo.io.validation import quoted
 
 
 class ReadError(ValueError):

@@ -5,7 +5,7 @@ Everything this module generates is synthetic or approximate, and says so in its
 
 - border sections: Natural Earth 1:10m geometry (public domain, read from the npm package
   ``world-atlas``, ``countries-10m.json``), ``"generalised"``; their terrain class and
-  surveillance level are synthetic rules of thumb (see ``geo.demo_geography``);
+  surveillance level are synthetic rules of thumb (see ``geo.demo.geography``);
 - regions and crossing points: ``"approximate"`` (Voronoi regions from approximate town
   positions; crossing points at approximate locations, names say so);
 - incidents: ``"synthetic"``, source ``"demo-synthetic"``, descriptions starting with
@@ -37,7 +37,7 @@ from shapely.geometry import Point
 from sqlalchemy import delete, func, select, text
 
 from geo import clock, queries, vocabulary
-from geo.demo_geography import (
+from geo.demo.geography import (
     DEFAULT_METRIC_EPSG,
     SEA,
     DemoCrossing,
@@ -52,7 +52,7 @@ from geo.demo_geography import (
     to_metric,
     xy_to_lonlat,
 )
-from geo.ingest import SPATIAL_ORDER, WRITE_WORK_MEM
+from geo.io.ingest import SPATIAL_ORDER, WRITE_WORK_MEM
 from geo.models import (
     STORAGE_SRID,
     BorderSegment,
@@ -135,7 +135,7 @@ class HotspotSpec:
 # Placed where the Georgian authorities are present (not in Abkhazia or the Tskhinvali
 # region), at least 30 km apart. Centres lie 2 km inside the line: crossings and
 # smuggling between crossing points are met by border surveillance near the line, and a
-# section's risk counts the incidents within 5 km of it (geo/risk.yaml corridor_m), so a
+# section's risk counts the incidents within 5 km of it (geo/risk/risk.yaml corridor_m), so a
 # hot-spot centred 4-5 km inland would put half its incidents out of every section's
 # sight. Persistent and intensifying spots carry 4 % of the incidents each: at 20,000
 # incidents about 22 a month (intensifying ones more at the end), as many as the
@@ -981,7 +981,7 @@ def copy_incidents(session, incidents: SyntheticIncidents, analysis_srid: int) -
     (``SRID=4326;POINT(lon lat)``) with full float precision. Ids are drawn in the
     generator's order (by time); the rows are written with their derived links
     (``geo.queries.incident_links``, distances in metres in ``analysis_srid``), once
-    each, in ``geo.ingest.SPATIAL_ORDER``, as an import writes them, so neighbours share
+    each, in ``geo.io.ingest.SPATIAL_ORDER``, as an import writes them, so neighbours share
     table pages. The regions, sections and crossing points must be in place.
 
     Returns

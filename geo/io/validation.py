@@ -5,7 +5,7 @@ from CSV, JSON values from GeoJSON) with a ``_row`` column (where each row came 
 and a ``geometry`` column of shapely geometries in ``source_srid``. ``validate_batch``
 returns the typed values ready for the database and every problem found, each naming
 the row and the field; nothing is written here. Checks that need the database (a point
-far from every region, a key already taken) are in ``geo.ingest``.
+far from every region, a key already taken) are in ``geo.io.ingest``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Writing features: one pipeline for an API create, a PATCH and a bulk import.
 
-Batches of raw features are validated column-wise (``geo.validation``), the valid rows
+Batches of raw features are validated column-wise (``geo.io.validation``), the valid rows
 are loaded with ``COPY`` into a temporary staging table, the checks that need the
 database run in SQL over the whole staging table (a key given twice, a key already
 taken on create, a point far from every region), and only when no row has a problem
@@ -24,10 +24,11 @@ import pandas as pd
 import shapely
 from sqlalchemy import text
 
-from geo import queries, readers
+from geo import queries
+from geo.io import readers
+from geo.io.readers import ReadError
+from geo.io.validation import STORAGE_SRID, RowError, validate_batch
 from geo.layers import Layer
-from geo.readers import ReadError
-from geo.validation import STORAGE_SRID, RowError, validate_batch
 
 STAGING = "ingest_staging"
 # A point farther than this from every region is "outside" (metres, on the spheroid):
@@ -545,7 +546,7 @@ def import_file(session, layer: Layer, path, *, analysis_srid: int, fmt: str | N
     PostgreSQL ``statement_timeout`` for this import's transaction.
     ``scope_region_ids`` and ``forbidden_statuses``: the caller's rights, as in
     :class:`Ingestion`. ``temp_dir``: where the reader keeps its private files (see
-    ``geo.readers.read_batches``).
+    ``geo.io.readers.read_batches``).
     """
     time_limit = (contextlib.nullcontext() if statement_timeout_s is None else
                   queries.local_settings(session, statement_timeout=f"{statement_timeout_s}s"))

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from sqlalchemy import select, text, update
 
+from geo.io.readers import READER_DIR_PREFIX  # readers' directories are swept here too
 from geo.models import ImportJob
-from geo.readers import READER_DIR_PREFIX  # readers' directories are swept here too
 
 FINISHED = frozenset({"succeeded", "failed", "interrupted"})
 # Upload files are named ``job-<id><suffix>`` (only the suffix comes from the client).

@@ -1,7 +1,7 @@
 """Map rendering with mapnik, straight from PostGIS, shared by the WMS and the bulletin.
 
 ``render_map(MapRequest(...), database_url)`` returns an encoded image (PNG 32- or
-8-bit, or JPEG). Layers are described in ``geo.maplayers``; colours are the constants
+8-bit, or JPEG). Layers are described in ``geo.maps.catalogue``; colours are the constants
 below (the bulletin and the UI legend read them too).
 
 How a map is drawn:
@@ -23,7 +23,7 @@ How a map is drawn:
   region; incidents of the scope only). A requested REGION outside the scope is an
   ``OutOfScopeError``.
 * Raster layers (``density``, and ``incidents`` at small scales as count cells, see
-  ``geo.maplayers.INCIDENT_POINT_MAX_SCALE``) are computed with numpy from an
+  ``geo.maps.catalogue.INCIDENT_POINT_MAX_SCALE``) are computed with numpy from an
   in-process copy of the incident points (refreshed when the ``incidents`` data
   version changes) and composited in layer order. A whole-country map of a million
   incidents is then a ``bincount``, not a million-row query.
@@ -63,20 +63,20 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from geo import density as kde
 from geo.crs import transform_xy
+from geo.db import replace_ended_connections
 from geo.errors import OutOfScopeError, ParameterError
-from geo.maplayers import (
+from geo.hotspots import density as kde
+from geo.maps.catalogue import (
     INCIDENT_CELL_CLASSES,
     INCIDENT_CELL_PIXELS,
     INCIDENT_POINT_MAX_SCALE,
     MAP_CRS,
     MAP_LAYERS,
 )
-from geo.pooling import replace_ended_connections
 from geo.vocabulary import INCIDENT_CATEGORIES, INCIDENT_OUTCOMES
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+BASE_DIR = Path(__file__).resolve().parents[2]
 COUNTRIES_TOPOJSON = BASE_DIR / "node_modules" / "world-atlas" / "countries-10m.json"
 
 # ------------------------------------------------------------------ colours (one place)
@@ -88,7 +88,7 @@ RISK_LEVEL_COLOURS: dict[str, str] = {
     "critical": "#a50026",
 }
 NOT_ASSESSED_COLOUR = "#999999"
-# Gi* bins (geo.hotspots.gi_bins): +-3 99 %, +-2 95 %, +-1 90 %; 0 is transparent.
+# Gi* bins (geo.hotspots.spatial_stats.gi_bins): +-3 99 %, +-2 95 %, +-1 90 %; 0 is transparent.
 HOTSPOT_BIN_COLOURS: dict[int, str] = {
     3: "#b2182b", 2: "#ef8a62", 1: "#fddbc7",
     -1: "#d1e5f0", -2: "#67a9cf", -3: "#2166ac",
@@ -103,7 +103,7 @@ INCIDENT_CATEGORY_COLOURS: dict[str, str] = {
     name: _CATEGORY_PALETTE[k % len(_CATEGORY_PALETTE)]
     for k, name in enumerate(INCIDENT_CATEGORIES)
 }
-# Aggregated incident cells, one colour per class of geo.maplayers.INCIDENT_CELL_CLASSES
+# Aggregated incident cells, one colour per class of geo.maps.catalogue.INCIDENT_CELL_CLASSES
 # plus the open last class (YlOrRd).
 INCIDENT_CELL_COLOURS = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
 # Kernel density ramp from low to the window's peak (YlOrRd), drawn semi-transparent.
@@ -135,7 +135,7 @@ class MapRequest:
     Parameters
     ----------
     layers : tuple of str
-        Names from ``geo.maplayers.MAP_LAYERS``, drawn bottom to top.
+        Names from ``geo.maps.catalogue.MAP_LAYERS``, drawn bottom to top.
     styles : tuple of str
         One per layer ('' = the layer's default), or empty for all defaults.
     bbox : tuple of float
@@ -652,7 +652,7 @@ _POINTS_LOCK = threading.Lock()
 
 
 def _incidents_version(connection) -> int:
-    from geo.analysis import data_versions
+    from geo.hotspots.pipeline import data_versions
 
     return int(data_versions(connection)["incidents"])
 
@@ -888,10 +888,10 @@ def hotspot_features(database_url: str, time: tuple | None, region: str | None,
 
     Study area: the region, else the extent of the regions in ``scope`` (region ids;
     None: of all regions); with a scope only the incidents of its regions count. Cell
-    size and distance band chosen by ``geo.analysis`` (cached there by data version).
+    size and distance band chosen by ``geo.hotspots.pipeline`` (cached there by data version).
     An empty collection when there are too few incidents for Gi*.
     """
-    from geo import analysis
+    from geo.hotspots import pipeline
 
     start, end = time if time is not None else (None, None)
     with Session(_engine(database_url)) as session:
@@ -900,22 +900,22 @@ def hotspot_features(database_url: str, time: tuple | None, region: str | None,
             if region:
                 raise ParameterError("region", f"unknown region code {region!r}")
             return {"type": "FeatureCollection", "features": []}
-        area = analysis.StudyArea(region_code=region, bbox=extent)
+        area = pipeline.StudyArea(region_code=region, bbox=extent)
         # Hexagons of edge s cover 2.598 s² each: about HOTSPOT_TARGET_CELLS over the
         # area's bounding box, whatever the zoom, so that every tile shows one analysis.
         cell_size = float(np.ceil(np.sqrt(area_m2 / (HOTSPOT_TARGET_CELLS * 2.598)) / 50) * 50)
-        # geo.analysis bounds are closed: [start, end - 1 µs] is our [start, end).
+        # geo.hotspots.pipeline bounds are closed: [start, end - 1 µs] is our [start, end).
         if end is not None:
             end = datetime.fromtimestamp(end.timestamp() - 1e-6, UTC)
         # Selection takes one outcome or none (all): both outcomes are all of them.
-        selection = analysis.Selection(start=start, end=end, categories=tuple(categories),
+        selection = pipeline.Selection(start=start, end=end, categories=tuple(categories),
                                        outcome=outcome[0] if len(set(outcome)) == 1 else None,
                                        region_ids=scope)
-        request = analysis.HotspotRequest(area=area, cell_size_m=cell_size,
+        request = pipeline.HotspotRequest(area=area, cell_size_m=cell_size,
                                           selection=selection)
         try:
-            body = analysis.cached(session, "gistar", request, analysis_srid,
-                                   lambda: analysis.hotspot_map(session, request,
+            body = pipeline.cached(session, "gistar", request, analysis_srid,
+                                   lambda: pipeline.hotspot_map(session, request,
                                                                 analysis_srid))
         except ParameterError as error:
             if error.field == "region":

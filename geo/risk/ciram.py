@@ -1,7 +1,7 @@
 """CIRAM risk levels of border sections: threat x vulnerability x impact, explained.
 
 Pure numpy/scipy, no Flask. The model is configured by one YAML file (default
-``geo/risk.yaml``, read by :func:`load_risk_config`); the file's comments document every
+``geo/risk/risk.yaml``, read by :func:`load_risk_config`); the file's comments document every
 number. One assessment scores all sections of a period at once (:func:`assess_sections`):
 
 - each **factor** of a section (incidents per km, surveillance level, ...) gets a score
@@ -44,7 +44,7 @@ import numpy as np
 import yaml
 from scipy import stats
 
-from geo.evaluation import top_cells
+from geo.hotspots.evaluation import top_cells
 from geo.vocabulary import (
     DETECTION_METHODS,
     INCIDENT_CATEGORIES,
@@ -235,7 +235,7 @@ class ImpactConfig:
 
 @dataclass(frozen=True)
 class RiskConfig:
-    """The whole risk model configuration, validated (see ``geo/risk.yaml``).
+    """The whole risk model configuration, validated (see ``geo/risk/risk.yaml``).
 
     ``source`` and ``text`` (the file's path and raw text, stored with each assessment)
     take no part in equality or in :func:`config_hash`.
@@ -606,7 +606,7 @@ def load_risk_config(path: str | Path | None = None) -> RiskConfig:
     Parameters
     ----------
     path : str or pathlib.Path, optional
-        The YAML file; default ``geo/risk.yaml`` next to this module.
+        The YAML file; default ``geo/risk/risk.yaml`` next to this module.
 
     Returns
     -------
@@ -997,7 +997,7 @@ def assess_sections(inputs: SectionInputs, config: RiskConfig | None = None) -> 
     inputs : SectionInputs
         One entry per section for the period.
     config : RiskConfig, optional
-        Default: :func:`load_risk_config` of ``geo/risk.yaml``.
+        Default: :func:`load_risk_config` of ``geo/risk/risk.yaml``.
 
     Returns
     -------
@@ -1168,7 +1168,7 @@ def concentration(counts, top_share: float = 0.2) -> float:
 
     Takes the ``k = floor(top_share * n)`` sections with the most incidents (at least 1;
     ``1e-9`` of slack so 0.2 * 10 is 2), ties in input order, exactly as
-    :func:`geo.evaluation.top_cells`. With 12 sections and 0.2, k = 2.
+    :func:`geo.hotspots.evaluation.top_cells`. With 12 sections and 0.2, k = 2.
 
     Parameters
     ----------
@@ -1226,7 +1226,7 @@ def count_alerts(observed, expected, history=None,
     history : array_like of int, shape (n, k), optional
         Counts of the previous k equal-length periods, for the dispersion.
     config : RiskConfig, optional
-        Default: :func:`load_risk_config` of ``geo/risk.yaml``.
+        Default: :func:`load_risk_config` of ``geo/risk/risk.yaml``.
 
     Returns
     -------

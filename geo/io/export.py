@@ -1,7 +1,7 @@
 """Export of layers as CSV and GeoPackage, read batch by batch.
 
 Both read rows from ``geo.queries.iter_feature_rows`` (``id``, the layer's properties,
-``geometry`` as WKB in EPSG:4326) and write what ``geo.readers`` reads back, so an export
+``geometry`` as WKB in EPSG:4326) and write what ``geo.io.readers`` reads back, so an export
 imports again into the same rows: CSV carries the geometry as WKT with full double
 precision (and ``lon``/``lat`` columns for points), GeoPackage stores it in binary.
 

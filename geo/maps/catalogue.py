@@ -1,8 +1,8 @@
-"""The catalogue of map layers that ``geo.render`` draws and the WMS serves.
+"""The catalogue of map layers that ``geo.maps.render`` draws and the WMS serves.
 
 One description per layer: its name, title, abstract, styles (the first is the
 default), whether it has a TIME dimension and whether GetFeatureInfo answers for it.
-Colours live in ``geo.render``; the SQL of GetFeatureInfo in ``geo.queries``.
+Colours live in ``geo.maps.render``; the SQL of GetFeatureInfo in ``geo.queries``.
 """
 
 from __future__ import annotations
@@ -90,13 +90,13 @@ MAP_LAYERS: dict[str, MapLayer] = {
             "extent of all regions (of the user's regions, and only their incidents, for "
             "a user restricted to regions); hexagons sized so that its bounding box holds about "
             "20,000 cells; distance band by incremental spatial autocorrelation "
-            "(geo.analysis).",
+            "(geo.hotspots.pipeline).",
             (MapStyle("gistar", "Gi* confidence bins"),), time_enabled=True),
         MapLayer(
             "density", "Incident density (KDE)",
             "Quartic kernel density of the incidents in the TIME window (of the user's "
             "regions for a user restricted to regions), incidents per km², Silverman "
-            "bandwidth (geo.density); transparent where zero.",
+            "bandwidth (geo.hotspots.density); transparent where zero.",
             (MapStyle("kde", "Kernel density"),), time_enabled=True),
     )
 }

@@ -4,7 +4,7 @@
 no HTML): the region, the ranked sections with their reasons and supervisors' decisions,
 the trends against the previous equal-length period and the same period last year, the
 alerts, the method and configuration, how much of the data is synthetic, and a map image
-of the region (``geo.render.render_map``: sections coloured by level, Gi* hot-spots).
+of the region (``geo.maps.render.render_map``: sections coloured by level, Gi* hot-spots).
 :func:`pdf_from_html` turns the bulletin's HTML (rendered by the web layer) into a PDF
 with WeasyPrint.
 
@@ -32,8 +32,8 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from geo import risk, risk_assessment
 from geo.errors import ParameterError
+from geo.risk import assessments, ciram
 
 #: Layers of the bulletin's map, bottom to top.
 MAP_LAYERS = ("countries", "regions", "border_segments", "hotspots")
@@ -100,13 +100,13 @@ def _stored_assessment(session, region_id: int, start: datetime, end: datetime):
                                     "end": end}).one_or_none()
     if row is None:
         return None, None
-    return risk_assessment.assessment_record(session, row.id), row.created_by
+    return assessments.assessment_record(session, row.id), row.created_by
 
 
-def _method(config: risk.RiskConfig) -> dict:
+def _method(config: ciram.RiskConfig) -> dict:
     """The model's parameters a reader needs to judge the ranking."""
     return {
-        "config_sha256": risk.config_hash(config),
+        "config_sha256": ciram.config_hash(config),
         "parsed": True,
         "note": None,
         "corridor_m": config.corridor_m,
@@ -174,7 +174,7 @@ def _region_map(session, row, start: datetime, end: datetime,
                 segment_levels: dict[int, str], scope: frozenset[int] | None) -> dict:
     """The bulletin's map: PNG of the region, sections by level, hot-spots of the period;
     neighbouring regions' features only when ``scope`` (the reader's regions) allows."""
-    from geo import render  # mapnik: imported only where a map is drawn
+    from geo.maps import render  # mapnik: imported only where a map is drawn
 
     bbox, width, height = _map_size(row)
     request = render.MapRequest(
@@ -191,14 +191,14 @@ def _region_map(session, row, start: datetime, end: datetime,
 
 
 def _legend() -> dict:
-    from geo import render
+    from geo.maps import render
 
     return {"levels": dict(render.RISK_LEVEL_COLOURS),
             "not_assessed": render.NOT_ASSESSED_COLOUR,
             "hotspot_bins": {str(k): v for k, v in render.HOTSPOT_BIN_COLOURS.items()}}
 
 
-def regional_bulletin(session, config: risk.RiskConfig, region_code: str | None,
+def regional_bulletin(session, config: ciram.RiskConfig, region_code: str | None,
                       start: datetime, end: datetime, srid: int, *,
                       now: Callable[[], datetime] | None = None,
                       scope: frozenset[int] | None = None) -> dict:
@@ -207,7 +207,7 @@ def regional_bulletin(session, config: risk.RiskConfig, region_code: str | None,
     Parameters
     ----------
     session : sqlalchemy.orm.Session
-    config : geo.risk.RiskConfig
+    config : geo.risk.ciram.RiskConfig
         The running configuration (used when the bulletin computes the assessment live).
     region_code : str
         Code of the regional unit (required).
@@ -234,7 +234,7 @@ def regional_bulletin(session, config: risk.RiskConfig, region_code: str | None,
         provenance; ``synthetic`` true when any incident of the bulletin is synthetic,
         ``approximate_geography`` the provenances other than ``reported`` of the
         region and its sections), ``map`` (PNG bytes, data URI, size, bbox in
-        EPSG:3857 metres), ``legend`` (colours of ``geo.render``) and ``generated_at``.
+        EPSG:3857 metres), ``legend`` (colours of ``geo.maps.render``) and ``generated_at``.
 
     Raises
     ------
@@ -248,9 +248,9 @@ def regional_bulletin(session, config: risk.RiskConfig, region_code: str | None,
     stored, author = _stored_assessment(session, region.id, start, end)
     if stored is not None:
         try:
-            used = risk.parse_risk_config(stored["config"], f"assessment {stored['id']}")
+            used = ciram.parse_risk_config(stored["config"], f"assessment {stored['id']}")
             method = _method(used)
-        except risk.RiskConfigError as error:
+        except ciram.RiskConfigError as error:
             # A record made under an earlier version of the model's file: its text and
             # hash are still the record; the running corridor counts the provenance.
             used = config
@@ -263,11 +263,11 @@ def regional_bulletin(session, config: risk.RiskConfig, region_code: str | None,
                       "created_at": stored["created_at"]}
     else:
         used, method = config, _method(config)
-        evaluated = risk_assessment.assess_region(session, config, region.code, start, end,
+        evaluated = assessments.assess_region(session, config, region.code, start, end,
                                                   srid)
         summary, sections = evaluated["summary"], evaluated["sections"]
         assessment = {"source": "live", "id": None, "created_by": None, "created_at": None}
-    risk_assessment.apply_decisions(session, sections)
+    assessments.apply_decisions(session, sections)
 
     provenance = {row.provenance: int(row.incidents) for row in session.execute(
         _PROVENANCE, {"region_id": region.id, "corridor_m": used.corridor_m,
@@ -286,7 +286,7 @@ def regional_bulletin(session, config: risk.RiskConfig, region_code: str | None,
         "summary": summary,
         "sections": sections,
         "levels_in_force": {level: sum(s["level"] == level for s in sections)
-                            for level in (*risk.LEVELS, "critical")},
+                            for level in (*ciram.LEVELS, "critical")},
         "alerts": [s for s in sections if s["alert"]["alert"]],
         "decisions": [s for s in sections if s["decision"] is not None],
         "trends": _trends(sections, summary),

@@ -1,0 +1,22 @@
+"""BorderRisk's geospatial core: storage, statistics, risk and maps, without Flask.
+
+One concept, one home (``docs/architecture.md``):
+
+- ``geo.io``: files in and out (readers, the checks a file passes before a reader opens
+  it, validation, ingest, export, import jobs).
+- ``geo.hotspots``: hot-spot statistics (Gi*, Moran's I, emerging hot-spots, kernel
+  density, evaluation) on hexagon grids, and the one pipeline that reads incidents and
+  caches its results.
+- ``geo.risk``: the CIRAM model (``risk.yaml``), risk assessments of border sections and
+  the regional bulletin.
+- ``geo.maps``: the map layer catalogue, rendering (mapnik), vector tiles and the OGC API
+  Features collections.
+- ``geo.demo``: the synthetic demo data and its approximate geography.
+- Top level: the tables (``models``), vocabularies, the data clock, CRS transformations,
+  the named SQL (``queries``), the data layers (``layers``), the audit trail in SQL
+  (``audit_trail``), pooled connections (``db``) and the caller-fixable ``errors``.
+
+Modules are imported by name (``from geo.hotspots import pipeline``); this package
+imports none of them itself, so importing ``geo`` costs nothing (mapnik, for one, is
+loaded only where a map is drawn).
+"""
