@@ -18,6 +18,7 @@ from pathlib import Path
 from dotenv import load_dotenv
 
 from geo.clock import parse_moment
+from geo.crs import DEFAULT_ANALYSIS_SRID
 
 BASE_DIR = Path(__file__).resolve().parent
 # .env first: every setting, those read at import below included, may come from it
@@ -227,8 +228,8 @@ class Config:
     # "" = unknown here (the web server's user cannot read it) or the same role as
     # SQLALCHEMY_DATABASE_URI (a server set up with one role).
     DATABASE_OWNER_URI: str = ""
-    ANALYSIS_CRS: str = "EPSG:32638"
-    ANALYSIS_SRID: int = 32638
+    ANALYSIS_CRS: str = f"EPSG:{DEFAULT_ANALYSIS_SRID}"
+    ANALYSIS_SRID: int = DEFAULT_ANALYSIS_SRID
     PORT: int = 5000
     TESTING: bool = False
     # A database that is down or restarting must fail a request fast (503, app/errors.py)
@@ -316,7 +317,7 @@ class Config:
             raise ConfigError(
                 f"BORDERRISK_ENV must be one of {', '.join(ENVIRONMENTS)}, got {env!r}"
             )
-        crs = environ.get("ANALYSIS_CRS", "EPSG:32638")
+        crs = environ.get("ANALYSIS_CRS", f"EPSG:{DEFAULT_ANALYSIS_SRID}")
         settings = cls(
             ENV=env,
             SECRET_KEY=_secret_key(env, environ.get("SECRET_KEY")),

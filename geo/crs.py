@@ -12,6 +12,10 @@ import numpy as np
 import pyproj
 import shapely
 
+# EPSG code of the analysis CRS when the ANALYSIS_CRS setting is not given: UTM zone 38N,
+# metres, which covers Georgia.
+DEFAULT_ANALYSIS_SRID = 32638
+
 
 @lru_cache(maxsize=16)
 def transformer(source_epsg: int, target_epsg: int) -> pyproj.Transformer:

@@ -100,7 +100,8 @@ def test_dotenv_is_read_before_the_embedded_port(tmp_path):
 
     (tmp_path / "geo").mkdir()
     shutil.copy(BASE_DIR / "config.py", tmp_path / "config.py")
-    shutil.copy(BASE_DIR / "geo" / "clock.py", tmp_path / "geo" / "clock.py")
+    for module in ("clock.py", "crs.py"):  # what config.py imports from geo
+        shutil.copy(BASE_DIR / "geo" / module, tmp_path / "geo" / module)
     (tmp_path / ".env").write_text("BORDERRISK_PG_PORT=6123\n")
     env = {k: v for k, v in os.environ.items()
            if k not in ("BORDERRISK_PG_PORT", "PYTHONPATH")}

@@ -528,6 +528,7 @@ def _map_request(params: Params, version: str, layers_name: str = "LAYERS",
                                                                              "TRANSPARENT"),
                              bgcolor=_parse_bgcolor(params), time=window, region=region,
                              scope=region_scope(),
+                             analysis_srid=current_app.config["ANALYSIS_SRID"],
                              categories=_parse_words(params, "CATEGORY", INCIDENT_CATEGORIES),
                              outcome=_parse_words(params, "OUTCOME", INCIDENT_OUTCOMES))
 

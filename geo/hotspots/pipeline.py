@@ -359,6 +359,30 @@ class HotspotRequest:
     max_cells: int = 200_000
 
 
+# The default hot-spot map, the one every service shows without being asked for a method
+# or a cell size (WMS ``hotspots``, the OGC collection ``hotspots``, the risk model's
+# "touches a hot-spot"): Gi* with FDR on hexagons of this edge (metres of the analysis
+# CRS), its band chosen as for any Gi* map.
+DEFAULT_CELL_SIZE_M = 2000.0
+
+
+def default_request(area: StudyArea, selection: Selection,
+                    max_cells: int = 200_000) -> HotspotRequest:
+    """The request of the default hot-spot map of ``area`` and ``selection``."""
+    return HotspotRequest(area=area, selection=selection, cell_size_m=DEFAULT_CELL_SIZE_M,
+                          max_cells=max_cells)
+
+
+def default_map(session, area: StudyArea, selection: Selection, srid: int,
+                max_cells: int = 200_000) -> bytes:
+    """The default hot-spot map (GeoJSON text, EPSG:4326), computed in the analysis CRS
+    ``srid`` and cached once for every service that shows it; ParameterError when
+    there are too few incidents or cells for Gi*."""
+    request = default_request(area, selection, max_cells)
+    return cached(session, "gistar", request, srid,
+                  lambda: hotspot_map(session, request, srid))
+
+
 @dataclass
 class Prepared:
     """The inputs shared by every method: grid, incidents, counts, band."""
@@ -860,6 +884,7 @@ def cached(session, kind: str, request, srid: int, compute) -> bytes:
     return body
 
 
-__all__ = ["CACHE", "GRIDS", "CellMap", "EmergingRequest", "EvaluationRequest",
-           "HotspotRequest", "Selection", "StudyArea", "cached", "emerging_cells",
+__all__ = ["CACHE", "DEFAULT_CELL_SIZE_M", "GRIDS", "CellMap", "EmergingRequest",
+           "EvaluationRequest", "HotspotRequest", "Selection", "StudyArea", "cached",
+           "default_map", "default_request", "emerging_cells",
            "emerging_map", "evaluate", "evaluation_cells", "hotspot_cells", "hotspot_map"]

@@ -7,11 +7,11 @@ Six collections: the four data layers (``regions``, ``border_segments``,
   (``risk_section_results`` of the most recent ``risk_assessments`` record that covers
   it; sections never assessed are absent). The stored level is shown; a supervisor's
   decision is not applied here (``/api/v1/risk/segments/{id}/history`` has them).
-- ``hotspots``: the Gi* cells of the default hot-spot analysis
-  (``geo.hotspots.pipeline.hotspot_map``) over the extent of all regions, hexagons of
-  ``HOTSPOT_CELL_SIZE_M`` (2,000 m, as the risk model uses) for the **last 90 days of
-  data** (the 90 days ending at the latest ``occurred_at``, not at today, so that a
-  demonstration loaded long ago still shows something). Computed on first use and
+- ``hotspots``: the cells of the default hot-spot map
+  (``geo.hotspots.pipeline.default_map``: Gi*, 2,000 m hexagons) over the extent of all
+  regions for the **last 90 days of data** (the 90 days ending at the latest
+  ``occurred_at``, not at today, so that a demonstration loaded long ago still shows
+  something). Computed on first use and
   cached by the data versions; empty when there are too few incidents for Gi*.
 
 Region scope (``FeatureQuery.scope_region_ids``, a user's regions): the table
@@ -46,7 +46,6 @@ from geo.errors import ParameterError
 from geo.hotspots import pipeline
 from geo.io.validation import STORAGE_SRID
 from geo.layers import CROSSINGS, INCIDENTS, REGIONS, SEGMENTS, Field, Layer
-from geo.risk.assessments import HOTSPOT_CELL_SIZE_M
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 
@@ -263,16 +262,12 @@ def hotspot_cells(session, max_cells: int, analysis_srid: int,
     bbox = queries.layer_extent(session, REGIONS, scope_region_ids)
     if window is None or bbox is None:
         return []
-    hotspot_request = pipeline.HotspotRequest(
-        area=pipeline.StudyArea(bbox=bbox),
-        selection=pipeline.Selection(
-            start=window[0], end=window[1],
-            region_ids=None if scope_region_ids is None else tuple(sorted(scope_region_ids))),
-        cell_size_m=HOTSPOT_CELL_SIZE_M, max_cells=max_cells)
+    selection = pipeline.Selection(
+        start=window[0], end=window[1],
+        region_ids=None if scope_region_ids is None else tuple(sorted(scope_region_ids)))
     try:
-        body = pipeline.cached(session, "hotspots", hotspot_request, analysis_srid,
-                               lambda: pipeline.hotspot_map(session, hotspot_request,
-                                                            analysis_srid))
+        body = pipeline.default_map(session, pipeline.StudyArea(bbox=bbox), selection,
+                                    analysis_srid, max_cells)
     except ParameterError:
         return []  # too few incidents (or cells) for Gi*: no hot-spots to show
     return orjson.loads(body)["features"]

@@ -63,7 +63,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from geo.crs import transform_xy
+from geo.crs import DEFAULT_ANALYSIS_SRID, transform_xy
 from geo.db import replace_ended_connections
 from geo.errors import OutOfScopeError, ParameterError
 from geo.hotspots import density as kde
@@ -165,6 +165,9 @@ class MapRequest:
     outcome : tuple of str
         Incident outcomes (``geo.vocabulary.INCIDENT_OUTCOMES``) drawn by incidents,
         hotspots and density; empty = all.
+    analysis_srid : int
+        EPSG code of the analysis CRS (the ``ANALYSIS_CRS`` setting): hot-spot cells and
+        the density surface are computed in its metres.
     segment_levels : mapping of int to str, optional
         Risk level per border segment id for the ``risk_level`` style; None = each
         section's level in the latest stored assessment (a supervisor's decision
@@ -183,6 +186,7 @@ class MapRequest:
     time: tuple[datetime | None, datetime | None] | None = None
     region: str | None = None
     scope: frozenset[int] | None = None
+    analysis_srid: int = DEFAULT_ANALYSIS_SRID
     categories: tuple[str, ...] = ()
     outcome: tuple[str, ...] = ()
     segment_levels: Mapping[int, str] | None = field(default=None, hash=False, compare=False)
@@ -749,12 +753,12 @@ def _incident_cells_rgba(request: MapRequest, points: _Points, region: int) -> n
 
 
 @lru_cache(maxsize=32)
-def _density_setup(database_url: str, version: int, selection: tuple):
+def _density_setup(database_url: str, version: int, selection: tuple, analysis_srid: int):
     """Bandwidth (metres) and peak density (per km²) of a selection (the arguments of
-    ``_Points.select``), analysis CRS 32638."""
+    ``_Points.select``) in the analysis CRS ``analysis_srid``."""
     points = _POINTS[database_url]
     index = points.select(*selection)
-    x, y = points.xy(32638)
+    x, y = points.xy(analysis_srid)
     x, y = x[index], y[index]
     if len(x) < 3:
         return None
@@ -789,8 +793,9 @@ def _binned_density(x, y, bounds, bandwidth: float, cell: float):
 def _density_rgba(request: MapRequest, database_url: str, points: _Points,
                   region: int) -> np.ndarray:
     """The density layer's pixels (h, w, 4): the KDE evaluated every 4 pixels from a
-    binned surface in EPSG:32638, coloured relative to the window's peak density."""
-    setup = _density_setup(database_url, points.version, _selection(request, region))
+    binned surface in the analysis CRS, coloured relative to the window's peak density."""
+    srid = request.analysis_srid
+    setup = _density_setup(database_url, points.version, _selection(request, region), srid)
     rgba = np.zeros((request.height, request.width, 4), dtype=np.uint8)
     if setup is None:
         return rgba
@@ -801,7 +806,7 @@ def _density_rgba(request: MapRequest, database_url: str, points: _Points,
     cx = minx + (np.arange(cols) + 0.5) * step * (maxx - minx) / request.width
     cy = maxy - (np.arange(rows) + 0.5) * step * (maxy - miny) / request.height
     gx, gy = np.meshgrid(cx, cy)
-    mx, my = transform_xy(gx.ravel(), gy.ravel(), _CRS_EPSG[request.crs], 32638)
+    mx, my = transform_xy(gx.ravel(), gy.ravel(), _CRS_EPSG[request.crs], srid)
     ok = np.isfinite(mx) & np.isfinite(my)
     if not ok.any():
         return rgba
@@ -809,7 +814,7 @@ def _density_rgba(request: MapRequest, database_url: str, points: _Points,
     pixel_m = max((bounds[2] - bounds[0]) / cols, (bounds[3] - bounds[1]) / rows, 1.0)
     cell = max(min(bandwidth / 4, pixel_m), (bounds[2] - bounds[0] + bounds[3] - bounds[1]
                                               + 4 * bandwidth) / 2048)
-    x, y = points.xy(32638)
+    x, y = points.xy(srid)
     index = points.select(*_selection(request, region))
     x, y = x[index], y[index]
     near = ((x > bounds[0] - bandwidth) & (x < bounds[2] + bandwidth)
@@ -858,52 +863,44 @@ _HOTSPOT_DATASOURCES: OrderedDict[str, mapnik.Datasource] = OrderedDict()
 _HOTSPOT_LOCK = threading.Lock()
 
 
-HOTSPOT_TARGET_CELLS = 20_000
-
-
-def _hotspot_area(session, region: str | None, analysis_srid: int,
-                  scope: tuple[int, ...] | None = None):
-    """The study area's bbox (EPSG:4326; None for a region) and its area in m²: the
-    region, else the extent of the regions in ``scope`` (None: of all regions)."""
+def _hotspot_extent(session, region: str | None, scope: tuple[int, ...] | None = None):
+    """``(exists, bbox)``: whether the study area has regions, and its bbox (EPSG:4326;
+    None for a region, which the pipeline takes by code): the region, else the extent
+    of the regions in ``scope`` (None: of all regions)."""
     row = session.execute(text(
-        "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e), "
-        "ST_Area(ST_Transform(ST_SetSRID(e::geometry, 4326), :srid)) "
+        "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
         "FROM (SELECT ST_Extent(geom) AS e FROM regions "
         "WHERE (CAST(:code AS text) IS NULL OR code = :code) "
         "AND (CAST(:scope AS integer[]) IS NULL OR id = ANY(CAST(:scope AS integer[])))"
         ") AS x"),
-        {"code": region, "srid": analysis_srid,
-         "scope": None if scope is None else list(scope)}).one()
+        {"code": region, "scope": None if scope is None else list(scope)}).one()
     if row[0] is None:
-        return None, 0.0
-    return (None if region else tuple(float(v) for v in row[:4])), float(row[4])
+        return False, None
+    return True, (None if region else tuple(float(v) for v in row))
 
 
 def hotspot_features(database_url: str, time: tuple | None, region: str | None,
-                     analysis_srid: int = 32638, categories: tuple[str, ...] = (),
+                     analysis_srid: int, categories: tuple[str, ...] = (),
                      outcome: tuple[str, ...] = (),
                      scope: tuple[int, ...] | None = None) -> dict:
-    """Gi* hexagon cells (GeoJSON, EPSG:4326) with a non-zero bin for a window, of the
-    incidents of ``categories`` and ``outcome`` (empty: all; both outcomes: all).
+    """The cells with a non-zero Gi* bin of the default hot-spot map
+    (``geo.hotspots.pipeline.default_map``, in the analysis CRS ``analysis_srid``) for a
+    window, of the incidents of ``categories`` and ``outcome`` (empty: all; both
+    outcomes: all); GeoJSON, EPSG:4326.
 
     Study area: the region, else the extent of the regions in ``scope`` (region ids;
-    None: of all regions); with a scope only the incidents of its regions count. Cell
-    size and distance band chosen by ``geo.hotspots.pipeline`` (cached there by data version).
-    An empty collection when there are too few incidents for Gi*.
+    None: of all regions); with a scope only the incidents of its regions count. An
+    empty collection when there are too few incidents for Gi*.
     """
     from geo.hotspots import pipeline
 
     start, end = time if time is not None else (None, None)
     with Session(_engine(database_url)) as session:
-        extent, area_m2 = _hotspot_area(session, region, analysis_srid, scope)
-        if area_m2 <= 0:
+        exists, extent = _hotspot_extent(session, region, scope)
+        if not exists:
             if region:
                 raise ParameterError("region", f"unknown region code {region!r}")
             return {"type": "FeatureCollection", "features": []}
-        area = pipeline.StudyArea(region_code=region, bbox=extent)
-        # Hexagons of edge s cover 2.598 s² each: about HOTSPOT_TARGET_CELLS over the
-        # area's bounding box, whatever the zoom, so that every tile shows one analysis.
-        cell_size = float(np.ceil(np.sqrt(area_m2 / (HOTSPOT_TARGET_CELLS * 2.598)) / 50) * 50)
         # geo.hotspots.pipeline bounds are closed: [start, end - 1 µs] is our [start, end).
         if end is not None:
             end = datetime.fromtimestamp(end.timestamp() - 1e-6, UTC)
@@ -911,12 +908,10 @@ def hotspot_features(database_url: str, time: tuple | None, region: str | None,
         selection = pipeline.Selection(start=start, end=end, categories=tuple(categories),
                                        outcome=outcome[0] if len(set(outcome)) == 1 else None,
                                        region_ids=scope)
-        request = pipeline.HotspotRequest(area=area, cell_size_m=cell_size,
-                                          selection=selection)
         try:
-            body = pipeline.cached(session, "gistar", request, analysis_srid,
-                                   lambda: pipeline.hotspot_map(session, request,
-                                                                analysis_srid))
+            body = pipeline.default_map(
+                session, pipeline.StudyArea(region_code=region, bbox=extent), selection,
+                analysis_srid)
         except ParameterError as error:
             if error.field == "region":
                 raise
@@ -934,15 +929,15 @@ def hotspot_features(database_url: str, time: tuple | None, region: str | None,
 def _hotspot_datasource(database_url: str, request: MapRequest) -> mapnik.Datasource:
     key = json.dumps([database_url, [t.isoformat() if t else None for t in _window(request)],
                       request.region, sorted(request.categories), sorted(request.outcome),
-                      _scope_ids(request)])
+                      _scope_ids(request), request.analysis_srid])
     with _engine(database_url).connect() as connection:
         key += f"/{_incidents_version(connection)}"
     with _HOTSPOT_LOCK:
         found = _HOTSPOT_DATASOURCES.get(key)
     if found is None:
         collection = hotspot_features(database_url, request.time, request.region,
-                                      categories=request.categories, outcome=request.outcome,
-                                      scope=_scope_ids(request))
+                                      request.analysis_srid, categories=request.categories,
+                                      outcome=request.outcome, scope=_scope_ids(request))
         found = mapnik.Datasource(type="geojson", inline=json.dumps(collection)
                                   if collection["features"] else _EMPTY_GEOJSON)
         with _HOTSPOT_LOCK:

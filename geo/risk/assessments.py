@@ -37,7 +37,6 @@ from geo.risk import ciram
 
 # Gi* bins that count as a hot-spot a section "touches" (95 % confidence or more).
 HOTSPOT_MIN_BIN = 2
-HOTSPOT_CELL_SIZE_M = 2000.0
 
 
 
@@ -116,14 +115,14 @@ def _region_id(session, region_code: str | None) -> int | None:
 
 
 def _touching_hotspots(session, section_geoms, region_code, start, end, srid) -> np.ndarray:
-    """Whether each section (metric geometry) touches a Gi* cell of bin >= 2."""
+    """Whether each section (metric geometry) touches a cell of bin >= 2 of the default
+    hot-spot map (``geo.hotspots.pipeline.default_request``) of the period."""
     area = pipeline.StudyArea(region_code=region_code) if region_code else None
     if area is None:
         bounds = shapely.bounds(shapely.union_all(section_geoms))
         lonlat = reproject(shapely.box(*bounds), srid, STORAGE_SRID).bounds
         area = pipeline.StudyArea(bbox=tuple(float(v) for v in lonlat))
-    request = pipeline.HotspotRequest(area, pipeline.Selection(start, end),
-                                      cell_size_m=HOTSPOT_CELL_SIZE_M)
+    request = pipeline.default_request(area, pipeline.Selection(start, end))
     flags = np.zeros(len(section_geoms), dtype=bool)
     try:
         # The cells themselves, in metres of srid: no GeoJSON of the whole grid.

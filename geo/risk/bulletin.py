@@ -171,9 +171,11 @@ def _map_size(row) -> tuple[tuple[float, float, float, float], int, int]:
 
 
 def _region_map(session, row, start: datetime, end: datetime,
-                segment_levels: dict[int, str], scope: frozenset[int] | None) -> dict:
-    """The bulletin's map: PNG of the region, sections by level, hot-spots of the period;
-    neighbouring regions' features only when ``scope`` (the reader's regions) allows."""
+                segment_levels: dict[int, str], scope: frozenset[int] | None,
+                srid: int) -> dict:
+    """The bulletin's map: PNG of the region, sections by level, hot-spots of the period
+    (computed in the analysis CRS ``srid``); neighbouring regions' features only when
+    ``scope`` (the reader's regions) allows."""
     from geo.maps import render  # mapnik: imported only where a map is drawn
 
     bbox, width, height = _map_size(row)
@@ -181,7 +183,7 @@ def _region_map(session, row, start: datetime, end: datetime,
         layers=MAP_LAYERS, bbox=bbox, crs=MAP_CRS, width=width, height=height, fmt="png",
         # The bulletin's period is closed [start, end]; the renderer's window is [start, end).
         time=(start, end + timedelta(microseconds=1)), region=row.code,
-        segment_levels=segment_levels, scope=scope,
+        segment_levels=segment_levels, scope=scope, analysis_srid=srid,
     )
     url = session.get_bind().url.render_as_string(hide_password=False)
     png = render.render_map(request, url)
@@ -295,7 +297,7 @@ def regional_bulletin(session, config: ciram.RiskConfig, region_code: str | None
                  "sections_by_provenance": section_provenance,
                  "synthetic": bool(provenance.get("synthetic")),
                  "approximate_geography": geography},
-        "map": _region_map(session, region, start, end, levels, scope),
+        "map": _region_map(session, region, start, end, levels, scope, srid),
         "legend": _legend(),
         "generated_at": (now or (lambda: datetime.now(UTC)))().isoformat(timespec="seconds"),
     }

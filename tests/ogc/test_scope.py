@@ -494,7 +494,8 @@ def test_wms_hotspots_and_density_of_a_scope(demo_app):
         db.session.remove()
     (code, region_id, *extent), (_, _, *other_extent) = rows
     database_url = app.config["SQLALCHEMY_DATABASE_URI"]
-    scoped_cells = render.hotspot_features(database_url, None, None, scope=(region_id,))
+    scoped_cells = render.hotspot_features(database_url, None, None, app.config["ANALYSIS_SRID"],
+                                           scope=(region_id,))
     assert scoped_cells["features"]
     ring = np.array([c for f in scoped_cells["features"]
                      for c in f["geometry"]["coordinates"][0]])
