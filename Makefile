@@ -2,7 +2,12 @@
 # Both install what is missing first (system packages, .venv, front-end assets) and
 # start the embedded PostGIS under instance/ unless DATABASE_URL is set.
 
-PYTHON ?= python3
+# The venv's interpreter: Debian's own (/usr/bin/python3) when it is 3.11 or newer, else the
+# first python3 on PATH. As root, `make run` serves as the unprivileged user `borderrisk`
+# (app/serve.py), who must be able to run .venv/bin/python: an interpreter under /root
+# (pyenv's, say) is out of its reach.
+PYTHON ?= $(shell /usr/bin/python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+            2>/dev/null && echo /usr/bin/python3 || echo python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
@@ -14,7 +19,7 @@ WORKERS ?= $(shell echo $$(( 3 * $$(nproc) )))
 FLASK := $(BIN)/flask --app app
 export PORT
 
-.PHONY: run test stop db migrate demo system-packages system-packages-test venv venv-test \
+.PHONY: FORCE run test stop db migrate demo system-packages system-packages-test venv venv-test \
         assets translations lint clean-instance
 
 # Two processes (one per core) of four threads each: the map page asks for 5-7 things at
@@ -48,14 +53,26 @@ stop:
 	 else echo "nothing to stop (no .venv)"; fi
 
 system-packages:
-	@bash scripts/install-system-packages.sh
+	@PYTHON=$(PYTHON) bash scripts/install-system-packages.sh
 
 system-packages-test:
-	@bash scripts/install-system-packages.sh --test
+	@PYTHON=$(PYTHON) bash scripts/install-system-packages.sh --test
 
-# The venv is rebuilt when requirements change (a stamp file per requirements set).
-$(VENV)/.installed: requirements.txt
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+# The venv is made from $(PYTHON), and made anew when it was made from another
+# interpreter (an older checkout's pyenv one): .base-python names the interpreter and
+# changes only then. It is rebuilt when requirements change (a stamp file per
+# requirements set).
+$(VENV)/.base-python: FORCE
+	@want=$$($(PYTHON) -c 'import os, sys; print(os.path.realpath(sys.executable))') || exit 1; \
+	 have=$$(test -e $(BIN)/python -o -L $(BIN)/python && readlink -m $(BIN)/python); \
+	 if [ -n "$$have" ] && [ "$$have" != "$$want" ]; then \
+	   echo "rebuilding $(VENV): made from $$have, not $$want"; \
+	   rm -rf $(VENV); \
+	 fi; \
+	 test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || exit 1; \
+	 test "$$(cat $@ 2>/dev/null)" = "$$want" || echo "$$want" > $@
+
+$(VENV)/.installed: requirements.txt $(VENV)/.base-python
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
 	@touch $@
 

@@ -17,7 +17,8 @@ have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok
 if ! ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1; then
   missing+=(postgis-server)
 fi
-python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+# The venv module of the interpreter the Makefile makes .venv from (PYTHON).
+"${PYTHON:-python3}" -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 command -v runuser >/dev/null 2>&1 || missing+=(util-linux)
 # WeasyPrint (PDF bulletins) needs Pango; DejaVu fonts cover Latin and Georgian for
@@ -53,7 +54,7 @@ for item in "${missing[@]}"; do
         packages+=(postgresql postgis)
       fi ;;
     python3-venv)
-      ver=$(python3 -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
+      ver=$("${PYTHON:-python3}" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
       if apt-cache show "python${ver}-venv" >/dev/null 2>&1; then
         packages+=("python${ver}-venv")
       else
