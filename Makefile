@@ -22,16 +22,16 @@ export PORT
 .PHONY: FORCE run test stop db migrate demo system-packages system-packages-test venv venv-test \
         assets translations lint clean-instance
 
-# Two processes (one per core) of four threads each: the map page asks for 5-7 things at
-# once and most of each request is spent waiting for PostGIS. --timeout restarts a worker
-# that stops answering its arbiter for 60 s (a request's queries are cut at
-# STATEMENT_TIMEOUT_S, 30 s, well before).
+# gunicorn through app/serve.py: started as root, it serves as the unprivileged OS user
+# `borderrisk` (created if missing), the only user besides root that may read the web
+# app's secrets in instance/. --timeout restarts a worker that stops answering its
+# arbiter for 60 s (a request's queries are cut at STATEMENT_TIMEOUT_S, 30 s, well before).
 run: system-packages venv assets translations db migrate demo
 	@echo ""
 	@echo "BorderRisk on http://127.0.0.1:$(PORT)"
 	@$(FLASK) demo credentials
 	@echo "(Ctrl-C stops the server; 'make stop' stops the embedded PostGIS)"
-	$(BIN)/gunicorn --config python:app.gunicorn_conf --workers $(WORKERS) --threads 1 --timeout 60 --graceful-timeout 30 --bind 127.0.0.1:$(PORT) --access-logfile - 'app:create_app()'
+	$(BIN)/python -m app.serve --config python:app.gunicorn_conf --workers $(WORKERS) --threads 1 --timeout 60 --graceful-timeout 30 --bind 127.0.0.1:$(PORT) --access-logfile - 'app:create_app()'
 
 # Tests marked `clock` (the browser tests and those whose answer depends on "now") run
 # again with the data clock frozen (BORDERRISK_NOW, geo/clock.py) at the end of a month

@@ -21,9 +21,19 @@ from geo.clock import parse_moment
 from geo.crs import DEFAULT_ANALYSIS_SRID
 
 BASE_DIR = Path(__file__).resolve().parent
-# .env first: every setting, those read at import below included, may come from it
-# (real environment variables win).
-load_dotenv(BASE_DIR / ".env", override=False)
+DOTENV_FILE = BASE_DIR / ".env"
+
+
+def read_dotenv() -> None:
+    """Settings from ``.env`` into the environment (real environment variables win). A
+    ``.env`` this OS user may not read is skipped: root's, when ``make run`` serves as
+    the ``borderrisk`` user, who gets its settings in the environment (app/serve.py)."""
+    if os.access(DOTENV_FILE, os.R_OK):
+        load_dotenv(DOTENV_FILE, override=False)
+
+
+# .env first: every setting, those read at import below included, may come from it.
+read_dotenv()
 INSTANCE_DIR = Path(os.environ.get("BORDERRISK_INSTANCE_DIR", BASE_DIR / "instance"))
 
 # The embedded cluster: a non-default local port, a role without superuser rights,
@@ -310,7 +320,7 @@ class Config:
         real environment variables win over it.
         """
         if environ is None:
-            load_dotenv(BASE_DIR / ".env", override=False)
+            read_dotenv()
             environ = os.environ
         env = environ.get("BORDERRISK_ENV", "development").strip().lower()
         if env not in ENVIRONMENTS:

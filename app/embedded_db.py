@@ -279,7 +279,7 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1 or argv[0] not in commands:
         print(f"usage: python -m app.embedded_db {{{'|'.join(commands)}}}", file=sys.stderr)
         return 2
-    config.load_dotenv(config.BASE_DIR / ".env", override=False)
+    config.read_dotenv()
     if os.environ.get("DATABASE_URL"):
         print("DATABASE_URL is set: using that server, the embedded PostGIS is not used")
         return 0
