@@ -88,20 +88,27 @@ def test_embedded_port_recorded_by_the_checkout_wins(tmp_path):
     assert config.embedded_pg_port({"BORDERRISK_PG_PORT": "6000"}, port_file) == 7000
 
 
+def copy_config_module(directory) -> None:
+    """config.py and what it imports from geo/, copied into ``directory``."""
+    import shutil
+
+    from config import BASE_DIR
+
+    (directory / "geo").mkdir()
+    shutil.copy(BASE_DIR / "config.py", directory / "config.py")
+    for module in ("clock.py", "crs.py"):
+        shutil.copy(BASE_DIR / "geo" / module, directory / "geo" / module)
+
+
 def test_dotenv_is_read_before_the_embedded_port(tmp_path):
     """config.py read BORDERRISK_PG_PORT at import, before .env: a value in .env was
     ignored. A copy of config.py beside a .env, imported in a fresh interpreter."""
     import os
-    import shutil
     import subprocess
     import sys
 
-    from config import BASE_DIR
 
-    (tmp_path / "geo").mkdir()
-    shutil.copy(BASE_DIR / "config.py", tmp_path / "config.py")
-    for module in ("clock.py", "crs.py"):  # what config.py imports from geo
-        shutil.copy(BASE_DIR / "geo" / module, tmp_path / "geo" / module)
+    copy_config_module(tmp_path)
     (tmp_path / ".env").write_text("BORDERRISK_PG_PORT=6123\n")
     env = {k: v for k, v in os.environ.items()
            if k not in ("BORDERRISK_PG_PORT", "PYTHONPATH")}

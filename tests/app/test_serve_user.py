@@ -216,14 +216,13 @@ def test_a_dotenv_the_server_cannot_read_is_skipped(tmp_path):
     ``import config``: the settings come in its environment. A copy of config.py beside
     such a ``.env``, imported as root and as the service user."""
     from app.serve import service_user
+    from tests.test_config import copy_config_module
 
     user = service_user()
     checkout = Path(tempfile.mkdtemp(prefix="borderrisk-dotenv-"))
     try:
         checkout.chmod(0o755)
-        (checkout / "geo").mkdir()
-        shutil.copy(BASE_DIR / "config.py", checkout / "config.py")
-        shutil.copy(BASE_DIR / "geo" / "clock.py", checkout / "geo" / "clock.py")
+        copy_config_module(checkout)
         (checkout / ".env").write_text("BORDERRISK_PG_PORT=6123\n")
         (checkout / ".env").chmod(0o600)
         env = {k: v for k, v in os.environ.items()
