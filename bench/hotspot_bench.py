@@ -71,9 +71,8 @@ def cell_size_for(cells: int) -> float:
     """Hexagon edge (metres) giving about ``cells`` cells over Georgia's bbox."""
     import shapely
 
-    from geo.crs import reproject
+    from geo.crs import STORAGE_SRID, reproject
     from geo.hotspots import hexgrid
-    from geo.io.validation import STORAGE_SRID
 
     box = reproject(shapely.segmentize(shapely.box(*GEORGIA_BBOX), 0.01), STORAGE_SRID, 32638)
     return float(np.sqrt(box.area / (cells * 3 * hexgrid.H)))

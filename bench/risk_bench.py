@@ -60,8 +60,7 @@ def parts(session, config, srid: int) -> tuple[float, float]:
     """Seconds of the Gi* hot-spot flags and of the numpy scoring, on gathered inputs."""
     import shapely
 
-    from geo.crs import reproject
-    from geo.io.validation import STORAGE_SRID
+    from geo.crs import STORAGE_SRID, reproject
     from geo.risk import assessments as ra
 
     sections = session.execute(ra._SECTIONS, {"srid": srid, "region_id": None}).all()

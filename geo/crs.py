@@ -12,6 +12,8 @@ import numpy as np
 import pyproj
 import shapely
 
+# EPSG code of every stored geometry: longitude, latitude in degrees (WGS 84).
+STORAGE_SRID = 4326
 # EPSG code of the analysis CRS when the ANALYSIS_CRS setting is not given: UTM zone 38N,
 # metres, which covers Georgia.
 DEFAULT_ANALYSIS_SRID = 32638

@@ -32,8 +32,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from geo import vocabulary as vocab
-
-STORAGE_SRID = 4326
+from geo.crs import STORAGE_SRID
 
 
 class Base(DeclarativeBase):

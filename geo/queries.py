@@ -320,6 +320,13 @@ def derive_links(session, layer: str, analysis_srid: int, ids: Sequence[int]) ->
 _POSTGIS_VERSION = text("SELECT postgis_lib_version()")
 
 
+def data_versions(session) -> dict[str, int]:
+    """Current data version per table (bumped by a trigger on every change): the key of
+    every cache of derived data (hot-spot maps, map points, tiles' ETags)."""
+    rows = session.execute(text("SELECT table_name, version FROM data_versions")).all()
+    return {row.table_name: row.version for row in rows}
+
+
 def postgis_version(session) -> str:
     """Version string of the PostGIS library in the connected database."""
     return session.execute(_POSTGIS_VERSION).scalar_one()

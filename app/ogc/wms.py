@@ -47,7 +47,6 @@ from app.ogc import bp
 from geo import queries
 from geo.crs import transform_xy
 from geo.errors import OutOfScopeError, ParameterError
-from geo.hotspots import pipeline
 from geo.io.validation import quoted
 from geo.layers import get_layer
 from geo.maps import render
@@ -297,7 +296,7 @@ def service_metadata(scope: frozenset[int] | None = None) -> ServiceMetadata:
     if cached is not None and now - cached[0] < METADATA_RECHECK_SECONDS:
         return cached[2]
     session = db.session
-    versions = json.dumps(pipeline.data_versions(session), sort_keys=True)
+    versions = json.dumps(queries.data_versions(session), sort_keys=True)
     if cached is not None and cached[1] == versions:
         _METADATA[database] = (now, versions, cached[2])
         return cached[2]

@@ -25,12 +25,11 @@ import shapely
 from shapely.geometry import LineString, MultiLineString, MultiPoint, MultiPolygon, Point, Polygon
 from shapely.ops import substring
 
-from geo.crs import reproject, transform_xy
+from geo.crs import STORAGE_SRID, reproject, transform_xy
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_ATLAS_PATH = REPO_ROOT / "node_modules" / "world-atlas" / "countries-10m.json"
 DEFAULT_METRIC_EPSG = 32638
-STORAGE_EPSG = 4326
 
 GEORGIA_ID = "268"
 # ISO 3166-1 numeric id in world-atlas -> ISO 3166-1 alpha-2.
@@ -48,22 +47,22 @@ DEFAULT_SECTION_LENGTH_M = 15_000.0
 
 def to_metric(geom, metric_epsg: int = DEFAULT_METRIC_EPSG):
     """Project a shapely geometry (or array of them) from EPSG:4326 to ``metric_epsg``."""
-    return reproject(geom, STORAGE_EPSG, metric_epsg)
+    return reproject(geom, STORAGE_SRID, metric_epsg)
 
 
 def to_lonlat(geom, metric_epsg: int = DEFAULT_METRIC_EPSG):
     """Project a shapely geometry (or array of them) from ``metric_epsg`` to EPSG:4326."""
-    return reproject(geom, metric_epsg, STORAGE_EPSG)
+    return reproject(geom, metric_epsg, STORAGE_SRID)
 
 
 def xy_to_metric(lon, lat, metric_epsg: int = DEFAULT_METRIC_EPSG):
     """Arrays of longitude/latitude (degrees) to metric x/y (metres in ``metric_epsg``)."""
-    return transform_xy(lon, lat, STORAGE_EPSG, metric_epsg)
+    return transform_xy(lon, lat, STORAGE_SRID, metric_epsg)
 
 
 def xy_to_lonlat(x, y, metric_epsg: int = DEFAULT_METRIC_EPSG):
     """Arrays of metric x/y (metres in ``metric_epsg``) to longitude/latitude (degrees)."""
-    return transform_xy(x, y, metric_epsg, STORAGE_EPSG)
+    return transform_xy(x, y, metric_epsg, STORAGE_SRID)
 
 
 # --------------------------------------------------------------------------- border lines

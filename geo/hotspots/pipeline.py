@@ -43,11 +43,10 @@ from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import psycopg2
 
 from geo import queries
-from geo.crs import reproject, transform_xy
+from geo.crs import STORAGE_SRID, reproject, transform_xy
 from geo.errors import ParameterError
 from geo.hotspots import density, emerging, evaluation, hexgrid, spatial_stats
 from geo.hotspots.gridweights import HexNeighbourhood
-from geo.io.validation import STORAGE_SRID
 from geo.layers import INCIDENTS
 
 # ArcGIS Optimized Hot Spot Analysis needs at least 30 cells holding incidents.
@@ -147,12 +146,6 @@ def _cell_keys(i: np.ndarray, j: np.ndarray) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ database reads
-
-
-def data_versions(session) -> dict[str, int]:
-    """Current data version per table (bumped by a trigger on every change)."""
-    rows = session.execute(text("SELECT table_name, version FROM data_versions")).all()
-    return {row.table_name: row.version for row in rows}
 
 
 def study_area_geometry(session, area: StudyArea, srid: int):
@@ -506,7 +499,7 @@ def hotspot_cells(session, request: HotspotRequest, srid: int) -> CellMap:
     if request.method not in ("gistar", "lisa", "kde"):
         raise ParameterError("method", f"unknown method {request.method!r}; methods: "
                             "gistar, lisa, kde")
-    versions = data_versions(session)
+    versions = queries.data_versions(session)
     prepared = _prepare(session, request.area, request.selection, request.cell_size_m, srid,
                         request.max_cells)
     grid, counts = prepared.grid, prepared.counts
@@ -573,7 +566,7 @@ def emerging_cells(session, request: EmergingRequest, srid: int) -> CellMap:
         raise ParameterError("step", f"unknown step {request.step!r}; steps: month, week")
     if request.selection.start is None or request.selection.end is None:
         raise ParameterError("datetime", "emerging hot-spots need a closed window start/end")
-    versions = data_versions(session)
+    versions = queries.data_versions(session)
     prepared = _prepare(session, request.area, request.selection, request.cell_size_m, srid,
                         request.max_cells)
     grid = prepared.grid
@@ -634,7 +627,7 @@ def evaluation_cells(session, request: EvaluationRequest, srid: int) -> CellMap:
                             "gistar, kde, count")
     if not 0 < request.area_share < 1:
         raise ParameterError("area_share", "must be between 0 and 1 (e.g. 0.05 for 5 %)")
-    versions = data_versions(session)
+    versions = queries.data_versions(session)
     train_sel = Selection(*request.train, request.selection.categories,
                           request.selection.outcome, request.selection.weight,
                           request.selection.region_ids)
@@ -874,7 +867,7 @@ CACHE = ResultCache()
 def cached(session, kind: str, request, srid: int, compute) -> bytes:
     """The JSON text of ``compute()`` (a :class:`CellMap` or a JSON-ready dict) for this
     request and the current data."""
-    key = ResultCache.key(kind, request, data_versions(session), srid)
+    key = ResultCache.key(kind, request, queries.data_versions(session), srid)
     body = CACHE.get(key)
     if body is None:
         result = compute()

@@ -25,9 +25,10 @@ import shapely
 from sqlalchemy import text
 
 from geo import queries
+from geo.crs import STORAGE_SRID
 from geo.io import readers
 from geo.io.readers import ReadError
-from geo.io.validation import STORAGE_SRID, RowError, validate_batch
+from geo.io.validation import RowError, validate_batch
 from geo.layers import Layer
 
 STAGING = "ingest_staging"

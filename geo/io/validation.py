@@ -21,10 +21,9 @@ import pandas as pd
 import shapely
 
 from geo import clock
-from geo.crs import reproject
+from geo.crs import STORAGE_SRID, reproject
 from geo.layers import Field, Layer
 
-STORAGE_SRID = 4326
 # Clock skew tolerated before an occurred_at counts as "in the future".
 FUTURE_TOLERANCE = timedelta(minutes=5)
 # Earlier times are typing mistakes (and year 1 in a zone east of UTC is year 0 in UTC,

@@ -41,10 +41,9 @@ import shapely
 from sqlalchemy import text
 
 from geo import queries
-from geo.crs import transform_xy
+from geo.crs import STORAGE_SRID, transform_xy
 from geo.errors import ParameterError
 from geo.hotspots import pipeline
-from geo.io.validation import STORAGE_SRID
 from geo.layers import CROSSINGS, INCIDENTS, REGIONS, SEGMENTS, Field, Layer
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"

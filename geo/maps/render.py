@@ -63,6 +63,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from geo import queries
 from geo.crs import DEFAULT_ANALYSIS_SRID, transform_xy
 from geo.db import replace_ended_connections
 from geo.errors import OutOfScopeError, ParameterError
@@ -656,9 +657,7 @@ _POINTS_LOCK = threading.Lock()
 
 
 def _incidents_version(connection) -> int:
-    from geo.hotspots.pipeline import data_versions
-
-    return int(data_versions(connection)["incidents"])
+    return int(queries.data_versions(connection)["incidents"])
 
 
 def incident_points(database_url: str) -> _Points:

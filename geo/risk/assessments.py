@@ -28,10 +28,9 @@ import shapely
 from sqlalchemy import text
 
 from geo import queries
-from geo.crs import reproject
+from geo.crs import STORAGE_SRID, reproject
 from geo.errors import ParameterError
 from geo.hotspots import hexgrid, pipeline
-from geo.io.validation import STORAGE_SRID
 from geo.models import RiskAssessment, RiskSectionResult
 from geo.risk import ciram
 

@@ -14,9 +14,8 @@ import shapely
 from sqlalchemy import text
 
 from geo import queries
-from geo.crs import transform_xy
+from geo.crs import STORAGE_SRID, transform_xy
 from geo.hotspots import pipeline
-from geo.io.validation import STORAGE_SRID
 from geo.layers import INCIDENTS
 
 N_INCIDENTS = 600
