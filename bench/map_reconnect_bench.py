@@ -23,6 +23,7 @@ import psycopg2
 from sqlalchemy.engine import make_url
 
 import config
+from geo.db import mapnik_parameters
 from geo.maps import render
 
 URL = config.embedded_database_url()
@@ -43,7 +44,7 @@ REQUEST = render.MapRequest(layers=("regions", "border_segments", "crossing_poin
                                     "incidents"), crs="EPSG:3857",
                             bbox=tile_bbox(41.6466, 41.6458, 11))
 assert render.scale_denominator(REQUEST) < render.INCIDENT_POINT_MAX_SCALE
-PID_PROBE = dict(render._postgis_parameters(URL),
+PID_PROBE = dict(mapnik_parameters(URL),
                  table="(SELECT pg_backend_pid() AS pid, "
                        "ST_SetSRID(ST_MakePoint(0, 0), 4326) AS geom) AS t",
                  geometry_field="geom", srid="4326", extent="-180,-90,180,90")

@@ -164,9 +164,9 @@ def main() -> None:
 
             db.session.remove()
             db.engine.dispose()
-        from geo.maps import render
+        from geo.db import map_engine
 
-        render._engine.cache_clear()
+        map_engine.cache_clear()
         databases.drop_all()
 
 

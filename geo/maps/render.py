@@ -59,13 +59,12 @@ from xml.sax.saxutils import escape, quoteattr
 import mapnik
 import numpy as np
 import shapely
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from geo import queries
 from geo.crs import DEFAULT_ANALYSIS_SRID, transform_xy
-from geo.db import replace_ended_connections
+from geo.db import MAPNIK_POOL_SIZE, map_engine, mapnik_parameters
 from geo.errors import OutOfScopeError, ParameterError
 from geo.hotspots import density as kde
 from geo.maps.catalogue import (
@@ -263,41 +262,7 @@ def scale_denominator(request: MapRequest) -> float:
 # ------------------------------------------------------------------ database access
 
 
-# Options of the renderer's own connections (SQLAlchemy's and mapnik's): no parallel
-# workers or JIT (each costs more than a map's small query), and a time limit so that no
-# map holds a connection and a core for long (a cancelled query is a 503, app.errors).
-_SESSION_OPTIONS = ("-c max_parallel_workers_per_gather=0 -c jit=off "
-                    "-c statement_timeout=30s")
-CONNECT_TIMEOUT_S = 2
-
-
-@lru_cache(maxsize=8)
-def _engine(database_url: str):
-    engine = create_engine(
-        database_url, pool_size=2, max_overflow=2,
-        connect_args={"options": _SESSION_OPTIONS, "connect_timeout": CONNECT_TIMEOUT_S})
-    replace_ended_connections(engine)  # no pre-ping round trip per map
-    return engine
-
-
-# Connections of mapnik's pool per database and process (its postgis ``max_size``).
-_POOL_MAX_SIZE = 4
-
-
-@lru_cache(maxsize=8)
-def _postgis_parameters(database_url: str) -> tuple[tuple[str, str], ...]:
-    url = make_url(database_url)
-    return (
-        ("type", "postgis"),
-        ("host", url.host or "localhost"),
-        ("port", str(url.port or 5432)),
-        ("user", url.username or ""),
-        ("password", url.password or ""),
-        ("dbname", f"{url.database} options='{_SESSION_OPTIONS}'"),
-        ("connect_timeout", str(CONNECT_TIMEOUT_S)),
-        ("persist_connection", "true"),
-        ("max_size", str(_POOL_MAX_SIZE)),
-    )
+# The renderer's connections: geo.db.map_engine (SQLAlchemy) and geo.db.mapnik_parameters.
 
 
 # libpq's words when the server has ended the connection a query was sent on (a restart
@@ -335,9 +300,9 @@ def _discard_ended_connections(database_url: str) -> None:
     pool's size plus one, without a wait. A probe that cannot connect (the database is
     down) raises its error (a RuntimeError).
     """
-    probe = dict(_postgis_parameters(database_url), table=_PROBE_TABLE,
+    probe = dict(mapnik_parameters(database_url), table=_PROBE_TABLE,
                  geometry_field="geom", srid="4326", extent="-180,-90,180,90")
-    for _ in range(_POOL_MAX_SIZE + 1):
+    for _ in range(MAPNIK_POOL_SIZE + 1):
         try:
             mapnik.Datasource(**probe)
         except RuntimeError as error:
@@ -351,7 +316,7 @@ def region_id(database_url: str, code: str) -> int:
     """The id of the region ``code``; ParameterError when there is none."""
     from geo.queries import region_id_for_code
 
-    with Session(_engine(database_url)) as session:
+    with Session(map_engine(database_url)) as session:
         found = region_id_for_code(session, code)
     if found is None:
         raise ParameterError("region", f"unknown region code {code!r}")
@@ -473,7 +438,7 @@ def _layer_xml(database_url: str, srs: str, name: str, style: str, variant: str)
                                  ("inline", _EMPTY_GEOJSON)))
     else:
         sql = _LAYER_SQL[f"{name}/given" if variant == "given" else name]
-        datasource = _param_xml(_postgis_parameters(database_url) + (
+        datasource = _param_xml(mapnik_parameters(database_url) + (
             ("table", sql), ("geometry_field", "geom"), ("srid", "4326"),
             ("key_field", "id"), ("extent", "-180,-90,180,90"),
             ("estimate_extent", "false")))
@@ -662,7 +627,7 @@ def _incidents_version(connection) -> int:
 
 def incident_points(database_url: str) -> _Points:
     """Coordinates, times and regions of every incident, cached per data version."""
-    with _engine(database_url).connect() as connection:
+    with map_engine(database_url).connect() as connection:
         version = _incidents_version(connection)
         cached = _POINTS.get(database_url)
         if cached is not None and cached.version == version:
@@ -894,7 +859,7 @@ def hotspot_features(database_url: str, time: tuple | None, region: str | None,
     from geo.hotspots import pipeline
 
     start, end = time if time is not None else (None, None)
-    with Session(_engine(database_url)) as session:
+    with Session(map_engine(database_url)) as session:
         exists, extent = _hotspot_extent(session, region, scope)
         if not exists:
             if region:
@@ -929,7 +894,7 @@ def _hotspot_datasource(database_url: str, request: MapRequest) -> mapnik.Dataso
     key = json.dumps([database_url, [t.isoformat() if t else None for t in _window(request)],
                       request.region, sorted(request.categories), sorted(request.outcome),
                       _scope_ids(request), request.analysis_srid])
-    with _engine(database_url).connect() as connection:
+    with map_engine(database_url).connect() as connection:
         key += f"/{_incidents_version(connection)}"
     with _HOTSPOT_LOCK:
         found = _HOTSPOT_DATASOURCES.get(key)

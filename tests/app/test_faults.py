@@ -38,6 +38,7 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
 from app.extensions import db
+from geo.db import map_engine, mapnik_parameters
 from geo.maps import render
 from geo.vocabulary import INCIDENT_CATEGORIES
 from tests import pg
@@ -437,13 +438,13 @@ def test_renderers_own_connections_are_replaced_after_they_were_ended(committed)
     client = app.test_client()
     in_region = WMS_SEGMENTS + "&REGION=T-KK"
     assert client.get(in_region, headers=headers).status_code == 200
-    with render._engine(url).connect() as connection:  # the pooled one the map used
+    with map_engine(url).connect() as connection:  # the pooled one the map used
         pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
     assert pg.terminate_backends(url) >= 1
     answer = client.get(in_region, headers=headers)
     assert answer.status_code == 200, answer.get_data(as_text=True)[:500]
     assert answer.mimetype == "image/png"
-    with render._engine(url).connect() as connection:
+    with map_engine(url).connect() as connection:
         assert connection.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
 
 
@@ -455,7 +456,7 @@ def test_wms_map_after_several_pooled_mapnik_connections_ended_is_drawn(committe
     client = app.test_client()
     assert client.get(WMS_SEGMENTS, headers=headers).status_code == 200
     datasource = mapnik.Datasource(**dict(
-        render._postgis_parameters(url), table="(SELECT id, geom FROM regions) AS t",
+        mapnik_parameters(url), table="(SELECT id, geom FROM regions) AS t",
         geometry_field="geom", srid="4326", extent="-180,-90,180,90", cursor_size="10"))
     held = [datasource.features(mapnik.Query(mapnik.Box2d(*AREA))) for _ in range(3)]
     assert _mapnik_backends(url) >= 3
