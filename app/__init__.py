@@ -79,7 +79,7 @@ def _engine_options(settings: Config) -> dict:
 
 def _risk_model(settings: Config, testing: bool):
     """The CIRAM model configuration; an invalid file stops start-up with its line."""
-    from geo.risk.ciram import RiskConfigError, load_risk_config
+    from geo.risk.risk_config import RiskConfigError, load_risk_config
 
     try:
         return load_risk_config(settings.RISK_CONFIG or None)

@@ -1,3 +1,3 @@
-"""CIRAM risk of border sections: the model and its configuration (``ciram``, default
-``risk.yaml`` beside it), assessments from the database and their records
-(``assessments``), and the monthly regional bulletin (``bulletin``)."""
+"""CIRAM risk of border sections: the model's configuration (``risk_config``, default
+``risk.yaml`` beside it), the model (``ciram``), assessments from the database and their
+records (``assessments``), and the monthly regional bulletin (``bulletin``)."""

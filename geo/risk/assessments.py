@@ -32,7 +32,7 @@ from geo.crs import STORAGE_SRID, reproject
 from geo.errors import ParameterError
 from geo.hotspots import hexgrid, pipeline
 from geo.models import RiskAssessment, RiskSectionResult
-from geo.risk import ciram
+from geo.risk import ciram, risk_config
 
 # Gi* bins that count as a hot-spot a section "touches" (95 % confidence or more).
 HOTSPOT_MIN_BIN = 2
@@ -138,7 +138,7 @@ def _touching_hotspots(session, section_geoms, region_code, start, end, srid) ->
     return flags
 
 
-def counts_parameters(config: ciram.RiskConfig, section_ids: list[int], start: datetime,
+def counts_parameters(config: risk_config.RiskConfig, section_ids: list[int], start: datetime,
                       end: datetime) -> dict:
     """Bound parameters of the counts statement for these sections and period."""
     period = end - start
@@ -155,7 +155,7 @@ def counts_parameters(config: ciram.RiskConfig, section_ids: list[int], start: d
     }
 
 
-def last_year_parameters(config: ciram.RiskConfig, section_ids: list[int], start: datetime,
+def last_year_parameters(config: risk_config.RiskConfig, section_ids: list[int], start: datetime,
                          end: datetime) -> dict:
     """Bound parameters of the same-period-last-year count (365 days earlier)."""
     year = timedelta(days=365)
@@ -163,7 +163,7 @@ def last_year_parameters(config: ciram.RiskConfig, section_ids: list[int], start
             "start": start - year, "end": end - year}
 
 
-def gather_inputs(session, config: ciram.RiskConfig, region_code: str | None,
+def gather_inputs(session, config: risk_config.RiskConfig, region_code: str | None,
                   start: datetime, end: datetime, srid: int) -> SectionFrame:
     """The model's inputs for every section of a region (or all) and period."""
     if end <= start:
@@ -182,7 +182,7 @@ def gather_inputs(session, config: ciram.RiskConfig, region_code: str | None,
         rows = session.execute(_COUNTS, counts_parameters(config, ids.tolist(), start,
                                                           end)).all()
     n = len(ids)
-    categories = {c: j for j, c in enumerate(ciram.CATEGORY_ORDER)}
+    categories = {c: j for j, c in enumerate(risk_config.CATEGORY_ORDER)}
     category_counts = np.zeros((n, len(categories)), dtype=np.int64)
     history = np.zeros((n, k), dtype=np.int64)
     persons = np.zeros(n, dtype=np.int64)
@@ -241,7 +241,7 @@ def _nullable(values) -> list:
     return [None if not np.isfinite(v) else float(v) for v in np.asarray(values, dtype=float)]
 
 
-def evaluate_sections(frame: SectionFrame, config: ciram.RiskConfig) -> dict:
+def evaluate_sections(frame: SectionFrame, config: risk_config.RiskConfig) -> dict:
     """Scores, comparisons, alerts and the region summary of gathered sections."""
     result = ciram.assess_sections(frame.inputs, config)
     counts = frame.inputs.incidents
@@ -270,7 +270,7 @@ def evaluate_sections(frame: SectionFrame, config: ciram.RiskConfig) -> dict:
     total = int(counts.sum())
     summary = {
         "sections": len(sections), "incidents": total,
-        "levels": {level: int((result.level == level).sum()) for level in ciram.LEVELS},
+        "levels": {level: int((result.level == level).sum()) for level in risk_config.LEVELS},
         "concentration_top20_pct": _nullable([100 * ciram.concentration(counts)])[0],
         "change_previous_pct": _nullable(ciram.percent_change([total],
                                                              [frame.previous.sum()]))[0],
@@ -282,7 +282,7 @@ def evaluate_sections(frame: SectionFrame, config: ciram.RiskConfig) -> dict:
     return {"summary": summary, "sections": sections}
 
 
-def assess_region(session, config: ciram.RiskConfig, region_code: str | None,
+def assess_region(session, config: risk_config.RiskConfig, region_code: str | None,
                   start: datetime, end: datetime, srid: int) -> dict:
     """Gather, score and compare every section of a region (or all) for a period.
 
@@ -296,7 +296,7 @@ def assess_region(session, config: ciram.RiskConfig, region_code: str | None,
     return evaluated
 
 
-def store_assessment(session, config: ciram.RiskConfig, region_code: str | None,
+def store_assessment(session, config: risk_config.RiskConfig, region_code: str | None,
                      start: datetime, end: datetime, evaluated: dict, inputs: dict,
                      user_id: int) -> RiskAssessment:
     """Write an assessment and its section results as an immutable record (no commit)."""

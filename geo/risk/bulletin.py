@@ -33,7 +33,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from geo.errors import ParameterError
-from geo.risk import assessments, ciram
+from geo.risk import assessments, risk_config
 
 #: Layers of the bulletin's map, bottom to top.
 MAP_LAYERS = ("countries", "regions", "border_segments", "hotspots")
@@ -103,10 +103,10 @@ def _stored_assessment(session, region_id: int, start: datetime, end: datetime):
     return assessments.assessment_record(session, row.id), row.created_by
 
 
-def _method(config: ciram.RiskConfig) -> dict:
+def _method(config: risk_config.RiskConfig) -> dict:
     """The model's parameters a reader needs to judge the ranking."""
     return {
-        "config_sha256": ciram.config_hash(config),
+        "config_sha256": risk_config.config_hash(config),
         "parsed": True,
         "note": None,
         "corridor_m": config.corridor_m,
@@ -200,7 +200,7 @@ def _legend() -> dict:
             "hotspot_bins": {str(k): v for k, v in render.HOTSPOT_BIN_COLOURS.items()}}
 
 
-def regional_bulletin(session, config: ciram.RiskConfig, region_code: str | None,
+def regional_bulletin(session, config: risk_config.RiskConfig, region_code: str | None,
                       start: datetime, end: datetime, srid: int, *,
                       now: Callable[[], datetime] | None = None,
                       scope: frozenset[int] | None = None) -> dict:
@@ -209,7 +209,7 @@ def regional_bulletin(session, config: ciram.RiskConfig, region_code: str | None
     Parameters
     ----------
     session : sqlalchemy.orm.Session
-    config : geo.risk.ciram.RiskConfig
+    config : geo.risk.risk_config.RiskConfig
         The running configuration (used when the bulletin computes the assessment live).
     region_code : str
         Code of the regional unit (required).
@@ -250,9 +250,9 @@ def regional_bulletin(session, config: ciram.RiskConfig, region_code: str | None
     stored, author = _stored_assessment(session, region.id, start, end)
     if stored is not None:
         try:
-            used = ciram.parse_risk_config(stored["config"], f"assessment {stored['id']}")
+            used = risk_config.parse_risk_config(stored["config"], f"assessment {stored['id']}")
             method = _method(used)
-        except ciram.RiskConfigError as error:
+        except risk_config.RiskConfigError as error:
             # A record made under an earlier version of the model's file: its text and
             # hash are still the record; the running corridor counts the provenance.
             used = config
@@ -288,7 +288,7 @@ def regional_bulletin(session, config: ciram.RiskConfig, region_code: str | None
         "summary": summary,
         "sections": sections,
         "levels_in_force": {level: sum(s["level"] == level for s in sections)
-                            for level in (*ciram.LEVELS, "critical")},
+                            for level in (*risk_config.LEVELS, "critical")},
         "alerts": [s for s in sections if s["alert"]["alert"]],
         "decisions": [s for s in sections if s["decision"] is not None],
         "trends": _trends(sections, summary),

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from app.extensions import db
-from geo.risk.ciram import config_hash
+from geo.risk.risk_config import config_hash
 from tests.conftest import role_headers
 
 JUNE = "2026-06-01T00:00:00Z/2026-06-29T23:59:59Z"

@@ -15,19 +15,21 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from geo.risk import ciram
+from geo.risk import ciram, risk_config
 from geo.risk.ciram import (
-    CATEGORY_ORDER,
-    RiskConfigError,
-    Scale,
     SectionInputs,
     assess_sections,
     concentration,
-    config_hash,
     count_alerts,
+    percent_change,
+)
+from geo.risk.risk_config import (
+    CATEGORY_ORDER,
+    RiskConfigError,
+    Scale,
+    config_hash,
     load_risk_config,
     parse_risk_config,
-    percent_change,
 )
 from geo.vocabulary import INCIDENT_CATEGORIES, TERRAIN_CLASSES
 
@@ -189,7 +191,7 @@ def scores_of(result, i=0) -> dict[str, int]:
 def test_shipped_config_loads_and_covers_the_vocabulary():
     config = load_risk_config()
     assert config.source.endswith("geo/risk/risk.yaml")
-    assert config.text == Path(ciram.DEFAULT_CONFIG_PATH).read_text(encoding="utf-8")
+    assert config.text == Path(risk_config.DEFAULT_CONFIG_PATH).read_text(encoding="utf-8")
     assert set(config.impact.category_severity) == set(INCIDENT_CATEGORIES)
     assert set(config.vulnerability.terrain) == set(TERRAIN_CLASSES)
     assert config.corridor_m == 5000
@@ -202,12 +204,18 @@ def test_shipped_config_loads_and_covers_the_vocabulary():
     assert count_alerts([0], [1.0]).alert.tolist() == [False]
 
 
-def test_the_domain_never_imports_flask():
-    tree = ast.parse(Path(ciram.__file__).read_text(encoding="utf-8"))
-    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
-                for alias in node.names}
-    imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    assert not {name for name in imported if name and name.split(".")[0] == "flask"}
+def test_the_domain_never_imports_flask_or_the_app():
+    """Every module of geo/ (the CIRAM model among them): no Flask, nothing of app/."""
+    modules = sorted(Path(ciram.__file__).parents[1].rglob("*.py"))
+    assert len(modules) > 30
+    for module in modules:
+        tree = ast.parse(module.read_text(encoding="utf-8"))
+        imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                    for alias in node.names}
+        imported |= {node.module for node in ast.walk(tree)
+                     if isinstance(node, ast.ImportFrom)}
+        roots = {name.split(".")[0] for name in imported if name}
+        assert not roots & {"flask", "flask_login", "flask_sqlalchemy", "app"}, module
 
 
 def test_config_hash_ignores_comments_and_layout_but_not_values():
@@ -338,7 +346,7 @@ def test_vulnerability_by_hand():
     scores = scores_of(result)
     # Surveillance level 2 -> 4; hills -> 4; 3000 m (> 2000, <= 5000) -> 2;
     # inland share 0.5 (equal to the cut 0.5) -> 3.
-    assert [scores[f] for f in ciram.VULNERABILITY_FACTORS] == [4, 4, 2, 3]
+    assert [scores[f] for f in risk_config.VULNERABILITY_FACTORS] == [4, 4, 2, 3]
     # 0.4*4 + 0.2*4 + 0.15*2 + 0.25*3 = 1.6 + 0.8 + 0.3 + 0.75 = 3.45 -> 3
     assert result.vulnerability_weighted[0] == pytest.approx(3.45)
     assert result.vulnerability.tolist() == [3]
@@ -395,7 +403,7 @@ def test_impact_by_hand():
     # Mean severity (5 + 1) / 2 = 3 -> 3; 4 persons (> 0, <= 5) -> 2; 1 life-risk incident
     # (> 0, <= 1) -> 2. Impact = 0.4*3 + 0.25*2 + 0.35*2 = 1.2 + 0.5 + 0.7 = 2.4 -> 2.
     assert result.factor("severity").value[0] == pytest.approx(3.0)
-    assert [scores[f] for f in ciram.IMPACT_FACTORS] == [3, 2, 2]
+    assert [scores[f] for f in risk_config.IMPACT_FACTORS] == [3, 2, 2]
     assert result.impact_weighted[0] == pytest.approx(2.4)
     assert result.impact.tolist() == [2]
     # With the max statistic the severity is 5 -> 5: 0.4*5 + 0.5 + 0.7 = 3.2 -> 3.
@@ -468,7 +476,7 @@ def test_explanation_shares_sum_to_one_per_component():
     )
     result = assess_sections(inputs, PINNED)
     for explanation in result.explanations:
-        for component in ciram.COMPONENTS:
+        for component in risk_config.COMPONENTS:
             factors = explanation[component]
             assert sum(f["share"] for f in factors) == pytest.approx(1.0)
             assert [f["share"] for f in factors] == sorted((f["share"] for f in factors),
@@ -503,7 +511,7 @@ def test_impact_over_the_period_and_its_baseline():
     assert inputs.window_periods == 4
     by_period = assess_sections(inputs, PINNED)
     # Period only: severity 1 -> 1, 1 person -> 2, no life risk -> 1: 0.4+0.5+0.35 = 1.25.
-    assert [scores_of(by_period)[f] for f in ciram.IMPACT_FACTORS] == [1, 2, 1]
+    assert [scores_of(by_period)[f] for f in risk_config.IMPACT_FACTORS] == [1, 2, 1]
     assert by_period.impact.tolist() == [1]
     windowed = dataclasses.replace(PINNED, impact=dataclasses.replace(
         PINNED.impact, window="period_and_baseline"))
@@ -514,7 +522,7 @@ def test_impact_over_the_period_and_its_baseline():
     assert result.factor("severity").value[0] == pytest.approx(4.0)
     assert result.factor("persons").value[0] == pytest.approx(6.25)
     assert result.factor("life_risk").value[0] == pytest.approx(0.5)
-    assert [scores_of(result)[f] for f in ciram.IMPACT_FACTORS] == [4, 3, 2]
+    assert [scores_of(result)[f] for f in risk_config.IMPACT_FACTORS] == [4, 3, 2]
     assert result.impact.tolist() == [3]
     assert "mean of 4 periods" in result.factor("persons").unit
     # The threat still measures the period alone.
