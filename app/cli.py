@@ -219,7 +219,7 @@ def _has_data() -> bool:
               help="Load only when the database holds no regions, segments or incidents.")
 def demo_load(if_empty: bool) -> None:
     """Load the synthetic demo data set (idempotent) and create the demo user."""
-    from geo.demo.synthetic import load_demo
+    from geo.demo.loader import load_demo
 
     if if_empty and _has_data():
         click.echo("database already holds data: demo data not loaded")
@@ -238,7 +238,7 @@ def demo_load(if_empty: bool) -> None:
 @click.confirmation_option(prompt="Delete the demo data and load it anew?")
 def demo_reset() -> None:
     """Delete the demo data and load it again."""
-    from geo.demo.synthetic import DemoResetRefusedError, reset_demo
+    from geo.demo.loader import DemoResetRefusedError, reset_demo
 
     # Users keep their regions by code: the demo regions are deleted and come back.
     try:

@@ -170,7 +170,7 @@ def prepare(cluster: ThrowawayCluster, incidents: int) -> dict:
     from app.auth.tokens import create_token
     from app.auth.users import create_user
     from app.extensions import db
-    from geo.demo.synthetic import load_demo
+    from geo.demo.loader import load_demo
     from tests.conftest import make_app
 
     app = make_app(cluster.app_url)

@@ -49,7 +49,7 @@ def setup(incidents: int):
     from app.auth.tokens import create_token
     from app.auth.users import create_user
     from app.extensions import db
-    from geo.demo.synthetic import load_demo
+    from geo.demo.loader import load_demo
     from tests.conftest import make_app
     from tests.databases import ThrowawayDatabases, server_url
 

@@ -111,7 +111,7 @@ def prepare_database(app, with_demo_incidents: bool) -> dict:
     from app.auth.tokens import create_token
     from app.auth.users import create_user
     from app.extensions import db
-    from geo.demo.synthetic import load_demo
+    from geo.demo.loader import load_demo
 
     with app.app_context():
         flask_migrate.upgrade()

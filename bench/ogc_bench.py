@@ -5,7 +5,7 @@ Run: ``.venv/bin/python -m bench.ogc_bench [--incidents 1000000] [--seconds 20]`
 measures again without loading; drop it yourself afterwards.)
 
 In one run, on a throwaway database with the demo's reference layers and N synthetic
-incidents (``bench.hotspot_bench.setup``, the demo generator; ``geo.demo.synthetic.copy_incidents``
+incidents (``bench.hotspot_bench.setup``, the demo generator; ``geo.demo.loader.copy_incidents``
 writes them in ``geo.io.ingest.SPATIAL_ORDER`` as an import does, so the table's layout is
 the product's, not a bench-only CLUSTER: the run prints the planner's correlation of
 the physical and the spatial order), parallel query off for every connection to it

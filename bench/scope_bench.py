@@ -37,7 +37,7 @@ def setup(incidents: int):
     from app.auth.tokens import create_token
     from app.auth.users import create_user
     from app.extensions import db
-    from geo.demo.synthetic import load_demo
+    from geo.demo.loader import load_demo
     from geo.models import Region
     from tests.conftest import make_app
     from tests.databases import ThrowawayDatabases, server_url

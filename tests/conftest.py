@@ -222,7 +222,7 @@ def demo_app(databases):
 
     from app.auth.tokens import create_token
     from app.auth.users import create_user
-    from geo.demo.synthetic import load_demo
+    from geo.demo.loader import load_demo
 
     app = make_app(databases.create())
     with app.app_context():

@@ -1,3 +1,3 @@
-"""The demo data set, synthetic and labelled so: the generator and loader of incidents
-and planted hot-spots (``synthetic``) and Georgia's approximate geography
-(``geography``)."""
+"""The demo data set, synthetic and labelled so: the generator of incidents and planted
+hot-spots (``synthetic``), its loading into the database and reset (``loader``), and
+Georgia's approximate geography (``geography``)."""

@@ -245,19 +245,19 @@ def test_demo_reset_gives_users_their_regions_back(db_session, analysis_srid):
     users the reloaded regions of the same codes, with no scope change to audit."""
     from datetime import UTC, datetime
 
-    from geo.demo import synthetic
+    from geo.demo import loader
 
     end = datetime(2025, 11, 28, tzinfo=UTC)
-    synthetic.load_demo(db_session, analysis_srid, seed=3, n_incidents=1_000, end=end)
+    loader.load_demo(db_session, analysis_srid, seed=3, n_incidents=1_000, end=end)
     code = db_session.scalar(text("SELECT min(code) FROM regions"))
     old_id = db_session.scalar(text("SELECT id FROM regions WHERE code = :c"), {"c": code})
     user, _ = _user(db_session, [code])
     with pytest.raises(IntegrityError, match="user_regions"):
         with db_session.begin_nested():
-            synthetic.reset_demo(db_session, analysis_srid, seed=4, n_incidents=500, end=end)
+            loader.reset_demo(db_session, analysis_srid, seed=4, n_incidents=500, end=end)
     db_session.expire_all()
     with regions_kept_by_code(db_session, "demo reset"):
-        synthetic.reset_demo(db_session, analysis_srid, seed=4, n_incidents=500, end=end)
+        loader.reset_demo(db_session, analysis_srid, seed=4, n_incidents=500, end=end)
     db_session.expire_all()
     (region,) = db_session.get(User, user.id).regions
     assert region.code == code and region.id != old_id

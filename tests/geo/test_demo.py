@@ -14,7 +14,7 @@ from shapely.geometry import Point
 from sqlalchemy import func, select, text
 
 from geo import vocabulary
-from geo.demo import geography, synthetic
+from geo.demo import geography, loader, synthetic
 from geo.models import Incident, Region
 
 END = datetime(2025, 11, 28, tzinfo=UTC)
@@ -260,7 +260,7 @@ def scalar(session, sql, **params):
 
 
 def test_load_demo_inserts_labelled_and_linked_rows(db_session, analysis_srid):
-    result = synthetic.load_demo(db_session, analysis_srid, seed=3, n_incidents=5_000, end=END)
+    result = loader.load_demo(db_session, analysis_srid, seed=3, n_incidents=5_000, end=END)
     expected = synthetic.build_demo(seed=3, n_incidents=5_000, end=END, metric_epsg=analysis_srid)
     assert result["loaded"] is True
     assert result["regions"] == 12
@@ -315,8 +315,8 @@ def test_load_demo_inserts_labelled_and_linked_rows(db_session, analysis_srid):
 
 
 def test_load_demo_is_idempotent(db_session, analysis_srid):
-    first = synthetic.load_demo(db_session, analysis_srid, seed=3, n_incidents=2_000, end=END)
-    second = synthetic.load_demo(db_session, analysis_srid, seed=4, n_incidents=3_000, end=END)
+    first = loader.load_demo(db_session, analysis_srid, seed=3, n_incidents=2_000, end=END)
+    second = loader.load_demo(db_session, analysis_srid, seed=4, n_incidents=3_000, end=END)
     assert second["loaded"] is False
     keys = ("regions", "border_segments", "crossing_points", "incidents", "synthetic_hotspots")
     assert {k: second[k] for k in keys} == {k: first[k] for k in keys}
@@ -333,10 +333,10 @@ def test_reset_demo_replaces_demo_rows_and_keeps_reported_ones(db_session, analy
     )
     db_session.add(reported)
     db_session.flush()
-    synthetic.load_demo(db_session, analysis_srid, seed=3, n_incidents=2_000, end=END)
+    loader.load_demo(db_session, analysis_srid, seed=3, n_incidents=2_000, end=END)
     before = scalar(db_session, "SELECT min(occurred_at) FROM incidents")
 
-    result = synthetic.reset_demo(db_session, analysis_srid, seed=4, n_incidents=1_500, end=END)
+    result = loader.reset_demo(db_session, analysis_srid, seed=4, n_incidents=1_500, end=END)
     assert result["loaded"] is True
     assert result["deleted"]["incidents"] == 2_000
     assert result["deleted"]["regions"] == 12
@@ -350,7 +350,7 @@ def test_reset_demo_replaces_demo_rows_and_keeps_reported_ones(db_session, analy
 
 @pytest.mark.slow
 def test_full_default_load_links_every_incident(db_session, analysis_srid):
-    result = synthetic.load_demo(db_session, analysis_srid)
+    result = loader.load_demo(db_session, analysis_srid)
     assert result["loaded"] is True
     assert result["incidents"] == synthetic.DEFAULT_N_INCIDENTS
     assert scalar(
