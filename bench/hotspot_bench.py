@@ -80,8 +80,9 @@ def cell_size_for(cells: int) -> float:
 
 def api_call(app, headers, url: str, keep_grid: bool = False):
     """One API call with an empty result cache; ``keep_grid`` keeps the grids built
-    by earlier calls (``geo.hotspots.pipeline.GRIDS``), otherwise the call is fully cold."""
-    from geo.hotspots.pipeline import CACHE, GRIDS
+    by earlier calls (``geo.hotspots.inputs.GRIDS``), otherwise the call is fully cold."""
+    from geo.hotspots.cache import CACHE
+    from geo.hotspots.inputs import GRIDS
 
     CACHE.clear()  # cold: no cached result
     if not keep_grid:

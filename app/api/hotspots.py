@@ -25,22 +25,22 @@ from app.api.params import (
 from app.api.scoping import scoped_region_code
 from app.auth.scope import region_scope
 from app.extensions import db
-from geo.hotspots import pipeline
+from geo.hotspots import cache, inputs, pipeline
 from geo.layers import INCIDENTS
 
 GEOJSON_MIME = "application/geo+json"
 
 
-def _area(args) -> pipeline.StudyArea:
+def _area(args) -> inputs.StudyArea:
     region, bbox = args.get("region"), parse_bbox(args.get("bbox"))
     if region or bbox is None:
         region = scoped_region_code(region, default=True)
     if not region and bbox is None:
         raise ParameterError("region", "give region=CODE or bbox=minLon,minLat,maxLon,maxLat")
-    return pipeline.StudyArea(region_code=region or None, bbox=None if region else bbox)
+    return inputs.StudyArea(region_code=region or None, bbox=None if region else bbox)
 
 
-def _selection(args, window: str = "datetime") -> pipeline.Selection:
+def _selection(args, window: str = "datetime") -> inputs.Selection:
     start, end = parse_datetime_interval(args.get(window))
     outcome = args.get("outcome") or None
     if outcome not in (None, "attempted", "actual"):
@@ -51,7 +51,7 @@ def _selection(args, window: str = "datetime") -> pipeline.Selection:
     categories = parse_list("category", args.get("category"),
                             INCIDENTS.field("category").choices)
     scope = region_scope()
-    return pipeline.Selection(start, end, tuple(sorted(categories)), outcome, weight,
+    return inputs.Selection(start, end, tuple(sorted(categories)), outcome, weight,
                               None if scope is None else tuple(sorted(scope)))
 
 
@@ -64,7 +64,7 @@ def _closed_window(field: str) -> tuple:
 
 def _answer(kind: str, analysis_request, compute) -> Response:
     srid = current_app.config["ANALYSIS_SRID"]
-    body = pipeline.cached(db.session, kind, analysis_request, srid,
+    body = cache.cached(db.session, kind, analysis_request, srid,
                            lambda: compute(db.session, analysis_request, srid))
     return Response(body, mimetype=GEOJSON_MIME)
 

@@ -43,7 +43,7 @@ from sqlalchemy import text
 from geo import queries
 from geo.crs import STORAGE_SRID, transform_xy
 from geo.errors import ParameterError
-from geo.hotspots import pipeline
+from geo.hotspots import inputs, pipeline
 from geo.layers import CROSSINGS, INCIDENTS, REGIONS, SEGMENTS, Field, Layer
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -261,11 +261,11 @@ def hotspot_cells(session, max_cells: int, analysis_srid: int,
     bbox = queries.layer_extent(session, REGIONS, scope_region_ids)
     if window is None or bbox is None:
         return []
-    selection = pipeline.Selection(
+    selection = inputs.Selection(
         start=window[0], end=window[1],
         region_ids=None if scope_region_ids is None else tuple(sorted(scope_region_ids)))
     try:
-        body = pipeline.default_map(session, pipeline.StudyArea(bbox=bbox), selection,
+        body = pipeline.default_map(session, inputs.StudyArea(bbox=bbox), selection,
                                     analysis_srid, max_cells)
     except ParameterError:
         return []  # too few incidents (or cells) for Gi*: no hot-spots to show

@@ -856,7 +856,7 @@ def hotspot_features(database_url: str, time: tuple | None, region: str | None,
     None: of all regions); with a scope only the incidents of its regions count. An
     empty collection when there are too few incidents for Gi*.
     """
-    from geo.hotspots import pipeline
+    from geo.hotspots import inputs, pipeline
 
     start, end = time if time is not None else (None, None)
     with Session(map_engine(database_url)) as session:
@@ -869,12 +869,12 @@ def hotspot_features(database_url: str, time: tuple | None, region: str | None,
         if end is not None:
             end = datetime.fromtimestamp(end.timestamp() - 1e-6, UTC)
         # Selection takes one outcome or none (all): both outcomes are all of them.
-        selection = pipeline.Selection(start=start, end=end, categories=tuple(categories),
+        selection = inputs.Selection(start=start, end=end, categories=tuple(categories),
                                        outcome=outcome[0] if len(set(outcome)) == 1 else None,
                                        region_ids=scope)
         try:
             body = pipeline.default_map(
-                session, pipeline.StudyArea(region_code=region, bbox=extent), selection,
+                session, inputs.StudyArea(region_code=region, bbox=extent), selection,
                 analysis_srid)
         except ParameterError as error:
             if error.field == "region":

@@ -30,7 +30,7 @@ from sqlalchemy import text
 from geo import queries
 from geo.crs import STORAGE_SRID, reproject
 from geo.errors import ParameterError
-from geo.hotspots import hexgrid, pipeline
+from geo.hotspots import hexgrid, inputs, pipeline
 from geo.models import RiskAssessment, RiskSectionResult
 from geo.risk import ciram, risk_config
 
@@ -116,12 +116,12 @@ def _region_id(session, region_code: str | None) -> int | None:
 def _touching_hotspots(session, section_geoms, region_code, start, end, srid) -> np.ndarray:
     """Whether each section (metric geometry) touches a cell of bin >= 2 of the default
     hot-spot map (``geo.hotspots.pipeline.default_request``) of the period."""
-    area = pipeline.StudyArea(region_code=region_code) if region_code else None
+    area = inputs.StudyArea(region_code=region_code) if region_code else None
     if area is None:
         bounds = shapely.bounds(shapely.union_all(section_geoms))
         lonlat = reproject(shapely.box(*bounds), srid, STORAGE_SRID).bounds
-        area = pipeline.StudyArea(bbox=tuple(float(v) for v in lonlat))
-    request = pipeline.default_request(area, pipeline.Selection(start, end))
+        area = inputs.StudyArea(bbox=tuple(float(v) for v in lonlat))
+    request = pipeline.default_request(area, inputs.Selection(start, end))
     flags = np.zeros(len(section_geoms), dtype=bool)
     try:
         # The cells themselves, in metres of srid: no GeoJSON of the whole grid.

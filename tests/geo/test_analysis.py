@@ -6,14 +6,14 @@ import orjson
 import pytest
 import shapely
 
-from geo.hotspots import hexgrid, pipeline
+from geo.hotspots import hexgrid, inputs, output
 
 SRID = 32638
 
 
 def small_grid(size=500.0):
     area = shapely.buffer(shapely.Point(480_000, 4_620_000), 6_000)
-    return pipeline.build_grid(area, size, SRID)
+    return inputs.build_grid(area, size, SRID)
 
 
 def test_fast_geojson_writer_writes_the_straightforward_document_byte_for_byte():
@@ -36,26 +36,26 @@ def test_fast_geojson_writer_writes_the_straightforward_document_byte_for_byte()
     }
     metadata = {"method": "gistar", "cells": n, "band": np.float64(1234.5),
                 "nested": {"list": [1, 2.5, None]}}
-    expected = orjson.dumps(pipeline.cells_geojson(grid, properties, metadata),
+    expected = orjson.dumps(output.cells_geojson(grid, properties, metadata),
                             option=orjson.OPT_SERIALIZE_NUMPY)
-    written = pipeline.write_cells_geojson(grid, properties, metadata)
+    written = output.write_cells_geojson(grid, properties, metadata)
     assert written == expected
     document = orjson.loads(written)
     assert len(document["features"]) == n > 100
     assert document["features"][7]["properties"]["z"] is None
     # the grid's own text is kept: a second writing with other values is right too
     again = {"count": properties["count"] + 1}
-    assert pipeline.write_cells_geojson(grid, again, {}) == orjson.dumps(
-        pipeline.cells_geojson(grid, again, {}), option=orjson.OPT_SERIALIZE_NUMPY)
+    assert output.write_cells_geojson(grid, again, {}) == orjson.dumps(
+        output.cells_geojson(grid, again, {}), option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 def test_fast_geojson_writer_on_an_empty_grid_and_a_bad_column():
     grid = small_grid()
-    empty = pipeline.Grid(grid.size, SRID, grid.i[:0], grid.j[:0], grid.cx[:0], grid.cy[:0])
-    assert pipeline.write_cells_geojson(empty, {"count": np.zeros(0)}, {"a": 1}) == (
-        orjson.dumps(pipeline.cells_geojson(empty, {"count": np.zeros(0)}, {"a": 1})))
+    empty = inputs.Grid(grid.size, SRID, grid.i[:0], grid.j[:0], grid.cx[:0], grid.cy[:0])
+    assert output.write_cells_geojson(empty, {"count": np.zeros(0)}, {"a": 1}) == (
+        orjson.dumps(output.cells_geojson(empty, {"count": np.zeros(0)}, {"a": 1})))
     with pytest.raises(ValueError, match="'count' has 3 values"):
-        pipeline.write_cells_geojson(grid, {"count": np.zeros(3)}, {})
+        output.write_cells_geojson(grid, {"count": np.zeros(3)}, {})
 
 
 @pytest.mark.parametrize("size", [250.0, 777.7, 3000.0])
@@ -69,19 +69,19 @@ def test_grid_tests_only_boundary_cells_yet_finds_the_same_cells(size):
                               (460_000, 4_615_100)])
     island = shapely.box(470_000, 4_620_000, 470_040, 4_620_030)
     area = shapely.MultiPolygon([main, sliver, island])
-    grid = pipeline.build_grid(area, size, SRID)
-    reference = pipeline.build_grid_by_polygons(area, size, SRID)
+    grid = inputs.build_grid(area, size, SRID)
+    reference = inputs.build_grid_by_polygons(area, size, SRID)
     assert len(grid) == len(reference) > 50
-    keys = pipeline._cell_keys(grid.i, grid.j)
-    assert np.array_equal(np.sort(keys), np.sort(pipeline._cell_keys(reference.i,
+    keys = inputs._cell_keys(grid.i, grid.j)
+    assert np.array_equal(np.sort(keys), np.sort(inputs._cell_keys(reference.i,
                                                                      reference.j)))
     island_cell = hexgrid.hex_index(np.array([470_020.0]), np.array([4_620_015.0]), size)
-    assert pipeline._cell_keys(*island_cell)[0] in keys
+    assert inputs._cell_keys(*island_cell)[0] in keys
     np.testing.assert_array_equal(grid.cx, hexgrid.hex_centres(grid.i, grid.j, size)[0])
 
 
 def test_grid_cache_builds_once_per_key():
-    cache = pipeline.GridCache(max_entries=2)
+    cache = inputs.GridCache(max_entries=2)
     built = []
 
     def build(tag):
@@ -97,7 +97,7 @@ def test_grid_cache_builds_once_per_key():
 
 
 def test_result_cache_is_bounded_by_bytes_and_entries():
-    from geo.hotspots.pipeline import ResultCache
+    from geo.hotspots.cache import ResultCache
 
     cache = ResultCache(max_entries=3, max_bytes=100)
     cache.put("a", b"x" * 40)

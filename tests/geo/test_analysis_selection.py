@@ -1,6 +1,6 @@
 """The analyses read the incidents ``geo.queries`` lists for the same filters.
 
-``geo.hotspots.pipeline.load_incidents`` (one binary COPY) builds its WHERE clause with
+``geo.hotspots.inputs.load_incidents`` (one binary COPY) builds its WHERE clause with
 ``geo.queries.feature_filter``; these tests compare what it reads with what
 ``iter_feature_rows`` lists (time window, categories, outcome, region scope, bbox), on
 SYNTHETIC incidents over the sample regions, some outside every region (unlinked).
@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from geo import queries
 from geo.crs import STORAGE_SRID, transform_xy
-from geo.hotspots import pipeline
+from geo.hotspots import inputs
 from geo.layers import INCIDENTS
 
 N_INCIDENTS = 600
@@ -61,7 +61,7 @@ def synthetic_incidents(db_session, sample_layers, analysis_srid):
     return sample_layers["regions"]
 
 
-def listed(session, selection: pipeline.Selection, bbox, srid: int) -> list[tuple]:
+def listed(session, selection: inputs.Selection, bbox, srid: int) -> list[tuple]:
     """(x, y, persons, epoch seconds) of the incidents ``geo.queries`` lists for the
     same filters, in the analysis CRS, sorted."""
     query = queries.FeatureQuery(
@@ -78,30 +78,30 @@ def listed(session, selection: pipeline.Selection, bbox, srid: int) -> list[tupl
                       [row["occurred_at"].timestamp() for row in rows], strict=True))
 
 
-def loaded(session, selection: pipeline.Selection, bbox, srid: int) -> list[tuple]:
-    points = pipeline.load_incidents(session, selection, bbox, srid)
+def loaded(session, selection: inputs.Selection, bbox, srid: int) -> list[tuple]:
+    points = inputs.load_incidents(session, selection, bbox, srid)
     return sorted(zip(points["x"].tolist(), points["y"].tolist(), points["weight"].tolist(),
                       points["time"].tolist(), strict=True))
 
 
-def selections(regions: dict[str, int]) -> list[tuple[str, pipeline.Selection, tuple]]:
+def selections(regions: dict[str, int]) -> list[tuple[str, inputs.Selection, tuple]]:
     kk, ka = regions["T-KK"], regions["T-KA"]
     month = timedelta(days=30)
     return [
-        ("everything", pipeline.Selection(weight="persons"), WHOLE_AREA),
+        ("everything", inputs.Selection(weight="persons"), WHOLE_AREA),
         ("closed window, bounds on incidents",
-         pipeline.Selection(FIRST, FIRST + month, weight="persons"), WHOLE_AREA),
-        ("open-ended window", pipeline.Selection(start=FIRST + 2 * month, weight="persons"),
+         inputs.Selection(FIRST, FIRST + month, weight="persons"), WHOLE_AREA),
+        ("open-ended window", inputs.Selection(start=FIRST + 2 * month, weight="persons"),
          WHOLE_AREA),
-        ("categories", pipeline.Selection(categories=CATEGORIES[:2], weight="persons"),
+        ("categories", inputs.Selection(categories=CATEGORIES[:2], weight="persons"),
          WHOLE_AREA),
-        ("outcome", pipeline.Selection(outcome="attempted", weight="persons"), WHOLE_AREA),
-        ("one region", pipeline.Selection(region_ids=(kk,), weight="persons"), WHOLE_AREA),
-        ("two regions", pipeline.Selection(region_ids=(ka, kk), weight="persons"),
+        ("outcome", inputs.Selection(outcome="attempted", weight="persons"), WHOLE_AREA),
+        ("one region", inputs.Selection(region_ids=(kk,), weight="persons"), WHOLE_AREA),
+        ("two regions", inputs.Selection(region_ids=(ka, kk), weight="persons"),
          WHOLE_AREA),
-        ("empty scope", pipeline.Selection(region_ids=(), weight="persons"), WHOLE_AREA),
-        ("small bbox", pipeline.Selection(weight="persons"), (45.0, 41.1, 45.3, 41.5)),
-        ("all at once", pipeline.Selection(FIRST + timedelta(days=10), FIRST + 2 * month,
+        ("empty scope", inputs.Selection(region_ids=(), weight="persons"), WHOLE_AREA),
+        ("small bbox", inputs.Selection(weight="persons"), (45.0, 41.1, 45.3, 41.5)),
+        ("all at once", inputs.Selection(FIRST + timedelta(days=10), FIRST + 2 * month,
                                            CATEGORIES[1:], "actual", "persons", (ka,)),
          (45.1, 41.0, 45.8, 41.7)),
     ]
@@ -132,9 +132,9 @@ def test_region_scope_leaves_out_unlinked_incidents(db_session, synthetic_incide
     unlinked = db_session.execute(text(
         "SELECT count(*) FROM incidents WHERE region_id IS NULL")).scalar_one()
     everywhere = (-180.0, -90.0, 180.0, 90.0)
-    both = pipeline.load_incidents(db_session, pipeline.Selection(region_ids=(kk, ka)),
+    both = inputs.load_incidents(db_session, inputs.Selection(region_ids=(kk, ka)),
                                    everywhere, analysis_srid)
-    unscoped = pipeline.load_incidents(db_session, pipeline.Selection(), everywhere,
+    unscoped = inputs.load_incidents(db_session, inputs.Selection(), everywhere,
                                        analysis_srid)
     assert len(both["x"]) == linked
     assert len(unscoped["x"]) == linked + unlinked > linked
@@ -145,8 +145,8 @@ def test_window_bounds_and_lists_bind_as_timestamps_and_arrays(db_session,
                                                                analysis_srid):
     # the closed window [FIRST, FIRST + 30 days] holds the incidents on both bounds
     end = FIRST + timedelta(days=30)
-    points = pipeline.load_incidents(
-        db_session, pipeline.Selection(FIRST, end, CATEGORIES, None, "count"),
+    points = inputs.load_incidents(
+        db_session, inputs.Selection(FIRST, end, CATEGORIES, None, "count"),
         WHOLE_AREA, analysis_srid)
     assert points["time"].min() == FIRST.timestamp()
     assert points["time"].max() == end.timestamp()

@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from app.extensions import db
 from geo import queries
-from geo.hotspots import pipeline
+from geo.hotspots import inputs, pipeline
 from geo.layers import INCIDENTS, REGIONS
 from geo.maps import ogc_features, render
 from tests.conftest import make_app, role_headers
@@ -50,9 +50,9 @@ def test_the_wms_map_is_computed_in_the_configured_analysis_crs(demo_app, monkey
             "SELECT max(occurred_at) - interval '120 days', max(occurred_at) "
             "FROM incidents")).one()
         extent = queries.layer_extent(db.session, REGIONS)
-        selection = pipeline.Selection(start=start, end=end - timedelta(microseconds=1))
+        selection = inputs.Selection(start=start, end=end - timedelta(microseconds=1))
         expected = {srid: json.loads(pipeline.default_map(
-            db.session, pipeline.StudyArea(bbox=extent), selection, srid))["features"]
+            db.session, inputs.StudyArea(bbox=extent), selection, srid))["features"]
             for srid in (32638, OTHER_UTM)}
         db.session.remove()
     drawn = {srid: render.hotspot_features(url, (start, end), None, srid)["features"]

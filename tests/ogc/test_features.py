@@ -273,7 +273,7 @@ def test_risk_collection_holds_each_sections_latest_assessment(client, viewer, d
 @pytest.mark.slow
 def test_hotspot_collection_is_the_gi_star_map_of_the_last_90_days(demo_app):
     from app.extensions import db
-    from geo.hotspots import pipeline
+    from geo.hotspots import cache
 
     app, headers, _ = demo_app
     client = app.test_client()
@@ -283,7 +283,7 @@ def test_hotspot_collection_is_the_gi_star_map_of_the_last_90_days(demo_app):
         last = db.session.execute(text("SELECT max(occurred_at) FROM incidents")).scalar_one()
         cells = ogc_features.hotspot_cells(db.session, app.config["HOTSPOT_MAX_CELLS"],
                                            app.config["ANALYSIS_SRID"])
-        key_hits = [k for k in pipeline.CACHE._entries if '"hotspots"' in k]
+        key_hits = [k for k in cache.CACHE._entries if '"hotspots"' in k]
         db.session.remove()
     assert key_hits  # computed through the shared result cache
     assert body["numberMatched"] == len(cells) > 1000
