@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 
 import config
 from geo.db import mapnik_parameters
-from geo.maps import render
+from geo.maps import map_request, render
 
 URL = config.embedded_database_url()
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 30
@@ -40,10 +40,10 @@ def tile_bbox(lon, lat, z):
     return (minx, maxy - size, minx + size, maxy)
 
 
-REQUEST = render.MapRequest(layers=("regions", "border_segments", "crossing_points",
+REQUEST = map_request.MapRequest(layers=("regions", "border_segments", "crossing_points",
                                     "incidents"), crs="EPSG:3857",
                             bbox=tile_bbox(41.6466, 41.6458, 11))
-assert render.scale_denominator(REQUEST) < render.INCIDENT_POINT_MAX_SCALE
+assert map_request.scale_denominator(REQUEST) < render.INCIDENT_POINT_MAX_SCALE
 PID_PROBE = dict(mapnik_parameters(URL),
                  table="(SELECT pg_backend_pid() AS pid, "
                        "ST_SetSRID(ST_MakePoint(0, 0), 4326) AS geom) AS t",

@@ -197,19 +197,19 @@ def render_spec() -> dict[str, str]:
     """Mapfile placeholders: the layers' SQL and classes, from geo/maps/render.py's SQL,
     colours and sizes (risk_level segments, category points, count cells). The 3-pixel
     segment width and the grey of an unknown category are literals there too."""
-    from geo.maps import render
+    from geo.maps import palette, render
     from geo.maps.catalogue import INCIDENT_CELL_CLASSES, INCIDENT_CELL_PIXELS
 
     segments = [_class(level, f'("[level]" = "{level}")', _line_style(colour, 3))
-                for level, colour in render.RISK_LEVEL_COLOURS.items()]
-    segments.append(_class("not assessed", None, _line_style(render.NOT_ASSESSED_COLOUR, 3)))
+                for level, colour in palette.RISK_LEVEL_COLOURS.items()]
+    segments.append(_class("not assessed", None, _line_style(palette.NOT_ASSESSED_COLOUR, 3)))
     size = render.INCIDENT_POINT_SIZE
     points = [_class(name, f'("[category]" = "{name}")', _point_style(colour, size))
-              for name, colour in render.INCIDENT_CATEGORY_COLOURS.items()]
+              for name, colour in palette.INCIDENT_CATEGORY_COLOURS.items()]
     points.append(_class("other", None, _point_style("#666666", size)))
     bounds = (0, *INCIDENT_CELL_CLASSES, None)
     cells = []
-    for low, high, colour in zip(bounds[:-1], bounds[1:], render.INCIDENT_CELL_COLOURS,
+    for low, high, colour in zip(bounds[:-1], bounds[1:], palette.INCIDENT_CELL_COLOURS,
                                  strict=True):
         expression = f"([n] > {low})" if high is None else f"([n] > {low} AND [n] <= {high})"
         # alpha 220 of 255, as geo/maps/render.py composites its cells
@@ -472,7 +472,7 @@ def time_breakdown(database_url: str, boxes, period: str, repeat: int = 3) -> di
     import mapnik
 
     from geo.crs import transform_xy
-    from geo.maps import render
+    from geo.maps import map_request, render
 
     first, last = period.split("/")
     window = (datetime.fromisoformat(first).replace(tzinfo=UTC),
@@ -496,14 +496,14 @@ def time_breakdown(database_url: str, boxes, period: str, repeat: int = 3) -> di
     times: dict[str, list] = {k: [] for k in ("render_map", "SQL", "encode png32:z=1:s=rle",
                                               "encode png32 (default)", "encode png8:m=o")}
     for box in boxes:
-        request = render.MapRequest(layers=BENCH_LAYERS, bbox=box, crs="EPSG:3857",
+        request = map_request.MapRequest(layers=BENCH_LAYERS, bbox=box, crs="EPSG:3857",
                                     time=window)
         render.render_map(request, database_url)  # warm this map's caches
         lon, lat = transform_xy([box[0], box[2]], [box[1], box[3]], 3857, 4326)
         params = {"x0": float(lon[0]), "y0": float(lat[0]), "x1": float(lon[1]),
                   "y1": float(lat[1]),
                   "start": window[0], "end": window[1]}
-        points = render.scale_denominator(request) < render.INCIDENT_POINT_MAX_SCALE
+        points = map_request.scale_denominator(request) < render.INCIDENT_POINT_MAX_SCALE
         for _ in range(repeat):
             t0 = time.perf_counter()
             body = render.render_map(request, database_url)

@@ -49,7 +49,7 @@ from geo.crs import transform_xy
 from geo.errors import OutOfScopeError, ParameterError
 from geo.io.validation import quoted
 from geo.layers import get_layer
-from geo.maps import render
+from geo.maps import map_request, render
 from geo.maps.catalogue import MAP_CRS, MAP_LAYERS
 from geo.vocabulary import INCIDENT_CATEGORIES, INCIDENT_OUTCOMES
 
@@ -500,7 +500,7 @@ def _bounding_boxes(sub, element, bbox, v13: bool) -> None:
 
 
 def _map_request(params: Params, version: str, layers_name: str = "LAYERS",
-                 format_required: bool = True) -> render.MapRequest:
+                 format_required: bool = True) -> map_request.MapRequest:
     layers = _parse_layers(params, layers_name)
     styles = _parse_styles(params, layers)
     crs = _parse_crs(params, version)
@@ -522,7 +522,7 @@ def _map_request(params: Params, version: str, layers_name: str = "LAYERS",
         # Whether the region exists or not: the answer reveals no other region.
         raise WmsError(f"REGION {region!r} is outside your region scope; your regions: "
                        + ", ".join(codes), "InvalidParameterValue", "REGION", 403)
-    return render.MapRequest(layers=layers, styles=styles, bbox=bbox, crs=crs, width=width,
+    return map_request.MapRequest(layers=layers, styles=styles, bbox=bbox, crs=crs, width=width,
                              height=height, fmt=fmt, transparent=_parse_bool(params,
                                                                              "TRANSPARENT"),
                              bgcolor=_parse_bgcolor(params), time=window, region=region,

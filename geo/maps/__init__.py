@@ -1,3 +1,5 @@
-"""Maps: the catalogue of map layers and styles (``catalogue``), rendering with mapnik
-for the WMS and the bulletin (``render``), Mapbox vector tiles (``tiles``) and the OGC
-API Features collections (``ogc_features``)."""
+"""Maps: the catalogue of map layers and styles (``catalogue``), their colours
+(``palette``), what a map is asked for (``map_request``), rendering with mapnik for the
+WMS and the bulletin (``render``) with its numpy rasters (``overlays``) and hot-spot
+layer (``hotspot_layer``), Mapbox vector tiles (``tiles``) and the OGC API Features
+collections (``ogc_features``)."""

@@ -1,8 +1,9 @@
 """Map rendering with mapnik, straight from PostGIS, shared by the WMS and the bulletin.
 
 ``render_map(MapRequest(...), database_url)`` returns an encoded image (PNG 32- or
-8-bit, or JPEG). Layers are described in ``geo.maps.catalogue``; colours are the constants
-below (the bulletin and the UI legend read them too).
+8-bit, or JPEG). Layers are described in ``geo.maps.catalogue``, colours in
+``geo.maps.palette``, the request in ``geo.maps.map_request``; the numpy rasters are
+``geo.maps.overlays`` and the hot-spot layer ``geo.maps.hotspot_layer``.
 
 How a map is drawn:
 
@@ -44,13 +45,9 @@ from __future__ import annotations
 import io
 import json
 import os
-import struct
 import tempfile
 import threading
-import zlib
 from collections import OrderedDict
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -59,205 +56,51 @@ from xml.sax.saxutils import escape, quoteattr
 import mapnik
 import numpy as np
 import shapely
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from geo import queries
-from geo.crs import DEFAULT_ANALYSIS_SRID, transform_xy
 from geo.db import MAPNIK_POOL_SIZE, map_engine, mapnik_parameters
 from geo.errors import OutOfScopeError, ParameterError
-from geo.hotspots import density as kde
 from geo.maps.catalogue import (
     INCIDENT_CELL_CLASSES,
-    INCIDENT_CELL_PIXELS,
     INCIDENT_POINT_MAX_SCALE,
-    MAP_CRS,
-    MAP_LAYERS,
 )
-from geo.vocabulary import INCIDENT_CATEGORIES, INCIDENT_OUTCOMES
+from geo.maps.hotspot_layer import EMPTY_GEOJSON, hotspot_datasource
+from geo.maps.map_request import (
+    CRS_EPSG,
+    ENCODERS,
+    FORMATS,
+    NEVER_END,
+    NEVER_START,
+    MapRequest,
+    parse_colour,
+    resolved_styles,
+    scale_denominator,
+    validate,
+)
+from geo.maps.overlays import (
+    composite_rgba,
+    density_rgba,
+    incident_cells_rgba,
+    incident_points,
+    time_window,
+)
+from geo.maps.palette import (
+    COUNTRY_FILL_COLOUR,
+    COUNTRY_LINE_COLOUR,
+    CROSSING_POINT_COLOUR,
+    DENSITY_RAMP,
+    HOTSPOT_BIN_COLOURS,
+    INCIDENT_CATEGORY_COLOURS,
+    INCIDENT_CELL_COLOURS,
+    NOT_ASSESSED_COLOUR,
+    REGION_OUTLINE_COLOUR,
+    RISK_LEVEL_COLOURS,
+    SEGMENT_PLAIN_COLOUR,
+)
+from geo.vocabulary import INCIDENT_CATEGORIES
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 COUNTRIES_TOPOJSON = BASE_DIR / "node_modules" / "world-atlas" / "countries-10m.json"
-
-# ------------------------------------------------------------------ colours (one place)
-
-RISK_LEVEL_COLOURS: dict[str, str] = {
-    "low": "#4575b4",
-    "medium": "#fee090",
-    "high": "#f46d43",
-    "critical": "#a50026",
-}
-NOT_ASSESSED_COLOUR = "#999999"
-# Gi* bins (geo.hotspots.spatial_stats.gi_bins): +-3 99 %, +-2 95 %, +-1 90 %; 0 is transparent.
-HOTSPOT_BIN_COLOURS: dict[int, str] = {
-    3: "#b2182b", 2: "#ef8a62", 1: "#fddbc7",
-    -1: "#d1e5f0", -2: "#67a9cf", -3: "#2166ac",
-}
-# Incident categories: a qualitative palette (ColorBrewer Paired + Dark2), in the order
-# of geo.vocabulary.INCIDENT_CATEGORIES.
-_CATEGORY_PALETTE = (
-    "#1f78b4", "#33a02c", "#e31a1c", "#ff7f00", "#6a3d9a", "#b15928", "#a6cee3",
-    "#b2df8a", "#fb9a99", "#fdbf6f", "#cab2d6", "#1b9e77", "#d95f02", "#7570b3",
-)
-INCIDENT_CATEGORY_COLOURS: dict[str, str] = {
-    name: _CATEGORY_PALETTE[k % len(_CATEGORY_PALETTE)]
-    for k, name in enumerate(INCIDENT_CATEGORIES)
-}
-# Aggregated incident cells, one colour per class of geo.maps.catalogue.INCIDENT_CELL_CLASSES
-# plus the open last class (YlOrRd).
-INCIDENT_CELL_COLOURS = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
-# Kernel density ramp from low to the window's peak (YlOrRd), drawn semi-transparent.
-DENSITY_RAMP = ("#ffffcc", "#ffeda0", "#fed976", "#feb24c", "#fd8d3c", "#fc4e2a",
-                "#e31a1c", "#b10026")
-SEGMENT_PLAIN_COLOUR = "#333333"
-CROSSING_POINT_COLOUR = "#222222"
-REGION_OUTLINE_COLOUR = "#555555"
-COUNTRY_FILL_COLOUR = "#eeeeee"
-COUNTRY_LINE_COLOUR = "#bbbbbb"
-
-# ------------------------------------------------------------------ the request
-
-FORMATS = ("png", "png8", "jpeg")
-# Encoder options (measured: png32 default ~33 ms per 256x256 map, z=1:s=rle ~11 ms,
-# png8:m=o ~17 ms).
-_ENCODERS = {"png": "png32:z=1:s=rle", "png8": "png8:m=o:z=1", "jpeg": "jpeg85"}
-_CRS_EPSG = {"EPSG:4326": 4326, "CRS:84": 4326, "EPSG:3857": 3857, "EPSG:32638": 32638}
-METRES_PER_DEGREE = 6378137.0 * 2 * np.pi / 360  # at the equator (OGC SLD/SE scale)
-PIXEL_SIZE_M = 0.00028  # OGC standardised rendering pixel
-_NEVER_START = "-infinity"
-_NEVER_END = "infinity"
-
-
-@dataclass(frozen=True)
-class MapRequest:
-    """What to draw.
-
-    Parameters
-    ----------
-    layers : tuple of str
-        Names from ``geo.maps.catalogue.MAP_LAYERS``, drawn bottom to top.
-    styles : tuple of str
-        One per layer ('' = the layer's default), or empty for all defaults.
-    bbox : tuple of float
-        (minx, miny, maxx, maxy) in ``crs`` units, x = easting or longitude (degrees
-        for EPSG:4326/CRS:84, metres otherwise).
-    crs : str
-        EPSG:4326, CRS:84, EPSG:3857 or EPSG:32638.
-    width, height : int
-        Pixels.
-    fmt : str
-        'png' (32-bit), 'png8' or 'jpeg'.
-    transparent : bool
-        Transparent background (PNG only).
-    bgcolor : str
-        Background colour '#RRGGBB'.
-    time : tuple of datetime or None
-        UTC [start, end) of ``occurred_at`` for incidents, hotspots and density; either
-        end may be None (open).
-    region : str or None
-        Region code restricting incidents, hotspots and density.
-    scope : frozenset of int or None
-        The caller's region scope (ids, ``app.auth.scope.region_scope``): only features
-        of these regions are drawn on every layer but ``countries``; None: unrestricted.
-    categories : tuple of str
-        Incident categories (keys of ``geo.vocabulary.INCIDENT_CATEGORIES``) drawn by
-        incidents, hotspots and density; empty = all.
-    outcome : tuple of str
-        Incident outcomes (``geo.vocabulary.INCIDENT_OUTCOMES``) drawn by incidents,
-        hotspots and density; empty = all.
-    analysis_srid : int
-        EPSG code of the analysis CRS (the ``ANALYSIS_CRS`` setting): hot-spot cells and
-        the density surface are computed in its metres.
-    segment_levels : mapping of int to str, optional
-        Risk level per border segment id for the ``risk_level`` style; None = each
-        section's level in the latest stored assessment (a supervisor's decision
-        overrides it), grey where none.
-    """
-
-    layers: tuple[str, ...]
-    styles: tuple[str, ...] = ()
-    bbox: tuple[float, float, float, float] = (39.9, 41.0, 46.8, 43.6)
-    crs: str = "EPSG:4326"
-    width: int = 256
-    height: int = 256
-    fmt: str = "png"
-    transparent: bool = False
-    bgcolor: str = "#FFFFFF"
-    time: tuple[datetime | None, datetime | None] | None = None
-    region: str | None = None
-    scope: frozenset[int] | None = None
-    analysis_srid: int = DEFAULT_ANALYSIS_SRID
-    categories: tuple[str, ...] = ()
-    outcome: tuple[str, ...] = ()
-    segment_levels: Mapping[int, str] | None = field(default=None, hash=False, compare=False)
-
-
-def resolved_styles(request: MapRequest) -> tuple[str, ...]:
-    """The style of each layer, defaults filled in; ParameterError for a bad one."""
-    for name in request.layers:
-        if name not in MAP_LAYERS:
-            raise ParameterError("layers", f"unknown layer {name!r}; layers: "
-                                 + ", ".join(MAP_LAYERS))
-    styles = request.styles or ("",) * len(request.layers)
-    if len(styles) != len(request.layers):
-        raise ParameterError("styles", f"give one style per layer ({len(request.layers)}), "
-                             f"got {len(styles)}")
-    chosen = []
-    for name, style in zip(request.layers, styles, strict=True):
-        layer = MAP_LAYERS[name]
-        if style in ("", "default"):
-            style = layer.default_style
-        if style not in layer.style_names():
-            raise ParameterError("styles", f"layer {name!r} has no style {style!r}; styles: "
-                                 + ", ".join(layer.style_names()))
-        chosen.append(style)
-    return tuple(chosen)
-
-
-def _validate(request: MapRequest) -> tuple[str, ...]:
-    if request.crs not in MAP_CRS:
-        raise ParameterError("crs", f"unsupported CRS {request.crs!r}; CRSs: "
-                             + ", ".join(MAP_CRS))
-    if request.fmt not in FORMATS:
-        raise ParameterError("format", f"unknown format {request.fmt!r}; formats: "
-                             + ", ".join(FORMATS))
-    if not (0 < request.width <= 16384 and 0 < request.height <= 16384):
-        raise ParameterError("width", "width and height must be 1-16384 pixels")
-    minx, miny, maxx, maxy = (float(v) for v in request.bbox)
-    if not all(np.isfinite([minx, miny, maxx, maxy])) or not (minx < maxx and miny < maxy):
-        raise ParameterError("bbox", "the bbox needs minx < maxx and miny < maxy, finite")
-    _colour(request.bgcolor)
-    for field_name, values, allowed in (("category", request.categories, INCIDENT_CATEGORIES),
-                                        ("outcome", request.outcome, INCIDENT_OUTCOMES)):
-        unknown = [v for v in values if v not in allowed]
-        if unknown:
-            raise ParameterError(field_name, f"unknown {field_name} {unknown[0]!r}; allowed: "
-                                 + ", ".join(allowed))
-    if request.scope is not None and not all(isinstance(r, int) for r in request.scope):
-        raise ParameterError("scope", "region ids must be integers")
-    if request.segment_levels is not None:
-        for segment_id, level in request.segment_levels.items():
-            if not isinstance(segment_id, int) or level not in RISK_LEVEL_COLOURS:
-                raise ParameterError("segment_levels", f"segment {segment_id!r}: level must "
-                                     "be one of " + ", ".join(RISK_LEVEL_COLOURS))
-    return resolved_styles(request)
-
-
-def _colour(value: str) -> tuple[int, int, int]:
-    text_ = value.strip().lstrip("#")
-    if text_.lower().startswith("0x"):
-        text_ = text_[2:]
-    if len(text_) != 6 or any(c not in "0123456789abcdefABCDEF" for c in text_):
-        raise ParameterError("bgcolor", f"{value!r} is not a colour like #RRGGBB or 0xRRGGBB")
-    return int(text_[0:2], 16), int(text_[2:4], 16), int(text_[4:6], 16)
-
-
-def scale_denominator(request: MapRequest) -> float:
-    """OGC scale denominator of the map (0.28 mm pixels; degrees at the equator)."""
-    minx, _, maxx, _ = request.bbox
-    metres = (maxx - minx) * (METRES_PER_DEGREE if _CRS_EPSG[request.crs] == 4326 else 1.0)
-    return metres / request.width / PIXEL_SIZE_M
-
 
 # ------------------------------------------------------------------ database access
 
@@ -395,10 +238,6 @@ _SEGMENT_LEVEL_SQL = """
 
 # The subqueries of the vector layers. Only mapnik variables (quoted by mapnik, values
 # formatted by this module) and !bbox! vary.
-# mapnik's GeoJSON reader refuses a collection without features: one that no rule draws.
-_EMPTY_GEOJSON = json.dumps({"type": "FeatureCollection", "features": [
-    {"type": "Feature", "geometry": {"type": "Point", "coordinates": [0, 0]},
-     "properties": {"bin": 0}}]})
 
 # The region scope: '' is unrestricted (a constant the planner folds away), else
 # comma-joined integer ids formatted by _variables.
@@ -435,7 +274,7 @@ def _layer_xml(database_url: str, srs: str, name: str, style: str, variant: str)
     if name in ("countries", "hotspots"):
         # Replaced by the shared countries datasource, or per request by the hot spots.
         datasource = _param_xml((("type", "geojson"),
-                                 ("inline", _EMPTY_GEOJSON)))
+                                 ("inline", EMPTY_GEOJSON)))
     else:
         sql = _LAYER_SQL[f"{name}/given" if variant == "given" else name]
         datasource = _param_xml(mapnik_parameters(database_url) + (
@@ -551,366 +390,6 @@ def _countries_tiles_geojson() -> str:
     return '{"type":"FeatureCollection","features":[' + ",".join(features) + "]}"
 
 
-# ------------------------------------------------------------------ incident points (numpy)
-
-
-@dataclass
-class _Points:
-    version: int
-    lon: np.ndarray
-    lat: np.ndarray
-    time: np.ndarray  # epoch seconds, UTC, ascending
-    region: np.ndarray
-    category: np.ndarray  # int8 code: _CATEGORY_CODES position + 1, 0 = other
-    outcome: np.ndarray  # int8 code: _OUTCOME_CODES position + 1, 0 = other
-    projected: dict = field(default_factory=dict)
-
-    def xy(self, epsg: int) -> tuple[np.ndarray, np.ndarray]:
-        """Coordinates in ``epsg`` as float32 (half the memory traffic of float64; ~0.5 m
-        resolution at UTM northings, far below a pixel), computed once per CRS."""
-        if epsg not in self.projected:
-            if epsg == 4326:
-                x, y = self.lon, self.lat
-            else:
-                lat = np.clip(self.lat, -85.06, 85.06) if epsg == 3857 else self.lat
-                x, y = transform_xy(self.lon, lat, 4326, epsg)
-            self.projected[epsg] = (np.asarray(x, dtype=np.float32),
-                                    np.asarray(y, dtype=np.float32))
-        return self.projected[epsg]
-
-    def select(self, start: datetime | None, end: datetime | None, region: int,
-               categories: tuple[str, ...] = (), outcomes: tuple[str, ...] = (),
-               scope: tuple[int, ...] | None = None) -> slice | np.ndarray:
-        """The points in [start, end) (and the region when not 0, of the categories and
-        outcomes when given, of the regions of ``scope`` when not None): a slice (no
-        copy) of the time-sorted arrays, or an index array when another filter is given.
-        Unlinked incidents (region 0) are outside every scope."""
-        lo = 0 if start is None else int(np.searchsorted(self.time, start.timestamp(), "left"))
-        hi = (len(self.time) if end is None
-              else int(np.searchsorted(self.time, end.timestamp(), "left")))
-        if not (region or categories or outcomes or scope is not None):
-            return slice(lo, hi)
-        keep = np.ones(hi - lo, dtype=bool)
-        if region:
-            keep &= self.region[lo:hi] == region
-        if scope is not None:
-            keep &= np.isin(self.region[lo:hi], np.array(scope, dtype=np.int64))
-        if categories:
-            keep &= np.isin(self.category[lo:hi], _codes(_CATEGORY_CODES, categories))
-        if outcomes:
-            keep &= np.isin(self.outcome[lo:hi], _codes(_OUTCOME_CODES, outcomes))
-        return lo + np.flatnonzero(keep)
-
-
-# Small integer codes of the vocabularies in the in-process copy of the points.
-_CATEGORY_CODES = tuple(INCIDENT_CATEGORIES)
-_OUTCOME_CODES = tuple(INCIDENT_OUTCOMES)
-
-
-def _codes(vocabulary: tuple[str, ...], names: tuple[str, ...]) -> np.ndarray:
-    return np.array([vocabulary.index(n) + 1 for n in names], dtype=np.int8)
-
-
-def _sql_text_array(vocabulary: tuple[str, ...]) -> str:
-    """A vocabulary (constants of geo.vocabulary, never user input) as a SQL text[]."""
-    return "ARRAY[" + ", ".join("'" + v.replace("'", "''") + "'" for v in vocabulary) \
-        + "]::text[]"
-
-
-_POINTS: dict[str, _Points] = {}
-_POINTS_LOCK = threading.Lock()
-
-
-def _incidents_version(connection) -> int:
-    return int(queries.data_versions(connection)["incidents"])
-
-
-def incident_points(database_url: str) -> _Points:
-    """Coordinates, times and regions of every incident, cached per data version."""
-    with map_engine(database_url).connect() as connection:
-        version = _incidents_version(connection)
-        cached = _POINTS.get(database_url)
-        if cached is not None and cached.version == version:
-            return cached
-        with _POINTS_LOCK:
-            records = _copy_points(connection.connection.dbapi_connection)
-            points = _Points(version, records["value0"].astype(float),
-                             records["value1"].astype(float), records["value2"].astype(float),
-                             records["value3"].astype(np.int64),
-                             records["value4"].astype(np.int8),
-                             records["value5"].astype(np.int8))
-            _POINTS[database_url] = points
-        return points
-
-
-# One row of the binary COPY of _copy_points: field count, then (length, float8) x 6.
-_COPY_ROW = np.dtype([("fields", ">i2")] + [
-    item for n in range(6) for item in ((f"length{n}", ">i4"), (f"value{n}", ">f8"))])
-_COPY_HEADER = 19  # PGCOPY signature (11) + flags (4) + header extension length (4)
-
-
-def _copy_points(raw_connection) -> np.ndarray:
-    """lon, lat, epoch seconds, region id, category code and outcome code
-    (``value0``..``value5``) of every incident, time-ordered, read with one binary COPY
-    (a million rows in about a second)."""
-    buffer = io.BytesIO()
-    with raw_connection.cursor() as cursor:
-        cursor.copy_expert(
-            "COPY (SELECT ST_X(geom)::float8, ST_Y(geom)::float8, "
-            "extract(epoch FROM occurred_at)::float8, COALESCE(region_id, 0)::float8, "
-            f"COALESCE(array_position({_sql_text_array(_CATEGORY_CODES)}, category), 0)"
-            "::float8, "
-            f"COALESCE(array_position({_sql_text_array(_OUTCOME_CODES)}, outcome), 0)"
-            "::float8 "
-            "FROM incidents ORDER BY occurred_at) TO STDOUT WITH (FORMAT binary)", buffer)
-    data = buffer.getvalue()
-    return np.frombuffer(data, dtype=_COPY_ROW, offset=_COPY_HEADER,
-                         count=(len(data) - _COPY_HEADER - 2) // _COPY_ROW.itemsize)
-
-
-def _window(request: MapRequest) -> tuple[datetime | None, datetime | None]:
-    return request.time if request.time is not None else (None, None)
-
-
-def _scope_ids(request: MapRequest) -> tuple[int, ...] | None:
-    return None if request.scope is None else tuple(sorted(request.scope))
-
-
-def _selection(request: MapRequest, region: int) -> tuple:
-    """The arguments of ``_Points.select`` for a request (hashable: a cache key)."""
-    return (*_window(request), region, tuple(request.categories), tuple(request.outcome),
-            _scope_ids(request))
-
-
-def _hex_rgb(colour: str) -> tuple[int, int, int]:
-    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
-
-
-def incident_cells(request: MapRequest, points: _Points, region: int) -> np.ndarray:
-    """Counts of the selected incidents per INCIDENT_CELL_PIXELS-pixel cell, (rows, cols),
-    cells counted from the map's top-left corner."""
-    index = points.select(*_selection(request, region))
-    x, y = points.xy(_CRS_EPSG[request.crs])
-    x, y = x[index], y[index]
-    minx, miny, maxx, maxy = request.bbox
-    size = INCIDENT_CELL_PIXELS
-    cols, rows = -(-request.width // size), -(-request.height // size)
-    # Cell column/row as floats; one pass of arithmetic per axis over every point (a
-    # million points: a few milliseconds each).
-    column = (x - minx) * (request.width / (maxx - minx) / size)
-    row = (maxy - y) * (request.height / (maxy - miny) / size)
-    inside = ((column >= 0) & (column < request.width / size)
-              & (row >= 0) & (row < request.height / size))
-    cell = row[inside].astype(np.int64) * cols + column[inside].astype(np.int64)
-    return np.bincount(cell, minlength=rows * cols).reshape(rows, cols)
-
-
-def _incident_cells_rgba(request: MapRequest, points: _Points, region: int) -> np.ndarray:
-    counts = incident_cells(request, points, region)
-    classes = np.searchsorted(np.array(INCIDENT_CELL_CLASSES), counts, side="left")
-    palette = np.array([(*_hex_rgb(c), 220) for c in INCIDENT_CELL_COLOURS], dtype=np.uint8)
-    rgba = palette[np.minimum(classes, len(palette) - 1)]
-    rgba[counts == 0] = 0
-    size = INCIDENT_CELL_PIXELS
-    full = rgba.repeat(size, axis=0).repeat(size, axis=1)
-    return np.ascontiguousarray(full[:request.height, :request.width])
-
-
-@lru_cache(maxsize=32)
-def _density_setup(database_url: str, version: int, selection: tuple, analysis_srid: int):
-    """Bandwidth (metres) and peak density (per km²) of a selection (the arguments of
-    ``_Points.select``) in the analysis CRS ``analysis_srid``."""
-    points = _POINTS[database_url]
-    index = points.select(*selection)
-    x, y = points.xy(analysis_srid)
-    x, y = x[index], y[index]
-    if len(x) < 3:
-        return None
-    try:
-        bandwidth = kde.silverman_bandwidth(x, y)
-    except ValueError:
-        return None
-    grid = _binned_density(x, y, (x.min(), y.min(), x.max(), y.max()), bandwidth,
-                           bandwidth / 4)
-    return bandwidth, float(grid[0].max()) or 1.0
-
-
-def _binned_density(x, y, bounds, bandwidth: float, cell: float):
-    """Quartic KDE (per km²) on a square grid of ``cell`` metres covering ``bounds``
-    grown by the bandwidth: incidents binned, then convolved with the kernel."""
-    from scipy.signal import fftconvolve
-
-    x0, y0 = bounds[0] - bandwidth, bounds[1] - bandwidth
-    nx = int(np.ceil((bounds[2] + bandwidth - x0) / cell)) + 1
-    ny = int(np.ceil((bounds[3] + bandwidth - y0) / cell)) + 1
-    i = ((x - x0) // cell).astype(np.int64)
-    j = ((y - y0) // cell).astype(np.int64)
-    keep = (i >= 0) & (i < nx) & (j >= 0) & (j < ny)
-    counts = np.bincount(j[keep] * nx + i[keep], minlength=nx * ny).reshape(ny, nx)
-    k = int(np.ceil(bandwidth / cell))
-    offsets = np.arange(-k, k + 1) * cell
-    kernel = kde.quartic_kernel(np.hypot(*np.meshgrid(offsets, offsets)), bandwidth)
-    surface = fftconvolve(counts.astype(float), kernel, mode="same") * 1e6
-    return np.clip(surface, 0, None), x0, y0, cell
-
-
-def _density_rgba(request: MapRequest, database_url: str, points: _Points,
-                  region: int) -> np.ndarray:
-    """The density layer's pixels (h, w, 4): the KDE evaluated every 4 pixels from a
-    binned surface in the analysis CRS, coloured relative to the window's peak density."""
-    srid = request.analysis_srid
-    setup = _density_setup(database_url, points.version, _selection(request, region), srid)
-    rgba = np.zeros((request.height, request.width, 4), dtype=np.uint8)
-    if setup is None:
-        return rgba
-    bandwidth, peak = setup
-    step = 4  # pixels per evaluated cell
-    cols, rows = -(-request.width // step), -(-request.height // step)
-    minx, miny, maxx, maxy = request.bbox
-    cx = minx + (np.arange(cols) + 0.5) * step * (maxx - minx) / request.width
-    cy = maxy - (np.arange(rows) + 0.5) * step * (maxy - miny) / request.height
-    gx, gy = np.meshgrid(cx, cy)
-    mx, my = transform_xy(gx.ravel(), gy.ravel(), _CRS_EPSG[request.crs], srid)
-    ok = np.isfinite(mx) & np.isfinite(my)
-    if not ok.any():
-        return rgba
-    bounds = (mx[ok].min(), my[ok].min(), mx[ok].max(), my[ok].max())
-    pixel_m = max((bounds[2] - bounds[0]) / cols, (bounds[3] - bounds[1]) / rows, 1.0)
-    cell = max(min(bandwidth / 4, pixel_m), (bounds[2] - bounds[0] + bounds[3] - bounds[1]
-                                              + 4 * bandwidth) / 2048)
-    x, y = points.xy(srid)
-    index = points.select(*_selection(request, region))
-    x, y = x[index], y[index]
-    near = ((x > bounds[0] - bandwidth) & (x < bounds[2] + bandwidth)
-            & (y > bounds[1] - bandwidth) & (y < bounds[3] + bandwidth))
-    surface, x0, y0, cell = _binned_density(x[near], y[near], bounds, bandwidth, cell)
-    values = np.zeros(len(mx))
-    i = np.clip(((mx[ok] - x0) // cell).astype(np.int64), 0, surface.shape[1] - 1)
-    j = np.clip(((my[ok] - y0) // cell).astype(np.int64), 0, surface.shape[0] - 1)
-    values[ok] = surface[j, i]
-    share = np.clip(values / peak, 0, 1).reshape(rows, cols)
-    ramp = np.array([_hex_rgb(c) for c in DENSITY_RAMP], dtype=np.uint8)
-    cells = np.zeros((rows, cols, 4), dtype=np.uint8)
-    cells[..., :3] = ramp[np.minimum((share * len(ramp)).astype(int), len(ramp) - 1)]
-    cells[..., 3] = np.where(share > 0.02, (80 + 140 * share).astype(np.uint8), 0)
-    full = cells.repeat(step, axis=0).repeat(step, axis=1)
-    return np.ascontiguousarray(full[:request.height, :request.width])
-
-
-def _png_rgba(rgba: np.ndarray) -> bytes:
-    """A fast, minimal PNG of an (h, w, 4) uint8 array (to hand pixels to mapnik)."""
-    height, width = rgba.shape[:2]
-    raw = np.zeros((height, width * 4 + 1), dtype=np.uint8)
-    raw[:, 1:] = rgba.reshape(height, -1)
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(raw.tobytes(), 1)) + chunk(b"IEND", b""))
-
-
-def _composite_rgba(image: mapnik.Image, rgba: np.ndarray) -> None:
-    if not rgba[..., 3].any():
-        return
-    overlay = mapnik.Image.from_buffer(_png_rgba(rgba))
-    overlay.premultiply()
-    image.composite(overlay)
-
-
-# ------------------------------------------------------------------ hot spots
-
-
-_HOTSPOT_DATASOURCES: OrderedDict[str, mapnik.Datasource] = OrderedDict()
-_HOTSPOT_LOCK = threading.Lock()
-
-
-def _hotspot_extent(session, region: str | None, scope: tuple[int, ...] | None = None):
-    """``(exists, bbox)``: whether the study area has regions, and its bbox (EPSG:4326;
-    None for a region, which the pipeline takes by code): the region, else the extent
-    of the regions in ``scope`` (None: of all regions)."""
-    row = session.execute(text(
-        "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
-        "FROM (SELECT ST_Extent(geom) AS e FROM regions "
-        "WHERE (CAST(:code AS text) IS NULL OR code = :code) "
-        "AND (CAST(:scope AS integer[]) IS NULL OR id = ANY(CAST(:scope AS integer[])))"
-        ") AS x"),
-        {"code": region, "scope": None if scope is None else list(scope)}).one()
-    if row[0] is None:
-        return False, None
-    return True, (None if region else tuple(float(v) for v in row))
-
-
-def hotspot_features(database_url: str, time: tuple | None, region: str | None,
-                     analysis_srid: int, categories: tuple[str, ...] = (),
-                     outcome: tuple[str, ...] = (),
-                     scope: tuple[int, ...] | None = None) -> dict:
-    """The cells with a non-zero Gi* bin of the default hot-spot map
-    (``geo.hotspots.pipeline.default_map``, in the analysis CRS ``analysis_srid``) for a
-    window, of the incidents of ``categories`` and ``outcome`` (empty: all; both
-    outcomes: all); GeoJSON, EPSG:4326.
-
-    Study area: the region, else the extent of the regions in ``scope`` (region ids;
-    None: of all regions); with a scope only the incidents of its regions count. An
-    empty collection when there are too few incidents for Gi*.
-    """
-    from geo.hotspots import inputs, pipeline
-
-    start, end = time if time is not None else (None, None)
-    with Session(map_engine(database_url)) as session:
-        exists, extent = _hotspot_extent(session, region, scope)
-        if not exists:
-            if region:
-                raise ParameterError("region", f"unknown region code {region!r}")
-            return {"type": "FeatureCollection", "features": []}
-        # geo.hotspots.pipeline bounds are closed: [start, end - 1 µs] is our [start, end).
-        if end is not None:
-            end = datetime.fromtimestamp(end.timestamp() - 1e-6, UTC)
-        # Selection takes one outcome or none (all): both outcomes are all of them.
-        selection = inputs.Selection(start=start, end=end, categories=tuple(categories),
-                                       outcome=outcome[0] if len(set(outcome)) == 1 else None,
-                                       region_ids=scope)
-        try:
-            body = pipeline.default_map(
-                session, inputs.StudyArea(region_code=region, bbox=extent), selection,
-                analysis_srid)
-        except ParameterError as error:
-            if error.field == "region":
-                raise
-            return {"type": "FeatureCollection", "features": []}
-    collection = json.loads(body)
-    features = [
-        {"type": "Feature", "geometry": f["geometry"],
-         "properties": {"bin": int(f["properties"]["bin"]), "z": f["properties"]["z"],
-                        "count": f["properties"]["count"]}}
-        for f in collection["features"] if f["properties"].get("bin")
-    ]
-    return {"type": "FeatureCollection", "features": features}
-
-
-def _hotspot_datasource(database_url: str, request: MapRequest) -> mapnik.Datasource:
-    key = json.dumps([database_url, [t.isoformat() if t else None for t in _window(request)],
-                      request.region, sorted(request.categories), sorted(request.outcome),
-                      _scope_ids(request), request.analysis_srid])
-    with map_engine(database_url).connect() as connection:
-        key += f"/{_incidents_version(connection)}"
-    with _HOTSPOT_LOCK:
-        found = _HOTSPOT_DATASOURCES.get(key)
-    if found is None:
-        collection = hotspot_features(database_url, request.time, request.region,
-                                      request.analysis_srid, categories=request.categories,
-                                      outcome=request.outcome, scope=_scope_ids(request))
-        found = mapnik.Datasource(type="geojson", inline=json.dumps(collection)
-                                  if collection["features"] else _EMPTY_GEOJSON)
-        with _HOTSPOT_LOCK:
-            _HOTSPOT_DATASOURCES[key] = found
-            while len(_HOTSPOT_DATASOURCES) > 16:
-                _HOTSPOT_DATASOURCES.popitem(last=False)
-    return found
-
-
 # ------------------------------------------------------------------ drawing
 
 
@@ -923,13 +402,13 @@ def _timestamp(moment: datetime | None, default: str) -> str:
 
 
 def _variables(request: MapRequest, region: int) -> dict:
-    start, end = _window(request)
+    start, end = time_window(request)
     levels = {str(int(k)): str(v) for k, v in (request.segment_levels or {}).items()}
-    # Category and outcome words are validated against the vocabularies (_validate);
+    # Category and outcome words are validated against the vocabularies (validate);
     # the scope is integers formatted here ('' unrestricted; -1, no region, when empty).
     scope = "" if request.scope is None else ",".join(
         str(int(r)) for r in sorted(request.scope)) or "-1"
-    return {"start": _timestamp(start, _NEVER_START), "end": _timestamp(end, _NEVER_END),
+    return {"start": _timestamp(start, NEVER_START), "end": _timestamp(end, NEVER_END),
             "region": int(region), "scope": scope, "levels": json.dumps(levels),
             "categories": ",".join(request.categories), "outcomes": ",".join(request.outcome)}
 
@@ -976,7 +455,7 @@ def render_map(request: MapRequest, database_url: str) -> bytes:
         mapnik's, e.g. its postgis plugin cannot reach the database. A connection the
         server had ended (a restart) is replaced and the map drawn once more first.
     """
-    styles = _validate(request)
+    styles = validate(request)
     region = region_id(database_url, request.region) if request.region else 0
     if region and request.scope is not None and region not in request.scope:
         raise OutOfScopeError("region", f"region {request.region!r} is outside your "
@@ -993,10 +472,10 @@ def render_map(request: MapRequest, database_url: str) -> bytes:
 
 def _draw_map(request: MapRequest, database_url: str, styles: tuple[str, ...],
               region: int) -> bytes:
-    srs = f"epsg:{_CRS_EPSG[request.crs]}"
+    srs = f"epsg:{CRS_EPSG[request.crs]}"
     image = mapnik.Image(request.width, request.height)
     if not request.transparent or request.fmt == "jpeg":
-        image.fill(mapnik.Color(*_colour(request.bgcolor)))
+        image.fill(mapnik.Color(*parse_colour(request.bgcolor)))
     variables = _variables(request, region)
     box = mapnik.Box2d(*request.bbox)
     for kind, content in _draw_steps(request, styles):
@@ -1005,10 +484,10 @@ def _draw_map(request: MapRequest, database_url: str, styles: tuple[str, ...],
             # A bbox far outside the CRS's range overflows to inf/NaN pixel positions,
             # which the inside-the-map tests drop: no warning needed.
             with np.errstate(over="ignore", invalid="ignore"):
-                rgba = (_density_rgba(request, database_url, points, region)
+                rgba = (density_rgba(request, database_url, points, region)
                         if content == "density"
-                        else _incident_cells_rgba(request, points, region))
-            _composite_rgba(image, rgba)
+                        else incident_cells_rgba(request, points, region))
+            composite_rgba(image, rgba)
             continue
         group = tuple(content)
         map_ = _MAPS.get((database_url, srs, group))
@@ -1016,11 +495,11 @@ def _draw_map(request: MapRequest, database_url: str, styles: tuple[str, ...],
         map_.zoom_to_box(box)
         for layer in map_.layers:
             if layer.name == "hotspots":
-                layer.datasource = _hotspot_datasource(database_url, request)
+                layer.datasource = hotspot_datasource(database_url, request)
             elif layer.name == "countries":
                 layer.datasource = countries_datasource()
         mapnik.render_with_vars(map_, image, variables)
-    return image.to_string(_ENCODERS[request.fmt])
+    return image.to_string(ENCODERS[request.fmt])
 
 
 # ------------------------------------------------------------------ legends

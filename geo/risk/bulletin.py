@@ -176,10 +176,13 @@ def _region_map(session, row, start: datetime, end: datetime,
     """The bulletin's map: PNG of the region, sections by level, hot-spots of the period
     (computed in the analysis CRS ``srid``); neighbouring regions' features only when
     ``scope`` (the reader's regions) allows."""
-    from geo.maps import render  # mapnik: imported only where a map is drawn
+    from geo.maps import (
+        map_request,
+        render,  # mapnik: imported only where a map is drawn
+    )
 
     bbox, width, height = _map_size(row)
-    request = render.MapRequest(
+    request = map_request.MapRequest(
         layers=MAP_LAYERS, bbox=bbox, crs=MAP_CRS, width=width, height=height, fmt="png",
         # The bulletin's period is closed [start, end]; the renderer's window is [start, end).
         time=(start, end + timedelta(microseconds=1)), region=row.code,
@@ -193,11 +196,11 @@ def _region_map(session, row, start: datetime, end: datetime,
 
 
 def _legend() -> dict:
-    from geo.maps import render
+    from geo.maps import palette
 
-    return {"levels": dict(render.RISK_LEVEL_COLOURS),
-            "not_assessed": render.NOT_ASSESSED_COLOUR,
-            "hotspot_bins": {str(k): v for k, v in render.HOTSPOT_BIN_COLOURS.items()}}
+    return {"levels": dict(palette.RISK_LEVEL_COLOURS),
+            "not_assessed": palette.NOT_ASSESSED_COLOUR,
+            "hotspot_bins": {str(k): v for k, v in palette.HOTSPOT_BIN_COLOURS.items()}}
 
 
 def regional_bulletin(session, config: risk_config.RiskConfig, region_code: str | None,

@@ -39,7 +39,7 @@ from werkzeug.test import encode_multipart
 
 from app.extensions import db
 from geo.db import map_engine, mapnik_parameters
-from geo.maps import render
+from geo.maps import overlays, palette, render
 from geo.vocabulary import INCIDENT_CATEGORIES
 from tests import pg
 from tests.conftest import (
@@ -167,7 +167,7 @@ def _segment_drawn(body: bytes) -> bool:
     row = int((AREA[3] - 41.3) / (AREA[3] - AREA[1]) * 250)
     col = int((45.05 - AREA[0]) / (AREA[2] - AREA[0]) * 400)
     window = data[row - 1:row + 2, col - 1:col + 2]
-    colour = render._hex_rgb(render.SEGMENT_PLAIN_COLOUR)
+    colour = overlays.hex_rgb(palette.SEGMENT_PLAIN_COLOUR)
     return bool((np.abs(window - colour).max(axis=2) <= 12).any())
 
 

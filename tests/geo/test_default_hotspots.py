@@ -13,7 +13,7 @@ from app.extensions import db
 from geo import queries
 from geo.hotspots import inputs, pipeline
 from geo.layers import INCIDENTS, REGIONS
-from geo.maps import ogc_features, render
+from geo.maps import hotspot_layer, ogc_features
 from tests.conftest import make_app, role_headers
 
 OTHER_UTM = 32637  # UTM 37N: also metric, also covers western Georgia
@@ -37,7 +37,7 @@ def test_wms_and_ogc_show_the_same_default_map(demo_app):
     # The collection's window is the closed [last - 90 days, last]; the WMS's is
     # half-open, so its end is one microsecond later.
     window = (last - ogc_features.HOTSPOT_WINDOW, last + timedelta(microseconds=1))
-    wms = render.hotspot_features(url, window, None, srid)["features"]
+    wms = hotspot_layer.hotspot_features(url, window, None, srid)["features"]
     assert len(_nonzero(ogc)) > 10
     assert _nonzero(wms) == _nonzero(ogc)
 
@@ -55,7 +55,7 @@ def test_the_wms_map_is_computed_in_the_configured_analysis_crs(demo_app, monkey
             db.session, inputs.StudyArea(bbox=extent), selection, srid))["features"]
             for srid in (32638, OTHER_UTM)}
         db.session.remove()
-    drawn = {srid: render.hotspot_features(url, (start, end), None, srid)["features"]
+    drawn = {srid: hotspot_layer.hotspot_features(url, (start, end), None, srid)["features"]
              for srid in (32638, OTHER_UTM)}
     for srid in (32638, OTHER_UTM):
         assert _nonzero(drawn[srid]) == _nonzero(expected[srid]), srid
@@ -66,13 +66,13 @@ def test_the_wms_map_is_computed_in_the_configured_analysis_crs(demo_app, monkey
     other = make_app(url, ANALYSIS_CRS=f"EPSG:{OTHER_UTM}", ANALYSIS_SRID=OTHER_UTM)
     assert other.config["ANALYSIS_SRID"] == OTHER_UTM
     asked = []
-    original = render.hotspot_features
+    original = hotspot_layer.hotspot_features
 
     def spy(database_url, time, region, analysis_srid, **filters):
         asked.append(analysis_srid)
         return original(database_url, time, region, analysis_srid, **filters)
 
-    monkeypatch.setattr(render, "hotspot_features", spy)
+    monkeypatch.setattr(hotspot_layer, "hotspot_features", spy)
     headers = role_headers(other, "crs", roles=("viewer",))["viewer"]
     answer = other.test_client().get("/ogc/wms", headers=headers, query_string={
         "SERVICE": "WMS", "VERSION": "1.3.0", "REQUEST": "GetMap", "LAYERS": "hotspots",

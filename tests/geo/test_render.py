@@ -13,9 +13,10 @@ from PIL import Image
 
 from app.extensions import db
 from geo.errors import ParameterError
-from geo.maps import render
+from geo.maps import map_request, overlays, palette, render
 from geo.maps.catalogue import INCIDENT_POINT_MAX_SCALE, MAP_LAYERS
-from geo.maps.render import MapRequest, render_map
+from geo.maps.map_request import MapRequest
+from geo.maps.render import render_map
 from tests.conftest import committed_sample_layers
 
 # Around the sample sections T-AZ-001 (44.9,41.25 - 45.05,41.3 - 45.2,41.28) and T-AZ-002.
@@ -56,12 +57,12 @@ def near(image: np.ndarray, row: int, col: int, colour: str, radius: int = 1,
 
 
 def test_colours_are_the_agreed_colour_blind_safe_ones():
-    assert render.RISK_LEVEL_COLOURS == {"low": "#4575b4", "medium": "#fee090",
+    assert palette.RISK_LEVEL_COLOURS == {"low": "#4575b4", "medium": "#fee090",
                                          "high": "#f46d43", "critical": "#a50026"}
-    assert render.NOT_ASSESSED_COLOUR == "#999999"
-    assert render.HOTSPOT_BIN_COLOURS[3] == "#b2182b"
-    assert render.HOTSPOT_BIN_COLOURS[-3] == "#2166ac"
-    assert 0 not in render.HOTSPOT_BIN_COLOURS  # not significant: transparent
+    assert palette.NOT_ASSESSED_COLOUR == "#999999"
+    assert palette.HOTSPOT_BIN_COLOURS[3] == "#b2182b"
+    assert palette.HOTSPOT_BIN_COLOURS[-3] == "#2166ac"
+    assert 0 not in palette.HOTSPOT_BIN_COLOURS  # not significant: transparent
 
 
 def test_segment_has_its_level_colour_where_it_is(sample_db):
@@ -72,11 +73,11 @@ def test_segment_has_its_level_colour_where_it_is(sample_db):
                                 height=size[1], segment_levels={segment: "high"}), url)
     image = pixels(png)
     row, col = pixel_of(AREA, size, 45.05, 41.3)  # a vertex of T-AZ-001
-    assert near(image, row, col, render.RISK_LEVEL_COLOURS["high"])
+    assert near(image, row, col, palette.RISK_LEVEL_COLOURS["high"])
     # T-AZ-002 got no level: grey.
     row2, col2 = pixel_of(AREA, size, 45.4, 41.35)
-    assert near(image, row2, col2, render.NOT_ASSESSED_COLOUR)
-    assert not near(image, row2, col2, render.RISK_LEVEL_COLOURS["high"], radius=2)
+    assert near(image, row2, col2, palette.NOT_ASSESSED_COLOUR)
+    assert not near(image, row2, col2, palette.RISK_LEVEL_COLOURS["high"], radius=2)
     # Far from both lines: the white background.
     assert tuple(image[5, 5]) == (255, 255, 255, 255)
 
@@ -87,10 +88,10 @@ def test_stored_levels_and_plain_style(sample_db):
     image = pixels(render_map(MapRequest(layers=("border_segments",), bbox=AREA,
                                          width=size[0], height=size[1]), url))
     row, col = pixel_of(AREA, size, 45.05, 41.3)
-    assert near(image, row, col, render.NOT_ASSESSED_COLOUR)  # no assessment stored
+    assert near(image, row, col, palette.NOT_ASSESSED_COLOUR)  # no assessment stored
     plain = pixels(render_map(MapRequest(layers=("border_segments",), styles=("plain",),
                                          bbox=AREA, width=size[0], height=size[1]), url))
-    assert near(plain, row, col, render.SEGMENT_PLAIN_COLOUR)
+    assert near(plain, row, col, palette.SEGMENT_PLAIN_COLOUR)
 
 
 def test_projected_map_draws_the_segment_at_its_projected_pixel(sample_db):
@@ -105,7 +106,7 @@ def test_projected_map_draws_the_segment_at_its_projected_pixel(sample_db):
         height=size[1], segment_levels={ids["segments"]["T-AZ-001"]: "critical"}), url))
     row = int((bbox[3] - y[2]) / (bbox[3] - bbox[1]) * size[1])
     col = int((x[2] - bbox[0]) / (bbox[2] - bbox[0]) * size[0])
-    assert near(image, row, col, render.RISK_LEVEL_COLOURS["critical"])
+    assert near(image, row, col, palette.RISK_LEVEL_COLOURS["critical"])
 
 
 def test_incident_points_at_large_scale_by_category_and_time(sample_db):
@@ -113,9 +114,9 @@ def test_incident_points_at_large_scale_by_category_and_time(sample_db):
     bbox = (44.95, 41.30, 45.05, 41.36)  # ~8 km: points
     size = (256, 154)
     request = MapRequest(layers=("incidents",), bbox=bbox, width=size[0], height=size[1])
-    assert render.scale_denominator(request) < INCIDENT_POINT_MAX_SCALE
+    assert map_request.scale_denominator(request) < INCIDENT_POINT_MAX_SCALE
     row, col = pixel_of(bbox, size, 45.0, 41.33)  # incident T-1, illegal crossing
-    colour = render.INCIDENT_CATEGORY_COLOURS["illegal_crossing_between_bcp"]
+    colour = palette.INCIDENT_CATEGORY_COLOURS["illegal_crossing_between_bcp"]
     assert near(pixels(render_map(request, url)), row, col, colour)
     # TIME: T-1 happened 2026-10-01 02:30 UTC; a window in 2025 leaves the map empty.
     before = MapRequest(layers=("incidents",), bbox=bbox, width=size[0], height=size[1],
@@ -128,15 +129,15 @@ def test_incidents_aggregate_into_cells_at_small_scale(sample_db):
     url, _ = sample_db
     bbox = (40.0, 40.0, 48.0, 44.0)  # ~900 km wide: cells
     request = MapRequest(layers=("incidents",), bbox=bbox, width=512, height=256)
-    assert render.scale_denominator(request) >= INCIDENT_POINT_MAX_SCALE
-    points = render.incident_points(url)
-    assert render.incident_cells(request, points, 0).sum() == 3  # T-1, T-2, T-3
+    assert map_request.scale_denominator(request) >= INCIDENT_POINT_MAX_SCALE
+    points = overlays.incident_points(url)
+    assert overlays.incident_cells(request, points, 0).sum() == 3  # T-1, T-2, T-3
     window = MapRequest(layers=("incidents",), bbox=bbox, width=512, height=256,
                         time=(datetime(2026, 1, 1, tzinfo=UTC), None))
-    assert render.incident_cells(window, points, 0).sum() == 2  # not T-3 (2025)
+    assert overlays.incident_cells(window, points, 0).sum() == 2  # not T-3 (2025)
     image = pixels(render_map(request, url))
     row, col = pixel_of(bbox, (512, 256), 45.0, 41.33)
-    assert near(image, row, col, render.INCIDENT_CELL_COLOURS[0], radius=2, tolerance=30)
+    assert near(image, row, col, palette.INCIDENT_CELL_COLOURS[0], radius=2, tolerance=30)
 
 
 # T-1 (45.0, 41.33) is an actual illegal crossing; T-2 (45.42, 41.45) an attempted
@@ -160,9 +161,9 @@ def test_category_and_outcome_filter_incident_points(sample_db, filters, drawn):
     size = (256, 154)
     request = MapRequest(layers=("incidents",), bbox=bbox, width=size[0], height=size[1],
                          **filters)
-    assert render.scale_denominator(request) < INCIDENT_POINT_MAX_SCALE
+    assert map_request.scale_denominator(request) < INCIDENT_POINT_MAX_SCALE
     row, col = pixel_of(bbox, size, 45.0, 41.33)
-    colour = render.INCIDENT_CATEGORY_COLOURS[T1_CATEGORY]
+    colour = palette.INCIDENT_CATEGORY_COLOURS[T1_CATEGORY]
     assert near(pixels(render_map(request, url)), row, col, colour, radius=3) is drawn
 
 
@@ -178,12 +179,12 @@ def test_category_and_outcome_filter_incident_cells(sample_db, filters, count, i
     url, _ = sample_db
     bbox = (40.0, 40.0, 48.0, 44.0)  # ~900 km wide: cells
     request = MapRequest(layers=("incidents",), bbox=bbox, width=512, height=256, **filters)
-    assert render.scale_denominator(request) >= INCIDENT_POINT_MAX_SCALE
-    points = render.incident_points(url)
-    assert render.incident_cells(request, points, 0).sum() == count
+    assert map_request.scale_denominator(request) >= INCIDENT_POINT_MAX_SCALE
+    points = overlays.incident_points(url)
+    assert overlays.incident_cells(request, points, 0).sum() == count
     # With a region too: T-2 is the only incident of T-KA.
     region = render.region_id(url, "T-KA")
-    assert render.incident_cells(request, points, region).sum() == in_region
+    assert overlays.incident_cells(request, points, region).sum() == in_region
 
 
 @pytest.mark.parametrize(("filters", "drawn"), [
@@ -199,7 +200,7 @@ def test_category_and_outcome_filter_the_drawn_cells(sample_db, filters, drawn):
                          transparent=True, **filters)
     image = pixels(render_map(request, url))
     row, col = pixel_of(bbox, (512, 256), 45.0, 41.33)  # T-1's cell: T-1 alone in it
-    assert near(image, row, col, render.INCIDENT_CELL_COLOURS[0], radius=2,
+    assert near(image, row, col, palette.INCIDENT_CELL_COLOURS[0], radius=2,
                 tolerance=30) is drawn
     assert bool(image[row - 2:row + 3, col - 2:col + 3, 3].any()) is drawn
 
@@ -217,9 +218,9 @@ def test_unknown_category_or_outcome_is_a_parameter_error(sample_db):
 def test_region_restricts_incidents(sample_db):
     url, _ = sample_db
     bbox = (40.0, 40.0, 48.0, 44.0)
-    points = render.incident_points(url)
+    points = overlays.incident_points(url)
     region = render.region_id(url, "T-KA")
-    assert render.incident_cells(MapRequest(layers=("incidents",), bbox=bbox, width=512,
+    assert overlays.incident_cells(MapRequest(layers=("incidents",), bbox=bbox, width=512,
                                             height=256), points, region).sum() == 1  # T-2
     with pytest.raises(ParameterError, match="unknown region code"):
         render_map(MapRequest(layers=("incidents",), region="NOPE"), url)
@@ -243,7 +244,7 @@ def test_countries_density_and_hotspots_layers_draw(sample_db):
     world = pixels(render_map(MapRequest(layers=("countries",), bbox=(39, 40, 48, 44),
                                          width=300, height=150), url))
     row, col = pixel_of((39, 40, 48, 44), (300, 150), 44.0, 42.0)  # inside Georgia
-    assert near(world, row, col, render.COUNTRY_FILL_COLOUR, radius=0, tolerance=2)
+    assert near(world, row, col, palette.COUNTRY_FILL_COLOUR, radius=0, tolerance=2)
     density = pixels(render_map(MapRequest(layers=("density",), bbox=AREA, transparent=True,
                                            width=200, height=125), url))
     assert density[..., 3].max() > 0  # incidents spread a surface
@@ -295,10 +296,10 @@ def test_hotspots_layer_is_red_at_a_planted_hot_spot(demo_app):
                          time=(datetime(DEMO_END.year - 1, 7, 1, tzinfo=UTC), DEMO_END))
     image = pixels(render_map(request, url))
     centre = image[95:106, 95:106]
-    hot = [rgb(render.HOTSPOT_BIN_COLOURS[b]) for b in (3, 2)]
+    hot = [rgb(palette.HOTSPOT_BIN_COLOURS[b]) for b in (3, 2)]
     opaque = centre[..., 3] > 0
     assert opaque.any()
     # Drawn at 80 % opacity over transparency: compare the colour, not the alpha.
     colours = centre[opaque][:, :3].astype(int)
     assert any((np.abs(colours - colour).max(axis=1) <= 30).any() for colour in hot)
-    assert not (np.abs(colours - rgb(render.HOTSPOT_BIN_COLOURS[-3])).max(axis=1) <= 30).any()
+    assert not (np.abs(colours - rgb(palette.HOTSPOT_BIN_COLOURS[-3])).max(axis=1) <= 30).any()

@@ -273,19 +273,23 @@ def test_risk_collection_holds_each_sections_latest_assessment(client, viewer, d
 @pytest.mark.slow
 def test_hotspot_collection_is_the_gi_star_map_of_the_last_90_days(demo_app):
     from app.extensions import db
-    from geo.hotspots import cache
+    from geo.hotspots import cache, pipeline
 
     app, headers, _ = demo_app
     client = app.test_client()
+    cache.CACHE.clear()
     response = client.get(f"{BASE}/collections/hotspots/items?limit=10000", headers=headers)
     body = geojson(response)
+    # Computed through the shared result cache, as the default map (Gi*, 2 km cells).
+    (key,) = list(cache.CACHE._entries)
+    assert json.loads(key)[0] == "gistar"
+    assert json.loads(key)[1]["cell_size_m"] == pipeline.DEFAULT_CELL_SIZE_M == 2000.0
     with app.app_context():
         last = db.session.execute(text("SELECT max(occurred_at) FROM incidents")).scalar_one()
         cells = ogc_features.hotspot_cells(db.session, app.config["HOTSPOT_MAX_CELLS"],
                                            app.config["ANALYSIS_SRID"])
-        key_hits = [k for k in cache.CACHE._entries if '"hotspots"' in k]
         db.session.remove()
-    assert key_hits  # computed through the shared result cache
+    assert list(cache.CACHE._entries) == [key]  # the same map, not computed again
     assert body["numberMatched"] == len(cells) > 1000
     hot = [c for c in cells if c["properties"]["bin"] == 3]
     assert hot, "the demo plants hot-spots; Gi* must find some"

@@ -22,7 +22,7 @@ from PIL import Image
 from sqlalchemy import text
 
 from app.extensions import db
-from geo.maps import render
+from geo.maps import hotspot_layer, map_request
 from geo.maps.catalogue import INCIDENT_POINT_MAX_SCALE
 from tests.conftest import TEST_PASSWORD, committed_sample_layers
 
@@ -105,7 +105,7 @@ COUNTRY = (40.0, 40.0, 48.0, 44.0)  # about 900 km at 512 pixels: incidents as c
 def test_getmap_draws_only_the_users_regions(scoped, layer):
     app, _, headers, _ = scoped
     size = (450, 250)
-    scale = render.scale_denominator(render.MapRequest(layers=(layer,), bbox=AREA,
+    scale = map_request.scale_denominator(map_request.MapRequest(layers=(layer,), bbox=AREA,
                                                        width=size[0], height=size[1]))
     assert scale < INCIDENT_POINT_MAX_SCALE
     for user, drawn_kk, drawn_ka in (("kk", True, False), ("ka", False, True),
@@ -121,7 +121,7 @@ def test_getmap_incident_cells_count_only_the_scope(scoped):
     of the points: a cell of the other region stays empty."""
     app, _, headers, _ = scoped
     size = (512, 256)
-    assert render.scale_denominator(render.MapRequest(
+    assert map_request.scale_denominator(map_request.MapRequest(
         layers=("incidents",), bbox=COUNTRY, width=512, height=256)) >= INCIDENT_POINT_MAX_SCALE
     t1, t2 = KK_FEATURES["incidents"], KA_FEATURES["incidents"]
     assert _alpha_near(app, headers["kk"], "incidents", t1, COUNTRY, size)
@@ -494,8 +494,8 @@ def test_wms_hotspots_and_density_of_a_scope(demo_app):
         db.session.remove()
     (code, region_id, *extent), (_, _, *other_extent) = rows
     database_url = app.config["SQLALCHEMY_DATABASE_URI"]
-    scoped_cells = render.hotspot_features(database_url, None, None, app.config["ANALYSIS_SRID"],
-                                           scope=(region_id,))
+    scoped_cells = hotspot_layer.hotspot_features(
+        database_url, None, None, app.config["ANALYSIS_SRID"], scope=(region_id,))
     assert scoped_cells["features"]
     ring = np.array([c for f in scoped_cells["features"]
                      for c in f["geometry"]["coordinates"][0]])

@@ -14,7 +14,7 @@ import requests
 from lxml import etree
 from PIL import Image
 
-from geo.maps import render
+from geo.maps import map_request, render
 from geo.maps.catalogue import INCIDENT_POINT_MAX_SCALE, MAP_CRS, MAP_LAYERS
 from tests.conftest import TEST_PASSWORD
 
@@ -257,7 +257,7 @@ def _t1_drawn(wms_url, bbox, size, extra) -> bool:
     (f"&CATEGORY={T1_CATEGORY}&OUTCOME=attempted", False),
 ])
 def test_getmap_category_and_outcome(wms_url, bbox, size, extra, drawn):
-    scale = render.scale_denominator(render.MapRequest(layers=("incidents",), bbox=bbox,
+    scale = map_request.scale_denominator(map_request.MapRequest(layers=("incidents",), bbox=bbox,
                                                        width=size[0], height=size[1]))
     assert (scale >= INCIDENT_POINT_MAX_SCALE) == (size[0] == 512)
     assert _t1_drawn(wms_url, bbox, size, extra) is drawn

@@ -1,0 +1,118 @@
+"""The WMS ``hotspots`` layer: the cells with a Gi* bin of the default hot-spot map
+(``geo.hotspots.pipeline.default_map``), as a mapnik GeoJSON datasource cached per
+request and data version.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from datetime import UTC, datetime
+
+import mapnik
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from geo.db import map_engine
+from geo.errors import ParameterError
+from geo.maps.map_request import MapRequest
+from geo.maps.overlays import incidents_version, scope_ids, time_window
+
+# mapnik's GeoJSON reader refuses a collection without features: one that no rule draws.
+EMPTY_GEOJSON = json.dumps({"type": "FeatureCollection", "features": [
+    {"type": "Feature", "geometry": {"type": "Point", "coordinates": [0, 0]},
+     "properties": {"bin": 0}}]})
+
+
+# ------------------------------------------------------------------ hot spots
+
+
+_HOTSPOT_DATASOURCES: OrderedDict[str, mapnik.Datasource] = OrderedDict()
+_HOTSPOT_LOCK = threading.Lock()
+
+
+def _hotspot_extent(session, region: str | None, scope: tuple[int, ...] | None = None):
+    """``(exists, bbox)``: whether the study area has regions, and its bbox (EPSG:4326;
+    None for a region, which the pipeline takes by code): the region, else the extent
+    of the regions in ``scope`` (None: of all regions)."""
+    row = session.execute(text(
+        "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
+        "FROM (SELECT ST_Extent(geom) AS e FROM regions "
+        "WHERE (CAST(:code AS text) IS NULL OR code = :code) "
+        "AND (CAST(:scope AS integer[]) IS NULL OR id = ANY(CAST(:scope AS integer[])))"
+        ") AS x"),
+        {"code": region, "scope": None if scope is None else list(scope)}).one()
+    if row[0] is None:
+        return False, None
+    return True, (None if region else tuple(float(v) for v in row))
+
+
+def hotspot_features(database_url: str, time: tuple | None, region: str | None,
+                     analysis_srid: int, categories: tuple[str, ...] = (),
+                     outcome: tuple[str, ...] = (),
+                     scope: tuple[int, ...] | None = None) -> dict:
+    """The cells with a non-zero Gi* bin of the default hot-spot map
+    (``geo.hotspots.pipeline.default_map``, in the analysis CRS ``analysis_srid``) for a
+    window, of the incidents of ``categories`` and ``outcome`` (empty: all; both
+    outcomes: all); GeoJSON, EPSG:4326.
+
+    Study area: the region, else the extent of the regions in ``scope`` (region ids;
+    None: of all regions); with a scope only the incidents of its regions count. An
+    empty collection when there are too few incidents for Gi*.
+    """
+    from geo.hotspots import inputs, pipeline
+
+    start, end = time if time is not None else (None, None)
+    with Session(map_engine(database_url)) as session:
+        exists, extent = _hotspot_extent(session, region, scope)
+        if not exists:
+            if region:
+                raise ParameterError("region", f"unknown region code {region!r}")
+            return {"type": "FeatureCollection", "features": []}
+        # geo.hotspots.pipeline bounds are closed: [start, end - 1 µs] is our [start, end).
+        if end is not None:
+            end = datetime.fromtimestamp(end.timestamp() - 1e-6, UTC)
+        # Selection takes one outcome or none (all): both outcomes are all of them.
+        selection = inputs.Selection(start=start, end=end, categories=tuple(categories),
+                                       outcome=outcome[0] if len(set(outcome)) == 1 else None,
+                                       region_ids=scope)
+        try:
+            body = pipeline.default_map(
+                session, inputs.StudyArea(region_code=region, bbox=extent), selection,
+                analysis_srid)
+        except ParameterError as error:
+            if error.field == "region":
+                raise
+            return {"type": "FeatureCollection", "features": []}
+    collection = json.loads(body)
+    features = [
+        {"type": "Feature", "geometry": f["geometry"],
+         "properties": {"bin": int(f["properties"]["bin"]), "z": f["properties"]["z"],
+                        "count": f["properties"]["count"]}}
+        for f in collection["features"] if f["properties"].get("bin")
+    ]
+    return {"type": "FeatureCollection", "features": features}
+
+
+def hotspot_datasource(database_url: str, request: MapRequest) -> mapnik.Datasource:
+    key = json.dumps([database_url, [t.isoformat() if t else None for t in time_window(request)],
+                      request.region, sorted(request.categories), sorted(request.outcome),
+                      scope_ids(request), request.analysis_srid])
+    with map_engine(database_url).connect() as connection:
+        key += f"/{incidents_version(connection)}"
+    with _HOTSPOT_LOCK:
+        found = _HOTSPOT_DATASOURCES.get(key)
+    if found is None:
+        collection = hotspot_features(database_url, request.time, request.region,
+                                      request.analysis_srid, categories=request.categories,
+                                      outcome=request.outcome, scope=scope_ids(request))
+        found = mapnik.Datasource(type="geojson", inline=json.dumps(collection)
+                                  if collection["features"] else EMPTY_GEOJSON)
+        with _HOTSPOT_LOCK:
+            _HOTSPOT_DATASOURCES[key] = found
+            while len(_HOTSPOT_DATASOURCES) > 16:
+                _HOTSPOT_DATASOURCES.popitem(last=False)
+    return found
+
+
