@@ -21,18 +21,16 @@ from geo import queries
 from geo.demo.geography import (
     DEFAULT_METRIC_EPSG,
 )
+from geo.demo.period import demo_period
+from geo.demo.planted import HotspotSpec, PlantedHotspot, planted_hotspots
 from geo.demo.synthetic import (
     DEFAULT_N_INCIDENTS,
     DEFAULT_SEED,
     DEMO_SOURCE,
     DESCRIPTION_PREFIX,
     DemoData,
-    HotspotSpec,
-    PlantedHotspot,
     SyntheticIncidents,
     build_demo,
-    demo_period,
-    planted_hotspots,
     synthetic_incidents,
 )
 from geo.io.ingest import SPATIAL_ORDER, WRITE_WORK_MEM

@@ -7,7 +7,7 @@ import pytest
 
 from config import Config, ConfigError
 from geo import clock
-from geo.demo import synthetic
+from geo.demo import period
 from geo.io.validation import validate_properties
 from geo.layers import INCIDENTS
 
@@ -79,7 +79,7 @@ def test_in_the_future_follows_the_clock(restore_clock):
 
 def test_demo_window_ends_at_the_clocks_day(restore_clock):
     clock.freeze(datetime(2028, 2, 29, 17, 5, tzinfo=UTC))
-    start, end = synthetic.demo_period()
+    start, end = period.demo_period()
     assert end == datetime(2028, 2, 29, tzinfo=UTC)
     assert start == datetime(2025, 2, 28, tzinfo=UTC)  # 36 months back, day clamped
 

@@ -14,7 +14,7 @@ from shapely.geometry import Point
 from sqlalchemy import func, select, text
 
 from geo import vocabulary
-from geo.demo import geography, loader, synthetic
+from geo.demo import geography, loader, period, planted, synthetic
 from geo.models import Incident, Region
 
 END = datetime(2025, 11, 28, tzinfo=UTC)
@@ -194,8 +194,8 @@ def test_background_peaks_in_summer(built):
 @pytest.mark.clock
 def test_end_must_be_time_zone_aware():
     with pytest.raises(ValueError, match="time zone"):
-        synthetic.demo_period(datetime(2025, 1, 1))
-    start, end = synthetic.demo_period()
+        period.demo_period(datetime(2025, 1, 1))
+    start, end = period.demo_period()
     assert end.tzinfo is not None and (end.hour, end.minute, end.second) == (0, 0, 0)
     assert (end - start).days in (1095, 1096)
 
@@ -205,7 +205,7 @@ def test_end_must_be_time_zone_aware():
 
 def test_planted_hotspots_cover_every_kind_and_stay_apart(built, borders):
     hotspots = built.hotspots
-    assert {h.kind for h in hotspots} == set(synthetic.HOTSPOT_KINDS)
+    assert {h.kind for h in hotspots} == set(planted.HOTSPOT_KINDS)
     for hotspot in hotspots:
         assert borders.outline.contains(hotspot.geom)
         assert 3_000 <= hotspot.radius_m <= 8_000
@@ -217,8 +217,8 @@ def test_planted_hotspots_cover_every_kind_and_stay_apart(built, borders):
     for i, a in enumerate(centres):
         for b in centres[i + 1 :]:
             assert a.distance(b) > 20_000
-    planted = sum(h.incident_count for h in hotspots)
-    assert 0.15 * N_SMALL < planted < 0.3 * N_SMALL
+    drawn = sum(h.incident_count for h in hotspots)
+    assert 0.15 * N_SMALL < drawn < 0.3 * N_SMALL
 
 
 def test_planted_incidents_lie_within_their_radius(built):
