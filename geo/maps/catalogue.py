@@ -88,9 +88,9 @@ MAP_LAYERS: dict[str, MapLayer] = {
             "(hexagon cells, FDR-corrected, 99/95/90 % confidence): red hot, blue cold, "
             "not significant transparent. Study area: the requested region, else the "
             "extent of all regions (of the user's regions, and only their incidents, for "
-            "a user restricted to regions); hexagons sized so that its bounding box holds about "
-            "20,000 cells; distance band by incremental spatial autocorrelation "
-            "(geo.hotspots.pipeline).",
+            "a user restricted to regions); 2 km hexagons in the analysis CRS, the same "
+            "default map as the OGC collection hotspots and the risk model; distance band "
+            "by incremental spatial autocorrelation (geo.hotspots.pipeline).",
             (MapStyle("gistar", "Gi* confidence bins"),), time_enabled=True),
         MapLayer(
             "density", "Incident density (KDE)",
