@@ -16,6 +16,7 @@ connection that dies after a request's last query does not turn its answer into 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from html import escape
 
 import psycopg2
@@ -112,36 +113,50 @@ def _is_api_request() -> bool:
     return request.path.startswith("/api/")
 
 
+# How each part of the service words an error, by URL prefix (the longest prefix that
+# matches wins): registered by the blueprints' modules (``register_error_format``), so
+# this module knows no service's internals.
+ErrorFormat = Callable[[int, str, str, "str | None"], Response]
+_ERROR_FORMATS: dict[str, ErrorFormat] = {}
+
+
+def register_error_format(prefix: str, answer: ErrorFormat) -> None:
+    """Word the errors of requests whose path starts with ``prefix`` with ``answer(status,
+    reason, code, locator)`` (status: the HTTP status; code: the service's exception
+    code; locator: the parameter or field at fault, or None)."""
+    _ERROR_FORMATS[prefix] = answer
+
+
+def _problem_response(status: int, reason: str, code: str, locator: str | None) -> Response:
+    extra = {"field": locator} if locator else {}
+    body, status, problem_headers = problem(
+        status, HTTP_STATUS_CODES.get(status, "Error"), reason, **extra)
+    return Response(body, status=status, headers=problem_headers)
+
+
+register_error_format("/api/", _problem_response)
+register_error_format("/healthz", _problem_response)
+
+
 def service_error_response(status: int, reason: str, *, code: str,
                            locator: str | None = None) -> Response:
-    """An error in the format of the part of the service asked: a WMS
-    ``ServiceExceptionReport``, an OGC API exception, RFC 7807 problem+json, or a plain
-    page (no template, no session user: both could need the database)."""
+    """An error in the format of the part of the service asked (a WMS
+    ``ServiceExceptionReport``, an OGC API exception, RFC 7807 problem+json: see
+    ``register_error_format``), else a plain page (no template, no session user: both
+    could need the database)."""
     path = request.path
-    if path.startswith("/ogc/wms"):
-        from app.ogc.wms import Params, WmsError, _version, exception_report
-
-        error = WmsError(reason, code if status < 500 else None, locator, status=status)
-        response = exception_report(error, _version(Params(request.args)))
+    prefixes = [prefix for prefix in _ERROR_FORMATS if path.startswith(prefix)]
+    if prefixes:
+        response = _ERROR_FORMATS[max(prefixes, key=len)](status, reason, code, locator)
         response.status_code = status
-    elif path.startswith("/ogc/"):
-        from app.ogc.features import OgcApiError, exception_response
-
-        response = exception_response(OgcApiError(status, code, reason))
-    elif path.startswith("/api/") or path == "/healthz":
-        extra = {"field": locator} if locator else {}
-        body, status, problem_headers = problem(
-            status, HTTP_STATUS_CODES.get(status, "Error"), reason, **extra)
-        response = Response(body, status=status, headers=problem_headers)
-    else:
-        heading = escape(HTTP_STATUS_CODES.get(status, "Error").capitalize())
-        page = ("<!doctype html><html><head><meta charset=\"utf-8\">"
-                f"<title>{heading}</title></head><body><h1>{heading}</h1>"
-                f"<p>{escape(reason[0].upper() + reason[1:])}.</p>"
-                + (f"<p>Reload this page in {RETRY_AFTER_S} seconds.</p>" if status == 503
-                   else "") + "</body></html>")
-        response = Response(page, status=status, mimetype="text/html")
-    return response
+        return response
+    heading = escape(HTTP_STATUS_CODES.get(status, "Error").capitalize())
+    page = ("<!doctype html><html><head><meta charset=\"utf-8\">"
+            f"<title>{heading}</title></head><body><h1>{heading}</h1>"
+            f"<p>{escape(reason[0].upper() + reason[1:])}.</p>"
+            + (f"<p>Reload this page in {RETRY_AFTER_S} seconds.</p>" if status == 503
+               else "") + "</body></html>")
+    return Response(page, status=status, mimetype="text/html")
 
 
 def _unavailable_response(reason: str) -> Response:

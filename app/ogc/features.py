@@ -26,6 +26,7 @@ from flask import Response, current_app, render_template, request
 
 from app.api.params import ParameterError, parse_bbox, parse_datetime_interval
 from app.auth.scope import region_scope
+from app.errors import register_error_format
 from app.extensions import db
 from app.ogc import bp
 from geo import queries
@@ -492,6 +493,16 @@ def exception_response(exc: ParameterError | OgcApiError) -> Response:
     headers, status, body = _json({"code": exc.code, "description": exc.description},
                                   status=exc.status)
     return Response(body, status=status, headers=headers)
+
+
+def _error_answer(status: int, reason: str, code: str, locator: str | None) -> Response:
+    """An OGC API exception document of an error raised outside the collections' own
+    checks (a database that is down, an unreadable parameter): ``app.errors`` words it
+    so, for OGC API Features and the vector tiles alike."""
+    return exception_response(OgcApiError(status, code, reason))
+
+
+register_error_format("/ogc/", _error_answer)
 
 
 @bp.get("/features")

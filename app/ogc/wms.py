@@ -42,6 +42,7 @@ from flask import Response, current_app, request, url_for
 from lxml import etree
 
 from app.auth.scope import region_codes_in_scope, region_scope
+from app.errors import register_error_format
 from app.extensions import db
 from app.ogc import bp
 from geo import queries
@@ -494,6 +495,16 @@ def _bounding_boxes(sub, element, bbox, v13: bool) -> None:
         attrs.update(zip(("minx", "miny", "maxx", "maxy"),
                          (round(v, digits) for v in box), strict=True))
         sub(element, "BoundingBox", **attrs)
+
+
+def _error_answer(status: int, reason: str, code: str, locator: str | None) -> Response:
+    """A ServiceExceptionReport of an error raised outside the WMS's own checks (a
+    database that is down, an unreadable parameter): ``app.errors`` words it so."""
+    error = WmsError(reason, code if status < 500 else None, locator, status=status)
+    return exception_report(error, _version(Params(request.args)))
+
+
+register_error_format("/ogc/wms", _error_answer)
 
 
 # ------------------------------------------------------------------ operations
