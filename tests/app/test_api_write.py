@@ -243,10 +243,19 @@ def test_invalid_patch_is_422_and_changes_nothing(client, sample_layers, analyst
     assert client.get(url, headers=analyst).get_json() == before
 
 
-def test_patch_to_an_existing_key_is_409(client, sample_layers, analyst):
+def test_patch_to_an_existing_key_is_409_and_changes_nothing(client, sample_layers, analyst):
     url = f"/api/v1/incidents/{sample_layers['incidents']['T-1']}"
+    other = f"/api/v1/incidents/{sample_layers['incidents']['T-2']}"
+    before, other_before = (client.get(u, headers=analyst).get_json() for u in (url, other))
     response = client.patch(url, headers=analyst, json={"properties": {"external_id": "T-2"}})
     assert response.status_code == 409
+    problem = response.get_json()
+    assert response.mimetype == "application/problem+json" and problem["status"] == 409
+    assert problem["detail"] == ("properties.key: source + external_id already exists as id "
+                                 f"{sample_layers['incidents']['T-2']}")
+    # Neither the patched feature nor the one whose key it asked for changed.
+    assert client.get(url, headers=analyst).get_json() == before
+    assert client.get(other, headers=analyst).get_json() == other_before
 
 
 def test_delete_then_404(client, sample_layers, analyst):

@@ -116,9 +116,19 @@ def test_unknown_extension_and_missing_file_are_422(client, analyst, tmp_path):
     assert response.status_code == 422 and response.get_json()["field"] == "file"
 
 
-def test_viewer_cannot_import(client, token_headers):
+def test_viewer_cannot_import_and_nothing_is_written(client, db_session, token_headers):
+    def counts():
+        return db_session.execute(text(
+            "SELECT (SELECT count(*) FROM incidents), (SELECT count(*) FROM audit_log "
+            "WHERE action = 'import'), (SELECT count(*) FROM import_jobs)")).one()
+
+    before = counts()
     response = upload(client, token_headers("viewer"), SMALL_CSV)
     assert response.status_code == 403
+    problem = response.get_json()
+    assert response.mimetype == "application/problem+json" and problem["status"] == 403
+    assert "viewer" in problem["detail"]
+    assert counts() == before  # no row, no audit record, no job
 
 
 def sample_frame():

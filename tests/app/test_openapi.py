@@ -302,21 +302,29 @@ CROSSING = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [45.
 YEAR_0_INCIDENT = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [45.01, 41.32]},
             "properties": {"source": "bug", "external_id": "B-1", "category": "other",
                            "occurred_at": "0001-01-01T00:00:00+01:00"}}
+# Each case: the path, the body, and the answer it must get now: 200 (a dry run that
+# would insert the one feature) or 422 with the detail naming the field.
 ONCE_500 = {
     "nul_in_text": ("crossings", {**CROSSING, "properties": {**CROSSING["properties"],
-                                                             "name": "a\x00b"}}),
+                                                             "name": "a\x00b"}},
+                    422, "properties.name: contains a NUL character (\\u0000)"),
     "altitude": ("crossings", {**CROSSING, "geometry": {"type": "Point",
-                                                        "coordinates": [45.01, 41.32, 5]}}),
-    "year_0_in_utc": ("incidents", YEAR_0_INCIDENT),
-    "empty_csv": ("import/crossings", b""),
+                                                        "coordinates": [45.01, 41.32, 5]}},
+                 200, None),
+    "year_0_in_utc": ("incidents", YEAR_0_INCIDENT, 422,
+                      "properties.occurred_at: '0001-01-01T00:00:00+01:00' is before "
+                      "1900-01-01"),
+    "empty_csv": ("import/crossings", b"", 422,
+                  "file: the CSV is empty: it needs a header line and rows"),
     "geojson_features_not_a_list": ("import/crossings",
-                                    b'{"type": "FeatureCollection", "features": 5}'),
+                                    b'{"type": "FeatureCollection", "features": 5}', 422,
+                                    "file: the FeatureCollection's features must be an array"),
 }
 
 
 @pytest.mark.parametrize("name", ONCE_500)
 def test_inputs_that_once_answered_500(client, sample_layers, token_headers, name):
-    path, body = ONCE_500[name]
+    path, body, status, detail = ONCE_500[name]
     # The role that may write the layer: crossing points are the supervisors'.
     analyst = token_headers(LAYER_WRITE_ROLES[path.removeprefix("import/")])
     if isinstance(body, bytes):
@@ -326,4 +334,10 @@ def test_inputs_that_once_answered_500(client, sample_layers, token_headers, nam
     else:
         response = client.post(f"/api/v1/{path}", json=body, headers=analyst,
                                query_string={"dry_run": "true"})
-    assert response.status_code in (200, 422)
+    assert response.status_code == status, response.get_data(as_text=True)
+    answer = response.get_json()
+    if status == 200:  # a dry run: valid, counted, nothing written
+        assert answer["dry_run"] is True and answer["written"] is False
+        assert (answer["inserted"], answer["error_count"]) == (1, 0)
+    else:
+        assert answer["detail"] == detail

@@ -247,8 +247,16 @@ def test_countries_density_and_hotspots_layers_draw(sample_db):
     assert near(world, row, col, palette.COUNTRY_FILL_COLOUR, radius=0, tolerance=2)
     density = pixels(render_map(MapRequest(layers=("density",), bbox=AREA, transparent=True,
                                            width=200, height=125), url))
-    assert density[..., 3].max() > 0  # incidents spread a surface
-    assert density[0, 0, 3] == 0 or density[..., 3].min() == 0
+    # The surface sits on the two sample incidents inside AREA (T-1, T-2) and peaks at
+    # one of them, in the colours of the density ramp; it fades to nothing away from them.
+    on_incidents = [pixel_of(AREA, (200, 125), lon, lat)
+                    for lon, lat in ((45.0, 41.33), (45.42, 41.45))]
+    assert all(density[row, col, 3] > 0 for row, col in on_incidents)
+    peak = np.unravel_index(np.argmax(density[..., 3]), density.shape[:2])
+    assert min(abs(peak[0] - row) + abs(peak[1] - col) for row, col in on_incidents) <= 8
+    ramp = {tuple(rgb(colour)) for colour in palette.DENSITY_RAMP}
+    assert tuple(density[peak][:3]) in ramp
+    assert (density[..., 3] == 0).mean() > 0.2
     # Three incidents are too few for Gi*: an empty (transparent) layer, not an error.
     hot = pixels(render_map(MapRequest(layers=("hotspots",), bbox=AREA, transparent=True),
                             url))

@@ -455,9 +455,15 @@ def test_feature_info_errors(client, token_headers):
 
 
 def test_parameter_names_are_case_insensitive(client, token_headers, sample_layers):
-    params = {k.lower(): v for k, v in GOOD_MAP.items()}
-    response = client.get("/ogc/wms", query_string=params, headers=token_headers("viewer"))
+    headers = token_headers("viewer")
+    # Lower-case names whose values are not the defaults: each must have been read.
+    params = {**{k.lower(): v for k, v in GOOD_MAP.items()}, "width": "48", "height": "32",
+              "bgcolor": "0x00FF00"}
+    response = client.get("/ogc/wms", query_string=params, headers=headers)
     assert response.status_code == 200 and response.mimetype == "image/png"
+    image = pixels(response.data)
+    assert image.shape == (32, 48, 4)
+    assert (image[0, 0] == (0, 255, 0, 255)).all()  # the background asked for
 
 
 def test_legend_and_capabilities_errors(client, token_headers):
@@ -482,6 +488,8 @@ def test_extreme_boxes_still_give_a_map(client, token_headers, where):
               "TIME": "2026-01-01/..", **where}
     response = client.get("/ogc/wms", query_string=params, headers=token_headers("viewer"))
     assert response.status_code == 200 and response.mimetype == "image/png"
+    # A whole image of the requested size, not an error drawn as a picture.
+    assert pixels(response.data).shape == (64, 64, 4)
 
 
 def test_basic_auth_follows_password_changes_and_deactivation(client, db_session, make_user):
