@@ -22,12 +22,9 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
-import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-
-from werkzeug.serving import make_server
 
 from bench.hotspot_bench import DEMO_END, timed
 from bench.servers import OUR_APP, OUR_GUNICORN, Server, free_port, gunicorn_command, our_app_env
@@ -46,13 +43,10 @@ GOAL_UPDATE_S = 1.0
 def served(app, database_url: str, server: str):
     """The app on 127.0.0.1: gunicorn as ``make run`` starts it, or werkzeug in-process."""
     if server == "werkzeug":
-        httpd = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{httpd.server_port}"
-        finally:
-            httpd.shutdown()
+        from tests.conftest import serving
+
+        with serving(app) as url:
+            yield url
         return
     with tempfile.TemporaryDirectory(prefix="ui_bench_") as workdir:
         gunicorn = Server("gunicorn", free_port(), "/", {})

@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import threading
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +22,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 from sqlalchemy.pool import NullPool
+from werkzeug.serving import make_server
 
 from app import create_app
 from app.extensions import db
@@ -209,6 +212,40 @@ def committed_sample_layers(databases):
         db.session.commit()
         db.session.remove()
     return app, ids
+
+
+@contextmanager
+def serving(app) -> Iterator[str]:
+    """``app`` served by werkzeug (threaded) on a free loopback port, for clients that
+    speak HTTP themselves (GDAL, OWSLib, Chromium): yields its base URL (no trailing
+    slash); stops the server and empties the app's pool at the end."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=30)
+        server.server_close()
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@contextmanager
+def committed_app(databases, prefix: str, role: str) -> Iterator[tuple]:
+    """``(app, url, bearer headers)``: an app on a database of its own holding the sample
+    layers, committed (for connections a test's rolled-back transaction cannot reach),
+    and the headers of the user ``{prefix}-{role}``; the app's pool is emptied at the
+    end."""
+    app, _ = committed_sample_layers(databases)
+    headers = role_headers(app, prefix, (role,))[role]
+    try:
+        yield app, app.config["SQLALCHEMY_DATABASE_URI"], headers
+    finally:
+        with app.app_context():
+            db.engine.dispose()
 
 
 DEMO_END = datetime(2026, 6, 30, tzinfo=UTC)

@@ -12,17 +12,15 @@ from app.connections import AUTOCOMMIT_ENDPOINTS
 from app.extensions import db
 from geo.db import connection_was_ended
 from tests import pg
-from tests.conftest import committed_sample_layers, role_headers
+from tests.conftest import committed_app, role_headers
 
 
 @pytest.fixture(scope="module")
 def committed(databases):
-    """(app, url, viewer's bearer headers) on a database of its own, committed."""
-    app, _ = committed_sample_layers(databases)
-    headers = role_headers(app, "pool", ("viewer",))["viewer"]
-    yield app, app.config["SQLALCHEMY_DATABASE_URI"], headers
-    with app.app_context():
-        db.engine.dispose()
+    """(app, url, the bearer headers of pool-viewer): the sample layers, committed (the tests
+    need connections of their own)."""
+    with committed_app(databases, "pool", "viewer") as found:
+        yield found
 
 
 def test_an_ended_connection_is_seen_at_once_and_a_live_one_is_not(committed):

@@ -21,15 +21,15 @@ import json
 import re
 import threading
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
-from werkzeug.serving import make_server
 
 from app.extensions import db
 from bench.servers import OUR_APP, OUR_GUNICORN, Server, free_port, gunicorn_command, our_app_env
 from geo.io.export import BATCH_ROWS
 from tests import pg
-from tests.conftest import committed_sample_layers, make_app, role_headers
+from tests.conftest import committed_sample_layers, make_app, role_headers, serving
 from tests.databases import owner_url
 
 SYNTHETIC_COPIES = 20_000  # of each of the 3 sample incidents: 60,000 rows, ~15 MB of CSV
@@ -151,18 +151,8 @@ def test_csv_export_cut_by_a_terminated_backend_is_an_incomplete_transfer(served
 def test_csv_export_cut_on_werkzeugs_server_is_an_incomplete_transfer(served, caplog):
     # `flask run` (threaded): werkzeug's server stops without the final chunk too.
     server, url, total = served
-    app = make_app(url)
-    local = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=local.serve_forever, daemon=True)
-    thread.start()
-    try:
-        _cut_csv_export(local.server_port, server.headers, url, total)
-    finally:
-        local.shutdown()
-        thread.join(30)
-        local.server_close()
-        with app.app_context():
-            db.engine.dispose()
+    with serving(make_app(url)) as local:
+        _cut_csv_export(urlsplit(local).port, server.headers, url, total)
     assert _CUT_LOG.search(caplog.text), caplog.text[-3000:]
 
 

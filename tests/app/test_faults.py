@@ -45,9 +45,8 @@ from tests import pg
 from tests.conftest import (
     DATA_DIR,
     TEST_PASSWORD,
-    committed_sample_layers,
+    committed_app,
     make_app,
-    role_headers,
 )
 from tests.databases import owner_url
 
@@ -268,13 +267,10 @@ def gated_app(url: str):
 
 @pytest.fixture(scope="module")
 def committed(databases):
-    """An app on a database of its own with the sample layers and an analyst's token,
-    committed (the faults need connections of their own); (app, url, headers)."""
-    app, _ = committed_sample_layers(databases)
-    headers = role_headers(app, "fault", ("analyst",))["analyst"]  # user fault-analyst
-    yield app, app.config["SQLALCHEMY_DATABASE_URI"], headers
-    with app.app_context():
-        db.engine.dispose()
+    """(app, url, the bearer headers of fault-analyst): the sample layers, committed (the tests
+    need connections of their own)."""
+    with committed_app(databases, "fault", "analyst") as found:
+        yield found
 
 
 # ----------------------------------------------------------------- read-only

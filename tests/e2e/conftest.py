@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import text
-from werkzeug.serving import make_server
 
 from app.auth.users import create_user
 from app.extensions import db
 from geo import clock
-from tests.conftest import TEST_PASSWORD, load_sample_layers, make_app
+from tests.conftest import TEST_PASSWORD, load_sample_layers, make_app, serving
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -46,13 +44,8 @@ def live_server(databases):
             create_user(db.session, f"e2e-{role}", role, TEST_PASSWORD)
         db.session.commit()
         db.session.remove()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    with app.app_context():
-        db.engine.dispose()
+    with serving(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

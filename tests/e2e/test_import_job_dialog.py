@@ -3,17 +3,14 @@ then the job's report."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from sqlalchemy import text
-from werkzeug.serving import make_server
 
 from app.auth.users import create_user
 from app.extensions import db
 from geo.io.readers import BATCH_ROWS
 from tests.app.test_import_jobs import write_csv
-from tests.conftest import TEST_PASSWORD, load_sample_layers, make_app
+from tests.conftest import TEST_PASSWORD, load_sample_layers, make_app, serving
 from tests.e2e.test_map_page import shoot, sign_in, watch_console
 
 pytestmark = [pytest.mark.e2e]
@@ -33,13 +30,8 @@ def job_server(databases, tmp_path_factory):
         create_user(db.session, "e2e-analyst", "analyst", TEST_PASSWORD)
         db.session.commit()
         db.session.remove()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", app
-    server.shutdown()
-    with app.app_context():
-        db.engine.dispose()
+    with serving(app) as url:
+        yield url, app
 
 
 def test_import_dialog_shows_rows_read_then_the_report(page, job_server, tmp_path):

@@ -8,14 +8,12 @@ to it must undo their writes.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import pytest
-from werkzeug.serving import make_server
 
 from app.extensions import db
-from tests.conftest import TEST_PASSWORD, committed_sample_layers
+from tests.conftest import TEST_PASSWORD, committed_sample_layers, serving
 
 
 @dataclass
@@ -42,15 +40,5 @@ def live_server(databases):
         _, token = create_token(db.session, user, "live server")
         db.session.commit()
         db.session.remove()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield LiveServer(f"http://127.0.0.1:{server.server_port}", token,
-                         {"Authorization": f"Bearer {token}"}, ids, app)
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
+    with serving(app) as url:
+        yield LiveServer(url, token, {"Authorization": f"Bearer {token}"}, ids, app)
