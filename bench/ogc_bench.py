@@ -313,9 +313,10 @@ def tiles_bare_vs_http(app, ours: Server, anchors: np.ndarray, per_zoom: int
 
     from app.extensions import db
     from geo import queries
+    from geo.layers import TILE_LAYERS
     from geo.maps import tiles
 
-    layer = tiles.TILE_LAYERS["incidents"]
+    layer = TILE_LAYERS["incidents"]
     anew = dataclasses.replace(ours, headers={**ours.headers, "Cache-Control": "no-cache"})
     results: dict[int, list] = {}
     with app.app_context():

@@ -197,8 +197,8 @@ def render_spec() -> dict[str, str]:
     """Mapfile placeholders: the layers' SQL and classes, from geo/maps/render.py's SQL,
     colours and sizes (risk_level segments, category points, count cells). The 3-pixel
     segment width and the grey of an unknown category are literals there too."""
+    from geo.layers import INCIDENT_CELL_CLASSES, INCIDENT_CELL_PIXELS
     from geo.maps import palette, render
-    from geo.maps.catalogue import INCIDENT_CELL_CLASSES, INCIDENT_CELL_PIXELS
 
     segments = [_class(level, f'("[level]" = "{level}")', _line_style(colour, 3))
                 for level, colour in palette.RISK_LEVEL_COLOURS.items()]

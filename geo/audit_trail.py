@@ -23,7 +23,7 @@ from datetime import datetime
 
 from sqlalchemy import text
 
-from geo.layers import Layer
+from geo.layers import Layer, get_layer
 
 ACTOR_FIELDS = ("user_id", "username", "ip", "method", "path")
 # The columns of a record, in the order the API and the CSV export give them.
@@ -133,7 +133,9 @@ def file_sha256(path, chunk_size: int = 1 << 20) -> str:
 class AuditQuery:
     """Filters and page of the audit trail (all optional), newest first.
 
-    ``user`` is a user name, ``action``/``entity``/``entity_id`` match exactly;
+    ``user`` is a user name, ``action``/``entity``/``entity_id`` match exactly (a
+    layer's ``entity`` also matches the records written under its older names, e.g.
+    ``crossing_points`` those of ``crossings``);
     ``start``/``end`` bound the record's time (closed interval, timezone-aware);
     ``limit`` None means every matching record.
     """
@@ -148,13 +150,26 @@ class AuditQuery:
     offset: int = 0
 
 
+def entity_names(entity: str) -> list[str]:
+    """The names records of ``entity`` were written under: a layer's name and aliases
+    (the name or an alias given), else the entity itself."""
+    try:
+        layer = get_layer(entity)
+    except KeyError:
+        return [entity]
+    return [layer.name, *layer.aliases]
+
+
 def _where(query: AuditQuery) -> tuple[str, dict]:
     conditions, params = ["true"], {}
     for column, value in (("username", query.user), ("action", query.action),
-                          ("entity", query.entity), ("entity_id", query.entity_id)):
+                          ("entity_id", query.entity_id)):
         if value is not None:
             conditions.append(f"{column} = :{column}")
             params[column] = value
+    if query.entity is not None:
+        conditions.append("entity = ANY(:entities)")
+        params["entities"] = entity_names(query.entity)
     if query.start is not None:
         conditions.append("at >= :start")
         params["start"] = query.start

@@ -17,6 +17,9 @@ STORAGE_SRID = 4326
 # EPSG code of the analysis CRS when the ANALYSIS_CRS setting is not given: UTM zone 38N,
 # metres, which covers Georgia.
 DEFAULT_ANALYSIS_SRID = 32638
+# The CRSs the WMS serves every layer in (EPSG codes; CRS:84 is EPSG:4326 with
+# x = longitude).
+MAP_CRS = ("EPSG:4326", "CRS:84", "EPSG:3857", "EPSG:32638")
 
 
 @lru_cache(maxsize=16)

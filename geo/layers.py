@@ -1,10 +1,18 @@
-"""The four data layers as the API, import and export see them.
+"""The catalogue of layers: one entry per layer, read by every service.
 
-One description per layer: its table, geometry type, natural key (what an import upserts
-on and a create must not duplicate), the properties a client may write with their types
-and vocabularies, the derived properties it may only read, and which list filters apply.
-Validation (``geo.io.validation``), ingestion (``geo.io.ingest``), listing (``geo.queries``),
-export and the OpenAPI document are all built from these descriptions.
+Each :class:`Layer` holds its one public name (plus the aliases an older URL promised),
+title, table, geometry type, natural key (what an import upserts on and a create must not
+duplicate), the properties a client may write with their types and vocabularies, the
+derived properties it may only read, the list filters that apply, its time field and
+its scope rule (the column that ties a feature to a region). Its facets say where else
+it is served: ``collection`` (OGC API Features, with its description), ``tiles`` (vector
+tiles: the properties each feature carries) and ``map`` (WMS: styles, abstract,
+GetFeatureInfo properties).
+
+The REST API (``LAYERS``: the four data layers), OGC API Features (``COLLECTIONS``),
+the tiles (``TILE_LAYERS``) and the WMS (``MAP_LAYERS``) are views of ``CATALOGUE``;
+validation, ingestion, listing, export and the OpenAPI document are built from it too.
+A new layer is one entry here (and its table in ``geo.models``).
 """
 
 from __future__ import annotations
@@ -36,19 +44,66 @@ class Field:
 
 
 @dataclass(frozen=True)
-class Layer:
-    """One layer: table, geometry, writable and derived fields, key and filters."""
+class MapStyle:
+    """A WMS style of a layer."""
 
     name: str
-    table: str
+    title: str
+
+
+@dataclass(frozen=True)
+class MapFacet:
+    """How the WMS serves a layer: ``styles[0]`` is the default style; ``info`` the
+    properties GetFeatureInfo returns (None: not queryable)."""
+
+    abstract: str
+    styles: tuple[MapStyle, ...]
+    time_enabled: bool = False
+    info: tuple[str, ...] | None = None
+
+    @property
+    def queryable(self) -> bool:
+        return self.info is not None
+
+    @property
+    def default_style(self) -> str:
+        return self.styles[0].name
+
+    def style_names(self) -> tuple[str, ...]:
+        return tuple(style.name for style in self.styles)
+
+
+@dataclass(frozen=True)
+class TileFacet:
+    """How a layer is served as vector tiles: the properties each feature carries
+    (timestamps as RFC 3339 text, UTC) and the zoom below which points are aggregated
+    (0: never)."""
+
+    properties: tuple[str, ...]
+    cluster_below_zoom: int = 0
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer of the catalogue: its data and the services that serve it."""
+
+    name: str
     title: str
     geometry_type: str  # GeoJSON type of stored geometries
-    fields: tuple[Field, ...]
-    derived: tuple[Field, ...]
-    key: tuple[str, ...]
-    filters: frozenset[str]
+    table: str = ""  # a table, or a constant subquery ("" for computed layers)
+    fields: tuple[Field, ...] = ()
+    derived: tuple[Field, ...] = ()
+    key: tuple[str, ...] = ()
+    filters: frozenset[str] = frozenset()
     time_field: str | None = None
     default_sort: tuple[str, ...] = ("id",)
+    # The column holding a feature's region for the region scope (``geo.scope``);
+    # None: the layer is not cut by region in SQL (computed per scope, or the basemap).
+    scope_column: str | None = None
+    aliases: tuple[str, ...] = ()  # older names the REST API still answers to
+    collection: str | None = None  # OGC API Features description; None: not served
+    tiles: TileFacet | None = None
+    map: MapFacet | None = None
 
     @property
     def writable_names(self) -> tuple[str, ...]:
@@ -66,12 +121,32 @@ class Layer:
     def sortable(self) -> frozenset[str]:
         return frozenset({"id", *self.readable_names})
 
+    @property
+    def temporal(self) -> bool:
+        return self.time_field is not None
+
+    @property
+    def queryables(self) -> tuple[Field, ...]:
+        """Properties a client may filter on by equality (``?name=value``)."""
+        return tuple(f for f in self.readable
+                     if f.kind in ("text", "choice", "int") and f.name != "description")
+
     def field(self, name: str) -> Field:
         for candidate in self.readable:
             if candidate.name == name:
                 return candidate
         raise KeyError(name)
 
+
+# The incidents map layer is scale-dependent (as MapServer's MINSCALEDENOM/MAXSCALEDENOM
+# and GeoServer's scale rules): at a scale denominator (OGC standardised rendering pixel
+# of 0.28 mm) below this value each incident is drawn as a point; at this scale and
+# smaller ones (a 256-pixel map wider than about 72 km) incidents are aggregated into
+# square cells of INCIDENT_CELL_PIXELS pixels coloured by their count.
+INCIDENT_POINT_MAX_SCALE = 1_000_000
+INCIDENT_CELL_PIXELS = 8
+# Upper bounds of the count classes of an aggregated cell (the last class is open).
+INCIDENT_CELL_CLASSES = (1, 5, 20, 100)
 
 ISO2 = r"^[A-Z]{2}$"
 ISO2_HINT = "an ISO 3166-1 alpha-2 code such as GE"
@@ -96,10 +171,18 @@ REGIONS = Layer(
     key=("code",),
     filters=frozenset({"bbox"}),
     default_sort=("code",),
+    scope_column="id",
+    collection="Regional units (approximate in the demo).",
+    tiles=TileFacet(("code", "name_en", "name_ka", "provenance")),
+    map=MapFacet(
+        "Regional units of the border police (demo: approximate Voronoi cells, not "
+        "official boundaries).",
+        (MapStyle("default", "Outlined regions"),),
+        info=("id", "code", "name_en", "name_ka", "provenance")),
 )
 
 SEGMENTS = Layer(
-    name="segments",
+    name="border_segments",
     table="border_segments",
     title="Border sections",
     geometry_type="LineString",
@@ -120,10 +203,23 @@ SEGMENTS = Layer(
     key=("code",),
     filters=frozenset({"bbox", "region"}),
     default_sort=("code",),
+    scope_column="region_id",
+    aliases=("segments",),
+    collection="Sections of the state border and coast, with their region and length.",
+    tiles=TileFacet(("code", "name", "kind", "neighbour_country", "surveillance_level",
+                     "terrain_class", "region_id", "length_m")),
+    map=MapFacet(
+        "Border sections. Style risk_level (default): colour of each section's level "
+        "in the latest stored CIRAM assessment (a supervisor's decision overrides "
+        "it): low blue, medium yellow, high orange, critical dark red, grey not "
+        "assessed. Style plain: one colour.",
+        (MapStyle("risk_level", "By CIRAM risk level"), MapStyle("plain", "Plain line")),
+        info=("id", "code", "name", "kind", "neighbour_country", "length_m",
+              "surveillance_level", "terrain_class", "provenance")),
 )
 
 CROSSINGS = Layer(
-    name="crossings",
+    name="crossing_points",
     table="crossing_points",
     title="Border crossing points",
     geometry_type="Point",
@@ -139,6 +235,14 @@ CROSSINGS = Layer(
     key=("code",),
     filters=frozenset({"bbox", "region", "status"}),
     default_sort=("code",),
+    scope_column="region_id",
+    aliases=("crossings",),
+    collection="Border crossing points.",
+    tiles=TileFacet(("code", "name", "kind", "neighbour_country", "status", "region_id")),
+    map=MapFacet("Border crossing points, by kind.",
+                 (MapStyle("default", "Crossing points"),),
+                 info=("id", "code", "name", "kind", "neighbour_country", "status",
+                       "provenance")),
 )
 
 INCIDENTS = Layer(
@@ -180,15 +284,114 @@ INCIDENTS = Layer(
     filters=frozenset({"bbox", "datetime", "category", "outcome", "region", "status"}),
     time_field="occurred_at",
     default_sort=("-occurred_at", "-id"),
+    scope_column="region_id",
+    collection="Border incidents; temporal by occurred_at (filter with datetime).",
+    tiles=TileFacet(("occurred_at", "category", "outcome", "status", "persons_count",
+                     "region_id"), cluster_below_zoom=10),
+    map=MapFacet(
+        "Reported incidents, coloured by category. Scale-dependent: at scale "
+        f"denominators below 1:{INCIDENT_POINT_MAX_SCALE:,} each incident is a point; "
+        f"at 1:{INCIDENT_POINT_MAX_SCALE:,} and smaller scales incidents are "
+        f"aggregated into {INCIDENT_CELL_PIXELS}x{INCIDENT_CELL_PIXELS}-pixel cells "
+        "coloured by count (classes 1, 2-5, 6-20, 21-100, over 100). TIME selects "
+        "occurred_at.",
+        (MapStyle("category", "By category"),), time_enabled=True,
+        info=("id", "source", "external_id", "occurred_at", "category", "outcome",
+              "persons_count", "status", "provenance", "region_id", "nearest_segment_id")),
 )
 
-LAYERS: dict[str, Layer] = {layer.name: layer for layer in (REGIONS, SEGMENTS, CROSSINGS,
-                                                           INCIDENTS)}
+COUNTRIES = Layer(
+    name="countries", title="Countries (Natural Earth 1:10m)", geometry_type="MultiPolygon",
+    map=MapFacet(
+        "Offline basemap: country polygons from Natural Earth 1:10m (public domain, "
+        "npm package world-atlas).",
+        (MapStyle("default", "Grey land, grey borders"),)),
+)
+
+HOTSPOT_WINDOW_DAYS = 90  # the OGC collection's window: days ending at the latest incident
+
+HOTSPOTS = Layer(
+    name="hotspots", title="Hot spots (Gi*)", geometry_type="Polygon",
+    derived=(
+        Field("cell", "text", description="Hexagon index i,j in the analysis grid."),
+        Field("count", "float", description="Incidents in the cell."),
+        Field("z", "float", description="Getis-Ord Gi* z-score."),
+        Field("p", "float", description="Two-sided p-value of z."),
+        Field("bin", "int", choices=(-3, -2, -1, 0, 1, 2, 3),
+              description="-3..3: 99/95/90 % cold/hot, 0 not significant (FDR)."),
+    ),
+    key=("cell",), filters=frozenset({"bbox"}),
+    collection=f"Getis-Ord Gi* hexagon cells (2 km) of the {HOTSPOT_WINDOW_DAYS} days ending "
+               "at the latest incident, over the extent of all regions.",
+    map=MapFacet(
+        "Getis-Ord Gi* hot and cold spots of the incidents in the TIME window "
+        "(hexagon cells, FDR-corrected, 99/95/90 % confidence): red hot, blue cold, "
+        "not significant transparent. Study area: the requested region, else the "
+        "extent of all regions (of the user's regions, and only their incidents, for "
+        "a user restricted to regions); 2 km hexagons in the analysis CRS, the same "
+        "default map as the OGC collection hotspots and the risk model; distance band "
+        "by incremental spatial autocorrelation (geo.hotspots.pipeline).",
+        (MapStyle("gistar", "Gi* confidence bins"),), time_enabled=True),
+)
+
+DENSITY = Layer(
+    name="density", title="Incident density (KDE)", geometry_type="Polygon",
+    map=MapFacet(
+        "Quartic kernel density of the incidents in the TIME window (of the user's "
+        "regions for a user restricted to regions), incidents per km², Silverman "
+        "bandwidth (geo.hotspots.density); transparent where zero.",
+        (MapStyle("kde", "Kernel density"),), time_enabled=True),
+)
+
+# Sections with the scores of the latest assessment that covers each; a constant
+# subquery used as the "table" of the risk layer (no input in it).
+_LATEST_RISK = """(
+    SELECT DISTINCT ON (r.segment_id)
+           r.segment_id AS id, s.code, s.name, s.region_id, r.assessment_id,
+           a.period_start, a.period_end, a.created_at AS assessed_at, r.threat,
+           r.vulnerability, r.impact, r.risk, r.level, r.rank, s.geom
+      FROM risk_section_results AS r
+      JOIN risk_assessments AS a ON a.id = r.assessment_id
+      JOIN border_segments AS s ON s.id = r.segment_id
+     ORDER BY r.segment_id, a.created_at DESC, a.id DESC) AS latest_risk"""
+
+RISK_RESULTS = Layer(
+    name="risk", table=_LATEST_RISK, title="Risk of border sections (latest assessment)",
+    geometry_type="LineString",
+    derived=(
+        Field("code", "text"), Field("name", "text"), Field("region_id", "int"),
+        Field("assessment_id", "int"), Field("period_start", "timestamp"),
+        Field("period_end", "timestamp"), Field("assessed_at", "timestamp"),
+        Field("threat", "int", minimum=1, maximum=5),
+        Field("vulnerability", "int", minimum=1, maximum=5),
+        Field("impact", "int", minimum=1, maximum=5),
+        Field("risk", "int", minimum=1, maximum=125),
+        Field("level", "choice", choices=("low", "medium", "high", "critical")),
+        Field("rank", "int"),
+    ),
+    key=("id",), filters=frozenset({"bbox"}), scope_column="region_id",
+    collection="Border sections with the CIRAM scores of their latest stored assessment.",
+    tiles=TileFacet(("code", "name", "threat", "vulnerability", "impact", "risk", "level",
+                     "rank", "assessment_id")),
+)
+
+# Every layer, in the order the services list them (the WMS draws the first lowest).
+CATALOGUE: dict[str, Layer] = {layer.name: layer for layer in (
+    COUNTRIES, REGIONS, SEGMENTS, CROSSINGS, INCIDENTS, HOTSPOTS, DENSITY, RISK_RESULTS)}
+
+# The views of the services.
+LAYERS: dict[str, Layer] = {n: layer for n, layer in CATALOGUE.items() if layer.fields}
+COLLECTIONS: dict[str, Layer] = {n: layer for n, layer in CATALOGUE.items()
+                                 if layer.collection is not None}
+TILE_LAYERS: dict[str, Layer] = {n: layer for n, layer in CATALOGUE.items() if layer.tiles}
+MAP_LAYERS: dict[str, Layer] = {n: layer for n, layer in CATALOGUE.items() if layer.map}
+LAYER_ALIASES = {alias: layer for layer in LAYERS.values() for alias in layer.aliases}
 
 
 def get_layer(name: str) -> Layer:
-    """The layer called ``name``; KeyError lists the known ones."""
+    """The data layer called ``name`` (or by one of its aliases); KeyError lists the
+    known ones."""
     try:
-        return LAYERS[name]
+        return LAYERS.get(name) or LAYER_ALIASES[name]
     except KeyError:
         raise KeyError(f"unknown layer {name!r}; layers are {', '.join(LAYERS)}") from None

@@ -14,7 +14,8 @@ from datetime import datetime
 
 from sqlalchemy import text
 
-from geo.layers import Layer
+from geo.layers import MAP_LAYERS, Layer
+from geo.scope import scope_condition
 
 _REFRESH_SEGMENT_LENGTHS = text(
     """
@@ -304,9 +305,9 @@ def derive_links(session, layer: str, analysis_srid: int, ids: Sequence[int]) ->
     if layer == "incidents":
         link_incidents(session, analysis_srid, ids)
         return
-    if layer == "crossings":
+    if layer == "crossing_points":
         session.execute(_LINK_CROSSING_REGIONS, _id_params(ids))
-    elif layer == "segments":
+    elif layer == "border_segments":
         session.execute(_LINK_SEGMENT_REGIONS, _id_params(ids))
         refresh_segment_lengths(session, analysis_srid, ids)
     elif layer == "regions":
@@ -401,8 +402,7 @@ def _where(layer: Layer, query: FeatureQuery) -> tuple[str, dict]:
         conditions.append("region_id = :region_id")
         params["region_id"] = query.region_id
     if query.scope_region_ids is not None:
-        column = "id" if layer.table == "regions" else "region_id"
-        conditions.append(f"{column} = ANY(:scope_region_ids)")
+        conditions.append(scope_condition(layer))
         params["scope_region_ids"] = sorted(query.scope_region_ids)
     if query.ids is not None:
         conditions.append("id = ANY(:ids)")
@@ -652,17 +652,8 @@ def feature_filter(layer: Layer, query: FeatureQuery) -> tuple[str, dict]:
 
 # ------------------------------------------------------------------ WMS GetFeatureInfo
 
-# Per map layer (geo.maps.catalogue): the table and the properties GetFeatureInfo returns.
-# Identifiers are these constants only.
-_FEATURE_INFO_COLUMNS = {
-    "regions": ("regions", "id, code, name_en, name_ka, provenance"),
-    "border_segments": ("border_segments", "id, code, name, kind, neighbour_country, "
-                        "length_m, surveillance_level, terrain_class, provenance"),
-    "crossing_points": ("crossing_points", "id, code, name, kind, neighbour_country, status, "
-                        "provenance"),
-    "incidents": ("incidents", "id, source, external_id, occurred_at, category, outcome, "
-                  "persons_count, status, provenance, region_id, nearest_segment_id"),
-}
+# The table and the properties (``MapFacet.info``) come from the catalogue, geo.layers:
+# identifiers are its constants only.
 _FEATURE_INFO_SQL = """
 SELECT {columns}, ST_AsGeoJSON(geom, 7) AS geometry_json
   FROM {table}
@@ -674,7 +665,7 @@ SELECT {columns}, ST_AsGeoJSON(geom, 7) AS geometry_json
 """
 _FEATURE_INFO_TIME = """
    AND occurred_at >= COALESCE(CAST(:start AS timestamptz), '-infinity')
-   AND occurred_at < COALESCE(CAST(:end AS timestamptz), 'infinity')
+   AND occurred_at <= COALESCE(CAST(:end AS timestamptz), 'infinity')
    AND (CAST(:region_id AS integer) IS NULL OR region_id = CAST(:region_id AS integer))
    AND (cardinality(CAST(:categories AS text[])) = 0
         OR category = ANY(CAST(:categories AS text[])))
@@ -693,7 +684,8 @@ def features_at_point(session, map_layer: str, lon: float, lat: float,
     Parameters
     ----------
     map_layer : str
-        'regions', 'border_segments', 'crossing_points' or 'incidents'.
+        A queryable layer of ``geo.layers.MAP_LAYERS``: 'regions', 'border_segments',
+        'crossing_points' or 'incidents'.
     lon, lat : float
         The point, EPSG:4326 degrees.
     envelope : tuple of float
@@ -702,7 +694,7 @@ def features_at_point(session, map_layer: str, lon: float, lat: float,
     limit : int
         Most features returned (FEATURE_COUNT).
     start, end : datetime, optional
-        UTC window [start, end) of ``occurred_at`` (incidents only).
+        UTC closed window [start, end] of ``occurred_at`` (incidents only).
     region_id : int, optional
         Incidents of this region only.
     categories, outcomes : sequence of str, optional
@@ -717,17 +709,16 @@ def features_at_point(session, map_layer: str, lon: float, lat: float,
         Properties of each feature plus ``geometry`` (GeoJSON object as text in
         ``geometry_json``) and ``layer``.
     """
-    table, columns = _FEATURE_INFO_COLUMNS[map_layer]
-    scope_column = "id" if table == "regions" else "region_id"
+    layer = MAP_LAYERS[map_layer]
     sql = _FEATURE_INFO_SQL.format(
-        columns=columns, table=table,
-        time_filter=_FEATURE_INFO_TIME if map_layer == "incidents" else "",
+        columns=", ".join(layer.map.info), table=layer.table,
+        time_filter=_FEATURE_INFO_TIME if layer.temporal else "",
         scope_filter="" if scope_region_ids is None
-        else f"\n   AND {scope_column} = ANY(:scope_region_ids)")
+        else "\n   AND " + scope_condition(layer))
     minx, miny, maxx, maxy = (float(v) for v in envelope)
     params = {"minx": minx, "miny": miny, "maxx": maxx, "maxy": maxy, "lon": float(lon),
               "lat": float(lat), "limit": int(limit)}
-    if map_layer == "incidents":
+    if layer.temporal:
         params.update({"start": start, "end": end, "region_id": region_id,
                        "categories": list(categories), "outcomes": list(outcomes)})
     if scope_region_ids is not None:

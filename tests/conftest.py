@@ -169,10 +169,10 @@ def supervisor(token_headers):
 
 def load_sample_layers(session, analysis_srid: int) -> dict[str, dict[str, int]]:
     """Insert ``tests/data/sample_layers.geojson``; return ids by layer and code."""
+    from geo.layers import LAYERS
     from geo.queries import derive_links, refresh_segment_lengths
 
-    tables = {"regions": "regions", "segments": "border_segments",
-              "crossings": "crossing_points", "incidents": "incidents"}
+    tables = {name: layer.table for name, layer in LAYERS.items()}
     features = json.loads((DATA_DIR / "sample_layers.geojson").read_text())["features"]
     ids: dict[str, dict[str, int]] = {layer: {} for layer in tables}
     for feature in features:

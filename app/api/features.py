@@ -40,13 +40,14 @@ from geo import queries
 from geo.io import export
 from geo.io.ingest import SCOPE_FIELD, Ingestion, IngestReport
 from geo.io.readers import rows_with_geometry
-from geo.layers import LAYERS, Layer
+from geo.layers import LAYER_ALIASES, LAYERS, Layer, get_layer
 
 GEOJSON_MIME = "application/geo+json"
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 10_000
 MAX_OFFSET = 10**9
-LAYER_RULE = "<any(" + ", ".join(LAYERS) + "):layer_name>"
+# Every layer by its name and by the older names the API promised (segments, crossings).
+LAYER_RULE = "<any(" + ", ".join([*LAYERS, *LAYER_ALIASES]) + "):layer_name>"
 FILTER_PARAMETERS = ("bbox", "datetime", "category", "outcome", "region", "status")
 FORMATS = ("geojson", "csv", "gpkg")
 
@@ -101,7 +102,7 @@ def _next_link(layer: Layer, query: queries.FeatureQuery, matched: int) -> list[
 
 @bp.get(f"/{LAYER_RULE}")
 def list_features(layer_name: str):
-    layer = LAYERS[layer_name]
+    layer = get_layer(layer_name)
     fmt = request.args.get("f", "geojson")
     if fmt not in FORMATS:
         raise ParameterError("f", f"unknown format {fmt!r}; formats: {', '.join(FORMATS)}")
@@ -129,7 +130,7 @@ def list_features(layer_name: str):
 @bp.get(f"/{LAYER_RULE}/<int:feature_id>")
 def get_feature(layer_name: str, feature_id: int):
     # A feature outside the caller's regions is not found: its existence is not revealed.
-    return Response(_feature_or_404(LAYERS[layer_name], feature_id, region_scope()),
+    return Response(_feature_or_404(get_layer(layer_name), feature_id, region_scope()),
                     mimetype=GEOJSON_MIME)
 
 
@@ -221,7 +222,7 @@ def _write_options(layer: Layer) -> dict:
 
 @bp.post(f"/{LAYER_RULE}")
 def create_features(layer_name: str):
-    layer = LAYERS[layer_name]
+    layer = get_layer(layer_name)
     refuse_reference_write_when_scoped(layer)
     source_srid = parse_crs("crs", request.args.get("crs"))
     options = _write_options(layer)
@@ -254,7 +255,7 @@ def create_features(layer_name: str):
 
 @bp.patch(f"/{LAYER_RULE}/<int:feature_id>")
 def update_feature(layer_name: str, feature_id: int):
-    layer = LAYERS[layer_name]
+    layer = get_layer(layer_name)
     source_srid = parse_crs("crs", request.args.get("crs"))
     options = _write_options(layer)
     current = json.loads(_writable_feature(layer, feature_id))
@@ -292,7 +293,7 @@ def update_feature(layer_name: str, feature_id: int):
 
 @bp.delete(f"/{LAYER_RULE}/<int:feature_id>")
 def delete_feature(layer_name: str, feature_id: int):
-    layer = LAYERS[layer_name]
+    layer = get_layer(layer_name)
     _writable_feature(layer, feature_id)
     if layer.name == "regions":
         refuse_deleting_linked_region(feature_id)

@@ -23,7 +23,7 @@ from app.errors import PROBLEM_MIME, RETRY_AFTER_S
 from app.extensions import db
 from geo.io.import_jobs import create_job, upload_dir, upload_path
 from geo.io.readers import FORMATS, ReadError, detect_format
-from geo.layers import LAYERS
+from geo.layers import get_layer
 
 
 def parse_mapping(value: str | None) -> dict[str, str]:
@@ -41,7 +41,7 @@ def parse_mapping(value: str | None) -> dict[str, str]:
 
 @bp.post(f"/import/{LAYER_RULE}")
 def import_features(layer_name: str):
-    layer = LAYERS[layer_name]
+    layer = get_layer(layer_name)
     refuse_reference_write_when_scoped(layer)
     upload = request.files.get("file")
     if upload is None or not upload.filename:

@@ -639,7 +639,9 @@ def expand_rule(rule: str) -> list[tuple[str, Layer | None, list[dict]]]:
     parameters = []
     for match in _RULE_ARGUMENT.finditer(rule):
         if match["converter"] == "any":
-            layer_names = [name.strip().strip("'\"") for name in match["args"].split(",")]
+            # Each layer once, by its name; an older alias (segments) is not documented.
+            layer_names = [name for name in (n.strip().strip("'\"") for n in
+                                             match["args"].split(",")) if name in LAYERS]
         else:
             parameters.append(path_parameter(match["name"], match["converter"]))
     paths = []

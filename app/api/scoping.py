@@ -18,6 +18,7 @@ from app.auth.users import users_linked_to_regions
 from app.extensions import db
 from geo.errors import OutOfScopeError, ParameterError
 from geo.layers import Layer
+from geo.scope import check_region
 
 
 def scoped_region_code(value: str | None, *, default: bool) -> str | None:
@@ -50,9 +51,7 @@ def scoped_region_code(value: str | None, *, default: bool) -> str | None:
     if codes is None:
         return value or None
     if value:
-        if value not in codes:
-            raise OutOfScopeError("region", f"{value!r} is not one of your regions "
-                                            f"({', '.join(codes) or 'you have none'})")
+        check_region(value, codes)
         return value
     if not default:
         return None

@@ -13,6 +13,8 @@ Region scope (``app.auth.scope``) narrows what a user reads and writes further.
 
 from __future__ import annotations
 
+from geo.layers import get_layer
+
 PUBLIC = "public"
 
 ENDPOINT_ROLES: dict[str, str] = {
@@ -81,8 +83,8 @@ ENDPOINT_ROLES: dict[str, str] = {
 LAYER_WRITE_ROLES: dict[str, str] = {
     "incidents": "analyst",
     "regions": "supervisor",
-    "segments": "supervisor",
-    "crossings": "supervisor",
+    "border_segments": "supervisor",
+    "crossing_points": "supervisor",
 }
 LAYER_WRITE_ENDPOINTS = frozenset({
     "api.create_features", "api.update_feature", "api.delete_feature", "api.import_features",
@@ -106,8 +108,13 @@ def required_role(endpoint: str, view_args: dict | None = None) -> str:
     except KeyError:
         raise UndeclaredEndpointError(endpoint) from None
     layer = (view_args or {}).get("layer_name")
-    if endpoint in LAYER_WRITE_ENDPOINTS and layer in LAYER_WRITE_ROLES:
-        role = max(role, LAYER_WRITE_ROLES[layer], key=_rank)
+    if endpoint in LAYER_WRITE_ENDPOINTS and layer is not None:
+        try:
+            layer = get_layer(layer).name  # an alias (segments) needs its layer's role
+        except KeyError:
+            pass  # no such layer: the route answers 404
+        if layer in LAYER_WRITE_ROLES:
+            role = max(role, LAYER_WRITE_ROLES[layer], key=_rank)
     return role
 
 

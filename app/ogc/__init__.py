@@ -1,6 +1,8 @@
-"""OGC protocol adapters: WMS (``wms``), OGC API Features (``features``), vector tiles
-(``tiles``). Each module parses its standard's request, calls one function in ``geo/``
-and writes the standard's response; none holds SQL or rendering code.
+"""OGC services: WMS (``wms``), OGC API Features (``features``), vector tiles
+(``tiles``). ``wms`` and ``features`` are protocol functions without Flask (a
+``context.ServiceContext`` and the parameters in, ``(headers, status, body)`` out);
+``routes`` adapts them to Flask. Each parses its standard's request, calls one function
+in ``geo/`` and writes the standard's response; none holds SQL or rendering code.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ def _register_modules() -> None:
     # exist yet is simply not served.
     import importlib
 
-    for name in ("wms", "features", "tiles"):
+    for name in ("routes", "tiles"):
         try:
             importlib.import_module(f"app.ogc.{name}")
         except ModuleNotFoundError as exc:

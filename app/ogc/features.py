@@ -22,17 +22,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
-from flask import Response, current_app, render_template, request
-
 from app.api.params import ParameterError, parse_bbox, parse_datetime_interval
-from app.auth.scope import region_scope
-from app.errors import register_error_format
-from app.extensions import db
-from app.ogc import bp
+from app.ogc.context import Answer, ServiceContext
 from geo import queries
 from geo.io.validation import quoted
+from geo.layers import COLLECTIONS, Layer
 from geo.maps import ogc_features
-from geo.maps.ogc_features import COLLECTIONS, CRS84, CRS_URIS, Collection, OutputCrs
+from geo.maps.ogc_features import CRS84, CRS_URIS, OutputCrs
 
 JSON_MIME = "application/json"
 GEOJSON_MIME = "application/geo+json"
@@ -68,17 +64,15 @@ class OgcRequest:
     base_url: str  # .../ogc/features, no trailing slash
     args: dict[str, str]
     format: str  # json | html
-
-
-Answer = tuple[dict, int, str]
+    context: ServiceContext
 
 
 def _json(document: dict, mime: str = JSON_MIME, status: int = 200) -> Answer:
     return {"Content-Type": mime}, status, json.dumps(document)
 
 
-def _html(template: str, **context) -> Answer:
-    return {"Content-Type": "text/html; charset=utf-8"}, 200, render_template(
+def _html(req: OgcRequest, template: str, **context) -> Answer:
+    return {"Content-Type": "text/html; charset=utf-8"}, 200, req.context.render_html(
         f"ogc/{template}", title=TITLE, **context)
 
 
@@ -111,24 +105,25 @@ def landing_page(req: OgcRequest) -> Answer:
         ],
     }
     if req.format == "html":
-        return _html("features_landing.html", document=document)
+        return _html(req, "features_landing.html", document=document)
     return _json(document)
 
 
 def conformance(req: OgcRequest) -> Answer:
     document = {"conformsTo": list(CONFORMANCE_CLASSES)}
     if req.format == "html":
-        return _html("features_conformance.html", document=document)
+        return _html(req, "features_conformance.html", document=document)
     return _json(document)
 
 
-def _collection_document(req: OgcRequest, collection: Collection) -> dict:
-    url = f"{req.base_url}/collections/{collection.id}"
-    extent = ogc_features.collection_extent(db.session, collection, region_scope())
+def _collection_document(req: OgcRequest, collection: Layer) -> dict:
+    url = f"{req.base_url}/collections/{collection.name}"
+    extent = ogc_features.collection_extent(req.context.session, collection,
+                                            req.context.scope)
     return {
-        "id": collection.id,
+        "id": collection.name,
         "title": collection.title,
-        "description": collection.description,
+        "description": collection.collection,
         "itemType": "feature",
         "extent": extent,
         "crs": list(CRS_URIS),
@@ -154,11 +149,11 @@ def describe_collections(req: OgcRequest) -> Answer:
         "crs": list(CRS_URIS),
     }
     if req.format == "html":
-        return _html("features_collections.html", document=document)
+        return _html(req, "features_collections.html", document=document)
     return _json(document)
 
 
-def _collection(collection_id: str) -> Collection:
+def _collection(collection_id: str) -> Layer:
     try:
         return COLLECTIONS[collection_id]
     except KeyError:
@@ -169,7 +164,7 @@ def _collection(collection_id: str) -> Collection:
 def describe_collection(req: OgcRequest, collection_id: str) -> Answer:
     document = _collection_document(req, _collection(collection_id))
     if req.format == "html":
-        return _html("features_collection.html", document=document)
+        return _html(req, "features_collection.html", document=document)
     return _json(document)
 
 
@@ -189,7 +184,7 @@ def queryables(req: OgcRequest, collection_id: str) -> Answer:
         properties[field.name] = schema
     document = {
         "$schema": "https://json-schema.org/draft/2019-09/schema",
-        "$id": f"{req.base_url}/collections/{collection.id}/queryables",
+        "$id": f"{req.base_url}/collections/{collection.name}/queryables",
         "type": "object", "title": collection.title, "properties": properties,
     }
     return _json(document, "application/schema+json")
@@ -256,14 +251,15 @@ def _offset(args: dict) -> int:
     return int(value)
 
 
-def _items_query(collection: Collection, args: dict) -> queries.FeatureQuery:
+def _items_query(collection: Layer, args: dict, scope: frozenset[int] | None
+                 ) -> queries.FeatureQuery:
     filters = {f.name: f for f in collection.queryables}
     unknown = sorted(set(args) - ITEM_PARAMETERS - set(filters))
     if unknown:
         raise ParameterError(unknown[0], "unknown parameter; parameters are "
                              f"{', '.join(sorted(ITEM_PARAMETERS | set(filters)))}")
     if args.get("datetime") and not collection.temporal:
-        raise ParameterError("datetime", f"{collection.id} has no time; only incidents do")
+        raise ParameterError("datetime", f"{collection.name} has no time; only incidents do")
     start, end = parse_datetime_interval(args.get("datetime"))
     bbox, bbox_srid = _bbox(args)
     return queries.FeatureQuery(
@@ -271,7 +267,7 @@ def _items_query(collection: Collection, args: dict) -> queries.FeatureQuery:
         equals={name: ogc_features.parse_property_value(filters[name], args[name])
                 for name in filters if name in args},
         sort=[("id", False)], limit=_limit(args), offset=_offset(args),
-        scope_region_ids=region_scope(),
+        scope_region_ids=scope,
     )
 
 
@@ -301,16 +297,16 @@ def _page_links(req: OgcRequest, url: str, query: queries.FeatureQuery,
     return links
 
 
-def _settings() -> tuple[int, int]:
-    return current_app.config["HOTSPOT_MAX_CELLS"], current_app.config["ANALYSIS_SRID"]
+def _settings(req: OgcRequest) -> tuple[int, int]:
+    return req.context.max_cells, req.context.analysis_srid
 
 
 def get_collection_items(req: OgcRequest, collection_id: str) -> Answer:
     collection = _collection(collection_id)
-    query = _items_query(collection, req.args)
+    query = _items_query(collection, req.args, req.context.scope)
     crs = _output_crs(req.args, "crs")
-    page = ogc_features.items(db.session, collection, query, crs, *_settings())
-    url = f"{req.base_url}/collections/{collection.id}/items"
+    page = ogc_features.items(req.context.session, collection, query, crs, *_settings(req))
+    url = f"{req.base_url}/collections/{collection.name}/items"
     envelope = {
         "type": "FeatureCollection",
         "numberMatched": page.number_matched,
@@ -321,7 +317,7 @@ def get_collection_items(req: OgcRequest, collection_id: str) -> Answer:
     }
     headers = {"Content-Crs": f"<{crs.uri}>"}
     if req.format == "html":
-        headers_html, status, body = _html(
+        headers_html, status, body = _html(req,
             "features_items.html", collection=collection, document=envelope,
             features=json.loads(page.features), offset=query.offset)
         return {**headers_html, **headers}, status, body
@@ -338,17 +334,17 @@ def get_collection_item(req: OgcRequest, collection_id: str, feature_id: str) ->
     crs = _output_crs(req.args, "crs")
     feature = None
     if feature_id.isascii() and feature_id.isdigit() and len(feature_id) < 10:
-        feature = ogc_features.item(db.session, collection, int(feature_id), crs,
-                                    *_settings(), scope_region_ids=region_scope())
+        feature = ogc_features.item(req.context.session, collection, int(feature_id), crs,
+                                    *_settings(req), scope_region_ids=req.context.scope)
     if feature is None:
-        raise OgcApiError(404, "NotFound", f"no item {feature_id!r} in {collection.id}")
-    url = f"{req.base_url}/collections/{collection.id}/items/{feature_id}"
+        raise OgcApiError(404, "NotFound", f"no item {feature_id!r} in {collection.name}")
+    url = f"{req.base_url}/collections/{collection.name}/items/{feature_id}"
     links = [*_links(url, GEOJSON_MIME, "this item"),
              {"rel": "collection", "type": JSON_MIME, "title": collection.title,
-              "href": f"{req.base_url}/collections/{collection.id}"}]
+              "href": f"{req.base_url}/collections/{collection.name}"}]
     headers = {"Content-Crs": f"<{crs.uri}>"}
     if req.format == "html":
-        headers_html, status, body = _html("features_item.html", collection=collection,
+        headers_html, status, body = _html(req, "features_item.html", collection=collection,
                                            feature=json.loads(feature), links=links)
         return {**headers_html, **headers}, status, body
     body = feature[:-1] + ', "links": ' + json.dumps(links) + "}"
@@ -401,7 +397,7 @@ def openapi(req: OgcRequest) -> Answer:
         "/collections": _operation("getCollections", "Collections", JSON_MIME),
     }
     for collection in COLLECTIONS.values():
-        cid = collection.id
+        cid = collection.name
         filters = [_parameter(f.name, f"Items whose {f.name} equals this value.",
                               {"type": _SCHEMA_TYPES[f.kind],
                                **({"enum": list(f.choices)} if f.choices else {})})
@@ -455,101 +451,43 @@ def openapi(req: OgcRequest) -> Answer:
         "security": [{"bearer": []}],
     }
     if req.format == "html":
-        return _html("features_api.html", document=document,
+        return _html(req, "features_api.html", document=document,
                      text=json.dumps(document, indent=2))
     return _json(document, OPENAPI_MIME)
 
 
-# ------------------------------------------------------------------ Flask adapter
-
-
-def _format() -> str:
-    fmt = request.args.get("f")
-    if fmt in (None, ""):
-        best = request.accept_mimetypes.best_match(
-            [JSON_MIME, GEOJSON_MIME, OPENAPI_MIME, HTML_MIME], default=JSON_MIME)
-        return "html" if best == HTML_MIME else "json"
-    if fmt not in FORMATS:
-        raise ParameterError("f", f"unknown format {fmt!r}; formats: {', '.join(FORMATS)}")
-    return fmt
-
-
-def _answer(function, *args) -> Response:
-    try:
-        req = OgcRequest(base_url=request.url_root + "ogc/features",
-                         args=request.args.to_dict(), format=_format())
-        if any("\x00" in k or "\x00" in v for k, v in req.args.items()):
-            raise ParameterError("query", "contains a NUL character")
-        headers, status, body = function(req, *args)
-    except (ParameterError, OgcApiError) as exc:
-        return exception_response(exc)
-    return Response(body, status=status, headers=headers)
-
-
-def exception_response(exc: ParameterError | OgcApiError) -> Response:
+def exception_answer(exc: ParameterError | OgcApiError) -> Answer:
     """The OGC API exception document of an error: 400 for a parameter (named)."""
     if isinstance(exc, ParameterError):
         exc = OgcApiError(400, "InvalidParameterValue", str(exc))
-    headers, status, body = _json({"code": exc.code, "description": exc.description},
-                                  status=exc.status)
-    return Response(body, status=status, headers=headers)
+    return _json({"code": exc.code, "description": exc.description}, status=exc.status)
 
 
-def _error_answer(status: int, reason: str, code: str, locator: str | None) -> Response:
-    """An OGC API exception document of an error raised outside the collections' own
-    checks (a database that is down, an unreadable parameter): ``app.errors`` words it
-    so, for OGC API Features and the vector tiles alike."""
-    return exception_response(OgcApiError(status, code, reason))
+def negotiated_format(requested: str | None, best_match) -> str:
+    """``json`` or ``html``: the ``f`` parameter when given, else what the Accept header
+    prefers (``best_match(mimes, default)``, as werkzeug's)."""
+    if requested in (None, ""):
+        best = best_match([JSON_MIME, GEOJSON_MIME, OPENAPI_MIME, HTML_MIME], default=JSON_MIME)
+        return "html" if best == HTML_MIME else "json"
+    if requested not in FORMATS:
+        raise ParameterError("f", f"unknown format {requested!r}; formats: "
+                             f"{', '.join(FORMATS)}")
+    return requested
 
 
-register_error_format("/ogc/", _error_answer)
+def answer(function, base_url: str, args: dict[str, str], fmt: str | None, best_match,
+           context: ServiceContext, *path) -> Answer:
+    """Run a protocol function on a request: its parameters checked (no NUL), its
+    errors as OGC API exception documents."""
+    try:
+        req = OgcRequest(base_url=base_url, args=args,
+                         format=negotiated_format(fmt, best_match), context=context)
+        if any("\x00" in k or "\x00" in v for k, v in req.args.items()):
+            raise ParameterError("query", "contains a NUL character")
+        return function(req, *path)
+    except (ParameterError, OgcApiError) as exc:
+        return exception_answer(exc)
 
 
-@bp.get("/features")
-@bp.get("/features/")
-def features_landing():
-    return _answer(landing_page)
-
-
-@bp.get("/features/conformance")
-def features_conformance():
-    return _answer(conformance)
-
-
-@bp.get("/features/api")
-def features_api():
-    return _answer(openapi)
-
-
-@bp.get("/features/collections")
-def features_collections():
-    return _answer(describe_collections)
-
-
-@bp.get("/features/collections/<collection_id>")
-def features_collection(collection_id: str):
-    return _answer(describe_collection, collection_id)
-
-
-@bp.get("/features/collections/<collection_id>/queryables")
-def features_queryables(collection_id: str):
-    return _answer(queryables, collection_id)
-
-
-@bp.get("/features/collections/<collection_id>/items")
-def features_items(collection_id: str):
-    return _answer(get_collection_items, collection_id)
-
-
-@bp.get("/features/collections/<collection_id>/items/<feature_id>")
-def features_item(collection_id: str, feature_id: str):
-    return _answer(get_collection_item, collection_id, feature_id)
-
-
-def _not_found(req: OgcRequest, path: str) -> Answer:
+def not_found(req: OgcRequest, path: str) -> Answer:
     raise OgcApiError(404, "NotFound", f"no resource /ogc/features/{path}")
-
-
-@bp.get("/features/<path:path>")
-def features_unknown(path: str):
-    return _answer(_not_found, path)

@@ -31,8 +31,10 @@ from app.api.params import ParameterError, parse_datetime_interval, parse_list
 from app.auth.scope import region_scope
 from app.extensions import db
 from app.ogc import bp
-from app.ogc.features import OgcApiError, exception_response
+from app.ogc.features import OgcApiError, exception_answer
+from app.ogc.routes import respond
 from geo import queries
+from geo.layers import TILE_LAYERS, Layer
 from geo.maps import tiles
 
 MVT_MIME = "application/vnd.mapbox-vector-tile"
@@ -40,28 +42,27 @@ CACHE_CONTROL = "private, max-age=60"
 TILE_PARAMETERS = ("datetime", "time", "category", "outcome", "status")
 
 
-def _tile_layer(name: str) -> tiles.TileLayer:
+def _tile_layer(name: str) -> Layer:
     try:
-        return tiles.TILE_LAYERS[name]
+        return TILE_LAYERS[name]
     except KeyError:
         raise OgcApiError(404, "NotFound", f"no tile layer {name!r}; layers: "
-                          f"{', '.join(tiles.TILE_LAYERS)}") from None
+                          f"{', '.join(TILE_LAYERS)}") from None
 
 
-def _filters(tile_layer: tiles.TileLayer, args) -> queries.FeatureQuery:
-    layer = tile_layer.layer
+def _filters(layer: Layer, args) -> queries.FeatureQuery:
     unknown = sorted(set(args) - set(TILE_PARAMETERS))
     if unknown:
         raise ParameterError(unknown[0], f"unknown parameter; parameters are "
                              f"{', '.join(TILE_PARAMETERS)}")
     window = args.get("datetime") or args.get("time")
     if window and layer.time_field is None:
-        raise ParameterError("datetime", f"{tile_layer.name} has no time; only incidents do")
+        raise ParameterError("datetime", f"{layer.name} has no time; only incidents do")
     start, end = parse_datetime_interval(window)
     names = {f.name for f in layer.readable}
     for name in ("category", "outcome", "status"):
         if args.get(name) and name not in names:
-            raise ParameterError(name, f"{tile_layer.name} has no {name}")
+            raise ParameterError(name, f"{layer.name} has no {name}")
 
     def choices(name: str) -> list[str]:
         return parse_list(name, args.get(name),
@@ -81,7 +82,7 @@ def vector_tile(layer_name: str, z: int, x: int, y: int):
                               f"{tiles.MAX_ZOOM} and x, y 0 to 2^z - 1")
         query = _filters(tile_layer, request.args)
     except (ParameterError, OgcApiError) as exc:
-        return exception_response(exc)
+        return respond(exception_answer(exc))
     key = f"{z}/{x}/{y}?{urlencode(sorted(request.args.items()))}|{_scope_key(query)}"
     cache = _tile_cache()
     etag, body, from_cache = tiles.versioned_tile(
@@ -121,14 +122,14 @@ def tilejson(layer_name: str):
         tile_layer = _tile_layer(layer_name)
         filters = _filters(tile_layer, request.args)
     except (ParameterError, OgcApiError) as exc:
-        return exception_response(exc)
+        return respond(exception_answer(exc))
     query = f"?{urlencode(request.args)}" if request.args else ""
     bounds = (tiles.layer_bounds(db.session, tile_layer, filters.scope_region_ids)
               or (-180.0, -85.0511, 180.0, 85.0511))
     document = {
         "tilejson": "3.0.0",
         "name": tile_layer.name,
-        "description": tile_layer.layer.title,
+        "description": tile_layer.title,
         "scheme": "xyz",
         "tiles": [f"{request.url_root}ogc/tiles/{tile_layer.name}/{{z}}/{{x}}/{{y}}.mvt"
                   f"{query}"],

@@ -2,7 +2,7 @@
 
 Requests: GetCapabilities, GetMap, GetFeatureInfo and GetLegendGraphic (SLD 1.1 style).
 Parameter names are case-insensitive (WMS 1.3.0, 6.8.1); values are not. Maps are drawn
-by ``geo.maps.render`` (layers in ``geo.maps.catalogue``), features at a point come from
+by ``geo.maps.render`` (layers in ``geo.layers``), features at a point come from
 ``geo.queries.features_at_point``. Every request error is a ``ServiceExceptionReport``
 in the version's own format with HTTP 400 (403 for a REGION outside the caller's
 scope); nothing a client sends gives a 500.
@@ -38,34 +38,26 @@ from datetime import UTC, datetime, timedelta
 from html import escape as html_escape
 from urllib.parse import urlencode
 
-from flask import Response, current_app, request, url_for
 from lxml import etree
 
-from app.auth.scope import region_codes_in_scope, region_scope
-from app.errors import register_error_format
-from app.extensions import db
-from app.ogc import bp
-from geo import queries
-from geo.crs import transform_xy
+from app.ogc.context import Answer, ServiceContext
+from geo import queries, scope
+from geo.crs import MAP_CRS, transform_xy
 from geo.errors import OutOfScopeError, ParameterError
 from geo.io.validation import quoted
-from geo.layers import get_layer
+from geo.layers import INCIDENTS, MAP_LAYERS
 from geo.maps import map_request, render
-from geo.maps.catalogue import MAP_CRS, MAP_LAYERS
 from geo.vocabulary import INCIDENT_CATEGORIES, INCIDENT_OUTCOMES
 
 VERSIONS = ("1.3.0", "1.1.1")
 MAP_FORMATS = {"image/png": "png", "image/png; mode=8bit": "png8", "image/png8": "png8",
                "image/jpeg": "jpeg"}
 INFO_FORMATS = ("application/json", "text/html", "text/plain")
-TIME_LAYERS = frozenset(n for n, layer in MAP_LAYERS.items() if layer.time_enabled)
+TIME_LAYERS = frozenset(n for n, layer in MAP_LAYERS.items() if layer.map.time_enabled)
 DEFAULT_TIME_DAYS = 90
 FEATURE_INFO_TOLERANCE_PX = 5
 MAX_FEATURE_COUNT = 50
 LAYER_LIMIT = 16
-# Which geo.layers description holds each queryable map layer's data.
-DATA_LAYERS = {"regions": "regions", "border_segments": "segments",
-               "crossing_points": "crossings", "incidents": "incidents"}
 WMS_NS = "http://www.opengis.net/wms"
 XLINK_NS = "http://www.w3.org/1999/xlink"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
@@ -102,7 +94,7 @@ class Params:
         return value.strip()
 
 
-def _version(params: Params) -> str:
+def request_version(params: Params) -> str:
     version = (params.get("VERSION") or params.get("WMTVER") or "1.3.0").strip()
     if version in ("1.1.0", "1.1"):
         return "1.1.1"
@@ -199,7 +191,7 @@ def _parse_styles(params: Params, layers: tuple[str, ...]) -> tuple[str, ...]:
         raise WmsError(f"STYLES lists {len(styles)} styles for {len(layers)} layers; give "
                        "one per layer (empty = default)", "StyleNotDefined", "STYLES")
     for layer, style in zip(layers, styles, strict=False):
-        allowed = MAP_LAYERS[layer].style_names()
+        allowed = MAP_LAYERS[layer].map.style_names()
         if style not in ("", "default", *allowed):
             raise WmsError(f"layer {layer!r} has no style {style!r}; styles: "
                            + ", ".join(allowed), "StyleNotDefined", "STYLES")
@@ -230,8 +222,12 @@ def _parse_instant(value: str) -> tuple[datetime, bool]:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC), False
 
 
+_MICROSECOND = timedelta(microseconds=1)  # the resolution of PostgreSQL's timestamps
+
+
 def parse_time(value: str | None, default: tuple[datetime, datetime] | None):
-    """The UTC window [start, end) of a TIME value (see the module's docstring)."""
+    """The closed UTC window [start, end] of a TIME value (see the module's docstring);
+    a date, or a date-time to the second, ends at its last microsecond."""
     try:
         return _parse_time(value, default)
     except OverflowError:
@@ -251,14 +247,15 @@ def _parse_time(value: str | None, default: tuple[datetime, datetime] | None):
                        "InvalidDimensionValue", "TIME")
     if "/" not in value:
         moment, date_only = _parse_instant(value)
-        return moment, moment + (timedelta(days=1) if date_only else timedelta(seconds=1))
+        return moment, moment + (timedelta(days=1) if date_only else timedelta(seconds=1)) \
+            - _MICROSECOND
     first, second, *_period = value.split("/")
     start = None if first in ("", "..") else _parse_instant(first)[0]
     end = None
     if second not in ("", ".."):
         moment, date_only = _parse_instant(second)
-        end = moment + (timedelta(days=1) if date_only else timedelta(microseconds=1))
-    if start and end and end <= start:
+        end = moment + timedelta(days=1) - _MICROSECOND if date_only else moment
+    if start and end and end < start:
         raise WmsError(f"TIME {value!r} ends before it starts", "InvalidDimensionValue", "TIME")
     return start, end
 
@@ -276,7 +273,7 @@ class ServiceMetadata:
         if self.time_extent is None:
             return None
         last = self.time_extent[1]
-        return last - timedelta(days=DEFAULT_TIME_DAYS), last + timedelta(microseconds=1)
+        return last - timedelta(days=DEFAULT_TIME_DAYS), last
 
 
 # Per database URL and region scope: (time of the last check, data versions, metadata).
@@ -287,27 +284,29 @@ _METADATA: dict[tuple, tuple[float, str, ServiceMetadata]] = {}
 METADATA_RECHECK_SECONDS = 1.0
 
 
-def service_metadata(scope: frozenset[int] | None = None) -> ServiceMetadata:
-    """Layer extents and the incidents' time extent, of the features in the region
-    scope ``scope`` only (None: unrestricted; the capabilities reveal no more than the
-    maps), cached by the data versions."""
-    database = (_database_url(), None if scope is None else tuple(sorted(scope)))
+def service_metadata(context: ServiceContext) -> ServiceMetadata:
+    """Layer extents and the incidents' time extent, of the features in the caller's
+    region scope only (the capabilities reveal no more than the maps), cached by the
+    data versions."""
+    scope = context.scope
+    database = (context.database_url, None if scope is None else tuple(sorted(scope)))
     cached = _METADATA.get(database)
     now = time.monotonic()
     if cached is not None and now - cached[0] < METADATA_RECHECK_SECONDS:
         return cached[2]
-    session = db.session
+    session = context.session
     versions = json.dumps(queries.data_versions(session), sort_keys=True)
     if cached is not None and cached[1] == versions:
         _METADATA[database] = (now, versions, cached[2])
         return cached[2]
     world = (-180.0, -90.0, 180.0, 90.0)
     extents = {"countries": world}
-    for name, data_layer in DATA_LAYERS.items():
-        extents[name] = queries.layer_extent(session, get_layer(data_layer), scope)
+    for name, layer in MAP_LAYERS.items():
+        if layer.scope_column is not None:
+            extents[name] = queries.layer_extent(session, layer, scope)
     extents["hotspots"] = extents["regions"]
     extents["density"] = extents["incidents"]
-    time_extent = queries.layer_time_extent(session, get_layer("incidents"), scope)
+    time_extent = queries.layer_time_extent(session, INCIDENTS, scope)
     if time_extent is not None:
         time_extent = tuple(t.astimezone(UTC) for t in time_extent)
     found = ServiceMetadata(extents, time_extent)
@@ -322,7 +321,7 @@ def _iso(moment: datetime) -> str:
 # ------------------------------------------------------------------ responses
 
 
-def exception_report(error: WmsError, version: str) -> Response:
+def exception_report(error: WmsError, version: str) -> Answer:
     """A ServiceExceptionReport in the version's format, HTTP ``error.status``."""
     if version == "1.1.1":
         root = etree.Element("ServiceExceptionReport", version="1.1.1")
@@ -344,11 +343,11 @@ def exception_report(error: WmsError, version: str) -> Response:
         item.set("locator", error.locator)
     item.text = error.message
     body = etree.tostring(root, xml_declaration=True, encoding="UTF-8", doctype=doctype)
-    return Response(body, status=error.status, mimetype=mimetype)
+    return {"Content-Type": mimetype}, error.status, body
 
 
-def _service_url() -> str:
-    return url_for("ogc.wms", _external=True) + "?"
+def _service_url(context: ServiceContext) -> str:
+    return context.service_root + "ogc/wms?"
 
 
 def _legend_url(base: str, version: str, layer: str, style: str) -> str:
@@ -369,13 +368,13 @@ def _projected_bbox(bbox, epsg: int) -> tuple[float, float, float, float]:
     return float(min(x)), float(min(y)), float(max(x)), float(max(y))
 
 
-def capabilities(version: str, metadata: ServiceMetadata) -> bytes:
+def capabilities(context: ServiceContext, version: str, metadata: ServiceMetadata) -> bytes:
     """The capabilities document of ``version`` (escaped by lxml)."""
-    base = _service_url()
+    base = _service_url(context)
     v13 = version == "1.3.0"
     ns = f"{{{WMS_NS}}}" if v13 else ""
     href = f"{{{XLINK_NS}}}href"
-    max_size = int(current_app.config.get("WMS_MAX_SIZE", 4096))
+    max_size = context.wms_max_size
 
     def sub(parent, tag, text_=None, **attrs):
         element = etree.SubElement(parent, ns + tag, {k: str(v) for k, v in attrs.items()})
@@ -436,18 +435,19 @@ def capabilities(version: str, metadata: ServiceMetadata) -> bytes:
     top = sub(capability, "Layer")
     sub(top, "Title", "BorderRisk")
     sub(top, "Abstract", "All layers. The incidents layer is scale-dependent: "
-        + MAP_LAYERS["incidents"].abstract)
+        + INCIDENTS.map.abstract)
     for crs in MAP_CRS:
         sub(top, "CRS" if v13 else "SRS", crs)
     _bounding_boxes(sub, top, (-180.0, -90.0, 180.0, 90.0), v13)
     for name, layer in MAP_LAYERS.items():
-        element = sub(top, "Layer", queryable=int(layer.queryable), opaque=0)
+        facet = layer.map
+        element = sub(top, "Layer", queryable=int(facet.queryable), opaque=0)
         sub(element, "Name", name)
         sub(element, "Title", layer.title)
-        sub(element, "Abstract", layer.abstract)
+        sub(element, "Abstract", facet.abstract)
         bbox = metadata.extents.get(name) or (-180.0, -90.0, 180.0, 90.0)
         _bounding_boxes(sub, element, bbox, v13)
-        if layer.time_enabled and metadata.time_extent is not None:
+        if facet.time_enabled and metadata.time_extent is not None:
             start, end = metadata.default_time
             extent = f"{_iso(metadata.time_extent[0])}/{_iso(metadata.time_extent[1])}/PT1S"
             default = f"{_iso(start)}/{_iso(metadata.time_extent[1])}"
@@ -458,7 +458,7 @@ def capabilities(version: str, metadata: ServiceMetadata) -> bytes:
                 sub(element, "Dimension", name="time", units="ISO8601")
                 sub(element, "Extent", extent, name="time", default=default,
                     multipleValues=0, nearestValue=0, current=0)
-        for style in layer.styles:
+        for style in facet.styles:
             style_element = sub(element, "Style")
             sub(style_element, "Name", style.name)
             sub(style_element, "Title", style.title)
@@ -497,26 +497,17 @@ def _bounding_boxes(sub, element, bbox, v13: bool) -> None:
         sub(element, "BoundingBox", **attrs)
 
 
-def _error_answer(status: int, reason: str, code: str, locator: str | None) -> Response:
-    """A ServiceExceptionReport of an error raised outside the WMS's own checks (a
-    database that is down, an unreadable parameter): ``app.errors`` words it so."""
-    error = WmsError(reason, code if status < 500 else None, locator, status=status)
-    return exception_report(error, _version(Params(request.args)))
-
-
-register_error_format("/ogc/wms", _error_answer)
-
-
 # ------------------------------------------------------------------ operations
 
 
-def _map_request(params: Params, version: str, layers_name: str = "LAYERS",
+def _map_request(context: ServiceContext, params: Params, version: str,
+                 layers_name: str = "LAYERS",
                  format_required: bool = True) -> map_request.MapRequest:
     layers = _parse_layers(params, layers_name)
     styles = _parse_styles(params, layers)
     crs = _parse_crs(params, version)
     bbox = _parse_bbox(params, version, crs)
-    max_size = int(current_app.config.get("WMS_MAX_SIZE", 4096))
+    max_size = context.wms_max_size
     width = _parse_int(params, "WIDTH", 1, max_size)
     height = _parse_int(params, "HEIGHT", 1, max_size)
     fmt = (_parse_format(params.required("FORMAT"), MAP_FORMATS) if format_required
@@ -525,29 +516,24 @@ def _map_request(params: Params, version: str, layers_name: str = "LAYERS",
     if TIME_LAYERS & set(layers):
         value = params.get("TIME")
         # The default needs the data's time extent; a given TIME does not.
-        window = parse_time(value, service_metadata(region_scope()).default_time
+        window = parse_time(value, service_metadata(context).default_time
                             if value is None else None)
     region = params.get("REGION") or None  # vendor parameter: a region code
-    codes = region_codes_in_scope()
-    if region is not None and codes is not None and region not in codes:
-        # Whether the region exists or not: the answer reveals no other region.
-        raise WmsError(f"REGION {region!r} is outside your region scope; your regions: "
-                       + ", ".join(codes), "InvalidParameterValue", "REGION", 403)
+    if region is not None:
+        try:
+            scope.check_region(region, context.scope_codes)
+        except OutOfScopeError as error:
+            raise _render_error(error) from None
     return map_request.MapRequest(layers=layers, styles=styles, bbox=bbox, crs=crs, width=width,
                              height=height, fmt=fmt, transparent=_parse_bool(params,
                                                                              "TRANSPARENT"),
                              bgcolor=_parse_bgcolor(params), time=window, region=region,
-                             scope=region_scope(),
-                             analysis_srid=current_app.config["ANALYSIS_SRID"],
+                             scope=context.scope, analysis_srid=context.analysis_srid,
                              categories=_parse_words(params, "CATEGORY", INCIDENT_CATEGORIES),
                              outcome=_parse_words(params, "OUTCOME", INCIDENT_OUTCOMES))
 
 
 _MIME = {"png": "image/png", "png8": "image/png", "jpeg": "image/jpeg"}
-
-
-def _database_url() -> str:
-    return current_app.config["SQLALCHEMY_DATABASE_URI"]
 
 
 def _render_error(error: ParameterError) -> WmsError:
@@ -559,23 +545,23 @@ def _render_error(error: ParameterError) -> WmsError:
                     error.field.upper())
 
 
-def get_map(params: Params, version: str) -> Response:
-    map_request = _map_request(params, version)
+def get_map(context: ServiceContext, params: Params, version: str) -> Answer:
+    map_request = _map_request(context, params, version)
     try:
-        body = render.render_map(map_request, _database_url())
+        body = render.render_map(map_request, context.database_url)
     except ParameterError as error:
         raise _render_error(error) from None
-    return Response(body, mimetype=_MIME[map_request.fmt])
+    return {"Content-Type": _MIME[map_request.fmt]}, 200, body
 
 
-def get_feature_info(params: Params, version: str) -> Response:
-    map_request = _map_request(params, version, format_required=False)
+def get_feature_info(context: ServiceContext, params: Params, version: str) -> Answer:
+    map_request = _map_request(context, params, version, format_required=False)
     query_layers = _parse_layers(params, "QUERY_LAYERS")
     for name in query_layers:
         if name not in map_request.layers:
             raise WmsError(f"query layer {name!r} is not among LAYERS", "LayerNotDefined",
                            "QUERY_LAYERS")
-        if not MAP_LAYERS[name].queryable:
+        if not MAP_LAYERS[name].map.queryable:
             raise WmsError(f"layer {name!r} is not queryable", "LayerNotQueryable",
                            "QUERY_LAYERS")
     info_format = _parse_format(params.get("INFO_FORMAT") or "text/plain", INFO_FORMATS,
@@ -609,7 +595,7 @@ def get_feature_info(params: Params, version: str) -> Response:
                 float(max(lat[:4])))
     region_id = None
     if map_request.region:
-        region_id = queries.region_id_for_code(db.session, map_request.region)
+        region_id = queries.region_id_for_code(context.session, map_request.region)
         if region_id is None:
             raise WmsError(f"unknown region code {map_request.region!r}",
                            "InvalidParameterValue", "REGION")
@@ -618,7 +604,7 @@ def get_feature_info(params: Params, version: str) -> Response:
     features = []
     for name in query_layers:
         features += queries.features_at_point(
-            db.session, name, float(lon[4]), float(lat[4]), envelope, int(count_text),
+            context.session, name, float(lon[4]), float(lat[4]), envelope, int(count_text),
             start, end, region_id, categories=map_request.categories,
             outcomes=map_request.outcome, scope_region_ids=map_request.scope)
     return _feature_info_response(features, info_format)
@@ -628,7 +614,7 @@ def _plain(value) -> str:
     return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
-def _feature_info_response(features: list[dict], info_format: str) -> Response:
+def _feature_info_response(features: list[dict], info_format: str) -> Answer:
     if info_format == "application/json":
         collection = {"type": "FeatureCollection", "features": [
             {"type": "Feature", "id": f"{f['layer']}.{f['id']}",
@@ -636,7 +622,7 @@ def _feature_info_response(features: list[dict], info_format: str) -> Response:
              "properties": {k: (v.isoformat() if isinstance(v, datetime) else v)
                             for k, v in f.items() if k != "geometry_json"}}
             for f in features]}
-        return Response(json.dumps(collection), mimetype="application/json")
+        return {"Content-Type": "application/json"}, 200, json.dumps(collection)
     rows = [{k: v for k, v in f.items() if k != "geometry_json"} for f in features]
     if info_format == "text/html":
         parts = ["<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Features"
@@ -650,43 +636,43 @@ def _feature_info_response(features: list[dict], info_format: str) -> Response:
                          for k, v in row.items() if v is not None)
             parts.append("</table>")
         parts.append("</body></html>")
-        return Response("".join(parts), mimetype="text/html")
+        return {"Content-Type": "text/html; charset=utf-8"}, 200, "".join(parts)
     lines = [f"{len(rows)} feature(s)"]
     for row in rows:
         lines.append(f"Layer '{row['layer']}' feature {row['id']}:")
         lines.extend(f"  {k} = {_plain(v)}" for k, v in row.items() if k != "layer")
-    return Response("\n".join(lines) + "\n", mimetype="text/plain")
+    return {"Content-Type": "text/plain; charset=utf-8"}, 200, "\n".join(lines) + "\n"
 
 
-def get_legend_graphic(params: Params) -> Response:
+def get_legend_graphic(params: Params) -> Answer:
     layer = params.required("LAYER")
     if layer not in MAP_LAYERS:
         raise WmsError(f"layer {layer!r} is not defined; layers: " + ", ".join(MAP_LAYERS),
                        "LayerNotDefined", "LAYER")
     style = (params.get("STYLE") or "").strip()
-    if style not in ("", "default", *MAP_LAYERS[layer].style_names()):
+    if style not in ("", "default", *MAP_LAYERS[layer].map.style_names()):
         raise WmsError(f"layer {layer!r} has no style {style!r}; styles: "
-                       + ", ".join(MAP_LAYERS[layer].style_names()), "StyleNotDefined", "STYLE")
+                       + ", ".join(MAP_LAYERS[layer].map.style_names()), "StyleNotDefined", "STYLE")
     fmt = _parse_format(params.get("FORMAT") or "image/png", MAP_FORMATS)
-    return Response(render.render_legend(layer, style, fmt), mimetype=_MIME[fmt])
+    return {"Content-Type": _MIME[fmt]}, 200, render.render_legend(layer, style, fmt)
 
 
-def get_capabilities(params: Params, version: str) -> Response:
+def get_capabilities(context: ServiceContext, params: Params, version: str) -> Answer:
     requested = params.get("FORMAT")
     if requested and requested.strip() not in ("text/xml", "application/vnd.ogc.wms_xml",
                                                 "application/xml"):
         raise WmsError(f"FORMAT {requested!r} is not supported for GetCapabilities; use "
                        "text/xml", "InvalidFormat", "FORMAT")
-    body = capabilities(version, service_metadata(region_scope()))
+    body = capabilities(context, version, service_metadata(context))
     mimetype = "text/xml" if version == "1.3.0" else "application/vnd.ogc.wms_xml"
-    return Response(body, mimetype=mimetype)
+    return {"Content-Type": mimetype}, 200, body
 
 
-@bp.get("/wms")
-def wms():
-    """The WMS endpoint: dispatch on REQUEST; every request error is an exception report."""
-    params = Params(request.args)
-    version = _version(params)
+def wms(context: ServiceContext, args: dict[str, str]) -> Answer:
+    """A WMS request (its query parameters ``args``): dispatch on REQUEST; every request
+    error is an exception report."""
+    params = Params(args)
+    version = request_version(params)
     try:
         service = params.get("SERVICE")
         operation = params.required("REQUEST")
@@ -695,11 +681,11 @@ def wms():
                            "SERVICE")
         name = operation.strip().lower()
         if name in ("getcapabilities", "capabilities"):
-            return get_capabilities(params, version)
+            return get_capabilities(context, params, version)
         if name == "getmap" or name == "map":
-            return get_map(params, version)
+            return get_map(context, params, version)
         if name == "getfeatureinfo":
-            return get_feature_info(params, version)
+            return get_feature_info(context, params, version)
         if name == "getlegendgraphic":
             return get_legend_graphic(params)
         raise WmsError(f"REQUEST {operation!r} is not supported; use GetCapabilities, "

@@ -5,7 +5,6 @@ hexagon grid over the area (``Grid``, cached by ``GRIDS``).
 
 from __future__ import annotations
 
-import io
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -16,13 +15,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import shapely
 from sqlalchemy import text
-from sqlalchemy.dialects.postgresql import psycopg2
 
 from geo import queries
 from geo.crs import STORAGE_SRID, reproject, transform_xy
 from geo.errors import ParameterError
 from geo.hotspots import hexgrid
 from geo.hotspots.gridweights import HexNeighbourhood
+from geo.incidents import read_incidents
 from geo.layers import INCIDENTS
 
 if TYPE_CHECKING:  # output imports this module
@@ -141,23 +140,6 @@ def study_area_geometry(session, area: StudyArea, srid: int):
     raise ParameterError("region", "give a region code or a bbox")
 
 
-_COPY_HEADER = 19  # PGCOPY signature (11) + flags (4) + header extension length (4)
-# One row of the binary COPY below: field count, then (length, value) per column. The
-# point comes as PostGIS's binary form, EWKB with SRID: byte order (1 = little-endian),
-# type 0x20000001 (point with SRID), SRID, x, y. occurred_at is microseconds since
-# 2000-01-01 UTC. Reading the columns as stored, without ST_X/ST_Y/extract per row,
-# saves the server about 40 % of the statement's time.
-_COPY_ROW = np.dtype([
-    ("fields", ">i2"),
-    ("geom_length", ">i4"), ("byte_order", "u1"), ("wkb_type", "<u4"), ("srid", "<u4"),
-    ("lon", "<f8"), ("lat", "<f8"),
-    ("persons_length", ">i4"), ("persons", ">i4"),
-    ("time_length", ">i4"), ("time_us", ">i8"),
-])
-_EWKB_POINT_WITH_SRID = 0x20000001
-_POSTGRES_EPOCH_US = 946_684_800_000_000  # 2000-01-01 in microseconds since 1970
-
-
 def _incident_filter(selection: Selection, envelope_lonlat) -> tuple[str, dict]:
     """WHERE clause (SQLAlchemy ``:name`` placeholders) and values selecting
     ``selection``'s incidents whose point lies in ``envelope_lonlat`` (min lon, min lat,
@@ -182,46 +164,19 @@ def _incident_filter(selection: Selection, envelope_lonlat) -> tuple[str, dict]:
              "envelope_maxx": maxx, "envelope_maxy": maxy})
 
 
-def _pyformat(sql: str, params: dict) -> tuple[str, dict]:
-    """``sql`` with ``:name`` placeholders as psycopg2's ``%(name)s`` text and its
-    values, compiled by SQLAlchemy's psycopg2 dialect (which also doubles any ``%``)."""
-    compiled = text(sql).bindparams(**params).compile(dialect=psycopg2.dialect())
-    return str(compiled), compiled.params
-
-
 def load_incidents(session, selection: Selection, envelope_lonlat, srid: int) -> dict:
     """Coordinates (metres in ``srid``), weights and times (epoch seconds, UTC) of the
     selected incidents whose point lies in ``envelope_lonlat`` (EPSG:4326 bounds).
 
-    The filter is :func:`_incident_filter`. Reads with one binary ``COPY``; values are
-    bound by the driver (psycopg2 ``mogrify``).
+    The filter is :func:`_incident_filter`, read by ``geo.incidents.read_incidents``
+    (one binary ``COPY``; values bound by the driver).
     """
     where, params = _incident_filter(selection, envelope_lonlat)
-    query, params = _pyformat(
-        f"SELECT geom, persons_count, occurred_at FROM incidents WHERE {where}", params)
-    raw = session.connection().connection
-    with raw.cursor() as cursor:
-        statement = cursor.mogrify(query, params).decode()
-        # psycopg2 writes each row separately: a C-level buffer keeps that cheap.
-        buffer = io.BytesIO()
-        cursor.copy_expert(f"COPY ({statement}) TO STDOUT WITH (FORMAT binary)", buffer)
-    data = buffer.getbuffer()
-    records = np.frombuffer(data, dtype=_COPY_ROW, offset=_COPY_HEADER,
-                            count=(len(data) - _COPY_HEADER - 2) // _COPY_ROW.itemsize)
-    if not ((records["fields"] == 3).all() and (records["geom_length"] == 25).all()
-            and (records["byte_order"] == 1).all()
-            and (records["wkb_type"] == _EWKB_POINT_WITH_SRID).all()
-            and (records["persons_length"] == 4).all() and (records["time_length"] == 8).all()):
-        raise RuntimeError("unexpected binary layout of incidents (geom, persons_count, "
-                           "occurred_at): a 2-D point with SRID, int4 and timestamptz expected")
-    lon, lat = records["lon"].astype(float), records["lat"].astype(float)
+    read = read_incidents(session.connection().connection, where, params)
+    lon, lat = read.lon, read.lat
     x, y = transform_xy(lon, lat, STORAGE_SRID, srid) if len(lon) else (lon, lat)
-    persons = records["persons"].astype(float)
-    weight = persons if selection.weight == "persons" else np.ones(len(lon))
-    # the same doubles as extract(epoch FROM occurred_at)::float8: the exact quotient,
-    # correctly rounded
-    seconds = (records["time_us"].astype(np.int64) + _POSTGRES_EPOCH_US).astype(float) / 1e6
-    return {"x": np.asarray(x), "y": np.asarray(y), "weight": weight, "time": seconds}
+    weight = read.persons if selection.weight == "persons" else np.ones(len(lon))
+    return {"x": np.asarray(x), "y": np.asarray(y), "weight": weight, "time": read.time}
 
 
 # ------------------------------------------------------------------ grid

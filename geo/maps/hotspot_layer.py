@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
-from datetime import UTC, datetime
 
 import mapnik
 from sqlalchemy import text
@@ -70,9 +69,6 @@ def hotspot_features(database_url: str, time: tuple | None, region: str | None,
             if region:
                 raise ParameterError("region", f"unknown region code {region!r}")
             return {"type": "FeatureCollection", "features": []}
-        # geo.hotspots.pipeline bounds are closed: [start, end - 1 µs] is our [start, end).
-        if end is not None:
-            end = datetime.fromtimestamp(end.timestamp() - 1e-6, UTC)
         # Selection takes one outcome or none (all): both outcomes are all of them.
         selection = inputs.Selection(start=start, end=end, categories=tuple(categories),
                                        outcome=outcome[0] if len(set(outcome)) == 1 else None,

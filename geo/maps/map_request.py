@@ -10,12 +10,9 @@ from datetime import datetime
 
 import numpy as np
 
-from geo.crs import DEFAULT_ANALYSIS_SRID
+from geo.crs import DEFAULT_ANALYSIS_SRID, MAP_CRS
 from geo.errors import ParameterError
-from geo.maps.catalogue import (
-    MAP_CRS,
-    MAP_LAYERS,
-)
+from geo.layers import MAP_LAYERS
 from geo.maps.palette import RISK_LEVEL_COLOURS
 from geo.vocabulary import INCIDENT_CATEGORIES, INCIDENT_OUTCOMES
 
@@ -39,7 +36,7 @@ class MapRequest:
     Parameters
     ----------
     layers : tuple of str
-        Names from ``geo.maps.catalogue.MAP_LAYERS``, drawn bottom to top.
+        Names from ``geo.layers.MAP_LAYERS``, drawn bottom to top.
     styles : tuple of str
         One per layer ('' = the layer's default), or empty for all defaults.
     bbox : tuple of float
@@ -56,8 +53,8 @@ class MapRequest:
     bgcolor : str
         Background colour '#RRGGBB'.
     time : tuple of datetime or None
-        UTC [start, end) of ``occurred_at`` for incidents, hotspots and density; either
-        end may be None (open).
+        UTC closed window [start, end] of ``occurred_at`` for incidents, hotspots and
+        density (as ``geo.queries.FeatureQuery``); either end may be None (open).
     region : str or None
         Region code restricting incidents, hotspots and density.
     scope : frozenset of int or None
@@ -108,7 +105,7 @@ def resolved_styles(request: MapRequest) -> tuple[str, ...]:
                              f"got {len(styles)}")
     chosen = []
     for name, style in zip(request.layers, styles, strict=True):
-        layer = MAP_LAYERS[name]
+        layer = MAP_LAYERS[name].map
         if style in ("", "default"):
             style = layer.default_style
         if style not in layer.style_names():

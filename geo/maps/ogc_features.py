@@ -44,7 +44,7 @@ from geo import queries
 from geo.crs import STORAGE_SRID, transform_xy
 from geo.errors import ParameterError
 from geo.hotspots import inputs, pipeline
-from geo.layers import CROSSINGS, INCIDENTS, REGIONS, SEGMENTS, Field, Layer
+from geo.layers import HOTSPOT_WINDOW_DAYS, HOTSPOTS, INCIDENTS, REGIONS, Field, Layer
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 
@@ -68,89 +68,7 @@ CRS_URIS: dict[str, OutputCrs] = {
         OutputCrs("http://www.opengis.net/def/crs/EPSG/0/32638", 32638, False, 3),
     )
 }
-HOTSPOT_WINDOW = timedelta(days=90)
-
-# Sections with the scores of the latest assessment that covers each; a constant
-# subquery used as the "table" of the risk collection (no input in it).
-_LATEST_RISK = """(
-    SELECT DISTINCT ON (r.segment_id)
-           r.segment_id AS id, s.code, s.name, s.region_id, r.assessment_id,
-           a.period_start, a.period_end, a.created_at AS assessed_at, r.threat,
-           r.vulnerability, r.impact, r.risk, r.level, r.rank, s.geom
-      FROM risk_section_results AS r
-      JOIN risk_assessments AS a ON a.id = r.assessment_id
-      JOIN border_segments AS s ON s.id = r.segment_id
-     ORDER BY r.segment_id, a.created_at DESC, a.id DESC) AS latest_risk"""
-
-RISK_RESULTS = Layer(
-    name="risk", table=_LATEST_RISK, title="Risk of border sections (latest assessment)",
-    geometry_type="LineString", fields=(),
-    derived=(
-        Field("code", "text"), Field("name", "text"), Field("region_id", "int"),
-        Field("assessment_id", "int"), Field("period_start", "timestamp"),
-        Field("period_end", "timestamp"), Field("assessed_at", "timestamp"),
-        Field("threat", "int", minimum=1, maximum=5),
-        Field("vulnerability", "int", minimum=1, maximum=5),
-        Field("impact", "int", minimum=1, maximum=5),
-        Field("risk", "int", minimum=1, maximum=125),
-        Field("level", "choice", choices=("low", "medium", "high", "critical")),
-        Field("rank", "int"),
-    ),
-    key=("id",), filters=frozenset({"bbox"}), default_sort=("id",),
-)
-
-HOTSPOT_CELLS = Layer(
-    name="hotspots", table="", title="Hot-spots (Gi*, last 90 days of data)",
-    geometry_type="Polygon", fields=(),
-    derived=(
-        Field("cell", "text", description="Hexagon index i,j in the analysis grid."),
-        Field("count", "float", description="Incidents in the cell."),
-        Field("z", "float", description="Getis-Ord Gi* z-score."),
-        Field("p", "float", description="Two-sided p-value of z."),
-        Field("bin", "int", choices=(-3, -2, -1, 0, 1, 2, 3),
-              description="-3..3: 99/95/90 % cold/hot, 0 not significant (FDR)."),
-    ),
-    key=("cell",), filters=frozenset({"bbox"}), default_sort=("id",),
-)
-
-
-@dataclass(frozen=True)
-class Collection:
-    """An OGC API Features collection: its id, description and what it reads."""
-
-    id: str
-    title: str
-    description: str
-    layer: Layer
-
-    @property
-    def temporal(self) -> bool:
-        return self.layer.time_field is not None
-
-    @property
-    def queryables(self) -> tuple[Field, ...]:
-        """Properties a client may filter on by equality (``?name=value``)."""
-        return tuple(f for f in self.layer.readable
-                     if f.kind in ("text", "choice", "int") and f.name != "description")
-
-
-COLLECTIONS: dict[str, Collection] = {c.id: c for c in (
-    Collection("regions", REGIONS.title, "Regional units (approximate in the demo).",
-               REGIONS),
-    Collection("border_segments", SEGMENTS.title,
-               "Sections of the state border and coast, with their region and length.",
-               SEGMENTS),
-    Collection("crossing_points", CROSSINGS.title, "Border crossing points.", CROSSINGS),
-    Collection("incidents", INCIDENTS.title,
-               "Border incidents; temporal by occurred_at (filter with datetime).",
-               INCIDENTS),
-    Collection("hotspots", HOTSPOT_CELLS.title,
-               "Getis-Ord Gi* hexagon cells (2 km) of the 90 days ending at the latest "
-               "incident, over the extent of all regions.", HOTSPOT_CELLS),
-    Collection("risk", RISK_RESULTS.title,
-               "Border sections with the CIRAM scores of their latest stored assessment.",
-               RISK_RESULTS),
-)}
+HOTSPOT_WINDOW = timedelta(days=HOTSPOT_WINDOW_DAYS)
 
 
 def parse_property_value(field: Field, value: str) -> object:
@@ -180,24 +98,24 @@ _extents: dict[tuple, tuple[tuple, dict]] = {}
 _extents_lock = threading.Lock()
 
 
-def collection_extent(session, collection: Collection,
+def collection_extent(session, collection: Layer,
                       scope_region_ids: frozenset[int] | None = None) -> dict:
     """The OGC ``extent`` of a collection: spatial bbox (CRS84) and, for temporal
     collections, the interval of its time field; of the features in the region scope
     ``scope_region_ids`` only (None: unrestricted), so that the metadata reveals no
     more than the items. Cached until the data changes."""
     versions = tuple(session.execute(_VERSIONS).one())
-    key = (collection.id, None if scope_region_ids is None else tuple(sorted(scope_region_ids)))
+    key = (collection.name, None if scope_region_ids is None else tuple(sorted(scope_region_ids)))
     with _extents_lock:
         cached = _extents.get(key)
         if cached is not None and cached[0] == versions:
             return cached[1]
-    if collection.layer is HOTSPOT_CELLS:
+    if collection is HOTSPOTS:
         bbox = queries.layer_extent(session, REGIONS, scope_region_ids)
         times = _hotspot_window(session, scope_region_ids)
     else:
-        bbox = queries.layer_extent(session, collection.layer, scope_region_ids)
-        times = queries.layer_time_extent(session, collection.layer, scope_region_ids)
+        bbox = queries.layer_extent(session, collection, scope_region_ids)
+        times = queries.layer_time_extent(session, collection, scope_region_ids)
     extent: dict = {"spatial": {"bbox": [list(bbox) if bbox else [-180, -90, 180, 90]],
                                 "crs": CRS84}}
     if times is not None:
@@ -211,14 +129,15 @@ def collection_extent(session, collection: Collection,
 # ------------------------------------------------------------------ items
 
 
-def items(session, collection: Collection, query: queries.FeatureQuery, crs: OutputCrs,
+def items(session, collection: Layer, query: queries.FeatureQuery, crs: OutputCrs,
           max_cells: int, analysis_srid: int) -> queries.FeaturePage:
     """A page of a collection's items as GeoJSON text, in ``crs``.
 
     Parameters
     ----------
     session : sqlalchemy.orm.Session
-    collection : Collection
+    collection : geo.layers.Layer
+        A layer of ``geo.layers.COLLECTIONS``.
     query : geo.queries.FeatureQuery
         bbox (EPSG:4326 or ``bbox_srid``), time window, property filters, page.
     crs : OutputCrs
@@ -228,13 +147,13 @@ def items(session, collection: Collection, query: queries.FeatureQuery, crs: Out
     analysis_srid : int
         EPSG code of the metric CRS of the hot-spot grid, e.g. 32638.
     """
-    if collection.layer is HOTSPOT_CELLS:
+    if collection is HOTSPOTS:
         return _hotspot_page(session, query, crs, max_cells, analysis_srid)
-    return queries.feature_page(session, collection.layer, query, crs.srid, crs.swap_axes,
+    return queries.feature_page(session, collection, query, crs.srid, crs.swap_axes,
                                 crs.decimals)
 
 
-def item(session, collection: Collection, feature_id: int, crs: OutputCrs, max_cells: int,
+def item(session, collection: Layer, feature_id: int, crs: OutputCrs, max_cells: int,
          analysis_srid: int, scope_region_ids: frozenset[int] | None = None) -> str | None:
     """One item as GeoJSON Feature text, or None when there is no such id (or it is
     outside the region scope ``scope_region_ids``; None: unrestricted)."""

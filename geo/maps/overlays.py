@@ -5,11 +5,9 @@ a kernel density surface (``density``), and composited over mapnik's image.
 
 from __future__ import annotations
 
-import io
 import struct
 import threading
 import zlib
-from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 
@@ -20,81 +18,18 @@ from geo import queries
 from geo.crs import transform_xy
 from geo.db import map_engine
 from geo.hotspots import density as kde
-from geo.maps.catalogue import (
+from geo.incidents import IncidentArrays, read_incidents
+from geo.layers import (
     INCIDENT_CELL_CLASSES,
     INCIDENT_CELL_PIXELS,
 )
 from geo.maps.map_request import CRS_EPSG, MapRequest
 from geo.maps.palette import DENSITY_RAMP, INCIDENT_CELL_COLOURS
-from geo.vocabulary import INCIDENT_CATEGORIES, INCIDENT_OUTCOMES
+from geo.queries import FeatureQuery
 
 # ------------------------------------------------------------------ incident points (numpy)
 
-
-@dataclass
-class _Points:
-    version: int
-    lon: np.ndarray
-    lat: np.ndarray
-    time: np.ndarray  # epoch seconds, UTC, ascending
-    region: np.ndarray
-    category: np.ndarray  # int8 code: _CATEGORY_CODES position + 1, 0 = other
-    outcome: np.ndarray  # int8 code: _OUTCOME_CODES position + 1, 0 = other
-    projected: dict = field(default_factory=dict)
-
-    def xy(self, epsg: int) -> tuple[np.ndarray, np.ndarray]:
-        """Coordinates in ``epsg`` as float32 (half the memory traffic of float64; ~0.5 m
-        resolution at UTM northings, far below a pixel), computed once per CRS."""
-        if epsg not in self.projected:
-            if epsg == 4326:
-                x, y = self.lon, self.lat
-            else:
-                lat = np.clip(self.lat, -85.06, 85.06) if epsg == 3857 else self.lat
-                x, y = transform_xy(self.lon, lat, 4326, epsg)
-            self.projected[epsg] = (np.asarray(x, dtype=np.float32),
-                                    np.asarray(y, dtype=np.float32))
-        return self.projected[epsg]
-
-    def select(self, start: datetime | None, end: datetime | None, region: int,
-               categories: tuple[str, ...] = (), outcomes: tuple[str, ...] = (),
-               scope: tuple[int, ...] | None = None) -> slice | np.ndarray:
-        """The points in [start, end) (and the region when not 0, of the categories and
-        outcomes when given, of the regions of ``scope`` when not None): a slice (no
-        copy) of the time-sorted arrays, or an index array when another filter is given.
-        Unlinked incidents (region 0) are outside every scope."""
-        lo = 0 if start is None else int(np.searchsorted(self.time, start.timestamp(), "left"))
-        hi = (len(self.time) if end is None
-              else int(np.searchsorted(self.time, end.timestamp(), "left")))
-        if not (region or categories or outcomes or scope is not None):
-            return slice(lo, hi)
-        keep = np.ones(hi - lo, dtype=bool)
-        if region:
-            keep &= self.region[lo:hi] == region
-        if scope is not None:
-            keep &= np.isin(self.region[lo:hi], np.array(scope, dtype=np.int64))
-        if categories:
-            keep &= np.isin(self.category[lo:hi], _codes(_CATEGORY_CODES, categories))
-        if outcomes:
-            keep &= np.isin(self.outcome[lo:hi], _codes(_OUTCOME_CODES, outcomes))
-        return lo + np.flatnonzero(keep)
-
-
-# Small integer codes of the vocabularies in the in-process copy of the points.
-_CATEGORY_CODES = tuple(INCIDENT_CATEGORIES)
-_OUTCOME_CODES = tuple(INCIDENT_OUTCOMES)
-
-
-def _codes(vocabulary: tuple[str, ...], names: tuple[str, ...]) -> np.ndarray:
-    return np.array([vocabulary.index(n) + 1 for n in names], dtype=np.int8)
-
-
-def _sql_text_array(vocabulary: tuple[str, ...]) -> str:
-    """A vocabulary (constants of geo.vocabulary, never user input) as a SQL text[]."""
-    return "ARRAY[" + ", ".join("'" + v.replace("'", "''") + "'" for v in vocabulary) \
-        + "]::text[]"
-
-
-_POINTS: dict[str, _Points] = {}
+_POINTS: dict[str, IncidentArrays] = {}
 _POINTS_LOCK = threading.Lock()
 
 
@@ -102,47 +37,19 @@ def incidents_version(connection) -> int:
     return int(queries.data_versions(connection)["incidents"])
 
 
-def incident_points(database_url: str) -> _Points:
-    """Coordinates, times and regions of every incident, cached per data version."""
+def incident_points(database_url: str) -> IncidentArrays:
+    """Every incident (``geo.incidents``), time-sorted, cached per data version."""
     with map_engine(database_url).connect() as connection:
         version = incidents_version(connection)
         cached = _POINTS.get(database_url)
         if cached is not None and cached.version == version:
             return cached
         with _POINTS_LOCK:
-            records = _copy_points(connection.connection.dbapi_connection)
-            points = _Points(version, records["value0"].astype(float),
-                             records["value1"].astype(float), records["value2"].astype(float),
-                             records["value3"].astype(np.int64),
-                             records["value4"].astype(np.int8),
-                             records["value5"].astype(np.int8))
+            points = read_incidents(connection.connection.dbapi_connection,
+                                    order_by_time=True)
+            points.version = version
             _POINTS[database_url] = points
         return points
-
-
-# One row of the binary COPY of _copy_points: field count, then (length, float8) x 6.
-_COPY_ROW = np.dtype([("fields", ">i2")] + [
-    item for n in range(6) for item in ((f"length{n}", ">i4"), (f"value{n}", ">f8"))])
-_COPY_HEADER = 19  # PGCOPY signature (11) + flags (4) + header extension length (4)
-
-
-def _copy_points(raw_connection) -> np.ndarray:
-    """lon, lat, epoch seconds, region id, category code and outcome code
-    (``value0``..``value5``) of every incident, time-ordered, read with one binary COPY
-    (a million rows in about a second)."""
-    buffer = io.BytesIO()
-    with raw_connection.cursor() as cursor:
-        cursor.copy_expert(
-            "COPY (SELECT ST_X(geom)::float8, ST_Y(geom)::float8, "
-            "extract(epoch FROM occurred_at)::float8, COALESCE(region_id, 0)::float8, "
-            f"COALESCE(array_position({_sql_text_array(_CATEGORY_CODES)}, category), 0)"
-            "::float8, "
-            f"COALESCE(array_position({_sql_text_array(_OUTCOME_CODES)}, outcome), 0)"
-            "::float8 "
-            "FROM incidents ORDER BY occurred_at) TO STDOUT WITH (FORMAT binary)", buffer)
-    data = buffer.getvalue()
-    return np.frombuffer(data, dtype=_COPY_ROW, offset=_COPY_HEADER,
-                         count=(len(data) - _COPY_HEADER - 2) // _COPY_ROW.itemsize)
 
 
 def time_window(request: MapRequest) -> tuple[datetime | None, datetime | None]:
@@ -154,19 +61,30 @@ def scope_ids(request: MapRequest) -> tuple[int, ...] | None:
 
 
 def _selection(request: MapRequest, region: int) -> tuple:
-    """The arguments of ``_Points.select`` for a request (hashable: a cache key)."""
+    """What a request selects of the incidents (hashable: a cache key; see
+    :func:`_query`)."""
     return (*time_window(request), region, tuple(request.categories), tuple(request.outcome),
             scope_ids(request))
+
+
+def _query(selection: tuple) -> FeatureQuery:
+    """The ``FeatureQuery`` of a :func:`_selection` (the closed window, the region id or
+    0, categories, outcomes, scope)."""
+    start, end, region, categories, outcomes, scope = selection
+    return FeatureQuery(start=start, end=end, region_id=region or None,
+                        categories=list(categories), outcomes=list(outcomes),
+                        scope_region_ids=None if scope is None else frozenset(scope),
+                        limit=None)
 
 
 def hex_rgb(colour: str) -> tuple[int, int, int]:
     return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
 
 
-def incident_cells(request: MapRequest, points: _Points, region: int) -> np.ndarray:
+def incident_cells(request: MapRequest, points: IncidentArrays, region: int) -> np.ndarray:
     """Counts of the selected incidents per INCIDENT_CELL_PIXELS-pixel cell, (rows, cols),
     cells counted from the map's top-left corner."""
-    index = points.select(*_selection(request, region))
+    index = points.select(_query(_selection(request, region)))
     x, y = points.xy(CRS_EPSG[request.crs])
     x, y = x[index], y[index]
     minx, miny, maxx, maxy = request.bbox
@@ -182,7 +100,7 @@ def incident_cells(request: MapRequest, points: _Points, region: int) -> np.ndar
     return np.bincount(cell, minlength=rows * cols).reshape(rows, cols)
 
 
-def incident_cells_rgba(request: MapRequest, points: _Points, region: int) -> np.ndarray:
+def incident_cells_rgba(request: MapRequest, points: IncidentArrays, region: int) -> np.ndarray:
     counts = incident_cells(request, points, region)
     classes = np.searchsorted(np.array(INCIDENT_CELL_CLASSES), counts, side="left")
     palette = np.array([(*hex_rgb(c), 220) for c in INCIDENT_CELL_COLOURS], dtype=np.uint8)
@@ -195,10 +113,10 @@ def incident_cells_rgba(request: MapRequest, points: _Points, region: int) -> np
 
 @lru_cache(maxsize=32)
 def _density_setup(database_url: str, version: int, selection: tuple, analysis_srid: int):
-    """Bandwidth (metres) and peak density (per km²) of a selection (the arguments of
-    ``_Points.select``) in the analysis CRS ``analysis_srid``."""
+    """Bandwidth (metres) and peak density (per km²) of a selection (:func:`_selection`)
+    in the analysis CRS ``analysis_srid``."""
     points = _POINTS[database_url]
-    index = points.select(*selection)
+    index = points.select(_query(selection))
     x, y = points.xy(analysis_srid)
     x, y = x[index], y[index]
     if len(x) < 3:
@@ -231,7 +149,7 @@ def _binned_density(x, y, bounds, bandwidth: float, cell: float):
     return np.clip(surface, 0, None), x0, y0, cell
 
 
-def density_rgba(request: MapRequest, database_url: str, points: _Points,
+def density_rgba(request: MapRequest, database_url: str, points: IncidentArrays,
                   region: int) -> np.ndarray:
     """The density layer's pixels (h, w, 4): the KDE evaluated every 4 pixels from a
     binned surface in the analysis CRS, coloured relative to the window's peak density."""
@@ -256,7 +174,7 @@ def density_rgba(request: MapRequest, database_url: str, points: _Points,
     cell = max(min(bandwidth / 4, pixel_m), (bounds[2] - bounds[0] + bounds[3] - bounds[1]
                                               + 4 * bandwidth) / 2048)
     x, y = points.xy(srid)
-    index = points.select(*_selection(request, region))
+    index = points.select(_query(_selection(request, region)))
     x, y = x[index], y[index]
     near = ((x > bounds[0] - bandwidth) & (x < bounds[2] + bandwidth)
             & (y > bounds[1] - bandwidth) & (y < bounds[3] + bandwidth))

@@ -30,7 +30,7 @@ INCIDENT_CATEGORY_COLOURS: dict[str, str] = {
     name: _CATEGORY_PALETTE[k % len(_CATEGORY_PALETTE)]
     for k, name in enumerate(INCIDENT_CATEGORIES)
 }
-# Aggregated incident cells, one colour per class of geo.maps.catalogue.INCIDENT_CELL_CLASSES
+# Aggregated incident cells, one colour per class of geo.layers.INCIDENT_CELL_CLASSES
 # plus the open last class (YlOrRd).
 INCIDENT_CELL_COLOURS = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
 # Kernel density ramp from low to the window's peak (YlOrRd), drawn semi-transparent.

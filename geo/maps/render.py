@@ -1,7 +1,7 @@
 """Map rendering with mapnik, straight from PostGIS, shared by the WMS and the bulletin.
 
 ``render_map(MapRequest(...), database_url)`` returns an encoded image (PNG 32- or
-8-bit, or JPEG). Layers are described in ``geo.maps.catalogue``, colours in
+8-bit, or JPEG). Layers are described in ``geo.layers``, colours in
 ``geo.maps.palette``, the request in ``geo.maps.map_request``; the numpy rasters are
 ``geo.maps.overlays`` and the hot-spot layer ``geo.maps.hotspot_layer``.
 
@@ -24,7 +24,7 @@ How a map is drawn:
   region; incidents of the scope only). A requested REGION outside the scope is an
   ``OutOfScopeError``.
 * Raster layers (``density``, and ``incidents`` at small scales as count cells, see
-  ``geo.maps.catalogue.INCIDENT_POINT_MAX_SCALE``) are computed with numpy from an
+  ``geo.layers.INCIDENT_POINT_MAX_SCALE``) are computed with numpy from an
   in-process copy of the incident points (refreshed when the ``incidents`` data
   version changes) and composited in layer order. A whole-country map of a million
   incidents is then a ``bincount``, not a million-row query.
@@ -60,9 +60,14 @@ from sqlalchemy.orm import Session
 
 from geo.db import MAPNIK_POOL_SIZE, map_engine, mapnik_parameters
 from geo.errors import OutOfScopeError, ParameterError
-from geo.maps.catalogue import (
+from geo.layers import (
+    CROSSINGS,
     INCIDENT_CELL_CLASSES,
     INCIDENT_POINT_MAX_SCALE,
+    INCIDENTS,
+    REGIONS,
+    SEGMENTS,
+    Layer,
 )
 from geo.maps.hotspot_layer import EMPTY_GEOJSON, hotspot_datasource
 from geo.maps.map_request import (
@@ -97,6 +102,7 @@ from geo.maps.palette import (
     RISK_LEVEL_COLOURS,
     SEGMENT_PLAIN_COLOUR,
 )
+from geo.scope import in_scope
 from geo.vocabulary import INCIDENT_CATEGORIES
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -239,28 +245,28 @@ _SEGMENT_LEVEL_SQL = """
 # The subqueries of the vector layers. Only mapnik variables (quoted by mapnik, values
 # formatted by this module) and !bbox! vary.
 
-# The region scope: '' is unrestricted (a constant the planner folds away), else
-# comma-joined integer ids formatted by _variables.
-def _scope_sql(column: str) -> str:
-    return (f"(CAST(!@scope! AS text) = '' OR {column} = ANY(CAST(string_to_array("
-            "CAST(!@scope! AS text), ',') AS integer[])))")
+# The region scope (geo.scope): '' is unrestricted (a constant the planner folds away),
+# else comma-joined integer ids formatted by _variables.
+def _scope_sql(layer: Layer, alias: str = "") -> str:
+    return (f"(CAST(!@scope! AS text) = '' OR {alias}{layer.scope_column} = ANY(CAST("
+            "string_to_array(CAST(!@scope! AS text), ',') AS integer[])))")
 
 
 _LAYER_SQL = {
     "regions": "(SELECT id, code, name_en, geom FROM regions WHERE geom && !bbox! AND "
-    + _scope_sql("id") + ") AS t",
+    + _scope_sql(REGIONS) + ") AS t",
     "border_segments": "(SELECT s.id, s.code, s.geom, " + _SEGMENT_LEVEL_SQL
     + " AS level FROM border_segments s WHERE s.geom && !bbox! AND "
-    + _scope_sql("s.region_id") + ") AS t",
+    + _scope_sql(SEGMENTS, "s.") + ") AS t",
     "border_segments/given": "(SELECT s.id, s.code, s.geom, COALESCE("
     "CAST(!@levels! AS jsonb) ->> s.id::text, 'none') AS level FROM border_segments s "
-    "WHERE s.geom && !bbox! AND " + _scope_sql("s.region_id") + ") AS t",
+    "WHERE s.geom && !bbox! AND " + _scope_sql(SEGMENTS, "s.") + ") AS t",
     "crossing_points": "(SELECT id, code, kind, geom FROM crossing_points "
-    "WHERE geom && !bbox! AND " + _scope_sql("region_id") + ") AS t",
+    "WHERE geom && !bbox! AND " + _scope_sql(CROSSINGS) + ") AS t",
     "incidents": "(SELECT id, category, geom FROM incidents WHERE geom && !bbox! "
-    "AND " + _scope_sql("region_id") + " "
+    "AND " + _scope_sql(INCIDENTS) + " "
     "AND occurred_at >= CAST(!@start! AS timestamptz) "
-    "AND occurred_at < CAST(!@end! AS timestamptz) "
+    "AND occurred_at <= CAST(!@end! AS timestamptz) "
     "AND (CAST(!@region! AS integer) = 0 OR region_id = CAST(!@region! AS integer)) "
     "AND (CAST(!@categories! AS text) = '' "
     "OR category = ANY(string_to_array(CAST(!@categories! AS text), ','))) "
@@ -457,7 +463,7 @@ def render_map(request: MapRequest, database_url: str) -> bytes:
     """
     styles = validate(request)
     region = region_id(database_url, request.region) if request.region else 0
-    if region and request.scope is not None and region not in request.scope:
+    if region and not in_scope(region, request.scope):
         raise OutOfScopeError("region", f"region {request.region!r} is outside your "
                               "region scope")
     try:

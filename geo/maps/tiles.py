@@ -35,14 +35,13 @@ import hashlib
 import math
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import NamedTuple
 
 from sqlalchemy import text
 
 from geo import queries
-from geo.layers import CROSSINGS, INCIDENTS, REGIONS, SEGMENTS, Layer
-from geo.maps.ogc_features import RISK_RESULTS
+from geo.layers import RISK_RESULTS, Layer
 
 MAX_ZOOM = 22
 EXTENT = 4096  # tile units a side
@@ -50,33 +49,6 @@ BUFFER = 64  # tile units around the tile, so that lines and labels join at the 
 WEB_MERCATOR_HALF_WIDTH = 20037508.342789244  # metres
 MAX_LATITUDE = 85.0511287798066  # degrees: the edge of the Web Mercator square
 CLUSTER_CELL = 16  # tile units a side of an aggregation cell
-
-
-@dataclass(frozen=True)
-class TileLayer:
-    """A layer served as tiles: the data layer and the properties each feature carries
-    (whitelisted column names; timestamps are written as RFC 3339 text, UTC)."""
-
-    name: str
-    layer: Layer
-    properties: tuple[str, ...]
-    cluster_below_zoom: int = 0  # points are aggregated at smaller zooms
-
-
-TILE_LAYERS: dict[str, TileLayer] = {t.name: t for t in (
-    TileLayer("regions", REGIONS, ("code", "name_en", "name_ka", "provenance")),
-    TileLayer("border_segments", SEGMENTS,
-              ("code", "name", "kind", "neighbour_country", "surveillance_level",
-               "terrain_class", "region_id", "length_m")),
-    TileLayer("crossing_points", CROSSINGS,
-              ("code", "name", "kind", "neighbour_country", "status", "region_id")),
-    TileLayer("incidents", INCIDENTS,
-              ("occurred_at", "category", "outcome", "status", "persons_count",
-               "region_id"), cluster_below_zoom=10),
-    TileLayer("risk", RISK_RESULTS,
-              ("code", "name", "threat", "vulnerability", "impact", "risk", "level", "rank",
-               "assessment_id")),
-)}
 
 
 def tile_exists(z: int, x: int, y: int) -> bool:
@@ -146,17 +118,16 @@ SELECT ST_AsMVT(features, :layer_name, {extent}, 'geom')
 """
 
 
-def tile_sql(tile_layer: TileLayer, z: int, x: int, y: int,
+def tile_sql(layer: Layer, z: int, x: int, y: int,
              query: queries.FeatureQuery) -> tuple[str, dict]:
     """The ``ST_AsMVT`` statement of one tile and its bound values (also what the
     benchmark times as "bare SQL")."""
-    layer = tile_layer.layer
     # Every filter of the query; the tile decides the box, and there is no page or order.
     query = replace(query, bbox=tile_bounds_lonlat(z, x, y, BUFFER / EXTENT),
                     bbox_srid=4326, sort=[], limit=None, offset=0)
     where, params = queries.feature_filter(layer, query)
-    params.update({"z": z, "x": x, "y": y, "layer_name": tile_layer.name})
-    if z < tile_layer.cluster_below_zoom:
+    params.update({"z": z, "x": x, "y": y, "layer_name": layer.name})
+    if z < layer.tiles.cluster_below_zoom:
         return _CLUSTER_SQL.format(extent=EXTENT, buffer=BUFFER, table=layer.table,
                                    where=where, cell=CLUSTER_CELL), params
     geometry = "ST_Transform(geom, 3857)"
@@ -164,19 +135,20 @@ def tile_sql(tile_layer: TileLayer, z: int, x: int, y: int,
         geometry = f"ST_Simplify({geometry}, :tolerance, true)"
         params["tolerance"] = _tile_width_m(z) / EXTENT
     statement = _TILE_SQL.format(
-        properties=", ".join(_property_sql(layer, p) for p in tile_layer.properties),
+        properties=", ".join(_property_sql(layer, p) for p in layer.tiles.properties),
         geometry=geometry, extent=EXTENT, buffer=BUFFER, table=layer.table, where=where)
     return statement, params
 
 
-def vector_tile(session, tile_layer: TileLayer, z: int, x: int, y: int,
+def vector_tile(session, layer: Layer, z: int, x: int, y: int,
                 query: queries.FeatureQuery) -> bytes:
-    """The MVT bytes of tile ``z/x/y`` of ``tile_layer`` (empty bytes: no feature).
+    """The MVT bytes of tile ``z/x/y`` of ``layer`` (empty bytes: no feature).
 
     Parameters
     ----------
     session : sqlalchemy.orm.Session or Connection
-    tile_layer : TileLayer
+    layer : geo.layers.Layer
+        A layer of ``TILE_LAYERS`` (one with a ``tiles`` facet).
     z, x, y : int
         Tile address in the Web Mercator scheme; check it with :func:`tile_exists`.
     query : geo.queries.FeatureQuery
@@ -184,7 +156,7 @@ def vector_tile(session, tile_layer: TileLayer, z: int, x: int, y: int,
         the region scope ``scope_region_ids``; bbox, order and page are ignored (the tile
         decides them).
     """
-    statement, params = tile_sql(tile_layer, z, x, y, query)
+    statement, params = tile_sql(layer, z, x, y, query)
     return bytes(session.execute(text(statement), params).scalar_one() or b"")
 
 
@@ -202,25 +174,25 @@ _RISK_VERSION_SQL = (
 _VERSIONED_TILE_SQL = "SELECT ({version}) AS version, tile FROM ({tile}) AS t(tile)"
 
 
-def _version_sql(tile_layer: TileLayer) -> tuple[str, dict]:
-    if tile_layer.layer is RISK_RESULTS:
+def _version_sql(layer: Layer) -> tuple[str, dict]:
+    if layer is RISK_RESULTS:
         return _RISK_VERSION_SQL, {}
-    return _VERSION_SQL, {"version_table": tile_layer.layer.table}
+    return _VERSION_SQL, {"version_table": layer.table}
 
 
-def _etag(tile_layer: TileLayer, version, key: str) -> str:
-    digest = hashlib.sha256(f"{tile_layer.name}|{version}|{key}".encode()).hexdigest()
+def _etag(layer: Layer, version, key: str) -> str:
+    digest = hashlib.sha256(f"{layer.name}|{version}|{key}".encode()).hexdigest()
     return digest[:32]
 
 
-def tile_version(session, tile_layer: TileLayer, key: str) -> str:
+def tile_version(session, layer: Layer, key: str) -> str:
     """A version string of a tile for ``ETag``: changes whenever the layer's data does.
 
     ``key`` is everything else that makes the tile (z/x/y, the filters and the region
     scope).
     """
-    statement, params = _version_sql(tile_layer)
-    return _etag(tile_layer, session.execute(text(f"SELECT ({statement})"), params)
+    statement, params = _version_sql(layer)
+    return _etag(layer, session.execute(text(f"SELECT ({statement})"), params)
                  .scalar_one(), key)
 
 
@@ -291,7 +263,7 @@ class VersionedTile(NamedTuple):
     from_cache: bool = False
 
 
-def versioned_tile(session, tile_layer: TileLayer, z: int, x: int, y: int,
+def versioned_tile(session, layer: Layer, z: int, x: int, y: int,
                    query: queries.FeatureQuery, key: str, known_versions=(), *,
                    cache: TileCache | None = None, refresh: bool = False) -> VersionedTile:
     """The version (:func:`tile_version`) and the MVT bytes of tile ``z/x/y``.
@@ -311,7 +283,8 @@ def versioned_tile(session, tile_layer: TileLayer, z: int, x: int, y: int,
     Parameters
     ----------
     session : sqlalchemy.orm.Session or Connection
-    tile_layer : TileLayer
+    layer : geo.layers.Layer
+        A layer of ``TILE_LAYERS`` (one with a ``tiles`` facet).
     z, x, y : int
         Tile address (:func:`tile_exists`).
     query : geo.queries.FeatureQuery
@@ -326,22 +299,22 @@ def versioned_tile(session, tile_layer: TileLayer, z: int, x: int, y: int,
         Make the tile even when ``cache`` holds it (and put the new one in it).
     """
     if known_versions or (cache is not None and not refresh):
-        version = tile_version(session, tile_layer, key)
+        version = tile_version(session, layer, key)
         if known_versions and version in known_versions:
             return VersionedTile(version, None)
         if cache is not None:
             body = cache.get(version)
             if body is not None:
                 return VersionedTile(version, body, from_cache=True)
-        body = vector_tile(session, tile_layer, z, x, y, query)
+        body = vector_tile(session, layer, z, x, y, query)
     else:
-        tile_statement, params = tile_sql(tile_layer, z, x, y, query)
-        version_statement, version_params = _version_sql(tile_layer)
+        tile_statement, params = tile_sql(layer, z, x, y, query)
+        version_statement, version_params = _version_sql(layer)
         statement = _VERSIONED_TILE_SQL.format(version=version_statement,
                                                tile=tile_statement)
         raw_version, body = session.execute(text(statement),
                                             {**params, **version_params}).one()
-        version, body = _etag(tile_layer, raw_version, key), bytes(body or b"")
+        version, body = _etag(layer, raw_version, key), bytes(body or b"")
     if cache is not None:
         cache.put(version, body)
     return VersionedTile(version, body)
@@ -351,22 +324,21 @@ _FIELD_TYPES = {"text": "String", "choice": "String", "timestamp": "String",
                 "int": "Number", "float": "Number"}
 
 
-def tilejson_vector_layer(tile_layer: TileLayer) -> dict:
+def tilejson_vector_layer(layer: Layer) -> dict:
     """The TileJSON ``vector_layers`` entry of a layer (its fields and their types)."""
-    layer = tile_layer.layer
-    fields = {name: _FIELD_TYPES[layer.field(name).kind] for name in tile_layer.properties}
+    fields = {name: _FIELD_TYPES[layer.field(name).kind] for name in layer.tiles.properties}
     description = layer.title
-    if tile_layer.cluster_below_zoom:
+    if layer.tiles.cluster_below_zoom:
         fields["count"] = "Number"
-        description += (f"; below zoom {tile_layer.cluster_below_zoom} one point per "
+        description += (f"; below zoom {layer.tiles.cluster_below_zoom} one point per "
                         "category and cell of 1/256 of the tile, with category and count")
-    return {"id": tile_layer.name, "description": description, "minzoom": 0,
+    return {"id": layer.name, "description": description, "minzoom": 0,
             "maxzoom": MAX_ZOOM, "fields": fields}
 
 
-def layer_bounds(session, tile_layer: TileLayer,
+def layer_bounds(session, layer: Layer,
                  scope_region_ids: frozenset[int] | None = None
                  ) -> tuple[float, float, float, float] | None:
     """(min lon, min lat, max lon, max lat) of the layer's data (in the region scope
     when given), or None when empty."""
-    return queries.layer_extent(session, tile_layer.layer, scope_region_ids)
+    return queries.layer_extent(session, layer, scope_region_ids)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import text
@@ -184,8 +184,7 @@ def _region_map(session, row, start: datetime, end: datetime,
     bbox, width, height = _map_size(row)
     request = map_request.MapRequest(
         layers=MAP_LAYERS, bbox=bbox, crs=MAP_CRS, width=width, height=height, fmt="png",
-        # The bulletin's period is closed [start, end]; the renderer's window is [start, end).
-        time=(start, end + timedelta(microseconds=1)), region=row.code,
+        time=(start, end), region=row.code,
         segment_levels=segment_levels, scope=scope, analysis_srid=srid,
     )
     url = session.get_bind().url.render_as_string(hide_password=False)

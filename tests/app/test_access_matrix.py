@@ -36,8 +36,7 @@ from app.auth.sessions import start_session
 from app.auth.tokens import create_token
 from app.auth.users import create_user
 from app.extensions import db
-from geo.maps.ogc_features import COLLECTIONS
-from geo.maps.tiles import TILE_LAYERS
+from geo.layers import COLLECTIONS, TILE_LAYERS, get_layer
 from geo.models import Region, RiskAssessment
 from geo.vocabulary import ROLES
 from tests.conftest import TEST_PASSWORD, committed_sample_layers
@@ -47,10 +46,8 @@ ROLE_CALLERS = ("viewer", "analyst", "supervisor", "admin")
 OTHER_REGION = "other-region viewer"
 CALLERS = (OTHER_REGION, "anonymous", *ROLE_CALLERS)
 # The sample objects (tests/data/sample_layers.geojson) the URLs name: all in T-KK.
-IN_KK = {"regions": "T-KK", "segments": "T-AZ-001", "crossings": "T-BCP-1",
+IN_KK = {"regions": "T-KK", "border_segments": "T-AZ-001", "crossing_points": "T-BCP-1",
          "incidents": "T-1"}
-COLLECTION_LAYERS = {"regions": "regions", "border_segments": "segments",
-                     "crossing_points": "crossings", "incidents": "incidents"}
 # URL arguments that name an object of T-KK: the other region's viewer may not read it.
 SCOPED_ARGUMENTS = frozenset({"feature_id", "section_id", "assessment_id"})
 
@@ -65,11 +62,16 @@ def tile_over(lon: float, lat: float, z: int) -> tuple[int, int]:
 TILE_Z = 10
 TILE_X, TILE_Y = tile_over(45.0, 41.33, TILE_Z)  # incident T-1, in T-KK
 
+def feature_in_kk(ids: dict, layer: str) -> int:
+    """The id of the sample feature of ``layer`` that lies in T-KK."""
+    return ids[layer][IN_KK[layer]]
+
+
 # Values of URL arguments by name: a function of the objects (``ids``) and of the
 # arguments already chosen (``chosen``, e.g. the layer of a feature id).
 ARGUMENTS = {
-    "feature_id": lambda ids, chosen: ids[chosen["layer_name"]][IN_KK[chosen["layer_name"]]],
-    "section_id": lambda ids, chosen: ids["segments"]["T-AZ-001"],
+    "feature_id": lambda ids, chosen: feature_in_kk(ids, get_layer(chosen["layer_name"]).name),
+    "section_id": lambda ids, chosen: ids["border_segments"]["T-AZ-001"],
     "assessment_id": lambda ids, chosen: ids["assessment"],
     "user_id": lambda ids, chosen: ids["target_user"],
     "token_id": lambda ids, chosen: ids["target_token"],
@@ -89,8 +91,7 @@ ENDPOINT_ARGUMENTS = {
     "ogc.features_items": lambda ids: [{"collection_id": c} for c in COLLECTIONS],
     "ogc.features_queryables": lambda ids: [{"collection_id": c} for c in COLLECTIONS],
     "ogc.features_item": lambda ids: [
-        {"collection_id": collection, "feature_id": ids[layer][IN_KK[layer]]}
-        for collection, layer in COLLECTION_LAYERS.items()],
+        {"collection_id": layer, "feature_id": feature_in_kk(ids, layer)} for layer in IN_KK],
 }
 
 
@@ -277,7 +278,7 @@ def test_writes_in_another_region_are_404_as_its_reads(client, db_session, objec
                             ).status_code == refused, url
         assert client.delete(url, headers=headers).status_code == refused, url
         assert client.get(url, headers=unrestricted).status_code == 200, url  # it exists
-    section = objects["segments"]["T-AZ-001"]
+    section = objects["border_segments"]["T-AZ-001"]
     decision = {"level": "high", "justification": "Not this supervisor's section."}
     assert client.patch(f"/api/v1/risk/segments/{section}/level", json=decision,
                         headers=headers).status_code == 404

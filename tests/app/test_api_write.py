@@ -49,8 +49,8 @@ def test_create_one_incident_with_derived_links(client, sample_layers, analyst):
     assert props["persons_count"] == 5 and props["status"] == "draft"
     assert props["provenance"] == "reported"
     assert props["region_id"] == sample_layers["regions"]["T-KK"]
-    assert props["nearest_segment_id"] == sample_layers["segments"]["T-AZ-001"]
-    assert props["nearest_crossing_id"] == sample_layers["crossings"]["T-BCP-1"]
+    assert props["nearest_segment_id"] == sample_layers["border_segments"]["T-AZ-001"]
+    assert props["nearest_crossing_id"] == sample_layers["crossing_points"]["T-BCP-1"]
     assert 3000 < props["segment_distance_m"] < 4000  # checked exactly in geo/test_queries
     assert client.get(response.headers["Location"], headers=analyst).get_json() == feature
 
@@ -231,7 +231,7 @@ def test_patch_changes_properties_and_relinks_a_moved_point(client, sample_layer
     props = response.get_json()["properties"]
     assert props["persons_count"] == 7 and props["category"] == "illegal_crossing_between_bcp"
     assert props["region_id"] == sample_layers["regions"]["T-KA"]
-    assert props["nearest_segment_id"] == sample_layers["segments"]["T-AZ-002"]
+    assert props["nearest_segment_id"] == sample_layers["border_segments"]["T-AZ-002"]
 
 
 def test_invalid_patch_is_422_and_changes_nothing(client, sample_layers, analyst):
@@ -266,12 +266,12 @@ def test_delete_then_404(client, sample_layers, analyst):
 
 
 def test_deleting_a_segment_relinks_its_incidents(client, sample_layers, analyst, supervisor):
-    segment_id = sample_layers["segments"]["T-AZ-001"]
+    segment_id = sample_layers["border_segments"]["T-AZ-001"]
     assert client.delete(f"/api/v1/segments/{segment_id}", headers=analyst).status_code == 403
     assert client.delete(f"/api/v1/segments/{segment_id}", headers=supervisor).status_code == 204
     url = f"/api/v1/incidents/{sample_layers['incidents']['T-1']}"
     props = client.get(url, headers=analyst).get_json()["properties"]
-    assert props["nearest_segment_id"] == sample_layers["segments"]["T-AZ-002"]
+    assert props["nearest_segment_id"] == sample_layers["border_segments"]["T-AZ-002"]
 
 
 def test_new_segment_gets_region_and_length(client, sample_layers, supervisor):

@@ -52,7 +52,7 @@ def hostile(client, sample_layers, analyst, supervisor):
                                "description": f"notes {SCRIPT} {IMG}"}}
     created = client.post("/api/v1/incidents", json=incident, headers=analyst)
     assert created.status_code == 201, created.get_data(as_text=True)
-    segment_id = sample_layers["segments"]["T-AZ-001"]
+    segment_id = sample_layers["border_segments"]["T-AZ-001"]
     renamed = client.patch(f"/api/v1/segments/{segment_id}", headers=supervisor,
                            json={"properties": {"name": f"West {SCRIPT}{IMG}"}})
     assert renamed.status_code == 200, renamed.get_data(as_text=True)
@@ -107,7 +107,8 @@ def committed_hostile(databases):
     app, ids = committed_sample_layers(databases)
     with app.app_context():
         db.session.execute(text("UPDATE border_segments SET name = :name WHERE id = :id"),
-                           {"name": f"West {SCRIPT}{IMG}", "id": ids["segments"]["T-AZ-001"]})
+                           {"name": f"West {SCRIPT}{IMG}",
+                            "id": ids["border_segments"]["T-AZ-001"]})
         db.session.execute(text("UPDATE regions SET name_en = :name WHERE code = 'T-KK'"),
                            {"name": f"Region {SCRIPT}"})
         user = create_user(db.session, "xss-viewer", "viewer", TEST_PASSWORD)

@@ -27,7 +27,8 @@ OCTOBER = "2026-10-01T00:00:00Z/2026-10-31T23:59:59Z"
 
 
 # What this file's writes touch (making users and tokens for a test is recorded too).
-ENTITIES = ("regions", "segments", "crossings", "incidents", "assessment", "section")
+ENTITIES = ("regions", "border_segments", "crossing_points", "incidents", "assessment",
+            "section")
 
 
 def records(db_session, where: str = "true", **params) -> list:
@@ -125,12 +126,13 @@ def test_an_update_records_the_values_before_and_after(client, sample_layers, an
 def test_a_delete_records_the_feature_it_removed(client, sample_layers, token_headers,
                                                  db_session):
     supervisor = token_headers("supervisor")
-    crossing_id = sample_layers["crossings"]["T-BCP-2"]
+    crossing_id = sample_layers["crossing_points"]["T-BCP-2"]
     url = f"/api/v1/crossings/{crossing_id}"
     old = client.get(url, headers=supervisor).get_json()
     assert client.delete(url, headers=supervisor).status_code == 204
     [row] = records(db_session, "action = 'delete'")
-    assert (row.entity, row.entity_id, row.after) == ("crossings", str(crossing_id), None)
+    assert (row.entity, row.entity_id, row.after) == (
+        "crossing_points", str(crossing_id), None)
     assert row.before["properties"] == old["properties"]
     assert row.before["geometry"] == old["geometry"]
     assert row.before["properties"]["code"] == "T-BCP-2"
@@ -208,7 +210,7 @@ def test_a_cli_import_is_recorded_as_the_os_user(app, db_session, sample_layers,
 def test_level_decisions_record_the_level_before_and_after(client, sample_layers,
                                                            token_headers, db_session):
     supervisor = token_headers("supervisor")
-    section_id = sample_layers["segments"]["T-AZ-001"]
+    section_id = sample_layers["border_segments"]["T-AZ-001"]
     url = f"/api/v1/risk/segments/{section_id}/level"
     set_critical = {"level": "critical", "justification": "Flooding washed out the fence."}
     lift = {"level": None, "justification": "Fence repaired, patrols back to normal."}
@@ -379,6 +381,10 @@ def test_filters_paging_and_newest_first(client, token_headers, trail):
     assert ids(user="au-alice", action="delete") == ([trail[2].id], 1)
     assert ids(user="au-bob", entity="incidents") == ([trail[1].id], 1)
     assert ids(entity="incidents", entity_id="1", user="au-bob") == ([trail[1].id], 1)
+    # A layer's records are found by its name and by its older name alike (the trail's
+    # delete was written as "crossings", before the layer was named crossing_points).
+    assert ids(user="au-alice", entity="crossing_points") == ([trail[2].id], 1)
+    assert ids(user="au-alice", entity="crossings") == ([trail[2].id], 1)
     assert ids(user="nobody-at-all") == ([], 0)
 
     # datetime: the records' own times bound an interval.
@@ -462,7 +468,7 @@ def test_answers_conform_to_the_openapi_document(app, client, token_headers, sam
 
     admin = token_headers("admin")
     # A real feature record too (before and after are GeoJSON Features).
-    crossing_id = sample_layers["crossings"]["T-BCP-1"]
+    crossing_id = sample_layers["crossing_points"]["T-BCP-1"]
     assert client.delete(f"/api/v1/crossings/{crossing_id}",
                          headers=token_headers("supervisor")).status_code == 204
     with app.test_request_context():

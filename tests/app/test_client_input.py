@@ -107,7 +107,7 @@ def test_unreadable_text_in_get_json_bodies_is_422_naming_the_member(
     """A lone surrogate reached PostgreSQL's driver (a 500; before, a 503 with
     Retry-After that clients retry forever): every string and member name of a body read
     with request.get_json is checked once, after parsing, and nothing is written."""
-    url = url.format(section=sample_layers["segments"]["T-AZ-001"])
+    url = url.format(section=sample_layers["border_segments"]["T-AZ-001"])
     response = client.open(url, method=method, data=json.dumps(body),
                            headers={**supervisor, "Content-Type": "application/json"})
     problem = response.get_json()

@@ -205,7 +205,7 @@ def test_every_export_imports_back_unchanged(client, sample_layers, analyst, tmp
 
 def test_csv_export_columns(client, sample_layers, analyst):
     body = client.get("/api/v1/crossings?f=csv", headers=analyst)
-    assert body.headers["Content-Disposition"] == 'attachment; filename="crossings.csv"'
+    assert body.headers["Content-Disposition"] == 'attachment; filename="crossing_points.csv"'
     rows = list(csv.DictReader(io.StringIO(body.get_data(as_text=True))))
     assert [r["code"] for r in rows] == ["T-BCP-1", "T-BCP-2"]
     assert rows[0]["wkt"] == "POINT (45.05 41.3)"

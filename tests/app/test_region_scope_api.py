@@ -78,9 +78,9 @@ def test_lists_show_only_the_users_regions(client, sample_layers, kk, token_head
     assert ids_of(client.get("/api/v1/regions", headers=viewer)) == [
         sample_layers["regions"]["T-KK"]]
     assert ids_of(client.get("/api/v1/segments", headers=viewer)) == [
-        sample_layers["segments"]["T-AZ-001"]]
+        sample_layers["border_segments"]["T-AZ-001"]]
     assert ids_of(client.get("/api/v1/crossings", headers=viewer)) == [
-        sample_layers["crossings"]["T-BCP-1"]]
+        sample_layers["crossing_points"]["T-BCP-1"]]
     everyone = token_headers("viewer")  # unrestricted: all three
     assert len(ids_of(client.get("/api/v1/incidents", headers=everyone))) == 3
 
@@ -110,10 +110,15 @@ def test_a_region_filter_outside_the_scope_is_403(client, sample_layers, kk):
 
 def test_a_feature_outside_the_scope_is_not_found(client, sample_layers, kk):
     viewer = kk["viewer"]
-    for layer, key in (("incidents", "T-2"), ("incidents", "T-3"), ("regions", "T-KA"),
-                       ("segments", "T-AZ-002"), ("crossings", "T-BCP-2")):
-        response = client.get(f"/api/v1/{layer}/{sample_layers[layer][key]}", headers=viewer)
-        assert response.status_code == 404, (layer, key)
+    # The older names (segments, crossings) are the same layers, and answer the same.
+    for path, layer, key in (
+            ("incidents", "incidents", "T-2"), ("incidents", "incidents", "T-3"),
+            ("regions", "regions", "T-KA"), ("border_segments", "border_segments", "T-AZ-002"),
+            ("segments", "border_segments", "T-AZ-002"),
+            ("crossing_points", "crossing_points", "T-BCP-2"),
+            ("crossings", "crossing_points", "T-BCP-2")):
+        response = client.get(f"/api/v1/{path}/{sample_layers[layer][key]}", headers=viewer)
+        assert response.status_code == 404, (path, key)
         assert response.get_json()["detail"] == (
             f"no {layer} feature with id {sample_layers[layer][key]}")
     mine = client.get(f"/api/v1/incidents/{sample_layers['incidents']['T-1']}", headers=viewer)
@@ -169,8 +174,8 @@ def test_dry_run_outside_the_scope_is_403_too(client, sample_layers, kk, db_sess
     assert count(db_session) == before
 
 
-@pytest.mark.parametrize("layer, key", [("incidents", "T-2"), ("segments", "T-AZ-002"),
-                                        ("crossings", "T-BCP-2")])
+@pytest.mark.parametrize("layer, key", [("incidents", "T-2"), ("border_segments", "T-AZ-002"),
+                                        ("crossing_points", "T-BCP-2")])
 def test_patch_and_delete_outside_the_scope_are_404_as_get(client, sample_layers, kk,
                                                            db_session, layer, key):
     """A feature of another region is answered as one that does not exist, by every
@@ -186,9 +191,7 @@ def test_patch_and_delete_outside_the_scope_are_404_as_get(client, sample_layers
         details = [a.get_json()["detail"] for a in answers]
         assert details == [f"no {layer} feature with id {theirs}",
                            f"no {layer} feature with id {missing}"], method
-    table = {"incidents": "incidents", "segments": "border_segments",
-             "crossings": "crossing_points"}[layer]
-    assert count(db_session, table, f"id = {theirs} AND region_id = "
+    assert count(db_session, layer, f"id = {theirs} AND region_id = "
                                     f"{sample_layers['regions']['T-KA']}") == 1
 
 

@@ -150,7 +150,7 @@ def good_case(document: dict, operation, case, ids: dict[str, dict[str, int]]):
     """``case`` with the GOOD_VALUES of its query and body, and path ids that exist."""
     path_parameters, query = dict(case.path_parameters or {}), dict(case.query or {})
     layer = (operation.path.split("/") + ["", "", "", ""])[3]  # /api/v1/<layer>/...
-    layer_ids = ids.get({"segments": "segments", "risk": "segments"}.get(layer, layer), {})
+    layer_ids = ids.get({"risk": "border_segments"}.get(layer, layer), {})
     for name in path_parameters:
         if layer_ids:
             path_parameters[name] = next(iter(layer_ids.values()))

@@ -151,3 +151,66 @@ def test_window_bounds_and_lists_bind_as_timestamps_and_arrays(db_session,
     assert points["time"].min() == FIRST.timestamp()
     assert points["time"].max() == end.timestamp()
     assert (points["weight"] == 1.0).all()
+
+
+# --- the renderer's in-memory filter is the same filter ----------------------------------
+
+def _identity(arrays, index) -> list[tuple]:
+    """(lon, lat, epoch seconds, region, category code, outcome code) of the selected
+    incidents, sorted: what tells two reads of the same rows apart."""
+    return sorted(zip(arrays.lon[index].tolist(), arrays.lat[index].tolist(),
+                      arrays.time[index].tolist(), arrays.region[index].tolist(),
+                      arrays.category[index].tolist(), arrays.outcome[index].tolist(),
+                      strict=True))
+
+
+def test_in_memory_selection_keeps_what_sql_keeps(db_session, synthetic_incidents):
+    """``IncidentArrays.select`` (the WMS's incidents and density) keeps exactly the rows
+    ``geo.queries.feature_filter`` keeps in SQL, for the closed time window (bounds on
+    an incident's instant), region, categories, outcomes and scope, alone and together."""
+    from geo.incidents import read_incidents
+
+    raw = db_session.connection().connection
+    everything = read_incidents(raw, order_by_time=True)
+    assert len(everything) == N_INCIDENTS + 3  # the synthetic ones and the sample's
+    kk, ka = synthetic_incidents["T-KK"], synthetic_incidents["T-KA"]
+    day = timedelta(days=1)
+    queries_to_check = [
+        queries.FeatureQuery(limit=None),
+        queries.FeatureQuery(start=FIRST, end=FIRST + 30 * day, limit=None),
+        queries.FeatureQuery(start=FIRST + 30 * day, end=FIRST + 60 * day, limit=None),
+        queries.FeatureQuery(end=FIRST, limit=None),
+        queries.FeatureQuery(region_id=kk, limit=None),
+        queries.FeatureQuery(scope_region_ids=frozenset({ka}), limit=None),
+        queries.FeatureQuery(scope_region_ids=frozenset(), limit=None),
+        queries.FeatureQuery(categories=[CATEGORIES[1]], outcomes=["attempted"], limit=None),
+        queries.FeatureQuery(start=FIRST + 10 * day, end=FIRST + 60 * day,
+                             categories=list(CATEGORIES[:2]), outcomes=["actual"],
+                             scope_region_ids=frozenset({kk, ka}), limit=None),
+    ]
+    sizes = []
+    for query in queries_to_check:
+        where, params = queries.feature_filter(INCIDENTS, query)
+        in_sql = read_incidents(raw, where, params)
+        in_memory = everything.select(query)
+        assert _identity(everything, in_memory) == _identity(in_sql, slice(None)), query
+        sizes.append(len(in_sql))
+    # the checks select something, and not everything; the bounds are inclusive: the
+    # incident at exactly FIRST + 30 days is in both 30-day windows
+    assert 0 < min(sizes[1:6]) and max(sizes[1:]) < sizes[0]
+    sixty_days = everything.select(queries.FeatureQuery(start=FIRST, end=FIRST + 60 * day,
+                                                        limit=None))
+    assert sizes[1] + sizes[2] == len(range(*sixty_days.indices(len(everything)))) + 1
+    assert sizes[6] == 0
+
+
+def test_in_memory_selection_refuses_filters_it_does_not_apply(db_session,
+                                                               synthetic_incidents):
+    from geo.incidents import read_incidents
+
+    everything = read_incidents(db_session.connection().connection, order_by_time=True)
+    for query in (queries.FeatureQuery(bbox=WHOLE_AREA), queries.FeatureQuery(ids=[1]),
+                  queries.FeatureQuery(statuses=["draft"]),
+                  queries.FeatureQuery(equals={"source": "x"})):
+        with pytest.raises(ValueError, match="only time, region, category"):
+            everything.select(query)

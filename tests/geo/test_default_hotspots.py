@@ -50,7 +50,7 @@ def test_the_wms_map_is_computed_in_the_configured_analysis_crs(demo_app, monkey
             "SELECT max(occurred_at) - interval '120 days', max(occurred_at) "
             "FROM incidents")).one()
         extent = queries.layer_extent(db.session, REGIONS)
-        selection = inputs.Selection(start=start, end=end - timedelta(microseconds=1))
+        selection = inputs.Selection(start=start, end=end)  # closed, as the WMS window
         expected = {srid: json.loads(pipeline.default_map(
             db.session, inputs.StudyArea(bbox=extent), selection, srid))["features"]
             for srid in (32638, OTHER_UTM)}

@@ -27,7 +27,7 @@ def to_utm(geometry):
 
 def test_segment_lengths_in_metres_of_the_analysis_crs(db_session, sample_layers,
                                                        fixture_features):
-    for code, segment_id in sample_layers["segments"].items():
+    for code, segment_id in sample_layers["border_segments"].items():
         expected = to_utm(shape(fixture_features[code]["geometry"])).length
         stored = db_session.get(BorderSegment, segment_id).length_m
         assert stored == pytest.approx(expected, abs=0.01)
@@ -39,18 +39,18 @@ def test_incident_gets_region_and_nearest_segment_and_crossing(db_session, sampl
     incident = db_session.get(Incident, sample_layers["incidents"]["T-1"])
     point = to_utm(Point(45.00, 41.33))
     assert incident.region_id == sample_layers["regions"]["T-KK"]
-    assert incident.nearest_segment_id == sample_layers["segments"]["T-AZ-001"]
+    assert incident.nearest_segment_id == sample_layers["border_segments"]["T-AZ-001"]
     west = to_utm(LineString(fixture_features["T-AZ-001"]["geometry"]["coordinates"]))
     assert incident.segment_distance_m == pytest.approx(point.distance(west), abs=0.01)
-    assert incident.nearest_crossing_id == sample_layers["crossings"]["T-BCP-1"]
+    assert incident.nearest_crossing_id == sample_layers["crossing_points"]["T-BCP-1"]
     assert incident.crossing_distance_m == pytest.approx(
         point.distance(to_utm(Point(45.05, 41.30))), abs=0.01
     )
 
     east = db_session.get(Incident, sample_layers["incidents"]["T-2"])
     assert east.region_id == sample_layers["regions"]["T-KA"]
-    assert east.nearest_segment_id == sample_layers["segments"]["T-AZ-002"]
-    assert east.nearest_crossing_id == sample_layers["crossings"]["T-BCP-2"]
+    assert east.nearest_segment_id == sample_layers["border_segments"]["T-AZ-002"]
+    assert east.nearest_crossing_id == sample_layers["crossing_points"]["T-BCP-2"]
 
 
 def test_incident_outside_every_region_has_no_region_but_still_a_nearest_segment(
@@ -58,7 +58,7 @@ def test_incident_outside_every_region_has_no_region_but_still_a_nearest_segment
 ):
     outside = db_session.get(Incident, sample_layers["incidents"]["T-3"])
     assert outside.region_id is None
-    assert outside.nearest_segment_id == sample_layers["segments"]["T-AZ-001"]
+    assert outside.nearest_segment_id == sample_layers["border_segments"]["T-AZ-001"]
     assert outside.segment_distance_m > 10_000
 
 
@@ -115,10 +115,11 @@ def test_links_of_many_points_match_a_brute_force_search(db_session, sample_laye
 
     regions = sorted((sample_layers["regions"][code], shape(fixture_features[code]["geometry"]))
                      for code in sample_layers["regions"])
-    segments = {sample_layers["segments"][code]: to_utm(shape(fixture_features[code]["geometry"]))
-                for code in sample_layers["segments"]}
-    crossings = {sample_layers["crossings"][code]: to_utm(shape(fixture_features[code]["geometry"]))
-                 for code in sample_layers["crossings"]}
+    def in_utm(layer: str) -> dict:
+        return {sample_layers[layer][code]: to_utm(shape(fixture_features[code]["geometry"]))
+                for code in sample_layers[layer]}
+
+    segments, crossings = in_utm("border_segments"), in_utm("crossing_points")
     for incident_id, (x, y) in zip(ids, points, strict=True):
         incident = db_session.get(Incident, incident_id)
         db_session.refresh(incident)

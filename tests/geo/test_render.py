@@ -13,8 +13,8 @@ from PIL import Image
 
 from app.extensions import db
 from geo.errors import ParameterError
+from geo.layers import INCIDENT_POINT_MAX_SCALE, MAP_LAYERS
 from geo.maps import map_request, overlays, palette, render
-from geo.maps.catalogue import INCIDENT_POINT_MAX_SCALE, MAP_LAYERS
 from geo.maps.map_request import MapRequest
 from geo.maps.render import render_map
 from tests.conftest import committed_sample_layers
@@ -67,7 +67,7 @@ def test_colours_are_the_agreed_colour_blind_safe_ones():
 
 def test_segment_has_its_level_colour_where_it_is(sample_db):
     url, ids = sample_db
-    segment = ids["segments"]["T-AZ-001"]
+    segment = ids["border_segments"]["T-AZ-001"]
     size = (400, 250)
     png = render_map(MapRequest(layers=("border_segments",), bbox=AREA, width=size[0],
                                 height=size[1], segment_levels={segment: "high"}), url)
@@ -103,7 +103,7 @@ def test_projected_map_draws_the_segment_at_its_projected_pixel(sample_db):
     size = (300, 300)
     image = pixels(render_map(MapRequest(
         layers=("border_segments",), bbox=bbox, crs="EPSG:3857", width=size[0],
-        height=size[1], segment_levels={ids["segments"]["T-AZ-001"]: "critical"}), url))
+        height=size[1], segment_levels={ids["border_segments"]["T-AZ-001"]: "critical"}), url))
     row = int((bbox[3] - y[2]) / (bbox[3] - bbox[1]) * size[1])
     col = int((x[2] - bbox[0]) / (bbox[2] - bbox[0]) * size[0])
     assert near(image, row, col, palette.RISK_LEVEL_COLOURS["critical"])
@@ -281,7 +281,7 @@ def test_bad_requests_name_the_field(sample_db, change, field):
 
 def test_every_layer_and_style_has_a_legend():
     for name, layer in MAP_LAYERS.items():
-        for style in layer.style_names():
+        for style in layer.map.style_names():
             png = render.render_legend(name, style)
             width, height = render.legend_size(name, style)
             assert Image.open(io.BytesIO(png)).size == (width, height)

@@ -14,6 +14,7 @@ from openapi_spec_validator import validate
 from pyproj import Transformer
 from sqlalchemy import text
 
+from geo.layers import COLLECTIONS
 from geo.maps import ogc_features
 
 BASE = "/ogc/features"
@@ -76,7 +77,7 @@ def test_openapi_document_is_valid_and_covers_every_collection(client, viewer):
     assert response.mimetype == "application/vnd.oai.openapi+json"
     document = json.loads(response.get_data(as_text=True))
     validate(document)
-    for collection_id in ogc_features.COLLECTIONS:
+    for collection_id in COLLECTIONS:
         items = document["paths"][f"/collections/{collection_id}/items"]["get"]
         names = {p["name"] for p in items["parameters"]}
         assert {"bbox", "limit", "crs", "bbox-crs"} <= names
@@ -183,7 +184,7 @@ def test_unknown_collection_item_and_path_are_404_exceptions(client, viewer, sam
 
 
 def test_one_item_with_links(client, viewer, sample_layers):
-    feature_id = sample_layers["crossings"]["T-BCP-2"]
+    feature_id = sample_layers["crossing_points"]["T-BCP-2"]
     response, _ = get(client, viewer, f"/collections/crossing_points/items/{feature_id}")
     feature = geojson(response)
     assert feature["id"] == feature_id
@@ -241,7 +242,7 @@ def test_risk_collection_holds_each_sections_latest_assessment(client, viewer, d
                                                                sample_layers, make_user):
     user = make_user("analyst")
     db_session.flush()
-    segments = sample_layers["segments"]
+    segments = sample_layers["border_segments"]
 
     def assess(level: str, created: str) -> int:
         assessment = db_session.execute(text(
@@ -319,7 +320,7 @@ def test_owslib_reads_the_service_and_fetches_items(live_server):
     assert {"border_segments", "incidents", "regions", "crossing_points"} <= collection_ids
     items = service.collection_items("border_segments", limit=100)
     codes = sorted(f["properties"]["code"] for f in items["features"])
-    assert codes == sorted(live_server.ids["segments"])
+    assert codes == sorted(live_server.ids["border_segments"])
     queryables = service.collection_queryables("incidents")
     assert "category" in queryables["properties"]
 
@@ -343,7 +344,7 @@ def test_gdal_ogrinfo_lists_the_layers_and_counts_equal_the_database(live_server
     url = f"OAPIF:{live_server.url}{BASE}"
     listing = subprocess.run(["ogrinfo", "-ro", "-q", url], env=environment,
                              capture_output=True, text=True, timeout=120, check=True).stdout
-    for name in ogc_features.COLLECTIONS:
+    for name in COLLECTIONS:
         assert f": {name}" in listing, listing
     for name, expected in _database_counts(live_server).items():
         summary = subprocess.run(["ogrinfo", "-ro", "-so", url, name], env=environment,

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from app.extensions import db
-from geo.maps.catalogue import MAP_LAYERS
+from geo.layers import MAP_LAYERS
 from tests.conftest import committed_sample_layers, role_headers
 
 FUZZ = settings(max_examples=150, deadline=None, derandomize=True, database=None,

@@ -22,8 +22,8 @@ from PIL import Image
 from sqlalchemy import text
 
 from app.extensions import db
+from geo.layers import INCIDENT_POINT_MAX_SCALE
 from geo.maps import hotspot_layer, map_request
-from geo.maps.catalogue import INCIDENT_POINT_MAX_SCALE
 from tests.conftest import TEST_PASSWORD, committed_sample_layers
 
 OGC_NS = "{http://www.opengis.net/ogc}"
@@ -156,7 +156,7 @@ def test_getmap_region_outside_the_scope_is_forbidden(scoped):
     report = etree.fromstring(response.data)
     exception = report.find(f"{OGC_NS}ServiceException")
     assert exception.get("locator") == "REGION"
-    assert "outside your region scope" in exception.text
+    assert exception.text == "'T-KA' is not one of your regions (T-KK)"
     # 1.1.1 keeps its own format, with the same status.
     response = client.get("/ogc/wms?" + urlencode({**base, "VERSION": "1.1.1", "SRS": "EPSG:4326",
                                                    "REGION": "T-KA"}), headers=headers["kk"])
@@ -168,7 +168,8 @@ def test_getmap_region_outside_the_scope_is_forbidden(scoped):
     # An unknown region is refused as one of another scope: no other region is revealed.
     unknown = client.get("/ogc/wms?" + urlencode({**base, "REGION": "NOPE"}),
                          headers=headers["kk"])
-    assert unknown.status_code == 403 and b"your regions: T-KK" in unknown.data
+    assert unknown.status_code == 403
+    assert b">'NOPE' is not one of your regions (T-KK)</ServiceException>" in unknown.data
     unknown = client.get("/ogc/wms?" + urlencode({**base, "REGION": "NOPE"}),
                          headers=headers["all"])
     assert unknown.status_code == 400 and b"unknown region code" in unknown.data
@@ -207,14 +208,15 @@ def test_getfeatureinfo_answers_only_in_scope(scoped):
         assert response.status_code == 200, response.data
         found[user] = {f["id"] for f in response.get_json()["features"]}
     expected_ka = {f"regions.{regions['T-KA']}",
-                   f"border_segments.{ids['segments']['T-AZ-002']}",
-                   f"crossing_points.{ids['crossings']['T-BCP-2']}",
+                   f"border_segments.{ids['border_segments']['T-AZ-002']}",
+                   f"crossing_points.{ids['crossing_points']['T-BCP-2']}",
                    f"incidents.{ids['incidents']['T-2']}"}
     assert found["ka"] == expected_ka
     assert found["kk"] == set()
     assert found["all"] >= expected_ka
     response = _feature_info(app, headers["kk"], point, {"REGION": "T-KA"})
-    assert response.status_code == 403 and b"outside your region scope" in response.data
+    assert response.status_code == 403
+    assert b">'T-KA' is not one of your regions (T-KK)</ServiceException>" in response.data
 
 
 # ------------------------------------------------------------------ OGC API Features
@@ -268,8 +270,8 @@ def test_incidents_outside_every_region_are_outside_every_scope(scoped):
 
 
 @pytest.mark.parametrize(("collection", "layer", "code"), [
-    ("regions", "regions", "T-KA"), ("border_segments", "segments", "T-AZ-002"),
-    ("crossing_points", "crossings", "T-BCP-2"), ("incidents", "incidents", "T-2")])
+    ("regions", "regions", "T-KA"), ("border_segments", "border_segments", "T-AZ-002"),
+    ("crossing_points", "crossing_points", "T-BCP-2"), ("incidents", "incidents", "T-2")])
 def test_item_outside_the_scope_is_not_found(scoped, collection, layer, code):
     app, ids, headers, _ = scoped
     client = app.test_client()
@@ -298,7 +300,7 @@ def test_risk_collection_holds_the_scope(scoped):
                 "INSERT INTO risk_section_results (assessment_id, segment_id, threat, "
                 "vulnerability, impact, risk, level, rank, details) "
                 "VALUES (:a, :s, 2, 2, 2, 8, 'low', :rank, '{}')"),
-                {"a": assessment, "s": ids["segments"][code], "rank": rank})
+                {"a": assessment, "s": ids["border_segments"][code], "rank": rank})
         db.session.commit()
         db.session.remove()
     client = app.test_client()
@@ -306,15 +308,15 @@ def test_risk_collection_holds_the_scope(scoped):
         body = client.get("/ogc/features/collections/risk/items",
                           headers=headers[user]).get_json()
         assert body["numberMatched"] == 1, user
-        assert [f["id"] for f in body["features"]] == [ids["segments"][code]]
-        other = ids["segments"]["T-AZ-002" if user == "kk" else "T-AZ-001"]
+        assert [f["id"] for f in body["features"]] == [ids["border_segments"][code]]
+        other = ids["border_segments"]["T-AZ-002" if user == "kk" else "T-AZ-001"]
         assert client.get(f"/ogc/features/collections/risk/items/{other}",
                           headers=headers[user]).status_code == 404
     assert client.get("/ogc/features/collections/risk/items",
                       headers=headers["all"]).get_json()["numberMatched"] == 2
     # The risk tiles too.
     features, _ = _area_tiles(app, headers["kk"], "risk", 9, AREA)
-    assert {f["id"] for f in features} == {ids["segments"]["T-AZ-001"]}
+    assert {f["id"] for f in features} == {ids["border_segments"]["T-AZ-001"]}
 
 
 # ------------------------------------------------------------------ vector tiles

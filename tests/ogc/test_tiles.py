@@ -10,6 +10,7 @@ import pytest
 import requests
 from sqlalchemy import text
 
+from geo.layers import TILE_LAYERS
 from geo.maps import tiles
 
 BASE = "/ogc/tiles"
@@ -45,9 +46,9 @@ def test_tile_holds_every_feature_with_its_properties(client, viewer, db_session
         "border_segments"]
     assert layer["extent"] == 4096
     by_code = {f["properties"]["code"]: f for f in layer["features"]}
-    assert set(by_code) == set(sample_layers["segments"])
+    assert set(by_code) == set(sample_layers["border_segments"])
     feature = by_code["T-AZ-001"]
-    assert feature["id"] == sample_layers["segments"]["T-AZ-001"]
+    assert feature["id"] == sample_layers["border_segments"]["T-AZ-001"]
     length = db_session.execute(text("SELECT length_m FROM border_segments WHERE code = "
                                      "'T-AZ-001'")).scalar_one()
     assert feature["properties"]["length_m"] == pytest.approx(length)
@@ -249,10 +250,10 @@ def test_live_tile_etag_changes_after_a_write_through_the_api(live_server):
         assert deleted.status_code == 204
 
 
-@pytest.mark.parametrize("layer_name", sorted(tiles.TILE_LAYERS))
+@pytest.mark.parametrize("layer_name", sorted(TILE_LAYERS))
 def test_one_statement_tile_has_the_version_and_bytes_of_the_separate_ones(
         db_session, sample_layers, layer_name):
-    tile_layer = tiles.TILE_LAYERS[layer_name]
+    tile_layer = TILE_LAYERS[layer_name]
     query = tiles.queries.FeatureQuery(limit=None)
     version, body, from_cache = tiles.versioned_tile(db_session, tile_layer, Z, X, Y, query,
                                                      "k")
@@ -380,7 +381,7 @@ def test_a_rolled_back_write_does_not_leave_its_tile_for_a_later_one(db_session,
     value again: the version also holds the writing transaction, so the tile made
     inside the rolled-back one is not answered after the next write."""
     t1 = sample_layers["incidents"]["T-1"]
-    tile_layer, cache = tiles.TILE_LAYERS["incidents"], tiles.TileCache(1 << 20)
+    tile_layer, cache = TILE_LAYERS["incidents"], tiles.TileCache(1 << 20)
     z, (x, y) = 13, tile_of(45.0, 41.33, 13)
     query = tiles.queries.FeatureQuery(limit=None)
 
@@ -469,7 +470,7 @@ def test_versioned_tiles_fill_a_cache_no_larger_than_its_bound(db_session, sampl
     query = tiles.queries.FeatureQuery(limit=None)
     addresses = [(z, *tile_of(45.1, 41.35, z)) for z in range(2, 12)]
     for layer_name in ("incidents", "border_segments", "regions"):
-        tile_layer = tiles.TILE_LAYERS[layer_name]
+        tile_layer = TILE_LAYERS[layer_name]
         for _ in range(2):
             for z, x, y in addresses:
                 key = f"{z}/{x}/{y}"

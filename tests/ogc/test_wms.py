@@ -14,8 +14,9 @@ import requests
 from lxml import etree
 from PIL import Image
 
+from geo.crs import MAP_CRS
+from geo.layers import INCIDENT_POINT_MAX_SCALE, MAP_LAYERS
 from geo.maps import map_request, render
-from geo.maps.catalogue import INCIDENT_POINT_MAX_SCALE, MAP_CRS, MAP_LAYERS
 from tests.conftest import TEST_PASSWORD
 
 AREA = (44.85, 41.15, 45.65, 41.65)  # lon/lat around the sample sections
@@ -111,8 +112,8 @@ def test_capabilities_130_structure(wms_url):
     assert dimension.get("default").count("/") == 1
     assert dimension.text.endswith("/PT1S")
     for name, layer in layers.items():
-        assert layer.get("queryable") == ("1" if MAP_LAYERS[name].queryable else "0")
-        assert len(layer.findall(WMS_NS + "Style")) == len(MAP_LAYERS[name].styles)
+        assert layer.get("queryable") == ("1" if MAP_LAYERS[name].map.queryable else "0")
+        assert len(layer.findall(WMS_NS + "Style")) == len(MAP_LAYERS[name].map.styles)
         legend = layer.find(f"{WMS_NS}Style/{WMS_NS}LegendURL")
         assert legend.findtext(WMS_NS + "Format") == "image/png"
 
@@ -349,7 +350,7 @@ def test_owslib_getfeatureinfo(owslib_wms):
 
 @pytest.mark.parametrize("layer", list(MAP_LAYERS))
 def test_legend_graphic_for_every_layer_and_style(wms_url, layer):
-    for style in MAP_LAYERS[layer].style_names():
+    for style in MAP_LAYERS[layer].map.style_names():
         status, headers, body = fetch(
             f"{wms_url}?SERVICE=WMS&REQUEST=GetLegendGraphic&VERSION=1.3.0&FORMAT=image/png"
             f"&LAYER={layer}&STYLE={style}", {"Authorization": BASIC})
@@ -531,3 +532,32 @@ def test_feature_count_applies_per_layer(wms_url):
     both = json.loads(fetch(common + "&QUERY_LAYERS=border_segments,incidents"
                             "&FEATURE_COUNT=1", {"Authorization": BASIC})[2])["features"]
     assert sorted(f["properties"]["layer"] for f in both) == ["border_segments", "incidents"]
+
+
+@pytest.mark.parametrize(("value", "window"), [
+    ("2026-03-01", ("2026-03-01T00:00:00+00:00", "2026-03-01T23:59:59.999999+00:00")),
+    ("2026-03-01T10:20:30Z", ("2026-03-01T10:20:30+00:00", "2026-03-01T10:20:30.999999+00:00")),
+    ("2026-03-01/2026-03-31", ("2026-03-01T00:00:00+00:00", "2026-03-31T23:59:59.999999+00:00")),
+    ("2026-03-01T00:00:00Z/2026-03-31T12:00:00Z",
+     ("2026-03-01T00:00:00+00:00", "2026-03-31T12:00:00+00:00")),
+    ("../2026-03-31T12:00:00Z", (None, "2026-03-31T12:00:00+00:00")),
+    ("2026-03-01T00:00:00Z/..", ("2026-03-01T00:00:00+00:00", None)),
+    ("2026-03-01T12:00:00Z/2026-03-01T12:00:00Z",
+     ("2026-03-01T12:00:00+00:00", "2026-03-01T12:00:00+00:00")),
+])
+def test_time_is_a_closed_window(value, window):
+    """WMS TIME gives the closed window [start, end] every layer and GetFeatureInfo use
+    (as FeatureQuery and OGC API datetime): a date ends at its last microsecond, a
+    date-time end is that instant."""
+    from app.ogc.wms import parse_time
+
+    start, end = parse_time(value, None)
+    assert (start.isoformat() if start else None, end.isoformat() if end else None) == window
+
+
+def test_time_ending_before_it_starts_is_refused():
+    from app.ogc.wms import WmsError, parse_time
+
+    with pytest.raises(WmsError, match="ends before it starts") as caught:
+        parse_time("2026-03-02T00:00:00Z/2026-03-01T23:59:59Z", None)
+    assert caught.value.locator == "TIME"

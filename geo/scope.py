@@ -1,0 +1,63 @@
+"""The region scope: which features a caller may see, decided in one place.
+
+A scope is the set of region ids a user is restricted to (``app.auth.scope``), or None
+for an unrestricted user; an empty set sees nothing. Every read path applies it through
+these functions: in SQL by the layer's ``scope_column`` (``geo.layers``: regions by
+``id``, the other layers by ``region_id``), and for a region a request names by
+:func:`check_region`, whose refusal reveals nothing of other regions (the same answer
+whether the region exists or not).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from geo.errors import OutOfScopeError
+from geo.layers import Layer
+
+Scope = frozenset[int] | None
+
+
+def scope_condition(layer: Layer, parameter: str = "scope_region_ids") -> str:
+    """The SQL condition keeping ``layer``'s features of the scope, bound to the integer
+    array parameter ``parameter`` (see :func:`scope_parameter`).
+
+    Raises
+    ------
+    ValueError
+        The layer is not cut by region (its ``scope_column`` is None).
+    """
+    if layer.scope_column is None:
+        raise ValueError(f"layer {layer.name!r} has no region scope column")
+    return f"{layer.scope_column} = ANY(:{parameter})"
+
+
+def scope_parameter(scope: Iterable[int]) -> list[int]:
+    """The value bound to :func:`scope_condition`'s parameter: the ids, sorted."""
+    return sorted(int(region) for region in scope)
+
+
+def in_scope(region_id: int, scope: Scope) -> bool:
+    """Whether the region ``region_id`` is visible in ``scope`` (None: every region)."""
+    return scope is None or region_id in scope
+
+
+def check_region(code: str, codes_in_scope: tuple[str, ...] | None) -> None:
+    """Refuse a region code a request names that is outside the caller's regions.
+
+    Parameters
+    ----------
+    code : str
+        The region code the request gives.
+    codes_in_scope : tuple of str or None
+        The codes of the caller's regions, sorted (None: unrestricted).
+
+    Raises
+    ------
+    OutOfScopeError
+        ``code`` is not one of ``codes_in_scope``; the message lists the caller's own
+        regions only.
+    """
+    if codes_in_scope is not None and code not in codes_in_scope:
+        raise OutOfScopeError("region", f"{code!r} is not one of your regions "
+                                        f"({', '.join(codes_in_scope) or 'you have none'})")
