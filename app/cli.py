@@ -33,9 +33,12 @@ from app.auth.users import (
 from app.errors import client_data_error
 from app.extensions import db
 from config import INSTANCE_DIR
-from geo.io.ingest import cluster, import_file
-from geo.io.readers import FORMATS, ReadError
-from geo.layers import LAYERS
+from geo.io.ingest import import_file
+from geo.io.readers import FORMATS, ReadError, detect_format
+from geo.layers import LAYER_ALIASES, LAYERS, get_layer
+from geo.queries.audit import file_sha256
+from geo.queries.staging import cluster
+from geo.transactions import unit_of_work
 from geo.vocabulary import ROLES
 
 
@@ -77,12 +80,8 @@ DEMO_CREDENTIALS_FILE = INSTANCE_DIR / "demo-password"
 def users_create(name: str, role: str, password: str, regions: tuple[str, ...],
                  all_regions: bool) -> None:
     """Create user NAME with ROLE; give --region CODE... or --all-regions."""
-    try:
-        create_user(db.session, name, role, password, regions, all_regions=all_regions)
-    except AuthError as exc:
-        db.session.rollback()
-        raise click.ClickException(str(exc)) from None
-    db.session.commit()
+    with unit_of_work(db.session):
+        _run(create_user, name, role, password, regions, all_regions=all_regions)
     scope = ", ".join(sorted(regions)) if regions else "every region"
     click.echo(f"created user {name} ({role}; {scope})")
 
@@ -109,7 +108,6 @@ def _run(change, *args, **kwargs):
     try:
         return change(db.session, *args, **kwargs)
     except AuthError as exc:
-        db.session.rollback()
         raise click.ClickException(str(exc)) from None
 
 
@@ -124,9 +122,9 @@ def users_set_regions(name: str, codes: tuple[str, ...], all_regions: bool,
     """Restrict user NAME to the regions CODE..., or give --all-regions or --none."""
     if (bool(codes) + all_regions + no_region) != 1:
         raise click.UsageError("give region codes, --all-regions or --none (one of them)")
-    user = _run(user_by_name, name)
-    changed = _run(update_user, user, region_codes=list(codes), all_regions=all_regions)
-    db.session.commit()
+    with unit_of_work(db.session):
+        user = _run(user_by_name, name)
+        changed = _run(update_user, user, region_codes=list(codes), all_regions=all_regions)
     click.echo(f"{name}: {_scope_text(user)}" + ("" if changed else " (unchanged)"))
 
 
@@ -134,9 +132,9 @@ def users_set_regions(name: str, codes: tuple[str, ...], all_regions: bool,
 @click.argument("name")
 def users_unlock(name: str) -> None:
     """Lift NAME's sign-in lock-out and reset the failure count."""
-    user = _run(user_by_name, name)
-    changed = _run(unlock_user, user)
-    db.session.commit()
+    with unit_of_work(db.session):
+        user = _run(user_by_name, name)
+        changed = _run(unlock_user, user)
     click.echo(f"unlocked {name}" if changed else f"{name} was not locked")
 
 
@@ -151,8 +149,8 @@ def tokens_create(name: str, label: str, expires_days: int | None) -> None:
     if user is None:
         raise click.ClickException(f"no user named {name!r}")
     expires = timedelta(days=expires_days) if expires_days else None
-    row, token = _run(create_token, user, label, expires)
-    db.session.commit()
+    with unit_of_work(db.session):
+        row, token = _run(create_token, user, label, expires)
     until = row.expires_at.isoformat() if row.expires_at else "never"
     click.echo(f"token {row.id} for {name} ({label}), expires {until}; it is shown only once:")
     click.echo(token)
@@ -178,8 +176,8 @@ def tokens_list(username: str | None) -> None:
 @click.argument("token_id", type=int, metavar="ID")
 def tokens_revoke(token_id: int) -> None:
     """Revoke token ID (see ``tokens list``); it stops working at once."""
-    row = _run(revoke_token, token_id)
-    db.session.commit()
+    with unit_of_work(db.session):
+        row = _run(revoke_token, token_id)
     click.echo(f"revoked token {row.id} ({row.name}) of {row.user.username} "
                f"at {_when(row.revoked_at)}")
 
@@ -224,11 +222,12 @@ def demo_load(if_empty: bool) -> None:
     if if_empty and _has_data():
         click.echo("database already holds data: demo data not loaded")
         return
-    counts = load_demo(db.session, current_app.config["ANALYSIS_SRID"])
-    password = _ensure_demo_user()
-    if counts.get("loaded"):
-        audit.record(db.session, "import", "demo", detail={"command": "demo load", **counts})
-    db.session.commit()
+    with unit_of_work(db.session):
+        counts = load_demo(db.session, current_app.config["ANALYSIS_SRID"])
+        password = _ensure_demo_user()
+        if counts.get("loaded"):
+            audit.record(db.session, "import", "demo",
+                         detail={"command": "demo load", **counts})
     verb = "loaded" if counts.get("loaded") else "already present"
     click.echo(f"demo data {verb}: {_demo_counts_line(counts)} (synthetic/approximate)")
     click.echo(f"demo login: user {DEMO_USER}, password {password}")
@@ -238,17 +237,18 @@ def demo_load(if_empty: bool) -> None:
 @click.confirmation_option(prompt="Delete the demo data and load it anew?")
 def demo_reset() -> None:
     """Delete the demo data and load it again."""
-    from geo.demo.loader import DemoResetRefusedError, reset_demo
+    from geo.demo.loader import DemoResetRefusedError, refuse_reset_over_records, reset_demo
 
     # Users keep their regions by code: the demo regions are deleted and come back.
     try:
+        refuse_reset_over_records(db.session)  # before anything is deleted
+    except DemoResetRefusedError as exc:
+        raise click.ClickException(str(exc)) from None
+    with unit_of_work(db.session):
         with regions_kept_by_code(db.session, "demo reset"):
             counts = reset_demo(db.session, current_app.config["ANALYSIS_SRID"])
-    except DemoResetRefusedError as exc:  # raised before anything is deleted
-        raise click.ClickException(str(exc)) from None
-    _ensure_demo_user()
-    audit.record(db.session, "import", "demo", detail={"command": "demo reset", **counts})
-    db.session.commit()
+        _ensure_demo_user()
+        audit.record(db.session, "import", "demo", detail={"command": "demo reset", **counts})
     click.echo(f"demo data reset: {_demo_counts_line(counts)}")
 
 
@@ -264,7 +264,7 @@ def demo_credentials() -> None:
 
 @click.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--layer", type=click.Choice(list(LAYERS)), required=True)
+@click.option("--layer", type=click.Choice([*LAYERS, *LAYER_ALIASES]), required=True)
 @click.option("--source", default=None, help="Source of incidents that name none "
               "(default: the file name without extension).")
 @click.option("--crs", default=None, help="EPSG:nnnn of the coordinates (default: the "
@@ -292,14 +292,20 @@ def import_command(file, layer, source, crs, fmt, mapping, dry_run, allow_outsid
         click.echo(f"  {rows:,} rows read", err=True)
 
     try:
-        report = import_file(db.session, LAYERS[layer], file, fmt=fmt, crs=srid,
-                             mapping=columns, source=default_source, dry_run=dry_run,
-                             allow_outside=allow_outside,
-                             analysis_srid=current_app.config["ANALYSIS_SRID"],
-                             progress=progress,
-                             temp_dir=owned_upload_dir(current_app.config["UPLOAD_DIR"]))
+        with unit_of_work(db.session) as work:
+            report = import_file(db.session, get_layer(layer), file, fmt=fmt, crs=srid,
+                                 mapping=columns, source=default_source, dry_run=dry_run,
+                                 allow_outside=allow_outside,
+                                 analysis_srid=current_app.config["ANALYSIS_SRID"],
+                                 progress=progress,
+                                 temp_dir=owned_upload_dir(current_app.config["UPLOAD_DIR"]))
+            if report.error_count or dry_run:
+                work.discard()
+            else:
+                audit.record_import(db.session, report, file=str(file),
+                                    sha256=file_sha256(file), source=default_source,
+                                    fmt=fmt or detect_format(file))
     except ReadError as exc:
-        db.session.rollback()
         raise click.ClickException(str(exc)) from None
     label = "line" if (fmt or Path(file).suffix.lower()) in ("csv", ".csv") else "feature"
     for error in report.errors:
@@ -312,18 +318,10 @@ def import_command(file, layer, source, crs, fmt, mapping, dry_run, allow_outsid
     if report.ignored_columns:
         click.echo(f"ignored columns: {', '.join(report.ignored_columns)}")
     if report.error_count:
-        db.session.rollback()
         raise click.ClickException(f"{summary}; nothing was written")
     if dry_run:
-        db.session.rollback()
         click.echo(f"dry run, nothing written: {summary}")
         return
-    from geo.audit_trail import file_sha256
-    from geo.io.readers import detect_format
-
-    audit.record_import(db.session, report, file=str(file), sha256=file_sha256(file),
-                        source=default_source, fmt=fmt or detect_format(file))
-    db.session.commit()
     click.echo(f"imported: {summary}")
 
 
@@ -341,7 +339,7 @@ def maintenance_cluster() -> None:
 @audit_cli.command("verify")
 def audit_verify() -> None:
     """Recompute the audit trail's hash chain; exit 1 naming the first broken record."""
-    from geo.audit_trail import first_broken_link
+    from geo.queries.audit import first_broken_link
 
     checked, broken, why = first_broken_link(db.session)
     if broken is not None:

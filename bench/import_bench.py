@@ -246,7 +246,7 @@ def count_rows(url, table: str) -> int:
 
 def spatial_order_correlation(url) -> float:
     """The planner's correlation of the incidents' physical and spatial order after
-    ``ANALYZE`` (1: stored along ``geo.io.ingest.SPATIAL_ORDER``; 0: unrelated)."""
+    ``ANALYZE`` (1: stored along ``geo.queries.staging.SPATIAL_ORDER``; 0: unrelated)."""
     connection = connect(url, autocommit=True)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE incidents")
@@ -331,7 +331,7 @@ def time_ogr_listing(url, directory: Path) -> Timing:
     """ogr2ogr writing the same page (newest 10,000) as GeoJSON, for reference."""
     dsn, env = ogr_connection(url)
     target = directory / "page.geojson"
-    statement = (f"SELECT * FROM incidents ORDER BY occurred_at DESC, id DESC "
+    statement = (f"SELECT * FROM incidents ORDER BY occurred_at DESC, id DESC "  # noqa: S608
                  f"LIMIT {LIST_ROWS}")
     seconds = []
     for _ in range(LIST_REPEATS):

@@ -6,7 +6,7 @@ measures again without loading; drop it yourself afterwards.)
 
 In one run, on a throwaway database with the demo's reference layers and N synthetic
 incidents (``bench.hotspot_bench.setup``, the demo generator; ``geo.demo.loader.copy_incidents``
-writes them in ``geo.io.ingest.SPATIAL_ORDER`` as an import does, so the table's layout is
+writes them in ``geo.queries.staging.SPATIAL_ORDER`` as an import does, so the table's layout is
 the product's, not a bench-only CLUSTER: the run prints the planner's correlation of
 the physical and the spatial order), parallel query off for every connection to it
 (as the WMS benchmark does; it costs ~20 ms per small query; the bare SQL's connections
@@ -25,7 +25,7 @@ too, opened after that) and vacuumed and analysed:
 3. **MVT**: per zoom (8, 10, 12, 14), tiles around random incidents: the HTTP latency
    of ``/ogc/tiles/incidents/{z}/{x}/{y}.mvt`` made anew (``Cache-Control: no-cache``:
    the server's tile cache does not answer) against the bare ``ST_AsMVT`` statement of
-   the same tile (``geo.maps.tiles.tile_sql``, on a connection with the app's settings),
+   the same tile (``geo.queries.tiles.tile_sql``, on a connection with the app's settings),
    medians; then the same tile answered from the tile cache. The two tiles must hold
    the same features (decoded and compared when their bytes differ: see
    :func:`same_tile`).
@@ -314,7 +314,7 @@ def tiles_bare_vs_http(app, ours: Server, anchors: np.ndarray, per_zoom: int
     from app.extensions import db
     from geo import queries
     from geo.layers import TILE_LAYERS
-    from geo.maps import tiles
+    from geo.queries.tiles import tile_sql
 
     layer = TILE_LAYERS["incidents"]
     anew = dataclasses.replace(ours, headers={**ours.headers, "Cache-Control": "no-cache"})
@@ -325,7 +325,7 @@ def tiles_bare_vs_http(app, ours: Server, anchors: np.ndarray, per_zoom: int
             rows = []
             for lon, lat in anchors[:per_zoom].tolist():
                 x, y = tile_of(lon, lat, z)
-                statement, params = tiles.tile_sql(layer, z, x, y,
+                statement, params = tile_sql(layer, z, x, y,
                                                    queries.FeatureQuery(limit=None))
                 compiled = text(statement)
 

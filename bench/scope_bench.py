@@ -120,19 +120,22 @@ def plans_equal(app) -> bool:
     """Whether the WMS incidents query with an unrestricted scope ('') has the plan of
     the query without the scope condition."""
     from app.extensions import db
-    from geo.maps import render
+    from geo.layers import INCIDENTS
+    from geo.queries import maps as map_sql
 
-    sql = render._LAYER_SQL["incidents"].replace("!bbox!", "ST_MakeEnvelope(44,41,45,42,4326)")
+    sql = map_sql.map_layer_sql("incidents").replace("!bbox!", "ST_MakeEnvelope(44,41,45,42,4326)")
     values = {"!@start!": "'2025-07-01'", "!@end!": "'2026-07-01'", "!@region!": "'0'",
               "!@categories!": "''", "!@outcomes!": "''"}
     for name, value in values.items():
         sql = sql.replace(name, value)
     with_scope = sql.replace("!@scope!", "''")
-    without = with_scope.replace(render._scope_sql("region_id").replace("!@scope!", "''"),
+    without = with_scope.replace(map_sql.scope_sql(INCIDENTS).replace("!@scope!", "''"),
                                  "true")
     assert without != with_scope
     with app.app_context():
-        plans = [db.session.execute(text(f"EXPLAIN (COSTS OFF) SELECT * FROM {q}")).scalars()
+        # q: the app's own statements (feature_filter's), explained.
+        plans = [db.session.execute(text(f"EXPLAIN (COSTS OFF) SELECT * FROM {q}"))  # noqa: S608
+                 .scalars()
                  .all() for q in (with_scope, without)]
         db.session.remove()
     return plans[0] == plans[1]

@@ -12,20 +12,13 @@ Time windows are closed, ``start <= occurred_at <= end``, everywhere (as
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy import text
-from sqlalchemy.dialects.postgresql import psycopg2
 
 from geo.crs import STORAGE_SRID, transform_xy
 from geo.queries import FeatureQuery
-from geo.vocabulary import INCIDENT_CATEGORIES, INCIDENT_OUTCOMES
-
-# Small integer codes of the vocabularies: position + 1, 0 = another value.
-CATEGORY_CODES = tuple(INCIDENT_CATEGORIES)
-OUTCOME_CODES = tuple(INCIDENT_OUTCOMES)
+from geo.queries.incidents import CATEGORY_CODES, OUTCOME_CODES, copy_incident_rows
 
 _COPY_HEADER = 19  # PGCOPY signature (11) + flags (4) + header extension length (4)
 # One row of the binary COPY: field count, then (length, value) per column. The point
@@ -45,19 +38,6 @@ _COPY_ROW = np.dtype([
 ])
 _EWKB_POINT_WITH_SRID = 0x20000001
 _POSTGRES_EPOCH_US = 946_684_800_000_000  # 2000-01-01 in microseconds since 1970
-
-
-def _sql_text_array(vocabulary: tuple[str, ...]) -> str:
-    """A vocabulary (constants of geo.vocabulary, never user input) as a SQL text[]."""
-    return "ARRAY[" + ", ".join("'" + v.replace("'", "''") + "'" for v in vocabulary) \
-        + "]::text[]"
-
-
-_COLUMNS = (
-    "geom, persons_count, occurred_at, COALESCE(region_id, 0), "
-    f"COALESCE(array_position({_sql_text_array(CATEGORY_CODES)}, category), 0)::int2, "
-    f"COALESCE(array_position({_sql_text_array(OUTCOME_CODES)}, outcome), 0)::int2"
-)
 
 
 @dataclass
@@ -134,18 +114,11 @@ def _codes(vocabulary: tuple[str, ...], names) -> np.ndarray:
     return np.array([vocabulary.index(n) + 1 for n in names], dtype=np.int16)
 
 
-def _pyformat(sql: str, params: dict) -> tuple[str, dict]:
-    """``sql`` with ``:name`` placeholders as psycopg2's ``%(name)s`` text and its
-    values, compiled by SQLAlchemy's psycopg2 dialect (which also doubles any ``%``)."""
-    compiled = text(sql).bindparams(**params).compile(dialect=psycopg2.dialect())
-    return str(compiled), compiled.params
-
-
 def read_incidents(raw_connection, where: str = "true", params: dict | None = None,
                    order_by_time: bool = False) -> IncidentArrays:
     """The incidents matching ``where`` (SQL with ``:name`` placeholders bound to
-    ``params`` by the driver, e.g. from ``geo.queries.feature_filter``), with one binary
-    ``COPY`` (a million rows in about a second).
+    ``params`` by the driver, e.g. from ``geo.queries.feature_filter``), read with one
+    binary ``COPY`` (``geo.queries.incidents``; a million rows in about a second).
 
     Parameters
     ----------
@@ -161,15 +134,7 @@ def read_incidents(raw_connection, where: str = "true", params: dict | None = No
         The rows are not laid out as expected (a 2-D point with SRID, int4,
         timestamptz, int4, int2, int2).
     """
-    statement, values = _pyformat(
-        f"SELECT {_COLUMNS} FROM incidents WHERE {where}"
-        + (" ORDER BY occurred_at" if order_by_time else ""), params or {})
-    with raw_connection.cursor() as cursor:
-        bound = cursor.mogrify(statement, values).decode()
-        # psycopg2 writes each row separately: a C-level buffer keeps that cheap.
-        buffer = io.BytesIO()
-        cursor.copy_expert(f"COPY ({bound}) TO STDOUT WITH (FORMAT binary)", buffer)
-    data = buffer.getbuffer()
+    data = copy_incident_rows(raw_connection, where, params or {}, order_by_time)
     records = np.frombuffer(data, dtype=_COPY_ROW, offset=_COPY_HEADER,
                             count=(len(data) - _COPY_HEADER - 2) // _COPY_ROW.itemsize)
     if not ((records["fields"] == 6).all() and (records["geom_length"] == 25).all()

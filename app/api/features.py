@@ -38,9 +38,10 @@ from app.extensions import db
 from app.request_json import loads_bounded
 from geo import queries
 from geo.io import export
-from geo.io.ingest import SCOPE_FIELD, Ingestion, IngestReport
+from geo.io.ingest import SCOPE_FIELD, IngestReport, ingest, patched_feature
 from geo.io.readers import rows_with_geometry
 from geo.layers import LAYER_ALIASES, LAYERS, Layer, get_layer
+from geo.transactions import unit_of_work
 
 GEOJSON_MIME = "application/geo+json"
 DEFAULT_LIMIT = 100
@@ -231,17 +232,16 @@ def create_features(layer_name: str):
     if frame.empty:
         raise ApiError(422, "Unprocessable Content", "features: the collection is empty",
                          field="features")
-    ingestion = Ingestion(db.session, layer, mode="create", **options)
-    ingestion.add(frame, source_srid=source_srid, parse_errors=parse_errors)
-    report = ingestion.finish()
-    if report.error_count:
-        db.session.rollback()
-    raise_for_report(report, collection)
+    with unit_of_work(db.session) as work:
+        report = ingest(db.session, layer, [(frame, source_srid, parse_errors)],
+                        mode="create", **options)
+        raise_for_report(report, collection)  # nothing is kept
+        if report.dry_run:
+            work.discard()
+        else:
+            audit.record_features(db.session, "create", layer, report.ids)
     if report.dry_run:
-        db.session.rollback()
         return {"dry_run": True, **report.as_dict("index")}, 200
-    audit.record_features(db.session, "create", layer, report.ids)
-    db.session.commit()
     if not collection:
         new_id = report.ids[0]
         location = url_for("api.get_feature", layer_name=layer.name, feature_id=new_id)
@@ -267,27 +267,25 @@ def update_feature(layer_name: str, feature_id: int):
     if not isinstance(changes, dict):
         raise ApiError(422, "Unprocessable Content", "properties: must be an object",
                          field="properties")
-    writable = {k: v for k, v in current["properties"].items() if k in layer.writable_names}
-    merged = {"type": "Feature", "properties": {**writable, **changes},
-              "geometry": patch.get("geometry", current["geometry"])}
+    merged = patched_feature(layer, current, changes, patch.get("geometry"))
     if "geometry" not in patch:
         source_srid = 4326  # the stored geometry is already EPSG:4326
     frame, parse_errors = rows_with_geometry([merged])
-    before = audit.lock_features(db.session, layer, [feature_id])
-    scopes_before = scope_snapshots(db.session) if layer.name == "regions" else None
-    ingestion = Ingestion(db.session, layer, mode="update", target_id=feature_id, **options)
-    ingestion.add(frame, source_srid=source_srid, parse_errors=parse_errors)
-    report = ingestion.finish()
-    if report.error_count or report.dry_run:
-        db.session.rollback()
-    raise_for_report(report, collection=False)
+    with unit_of_work(db.session) as work:
+        before = audit.lock_features(db.session, layer, [feature_id])
+        scopes_before = scope_snapshots(db.session) if layer.name == "regions" else None
+        report = ingest(db.session, layer, [(frame, source_srid, parse_errors)],
+                        mode="update", target_id=feature_id, **options)
+        raise_for_report(report, collection=False)  # nothing is kept
+        if report.dry_run:
+            work.discard()
+        else:
+            audit.record_features(db.session, "update", layer, report.ids, before=before)
+            if scopes_before is not None:  # a new code: the linked users' regions renamed
+                record_scope_changes(db.session, scopes_before,
+                                     f"regions feature {feature_id} changed")
     if report.dry_run:
         return {"dry_run": True, **report.as_dict("index")}, 200
-    audit.record_features(db.session, "update", layer, report.ids, before=before)
-    if scopes_before is not None:  # a new code: the linked users' regions are renamed
-        record_scope_changes(db.session, scopes_before, f"regions feature {feature_id} "
-                                                        "changed")
-    db.session.commit()
     return Response(_feature_or_404(layer, feature_id), mimetype=GEOJSON_MIME)
 
 
@@ -297,19 +295,18 @@ def delete_feature(layer_name: str, feature_id: int):
     _writable_feature(layer, feature_id)
     if layer.name == "regions":
         refuse_deleting_linked_region(feature_id)
-    audit.record_features(db.session, "delete", layer, [feature_id])  # before it goes
     try:
-        deleted = queries.delete_feature(db.session, layer, feature_id,
-                                         current_app.config["ANALYSIS_SRID"])
+        with unit_of_work(db.session):
+            audit.record_features(db.session, "delete", layer, [feature_id])  # before it goes
+            if not queries.delete_feature(db.session, layer, feature_id,
+                                          current_app.config["ANALYSIS_SRID"]):
+                raise ApiError(404, "Not Found",
+                               f"no {layer.name} feature with id {feature_id}")
     except IntegrityError as exc:
         # Stored risk assessments and level decisions are records: they keep the regions
         # and sections they are about (foreign keys ON DELETE RESTRICT).
-        db.session.rollback()
         table = getattr(getattr(exc.orig, "diag", None), "table_name", None) or "records"
         raise ApiError(409, "Conflict", f"{layer.name} feature {feature_id} is referenced "
                                         f"by {table}, which cannot change; nothing was "
                                         "deleted") from None
-    if not deleted:
-        raise ApiError(404, "Not Found", f"no {layer.name} feature with id {feature_id}")
-    db.session.commit()
     return "", 204

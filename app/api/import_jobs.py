@@ -33,12 +33,13 @@ from app import audit
 from app.api import ApiError, bp
 from app.errors import database_failure, first_line
 from app.extensions import db
-from geo.audit_trail import file_sha256
 from geo.io import import_jobs
 from geo.io.ingest import import_file
 from geo.io.readers import ArchiveTooLargeError, ReadError
 from geo.layers import Layer
 from geo.models import ImportJob
+from geo.queries.audit import file_sha256
+from geo.transactions import unit_of_work
 
 # The largest id of an import job (a PostgreSQL integer).
 MAX_JOB_ID = 2**31 - 1
@@ -103,34 +104,39 @@ def run_import(session, task: ImportTask, progress=None) -> tuple[int, dict]:
     caller records them).
     """
     settings = task.settings
-    try:
-        sha256 = file_sha256(task.path)
-        report = import_file(
-            session, task.layer, task.path, fmt=task.fmt,
-            analysis_srid=settings["ANALYSIS_SRID"],
-            max_unzipped_bytes=settings["IMPORT_MAX_UNZIPPED_BYTES"],
-            statement_timeout_s=settings["IMPORT_STATEMENT_TIMEOUT_S"],
-            temp_dir=settings["UPLOAD_DIR"], progress=progress, **task.options)
-        status, body = report_answer(report, task.label)
-        rows = report.rows
-        if status == 200 and not report.dry_run:
-            audit.record_import(session, report, file=task.file_name, sha256=sha256,
-                                source=task.options["source"], fmt=task.fmt, actor=task.actor)
-        else:
-            session.rollback()
-    except ArchiveTooLargeError as exc:
-        session.rollback()
-        status, body, rows = 413, problem_body(413, "Content Too Large", f"file: {exc}",
-                                               field="file"), 0
-    except ReadError as exc:
-        session.rollback()
-        status, body, rows = 422, problem_body(422, "Unprocessable Content", f"file: {exc}",
-                                               field="file"), 0
-    finally:
-        task.path.unlink(missing_ok=True)
-    import_jobs.finish_job(session, task.job_id, succeeded=status == 200, rows_read=rows,
-                           http_status=status, result=body)
-    session.commit()
+    with unit_of_work(session):
+        # The import's writes in a savepoint: kept with their audit record, or undone
+        # (a dry run, a problem, an unreadable file) while the job's end is kept.
+        imported = session.begin_nested()
+        try:
+            sha256 = file_sha256(task.path)
+            report = import_file(
+                session, task.layer, task.path, fmt=task.fmt,
+                analysis_srid=settings["ANALYSIS_SRID"],
+                max_unzipped_bytes=settings["IMPORT_MAX_UNZIPPED_BYTES"],
+                statement_timeout_s=settings["IMPORT_STATEMENT_TIMEOUT_S"],
+                temp_dir=settings["UPLOAD_DIR"], progress=progress, **task.options)
+            status, body = report_answer(report, task.label)
+            rows = report.rows
+            if status == 200 and not report.dry_run:
+                audit.record_import(session, report, file=task.file_name, sha256=sha256,
+                                    source=task.options["source"], fmt=task.fmt,
+                                    actor=task.actor)
+                imported.commit()
+            else:
+                imported.rollback()
+        except ArchiveTooLargeError as exc:
+            imported.rollback()
+            status, body, rows = 413, problem_body(413, "Content Too Large", f"file: {exc}",
+                                                   field="file"), 0
+        except ReadError as exc:
+            imported.rollback()
+            status, body, rows = 422, problem_body(422, "Unprocessable Content",
+                                                   f"file: {exc}", field="file"), 0
+        finally:
+            task.path.unlink(missing_ok=True)
+        import_jobs.finish_job(session, task.job_id, succeeded=status == 200, rows_read=rows,
+                               http_status=status, result=body)
     return status, body
 
 
@@ -158,14 +164,13 @@ def _run_in_background(app: Flask, task: ImportTask) -> None:
                 try:
                     task.answer = run_import(session, task, progress)
                 except Exception as exc:  # noqa: BLE001  (the job says so, and the log)
-                    session.rollback()
                     app.logger.error("import job %s failed: %s", task.job_id, first_line(exc),
                                      exc_info=database_failure(exc) is None)
                     task.answer = _failure_answer(exc)
-                    import_jobs.finish_job(session, task.job_id, succeeded=False,
-                                           rows_read=0, http_status=task.answer[0],
-                                           result=task.answer[1])
-                    session.commit()
+                    with unit_of_work(session):
+                        import_jobs.finish_job(session, task.job_id, succeeded=False,
+                                               rows_read=0, http_status=task.answer[0],
+                                               result=task.answer[1])
         except sa_exc.SQLAlchemyError as exc:  # the job's own row could not be written
             app.logger.error("import job %s: %s", task.job_id, first_line(exc))
             task.answer = task.answer or _failure_answer(exc)
@@ -251,9 +256,10 @@ def import_job(job_id: int):
         raise ApiError(404, "Not Found", f"job_id: no import job {job_id}", field="job_id")
     if job.status not in import_jobs.FINISHED:
         max_age_s = current_app.config["IMPORT_STATEMENT_TIMEOUT_S"] + import_jobs.MARGIN_S
-        if import_jobs.interrupt_abandoned_jobs(db.session, max_age_s):
-            db.session.commit()
-            db.session.refresh(job)
+        with unit_of_work(db.session) as work:
+            if not import_jobs.interrupt_abandoned_jobs(db.session, max_age_s):
+                work.discard()
+        db.session.refresh(job)
     return job_view(job), 200
 
 

@@ -24,6 +24,7 @@ from app.extensions import db
 from geo.io.import_jobs import create_job, upload_dir, upload_path
 from geo.io.readers import FORMATS, ReadError, detect_format
 from geo.layers import get_layer
+from geo.transactions import unit_of_work
 
 
 def parse_mapping(value: str | None) -> dict[str, str]:
@@ -68,9 +69,9 @@ def import_features(layer_name: str):
     suffix = os.path.splitext(name)[1].lower()
     settings = current_app.config
     directory = upload_dir(settings["UPLOAD_DIR"])
-    job = create_job(db.session, user_id=current_user.id, layer=layer.name, file_name=name,
-                     fmt=fmt)
-    db.session.commit()
+    with unit_of_work(db.session):
+        job = create_job(db.session, user_id=current_user.id, layer=layer.name,
+                         file_name=name, fmt=fmt)
     path = upload_path(directory, job.id, suffix)
     task = ImportTask(job.id, path, layer, fmt, name, options, settings={
         key: settings[key] for key in ("ANALYSIS_SRID", "IMPORT_MAX_UNZIPPED_BYTES",

@@ -16,8 +16,8 @@ from app.api.params import ParameterError, parse_datetime_interval
 from app.api.scoping import scoped_region_code
 from app.auth.scope import region_scope
 from app.extensions import db
-from geo.models import RiskLevelDecision
 from geo.risk import assessments
+from geo.transactions import unit_of_work
 
 DECISION_LEVELS = ("low", "medium", "high", "critical")
 
@@ -75,15 +75,15 @@ def create_assessment():
     region = scoped_region_code(region, default=True)
     evaluated = _evaluate(region, start, end)
     config = current_app.config["RISK_MODEL"]
-    record = assessments.store_assessment(
-        db.session, config, region, start, end, evaluated,
-        {"region": region, "datetime": body.get("datetime"), "sections": evaluated["inputs"]},
-        current_user.id)
-    audit.record(db.session, "create", "assessment", record.id,
-                 after={"region": region, "period": [start.isoformat(), end.isoformat()],
-                        "config_sha256": record.config_sha256,
-                        "sections": len(evaluated["sections"])})
-    db.session.commit()
+    with unit_of_work(db.session):
+        record = assessments.store_assessment(
+            db.session, config, region, start, end, evaluated,
+            {"region": region, "datetime": body.get("datetime"),
+             "sections": evaluated["inputs"]}, current_user.id)
+        audit.record(db.session, "create", "assessment", record.id,
+                     after={"region": region, "period": [start.isoformat(), end.isoformat()],
+                            "config_sha256": record.config_sha256,
+                            "sections": len(evaluated["sections"])})
     return assessments.assessment_record(db.session, record.id), 201, {
         "Location": f"{request.script_root}/api/v1/risk/assessments/{record.id}"}
 
@@ -122,16 +122,12 @@ def decide_level(section_id: int):
     if not isinstance(justification, str) or len(justification.strip()) < 10:
         raise ParameterError("justification", "is required: at least 10 characters saying "
                              "why the level is set or lifted")
-    previous = [{"section_id": section_id, "level": None}]
-    assessments.apply_decisions(db.session, previous)
-    decision = RiskLevelDecision(segment_id=section_id, level=level,
-                                 justification=justification.strip(),
-                                 decided_by=current_user.id)
-    db.session.add(decision)
-    audit.record(db.session, "level", "section", section_id,
-                 before=previous[0]["decision"] or {"level": None},
-                 after={"level": level, "justification": decision.justification})
-    db.session.commit()
+    with unit_of_work(db.session):
+        decision, previous = assessments.decide_level(db.session, section_id, level,
+                                                      justification, current_user.id)
+        audit.record(db.session, "level", "section", section_id,
+                     before=previous or {"level": None},
+                     after={"level": level, "justification": decision.justification})
     return {"section_id": section_id, "level": level, "justification": decision.justification,
             "decided_by": current_user.username, "decided_at": decision.decided_at.isoformat()}
 

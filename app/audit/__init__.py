@@ -1,6 +1,6 @@
 """The audit trail (append-only): ``record`` writes one row in the caller's transaction,
 so a write and its record commit or roll back together; ``record_features`` writes one
-row per feature of a write, set-based (``geo.audit_trail``); ``query`` reads the trail.
+row per feature of a write, set-based (``geo.queries.audit``); ``query`` reads the trail.
 
 Who and from where are taken from the request (the signed-in user or token owner, the
 client address ``request.remote_addr``, which is the proxy's unless the app is
@@ -17,10 +17,10 @@ from flask import has_request_context, request
 from flask_login import current_user
 
 from app.audit.models import AuditRecord
-from geo import audit_trail as sql
-from geo.audit_trail import AuditQuery, csv_chunks, iter_audit_rows
-from geo.audit_trail import audit_page as query
 from geo.layers import LAYERS, Layer
+from geo.queries import audit as sql
+from geo.queries.audit import AuditQuery, csv_chunks, iter_audit_rows
+from geo.queries.audit import audit_page as query
 
 __all__ = ["AuditQuery", "AuditRecord", "csv_chunks", "iter_audit_rows", "lock_features",
            "query", "record", "record_features"]
@@ -92,7 +92,7 @@ def record(session, action: str, entity: str, entity_id=None, *, before: dict | 
 
 def lock_features(session, layer: Layer, ids) -> dict[str, dict]:
     """The values of features before an update, locked until the transaction ends
-    (``geo.audit_trail.lock_features``): pass them as ``before`` to :func:`record_features`."""
+    (``geo.queries.audit.lock_features``): pass them as ``before`` to :func:`record_features`."""
     return sql.lock_features(session, layer, ids)
 
 

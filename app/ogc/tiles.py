@@ -35,7 +35,7 @@ from app.ogc.features import OgcApiError, exception_answer
 from app.ogc.routes import respond
 from geo import queries
 from geo.layers import TILE_LAYERS, Layer
-from geo.maps import tiles
+from geo.maps import tiles, tiling
 
 MVT_MIME = "application/vnd.mapbox-vector-tile"
 CACHE_CONTROL = "private, max-age=60"
@@ -77,9 +77,9 @@ def _filters(layer: Layer, args) -> queries.FeatureQuery:
 def vector_tile(layer_name: str, z: int, x: int, y: int):
     try:
         tile_layer = _tile_layer(layer_name)
-        if not tiles.tile_exists(z, x, y):
+        if not tiling.tile_exists(z, x, y):
             raise OgcApiError(404, "NotFound", f"no tile {z}/{x}/{y}: z must be 0 to "
-                              f"{tiles.MAX_ZOOM} and x, y 0 to 2^z - 1")
+                              f"{tiling.MAX_ZOOM} and x, y 0 to 2^z - 1")
         query = _filters(tile_layer, request.args)
     except (ParameterError, OgcApiError) as exc:
         return respond(exception_answer(exc))
@@ -134,7 +134,7 @@ def tilejson(layer_name: str):
         "tiles": [f"{request.url_root}ogc/tiles/{tile_layer.name}/{{z}}/{{x}}/{{y}}.mvt"
                   f"{query}"],
         "minzoom": 0,
-        "maxzoom": tiles.MAX_ZOOM,
+        "maxzoom": tiling.MAX_ZOOM,
         "bounds": list(bounds),
         "center": [(bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2, 8],
         "vector_layers": [tiles.tilejson_vector_layer(tile_layer)],

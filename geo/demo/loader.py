@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from geoalchemy2.shape import from_shape
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, select
 
 from geo import queries
 from geo.demo.geography import (
@@ -33,7 +33,6 @@ from geo.demo.synthetic import (
     build_demo,
     synthetic_incidents,
 )
-from geo.io.ingest import SPATIAL_ORDER, WRITE_WORK_MEM
 from geo.models import (
     STORAGE_SRID,
     BorderSegment,
@@ -42,6 +41,7 @@ from geo.models import (
     Region,
     SyntheticHotspot,
 )
+from geo.queries import demo
 
 # --------------------------------------------------------------------------- database
 
@@ -208,7 +208,6 @@ def load_demo(
     }
 
 
-_DEMO_STAGING = "demo_incidents_staging"
 _COPY_COLUMNS = (
     "source",
     "external_id",
@@ -236,7 +235,7 @@ def copy_incidents(session, incidents: SyntheticIncidents, analysis_srid: int) -
     (``SRID=4326;POINT(lon lat)``) with full float precision. Ids are drawn in the
     generator's order (by time); the rows are written with their derived links
     (``geo.queries.incident_links``, distances in metres in ``analysis_srid``), once
-    each, in ``geo.io.ingest.SPATIAL_ORDER``, as an import writes them, so neighbours share
+    each, in ``geo.queries.staging.SPATIAL_ORDER``, as an import writes them, so neighbours share
     table pages. The regions, sections and crossing points must be in place.
 
     Returns
@@ -272,31 +271,7 @@ def copy_incidents(session, incidents: SyntheticIncidents, analysis_srid: int) -
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(zip(*columns, strict=True))
     buffer.seek(0)
-    names = ", ".join(_COPY_COLUMNS)
-    session.execute(text(f"DROP TABLE IF EXISTS {_DEMO_STAGING}"))
-    # The staging table draws the ids from the incidents' sequence as rows arrive.
-    session.execute(text(
-        f"CREATE TEMP TABLE {_DEMO_STAGING} ON COMMIT DROP AS "
-        f"SELECT id, {names} FROM incidents WITH NO DATA"))
-    session.execute(text(
-        f"ALTER TABLE {_DEMO_STAGING} ALTER COLUMN id "
-        "SET DEFAULT nextval(pg_get_serial_sequence('incidents', 'id'))"))
-    dbapi_connection = session.connection().connection
-    with dbapi_connection.cursor() as cursor:
-        cursor.copy_expert(
-            f"COPY {_DEMO_STAGING} ({names}) FROM STDIN WITH (FORMAT csv)", buffer
-        )
-    links = queries.INCIDENT_LINK_COLUMNS
-    staged = ", ".join(f"s.{c}" for c in ("id", *_COPY_COLUMNS))
-    with queries.incident_links(session, analysis_srid,
-                                f"SELECT id AS key, geom FROM {_DEMO_STAGING}") as table, \
-            queries.local_settings(session, work_mem=WRITE_WORK_MEM):
-        inserted = session.execute(text(
-            f"INSERT INTO incidents (id, {names}, {', '.join(links)}) "
-            f"SELECT {staged}, {', '.join('l.' + c for c in links)} FROM {_DEMO_STAGING} AS s "
-            f"JOIN {table} AS l ON l.key = s.id ORDER BY {SPATIAL_ORDER.format('s')}")).rowcount
-    session.execute(text(f"DROP TABLE {_DEMO_STAGING}"))
-    return inserted
+    return demo.insert_incidents(session, _COPY_COLUMNS, buffer, analysis_srid)
 
 
 class DemoResetRefusedError(RuntimeError):
@@ -318,27 +293,12 @@ class DemoResetRefusedError(RuntimeError):
             "new database")
 
 
-_RECORDS_ON_DEMO_ROWS = {
-    "risk_assessments": """
-        SELECT a.id FROM risk_assessments a
-        WHERE a.region_id IN (SELECT id FROM regions WHERE provenance <> 'reported')
-           OR a.id IN (SELECT r.assessment_id FROM risk_section_results r
-                       JOIN border_segments s ON s.id = r.segment_id
-                       WHERE s.provenance <> 'reported')
-        ORDER BY a.id""",
-    "risk_level_decisions": """
-        SELECT d.id FROM risk_level_decisions d
-        JOIN border_segments s ON s.id = d.segment_id
-        WHERE s.provenance <> 'reported'
-        ORDER BY d.id""",
-}
-
-
-def records_on_demo_rows(session) -> dict[str, list[int]]:
-    """Ids of the immutable records (risk assessments, level decisions) that refer to
-    demo regions or border sections (provenance not ``"reported"``), by table."""
-    return {table: list(session.execute(text(sql)).scalars())
-            for table, sql in _RECORDS_ON_DEMO_ROWS.items()}
+def refuse_reset_over_records(session) -> None:
+    """Raise :class:`DemoResetRefusedError` while stored risk assessments or level
+    decisions refer to demo regions or sections; reads only."""
+    records = demo.records_on_demo_rows(session)
+    if any(records.values()):
+        raise DemoResetRefusedError(records)
 
 
 def reset_demo(session, analysis_srid: int = DEFAULT_METRIC_EPSG, **kwargs) -> dict:
@@ -366,9 +326,7 @@ def reset_demo(session, analysis_srid: int = DEFAULT_METRIC_EPSG, **kwargs) -> d
     dict
         What :func:`load_demo` returns, plus ``deleted``: rows deleted per table.
     """
-    records = records_on_demo_rows(session)
-    if any(records.values()):
-        raise DemoResetRefusedError(records)
+    refuse_reset_over_records(session)
     deleted = {}
     for name, statement in (
         ("incidents", delete(Incident).where(Incident.source == DEMO_SOURCE)),
@@ -397,7 +355,6 @@ __all__ = [
     "demo_period",
     "demo_present",
     "load_demo",
-    "records_on_demo_rows",
     "planted_hotspots",
     "reset_demo",
     "synthetic_incidents",

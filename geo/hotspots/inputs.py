@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
-from sqlalchemy import text
 
 from geo import queries
 from geo.crs import STORAGE_SRID, reproject, transform_xy
@@ -127,13 +126,10 @@ def _cell_keys(i: np.ndarray, j: np.ndarray) -> np.ndarray:
 def study_area_geometry(session, area: StudyArea, srid: int):
     """The study area as a shapely geometry in metres of ``srid``."""
     if area.region_code is not None:
-        wkb = session.execute(
-            text("SELECT ST_AsBinary(geom) FROM regions WHERE code = :code"),
-            {"code": area.region_code},
-        ).scalar_one_or_none()
+        wkb = queries.region_geometry_wkb(session, area.region_code)
         if wkb is None:
             raise ParameterError("region", f"unknown region code {area.region_code!r}")
-        return reproject(shapely.from_wkb(bytes(wkb)), STORAGE_SRID, srid)
+        return reproject(shapely.from_wkb(wkb), STORAGE_SRID, srid)
     if area.bbox is not None:
         box = shapely.box(*area.bbox)
         return reproject(shapely.segmentize(box, 0.01), STORAGE_SRID, srid)

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 import shapely
-from sqlalchemy import text
 
 from geo import queries
 from geo.crs import STORAGE_SRID
@@ -30,23 +29,13 @@ from geo.io import readers
 from geo.io.readers import ReadError
 from geo.io.validation import RowError, validate_batch
 from geo.layers import Layer
+from geo.queries import staging
 
-STAGING = "ingest_staging"
 # A point farther than this from every region is "outside" (metres, on the spheroid):
 # generous enough for generalised boundaries and territorial waters (12 nmi).
 OUTSIDE_TOLERANCE_M = 25_000.0
 # The pseudo-field of a row that would write outside the caller's region scope.
 SCOPE_FIELD = "scope"
-# The order rows are written in: PostGIS's btree order of geometry, a Hilbert curve
-# over the bounding-box centres (PostGIS >= 3.0), so each write lays neighbours out on
-# the same table pages and a bbox query reads a few pages instead of one per row (OGC
-# API Features, issue 6). ``{}``: the alias of the row source.
-SPATIAL_ORDER = "{}.geom"
-# Memory for sorting the rows of a write into that order (local to the statement's
-# transaction); a million incidents sort in memory.
-WRITE_WORK_MEM = "256MB"
-_PG_TYPES = {"text": "text", "choice": "text", "int": "integer", "float": "double precision",
-             "timestamp": "timestamptz"}
 
 
 @dataclass
@@ -105,12 +94,6 @@ def _timestamp_text(values: pd.Series) -> pd.Series:
     return values.map(lambda t: t.isoformat() if isinstance(t, pd.Timestamp) else None)
 
 
-def _sql_type(spec) -> str:
-    if spec.kind == "choice" and spec.choices and isinstance(spec.choices[0], int):
-        return "integer"
-    return _PG_TYPES[spec.kind]
-
-
 class Ingestion:
     """Collects batches for one layer, then checks and writes them in ``finish``.
 
@@ -165,17 +148,7 @@ class Ingestion:
         self.report = IngestReport(layer.name, mode, dry_run=dry_run)
         self._rejected_rows: set[int] = set()
         self._started = time.perf_counter()
-        self._create_staging()
-
-    # ------------------------------------------------------------------ staging
-    def _create_staging(self) -> None:
-        columns = ", ".join(f"{f.name} {_sql_type(f)}" for f in self.layer.fields)
-        self.session.execute(text(f"DROP TABLE IF EXISTS {STAGING}"))
-        self.session.execute(text(
-            f"CREATE TEMP TABLE {STAGING} (_row integer NOT NULL, {columns}, "
-            f"geom geometry({self.layer.geometry_type}, {STORAGE_SRID}) NOT NULL) "
-            "ON COMMIT DROP"
-        ))
+        staging.create_staging(session, layer)
 
     def _record(self, errors: Iterable[RowError], *, permission: bool = False) -> None:
         for error in errors:
@@ -220,32 +193,16 @@ class Ingestion:
         buffer = io.StringIO()
         out.to_csv(buffer, index=False, header=False)
         buffer.seek(0)
-        with self.session.connection().connection.cursor() as cursor:
-            cursor.copy_expert(
-                f"COPY {STAGING} ({', '.join([*names, 'geom'])}) FROM STDIN WITH (FORMAT csv)",
-                buffer,
-            )
+        staging.copy_into_staging(self.session, [*names, "geom"], buffer)
 
     # ------------------------------------------------------------------ checks in SQL
-    def _rows_where(self, sql: str, **params) -> list:
-        return self.session.execute(text(sql), params).all()
-
     def _check_keys(self) -> None:
-        key = ", ".join(self.layer.key)
         label = " + ".join(self.layer.key)
-        duplicates = self._rows_where(
-            f"SELECT _row, first_row FROM (SELECT _row, min(_row) OVER (PARTITION BY {key}) "
-            f"AS first_row FROM {STAGING}) AS s WHERE _row <> first_row ORDER BY _row"
-        )
         self._record(RowError(r._row, label, f"repeats the {label} of row {r.first_row}")
-                     for r in duplicates)
+                     for r in staging.repeated_keys(self.session, self.layer))
         if self.mode in ("create", "update"):
-            visible, params = self._in_scope("t")
-            other = "WHERE t.id <> :target " if self.mode == "update" else ""
-            taken = self._rows_where(
-                f"SELECT s._row, t.id, {visible} AS visible FROM {STAGING} AS s "
-                f"JOIN {self.layer.table} AS t USING ({key}) {other}ORDER BY s._row",
-                target=self.target_id, **params)
+            taken = staging.taken_keys(self.session, self.layer, self.mode, self.target_id,
+                                       self.scope_region_ids)
             # A stored row outside the caller's scope is a conflict described by its key
             # alone: neither its id nor its region is revealed.
             self._record(RowError(r._row, "key", f"{label} already exists"
@@ -255,25 +212,7 @@ class Ingestion:
     def _check_outside(self) -> None:
         if self.allow_outside or self.layer.geometry_type != "Point":
             return
-        rows = self._rows_where(
-            f"""
-            SELECT s._row,
-                   abs(ST_X(s.geom)) <= 90 AND EXISTS (
-                       SELECT 1 FROM regions AS r
-                        WHERE ST_DWithin(r.geom::geography,
-                                         ST_SetSRID(ST_MakePoint(ST_Y(s.geom), ST_X(s.geom)),
-                                                    4326)::geography, :tolerance)
-                   ) AS swapped
-              FROM {STAGING} AS s
-             WHERE EXISTS (SELECT 1 FROM regions)
-               AND NOT EXISTS (SELECT 1 FROM regions AS r WHERE ST_Intersects(r.geom, s.geom))
-               AND NOT EXISTS (SELECT 1 FROM regions AS r
-                                WHERE ST_DWithin(r.geom::geography, s.geom::geography,
-                                                 :tolerance))
-             ORDER BY s._row
-            """,
-            tolerance=OUTSIDE_TOLERANCE_M,
-        )
+        rows = staging.points_outside_regions(self.session, OUTSIDE_TOLERANCE_M)
         km = OUTSIDE_TOLERANCE_M / 1000
         self._record(
             RowError(r._row, "geometry",
@@ -285,44 +224,14 @@ class Ingestion:
         )
 
     # ------------------------------------------------------------------ rights
-    def _stored_row(self, *, written: bool = False) -> tuple[str, dict]:
-        """Join condition of a staged row ``s`` and the stored row ``t`` it writes over
-        (or, ``written``, was written as), and its bound values. Before a create there
-        is none: a stored key there is a conflict."""
-        if self.mode == "update":
-            return "t.id = :target", {"target": self.target_id}
-        if self.mode == "create" and not written:
-            return "false", {}
-        return " AND ".join(f"t.{c} = s.{c}" for c in self.layer.key), {}
-
-    def _scope_column(self) -> str:
-        return "id" if self.layer.table == "regions" else "region_id"
-
-    def _in_scope(self, alias: str) -> tuple[str, dict]:
-        """SQL truth of "stored row ``alias`` lies in the caller's scope", and its bound
-        values."""
-        if self.scope_region_ids is None:
-            return "true", {}
-        column = f"{alias}.{self._scope_column()}"
-        return (f"({column} IS NOT NULL AND {column} = ANY(:scope))",
-                {"scope": sorted(self.scope_region_ids)})
-
     def _scope_codes(self) -> str:
-        codes = self.session.execute(
-            text("SELECT code FROM regions WHERE id = ANY(:ids) ORDER BY code"),
-            {"ids": sorted(self.scope_region_ids)}).scalars().all()
-        return ", ".join(codes) or "none"
+        return ", ".join(staging.region_codes(self.session, self.scope_region_ids)) or "none"
 
     def _check_statuses(self) -> None:
         if not self.forbidden_statuses or self.layer.name != "incidents":
             return
-        match, params = self._stored_row()
-        rows = self._rows_where(
-            f"SELECT s._row, s.status AS new, t.status AS old FROM {STAGING} AS s "
-            f"LEFT JOIN {self.layer.table} AS t ON {match} "
-            "WHERE s.status IS DISTINCT FROM t.status "
-            "AND (s.status = ANY(:forbidden) OR t.status = ANY(:forbidden)) ORDER BY s._row",
-            forbidden=sorted(self.forbidden_statuses), **params)
+        rows = staging.status_changes(self.session, self.layer, self.mode, self.target_id,
+                                      list(self.forbidden_statuses))
         self._record((
             RowError(r._row, "status",
                      f"setting the status to {r.new!r} needs the "
@@ -338,23 +247,16 @@ class Ingestion:
         region), as a create that meets it."""
         if self.scope_region_ids is None or self.mode == "create":
             return
-        match, params = self._stored_row()
-        visible, scope = self._in_scope("t")
-        rows = self._rows_where(
-            f"SELECT s._row FROM {STAGING} AS s JOIN {self.layer.table} AS t ON {match} "
-            f"WHERE NOT {visible} ORDER BY s._row", **scope, **params)
+        rows = staging.stored_outside_scope(self.session, self.layer, self.mode,
+                                            self.target_id, self.scope_region_ids)
         label = " + ".join(self.layer.key)
         self._record(RowError(r._row, "key", f"{label} already exists") for r in rows)
 
     def _check_written_scope(self) -> None:
         """A written row whose derived region is outside the scope (or none)."""
-        match, params = self._stored_row(written=True)
-        column = self._scope_column()
-        rows = self._rows_where(
-            f"SELECT s._row, t.{column} IS NULL AS unlinked FROM {STAGING} AS s "
-            f"JOIN {self.layer.table} AS t ON {match} WHERE t.id = ANY(:ids) "
-            f"AND (t.{column} IS NULL OR NOT t.{column} = ANY(:scope)) ORDER BY s._row",
-            ids=self.report.ids, scope=sorted(self.scope_region_ids), **params)
+        rows = staging.written_outside_scope(self.session, self.layer, self.mode,
+                                             self.target_id, self.report.ids,
+                                             self.scope_region_ids)
         if rows:
             codes = self._scope_codes()
             self._record((
@@ -378,94 +280,17 @@ class Ingestion:
             savepoint.commit()
 
     # ------------------------------------------------------------------ writing
-    def _insert_in_spatial_order(self, insert: str, source: str, conflict: str) -> list:
-        """Run ``insert`` (its columns: id, then those of ``source``) over the staged rows
-        of ``source`` (select-list and FROM clause; alias ``src`` for the staging
-        table), writing them in ``SPATIAL_ORDER``; returns (id, inserted) per written row.
-
-        Ids still follow the rows' order in the input: the sequence values are drawn
-        after an inner sort by ``_row``, before the rows are sorted along the curve.
-        """
-        sequence = self.session.execute(text("SELECT pg_get_serial_sequence(:table, 'id')"),
-                                        {"table": self.layer.table}).scalar_one()
-        with queries.local_settings(self.session, work_mem=WRITE_WORK_MEM):
-            return self._rows_where(
-                f"{insert} SELECT * FROM (SELECT nextval(CAST(:sequence AS regclass)) AS id, "
-                f"{source} ORDER BY src._row) AS w ORDER BY {SPATIAL_ORDER.format('w')} "
-                f"{conflict} RETURNING id, (xmax = 0) AS inserted", sequence=sequence)
-
     def _write(self) -> None:
-        layer = self.layer
-        updates = [f"{c} = EXCLUDED.{c}" for c in layer.writable_names if c not in layer.key]
-        updates.append("geom = EXCLUDED.geom")
-        if layer.name == "incidents":
-            updates.append("updated_at = now()")
-        compared = ", ".join([*layer.writable_names, "geom"])
-        if self.mode == "update":
-            assignments = ", ".join(f"{c} = s.{c}" for c in [*layer.writable_names, "geom"])
-            touched = ", updated_at = now()" if layer.name == "incidents" else ""
-            rows = self._rows_where(
-                f"UPDATE {layer.table} AS t SET {assignments}{touched} FROM {STAGING} AS s "
-                f"WHERE t.id = :target AND ({', '.join('t.' + c for c in compared.split(', '))})"
-                f" IS DISTINCT FROM ({', '.join('s.' + c for c in compared.split(', '))}) "
-                "RETURNING t.id, false AS inserted",
-                target=self.target_id,
-            )
-        else:
-            # Incidents get their links in the same statement: one write per row, where
-            # linking afterwards would rewrite every row (and all its index entries).
-            linked = layer.name == "incidents"
-            links = queries.INCIDENT_LINK_COLUMNS if linked else ()
-            updates += [f"{c} = EXCLUDED.{c}" for c in links]
-            conflict = "" if self.mode == "create" else (
-                f"ON CONFLICT ({', '.join(layer.key)}) DO UPDATE SET {', '.join(updates)} "
-                f"WHERE ({', '.join(layer.table + '.' + c for c in compared.split(', '))}) "
-                f"IS DISTINCT FROM ({', '.join('EXCLUDED.' + c for c in compared.split(', '))})"
-            )
-            # Rows identical to the stored ones are left out before the links are
-            # derived (the conflict clause still decides, should a row change meanwhile).
-            stored, changed = "", "true"
-            if self.mode != "create":
-                stored = f"LEFT JOIN {layer.table} AS t ON " + " AND ".join(
-                    f"t.{c} = src.{c}" for c in layer.key)
-                changed = (f"t.id IS NULL OR ({', '.join('t.' + c for c in compared.split(', '))})"
-                           f" IS DISTINCT FROM "
-                           f"({', '.join('src.' + c for c in compared.split(', '))})")
-            values = ", ".join("src." + c for c in compared.split(", "))
-            insert = f"INSERT INTO {layer.table} ({', '.join(['id', compared, *links])}) "
-            if linked:
-                # The links of the changed rows, set-based (geo.queries.incident_links).
-                changed_rows = (f"SELECT src._row AS key, src.geom FROM {STAGING} AS src "
-                                f"{stored} WHERE {changed}")
-                with queries.incident_links(self.session, self.analysis_srid,
-                                            changed_rows) as table:
-                    link_values = ", ".join("l." + c for c in links)
-                    rows = self._insert_in_spatial_order(
-                        insert, f"{values}, {link_values} FROM {STAGING} AS src "
-                                f"JOIN {table} AS l ON l.key = src._row", conflict)
-            else:
-                rows = self._insert_in_spatial_order(
-                    insert, f"{values} FROM {STAGING} AS src {stored} WHERE {changed}",
-                    conflict)
+        rows = staging.write_staged(self.session, self.layer, self.mode, self.target_id,
+                                    self.analysis_srid)
         self.report.ids = sorted(r.id for r in rows)
         self.report.inserted = sum(1 for r in rows if r.inserted)
         self.report.updated = len(rows) - self.report.inserted
-        staged = self.session.execute(text(f"SELECT count(*) FROM {STAGING}")).scalar_one()
-        self.report.unchanged = staged - len(rows)
-        if rows and (layer.name != "incidents" or self.mode == "update"):
-            queries.derive_links(self.session, layer.name, self.analysis_srid, self.report.ids)
+        self.report.unchanged = staging.staged_count(self.session) - len(rows)
         self.report.written = True
 
     def _count_dry_run(self) -> None:
-        key = " AND ".join(f"t.{c} = s.{c}" for c in self.layer.key)
-        compared = [*self.layer.writable_names, "geom"]
-        row = self.session.execute(text(
-            f"SELECT count(*) FILTER (WHERE t.id IS NULL) AS inserted, "
-            f"count(*) FILTER (WHERE t.id IS NOT NULL AND "
-            f"({', '.join('t.' + c for c in compared)}) IS DISTINCT FROM "
-            f"({', '.join('s.' + c for c in compared)})) AS updated, count(*) AS staged "
-            f"FROM {STAGING} AS s LEFT JOIN {self.layer.table} AS t ON {key}"
-        )).one()
+        row = staging.dry_run_counts(self.session, self.layer)
         self.report.inserted = row.inserted
         self.report.updated = row.updated
         self.report.unchanged = row.staged - row.inserted - row.updated
@@ -491,37 +316,25 @@ class Ingestion:
         report.rejected = len(self._rejected_rows)
         report.errors.sort(key=lambda e: (e.row, e.field))
         report.permission_errors.sort(key=lambda e: (e.row, e.field))
-        self.session.execute(text(f"DROP TABLE IF EXISTS {STAGING}"))
+        staging.drop_staging(self.session)
         report.seconds = time.perf_counter() - self._started
         return report
 
 
-# Whitelisted: the table and the index on its geometry that orders it.
-_CLUSTER_INDEXES = {"incidents": "idx_incidents_geom"}
-
-
-def cluster(session, table: str = "incidents") -> None:
-    """Rewrite ``table`` in the order of its geometry index (``CLUSTER``), then ``ANALYZE``.
-
-    Imports and the demo write their rows in ``SPATIAL_ORDER``, but each write only
-    orders its own rows, and updates move rows; this lays the whole table out again
-    so a bounding box reads few pages. ``CLUSTER`` holds an ACCESS EXCLUSIVE lock: every
-    read and write of the table waits until it ends (about 30 s for 1,000,000
-    incidents on 2 CPUs), so it is an operator's maintenance step, not part of a write.
-    Run it in a transaction of its own; the caller commits.
-
-    Parameters
-    ----------
-    session : sqlalchemy Session or Connection
-    table : {"incidents"}
-    """
-    index = _CLUSTER_INDEXES[table]  # KeyError for anything not whitelisted
-    session.execute(text(f"CLUSTER {table} USING {index}"))
-    session.execute(text(f"ANALYZE {table}"))
+def patched_feature(layer: Layer, current: dict, properties: dict,
+                    geometry: dict | None) -> dict:
+    """The feature a PATCH asks for: the stored one (``current``, a GeoJSON Feature as
+    read) with ``properties`` over its writable properties, and ``geometry`` when given
+    (else the stored one)."""
+    writable = {k: v for k, v in current["properties"].items() if k in layer.writable_names}
+    return {"type": "Feature", "properties": {**writable, **properties},
+            "geometry": current["geometry"] if geometry is None else geometry}
 
 
 def ingest(session, layer: Layer, batches: Iterable, **options) -> IngestReport:
-    """Run an :class:`Ingestion` over ``(frame, source_srid, parse_errors)`` batches."""
+    """Run an :class:`Ingestion` over ``(frame, source_srid, parse_errors)`` batches:
+    the one write of features (a create, a PATCH as ``mode="update"``). Does not
+    commit (``geo.transactions.unit_of_work`` does)."""
     ingestion = Ingestion(session, layer, **options)
     for frame, source_srid, parse_errors in batches:
         ingestion.add(frame, source_srid=source_srid, parse_errors=parse_errors)

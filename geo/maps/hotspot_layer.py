@@ -10,9 +10,9 @@ import threading
 from collections import OrderedDict
 
 import mapnik
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from geo import queries
 from geo.db import map_engine
 from geo.errors import ParameterError
 from geo.maps.map_request import MapRequest
@@ -35,16 +35,10 @@ def _hotspot_extent(session, region: str | None, scope: tuple[int, ...] | None =
     """``(exists, bbox)``: whether the study area has regions, and its bbox (EPSG:4326;
     None for a region, which the pipeline takes by code): the region, else the extent
     of the regions in ``scope`` (None: of all regions)."""
-    row = session.execute(text(
-        "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
-        "FROM (SELECT ST_Extent(geom) AS e FROM regions "
-        "WHERE (CAST(:code AS text) IS NULL OR code = :code) "
-        "AND (CAST(:scope AS integer[]) IS NULL OR id = ANY(CAST(:scope AS integer[])))"
-        ") AS x"),
-        {"code": region, "scope": None if scope is None else list(scope)}).one()
-    if row[0] is None:
+    extent = queries.regions_extent(session, region, scope)
+    if extent is None:
         return False, None
-    return True, (None if region else tuple(float(v) for v in row))
+    return True, (None if region else extent)
 
 
 def hotspot_features(database_url: str, time: tuple | None, region: str | None,

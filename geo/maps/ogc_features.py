@@ -38,7 +38,6 @@ from datetime import datetime, timedelta
 import numpy as np
 import orjson
 import shapely
-from sqlalchemy import text
 
 from geo import queries
 from geo.crs import STORAGE_SRID, transform_xy
@@ -90,9 +89,6 @@ def parse_property_value(field: Field, value: str) -> object:
 
 # ------------------------------------------------------------------ collection metadata
 
-# Writes bump data_versions; a new risk assessment bumps nothing, so its id counts too.
-_VERSIONS = text("SELECT (SELECT coalesce(sum(version), 0) FROM data_versions), "
-                 "(SELECT coalesce(max(id), 0) FROM risk_assessments)")
 # (collection id, scope): (versions, extent); one entry per scope that users have.
 _extents: dict[tuple, tuple[tuple, dict]] = {}
 _extents_lock = threading.Lock()
@@ -104,7 +100,7 @@ def collection_extent(session, collection: Layer,
     collections, the interval of its time field; of the features in the region scope
     ``scope_region_ids`` only (None: unrestricted), so that the metadata reveals no
     more than the items. Cached until the data changes."""
-    versions = tuple(session.execute(_VERSIONS).one())
+    versions = queries.result_versions(session)
     key = (collection.name, None if scope_region_ids is None else tuple(sorted(scope_region_ids)))
     with _extents_lock:
         cached = _extents.get(key)

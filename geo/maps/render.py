@@ -61,13 +61,8 @@ from sqlalchemy.orm import Session
 from geo.db import MAPNIK_POOL_SIZE, map_engine, mapnik_parameters
 from geo.errors import OutOfScopeError, ParameterError
 from geo.layers import (
-    CROSSINGS,
     INCIDENT_CELL_CLASSES,
     INCIDENT_POINT_MAX_SCALE,
-    INCIDENTS,
-    REGIONS,
-    SEGMENTS,
-    Layer,
 )
 from geo.maps.hotspot_layer import EMPTY_GEOJSON, hotspot_datasource
 from geo.maps.map_request import (
@@ -102,6 +97,7 @@ from geo.maps.palette import (
     RISK_LEVEL_COLOURS,
     SEGMENT_PLAIN_COLOUR,
 )
+from geo.queries.maps import map_layer_sql
 from geo.scope import in_scope
 from geo.vocabulary import INCIDENT_CATEGORIES
 
@@ -234,47 +230,6 @@ def style_rules(layer: str, style: str) -> str:
     raise KeyError(layer)
 
 
-_SEGMENT_LEVEL_SQL = """
-    COALESCE((SELECT d.level FROM risk_level_decisions d WHERE d.segment_id = s.id
-              ORDER BY d.decided_at DESC, d.id DESC LIMIT 1),
-             (SELECT r.level FROM risk_section_results r
-                JOIN risk_assessments a ON a.id = r.assessment_id
-               WHERE r.segment_id = s.id ORDER BY a.created_at DESC, a.id DESC LIMIT 1),
-             'none')"""
-
-# The subqueries of the vector layers. Only mapnik variables (quoted by mapnik, values
-# formatted by this module) and !bbox! vary.
-
-# The region scope (geo.scope): '' is unrestricted (a constant the planner folds away),
-# else comma-joined integer ids formatted by _variables.
-def _scope_sql(layer: Layer, alias: str = "") -> str:
-    return (f"(CAST(!@scope! AS text) = '' OR {alias}{layer.scope_column} = ANY(CAST("
-            "string_to_array(CAST(!@scope! AS text), ',') AS integer[])))")
-
-
-_LAYER_SQL = {
-    "regions": "(SELECT id, code, name_en, geom FROM regions WHERE geom && !bbox! AND "
-    + _scope_sql(REGIONS) + ") AS t",
-    "border_segments": "(SELECT s.id, s.code, s.geom, " + _SEGMENT_LEVEL_SQL
-    + " AS level FROM border_segments s WHERE s.geom && !bbox! AND "
-    + _scope_sql(SEGMENTS, "s.") + ") AS t",
-    "border_segments/given": "(SELECT s.id, s.code, s.geom, COALESCE("
-    "CAST(!@levels! AS jsonb) ->> s.id::text, 'none') AS level FROM border_segments s "
-    "WHERE s.geom && !bbox! AND " + _scope_sql(SEGMENTS, "s.") + ") AS t",
-    "crossing_points": "(SELECT id, code, kind, geom FROM crossing_points "
-    "WHERE geom && !bbox! AND " + _scope_sql(CROSSINGS) + ") AS t",
-    "incidents": "(SELECT id, category, geom FROM incidents WHERE geom && !bbox! "
-    "AND " + _scope_sql(INCIDENTS) + " "
-    "AND occurred_at >= CAST(!@start! AS timestamptz) "
-    "AND occurred_at <= CAST(!@end! AS timestamptz) "
-    "AND (CAST(!@region! AS integer) = 0 OR region_id = CAST(!@region! AS integer)) "
-    "AND (CAST(!@categories! AS text) = '' "
-    "OR category = ANY(string_to_array(CAST(!@categories! AS text), ','))) "
-    "AND (CAST(!@outcomes! AS text) = '' "
-    "OR outcome = ANY(string_to_array(CAST(!@outcomes! AS text), ',')))) AS t",
-}
-
-
 def _layer_xml(database_url: str, srs: str, name: str, style: str, variant: str) -> str:
     style_name = f"{name}:{style}"
     if name in ("countries", "hotspots"):
@@ -282,7 +237,7 @@ def _layer_xml(database_url: str, srs: str, name: str, style: str, variant: str)
         datasource = _param_xml((("type", "geojson"),
                                  ("inline", EMPTY_GEOJSON)))
     else:
-        sql = _LAYER_SQL[f"{name}/given" if variant == "given" else name]
+        sql = map_layer_sql(name, variant)
         datasource = _param_xml(mapnik_parameters(database_url) + (
             ("table", sql), ("geometry_field", "geom"), ("srid", "4326"),
             ("key_field", "id"), ("extent", "-180,-90,180,90"),

@@ -32,112 +32,16 @@ rolled-back transaction had reached and a later one reaches again is not the sam
 from __future__ import annotations
 
 import hashlib
-import math
 import threading
 from collections import OrderedDict
-from dataclasses import replace
 from typing import NamedTuple
 
 from sqlalchemy import text
 
 from geo import queries
-from geo.layers import RISK_RESULTS, Layer
-
-MAX_ZOOM = 22
-EXTENT = 4096  # tile units a side
-BUFFER = 64  # tile units around the tile, so that lines and labels join at the edges
-WEB_MERCATOR_HALF_WIDTH = 20037508.342789244  # metres
-MAX_LATITUDE = 85.0511287798066  # degrees: the edge of the Web Mercator square
-CLUSTER_CELL = 16  # tile units a side of an aggregation cell
-
-
-def tile_exists(z: int, x: int, y: int) -> bool:
-    """Whether ``z/x/y`` is a tile of the scheme (0 <= z <= MAX_ZOOM, x and y in range)."""
-    return 0 <= z <= MAX_ZOOM and 0 <= x < 2**z and 0 <= y < 2**z
-
-
-def tile_bounds_lonlat(z: int, x: int, y: int, buffer: float = 0.0
-                       ) -> tuple[float, float, float, float]:
-    """(min lon, min lat, max lon, max lat) in degrees of tile ``z/x/y``, grown by
-    ``buffer`` (a fraction of the tile's width) on each side and clipped to the world."""
-    n = 2**z
-
-    def lon(column: float) -> float:
-        return column / n * 360.0 - 180.0
-
-    def lat(row: float) -> float:
-        return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * row / n))))
-
-    return (max(lon(x - buffer), -180.0), max(lat(y + 1 + buffer), -MAX_LATITUDE),
-            min(lon(x + 1 + buffer), 180.0), min(lat(y - buffer), MAX_LATITUDE))
-
-
-def _tile_width_m(z: int) -> float:
-    return 2 * WEB_MERCATOR_HALF_WIDTH / 2**z
-
-
-def _property_sql(layer: Layer, name: str) -> str:
-    if layer.field(name).kind == "timestamp":
-        return (f"to_char({name} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
-                f"AS {name}")
-    return name
-
-
-_TILE_SQL = """
-WITH features AS (
-    SELECT id, {properties},
-           ST_AsMVTGeom({geometry}, ST_TileEnvelope(:z, :x, :y), {extent}, {buffer}, true)
-               AS geom
-      FROM {table}
-     WHERE {where}
-)
-SELECT ST_AsMVT(features, :layer_name, {extent}, 'geom', 'id')
-  FROM features WHERE geom IS NOT NULL
-"""
-
-
-# Points below the layer's cluster zoom: counts per category and cell of CLUSTER_CELL
-# tile units, placed at the cell's centre.
-_CLUSTER_SQL = """
-WITH points AS (
-    SELECT category,
-           ST_AsMVTGeom(ST_Transform(geom, 3857), ST_TileEnvelope(:z, :x, :y), {extent},
-                        {buffer}, true) AS geom
-      FROM {table}
-     WHERE {where}
-), cells AS (
-    SELECT category, count(*) AS count,
-           floor(ST_X(geom) / {cell}) AS i, floor(ST_Y(geom) / {cell}) AS j
-      FROM points WHERE geom IS NOT NULL
-     GROUP BY category, i, j
-)
-SELECT ST_AsMVT(features, :layer_name, {extent}, 'geom')
-  FROM (SELECT category, count,
-               ST_MakePoint((i + 0.5) * {cell}, (j + 0.5) * {cell}) AS geom
-          FROM cells) AS features
-"""
-
-
-def tile_sql(layer: Layer, z: int, x: int, y: int,
-             query: queries.FeatureQuery) -> tuple[str, dict]:
-    """The ``ST_AsMVT`` statement of one tile and its bound values (also what the
-    benchmark times as "bare SQL")."""
-    # Every filter of the query; the tile decides the box, and there is no page or order.
-    query = replace(query, bbox=tile_bounds_lonlat(z, x, y, BUFFER / EXTENT),
-                    bbox_srid=4326, sort=[], limit=None, offset=0)
-    where, params = queries.feature_filter(layer, query)
-    params.update({"z": z, "x": x, "y": y, "layer_name": layer.name})
-    if z < layer.tiles.cluster_below_zoom:
-        return _CLUSTER_SQL.format(extent=EXTENT, buffer=BUFFER, table=layer.table,
-                                   where=where, cell=CLUSTER_CELL), params
-    geometry = "ST_Transform(geom, 3857)"
-    if layer.geometry_type != "Point":
-        geometry = f"ST_Simplify({geometry}, :tolerance, true)"
-        params["tolerance"] = _tile_width_m(z) / EXTENT
-    statement = _TILE_SQL.format(
-        properties=", ".join(_property_sql(layer, p) for p in layer.tiles.properties),
-        geometry=geometry, extent=EXTENT, buffer=BUFFER, table=layer.table, where=where)
-    return statement, params
+from geo.layers import Layer
+from geo.maps.tiling import MAX_ZOOM
+from geo.queries.tiles import tile_sql, version_sql, versioned_tile_sql
 
 
 def vector_tile(session, layer: Layer, z: int, x: int, y: int,
@@ -160,26 +64,6 @@ def vector_tile(session, layer: Layer, z: int, x: int, y: int,
     return bytes(session.execute(text(statement), params).scalar_one() or b"")
 
 
-# The data version of a layer's tiles: the ``data_versions`` counter of its table and the
-# transaction that last bumped it (``xmin``; see the module's docstring). The risk
-# collection reads these tables; a new assessment bumps none of them, so its tiles are
-# also keyed by the newest assessment.
-_VERSION_SQL = ("SELECT version::text || '.' || xmin::text FROM data_versions "
-                "WHERE table_name = :version_table")
-_RISK_VERSION_SQL = (
-    "SELECT (SELECT coalesce(max(id), 0) FROM risk_assessments)::text || '.' || "
-    "coalesce((SELECT version::text || '.' || xmin::text FROM data_versions "
-    "WHERE table_name = 'border_segments'), '')")
-# The version and the tile in one statement (one round trip, one snapshot).
-_VERSIONED_TILE_SQL = "SELECT ({version}) AS version, tile FROM ({tile}) AS t(tile)"
-
-
-def _version_sql(layer: Layer) -> tuple[str, dict]:
-    if layer is RISK_RESULTS:
-        return _RISK_VERSION_SQL, {}
-    return _VERSION_SQL, {"version_table": layer.table}
-
-
 def _etag(layer: Layer, version, key: str) -> str:
     digest = hashlib.sha256(f"{layer.name}|{version}|{key}".encode()).hexdigest()
     return digest[:32]
@@ -191,9 +75,8 @@ def tile_version(session, layer: Layer, key: str) -> str:
     ``key`` is everything else that makes the tile (z/x/y, the filters and the region
     scope).
     """
-    statement, params = _version_sql(layer)
-    return _etag(layer, session.execute(text(f"SELECT ({statement})"), params)
-                 .scalar_one(), key)
+    statement, params = version_sql(layer)
+    return _etag(layer, session.execute(text(statement), params).scalar_one(), key)
 
 
 class TileCache:
@@ -308,12 +191,8 @@ def versioned_tile(session, layer: Layer, z: int, x: int, y: int,
                 return VersionedTile(version, body, from_cache=True)
         body = vector_tile(session, layer, z, x, y, query)
     else:
-        tile_statement, params = tile_sql(layer, z, x, y, query)
-        version_statement, version_params = _version_sql(layer)
-        statement = _VERSIONED_TILE_SQL.format(version=version_statement,
-                                               tile=tile_statement)
-        raw_version, body = session.execute(text(statement),
-                                            {**params, **version_params}).one()
+        statement, params = versioned_tile_sql(layer, z, x, y, query)
+        raw_version, body = session.execute(text(statement), params).one()
         version, body = _etag(layer, raw_version, key), bytes(body or b"")
     if cache is not None:
         cache.put(version, body)

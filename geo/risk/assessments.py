@@ -25,13 +25,13 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import shapely
-from sqlalchemy import text
 
 from geo import queries
 from geo.crs import STORAGE_SRID, reproject
 from geo.errors import ParameterError
 from geo.hotspots import hexgrid, inputs, pipeline
-from geo.models import RiskAssessment, RiskSectionResult
+from geo.models import RiskAssessment, RiskLevelDecision, RiskSectionResult
+from geo.queries import risk as risk_sql
 from geo.risk import ciram, risk_config
 
 # Gi* bins that count as a hot-spot a section "touches" (95 % confidence or more).
@@ -39,56 +39,8 @@ HOTSPOT_MIN_BIN = 2
 
 
 
-_SECTIONS = text(
-    """
-    SELECT s.id, s.code, s.name, s.length_m, s.surveillance_level, s.terrain_class,
-           s.region_id, ST_AsBinary(s.geom) AS geom,
-           (SELECT ST_Distance(ST_Transform(c.geom, :srid), ST_Transform(s.geom, :srid))
-              FROM crossing_points AS c
-             ORDER BY c.geom::geography <-> s.geom::geography LIMIT 1) AS crossing_distance_m
-      FROM border_segments AS s
-     WHERE CAST(:region_id AS integer) IS NULL OR s.region_id = :region_id
-     ORDER BY s.id
-    """
-)
 
-# Incidents per section, period (0 = the assessed one, k = k periods before) and
-# category. Each incident counts once: for its nearest section, inside the corridor.
-_COUNTS = text(
-    """
-    SELECT i.nearest_segment_id AS section_id,
-           CASE WHEN i.occurred_at >= :start THEN 0
-                ELSE ceil(extract(epoch FROM (:start - i.occurred_at)) / :period_seconds)::int
-           END AS back,
-           i.category,
-           count(*) AS incidents,
-           sum(i.persons_count) AS persons,
-           count(*) FILTER (WHERE i.outcome = ANY(:life_outcomes)
-                            AND (i.category = ANY(:life_categories)
-                                 OR (i.transport_means = ANY(:life_transport)
-                                     AND i.category = ANY(:life_transport_categories))))
-               AS life_risk,
-           count(*) FILTER (WHERE i.detection_method = ANY(:late_detection)
-                            OR (i.outcome = ANY(:late_outcomes)
-                                AND NOT coalesce(i.detection_method, '')
-                                        = ANY(CAST(:late_checked_at AS text[])))) AS late
-      FROM incidents AS i
-     WHERE i.nearest_segment_id = ANY(:section_ids)
-       AND i.segment_distance_m <= :corridor_m
-       AND i.occurred_at >= :earliest AND i.occurred_at <= :end
-     GROUP BY 1, 2, 3
-    """
-)
 
-_LAST_YEAR = text(
-    """
-    SELECT nearest_segment_id AS section_id, count(*) AS incidents
-      FROM incidents
-     WHERE nearest_segment_id = ANY(:section_ids) AND segment_distance_m <= :corridor_m
-       AND occurred_at >= :start AND occurred_at <= :end
-     GROUP BY 1
-    """
-)
 
 
 @dataclass
@@ -106,8 +58,7 @@ class SectionFrame:
 def _region_id(session, region_code: str | None) -> int | None:
     if region_code is None:
         return None
-    region_id = session.execute(text("SELECT id FROM regions WHERE code = :code"),
-                                {"code": region_code}).scalar_one_or_none()
+    region_id = queries.region_id_for_code(session, region_code)
     if region_id is None:
         raise ParameterError("region", f"unknown region code {region_code!r}")
     return region_id
@@ -169,7 +120,7 @@ def gather_inputs(session, config: risk_config.RiskConfig, region_code: str | No
     if end <= start:
         raise ParameterError("datetime", "the period must end after it starts")
     region_id = _region_id(session, region_code)
-    sections = session.execute(_SECTIONS, {"srid": srid, "region_id": region_id}).all()
+    sections = session.execute(risk_sql.SECTIONS, {"srid": srid, "region_id": region_id}).all()
     if not sections:
         raise ParameterError("region", "the region has no border sections")
     ids = np.array([s.id for s in sections])
@@ -179,7 +130,7 @@ def gather_inputs(session, config: risk_config.RiskConfig, region_code: str | No
     # JIT compiles the per-row expressions of the counts for ~0.5 s, more than it saves
     # on the ~350,000 rows of 13 months at 1M incidents (bench/risk_bench.py).
     with queries.without_jit(session):
-        rows = session.execute(_COUNTS, counts_parameters(config, ids.tolist(), start,
+        rows = session.execute(risk_sql.COUNTS, counts_parameters(config, ids.tolist(), start,
                                                           end)).all()
     n = len(ids)
     categories = {c: j for j, c in enumerate(risk_config.CATEGORY_ORDER)}
@@ -207,7 +158,7 @@ def gather_inputs(session, config: risk_config.RiskConfig, region_code: str | No
             history[s, row.back - 1] += row.incidents
     last_year = np.zeros(n, dtype=np.int64)
     with queries.without_jit(session):
-        for row in session.execute(_LAST_YEAR, last_year_parameters(config, ids.tolist(),
+        for row in session.execute(risk_sql.LAST_YEAR, last_year_parameters(config, ids.tolist(),
                                                                     start, end)):
             last_year[position[row.section_id]] = row.incidents
     incidents = category_counts.sum(axis=1)
@@ -333,15 +284,6 @@ def assessment_record(session, assessment_id: int) -> dict | None:
             "sections": [r.details for r in results]}
 
 
-_CURRENT_DECISIONS = text(
-    """
-    SELECT DISTINCT ON (segment_id) segment_id, level, justification, decided_at,
-           (SELECT username FROM users WHERE users.id = decided_by) AS decided_by
-      FROM risk_level_decisions
-     WHERE segment_id = ANY(:ids)
-     ORDER BY segment_id, decided_at DESC, id DESC
-    """
-)
 
 
 def apply_decisions(session, sections: list[dict]) -> None:
@@ -351,7 +293,7 @@ def apply_decisions(session, sections: list[dict]) -> None:
     and why (None when no decision holds).
     """
     ids = [s["section_id"] for s in sections]
-    decisions = {row.segment_id: row for row in session.execute(_CURRENT_DECISIONS,
+    decisions = {row.segment_id: row for row in session.execute(risk_sql.CURRENT_DECISIONS,
                                                                 {"ids": ids})}
     for section in sections:
         section["computed_level"] = section["level"]
@@ -365,21 +307,20 @@ def apply_decisions(session, sections: list[dict]) -> None:
                                    "decided_at": decision.decided_at.isoformat()}
 
 
-_HISTORY = text(
-    """
-    SELECT 'assessment' AS kind, a.id AS assessment_id, a.period_start, a.period_end,
-           r.level, r.risk, a.created_at AS at, NULL AS justification,
-           (SELECT username FROM users WHERE users.id = a.created_by) AS by
-      FROM risk_section_results AS r JOIN risk_assessments AS a ON a.id = r.assessment_id
-     WHERE r.segment_id = :id
-    UNION ALL
-    SELECT 'decision', NULL, NULL, NULL, d.level, NULL, d.decided_at, d.justification,
-           (SELECT username FROM users WHERE users.id = d.decided_by)
-      FROM risk_level_decisions AS d
-     WHERE d.segment_id = :id
-     ORDER BY at, kind
-    """
-)
+
+
+def decide_level(session, section_id: int, level: str | None, justification: str,
+                 user_id: int):
+    """Record a supervisor's level for a section (``level`` None lifts the decision in
+    force); returns ``(decision, previous)``: the new ``RiskLevelDecision`` and the
+    decision it replaces (a dict, None when none held). Does not commit."""
+    current = [{"section_id": section_id, "level": None}]
+    apply_decisions(session, current)
+    decision = RiskLevelDecision(segment_id=section_id, level=level,
+                                 justification=justification.strip(), decided_by=user_id)
+    session.add(decision)
+    session.flush()  # decided_at, from the database
+    return decision, current[0]["decision"]
 
 
 def section_history(session, section_id: int) -> list[dict]:
@@ -390,5 +331,5 @@ def section_history(session, section_id: int) -> list[dict]:
          else [row.period_start.isoformat(), row.period_end.isoformat()],
          "level": row.level, "risk": row.risk, "at": row.at.isoformat(),
          "justification": row.justification, "by": row.by}
-        for row in session.execute(_HISTORY, {"id": section_id})
+        for row in session.execute(risk_sql.HISTORY, {"id": section_id})
     ]

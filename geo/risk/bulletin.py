@@ -30,9 +30,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import text
-
 from geo.errors import ParameterError
+from geo.queries import risk as risk_sql
 from geo.risk import assessments, risk_config
 
 #: Layers of the bulletin's map, bottom to top.
@@ -48,55 +47,23 @@ MAP_CRS = "EPSG:3857"
 #: How many sections the "largest increases" list of the trends shows.
 TOP_INCREASES = 5
 
-_REGION = text(
-    """
-    SELECT r.id, r.code, r.name_en AS name, r.name_ka, r.provenance,
-           ST_XMin(b) AS minx, ST_YMin(b) AS miny, ST_XMax(b) AS maxx, ST_YMax(b) AS maxy
-      FROM regions AS r CROSS JOIN LATERAL Box2D(ST_Transform(r.geom, 3857)) AS b
-     WHERE r.code = :code
-    """
-)
 
-# The newest stored assessment of exactly this region and period, with its author.
-_STORED = text(
-    """
-    SELECT a.id, u.username AS created_by
-      FROM risk_assessments AS a LEFT JOIN users AS u ON u.id = a.created_by
-     WHERE a.region_id = :region_id AND a.period_start = :start AND a.period_end = :end
-     ORDER BY a.created_at DESC, a.id DESC
-     LIMIT 1
-    """
-)
 
-# Incidents of the period attributed to the region's sections, by provenance: tells the
-# reader whether the bulletin rests on synthetic (demo) records.
-_PROVENANCE = text(
-    """
-    SELECT i.provenance, count(*) AS incidents
-      FROM incidents AS i JOIN border_segments AS s ON s.id = i.nearest_segment_id
-     WHERE s.region_id = :region_id AND i.segment_distance_m <= :corridor_m
-       AND i.occurred_at >= :start AND i.occurred_at <= :end
-     GROUP BY 1
-    """
-)
 
-_SECTION_PROVENANCE = text(
-    "SELECT provenance, count(*) FROM border_segments WHERE region_id = :region_id GROUP BY 1"
-)
 
 
 def _region(session, region_code: str | None):
     if not region_code:
         raise ParameterError("region", "is required: the bulletin is the product of one "
                                        "regional unit (a region code such as GE-KA)")
-    row = session.execute(_REGION, {"code": region_code}).one_or_none()
+    row = session.execute(risk_sql.REGION, {"code": region_code}).one_or_none()
     if row is None:
         raise ParameterError("region", f"unknown region code {region_code!r}")
     return row
 
 
 def _stored_assessment(session, region_id: int, start: datetime, end: datetime):
-    row = session.execute(_STORED, {"region_id": region_id, "start": start,
+    row = session.execute(risk_sql.STORED, {"region_id": region_id, "start": start,
                                     "end": end}).one_or_none()
     if row is None:
         return None, None
@@ -274,10 +241,10 @@ def regional_bulletin(session, config: risk_config.RiskConfig, region_code: str 
     assessments.apply_decisions(session, sections)
 
     provenance = {row.provenance: int(row.incidents) for row in session.execute(
-        _PROVENANCE, {"region_id": region.id, "corridor_m": used.corridor_m,
+        risk_sql.PROVENANCE, {"region_id": region.id, "corridor_m": used.corridor_m,
                       "start": start, "end": end})}
     section_provenance = {row[0]: int(row[1]) for row in session.execute(
-        _SECTION_PROVENANCE, {"region_id": region.id})}
+        risk_sql.SECTION_PROVENANCE, {"region_id": region.id})}
     geography = sorted({region.provenance, *section_provenance} - {"reported"})
 
     levels = {int(s["section_id"]): s["level"] for s in sections}

@@ -1,5 +1,5 @@
 """Incidents are stored in spatial order (issue 6): an import and the demo loader write
-their rows along ``geo.io.ingest.SPATIAL_ORDER``, so neighbours share table pages, while
+their rows along ``geo.queries.staging.SPATIAL_ORDER``, so neighbours share table pages, while
 ids still follow the order of the input."""
 
 import csv

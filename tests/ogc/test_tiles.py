@@ -11,7 +11,7 @@ import requests
 from sqlalchemy import text
 
 from geo.layers import TILE_LAYERS
-from geo.maps import tiles
+from geo.maps import tiles, tiling
 
 BASE = "/ogc/tiles"
 
@@ -214,7 +214,7 @@ def test_tilejson_describes_the_layer(client, viewer, sample_layers):
     assert vector_layer["fields"]["category"] == "String"
     assert vector_layer["fields"]["persons_count"] == "Number"
     assert vector_layer["fields"]["count"] == "Number"  # of the aggregated small zooms
-    assert document["maxzoom"] == tiles.MAX_ZOOM
+    assert document["maxzoom"] == tiling.MAX_ZOOM
 
 
 def total_count(tile: bytes) -> int:

@@ -1,0 +1,96 @@
+"""Session-level helpers and small lookups: transaction-local server settings,
+the data versions, the PostGIS version, a region's id by code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import text
+
+_GET_SETTING = text("SELECT current_setting(:name)")
+_SET_SETTING = text("SELECT set_config(:name, :value, true)")
+
+
+@contextmanager
+def local_settings(session, **settings: str) -> Iterator[None]:
+    """Run the statements inside with these server settings, then restore them.
+
+    Local to the transaction either way (``set_config(..., true)``).
+    """
+    previous = {name: session.execute(_GET_SETTING, {"name": name}).scalar_one()
+                for name in settings}
+    for name, value in settings.items():
+        session.execute(_SET_SETTING, {"name": name, "value": value})
+    yield
+    # Not on an error: the statement failed, and rolling back undoes set_config too.
+    for name, value in previous.items():
+        session.execute(_SET_SETTING, {"name": name, "value": value})
+
+
+@contextmanager
+def without_jit(session) -> Iterator[None]:
+    """Run the statements inside with PostgreSQL's JIT off, then restore the setting.
+
+    The per-row lookups of the link statements cost many times the planner's
+    estimate; over ~10,000 rows JIT kicks in and LLVM's inlining and optimisation of
+    PostGIS calls made ``link_incidents`` of 20,000 incidents take minutes instead of a
+    second (PostgreSQL 15, PostGIS 3.3). Local to the transaction either way.
+    """
+    with local_settings(session, jit="off"):
+        yield
+
+
+_POSTGIS_VERSION = text("SELECT postgis_lib_version()")
+
+
+def data_versions(session) -> dict[str, int]:
+    """Current data version per table (bumped by a trigger on every change): the key of
+    every cache of derived data (hot-spot maps, map points, tiles' ETags)."""
+    rows = session.execute(text("SELECT table_name, version FROM data_versions")).all()
+    return {row.table_name: row.version for row in rows}
+
+
+def postgis_version(session) -> str:
+    """Version string of the PostGIS library in the connected database."""
+    return session.execute(_POSTGIS_VERSION).scalar_one()
+
+
+def region_id_for_code(session, code: str) -> int | None:
+    """Id of the region with this code, or None."""
+    return session.execute(
+        text("SELECT id FROM regions WHERE code = :code"), {"code": code}
+    ).scalar_one_or_none()
+
+
+# Writes bump data_versions; a new risk assessment bumps nothing, so its id counts too.
+_RESULT_VERSIONS = text("SELECT (SELECT coalesce(sum(version), 0) FROM data_versions), "
+                        "(SELECT coalesce(max(id), 0) FROM risk_assessments)")
+
+
+def result_versions(session) -> tuple[int, int]:
+    """``(sum of the data versions, newest risk assessment id)``: changes whenever any
+    data or the latest stored assessment does (the key of cached collection metadata)."""
+    return tuple(session.execute(_RESULT_VERSIONS).one())
+
+
+def region_geometry_wkb(session, code: str) -> bytes | None:
+    """The region's geometry (EPSG:4326) as WKB, or None when there is no such code."""
+    wkb = session.execute(text("SELECT ST_AsBinary(geom) FROM regions WHERE code = :code"),
+                          {"code": code}).scalar_one_or_none()
+    return None if wkb is None else bytes(wkb)
+
+
+def regions_extent(session, code: str | None = None, scope: tuple[int, ...] | None = None
+                   ) -> tuple[float, float, float, float] | None:
+    """(min lon, min lat, max lon, max lat) of the region ``code``, else of the regions
+    of ``scope`` (region ids; None: of all regions); None when there is none."""
+    row = session.execute(text(
+        "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
+        "FROM (SELECT ST_Extent(geom) AS e FROM regions "
+        "WHERE (CAST(:code AS text) IS NULL OR code = :code) "
+        "AND (CAST(:scope AS integer[]) IS NULL OR id = ANY(CAST(:scope AS integer[])))"
+        ") AS x"),
+        {"code": code, "scope": None if scope is None else list(scope)}).one()
+    return None if row[0] is None else tuple(float(v) for v in row)

@@ -1,0 +1,121 @@
+"""The SQL of the CIRAM risk model (``geo.risk``): the sections of a region with their
+inputs, incident counts per section and category, stored level decisions and their
+history, and what the weekly bulletin reads. Every value is bound.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+SECTIONS = text(
+    """
+    SELECT s.id, s.code, s.name, s.length_m, s.surveillance_level, s.terrain_class,
+           s.region_id, ST_AsBinary(s.geom) AS geom,
+           (SELECT ST_Distance(ST_Transform(c.geom, :srid), ST_Transform(s.geom, :srid))
+              FROM crossing_points AS c
+             ORDER BY c.geom::geography <-> s.geom::geography LIMIT 1) AS crossing_distance_m
+      FROM border_segments AS s
+     WHERE CAST(:region_id AS integer) IS NULL OR s.region_id = :region_id
+     ORDER BY s.id
+    """
+)
+
+# Incidents per section, period (0 = the assessed one, k = k periods before) and
+# category. Each incident counts once: for its nearest section, inside the corridor.
+COUNTS = text(
+    """
+    SELECT i.nearest_segment_id AS section_id,
+           CASE WHEN i.occurred_at >= :start THEN 0
+                ELSE ceil(extract(epoch FROM (:start - i.occurred_at)) / :period_seconds)::int
+           END AS back,
+           i.category,
+           count(*) AS incidents,
+           sum(i.persons_count) AS persons,
+           count(*) FILTER (WHERE i.outcome = ANY(:life_outcomes)
+                            AND (i.category = ANY(:life_categories)
+                                 OR (i.transport_means = ANY(:life_transport)
+                                     AND i.category = ANY(:life_transport_categories))))
+               AS life_risk,
+           count(*) FILTER (WHERE i.detection_method = ANY(:late_detection)
+                            OR (i.outcome = ANY(:late_outcomes)
+                                AND NOT coalesce(i.detection_method, '')
+                                        = ANY(CAST(:late_checked_at AS text[])))) AS late
+      FROM incidents AS i
+     WHERE i.nearest_segment_id = ANY(:section_ids)
+       AND i.segment_distance_m <= :corridor_m
+       AND i.occurred_at >= :earliest AND i.occurred_at <= :end
+     GROUP BY 1, 2, 3
+    """
+)
+
+LAST_YEAR = text(
+    """
+    SELECT nearest_segment_id AS section_id, count(*) AS incidents
+      FROM incidents
+     WHERE nearest_segment_id = ANY(:section_ids) AND segment_distance_m <= :corridor_m
+       AND occurred_at >= :start AND occurred_at <= :end
+     GROUP BY 1
+    """
+)
+
+CURRENT_DECISIONS = text(
+    """
+    SELECT DISTINCT ON (segment_id) segment_id, level, justification, decided_at,
+           (SELECT username FROM users WHERE users.id = decided_by) AS decided_by
+      FROM risk_level_decisions
+     WHERE segment_id = ANY(:ids)
+     ORDER BY segment_id, decided_at DESC, id DESC
+    """
+)
+
+HISTORY = text(
+    """
+    SELECT 'assessment' AS kind, a.id AS assessment_id, a.period_start, a.period_end,
+           r.level, r.risk, a.created_at AS at, NULL AS justification,
+           (SELECT username FROM users WHERE users.id = a.created_by) AS by
+      FROM risk_section_results AS r JOIN risk_assessments AS a ON a.id = r.assessment_id
+     WHERE r.segment_id = :id
+    UNION ALL
+    SELECT 'decision', NULL, NULL, NULL, d.level, NULL, d.decided_at, d.justification,
+           (SELECT username FROM users WHERE users.id = d.decided_by)
+      FROM risk_level_decisions AS d
+     WHERE d.segment_id = :id
+     ORDER BY at, kind
+    """
+)
+
+REGION = text(
+    """
+    SELECT r.id, r.code, r.name_en AS name, r.name_ka, r.provenance,
+           ST_XMin(b) AS minx, ST_YMin(b) AS miny, ST_XMax(b) AS maxx, ST_YMax(b) AS maxy
+      FROM regions AS r CROSS JOIN LATERAL Box2D(ST_Transform(r.geom, 3857)) AS b
+     WHERE r.code = :code
+    """
+)
+
+# The newest stored assessment of exactly this region and period, with its author.
+STORED = text(
+    """
+    SELECT a.id, u.username AS created_by
+      FROM risk_assessments AS a LEFT JOIN users AS u ON u.id = a.created_by
+     WHERE a.region_id = :region_id AND a.period_start = :start AND a.period_end = :end
+     ORDER BY a.created_at DESC, a.id DESC
+     LIMIT 1
+    """
+)
+
+# Incidents of the period attributed to the region's sections, by provenance: tells the
+# reader whether the bulletin rests on synthetic (demo) records.
+PROVENANCE = text(
+    """
+    SELECT i.provenance, count(*) AS incidents
+      FROM incidents AS i JOIN border_segments AS s ON s.id = i.nearest_segment_id
+     WHERE s.region_id = :region_id AND i.segment_distance_m <= :corridor_m
+       AND i.occurred_at >= :start AND i.occurred_at <= :end
+     GROUP BY 1
+    """
+)
+
+SECTION_PROVENANCE = text(
+    "SELECT provenance, count(*) FROM border_segments WHERE region_id = :region_id GROUP BY 1"
+)
