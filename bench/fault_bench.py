@@ -171,7 +171,7 @@ def prepare(cluster: ThrowawayCluster, incidents: int) -> dict:
     from app.auth.users import create_user
     from app.extensions import db
     from geo.demo.loader import load_demo
-    from tests.conftest import make_app
+    from testsupport.apps import make_app
 
     app = make_app(cluster.app_url)
     with app.app_context():

@@ -50,8 +50,8 @@ def setup(incidents: int):
     from app.auth.users import create_user
     from app.extensions import db
     from geo.demo.loader import load_demo
-    from tests.conftest import make_app
-    from tests.databases import ThrowawayDatabases, server_url
+    from testsupport.apps import make_app
+    from testsupport.databases import ThrowawayDatabases, server_url
 
     databases = ThrowawayDatabases(server_url(), purpose="bench")
     app = make_app(databases.create(), STATEMENT_TIMEOUT_S=0)

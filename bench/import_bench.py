@@ -52,7 +52,7 @@ import psycopg2
 from psycopg2 import sql
 from sqlalchemy.engine import make_url
 
-from tests.databases import ThrowawayDatabases, owner_url, server_url
+from testsupport.databases import ThrowawayDatabases, owner_url, server_url
 
 DEFAULT_ROWS = 1_000_000
 LIST_ROWS = 10_000

@@ -357,8 +357,8 @@ def reuse(database_url: str):
     from app.auth.tokens import create_token
     from app.auth.users import create_user
     from app.extensions import db
-    from tests.conftest import make_app
-    from tests.databases import ThrowawayDatabases, server_url
+    from testsupport.apps import make_app
+    from testsupport.databases import ThrowawayDatabases, server_url
 
     app = make_app(database_url)
     with app.app_context():

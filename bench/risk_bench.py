@@ -124,7 +124,7 @@ def existing(database_url: str):
     from app.auth.tokens import create_token
     from app.auth.users import create_user
     from app.extensions import db
-    from tests.conftest import make_app
+    from testsupport.apps import make_app
 
     app = make_app(database_url)
     with app.app_context():

@@ -39,8 +39,8 @@ def setup(incidents: int):
     from app.extensions import db
     from geo.demo.loader import load_demo
     from geo.models import Region
-    from tests.conftest import make_app
-    from tests.databases import ThrowawayDatabases, server_url
+    from testsupport.apps import make_app
+    from testsupport.databases import ThrowawayDatabases, server_url
 
     databases = ThrowawayDatabases(server_url(), purpose="bench")
     app = make_app(databases.create(), STATEMENT_TIMEOUT_S=0)  # as `flask demo load`

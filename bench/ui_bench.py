@@ -29,7 +29,7 @@ from pathlib import Path
 from bench.hotspot_bench import DEMO_END, timed
 from bench.servers import OUR_APP, OUR_GUNICORN, Server, free_port, gunicorn_command, our_app_env
 from config import BASE_DIR
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
+from testsupport.browser import CHROMIUM, CHROMIUM_ARGS
 
 GUNICORN_WORKERS = 2  # as `make run`
 GUNICORN_THREADS = 4  # as `make run`
@@ -43,7 +43,7 @@ GOAL_UPDATE_S = 1.0
 def served(app, database_url: str, server: str):
     """The app on 127.0.0.1: gunicorn as ``make run`` starts it, or werkzeug in-process."""
     if server == "werkzeug":
-        from tests.conftest import serving
+        from testsupport.apps import serving
 
         with serving(app) as url:
             yield url
@@ -67,8 +67,8 @@ def setup(incidents: int):
     from app.auth.users import create_user
     from app.extensions import db
     from geo.demo.loader import load_demo
-    from tests.conftest import make_app
-    from tests.databases import ThrowawayDatabases, server_url
+    from testsupport.apps import make_app
+    from testsupport.databases import ThrowawayDatabases, server_url
 
     databases = ThrowawayDatabases(server_url(), purpose="bench")
     url = databases.create()

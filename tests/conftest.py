@@ -8,28 +8,29 @@ that ``make run`` serves. Without a reachable PostGIS the suite fails; it never 
 
 from __future__ import annotations
 
-import json
 import shutil
-import tempfile
-import threading
 import uuid
-from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 from sqlalchemy.pool import NullPool
-from werkzeug.serving import make_server
 
-from app import create_app
 from app.extensions import db
-from tests.databases import ThrowawayDatabases, owner_url, server_url
-
-DATA_DIR = Path(__file__).parent / "data"
-TEST_PASSWORD = "test-password-123"
+from testsupport.apps import (  # noqa: F401  (re-exported for the tests' imports)
+    DATA_DIR,
+    TEST_PASSWORD,
+    TEST_UPLOAD_DIR,
+    committed_app,
+    committed_sample_layers,
+    load_sample_layers,
+    make_app,
+    role_headers,
+    serving,
+)
+from testsupport.databases import ThrowawayDatabases, server_url
 
 
 @pytest.fixture(scope="session")
@@ -39,23 +40,10 @@ def databases():
     factory.drop_all()
 
 
-# Uploads of the test apps go to a folder of the test run, never the checkout's
-# instance/uploads (which `make run` gives to the web server's own user).
-TEST_UPLOAD_DIR = Path(tempfile.mkdtemp(prefix="borderrisk-test-uploads-"))
-
-
 @pytest.fixture(scope="session", autouse=True)
 def remove_test_upload_dir():
     yield
     shutil.rmtree(TEST_UPLOAD_DIR, ignore_errors=True)
-
-
-def make_app(database_url: str, **settings):
-    """The app on ``database_url`` (a throwaway database's, as the web app's role), with
-    the owner's URL of that database for its migrations."""
-    return create_app({"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True,
-                       "DATABASE_OWNER_URI": owner_url(database_url),
-                       "UPLOAD_DIR": str(TEST_UPLOAD_DIR), **settings})
 
 
 @pytest.fixture(scope="session")
@@ -167,85 +155,21 @@ def supervisor(token_headers):
     return token_headers("supervisor")
 
 
-def load_sample_layers(session, analysis_srid: int) -> dict[str, dict[str, int]]:
-    """Insert ``tests/data/sample_layers.geojson``; return ids by layer and code."""
-    from geo.layers import LAYERS
-    from geo.queries import derive_links, refresh_segment_lengths
-
-    tables = {name: layer.table for name, layer in LAYERS.items()}
-    features = json.loads((DATA_DIR / "sample_layers.geojson").read_text())["features"]
-    ids: dict[str, dict[str, int]] = {layer: {} for layer in tables}
-    for feature in features:
-        props = dict(feature["properties"])
-        layer = props.pop("layer")
-        columns = list(props)
-        statement = text(
-            f"INSERT INTO {tables[layer]} ({', '.join(columns)}, geom) "
-            f"VALUES ({', '.join(':' + c for c in columns)}, "
-            "ST_SetSRID(ST_GeomFromGeoJSON(:geometry), 4326)) RETURNING id"
-        )
-        new_id = session.execute(
-            statement, {**props, "geometry": json.dumps(feature["geometry"])}
-        ).scalar_one()
-        ids[layer][props.get("code") or props.get("external_id")] = new_id
-    refresh_segment_lengths(session, analysis_srid)
-    derive_links(session, "regions", analysis_srid, [])  # regions of all, then incidents
-    session.flush()
-    return ids
-
-
 @pytest.fixture
 def sample_layers(db_session, analysis_srid):
     return load_sample_layers(db_session, analysis_srid)
 
 
-def committed_sample_layers(databases):
-    """An app on a new migrated database holding the sample layers, committed (for
-    connections a test's rolled-back transaction cannot reach: mapnik's, a live
-    server's); returns ``(app, ids by layer and code)``."""
-    import flask_migrate
-
-    app = make_app(databases.create())
+@pytest.fixture(scope="session")
+def committed_sample(databases):
+    """``(app, ids by layer and code)``: one database per run holding the sample layers,
+    committed, shared by the tests that only read it through connections of their own
+    (mapnik's, the bulletin's map, a fuzzing client). A test that writes data makes a
+    database of its own (``committed_sample_layers``)."""
+    app, ids = committed_sample_layers(databases)
+    yield app, ids
     with app.app_context():
-        flask_migrate.upgrade()
-        ids = load_sample_layers(db.session, app.config["ANALYSIS_SRID"])
-        db.session.commit()
-        db.session.remove()
-    return app, ids
-
-
-@contextmanager
-def serving(app) -> Iterator[str]:
-    """``app`` served by werkzeug (threaded) on a free loopback port, for clients that
-    speak HTTP themselves (GDAL, OWSLib, Chromium): yields its base URL (no trailing
-    slash); stops the server and empties the app's pool at the end."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=30)
-        server.server_close()
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-
-
-@contextmanager
-def committed_app(databases, prefix: str, role: str) -> Iterator[tuple]:
-    """``(app, url, bearer headers)``: an app on a database of its own holding the sample
-    layers, committed (for connections a test's rolled-back transaction cannot reach),
-    and the headers of the user ``{prefix}-{role}``; the app's pool is emptied at the
-    end."""
-    app, _ = committed_sample_layers(databases)
-    headers = role_headers(app, prefix, (role,))[role]
-    try:
-        yield app, app.config["SQLALCHEMY_DATABASE_URI"], headers
-    finally:
-        with app.app_context():
-            db.engine.dispose()
+        db.engine.dispose()
 
 
 DEMO_END = datetime(2026, 6, 30, tzinfo=UTC)
@@ -277,23 +201,3 @@ def demo_app(databases):
         db.engine.dispose()
 
 
-def role_headers(app, prefix: str, roles=("analyst", "supervisor")) -> dict[str, dict]:
-    """Bearer headers by role of the users ``{prefix}-{role}`` (created unless they exist),
-    each with a new token, committed on the app's own database (``demo_app``'s)."""
-    from app.auth.models import User
-    from app.auth.tokens import create_token
-    from app.auth.users import create_user
-
-    headers = {}
-    with app.app_context():
-        for role in roles:
-            username = f"{prefix}-{role}"
-            user = db.session.execute(
-                db.select(User).filter_by(username=username)).scalar_one_or_none()
-            if user is None:
-                user = create_user(db.session, username, role, TEST_PASSWORD)
-            _, token = create_token(db.session, user, "test")
-            headers[role] = {"Authorization": f"Bearer {token}"}
-        db.session.commit()
-        db.session.remove()
-    return headers

@@ -2,7 +2,7 @@
 
 ``N_`` only marks a string for extraction (``pybabel extract -F babel.cfg``); the
 catalogue ``/ui/i18n.json`` translates them for the request's language. A string the
-JavaScript passes to ``t()`` must be listed here (``tests/app/test_ui.py`` checks it).
+JavaScript passes to ``t()`` must be listed here (``tests/app/ui/test_ui.py`` checks it).
 Strings of Python code shown by the templates (flash messages, roles, vocabularies) are
 listed in ``TEMPLATE_MESSAGES`` for the same reason.
 """

@@ -129,8 +129,9 @@ def _map_size(row) -> tuple[tuple[float, float, float, float], int, int]:
     # Keep the aspect ratio of the pixels equal to that of the bbox: widen the bbox.
     wanted = (bbox[3] - bbox[1]) * MAP_WIDTH_PX / pixels_high
     grow = (wanted - (bbox[2] - bbox[0])) / 2
-    bbox = (bbox[0] - grow, bbox[1], bbox[2] + grow, bbox[3])
-    if grow < 0:  # too tall for the largest height: widen vertically instead
+    if grow >= 0:
+        bbox = (bbox[0] - grow, bbox[1], bbox[2] + grow, bbox[3])
+    else:  # too wide for the smallest height: heighten the bbox instead (never cut it)
         wanted_y = (bbox[2] - bbox[0]) * pixels_high / MAP_WIDTH_PX
         grow_y = (wanted_y - (bbox[3] - bbox[1])) / 2
         bbox = (bbox[0], bbox[1] - grow_y, bbox[2], bbox[3] + grow_y)
@@ -154,7 +155,7 @@ def _region_map(session, row, start: datetime, end: datetime,
         time=(start, end), region=row.code,
         segment_levels=segment_levels, scope=scope, analysis_srid=srid,
     )
-    url = session.get_bind().url.render_as_string(hide_password=False)
+    url = session.get_bind().engine.url.render_as_string(hide_password=False)
     png = render.render_map(request, url)
     return {"png": png, "data_uri": "data:image/png;base64," + base64.b64encode(png).decode(),
             "width": width, "height": height, "crs": MAP_CRS, "bbox": list(bbox),

@@ -22,7 +22,7 @@ import shapely
 from sqlalchemy import text
 
 from geo.layers import LAYERS
-from tests.app.test_auth import csrf_token, login
+from tests.app.auth.test_auth import csrf_token, login
 
 SCRIPT = "<script>alert('xss')</script>"
 IMG = "<img src=x onerror=alert(1)>"

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 from app import audit, db_roles
 from app import cli as app_cli
 from app.extensions import db
-from tests.app.test_api_write import incident
-from tests.app.test_import_export import SMALL_CSV, big_csv, upload
+from tests.app.api.test_api_write import incident
+from tests.app.api.test_import_export import SMALL_CSV, big_csv, upload
 from tests.conftest import committed_sample_layers, make_app, owner_connection, role_headers
 
 OCTOBER = "2026-10-01T00:00:00Z/2026-10-31T23:59:59Z"

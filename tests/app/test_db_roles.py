@@ -14,7 +14,7 @@ import config
 from app import db_roles, embedded_db
 from app.extensions import db
 from tests.conftest import make_app, owner_connection
-from tests.databases import owner_url
+from testsupport.databases import owner_url
 
 # Every kind of object a role can own in a database, by catalogue.
 OWNED = {

@@ -48,7 +48,7 @@ from tests.conftest import (
     committed_app,
     make_app,
 )
-from tests.databases import owner_url
+from testsupport.databases import owner_url
 
 FLASK = Path(sys.executable).parent / "flask"
 PROJECT_DIR = Path(__file__).resolve().parents[2]

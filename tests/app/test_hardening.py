@@ -17,7 +17,7 @@ from app.auth.permissions import ENDPOINT_ROLES, PUBLIC
 from app.extensions import db
 from geo.io import ingest
 from geo.layers import LAYERS
-from tests.app.test_auth import csrf_token, login
+from tests.app.auth.test_auth import csrf_token, login
 from tests.conftest import DATA_DIR, TEST_PASSWORD, make_app
 
 

@@ -10,13 +10,8 @@ from sqlalchemy import text
 from app.auth.users import create_user
 from app.extensions import db
 from geo import clock
-from tests.conftest import TEST_PASSWORD, load_sample_layers, make_app, serving
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-]
+from testsupport.apps import TEST_PASSWORD, load_sample_layers, make_app, serving
+from testsupport.browser import CHROMIUM, CHROMIUM_ARGS
 
 
 def recent_in_month(now: datetime) -> datetime:

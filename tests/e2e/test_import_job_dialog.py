@@ -9,7 +9,7 @@ from sqlalchemy import text
 from app.auth.users import create_user
 from app.extensions import db
 from geo.io.readers import BATCH_ROWS
-from tests.app.test_import_jobs import write_csv
+from tests.app.api.test_import_jobs import write_csv
 from tests.conftest import TEST_PASSWORD, load_sample_layers, make_app, serving
 from tests.e2e.test_map_page import shoot, sign_in, watch_console
 

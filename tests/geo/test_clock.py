@@ -85,7 +85,7 @@ def test_demo_window_ends_at_the_clocks_day(restore_clock):
 
 
 def test_the_page_carries_a_frozen_clock_only(app, client, make_user, restore_clock):
-    from tests.app.test_ui import sign_in
+    from tests.app.ui.test_ui import sign_in
 
     sign_in(client, make_user)
     clock.freeze(None)

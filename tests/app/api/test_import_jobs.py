@@ -26,7 +26,7 @@ from app.api import import_jobs as api_import_jobs
 from app.extensions import db
 from bench.servers import OUR_APP, OUR_GUNICORN, Server, free_port, gunicorn_command, our_app_env
 from geo.io.readers import BATCH_ROWS, READER_DIR_PREFIX
-from tests.app.test_import_export import upload
+from tests.app.api.test_import_export import upload
 from tests.conftest import committed_sample_layers, make_app, role_headers
 
 HEADER = "ref,date,type,persons,lon,lat\n"
@@ -311,7 +311,7 @@ def test_import_longer_than_the_worker_timeout_completes_as_a_job(databases, tmp
     env = {**our_app_env(url), "IMPORT_SYNC_WAIT_S": "2", "UPLOAD_DIR": str(uploads)}
     server = Server("borderrisk", free_port(), "", headers)
     server.start(gunicorn_command(OUR_GUNICORN, OUR_APP, server.port, 1, threads=1,
-                                  timeout_s=5, chdir=Path(__file__).resolve().parents[2]),
+                                  timeout_s=5, chdir=Path(__file__).resolve().parents[3]),
                  env, tmp_path, "/healthz", content_type="application/json")
     try:
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)

@@ -11,13 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.extensions import db
 from geo.errors import ParameterError
 from geo.layers import INCIDENT_POINT_MAX_SCALE, MAP_LAYERS
 from geo.maps import map_request, overlays, palette, render
 from geo.maps.map_request import MapRequest
 from geo.maps.render import render_map
-from tests.conftest import committed_sample_layers
 
 # Around the sample sections T-AZ-001 (44.9,41.25 - 45.05,41.3 - 45.2,41.28) and T-AZ-002.
 AREA = (44.85, 41.15, 45.65, 41.65)
@@ -25,11 +23,9 @@ ALL_TIME = None
 
 
 @pytest.fixture(scope="module")
-def sample_db(databases):
+def sample_db(committed_sample):
     """(database URL, ids by layer and code) of a committed copy of the sample layers."""
-    app, ids = committed_sample_layers(databases)
-    with app.app_context():
-        db.engine.dispose()
+    app, ids = committed_sample
     return app.config["SQLALCHEMY_DATABASE_URI"], ids
 
 

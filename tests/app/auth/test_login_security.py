@@ -18,7 +18,7 @@ from app.auth.signin import LoginPolicy
 from app.auth.tokens import create_token
 from app.auth.users import update_user
 from config import Config, ConfigError
-from tests.app.test_auth import csrf_token, login
+from tests.app.auth.test_auth import csrf_token, login
 from tests.conftest import TEST_PASSWORD
 
 WRONG = "not-the-password"

@@ -19,7 +19,7 @@ from geo.io.file_checks import ReadError, gdal_offline, geopackage_layer, shapef
 from geo.io.readers import read_batches
 from geo.io.validation import quoted, validate_batch
 from geo.layers import LAYERS
-from tests.app.test_upload_hardening import canary, listener  # noqa: F401 (fixtures)
+from tests.app.api.test_upload_hardening import canary, listener  # noqa: F401 (fixtures)
 
 INCIDENTS = LAYERS["incidents"]
 # One incident, in EPSG:4326 degrees or in UTM zone 38N metres (about the same place).

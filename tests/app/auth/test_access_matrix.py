@@ -77,7 +77,7 @@ ARGUMENTS = {
     "token_id": lambda ids, chosen: ids["target_token"],
     "session_id": lambda ids, chosen: ids["target_session"],
     "path": lambda ids, chosen: "no-such-page",
-    # An import job is its owner's (404 to others: tests/app/test_import_jobs.py).
+    # An import job is its owner's (404 to others: tests/app/api/test_import_jobs.py).
     "job_id": lambda ids, chosen: 2_000_000_000,
 }
 # Endpoints whose arguments are not of the generic kinds: each gives the argument sets.
@@ -117,7 +117,7 @@ def argument_sets(rule, ids) -> list[dict]:
             raise UnbuildableRuleError(
                 f"{rule.endpoint} ({rule.rule}): no value for the URL argument {name!r}; "
                 "add it to ARGUMENTS or the endpoint to ENDPOINT_ARGUMENTS in "
-                "tests/app/test_access_matrix.py")
+                "tests/app/auth/test_access_matrix.py")
     return sets
 
 

@@ -30,7 +30,7 @@ from bench.servers import OUR_APP, OUR_GUNICORN, Server, free_port, gunicorn_com
 from geo.io.export import BATCH_ROWS
 from tests import pg
 from tests.conftest import committed_sample_layers, make_app, role_headers, serving
-from tests.databases import owner_url
+from testsupport.databases import owner_url
 
 SYNTHETIC_COPIES = 20_000  # of each of the 3 sample incidents: 60,000 rows, ~15 MB of CSV
 
@@ -70,7 +70,7 @@ def served(databases, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("export_failure")
     server = Server("borderrisk", free_port(), "", headers)
     server.start(gunicorn_command(OUR_GUNICORN, OUR_APP, server.port, 1, threads=1,
-                                  timeout_s=120, chdir=Path(__file__).resolve().parents[2]),
+                                  timeout_s=120, chdir=Path(__file__).resolve().parents[3]),
                  our_app_env(url), workdir, "/healthz", content_type="application/json")
     yield server, url, total
     server.stop()

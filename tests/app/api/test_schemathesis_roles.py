@@ -3,7 +3,7 @@ a user restricted to one region: no 5xx, every answer documented and of its sche
 (403s included: a role too low, or a region outside the caller's, is a documented
 answer of every operation that can give it).
 
-The operations are driven with Hypothesis as in tests/app/test_openapi.py (its pytest
+The operations are driven with Hypothesis as in tests/app/api/test_openapi.py (its pytest
 integration does not run under pytest 9); writes land in the test's transaction and are
 rolled back with it.
 """
@@ -24,7 +24,7 @@ from schemathesis.specs.openapi.checks import (
 
 from app.auth.tokens import create_token
 from app.auth.users import create_user
-from tests.app.test_openapi import OPENAPI_URL
+from tests.app.api.test_openapi import OPENAPI_URL
 from tests.conftest import TEST_PASSWORD
 
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance]

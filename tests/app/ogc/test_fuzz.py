@@ -19,21 +19,18 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from app.extensions import db
 from geo.layers import MAP_LAYERS
-from tests.conftest import committed_sample_layers, role_headers
+from tests.conftest import role_headers
 
 FUZZ = settings(max_examples=150, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 
 @pytest.fixture(scope="module")
-def fuzz_client(databases):
+def fuzz_client(committed_sample):
     """A test client of an app with the sample layers committed, and a viewer's headers."""
-    app, _ = committed_sample_layers(databases)
-    yield app.test_client(), role_headers(app, "fuzz", ("viewer",))["viewer"]
-    with app.app_context():
-        db.engine.dispose()
+    app, _ = committed_sample
+    return app.test_client(), role_headers(app, "fuzz", ("viewer",))["viewer"]
 
 
 def assert_not_a_server_error(response, request_description) -> None:

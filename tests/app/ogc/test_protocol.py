@@ -12,7 +12,7 @@ from lxml import etree
 from app.ogc import features, wms
 from app.ogc.context import ServiceContext
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _imports(path: Path) -> set[str]:

@@ -172,7 +172,7 @@ def test_every_scope_change_by_the_admin_is_audited(db_session, sample_layers):
 
 
 def test_admin_page_scope_choice(client, db_session, sample_layers, make_user):
-    from tests.app.test_admin import post, sign_in
+    from tests.app.admin.test_admin import post, sign_in
 
     admin = make_user("admin")
     assert sign_in(client, admin.username).status_code == 302

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from app.audit.models import AuditRecord
 from app.auth.models import ApiToken, User, UserSession
 from app.auth.tokens import create_token
-from tests.app.test_auth import csrf_token, login
+from tests.app.auth.test_auth import csrf_token, login
 from tests.conftest import TEST_PASSWORD
 
 NEW_PASSWORD = "a-brand-new-password"

@@ -10,8 +10,8 @@ from babel.messages.extract import extract_from_file
 from babel.messages.pofile import read_po
 
 from config import BASE_DIR
-from tests.app.test_admin import admin, post, sign_in  # noqa: F401  (admin: a fixture)
-from tests.app.test_ui import PO_FILE
+from tests.app.admin.test_admin import admin, post, sign_in  # noqa: F401  (admin: a fixture)
+from tests.app.ui.test_ui import PO_FILE
 
 ADMIN_TEMPLATES = sorted((BASE_DIR / "app" / "templates" / "admin").glob("*.html"))
 ADMIN_CODE = sorted((BASE_DIR / "app" / "admin").glob("*.py"))

@@ -1,0 +1,126 @@
+"""``geo.io.validation``: properties and geometries checked column-wise, every problem
+named by row and field. The rows are SYNTHETIC."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+import pytest
+import shapely
+
+from geo.io import validation
+from geo.layers import INCIDENTS, SEGMENTS
+
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+def _errors(batch_errors) -> list[tuple]:
+    return [(e.row, e.field, e.message) for e in batch_errors]
+
+
+@pytest.fixture
+def incidents() -> pd.DataFrame:
+    """Six rows, one problem or more each but the first."""
+    return pd.DataFrame({
+        "_row": [1, 2, 3, 4, 5, 6],
+        "source": ["s", "s", "", "s", "s", "s"],
+        "external_id": ["a", "b", "c", "d", "e", "f"],
+        "occurred_at": ["2026-05-01T10:00:00Z", "2026-05-01T10:00:00",
+                        "2027-01-01T00:00:00Z", "1800-01-01T00:00:00Z",
+                        "2026-05-01T10:00:00+04:00", "not a date"],
+        "category": ["smuggling_tobacco", "nope", "smuggling_tobacco", "smuggling_tobacco",
+                     "smuggling_tobacco", "smuggling_tobacco"],
+        "persons_count": [1, -1, "x", 100001, 2.5, "3"],
+        "nationality": ["GE", "ge", None, "GEO", "TR", None],
+        "information_credibility": [1, 5, None, 4, "2", None],
+        "colour": [None, None, "red", None, None, None],
+    })
+
+
+def test_every_property_problem_is_named_by_row_and_field(incidents):
+    batch = validation.validate_properties(incidents, INCIDENTS, now=NOW)
+    assert sorted(_errors(batch.errors)) == sorted([
+        (3, "colour", "unknown property for incidents; properties are "
+         + ", ".join(INCIDENTS.writable_names)),
+        (3, "source", "is required"),
+        (6, "occurred_at", "'not a date' is not an RFC 3339 date-time such as "
+                           "2026-05-01T14:30:00Z"),
+        (2, "occurred_at", "'2026-05-01T10:00:00' has no time zone (add Z or +hh:mm)"),
+        (3, "occurred_at", "'2027-01-01T00:00:00Z' is in the future"),
+        (4, "occurred_at", "'1800-01-01T00:00:00Z' is before 1900-01-01"),
+        (2, "category", "unknown value 'nope'; allowed: "
+         + ", ".join(INCIDENTS.field("category").choices)),
+        (3, "persons_count", "'x' is not a number"),
+        (5, "persons_count", "2.5 is not a whole number"),
+        (2, "persons_count", "-1 is negative"),
+        (4, "persons_count", "100001 is above 100000"),
+        (2, "nationality", "'ge' is not an ISO 3166-1 alpha-2 code such as GE"),
+        (4, "nationality", "'GEO' is not an ISO 3166-1 alpha-2 code such as GE"),
+        (2, "information_credibility", "5 is above 4"),
+    ])
+
+
+def test_valid_values_are_typed_and_defaults_filled(incidents):
+    values = validation.validate_properties(incidents, INCIDENTS, now=NOW).values
+    first = values.iloc[0]
+    assert first["occurred_at"] == pd.Timestamp("2026-05-01T10:00:00Z")
+    assert (first["persons_count"], first["information_credibility"]) == (1, 1)
+    # defaults of the layer for what the row leaves out
+    assert (first["outcome"], first["status"], first["source_reliability"]) == (
+        "actual", "draft", "X")
+    fifth = values.iloc[4]
+    assert fifth["occurred_at"] == pd.Timestamp("2026-05-01T06:00:00Z")  # +04:00 as UTC
+    assert fifth["information_credibility"] == 2  # "2" is the number 2
+    assert values.iloc[5]["persons_count"] == 3
+
+
+def test_unknown_properties_may_be_ignored_and_are_listed(incidents):
+    batch = validation.validate_properties(incidents, INCIDENTS, unknown="ignore", now=NOW)
+    assert batch.ignored_columns == ("colour",)
+    assert all(e.field != "colour" for e in batch.errors)
+
+
+def test_geometries_of_the_wrong_type_or_out_of_range_are_named():
+    shapes = [shapely.Point(44.8, 41.7), shapely.LineString([(0, 0), (1, 1)]),
+              shapely.Point(200, 10), None, shapely.Point(float("nan"), 1),
+              shapely.MultiPoint([(1, 1), (2, 2)])]
+    kept, errors = validation.validate_geometries(shapes, pd.Series([1, 2, 3, 4, 5, 6]),
+                                                  INCIDENTS)
+    assert [None if g is None else g.wkt for g in kept] == [
+        "POINT (44.8 41.7)", None, None, None, None, None]
+    assert sorted(_errors(errors)) == [
+        (2, "geometry", "wrong geometry type LineString; incidents takes Point"),
+        (3, "geometry", "coordinates out of range: longitude must be within [-180, 180] "
+                        "and latitude within [-90, 90] (EPSG:4326, GeoJSON order is "
+                        "longitude, latitude)"),
+        (4, "geometry", "is required (missing or empty)"),
+        (5, "geometry", "invalid geometry: Invalid Coordinate[nan 1]"),
+        (6, "geometry", "wrong geometry type MultiPoint; incidents takes Point"),
+    ]
+
+
+def test_geometries_come_to_epsg_4326_and_single_part_multis_are_unwrapped():
+    [point], errors = validation.validate_geometries(
+        [shapely.Point(500000, 4600000)], pd.Series([1]), INCIDENTS, 32638)
+    assert errors == []
+    # UTM 38N's central meridian is 45 E; 4,600 km north is about 41.55 N
+    assert point.x == pytest.approx(45.0, abs=1e-9)
+    assert point.y == pytest.approx(41.5517, abs=1e-4)
+    line = [(44, 41), (44.1, 41.1)]
+    kept, errors = validation.validate_geometries(
+        [shapely.LineString(line), shapely.MultiLineString([line]),
+         shapely.MultiLineString([line, [(45, 41), (45.1, 41.1)]]),
+         shapely.LineString([(44, 41), (44, 41)])], pd.Series([1, 2, 3, 4]), SEGMENTS)
+    assert [None if g is None else g.wkt for g in kept] == [
+        "LINESTRING (44 41, 44.1 41.1)", "LINESTRING (44 41, 44.1 41.1)", None, None]
+    assert sorted(_errors(errors)) == [
+        (3, "geometry", "wrong geometry type MultiLineString; border_segments takes "
+                        "LineString"),
+        (4, "geometry", "invalid geometry: Too few points in geometry component[44 41]"),
+    ]
+
+
+def test_values_in_messages_are_cut_short_and_escaped():
+    assert validation.quoted("x" * 100) == "'" + "x" * 40 + "'…"
+    assert validation.quoted("a\x00b") == "'a\\x00b'"
