@@ -9,12 +9,15 @@ One concept, one home (``docs/architecture.md``):
   caches its results.
 - ``geo.risk``: the CIRAM model (``risk.yaml``), risk assessments of border sections and
   the regional bulletin.
-- ``geo.maps``: the map layer catalogue, rendering (mapnik), vector tiles and the OGC API
-  Features collections.
+- ``geo.maps``: colours, rendering (mapnik), the tile scheme, vector tiles and the OGC
+  API Features items.
+- ``geo.queries``: every SQL statement, named, values bound (the audit trail's too).
 - ``geo.demo``: the synthetic demo data and its approximate geography.
-- Top level: the tables (``models``), vocabularies, the data clock, CRS transformations,
-  the named SQL (``queries``), the data layers (``layers``), the audit trail in SQL
-  (``audit_trail``), pooled connections (``db``) and the caller-fixable ``errors``.
+- Top level: the catalogue of layers (``layers``), the region-scope predicate
+  (``scope``), incidents as arrays (``incidents``), the unit of work of a write
+  (``transactions``), the tables (``models``), vocabularies, the data clock, CRS
+  transformations, the renderer's connections (``db``) and the caller-fixable
+  ``errors``.
 
 Modules are imported by name (``from geo.hotspots import pipeline``); this package
 imports none of them itself, so importing ``geo`` costs nothing (mapnik, for one, is
