@@ -93,8 +93,10 @@ def test_feature_schemas_come_from_the_layers(document):
         "nearest_segment_id", "segment_distance_m", "nearest_crossing_id",
         "crossing_distance_m", "created_at", "updated_at"}
     assert "required" not in schemas["IncidentsPropertiesPatch"]
+    names = {"regions": "Regions", "border_segments": "BorderSegments",
+             "crossing_points": "CrossingPoints", "incidents": "Incidents"}
     for layer in LAYERS.values():
-        assert list(schemas[f"{layer.name.capitalize()}Properties"]["properties"]) == list(
+        assert list(schemas[f"{names[layer.name]}Properties"]["properties"]) == list(
             layer.readable_names)
     regions = schemas["RegionsFeature"]["properties"]["geometry"]["oneOf"]
     assert [r["$ref"].rsplit("/", 1)[1] for r in regions] == ["MultiPolygon", "Polygon"]
