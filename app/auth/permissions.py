@@ -26,6 +26,7 @@ ENDPOINT_ROLES: dict[str, str] = {
     # The analysts' map page and its assets.
     "ui.index": "viewer",
     "ui.message_catalogue": "viewer",
+    "ui.legend_palettes": "viewer",
     "ui.vendor": "viewer",
     # REST API: reads.
     "api.list_features": "viewer",

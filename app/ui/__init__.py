@@ -1,5 +1,5 @@
-"""Analyst pages: the map workspace, its message catalogue, and the installed front-end
-packages it uses."""
+"""Analyst pages: the map workspace, its message catalogue and palettes, and the
+installed front-end packages it uses."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from app.ui import i18n
 from config import BASE_DIR
 from geo import clock
 from geo.layers import INCIDENTS
+from geo.maps import palette
 
 bp = Blueprint("ui", __name__)
 
@@ -57,6 +58,13 @@ def message_catalogue():
     locale = i18n.current_locale()
     return jsonify(locale=locale, formats=i18n.locale_formats(locale),
                    messages=i18n.js_catalogue())
+
+
+@bp.get("/ui/palettes.json")
+def legend_palettes():
+    """The colours the page draws its layers and legend with: the WMS's own
+    (``geo.maps.palette``), so that the two cannot disagree."""
+    return jsonify(palette.legend_palettes())
 
 
 @bp.get("/vendor/<package>/<path:filename>")

@@ -1,5 +1,6 @@
 """The colours of every map layer and legend, in one place: the WMS, the bulletin and
-the map page's legend draw with these.
+the map page draw with these (the page reads them from ``legend_palettes()``, served at
+``/ui/palettes.json``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,23 @@ HOTSPOT_BIN_COLOURS: dict[int, str] = {
     3: "#b2182b", 2: "#ef8a62", 1: "#fddbc7",
     -1: "#d1e5f0", -2: "#67a9cf", -3: "#2166ac",
 }
+# Local Moran's I clusters (spatial_stats.local_morans_i labels): high-high and high-low
+# in the hot bins' reds, low-high and low-low in the cold bins' blues.
+LISA_CLUSTER_COLOURS: dict[str, str] = {
+    "HH": "#b2182b", "HL": "#ef8a62", "LH": "#67a9cf", "LL": "#2166ac",
+}
+# Emerging hot-spot categories (Esri's names, geo.hotspots.emerging.CATEGORIES but "no
+# pattern", which is not drawn): hot in reds, cold in blues.
+EMERGING_CATEGORY_COLOURS: dict[str, str] = {
+    "new hot spot": "#fddbc7", "consecutive hot spot": "#f4a582",
+    "intensifying hot spot": "#b2182b", "persistent hot spot": "#d6604d",
+    "diminishing hot spot": "#fbb4b9", "sporadic hot spot": "#fee0d2",
+    "oscillating hot spot": "#ef8a62", "historical hot spot": "#e7d4e8",
+    "new cold spot": "#d1e5f0", "consecutive cold spot": "#92c5de",
+    "intensifying cold spot": "#2166ac", "persistent cold spot": "#4393c3",
+    "diminishing cold spot": "#c6dbef", "sporadic cold spot": "#deebf7",
+    "oscillating cold spot": "#67a9cf", "historical cold spot": "#e0e0e0",
+}
 # Incident categories: a qualitative palette (ColorBrewer Paired + Dark2), in the order
 # of geo.vocabulary.INCIDENT_CATEGORIES.
 _CATEGORY_PALETTE = (
@@ -36,9 +54,42 @@ INCIDENT_CELL_COLOURS = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
 # Kernel density ramp from low to the window's peak (YlOrRd), drawn semi-transparent.
 DENSITY_RAMP = ("#ffffcc", "#ffeda0", "#fed976", "#feb24c", "#fd8d3c", "#fc4e2a",
                 "#e31a1c", "#b10026")
+# The map page's own symbols (GeoJSON drawn by the browser, not by the WMS): incident
+# points, crossing-point markers and the outline of a section with an alert.
+INCIDENT_POINT_COLOUR = "#762a83"
+CROSSING_MARKER_COLOUR = "#ffd92f"
+ALERT_OUTLINE_COLOUR = "#000000"
 SEGMENT_PLAIN_COLOUR = "#333333"
 CROSSING_POINT_COLOUR = "#222222"
 REGION_OUTLINE_COLOUR = "#555555"
 COUNTRY_FILL_COLOUR = "#eeeeee"
 COUNTRY_LINE_COLOUR = "#bbbbbb"
 
+
+
+def legend_palettes() -> dict:
+    """The colours of the map page's layers and legend, as plain JSON-able data.
+
+    The page draws with these and hard-codes none, so that its legend and the WMS's
+    images cannot disagree.
+
+    Returns
+    -------
+    dict
+        ``risk_levels`` (level -> colour, ``none`` for not assessed), ``hotspot_bins``
+        (Gi* bin ``"-3"``..``"3"`` but 0 -> colour), ``lisa_clusters``, ``density_ramp``
+        (low to peak), ``emerging_categories``, ``incident``, ``crossing_point``,
+        ``alert`` and ``unclassified`` (a value without a colour of its own). Colours
+        are ``#rrggbb`` strings.
+    """
+    return {
+        "risk_levels": {**RISK_LEVEL_COLOURS, "none": NOT_ASSESSED_COLOUR},
+        "hotspot_bins": {str(b): colour for b, colour in HOTSPOT_BIN_COLOURS.items()},
+        "lisa_clusters": dict(LISA_CLUSTER_COLOURS),
+        "density_ramp": list(DENSITY_RAMP),
+        "emerging_categories": dict(EMERGING_CATEGORY_COLOURS),
+        "incident": INCIDENT_POINT_COLOUR,
+        "crossing_point": CROSSING_MARKER_COLOUR,
+        "alert": ALERT_OUTLINE_COLOUR,
+        "unclassified": NOT_ASSESSED_COLOUR,
+    }

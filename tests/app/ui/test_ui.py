@@ -10,6 +10,7 @@ from app.security_headers import content_security_policy
 from app.ui import i18n
 from app.ui.messages import JS_MESSAGES, TEMPLATE_MESSAGES
 from config import BASE_DIR, Config, ConfigError
+from geo.maps import palette
 
 PO_FILE = BASE_DIR / "app" / "translations" / "ka" / "LC_MESSAGES" / "messages.po"
 # t("...") in our modules, with "..." + "..." continuations across lines.
@@ -159,3 +160,24 @@ def test_a_user_of_several_regions_has_no_all_regions_choice(client, make_user, 
     user.regions = user.regions[:1]  # one region: "all" is that region
     db.session.flush()
     assert "All regions" in client.get("/").get_data(as_text=True)
+
+
+def test_the_page_draws_with_the_palettes_of_geo_maps_palette(client, make_user):
+    sign_in(client, make_user, "viewer")
+    html = client.get("/").get_data(as_text=True)
+    assert 'data-palettes="/ui/palettes.json"' in html
+    served = client.get("/ui/palettes.json")
+    assert served.status_code == 200 and served.mimetype == "application/json"
+    colours = served.get_json()
+    assert colours == palette.legend_palettes()
+    # The WMS's own values, key by key (JSON keys are strings).
+    assert colours["density_ramp"] == list(palette.DENSITY_RAMP)
+    assert colours["density_ramp"][-1] == "#b10026"  # YlOrRd, as the WMS draws
+    assert colours["risk_levels"] == {**palette.RISK_LEVEL_COLOURS,
+                                      "none": palette.NOT_ASSESSED_COLOUR}
+    assert {int(b): c for b, c in colours["hotspot_bins"].items()} == \
+        palette.HOTSPOT_BIN_COLOURS
+    assert colours["lisa_clusters"] == palette.LISA_CLUSTER_COLOURS
+    assert colours["emerging_categories"] == palette.EMERGING_CATEGORY_COLOURS
+    assert colours["incident"] == palette.INCIDENT_POINT_COLOUR
+
