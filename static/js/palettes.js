@@ -1,28 +1,30 @@
-// Colour-blind-safe palettes (ColorBrewer RdYlBu / RdBu / YlGnBu), the same as the WMS.
+// The colours of the map's layers and legend: the server's (geo.maps.palette, served at
+// /ui/palettes.json), the same the WMS draws with. None is written here, so the page
+// and the WMS cannot disagree.
 
-export const LEVEL_COLOURS = {
-  low: "#4575b4", medium: "#fee090", high: "#f46d43", critical: "#a50026", none: "#999999",
-};
+import { getJSON } from "./api.js";
 
-// Gi* bins -3..3: 99/95/90 % cold and hot; 0 is not drawn.
-export const GI_BIN_COLOURS = {
-  3: "#b2182b", 2: "#ef8a62", 1: "#fddbc7", "-1": "#d1e5f0", "-2": "#67a9cf", "-3": "#2166ac",
-};
+let palettes = null;
 
-export const LISA_COLOURS = { HH: "#b2182b", HL: "#ef8a62", LH: "#67a9cf", LL: "#2166ac" };
+/** Loads the palettes once, before anything is drawn. */
+export async function loadPalettes(url) {
+  palettes = Object.freeze(await getJSON(url));
+}
 
-export const DENSITY_COLOURS = ["#ffffcc", "#a1dab4", "#41b6c4", "#2c7fb8", "#253494"];
+/**
+ * The colour of `key` in one of the palettes (risk_levels, hotspot_bins, lisa_clusters,
+ * emerging_categories), or the colour of what has no colour of its own.
+ */
+export function colourOf(palette, key) {
+  return palettes[palette][key] ?? palettes.unclassified;
+}
 
-// Emerging hot-spot categories (Esri's names): hot in reds, cold in blues.
-export const EMERGING_COLOURS = {
-  "new hot spot": "#fddbc7", "consecutive hot spot": "#f4a582",
-  "intensifying hot spot": "#b2182b", "persistent hot spot": "#d6604d",
-  "diminishing hot spot": "#fbb4b9", "sporadic hot spot": "#fee0d2",
-  "oscillating hot spot": "#ef8a62", "historical hot spot": "#e7d4e8",
-  "new cold spot": "#d1e5f0", "consecutive cold spot": "#92c5de",
-  "intensifying cold spot": "#2166ac", "persistent cold spot": "#4393c3",
-  "diminishing cold spot": "#c6dbef", "sporadic cold spot": "#deebf7",
-  "oscillating cold spot": "#67a9cf", "historical cold spot": "#e0e0e0",
-};
+/** The density ramp, low to peak. */
+export function densityRamp() {
+  return palettes.density_ramp;
+}
 
-export const INCIDENT_COLOUR = "#762a83";
+/** A single colour: incident, crossing_point, alert or unclassified. */
+export function colour(name) {
+  return palettes[name];
+}

@@ -2,7 +2,7 @@
 // selected section. Everything from the API goes into the DOM as text.
 
 import { formatChange, formatNumber, t } from "./i18n.js";
-import { LEVEL_COLOURS } from "./palettes.js";
+import { colourOf } from "./palettes.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 
@@ -16,7 +16,7 @@ function element(tag, className, text) {
 export function levelBadge(level) {
   const badge = element("span", `level level-${level || "none"}`,
                         t(level || "not assessed"));
-  badge.style.setProperty("--level-colour", LEVEL_COLOURS[level] || LEVEL_COLOURS.none);
+  badge.style.setProperty("--level-colour", colourOf("risk_levels", level || "none"));
   return badge;
 }
 

@@ -181,3 +181,14 @@ def test_the_page_draws_with_the_palettes_of_geo_maps_palette(client, make_user)
     assert colours["emerging_categories"] == palette.EMERGING_CATEGORY_COLOURS
     assert colours["incident"] == palette.INCIDENT_POINT_COLOUR
 
+
+def test_no_script_hard_codes_a_palette_colour():
+    served = palette.legend_palettes()
+    hexes = set()
+    for value in served.values():
+        items = value.values() if isinstance(value, dict) else (
+            value if isinstance(value, list) else [value])
+        hexes.update(c.lower() for c in items)
+    for path in (BASE_DIR / "static" / "js").glob("*.js"):
+        source = path.read_text().lower()
+        assert [c for c in hexes if c in source] == [], path.name

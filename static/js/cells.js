@@ -1,0 +1,75 @@
+// The grid-cell layers of the analyses: hot spots (Gi* or LISA), kernel density and
+// emerging hot spots, each from /api/v1/hotspots and drawn on the canvas.
+
+import { getJSON, query } from "./api.js";
+import { colourOf, densityRamp } from "./palettes.js";
+import { analysisParams } from "./params.js";
+import { datetimeInterval, isoDate } from "./state.js";
+import { app, config } from "./workspace.js";
+
+export const CELL_LAYERS = ["hotspots", "density", "emerging"];
+const EMERGING_MONTHS = 12;
+
+// The hot-spot analyses need at least 30 grid cells holding incidents
+// (geo.hotspots.pipeline.MIN_CELLS_WITH_DATA), so fewer incidents are never asked about: the API
+// would answer 422. (More incidents in fewer cells still get the API's message.)
+export const MIN_INCIDENTS = 30;
+
+/** The fill of a hot-spot cell: its LISA cluster's or its Gi* bin's colour. */
+export function hotspotColour(properties) {
+  if (app.state.method === "lisa") return colourOf("lisa_clusters", properties.cluster);
+  return colourOf("hotspot_bins", properties.bin);
+}
+
+function cellsURL(kind) {
+  if (kind === "hotspots") {
+    return `${config.api}/hotspots?${query(analysisParams({ method: app.state.method }))}`;
+  }
+  if (kind === "density") {
+    return `${config.api}/hotspots?${query(analysisParams({ method: "kde" }))}`;
+  }
+  const end = new Date(`${app.state.to}T00:00:00Z`);
+  const start = new Date(Date.UTC(end.getUTCFullYear(), end.getUTCMonth() -
+                                  (EMERGING_MONTHS - 1), 1));
+  return `${config.api}/hotspots/emerging?${query(analysisParams({
+    step: "month", datetime: datetimeInterval({ from: isoDate(start), to: app.state.to }) }))}`;
+}
+
+/** Density cells in quantile classes, one per colour of the ramp (`_colour`). */
+function classifyDensity(features) {
+  const ramp = densityRamp();
+  const values = features.map((f) => f.properties.density).sort((a, b) => a - b);
+  app.densityBreaks = ramp.map((c, i) =>
+    values[Math.floor((i * values.length) / ramp.length)] || 0);
+  for (const f of features) {
+    let index = 0;
+    app.densityBreaks.forEach((b, i) => { if (f.properties.density >= b) index = i; });
+    f.properties._colour = ramp[index];
+  }
+}
+
+/** Loads and draws the cells of `kind` (or empties the layer when it is off). */
+export async function loadCells(kind, signal, counted) {
+  const layer = app.layers[kind];
+  if (!app.state.layers.includes(kind) || (kind !== "emerging" &&
+                                           (await counted) < MIN_INCIDENTS)) {
+    layer.clearLayers();
+    return;
+  }
+  const collection = await getJSON(cellsURL(kind), signal);
+  let features = collection.features;
+  if (kind === "hotspots") {
+    features = features.filter((f) => (app.state.method === "lisa"
+      ? f.properties.cluster && f.properties.cluster !== "ns" : f.properties.bin));
+  } else if (kind === "density") {
+    features = features.filter((f) => f.properties.density > 0);
+    classifyDensity(features);
+  } else {
+    features = features.filter((f) => f.properties.category &&
+                                      f.properties.category !== "no pattern");
+    app.emergingPresent = [...new Set(features.map((f) => f.properties.category))].sort();
+  }
+  layer.clearLayers();
+  layer.addData({ type: "FeatureCollection", features });
+  return collection;
+}

@@ -1,0 +1,155 @@
+// The filter form: region, dates, month slider and player, categories, outcome, hot-spot
+// method and cell size. A change updates the state and schedules a refresh.
+
+import { currentLocale, formatMonth, formatNumber, t } from "./i18n.js";
+import { updateActionLinks } from "./links.js";
+import { refresh, scheduleRefresh } from "./loading.js";
+import { isoDate, monthEnd } from "./state.js";
+import { app, root } from "./workspace.js";
+
+const PLAY_STEP_MS = 1500;
+
+const filters = document.getElementById("filters");
+
+function regionName(properties) {
+  return (currentLocale() === "ka" ? properties.name_ka : properties.name_en) ||
+    properties.name_en || properties.code;
+}
+
+/** Lists the regions in the region filter, by name in the page's language. */
+export function fillRegionFilter(regions) {
+  const regionSelect = document.getElementById("f-region");
+  const sorted = [...regions.features].sort((a, b) =>
+    regionName(a.properties).localeCompare(regionName(b.properties), currentLocale()));
+  for (const feature of sorted) {
+    const option = document.createElement("option");
+    option.value = feature.properties.code;
+    option.textContent = regionName(feature.properties);
+    regionSelect.append(option);
+  }
+  // A user restricted to several regions has no "All regions": start in the first.
+  if (![...regionSelect.options].some((o) => o.value === app.state.region)) {
+    app.state.region = regionSelect.options[0]?.value ?? "";
+  }
+}
+
+function setMonthFromRange() {
+  const slider = document.getElementById("f-month");
+  const to = new Date(`${app.state.to}T00:00:00Z`);
+  const index = app.months.findIndex((m) => m.getUTCFullYear() === to.getUTCFullYear() &&
+                                            m.getUTCMonth() === to.getUTCMonth());
+  slider.value = String(Math.max(0, index));
+  document.getElementById("f-month-label").textContent =
+    index >= 0 ? formatMonth(app.months[index]) : "";
+}
+
+/** Sets the month slider's range to `app.months` and the form to the state. */
+export function applyStateToForm() {
+  const s = app.state;
+  document.getElementById("f-month").max = String(Math.max(0, app.months.length - 1));
+  document.getElementById("f-region").value = s.region;
+  document.getElementById("f-from").value = s.from;
+  document.getElementById("f-to").value = s.to;
+  document.getElementById("f-outcome").value = s.outcome;
+  document.getElementById("f-method").value = s.method;
+  document.getElementById("f-cell").value = s.cellSize;
+  for (const box of filters.querySelectorAll("input[name='category']")) {
+    box.checked = s.categories.includes(box.value);
+  }
+  updateCategoryCount();
+  setMonthFromRange();
+}
+
+function updateCategoryCount() {
+  const n = app.state.categories.length;
+  document.getElementById("f-category-count").textContent =
+    n ? `(${formatNumber(n)})` : `(${t("all")})`;
+}
+
+/** The region's bounds (every region's without one), as Leaflet bounds. */
+export function regionBounds() {
+  return (app.regionsByCode.get(app.state.region) || app.layers.regions).getBounds();
+}
+
+function zoomToRegion() {
+  const bounds = regionBounds();
+  if (bounds.isValid()) app.map.flyToBounds(bounds, { duration: 0.6 });
+}
+
+export function bindFilters() {
+  filters.addEventListener("submit", (event) => event.preventDefault());
+  filters.addEventListener("change", (event) => {
+    const target = event.target;
+    const s = app.state;
+    if (target.id === "f-month") return; // handled on input
+    if (target.name === "category") {
+      s.categories = [...filters.querySelectorAll("input[name='category']:checked")]
+        .map((box) => box.value);
+      updateCategoryCount();
+    } else if (target.id === "f-region") {
+      s.region = target.value;
+      zoomToRegion();
+    } else if (target.id === "f-from" || target.id === "f-to") {
+      if (!target.value) return;
+      s[target.id === "f-from" ? "from" : "to"] = target.value;
+      if (s.from > s.to) {
+        target.setCustomValidity(t("The start must not be after the end."));
+        target.reportValidity();
+        return;
+      }
+      target.setCustomValidity("");
+      setMonthFromRange();
+    } else if (target.id === "f-outcome") {
+      s.outcome = target.value;
+    } else if (target.id === "f-method") {
+      s.method = target.value;
+    } else if (target.id === "f-cell") {
+      s.cellSize = target.value;
+    }
+    scheduleRefresh();
+  });
+  document.getElementById("f-month").addEventListener("input", (event) => {
+    showMonth(Number(event.target.value));
+    scheduleRefresh(300);
+  });
+  const play = document.getElementById("f-play");
+  play.addEventListener("click", () => {
+    if (app.player) {
+      stopPlaying();
+      return;
+    }
+    play.setAttribute("aria-pressed", "true");
+    play.textContent = t("Pause");
+    app.player = setInterval(() => {
+      if (root.dataset.busy === "true") return;
+      const slider = document.getElementById("f-month");
+      const next = Number(slider.value) + 1;
+      if (next >= app.months.length) {
+        stopPlaying();
+        return;
+      }
+      slider.value = String(next);
+      showMonth(next);
+      refresh();
+    }, PLAY_STEP_MS);
+  });
+  document.getElementById("export-format").addEventListener("change", updateActionLinks);
+}
+
+function stopPlaying() {
+  clearInterval(app.player);
+  app.player = null;
+  const play = document.getElementById("f-play");
+  play.setAttribute("aria-pressed", "false");
+  play.textContent = t("Play");
+}
+
+function showMonth(index) {
+  const month = app.months[index];
+  if (!month) return;
+  app.state.from = isoDate(month);
+  app.state.to = isoDate(monthEnd(month));
+  document.getElementById("f-from").value = app.state.from;
+  document.getElementById("f-to").value = app.state.to;
+  document.getElementById("f-month-label").textContent = formatMonth(month);
+}

@@ -1,0 +1,109 @@
+// The legend of the layers that are on, in the server's colours (palettes.js), with
+// every label as text.
+
+import { formatNumber, formatPercent, t } from "./i18n.js";
+import { colour, colourOf, densityRamp } from "./palettes.js";
+import { incidentsLegendURL } from "./wms.js";
+import { app } from "./workspace.js";
+
+const LEVELS = ["low", "medium", "high", "critical", "none"];
+const GI_BINS = [3, 2, 1, -1, -2, -3];
+const GI_CONFIDENCE = { 3: 0.99, 2: 0.95, 1: 0.9 };
+const LISA_CLUSTERS = ["HH", "HL", "LH", "LL"];
+
+function legendSwatch(swatchColour, label, shape = "box") {
+  const item = document.createElement("li");
+  const swatch = document.createElement("span");
+  swatch.className = `swatch swatch-${shape}`;
+  swatch.style.setProperty("--swatch", swatchColour);
+  item.append(swatch, document.createTextNode(label));
+  return item;
+}
+
+function legendBlock(title, entries) {
+  const block = document.createElement("section");
+  const heading = document.createElement("h3");
+  heading.textContent = title;
+  const list = document.createElement("ul");
+  list.append(...entries);
+  block.append(heading, list);
+  return block;
+}
+
+export function renderLegend() {
+  const box = app.legendBox;
+  if (!box) return;
+  box.replaceChildren();
+  const on = (id) => app.state.layers.includes(id);
+  if (on("segments")) {
+    box.append(legendBlock(t("Border sections: risk level"), LEVELS.map((level) =>
+      legendSwatch(colourOf("risk_levels", level),
+                   t(level === "none" ? "not assessed" : level), "line"))));
+  }
+  if (on("incidents")) {
+    const entries = [legendSwatch(colour("incident"), t("incident (clickable when zoomed in)"),
+                                  "dot")];
+    if (app.wms) {
+      // The WMS draws its own symbols (aggregated at small scales): its legend graphic.
+      const item = document.createElement("li");
+      const image = document.createElement("img");
+      image.src = incidentsLegendURL();
+      image.alt = t("incident (aggregated at small scales)");
+      item.append(image);
+      entries.push(item);
+    }
+    box.append(legendBlock(t("Incidents"), entries));
+  }
+  if (on("crossings")) {
+    box.append(legendBlock(t("Crossing points"), [legendSwatch(colour("crossing_point"),
+      t("crossing point"), "dot")]));
+  }
+  if (on("hotspots")) {
+    const entries = app.state.method === "lisa"
+      ? LISA_CLUSTERS.map((k) => legendSwatch(colourOf("lisa_clusters", k), t(`LISA ${k}`)))
+      : GI_BINS.map((bin) => legendSwatch(colourOf("hotspot_bins", bin),
+          t(bin > 0 ? "hot spot, confidence {p}" : "cold spot, confidence {p}",
+            { p: formatPercent(GI_CONFIDENCE[Math.abs(bin)]) })));
+    box.append(legendBlock(t("Hot spots"), entries));
+  }
+  if (on("density") && app.densityBreaks) {
+    box.append(legendBlock(t("Density (KDE), incidents per km²"), densityRamp().map(
+      (c, i) => legendSwatch(c, `≥ ${formatNumber(app.densityBreaks[i], 3)}`))));
+  }
+  if (on("emerging") && app.emergingPresent) {
+    box.append(legendBlock(t("Emerging hot spots"), app.emergingPresent.map(
+      (category) => legendSwatch(colourOf("emerging_categories", category), t(category)))));
+  }
+  if (on("alerts")) {
+    box.append(legendBlock(t("Alerts"), [legendSwatch(colour("alert"),
+      t("section above its expected count"), "dash")]));
+  }
+}
+
+export function addLegendControl() {
+  const Legend = L.Control.extend({
+    options: { position: "bottomright" },
+    onAdd() {
+      const container = L.DomUtil.create("div", "legend leaflet-bar");
+      container.setAttribute("aria-label", t("Legend"));
+      const toggle = L.DomUtil.create("button", "legend-toggle", container);
+      toggle.type = "button";
+      toggle.textContent = t("Legend");
+      toggle.setAttribute("aria-expanded", "true");
+      app.legendBox = L.DomUtil.create("div", "legend-body", container);
+      if (window.innerHeight < 900) { // a laptop screen: the map first, legend on demand
+        toggle.setAttribute("aria-expanded", "false");
+        app.legendBox.hidden = true;
+      }
+      toggle.addEventListener("click", () => {
+        const open = toggle.getAttribute("aria-expanded") !== "true";
+        toggle.setAttribute("aria-expanded", String(open));
+        app.legendBox.hidden = !open;
+      });
+      L.DomEvent.disableClickPropagation(container);
+      L.DomEvent.disableScrollPropagation(container);
+      return container;
+    },
+  });
+  new Legend().addTo(app.map);
+}

@@ -1,0 +1,42 @@
+// The URL of the page and the links that carry its state: the language links, the
+// export, the bulletin and the map as a PNG.
+
+import { query } from "./api.js";
+import { t } from "./i18n.js";
+import { selectionParams } from "./params.js";
+import { datetimeInterval, stateURL } from "./state.js";
+import { mapImageURL } from "./wms.js";
+import { app, config } from "./workspace.js";
+
+export function writeURL() {
+  const url = stateURL(app.state, window.location);
+  window.history.replaceState(null, "", url);
+  // The language links keep the whole state.
+  for (const link of document.querySelectorAll(".languages a[data-lang]")) {
+    const target = new URL(url, window.location.href);
+    target.searchParams.set("lang", link.dataset.lang);
+    link.href = target.pathname + target.search + target.hash;
+  }
+  updateActionLinks();
+}
+
+export function updateActionLinks() {
+  const s = app.state;
+  if (!s || !app.map) return;
+  const format = document.getElementById("export-format").value;
+  document.getElementById("export-link").href = `${config.api}/incidents?${query({
+    // CSV and GeoPackage without a limit hold the whole selection; GeoJSON is the
+    // API's page (largest 10,000), which names numberMatched and links the next page.
+    ...selectionParams(), f: format, ...(format === "geojson" ? { limit: 10000 } : {}) })}`;
+  const bulletin = document.getElementById("bulletin-link");
+  if (bulletin) bulletin.href = `${config.api}/reports/bulletin?${query({
+    region: s.region, datetime: datetimeInterval(s), f: "html" })}`;
+  const png = document.getElementById("png-link");
+  if (!app.wms) {
+    png.setAttribute("aria-disabled", "true");
+    png.removeAttribute("href");
+    png.title = t("The map service (WMS) is not available.");
+    return;
+  }
+  png.href = mapImageURL();
+}

@@ -1,0 +1,158 @@
+// Loading the data of the page for the current filters: the risk ranking, the count,
+// the incident points, the incidents' WMS image and the analysis cells. A refresh
+// reloads only the parts whose inputs changed and reports on the status line.
+
+import { ProblemError, getJSON, query } from "./api.js";
+import { CELL_LAYERS, MIN_INCIDENTS, loadCells } from "./cells.js";
+import { formatDate, formatNumber, t } from "./i18n.js";
+import { renderLegend } from "./legend.js";
+import { writeURL } from "./links.js";
+import { renderAlerts, renderRanking, renderSummary } from "./panel.js";
+import { selectionParams, wmsFilterParams } from "./params.js";
+import { drawAlerts, segmentStyle, selectSection } from "./sections.js";
+import { datetimeInterval } from "./state.js";
+import { ZOOM_POINTS } from "./wms.js";
+import { app, config, root, setStatus } from "./workspace.js";
+
+const POINT_LIMIT = 5000;
+
+export function rankingURL() {
+  return `${config.api}/risk/segments?${query({
+    region: app.state.region, datetime: datetimeInterval(app.state) })}`;
+}
+
+async function loadRanking(signal) {
+  const url = rankingURL();
+  const prefetched = app.prefetched?.url === url ? app.prefetched.promise : null;
+  app.prefetched = null;
+  const ranking = await (prefetched || getJSON(url, signal));
+  app.sections = new Map(ranking.sections.map((s) => [s.section_id, s]));
+  app.layers.segments.setStyle(segmentStyle);
+  renderRanking(document.getElementById("ranking"), ranking, selectSection);
+  renderSummary(document.getElementById("ranking-summary"), ranking);
+  renderAlerts(document.getElementById("alerts"), document.getElementById("alerts-count"),
+               ranking.sections, selectSection);
+  drawAlerts(ranking.sections);
+  if (app.selected && app.sections.has(app.selected)) selectSection(app.selected, "restore");
+  return ranking;
+}
+
+async function loadCount(signal) {
+  const collection = await getJSON(`${config.api}/incidents?${query({
+    ...selectionParams(), limit: 1 })}`, signal);
+  return collection.numberMatched;
+}
+
+function wantsPoints() {
+  return app.state.layers.includes("incidents") &&
+    (!app.wms || app.map.getZoom() >= ZOOM_POINTS);
+}
+
+/** The incidents of the view as clickable points, when zoomed in (or without a WMS). */
+export async function loadPoints() {
+  if (!wantsPoints()) {
+    app.pointsController?.abort();
+    app.pointsURL = null;
+    app.layers.points.clearLayers();
+    return;
+  }
+  const b = app.map.getBounds();
+  const url = `${config.api}/incidents?${query({
+    ...selectionParams(), limit: POINT_LIMIT,
+    bbox: [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(5)),
+  })}`;
+  if (url === app.pointsURL) return app.pointsPromise; // already loading or loaded
+  app.pointsController?.abort();
+  const controller = new AbortController();
+  app.pointsController = controller;
+  app.pointsURL = url;
+  app.pointsPromise = (async () => {
+    const collection = await getJSON(url, controller.signal);
+    app.layers.points.clearLayers();
+    app.layers.points.addData(collection);
+  })();
+  try {
+    return await app.pointsPromise;
+  } catch (error) {
+    if (app.pointsURL === url) app.pointsURL = null;
+    throw error;
+  }
+}
+
+function updateIncidentsWms() {
+  const layer = app.layers.incidentsWms;
+  if (!layer) return Promise.resolve();
+  layer.setParams(wmsFilterParams());
+  return layer.whenLoaded();
+}
+
+// What each part of the page was last loaded for: a refresh reloads only the parts
+// whose inputs changed (a new hot-spot method does not re-rank the sections).
+async function reuse(name, key, load, force) {
+  if (!force && app.loadedFor[name] === key) return app.loadedValue[name];
+  delete app.loadedFor[name];
+  const value = await load();
+  app.loadedFor[name] = key;
+  app.loadedValue[name] = value;
+  return value;
+}
+
+function statusText(ranking, count) {
+  const s = app.state;
+  const period = `${formatDate(s.from)} – ${formatDate(s.to)}`;
+  let text = t("{n} incidents, {period}", { n: formatNumber(count), period });
+  if (ranking) {
+    text += "; " + t("{n} sections ranked", { n: formatNumber(ranking.sections.length) });
+  }
+  if (count !== null && count < MIN_INCIDENTS &&
+      ["hotspots", "density"].some((kind) => s.layers.includes(kind))) {
+    text += "; " + t("too few incidents for hot spots (at least {n})",
+                     { n: formatNumber(MIN_INCIDENTS) });
+  }
+  return text;
+}
+
+export async function refresh(force = false) {
+  const sequence = ++app.sequence;
+  app.controller?.abort();
+  const controller = new AbortController();
+  app.controller = controller;
+  root.dataset.busy = "true";
+  setStatus(t("Updating…"));
+  writeURL();
+  const signal = controller.signal;
+  const s = app.state;
+  const periodKey = [s.region, s.from, s.to].join("|");
+  const selection = [periodKey, s.categories.join(","), s.outcome].join("|");
+  const counted = reuse("count", selection, () => loadCount(signal), force);
+  const cellsKey = (kind) => [selection, s.method, s.cellSize,
+                              s.layers.includes(kind)].join("|");
+  const tasks = [
+    reuse("ranking", periodKey, () => loadRanking(signal), force), counted,
+    reuse("points", selection, () => loadPoints(), force),
+    reuse("wms", selection, () => updateIncidentsWms(), force),
+    ...CELL_LAYERS.map((kind) => reuse(kind, cellsKey(kind),
+      () => loadCells(kind, signal, counted.catch(() => 0)), force)),
+  ];
+  const results = await Promise.allSettled(tasks);
+  if (sequence !== app.sequence) return; // a newer refresh owns the page now
+  const failures = results.filter((r) => r.status === "rejected" && r.reason?.name !== "AbortError");
+  const [ranking, count] = results.map((r) => (r.status === "fulfilled" ? r.value : null));
+  renderLegend();
+  const text = statusText(ranking, count);
+  if (failures.length) {
+    const reason = failures[0].reason;
+    const detail = reason instanceof ProblemError ? reason.message : String(reason?.message);
+    setStatus(`${text}. ${t("Could not load a layer: {detail}", { detail })}`, true);
+  } else {
+    setStatus(text);
+  }
+  root.dataset.updates = String(sequence);
+  root.dataset.busy = "false";
+}
+
+/** A refresh after `delay` ms, replacing one already scheduled (filters debounce). */
+export function scheduleRefresh(delay = 250) {
+  clearTimeout(app.refreshTimer);
+  app.refreshTimer = setTimeout(refresh, delay);
+}
