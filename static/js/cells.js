@@ -14,6 +14,8 @@ const EMERGING_MONTHS = 12;
 // (geo.hotspots.pipeline.MIN_CELLS_WITH_DATA), so fewer incidents are never asked about: the API
 // would answer 422. (More incidents in fewer cells still get the API's message.)
 export const MIN_INCIDENTS = 30;
+// The label of a LISA cell that is not significant (geo.hotspots.spatial_stats): not drawn.
+const NOT_SIGNIFICANT = "not significant";
 
 /** The fill of a hot-spot cell: its LISA cluster's or its Gi* bin's colour. */
 export function hotspotColour(properties) {
@@ -60,7 +62,7 @@ export async function loadCells(kind, signal, counted) {
   let features = collection.features;
   if (kind === "hotspots") {
     features = features.filter((f) => (app.state.method === "lisa"
-      ? f.properties.cluster && f.properties.cluster !== "ns" : f.properties.bin));
+      ? f.properties.cluster && f.properties.cluster !== NOT_SIGNIFICANT : f.properties.bin));
   } else if (kind === "density") {
     features = features.filter((f) => f.properties.density > 0);
     classifyDensity(features);

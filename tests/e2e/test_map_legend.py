@@ -13,8 +13,8 @@ from app.auth.users import create_user
 from app.extensions import db
 from geo.maps import palette
 from geo.queries import derive_links
-from tests.conftest import TEST_PASSWORD, load_sample_layers, make_app, serving
 from tests.e2e.test_map_page import shoot, sign_in, watch_console
+from testsupport.apps import TEST_PASSWORD, load_sample_layers, make_app, serving
 
 pytestmark = [pytest.mark.e2e]
 
@@ -95,4 +95,25 @@ def test_density_legend_and_cells_are_in_the_wms_ramp(page, legend_server):
     expected = [*palette.RISK_LEVEL_COLOURS.values(), palette.NOT_ASSESSED_COLOUR]
     assert [s["set"] for s in levels] == expected
     shoot(page, "legend-density")
+    assert problems == []
+
+
+def test_lisa_draws_only_significant_cells(page, legend_server):
+    """LISA cells the server labels "not significant" are not drawn (the page once
+    looked for "ns" and drew them all)."""
+    problems = watch_console(page)
+    sign_in(page, legend_server, role="viewer",
+            path="/?from=2025-01-01&to=2025-01-31&layers=segments,hotspots&method=lisa")
+    assert page.locator("#map-status").inner_text().startswith(f"{DENSE_INCIDENTS} incidents,")
+    page.wait_for_load_state("networkidle")
+    asked = page.evaluate("""async () => {
+        const url = [...performance.getEntriesByType('resource')].map((e) => e.name)
+            .find((n) => n.includes('/api/v1/hotspots?') && n.includes('method=lisa'));
+        const body = await (await fetch(url)).json();
+        return body.features.map((f) => f.properties.cluster);
+    }""")
+    drawn = page.evaluate("window.borderRisk.layers.hotspots.getLayers()"
+                          ".map((l) => l.feature.properties.cluster)")
+    assert "not significant" in asked  # uniform points: most cells are not significant
+    assert sorted(drawn) == sorted(c for c in asked if c != "not significant")
     assert problems == []
