@@ -98,8 +98,8 @@ async function main() {
     });
   const [regions, segments, crossings, newest, oldest] = await Promise.all([
     getJSON(`${config.api}/regions?limit=10000`),
-    getJSON(`${config.api}/segments?limit=10000`),
-    getJSON(`${config.api}/crossings?limit=10000`),
+    getJSON(`${config.api}/border_segments?limit=10000`),
+    getJSON(`${config.api}/crossing_points?limit=10000`),
     newestPromise,
     getJSON(`${config.api}/incidents?limit=1&sortby=occurred_at`),
   ]);
