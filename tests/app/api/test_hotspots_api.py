@@ -169,3 +169,34 @@ def test_an_automatic_cell_size_too_fine_for_the_cap_is_coarsened_not_refused(de
     meta = response.get_json()["metadata"]
     assert meta["cells"] <= 500 and meta["cell_size_m"] > free["cell_size_m"]
     assert "coarsened to keep at most 500 cells" in meta["cell_size_source"]
+
+
+# 40 SYNTHETIC incidents on a regular lattice (8 x 5 points, 0.095 x 0.07 degrees apart):
+# one per 5 km cell, so at some distance bands Moran's I has no randomisation variance.
+LATTICE = text("""
+    INSERT INTO incidents (source, external_id, occurred_at, category, outcome,
+                           persons_count, source_reliability, information_credibility,
+                           status, provenance, geom)
+    SELECT 'lattice', 'L-' || k, TIMESTAMPTZ '2025-01-10 12:00Z' + k * INTERVAL '1 hour',
+           'illegal_crossing_between_bcp', 'actual', 1, 'B', 2, 'validated', 'synthetic',
+           ST_SetSRID(ST_MakePoint(44.82 + (k % 8) * 0.095, 41.22 + (k / 8) * 0.07), 4326)
+      FROM generate_series(0, 39) AS k
+""")
+
+
+@pytest.mark.parametrize("method", ["gistar", "lisa"])
+def test_a_regular_lattice_is_an_answer_not_a_500(client, db_session, sample_layers,
+                                                  analysis_srid, token_headers, method):
+    """Where Moran's I has no variance at a band (equal counts on a lattice) its z is
+    undefined and that band is no peak: the analysis answers (it once divided by zero)."""
+    from geo.queries import derive_links
+
+    db_session.execute(LATTICE)
+    derive_links(db_session, "regions", analysis_srid, [])
+    response = client.get("/api/v1/hotspots", headers=token_headers("viewer"), query_string={
+        "bbox": "44.8,41.2,45.6,41.6", "cell_size": "5000", "method": method,
+        "datetime": "2025-01-01T00:00:00Z/2025-01-31T23:59:59Z"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    body = response.get_json()
+    assert body["metadata"]["incidents"] == 40
+    assert body["metadata"]["cells_with_data"] == 40
