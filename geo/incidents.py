@@ -26,16 +26,20 @@ _COPY_HEADER = 19  # PGCOPY signature (11) + flags (4) + header extension length
 # 0x20000001 (point with SRID), SRID, x, y. occurred_at is microseconds since 2000-01-01
 # UTC. Reading the columns as stored, without ST_X/ST_Y/extract per row, saves the
 # server about 40 % of the statement's time.
-_COPY_ROW = np.dtype([
-    ("fields", ">i2"),
+_POINT_FIELDS = [
     ("geom_length", ">i4"), ("byte_order", "u1"), ("wkb_type", "<u4"), ("srid", "<u4"),
     ("lon", "<f8"), ("lat", "<f8"),
     ("persons_length", ">i4"), ("persons", ">i4"),
     ("time_length", ">i4"), ("time_us", ">i8"),
+]
+# With the codes (``codes=True``): region id, category and outcome codes too.
+_CODE_FIELDS = [
     ("region_length", ">i4"), ("region", ">i4"),
     ("category_length", ">i4"), ("category", ">i2"),
     ("outcome_length", ">i4"), ("outcome", ">i2"),
-])
+]
+_COPY_ROWS = {False: np.dtype([("fields", ">i2"), *_POINT_FIELDS]),
+              True: np.dtype([("fields", ">i2"), *_POINT_FIELDS, *_CODE_FIELDS])}
 _EWKB_POINT_WITH_SRID = 0x20000001
 _POSTGRES_EPOCH_US = 946_684_800_000_000  # 2000-01-01 in microseconds since 1970
 
@@ -51,9 +55,9 @@ class IncidentArrays:
     lat: np.ndarray
     time: np.ndarray
     persons: np.ndarray
-    region: np.ndarray
-    category: np.ndarray
-    outcome: np.ndarray
+    region: np.ndarray | None  # None: read without codes
+    category: np.ndarray | None
+    outcome: np.ndarray | None
     version: int = 0
     projected: dict = field(default_factory=dict)
 
@@ -90,6 +94,9 @@ class IncidentArrays:
                 or query.equals):
             raise ValueError("only time, region, category, outcome and scope filters "
                              "apply to incident arrays")
+        if self.region is None and (query.region_id or query.categories or query.outcomes
+                                    or query.scope_region_ids is not None):
+            raise ValueError("these arrays were read without their codes (codes=False)")
         lo = (0 if query.start is None
               else int(np.searchsorted(self.time, query.start.timestamp(), "left")))
         hi = (len(self.time) if query.end is None
@@ -115,7 +122,7 @@ def _codes(vocabulary: tuple[str, ...], names) -> np.ndarray:
 
 
 def read_incidents(raw_connection, where: str = "true", params: dict | None = None,
-                   order_by_time: bool = False) -> IncidentArrays:
+                   order_by_time: bool = False, codes: bool = True) -> IncidentArrays:
     """The incidents matching ``where`` (SQL with ``:name`` placeholders bound to
     ``params`` by the driver, e.g. from ``geo.queries.feature_filter``), read with one
     binary ``COPY`` (``geo.queries.incidents``; a million rows in about a second).
@@ -127,6 +134,10 @@ def read_incidents(raw_connection, where: str = "true", params: dict | None = No
         The filter and its bound values.
     order_by_time : bool
         Sort by ``occurred_at`` (what :meth:`IncidentArrays.select` needs).
+    codes : bool
+        Read the region, category and outcome too (what ``select`` filters on); without
+        them (the analyses, which filter in SQL) those arrays are None and the server
+        does less per row.
 
     Raises
     ------
@@ -134,23 +145,25 @@ def read_incidents(raw_connection, where: str = "true", params: dict | None = No
         The rows are not laid out as expected (a 2-D point with SRID, int4,
         timestamptz, int4, int2, int2).
     """
-    data = copy_incident_rows(raw_connection, where, params or {}, order_by_time)
-    records = np.frombuffer(data, dtype=_COPY_ROW, offset=_COPY_HEADER,
-                            count=(len(data) - _COPY_HEADER - 2) // _COPY_ROW.itemsize)
-    if not ((records["fields"] == 6).all() and (records["geom_length"] == 25).all()
-            and (records["byte_order"] == 1).all()
+    data = copy_incident_rows(raw_connection, where, params or {}, order_by_time, codes)
+    row = _COPY_ROWS[codes]
+    records = np.frombuffer(data, dtype=row, offset=_COPY_HEADER,
+                            count=(len(data) - _COPY_HEADER - 2) // row.itemsize)
+    if not ((records["fields"] == (6 if codes else 3)).all()
+            and (records["geom_length"] == 25).all() and (records["byte_order"] == 1).all()
             and (records["wkb_type"] == _EWKB_POINT_WITH_SRID).all()
             and (records["persons_length"] == 4).all() and (records["time_length"] == 8).all()
-            and (records["region_length"] == 4).all()
-            and (records["category_length"] == 2).all()
-            and (records["outcome_length"] == 2).all()):
+            and (not codes or ((records["region_length"] == 4).all()
+                               and (records["category_length"] == 2).all()
+                               and (records["outcome_length"] == 2).all()))):
         raise RuntimeError("unexpected binary layout of incidents: a 2-D point with SRID, "
-                           "int4, timestamptz, int4, int2 and int2 expected")
+                           "int4 and timestamptz (then int4, int2, int2) expected")
     # the same doubles as extract(epoch FROM occurred_at)::float8: the exact quotient,
     # correctly rounded
     seconds = (records["time_us"].astype(np.int64) + _POSTGRES_EPOCH_US).astype(float) / 1e6
     return IncidentArrays(
         lon=records["lon"].astype(float), lat=records["lat"].astype(float), time=seconds,
-        persons=records["persons"].astype(float), region=records["region"].astype(np.int64),
-        category=records["category"].astype(np.int16),
-        outcome=records["outcome"].astype(np.int16))
+        persons=records["persons"].astype(float),
+        region=records["region"].astype(np.int64) if codes else None,
+        category=records["category"].astype(np.int16) if codes else None,
+        outcome=records["outcome"].astype(np.int16) if codes else None)

@@ -168,7 +168,7 @@ def load_incidents(session, selection: Selection, envelope_lonlat, srid: int) ->
     (one binary ``COPY``; values bound by the driver).
     """
     where, params = _incident_filter(selection, envelope_lonlat)
-    read = read_incidents(session.connection().connection, where, params)
+    read = read_incidents(session.connection().connection, where, params, codes=False)
     lon, lat = read.lon, read.lat
     x, y = transform_xy(lon, lat, STORAGE_SRID, srid) if len(lon) else (lon, lat)
     weight = read.persons if selection.weight == "persons" else np.ones(len(lon))

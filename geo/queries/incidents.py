@@ -24,8 +24,9 @@ def _sql_text_array(vocabulary: tuple[str, ...]) -> str:
 
 
 # geom, persons_count, occurred_at, region_id (0: none), category and outcome codes.
+_POINT_COLUMNS = "geom, persons_count, occurred_at"
 _COLUMNS = (
-    "geom, persons_count, occurred_at, COALESCE(region_id, 0), "
+    f"{_POINT_COLUMNS}, COALESCE(region_id, 0), "
     f"COALESCE(array_position({_sql_text_array(CATEGORY_CODES)}, category), 0)::int2, "
     f"COALESCE(array_position({_sql_text_array(OUTCOME_CODES)}, outcome), 0)::int2"
 )
@@ -38,13 +39,14 @@ def _pyformat(sql: str, params: dict) -> tuple[str, dict]:
     return str(compiled), compiled.params
 
 
-def copy_incident_rows(raw_connection, where: str, params: dict,
-                       order_by_time: bool) -> memoryview:
+def copy_incident_rows(raw_connection, where: str, params: dict, order_by_time: bool,
+                       codes: bool = True) -> memoryview:
     """The binary COPY of the incidents matching ``where`` (``:name`` placeholders,
     e.g. ``geo.queries.features.feature_filter``'s), values bound by the driver
-    (psycopg2 ``mogrify``), ordered by ``occurred_at`` when asked."""
+    (psycopg2 ``mogrify``), ordered by ``occurred_at`` when asked; geom, persons_count
+    and occurred_at, then (``codes``) the region and the category and outcome codes."""
     statement, values = _pyformat(
-        f"SELECT {_COLUMNS} FROM incidents WHERE {where}"
+        f"SELECT {_COLUMNS if codes else _POINT_COLUMNS} FROM incidents WHERE {where}"
         + (" ORDER BY occurred_at" if order_by_time else ""), params)
     with raw_connection.cursor() as cursor:
         bound = cursor.mogrify(statement, values).decode()

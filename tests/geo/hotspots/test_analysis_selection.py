@@ -214,3 +214,21 @@ def test_in_memory_selection_refuses_filters_it_does_not_apply(db_session,
                   queries.FeatureQuery(equals={"source": "x"})):
         with pytest.raises(ValueError, match="only time, region, category"):
             everything.select(query)
+
+
+def test_arrays_read_without_codes_are_the_same_points_and_refuse_code_filters(
+        db_session, synthetic_incidents):
+    """The analyses read only points, persons and times (``codes=False``, less for the
+    server per row): the same values as a read with the codes, which they alone lack."""
+    from geo.incidents import read_incidents
+
+    raw = db_session.connection().connection
+    full = read_incidents(raw, order_by_time=True)
+    bare = read_incidents(raw, order_by_time=True, codes=False)
+    for name in ("lon", "lat", "time", "persons"):
+        assert np.array_equal(getattr(full, name), getattr(bare, name)), name
+    assert (bare.region, bare.category, bare.outcome) == (None, None, None)
+    window = queries.FeatureQuery(start=FIRST, end=FIRST + timedelta(days=30), limit=None)
+    assert bare.select(window) == full.select(window)  # time alone: both can
+    with pytest.raises(ValueError, match="without their codes"):
+        bare.select(queries.FeatureQuery(categories=[CATEGORIES[0]], limit=None))
