@@ -54,7 +54,7 @@ def vector_tile(session, layer: Layer, z: int, x: int, y: int,
     layer : geo.layers.Layer
         A layer of ``TILE_LAYERS`` (one with a ``tiles`` facet).
     z, x, y : int
-        Tile address in the Web Mercator scheme; check it with :func:`tile_exists`.
+        Tile address in the Web Mercator scheme; check it with ``geo.maps.tiling.tile_exists``.
     query : geo.queries.FeatureQuery
         Time window (``start``/``end``), ``categories``, ``outcomes``, ``statuses`` and
         the region scope ``scope_region_ids``; bbox, order and page are ignored (the tile
@@ -169,7 +169,7 @@ def versioned_tile(session, layer: Layer, z: int, x: int, y: int,
     layer : geo.layers.Layer
         A layer of ``TILE_LAYERS`` (one with a ``tiles`` facet).
     z, x, y : int
-        Tile address (:func:`tile_exists`).
+        Tile address (``geo.maps.tiling.tile_exists``).
     query : geo.queries.FeatureQuery
         Filters, as :func:`vector_tile`.
     key : str
