@@ -40,19 +40,20 @@ GOAL_S = 3.0
 def sql_alone(session, config, srid: int) -> float:
     """Seconds of the assessment's three SQL statements, executed and fetched."""
     from geo import queries
+    from geo.queries import risk as risk_sql
     from geo.risk import assessments as ra
 
     seconds = 0.0
-    sections, t = timed(lambda: session.execute(ra._SECTIONS, {"srid": srid,
-                                                               "region_id": None}).all())
+    sections, t = timed(lambda: session.execute(risk_sql.SECTIONS, {"srid": srid,
+                                                                     "region_id": None}).all())
     seconds += t
     ids = [s.id for s in sections]
     params = ra.counts_parameters(config, ids, START, END)
     with queries.without_jit(session):  # as gather_inputs runs it
-        _, t = timed(lambda: session.execute(ra._COUNTS, params).all())
+        _, t = timed(lambda: session.execute(risk_sql.COUNTS, params).all())
         seconds += t
         _, t = timed(lambda: session.execute(
-            ra._LAST_YEAR, ra.last_year_parameters(config, ids, START, END)).all())
+            risk_sql.LAST_YEAR, ra.last_year_parameters(config, ids, START, END)).all())
     return seconds + t
 
 
@@ -61,9 +62,10 @@ def parts(session, config, srid: int) -> tuple[float, float]:
     import shapely
 
     from geo.crs import STORAGE_SRID, reproject
+    from geo.queries import risk as risk_sql
     from geo.risk import assessments as ra
 
-    sections = session.execute(ra._SECTIONS, {"srid": srid, "region_id": None}).all()
+    sections = session.execute(risk_sql.SECTIONS, {"srid": srid, "region_id": None}).all()
     geoms = [reproject(shapely.from_wkb(bytes(s.geom)), STORAGE_SRID, srid) for s in sections]
     _, t_hotspots = timed(ra._touching_hotspots, session, geoms, None, START, END, srid)
     frame = ra.gather_inputs(session, config, None, START, END, srid)
