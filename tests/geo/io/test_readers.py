@@ -134,3 +134,118 @@ def test_features_from_a_request_body_keep_their_problems_by_row():
     assert [(e.row, e.field, e.message) for e in errors] == [
         (2, "properties", "must be an object"), (3, "type", "is not a GeoJSON Feature"),
         (4, "geometry", "is not a GeoJSON geometry ('iteration over a 0-d array')")]
+
+
+def test_an_unknown_format_name_is_refused_listing_the_formats(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text("code,lon,lat\nS-1,44.5,41.5\n")
+    with pytest.raises(readers.ReadError) as caught:
+        _read(path, fmt="kml")
+    assert str(caught.value) == "unknown format 'kml'; formats: geojson, csv, gpkg, shapefile"
+
+
+def test_columns_are_matched_to_properties_by_their_usual_names(tmp_path):
+    """Case-insensitive, the first accepted name wins; a column matching nothing keeps
+    its name (validation says it is unknown)."""
+    path = tmp_path / "synthetic.csv"
+    path.write_text("Ref,Date,TYPE,People,Longitude,Latitude,Colour\n"
+                    "R-1,2026-05-01T10:00:00Z,smuggling_tobacco,2,44.5,41.5,red\n")
+    [(srid, [row], shapes, errors)] = _read(path)
+    assert row == {"external_id": "R-1", "occurred_at": "2026-05-01T10:00:00Z",
+                   "category": "smuggling_tobacco", "persons_count": "2", "Colour": "red",
+                   "_row": 2}  # CSV values stay text: validation types them
+    assert (srid, shapes, errors) == (4326, ["POINT (44.5 41.5)"], [])
+
+
+def test_a_mapping_wins_over_the_usual_names_and_must_name_a_column(tmp_path):
+    path = tmp_path / "synthetic.csv"
+    path.write_text("ref,label,lon,lat\nR-1,L-1,44.5,41.5\n")
+    [(_, [row], _, _)] = _read(path, mapping={"external_id": "label"})
+    assert (row["external_id"], row["ref"]) == ("L-1", "R-1")
+    with pytest.raises(readers.ReadError) as caught:
+        _read(path, mapping={"external_id": "Label"})  # names are exact in a mapping
+    # (the columns listed are those left for properties: lon and lat are the geometry)
+    assert str(caught.value) == ("mapping external_id=Label: no column 'Label' in the "
+                                 "file; columns are 'ref', 'label'")
+
+
+def test_a_csv_without_geometry_columns_is_a_read_error(tmp_path):
+    path = tmp_path / "synthetic.csv"
+    path.write_text("code,name,east,north\nS-1,One,44.5,41.5\n")
+    with pytest.raises(readers.ReadError) as caught:
+        _read(path)
+    assert str(caught.value) == ("no geometry columns: the CSV needs a WKT column (wkt, "
+                                 "geometry) or longitude/latitude columns (lon, lat)")
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ({"type": "FeatureCollection", "features": {"type": "Feature"}},
+     "the FeatureCollection's features must be an array"),
+    ({"type": "Point", "coordinates": [44.5, 41.5]},
+     "the file is not a GeoJSON Feature or FeatureCollection"),
+    ({"features": []}, "the file is not a GeoJSON Feature or FeatureCollection"),
+])
+def test_geojson_that_is_no_feature_collection_is_a_read_error(tmp_path, body, message):
+    path = tmp_path / "a.geojson"
+    path.write_text(json.dumps(body))
+    with pytest.raises(readers.ReadError) as caught:
+        _read(path)
+    assert str(caught.value) == message
+
+
+def test_one_geojson_feature_is_one_row_in_the_crs_given(tmp_path):
+    """GeoJSON has no CRS member of its own here: EPSG:4326 unless ``crs`` says."""
+    path = tmp_path / "a.geojson"
+    path.write_text(json.dumps({"type": "Feature", "properties": {"code": "S-1"},
+                                "geometry": {"type": "Point",
+                                             "coordinates": [500000, 4600000]}}))
+    assert _read(path, crs=32638) == [(32638, [{"code": "S-1", "_row": 1}],
+                                       ["POINT (500000 4600000)"], [])]
+
+
+def test_shapefile_names_cut_to_ten_characters_still_match(tmp_path, utm_points):
+    """A Shapefile's .dbf keeps 10 characters of a name: persons_count is persons_co."""
+    utm_points["persons_co"] = [3, 0]
+    utm_points["informatio"] = [2, 4]
+    utm_points.to_file(tmp_path / "s.shp")
+    names = ("code", "persons_count", "information_credibility")
+    [(srid, rows, _, errors)] = _read(tmp_path / "s.shp", names=names)
+    assert (srid, errors) == (32638, [])
+    assert [(r["persons_count"], r["information_credibility"]) for r in rows] == [
+        (3, 2), (0, 4)]
+
+
+def test_a_crs_without_an_epsg_code_is_refused_unless_one_is_given(tmp_path, utm_points):
+    """A SYNTHETIC transverse Mercator (central meridian 44.3 E) that no EPSG code is."""
+    custom = ("+proj=tmerc +lat_0=0 +lon_0=44.3 +k=1 +x_0=500000 +y_0=0 +ellps=GRS80 "
+              "+units=m +no_defs")
+    utm_points.set_crs(custom, allow_override=True).to_file(tmp_path / "t.shp")
+    with pytest.raises(readers.ReadError) as caught:
+        _read(tmp_path / "t.shp")
+    assert str(caught.value) == ("the file's CRS has no EPSG code (unknown); give it with "
+                                 "crs=EPSG:nnnn")
+    # Given, it is used as is (the .prj is then neither checked nor read).
+    [(srid, _, shapes, _)] = _read(tmp_path / "t.shp", crs=32638)
+    assert (srid, shapes) == (32638, ["POINT (500000 4600000)", "POINT (510000 4610000)"])
+
+
+def test_a_shapefile_without_prj_is_read_as_epsg_4326(tmp_path):
+    frame = gpd.GeoDataFrame({"code": ["G-1"]}, geometry=[shapely.Point(44.5, 41.5)],
+                             crs=4326)
+    frame.to_file(tmp_path / "n.shp")
+    (tmp_path / "n.prj").unlink()
+    assert _read(tmp_path / "n.shp") == [(4326, [{"code": "G-1", "_row": 1}],
+                                          ["POINT (44.5 41.5)"], [])]
+
+
+def test_a_zip_with_two_shapefiles_is_refused(tmp_path, utm_points):
+    utm_points.to_file(tmp_path / "a.shp")
+    utm_points.to_file(tmp_path / "b.shp")
+    with zipfile.ZipFile(tmp_path / "two.zip", "w") as archive:
+        for stem in ("a", "b"):
+            for ext in ("shp", "shx", "dbf", "prj"):
+                archive.write(tmp_path / f"{stem}.{ext}", f"{stem}.{ext}")
+    with pytest.raises(readers.ReadError) as caught:
+        _read(tmp_path / "two.zip")
+    assert str(caught.value) == ("the zip must hold exactly one ESRI Shapefile (.shp file), "
+                                 "it holds 2")

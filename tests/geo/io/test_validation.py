@@ -10,7 +10,7 @@ import pytest
 import shapely
 
 from geo.io import validation
-from geo.layers import INCIDENTS, SEGMENTS
+from geo.layers import CROSSINGS, INCIDENTS, REGIONS, SEGMENTS
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -124,3 +124,87 @@ def test_geometries_come_to_epsg_4326_and_single_part_multis_are_unwrapped():
 def test_values_in_messages_are_cut_short_and_escaped():
     assert validation.quoted("x" * 100) == "'" + "x" * 40 + "'…"
     assert validation.quoted("a\x00b") == "'a\\x00b'"
+
+
+def test_json_values_of_the_wrong_type_are_named():
+    """What a GeoJSON body may carry besides text: objects, lists, booleans, numbers too
+    large for any field. SYNTHETIC rows."""
+    frame = pd.DataFrame({
+        "_row": [1, 2, 3, 4, 5, 6],
+        "source": ["s", {"a": 1}, ["x"], "a\x00b", "\ud800", "s" * 65],
+        "external_id": ["a", "b", "c", "d", "e", "f"],
+        "occurred_at": ["2026-05-01T10:00:00Z"] * 6,
+        "category": ["smuggling_tobacco"] * 6,
+        "persons_count": [True, 1e999, 10**400, None, "", "1_000"],
+        "source_reliability": ["Z", "a", "A", "A", "A", "A"],
+    })
+    batch = validation.validate_properties(frame, INCIDENTS, now=NOW)
+    assert sorted(_errors(batch.errors)) == [
+        (1, "persons_count", "True is not a number"),  # JSON true is no count
+        (1, "source_reliability", "unknown value 'Z'; allowed: A, B, C, D, X"),
+        (2, "persons_count", "inf is out of range"),
+        (2, "source", "must be text, not an object or list"),
+        (2, "source_reliability", "unknown value 'a'; allowed: A, B, C, D, X"),
+        (3, "persons_count", "100000000000000000...0000000000000000000 is out of range"),
+        (3, "source", "must be text, not an object or list"),
+        (4, "source", "contains a NUL character (\\u0000)"),
+        (5, "source", "contains a lone surrogate (\\ud800 to \\udfff), which is not a "
+                      "character"),
+        (6, "source", "is longer than 64 characters"),
+    ]
+    # absent and empty counts take the layer's default; "1_000" is Python's 1000
+    assert batch.values["persons_count"].tolist()[3:] == [0, 0, 1000]
+
+
+def test_a_row_without_its_required_properties_names_each():
+    frame = pd.DataFrame({"_row": [7], "code": ["  "], "name": [None]})  # SYNTHETIC
+    batch = validation.validate_properties(frame, SEGMENTS, now=NOW)
+    assert sorted(_errors(batch.errors)) == [
+        (7, "code", "is required"), (7, "kind", "is required"), (7, "name", "is required")]
+
+
+def test_ids_and_derived_properties_of_an_export_are_not_unknown():
+    """A file exported by BorderRisk imports again: its id, region_id and length_m are
+    read-only, ignored without a word even when unknown properties are errors."""
+    frame = pd.DataFrame({"_row": [1], "id": [5], "code": ["S-1"], "name": ["One"],
+                          "kind": ["land"], "region_id": [3], "length_m": [1234.5]})
+    batch = validation.validate_properties(frame, SEGMENTS, now=NOW)
+    assert (batch.errors, batch.ignored_columns) == ([], ())
+    assert "region_id" not in batch.values and "id" not in batch.values
+
+
+def test_polygons_become_multipolygons_and_other_types_are_named():
+    square = shapely.Polygon([(44.8, 41.2), (45.2, 41.2), (45.2, 41.6), (44.8, 41.2)])
+    kept, errors = validation.validate_geometries(
+        [square, shapely.Point(44.8, 41.2)], pd.Series([1, 2]), REGIONS)
+    assert kept[0].geom_type == "MultiPolygon" and kept[0].geoms[0].equals(square)
+    assert kept[1] is None
+    assert _errors(errors) == [
+        (2, "geometry", "wrong geometry type Point; regions takes MultiPolygon (or Polygon)")]
+
+
+def test_an_altitude_is_dropped():
+    [point], errors = validation.validate_geometries(
+        [shapely.Point(44.8, 41.7, 350.0)], pd.Series([1]), INCIDENTS)
+    assert (point.wkt, errors) == ("POINT (44.8 41.7)", [])
+
+
+def test_coordinates_out_of_range_after_reprojection_are_named():
+    """A UTM point 50,000 km east has no place on Earth; seen in EPSG:4326 only."""
+    kept, errors = validation.validate_geometries(
+        [shapely.Point(5e7, 4.6e6), shapely.Point(500000, 4600000)], pd.Series([1, 2]),
+        INCIDENTS, 32638)
+    assert kept[0] is None and kept[1] is not None
+    assert [(e.row, e.message.split(":")[0]) for e in errors] == [
+        (1, "coordinates out of range")]
+
+
+def test_a_batch_is_its_properties_and_geometries_checked_together():
+    frame = pd.DataFrame({"_row": [1, 2], "code": ["C-1", "C-2"], "name": ["One", "Two"],
+                          "kind": ["road", "bridge"],
+                          "geometry": [shapely.Point(45.0, 41.4), shapely.Point(45.0, 95.0)]})
+    batch = validation.validate_batch(frame, CROSSINGS, now=NOW)
+    assert sorted((e.row, e.field) for e in batch.errors) == [(2, "geometry"), (2, "kind")]
+    first, second = batch.values["geometry"]
+    assert first.wkt == "POINT (45 41.4)" and not isinstance(second, shapely.Geometry)
+    assert batch.values["status"].tolist() == ["open", "open"]  # the layer's default

@@ -1,16 +1,29 @@
-"""``geo.risk.bulletin`` by itself: the trends, the map's frame, and a bulletin of the
-SYNTHETIC sample region (the web page and PDF are tested in tests/app/api)."""
+"""``geo.risk.bulletin`` by itself: the trends, the map's frame, a bulletin of the
+SYNTHETIC sample region and its PDF's text (the web page and its route are tested in
+tests/app/api)."""
 
 from __future__ import annotations
 
+import base64
+import io
+import re
 from datetime import UTC, datetime
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from flask import render_template
+from PIL import Image
 
 from app.extensions import db
+from geo.errors import ParameterError
 from geo.risk import bulletin
 from geo.risk.risk_config import load_risk_config
+from tests.pdf_text import pdf_text_runs
+
+STYLESHEET = Path(__file__).resolve().parents[3] / "static" / "css" / "bulletin.css"
+# An image XObject's dictionary (never compressed): its size in pixels.
+PDF_IMAGE = re.compile(rb"/Subtype\s*/Image\s*/Width\s+(\d+)\s*/Height\s+(\d+)")
 
 
 def _section(code: str, incidents: int, previous: int, last_year: int) -> dict:
@@ -49,7 +62,9 @@ def test_the_map_keeps_its_pixels_square(extent, height):
     assert bbox[1] <= extent[1] and bbox[3] >= extent[3]
 
 
-def test_a_bulletin_of_the_sample_region(committed_sample):
+@pytest.fixture(scope="module")
+def sample_bulletin(committed_sample):
+    """``(app, bulletin data)`` of the sample region T-KK, September and October 2026."""
     # committed: the bulletin's map is drawn on the renderer's own connections
     committed, _ = committed_sample
     start, end = datetime(2026, 9, 1, tzinfo=UTC), datetime(2026, 10, 31, tzinfo=UTC)
@@ -58,6 +73,11 @@ def test_a_bulletin_of_the_sample_region(committed_sample):
         data = bulletin.regional_bulletin(db.session, load_risk_config(), "T-KK", start, end,
                                           committed.config["ANALYSIS_SRID"], now=lambda: made)
         db.session.remove()
+    return committed, data
+
+
+def test_a_bulletin_of_the_sample_region(sample_bulletin):
+    _, data = sample_bulletin
     assert data["region"]["code"] == "T-KK"
     assert data["assessment"]["source"] == "live"  # none is stored: computed, not kept
     assert [s["code"] for s in data["sections"]] == ["T-AZ-001"]
@@ -69,10 +89,76 @@ def test_a_bulletin_of_the_sample_region(committed_sample):
 
 
 def test_an_unknown_region_is_named(db_session, sample_layers, analysis_srid):
-    from geo.errors import ParameterError
-
     with pytest.raises(ParameterError) as caught:
         bulletin.regional_bulletin(db_session, load_risk_config(), "NOPE",
                                    datetime(2026, 9, 1, tzinfo=UTC),
                                    datetime(2026, 10, 1, tzinfo=UTC), analysis_srid)
     assert (caught.value.field, caught.value.reason) == ("region", "unknown region code 'NOPE'")
+
+
+@pytest.mark.parametrize(("region", "start", "field", "reason"), [
+    (None, datetime(2026, 9, 1, tzinfo=UTC), "region",
+     "is required: the bulletin is the product of one regional unit (a region code such "
+     "as GE-KA)"),
+    ("T-KK", datetime(2026, 10, 1, tzinfo=UTC), "datetime",
+     "the period must end after it starts"),
+])
+def test_a_bulletin_needs_a_region_and_a_period(db_session, sample_layers, analysis_srid,
+                                                region, start, field, reason):
+    with pytest.raises(ParameterError) as caught:
+        bulletin.regional_bulletin(db_session, load_risk_config(), region, start,
+                                   datetime(2026, 10, 1, tzinfo=UTC), analysis_srid)
+    assert (caught.value.field, caught.value.reason) == (field, reason)
+
+
+def _png(width: int, height: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), "orange").save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_the_pdf_prints_the_text_and_no_image_but_data_uris(tmp_path):
+    """SYNTHETIC page: a region's names, two sections and their levels, an image as a
+    data: URI (37 x 23 pixels) and one as a file (41 x 19) that must not be read."""
+    (tmp_path / "local.png").write_bytes(_png(41, 19))
+    data_uri = "data:image/png;base64," + base64.b64encode(_png(37, 23)).decode()
+    html = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+      <title>Bulletin</title></head><body class="bulletin">
+      <h1>Regional risk bulletin: Test region (T-KK)</h1><p>სატესტო რეგიონი</p>
+      <table><tr><td>T-AZ-001</td><td>high</td></tr>
+             <tr><td>T-AZ-002</td><td>medium</td></tr></table>
+      <img src="{data_uri}" alt=""><img src="file://{tmp_path}/local.png" alt="">
+      </body></html>"""
+    pdf = bulletin.pdf_from_html(html, STYLESHEET)
+    assert pdf.startswith(b"%PDF-")
+    assert pdf_text_runs(pdf) == [
+        "Regional risk bulletin: Test region (T-KK)", "სატესტო რეგიონი",
+        "T-AZ-001", "high", "T-AZ-002", "medium",
+        # the stylesheet's running footer
+        "BorderRisk regional risk bulletin", "page 1 of 1"]
+    assert PDF_IMAGE.findall(pdf) == [(b"37", b"23")]
+
+
+def test_the_sample_bulletin_prints_its_region_levels_and_sections(sample_bulletin):
+    """The PDF of the bulletin as the web layer renders it: T-AZ-001, the region's one
+    section, is low (one incident in the period, none before)."""
+    app, data = sample_bulletin
+    with app.test_request_context():
+        html = render_template("bulletin.html", bulletin=data, for_print=True)
+    pdf = bulletin.pdf_from_html(html, STYLESHEET)
+    runs = [run.strip() for run in pdf_text_runs(pdf)]
+    assert "Regional risk bulletin: Test region (synthetic) (T-KK)" in runs
+    assert runs[0] == "SYNTHETIC DEMONSTRATION DATA."
+    # the summary: sections in force per level
+    summary = runs.index("Summary")
+    assert runs[summary + 1:summary + 13] == [
+        "Border sections", "1", "Incidents", "1", "low", "1", "medium", "0", "high", "0",
+        "critical", "0"]
+    # the ranked table: rank, code, name (over two lines), level, risk
+    row = runs.index("T-AZ-001")
+    assert runs[row - 1] == "1"
+    assert " ".join(runs[row + 1:row + 3]) == "Test section west (synthetic)"
+    assert runs[row + 3:row + 5] == ["low", str(data["sections"][0]["risk"])]
+    assert data["sections"][0]["level"] == "low"
+    # the map, 1000 pixels wide, is the one image
+    assert PDF_IMAGE.findall(pdf) == [(b"1000", str(data["map"]["height"]).encode())]
