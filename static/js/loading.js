@@ -33,7 +33,8 @@ async function loadRanking(signal) {
   renderAlerts(document.getElementById("alerts"), document.getElementById("alerts-count"),
                ranking.sections, selectSection);
   drawAlerts(ranking.sections);
-  if (app.selected && app.sections.has(app.selected)) selectSection(app.selected, "restore");
+  const selected = app.state.section;
+  if (selected && app.sections.has(selected)) selectSection(selected, "restore");
   return ranking;
 }
 

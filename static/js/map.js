@@ -118,7 +118,6 @@ async function main() {
   addLayerControl();
   addLegendControl();
   L.control.scale({ imperial: false }).addTo(app.map);
-  app.selected = app.state.section;
   const rememberView = () => {
     const c = app.map.getCenter();
     app.state.view = { zoom: app.map.getZoom(), lat: c.lat, lon: c.lng };
@@ -135,7 +134,7 @@ async function main() {
   app.map.on("click", incidentInfo);
   bindIncidentPlacing();
   setUpImportForm(config.api, () => refresh(true));
-  setUpLevelForm(config.api, () => app.selected, () => refresh(true));
+  setUpLevelForm(config.api, () => app.state.section, () => refresh(true));
   showNotice([regions, segments, crossings]);
   // A handle for end-to-end tests, the benchmark and the browser console.
   window.borderRisk = { map: app.map, layers: app.layers, app, selectSection, refresh };

@@ -9,15 +9,14 @@ import { app } from "./workspace.js";
 export function segmentStyle(feature) {
   const section = app.sections.get(feature.id);
   const level = section ? section.level : "none";
-  const selected = app.selected === feature.id;
+  const selected = app.state.section === feature.id;
   return { color: colourOf("risk_levels", level), weight: selected ? 8 : 4,
            opacity: 1, lineCap: "round" };
 }
 
 /** Selects a section; `from` is "map" (clicked there), "restore" or the panel. */
 export function selectSection(sectionId, from) {
-  const previous = app.selected;
-  app.selected = sectionId;
+  const previous = app.state.section;
   app.state.section = sectionId;
   for (const id of [previous, sectionId]) {
     const layer = app.segmentLayers.get(id);

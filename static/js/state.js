@@ -14,18 +14,29 @@ export function readState(location) {
   const params = new URLSearchParams(location.search);
   const list = (name) => (params.get(name) || "").split(",").filter(Boolean);
   const view = /map=(\d+(?:\.\d+)?)\/(-?\d+(?:\.\d+)?)\/(-?\d+(?:\.\d+)?)/.exec(location.hash);
-  return {
+  // Sealed: every field is declared here.
+  return Object.seal({
+    // Region code, or "" for every region in the user's scope.
     region: params.get("region") || "",
+    // First and last day of the period (YYYY-MM-DD, UTC), or "" until the data's newest
+    // month is known.
     from: params.get("from") || "",
     to: params.get("to") || "",
+    // Incident categories to keep (none: all).
     categories: list("category"),
+    // Incident outcome to keep, or "" for all.
     outcome: params.get("outcome") || "",
+    // Hot-spot method: "gistar" or "lisa".
     method: params.get("method") || "gistar",
+    // Side of the analysis grid's cells in metres, as the form's text.
     cellSize: params.get("cell_size") || "5000",
+    // The overlays that are on, by name (layers.js's OVERLAY_NAMES).
     layers: params.has("layers") ? list("layers") : [...DEFAULT_LAYERS],
+    // The id of the selected border section, or null.
     section: params.get("section") ? Number(params.get("section")) : null,
+    // The map view ({ zoom, lat, lon }), or null to fit the regions.
     view: view ? { zoom: Number(view[1]), lat: Number(view[2]), lon: Number(view[3]) } : null,
-  };
+  });
 }
 
 export function stateURL(state, location) {

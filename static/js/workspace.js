@@ -14,11 +14,29 @@ export const app = Object.seal({
   wms: false,
   // The Leaflet map.
   map: null,
-  // Leaflet layers by name: regions, segments, crossings, alerts, points, incidentsWms,
-  // incidents (points and WMS), hotspots, density, emerging.
-  layers: {},
-  // The layers of the layer control by state name (what its add/remove events map to).
-  overlays: {},
+  // The Leaflet layers, made once by layers.js; the overlays' names are the state's.
+  layers: Object.seal({
+    // Regional units (GeoJSON, not clickable).
+    regions: null,
+    // Border sections in their risk colours (GeoJSON).
+    segments: null,
+    // Crossing points (GeoJSON markers).
+    crossings: null,
+    // Dashed outlines of the sections with an alert.
+    alerts: null,
+    // The incidents of the view as clickable points (when zoomed in, or without a WMS).
+    points: null,
+    // The incidents as the WMS draws them (null without a WMS).
+    incidentsWms: null,
+    // The incidents overlay: incidentsWms and points together.
+    incidents: null,
+    // Hot-spot cells (Gi* bins or LISA clusters).
+    hotspots: null,
+    // Kernel density cells.
+    density: null,
+    // Emerging hot-spot cells.
+    emerging: null,
+  }),
   // Border-section id -> its Leaflet layer.
   segmentLayers: new Map(),
   // Border-section id -> its entry in the last risk ranking (/risk/segments).
@@ -27,8 +45,6 @@ export const app = Object.seal({
   regionsByCode: new Map(),
   // First days (UTC) of the months from the oldest incident to the newest: the slider.
   months: [],
-  // The id of the selected border section, or null.
-  selected: null,
   // The legend's body (null until the legend control is on the map).
   legendBox: null,
   // Lower bounds of the density classes drawn, one per colour of the ramp, or null.
