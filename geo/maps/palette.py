@@ -55,16 +55,20 @@ INCIDENT_CELL_COLOURS = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
 DENSITY_RAMP = ("#ffffcc", "#ffeda0", "#fed976", "#feb24c", "#fd8d3c", "#fc4e2a",
                 "#e31a1c", "#b10026")
 # The map page's own symbols (GeoJSON drawn by the browser, not by the WMS): incident
-# points, crossing-point markers and the outline of a section with an alert.
+# points, crossing-point markers, the outline of a section with an alert, the tint of
+# the regions (outlined in the WMS's REGION_OUTLINE_COLOUR) and the edges of the cells.
 INCIDENT_POINT_COLOUR = "#762a83"
+INCIDENT_POINT_OUTLINE_COLOUR = "#ffffff"
 CROSSING_MARKER_COLOUR = "#ffd92f"
+CROSSING_MARKER_OUTLINE_COLOUR = "#000000"
 ALERT_OUTLINE_COLOUR = "#000000"
+REGION_FILL_COLOUR = "#f2efe9"
+CELL_OUTLINE_COLOUR = "#555555"
 SEGMENT_PLAIN_COLOUR = "#333333"
 CROSSING_POINT_COLOUR = "#222222"
 REGION_OUTLINE_COLOUR = "#555555"
 COUNTRY_FILL_COLOUR = "#eeeeee"
 COUNTRY_LINE_COLOUR = "#bbbbbb"
-
 
 
 def legend_palettes() -> dict:
@@ -79,8 +83,9 @@ def legend_palettes() -> dict:
         ``risk_levels`` (level -> colour, ``none`` for not assessed), ``hotspot_bins``
         (Gi* bin ``"-3"``..``"3"`` but 0 -> colour), ``lisa_clusters``, ``density_ramp``
         (low to peak), ``emerging_categories``, ``incident``, ``crossing_point``,
-        ``alert`` and ``unclassified`` (a value without a colour of its own). Colours
-        are ``#rrggbb`` strings.
+        ``alert``, ``unclassified`` (a value without a colour of its own),
+        ``region_fill`` and ``outlines`` (``region``, ``cell``, ``crossing_point``,
+        ``incident`` -> the colour of their edge). Colours are ``#rrggbb`` strings.
     """
     return {
         "risk_levels": {**RISK_LEVEL_COLOURS, "none": NOT_ASSESSED_COLOUR},
@@ -92,4 +97,11 @@ def legend_palettes() -> dict:
         "crossing_point": CROSSING_MARKER_COLOUR,
         "alert": ALERT_OUTLINE_COLOUR,
         "unclassified": NOT_ASSESSED_COLOUR,
+        "region_fill": REGION_FILL_COLOUR,
+        "outlines": {
+            "region": REGION_OUTLINE_COLOUR,
+            "cell": CELL_OUTLINE_COLOUR,
+            "crossing_point": CROSSING_MARKER_OUTLINE_COLOUR,
+            "incident": INCIDENT_POINT_OUTLINE_COLOUR,
+        },
     }

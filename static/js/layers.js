@@ -37,7 +37,8 @@ export function buildStaticLayers(regions, segments, crossings) {
   const svg = L.svg({ pane: "sections" });
   app.layers.regions = L.geoJSON(regions, {
     pane: "regions", interactive: false,
-    style: { color: "#555", weight: 1, fillColor: "#f2efe9", fillOpacity: 0.25 },
+    style: { color: colourOf("outlines", "region"), weight: 1,
+             fillColor: colour("region_fill"), fillOpacity: 0.25 },
     onEachFeature: (feature, layer) => app.regionsByCode.set(feature.properties.code, layer),
   });
   app.layers.segments = L.geoJSON(segments, {
@@ -54,7 +55,8 @@ export function buildStaticLayers(regions, segments, crossings) {
   app.layers.crossings = L.geoJSON(crossings, {
     renderer: svg, pane: "sections",
     pointToLayer: (f, latlng) => L.circleMarker(latlng, {
-      renderer: svg, pane: "sections", radius: 6, color: "#000", weight: 1,
+      renderer: svg, pane: "sections", radius: 6,
+      color: colourOf("outlines", "crossing_point"), weight: 1,
       fillColor: colour("crossing_point"), fillOpacity: 1,
     }),
     onEachFeature: (feature, layer) => {
@@ -67,8 +69,8 @@ export function buildStaticLayers(regions, segments, crossings) {
   app.layers.points = L.geoJSON(null, {
     renderer: canvas,
     pointToLayer: (f, latlng) => L.circleMarker(latlng, {
-      renderer: canvas, radius: 4, color: "#fff", weight: 1, fillColor: colour("incident"),
-      fillOpacity: 0.85,
+      renderer: canvas, radius: 4, color: colourOf("outlines", "incident"), weight: 1,
+      fillColor: colour("incident"), fillOpacity: 0.85,
     }),
     onEachFeature: popup(380),
   });
@@ -78,7 +80,8 @@ export function buildStaticLayers(regions, segments, crossings) {
   app.layers.incidentsWms?.setParams(wmsFilterParams());
   app.layers.incidents = L.layerGroup(
     app.layers.incidentsWms ? [app.layers.incidentsWms, app.layers.points] : [app.layers.points]);
-  const cellStyle = { renderer: canvas, weight: 0.5, color: "#555", fillOpacity: 0.7 };
+  const cellStyle = { renderer: canvas, weight: 0.5, color: colourOf("outlines", "cell"),
+                      fillOpacity: 0.7 };
   app.layers.hotspots = L.geoJSON(null, {
     ...cellStyle, onEachFeature: popup(320),
     style: (f) => ({ fillColor: hotspotColour(f.properties) }),
@@ -106,13 +109,12 @@ export function addLayerControl() {
   const overlays = {};
   for (const id of OVERLAY_ORDER) {
     const layer = app.layers[id];
-    app.overlays[id] = layer;
     overlays[t(OVERLAY_NAMES[id])] = layer;
     if (app.state.layers.includes(id)) layer.addTo(app.map);
   }
   L.control.layers(bases, overlays, { collapsed: true, position: "topright" }).addTo(app.map);
   const changed = (event, visible) => {
-    const id = Object.keys(app.overlays).find((key) => app.overlays[key] === event.layer);
+    const id = OVERLAY_ORDER.find((key) => app.layers[key] === event.layer);
     if (!id) return;
     const set = new Set(app.state.layers);
     if (visible) set.add(id); else set.delete(id);

@@ -13,7 +13,7 @@ export async function loadPalettes(url) {
 
 /**
  * The colour of `key` in one of the palettes (risk_levels, hotspot_bins, lisa_clusters,
- * emerging_categories), or the colour of what has no colour of its own.
+ * emerging_categories, outlines), or the colour of what has no colour of its own.
  */
 export function colourOf(palette, key) {
   return palettes[palette][key] ?? palettes.unclassified;
@@ -24,7 +24,7 @@ export function densityRamp() {
   return palettes.density_ramp;
 }
 
-/** A single colour: incident, crossing_point, alert or unclassified. */
+/** A single colour: incident, crossing_point, alert, unclassified or region_fill. */
 export function colour(name) {
   return palettes[name];
 }

@@ -94,6 +94,10 @@ def test_density_legend_and_cells_are_in_the_wms_ramp(page, legend_server):
     levels = legend_swatches(page, "Border sections: risk level")
     expected = [*palette.RISK_LEVEL_COLOURS.values(), palette.NOT_ASSESSED_COLOUR]
     assert [s["set"] for s in levels] == expected
+    # The regions' outline is the WMS's regions colour, read from the server too.
+    outlines = page.evaluate(
+        "window.borderRisk.layers.regions.getLayers().map((l) => l.options.color)")
+    assert outlines and set(outlines) == {palette.REGION_OUTLINE_COLOUR}
     shoot(page, "legend-density")
     assert problems == []
 

@@ -180,15 +180,21 @@ def test_the_page_draws_with_the_palettes_of_geo_maps_palette(client, make_user)
     assert colours["lisa_clusters"] == palette.LISA_CLUSTER_COLOURS
     assert colours["emerging_categories"] == palette.EMERGING_CATEGORY_COLOURS
     assert colours["incident"] == palette.INCIDENT_POINT_COLOUR
+    assert colours["outlines"]["region"] == palette.REGION_OUTLINE_COLOUR  # the WMS's regions
 
 
-def test_no_script_hard_codes_a_palette_colour():
-    served = palette.legend_palettes()
-    hexes = set()
-    for value in served.values():
-        items = value.values() if isinstance(value, dict) else (
-            value if isinstance(value, list) else [value])
-        hexes.update(c.lower() for c in items)
+# A colour written in a script, in a string or a comment: #rgb, #rrggbb (with or without
+# alpha), rgb() or hsl().
+COLOUR_LITERAL = re.compile(
+    r"(?<![\w&])#(?:[0-9a-f]{3,4}|[0-9a-f]{6}|[0-9a-f]{8})(?![\w-])|\b(?:rgb|hsl)a?\(",
+    re.IGNORECASE)
+
+
+def test_no_script_hard_codes_a_colour():
+    """Every colour the page draws with comes from /ui/palettes.json, none from a script
+    (the density ramp once drifted from the WMS's that way)."""
+    assert COLOUR_LITERAL.search('color: "#555",') and COLOUR_LITERAL.search("'#b10026'")
+    assert COLOUR_LITERAL.search('style="fill:#b10026"')
+    assert not COLOUR_LITERAL.search('querySelector("#add-incident")')
     for path in (BASE_DIR / "static" / "js").glob("*.js"):
-        source = path.read_text().lower()
-        assert [c for c in hexes if c in source] == [], path.name
+        assert COLOUR_LITERAL.findall(path.read_text()) == [], path.name

@@ -18,7 +18,9 @@ def test_legend_palettes_cover_every_value_and_are_json():
     assert set(colours["lisa_clusters"]) == {"HH", "HL", "LH", "LL"}
     assert set(colours["emerging_categories"]) == set(CATEGORIES) - {NO_PATTERN}
     assert colours["density_ramp"] == list(palette.DENSITY_RAMP)
-    flat = [colours[name] for name in ("incident", "crossing_point", "alert", "unclassified")]
+    assert set(colours["outlines"]) == {"region", "cell", "crossing_point", "incident"}
+    flat = [colours[name] for name in ("incident", "crossing_point", "alert", "unclassified",
+                                       "region_fill")]
     for value in colours.values():
         if isinstance(value, dict):
             flat.extend(value.values())
