@@ -267,7 +267,7 @@ def update_feature(layer_name: str, feature_id: int):
     if not isinstance(changes, dict):
         raise ApiError(422, "Unprocessable Content", "properties: must be an object",
                          field="properties")
-    merged = patched_feature(layer, current, changes, patch.get("geometry"))
+    merged = patched_feature(layer, current, {**patch, "properties": changes})
     if "geometry" not in patch:
         source_srid = 4326  # the stored geometry is already EPSG:4326
     frame, parse_errors = rows_with_geometry([merged])

@@ -321,14 +321,14 @@ class Ingestion:
         return report
 
 
-def patched_feature(layer: Layer, current: dict, properties: dict,
-                    geometry: dict | None) -> dict:
+def patched_feature(layer: Layer, current: dict, patch: dict) -> dict:
     """The feature a PATCH asks for: the stored one (``current``, a GeoJSON Feature as
-    read) with ``properties`` over its writable properties, and ``geometry`` when given
-    (else the stored one)."""
+    read) with the patch's ``properties`` over its writable properties, and the patch's
+    ``geometry`` when it has that key (a null there stays null: validation refuses it),
+    else the stored one."""
     writable = {k: v for k, v in current["properties"].items() if k in layer.writable_names}
-    return {"type": "Feature", "properties": {**writable, **properties},
-            "geometry": current["geometry"] if geometry is None else geometry}
+    return {"type": "Feature", "properties": {**writable, **patch.get("properties", {})},
+            "geometry": patch["geometry"] if "geometry" in patch else current["geometry"]}
 
 
 def ingest(session, layer: Layer, batches: Iterable, **options) -> IngestReport:

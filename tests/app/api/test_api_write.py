@@ -286,3 +286,18 @@ def test_new_segment_gets_region_and_length(client, sample_layers, supervisor):
     assert props["region_id"] == sample_layers["regions"]["T-KK"]
     assert 8_000 < props["length_m"] < 9_000  # 0.1 degree of longitude at 41.25 N
     assert props["surveillance_level"] == 2 and props["terrain_class"] == "hills"
+
+
+@pytest.mark.parametrize("query", [{}, {"crs": "EPSG:32638"}])
+def test_a_null_geometry_in_a_patch_is_422_and_the_stored_one_stays(client, sample_layers,
+                                                                    supervisor, query):
+    """``"geometry": null`` asks for no geometry: refused, naming it. (It was once read as
+    "keep the stored one", and with ``crs`` the stored degrees were taken for metres.)"""
+    url = f"/api/v1/border_segments/{sample_layers['border_segments']['T-AZ-001']}"
+    before = client.get(url, headers=supervisor).get_json()["geometry"]
+    response = client.patch(url, json={"geometry": None, "properties": {"name": "Moved"}},
+                            headers=supervisor, query_string=query)
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert response.get_json()["detail"].startswith("geometry: is required")
+    after = client.get(url, headers=supervisor).get_json()
+    assert after["geometry"] == before and after["properties"]["name"] != "Moved"

@@ -83,17 +83,19 @@ def test_a_dry_run_counts_and_writes_nothing(db_session, sample_layers, analysis
     assert _stored(db_session) == {}
 
 
-@pytest.mark.parametrize(("changes", "geometry", "expected"), [
-    ({"name": "New"}, None, {"code": "C", "name": "New", "kind": "road"}),
-    ({}, {"type": "Point", "coordinates": [1, 2]}, {"code": "C", "name": "Old",
-                                                    "kind": "road"}),
+@pytest.mark.parametrize(("patch", "geometry", "expected"), [
+    ({"properties": {"name": "New"}}, "stored", {"code": "C", "name": "New", "kind": "road"}),
+    ({"geometry": {"type": "Point", "coordinates": [1, 2]}},
+     {"type": "Point", "coordinates": [1, 2]}, {"code": "C", "name": "Old", "kind": "road"}),
+    ({"geometry": None}, None, {"code": "C", "name": "Old", "kind": "road"}),
 ])
-def test_a_patch_keeps_what_it_does_not_change(changes, geometry, expected):
+def test_a_patch_keeps_what_it_does_not_change(patch, geometry, expected):
     current = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [45, 41]},
                "properties": {"code": "C", "name": "Old", "kind": "road", "region_id": 7}}
-    merged = patched_feature(CROSSINGS, current, changes, geometry)
+    merged = patched_feature(CROSSINGS, current, patch)
     assert merged["properties"] == expected  # derived region_id is not written back
-    assert merged["geometry"] == (geometry or current["geometry"])
+    # a null geometry stays null (validation refuses it), never the stored one
+    assert merged["geometry"] == (current["geometry"] if geometry == "stored" else geometry)
 
 
 def test_a_point_far_from_every_region_is_named_and_allowed_when_asked(
