@@ -18,9 +18,11 @@ from geo.layers import Layer
 Scope = frozenset[int] | None
 
 
-def scope_condition(layer: Layer, parameter: str = "scope_region_ids") -> str:
-    """The SQL condition keeping ``layer``'s features of the scope, bound to the integer
-    array parameter ``parameter`` (see :func:`scope_parameter`).
+def scope_condition(layer: Layer, parameter: str = "scope_region_ids",
+                    alias: str = "") -> str:
+    """The SQL condition keeping ``layer``'s features of the scope (``alias``: the
+    table's, e.g. ``"t."``), bound to the integer array parameter ``parameter`` (its
+    value: :func:`scope_parameter`).
 
     Raises
     ------
@@ -29,7 +31,7 @@ def scope_condition(layer: Layer, parameter: str = "scope_region_ids") -> str:
     """
     if layer.scope_column is None:
         raise ValueError(f"layer {layer.name!r} has no region scope column")
-    return f"{layer.scope_column} = ANY(:{parameter})"
+    return f"{alias}{layer.scope_column} = ANY(:{parameter})"
 
 
 def scope_parameter(scope: Iterable[int]) -> list[int]:

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import text
 
 from geo.layers import MAP_LAYERS
-from geo.scope import scope_condition
+from geo.scope import scope_condition, scope_parameter
 
 # ------------------------------------------------------------------ WMS GetFeatureInfo
 
@@ -82,6 +82,6 @@ def features_at_point(session, map_layer: str, lon: float, lat: float,
         params.update({"start": start, "end": end, "region_id": region_id,
                        "categories": list(categories), "outcomes": list(outcomes)})
     if scope_region_ids is not None:
-        params["scope_region_ids"] = sorted(int(r) for r in scope_region_ids)
+        params["scope_region_ids"] = scope_parameter(scope_region_ids)
     rows = session.execute(text(sql), params).mappings().all()
     return [{"layer": map_layer, **dict(row)} for row in rows]

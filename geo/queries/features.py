@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from geo.layers import Layer
 from geo.queries.links import derive_links
-from geo.scope import scope_condition
+from geo.scope import scope_condition, scope_parameter
 
 
 @dataclass
@@ -83,7 +83,7 @@ def _where(layer: Layer, query: FeatureQuery) -> tuple[str, dict]:
         params["region_id"] = query.region_id
     if query.scope_region_ids is not None:
         conditions.append(scope_condition(layer))
-        params["scope_region_ids"] = sorted(query.scope_region_ids)
+        params["scope_region_ids"] = scope_parameter(query.scope_region_ids)
     if query.ids is not None:
         conditions.append("id = ANY(:ids)")
         params["ids"] = list(query.ids)

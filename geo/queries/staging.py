@@ -18,7 +18,7 @@ from geo.crs import STORAGE_SRID
 from geo.layers import Field, Layer
 from geo.queries.database import local_settings
 from geo.queries.links import INCIDENT_LINK_COLUMNS, derive_links, incident_links
-from geo.scope import scope_condition
+from geo.scope import scope_condition, scope_parameter
 
 STAGING = "ingest_staging"
 # The order rows are written in: PostGIS's btree order of geometry, a Hilbert curve
@@ -90,7 +90,8 @@ def _visible(layer: Layer, alias: str, scope: frozenset[int] | None) -> tuple[st
     if scope is None:
         return "true", {}
     return (f"({alias}.{layer.scope_column} IS NOT NULL AND "
-            f"{alias}.{scope_condition(layer, 'scope')})", {"scope": sorted(scope)})
+            f"{scope_condition(layer, 'scope', f'{alias}.')})",
+            {"scope": scope_parameter(scope)})
 
 
 def repeated_keys(session, layer: Layer) -> list:
@@ -176,9 +177,9 @@ def written_outside_scope(session, layer: Layer, mode: str, target_id: int | Non
         session,
         f"SELECT s._row, t.{column} IS NULL AS unlinked FROM {STAGING} AS s "
         f"JOIN {layer.table} AS t ON {match} WHERE t.id = ANY(:ids) "
-        f"AND (t.{column} IS NULL OR NOT t.{scope_condition(layer, 'scope')}) "
+        f"AND (t.{column} IS NULL OR NOT {scope_condition(layer, 'scope', 't.')}) "
         "ORDER BY s._row",
-        ids=list(ids), scope=sorted(scope), **params)
+        ids=list(ids), scope=scope_parameter(scope), **params)
 
 
 def region_codes(session, ids) -> list[str]:
