@@ -1,7 +1,7 @@
-"""Flask commands: ``users``, ``tokens``, ``demo``, ``import`` and ``db-maintenance``
-(``.venv/bin/flask --app app ...``).
+"""Flask commands: ``users``, ``agencies``, ``tokens``, ``demo``, ``import`` and
+``db-maintenance`` (``.venv/bin/flask --app app ...``).
 
-Changes to users and tokens are audited like the admin page's, with the actor
+Changes to users, agencies and tokens are audited like the admin page's, with the actor
 ``cli:<os user>``.
 """
 
@@ -17,6 +17,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from app import audit, db_roles
+from app.auth.agencies import agency_by_code, create_agency, list_agencies, update_agency
 from app.auth.models import User
 from app.auth.tokens import create_token, list_tokens, revoke_token
 from app.auth.users import (
@@ -33,13 +34,14 @@ from app.auth.users import (
 from app.errors import client_data_error
 from app.extensions import db
 from config import INSTANCE_DIR
+from geo import releasability
 from geo.io.ingest import import_file
 from geo.io.readers import FORMATS, ReadError, detect_format
 from geo.layers import LAYER_ALIASES, LAYERS, get_layer
 from geo.queries.audit import file_sha256
 from geo.queries.staging import cluster
 from geo.transactions import unit_of_work
-from geo.vocabulary import ROLES
+from geo.vocabulary import LEGACY_AGENCY, ROLES
 
 
 class CommandGroup(AppGroup):
@@ -60,6 +62,7 @@ class CommandGroup(AppGroup):
 
 
 users_cli = CommandGroup("users", help="Manage users.")
+agencies_cli = CommandGroup("agencies", help="Manage agencies and their release defaults.")
 tokens_cli = CommandGroup("tokens", help="Manage API tokens.")
 demo_cli = CommandGroup("demo", help="The synthetic demo data set.")
 maintenance_cli = CommandGroup("db-maintenance", help="Database maintenance that locks tables.")
@@ -77,13 +80,16 @@ DEMO_CREDENTIALS_FILE = INSTANCE_DIR / "demo-password"
 @click.option("--region", "regions", multiple=True, metavar="CODE",
               help="Restrict the user to this region (repeatable).")
 @click.option("--all-regions", is_flag=True, help="Let the user read and write every region.")
+@click.option("--agency", default=LEGACY_AGENCY, show_default=True, metavar="CODE",
+              help="The user's agency (flask agencies list).")
 def users_create(name: str, role: str, password: str, regions: tuple[str, ...],
-                 all_regions: bool) -> None:
-    """Create user NAME with ROLE; give --region CODE... or --all-regions."""
+                 all_regions: bool, agency: str) -> None:
+    """Create user NAME with ROLE in an agency; give --region CODE... or --all-regions."""
     with unit_of_work(db.session):
-        _run(create_user, name, role, password, regions, all_regions=all_regions)
+        _run(create_user, name, role, password, regions, all_regions=all_regions,
+             agency=agency)
     scope = ", ".join(sorted(regions)) if regions else "every region"
-    click.echo(f"created user {name} ({role}; {scope})")
+    click.echo(f"created user {name} ({role}; {agency}; {scope})")
 
 
 def _scope_text(user) -> str:
@@ -100,7 +106,8 @@ def users_list() -> None:
         state = "active" if user.active else "disabled"
         if user.locked_until is not None and user.locked_until > now:
             state += f" (locked until {user.locked_until.isoformat(timespec='seconds')})"
-        click.echo(f"{user.username}\t{user.role}\t{state}\t{_scope_text(user)}")
+        click.echo(f"{user.username}\t{user.role}\t{user.agency}\t{state}\t"
+                   f"{_scope_text(user)}")
 
 
 def _run(change, *args, **kwargs):
@@ -126,6 +133,71 @@ def users_set_regions(name: str, codes: tuple[str, ...], all_regions: bool,
         user = _run(user_by_name, name)
         changed = _run(update_user, user, region_codes=list(codes), all_regions=all_regions)
     click.echo(f"{name}: {_scope_text(user)}" + ("" if changed else " (unchanged)"))
+
+
+@users_cli.command("set-agency")
+@click.argument("name")
+@click.argument("code")
+def users_set_agency(name: str, code: str) -> None:
+    """Move user NAME to the agency CODE."""
+    with unit_of_work(db.session):
+        user = _run(user_by_name, name)
+        changed = _run(update_user, user, agency=code)
+    click.echo(f"{name}: {code}" + ("" if changed else " (unchanged)"))
+
+
+def _agency_line(agency) -> str:
+    release = releasability.as_text(agency.default_releasability)
+    counted = "counted" if agency.default_aggregate else "not counted"
+    state = "active" if agency.active else "inactive"
+    return (f"{agency.code}\t{state}\t{agency.name_en}\t{agency.name_ka}\t"
+            f"releasability {release}, {counted} in aggregates")
+
+
+@agencies_cli.command("list")
+def agencies_list() -> None:
+    """List agencies with their release defaults."""
+    for agency in list_agencies(db.session):
+        click.echo(_agency_line(agency))
+
+
+@agencies_cli.command("create")
+@click.argument("code")
+@click.option("--name-en", required=True, help="Name in English.")
+@click.option("--name-ka", required=True, help="Name in Georgian.")
+@click.option("--releasability", default="all", show_default=True,
+              help='Default of its new incidents: "all", "agency" or codes such as PPD,MD.')
+@click.option("--aggregate/--no-aggregate", default=True, show_default=True,
+              help="Whether its incidents not released in detail count in aggregates.")
+def agencies_create(code: str, name_en: str, name_ka: str, releasability: str,
+                    aggregate: bool) -> None:
+    """Add the agency CODE (e.g. RS for the Revenue Service)."""
+    with unit_of_work(db.session):
+        agency = _run(create_agency, code, name_en, name_ka,
+                      default_releasability=releasability, default_aggregate=aggregate)
+        line = _agency_line(agency)
+    click.echo(f"created {line}")
+
+
+@agencies_cli.command("set-defaults")
+@click.argument("code")
+@click.option("--releasability", default=None,
+              help='"all", "agency" or codes such as PPD,MD.')
+@click.option("--aggregate/--no-aggregate", default=None,
+              help="Whether its incidents not released in detail count in aggregates.")
+@click.option("--active/--inactive", default=None, help="Whether it takes new users.")
+def agencies_set_defaults(code: str, releasability: str | None, aggregate: bool | None,
+                          active: bool | None) -> None:
+    """Change the release defaults of agency CODE for its new incidents."""
+    if releasability is None and aggregate is None and active is None:
+        raise click.UsageError("give --releasability, --aggregate/--no-aggregate or "
+                               "--active/--inactive")
+    with unit_of_work(db.session):
+        agency = _run(agency_by_code, code)
+        changed = _run(update_agency, agency, default_releasability=releasability,
+                       default_aggregate=aggregate, active=active)
+        line = _agency_line(agency)
+    click.echo(line + ("" if changed else " (unchanged)"))
 
 
 @users_cli.command("unlock")
@@ -275,7 +347,10 @@ def demo_credentials() -> None:
               help="CSV column for a property (repeatable), e.g. --map external_id=ref.")
 @click.option("--dry-run", is_flag=True, help="Check and count; write nothing.")
 @click.option("--allow-outside", is_flag=True, help="Accept points far from every region.")
-def import_command(file, layer, source, crs, fmt, mapping, dry_run, allow_outside) -> None:
+@click.option("--agency", default=LEGACY_AGENCY, show_default=True, metavar="CODE",
+              help="Originating agency of incidents that name none (a legacy file).")
+def import_command(file, layer, source, crs, fmt, mapping, dry_run, allow_outside,
+                   agency) -> None:
     """Import FILE into LAYER: all or nothing, upserting on the natural key."""
     from app.api.imports import parse_mapping
     from app.api.params import ParameterError, parse_crs
@@ -295,7 +370,7 @@ def import_command(file, layer, source, crs, fmt, mapping, dry_run, allow_outsid
         with unit_of_work(db.session) as work:
             report = import_file(db.session, get_layer(layer), file, fmt=fmt, crs=srid,
                                  mapping=columns, source=default_source, dry_run=dry_run,
-                                 allow_outside=allow_outside,
+                                 allow_outside=allow_outside, agency=agency,
                                  analysis_srid=current_app.config["ANALYSIS_SRID"],
                                  progress=progress,
                                  temp_dir=owned_upload_dir(current_app.config["UPLOAD_DIR"]))
@@ -349,6 +424,6 @@ def audit_verify() -> None:
 
 
 def init_app(app: Flask) -> None:
-    for group in (users_cli, tokens_cli, demo_cli, maintenance_cli, audit_cli):
+    for group in (users_cli, agencies_cli, tokens_cli, demo_cli, maintenance_cli, audit_cli):
         app.cli.add_command(group)
     app.cli.add_command(import_command)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from geo import releasability
 from geo import vocabulary as vocab
 
 
@@ -27,7 +28,8 @@ class Field:
     """A property of a layer.
 
     ``kind`` is one of ``text``, ``int``, ``float``, ``timestamp`` (RFC 3339, with a
-    time zone, stored as UTC) or ``choice`` (one of ``choices``).
+    time zone, stored as UTC), ``choice`` (one of ``choices``), ``bool`` (true or
+    false; in a cell ``true``/``false``) or ``releasability`` (``geo.releasability``).
     """
 
     name: str
@@ -100,6 +102,9 @@ class Layer:
     # The column holding a feature's region for the region scope (``geo.scope``);
     # None: the layer is not cut by region in SQL (computed per scope, or the basemap).
     scope_column: str | None = None
+    # Its rows carry an originating agency and a releasability (``geo.scope``): a
+    # caller sees in detail only those released to its agency.
+    releasable: bool = False
     aliases: tuple[str, ...] = ()  # older names the REST API still answers to
     collection: str | None = None  # OGC API Features description; None: not served
     tiles: TileFacet | None = None
@@ -270,6 +275,21 @@ INCIDENTS = Layer(
               minimum=1, maximum=4, default=4),
         Field("status", "choice", choices=vocab.INCIDENT_STATUSES, default="draft"),
         PROVENANCE,
+        Field("agency", "text", max_length=16, pattern=releasability.CODE.pattern,
+              pattern_hint="an agency code such as GBP",
+              description="Code of the originating agency: the writer's own (an admin "
+                          "may give another)."),
+        Field("reporting_unit", "text", max_length=32,
+              description="Code of the region whose unit reported it (may differ from "
+                          "the region it lies in)."),
+        Field("releasability", "releasability",
+              description='Who sees it in detail, set by the originating agency: "all" '
+                          '(every agency), "agency" (its own only) or a list of agency '
+                          "codes. Default: the agency's setting."),
+        Field("aggregate", "bool",
+              description="Whether it may be counted in aggregate products (hot-spots, "
+                          "density, risk, bulletins) where it is not released in detail. "
+                          "Default: the agency's setting."),
     ),
     derived=(
         REGION_LINK,
@@ -281,13 +301,15 @@ INCIDENTS = Layer(
         Field("updated_at", "timestamp"),
     ),
     key=("source", "external_id"),
-    filters=frozenset({"bbox", "datetime", "category", "outcome", "region", "status"}),
+    filters=frozenset({"bbox", "datetime", "category", "outcome", "region", "status",
+                       "agency"}),
     time_field="occurred_at",
     default_sort=("-occurred_at", "-id"),
     scope_column="region_id",
+    releasable=True,
     collection="Border incidents; temporal by occurred_at (filter with datetime).",
     tiles=TileFacet(("occurred_at", "category", "outcome", "status", "persons_count",
-                     "region_id"), cluster_below_zoom=10),
+                     "region_id", "agency"), cluster_below_zoom=10),
     map=MapFacet(
         "Reported incidents, coloured by category. Scale-dependent: at scale "
         f"denominators below 1:{INCIDENT_POINT_MAX_SCALE:,} each incident is a point; "

@@ -15,6 +15,7 @@ from datetime import datetime
 from geoalchemy2 import Geometry
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     Float,
@@ -158,6 +159,40 @@ class CrossingPoint(Base):
     geom = mapped_column(Geometry("POINT", srid=STORAGE_SRID), nullable=False)
 
 
+AGENCY_CODE_PATTERN = "^[A-Z][A-Z0-9]{1,15}$"
+# The stored form of an incident's releasability: the JSON the API speaks, "all",
+# "agency" or an array of agency codes (``geo.releasability``).
+RELEASABILITY_CHECK = ("{0} IN ('\"all\"'::jsonb, '\"agency\"'::jsonb) "
+                       "OR jsonb_typeof({0}) = 'array'")
+
+
+class Agency(Base):
+    """A body of the ministry whose users and records share one picture (the Border
+    Police, the Patrol Police Department...). ``code`` is its stable identifier, used
+    by incidents and users; ``default_releasability`` (``"all"``, ``"agency"`` or a list
+    of codes, as ``geo.releasability``) and ``default_aggregate`` are what a new
+    incident of this agency gets when its writer gives none. An inactive agency keeps
+    its records and users but gets no new members.
+    """
+
+    __tablename__ = "agencies"
+    __table_args__ = (
+        CheckConstraint(f"code ~ '{AGENCY_CODE_PATTERN}'", name="ck_agencies_code"),
+        CheckConstraint(RELEASABILITY_CHECK.format("default_releasability"),
+                        name="ck_agencies_default_releasability"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True, nullable=False)
+    name_en: Mapped[str] = mapped_column(String(200), nullable=False)
+    name_ka: Mapped[str] = mapped_column(String(200), nullable=False)
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
+    default_releasability = mapped_column(JSONB, nullable=False,
+                                          server_default=text("'\"all\"'::jsonb"))
+    default_aggregate: Mapped[bool] = mapped_column(Boolean, nullable=False,
+                                                    server_default=text("true"))
+
+
 class Incident(Base):
     """A reported border event (Point, EPSG:4326) in the EUROSUR event-report shape.
 
@@ -208,6 +243,8 @@ class Incident(Base):
             name="ck_incidents_crossing_distance",
         ),
         CheckConstraint(one_of("provenance", vocab.PROVENANCES), name="ck_incidents_provenance"),
+        CheckConstraint(RELEASABILITY_CHECK.format("releasability"),
+                        name="ck_incidents_releasability"),
         Index("ix_incidents_occurred_at", "occurred_at"),
         Index("ix_incidents_category_occurred_at", "category", "occurred_at"),
     )
@@ -228,6 +265,18 @@ class Incident(Base):
     information_credibility: Mapped[int] = mapped_column(SmallInteger, nullable=False, default=4)
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="draft")
     provenance: Mapped[str] = provenance_column()
+    # The originating agency (the writer's) and the region whose unit reported it (not
+    # necessarily the one it lies in); who else sees it in detail (``releasability``)
+    # and whether it counts in aggregates where it is not (``aggregate``): geo.scope.
+    agency: Mapped[str] = mapped_column(
+        String(16), ForeignKey("agencies.code", onupdate="CASCADE", ondelete="RESTRICT"),
+        nullable=False, server_default=vocab.LEGACY_AGENCY)
+    reporting_unit: Mapped[str | None] = mapped_column(
+        String(32), ForeignKey("regions.code", onupdate="CASCADE", ondelete="RESTRICT"))
+    releasability = mapped_column(JSONB, nullable=False,
+                                  server_default=text("'\"all\"'::jsonb"))
+    aggregate: Mapped[bool] = mapped_column(Boolean, nullable=False,
+                                            server_default=text("true"))
     region_id: Mapped[int | None] = mapped_column(
         ForeignKey("regions.id", ondelete="SET NULL"), index=True
     )

@@ -1,4 +1,5 @@
-"""The region scope: which features a caller may see, decided in one place.
+"""What a caller may see, decided in one place: the region scope and the agencies'
+releasability.
 
 A scope is the set of region ids a user is restricted to (``app.auth.scope``), or None
 for an unrestricted user; an empty set sees nothing. Every read path applies it through
@@ -6,6 +7,13 @@ these functions: in SQL by the layer's ``scope_column`` (``geo.layers``: regions
 ``id``, the other layers by ``region_id``), and for a region a request names by
 :func:`check_region`, whose refusal reveals nothing of other regions (the same answer
 whether the region exists or not).
+
+Releasability (``geo.releasability``): a caller of an agency sees an incident in detail
+when the incident is its agency's, or released to all, or to that agency by name
+(:func:`visibility_condition`). A record not visible in detail may still be *counted* in
+aggregate products (hot-spot grids, density, risk scores, bulletins' counts) when its
+``aggregate`` flag is set (:func:`counted_condition`); it never appears as a feature.
+The caller's agency None (an admin, the system) sees every record.
 """
 
 from __future__ import annotations
@@ -37,6 +45,27 @@ def scope_condition(layer: Layer, parameter: str = "scope_region_ids",
 def scope_parameter(scope: Iterable[int]) -> list[int]:
     """The value bound to :func:`scope_condition`'s parameter: the ids, sorted."""
     return sorted(int(region) for region in scope)
+
+
+# The one rule of releasability, over an incidents row (``{row}``: its alias with a dot,
+# or "") and the SQL expression of the viewer's agency code (``{viewer}``: a bound
+# parameter, or a column such as ``a.code``).
+_VISIBLE = ("({row}releasability = '\"all\"'::jsonb OR {row}agency = {viewer} "
+            "OR {row}releasability ? {viewer})")
+VIEWER_PARAMETER = "viewer_agency"
+
+
+def visibility_condition(alias: str = "", viewer: str = f":{VIEWER_PARAMETER}") -> str:
+    """SQL truth of "the viewer sees this incident in detail" (``alias``: the incidents
+    table's, e.g. ``"i."``; ``viewer``: the SQL of the viewer's agency code, by default
+    the bound parameter ``viewer_agency``)."""
+    return _VISIBLE.format(row=alias, viewer=viewer)
+
+
+def counted_condition(alias: str = "", viewer: str = f":{VIEWER_PARAMETER}") -> str:
+    """SQL truth of "this incident counts in the viewer's aggregates": visible in
+    detail, or its originator lets it be counted (``aggregate``)."""
+    return f"({visibility_condition(alias, viewer)} OR {alias}aggregate)"
 
 
 def in_scope(region_id: int, scope: Scope) -> bool:

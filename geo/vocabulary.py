@@ -54,3 +54,8 @@ DEMO_NEIGHBOURS = ("RU", "AZ", "TR", "AM")
 PROVENANCES = ("reported", "generalised", "approximate", "synthetic")
 
 ROLES = ("viewer", "analyst", "supervisor", "admin")
+
+# The Border Police: the agency of the data from before agencies were recorded (the
+# migration that added them) and of the system's writes that name none (the CLI's
+# import without --agency, the demo's defaults).
+LEGACY_AGENCY = "GBP"

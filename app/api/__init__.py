@@ -41,4 +41,13 @@ def _out_of_scope(exc: OutOfScopeError):
     return problem(403, "Forbidden", str(exc), field=exc.field)
 
 
-from app.api import audit, features, hotspots, imports, openapi, reports, risk  # noqa: E402,F401  (routes)
+from app.api import (  # noqa: E402,F401  (routes)
+    agencies,
+    audit,
+    features,
+    hotspots,
+    imports,
+    openapi,
+    reports,
+    risk,
+)

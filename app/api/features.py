@@ -28,11 +28,12 @@ from app.api.params import (
 )
 from app.api.scoping import (
     refuse_deleting_linked_region,
+    refuse_other_agencys_record,
     refuse_reference_write_when_scoped,
     scoped_region_code,
     write_rights,
 )
-from app.auth.scope import region_scope
+from app.auth.scope import region_scope, viewer_agency
 from app.auth.users import record_scope_changes, scope_snapshots
 from app.extensions import db
 from app.request_json import loads_bounded
@@ -49,7 +50,7 @@ MAX_LIMIT = 10_000
 MAX_OFFSET = 10**9
 # Every layer by its name and by the older names the API promised (segments, crossings).
 LAYER_RULE = "<any(" + ", ".join([*LAYERS, *LAYER_ALIASES]) + "):layer_name>"
-FILTER_PARAMETERS = ("bbox", "datetime", "category", "outcome", "region", "status")
+FILTER_PARAMETERS = ("bbox", "datetime", "category", "outcome", "region", "status", "agency")
 FORMATS = ("geojson", "csv", "gpkg")
 
 
@@ -84,7 +85,9 @@ def parse_feature_query(layer: Layer, args) -> queries.FeatureQuery:
         statuses=parse_list("status", args.get("status"),
                             status_field.choices if status_field else None),
         region_id=region_id,
+        agencies=parse_list("agency", args.get("agency")) if "agency" in layer.filters else [],
         scope_region_ids=region_scope(),
+        viewer_agency=viewer_agency(),
         sort=parse_sortby(args.get("sortby"), layer.sortable),
         limit=parse_int("limit", args.get("limit"), DEFAULT_LIMIT, 1, MAX_LIMIT),
         offset=parse_int("offset", args.get("offset"), 0, 0, MAX_OFFSET),
@@ -130,24 +133,28 @@ def list_features(layer_name: str):
 
 @bp.get(f"/{LAYER_RULE}/<int:feature_id>")
 def get_feature(layer_name: str, feature_id: int):
-    # A feature outside the caller's regions is not found: its existence is not revealed.
-    return Response(_feature_or_404(get_layer(layer_name), feature_id, region_scope()),
+    # A feature outside the caller's regions, or not released to their agency, is not
+    # found: its existence is not revealed.
+    return Response(_feature_or_404(get_layer(layer_name), feature_id, region_scope(),
+                                    viewer_agency()),
                     mimetype=GEOJSON_MIME)
 
 
 def _feature_or_404(layer: Layer, feature_id: int,
-                    scope_region_ids: frozenset[int] | None = None) -> str:
-    body = queries.feature_geojson(db.session, layer, feature_id, scope_region_ids)
+                    scope_region_ids: frozenset[int] | None = None,
+                    viewer: str | None = None) -> str:
+    body = queries.feature_geojson(db.session, layer, feature_id, scope_region_ids, viewer)
     if body is None:
         raise ApiError(404, "Not Found", f"no {layer.name} feature with id {feature_id}")
     return body
 
 
 def _writable_feature(layer: Layer, feature_id: int) -> str:
-    """The feature a PATCH or DELETE writes: 404 when there is none or it lies outside
-    the caller's regions (or in none), as a GET answers: its existence is not revealed."""
+    """The feature a PATCH or DELETE writes: 404 when there is none, it lies outside
+    the caller's regions (or in none) or is not released to their agency, as a GET
+    answers: its existence is not revealed."""
     refuse_reference_write_when_scoped(layer)
-    return _feature_or_404(layer, feature_id, region_scope())
+    return _feature_or_404(layer, feature_id, region_scope(), viewer_agency())
 
 
 def read_json_body():
@@ -292,7 +299,8 @@ def update_feature(layer_name: str, feature_id: int):
 @bp.delete(f"/{LAYER_RULE}/<int:feature_id>")
 def delete_feature(layer_name: str, feature_id: int):
     layer = get_layer(layer_name)
-    _writable_feature(layer, feature_id)
+    current = json.loads(_writable_feature(layer, feature_id))
+    refuse_other_agencys_record(layer, current)
     if layer.name == "regions":
         refuse_deleting_linked_region(feature_id)
     try:

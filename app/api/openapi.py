@@ -17,7 +17,7 @@ import re
 
 from flask import Response, current_app, render_template
 
-from app.api import bp, features, import_jobs, imports
+from app.api import agencies, bp, features, import_jobs, imports
 from app.api.features import (
     DEFAULT_LIMIT,
     FILTER_PARAMETERS,
@@ -128,6 +128,11 @@ def filter_parameters(layer: Layer) -> list[dict]:
                                             "Any of these outcomes (attempted or actual "
                                             "crossings)."),
         "status": lambda: choice_parameter(layer, "status", "Any of these statuses."),
+        "agency": lambda: {
+            "name": "agency", "in": "query", "required": False,
+            "description": "Any of these originating agencies (codes, GET /api/v1/agencies); "
+                           "only the incidents released to the caller's agency are listed.",
+            **_comma_list({"type": "string", "pattern": "^[A-Z][A-Z0-9]{1,15}$"})},
     }
     return [special[name]() if name in special else ref("parameters", name)
             for name in FILTER_PARAMETERS if name in layer.filters]
@@ -361,6 +366,58 @@ def health_operation(_layer: None) -> dict:
     }
 
 
+AGENCY_SCHEMA = {
+    "type": "object", "required": ["code", "name_en", "name_ka", "active"],
+    "description": "An agency of the ministry; incidents name it as their originator "
+                   "(agency) and in their releasability.",
+    "properties": {
+        "code": {"type": "string", "pattern": "^[A-Z][A-Z0-9]{1,15}$"},
+        "name_en": {"type": "string", "maxLength": 200},
+        "name_ka": {"type": "string", "maxLength": 200},
+        "active": {"type": "boolean", "description": "An inactive agency takes no new users."},
+        "default_releasability": {"oneOf": [{"type": "string", "enum": ["all", "agency"]},
+                                            {"type": "array", "items": {"type": "string"}}],
+                                  "description": "What its new incidents get when their "
+                                                 "writer gives none."},
+        "default_aggregate": {"type": "boolean"},
+    },
+}
+
+
+def agencies_operation(_layer: None) -> dict:
+    return {"summary": "The agencies", "tags": ["service"],
+            "responses": {"200": {"description": "Every agency, by code.", "content": _content(
+                {"type": "object", "properties": {
+                    "agencies": {"type": "array", "items": AGENCY_SCHEMA}}}, JSON_MIME)}}}
+
+
+def agency_operation(_layer: None) -> dict:
+    return {"summary": "One agency", "tags": ["service"],
+            "responses": {"200": {"description": "The agency.",
+                                  "content": _content(AGENCY_SCHEMA, JSON_MIME)},
+                          "404": ref("responses", "Problem404")}}
+
+
+def create_agency_operation(_layer: None) -> dict:
+    return {"summary": "Add an agency", "tags": ["service"],
+            "requestBody": {"required": True, "content": _content(AGENCY_SCHEMA, JSON_MIME)},
+            "responses": {"201": {"description": "Created.",
+                                  "content": _content(AGENCY_SCHEMA, JSON_MIME)},
+                          "409": ref("responses", "Problem409"),
+                          "422": ref("responses", "Problem422")}}
+
+
+def update_agency_operation(_layer: None) -> dict:
+    return {"summary": "Change an agency's names, active flag or release defaults",
+            "tags": ["service"],
+            "requestBody": {"required": True, "content": _content(
+                {k: v for k, v in AGENCY_SCHEMA.items() if k != "required"}, JSON_MIME)},
+            "responses": {"200": {"description": "The agency as changed.",
+                                  "content": _content(AGENCY_SCHEMA, JSON_MIME)},
+                          "404": ref("responses", "Problem404"),
+                          "422": ref("responses", "Problem422")}}
+
+
 def operation(build, view, endpoint: str, method: str, layer: Layer | None) -> dict:
     """The operation of one method of one rule, with its authentication responses."""
     op = build(layer)
@@ -404,6 +461,10 @@ def operation_builders() -> dict:
         openapi_json: openapi_operation,
         api_docs: docs_operation,
         healthz: health_operation,
+        agencies.agencies: agencies_operation,
+        agencies.get_agency: agency_operation,
+        agencies.create_agency_route: create_agency_operation,
+        agencies.update_agency_route: update_agency_operation,
         **analysis_builders(),
     }
 

@@ -13,6 +13,10 @@ _KIND_TYPES = {
     "int": {"type": "integer"},
     "float": {"type": "number"},
     "timestamp": {"type": "string", "format": "date-time"},
+    "bool": {"type": "boolean"},
+    "releasability": {"oneOf": [{"type": "string", "enum": ["all", "agency"]},
+                                {"type": "array", "minItems": 1,
+                                 "items": {"type": "string", "pattern": "^[A-Z][A-Z0-9]{1,15}$"}}]},
 }
 # Depth of nested arrays in GeoJSON ``coordinates`` around a position, and the minimum
 # length of each array, outermost first (RFC 7946, 3.1).

@@ -82,6 +82,18 @@ def refuse_deleting_linked_region(region_id: int) -> None:
                        field="id", users=users)
 
 
+def refuse_other_agencys_record(layer: Layer, feature: dict) -> None:
+    """403 for a caller other than an admin deleting an incident (``feature``, GeoJSON)
+    of another agency: an agency edits its own records (``geo.io.ingest`` checks the
+    same for PATCH, create and import)."""
+    agency = feature["properties"].get("agency") if layer.releasable else None
+    if agency is not None and agency != current_user.agency \
+            and not current_user.has_role("admin"):
+        raise ApiError(403, "Forbidden", f"{layer.name} feature {feature['id']} is "
+                                         f"{agency}'s: only its agency (or an admin) may "
+                                         "delete it", field="agency")
+
+
 def forbidden_statuses(layer: Layer) -> dict[str, str]:
     """Incident statuses the caller may not set, each with the role that may."""
     if layer.name != "incidents":
@@ -91,5 +103,11 @@ def forbidden_statuses(layer: Layer) -> dict[str, str]:
 
 
 def write_rights(layer: Layer) -> dict:
-    """The keyword arguments of ``geo.io.ingest`` that carry the caller's rights."""
-    return {"scope_region_ids": region_scope(), "forbidden_statuses": forbidden_statuses(layer)}
+    """The keyword arguments of ``geo.io.ingest`` that carry the caller's rights: their
+    regions, the statuses above their role, and their agency: new incidents are its
+    records, records it does not see are conflicts, only its records may be changed
+    (by anyone but an admin) and only its records' releasability (by anyone)."""
+    agency = current_user.agency
+    return {"scope_region_ids": region_scope(), "forbidden_statuses": forbidden_statuses(layer),
+            "agency": agency, "viewer_agency": agency, "release_agency": agency,
+            "edit_agency": None if current_user.has_role("admin") else agency}

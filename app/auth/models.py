@@ -56,6 +56,11 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16), nullable=False)
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     all_regions: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # The agency the user works for (``geo.models.Agency``): what they see of other
+    # agencies' incidents and which incidents they may edit (``geo.scope``).
+    agency: Mapped[str] = mapped_column(
+        String(16), ForeignKey("agencies.code", onupdate="CASCADE", ondelete="RESTRICT"),
+        nullable=False)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )
@@ -116,6 +121,7 @@ class TokenCaller:
     username: str
     role: str
     all_regions: bool
+    agency: str
     regions: tuple[RegionRef, ...]
     token_id: int
     token_last_used_at: datetime | None

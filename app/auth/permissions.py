@@ -41,6 +41,8 @@ ENDPOINT_ROLES: dict[str, str] = {
     "api.get_assessment": "viewer",
     "api.alerts": "viewer",
     "api.risk_bulletin": "viewer",
+    "api.agencies": "viewer",
+    "api.get_agency": "viewer",
     # REST API: writes (layer writes also need LAYER_WRITE_ROLES).
     "api.create_features": "analyst",
     "api.update_feature": "analyst",
@@ -49,6 +51,9 @@ ENDPOINT_ROLES: dict[str, str] = {
     "api.import_job": "analyst",  # the job's owner, or an admin (app.api.import_jobs)
     "api.create_assessment": "analyst",
     "api.decide_level": "supervisor",
+    # Agencies: admins create and change them.
+    "api.create_agency_route": "admin",
+    "api.update_agency_route": "admin",
     # The audit trail: admins only.
     "api.audit_log": "admin",
     # GIS services: reads only.

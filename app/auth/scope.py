@@ -1,4 +1,5 @@
-"""Region scope: the regional units the current user may read and write.
+"""Region scope and agency: the regional units the current user may read and write,
+and the agency whose releasability decisions apply to them.
 
 A user with ``all_regions`` set is unrestricted; any other user is restricted to the
 regions linked to them (``user_regions``), and a user linked to none sees no region:
@@ -26,3 +27,12 @@ def region_codes_in_scope() -> tuple[str, ...] | None:
     if not getattr(current_user, "is_authenticated", False) or current_user.all_regions:
         return None
     return tuple(sorted(region.code for region in current_user.regions))
+
+
+def viewer_agency() -> str | None:
+    """The code of the current user's agency: what they see of other agencies'
+    incidents (``geo.scope``; admins too: an originator's releasability binds every
+    user). None when no user is signed in (the login check runs before any view)."""
+    if not getattr(current_user, "is_authenticated", False):
+        return None
+    return current_user.agency

@@ -77,6 +77,7 @@ TOKEN_USE_RESOLUTION = timedelta(minutes=1)
 # regions) cost a small map tile a tenth of its time (docs/benchmarks.md, issue 6).
 _TOKEN_CALLER_SQL = text("""
     SELECT t.id AS token_id, t.last_used_at, u.id, u.username, u.role, u.all_regions,
+           u.agency,
            coalesce(array_agg(r.id ORDER BY r.code) FILTER (WHERE r.id IS NOT NULL),
                     '{}') AS region_ids,
            coalesce(array_agg(r.code ORDER BY r.code) FILTER (WHERE r.id IS NOT NULL),
@@ -101,7 +102,7 @@ def caller_for_token(session, token: str) -> TokenCaller | None:
     if row is None:
         return None
     return TokenCaller(id=row.id, username=row.username, role=row.role,
-                       all_regions=row.all_regions,
+                       all_regions=row.all_regions, agency=row.agency,
                        regions=tuple(RegionRef(i, c) for i, c in zip(row.region_ids,
                                                                      row.region_codes,
                                                                      strict=True)),

@@ -20,8 +20,8 @@ from app import audit
 from app.auth.hashing import password_hasher
 from app.auth.models import User, user_regions
 from app.auth.sessions import revoke_sessions
-from geo.models import Region
-from geo.vocabulary import ROLES
+from geo.models import Agency, Region
+from geo.vocabulary import LEGACY_AGENCY, ROLES
 
 MIN_PASSWORD_LENGTH = 8
 
@@ -42,18 +42,21 @@ USERNAME_CHARACTERS = frozenset(
 def user_snapshot(user: User) -> dict:
     """What the audit trail keeps of a user (never the password hash)."""
     return {"username": user.username, "role": user.role, "active": user.active,
-            "all_regions": user.all_regions,
+            "agency": user.agency, "all_regions": user.all_regions,
             "regions": [region.code for region in user.regions],
             "locked_until": user.locked_until.isoformat() if user.locked_until else None}
 
 
 def create_user(session, username: str, role: str, password: str,
                 region_codes: list[str] | tuple[str, ...] = (), *,
-                all_regions: bool | None = None) -> User:
+                all_regions: bool | None = None, agency: str = LEGACY_AGENCY) -> User:
     """Add a user (not committed) and audit it.
 
     Parameters
     ----------
+    agency : str
+        The code of the user's agency (an active one); by default the Border Police
+        (``geo.vocabulary.LEGACY_AGENCY``), for scripts and tests.
     region_codes : sequence of str
         The regions the user is restricted to.
     all_regions : bool, optional
@@ -76,6 +79,7 @@ def create_user(session, username: str, role: str, password: str,
     check_password(password)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise AuthError(_("username %(name)s is taken", name=repr(username)))
+    member_agency(session, agency)
     regions = regions_by_code(session, region_codes)
     if all_regions is None:
         all_regions = not regions
@@ -83,11 +87,31 @@ def create_user(session, username: str, role: str, password: str,
     if not all_regions and not regions:
         raise AuthError(_("regions: choose the user's regions or all regions"))
     user = User(username=username, role=role, password_hash=password_hasher.hash(password),
-                active=True, failed_logins=0, all_regions=all_regions, regions=regions)
+                active=True, failed_logins=0, all_regions=all_regions, regions=regions,
+                agency=agency)
     session.add(user)
     session.flush()
     audit.record(session, "create", "user", user.id, after=user_snapshot(user))
     return user
+
+
+def agency_by_code(session, code: str) -> Agency:
+    """The agency ``code``; AuthError (field ``agency``) listing the agencies if none."""
+    agency = session.scalar(select(Agency).where(Agency.code == code))
+    if agency is None:
+        known = ", ".join(session.scalars(select(Agency.code).order_by(Agency.code)))
+        raise AuthError(_("agency: unknown code %(code)s; agencies are %(known)s",
+                          code=repr(code)[:40], known=known))
+    return agency
+
+
+def member_agency(session, code: str) -> Agency:
+    """The agency a user is given; AuthError (field ``agency``) unless it exists and is
+    active."""
+    agency = agency_by_code(session, code)
+    if not agency.active:
+        raise AuthError(_("agency: %(code)s is inactive; activate it first", code=code))
+    return agency
 
 
 def check_role(role: str) -> None:
@@ -156,8 +180,9 @@ def list_users(session) -> list[User]:
 
 def update_user(session, user: User, *, role: str | None = None, active: bool | None = None,
                 region_codes: list[str] | None = None, all_regions: bool | None = None,
-                by: User | None = None) -> bool:
-    """Change a user's role, active flag and/or region scope, and audit the change.
+                agency: str | None = None, by: User | None = None) -> bool:
+    """Change a user's role, active flag, agency and/or region scope, and audit the
+    change.
 
     ``all_regions`` True gives every region (``region_codes`` must then be empty or
     None: the links are removed); False restricts the user to ``region_codes``, or to
@@ -177,6 +202,9 @@ def update_user(session, user: User, *, role: str | None = None, active: bool | 
     before = user_snapshot(user)
     if role is not None:
         user.role = role
+    if agency is not None and agency != user.agency:
+        member_agency(session, agency)
+        user.agency = agency
     if region_codes is not None or all_regions is not None:
         regions = (regions_by_code(session, region_codes) if region_codes is not None
                    else [] if all_regions else list(user.regions))

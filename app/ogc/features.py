@@ -169,7 +169,7 @@ def describe_collection(req: OgcRequest, collection_id: str) -> Answer:
 
 
 _SCHEMA_TYPES = {"text": "string", "choice": "string", "int": "integer", "float": "number",
-                 "timestamp": "string"}
+                 "timestamp": "string", "bool": "boolean"}
 
 
 def queryables(req: OgcRequest, collection_id: str) -> Answer:

@@ -36,7 +36,10 @@ class Selection:
     ``start``/``end`` bound ``occurred_at`` (closed, timezone-aware); ``weight`` is
     ``count`` (each incident 1) or ``persons`` (its persons count); ``region_ids``
     keeps only incidents linked to those regions (a user's region scope,
-    ``app.auth.scope``; unlinked incidents are outside it), None: every incident.
+    ``app.auth.scope``; unlinked incidents are outside it), None: every incident;
+    ``viewer_agency`` counts only the incidents that agency sees in detail or that
+    their originators let count in aggregates (``geo.scope.counted_condition``), None:
+    every incident (the system).
     """
 
     start: datetime | None = None
@@ -45,6 +48,7 @@ class Selection:
     outcome: str | None = None
     weight: str = "count"
     region_ids: tuple[int, ...] | None = None
+    viewer_agency: str | None = None
 
     def describe(self) -> dict:
         return {
@@ -151,7 +155,7 @@ def _incident_filter(selection: Selection, envelope_lonlat) -> tuple[str, dict]:
         outcomes=[selection.outcome] if selection.outcome else [],
         scope_region_ids=(None if selection.region_ids is None
                           else frozenset(int(r) for r in selection.region_ids)),
-        limit=None)
+        viewer_agency=selection.viewer_agency, counting=True, limit=None)
     where, params = queries.feature_filter(INCIDENTS, query)
     minx, miny, maxx, maxy = (float(v) for v in envelope_lonlat)
     return ("geom && ST_MakeEnvelope(:envelope_minx, :envelope_miny, :envelope_maxx, "

@@ -23,6 +23,7 @@ from typing import BinaryIO
 import pandas as pd
 import shapely
 
+from geo import releasability
 from geo.layers import Layer
 
 BATCH_ROWS = 5000
@@ -37,6 +38,10 @@ def _batches(rows: Iterable[dict], size: int = BATCH_ROWS) -> Iterator[list[dict
 def _text(value) -> str:
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):  # a releasability's agency codes
+        return releasability.as_text(value)
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return str(value)
@@ -84,8 +89,11 @@ def _frame(layer: Layer, batch: list[dict]):
             data[spec.name] = pd.array(values, dtype="Int64")
         elif spec.kind == "float":
             data[spec.name] = pd.array(values, dtype="Float64")
+        elif spec.kind == "bool":
+            data[spec.name] = pd.array(values, dtype="boolean")
         else:
-            data[spec.name] = pd.array(values, dtype="string")
+            data[spec.name] = pd.array([None if v is None else _text(v) for v in values],
+                                       dtype="string")
     geoms = shapely.from_wkb([bytes(r["geometry"]) for r in batch])
     return geopandas.GeoDataFrame(data, geometry=geoms, crs="EPSG:4326")
 

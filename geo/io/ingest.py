@@ -29,7 +29,8 @@ from geo.io import readers
 from geo.io.readers import ReadError
 from geo.io.validation import RowError, validate_batch
 from geo.layers import Layer
-from geo.queries import staging
+from geo.queries import agency_checks, staging
+from geo.vocabulary import LEGACY_AGENCY
 
 # A point farther than this from every region is "outside" (metres, on the spheroid):
 # generous enough for generalised boundaries and territorial waters (12 nmi).
@@ -126,13 +127,27 @@ class Ingestion:
         Incidents: statuses the caller may not set, or change a stored incident from,
         each with the role that may (``app.auth.permissions.INCIDENT_STATUS_ROLES``
         above the caller's role); such a row is a permission error, field ``status``.
+    agency : str, optional
+        Incidents: the originating agency of a new row that gives none (the writer's;
+        an import's ``--agency``); by default ``geo.vocabulary.LEGACY_AGENCY``.
+    viewer_agency : str, optional
+        Incidents: the writer's agency as a reader (``geo.scope``): a row over a record
+        it does not see is a conflict on its key, as one outside the region scope.
+    edit_agency : str, optional
+        Incidents: the only agency whose records the writer may write, and give
+        (analysts and supervisors: their own); None: any (an admin, the CLI).
+    release_agency : str, optional
+        Incidents: the only agency whose records' releasability and aggregate flag the
+        writer may change (every user: their own; None: the CLI).
     """
 
     def __init__(self, session, layer: Layer, *, mode: str = "upsert", analysis_srid: int,
                  dry_run: bool = False, allow_outside: bool = False, unknown: str = "error",
                  target_id: int | None = None, max_errors: int = 1000,
                  scope_region_ids: frozenset[int] | None = None,
-                 forbidden_statuses: Mapping[str, str] | None = None):
+                 forbidden_statuses: Mapping[str, str] | None = None,
+                 agency: str = LEGACY_AGENCY, viewer_agency: str | None = None,
+                 edit_agency: str | None = None, release_agency: str | None = None):
         if mode not in ("create", "upsert", "update"):
             raise ValueError(f"mode must be create, upsert or update, got {mode!r}")
         self.session = session
@@ -145,6 +160,10 @@ class Ingestion:
         self.max_errors = max_errors
         self.scope_region_ids = scope_region_ids
         self.forbidden_statuses = dict(forbidden_statuses or {})
+        self.agency = agency
+        self.viewer_agency = viewer_agency
+        self.edit_agency = edit_agency
+        self.release_agency = release_agency
         self.report = IngestReport(layer.name, mode, dry_run=dry_run)
         self._rejected_rows: set[int] = set()
         self._started = time.perf_counter()
@@ -202,7 +221,7 @@ class Ingestion:
                      for r in staging.repeated_keys(self.session, self.layer))
         if self.mode in ("create", "update"):
             taken = staging.taken_keys(self.session, self.layer, self.mode, self.target_id,
-                                       self.scope_region_ids)
+                                       self.scope_region_ids, self.viewer_agency)
             # A stored row outside the caller's scope is a conflict described by its key
             # alone: neither its id nor its region is revealed.
             self._record(RowError(r._row, "key", f"{label} already exists"
@@ -244,13 +263,69 @@ class Ingestion:
     def _check_stored_scope(self) -> None:
         """A row that would overwrite a stored feature outside the scope: a conflict
         on its key (HTTP 409), saying nothing of that feature (not its id, not its
-        region), as a create that meets it."""
-        if self.scope_region_ids is None or self.mode == "create":
+        region), as a create that meets it; so is a row over a record the writer's
+        agency does not see."""
+        if self.mode == "create" or (self.scope_region_ids is None
+                                     and self.viewer_agency is None):
             return
         rows = staging.stored_outside_scope(self.session, self.layer, self.mode,
-                                            self.target_id, self.scope_region_ids)
+                                            self.target_id, self.scope_region_ids,
+                                            self.viewer_agency)
         label = " + ".join(self.layer.key)
         self._record(RowError(r._row, "key", f"{label} already exists") for r in rows)
+
+    def _check_agencies(self) -> None:
+        """Incidents: fill the agency and releasability a row does not give, and check
+        the codes it names and the writer's rights over other agencies' records."""
+        if not self.layer.releasable:
+            return
+        session, layer, mode, target = self.session, self.layer, self.mode, self.target_id
+        seen = staging.visible(layer, "t", self.scope_region_ids, self.viewer_agency)
+        agency_checks.fill_agency(session, layer, mode, target, self.agency, *seen)
+        unknown = agency_checks.unknown_codes(session)
+        if unknown:
+            known = ", ".join(agency_checks.agency_codes(session))
+            self._record(RowError(r._row, r.field, f"unknown agency code {r.code!r}; "
+                                                   f"agencies are {known}")
+                         if r.code is not None else
+                         RowError(r._row, r.field, "is required: give the originating "
+                                                   f"agency's code, one of {known}")
+                         for r in unknown)
+        if self.edit_agency is not None:
+            self._record((
+                RowError(r._row, "agency",
+                         f"the incident is {r.stored}'s: only its agency (or an admin) "
+                         "may change it" if r.stored not in (None, self.edit_agency) else
+                         f"{r.given!r} is not your agency ({self.edit_agency}): only an "
+                         "admin may record an incident for another agency")
+                for r in agency_checks.other_agencies_rows(
+                    session, layer, mode, target, self.edit_agency, *seen)),
+                permission=True)
+        agency_checks.fill_release(session, layer, mode, target)
+        if self.release_agency is not None:
+            self._record((
+                RowError(r._row, "releasability",
+                         f"only its originating agency ({r.stored}) may change who sees "
+                         "it (releasability, aggregate)")
+                for r in agency_checks.release_changes(
+                    session, layer, mode, target, self.release_agency, *seen)),
+                permission=True)
+        self._check_reporting_units()
+
+    def _check_reporting_units(self) -> None:
+        """A reporting unit is a region's code; a writer restricted to regions names
+        one of theirs (the refusal is the same whether the code exists or not)."""
+        rows = agency_checks.reporting_units(self.session, self.layer, self.mode,
+                                             self.target_id)
+        scope = self.scope_region_ids
+        for r in rows:
+            if scope is not None and r.region_id not in scope:
+                self._record([RowError(r._row, "reporting_unit",
+                                       f"{r.code!r} is not one of your regions "
+                                       f"({self._scope_codes()})")], permission=True)
+            elif r.region_id is None:
+                self._record([RowError(r._row, "reporting_unit",
+                                       f"unknown region code {r.code!r}")])
 
     def _check_written_scope(self) -> None:
         """A written row whose derived region is outside the scope (or none)."""
@@ -301,6 +376,7 @@ class Ingestion:
         self._check_outside()
         self._check_statuses()
         self._check_stored_scope()
+        self._check_agencies()
         report = self.report
         if report.rows == 0:
             raise ReadError("no features to write")
@@ -347,9 +423,7 @@ def import_file(session, layer: Layer, path, *, analysis_srid: int, fmt: str | N
                 allow_outside: bool = False, progress=None,
                 max_unzipped_bytes: int = readers.MAX_UNZIPPED_BYTES,
                 statement_timeout_s: int | None = None,
-                scope_region_ids: frozenset[int] | None = None,
-                forbidden_statuses: Mapping[str, str] | None = None,
-                temp_dir=None) -> IngestReport:
+                temp_dir=None, **rights) -> IngestReport:
     """Import a file into ``layer``: all or nothing, upserting on the natural key.
 
     ``source`` fills the incidents' ``source`` where the file has none. ``progress``, if
@@ -358,17 +432,16 @@ def import_file(session, layer: Layer, path, *, analysis_srid: int, fmt: str | N
     ``max_unzipped_bytes`` bounds what a zipped Shapefile may expand to;
     ``statement_timeout_s`` (seconds, 0 = none), when given, replaces the connection's
     PostgreSQL ``statement_timeout`` for this import's transaction.
-    ``scope_region_ids`` and ``forbidden_statuses``: the caller's rights, as in
-    :class:`Ingestion`. ``temp_dir``: where the reader keeps its private files (see
-    ``geo.io.readers.read_batches``).
+    ``rights`` (``scope_region_ids``, ``forbidden_statuses``, ``agency`` and the
+    other agencies): the caller's rights, as in :class:`Ingestion`. ``temp_dir``: where
+    the reader keeps its private files (see ``geo.io.readers.read_batches``).
     """
     time_limit = (contextlib.nullcontext() if statement_timeout_s is None else
                   queries.local_settings(session, statement_timeout=f"{statement_timeout_s}s"))
     with time_limit:
         ingestion = Ingestion(session, layer, mode="upsert", analysis_srid=analysis_srid,
                               dry_run=dry_run, allow_outside=allow_outside, unknown="ignore",
-                              scope_region_ids=scope_region_ids,
-                              forbidden_statuses=forbidden_statuses)
+                              **rights)
         # Closed on any exit, so a reader's private files go with a failed import too.
         batches = contextlib.closing(readers.read_batches(
             path, fmt, crs=crs, mapping=mapping, names=layer.writable_names,

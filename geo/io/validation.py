@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo import clock
+from geo import clock, releasability
 from geo.crs import STORAGE_SRID, reproject
 from geo.layers import Field, Layer
 
@@ -245,6 +245,11 @@ def _validate_field(spec: Field, raw: pd.Series, rows: pd.Series, now: datetime,
                                 raw)
         return parsed.where(present & ~unparseable & ~no_zone & ~future & ~ancient)
 
+    if spec.kind == "bool":
+        return _validate_bool(spec, raw, present, rows, errors)
+    if spec.kind == "releasability":
+        return _validate_releasability(spec, raw, present, rows, errors)
+
     # text and choice
     if stripped is not None:
         text = stripped
@@ -287,6 +292,56 @@ def _validate_field(spec: Field, raw: pd.Series, rows: pd.Series, now: datetime,
     if spec.default is not None:
         text = text.where(present, spec.default)
     return text.where(present | (spec.default is not None), None)
+
+
+_TRUE = {"true", "t", "yes", "1"}
+_FALSE = {"false", "f", "no", "0"}
+
+
+def _as_bool(value) -> bool | None:
+    """True/False from a JSON boolean, 0/1 or their words (any case); None otherwise."""
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | float | np.integer | np.floating) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        word = value.strip().lower()
+        return True if word in _TRUE else False if word in _FALSE else None
+    return None
+
+
+def _validate_bool(spec: Field, raw: pd.Series, present: pd.Series, rows: pd.Series,
+                   errors: list[RowError]) -> pd.Series:
+    values = raw.map(_as_bool).astype(object)
+    bad = present & values.isna()
+    errors += _errors_where(bad, rows, spec.name,
+                            lambda v: f"{quoted(v)} is not true or false", raw)
+    return values.where(present & ~bad, None)
+
+
+def _validate_releasability(spec: Field, raw: pd.Series, present: pd.Series,
+                            rows: pd.Series, errors: list[RowError]) -> pd.Series:
+    """Releasability values in their stored form, JSON text (``geo.releasability``)."""
+    parsed: dict = {}  # by text: a million rows hold a handful of distinct values
+
+    def stored(value):
+        key = value if isinstance(value, str) else None
+        if key in parsed:
+            return parsed[key]
+        try:
+            result = releasability.as_json(releasability.parse(value))
+        except ValueError as problem:
+            result = problem
+        if key is not None:
+            parsed[key] = result
+        return result
+
+    values = pd.Series([stored(v) if given else None
+                        for v, given in zip(raw, present.to_numpy(), strict=True)],
+                       index=raw.index, dtype=object)
+    failed = values.map(lambda v: isinstance(v, ValueError))
+    errors += _errors_where(failed, rows, spec.name, str, values)
+    return values.where(~failed, None).astype(object)
 
 
 def validate_properties(frame: pd.DataFrame, layer: Layer, *, unknown: str = "error",

@@ -200,7 +200,7 @@ def versioned_tile(session, layer: Layer, z: int, x: int, y: int,
 
 
 _FIELD_TYPES = {"text": "String", "choice": "String", "timestamp": "String",
-                "int": "Number", "float": "Number"}
+                "int": "Number", "float": "Number", "bool": "Boolean"}
 
 
 def tilejson_vector_layer(layer: Layer) -> dict:

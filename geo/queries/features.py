@@ -13,7 +13,13 @@ from sqlalchemy import text
 
 from geo.layers import Layer
 from geo.queries.links import derive_links
-from geo.scope import scope_condition, scope_parameter
+from geo.scope import (
+    VIEWER_PARAMETER,
+    counted_condition,
+    scope_condition,
+    scope_parameter,
+    visibility_condition,
+)
 
 
 @dataclass
@@ -23,13 +29,17 @@ class FeatureQuery:
     ``bbox`` is (min lon, min lat, max lon, max lat) in EPSG:4326, or (min x, min y,
     max x, max y) in ``bbox_srid`` when that is another EPSG code; ``start``/``end``
     bound the layer's time field (closed interval, timezone-aware); ``categories``,
-    ``outcomes`` and ``statuses`` keep features with any of those values (empty: no
-    filter); ``region_id`` keeps features linked to that region; ``equals`` maps
+    ``outcomes``, ``statuses`` and ``agencies`` (originating agency codes) keep
+    features with any of those values (empty: no filter); ``region_id`` keeps features
+    linked to that region; ``equals`` maps
     readable properties to the value they must equal (OGC API property filters);
     ``sort`` is a list of (field, descending). ``scope_region_ids`` is the caller's
     region scope (``app.auth.scope``): when set, only features of those regions (regions
     by their own id, the other layers by ``region_id``; unlinked features are outside
-    every scope); None means every region.
+    every scope); None means every region. ``viewer_agency`` is the caller's agency
+    (``geo.scope``): when set, only the incidents it sees in detail, or with
+    ``counting`` those that count in its aggregates (visible, or ``aggregate``); None
+    means every record (an admin, the system).
     """
 
     bbox: tuple[float, float, float, float] | None = None
@@ -38,8 +48,11 @@ class FeatureQuery:
     categories: list[str] = field(default_factory=list)
     outcomes: list[str] = field(default_factory=list)
     statuses: list[str] = field(default_factory=list)
+    agencies: list[str] = field(default_factory=list)
     region_id: int | None = None
     scope_region_ids: frozenset[int] | None = None
+    viewer_agency: str | None = None
+    counting: bool = False
     ids: list[int] | None = None
     equals: dict[str, object] = field(default_factory=dict)
     bbox_srid: int = 4326
@@ -78,12 +91,18 @@ def _where(layer: Layer, query: FeatureQuery) -> tuple[str, dict]:
     if query.statuses:
         conditions.append("status = ANY(:statuses)")
         params["statuses"] = list(query.statuses)
+    if query.agencies:
+        conditions.append("agency = ANY(:agencies)")
+        params["agencies"] = list(query.agencies)
     if query.region_id is not None:
         conditions.append("region_id = :region_id")
         params["region_id"] = query.region_id
     if query.scope_region_ids is not None:
         conditions.append(scope_condition(layer))
         params["scope_region_ids"] = scope_parameter(query.scope_region_ids)
+    if query.viewer_agency is not None and layer.releasable:
+        conditions.append(counted_condition() if query.counting else visibility_condition())
+        params[VIEWER_PARAMETER] = query.viewer_agency
     if query.ids is not None:
         conditions.append("id = ANY(:ids)")
         params["ids"] = list(query.ids)
@@ -155,12 +174,14 @@ def features_geojson(session, layer: Layer, query: FeatureQuery) -> str:
 
 
 def feature_geojson(session, layer: Layer, feature_id: int,
-                    scope_region_ids: frozenset[int] | None = None) -> str | None:
+                    scope_region_ids: frozenset[int] | None = None,
+                    viewer_agency: str | None = None) -> str | None:
     """One feature as GeoJSON text (as in :func:`features_geojson`), or None; None too
-    when ``scope_region_ids`` is given and the feature is outside it (see
-    :class:`FeatureQuery`)."""
+    when ``scope_region_ids`` is given and the feature is outside it, or
+    ``viewer_agency`` is given and does not see it (see :class:`FeatureQuery`)."""
     where, params = _where(layer, FeatureQuery(ids=[feature_id],
-                                               scope_region_ids=scope_region_ids))
+                                               scope_region_ids=scope_region_ids,
+                                               viewer_agency=viewer_agency))
     statement = text(
         f"SELECT {_FEATURE_JSON}::text FROM (SELECT id, {', '.join(layer.readable_names)}, "
         f"geom FROM {layer.table} WHERE {where}) AS p"
@@ -292,11 +313,14 @@ SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)
 """
 
 
-def layer_extent(session, layer: Layer, scope_region_ids: frozenset[int] | None = None
+def layer_extent(session, layer: Layer, scope_region_ids: frozenset[int] | None = None,
+                 viewer_agency: str | None = None
                  ) -> tuple[float, float, float, float] | None:
     """(min lon, min lat, max lon, max lat) of ``layer``'s features (EPSG:4326), or None;
-    of the features in ``scope_region_ids`` only when given (see :class:`FeatureQuery`)."""
-    where, params = _where(layer, FeatureQuery(scope_region_ids=scope_region_ids))
+    of the features in ``scope_region_ids`` that ``viewer_agency`` sees only when given
+    (see :class:`FeatureQuery`): no extent is computed over a hidden record."""
+    where, params = _where(layer, FeatureQuery(scope_region_ids=scope_region_ids,
+                                               viewer_agency=viewer_agency))
     row = session.execute(text(_EXTENT_SQL.format(table=layer.table, where=where)),
                           params).one()
     return None if row[0] is None else tuple(float(v) for v in row)
@@ -305,13 +329,16 @@ def layer_extent(session, layer: Layer, scope_region_ids: frozenset[int] | None 
 _TIME_EXTENT_SQL = "SELECT min({field}), max({field}) FROM {table} WHERE {where}"
 
 
-def layer_time_extent(session, layer: Layer, scope_region_ids: frozenset[int] | None = None
+def layer_time_extent(session, layer: Layer, scope_region_ids: frozenset[int] | None = None,
+                      viewer_agency: str | None = None
                       ) -> tuple[datetime, datetime] | None:
     """(first, last) of ``layer``'s time field, or None (no time field or no rows); of
-    the features in ``scope_region_ids`` only when given (see :class:`FeatureQuery`)."""
+    the features in ``scope_region_ids`` that ``viewer_agency`` sees only when given
+    (see :class:`FeatureQuery`)."""
     if layer.time_field is None:
         return None
-    where, params = _where(layer, FeatureQuery(scope_region_ids=scope_region_ids))
+    where, params = _where(layer, FeatureQuery(scope_region_ids=scope_region_ids,
+                                               viewer_agency=viewer_agency))
     first, last = session.execute(text(_TIME_EXTENT_SQL.format(
         field=layer.time_field, table=layer.table, where=where)), params).one()
     return None if first is None else (first, last)

@@ -18,7 +18,7 @@ from geo.crs import STORAGE_SRID
 from geo.layers import Field, Layer
 from geo.queries.database import local_settings
 from geo.queries.links import INCIDENT_LINK_COLUMNS, derive_links, incident_links
-from geo.scope import scope_condition, scope_parameter
+from geo.scope import scope_condition, scope_parameter, visibility_condition
 
 STAGING = "ingest_staging"
 # The order rows are written in: PostGIS's btree order of geometry, a Hilbert curve
@@ -30,7 +30,7 @@ SPATIAL_ORDER = "{}.geom"
 # transaction); a million incidents sort in memory.
 WRITE_WORK_MEM = "256MB"
 _PG_TYPES = {"text": "text", "choice": "text", "int": "integer", "float": "double precision",
-             "timestamp": "timestamptz"}
+             "timestamp": "timestamptz", "bool": "boolean", "releasability": "jsonb"}
 # Whitelisted: the table and the index on its geometry that orders it.
 _CLUSTER_INDEXES = {"incidents": "idx_incidents_geom"}
 
@@ -73,7 +73,7 @@ def drop_staging(session) -> None:
 # ------------------------------------------------------------------ checks
 
 
-def _stored_row(layer: Layer, mode: str, target_id: int | None, *,
+def stored_row(layer: Layer, mode: str, target_id: int | None, *,
                 written: bool = False) -> tuple[str, dict]:
     """Join condition of a staged row ``s`` and the stored row ``t`` it writes over
     (or, ``written``, was written as), and its bound values. Before a create there
@@ -85,13 +85,20 @@ def _stored_row(layer: Layer, mode: str, target_id: int | None, *,
     return " AND ".join(f"t.{c} = s.{c}" for c in layer.key), {}
 
 
-def _visible(layer: Layer, alias: str, scope: frozenset[int] | None) -> tuple[str, dict]:
-    """SQL truth of "stored row ``alias`` lies in the region scope", and its values."""
-    if scope is None:
-        return "true", {}
-    return (f"({alias}.{layer.scope_column} IS NOT NULL AND "
-            f"{scope_condition(layer, 'scope', f'{alias}.')})",
-            {"scope": scope_parameter(scope)})
+def visible(layer: Layer, alias: str, scope: frozenset[int] | None,
+            viewer_agency: str | None = None) -> tuple[str, dict]:
+    """SQL truth of "stored row ``alias`` lies in the region scope and the writer's
+    agency ``viewer_agency`` sees it" (``geo.scope``; None: no such limit), and its
+    values."""
+    conditions, params = [], {}
+    if scope is not None:
+        conditions.append(f"({alias}.{layer.scope_column} IS NOT NULL AND "
+                          f"{scope_condition(layer, 'scope', f'{alias}.')})")
+        params["scope"] = scope_parameter(scope)
+    if viewer_agency is not None and layer.releasable:
+        conditions.append(visibility_condition(f"{alias}.", ":writer_agency"))
+        params["writer_agency"] = viewer_agency
+    return " AND ".join(conditions) or "true", params
 
 
 def repeated_keys(session, layer: Layer) -> list:
@@ -104,14 +111,15 @@ def repeated_keys(session, layer: Layer) -> list:
 
 
 def taken_keys(session, layer: Layer, mode: str, target_id: int | None,
-               scope: frozenset[int] | None) -> list:
+               scope: frozenset[int] | None, viewer_agency: str | None = None) -> list:
     """``(_row, id, visible)`` of each staged row whose key a stored feature has (for an
-    update, another feature than the target); ``visible``: that feature is in scope."""
-    visible, params = _visible(layer, "t", scope)
+    update, another feature than the target); ``visible``: the writer sees that
+    feature (:func:`visible`)."""
+    seen, params = visible(layer, "t", scope, viewer_agency)
     other = "WHERE t.id <> :target " if mode == "update" else ""
     return _rows(
         session,
-        f"SELECT s._row, t.id, {visible} AS visible FROM {STAGING} AS s "
+        f"SELECT s._row, t.id, {seen} AS visible FROM {STAGING} AS s "
         f"JOIN {layer.table} AS t USING ({', '.join(layer.key)}) {other}ORDER BY s._row",
         target=target_id, **params)
 
@@ -145,7 +153,7 @@ def status_changes(session, layer: Layer, mode: str, target_id: int | None,
                    forbidden: Sequence[str]) -> list:
     """``(_row, new, old)`` of each staged row that sets, or changes from, one of the
     ``forbidden`` statuses."""
-    match, params = _stored_row(layer, mode, target_id)
+    match, params = stored_row(layer, mode, target_id)
     return _rows(
         session,
         f"SELECT s._row, s.status AS new, t.status AS old FROM {STAGING} AS s "
@@ -156,22 +164,23 @@ def status_changes(session, layer: Layer, mode: str, target_id: int | None,
 
 
 def stored_outside_scope(session, layer: Layer, mode: str, target_id: int | None,
-                         scope: frozenset[int]) -> list:
-    """``(_row,)`` of each staged row that would overwrite a stored feature outside the
-    region scope."""
-    match, params = _stored_row(layer, mode, target_id)
-    visible, scope_params = _visible(layer, "t", scope)
+                         scope: frozenset[int] | None, viewer_agency: str | None = None
+                         ) -> list:
+    """``(_row,)`` of each staged row that would overwrite a stored feature the writer
+    does not see (:func:`visible`)."""
+    match, params = stored_row(layer, mode, target_id)
+    seen, scope_params = visible(layer, "t", scope, viewer_agency)
     return _rows(
         session,
         f"SELECT s._row FROM {STAGING} AS s JOIN {layer.table} AS t ON {match} "
-        f"WHERE NOT {visible} ORDER BY s._row", **scope_params, **params)
+        f"WHERE NOT {seen} ORDER BY s._row", **scope_params, **params)
 
 
 def written_outside_scope(session, layer: Layer, mode: str, target_id: int | None,
                           ids: Sequence[int], scope: frozenset[int]) -> list:
     """``(_row, unlinked)`` of each written row (``ids``) whose derived region is
     outside the scope; ``unlinked``: it lies in no region."""
-    match, params = _stored_row(layer, mode, target_id, written=True)
+    match, params = stored_row(layer, mode, target_id, written=True)
     column = layer.scope_column
     return _rows(
         session,

@@ -16,13 +16,17 @@ def runner(app, db_session, tmp_path, monkeypatch):
 
 def test_users_create_and_list(runner, db_session):
     result = runner.invoke(args=["users", "create", "carol", "--role", "supervisor",
-                                 "--password", "long-enough-pw", "--all-regions"])
+                                 "--password", "long-enough-pw", "--all-regions",
+                                 "--agency", "PPD"])
     assert result.exit_code == 0, result.output
     user = db_session.scalar(select(User).where(User.username == "carol"))
     assert user.role == "supervisor" and user.password_hash.startswith("$argon2id$")
-    assert user.all_regions and user.regions == []
+    assert user.all_regions and user.regions == [] and user.agency == "PPD"
     listing = runner.invoke(args=["users", "list"])
-    assert "carol\tsupervisor\tactive\tall regions" in listing.output
+    assert "carol\tsupervisor\tPPD\tactive\tall regions" in listing.output
+    refused = runner.invoke(args=["users", "create", "dan", "--role", "viewer", "--password",
+                                  "long-enough-pw", "--all-regions", "--agency", "XYZ"])
+    assert refused.exit_code != 0 and "unknown code 'XYZ'" in refused.output
 
 
 @pytest.mark.parametrize(

@@ -111,6 +111,7 @@ def test_parameters_and_statuses_per_operation(document):
     parameters = {p.get("name") or p["$ref"].rsplit("/", 1)[1]: p
                   for p in incidents["get"]["parameters"]}
     assert list(parameters) == ["bbox", "datetime", "category", "outcome", "region", "status",
+                                "agency",
                                 "sortby", "limit", "offset", "f"]
     assert parameters["outcome"]["schema"]["items"]["enum"] == list(
         vocabulary.INCIDENT_OUTCOMES)
@@ -288,9 +289,9 @@ def test_api_conforms_to_its_document(app, sample_layers, token_headers, mode):
     analyst = token_headers("supervisor")
     schema = schemathesis.openapi.from_wsgi(OPENAPI_URL, app, headers=dict(analyst))
     operations = [result.ok() for result in schema.get_all_operations()]
-    # Six per layer, docs, health, an import job, and the planner and risk operations
-    # (schemathesis leaves out the document's own path).
-    assert len(operations) == len(LAYERS) * 6 + 3 + len(analysis_builders())
+    # Six per layer, docs, health, an import job, four of agencies, and the planner and
+    # risk operations (schemathesis leaves out the document's own path).
+    assert len(operations) == len(LAYERS) * 6 + 3 + 4 + len(analysis_builders())
     for operation in operations:
         if mode == GenerationMode.NEGATIVE and not (
                 operation.query or operation.path_parameters or operation.body):
