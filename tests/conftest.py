@@ -121,12 +121,13 @@ def analysis_srid(app) -> int:
 
 @pytest.fixture
 def make_user(db_session):
-    """Create a user with a role; password ``TEST_PASSWORD``."""
+    """Create a user with a role (and an agency, the Border Police by default);
+    password ``TEST_PASSWORD``."""
     from app.auth.users import create_user
 
-    def _make(role: str = "viewer", username: str | None = None):
+    def _make(role: str = "viewer", username: str | None = None, agency: str = "GBP"):
         return create_user(db_session, username or f"{role}-{uuid.uuid4().hex[:6]}", role,
-                           TEST_PASSWORD)
+                           TEST_PASSWORD, agency=agency)
 
     return _make
 
@@ -136,8 +137,8 @@ def token_headers(db_session, make_user):
     """``Authorization`` headers with a fresh token for a new user of ``role``."""
     from app.auth.tokens import create_token
 
-    def _headers(role: str = "viewer") -> dict:
-        _, token = create_token(db_session, make_user(role), "test")
+    def _headers(role: str = "viewer", agency: str = "GBP") -> dict:
+        _, token = create_token(db_session, make_user(role, agency=agency), "test")
         return {"Authorization": f"Bearer {token}"}
 
     return _headers
