@@ -30,6 +30,7 @@ from testsupport.apps import (  # noqa: F401  (re-exported for the tests' import
     role_headers,
     serving,
 )
+from testsupport.agencies import AGENCIES, load_four_agency_incidents
 from testsupport.databases import ThrowawayDatabases, server_url
 
 
@@ -169,6 +170,38 @@ def committed_sample(databases):
     database of its own (``committed_sample_layers``)."""
     app, ids = committed_sample_layers(databases)
     yield app, ids
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def four_agencies(db_session, sample_layers, analysis_srid):
+    """Ids (by external id) of the four-agency fixture's incidents
+    (``testsupport.agencies``), over the sample layers, rolled back after the test."""
+    return load_four_agency_incidents(db_session, analysis_srid)
+
+
+@pytest.fixture
+def agency_headers(token_headers):
+    """``{agency code: bearer headers}`` of a new user of ``role`` in each of the four
+    agencies."""
+    def _headers(role: str = "viewer") -> dict[str, dict]:
+        return {agency: token_headers(role, agency) for agency in AGENCIES}
+
+    return _headers
+
+
+@pytest.fixture(scope="session")
+def committed_four_agencies(databases):
+    """``(app, ids by layer and code, incident ids by external id)``: one committed
+    database per run with the sample layers and the four-agency incidents, for paths
+    that read through connections of their own (mapnik, tiles, a live server)."""
+    app, ids = committed_sample_layers(databases)
+    with app.app_context():
+        incident_ids = load_four_agency_incidents(db.session, app.config["ANALYSIS_SRID"])
+        db.session.commit()
+        db.session.remove()
+    yield app, ids, incident_ids
     with app.app_context():
         db.engine.dispose()
 

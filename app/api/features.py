@@ -39,6 +39,7 @@ from app.extensions import db
 from app.request_json import loads_bounded
 from geo import queries
 from geo.io import export
+from geo.queries.agency_checks import agency_codes
 from geo.io.ingest import SCOPE_FIELD, IngestReport, ingest, patched_feature
 from geo.io.readers import rows_with_geometry
 from geo.layers import LAYER_ALIASES, LAYERS, Layer, get_layer
@@ -85,7 +86,8 @@ def parse_feature_query(layer: Layer, args) -> queries.FeatureQuery:
         statuses=parse_list("status", args.get("status"),
                             status_field.choices if status_field else None),
         region_id=region_id,
-        agencies=parse_list("agency", args.get("agency")) if "agency" in layer.filters else [],
+        agencies=(parse_list("agency", args.get("agency"), agency_codes(db.session))
+                  if args.get("agency") and "agency" in layer.filters else []),
         scope_region_ids=region_scope(),
         viewer_agency=viewer_agency(),
         sort=parse_sortby(args.get("sortby"), layer.sortable),
