@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, scoped_session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 from app.extensions import db
+from testsupport.agencies import AGENCIES, load_four_agency_incidents
 from testsupport.apps import (  # noqa: F401  (re-exported for the tests' imports)
     DATA_DIR,
     TEST_PASSWORD,
@@ -30,7 +31,6 @@ from testsupport.apps import (  # noqa: F401  (re-exported for the tests' import
     role_headers,
     serving,
 )
-from testsupport.agencies import AGENCIES, load_four_agency_incidents
 from testsupport.databases import ThrowawayDatabases, server_url
 
 

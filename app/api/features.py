@@ -39,10 +39,10 @@ from app.extensions import db
 from app.request_json import loads_bounded
 from geo import queries
 from geo.io import export
-from geo.queries.agency_checks import agency_codes
 from geo.io.ingest import SCOPE_FIELD, IngestReport, ingest, patched_feature
 from geo.io.readers import rows_with_geometry
 from geo.layers import LAYER_ALIASES, LAYERS, Layer, get_layer
+from geo.queries.agency_checks import agency_codes
 from geo.transactions import unit_of_work
 
 GEOJSON_MIME = "application/geo+json"

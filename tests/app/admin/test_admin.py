@@ -121,7 +121,8 @@ def test_create_a_user_with_regions(client, admin, db_session, sample_layers):
     (record,) = records(db_session, "user", user.id)
     assert record.action == "create" and record.before is None
     assert record.after == {"username": "kk-viewer", "role": "viewer", "active": True,
-                            "agency": "GBP", "all_regions": False, "regions": ["T-KK"], "locked_until": None}
+                            "agency": "GBP", "all_regions": False, "regions": ["T-KK"],
+                            "locked_until": None}
     assert record.user_id == admin.id and record.username == admin.username
     assert record.method == "POST" and record.path == "/admin/users"
     assert "long-enough-pw" not in audit_text([record]) and "argon2" not in audit_text([record])
