@@ -10,6 +10,7 @@ from app import audit
 from app.api import bp
 from app.api.downloads import streamed_file
 from app.api.params import ParameterError, parse_datetime_interval, parse_int
+from app.auth.scope import viewer_agency
 from app.extensions import db
 
 DEFAULT_LIMIT = 100
@@ -33,7 +34,7 @@ def parse_audit_query(args) -> audit.AuditQuery:
         values[name] = value or None
     start, end = parse_datetime_interval(args.get("datetime"))
     return audit.AuditQuery(
-        **values, start=start, end=end,
+        **values, start=start, end=end, viewer_agency=viewer_agency(),
         limit=parse_int("limit", args.get("limit"), DEFAULT_LIMIT, 1, MAX_LIMIT),
         offset=parse_int("offset", args.get("offset"), 0, 0, MAX_OFFSET))
 

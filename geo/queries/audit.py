@@ -23,7 +23,8 @@ from datetime import datetime
 
 from sqlalchemy import text
 
-from geo.layers import Layer, get_layer
+from geo.layers import INCIDENTS, Layer, get_layer
+from geo.scope import VIEWER_PARAMETER, visibility_condition
 
 ACTOR_FIELDS = ("user_id", "username", "ip", "method", "path")
 # The columns of a record, in the order the API and the CSV export give them.
@@ -137,7 +138,10 @@ class AuditQuery:
     layer's ``entity`` also matches the records written under its older names, e.g.
     ``crossing_points`` those of ``crossings``);
     ``start``/``end`` bound the record's time (closed interval, timezone-aware);
-    ``limit`` None means every matching record.
+    ``limit`` None means every matching record. ``viewer_agency`` (``geo.scope``)
+    keeps, of the records about incidents, those whose feature (as written, else as it
+    was before a delete) that agency sees; records written before incidents had an
+    agency count as released to all (they were). None: every record.
     """
 
     user: str | None = None
@@ -146,8 +150,17 @@ class AuditQuery:
     entity_id: str | None = None
     start: datetime | None = None
     end: datetime | None = None
+    viewer_agency: str | None = None
     limit: int | None = 100
     offset: int = 0
+
+
+# The originating agency and releasability of the incident a record holds (after, else
+# before), for geo.scope's rule: a lateral row with the columns the rule reads.
+_RECORD_FEATURE = (
+    "(SELECT COALESCE(after, before) -> 'properties' ->> 'agency' AS agency, "
+    "COALESCE(COALESCE(after, before) -> 'properties' -> 'releasability', "
+    "'\"all\"'::jsonb) AS releasability) AS snap")
 
 
 def entity_names(entity: str) -> list[str]:
@@ -176,6 +189,11 @@ def _where(query: AuditQuery) -> tuple[str, dict]:
     if query.end is not None:
         conditions.append("at <= :end")
         params["end"] = query.end
+    if query.viewer_agency is not None:
+        conditions.append(f"(entity <> ALL(:releasable_entities) OR EXISTS (SELECT 1 FROM "
+                          f"{_RECORD_FEATURE} WHERE {visibility_condition('snap.')}))")
+        params["releasable_entities"] = entity_names(INCIDENTS.name)
+        params[VIEWER_PARAMETER] = query.viewer_agency
     return " AND ".join(conditions), params
 
 

@@ -112,3 +112,32 @@ def test_writes_keep_to_the_writers_agency(client, four_agencies, agency_headers
                             json={"properties": {"releasability": "agency"}})
     assert response.status_code == 403
     assert response.get_json()["field"] == "releasability"
+
+
+def test_the_change_history_keeps_to_the_rule(client, four_agencies, token_headers):
+    ppd = token_headers("analyst", "PPD")
+    feature = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [45.0, 41.4]},
+               "properties": {"source": SOURCE, "external_id": "PPD-SECRET",
+                              "occurred_at": "2026-10-20T10:00:00Z", "category": "other",
+                              "releasability": "agency",
+                              "description": "SYNTHETIC secret history"}}
+    response = client.post("/api/v1/incidents", headers=ppd, json=feature)
+    assert response.status_code == 201
+    secret = response.get_json()["id"]
+    assert client.patch(f"/api/v1/incidents/{secret}", headers=ppd,
+                        json={"properties": {"persons_count": 4}}).status_code == 200
+
+    def history(agency):
+        response = client.get("/api/v1/audit", headers=token_headers("admin", agency),
+                              query_string={"entity": "incidents",
+                                            "entity_id": str(secret)})
+        assert response.status_code == 200
+        return response.get_json()
+
+    assert [r["action"] for r in history("PPD")["records"]] == ["update", "create"]
+    hidden = history("GBP")
+    assert hidden["records"] == [] and hidden["numberMatched"] == 0
+    # The whole trail of another agency's admin holds no trace of it either.
+    response = client.get("/api/v1/audit", headers=token_headers("admin", "MD"),
+                          query_string={"f": "csv"})
+    assert "secret history" not in response.get_data(as_text=True)
