@@ -28,7 +28,7 @@ class Record:
     agency: str
     releasability: str | list[str]
     aggregate: bool
-    region: str
+    region: str | None  # the region it lies in and its reporting unit (None: none)
     lon: float
     lat: float
     occurred_at: str
@@ -67,10 +67,17 @@ def counts(agency: str | None, record: Record) -> bool:
 def load_four_agency_incidents(session, analysis_srid: int) -> dict[str, int]:
     """Insert the fixture's incidents (after the sample layers) with their derived
     links; returns their ids by external id."""
+    return insert_records(session, records(), analysis_srid)
+
+
+def insert_records(session, rows, analysis_srid: int, source: str = SOURCE
+                   ) -> dict[str, int]:
+    """Insert ``rows`` (:class:`Record`) as incidents of ``source`` with their derived
+    links; returns their ids by external id."""
     from geo.queries import derive_links
 
     ids = {}
-    for record in records():
+    for record in rows:
         ids[record.external_id] = session.execute(text(
             "INSERT INTO incidents (source, external_id, occurred_at, category, "
             "outcome, persons_count, description, source_reliability, "
@@ -80,7 +87,7 @@ def load_four_agency_incidents(session, analysis_srid: int) -> dict[str, int]:
             "'synthetic', 'validated', "
             ":agency, :region, CAST(:releasability AS jsonb), :aggregate, "
             "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)) RETURNING id"),
-            {"source": SOURCE, "external_id": record.external_id,
+            {"source": source, "external_id": record.external_id,
              "occurred_at": record.occurred_at,
              "description": f"SYNTHETIC {record.external_id} detail",
              "agency": record.agency, "region": record.region,
