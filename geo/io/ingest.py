@@ -281,7 +281,7 @@ class Ingestion:
             return
         session, layer, mode, target = self.session, self.layer, self.mode, self.target_id
         seen = staging.visible(layer, "t", self.scope_region_ids, self.viewer_agency)
-        agency_checks.fill_agency(session, layer, mode, target, self.agency, *seen)
+        agency_checks.fill_defaults(session, layer, mode, target, self.agency, *seen)
         unknown = agency_checks.unknown_codes(session)
         if unknown:
             known = ", ".join(agency_checks.agency_codes(session))
@@ -301,7 +301,6 @@ class Ingestion:
                 for r in agency_checks.other_agencies_rows(
                     session, layer, mode, target, self.edit_agency, *seen)),
                 permission=True)
-        agency_checks.fill_release(session, layer, mode, target)
         if self.release_agency is not None:
             self._record((
                 RowError(r._row, "releasability",

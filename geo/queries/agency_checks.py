@@ -21,30 +21,25 @@ def _rows(session, sql: str, **params) -> list:
     return session.execute(text(sql), params).all()
 
 
-def fill_agency(session, layer: Layer, mode: str, target_id: int | None,
-                agency: str | None, seen: str, seen_params: dict) -> None:
-    """Give each staged row without an agency the stored record's (when the writer
-    sees it), else ``agency`` (the writer's; None leaves it empty: an error)."""
-    match, params = stored_row(layer, mode, target_id)
-    session.execute(text(
-        f"UPDATE {STAGING} AS s SET agency = COALESCE((SELECT t.agency FROM {layer.table} "
-        f"AS t WHERE {match} AND {seen} LIMIT 1), CAST(:default_agency AS text)) "
-        "WHERE s.agency IS NULL"), {**params, **seen_params, "default_agency": agency})
-
-
-def fill_release(session, layer: Layer, mode: str, target_id: int | None) -> None:
-    """Give each staged row without a releasability or aggregate flag the stored
+def fill_defaults(session, layer: Layer, mode: str, target_id: int | None,
+                  agency: str | None, seen: str, seen_params: dict) -> None:
+    """Give each staged row what it does not give, in one statement: its agency is the
+    stored record's (when the writer sees it), else ``agency`` (the writer's; None
+    leaves it empty: an error); its releasability and aggregate flag are the stored
     record's, else its agency's defaults (``agencies.default_*``)."""
     match, params = stored_row(layer, mode, target_id)
-    stored = f"(SELECT t.{{0}} FROM {layer.table} AS t WHERE {match} LIMIT 1)"
     session.execute(text(
-        f"UPDATE {STAGING} AS s SET "
-        f"releasability = COALESCE(s.releasability, {stored.format('releasability')}, "
+        f"UPDATE {STAGING} AS u SET agency = f.agency, "
+        "releasability = COALESCE(u.releasability, f.stored_releasability, "
         "a.default_releasability), "
-        f"aggregate = COALESCE(s.aggregate, {stored.format('aggregate')}, "
-        "a.default_aggregate) "
-        "FROM agencies AS a WHERE a.code = s.agency "
-        "AND (s.releasability IS NULL OR s.aggregate IS NULL)"), params)
+        "aggregate = COALESCE(u.aggregate, f.stored_aggregate, a.default_aggregate) "
+        "FROM (SELECT s._row, COALESCE(s.agency, t.agency, CAST(:default_agency AS text)) "
+        "AS agency, t.releasability AS stored_releasability, "
+        f"t.aggregate AS stored_aggregate FROM {STAGING} AS s "
+        f"LEFT JOIN {layer.table} AS t ON {match} AND {seen} "
+        "WHERE s.agency IS NULL OR s.releasability IS NULL OR s.aggregate IS NULL) AS f "
+        "LEFT JOIN agencies AS a ON a.code = f.agency WHERE u._row = f._row"),
+        {**params, **seen_params, "default_agency": agency})
 
 
 def unknown_codes(session) -> list:

@@ -3,8 +3,8 @@ region) and every agency with and without a region scope, what each read path sh
 exactly what the rule computed in Python (``testsupport.agencies.sees``) allows.
 
 Each example writes its incidents and deletes them (all in the test's transaction,
-rolled back at its end); the users are made once. The paths compared: the REST list, get by id and CSV export, OGC API Features
-items and item, and the vector tiles' incident ids.
+rolled back at its end); the users are made once. The paths compared: the REST list,
+get by id and CSV export, OGC API Features items and item.
 """
 
 from __future__ import annotations

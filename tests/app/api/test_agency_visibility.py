@@ -141,3 +141,40 @@ def test_the_change_history_keeps_to_the_rule(client, four_agencies, token_heade
     response = client.get("/api/v1/audit", headers=token_headers("admin", "MD"),
                           query_string={"f": "csv"})
     assert "secret history" not in response.get_data(as_text=True)
+
+
+def test_reporting_unit_is_a_region_code_and_a_restricted_writers_own(
+        client, db_session, four_agencies, make_user):
+    from app.auth.tokens import create_token
+    from app.auth.users import create_user
+
+    feature = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [45.0, 41.4]},
+               "properties": {"source": SOURCE, "external_id": "RU-1", "category": "other",
+                              "occurred_at": "2026-10-20T10:00:00Z",
+                              "reporting_unit": "T-KA"}}
+    unrestricted = client.post("/api/v1/incidents", json=feature,
+                               headers=_bearer(db_session, make_user("analyst")))
+    assert unrestricted.status_code == 201
+    assert unrestricted.get_json()["properties"]["reporting_unit"] == "T-KA"
+    feature["properties"].update(external_id="RU-2", reporting_unit="NOWHERE")
+    response = client.post("/api/v1/incidents", json=feature,
+                           headers=_bearer(db_session, make_user("analyst")))
+    assert response.status_code == 422
+    assert response.get_json()["errors"][0]["field"] == "reporting_unit"
+    kk = create_user(db_session, "kk-writer", "analyst", "long-enough-pw", ["T-KK"],
+                     all_regions=False, agency="MD")
+    _, token = create_token(db_session, kk, "t")
+    for unit in ("T-KA", "NOWHERE"):  # the same refusal, whether the region exists or not
+        feature["properties"].update(external_id="RU-3", reporting_unit=unit)
+        response = client.post("/api/v1/incidents", json=feature,
+                               headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 403, response.get_json()
+        assert response.get_json()["field"] == "reporting_unit"
+        assert "not one of your regions (T-KK)" in response.get_json()["detail"]
+
+
+def _bearer(db_session, user) -> dict:
+    from app.auth.tokens import create_token
+
+    _, token = create_token(db_session, user, "t")
+    return {"Authorization": f"Bearer {token}"}
