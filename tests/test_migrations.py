@@ -101,3 +101,39 @@ def test_risk_records_cannot_be_changed_or_deleted(db_session, make_user, sample
         with pytest.raises(DBAPIError, match="are records and cannot be changed or deleted"), \
                 db_session.begin_nested():
             db_session.execute(text(statement), {"id": assessment_id})
+
+
+def test_agencies_migration_gives_existing_data_to_the_border_police(databases):
+    """Existing users and incidents become the Border Police's, released to all and
+    counted; the downgrade refuses while a record is not released to all."""
+    scratch = make_app(databases.create())
+    with scratch.app_context():
+        flask_migrate.upgrade(revision="c4d8e2a91b37")
+        db.session.execute(text(
+            "INSERT INTO users (username, password_hash, role, active, failed_logins, "
+            "all_regions) VALUES ('old', 'x', 'analyst', true, 0, true)"))
+        db.session.execute(text(
+            "INSERT INTO incidents (source, external_id, occurred_at, category, outcome, "
+            "persons_count, source_reliability, information_credibility, status, geom) "
+            "VALUES ('old', 'O-1', now(), 'other', 'actual', 1, 'X', 4, 'draft', "
+            "ST_SetSRID(ST_MakePoint(45, 41.5), 4326))"))
+        db.session.commit()
+        flask_migrate.upgrade()
+        assert db.session.execute(text("SELECT agency FROM users")).scalar_one() == "GBP"
+        assert db.session.execute(text(
+            "SELECT agency, reporting_unit, releasability, aggregate FROM incidents"
+        )).one() == ("GBP", None, "all", True)
+        assert db.session.execute(text(
+            "SELECT code FROM agencies ORDER BY code")).scalars().all() == [
+            "GBP", "IAD", "MD", "PPD"]
+        db.session.execute(text("UPDATE incidents SET releasability = '\"agency\"'"))
+        db.session.commit()
+        with pytest.raises(Exception, match="not released to all agencies"):
+            flask_migrate.downgrade(revision="c4d8e2a91b37")
+        db.session.rollback()
+        db.session.execute(text("UPDATE incidents SET releasability = '\"all\"'"))
+        db.session.commit()
+        flask_migrate.downgrade(revision="c4d8e2a91b37")
+        assert "agency" not in {c["name"] for c in inspect(db.engine).get_columns("users")}
+        db.session.remove()
+        db.engine.dispose()

@@ -351,11 +351,11 @@ def test_users_create_with_regions_and_set_regions(runner, db_session, sample_la
     result = runner.invoke(args=["users", "create", "kakheti-analyst", "--role", "analyst",
                                  "--password", "long-enough-pw", "--region", "T-KA"])
     assert result.exit_code == 0, result.output
-    assert "(analyst; T-KA)" in result.output
+    assert "(analyst; GBP; T-KA)" in result.output
     user = db_session.scalar(select(User).where(User.username == "kakheti-analyst"))
     assert [r.code for r in user.regions] == ["T-KA"]
     listing = runner.invoke(args=["users", "list"])
-    assert "kakheti-analyst\tanalyst\tactive\tT-KA" in listing.output
+    assert "kakheti-analyst\tanalyst\tGBP\tactive\tT-KA" in listing.output
 
     both = runner.invoke(args=["users", "set-regions", "kakheti-analyst", "T-KK", "T-KA"])
     assert both.exit_code == 0 and "kakheti-analyst: T-KA,T-KK" in both.output
@@ -374,7 +374,7 @@ def test_users_create_with_regions_and_set_regions(runner, db_session, sample_la
     db_session.refresh(user)
     assert user.regions == [] and not user.all_regions
     listing = runner.invoke(args=["users", "list"])
-    assert "kakheti-analyst\tanalyst\tactive\tno region" in listing.output
+    assert "kakheti-analyst\tanalyst\tGBP\tactive\tno region" in listing.output
 
     records = db_session.scalars(select(AuditRecord).where(
         AuditRecord.entity == "user", AuditRecord.entity_id == str(user.id))

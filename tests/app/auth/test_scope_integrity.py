@@ -217,7 +217,7 @@ def test_migration_keeps_current_access_and_restricts_deletes(databases):
             "INSERT INTO user_regions SELECT u.id, r.id FROM users u, regions r "
             "WHERE u.username = 'kept'"))
         db.session.commit()
-        flask_migrate.upgrade()
+        flask_migrate.upgrade(revision="a2a7b180d7ef")  # the region scope flag
         flags = dict(db.session.execute(text("SELECT username, all_regions FROM users")).all())
         assert flags == {"open": True, "kept": False}
         rule = db.session.scalar(text(

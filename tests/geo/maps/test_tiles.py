@@ -170,7 +170,7 @@ def test_tilejson_names_each_fields_type_and_the_clustering():
         "minzoom": 0, "maxzoom": 22,
         "fields": {"occurred_at": "String", "category": "String", "outcome": "String",
                    "status": "String", "persons_count": "Number", "region_id": "Number",
-                   "count": "Number"}}
+                   "agency": "String", "count": "Number"}}
     assert tiles.tilejson_vector_layer(CROSSINGS)["fields"] == {
         "code": "String", "name": "String", "kind": "String", "neighbour_country": "String",
         "status": "String", "region_id": "Number"}
