@@ -401,7 +401,7 @@ def test_users_create_with_regions_and_set_regions(runner, db_session, sample_la
     assert both.exit_code == 1 and "not both" in both.output
     everywhere = runner.invoke(args=["users", "create", "y", "--role", "viewer",
                                      "--password", "long-enough-pw", "--all-regions"])
-    assert everywhere.exit_code == 0 and "(viewer; every region)" in everywhere.output
+    assert everywhere.exit_code == 0 and "(viewer; GBP; every region)" in everywhere.output
     assert db_session.scalar(select(User.all_regions).where(User.username == "y")) is True
 
 
