@@ -56,12 +56,15 @@ _ERROR_DESCRIPTIONS = {
          "expired or revoked.",
     403: "Signed in, but not allowed: the role is too low for this operation, the "
          "request names a region outside the caller's regions (`field` is `region`), or "
-         "(writes) a feature lies or would lie outside them, or sets an incident status "
-         "above the caller's role (`errors` lists them). Nothing was written.",
-    404: "No feature with this id, or none in the caller's regions (a GET, PATCH or "
-         "DELETE of another region's feature is answered alike), or no such path.",
+         "(writes) a feature lies or would lie outside them, sets an incident status "
+         "above the caller's role, changes another agency's incident (`field` "
+         "`agency`) or its releasability (`releasability`), or names a reporting unit "
+         "outside them (`errors` lists them). Nothing was written.",
+    404: "No feature with this id, or none that the caller may see: outside their "
+         "regions, or an incident not released to their agency (a GET, PATCH or DELETE "
+         "of such a feature is answered alike), or no such path.",
     409: "A feature with the same natural key already exists (`errors` lists them; its "
-         "id only when it lies in the caller's regions), or (delete) records that cannot "
+         "id only when the caller may see it), or (delete) records that cannot "
          "change refer to the feature, or users are restricted to the region (`users` "
          "names them).",
     413: "The request body is larger than the server accepts (MAX_BODY_MB).",
