@@ -31,6 +31,9 @@ class ServiceContext:
         The caller's region scope (``app.auth.scope.region_scope``); None: unrestricted.
     scope_codes : tuple of str or None
         The codes of those regions, sorted; None: unrestricted.
+    agency : str or None
+        The caller's agency (``app.auth.scope.viewer_agency``): the incidents it sees
+        in detail, and counts in aggregates (``geo.scope``); None: every record.
     analysis_srid : int
         EPSG code of the metric analysis CRS, e.g. 32638.
     max_cells : int
@@ -46,6 +49,7 @@ class ServiceContext:
     service_root: str
     scope: frozenset[int] | None
     scope_codes: tuple[str, ...] | None
+    agency: str | None
     analysis_srid: int
     max_cells: int
     wms_max_size: int

@@ -12,7 +12,8 @@ parameter, named) or 404 (no such collection or item).
 
 A user restricted to regions (``app.auth.scope``) reads only their regions' items
 (``geo.maps.ogc_features`` says how each collection is restricted); an item outside the
-scope is 404, as if it did not exist.
+scope is 404, as if it did not exist; so is an incident not released to the caller's
+agency (``geo.scope``), and collection extents are those of what the caller sees.
 """
 
 from __future__ import annotations
@@ -119,7 +120,7 @@ def conformance(req: OgcRequest) -> Answer:
 def _collection_document(req: OgcRequest, collection: Layer) -> dict:
     url = f"{req.base_url}/collections/{collection.name}"
     extent = ogc_features.collection_extent(req.context.session, collection,
-                                            req.context.scope)
+                                            req.context.scope, req.context.agency)
     return {
         "id": collection.name,
         "title": collection.title,
@@ -251,8 +252,8 @@ def _offset(args: dict) -> int:
     return int(value)
 
 
-def _items_query(collection: Layer, args: dict, scope: frozenset[int] | None
-                 ) -> queries.FeatureQuery:
+def _items_query(collection: Layer, args: dict, scope: frozenset[int] | None,
+                 agency: str | None) -> queries.FeatureQuery:
     filters = {f.name: f for f in collection.queryables}
     unknown = sorted(set(args) - ITEM_PARAMETERS - set(filters))
     if unknown:
@@ -267,7 +268,7 @@ def _items_query(collection: Layer, args: dict, scope: frozenset[int] | None
         equals={name: ogc_features.parse_property_value(filters[name], args[name])
                 for name in filters if name in args},
         sort=[("id", False)], limit=_limit(args), offset=_offset(args),
-        scope_region_ids=scope,
+        scope_region_ids=scope, viewer_agency=agency,
     )
 
 
@@ -303,7 +304,7 @@ def _settings(req: OgcRequest) -> tuple[int, int]:
 
 def get_collection_items(req: OgcRequest, collection_id: str) -> Answer:
     collection = _collection(collection_id)
-    query = _items_query(collection, req.args, req.context.scope)
+    query = _items_query(collection, req.args, req.context.scope, req.context.agency)
     crs = _output_crs(req.args, "crs")
     page = ogc_features.items(req.context.session, collection, query, crs, *_settings(req))
     url = f"{req.base_url}/collections/{collection.name}/items"
@@ -335,7 +336,8 @@ def get_collection_item(req: OgcRequest, collection_id: str, feature_id: str) ->
     feature = None
     if feature_id.isascii() and feature_id.isdigit() and len(feature_id) < 10:
         feature = ogc_features.item(req.context.session, collection, int(feature_id), crs,
-                                    *_settings(req), scope_region_ids=req.context.scope)
+                                    *_settings(req), scope_region_ids=req.context.scope,
+                                    viewer_agency=req.context.agency)
     if feature is None:
         raise OgcApiError(404, "NotFound", f"no item {feature_id!r} in {collection.name}")
     url = f"{req.base_url}/collections/{collection.name}/items/{feature_id}"

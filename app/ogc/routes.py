@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Response, current_app, render_template, request
 
-from app.auth.scope import region_codes_in_scope, region_scope
+from app.auth.scope import region_codes_in_scope, region_scope, viewer_agency
 from app.errors import register_error_format
 from app.extensions import db
 from app.ogc import bp, features, wms
@@ -23,7 +23,8 @@ def service_context() -> ServiceContext:
     return ServiceContext(
         session=db.session, database_url=config["SQLALCHEMY_DATABASE_URI"],
         service_root=request.url_root, scope=region_scope(),
-        scope_codes=region_codes_in_scope(), analysis_srid=config["ANALYSIS_SRID"],
+        scope_codes=region_codes_in_scope(), agency=viewer_agency(),
+        analysis_srid=config["ANALYSIS_SRID"],
         max_cells=config["HOTSPOT_MAX_CELLS"],
         wms_max_size=int(config.get("WMS_MAX_SIZE", 4096)), render_html=render_template)
 

@@ -28,7 +28,7 @@ from urllib.parse import urlencode
 from flask import Response, current_app, request
 
 from app.api.params import ParameterError, parse_datetime_interval, parse_list
-from app.auth.scope import region_scope
+from app.auth.scope import region_scope, viewer_agency
 from app.extensions import db
 from app.ogc import bp
 from app.ogc.features import OgcApiError, exception_answer
@@ -36,10 +36,11 @@ from app.ogc.routes import respond
 from geo import queries
 from geo.layers import TILE_LAYERS, Layer
 from geo.maps import tiles, tiling
+from geo.queries.agency_checks import agency_codes
 
 MVT_MIME = "application/vnd.mapbox-vector-tile"
 CACHE_CONTROL = "private, max-age=60"
-TILE_PARAMETERS = ("datetime", "time", "category", "outcome", "status")
+TILE_PARAMETERS = ("datetime", "time", "category", "outcome", "status", "agency")
 
 
 def _tile_layer(name: str) -> Layer:
@@ -68,9 +69,15 @@ def _filters(layer: Layer, args) -> queries.FeatureQuery:
         return parse_list(name, args.get(name),
                           layer.field(name).choices if name in names else None)
 
+    agencies = []
+    if args.get("agency"):
+        if not layer.releasable:
+            raise ParameterError("agency", f"{layer.name} has no agency")
+        agencies = parse_list("agency", args["agency"], agency_codes(db.session))
     return queries.FeatureQuery(
         start=start, end=end, categories=choices("category"), outcomes=choices("outcome"),
-        statuses=choices("status"), limit=None, scope_region_ids=region_scope())
+        statuses=choices("status"), agencies=agencies, limit=None,
+        scope_region_ids=region_scope(), viewer_agency=viewer_agency())
 
 
 @bp.get("/tiles/<layer_name>/<int:z>/<int:x>/<int:y>.mvt")
@@ -111,9 +118,11 @@ def _tile_cache() -> tiles.TileCache | None:
 
 
 def _scope_key(query: queries.FeatureQuery) -> str:
-    """The region scope as part of a tile's version key ('all' when unrestricted)."""
+    """The region scope and the viewer's agency as part of a tile's version key ('all'
+    when unrestricted): two callers who see different records never share a tile."""
     scope = query.scope_region_ids
-    return "scope=all" if scope is None else "scope=" + ",".join(map(str, sorted(scope)))
+    regions = "scope=all" if scope is None else "scope=" + ",".join(map(str, sorted(scope)))
+    return f"{regions}|agency={query.viewer_agency or 'all'}"
 
 
 @bp.get("/tiles/<layer_name>.json")
@@ -124,7 +133,8 @@ def tilejson(layer_name: str):
     except (ParameterError, OgcApiError) as exc:
         return respond(exception_answer(exc))
     query = f"?{urlencode(request.args)}" if request.args else ""
-    bounds = (tiles.layer_bounds(db.session, tile_layer, filters.scope_region_ids)
+    bounds = (tiles.layer_bounds(db.session, tile_layer, filters.scope_region_ids,
+                                 filters.viewer_agency)
               or (-180.0, -85.0511, 180.0, 85.0511))
     document = {
         "tilejson": "3.0.0",

@@ -286,10 +286,11 @@ METADATA_RECHECK_SECONDS = 1.0
 
 def service_metadata(context: ServiceContext) -> ServiceMetadata:
     """Layer extents and the incidents' time extent, of the features in the caller's
-    region scope only (the capabilities reveal no more than the maps), cached by the
-    data versions."""
-    scope = context.scope
-    database = (context.database_url, None if scope is None else tuple(sorted(scope)))
+    region scope that their agency sees only (the capabilities reveal no more than the
+    maps), cached by the data versions."""
+    scope, agency = context.scope, context.agency
+    database = (context.database_url, None if scope is None else tuple(sorted(scope)),
+                agency)
     cached = _METADATA.get(database)
     now = time.monotonic()
     if cached is not None and now - cached[0] < METADATA_RECHECK_SECONDS:
@@ -303,10 +304,10 @@ def service_metadata(context: ServiceContext) -> ServiceMetadata:
     extents = {"countries": world}
     for name, layer in MAP_LAYERS.items():
         if layer.scope_column is not None:
-            extents[name] = queries.layer_extent(session, layer, scope)
+            extents[name] = queries.layer_extent(session, layer, scope, agency)
     extents["hotspots"] = extents["regions"]
     extents["density"] = extents["incidents"]
-    time_extent = queries.layer_time_extent(session, INCIDENTS, scope)
+    time_extent = queries.layer_time_extent(session, INCIDENTS, scope, agency)
     if time_extent is not None:
         time_extent = tuple(t.astimezone(UTC) for t in time_extent)
     found = ServiceMetadata(extents, time_extent)
@@ -528,7 +529,8 @@ def _map_request(context: ServiceContext, params: Params, version: str,
                              height=height, fmt=fmt, transparent=_parse_bool(params,
                                                                              "TRANSPARENT"),
                              bgcolor=_parse_bgcolor(params), time=window, region=region,
-                             scope=context.scope, analysis_srid=context.analysis_srid,
+                             scope=context.scope, agency=context.agency,
+                             analysis_srid=context.analysis_srid,
                              categories=_parse_words(params, "CATEGORY", INCIDENT_CATEGORIES),
                              outcome=_parse_words(params, "OUTCOME", INCIDENT_OUTCOMES))
 
@@ -606,7 +608,8 @@ def get_feature_info(context: ServiceContext, params: Params, version: str) -> A
         features += queries.features_at_point(
             context.session, name, float(lon[4]), float(lat[4]), envelope, int(count_text),
             start, end, region_id, categories=map_request.categories,
-            outcomes=map_request.outcome, scope_region_ids=map_request.scope)
+            outcomes=map_request.outcome, scope_region_ids=map_request.scope,
+            viewer_agency=map_request.agency)
     return _feature_info_response(features, info_format)
 
 

@@ -10,6 +10,7 @@ from datetime import datetime
 
 import numpy as np
 
+from geo import releasability
 from geo.crs import DEFAULT_ANALYSIS_SRID, MAP_CRS
 from geo.errors import ParameterError
 from geo.layers import MAP_LAYERS
@@ -60,6 +61,10 @@ class MapRequest:
     scope : frozenset of int or None
         The caller's region scope (ids, ``app.auth.scope.region_scope``): only features
         of these regions are drawn on every layer but ``countries``; None: unrestricted.
+    agency : str or None
+        The caller's agency (``geo.scope``): the incidents layer draws only what it
+        sees in detail, hotspots and density count what it may count; None: every
+        record (the system).
     categories : tuple of str
         Incident categories (keys of ``geo.vocabulary.INCIDENT_CATEGORIES``) drawn by
         incidents, hotspots and density; empty = all.
@@ -87,6 +92,7 @@ class MapRequest:
     time: tuple[datetime | None, datetime | None] | None = None
     region: str | None = None
     scope: frozenset[int] | None = None
+    agency: str | None = None
     analysis_srid: int = DEFAULT_ANALYSIS_SRID
     categories: tuple[str, ...] = ()
     outcome: tuple[str, ...] = ()
@@ -136,6 +142,8 @@ def validate(request: MapRequest) -> tuple[str, ...]:
                                  + ", ".join(allowed))
     if request.scope is not None and not all(isinstance(r, int) for r in request.scope):
         raise ParameterError("scope", "region ids must be integers")
+    if request.agency is not None and not releasability.CODE.match(request.agency):
+        raise ParameterError("agency", "must be an agency code such as GBP")
     if request.segment_levels is not None:
         for segment_id, level in request.segment_levels.items():
             if not isinstance(segment_id, int) or level not in RISK_LEVEL_COLOURS:

@@ -95,23 +95,26 @@ _extents_lock = threading.Lock()
 
 
 def collection_extent(session, collection: Layer,
-                      scope_region_ids: frozenset[int] | None = None) -> dict:
+                      scope_region_ids: frozenset[int] | None = None,
+                      viewer_agency: str | None = None) -> dict:
     """The OGC ``extent`` of a collection: spatial bbox (CRS84) and, for temporal
     collections, the interval of its time field; of the features in the region scope
-    ``scope_region_ids`` only (None: unrestricted), so that the metadata reveals no
-    more than the items. Cached until the data changes."""
+    ``scope_region_ids`` that ``viewer_agency`` sees only (None: unrestricted), so that
+    the metadata reveals no more than the items. Cached until the data changes."""
     versions = queries.result_versions(session)
-    key = (collection.name, None if scope_region_ids is None else tuple(sorted(scope_region_ids)))
+    key = (collection.name, None if scope_region_ids is None else tuple(sorted(scope_region_ids)),
+           viewer_agency)
     with _extents_lock:
         cached = _extents.get(key)
         if cached is not None and cached[0] == versions:
             return cached[1]
     if collection is HOTSPOTS:
         bbox = queries.layer_extent(session, REGIONS, scope_region_ids)
-        times = _hotspot_window(session, scope_region_ids)
+        times = _hotspot_window(session, scope_region_ids, viewer_agency)
     else:
-        bbox = queries.layer_extent(session, collection, scope_region_ids)
-        times = queries.layer_time_extent(session, collection, scope_region_ids)
+        bbox = queries.layer_extent(session, collection, scope_region_ids, viewer_agency)
+        times = queries.layer_time_extent(session, collection, scope_region_ids,
+                                          viewer_agency)
     extent: dict = {"spatial": {"bbox": [list(bbox) if bbox else [-180, -90, 180, 90]],
                                 "crs": CRS84}}
     if times is not None:
@@ -150,35 +153,41 @@ def items(session, collection: Layer, query: queries.FeatureQuery, crs: OutputCr
 
 
 def item(session, collection: Layer, feature_id: int, crs: OutputCrs, max_cells: int,
-         analysis_srid: int, scope_region_ids: frozenset[int] | None = None) -> str | None:
+         analysis_srid: int, scope_region_ids: frozenset[int] | None = None,
+         viewer_agency: str | None = None) -> str | None:
     """One item as GeoJSON Feature text, or None when there is no such id (or it is
-    outside the region scope ``scope_region_ids``; None: unrestricted)."""
+    outside the region scope ``scope_region_ids``, or ``viewer_agency`` does not see
+    it; None: unrestricted)."""
     page = items(session, collection, queries.FeatureQuery(
-        ids=[feature_id], limit=1, sort=[("id", False)], scope_region_ids=scope_region_ids),
-        crs, max_cells, analysis_srid)
+        ids=[feature_id], limit=1, sort=[("id", False)], scope_region_ids=scope_region_ids,
+        viewer_agency=viewer_agency), crs, max_cells, analysis_srid)
     return page.features[1:-1].strip() if page.number_returned else None
 
 
-def _hotspot_window(session, scope_region_ids: frozenset[int] | None = None
-                    ) -> tuple[datetime, datetime] | None:
-    """The 90 days ending at the latest incident (of the region scope, when given: the
-    window reveals nothing of other regions' incidents)."""
-    times = queries.layer_time_extent(session, INCIDENTS, scope_region_ids)
+def _hotspot_window(session, scope_region_ids: frozenset[int] | None = None,
+                    viewer_agency: str | None = None) -> tuple[datetime, datetime] | None:
+    """The 90 days ending at the latest incident (of the region scope that
+    ``viewer_agency`` sees, when given: the window reveals nothing of other regions'
+    incidents, nor of records hidden from the viewer)."""
+    times = queries.layer_time_extent(session, INCIDENTS, scope_region_ids, viewer_agency)
     return None if times is None else (times[1] - HOTSPOT_WINDOW, times[1])
 
 
 def hotspot_cells(session, max_cells: int, analysis_srid: int,
-                  scope_region_ids: frozenset[int] | None = None) -> list[dict]:
+                  scope_region_ids: frozenset[int] | None = None,
+                  viewer_agency: str | None = None) -> list[dict]:
     """The Gi* cells of the default analysis (see the module), as GeoJSON Features
     (EPSG:4326); [] when there is no data or too little for Gi*. With a region scope
-    (region ids): over the extent of those regions, from their incidents only."""
-    window = _hotspot_window(session, scope_region_ids)
+    (region ids): over the extent of those regions, from their incidents only; with a
+    viewer agency, counting what it may count (``geo.scope.counted_condition``)."""
+    window = _hotspot_window(session, scope_region_ids, viewer_agency)
     bbox = queries.layer_extent(session, REGIONS, scope_region_ids)
     if window is None or bbox is None:
         return []
     selection = inputs.Selection(
         start=window[0], end=window[1],
-        region_ids=None if scope_region_ids is None else tuple(sorted(scope_region_ids)))
+        region_ids=None if scope_region_ids is None else tuple(sorted(scope_region_ids)),
+        viewer_agency=viewer_agency)
     try:
         body = pipeline.default_map(session, inputs.StudyArea(bbox=bbox), selection,
                                     analysis_srid, max_cells)
@@ -189,7 +198,8 @@ def hotspot_cells(session, max_cells: int, analysis_srid: int,
 
 def _hotspot_page(session, query: queries.FeatureQuery, crs: OutputCrs, max_cells: int,
                   analysis_srid: int) -> queries.FeaturePage:
-    features = hotspot_cells(session, max_cells, analysis_srid, query.scope_region_ids)
+    features = hotspot_cells(session, max_cells, analysis_srid, query.scope_region_ids,
+                             query.viewer_agency)
     if query.ids is not None:
         wanted = set(query.ids)
         features = [f for f in features if f["id"] in wanted]

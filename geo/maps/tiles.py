@@ -216,8 +216,9 @@ def tilejson_vector_layer(layer: Layer) -> dict:
 
 
 def layer_bounds(session, layer: Layer,
-                 scope_region_ids: frozenset[int] | None = None
+                 scope_region_ids: frozenset[int] | None = None,
+                 viewer_agency: str | None = None
                  ) -> tuple[float, float, float, float] | None:
-    """(min lon, min lat, max lon, max lat) of the layer's data (in the region scope
-    when given), or None when empty."""
-    return queries.layer_extent(session, layer, scope_region_ids)
+    """(min lon, min lat, max lon, max lat) of the layer's data (in the region scope,
+    and what ``viewer_agency`` sees, when given), or None when empty."""
+    return queries.layer_extent(session, layer, scope_region_ids, viewer_agency)

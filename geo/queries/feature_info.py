@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import text
 
 from geo.layers import MAP_LAYERS
-from geo.scope import scope_condition, scope_parameter
+from geo.scope import VIEWER_PARAMETER, scope_condition, scope_parameter, visibility_condition
 
 # ------------------------------------------------------------------ WMS GetFeatureInfo
 
@@ -37,8 +37,8 @@ def features_at_point(session, map_layer: str, lon: float, lat: float,
                       envelope: tuple[float, float, float, float], limit: int,
                       start: datetime | None = None, end: datetime | None = None,
                       region_id: int | None = None, categories=(),
-                      outcomes=(), scope_region_ids: frozenset[int] | None = None
-                      ) -> list[dict]:
+                      outcomes=(), scope_region_ids: frozenset[int] | None = None,
+                      viewer_agency: str | None = None) -> list[dict]:
     """Features of a map layer near a clicked point (WMS GetFeatureInfo), nearest first.
 
     Parameters
@@ -62,6 +62,8 @@ def features_at_point(session, map_layer: str, lon: float, lat: float,
     scope_region_ids : frozenset of int, optional
         The caller's region scope (see :class:`FeatureQuery`): features of these
         regions only (regions by id, the other layers by ``region_id``); None: all.
+    viewer_agency : str, optional
+        The caller's agency: incidents it sees in detail only (``geo.scope``).
 
     Returns
     -------
@@ -73,8 +75,10 @@ def features_at_point(session, map_layer: str, lon: float, lat: float,
     sql = _FEATURE_INFO_SQL.format(
         columns=", ".join(layer.map.info), table=layer.table,
         time_filter=_FEATURE_INFO_TIME if layer.temporal else "",
-        scope_filter="" if scope_region_ids is None
-        else "\n   AND " + scope_condition(layer))
+        scope_filter=("" if scope_region_ids is None
+                      else "\n   AND " + scope_condition(layer))
+        + ("\n   AND " + visibility_condition()
+           if viewer_agency is not None and layer.releasable else ""))
     minx, miny, maxx, maxy = (float(v) for v in envelope)
     params = {"minx": minx, "miny": miny, "maxx": maxx, "maxy": maxy, "lon": float(lon),
               "lat": float(lat), "limit": int(limit)}
@@ -83,5 +87,7 @@ def features_at_point(session, map_layer: str, lon: float, lat: float,
                        "categories": list(categories), "outcomes": list(outcomes)})
     if scope_region_ids is not None:
         params["scope_region_ids"] = scope_parameter(scope_region_ids)
+    if viewer_agency is not None and layer.releasable:
+        params[VIEWER_PARAMETER] = viewer_agency
     rows = session.execute(text(sql), params).mappings().all()
     return [{"layer": map_layer, **dict(row)} for row in rows]

@@ -2,14 +2,16 @@
 
 Only mapnik's own tokens vary: ``!bbox!`` and the variables ``!@start!``, ``!@end!``
 (the closed window), ``!@region!`` (a region id, 0: none), ``!@scope!`` (comma-joined
-region ids, '' unrestricted), ``!@levels!`` (JSON section id -> level),
-``!@categories!`` and ``!@outcomes!`` (comma-joined words of the vocabularies), which
-mapnik quotes and ``geo.maps.render`` formats from checked values.
+region ids, '' unrestricted), ``!@agency!`` (the viewer's agency code, ''
+unrestricted), ``!@levels!`` (JSON section id -> level), ``!@categories!`` and
+``!@outcomes!`` (comma-joined words of the vocabularies), which mapnik quotes and
+``geo.maps.render`` formats from checked values.
 """
 
 from __future__ import annotations
 
 from geo.layers import CROSSINGS, INCIDENTS, REGIONS, SEGMENTS, Layer
+from geo.scope import visibility_condition
 
 SEGMENT_LEVEL_SQL = """
     COALESCE((SELECT d.level FROM risk_level_decisions d WHERE d.segment_id = s.id
@@ -27,6 +29,11 @@ def scope_sql(layer: Layer, alias: str = "") -> str:
             "string_to_array(CAST(!@scope! AS text), ',') AS integer[])))")
 
 
+# The agencies' rule (geo.scope): '' sees every record, else what that agency sees.
+_VISIBLE_SQL = ("(CAST(!@agency! AS text) = '' OR "
+                + visibility_condition(viewer="CAST(!@agency! AS text)") + ")")
+
+
 _LAYER_SQL = {
     "regions": "(SELECT id, code, name_en, geom FROM regions WHERE geom && !bbox! AND "
     + scope_sql(REGIONS) + ") AS t",
@@ -39,7 +46,7 @@ _LAYER_SQL = {
     "crossing_points": "(SELECT id, code, kind, geom FROM crossing_points "
     "WHERE geom && !bbox! AND " + scope_sql(CROSSINGS) + ") AS t",
     "incidents": "(SELECT id, category, geom FROM incidents WHERE geom && !bbox! "
-    "AND " + scope_sql(INCIDENTS) + " "
+    "AND " + scope_sql(INCIDENTS) + " AND " + _VISIBLE_SQL + " "
     "AND occurred_at >= CAST(!@start! AS timestamptz) "
     "AND occurred_at <= CAST(!@end! AS timestamptz) "
     "AND (CAST(!@region! AS integer) = 0 OR region_id = CAST(!@region! AS integer)) "

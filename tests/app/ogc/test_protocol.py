@@ -40,7 +40,7 @@ def _context(session, scope=None, codes=None, pages=None) -> ServiceContext:
 
     return ServiceContext(
         session=session, database_url="postgresql://unused", service_root="http://x/",
-        scope=scope, scope_codes=codes, analysis_srid=32638, max_cells=20_000,
+        scope=scope, scope_codes=codes, agency=None, analysis_srid=32638, max_cells=20_000,
         wms_max_size=512, render_html=render_html)
 
 
