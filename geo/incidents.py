@@ -38,8 +38,12 @@ _CODE_FIELDS = [
     ("category_length", ">i4"), ("category", ">i2"),
     ("outcome_length", ">i4"), ("outcome", ">i2"),
 ]
-_COPY_ROWS = {False: np.dtype([("fields", ">i2"), *_POINT_FIELDS]),
-              True: np.dtype([("fields", ">i2"), *_POINT_FIELDS, *_CODE_FIELDS])}
+# With a flag (``flag=``): one boolean per row.
+_FLAG_FIELDS = [("flag_length", ">i4"), ("flag", "u1")]
+_COPY_ROWS = {(codes, flag): np.dtype([("fields", ">i2"), *_POINT_FIELDS,
+                                       *(_CODE_FIELDS if codes else []),
+                                       *(_FLAG_FIELDS if flag else [])])
+              for codes in (False, True) for flag in (False, True)}
 _EWKB_POINT_WITH_SRID = 0x20000001
 _POSTGRES_EPOCH_US = 946_684_800_000_000  # 2000-01-01 in microseconds since 1970
 
@@ -49,7 +53,8 @@ class IncidentArrays:
     """Incidents, one array element each: ``lon``/``lat`` (EPSG:4326 degrees),
     ``time`` (epoch seconds, UTC), ``persons``, ``region`` (id, 0 when unlinked),
     ``category``/``outcome`` (codes of ``CATEGORY_CODES``/``OUTCOME_CODES``).
-    ``version`` is the incidents' data version when read whole (else 0)."""
+    ``version`` is the incidents' data version when read whole (else 0); ``flag`` the
+    value of a SQL truth read with them (``read_incidents(flag=...)``), else None."""
 
     lon: np.ndarray
     lat: np.ndarray
@@ -60,6 +65,7 @@ class IncidentArrays:
     outcome: np.ndarray | None
     version: int = 0
     projected: dict = field(default_factory=dict)
+    flag: np.ndarray | None = None  # bool per incident when read with ``flag=``
 
     def __len__(self) -> int:
         return len(self.time)
@@ -122,7 +128,8 @@ def _codes(vocabulary: tuple[str, ...], names) -> np.ndarray:
 
 
 def read_incidents(raw_connection, where: str = "true", params: dict | None = None,
-                   order_by_time: bool = False, codes: bool = True) -> IncidentArrays:
+                   order_by_time: bool = False, codes: bool = True,
+                   flag: str | None = None) -> IncidentArrays:
     """The incidents matching ``where`` (SQL with ``:name`` placeholders bound to
     ``params`` by the driver, e.g. from ``geo.queries.feature_filter``), read with one
     binary ``COPY`` (``geo.queries.incidents``; a million rows in about a second).
@@ -138,6 +145,10 @@ def read_incidents(raw_connection, where: str = "true", params: dict | None = No
         Read the region, category and outcome too (what ``select`` filters on); without
         them (the analyses, which filter in SQL) those arrays are None and the server
         does less per row.
+    flag : str, optional
+        A SQL truth over the row (placeholders bound from ``params``), read as the bool
+        array ``flag``; e.g. ``geo.scope.visibility_condition()`` beside a counting
+        filter tells which counted incidents the viewer sees.
 
     Raises
     ------
@@ -145,19 +156,21 @@ def read_incidents(raw_connection, where: str = "true", params: dict | None = No
         The rows are not laid out as expected (a 2-D point with SRID, int4,
         timestamptz, int4, int2, int2).
     """
-    data = copy_incident_rows(raw_connection, where, params or {}, order_by_time, codes)
-    row = _COPY_ROWS[codes]
+    data = copy_incident_rows(raw_connection, where, params or {}, order_by_time, codes, flag)
+    row = _COPY_ROWS[codes, flag is not None]
     records = np.frombuffer(data, dtype=row, offset=_COPY_HEADER,
                             count=(len(data) - _COPY_HEADER - 2) // row.itemsize)
-    if not ((records["fields"] == (6 if codes else 3)).all()
+    if not ((records["fields"] == (6 if codes else 3) + (flag is not None)).all()
             and (records["geom_length"] == 25).all() and (records["byte_order"] == 1).all()
             and (records["wkb_type"] == _EWKB_POINT_WITH_SRID).all()
             and (records["persons_length"] == 4).all() and (records["time_length"] == 8).all()
             and (not codes or ((records["region_length"] == 4).all()
                                and (records["category_length"] == 2).all()
-                               and (records["outcome_length"] == 2).all()))):
+                               and (records["outcome_length"] == 2).all()))
+            and (flag is None or (records["flag_length"] == 1).all())):
         raise RuntimeError("unexpected binary layout of incidents: a 2-D point with SRID, "
-                           "int4 and timestamptz (then int4, int2, int2) expected")
+                           "int4 and timestamptz (then int4, int2, int2; then bool) "
+                           "expected")
     # the same doubles as extract(epoch FROM occurred_at)::float8: the exact quotient,
     # correctly rounded
     seconds = (records["time_us"].astype(np.int64) + _POSTGRES_EPOCH_US).astype(float) / 1e6
@@ -166,4 +179,5 @@ def read_incidents(raw_connection, where: str = "true", params: dict | None = No
         persons=records["persons"].astype(float),
         region=records["region"].astype(np.int64) if codes else None,
         category=records["category"].astype(np.int16) if codes else None,
-        outcome=records["outcome"].astype(np.int16) if codes else None)
+        outcome=records["outcome"].astype(np.int16) if codes else None,
+        flag=records["flag"].astype(bool) if flag is not None else None)

@@ -7,6 +7,12 @@ A user restricted to regions (``app.auth.scope``) analyses their own: ``region``
 one of theirs (403 otherwise), defaults to their only one (422 listing them when they
 have several), and only incidents of their regions are counted, also over a ``bbox``
 (whose cells elsewhere then count nothing).
+
+Every analysis counts what the caller's agency may count (``geo.scope.counted_condition``:
+the records it sees in detail, and other agencies' records their originators let count
+in aggregates); the ``metadata`` says for which agency (``viewer_agency``) and how many
+of the counted records it does not see (``counted_not_visible``). Results are cached per
+agency.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from app.api.params import (
     parse_list,
 )
 from app.api.scoping import scoped_region_code
-from app.auth.scope import region_scope
+from app.auth.scope import region_scope, viewer_agency
 from app.extensions import db
 from geo.hotspots import cache, inputs, pipeline
 from geo.layers import INCIDENTS
@@ -52,7 +58,8 @@ def _selection(args, window: str = "datetime") -> inputs.Selection:
                             INCIDENTS.field("category").choices)
     scope = region_scope()
     return inputs.Selection(start, end, tuple(sorted(categories)), outcome, weight,
-                              None if scope is None else tuple(sorted(scope)))
+                            None if scope is None else tuple(sorted(scope)),
+                            viewer_agency=viewer_agency())
 
 
 def _closed_window(field: str) -> tuple:

@@ -51,6 +51,29 @@ def _area_and_selection(window: str = "datetime") -> list[dict]:
 
 INCIDENT_CATEGORIES = INCIDENTS.field("category").choices
 
+# Whose records an aggregate counted (geo.scope: what the caller's agency sees in
+# detail, and other agencies' records their originators let count in aggregates).
+VIEWER_AGENCY = {"type": "string", "nullable": True,
+                 "description": "The agency whose view was counted: the caller's; \"\" "
+                                "for what every agency may count (a stored assessment, "
+                                "read ministry-wide); null for every record (the system)."}
+COUNTED_NOT_VISIBLE = {"type": "integer", "minimum": 0,
+                       "description": "How many of the counted records (records, not "
+                                      "weights) that agency does not see in detail: "
+                                      "other agencies' records counted in aggregates only. "
+                                      "The picture includes other agencies' data when it "
+                                      "is not 0."}
+AGENCY_VIEW = {
+    "viewer_agency": VIEWER_AGENCY,
+    "counted_not_visible": {**COUNTED_NOT_VISIBLE, "description":
+                            COUNTED_NOT_VISIBLE["description"] + " Of the period's "
+                            "incidents."},
+    "counted_not_visible_compared": {**COUNTED_NOT_VISIBLE, "description":
+                                     COUNTED_NOT_VISIBLE["description"] + " Of the "
+                                     "baseline periods and the same period last year "
+                                     "(comparisons, alerts' expectations)."},
+}
+
 CELLS = {
     "type": "object",
     "required": ["type", "metadata", "features", "numberMatched", "numberReturned"],
@@ -58,7 +81,14 @@ CELLS = {
         "type": {"type": "string", "enum": ["FeatureCollection"]},
         "metadata": {"type": "object", "description": "Everything needed to reproduce the "
                      "result: method, cell size, CRS, weights, band, FDR, filters, data "
-                     "version, computed_at."},
+                     "version, computed_at; whose view was counted.",
+                     "required": ["viewer_agency", "counted_not_visible"],
+                     "properties": {
+                         "viewer_agency": VIEWER_AGENCY,
+                         "counted_not_visible": COUNTED_NOT_VISIBLE,
+                         "test_counted_not_visible": {
+                             **COUNTED_NOT_VISIBLE, "description": "Evaluation: "
+                             "counted_not_visible of the test window."}}},
         "numberMatched": {"type": "integer"},
         "numberReturned": {"type": "integer"},
         "features": {"type": "array", "items": {
@@ -125,11 +155,15 @@ OBJECT = {"type": "object"}
 
 def ranked_segments_operation(_layer) -> dict:
     return {"summary": "Border sections ranked by CIRAM risk, with reasons and comparisons",
+            "description": "Counts what the caller's agency may count; viewer_agency and "
+                           "counted_not_visible say whose view and how many counted "
+                           "records it does not see (also in summary).",
             "tags": ["risk"], "parameters": [REGION, PERIOD],
             "responses": {"200": {"description": "Summary and ranked sections.",
                                   "content": _json({"type": "object", "required": [
-                                      "period", "summary", "sections"],
-                                      "properties": {"sections": {"type": "array",
+                                      "period", "summary", "sections", *AGENCY_VIEW],
+                                      "properties": {**AGENCY_VIEW,
+                                                     "sections": {"type": "array",
                                                                   "items": OBJECT}}})},
                           "422": _ref("responses", "Problem422")}}
 
@@ -138,13 +172,19 @@ def alerts_operation(_layer) -> dict:
     return {"summary": "Sections whose count exceeds their baseline (p < alpha)",
             "tags": ["risk"], "parameters": [REGION, PERIOD],
             "responses": {"200": {"description": "Alerts with observed and expected counts.",
-                                  "content": _json({"type": "object", "required": ["alerts"],
-                                                    "properties": {"alerts": {
+                                  "content": _json({"type": "object",
+                                                    "required": ["alerts", *AGENCY_VIEW],
+                                                    "properties": {**AGENCY_VIEW, "alerts": {
                                                         "type": "array", "items": OBJECT}}})},
                           "422": _ref("responses", "Problem422")}}
 
 
-ASSESSMENT = {"type": "object", "required": ["id", "period", "config_sha256", "sections"]}
+ASSESSMENT = {"type": "object", "required": ["id", "period", "config_sha256", "sections"],
+              "description": "Counted in the view every agency shares (records released "
+                             "to all, or counted in aggregates by their originators): "
+                             "inputs.viewer_agency and summary.viewer_agency are \"\"; "
+                             "summary.counted_not_visible counts the records not released "
+                             "to every agency."}
 
 
 def create_assessment_operation(_layer) -> dict:
@@ -194,7 +234,10 @@ def bulletin_operation(_layer) -> dict:
     return {"summary": "Regional risk bulletin: map, ranked sections with reasons, trends, "
                        "alerts, decisions, method", "tags": ["risk"],
             "description": "The latest stored assessment of the region and period when "
-                           "one exists, else one computed live (the bulletin says which).",
+                           "one exists, else one computed live for the reader's agency (the "
+                           "bulletin says which, whose view it counts and how many counted "
+                           "incidents that view does not see). No incident's detail: no "
+                           "description, no incident on the map.",
             "parameters": [region, {**PERIOD, "required": True}, fmt],
             "responses": {"200": {"description": "The bulletin (Content-Disposition names "
                                                  "the file).",

@@ -1,4 +1,5 @@
-"""Reports: the regional risk bulletin as printable HTML or as PDF."""
+"""Reports: the regional risk bulletin as printable HTML or as PDF, counted for the
+reader's agency (``geo.risk.bulletin``: no detail of a record the reader does not see)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from app.api import bp
 from app.api.params import ParameterError
 from app.api.risk import period_parameter
 from app.api.scoping import scoped_region_code
-from app.auth.scope import region_scope
+from app.auth.scope import region_scope, viewer_agency
 from app.extensions import db
 from geo.risk import bulletin
 
@@ -28,7 +29,8 @@ def risk_bulletin():
     start, end = period_parameter(request.args.get("datetime"))
     content = bulletin.regional_bulletin(db.session, current_app.config["RISK_MODEL"], region,
                                          start, end, current_app.config["ANALYSIS_SRID"],
-                                         scope=region_scope())
+                                         scope=region_scope(),
+                                         viewer_agency=viewer_agency())
     html = render_template("bulletin.html", bulletin=content, for_print=fmt == "pdf")
     code = re.sub(r"[^A-Za-z0-9_-]", "_", content["region"]["code"])
     name = f"bulletin-{code}-{start:%Y%m%d}-{end:%Y%m%d}"

@@ -3,6 +3,13 @@
 A user restricted to regions (``app.auth.scope``) works on their own: ``region`` must be
 one of theirs (403), defaults to their only one (422 listing them when they have
 several); a section or an assessment of another region (or of all) is not found (404).
+
+Rankings and alerts count what the caller's agency may count (``geo.scope``: what it
+sees in detail, and others' records let count in aggregates) and say how many of those
+it does not see (``counted_not_visible``). A stored assessment is the ministry's record,
+read by every agency: it is counted in the view every agency shares
+(``geo.risk.assessments.SHARED_VIEW``: records released to all or let count), and its
+``inputs`` and ``summary`` name that view (``viewer_agency`` "").
 """
 
 from __future__ import annotations
@@ -14,12 +21,13 @@ from app import audit
 from app.api import ApiError, bp
 from app.api.params import ParameterError, parse_datetime_interval
 from app.api.scoping import scoped_region_code
-from app.auth.scope import region_scope
+from app.auth.scope import region_scope, viewer_agency
 from app.extensions import db
 from geo.risk import assessments
 from geo.transactions import unit_of_work
 
 DECISION_LEVELS = ("low", "medium", "high", "critical")
+AGENCY_VIEW = ("viewer_agency", "counted_not_visible", "counted_not_visible_compared")
 
 
 def period_parameter(value, field: str = "datetime"):
@@ -32,22 +40,28 @@ def period_parameter(value, field: str = "datetime"):
     return start, end
 
 
-def _evaluate(region: str | None, start, end) -> dict:
+def _evaluate(region: str | None, start, end, agency: str | None) -> dict:
+    """The live assessment of ``region`` and the period, counted as ``agency`` counts."""
     return assessments.assess_region(db.session, current_app.config["RISK_MODEL"], region,
-                                         start, end, current_app.config["ANALYSIS_SRID"])
+                                     start, end, current_app.config["ANALYSIS_SRID"],
+                                     viewer_agency=agency)
 
 
-def _header(region, start, end) -> dict:
-    return {"region": region, "period": [start.isoformat(), end.isoformat()]}
+def _header(region, start, end, evaluated: dict) -> dict:
+    """Region, period and whose view was counted (``geo.risk.assessments.agency_view``:
+    ``viewer_agency``, ``counted_not_visible``, ``counted_not_visible_compared``)."""
+    summary = evaluated["summary"]
+    return {"region": region, "period": [start.isoformat(), end.isoformat()],
+            **{key: summary[key] for key in AGENCY_VIEW}}
 
 
 @bp.get("/risk/segments")
 def ranked_segments():
     start, end = period_parameter(request.args.get("datetime"))
     region = scoped_region_code(request.args.get("region"), default=True)
-    evaluated = _evaluate(region, start, end)
+    evaluated = _evaluate(region, start, end, viewer_agency())
     assessments.apply_decisions(db.session, evaluated["sections"])
-    return {**_header(region, start, end), "summary": evaluated["summary"],
+    return {**_header(region, start, end, evaluated), "summary": evaluated["summary"],
             "sections": evaluated["sections"]}
 
 
@@ -55,11 +69,11 @@ def ranked_segments():
 def alerts():
     start, end = period_parameter(request.args.get("datetime"))
     region = scoped_region_code(request.args.get("region"), default=True)
-    evaluated = _evaluate(region, start, end)
+    evaluated = _evaluate(region, start, end, viewer_agency())
     flagged = [{"section_id": s["section_id"], "code": s["code"], "name": s["name"],
                 **s["alert"]} for s in evaluated["sections"] if s["alert"]["alert"]]
-    return {**_header(region, start, end), "alpha": current_app.config["RISK_MODEL"].alert_alpha,
-            "alerts": flagged}
+    return {**_header(region, start, end, evaluated),
+            "alpha": current_app.config["RISK_MODEL"].alert_alpha, "alerts": flagged}
 
 
 @bp.post("/risk/assessments")
@@ -73,13 +87,15 @@ def create_assessment():
     if region is not None and (not isinstance(region, str) or "\x00" in region):
         raise ParameterError("region", "must be a region code")
     region = scoped_region_code(region, default=True)
-    evaluated = _evaluate(region, start, end)
+    # Stored and read by every agency: counted in the view every agency shares.
+    evaluated = _evaluate(region, start, end, assessments.SHARED_VIEW)
     config = current_app.config["RISK_MODEL"]
     with unit_of_work(db.session):
         record = assessments.store_assessment(
             db.session, config, region, start, end, evaluated,
             {"region": region, "datetime": body.get("datetime"),
-             "sections": evaluated["inputs"]}, current_user.id)
+             "viewer_agency": assessments.SHARED_VIEW, "sections": evaluated["inputs"]},
+            current_user.id)
         audit.record(db.session, "create", "assessment", record.id,
                      after={"region": region, "period": [start.isoformat(), end.isoformat()],
                             "config_sha256": record.config_sha256,

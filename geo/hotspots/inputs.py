@@ -22,6 +22,7 @@ from geo.hotspots import hexgrid
 from geo.hotspots.gridweights import HexNeighbourhood
 from geo.incidents import read_incidents
 from geo.layers import INCIDENTS
+from geo.scope import visibility_condition
 
 if TYPE_CHECKING:  # output imports this module
     from geo.hotspots.output import GridText
@@ -39,7 +40,9 @@ class Selection:
     ``app.auth.scope``; unlinked incidents are outside it), None: every incident;
     ``viewer_agency`` counts only the incidents that agency sees in detail or that
     their originators let count in aggregates (``geo.scope.counted_condition``), None:
-    every incident (the system).
+    every incident (the system); "" what every agency may count (products shared
+    ministry-wide). Results are cached per viewer agency (the whole selection is the
+    key, ``geo.hotspots.cache``).
     """
 
     start: datetime | None = None
@@ -166,17 +169,25 @@ def _incident_filter(selection: Selection, envelope_lonlat) -> tuple[str, dict]:
 
 def load_incidents(session, selection: Selection, envelope_lonlat, srid: int) -> dict:
     """Coordinates (metres in ``srid``), weights and times (epoch seconds, UTC) of the
-    selected incidents whose point lies in ``envelope_lonlat`` (EPSG:4326 bounds).
+    selected incidents whose point lies in ``envelope_lonlat`` (EPSG:4326 bounds), and
+    ``visible``: whether the selection's viewer agency sees each in detail (all true
+    for the system, ``viewer_agency`` None).
 
     The filter is :func:`_incident_filter`, read by ``geo.incidents.read_incidents``
-    (one binary ``COPY``; values bound by the driver).
+    (one binary ``COPY``; values bound by the driver); ``visible`` is
+    ``geo.scope.visibility_condition`` read in the same pass, so the records counted
+    without being visible are told by the same rule that counts them.
     """
     where, params = _incident_filter(selection, envelope_lonlat)
-    read = read_incidents(session.connection().connection, where, params, codes=False)
+    flag = None if selection.viewer_agency is None else visibility_condition()
+    read = read_incidents(session.connection().connection, where, params, codes=False,
+                          flag=flag)
     lon, lat = read.lon, read.lat
     x, y = transform_xy(lon, lat, STORAGE_SRID, srid) if len(lon) else (lon, lat)
     weight = read.persons if selection.weight == "persons" else np.ones(len(lon))
-    return {"x": np.asarray(x), "y": np.asarray(y), "weight": weight, "time": read.time}
+    visible = read.flag if flag is not None else np.ones(len(lon), dtype=bool)
+    return {"x": np.asarray(x), "y": np.asarray(y), "weight": weight, "time": read.time,
+            "visible": visible}
 
 
 # ------------------------------------------------------------------ grid

@@ -28,7 +28,7 @@ method over the same area and cell size does not build them again.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -168,6 +168,18 @@ def _require_cells_with_data(counts: np.ndarray, what: str) -> int:
     return with_data
 
 
+def agency_view(selection: Selection, cell_of_point: np.ndarray, visible: np.ndarray,
+                prefix: str = "") -> dict:
+    """Whose view an analysis counted and how many of its incidents on the grid that
+    agency does not see in detail: ``viewer_agency`` (None: the system, every record;
+    "": what every agency may count) and ``counted_not_visible`` (records, not
+    weights), so a reader knows the picture includes other agencies' data. ``prefix``
+    names a second window's members (e.g. ``"test_"``)."""
+    on_grid = cell_of_point >= 0
+    return {"viewer_agency": selection.viewer_agency,
+            f"{prefix}counted_not_visible": int(np.count_nonzero(on_grid & ~visible))}
+
+
 def _base_metadata(request_area: StudyArea, selection: Selection, prepared: Prepared,
                    srid: int, versions: dict, method: str) -> dict:
     grid = prepared.grid
@@ -181,6 +193,7 @@ def _base_metadata(request_area: StudyArea, selection: Selection, prepared: Prep
         "cells": len(grid),
         "cells_with_data": int(np.count_nonzero(prepared.counts)),
         "incidents": int(np.count_nonzero(prepared.cell_of_point >= 0)),
+        **agency_view(selection, prepared.cell_of_point, prepared.points["visible"]),
         "area": request_area.describe(),
         "filters": selection.describe(),
         "data_version": {k: versions[k] for k in sorted(versions)},
@@ -349,12 +362,8 @@ def evaluation_cells(session, request: EvaluationRequest, srid: int) -> CellMap:
     if not 0 < request.area_share < 1:
         raise ParameterError("area_share", "must be between 0 and 1 (e.g. 0.05 for 5 %)")
     versions = queries.data_versions(session)
-    train_sel = Selection(*request.train, request.selection.categories,
-                          request.selection.outcome, request.selection.weight,
-                          request.selection.region_ids)
-    test_sel = Selection(*request.test, request.selection.categories,
-                         request.selection.outcome, request.selection.weight,
-                         request.selection.region_ids)
+    train_sel = replace(request.selection, start=request.train[0], end=request.train[1])
+    test_sel = replace(request.selection, start=request.test[0], end=request.test[1])
     train = _prepare(session, request.area, train_sel, request.cell_size_m, srid,
                      request.max_cells)
     grid = train.grid
@@ -385,6 +394,7 @@ def evaluation_cells(session, request: EvaluationRequest, srid: int) -> CellMap:
         "test": [t.isoformat() for t in request.test],
         "area_share": request.area_share, "hot_cells": int(hot.sum()),
         "test_incidents": float(test_counts.sum()),
+        **agency_view(test_sel, test_cell, test_points["visible"], prefix="test_"),
         "hit_rate": evaluation.hit_rate(test_counts, hot),
         "pai": evaluation.pai(test_counts, hot),
         "pei": evaluation.pei(test_counts, hot),

@@ -40,13 +40,18 @@ def _pyformat(sql: str, params: dict) -> tuple[str, dict]:
 
 
 def copy_incident_rows(raw_connection, where: str, params: dict, order_by_time: bool,
-                       codes: bool = True) -> memoryview:
+                       codes: bool = True, flag: str | None = None) -> memoryview:
     """The binary COPY of the incidents matching ``where`` (``:name`` placeholders,
     e.g. ``geo.queries.features.feature_filter``'s), values bound by the driver
     (psycopg2 ``mogrify``), ordered by ``occurred_at`` when asked; geom, persons_count
-    and occurred_at, then (``codes``) the region and the category and outcome codes."""
+    and occurred_at, then (``codes``) the region and the category and outcome codes,
+    then (``flag``: a SQL truth over the row, e.g. ``geo.scope.visibility_condition``,
+    bound from ``params`` too) its value, false when null."""
+    columns = _COLUMNS if codes else _POINT_COLUMNS
+    if flag is not None:
+        columns += f", COALESCE({flag}, false)"
     statement, values = _pyformat(
-        f"SELECT {_COLUMNS if codes else _POINT_COLUMNS} FROM incidents WHERE {where}"
+        f"SELECT {columns} FROM incidents WHERE {where}"
         + (" ORDER BY occurred_at" if order_by_time else ""), params)
     with raw_connection.cursor() as cursor:
         bound = cursor.mogrify(statement, values).decode()

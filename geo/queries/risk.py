@@ -1,11 +1,21 @@
 """The SQL of the CIRAM risk model (``geo.risk``): the sections of a region with their
 inputs, incident counts per section and category, stored level decisions and their
-history, and what the weekly bulletin reads. Every value is bound.
+history, and what the weekly bulletin reads. Every value is bound; the incident counts
+keep to what the bound ``viewer_agency`` may count (``geo.scope``; null: the system).
 """
 
 from __future__ import annotations
 
 from sqlalchemy import text
+
+from geo.scope import VIEWER_PARAMETER, counted_condition, visibility_condition
+
+# Which incidents count, for the viewer agency bound as ``viewer_agency``: what it may
+# count (``geo.scope``), every incident when it is null (the system); and which of those
+# it does not see in detail (none for the system). The statements below bind it.
+_VIEWER = f"CAST(:{VIEWER_PARAMETER} AS text)"
+COUNTED = f"({_VIEWER} IS NULL OR {counted_condition('i.')})"
+NOT_VISIBLE = f"({_VIEWER} IS NOT NULL AND NOT {visibility_condition('i.')})"
 
 SECTIONS = text(
     """
@@ -21,9 +31,10 @@ SECTIONS = text(
 )
 
 # Incidents per section, period (0 = the assessed one, k = k periods before) and
-# category. Each incident counts once: for its nearest section, inside the corridor.
+# category, of those the viewer counts (``not_visible``: how many it does not see).
+# Each incident counts once: for its nearest section, inside the corridor.
 COUNTS = text(
-    """
+    f"""
     SELECT i.nearest_segment_id AS section_id,
            CASE WHEN i.occurred_at >= :start THEN 0
                 ELSE ceil(extract(epoch FROM (:start - i.occurred_at)) / :period_seconds)::int
@@ -39,21 +50,24 @@ COUNTS = text(
            count(*) FILTER (WHERE i.detection_method = ANY(:late_detection)
                             OR (i.outcome = ANY(:late_outcomes)
                                 AND NOT coalesce(i.detection_method, '')
-                                        = ANY(CAST(:late_checked_at AS text[])))) AS late
+                                        = ANY(CAST(:late_checked_at AS text[])))) AS late,
+           count(*) FILTER (WHERE {NOT_VISIBLE}) AS not_visible
       FROM incidents AS i
      WHERE i.nearest_segment_id = ANY(:section_ids)
        AND i.segment_distance_m <= :corridor_m
        AND i.occurred_at >= :earliest AND i.occurred_at <= :end
+       AND {COUNTED}
      GROUP BY 1, 2, 3
     """
 )
 
 LAST_YEAR = text(
-    """
-    SELECT nearest_segment_id AS section_id, count(*) AS incidents
-      FROM incidents
-     WHERE nearest_segment_id = ANY(:section_ids) AND segment_distance_m <= :corridor_m
-       AND occurred_at >= :start AND occurred_at <= :end
+    f"""
+    SELECT i.nearest_segment_id AS section_id, count(*) AS incidents,
+           count(*) FILTER (WHERE {NOT_VISIBLE}) AS not_visible
+      FROM incidents AS i
+     WHERE i.nearest_segment_id = ANY(:section_ids) AND i.segment_distance_m <= :corridor_m
+       AND i.occurred_at >= :start AND i.occurred_at <= :end AND {COUNTED}
      GROUP BY 1
     """
 )
@@ -104,14 +118,14 @@ STORED = text(
     """
 )
 
-# Incidents of the period attributed to the region's sections, by provenance: tells the
-# reader whether the bulletin rests on synthetic (demo) records.
+# Incidents of the period attributed to the region's sections that the viewer counts,
+# by provenance: tells the reader whether the bulletin rests on synthetic (demo) records.
 PROVENANCE = text(
-    """
+    f"""
     SELECT i.provenance, count(*) AS incidents
       FROM incidents AS i JOIN border_segments AS s ON s.id = i.nearest_segment_id
      WHERE s.region_id = :region_id AND i.segment_distance_m <= :corridor_m
-       AND i.occurred_at >= :start AND i.occurred_at <= :end
+       AND i.occurred_at >= :start AND i.occurred_at <= :end AND {COUNTED}
      GROUP BY 1
     """
 )

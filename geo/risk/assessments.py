@@ -33,6 +33,12 @@ from geo.hotspots import hexgrid, inputs, pipeline
 from geo.models import RiskAssessment, RiskLevelDecision, RiskSectionResult
 from geo.queries import risk as risk_sql
 from geo.risk import ciram, risk_config
+from geo.scope import VIEWER_PARAMETER
+
+# The view a stored assessment is counted in: what every agency may count (records
+# released to all, or let count in aggregates by their originators). A stored record is
+# the ministry's, read by every agency, so it counts no record some agency may not count.
+SHARED_VIEW = ""
 
 # Gi* bins that count as a hot-spot a section "touches" (95 % confidence or more).
 HOTSPOT_MIN_BIN = 2
@@ -53,6 +59,9 @@ class SectionFrame:
     inputs: ciram.SectionInputs
     previous: np.ndarray  # incidents in the previous equal-length period
     last_year: np.ndarray  # incidents in the same period a year before
+    viewer_agency: str | None = None  # whose view was counted (geo.scope; None: system)
+    not_visible: int = 0  # of the period's counted incidents, not visible to the viewer
+    not_visible_compared: int = 0  # likewise, of the baseline periods and last year
 
 
 def _region_id(session, region_code: str | None) -> int | None:
@@ -64,15 +73,18 @@ def _region_id(session, region_code: str | None) -> int | None:
     return region_id
 
 
-def _touching_hotspots(session, section_geoms, region_code, start, end, srid) -> np.ndarray:
+def _touching_hotspots(session, section_geoms, region_code, start, end, srid,
+                       viewer_agency: str | None = None) -> np.ndarray:
     """Whether each section (metric geometry) touches a cell of bin >= 2 of the default
-    hot-spot map (``geo.hotspots.pipeline.default_request``) of the period."""
+    hot-spot map (``geo.hotspots.pipeline.default_request``) of the period, counted as
+    ``viewer_agency`` counts (None: every incident)."""
     area = inputs.StudyArea(region_code=region_code) if region_code else None
     if area is None:
         bounds = shapely.bounds(shapely.union_all(section_geoms))
         lonlat = reproject(shapely.box(*bounds), srid, STORAGE_SRID).bounds
         area = inputs.StudyArea(bbox=tuple(float(v) for v in lonlat))
-    request = pipeline.default_request(area, inputs.Selection(start, end))
+    request = pipeline.default_request(area, inputs.Selection(start, end,
+                                                              viewer_agency=viewer_agency))
     flags = np.zeros(len(section_geoms), dtype=bool)
     try:
         # The cells themselves, in metres of srid: no GeoJSON of the whole grid.
@@ -90,8 +102,10 @@ def _touching_hotspots(session, section_geoms, region_code, start, end, srid) ->
 
 
 def counts_parameters(config: risk_config.RiskConfig, section_ids: list[int], start: datetime,
-                      end: datetime) -> dict:
-    """Bound parameters of the counts statement for these sections and period."""
+                      end: datetime, viewer_agency: str | None = None) -> dict:
+    """Bound parameters of the counts statement for these sections and period, counting
+    what ``viewer_agency`` may count (``geo.scope.counted_condition``; None: every
+    incident)."""
     period = end - start
     life, late = config.impact.life_risk_rule, config.vulnerability.late_detection
     return {
@@ -103,20 +117,27 @@ def counts_parameters(config: risk_config.RiskConfig, section_ids: list[int], st
         "life_transport_categories": list(life.transport_categories),
         "late_detection": list(late.detection_methods), "late_outcomes": list(late.outcomes),
         "late_checked_at": list(late.checked_at),
+        VIEWER_PARAMETER: viewer_agency,
     }
 
 
 def last_year_parameters(config: risk_config.RiskConfig, section_ids: list[int], start: datetime,
-                         end: datetime) -> dict:
-    """Bound parameters of the same-period-last-year count (365 days earlier)."""
+                         end: datetime, viewer_agency: str | None = None) -> dict:
+    """Bound parameters of the same-period-last-year count (365 days earlier), of what
+    ``viewer_agency`` may count (None: every incident)."""
     year = timedelta(days=365)
     return {"section_ids": section_ids, "corridor_m": config.corridor_m,
-            "start": start - year, "end": end - year}
+            "start": start - year, "end": end - year, VIEWER_PARAMETER: viewer_agency}
 
 
 def gather_inputs(session, config: risk_config.RiskConfig, region_code: str | None,
-                  start: datetime, end: datetime, srid: int) -> SectionFrame:
-    """The model's inputs for every section of a region (or all) and period."""
+                  start: datetime, end: datetime, srid: int,
+                  viewer_agency: str | None = None) -> SectionFrame:
+    """The model's inputs for every section of a region (or all) and period, counting
+    the incidents ``viewer_agency`` may count (``geo.scope.counted_condition``: those
+    it sees in detail and those their originators let count in aggregates; None: every
+    incident, "": what every agency may count), and how many of those it does not
+    see."""
     if end <= start:
         raise ParameterError("datetime", "the period must end after it starts")
     region_id = _region_id(session, region_code)
@@ -130,8 +151,8 @@ def gather_inputs(session, config: risk_config.RiskConfig, region_code: str | No
     # JIT compiles the per-row expressions of the counts for ~0.5 s, more than it saves
     # on the ~350,000 rows of 13 months at 1M incidents (bench/risk_bench.py).
     with queries.without_jit(session):
-        rows = session.execute(risk_sql.COUNTS, counts_parameters(config, ids.tolist(), start,
-                                                          end)).all()
+        rows = session.execute(risk_sql.COUNTS, counts_parameters(
+            config, ids.tolist(), start, end, viewer_agency)).all()
     n = len(ids)
     categories = {c: j for j, c in enumerate(risk_config.CATEGORY_ORDER)}
     category_counts = np.zeros((n, len(categories)), dtype=np.int64)
@@ -142,10 +163,12 @@ def gather_inputs(session, config: risk_config.RiskConfig, region_code: str | No
     window_counts = np.zeros((n, len(categories)), dtype=np.int64)
     window_persons = np.zeros(n, dtype=np.int64)
     window_life_risk = np.zeros(n, dtype=np.int64)
+    not_visible = np.zeros(k + 1, dtype=np.int64)  # by period back
     for row in rows:
         s = position[row.section_id]
         if not 0 <= row.back <= k:
             continue
+        not_visible[row.back] += row.not_visible
         window_counts[s, categories[row.category]] += row.incidents
         window_persons[s] += row.persons
         window_life_risk[s] += row.life_risk
@@ -157,10 +180,12 @@ def gather_inputs(session, config: risk_config.RiskConfig, region_code: str | No
         else:
             history[s, row.back - 1] += row.incidents
     last_year = np.zeros(n, dtype=np.int64)
+    last_year_not_visible = 0
     with queries.without_jit(session):
-        for row in session.execute(risk_sql.LAST_YEAR, last_year_parameters(config, ids.tolist(),
-                                                                    start, end)):
+        for row in session.execute(risk_sql.LAST_YEAR, last_year_parameters(
+                config, ids.tolist(), start, end, viewer_agency)):
             last_year[position[row.section_id]] = row.incidents
+            last_year_not_visible += row.not_visible
     incidents = category_counts.sum(axis=1)
     geoms = [reproject(shapely.from_wkb(bytes(s.geom)), STORAGE_SRID, srid) for s in sections]
     inputs = ciram.SectionInputs(
@@ -172,7 +197,8 @@ def gather_inputs(session, config: risk_config.RiskConfig, region_code: str | No
         life_risk_count=life_risk,
         baseline_rate=history.mean(axis=1) if k else np.zeros(n),
         history=history,
-        touches_hotspot=_touching_hotspots(session, geoms, region_code, start, end, srid),
+        touches_hotspot=_touching_hotspots(session, geoms, region_code, start, end, srid,
+                                           viewer_agency),
         surveillance_level=np.array([s.surveillance_level for s in sections]),
         terrain_class=np.array([s.terrain_class for s in sections], dtype=object),
         crossing_distance_m=np.array([np.inf if s.crossing_distance_m is None
@@ -185,11 +211,23 @@ def gather_inputs(session, config: risk_config.RiskConfig, region_code: str | No
     )
     return SectionFrame(ids, [s.code for s in sections], [s.name for s in sections], inputs,
                         previous=history[:, 0] if k else np.zeros(n, dtype=np.int64),
-                        last_year=last_year)
+                        last_year=last_year, viewer_agency=viewer_agency,
+                        not_visible=int(not_visible[0]),
+                        not_visible_compared=int(not_visible[1:].sum()) + last_year_not_visible)
 
 
 def _nullable(values) -> list:
     return [None if not np.isfinite(v) else float(v) for v in np.asarray(values, dtype=float)]
+
+
+def agency_view(frame: SectionFrame) -> dict:
+    """Whose view the counts are and how many counted records that agency does not see
+    in detail: ``viewer_agency`` (None: the system; "": every agency's common view),
+    ``counted_not_visible`` of the period's incidents (``incidents``), and
+    ``counted_not_visible_compared`` of the baseline periods' and the same period last
+    year's (the comparisons and the alerts' expectations)."""
+    return {"viewer_agency": frame.viewer_agency, "counted_not_visible": frame.not_visible,
+            "counted_not_visible_compared": frame.not_visible_compared}
 
 
 def evaluate_sections(frame: SectionFrame, config: risk_config.RiskConfig) -> dict:
@@ -229,19 +267,24 @@ def evaluate_sections(frame: SectionFrame, config: risk_config.RiskConfig) -> di
                                                               [frame.last_year.sum()]))[0],
         "alerts": int(alerts.alert.sum()),
         "config_sha256": result.config_sha256,
+        **agency_view(frame),
     }
     return {"summary": summary, "sections": sections}
 
 
 def assess_region(session, config: risk_config.RiskConfig, region_code: str | None,
-                  start: datetime, end: datetime, srid: int) -> dict:
+                  start: datetime, end: datetime, srid: int,
+                  viewer_agency: str | None = None) -> dict:
     """Gather, score and compare every section of a region (or all) for a period.
 
     The result of :func:`evaluate_sections` with ``inputs``, the model's inputs as JSON
     (what :func:`store_assessment` keeps). Period bounds are timezone-aware (UTC);
-    ``srid`` is the metric analysis CRS.
+    ``srid`` is the metric analysis CRS. The counts are those ``viewer_agency`` may
+    count (:func:`gather_inputs`; None: every incident), and the summary says so
+    (:func:`agency_view`). An assessment to be stored and read by every agency is
+    counted with ``SHARED_VIEW``.
     """
-    frame = gather_inputs(session, config, region_code, start, end, srid)
+    frame = gather_inputs(session, config, region_code, start, end, srid, viewer_agency)
     evaluated = evaluate_sections(frame, config)
     evaluated["inputs"] = frame.inputs.to_json()
     return evaluated

@@ -20,6 +20,15 @@ is stored by reading a bulletin. In both cases the supervisors' current level de
 (``PATCH /api/v1/risk/segments/{id}/level``) are applied and listed with who decided,
 when and why; the computed level stays visible next to them.
 
+Whose records it counts
+-----------------------
+The bulletin counts what its reader's agency may count (``geo.scope``: records it sees
+in detail, and other agencies' records their originators let count in aggregates) and
+says how many of them the reader does not see; a stored assessment was counted in the
+view every agency shares (``geo.risk.assessments.SHARED_VIEW``), and the bulletin then
+counts everything in that view. It shows no detail of any incident: no description,
+and no incident on its map (sections, regions and hot-spot cells only).
+
 Times are timezone-aware UTC; lengths and distances in metres.
 """
 
@@ -33,6 +42,7 @@ from pathlib import Path
 from geo.errors import ParameterError
 from geo.queries import risk as risk_sql
 from geo.risk import assessments, risk_config
+from geo.scope import VIEWER_PARAMETER
 
 #: Layers of the bulletin's map, bottom to top.
 MAP_LAYERS = ("countries", "regions", "border_segments", "hotspots")
@@ -68,6 +78,14 @@ def _stored_assessment(session, region_id: int, start: datetime, end: datetime):
     if row is None:
         return None, None
     return assessments.assessment_record(session, row.id), row.created_by
+
+
+def _stored_view(stored: dict) -> str | None:
+    """The view a stored assessment was counted in (``geo.risk.assessments``): the one
+    its inputs name, else (records from before the agencies, when every record was
+    released to all) the shared view."""
+    inputs = stored["inputs"] if isinstance(stored["inputs"], dict) else {}
+    return inputs.get("viewer_agency", assessments.SHARED_VIEW)
 
 
 def _method(config: risk_config.RiskConfig) -> dict:
@@ -138,28 +156,49 @@ def _map_size(row) -> tuple[tuple[float, float, float, float], int, int]:
     return bbox, MAP_WIDTH_PX, pixels_high
 
 
+def _map_layers(request_fields, view: str | None) -> tuple[tuple[str, ...], dict]:
+    """The map's layers and the agency keyword of its ``MapRequest`` for the counted
+    ``view`` (``request_fields``: the names ``MapRequest`` takes).
+
+    The map draws no incident (``MAP_LAYERS``), so no point of a record its reader does
+    not see; its hot-spots must count as the bulletin counts. A ``MapRequest`` without
+    ``viewer_agency`` would count every record: then the hot-spot layer is left out
+    for any view but the system's, rather than drawn over records the view may not
+    count.
+    """
+    if view is None:
+        return MAP_LAYERS, {}
+    if "viewer_agency" in request_fields:
+        return MAP_LAYERS, {"viewer_agency": view}
+    return tuple(layer for layer in MAP_LAYERS if layer != "hotspots"), {}
+
+
 def _region_map(session, row, start: datetime, end: datetime,
                 segment_levels: dict[int, str], scope: frozenset[int] | None,
-                srid: int) -> dict:
+                srid: int, view: str | None = None) -> dict:
     """The bulletin's map: PNG of the region, sections by level, hot-spots of the period
-    (computed in the analysis CRS ``srid``); neighbouring regions' features only when
+    (computed in the analysis CRS ``srid``, counted as ``view`` counts: an agency code,
+    "" every agency's, None the system's); neighbouring regions' features only when
     ``scope`` (the reader's regions) allows."""
+    from dataclasses import fields
+
     from geo.maps import (
         map_request,
         render,  # mapnik: imported only where a map is drawn
     )
 
     bbox, width, height = _map_size(row)
+    layers, agency = _map_layers({f.name for f in fields(map_request.MapRequest)}, view)
     request = map_request.MapRequest(
-        layers=MAP_LAYERS, bbox=bbox, crs=MAP_CRS, width=width, height=height, fmt="png",
+        layers=layers, bbox=bbox, crs=MAP_CRS, width=width, height=height, fmt="png",
         time=(start, end), region=row.code,
-        segment_levels=segment_levels, scope=scope, analysis_srid=srid,
+        segment_levels=segment_levels, scope=scope, analysis_srid=srid, **agency,
     )
     url = session.get_bind().engine.url.render_as_string(hide_password=False)
     png = render.render_map(request, url)
     return {"png": png, "data_uri": "data:image/png;base64," + base64.b64encode(png).decode(),
             "width": width, "height": height, "crs": MAP_CRS, "bbox": list(bbox),
-            "layers": list(MAP_LAYERS)}
+            "layers": list(layers)}
 
 
 def _legend() -> dict:
@@ -173,7 +212,8 @@ def _legend() -> dict:
 def regional_bulletin(session, config: risk_config.RiskConfig, region_code: str | None,
                       start: datetime, end: datetime, srid: int, *,
                       now: Callable[[], datetime] | None = None,
-                      scope: frozenset[int] | None = None) -> dict:
+                      scope: frozenset[int] | None = None,
+                      viewer_agency: str | None = None) -> dict:
     """Everything a regional risk bulletin shows, as plain data.
 
     Parameters
@@ -192,13 +232,24 @@ def regional_bulletin(session, config: risk_config.RiskConfig, region_code: str 
     scope : frozenset of int, optional
         The reader's region scope (region ids; None: unrestricted): the map draws no
         feature of a region outside it.
+    viewer_agency : str, optional
+        The reader's agency (None: the system). A live assessment, the provenance
+        counts and the map's hot-spots count what it may count (``geo.scope``); a
+        stored assessment was counted in the view it names (its ``inputs``'
+        ``viewer_agency``; ``geo.risk.assessments.SHARED_VIEW`` for records that name
+        none), and the bulletin's other counts then use that view too, so every
+        count of one bulletin rests on the same records. The bulletin shows no
+        incident's detail (no description, no incident on its map).
 
     Returns
     -------
     dict
         ``region`` (code, name, provenance), ``period`` (ISO start/end, days),
         ``assessment`` (``source`` ``"stored"`` with id, author and time, or ``"live"``),
-        ``summary`` and ``sections`` (ranked, with explanation, comparison, alert,
+        ``counted`` (``viewer_agency``: the view counted, ``counted_not_visible``:
+        how many of the period's incidents that view does not see in detail, None
+        when a stored record does not say), ``summary`` and ``sections`` (ranked,
+        with explanation, comparison, alert,
         ``computed_level`` and ``decision``), ``levels_in_force`` (sections per
         level after the decisions), ``alerts``, ``decisions``, ``trends``,
         ``method`` (configuration hash, parameters and text; ``parsed`` false, with a
@@ -233,17 +284,19 @@ def regional_bulletin(session, config: risk_config.RiskConfig, region_code: str 
         summary, sections = stored["summary"], stored["sections"]
         assessment = {"source": "stored", "id": stored["id"], "created_by": author,
                       "created_at": stored["created_at"]}
+        view = _stored_view(stored)
     else:
         used, method = config, _method(config)
         evaluated = assessments.assess_region(session, config, region.code, start, end,
-                                                  srid)
+                                              srid, viewer_agency=viewer_agency)
         summary, sections = evaluated["summary"], evaluated["sections"]
         assessment = {"source": "live", "id": None, "created_by": None, "created_at": None}
+        view = viewer_agency
     assessments.apply_decisions(session, sections)
 
     provenance = {row.provenance: int(row.incidents) for row in session.execute(
         risk_sql.PROVENANCE, {"region_id": region.id, "corridor_m": used.corridor_m,
-                      "start": start, "end": end})}
+                              "start": start, "end": end, VIEWER_PARAMETER: view})}
     section_provenance = {row[0]: int(row[1]) for row in session.execute(
         risk_sql.SECTION_PROVENANCE, {"region_id": region.id})}
     geography = sorted({region.provenance, *section_provenance} - {"reported"})
@@ -255,6 +308,8 @@ def regional_bulletin(session, config: risk_config.RiskConfig, region_code: str 
         "period": {"start": start.isoformat(), "end": end.isoformat(),
                    "days": round((end - start).total_seconds() / 86400, 2)},
         "assessment": assessment,
+        "counted": {"viewer_agency": view,
+                    "counted_not_visible": summary.get("counted_not_visible")},
         "summary": summary,
         "sections": sections,
         "levels_in_force": {level: sum(s["level"] == level for s in sections)
@@ -267,7 +322,7 @@ def regional_bulletin(session, config: risk_config.RiskConfig, region_code: str 
                  "sections_by_provenance": section_provenance,
                  "synthetic": bool(provenance.get("synthetic")),
                  "approximate_geography": geography},
-        "map": _region_map(session, region, start, end, levels, scope, srid),
+        "map": _region_map(session, region, start, end, levels, scope, srid, view),
         "legend": _legend(),
         "generated_at": (now or (lambda: datetime.now(UTC)))().isoformat(timespec="seconds"),
     }

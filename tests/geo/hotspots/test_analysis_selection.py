@@ -232,3 +232,35 @@ def test_arrays_read_without_codes_are_the_same_points_and_refuse_code_filters(
     assert bare.select(window) == full.select(window)  # time alone: both can
     with pytest.raises(ValueError, match="without their codes"):
         bare.select(queries.FeatureQuery(categories=[CATEGORIES[0]], limit=None))
+
+
+def test_an_agencys_selection_reads_what_it_counts_and_flags_what_it_sees(
+        db_session, four_agencies, analysis_srid):
+    """``load_incidents`` of an agency's selection: the fixture's records it may count
+    (``testsupport.agencies.counts``), each flagged visible exactly when it sees it;
+    the system's reads every record, all visible."""
+    from geo.hotspots.cache import ResultCache
+    from testsupport.agencies import AGENCIES, counts, records, sees
+
+    window = (datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 10, 31, tzinfo=UTC))
+    fixture = {(round(r.lon, 6), round(r.lat, 6)): r for r in records()}
+
+    def read(agency):
+        points = inputs.load_incidents(db_session, inputs.Selection(*window,
+                                                                    viewer_agency=agency),
+                                       WHOLE_AREA, STORAGE_SRID)
+        return {(round(x, 6), round(y, 6)): bool(v) for x, y, v in
+                zip(points["x"], points["y"], points["visible"], strict=True)
+                if (round(x, 6), round(y, 6)) in fixture}
+
+    for agency in AGENCIES:
+        expected = {key: sees(agency, r) for key, r in fixture.items() if counts(agency, r)}
+        assert read(agency) == expected
+        assert 0 < sum(not v for v in expected.values()) < len(expected) < len(fixture)
+    assert read(None) == dict.fromkeys(fixture, True)
+    assert read("") == {key: r.releasability == "all" for key, r in fixture.items()
+                        if r.aggregate or r.releasability == "all"}
+    # a cached result of one agency never answers another
+    keys = {ResultCache.key("hotspots", inputs.Selection(*window, viewer_agency=agency),
+                            {"incidents": 1}, analysis_srid) for agency in (*AGENCIES, "", None)}
+    assert len(keys) == len(AGENCIES) + 2

@@ -82,6 +82,10 @@ def test_a_bulletin_of_the_sample_region(sample_bulletin):
     assert data["assessment"]["source"] == "live"  # none is stored: computed, not kept
     assert [s["code"] for s in data["sections"]] == ["T-AZ-001"]
     assert data["sections"][0]["incidents"] == 1  # T-1, on 1 October, in T-KK
+    # the system's view: every record, none unseen; no incident on the map
+    assert data["counted"] == {"viewer_agency": None, "counted_not_visible": 0}
+    assert data["map"]["layers"] == list(bulletin.MAP_LAYERS)
+    assert "incidents" not in data["map"]["layers"]
     assert data["data"]["synthetic"] is True
     assert "synthetic" in data["data"]["approximate_geography"]
     assert data["map"]["png"].startswith(b"\x89PNG")
