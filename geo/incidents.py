@@ -18,7 +18,12 @@ import numpy as np
 
 from geo.crs import STORAGE_SRID, transform_xy
 from geo.queries import FeatureQuery
-from geo.queries.incidents import CATEGORY_CODES, OUTCOME_CODES, copy_incident_rows
+from geo.queries.incidents import (
+    CATEGORY_CODES,
+    OUTCOME_CODES,
+    agency_bits,
+    copy_incident_rows,
+)
 
 _COPY_HEADER = 19  # PGCOPY signature (11) + flags (4) + header extension length (4)
 # One row of the binary COPY: field count, then (length, value) per column. The point
@@ -37,6 +42,8 @@ _CODE_FIELDS = [
     ("region_length", ">i4"), ("region", ">i4"),
     ("category_length", ">i4"), ("category", ">i2"),
     ("outcome_length", ">i4"), ("outcome", ">i2"),
+    ("viewers_length", ">i4"), ("viewers", ">i8"),
+    ("aggregate_length", ">i4"), ("aggregate", "u1"),
 ]
 # With a flag (``flag=``): one boolean per row.
 _FLAG_FIELDS = [("flag_length", ">i4"), ("flag", "u1")]
@@ -52,7 +59,9 @@ _POSTGRES_EPOCH_US = 946_684_800_000_000  # 2000-01-01 in microseconds since 197
 class IncidentArrays:
     """Incidents, one array element each: ``lon``/``lat`` (EPSG:4326 degrees),
     ``time`` (epoch seconds, UTC), ``persons``, ``region`` (id, 0 when unlinked),
-    ``category``/``outcome`` (codes of ``CATEGORY_CODES``/``OUTCOME_CODES``).
+    ``category``/``outcome`` (codes of ``CATEGORY_CODES``/``OUTCOME_CODES``),
+    ``viewers`` (int64 bit mask of the agencies that see it in detail, by the bits of
+    ``agency_bits``; -1: every agency) and ``aggregate`` (its flag).
     ``version`` is the incidents' data version when read whole (else 0); ``flag`` the
     value of a SQL truth read with them (``read_incidents(flag=...)``), else None."""
 
@@ -66,6 +75,9 @@ class IncidentArrays:
     version: int = 0
     projected: dict = field(default_factory=dict)
     flag: np.ndarray | None = None  # bool per incident when read with ``flag=``
+    viewers: np.ndarray | None = None  # with the codes
+    aggregate: np.ndarray | None = None
+    agency_bits: dict[str, int] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.time)
@@ -85,10 +97,12 @@ class IncidentArrays:
 
     def select(self, query: FeatureQuery) -> slice | np.ndarray:
         """The incidents ``query`` keeps, as ``geo.queries.feature_filter`` does in SQL:
-        the closed window [start, end], ``region_id``, ``categories``, ``outcomes`` and
-        ``scope_region_ids`` (unlinked incidents are outside every scope). A slice (no
-        copy) of the arrays, which must be time-sorted, or an index array when another
-        filter than time is given.
+        the closed window [start, end], ``region_id``, ``categories``, ``outcomes``,
+        ``scope_region_ids`` (unlinked incidents are outside every scope) and
+        ``viewer_agency`` (with ``counting``: or ``aggregate``) by the viewers' mask,
+        which SQL computed with ``geo.scope``'s rule (an agency without a bit, or "",
+        sees what is released to all). A slice (no copy) of the arrays, which must be
+        time-sorted, or an index array when another filter than time is given.
 
         Raises
         ------
@@ -97,18 +111,18 @@ class IncidentArrays:
             property equality).
         """
         if (query.bbox is not None or query.statuses or query.ids is not None
-                or query.equals):
-            raise ValueError("only time, region, category, outcome and scope filters "
-                             "apply to incident arrays")
-        if self.region is None and (query.region_id or query.categories or query.outcomes
-                                    or query.scope_region_ids is not None):
+                or query.equals or query.agencies):
+            raise ValueError("only time, region, category, outcome, scope and viewer "
+                             "filters apply to incident arrays")
+        coded = (query.region_id or query.categories or query.outcomes
+                 or query.scope_region_ids is not None or query.viewer_agency is not None)
+        if self.region is None and coded:
             raise ValueError("these arrays were read without their codes (codes=False)")
         lo = (0 if query.start is None
               else int(np.searchsorted(self.time, query.start.timestamp(), "left")))
         hi = (len(self.time) if query.end is None
               else int(np.searchsorted(self.time, query.end.timestamp(), "right")))
-        if not (query.region_id or query.categories or query.outcomes
-                or query.scope_region_ids is not None):
+        if not coded:
             return slice(lo, hi)
         keep = np.ones(max(hi - lo, 0), dtype=bool)
         if query.region_id:
@@ -120,7 +134,16 @@ class IncidentArrays:
             keep &= np.isin(self.category[lo:hi], _codes(CATEGORY_CODES, query.categories))
         if query.outcomes:
             keep &= np.isin(self.outcome[lo:hi], _codes(OUTCOME_CODES, query.outcomes))
+        if query.viewer_agency is not None:
+            keep &= self._seen_by(query.viewer_agency, lo, hi, query.counting)
         return lo + np.flatnonzero(keep)
+
+    def _seen_by(self, agency: str, lo: int, hi: int, counting: bool) -> np.ndarray:
+        """Of rows ``lo:hi``, those ``agency`` sees (or, ``counting``, may count)."""
+        viewers = self.viewers[lo:hi]
+        bit = self.agency_bits.get(agency)
+        seen = viewers == -1 if bit is None else (viewers >> bit) & 1 == 1
+        return seen | self.aggregate[lo:hi] if counting else seen
 
 
 def _codes(vocabulary: tuple[str, ...], names) -> np.ndarray:
@@ -160,13 +183,15 @@ def read_incidents(raw_connection, where: str = "true", params: dict | None = No
     row = _COPY_ROWS[codes, flag is not None]
     records = np.frombuffer(data, dtype=row, offset=_COPY_HEADER,
                             count=(len(data) - _COPY_HEADER - 2) // row.itemsize)
-    if not ((records["fields"] == (6 if codes else 3) + (flag is not None)).all()
+    if not ((records["fields"] == (8 if codes else 3) + (flag is not None)).all()
             and (records["geom_length"] == 25).all() and (records["byte_order"] == 1).all()
             and (records["wkb_type"] == _EWKB_POINT_WITH_SRID).all()
             and (records["persons_length"] == 4).all() and (records["time_length"] == 8).all()
             and (not codes or ((records["region_length"] == 4).all()
                                and (records["category_length"] == 2).all()
-                               and (records["outcome_length"] == 2).all()))
+                               and (records["outcome_length"] == 2).all()
+                               and (records["viewers_length"] == 8).all()
+                               and (records["aggregate_length"] == 1).all()))
             and (flag is None or (records["flag_length"] == 1).all())):
         raise RuntimeError("unexpected binary layout of incidents: a 2-D point with SRID, "
                            "int4 and timestamptz (then int4, int2, int2; then bool) "
@@ -180,4 +205,8 @@ def read_incidents(raw_connection, where: str = "true", params: dict | None = No
         region=records["region"].astype(np.int64) if codes else None,
         category=records["category"].astype(np.int16) if codes else None,
         outcome=records["outcome"].astype(np.int16) if codes else None,
-        flag=records["flag"].astype(bool) if flag is not None else None)
+        flag=records["flag"].astype(bool) if flag is not None else None,
+        viewers=records["viewers"].astype(np.int64) if codes else None,
+        aggregate=records["aggregate"].astype(bool) if codes else None,
+        agency_bits=agency_bits(raw_connection) if codes else {})
+

@@ -44,14 +44,16 @@ def _hotspot_extent(session, region: str | None, scope: tuple[int, ...] | None =
 def hotspot_features(database_url: str, time: tuple | None, region: str | None,
                      analysis_srid: int, categories: tuple[str, ...] = (),
                      outcome: tuple[str, ...] = (),
-                     scope: tuple[int, ...] | None = None) -> dict:
+                     scope: tuple[int, ...] | None = None,
+                     agency: str | None = None) -> dict:
     """The cells with a non-zero Gi* bin of the default hot-spot map
     (``geo.hotspots.pipeline.default_map``, in the analysis CRS ``analysis_srid``) for a
     window, of the incidents of ``categories`` and ``outcome`` (empty: all; both
     outcomes: all); GeoJSON, EPSG:4326.
 
     Study area: the region, else the extent of the regions in ``scope`` (region ids;
-    None: of all regions); with a scope only the incidents of its regions count. An
+    None: of all regions); with a scope only the incidents of its regions count, and
+    with an ``agency`` only what it may count (``geo.scope.counted_condition``). An
     empty collection when there are too few incidents for Gi*.
     """
     from geo.hotspots import inputs, pipeline
@@ -66,7 +68,7 @@ def hotspot_features(database_url: str, time: tuple | None, region: str | None,
         # Selection takes one outcome or none (all): both outcomes are all of them.
         selection = inputs.Selection(start=start, end=end, categories=tuple(categories),
                                        outcome=outcome[0] if len(set(outcome)) == 1 else None,
-                                       region_ids=scope)
+                                       region_ids=scope, viewer_agency=agency)
         try:
             body = pipeline.default_map(
                 session, inputs.StudyArea(region_code=region, bbox=extent), selection,
@@ -88,7 +90,7 @@ def hotspot_features(database_url: str, time: tuple | None, region: str | None,
 def hotspot_datasource(database_url: str, request: MapRequest) -> mapnik.Datasource:
     key = json.dumps([database_url, [t.isoformat() if t else None for t in time_window(request)],
                       request.region, sorted(request.categories), sorted(request.outcome),
-                      scope_ids(request), request.analysis_srid])
+                      scope_ids(request), request.agency, request.analysis_srid])
     with map_engine(database_url).connect() as connection:
         key += f"/{incidents_version(connection)}"
     with _HOTSPOT_LOCK:
@@ -96,7 +98,8 @@ def hotspot_datasource(database_url: str, request: MapRequest) -> mapnik.Datasou
     if found is None:
         collection = hotspot_features(database_url, request.time, request.region,
                                       request.analysis_srid, categories=request.categories,
-                                      outcome=request.outcome, scope=scope_ids(request))
+                                      outcome=request.outcome, scope=scope_ids(request),
+                                      agency=request.agency)
         found = mapnik.Datasource(type="geojson", inline=json.dumps(collection)
                                   if collection["features"] else EMPTY_GEOJSON)
         with _HOTSPOT_LOCK:

@@ -63,8 +63,9 @@ class MapRequest:
         of these regions are drawn on every layer but ``countries``; None: unrestricted.
     agency : str or None
         The caller's agency (``geo.scope``): the incidents layer draws only what it
-        sees in detail, hotspots and density count what it may count; None: every
-        record (the system).
+        sees in detail, hotspots and density count what it may count; "" the view
+        every agency shares (released to all, or counted); None: every record (the
+        system).
     categories : tuple of str
         Incident categories (keys of ``geo.vocabulary.INCIDENT_CATEGORIES``) drawn by
         incidents, hotspots and density; empty = all.
@@ -142,7 +143,7 @@ def validate(request: MapRequest) -> tuple[str, ...]:
                                  + ", ".join(allowed))
     if request.scope is not None and not all(isinstance(r, int) for r in request.scope):
         raise ParameterError("scope", "region ids must be integers")
-    if request.agency is not None and not releasability.CODE.match(request.agency):
+    if request.agency not in (None, "") and not releasability.CODE.match(request.agency):
         raise ParameterError("agency", "must be an agency code such as GBP")
     if request.segment_levels is not None:
         for segment_id, level in request.segment_levels.items():

@@ -26,6 +26,7 @@ from geo.layers import (
 from geo.maps.map_request import CRS_EPSG, MapRequest
 from geo.maps.palette import DENSITY_RAMP, INCIDENT_CELL_COLOURS
 from geo.queries import FeatureQuery
+from geo.queries.incidents import agency_bits
 
 # ------------------------------------------------------------------ incident points (numpy)
 
@@ -38,11 +39,13 @@ def incidents_version(connection) -> int:
 
 
 def incident_points(database_url: str) -> IncidentArrays:
-    """Every incident (``geo.incidents``), time-sorted, cached per data version."""
+    """Every incident (``geo.incidents``), time-sorted, cached per data version (and
+    agencies: their bits in the viewers' masks)."""
     with map_engine(database_url).connect() as connection:
         version = incidents_version(connection)
         cached = _POINTS.get(database_url)
-        if cached is not None and cached.version == version:
+        if (cached is not None and cached.version == version and cached.agency_bits
+                == agency_bits(connection.connection.dbapi_connection)):
             return cached
         with _POINTS_LOCK:
             points = read_incidents(connection.connection.dbapi_connection,
@@ -60,21 +63,22 @@ def scope_ids(request: MapRequest) -> tuple[int, ...] | None:
     return None if request.scope is None else tuple(sorted(request.scope))
 
 
-def _selection(request: MapRequest, region: int) -> tuple:
+def _selection(request: MapRequest, region: int, counting: bool) -> tuple:
     """What a request selects of the incidents (hashable: a cache key; see
-    :func:`_query`)."""
+    :func:`_query`): what its agency sees (the incidents layer), or with ``counting``
+    what it may count (density)."""
     return (*time_window(request), region, tuple(request.categories), tuple(request.outcome),
-            scope_ids(request))
+            scope_ids(request), request.agency, counting)
 
 
 def _query(selection: tuple) -> FeatureQuery:
     """The ``FeatureQuery`` of a :func:`_selection` (the closed window, the region id or
-    0, categories, outcomes, scope)."""
-    start, end, region, categories, outcomes, scope = selection
+    0, categories, outcomes, scope, viewer agency, counting)."""
+    start, end, region, categories, outcomes, scope, agency, counting = selection
     return FeatureQuery(start=start, end=end, region_id=region or None,
                         categories=list(categories), outcomes=list(outcomes),
                         scope_region_ids=None if scope is None else frozenset(scope),
-                        limit=None)
+                        viewer_agency=agency, counting=counting, limit=None)
 
 
 def hex_rgb(colour: str) -> tuple[int, int, int]:
@@ -84,7 +88,7 @@ def hex_rgb(colour: str) -> tuple[int, int, int]:
 def incident_cells(request: MapRequest, points: IncidentArrays, region: int) -> np.ndarray:
     """Counts of the selected incidents per INCIDENT_CELL_PIXELS-pixel cell, (rows, cols),
     cells counted from the map's top-left corner."""
-    index = points.select(_query(_selection(request, region)))
+    index = points.select(_query(_selection(request, region, counting=False)))
     x, y = points.xy(CRS_EPSG[request.crs])
     x, y = x[index], y[index]
     minx, miny, maxx, maxy = request.bbox
@@ -154,7 +158,8 @@ def density_rgba(request: MapRequest, database_url: str, points: IncidentArrays,
     """The density layer's pixels (h, w, 4): the KDE evaluated every 4 pixels from a
     binned surface in the analysis CRS, coloured relative to the window's peak density."""
     srid = request.analysis_srid
-    setup = _density_setup(database_url, points.version, _selection(request, region), srid)
+    setup = _density_setup(database_url, points.version,
+                           _selection(request, region, counting=True), srid)
     rgba = np.zeros((request.height, request.width, 4), dtype=np.uint8)
     if setup is None:
         return rgba
@@ -174,7 +179,7 @@ def density_rgba(request: MapRequest, database_url: str, points: IncidentArrays,
     cell = max(min(bandwidth / 4, pixel_m), (bounds[2] - bounds[0] + bounds[3] - bounds[1]
                                               + 4 * bandwidth) / 2048)
     x, y = points.xy(srid)
-    index = points.select(_query(_selection(request, region)))
+    index = points.select(_query(_selection(request, region, counting=True)))
     x, y = x[index], y[index]
     near = ((x > bounds[0] - bandwidth) & (x < bounds[2] + bandwidth)
             & (y > bounds[1] - bandwidth) & (y < bounds[3] + bandwidth))

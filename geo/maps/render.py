@@ -367,11 +367,12 @@ def _variables(request: MapRequest, region: int) -> dict:
     levels = {str(int(k)): str(v) for k, v in (request.segment_levels or {}).items()}
     # Category and outcome words are validated against the vocabularies (validate);
     # the scope is integers formatted here ('' unrestricted; -1, no region, when empty);
-    # the agency a checked code (validate), '' unrestricted.
+    # the agency a checked code or '' (validate), '*' unrestricted.
     scope = "" if request.scope is None else ",".join(
         str(int(r)) for r in sorted(request.scope)) or "-1"
     return {"start": _timestamp(start, NEVER_START), "end": _timestamp(end, NEVER_END),
-            "region": int(region), "scope": scope, "agency": request.agency or "",
+            "region": int(region), "scope": scope,
+            "agency": "*" if request.agency is None else request.agency,
             "levels": json.dumps(levels),
             "categories": ",".join(request.categories), "outcomes": ",".join(request.outcome)}
 

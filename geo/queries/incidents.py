@@ -10,6 +10,7 @@ import io
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import psycopg2
 
+from geo.scope import visibility_condition
 from geo.vocabulary import INCIDENT_CATEGORIES, INCIDENT_OUTCOMES
 
 # Small integer codes of the vocabularies: position + 1, 0 = another value.
@@ -23,13 +24,42 @@ def _sql_text_array(vocabulary: tuple[str, ...]) -> str:
         + "]::text[]"
 
 
-# geom, persons_count, occurred_at, region_id (0: none), category and outcome codes.
+# Who sees an incident in detail, as a bit mask over the agencies: bit ``agencies.id``
+# set when that agency sees it (geo.scope's rule, evaluated per agency in SQL), or -1
+# (every bit: every agency, present and future) when it is released to all.
+_VIEWERS = (
+    "CASE WHEN incidents.releasability = '\"all\"'::jsonb THEN -1::int8 ELSE "
+    "(SELECT COALESCE(bit_or(1::int8 << a.id), 0) FROM agencies AS a "
+    f"WHERE {visibility_condition('incidents.', 'a.code')}) END")
+# geom, persons_count, occurred_at, region_id (0: none), category and outcome codes,
+# the viewers' mask and the aggregate flag.
 _POINT_COLUMNS = "geom, persons_count, occurred_at"
 _COLUMNS = (
     f"{_POINT_COLUMNS}, COALESCE(region_id, 0), "
     f"COALESCE(array_position({_sql_text_array(CATEGORY_CODES)}, category), 0)::int2, "
-    f"COALESCE(array_position({_sql_text_array(OUTCOME_CODES)}, outcome), 0)::int2"
+    f"COALESCE(array_position({_sql_text_array(OUTCOME_CODES)}, outcome), 0)::int2, "
+    f"{_VIEWERS}, aggregate"
 )
+# Bits of an int8 the masks may use (the sign bit is every agency's).
+MAX_AGENCY_BIT = 62
+
+
+def agency_bits(raw_connection) -> dict[str, int]:
+    """Each agency's bit in the viewers' mask (its id), by code (a psycopg2
+    connection, as the COPY's).
+
+    Raises
+    ------
+    RuntimeError
+        An agency's id is past ``MAX_AGENCY_BIT``: its bit would not fit a mask.
+    """
+    with raw_connection.cursor() as cursor:
+        cursor.execute("SELECT code, id FROM agencies")
+        bits = dict(cursor.fetchall())
+    if any(bit > MAX_AGENCY_BIT for bit in bits.values()):
+        raise RuntimeError(f"agency ids above {MAX_AGENCY_BIT} do not fit the map "
+                           "renderer's visibility masks")
+    return bits
 
 
 def _pyformat(sql: str, params: dict) -> tuple[str, dict]:
@@ -44,7 +74,8 @@ def copy_incident_rows(raw_connection, where: str, params: dict, order_by_time: 
     """The binary COPY of the incidents matching ``where`` (``:name`` placeholders,
     e.g. ``geo.queries.features.feature_filter``'s), values bound by the driver
     (psycopg2 ``mogrify``), ordered by ``occurred_at`` when asked; geom, persons_count
-    and occurred_at, then (``codes``) the region and the category and outcome codes,
+    and occurred_at, then (``codes``) the region, the category and outcome codes, the
+    viewers' mask and the aggregate flag,
     then (``flag``: a SQL truth over the row, e.g. ``geo.scope.visibility_condition``,
     bound from ``params`` too) its value, false when null."""
     columns = _COLUMNS if codes else _POINT_COLUMNS

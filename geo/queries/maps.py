@@ -2,10 +2,10 @@
 
 Only mapnik's own tokens vary: ``!bbox!`` and the variables ``!@start!``, ``!@end!``
 (the closed window), ``!@region!`` (a region id, 0: none), ``!@scope!`` (comma-joined
-region ids, '' unrestricted), ``!@agency!`` (the viewer's agency code, ''
-unrestricted), ``!@levels!`` (JSON section id -> level), ``!@categories!`` and
-``!@outcomes!`` (comma-joined words of the vocabularies), which mapnik quotes and
-``geo.maps.render`` formats from checked values.
+region ids, '' unrestricted), ``!@agency!`` (the viewer's agency code; '' the
+view every agency shares; '*' unrestricted), ``!@levels!`` (JSON section id ->
+level), ``!@categories!`` and ``!@outcomes!`` (comma-joined words of the vocabularies),
+which mapnik quotes and ``geo.maps.render`` formats from checked values.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ def scope_sql(layer: Layer, alias: str = "") -> str:
             "string_to_array(CAST(!@scope! AS text), ',') AS integer[])))")
 
 
-# The agencies' rule (geo.scope): '' sees every record, else what that agency sees.
-_VISIBLE_SQL = ("(CAST(!@agency! AS text) = '' OR "
+# The agencies' rule (geo.scope): '*' sees every record, else what that agency sees.
+_VISIBLE_SQL = ("(CAST(!@agency! AS text) = '*' OR "
                 + visibility_condition(viewer="CAST(!@agency! AS text)") + ")")
 
 

@@ -156,49 +156,30 @@ def _map_size(row) -> tuple[tuple[float, float, float, float], int, int]:
     return bbox, MAP_WIDTH_PX, pixels_high
 
 
-def _map_layers(request_fields, view: str | None) -> tuple[tuple[str, ...], dict]:
-    """The map's layers and the agency keyword of its ``MapRequest`` for the counted
-    ``view`` (``request_fields``: the names ``MapRequest`` takes).
-
-    The map draws no incident (``MAP_LAYERS``), so no point of a record its reader does
-    not see; its hot-spots must count as the bulletin counts. A ``MapRequest`` without
-    ``viewer_agency`` would count every record: then the hot-spot layer is left out
-    for any view but the system's, rather than drawn over records the view may not
-    count.
-    """
-    if view is None:
-        return MAP_LAYERS, {}
-    if "viewer_agency" in request_fields:
-        return MAP_LAYERS, {"viewer_agency": view}
-    return tuple(layer for layer in MAP_LAYERS if layer != "hotspots"), {}
-
-
 def _region_map(session, row, start: datetime, end: datetime,
                 segment_levels: dict[int, str], scope: frozenset[int] | None,
                 srid: int, view: str | None = None) -> dict:
     """The bulletin's map: PNG of the region, sections by level, hot-spots of the period
     (computed in the analysis CRS ``srid``, counted as ``view`` counts: an agency code,
     "" every agency's, None the system's); neighbouring regions' features only when
-    ``scope`` (the reader's regions) allows."""
-    from dataclasses import fields
-
+    ``scope`` (the reader's regions) allows. It draws no incident (``MAP_LAYERS``), so
+    no point of a record its reader does not see."""
     from geo.maps import (
         map_request,
         render,  # mapnik: imported only where a map is drawn
     )
 
     bbox, width, height = _map_size(row)
-    layers, agency = _map_layers({f.name for f in fields(map_request.MapRequest)}, view)
     request = map_request.MapRequest(
-        layers=layers, bbox=bbox, crs=MAP_CRS, width=width, height=height, fmt="png",
+        layers=MAP_LAYERS, bbox=bbox, crs=MAP_CRS, width=width, height=height, fmt="png",
         time=(start, end), region=row.code,
-        segment_levels=segment_levels, scope=scope, analysis_srid=srid, **agency,
+        segment_levels=segment_levels, scope=scope, analysis_srid=srid, agency=view,
     )
     url = session.get_bind().engine.url.render_as_string(hide_password=False)
     png = render.render_map(request, url)
     return {"png": png, "data_uri": "data:image/png;base64," + base64.b64encode(png).decode(),
             "width": width, "height": height, "crs": MAP_CRS, "bbox": list(bbox),
-            "layers": list(layers)}
+            "layers": list(MAP_LAYERS)}
 
 
 def _legend() -> dict:

@@ -366,16 +366,3 @@ def test_the_bulletins_data_holds_no_incident_detail(app, db_session, sectioned,
         assert "SYNTHETIC" not in document and "detail" not in document
     assert drawn == list(AGENCIES)
     assert "incidents" not in bulletin.MAP_LAYERS  # no point of any record on the map
-
-
-def test_the_bulletin_map_leaves_hot_spots_out_when_it_cannot_count_for_the_view():
-    from geo.risk import bulletin
-
-    with_agency = {"layers", "viewer_agency"}
-    assert bulletin._map_layers({"layers"}, None) == (bulletin.MAP_LAYERS, {})
-    layers, keyword = bulletin._map_layers({"layers"}, "PPD")
-    assert "hotspots" not in layers and keyword == {}
-    assert bulletin._map_layers(with_agency, "PPD") == (bulletin.MAP_LAYERS,
-                                                        {"viewer_agency": "PPD"})
-    assert bulletin._map_layers(with_agency, "") == (bulletin.MAP_LAYERS,
-                                                     {"viewer_agency": ""})
