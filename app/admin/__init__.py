@@ -1,12 +1,14 @@
-"""The admin page: users (roles, regions, passwords, lock-outs), their API tokens and
-browser sessions, and the audit trail.
+"""The admin page: users (roles, agencies, regions, passwords, lock-outs), their API
+tokens and browser sessions, the agencies and their release defaults, and the audit
+trail.
 
 HTML forms only (CSRF-checked like every session write, ``app.auth``), no script. Each
 route parses the form, calls one function of ``app.auth.users``, ``.tokens`` or
 ``.sessions`` (which audits the change in the same transaction), commits, and redirects
 (303) to the page it came from; an error the admin can fix is shown on that page with
 status 422 and nothing written.
-Every endpoint needs the admin role (``app.auth.permissions``).
+Agencies are created and changed with ``app.auth.agencies`` (which audits, entity
+``agency``). Every endpoint needs the admin role (``app.auth.permissions``).
 
 The pages and their messages are in the request's language (``app.ui.i18n``): messages
 are translated here, when flashed, with ``%(name)s`` placeholders for what varies. The
@@ -31,14 +33,18 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
+from werkzeug.datastructures import MultiDict
 
+from app.auth import agencies as auth_agencies
 from app.auth import sessions as auth_sessions
 from app.auth import tokens as auth_tokens
 from app.auth import users as auth_users
 from app.auth.models import User
 from app.auth.users import AuthError
 from app.extensions import db
-from geo.vocabulary import ROLES
+from geo.releasability import AGENCY as RELEASE_AGENCY
+from geo.releasability import ALL as RELEASE_ALL
+from geo.vocabulary import LEGACY_AGENCY, ROLES
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -72,13 +78,16 @@ def _done(message: str, endpoint: str, **values):
 def _users_page(status: int = 200):
     return render_template("admin/users.html", users=auth_users.list_users(db.session),
                            regions=auth_users.all_regions(db.session), roles=ROLES,
-                           now=auth_users.utc_now(), form=request.form), status
+                           agencies=auth_agencies.list_agencies(db.session),
+                           default_agency=LEGACY_AGENCY, now=auth_users.utc_now(),
+                           form=request.form), status
 
 
 def _user_page(user: User, status: int = 200, new_token: str | None = None,
                new_token_row=None):
     page = render_template(
         "admin/user.html", user=user, roles=ROLES, regions=auth_users.all_regions(db.session),
+        agencies=auth_agencies.list_agencies(db.session),
         tokens=auth_tokens.list_tokens(db.session, user.username),
         sessions=auth_sessions.active_sessions(db.session, _idle(), user.id),
         now=auth_users.utc_now(), new_token=new_token, new_token_row=new_token_row,
@@ -105,7 +114,10 @@ def create_user():
         user = auth_users.create_user(db.session, form.get("username", "").strip(),
                                       form.get("role", ""), form.get("password", ""),
                                       form.getlist("regions"),
-                                      all_regions=bool(form.get("all_regions")))
+                                      all_regions=bool(form.get("all_regions")),
+                                      # The form always names one; a script's
+                                      # POST without it gets create_user's default.
+                                      agency=form.get("agency", LEGACY_AGENCY))
     except AuthError as exc:
         return _refused(exc, lambda: _users_page(422))
     return _done(_("Created user %(name)s.", name=user.username), "admin.user",
@@ -129,6 +141,7 @@ def update_user(user_id: int):
                                          active=active == "active",
                                          region_codes=form.getlist("regions"),
                                          all_regions=bool(form.get("all_regions")),
+                                         agency=form.get("agency") or None,
                                          by=current_user)
     except AuthError as exc:
         return _refused(exc, lambda: _user_page(_user_or_404(user_id), 422))
@@ -190,6 +203,67 @@ def revoke_token(token_id: int):
         abort(404, str(exc))
     return _done(_("Revoked token '%(token)s' of %(name)s.", token=row.name,
                    name=row.user.username), "admin.user", user_id=row.user_id)
+
+
+def _agencies_page(status: int = 200, form=None):
+    return render_template("admin/agencies.html",
+                           agencies=auth_agencies.list_agencies(db.session),
+                           form=form if form is not None else MultiDict()), status
+
+
+def _release_choice(form):
+    """The default releasability an agency form gives: ``"all"``, ``"agency"`` or the
+    agency codes ticked (``release_to``); AuthError (field ``default_releasability``)
+    for anything else."""
+    choice = form.get("default_releasability", "")
+    if choice in (RELEASE_ALL, RELEASE_AGENCY):
+        return choice
+    if choice != "list":
+        raise AuthError(_("default_releasability: choose all agencies, the agency only "
+                          "or the agencies ticked"))
+    codes = form.getlist("release_to")
+    if not codes:
+        raise AuthError(_("default_releasability: tick at least one agency, or choose "
+                          "the agency only"))
+    return codes
+
+
+@bp.get("/agencies")
+def agencies():
+    return _agencies_page()
+
+
+@bp.post("/agencies")
+def create_agency():
+    form = request.form
+    try:
+        agency = auth_agencies.create_agency(
+            db.session, form.get("code", "").strip().upper(), form.get("name_en", ""),
+            form.get("name_ka", ""), default_releasability=_release_choice(form),
+            default_aggregate=bool(form.get("default_aggregate")),
+            active=bool(form.get("active")))
+    except AuthError as exc:
+        return _refused(exc, lambda: _agencies_page(422, form))
+    return _done(_("Created agency %(code)s.", code=agency.code), "admin.agencies")
+
+
+@bp.post("/agencies/<code>")
+def update_agency(code: str):
+    form = request.form
+    try:
+        agency = auth_agencies.agency_by_code(db.session, code)
+    except AuthError as exc:
+        abort(404, str(exc))
+    try:
+        changed = auth_agencies.update_agency(
+            db.session, agency, name_en=form.get("name_en", ""),
+            name_ka=form.get("name_ka", ""), active=bool(form.get("active")),
+            default_releasability=_release_choice(form),
+            default_aggregate=bool(form.get("default_aggregate")))
+    except AuthError as exc:
+        return _refused(exc, lambda: _agencies_page(422))
+    message = _("Saved agency %(code)s.", code=code) if changed else _("Nothing changed.")
+    return _done(message, "admin.agencies")
 
 
 @bp.get("/sessions")

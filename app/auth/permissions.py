@@ -82,6 +82,9 @@ ENDPOINT_ROLES: dict[str, str] = {
     "admin.sessions": "admin",
     "admin.revoke_session": "admin",
     "admin.audit": "admin",
+    "admin.agencies": "admin",
+    "admin.create_agency": "admin",
+    "admin.update_agency": "admin",
 }
 
 # Writing a layer (create, update, delete, import): incidents are the analysts' daily

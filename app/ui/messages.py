@@ -32,7 +32,7 @@ JS_MESSAGES = (
     # legend
     N_("Border sections: risk level"), N_("incident (aggregated at small scales)"),
     N_("incident (clickable when zoomed in)"), N_("crossing point"),
-    N_("Density (KDE), incidents per km²"),
+    N_("Density (KDE), incidents per km²"), N_("Originating agency (ring)"),
     N_("section above its expected count"),
     N_("hot spot, confidence {p}"), N_("cold spot, confidence {p}"),
     N_("LISA HH"), N_("LISA HL"), N_("LISA LH"), N_("LISA LL"),
@@ -51,6 +51,8 @@ JS_MESSAGES = (
     N_("incidents_per_km"), N_("probability"), N_("persons_per_km"), N_("hotspot"),
     N_("rate_ratio"), N_("inland_share"), N_("surveillance"), N_("terrain"),
     N_("crossing_distance"), N_("persons"), N_("severity"), N_("life_risk"),
+    # agencies: releasability and the aggregate flag in a popup
+    N_("all agencies"), N_("originating agency only"), N_("yes"), N_("no"),
     # forms
     N_("Please correct the marked fields."), N_("At {lat}, {lon}"), N_("Importing…"),
     N_("Importing… {rows} rows read"),
@@ -67,7 +69,8 @@ JS_MESSAGES = (
     N_("crossing_distance_m"), N_("created_at"), N_("updated_at"), N_("level"),
     N_("threat"), N_("vulnerability"), N_("impact"), N_("incidents"), N_("cell"),
     N_("count"), N_("z"), N_("p"), N_("bin"), N_("cluster"), N_("density"),
-    N_("trend_z"), N_("trend_p"),
+    N_("trend_z"), N_("trend_p"), N_("agency"), N_("reporting_unit"), N_("releasability"),
+    N_("aggregate"),
     # emerging hot-spot categories
     N_("new hot spot"), N_("consecutive hot spot"), N_("intensifying hot spot"),
     N_("persistent hot spot"), N_("diminishing hot spot"), N_("sporadic hot spot"),

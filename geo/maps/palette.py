@@ -63,6 +63,13 @@ CROSSING_MARKER_COLOUR = "#ffd92f"
 CROSSING_MARKER_OUTLINE_COLOUR = "#000000"
 ALERT_OUTLINE_COLOUR = "#000000"
 REGION_FILL_COLOUR = "#f2efe9"
+# The ring of an incident point on the map page: its originating agency (the seeded
+# four), then a qualitative cycle (ColorBrewer Set1) for agencies added later, given in
+# the order of their codes among those without a colour of their own.
+AGENCY_COLOURS: dict[str, str] = {
+    "GBP": "#1b9e77", "PPD": "#d95f02", "MD": "#7570b3", "IAD": "#e7298a",
+}
+AGENCY_EXTRA_COLOURS = ("#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00", "#a65628")
 CELL_OUTLINE_COLOUR = "#555555"
 SEGMENT_PLAIN_COLOUR = "#333333"
 CROSSING_POINT_COLOUR = "#222222"
@@ -84,8 +91,10 @@ def legend_palettes() -> dict:
         (Gi* bin ``"-3"``..``"3"`` but 0 -> colour), ``lisa_clusters``, ``density_ramp``
         (low to peak), ``emerging_categories``, ``incident``, ``crossing_point``,
         ``alert``, ``unclassified`` (a value without a colour of its own),
-        ``region_fill`` and ``outlines`` (``region``, ``cell``, ``crossing_point``,
-        ``incident`` -> the colour of their edge). Colours are ``#rrggbb`` strings.
+        ``region_fill``, ``outlines`` (``region``, ``cell``, ``crossing_point``,
+        ``incident`` -> the colour of their edge), ``agencies`` (agency code -> the ring
+        of its incidents) and ``agency_extra`` (the rings of agencies without one of
+        their own, in the order of their codes). Colours are ``#rrggbb`` strings.
     """
     return {
         "risk_levels": {**RISK_LEVEL_COLOURS, "none": NOT_ASSESSED_COLOUR},
@@ -98,6 +107,8 @@ def legend_palettes() -> dict:
         "alert": ALERT_OUTLINE_COLOUR,
         "unclassified": NOT_ASSESSED_COLOUR,
         "region_fill": REGION_FILL_COLOUR,
+        "agencies": dict(AGENCY_COLOURS),
+        "agency_extra": list(AGENCY_EXTRA_COLOURS),
         "outlines": {
             "region": REGION_OUTLINE_COLOUR,
             "cell": CELL_OUTLINE_COLOUR,

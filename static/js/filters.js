@@ -1,7 +1,8 @@
 // The filter form: region, dates, month slider and player, categories, outcome, hot-spot
 // method and cell size. A change updates the state and schedules a refresh.
 
-import { currentLocale, formatMonth, formatNumber, t } from "./i18n.js";
+import { agencies, agencyName } from "./agencies.js";
+import { currentLocale, formatMonth, formatNumber, localName, t } from "./i18n.js";
 import { updateActionLinks } from "./links.js";
 import { refresh, scheduleRefresh } from "./loading.js";
 import { isoDate, monthEnd } from "./state.js";
@@ -11,26 +12,39 @@ const PLAY_STEP_MS = 1500;
 
 const filters = document.getElementById("filters");
 
-function regionName(properties) {
-  return (currentLocale() === "ka" ? properties.name_ka : properties.name_en) ||
-    properties.name_en || properties.code;
-}
-
 /** Lists the regions in the region filter, by name in the page's language. */
 export function fillRegionFilter(regions) {
   const regionSelect = document.getElementById("f-region");
   const sorted = [...regions.features].sort((a, b) =>
-    regionName(a.properties).localeCompare(regionName(b.properties), currentLocale()));
+    localName(a.properties).localeCompare(localName(b.properties), currentLocale()));
   for (const feature of sorted) {
     const option = document.createElement("option");
     option.value = feature.properties.code;
-    option.textContent = regionName(feature.properties);
+    option.textContent = localName(feature.properties);
     regionSelect.append(option);
   }
   // A user restricted to several regions has no "All regions": start in the first.
   if (![...regionSelect.options].some((o) => o.value === app.state.region)) {
     app.state.region = regionSelect.options[0]?.value ?? "";
   }
+}
+
+/** Lists the agencies in the agency filter (a box each, by name in the page's language);
+ *  codes of the URL that are no agency are dropped. */
+export function fillAgencyFilter() {
+  const fieldset = document.getElementById("f-agencies");
+  const known = new Set();
+  for (const agency of agencies()) {
+    known.add(agency.code);
+    const label = document.createElement("label");
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.name = "agency";
+    box.value = agency.code;
+    label.append(box, document.createTextNode(` ${agencyName(agency.code)} (${agency.code})`));
+    fieldset.append(label);
+  }
+  app.state.agencies = app.state.agencies.filter((code) => known.has(code));
 }
 
 function setMonthFromRange() {
@@ -56,14 +70,23 @@ export function applyStateToForm() {
   for (const box of filters.querySelectorAll("input[name='category']")) {
     box.checked = s.categories.includes(box.value);
   }
+  for (const box of filters.querySelectorAll("input[name='agency']")) {
+    box.checked = s.agencies.includes(box.value);
+  }
   updateCategoryCount();
   setMonthFromRange();
 }
 
+/** "(n)" chosen, or "(all)" when none is: the filter keeps everything. */
+function chosenCount(n) {
+  return n ? `(${formatNumber(n)})` : `(${t("all")})`;
+}
+
 function updateCategoryCount() {
-  const n = app.state.categories.length;
   document.getElementById("f-category-count").textContent =
-    n ? `(${formatNumber(n)})` : `(${t("all")})`;
+    chosenCount(app.state.categories.length);
+  document.getElementById("f-agency-count").textContent =
+    chosenCount(app.state.agencies.length);
 }
 
 /** The region's bounds (every region's without one), as Leaflet bounds. */
@@ -84,6 +107,10 @@ export function bindFilters() {
     if (target.id === "f-month") return; // handled on input
     if (target.name === "category") {
       s.categories = [...filters.querySelectorAll("input[name='category']:checked")]
+        .map((box) => box.value);
+      updateCategoryCount();
+    } else if (target.name === "agency") {
+      s.agencies = [...filters.querySelectorAll("input[name='agency']:checked")]
         .map((box) => box.value);
       updateCategoryCount();
     } else if (target.id === "f-region") {

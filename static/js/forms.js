@@ -3,7 +3,8 @@
 // messages are shown next to the field they name.
 
 import { ProblemError, getJSON, sendForm, sendJSON } from "./api.js";
-import { formatNumber, t } from "./i18n.js";
+import { agencies, agencyName, ownAgency } from "./agencies.js";
+import { currentLocale, formatNumber, localName, t } from "./i18n.js";
 import { clockNow } from "./state.js";
 
 function clearErrors(form) {
@@ -46,6 +47,62 @@ function closeOnCancel(dialog) {
   }
 }
 
+/** The incident form's choices: the regions as reporting units, and a box for each
+ *  active agency but the user's own to release a record to. */
+export function fillIncidentChoices(regions) {
+  const form = document.getElementById("incident-form");
+  if (!form) return;
+  const units = form.elements.reporting_unit;
+  const sorted = [...regions.features].map((f) => f.properties).sort((a, b) =>
+    localName(a).localeCompare(localName(b), currentLocale()));
+  for (const region of sorted) {
+    units.append(new Option(`${localName(region)} (${region.code})`, region.code));
+  }
+  const boxes = document.getElementById("i-release-to");
+  for (const agency of agencies()) {
+    if (!agency.active || agency.code === ownAgency()?.code) continue;
+    const label = document.createElement("label");
+    label.className = "inline";
+    const box = document.createElement("input");
+    Object.assign(box, { type: "checkbox", name: "release_to", value: agency.code });
+    label.append(box, document.createTextNode(`${agencyName(agency.code)} (${agency.code})`));
+    boxes.append(label);
+  }
+  form.addEventListener("change", (event) => {
+    if (event.target.name === "releasability") enableReleaseList(form);
+  });
+}
+
+/** The agency boxes are a choice only when "these agencies" is. */
+function enableReleaseList(form) {
+  const listed = form.querySelector("input[name='releasability']:checked")?.value === "list";
+  for (const box of form.querySelectorAll("input[name='release_to']")) box.disabled = !listed;
+}
+
+/** The release controls at the user's agency's defaults (all agencies, counted, when
+ *  the agency is not known). */
+function applyReleaseDefaults(form) {
+  const agency = ownAgency();
+  const release = agency?.default_releasability ?? "all";
+  const listed = Array.isArray(release) ? release : [];
+  const choice = Array.isArray(release) ? "list" : release;
+  for (const radio of form.querySelectorAll("input[name='releasability']")) {
+    radio.checked = radio.value === choice;
+  }
+  for (const box of form.querySelectorAll("input[name='release_to']")) {
+    box.checked = listed.includes(box.value);
+  }
+  form.elements.aggregate.checked = agency?.default_aggregate ?? true;
+  enableReleaseList(form);
+}
+
+/** The releasability the form says: "all", "agency" or the agency codes ticked. */
+function chosenReleasability(form) {
+  const choice = form.querySelector("input[name='releasability']:checked")?.value ?? "all";
+  if (choice !== "list") return choice;
+  return [...form.querySelectorAll("input[name='release_to']:checked")].map((b) => b.value);
+}
+
 export function setUpIncidentForm(apiBase, onSaved) {
   const dialog = document.getElementById("incident-dialog");
   if (!dialog) return null;
@@ -63,7 +120,10 @@ export function setUpIncidentForm(apiBase, onSaved) {
       persons_count: data.get("persons_count") === "" ? null : Number(data.get("persons_count")),
       occurred_at: occurred ? `${occurred}${occurred.length === 16 ? ":00" : ""}Z` : null,
       description: data.get("description") || null,
+      releasability: chosenReleasability(form), aggregate: form.elements.aggregate.checked,
     };
+    // No unit chosen: the server's default (none).
+    if (data.get("reporting_unit")) properties.reporting_unit = data.get("reporting_unit");
     try {
       const feature = await sendJSON("POST", `${apiBase}/incidents`, {
         type: "Feature", properties,
@@ -79,6 +139,7 @@ export function setUpIncidentForm(apiBase, onSaved) {
     where = latlng;
     clearErrors(form);
     form.reset();
+    applyReleaseDefaults(form);
     const now = clockNow();
     form.elements.occurred_at.value = now.toISOString().slice(0, 16);
     form.elements.external_id.value = `UI-${now.getTime()}`;

@@ -31,6 +31,13 @@ export function currentLocale() {
   return locale;
 }
 
+/** The name of a region or an agency in the page's language (`name_ka` in Georgian,
+ *  else `name_en`), or its code when it has no name. */
+export function localName(properties) {
+  return (locale === "ka" ? properties.name_ka : properties.name_en) ||
+    properties.name_en || properties.code;
+}
+
 function numberFormat(options) {
   if (native) return new Intl.NumberFormat(locale, options);
   const english = new Intl.NumberFormat("en", options);

@@ -9,7 +9,8 @@ import { writeURL } from "./links.js";
 import { scheduleRefresh } from "./loading.js";
 import { colour, colourOf } from "./palettes.js";
 import { wmsFilterParams } from "./params.js";
-import { propertiesTable, sectionPopup } from "./popups.js";
+import { ringColour } from "./agencies.js";
+import { incidentTable, propertiesTable, sectionPopup } from "./popups.js";
 import { segmentStyle, selectSection } from "./sections.js";
 import { wmsLayer } from "./wms.js";
 import { app, config } from "./workspace.js";
@@ -68,11 +69,14 @@ export function buildStaticLayers(regions, segments, crossings) {
   const canvas = L.canvas({ padding: 0.2 });
   app.layers.points = L.geoJSON(null, {
     renderer: canvas,
+    // A ring in the colour of the incident's originating agency.
     pointToLayer: (f, latlng) => L.circleMarker(latlng, {
-      renderer: canvas, radius: 4, color: colourOf("outlines", "incident"), weight: 1,
-      fillColor: colour("incident"), fillOpacity: 0.85,
+      renderer: canvas, radius: 5, weight: 2, fillColor: colour("incident"), fillOpacity: 0.85,
+      color: f.properties.agency ? ringColour(f.properties.agency)
+        : colourOf("outlines", "incident"),
     }),
-    onEachFeature: popup(380),
+    onEachFeature: (feature, layer) =>
+      layer.bindPopup(() => incidentTable(feature.properties), { maxWidth: 380 }),
   });
   // Dense incidents from the WMS, above the hot-spot cells (tiles let clicks through).
   app.map.createPane("incidents").style.zIndex = "420";

@@ -1,6 +1,7 @@
 // The legend of the layers that are on, in the server's colours (palettes.js), with
 // every label as text.
 
+import { agencies, agencyName, ringColour } from "./agencies.js";
 import { formatNumber, formatPercent, t } from "./i18n.js";
 import { colour, colourOf, densityRamp } from "./palettes.js";
 import { incidentsLegendURL } from "./wms.js";
@@ -30,6 +31,18 @@ function legendBlock(title, entries) {
   return block;
 }
 
+/** One ring per agency: those of the agency filter, else every agency. */
+function agencyEntries() {
+  const chosen = app.state.agencies;
+  return agencies().filter((a) => chosen.length === 0 || chosen.includes(a.code))
+    .map((a) => {
+      const item = legendSwatch(ringColour(a.code), `${agencyName(a.code)} (${a.code})`,
+                                "ring");
+      item.dataset.agency = a.code;
+      return item;
+    });
+}
+
 export function renderLegend() {
   const box = app.legendBox;
   if (!box) return;
@@ -53,6 +66,7 @@ export function renderLegend() {
       entries.push(item);
     }
     box.append(legendBlock(t("Incidents"), entries));
+    box.append(legendBlock(t("Originating agency (ring)"), agencyEntries()));
   }
   if (on("crossings")) {
     box.append(legendBlock(t("Crossing points"), [legendSwatch(colour("crossing_point"),

@@ -11,7 +11,7 @@ import { renderAlerts, renderRanking, renderSummary } from "./panel.js";
 import { selectionParams, wmsFilterParams } from "./params.js";
 import { drawAlerts, segmentStyle, selectSection } from "./sections.js";
 import { datetimeInterval } from "./state.js";
-import { ZOOM_POINTS } from "./wms.js";
+import { wmsDrawsIncidents } from "./wms.js";
 import { app, config, root, setStatus } from "./workspace.js";
 
 const POINT_LIMIT = 5000;
@@ -45,8 +45,7 @@ async function loadCount(signal) {
 }
 
 function wantsPoints() {
-  return app.state.layers.includes("incidents") &&
-    (!app.wms || app.map.getZoom() >= ZOOM_POINTS);
+  return app.state.layers.includes("incidents") && !wmsDrawsIncidents();
 }
 
 /** The incidents of the view as clickable points, when zoomed in (or without a WMS). */
@@ -83,6 +82,11 @@ export async function loadPoints() {
 function updateIncidentsWms() {
   const layer = app.layers.incidentsWms;
   if (!layer) return Promise.resolve();
+  if (app.state.agencies.length) { // the WMS would draw every agency's
+    app.layers.incidents.removeLayer(layer);
+    return Promise.resolve();
+  }
+  app.layers.incidents.addLayer(layer);
   layer.setParams(wmsFilterParams());
   return layer.whenLoaded();
 }
@@ -124,7 +128,8 @@ export async function refresh(force = false) {
   const signal = controller.signal;
   const s = app.state;
   const periodKey = [s.region, s.from, s.to].join("|");
-  const selection = [periodKey, s.categories.join(","), s.outcome].join("|");
+  const selection = [periodKey, s.categories.join(","), s.outcome, s.agencies.join(",")]
+    .join("|");
   const counted = reuse("count", selection, () => loadCount(signal), force);
   const cellsKey = (kind) => [selection, s.method, s.cellSize,
                               s.layers.includes(kind)].join("|");

@@ -5,11 +5,17 @@
 //
 // This module starts the page; the rest is by job: workspace.js (the one state object),
 // layers.js, legend.js, filters.js, loading.js and cells.js (data), sections.js,
-// wms.js, links.js, params.js, popups.js, palettes.js (the server's colours).
+// wms.js, links.js, params.js, popups.js, palettes.js (the server's colours),
+// agencies.js (the agencies, their names and rings).
 
+import { loadAgencies } from "./agencies.js";
 import { getJSON, setCsrfToken } from "./api.js";
-import { applyStateToForm, bindFilters, fillRegionFilter, regionBounds } from "./filters.js";
-import { setUpImportForm, setUpIncidentForm, setUpLevelForm } from "./forms.js";
+import {
+  applyStateToForm, bindFilters, fillAgencyFilter, fillRegionFilter, regionBounds,
+} from "./filters.js";
+import {
+  fillIncidentChoices, setUpImportForm, setUpIncidentForm, setUpLevelForm,
+} from "./forms.js";
 import { loadCatalogue, t } from "./i18n.js";
 import { addLayerControl, buildStaticLayers } from "./layers.js";
 import { addLegendControl } from "./legend.js";
@@ -75,7 +81,7 @@ function bindIncidentPlacing() {
 async function main() {
   setCsrfToken(config.csrfToken);
   await Promise.all([loadCatalogue(config.i18n, config.locale),
-                     loadPalettes(config.palettes)]);
+                     loadPalettes(config.palettes), loadAgencies(config.api, config.agency)]);
   app.wms = config.wms !== "";
   app.state = readState(window.location);
   app.map = L.map("map", { zoomSnap: 0.5, keyboard: true }).setView([42.2, 43.5], 7);
@@ -105,6 +111,8 @@ async function main() {
   ]);
   buildStaticLayers(regions, segments, crossings);
   fillRegionFilter(regions);
+  fillAgencyFilter();
+  fillIncidentChoices(regions);
   const last = occurredAt(newest, clockNow());
   app.months = monthsBetween(occurredAt(oldest, last), last);
   applyStateToForm();

@@ -28,3 +28,16 @@ export function densityRamp() {
 export function colour(name) {
   return palettes[name];
 }
+
+/**
+ * The ring of an agency's incidents: its own colour, else one of the extra colours in
+ * the order of `codes` (every agency's code) among the agencies without their own.
+ */
+export function agencyColour(code, codes) {
+  const own = palettes.agencies[code];
+  if (own) return own;
+  const others = [...codes].sort().filter((c) => !(c in palettes.agencies));
+  const index = others.indexOf(code);
+  return index < 0 ? palettes.unclassified
+    : palettes.agency_extra[index % palettes.agency_extra.length];
+}

@@ -8,7 +8,7 @@ import { app } from "./workspace.js";
 export function selectionParams() {
   const s = app.state;
   return { datetime: datetimeInterval(s), category: s.categories, outcome: s.outcome,
-           region: s.region };
+           region: s.region, agency: s.agencies };
 }
 
 /** The WMS vendor parameters of the filters (empty ones are left out of the URL). */

@@ -1,6 +1,7 @@
 // What a click on a feature shows: its properties as a table, as text only.
 
-import { formatDate, formatNumber, t } from "./i18n.js";
+import { agencyName, releasabilityText } from "./agencies.js";
+import { formatDate, formatNumber, localName, t } from "./i18n.js";
 import { app } from "./workspace.js";
 
 export function propertiesTable(properties) {
@@ -20,6 +21,25 @@ export function propertiesTable(properties) {
     row.insertCell().textContent = text;
   }
   return table;
+}
+
+/** The name of the region `code` in the page's language (its code if not on the map). */
+function regionLabel(code) {
+  const layer = app.regionsByCode.get(code);
+  return layer ? `${localName(layer.feature.properties)} (${code})` : code;
+}
+
+/** An incident's properties, first who reported it and to whom it is released: its
+ *  agency, reporting unit, releasability and whether it counts in aggregates. */
+export function incidentTable(properties) {
+  const { agency, reporting_unit: unit, releasability, aggregate, ...rest } = properties;
+  return propertiesTable({
+    agency: agency ? `${agencyName(agency)} (${agency})` : null,
+    reporting_unit: unit ? regionLabel(unit) : null,
+    releasability: releasabilityText(releasability),
+    aggregate: typeof aggregate === "boolean" ? t(aggregate ? "yes" : "no") : null,
+    ...rest,
+  });
 }
 
 /** A border section's properties with its risk from the last ranking. */

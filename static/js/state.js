@@ -26,6 +26,8 @@ export function readState(location) {
     categories: list("category"),
     // Incident outcome to keep, or "" for all.
     outcome: params.get("outcome") || "",
+    // Originating agencies (codes) to keep (none: all).
+    agencies: list("agency"),
     // Hot-spot method: "gistar" or "lisa".
     method: params.get("method") || "gistar",
     // Side of the analysis grid's cells in metres, as the form's text.
@@ -46,6 +48,7 @@ export function stateURL(state, location) {
   if (state.to) params.set("to", state.to);
   if (state.categories.length) params.set("category", state.categories.join(","));
   if (state.outcome) params.set("outcome", state.outcome);
+  if (state.agencies.length) params.set("agency", state.agencies.join(","));
   if (state.method !== "gistar") params.set("method", state.method);
   if (state.cellSize !== "5000") params.set("cell_size", state.cellSize);
   if (state.layers.join(",") !== DEFAULT_LAYERS.join(",")) {

@@ -3,10 +3,16 @@
 
 import { getJSON, query } from "./api.js";
 import { wmsFilterParams } from "./params.js";
-import { propertiesTable } from "./popups.js";
+import { incidentTable } from "./popups.js";
 import { app, config, setStatus } from "./workspace.js";
 
 export const ZOOM_POINTS = 11; // from this zoom on, incidents are clickable points
+
+/** Whether the incidents are drawn by the WMS at this zoom: not with an agency filter,
+ *  which the WMS does not know (the points show the agencies chosen at every zoom). */
+export function wmsDrawsIncidents() {
+  return app.wms && app.state.agencies.length === 0 && app.map.getZoom() < ZOOM_POINTS;
+}
 
 function viewBBox3857() {
   const bounds = app.map.getBounds();
@@ -100,7 +106,7 @@ export function incidentsLegendURL() {
 // At small scales the incidents are WMS pictures: a click asks the WMS what is there.
 export async function incidentInfo(event) {
   const s = app.state;
-  if (!app.wms || app.map.getZoom() >= ZOOM_POINTS || !s.layers.includes("incidents") ||
+  if (!wmsDrawsIncidents() || !s.layers.includes("incidents") ||
       app.map.getContainer().classList.contains("placing")) return;
   const size = app.map.getSize();
   const point = app.map.latLngToContainerPoint(event.latlng).round();
@@ -120,7 +126,7 @@ export async function incidentInfo(event) {
   if (!collection.features || collection.features.length === 0) return;
   const box = document.createElement("div");
   box.className = "feature-info";
-  for (const feature of collection.features) box.append(propertiesTable(feature.properties));
+  for (const feature of collection.features) box.append(incidentTable(feature.properties));
   L.popup({ maxWidth: 380, maxHeight: 320 }).setLatLng(event.latlng).setContent(box)
     .openOn(app.map);
 }

@@ -102,8 +102,10 @@ def english_words(html: str, allowed: set[str]) -> set[str]:
     return set(re.findall(r"[A-Za-z]{3,}", text))
 
 
-# Names, not words to translate: the product, the other language's own name, standards.
-NOT_TRANSLATED = {"BorderRisk", "English", "UTC", "RFC", "CSV", "SHA", "API"}
+# Names, not words to translate: the product, the other language's own name, standards,
+# the agencies' codes.
+NOT_TRANSLATED = {"BorderRisk", "English", "UTC", "RFC", "CSV", "SHA", "API",
+                  "GBP", "PPD", "IAD", "MD", "RS"}
 
 
 def admin_part(html: str) -> str:
@@ -146,6 +148,15 @@ def test_admin_pages_in_georgian(in_georgian, admin, db_session, sample_layers):
     sessions = client.get("/admin/sessions").get_data(as_text=True)
     assert "ბრაუზერის აქტიური სესიები" in sessions and ">დასრულება</button>" in sessions
     assert english_words(admin_part(sessions), names | NOT_TRANSLATED) == set()
+
+    agencies = client.get("/admin/agencies").get_data(as_text=True)
+    assert "<title>უწყებები · ადმინისტრირება · BorderRisk</title>" in agencies
+    assert ">უწყების შექმნა</button>" in agencies and "ყველა უწყებისთვის" in agencies
+    # The agencies' English names stay in their own column (lang="en"), as data.
+    english_names = set(re.findall(r'<td lang="en">(.*?)</td>', agencies))
+    assert len(english_names) == 4
+    assert english_words(admin_part(agencies),
+                         names | NOT_TRANSLATED | english_names) == set()
 
     audit = client.get("/admin/audit?entity=nothing").get_data(as_text=True)
     assert "0 ჩანაწერი." in audit and "ჩანაწერები არ არის." in audit

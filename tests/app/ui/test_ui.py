@@ -61,18 +61,23 @@ def test_catalogues_compile(tmp_path):
     assert i18n.compile_catalogues(tmp_path) == []  # already current
 
 
-def sign_in(client, make_user, role="analyst"):
+def sign_in_as(client, user):
+    """A browser session of ``user`` (the server-side row and the cookie)."""
     from datetime import timedelta
 
     from app.auth.sessions import start_session
     from app.extensions import db
 
-    user = make_user(role)
-    sid = start_session(db.session, user, timedelta(hours=1))  # the server-side row
+    sid = start_session(db.session, user, timedelta(hours=1))
     with client.session_transaction() as session:
         session["_user_id"] = str(user.id)
         session["_fresh"] = True
         session["_sid"] = sid
+
+
+def sign_in(client, make_user, role="analyst"):
+    user = make_user(role)
+    sign_in_as(client, user)
     return user
 
 
@@ -198,3 +203,46 @@ def test_no_script_hard_codes_a_colour():
     assert not COLOUR_LITERAL.search('querySelector("#add-incident")')
     for path in (BASE_DIR / "static" / "js").glob("*.js"):
         assert COLOUR_LITERAL.findall(path.read_text()) == [], path.name
+
+
+def test_the_page_knows_the_users_agency_and_offers_the_release_controls(client, make_user):
+    from app.extensions import db
+    from geo.models import Agency
+
+    user = make_user("analyst", agency="PPD")
+    sign_in_as(client, user)
+    html = client.get("/").get_data(as_text=True)
+    assert 'data-agency="PPD"' in html
+    assert 'id="f-agencies"' in html  # the agency filter (boxes filled by the script)
+    for control in ('name="reporting_unit"', 'name="releasability" value="all"',
+                    'name="releasability" value="agency"', 'name="releasability" value="list"',
+                    'id="i-release-to"', 'id="i-aggregate" name="aggregate"'):
+        assert control in html, control
+    # The defaults the form starts at are the agency's, listed by /api/v1/agencies.
+    listed = {a["code"]: a for a in client.get("/api/v1/agencies").get_json()["agencies"]}
+    ppd = db.session.scalar(db.select(Agency).where(Agency.code == "PPD"))
+    assert listed["PPD"]["default_releasability"] == ppd.default_releasability
+    assert listed["PPD"]["default_aggregate"] is ppd.default_aggregate
+    georgian = client.get("/?lang=ka").get_data(as_text=True)
+    assert "მხოლოდ ჩემი უწყებისთვის" in georgian and "უწყებები" in georgian
+
+
+def test_every_agency_has_a_ring_colour_of_the_palette(client, make_user):
+    from testsupport.agencies import AGENCIES
+
+    sign_in(client, make_user, "viewer")
+    colours = client.get("/ui/palettes.json").get_json()
+    assert colours["agencies"] == palette.AGENCY_COLOURS
+    assert set(colours["agencies"]) == set(AGENCIES)
+    assert len(set(colours["agencies"].values())) == len(AGENCIES)  # told apart
+    assert colours["agency_extra"] and not set(colours["agency_extra"]) & set(
+        colours["agencies"].values())
+
+
+def test_the_agency_strings_of_the_script_are_in_georgian(client, make_user):
+    sign_in(client, make_user)
+    messages = client.get("/ui/i18n.json?lang=ka").get_json()["messages"]
+    assert messages["all agencies"] == "ყველა უწყებისთვის"
+    assert messages["releasability"] == "ხელმისაწვდომობა"
+    assert messages["Originating agency (ring)"] == "წყარო უწყება (რგოლი)"
+
