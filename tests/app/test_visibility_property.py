@@ -4,7 +4,7 @@ exactly what the rule computed in Python (``testsupport.agencies.sees``) allows.
 
 Each example writes its incidents and deletes them (all in the test's transaction,
 rolled back at its end); the users are made once. The paths compared: the REST list,
-get by id and CSV export, OGC API Features items and item.
+get by id and CSV export, OGC API Features items and item, and the vector tiles.
 """
 
 from __future__ import annotations
@@ -13,11 +13,13 @@ import csv
 import io
 import json
 
+import mapbox_vector_tile
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
+from tests.app.ogc.test_tiles import tile_of
 from testsupport.agencies import AGENCIES, Record, insert_records, sees
 
 WINDOW = "2025-01-01T00:00:00Z/2025-01-31T23:59:59Z"
@@ -79,6 +81,17 @@ def _ogc_items(client, headers) -> set[str]:
     return {f["properties"]["external_id"] for f in body["features"]}
 
 
+def _tile_ids(client, headers, records) -> set[int]:
+    found = set()
+    for x, y in {tile_of(r.lon, r.lat, 10) for r in records}:
+        response = client.get(f"/ogc/tiles/incidents/10/{x}/{y}.mvt", headers=headers,
+                              query_string={"datetime": WINDOW})
+        if response.status_code == 200:
+            layer = mapbox_vector_tile.decode(response.get_data()).get("incidents", {})
+            found |= {f["id"] for f in layer.get("features", [])}
+    return found
+
+
 @pytest.mark.slow
 def test_every_path_shows_what_the_rule_allows(client, db_session, viewers):
     @settings(max_examples=15, deadline=None, derandomize=True, database=None,
@@ -94,6 +107,8 @@ def test_every_path_shows_what_the_rule_allows(client, db_session, viewers):
                 assert _rest_list(client, headers) == expected, (agency, region)
                 assert _rest_csv(client, headers) == expected, (agency, region)
                 assert _ogc_items(client, headers) == expected, (agency, region)
+                assert _tile_ids(client, headers, [r for _, r in stored.values()]) == {
+                    stored[key][0] for key in expected}, (agency, region)
                 for key, (new_id, _) in stored.items():
                     status = 200 if key in expected else 404
                     assert client.get(f"/api/v1/incidents/{new_id}",
