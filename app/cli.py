@@ -68,7 +68,10 @@ demo_cli = CommandGroup("demo", help="The synthetic demo data set.")
 maintenance_cli = CommandGroup("db-maintenance", help="Database maintenance that locks tables.")
 audit_cli = CommandGroup("audit", help="The audit trail.")
 
-DEMO_USER = "demo"
+# One demo analyst per agency of the ministry (every region), all with the one generated
+# password kept in DEMO_CREDENTIALS_FILE. (Before issue 16 there was one user, `demo`, of
+# the Border Police; a database that has it keeps it, with the same password.)
+DEMO_USERS = {"demo-gbp": "GBP", "demo-ppd": "PPD", "demo-md": "MD", "demo-iad": "IAD"}
 DEMO_ROLE = "analyst"
 DEMO_CREDENTIALS_FILE = INSTANCE_DIR / "demo-password"
 
@@ -259,20 +262,40 @@ def _demo_counts_line(counts: dict) -> str:
     return ", ".join(f"{counts[k]} {k}" for k in keys if k in counts)
 
 
-def _ensure_demo_user() -> str:
-    """Create the demo user once; its generated password is kept in instance/."""
-    user = db.session.scalar(select(User).where(User.username == DEMO_USER))
-    if user is not None and DEMO_CREDENTIALS_FILE.exists():
-        return DEMO_CREDENTIALS_FILE.read_text().strip()
-    password = secrets.token_urlsafe(12)
-    if user is None:
-        create_user(db.session, DEMO_USER, DEMO_ROLE, password, all_regions=True)
+def _demo_users() -> dict[str, User]:
+    """The demo users that exist, by name."""
+    users = db.session.scalars(select(User).where(User.username.in_(DEMO_USERS)))
+    return {user.username: user for user in users}
+
+
+def _ensure_demo_users() -> str:
+    """Create the missing demo users (``DEMO_USERS``: an analyst of each agency, every
+    region) with the demo password kept in instance/, generated the first time (and
+    anew, for every demo user, when the file is gone)."""
+    existing = _demo_users()
+    if DEMO_CREDENTIALS_FILE.exists():
+        password = DEMO_CREDENTIALS_FILE.read_text().strip()
     else:
-        set_password(user, password)
-    DEMO_CREDENTIALS_FILE.parent.mkdir(parents=True, exist_ok=True)
-    DEMO_CREDENTIALS_FILE.write_text(password)
-    DEMO_CREDENTIALS_FILE.chmod(0o600)
+        password = secrets.token_urlsafe(12)
+        for user in existing.values():
+            set_password(user, password)
+        DEMO_CREDENTIALS_FILE.parent.mkdir(parents=True, exist_ok=True)
+        DEMO_CREDENTIALS_FILE.write_text(password)
+        DEMO_CREDENTIALS_FILE.chmod(0o600)
+    for name, agency in DEMO_USERS.items():
+        if name not in existing:
+            _run(create_user, name, DEMO_ROLE, password, all_regions=True, agency=agency)
     return password
+
+
+def _echo_demo_logins(password: str) -> None:
+    """One line per demo user that exists: name, agency and the password."""
+    names = {agency.code: agency.name_en for agency in list_agencies(db.session)}
+    users = _demo_users()
+    for name in (name for name in DEMO_USERS if name in users):
+        agency = users[name].agency
+        click.echo(f"demo login: user {name} ({names.get(agency, agency)} analyst), "
+                   f"password {password}")
 
 
 def _has_data() -> bool:
@@ -288,21 +311,25 @@ def _has_data() -> bool:
 @click.option("--if-empty", is_flag=True,
               help="Load only when the database holds no regions, segments or incidents.")
 def demo_load(if_empty: bool) -> None:
-    """Load the synthetic demo data set (idempotent) and create the demo user."""
-    from geo.demo.loader import load_demo
+    """Load the synthetic demo data set (idempotent) and create the demo users (an
+    analyst of each agency)."""
+    from geo.demo.loader import demo_present, load_demo
 
     if if_empty and _has_data():
+        if demo_present(db.session):  # a demo of before: its users of every agency
+            with unit_of_work(db.session):
+                _ensure_demo_users()
         click.echo("database already holds data: demo data not loaded")
         return
     with unit_of_work(db.session):
         counts = load_demo(db.session, current_app.config["ANALYSIS_SRID"])
-        password = _ensure_demo_user()
+        password = _ensure_demo_users()
         if counts.get("loaded"):
             audit.record(db.session, "import", "demo",
                          detail={"command": "demo load", **counts})
     verb = "loaded" if counts.get("loaded") else "already present"
     click.echo(f"demo data {verb}: {_demo_counts_line(counts)} (synthetic/approximate)")
-    click.echo(f"demo login: user {DEMO_USER}, password {password}")
+    _echo_demo_logins(password)
 
 
 @demo_cli.command("reset")
@@ -319,19 +346,18 @@ def demo_reset() -> None:
     with unit_of_work(db.session):
         with regions_kept_by_code(db.session, "demo reset"):
             counts = reset_demo(db.session, current_app.config["ANALYSIS_SRID"])
-        _ensure_demo_user()
+        _ensure_demo_users()
         audit.record(db.session, "import", "demo", detail={"command": "demo reset", **counts})
     click.echo(f"demo data reset: {_demo_counts_line(counts)}")
 
 
 @demo_cli.command("credentials")
 def demo_credentials() -> None:
-    """Print the demo login, if the demo user exists."""
-    user = db.session.scalar(select(User).where(User.username == DEMO_USER))
-    if user is None or not DEMO_CREDENTIALS_FILE.exists():
+    """Print the demo logins (an analyst of each agency), if the demo users exist."""
+    if not _demo_users() or not DEMO_CREDENTIALS_FILE.exists():
         click.echo("no demo user (run `flask --app app demo load`)")
         return
-    click.echo(f"demo login: user {DEMO_USER}, password {DEMO_CREDENTIALS_FILE.read_text()}")
+    _echo_demo_logins(DEMO_CREDENTIALS_FILE.read_text().strip())
 
 
 @click.command("import")

@@ -17,7 +17,7 @@ import numpy as np
 from geoalchemy2.shape import from_shape
 from sqlalchemy import delete, func, select
 
-from geo import queries
+from geo import queries, releasability
 from geo.demo.geography import (
     DEFAULT_METRIC_EPSG,
 )
@@ -224,6 +224,10 @@ _COPY_COLUMNS = (
     "information_credibility",
     "status",
     "provenance",
+    "agency",
+    "reporting_unit",
+    "releasability",
+    "aggregate",
     "geom",
 )
 
@@ -232,11 +236,13 @@ def copy_incidents(session, incidents: SyntheticIncidents, analysis_srid: int) -
     """Insert synthetic incidents: one ``COPY`` into a staging table, then one insert.
 
     Runs inside the session's transaction (no commit). Geometry travels as EWKT
-    (``SRID=4326;POINT(lon lat)``) with full float precision. Ids are drawn in the
-    generator's order (by time); the rows are written with their derived links
-    (``geo.queries.incident_links``, distances in metres in ``analysis_srid``), once
-    each, in ``geo.queries.staging.SPATIAL_ORDER``, as an import writes them, so neighbours share
-    table pages. The regions, sections and crossing points must be in place.
+    (``SRID=4326;POINT(lon lat)``) with full float precision, releasability as its
+    JSON (``geo.releasability.as_json``). Ids are drawn in the generator's order (by
+    time); the rows are written with their derived links (``geo.queries.incident_links``,
+    distances in metres in ``analysis_srid``), once each, in
+    ``geo.queries.staging.SPATIAL_ORDER``, as an import writes them, so neighbours share
+    table pages. The regions (also the reporting units), sections, crossing points and
+    the incidents' agencies must be in place.
 
     Returns
     -------
@@ -266,6 +272,10 @@ def copy_incidents(session, incidents: SyntheticIncidents, analysis_srid: int) -
         incidents.information_credibility.tolist(),
         incidents.status.tolist(),
         ["synthetic"] * n,
+        incidents.agency.tolist(),
+        incidents.reporting_unit.tolist(),
+        [releasability.as_json(value) for value in incidents.releasability.tolist()],
+        incidents.aggregate.tolist(),
         geom,
     )
     buffer = io.StringIO()

@@ -9,7 +9,9 @@ Everything this module generates is synthetic or approximate, and says so in its
 - regions and crossing points: ``"approximate"`` (Voronoi regions from approximate town
   positions; crossing points at approximate locations, names say so);
 - incidents: ``"synthetic"``, source ``"demo-synthetic"``, descriptions starting with
-  ``"SYNTHETIC demo record"``. None of them is a real event.
+  ``"SYNTHETIC demo record"``. None of them is a real event. Each has an originating
+  agency of the ministry's four, a reporting unit and a releasability
+  (``geo.demo.agencies``): a few are released to one agency only or to named agencies.
 
 The incidents are background events along the land border and the coast (summer peak)
 plus *planted hot-spots* of known kinds (persistent, new, intensifying, diminishing) whose
@@ -31,6 +33,7 @@ import numpy as np
 import shapely
 
 from geo import vocabulary
+from geo.demo.agencies import agency_columns
 from geo.demo.geography import (
     DEFAULT_METRIC_EPSG,
     SEA,
@@ -146,6 +149,9 @@ class SyntheticIncidents:
     string columns are object arrays (``None`` where the column is NULL), and
     ``hotspot_code`` names the planted hot-spot an incident belongs to (``None`` for the
     background). Rows are sorted by time; ``external_id`` is ``SYN-0000001`` onwards.
+    ``agency``, ``reporting_unit`` (a region code), ``releasability`` (``"all"``,
+    ``"agency"`` or a list of agency codes, as ``geo.releasability``) and the boolean
+    ``aggregate`` are drawn by ``geo.demo.agencies``.
     """
 
     lon: np.ndarray
@@ -164,6 +170,10 @@ class SyntheticIncidents:
     description: np.ndarray
     external_id: np.ndarray
     hotspot_code: np.ndarray
+    agency: np.ndarray
+    reporting_unit: np.ndarray
+    releasability: np.ndarray
+    aggregate: np.ndarray
 
     def __len__(self) -> int:
         return len(self.lon)
@@ -174,6 +184,7 @@ def synthetic_incidents(
     sections: list[DemoSection],
     crossings: list[DemoCrossing],
     hotspots: list[PlantedHotspot],
+    regions: list[DemoRegion],
     *,
     seed: int = DEFAULT_SEED,
     n_incidents: int = DEFAULT_N_INCIDENTS,
@@ -188,7 +199,9 @@ def synthetic_incidents(
     (new), rising linearly 0.1 to 1.9 (intensifying) or the reverse (diminishing). The
     rest is background: 40 % around crossing points, 60 % along the border sections
     (weighted by length x synthetic activity) at a small offset, with a summer peak.
-    Every point lies inside Georgia's outline.
+    Every point lies inside Georgia's outline. The originating agency, reporting unit
+    (one of ``regions``), releasability and aggregate flag of each incident come from
+    :func:`geo.demo.agencies.agency_columns`.
 
     Parameters
     ----------
@@ -196,6 +209,8 @@ def synthetic_incidents(
     sections : list of DemoSection
     crossings : list of DemoCrossing
     hotspots : list of PlantedHotspot
+    regions : list of DemoRegion
+        The regional units that report the incidents.
     seed : int
         Seed of the ``numpy.random.Generator``; equal seeds give equal output.
     n_incidents : int, default 50000
@@ -232,7 +247,11 @@ def synthetic_incidents(
     columns = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
     order = np.argsort(columns["occurred_at"], kind="stable")
     columns = {key: values[order] for key, values in columns.items()}
-    return _fill_attributes(rng, columns, end)
+    attributes = _fill_attributes(rng, columns, end)
+    attributes.update(agency_columns(seed, attributes["category"],
+                                     attributes["detection_method"], attributes["lon"],
+                                     attributes["lat"], regions))
+    return SyntheticIncidents(**attributes)
 
 
 def _season_weights(start: datetime, n_days: int, amplitude: float) -> np.ndarray:
@@ -410,8 +429,9 @@ def _draw(rng, mix, n: int) -> np.ndarray:
     return values[rng.choice(len(values), size=n, p=weights / weights.sum())]
 
 
-def _fill_attributes(rng, columns: dict, end: datetime) -> SyntheticIncidents:
-    """The EUROSUR event-report attributes, drawn to fit category and place."""
+def _fill_attributes(rng, columns: dict, end: datetime) -> dict:
+    """The EUROSUR event-report attributes, drawn to fit category and place: the
+    columns of :class:`SyntheticIncidents` but the agency's."""
     n = len(columns["lon"])
     category = columns["category"]
     group, place_kind, neighbour = columns["group"], columns["place_kind"], columns["neighbour"]
@@ -473,7 +493,7 @@ def _fill_attributes(rng, columns: dict, end: datetime) -> SyntheticIncidents:
         dtype=object,
     )
     external_id = np.array([f"SYN-{i:07d}" for i in range(1, n + 1)], dtype=object)
-    return SyntheticIncidents(
+    return dict(
         lon=columns["lon"],
         lat=columns["lat"],
         occurred_at=columns["occurred_at"],
@@ -553,6 +573,7 @@ def build_demo(
         sections,
         crossings,
         hotspots,
+        regions,
         seed=seed,
         n_incidents=n_incidents,
         end=end,

@@ -65,22 +65,73 @@ def test_tokens_create_for_unknown_user_fails(runner):
     assert result.exit_code == 1 and "no user named 'ghost'" in result.output
 
 
+DEMO_AGENCIES = {"demo-gbp": ("GBP", "Border Police"),
+                 "demo-ppd": ("PPD", "Patrol Police Department"),
+                 "demo-md": ("MD", "Migration Department"),
+                 "demo-iad": ("IAD", "Information-Analytical Department")}
+
+
+def demo_login_lines(password: str) -> list[str]:
+    return [f"demo login: user {name} ({agency_name} analyst), password {password}"
+            for name, (_, agency_name) in DEMO_AGENCIES.items()]
+
+
 @pytest.mark.slow
-def test_demo_load_is_idempotent_and_creates_the_demo_user(runner, db_session, tmp_path):
+def test_demo_load_is_idempotent_and_creates_a_demo_user_per_agency(runner, db_session,
+                                                                     tmp_path):
     first = runner.invoke(args=["demo", "load", "--if-empty"])
     assert first.exit_code == 0, first.output
     assert "demo data loaded: 12 regions" in first.output
     assert "50000 incidents" in first.output and "(synthetic/approximate)" in first.output
     password = (tmp_path / "demo-password").read_text()
-    assert f"demo login: user demo, password {password}" in first.output
-    demo = db_session.scalar(select(User).where(User.username == "demo"))
-    assert demo.role == "analyst"
+    assert len(password) >= 16
+    assert first.output.strip().splitlines()[-4:] == demo_login_lines(password)
+    users = db_session.scalars(select(User).where(User.username.in_(DEMO_AGENCIES))).all()
+    assert {(u.username, u.agency, u.role, u.all_regions) for u in users} == {
+        (name, code, "analyst", True) for name, (code, _) in DEMO_AGENCIES.items()}
+    assert db_session.execute(text(
+        "SELECT count(DISTINCT agency) FROM incidents WHERE source = 'demo-synthetic' "
+        "AND releasability <> '\"all\"'::jsonb")).scalar_one() == 4
 
     again = runner.invoke(args=["demo", "load"])
     assert "demo data already present" in again.output
-    assert f"password {password}" in again.output  # the same login, not a new one
+    assert again.output.strip().splitlines()[-4:] == demo_login_lines(password)  # the same
     skipped = runner.invoke(args=["demo", "load", "--if-empty"])
     assert "database already holds data" in skipped.output
+    credentials = runner.invoke(args=["demo", "credentials"])
+    assert credentials.output.strip().splitlines() == demo_login_lines(password)
+
+
+def signs_in(username: str, password: str) -> bool:
+    """Whether the sign-in's password check accepts the user (no sign-in limits)."""
+    from app.auth.signin import authenticate
+    from app.extensions import db
+
+    return authenticate(db.session, username, password) is not None
+
+
+def test_demo_users_sign_in_with_the_kept_password_and_come_back_when_missing(
+        runner, db_session, tmp_path):
+    """The users of every agency come with the password of the file (an install that had
+    the one `demo` user keeps its password); a lost file gives them all a new one."""
+    from app.cli import _ensure_demo_users
+
+    assert runner.invoke(args=["demo", "credentials"]).output.startswith("no demo user")
+    (tmp_path / "demo-password").write_text("kept-demo-password\n")
+    assert _ensure_demo_users() == "kept-demo-password"
+    for name in DEMO_AGENCIES:
+        assert signs_in(name, "kept-demo-password"), name
+    assert not signs_in("demo-gbp", "another-password")
+    printed = runner.invoke(args=["demo", "credentials"]).output.strip().splitlines()
+    assert printed == demo_login_lines("kept-demo-password")
+
+    (tmp_path / "demo-password").unlink()
+    fresh = _ensure_demo_users()
+    assert fresh != "kept-demo-password" and (tmp_path / "demo-password").read_text() == fresh
+    assert oct((tmp_path / "demo-password").stat().st_mode & 0o777) == "0o600"
+    assert runner.invoke(args=["demo", "credentials"]).output.strip().splitlines() == (
+        demo_login_lines(fresh))
+    assert signs_in("demo-md", fresh) and not signs_in("demo-md", "kept-demo-password")
 
 
 def test_demo_reset_is_refused_while_assessments_or_decisions_hold_demo_rows(

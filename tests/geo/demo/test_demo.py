@@ -6,6 +6,7 @@ Pure-builder tests need no database; the ``db_session`` tests load the demo into
 
 import itertools
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -13,9 +14,10 @@ import shapely
 from shapely.geometry import Point
 from sqlalchemy import func, select, text
 
-from geo import vocabulary
-from geo.demo import geography, loader, period, planted, synthetic
+from geo import releasability, vocabulary
+from geo.demo import agencies, geography, loader, period, planted, synthetic
 from geo.models import Incident, Region
+from testsupport.agencies import AGENCIES, counts, sees
 
 END = datetime(2025, 11, 28, tzinfo=UTC)
 N_SMALL = 20_000
@@ -179,7 +181,8 @@ def test_incident_columns_follow_the_vocabularies(built):
 
 def test_same_seed_same_data_other_seed_other_data(built):
     again = synthetic.build_demo(seed=7, n_incidents=N_SMALL, end=END).incidents
-    for name in ("lon", "lat", "occurred_at", "category", "nationality", "external_id"):
+    for name in ("lon", "lat", "occurred_at", "category", "nationality", "external_id",
+                 "agency", "reporting_unit", "releasability", "aggregate"):
         assert np.array_equal(getattr(again, name), getattr(built.incidents, name)), name
     other = synthetic.build_demo(seed=8, n_incidents=N_SMALL, end=END).incidents
     assert not np.array_equal(other.lon, built.incidents.lon)
@@ -198,6 +201,82 @@ def test_end_must_be_time_zone_aware():
     start, end = period.demo_period()
     assert end.tzinfo is not None and (end.hour, end.minute, end.second) == (0, 0, 0)
     assert (end - start).days in (1095, 1096)
+
+
+# --------------------------------------------------------------------------- agencies
+
+MIGRATION_CATEGORIES = ["illegal_stay", "asylum_application", "fraudulent_document",
+                        "refusal_of_entry"]
+
+
+def share(mask) -> float:
+    return float(np.mean(mask))
+
+
+def test_every_agency_reports_its_share_of_its_kind_of_work(built):
+    incidents = built.incidents
+    agency, detection = incidents.agency, incidents.detection_method
+    assert set(agency) == set(AGENCIES) == set(agencies.AGENCIES)
+    for code, expected in zip(agencies.AGENCIES, agencies.AGENCY_SHARES, strict=True):
+        assert share(agency == code) == pytest.approx(expected, abs=0.015), code
+    gbp, ppd, md, iad = (agency == code for code in ("GBP", "PPD", "MD", "IAD"))
+    # The Border Police at the border, the Patrol Police inland, the Migration
+    # Department on migration cases, the Analytical Department from analysis.
+    assert share(np.isin(detection[gbp], ["border_surveillance", "bcp_check"])) > 0.8
+    assert share(detection[ppd] == "inland") > 0.8
+    assert share(np.isin(incidents.category[md], MIGRATION_CATEGORIES)) > 0.8
+    assert share(md[np.isin(incidents.category, MIGRATION_CATEGORIES)]) > 0.6
+    assert share(detection[iad] == "other") > 0.7
+    assert share(agency[incidents.category == "asylum_application"] == "PPD") == 0
+
+
+def test_a_few_records_are_released_to_one_or_named_agencies(built):
+    incidents = built.incidents
+    release = incidents.releasability
+    restricted = np.array([value != "all" for value in release])
+    named = np.array([isinstance(value, list) for value in release])
+    assert 0.01 <= share(restricted) <= 0.025
+    assert 0.003 <= share(named) and 0.003 <= share(release == "agency")
+    for value, origin in zip(release[named], incidents.agency[named], strict=True):
+        assert value == sorted(set(value)) and 1 <= len(value) <= 2
+        assert set(value) <= set(AGENCIES) - {origin}
+        assert releasability.parse(releasability.as_text(value)) == value  # exports back
+    not_counted = ~incidents.aggregate
+    assert 0.002 <= share(not_counted) and restricted[not_counted].all()
+    # Every agency misses some others' records in detail, and counts some of them.
+    records = [SimpleNamespace(agency=a, releasability=r, aggregate=bool(g))
+               for a, r, g in zip(incidents.agency, release, incidents.aggregate,
+                                  strict=True)]
+    for code in AGENCIES:
+        hidden = [r for r in records if not sees(code, r)]
+        assert hidden and any(counts(code, r) for r in hidden), code
+        assert not any(counts(code, r) for r in hidden if not r.aggregate)
+
+
+def test_reporting_unit_is_the_region_or_for_a_few_a_neighbour(built):
+    incidents = built.incidents
+    lying_in = agencies.region_codes(incidents.lon, incidents.lat, built.regions)
+    assert set(lying_in) <= {r.code for r in built.regions} and None not in set(lying_in)
+    other = incidents.reporting_unit != lying_in
+    assert 0.01 < share(other) < 0.05
+    neighbours = agencies.neighbouring_regions(built.regions)
+    assert "GE-KK" in neighbours["GE-TB"] and "GE-AJ" in neighbours["GE-GU"]
+    assert "GE-AJ" not in neighbours["GE-KA"]
+    for unit, region in zip(incidents.reporting_unit[other], lying_in[other], strict=True):
+        assert unit in neighbours[region], (unit, region)
+
+
+def test_agency_probabilities_meet_the_shares_and_refuse_unknown_codes():
+    category = np.array(["illegal_stay", "smuggling_tobacco", "other"] * 100, dtype=object)
+    detection = np.array(["inland", "border_surveillance", "bcp_check"] * 100, dtype=object)
+    probabilities = agencies.agency_probabilities(category, detection)
+    assert probabilities.sum(axis=1) == pytest.approx(np.ones(300))
+    assert probabilities.mean(axis=0) == pytest.approx(agencies.AGENCY_SHARES, abs=1e-6)
+    # An illegal stay found inland: the Migration Department more than anywhere else.
+    assert probabilities[0, 2] > 2 * max(probabilities[1, 2], probabilities[2, 2])
+    with pytest.raises(KeyError):
+        agencies.agency_probabilities(np.array(["piracy"], dtype=object),
+                                      np.array(["inland"], dtype=object))
 
 
 # --------------------------------------------------------------------------- hot-spots
@@ -312,6 +391,35 @@ def test_load_demo_inserts_labelled_and_linked_rows(db_session, analysis_srid):
         " WHERE h.kind = 'new' AND i.occurred_at < h.active_from"
     )).scalar_one()  # fmt: skip
     assert new == 0
+
+
+def test_loaded_incidents_keep_agency_unit_and_releasability(db_session, analysis_srid):
+    """The rule in SQL (geo.scope) over the loaded demo sees and counts for each agency
+    what the rule in Python does over the generated records."""
+    from geo.scope import VIEWER_PARAMETER, counted_condition, visibility_condition
+
+    loader.load_demo(db_session, analysis_srid, seed=5, n_incidents=3_000, end=END)
+    built = synthetic.build_demo(seed=5, n_incidents=3_000, end=END,
+                                 metric_epsg=analysis_srid).incidents
+    stored = {row.external_id: row for row in db_session.execute(text(
+        "SELECT external_id, agency, reporting_unit, releasability, aggregate "
+        "FROM incidents"))}
+    for i, external_id in enumerate(built.external_id):
+        row = stored[external_id]
+        assert (row.agency, row.reporting_unit, row.releasability, row.aggregate) == (
+            built.agency[i], built.reporting_unit[i], built.releasability[i],
+            bool(built.aggregate[i])), external_id
+    assert any(isinstance(row.releasability, list) for row in stored.values())
+    same_region = scalar(db_session, "SELECT avg((r.code = i.reporting_unit)::int) "
+                         "FROM incidents i JOIN regions r ON r.id = i.region_id")
+    assert 0.95 < same_region < 1
+    for agency in AGENCIES:
+        seen, counted = db_session.execute(text(
+            f"SELECT count(*) FILTER (WHERE {visibility_condition()}), "
+            f"count(*) FILTER (WHERE {counted_condition()}) FROM incidents"),
+            {VIEWER_PARAMETER: agency}).one()
+        assert seen == sum(sees(agency, row) for row in stored.values()) < 3_000
+        assert seen < counted == sum(counts(agency, row) for row in stored.values()) < 3_000
 
 
 def test_load_demo_is_idempotent(db_session, analysis_srid):
