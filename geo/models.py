@@ -246,6 +246,11 @@ class Incident(Base):
         CheckConstraint(RELEASABILITY_CHECK.format("releasability"),
                         name="ck_incidents_releasability"),
         Index("ix_incidents_occurred_at", "occurred_at"),
+        # A region's incidents by time, with what the agencies' rule reads (geo.scope):
+        # a scoped list's count and a region's window need not visit the table rows,
+        # whose releasability columns come last (docs/benchmarks.md, issue 16).
+        Index("ix_incidents_region_time", "region_id", "occurred_at",
+              postgresql_include=["agency", "releasability", "aggregate"]),
         Index("ix_incidents_category_occurred_at", "category", "occurred_at"),
     )
 
@@ -278,7 +283,7 @@ class Incident(Base):
     aggregate: Mapped[bool] = mapped_column(Boolean, nullable=False,
                                             server_default=text("true"))
     region_id: Mapped[int | None] = mapped_column(
-        ForeignKey("regions.id", ondelete="SET NULL"), index=True
+        ForeignKey("regions.id", ondelete="SET NULL")  # ix_incidents_region_time
     )
     nearest_segment_id: Mapped[int | None] = mapped_column(
         ForeignKey("border_segments.id", ondelete="SET NULL"), index=True

@@ -10,7 +10,9 @@ and every existing incident is migrated to the Border Police (GBP)**, the incide
 released to all agencies (``"all"``) and counted in aggregates, as everything was
 visible to everyone before. Their reporting unit is unknown (null). The same values are
 the columns' defaults, for the system's own writes that name none (the API and imports
-always give them: the writer's agency and its release defaults).
+always give them: the writer's agency and its release defaults). The index of incidents
+by region becomes one by region and time that includes the rule's columns
+(``ix_incidents_region_time``: docs/benchmarks.md, issue 16).
 
 Revision ID: d6a1f0b2c3e4
 Revises: c4d8e2a91b37
@@ -76,6 +78,11 @@ def upgrade():
                           ondelete="RESTRICT")
     op.create_check_constraint("ck_incidents_releasability", "incidents",
                                RELEASABILITY_CHECK.format("releasability"))
+    # The region index becomes a region-and-time index carrying what the rule reads:
+    # a scoped count need not reach the new columns at the end of each row.
+    op.create_index("ix_incidents_region_time", "incidents", ["region_id", "occurred_at"],
+                    postgresql_include=["agency", "releasability", "aggregate"])
+    op.drop_index("ix_incidents_region_id", table_name="incidents")
 
 
 def downgrade():
@@ -89,6 +96,8 @@ def downgrade():
                                 'or delete them before downgrading';
             END IF;
         END $$""")
+    op.create_index("ix_incidents_region_id", "incidents", ["region_id"])
+    op.drop_index("ix_incidents_region_time", table_name="incidents")
     op.drop_constraint("ck_incidents_releasability", "incidents", type_="check")
     op.drop_constraint("incidents_reporting_unit_fkey", "incidents", type_="foreignkey")
     op.drop_constraint("incidents_agency_fkey", "incidents", type_="foreignkey")
