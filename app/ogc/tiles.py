@@ -3,17 +3,19 @@
 
 Tiles come from ``geo.maps.tiles`` (``ST_AsMVT``). Filters, as the WMS has them:
 ``datetime`` (or ``time``: an RFC 3339 instant or interval) on incidents, ``category``,
-``outcome`` and ``status`` (comma-separated) where the layer has them. Every tile
-carries an ``ETag`` made from the table's data version (a request with a matching
-``If-None-Match`` gets 304 without touching the tile) and ``Cache-Control: private,
-max-age=60`` (the data is not public; a client may reuse a tile for a minute, then
-revalidates). A tile without features is 204. Errors are OGC API exceptions
-(``{code, description}``): 400 for a bad filter, 404 for an unknown layer or a tile
-outside the scheme (z 0-22).
+``outcome``, ``status`` and ``agency`` (originating agency codes; comma-separated) where
+the layer has them. Every tile carries an ``ETag`` made from the table's data version
+(a request with a matching ``If-None-Match`` gets 304 without touching the tile) and
+``Cache-Control: private, max-age=60`` (the data is not public; a client may reuse a
+tile for a minute, then revalidates). A tile without features is 204. Errors are OGC
+API exceptions (``{code, description}``): 400 for a bad filter, 404 for an unknown layer
+or a tile outside the scheme (z 0-22).
 
 A user restricted to regions (``app.auth.scope``) gets tiles of their regions' features
-only; the scope is part of the ETag, so a scoped and an unscoped user (or two scopes)
-never share one, and ``private`` keeps shared caches from storing tiles at all.
+only, and of the incidents their agency sees in detail (``geo.scope``; the clustered
+points below the cluster zoom too); the scope and the agency are part of the ETag, so a
+scoped and an unscoped user (or two scopes, or two agencies) never share one, and
+``private`` keeps shared caches from storing tiles at all.
 
 Each worker process keeps the tiles it made (``geo.maps.tiles.TileCache``, by ETag, at most
 ``TILE_CACHE_BYTES``): a tile asked again at the same data version is not made again.
@@ -119,10 +121,12 @@ def _tile_cache() -> tiles.TileCache | None:
 
 def _scope_key(query: queries.FeatureQuery) -> str:
     """The region scope and the viewer's agency as part of a tile's version key ('all'
-    when unrestricted): two callers who see different records never share a tile."""
+    and '*' when unrestricted; an agency "" is the view every agency shares, not '*'):
+    two callers who see different records never share a tile."""
     scope = query.scope_region_ids
     regions = "scope=all" if scope is None else "scope=" + ",".join(map(str, sorted(scope)))
-    return f"{regions}|agency={query.viewer_agency or 'all'}"
+    agency = "*" if query.viewer_agency is None else query.viewer_agency
+    return f"{regions}|agency={agency}"
 
 
 @bp.get("/tiles/<layer_name>.json")

@@ -89,7 +89,8 @@ def parse_property_value(field: Field, value: str) -> object:
 
 # ------------------------------------------------------------------ collection metadata
 
-# (collection id, scope): (versions, extent); one entry per scope that users have.
+# (database, collection id, scope, viewer agency): (versions, extent); one entry per
+# scope and agency that users have (the database: versions of two databases may meet).
 _extents: dict[tuple, tuple[tuple, dict]] = {}
 _extents_lock = threading.Lock()
 
@@ -102,7 +103,8 @@ def collection_extent(session, collection: Layer,
     ``scope_region_ids`` that ``viewer_agency`` sees only (None: unrestricted), so that
     the metadata reveals no more than the items. Cached until the data changes."""
     versions = queries.result_versions(session)
-    key = (collection.name, None if scope_region_ids is None else tuple(sorted(scope_region_ids)),
+    key = (str(session.connection().engine.url), collection.name,
+           None if scope_region_ids is None else tuple(sorted(scope_region_ids)),
            viewer_agency)
     with _extents_lock:
         cached = _extents.get(key)
