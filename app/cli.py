@@ -68,10 +68,11 @@ demo_cli = CommandGroup("demo", help="The synthetic demo data set.")
 maintenance_cli = CommandGroup("db-maintenance", help="Database maintenance that locks tables.")
 audit_cli = CommandGroup("audit", help="The audit trail.")
 
-# One demo analyst per agency of the ministry (every region), all with the one generated
-# password kept in DEMO_CREDENTIALS_FILE. (Before issue 16 there was one user, `demo`, of
-# the Border Police; a database that has it keeps it, with the same password.)
-DEMO_USERS = {"demo-gbp": "GBP", "demo-ppd": "PPD", "demo-md": "MD", "demo-iad": "IAD"}
+# The demo analysts (every region), all with the one generated password kept in
+# DEMO_CREDENTIALS_FILE: `demo` of the Border Police (the demo's user before issue 16,
+# which the README and `make run` name) and one per agency of the ministry.
+DEMO_USERS = {"demo": "GBP", "demo-gbp": "GBP", "demo-ppd": "PPD", "demo-md": "MD",
+              "demo-iad": "IAD"}
 DEMO_ROLE = "analyst"
 DEMO_CREDENTIALS_FILE = INSTANCE_DIR / "demo-password"
 
@@ -269,8 +270,8 @@ def _demo_users() -> dict[str, User]:
 
 
 def _ensure_demo_users() -> str:
-    """Create the missing demo users (``DEMO_USERS``: an analyst of each agency, every
-    region) with the demo password kept in instance/, generated the first time (and
+    """Create the missing demo users (``DEMO_USERS``: ``demo`` and an analyst of each
+    agency, every region) with the demo password kept in instance/, generated the first time (and
     anew, for every demo user, when the file is gone)."""
     existing = _demo_users()
     if DEMO_CREDENTIALS_FILE.exists():
@@ -311,8 +312,8 @@ def _has_data() -> bool:
 @click.option("--if-empty", is_flag=True,
               help="Load only when the database holds no regions, segments or incidents.")
 def demo_load(if_empty: bool) -> None:
-    """Load the synthetic demo data set (idempotent) and create the demo users (an
-    analyst of each agency)."""
+    """Load the synthetic demo data set (idempotent) and create the demo users (``demo``
+    and an analyst of each agency)."""
     from geo.demo.loader import demo_present, load_demo
 
     if if_empty and _has_data():
@@ -353,7 +354,8 @@ def demo_reset() -> None:
 
 @demo_cli.command("credentials")
 def demo_credentials() -> None:
-    """Print the demo logins (an analyst of each agency), if the demo users exist."""
+    """Print the demo logins (``demo`` and an analyst of each agency), if the demo
+    users exist."""
     if not _demo_users() or not DEMO_CREDENTIALS_FILE.exists():
         click.echo("no demo user (run `flask --app app demo load`)")
         return

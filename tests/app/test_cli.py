@@ -65,7 +65,8 @@ def test_tokens_create_for_unknown_user_fails(runner):
     assert result.exit_code == 1 and "no user named 'ghost'" in result.output
 
 
-DEMO_AGENCIES = {"demo-gbp": ("GBP", "Border Police"),
+DEMO_AGENCIES = {"demo": ("GBP", "Border Police"),
+                 "demo-gbp": ("GBP", "Border Police"),
                  "demo-ppd": ("PPD", "Patrol Police Department"),
                  "demo-md": ("MD", "Migration Department"),
                  "demo-iad": ("IAD", "Information-Analytical Department")}
@@ -77,7 +78,7 @@ def demo_login_lines(password: str) -> list[str]:
 
 
 @pytest.mark.slow
-def test_demo_load_is_idempotent_and_creates_a_demo_user_per_agency(runner, db_session,
+def test_demo_load_is_idempotent_and_creates_demo_and_a_demo_user_per_agency(runner, db_session,
                                                                      tmp_path):
     first = runner.invoke(args=["demo", "load", "--if-empty"])
     assert first.exit_code == 0, first.output
@@ -85,7 +86,7 @@ def test_demo_load_is_idempotent_and_creates_a_demo_user_per_agency(runner, db_s
     assert "50000 incidents" in first.output and "(synthetic/approximate)" in first.output
     password = (tmp_path / "demo-password").read_text()
     assert len(password) >= 16
-    assert first.output.strip().splitlines()[-4:] == demo_login_lines(password)
+    assert first.output.strip().splitlines()[-5:] == demo_login_lines(password)
     users = db_session.scalars(select(User).where(User.username.in_(DEMO_AGENCIES))).all()
     assert {(u.username, u.agency, u.role, u.all_regions) for u in users} == {
         (name, code, "analyst", True) for name, (code, _) in DEMO_AGENCIES.items()}
@@ -95,7 +96,7 @@ def test_demo_load_is_idempotent_and_creates_a_demo_user_per_agency(runner, db_s
 
     again = runner.invoke(args=["demo", "load"])
     assert "demo data already present" in again.output
-    assert again.output.strip().splitlines()[-4:] == demo_login_lines(password)  # the same
+    assert again.output.strip().splitlines()[-5:] == demo_login_lines(password)  # the same
     skipped = runner.invoke(args=["demo", "load", "--if-empty"])
     assert "database already holds data" in skipped.output
     credentials = runner.invoke(args=["demo", "credentials"])
@@ -112,8 +113,9 @@ def signs_in(username: str, password: str) -> bool:
 
 def test_demo_users_sign_in_with_the_kept_password_and_come_back_when_missing(
         runner, db_session, tmp_path):
-    """The users of every agency come with the password of the file (an install that had
-    the one `demo` user keeps its password); a lost file gives them all a new one."""
+    """`demo` and the users of every agency come with the password of the file (an
+    install that had the one `demo` user keeps its password); a lost file gives them all
+    a new one."""
     from app.cli import _ensure_demo_users
 
     assert runner.invoke(args=["demo", "credentials"]).output.startswith("no demo user")
@@ -132,6 +134,25 @@ def test_demo_users_sign_in_with_the_kept_password_and_come_back_when_missing(
     assert runner.invoke(args=["demo", "credentials"]).output.strip().splitlines() == (
         demo_login_lines(fresh))
     assert signs_in("demo-md", fresh) and not signs_in("demo-md", "kept-demo-password")
+    assert signs_in("demo", fresh) and not signs_in("demo", "kept-demo-password")
+
+
+def test_an_install_with_the_one_demo_user_gets_the_agencies_users_with_its_password(
+        runner, db_session, tmp_path):
+    """A database of before issue 16 (the `demo` user and its password file): the next
+    `demo load` adds the users of every agency with that password and leaves `demo` as
+    it was."""
+    from app.auth.users import create_user
+    from app.cli import _ensure_demo_users
+
+    create_user(db_session, "demo", "analyst", "the-old-password", all_regions=True)
+    (tmp_path / "demo-password").write_text("the-old-password\n")
+    assert _ensure_demo_users() == "the-old-password"
+    for name in DEMO_AGENCIES:
+        assert signs_in(name, "the-old-password"), name
+    printed = runner.invoke(args=["demo", "credentials"]).output.strip().splitlines()
+    assert printed == demo_login_lines("the-old-password")
+    assert db_session.scalar(select(User.agency).where(User.username == "demo")) == "GBP"
 
 
 def test_demo_reset_is_refused_while_assessments_or_decisions_hold_demo_rows(
