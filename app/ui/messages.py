@@ -18,6 +18,7 @@ JS_MESSAGES = (
     # status and errors
     N_("Updating…"), N_("{n} incidents, {period}"), N_("{n} sections ranked"),
     N_("too few incidents for hot spots (at least {n})"),
+    N_("The map draws {drawn} of the {n} incidents in view: zoom in to see them all."),
     N_("Could not load a layer: {detail}"), N_("Could not load the map layers: {detail}"),
     N_("The map service (WMS) is not available."), N_("The start must not be after the end."),
     N_("Click the map where the incident happened (Esc cancels)."), N_("Cancelled."),

@@ -44,6 +44,19 @@ async function loadCount(signal) {
   return collection.numberMatched;
 }
 
+const pointsNote = document.getElementById("points-note");
+
+/** Says when the points drawn are not all the incidents of the view (the API's page of
+ *  POINT_LIMIT: with an agency filter, points replace the WMS at every zoom). */
+function notePoints(collection) {
+  const drawn = collection ? collection.features.length : 0;
+  const matched = collection ? collection.numberMatched : 0;
+  pointsNote.hidden = !(matched > drawn);
+  pointsNote.textContent = pointsNote.hidden ? "" : t(
+    "The map draws {drawn} of the {n} incidents in view: zoom in to see them all.",
+    { drawn: formatNumber(drawn), n: formatNumber(matched) });
+}
+
 function wantsPoints() {
   return app.state.layers.includes("incidents") && !wmsDrawsIncidents();
 }
@@ -54,6 +67,7 @@ export async function loadPoints() {
     app.pointsController?.abort();
     app.pointsURL = null;
     app.layers.points.clearLayers();
+    notePoints(null);
     return;
   }
   const b = app.map.getBounds();
@@ -70,6 +84,7 @@ export async function loadPoints() {
     const collection = await getJSON(url, controller.signal);
     app.layers.points.clearLayers();
     app.layers.points.addData(collection);
+    notePoints(collection);
   })();
   try {
     return await app.pointsPromise;

@@ -9,6 +9,8 @@ each of the two agencies.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import text
 
@@ -73,6 +75,14 @@ def api_incidents(page, query: str) -> list[dict]:
     }""", query)
 
 
+def more_than_drawn(route) -> None:
+    """Answer a request for points as if 5,000 more incidents matched."""
+    response = route.fetch()
+    body = response.json()
+    body["numberMatched"] = len(body["features"]) + 5000
+    route.fulfill(response=response, json=body)
+
+
 def test_an_analyst_records_an_incident_for_their_agency_only(browser, agencies_server):
     context = browser.new_context(viewport={"width": 1366, "height": 900})
     page = context.new_page()
@@ -102,7 +112,16 @@ def test_an_analyst_records_an_incident_for_their_agency_only(browser, agencies_
     assert drawn == [palette.AGENCY_COLOURS["GBP"]] * 2
     assert [r[0] for r in page.evaluate("""() => [...document.querySelectorAll(
         '.legend-body li[data-agency]')].map((item) => [item.dataset.agency])""")] == ["GBP"]
+    assert page.is_hidden("#points-note")  # every incident in view is drawn
+    # More incidents in view than a page of points: the map says it draws only some.
+    page.route(re.compile(r"/api/v1/incidents\?.*limit=5000"), more_than_drawn)
+    page.evaluate("window.borderRisk.map.panBy([40, 0], {animate: false})")
+    page.locator("#points-note").wait_for(state="visible")
+    assert page.locator("#points-note").inner_text() == (
+        "The map draws 2 of the 5,002 incidents in view: zoom in to see them all.")
+    page.unroute(re.compile(r"/api/v1/incidents\?.*limit=5000"))
     choose_agencies(page, ["PPD"])
+    assert page.is_hidden("#points-note")
 
     # A new incident, released to the analyst's own agency only.
     page.evaluate("window.borderRisk.map.setView([41.4, 45.2], 9, {animate: false})")
