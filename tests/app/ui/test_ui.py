@@ -134,13 +134,15 @@ def test_page_shows_only_what_the_role_may_do(client, make_user, role, write, de
 
 
 def test_basemap_url_setting_and_csp():
-    assert Config.from_env(environ={}).BASEMAP_URL == ""
+    # A database named, so that the settings do not depend on this checkout's cluster.
+    base = {"DATABASE_URL": "postgresql://user:password@db.example.org:5432/borderrisk"}
+    assert Config.from_env(environ=base).BASEMAP_URL == ""
     url = "https://tiles.example.org/{z}/{x}/{y}.png"
-    assert Config.from_env(environ={"BASEMAP_URL": url}).BASEMAP_URL == url
+    assert Config.from_env(environ={**base, "BASEMAP_URL": url}).BASEMAP_URL == url
     with pytest.raises(ConfigError, match="BASEMAP_URL"):
-        Config.from_env(environ={"BASEMAP_URL": "javascript:alert(1)"})
+        Config.from_env(environ={**base, "BASEMAP_URL": "javascript:alert(1)"})
     with pytest.raises(ConfigError, match="BASEMAP_URL"):
-        Config.from_env(environ={"BASEMAP_URL": "https://tiles.example.org/tile.png"})
+        Config.from_env(environ={**base, "BASEMAP_URL": "https://tiles.example.org/tile.png"})
     assert "img-src 'self' data:;" in content_security_policy("")
     assert "img-src 'self' data: https://tiles.example.org;" in content_security_policy(url)
 
