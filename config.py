@@ -176,6 +176,39 @@ def _whole_number(name: str, value: str) -> int:
     return int(value)
 
 
+def _positive_number(name: str, value: str) -> float:
+    """A number > 0 (a decimal point allowed)."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not number > 0 or number == float("inf"):
+        raise ConfigError(f"{name} must be a number > 0, got {value!r}")
+    return number
+
+
+def _host_list(name: str, value: str) -> tuple[str, ...]:
+    """Comma-separated host names or IP addresses (lower case, no ports or schemes)."""
+    hosts = tuple(h.strip().lower() for h in value.split(",") if h.strip())
+    for host in hosts:
+        if "/" in host or "@" in host or " " in host:
+            raise ConfigError(f"{name} lists host names or addresses (a,b,...), "
+                              f"got {host!r}")
+    return hosts
+
+
+def _time_zone(name: str, value: str) -> str:
+    """An IANA time zone name (Asia/Tbilisi)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{name} must be an IANA time zone such as Asia/Tbilisi, "
+                          f"got {value!r}") from None
+    return value
+
+
 def _moment(name: str, value: str | None) -> datetime | None:
     """An RFC 3339 date-time with a zone, or None when unset or empty."""
     if not value or not value.strip():
@@ -311,6 +344,28 @@ class Config:
     # tests and reproducible demos: the demo window, "in the future" and the browser's
     # default times follow it; sessions, tokens and lock-outs never do.
     NOW: datetime | None = None
+    # Events (geo/events): how long the change feed keeps them (days; an older cursor
+    # gets 410), and the CloudEvents ``source`` of this installation.
+    EVENT_RETENTION_DAYS: float = 90.0
+    EVENT_SOURCE: str = "urn:borderrisk"
+    # Webhooks (app/webhooks): the hosts subscriptions may target (none by default: an
+    # admin allows them), the request timeout (s), the first retry's delay and the
+    # longest (s; doubled each time, with jitter), how long a subscription may fail
+    # before it is paused (hours), and the most events in one batched delivery.
+    WEBHOOK_ALLOWED_HOSTS: tuple[str, ...] = ()
+    WEBHOOK_TIMEOUT_S: float = 10.0
+    WEBHOOK_RETRY_BASE_S: float = 10.0
+    WEBHOOK_RETRY_MAX_S: float = 3600.0
+    WEBHOOK_PAUSE_AFTER_HOURS: float = 24.0
+    WEBHOOK_BATCH_MAX: int = 500
+    # The worker (flask worker): the longest sleep (s) between looks when no NOTIFY
+    # wakes it, and the time zone of the products' schedules.
+    WORKER_POLL_S: float = 5.0
+    SCHEDULE_TIMEZONE: str = "Asia/Tbilisi"
+    # Optional e-mail of bulletins and alerts: smtp://[user:password@]host[:port]
+    # ('' = no e-mail), and the sender's address.
+    SMTP_URL: str = ""
+    MAIL_FROM: str = "borderrisk@localhost"
 
     @classmethod
     def from_env(cls, environ=None, **overrides) -> Config:
@@ -370,6 +425,27 @@ class Config:
             TRUSTED_PROXIES=_whole_number("TRUSTED_PROXIES",
                                           environ.get("TRUSTED_PROXIES", "0")),
             NOW=_moment("BORDERRISK_NOW", environ.get("BORDERRISK_NOW")),
+            EVENT_RETENTION_DAYS=_positive_number(
+                "EVENT_RETENTION_DAYS", environ.get("EVENT_RETENTION_DAYS", "90")),
+            EVENT_SOURCE=environ.get("EVENT_SOURCE", "").strip() or "urn:borderrisk",
+            WEBHOOK_ALLOWED_HOSTS=_host_list("WEBHOOK_ALLOWED_HOSTS",
+                                             environ.get("WEBHOOK_ALLOWED_HOSTS", "")),
+            WEBHOOK_TIMEOUT_S=_positive_number("WEBHOOK_TIMEOUT_S",
+                                               environ.get("WEBHOOK_TIMEOUT_S", "10")),
+            WEBHOOK_RETRY_BASE_S=_positive_number(
+                "WEBHOOK_RETRY_BASE_S", environ.get("WEBHOOK_RETRY_BASE_S", "10")),
+            WEBHOOK_RETRY_MAX_S=_positive_number(
+                "WEBHOOK_RETRY_MAX_S", environ.get("WEBHOOK_RETRY_MAX_S", "3600")),
+            WEBHOOK_PAUSE_AFTER_HOURS=_positive_number(
+                "WEBHOOK_PAUSE_AFTER_HOURS", environ.get("WEBHOOK_PAUSE_AFTER_HOURS", "24")),
+            WEBHOOK_BATCH_MAX=_positive_int("WEBHOOK_BATCH_MAX",
+                                            environ.get("WEBHOOK_BATCH_MAX", "500")),
+            WORKER_POLL_S=_positive_number("WORKER_POLL_S",
+                                           environ.get("WORKER_POLL_S", "5")),
+            SCHEDULE_TIMEZONE=_time_zone("SCHEDULE_TIMEZONE",
+                                         environ.get("SCHEDULE_TIMEZONE", "Asia/Tbilisi")),
+            SMTP_URL=environ.get("SMTP_URL", "").strip(),
+            MAIL_FROM=environ.get("MAIL_FROM", "").strip() or "borderrisk@localhost",
         )
         app_url = overrides.pop("SQLALCHEMY_DATABASE_URI", None)
         if app_url:  # the owner of another database is no owner of this one

@@ -44,6 +44,7 @@ def _out_of_scope(exc: OutOfScopeError):
 from app.api import (  # noqa: E402,F401  (routes)
     agencies,
     audit,
+    changes,
     features,
     hotspots,
     imports,

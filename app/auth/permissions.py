@@ -43,6 +43,10 @@ ENDPOINT_ROLES: dict[str, str] = {
     "api.risk_bulletin": "viewer",
     "api.agencies": "viewer",
     "api.get_agency": "viewer",
+    # The change feed (each caller sees its own events) and the events' schemas.
+    "api.list_changes": "viewer",
+    "api.list_event_schemas": "viewer",
+    "api.event_schema": "viewer",
     # REST API: writes (layer writes also need LAYER_WRITE_ROLES).
     "api.create_features": "analyst",
     "api.update_feature": "analyst",
