@@ -7,13 +7,14 @@ Changes to users, agencies and tokens are audited like the admin page's, with th
 
 from __future__ import annotations
 
+import logging
 import secrets
 from datetime import timedelta
 from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 from app import audit, db_roles
@@ -455,3 +456,16 @@ def init_app(app: Flask) -> None:
     for group in (users_cli, agencies_cli, tokens_cli, demo_cli, maintenance_cli, audit_cli):
         app.cli.add_command(group)
     app.cli.add_command(import_command)
+    app.cli.add_command(worker_command)
+
+
+@click.command("worker")
+@click.option("--with-parent", "parent_pid", type=int, default=None,
+              help="Stop when the process of this id (the web server) is gone.")
+@with_appcontext
+def worker_command(parent_pid: int | None) -> None:
+    """Deliver webhooks, run the schedules, raise alerts, send e-mail (until Ctrl-C)."""
+    from app.worker import run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(message)s")
+    run_worker(current_app._get_current_object(), parent_pid=parent_pid)

@@ -43,7 +43,7 @@ def emit(session, event_type: str, *, entity: str, entity_id: int | None, data: 
 _PURGE_SQL = text("""
     WITH last AS (
         SELECT max(id) AS id FROM events
-         WHERE time < clock_timestamp() - make_interval(days => :days)
+         WHERE time < clock_timestamp() - CAST(:days AS double precision) * interval '1 day'
     ), gone AS (
         DELETE FROM events WHERE id <= (SELECT id FROM last) RETURNING id
     )

@@ -1,0 +1,10 @@
+"""The worker's jobs, in the order a round runs them."""
+
+from __future__ import annotations
+
+from app.worker import Job
+from app.worker.retention import purge_events
+
+JOBS: list[Job] = [
+    Job("retention", purge_events),
+]
