@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import re
 import reprlib
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -422,10 +423,15 @@ def validate_geometries(geometries, rows: pd.Series, layer: Layer,
                           else shapely.multipoints([g]) for g in geoms[promote]]
 
     # GEOS's reason only for the invalid ones: most rows are valid, and a point always.
+    # Coordinates near the float limits (1e308) overflow inside GEOS's checks: that
+    # warning is no error of ours; such a geometry is refused below (invalid, or out of
+    # range) like any other.
     invalid = ok.copy()
-    invalid[ok] = ~shapely.is_valid(geoms[ok])
     reasons = np.full(len(geoms), "", dtype=object)
-    reasons[invalid] = shapely.is_valid_reason(geoms[invalid])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        invalid[ok] = ~shapely.is_valid(geoms[ok])
+        reasons[invalid] = shapely.is_valid_reason(geoms[invalid])
     errors += _errors_where(invalid, rows, "geometry", lambda r: f"invalid geometry: {r}",
                             reasons)
     ok &= ~invalid
