@@ -27,6 +27,7 @@ from app.api.features import (
     MAX_OFFSET,
 )
 from app.api.openapi_analysis import analysis_builders
+from app.api.openapi_events import event_builders
 from app.api.openapi_schemas import (
     component_schemas,
     feature_schema,
@@ -63,6 +64,8 @@ _ERROR_DESCRIPTIONS = {
     404: "No feature with this id, or none that the caller may see: outside their "
          "regions, or an incident not released to their agency (a GET, PATCH or DELETE "
          "of such a feature is answered alike), or no such path.",
+    410: "The cursor is older than the events kept (EVENT_RETENTION_DAYS): re-sync from "
+         "the list endpoints, then follow the feed from a new cursor.",
     409: "A feature with the same natural key already exists (`errors` lists them; its "
          "id only when the caller may see it), or (delete) records that cannot "
          "change refer to the feature, or users are restricted to the region (`users` "
@@ -469,6 +472,7 @@ def operation_builders() -> dict:
         agencies.create_agency_route: create_agency_operation,
         agencies.update_agency_route: update_agency_operation,
         **analysis_builders(),
+        **event_builders(),
     }
 
 

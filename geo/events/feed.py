@@ -183,6 +183,8 @@ def read_feed(session, query: FeedQuery) -> FeedPage:
     if query.viewer_agency is not None:
         params[VIEWER_PARAMETER] = query.viewer_agency
     rows = session.execute(text(statement), params).mappings().all()
+    if query.since_id is not None and since < horizon(session):
+        raise CursorExpiredError(since)  # purged while the page was read
     events = [dict(row) for row in rows if row["id"] is not None]
     for event in events:
         event.pop("head")
