@@ -40,17 +40,25 @@ def emit(session, event_type: str, *, entity: str, entity_id: int | None, data: 
         "data": orjson.dumps(data).decode(), "region_id": region_id}).scalar_one()
 
 
+# The events are in time order by id (ids are taken in commit order, each time when its
+# row is written): the first young event, found by walking the primary key from the
+# oldest, bounds what goes; no index on time is kept for it.
 _PURGE_SQL = text("""
-    WITH last AS (
-        SELECT max(id) AS id FROM events
-         WHERE time < clock_timestamp() - CAST(:days AS double precision) * interval '1 day'
+    WITH young AS (
+        SELECT id FROM events
+         WHERE time >= clock_timestamp() - CAST(:days AS double precision) * interval '1 day'
+         ORDER BY id LIMIT 1
+    ), last AS (
+        SELECT CASE WHEN EXISTS (SELECT FROM young) THEN (SELECT id - 1 FROM young)
+                    ELSE (SELECT max(id) FROM events) END AS id
     ), gone AS (
         DELETE FROM events WHERE id <= (SELECT id FROM last) RETURNING id
     )
     UPDATE events_horizon SET purged_through = greatest(purged_through, (SELECT id FROM last))
-     WHERE (SELECT id FROM last) IS NOT NULL
+     WHERE EXISTS (SELECT FROM gone)
     RETURNING (SELECT count(*) FROM gone)
 """)
+
 
 
 def purge(session, retention_days: float) -> int:

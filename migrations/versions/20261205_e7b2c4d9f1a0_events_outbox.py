@@ -71,7 +71,7 @@ _FEATURE = ("jsonb_build_object('type', 'Feature', 'id', {r}.id, "
 
 # The insert every capture ends with: rows of (type, entity_id, data, before..., after...)
 # coalesced with the transaction's earlier event of the same record.
-_UPSERT = """
+_INSERT = """
     INSERT INTO events AS e (type, entity, entity_id, subject, data,
                              before_exists, before_region_id, before_agency,
                              before_releasability,
@@ -80,7 +80,10 @@ _UPSERT = """
            c.before_exists, c.before_region_id, c.before_agency, c.before_releasability,
            c.after_exists, c.region_id, c.agency, c.releasability
       FROM ({changes}) AS c
-     ORDER BY c.entity_id
+"""
+# A record's later change in the same transaction rewrites its event (an inserted row
+# has none yet: the insert's capture needs no conflict clause, the cheaper path).
+_COALESCE = """
     ON CONFLICT (txid, entity, entity_id) WHERE before_exists IS NOT NULL DO UPDATE SET
         type = CASE WHEN EXCLUDED.type = '{prefix}.deleted' THEN EXCLUDED.type
                     WHEN e.type = '{prefix}.created' THEN e.type
@@ -125,7 +128,8 @@ def _capture_functions(table: str) -> list[str]:
         CREATE FUNCTION events_capture_{table}_{operation}() RETURNS trigger
         LANGUAGE plpgsql AS $$
         BEGIN
-            {_UPSERT.format(table=table, prefix=prefix, changes=changes)};
+            {_INSERT.format(table=table, changes=changes)}
+            {"" if operation == "insert" else _COALESCE.format(prefix=prefix)};
             RETURN NULL;
         END $$""")
     return functions
@@ -166,7 +170,6 @@ def upgrade():
             agency varchar(16),
             releasability jsonb
         )""")
-    op.create_index("ix_events_time", "events", ["time"])
     op.create_index("ux_events_change", "events", ["txid", "entity", "entity_id"],
                     unique=True, postgresql_where=sa.text("before_exists IS NOT NULL"))
     op.create_table(

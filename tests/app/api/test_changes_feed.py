@@ -225,3 +225,35 @@ def test_schemas_are_published_and_validate_the_events(feed_app):
                                                     headers=admin).get_json())
     assert client.get("/api/v1/schemas/nope", headers=admin).status_code == 404
     assert client.get("/api/v1/changes").status_code == 401
+
+
+def test_the_worker_purges_events_past_retention_and_their_cursors_expire(feed_app):
+    from app.worker.retention import purge_events
+
+    app, headers = feed_app
+    client = app.test_client()
+    admin = headers["admin"]
+    follower = FeedFollower(_getter(client, admin))
+    follower.start_at_head()
+    start = follower.cursor
+    for number in range(3):
+        assert client.post("/api/v1/incidents", headers=admin,
+                           json=_incident(f"F-R{number}")).status_code == 201
+    follower.follow()
+    old, kept = follower.events[:2], follower.events[2:]
+    with app.app_context():
+        # Every event up to the second is 91 days old; retention is 90 days.
+        db.session.execute(text("UPDATE events SET time = time - interval '91 days' "
+                                "WHERE id <= :id"), {"id": int(old[-1]["id"])})
+        db.session.commit()
+        assert purge_events(app) == 3600.0
+        left = db.session.execute(text("SELECT min(id) FROM events")).scalar_one()
+        db.session.remove()
+    assert left == int(kept[0]["id"])
+    gone = client.get("/api/v1/changes", headers=admin, query_string={"since": start})
+    assert gone.status_code == 410 and gone.get_json()["field"] == "since"
+    oldest = client.get("/api/v1/changes", headers=admin).get_json()
+    assert [e["id"] for e in oldest["events"]][:1] == [kept[0]["id"]]
+    resumed = client.get("/api/v1/changes", headers=admin,
+                         query_string={"since": oldest["cursor"]})
+    assert resumed.status_code == 200
