@@ -471,3 +471,74 @@ class ImportJob(Base):
         DateTime(timezone=True), nullable=False, server_default=func.now())
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Event(Base):
+    """A change, or an application event, in the transactional outbox (migration
+    ``e7b2c4d9f1a0``; read through ``geo.events.feed``). ``txid`` is the writing
+    transaction's id (one event per record per transaction); the ``before_*`` columns
+    (NULL for an application event) and ``after_exists``, ``region_id``, ``agency``,
+    ``releasability`` are who may see the record before and after the change."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ux_events_change", "txid", "entity", "entity_id", unique=True,
+              postgresql_where=text("before_exists IS NOT NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    type: Mapped[str] = mapped_column(String(40), nullable=False)
+    entity: Mapped[str] = mapped_column(String(32), nullable=False)
+    entity_id: Mapped[int | None] = mapped_column(BigInteger)
+    subject: Mapped[str] = mapped_column(Text, nullable=False)
+    time: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False,
+                                           server_default=text("clock_timestamp()"))
+    txid: Mapped[int] = mapped_column(
+        BigInteger, nullable=False, server_default=text("(pg_current_xact_id())::text::bigint"))
+    data: Mapped[dict | None] = mapped_column(JSONB)
+    before_exists: Mapped[bool | None] = mapped_column(Boolean)
+    before_region_id: Mapped[int | None] = mapped_column(Integer)
+    before_agency: Mapped[str | None] = mapped_column(String(16))
+    before_releasability: Mapped[object | None] = mapped_column(JSONB)
+    after_exists: Mapped[bool] = mapped_column(Boolean, nullable=False,
+                                               server_default=text("true"))
+    region_id: Mapped[int | None] = mapped_column(Integer)
+    agency: Mapped[str | None] = mapped_column(String(16))
+    releasability: Mapped[object | None] = mapped_column(JSONB)
+
+
+class EventsHorizon(Base):
+    """One row: the highest event id retention has purged (a cursor at or below it has
+    expired)."""
+
+    __tablename__ = "events_horizon"
+    __table_args__ = (CheckConstraint("id = 1", name="ck_events_horizon_one_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    purged_through: Mapped[int] = mapped_column(BigInteger, nullable=False,
+                                                server_default=text("0"))
+
+
+class Notification(Base):
+    """A message in a user's inbox (``app.inbox``): kind alert, decision, bulletin or
+    webhook; ``event_id`` the event it tells of (one per user and event)."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        Index("ix_notifications_user", "user_id", "id"),
+        Index("ux_notifications_event", "user_id", "event_id", unique=True,
+              postgresql_where=text("event_id IS NOT NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         nullable=False)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    title: Mapped[str] = mapped_column(Text, nullable=False)
+    body: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    link: Mapped[str | None] = mapped_column(Text)
+    event_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=text("clock_timestamp()"))
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    emailed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -158,7 +158,7 @@ def upgrade():
             entity_id bigint,
             subject text NOT NULL,
             time timestamptz NOT NULL DEFAULT clock_timestamp(),
-            txid xid8 NOT NULL DEFAULT pg_current_xact_id(),
+            txid bigint NOT NULL DEFAULT pg_current_xact_id()::text::bigint,
             data jsonb,
             -- Who may see the change: before (NULL for an application event) and after.
             before_exists boolean,
