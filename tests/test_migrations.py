@@ -15,6 +15,8 @@ APP_TABLES = {
     "users", "api_tokens", "data_versions", "risk_assessments", "risk_section_results",
     "risk_level_decisions", "user_regions", "user_sessions", "login_attempts", "audit_log",
     "import_jobs", "agencies",
+    # Scheduled products (issue 17, revision b3c5d7e9f1a2; no ORM models: SQL only).
+    "schedules", "bulletins", "section_alerts", "alert_cursor",
 }
 
 
