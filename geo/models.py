@@ -372,8 +372,9 @@ class RiskAssessment(Base):
     config_text: Mapped[str] = mapped_column(Text, nullable=False)
     inputs = mapped_column(JSONB, nullable=False)
     summary = mapped_column(JSONB, nullable=False)
-    created_by: Mapped[int] = mapped_column(
-        ForeignKey("users.id", ondelete="RESTRICT"), nullable=False
+    # NULL: stored by the worker for a schedule (its ``inputs`` name the schedule).
+    created_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="RESTRICT"), nullable=True
     )
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()

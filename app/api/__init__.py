@@ -49,6 +49,7 @@ from app.api import (  # noqa: E402,F401  (routes)
     hotspots,
     imports,
     openapi,
+    products,
     reports,
     risk,
 )

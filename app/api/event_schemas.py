@@ -14,7 +14,9 @@ _NULLABLE_TEXT = {"type": ["string", "null"]}
 _INT = {"type": "integer"}
 _INSTANT = {"type": "string", "format": "date-time"}
 _PERIOD = {"type": "array", "items": _INSTANT, "minItems": 2, "maxItems": 2,
-           "description": "[start, end) of the period, RFC 3339"}
+           "description": "start and end of the period, RFC 3339: [start, end) of "
+                          "an alert's or a bulletin's period, the closed interval an "
+                          "assessment was asked for"}
 _LEVEL = {"type": ["string", "null"], "description": "a CIRAM risk level (null: none)"}
 
 

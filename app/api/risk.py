@@ -23,6 +23,7 @@ from app.api.params import ParameterError, parse_datetime_interval
 from app.api.scoping import scoped_region_code
 from app.auth.scope import region_scope, viewer_agency
 from app.extensions import db
+from geo.events import application as events
 from geo.risk import assessments
 from geo.transactions import unit_of_work
 
@@ -96,6 +97,7 @@ def create_assessment():
             {"region": region, "datetime": body.get("datetime"),
              "viewer_agency": assessments.SHARED_VIEW, "sections": evaluated["inputs"]},
             current_user.id)
+        events.assessment_stored(db.session, record, evaluated)
         audit.record(db.session, "create", "assessment", record.id,
                      after={"region": region, "period": [start.isoformat(), end.isoformat()],
                             "config_sha256": record.config_sha256,
@@ -141,6 +143,7 @@ def decide_level(section_id: int):
     with unit_of_work(db.session):
         decision, previous = assessments.decide_level(db.session, section_id, level,
                                                       justification, current_user.id)
+        events.level_decided(db.session, decision, previous)
         audit.record(db.session, "level", "section", section_id,
                      before=previous or {"level": None},
                      after={"level": level, "justification": decision.justification})

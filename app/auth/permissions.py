@@ -47,6 +47,16 @@ ENDPOINT_ROLES: dict[str, str] = {
     "api.list_changes": "viewer",
     "api.list_event_schemas": "viewer",
     "api.event_schema": "viewer",
+    # Scheduled products: schedules and the bulletins' archive, read in one's regions.
+    "api.list_schedules": "viewer",
+    "api.get_schedule": "viewer",
+    "api.list_bulletins": "viewer",
+    "api.get_bulletin": "viewer",
+    "api.bulletin_file": "viewer",
+    # Schedules are written by supervisors (and admins) of their regions.
+    "api.create_schedule": "supervisor",
+    "api.update_schedule": "supervisor",
+    "api.delete_schedule": "supervisor",
     # REST API: writes (layer writes also need LAYER_WRITE_ROLES).
     "api.create_features": "analyst",
     "api.update_feature": "analyst",

@@ -36,10 +36,13 @@ FAILURE_PAUSE_S = 5.0
 @dataclass(frozen=True)
 class Job:
     """A kind of work. ``run(app)`` does what is due now, in its own transactions, and
-    returns the seconds until it next needs to run (None: only when woken)."""
+    returns the seconds until it next needs to run (None: after ``WORKER_POLL_S``).
+    ``on_events``: also run as soon as events are committed (a NOTIFY wakes the
+    worker), whenever it was next due."""
 
     name: str
     run: Callable[..., float | None]
+    on_events: bool = False
 
 
 def listen_connection(app):
@@ -66,6 +69,12 @@ class Worker:
 
     def stop(self) -> None:
         self._stopping.set()
+
+    def wake(self) -> None:
+        """Events were committed: the jobs that follow them are due now."""
+        for job in self.jobs:
+            if job.on_events:
+                self._due[job.name] = 0.0
 
     def run_round(self) -> float:
         """Run every job that is due; returns the seconds until the next one is."""
@@ -121,6 +130,8 @@ class Worker:
             ready, _, _ = select.select([connection], [], [], seconds)
             if ready:
                 connection.poll()
+                if connection.notifies:
+                    self.wake()
                 connection.notifies.clear()
             return connection
         except (OSError, psycopg2.Error) as exc:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from app.worker import Job
+from app.worker.alerts import raise_alerts
 from app.worker.retention import purge_events
+from app.worker.schedules import run_schedules
 
 JOBS: list[Job] = [
+    Job("alerts", raise_alerts, on_events=True),
+    Job("schedules", run_schedules),
     Job("retention", purge_events),
 ]

@@ -86,7 +86,8 @@ HISTORY = text(
     """
     SELECT 'assessment' AS kind, a.id AS assessment_id, a.period_start, a.period_end,
            r.level, r.risk, a.created_at AS at, NULL AS justification,
-           (SELECT username FROM users WHERE users.id = a.created_by) AS by
+           coalesce((SELECT username FROM users WHERE users.id = a.created_by),
+                    a.inputs->>'produced_by') AS by
       FROM risk_section_results AS r JOIN risk_assessments AS a ON a.id = r.assessment_id
      WHERE r.segment_id = :id
     UNION ALL
@@ -107,10 +108,11 @@ REGION = text(
     """
 )
 
-# The newest stored assessment of exactly this region and period, with its author.
+# The newest stored assessment of exactly this region and period, with its author (a
+# user's name, or for the worker's the ``produced_by`` its inputs name).
 STORED = text(
     """
-    SELECT a.id, u.username AS created_by
+    SELECT a.id, coalesce(u.username, a.inputs->>'produced_by') AS created_by
       FROM risk_assessments AS a LEFT JOIN users AS u ON u.id = a.created_by
      WHERE a.region_id = :region_id AND a.period_start = :start AND a.period_end = :end
      ORDER BY a.created_at DESC, a.id DESC

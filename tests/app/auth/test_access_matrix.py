@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from werkzeug.routing import AnyConverter, Map, Rule
 
 from app.auth.models import UserSession
@@ -49,7 +49,8 @@ CALLERS = (OTHER_REGION, "anonymous", *ROLE_CALLERS)
 IN_KK = {"regions": "T-KK", "border_segments": "T-AZ-001", "crossing_points": "T-BCP-1",
          "incidents": "T-1"}
 # URL arguments that name an object of T-KK: the other region's viewer may not read it.
-SCOPED_ARGUMENTS = frozenset({"feature_id", "section_id", "assessment_id"})
+SCOPED_ARGUMENTS = frozenset({"feature_id", "section_id", "assessment_id", "schedule_id",
+                              "bulletin_id"})
 
 
 def tile_over(lon: float, lat: float, z: int) -> tuple[int, int]:
@@ -73,6 +74,8 @@ ARGUMENTS = {
     "feature_id": lambda ids, chosen: feature_in_kk(ids, get_layer(chosen["layer_name"]).name),
     "section_id": lambda ids, chosen: ids["border_segments"]["T-AZ-001"],
     "assessment_id": lambda ids, chosen: ids["assessment"],
+    "schedule_id": lambda ids, chosen: ids["schedule"],
+    "bulletin_id": lambda ids, chosen: ids["bulletin"],
     "user_id": lambda ids, chosen: ids["target_user"],
     "token_id": lambda ids, chosen: ids["target_token"],
     "session_id": lambda ids, chosen: ids["target_session"],
@@ -187,8 +190,18 @@ def objects(db_session, sample_layers):
         config_text="# synthetic", inputs={}, summary={}, created_by=target.id)
     db_session.add(assessment)
     db_session.flush()
+    schedule = db_session.scalar(text(
+        "SELECT id FROM schedules WHERE region_id = :id AND product = 'weekly'"), {"id": kk.id})
+    bulletin = db_session.scalar(text(
+        "INSERT INTO bulletins (region_id, product, time_zone, period_start, period_end, "
+        "assessment_id, html, pdf, config_sha256, config_text, produced_by) VALUES (:region, "
+        "'weekly', 'Asia/Tbilisi', :start, :end, :assessment, '<!doctype html>', '%PDF', "
+        "repeat('0', 64), '# synthetic', 'worker') RETURNING id"),
+        {"region": kk.id, "start": assessment.period_start, "end": assessment.period_end,
+         "assessment": assessment.id})
     session_id = db_session.scalar(select(UserSession.id).where(UserSession.user_id == target.id))
-    return {**sample_layers, "assessment": assessment.id, "target_user": target.id,
+    return {**sample_layers, "assessment": assessment.id, "schedule": schedule,
+            "bulletin": bulletin, "target_user": target.id,
             "target_token": token.id, "target_session": session_id}
 
 
