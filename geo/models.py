@@ -22,6 +22,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     SmallInteger,
     String,
     Text,
@@ -543,3 +544,93 @@ class Notification(Base):
         DateTime(timezone=True), nullable=False, server_default=text("clock_timestamp()"))
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     emailed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+PRODUCTS = ("weekly", "monthly")
+
+
+class Schedule(Base):
+    """A region's scheduled bulletin (migration ``b3c5d7e9f1a2``; ``geo.products``):
+    weekly or monthly, in a time zone; ``next_run_at`` NULL until a worker plans it."""
+
+    __tablename__ = "schedules"
+    __table_args__ = (
+        CheckConstraint("product IN ('weekly', 'monthly')", name="ck_schedules_product"),
+        UniqueConstraint("region_id", "product", name="uq_schedules_region_product"),
+        Index("ix_schedules_due", "next_run_at", postgresql_where=text("active")),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id", ondelete="CASCADE"),
+                                           nullable=False)
+    product: Mapped[str] = mapped_column(String(16), nullable=False)
+    time_zone: Mapped[str] = mapped_column(String(64), nullable=False,
+                                           server_default="Asia/Tbilisi")
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
+    next_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_period_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False,
+                                                 server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False,
+                                                 server_default=func.now())
+
+
+class Bulletin(Base):
+    """An archived bulletin (``geo.products.archive``): one per region, product and
+    period ``[period_start, period_end)``, with its HTML, PDF and configuration."""
+
+    __tablename__ = "bulletins"
+    __table_args__ = (
+        CheckConstraint("product IN ('weekly', 'monthly')", name="ck_bulletins_product"),
+        CheckConstraint("period_end > period_start", name="ck_bulletins_period"),
+        UniqueConstraint("region_id", "product", "period_start",
+                         name="uq_bulletins_region_product_period"),
+        Index("ix_bulletins_region", "region_id", "period_start"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    schedule_id: Mapped[int | None] = mapped_column(
+        ForeignKey("schedules.id", ondelete="SET NULL"))
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id", ondelete="RESTRICT"),
+                                           nullable=False)
+    product: Mapped[str] = mapped_column(String(16), nullable=False)
+    time_zone: Mapped[str] = mapped_column(String(64), nullable=False)
+    period_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    period_end: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    assessment_id: Mapped[int] = mapped_column(
+        ForeignKey("risk_assessments.id", ondelete="RESTRICT"), nullable=False)
+    html: Mapped[str] = mapped_column(Text, nullable=False)
+    pdf: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    config_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    config_text: Mapped[str] = mapped_column(Text, nullable=False)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    produced_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False,
+                                                 server_default=func.now())
+
+
+class SectionAlert(Base):
+    """A section whose alert test fired in a period (``alert.raised`` once each)."""
+
+    __tablename__ = "section_alerts"
+
+    segment_id: Mapped[int] = mapped_column(
+        ForeignKey("border_segments.id", ondelete="CASCADE"), primary_key=True)
+    period_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    period_end: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    event_id: Mapped[int | None] = mapped_column(BigInteger)
+    raised_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False,
+                                                server_default=func.now())
+
+
+class AlertCursor(Base):
+    """One row: the last event the alert job looked at."""
+
+    __tablename__ = "alert_cursor"
+    __table_args__ = (CheckConstraint("id = 1", name="ck_alert_cursor_one_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_event_id: Mapped[int] = mapped_column(BigInteger, nullable=False,
+                                               server_default=text("0"))

@@ -194,8 +194,11 @@ def get_bulletin(bulletin_id: int):
     return _with_links(_in_scope(record, "bulletin", bulletin_id))
 
 
-@bp.get("/bulletins/<int:bulletin_id>.<any(html, pdf):fmt>")
+@bp.get("/bulletins/<int:bulletin_id>.<fmt>")
 def bulletin_file(bulletin_id: int, fmt: str):
+    if fmt not in BULLETIN_FORMATS:
+        raise ApiError(404, "Not Found", f"no bulletin format {fmt[:20]!r}; formats: "
+                                         f"{', '.join(BULLETIN_FORMATS)}")
     record = _in_scope(archive.get_bulletin(db.session, bulletin_id), "bulletin",
                        bulletin_id)
     name = f"bulletin-{record['region']}-{record['product']}-{record['period'][0][:10]}"

@@ -76,6 +76,7 @@ ARGUMENTS = {
     "assessment_id": lambda ids, chosen: ids["assessment"],
     "schedule_id": lambda ids, chosen: ids["schedule"],
     "bulletin_id": lambda ids, chosen: ids["bulletin"],
+    "fmt": lambda ids, chosen: "pdf",
     "user_id": lambda ids, chosen: ids["target_user"],
     "token_id": lambda ids, chosen: ids["target_token"],
     "session_id": lambda ids, chosen: ids["target_session"],
