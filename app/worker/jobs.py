@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from app.inbox.fanout import fan_out
+from app.inbox.mail import send_mail
 from app.worker import Job
 from app.worker.retention import purge_events
 
 JOBS: list[Job] = [
     Job("retention", purge_events),
+    # Events to notifications, then the e-mails of those (so one round does both).
+    Job("inbox", fan_out),
+    Job("mail", send_mail),
 ]
