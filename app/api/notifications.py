@@ -14,11 +14,12 @@ import re
 from flask import current_app, request, url_for
 from flask_babel import get_translations
 from flask_login import current_user
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from app import audit
 from app.api import ApiError, bp
 from app.api.params import ParameterError, parse_bool, parse_int
+from app.auth.models import User
 from app.extensions import db
 from app.inbox.messages import render
 from app.ui.i18n import current_locale
@@ -158,14 +159,20 @@ def set_mail_settings(session, user, changes: dict, actor: dict | None = None) -
     return True
 
 
-def _settings_answer() -> dict:
-    return {**mail_settings_of(current_user),
+def _me(lock: bool = False) -> User:
+    """The caller's row (a bearer token's caller is no ORM user)."""
+    query = select(User).where(User.id == current_user.id)
+    return db.session.execute(query.with_for_update() if lock else query).scalar_one()
+
+
+def _settings_answer(user: User) -> dict:
+    return {**mail_settings_of(user),
             "email_available": bool(current_app.config.get("SMTP_URL"))}
 
 
 @bp.get("/me/notifications")
 def notification_settings():
-    return _settings_answer()
+    return _settings_answer(_me())
 
 
 @bp.patch("/me/notifications")
@@ -186,15 +193,16 @@ def update_notification_settings():
             if not isinstance(body[name], bool):
                 raise ParameterError(name, "must be true or false")
             changes[name] = body[name]
-    email = changes.get("email", current_user.email)
-    if email is None and (changes.get("email_alerts", current_user.email_alerts)
-                          or changes.get("email_bulletins", current_user.email_bulletins)):
-        if "email" in changes and not any(changes.get(n) for n in ("email_alerts",
-                                                                   "email_bulletins")):
-            # Removing the address ends the subscriptions with it.
-            changes |= {"email_alerts": False, "email_bulletins": False}
-        else:
-            raise ParameterError("email", "is needed to receive e-mail: give an address")
     with unit_of_work(db.session):
-        set_mail_settings(db.session, current_user, changes)
-    return _settings_answer()
+        user = _me(lock=True)
+        if changes.get("email", user.email) is None and (
+                changes.get("email_alerts", user.email_alerts)
+                or changes.get("email_bulletins", user.email_bulletins)):
+            if "email" in changes and not any(changes.get(n) for n in ("email_alerts",
+                                                                       "email_bulletins")):
+                # Removing the address ends the subscriptions with it.
+                changes |= {"email_alerts": False, "email_bulletins": False}
+            else:
+                raise ParameterError("email", "is needed to receive e-mail: give an address")
+        set_mail_settings(db.session, user, changes)
+    return _settings_answer(user)
