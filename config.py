@@ -209,6 +209,19 @@ def _time_zone(name: str, value: str) -> str:
     return value
 
 
+def _smtp_url(name: str, value: str) -> str:
+    """'' (no e-mail) or smtp://[user:password@]host[:port] (smtps:// for TLS)."""
+    from app.inbox.mail import SmtpUrlError, parse_smtp_url
+
+    value = value.strip()
+    if value:
+        try:
+            parse_smtp_url(value)
+        except SmtpUrlError as exc:
+            raise ConfigError(f"{name} {exc}, got {value.split('@')[-1]!r}") from None
+    return value
+
+
 def _moment(name: str, value: str | None) -> datetime | None:
     """An RFC 3339 date-time with a zone, or None when unset or empty."""
     if not value or not value.strip():
@@ -444,7 +457,7 @@ class Config:
                                            environ.get("WORKER_POLL_S", "5")),
             SCHEDULE_TIMEZONE=_time_zone("SCHEDULE_TIMEZONE",
                                          environ.get("SCHEDULE_TIMEZONE", "Asia/Tbilisi")),
-            SMTP_URL=environ.get("SMTP_URL", "").strip(),
+            SMTP_URL=_smtp_url("SMTP_URL", environ.get("SMTP_URL", "")),
             MAIL_FROM=environ.get("MAIL_FROM", "").strip() or "borderrisk@localhost",
         )
         app_url = overrides.pop("SQLALCHEMY_DATABASE_URI", None)

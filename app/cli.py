@@ -151,6 +151,47 @@ def users_set_agency(name: str, code: str) -> None:
     click.echo(f"{name}: {code}" + ("" if changed else " (unchanged)"))
 
 
+@users_cli.command("set-email")
+@click.argument("name")
+@click.argument("email", required=False)
+@click.option("--alerts/--no-alerts", default=None,
+              help="E-mail the user their alerts (or stop).")
+@click.option("--bulletins/--no-bulletins", default=None,
+              help="E-mail the user their bulletins (or stop).")
+def users_set_email(name: str, email: str | None, alerts: bool | None,
+                    bulletins: bool | None) -> None:
+    """Set user NAME's e-mail address (EMAIL; '' removes it and the subscriptions) and
+    what is e-mailed to it (sent when SMTP_URL is set)."""
+    from app.api.notifications import check_email, mail_settings_of, set_mail_settings
+    from app.api.params import ParameterError
+
+    changes: dict = {}
+    try:
+        if email is not None:
+            changes["email"] = check_email(email)
+    except ParameterError as exc:
+        raise click.ClickException(str(exc)) from None
+    if alerts is not None:
+        changes["email_alerts"] = alerts
+    if bulletins is not None:
+        changes["email_bulletins"] = bulletins
+    with unit_of_work(db.session):
+        user = _run(user_by_name, name)
+        address = changes.get("email", user.email)
+        if address is None:
+            if changes.get("email_alerts") or changes.get("email_bulletins") or (
+                    "email" not in changes and (user.email_alerts or user.email_bulletins)):
+                raise click.ClickException(f"{name} has no e-mail address: give one")
+            changes |= {"email_alerts": False, "email_bulletins": False}
+        changed = set_mail_settings(db.session, user, changes)
+        settings = mail_settings_of(user)
+    kinds = [k for k in ("alerts", "bulletins") if settings[f"email_{k}"]]
+    click.echo(f"{name}: {settings['email'] or 'no e-mail address'}; e-mailed: "
+               f"{', '.join(kinds) or 'nothing'}" + ("" if changed else " (unchanged)"))
+    if kinds and not current_app.config.get("SMTP_URL"):
+        click.echo("note: SMTP_URL is not set, so nothing is e-mailed yet")
+
+
 def _agency_line(agency) -> str:
     release = releasability.as_text(agency.default_releasability)
     counted = "counted" if agency.default_aggregate else "not counted"

@@ -48,6 +48,7 @@ from app.api import (  # noqa: E402,F401  (routes)
     features,
     hotspots,
     imports,
+    notifications,
     openapi,
     products,
     reports,

@@ -64,6 +64,9 @@ def _wants_json() -> bool:
 
 # The key of the session cookie that holds the server-side session's id.
 SESSION_ID_KEY = "_sid"
+# The header of a page's background poll (static/js/inbox.js): it does not count as the
+# user's activity for SESSION_IDLE_MINUTES.
+POLL_HEADER = "X-BorderRisk-Poll"
 
 
 @login_manager.user_loader
@@ -75,7 +78,9 @@ def _load_session_user(user_id: str) -> User | None:
     if not user_id.isdigit() or not isinstance(sid, str):
         return None
     idle = timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"])
-    return session_user(db.session, sid, int(user_id), idle)
+    # A page's background poll (the inbox's count) is no activity of the user's.
+    touch = request.headers.get(POLL_HEADER) != "1"
+    return session_user(db.session, sid, int(user_id), idle, touch=touch)
 
 
 def login_policy() -> LoginPolicy:

@@ -48,6 +48,8 @@ class User(Base):
     __table_args__ = (
         CheckConstraint(one_of("role", ROLES), name="ck_users_role"),
         CheckConstraint("username ~ '^[A-Za-z0-9_.@-]{1,64}$'", name="ck_users_username"),
+        CheckConstraint("email ~ '^[^@[:space:][:cntrl:]]+@[^@[:space:][:cntrl:]]+$'",
+                        name="ck_users_email"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -68,6 +70,13 @@ class User(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, nullable=False, default=0,
                                                server_default="0")
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Where the worker's mail job sends the user's alerts and bulletins (app.inbox.mail),
+    # when SMTP_URL is set and they subscribed to them.
+    email: Mapped[str | None] = mapped_column(String(254))
+    email_alerts: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
+                                               server_default="false")
+    email_bulletins: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
+                                                  server_default="false")
     regions: Mapped[list[Region]] = relationship(secondary=user_regions, lazy="selectin",
                                                  order_by=Region.code)
     tokens: Mapped[list[ApiToken]] = relationship(

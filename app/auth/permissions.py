@@ -57,6 +57,12 @@ ENDPOINT_ROLES: dict[str, str] = {
     "api.create_schedule": "supervisor",
     "api.update_schedule": "supervisor",
     "api.delete_schedule": "supervisor",
+    # The caller's own inbox and e-mail subscriptions (another's notification is 404).
+    "api.list_notifications": "viewer",
+    "api.read_notification": "viewer",
+    "api.read_all_notifications": "viewer",
+    "api.notification_settings": "viewer",
+    "api.update_notification_settings": "viewer",
     # REST API: writes (layer writes also need LAYER_WRITE_ROLES).
     "api.create_features": "analyst",
     "api.update_feature": "analyst",

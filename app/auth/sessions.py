@@ -39,12 +39,14 @@ def start_session(session, user: User, lifetime: timedelta, ip: str | None = Non
     return sid
 
 
-def session_user(session, sid: str, user_id: int, idle: timedelta) -> User | None:
+def session_user(session, sid: str, user_id: int, idle: timedelta,
+                 touch: bool = True) -> User | None:
     """The active user of a live session (known, unrevoked, within its lifetime, seen
     within ``idle``, and belonging to ``user_id``), else None.
 
     Records the time it was seen, to the minute (a write per request would cost a tile
-    more than its query).
+    more than its query), unless ``touch`` is False (a page's background poll, which is
+    not the user's activity and must not keep an idle session alive).
     """
     found = session.execute(
         select(UserSession, User).join(User, User.id == UserSession.user_id)
@@ -57,7 +59,7 @@ def session_user(session, sid: str, user_id: int, idle: timedelta) -> User | Non
     if (row.revoked_at is not None or row.expires_at <= now
             or row.last_seen_at <= now - idle or user.id != user_id or not user.active):
         return None
-    if now - row.last_seen_at >= SESSION_SEEN_RESOLUTION:
+    if touch and now - row.last_seen_at >= SESSION_SEEN_RESOLUTION:
         row.last_seen_at = now
     return user
 

@@ -49,6 +49,8 @@ def index():
         # The data clock when BORDERRISK_NOW froze it, so that the page's "now" (a new
         # incident's default time) is the server's; else the browser's own clock.
         clock_now=clock.utc_now().isoformat() if clock.is_frozen() else "",
+        # The inbox offers e-mail subscriptions when this installation sends e-mail.
+        mail_available=bool(current_app.config.get("SMTP_URL")),
     )
 
 

@@ -79,6 +79,10 @@ JS_MESSAGES = (
     N_("consecutive cold spot"), N_("intensifying cold spot"), N_("persistent cold spot"),
     N_("diminishing cold spot"), N_("sporadic cold spot"), N_("oscillating cold spot"),
     N_("historical cold spot"),
+    # the inbox
+    N_("{n} unread"), N_("Mark read"), N_("No notifications."),
+    N_("Could not load the inbox: {detail}"), N_("Saved."), N_("Alert"),
+    N_("Level decision"), N_("Bulletin"), N_("Webhook"),
 )
 
 TEMPLATE_MESSAGES = (

@@ -17,6 +17,7 @@ import {
   fillIncidentChoices, setUpImportForm, setUpIncidentForm, setUpLevelForm,
 } from "./forms.js";
 import { loadCatalogue, t } from "./i18n.js";
+import { setUpInbox } from "./inbox.js";
 import { addLayerControl, buildStaticLayers } from "./layers.js";
 import { addLegendControl } from "./legend.js";
 import { writeURL } from "./links.js";
@@ -82,6 +83,7 @@ async function main() {
   setCsrfToken(config.csrfToken);
   await Promise.all([loadCatalogue(config.i18n, config.locale),
                      loadPalettes(config.palettes), loadAgencies(config.api, config.agency)]);
+  setUpInbox(config.api);
   app.wms = config.wms !== "";
   app.state = readState(window.location);
   app.map = L.map("map", { zoomSnap: 0.5, keyboard: true }).setView([42.2, 43.5], 7);

@@ -84,7 +84,9 @@ ARGUMENTS = {
     # An import job is its owner's (404 to others: tests/app/api/test_import_jobs.py).
     "job_id": lambda ids, chosen: 2_000_000_000,
     "code": lambda ids, chosen: "PPD",  # an agency
-    "event_type": lambda ids, chosen: "incident.created",
+    # A notification is its user's (404 to others: tests/app/inbox).
+    "notification_id": lambda ids, chosen: 2_000_000_000,
+    "event_type": lambda ids, chosen: "alert.raised",  # GET /api/v1/schemas/<event_type>
 }
 # Endpoints whose arguments are not of the generic kinds: each gives the argument sets.
 ENDPOINT_ARGUMENTS = {
