@@ -530,6 +530,9 @@ class Notification(Base):
         Index("ix_notifications_user", "user_id", "id"),
         Index("ux_notifications_event", "user_id", "event_id", unique=True,
               postgresql_where=text("event_id IS NOT NULL")),
+        Index("ix_notifications_mail_due", "created_at",
+              postgresql_where=text("emailed_at IS NULL AND email_error IS NULL "
+                                    "AND kind IN ('alert', 'bulletin')")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -544,6 +547,23 @@ class Notification(Base):
         DateTime(timezone=True), nullable=False, server_default=text("clock_timestamp()"))
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     emailed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Title and body as message ids and values, for the reader's language
+    # (``app.inbox.messages``); why the SMTP server refused its e-mail for good.
+    message: Mapped[dict | None] = mapped_column(JSONB)
+    email_error: Mapped[str | None] = mapped_column(Text)
+
+
+class InboxCursor(Base):
+    """One row: the last event the inbox fan-out (``app.inbox.fanout``) looked at."""
+
+    __tablename__ = "inbox_cursor"
+    __table_args__ = (CheckConstraint("id = 1", name="ck_inbox_cursor_one_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_event_id: Mapped[int] = mapped_column(BigInteger, nullable=False,
+                                               server_default=text("0"))
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=text("clock_timestamp()"))
 
 
 PRODUCTS = ("weekly", "monthly")

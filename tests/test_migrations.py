@@ -15,7 +15,7 @@ APP_TABLES = {
     "users", "api_tokens", "data_versions", "risk_assessments", "risk_section_results",
     "risk_level_decisions", "user_regions", "user_sessions", "login_attempts", "audit_log",
     "import_jobs", "agencies", "events", "events_horizon", "notifications",
-    "schedules", "bulletins", "section_alerts", "alert_cursor",
+    "schedules", "bulletins", "section_alerts", "alert_cursor", "inbox_cursor",
 }
 
 

@@ -28,8 +28,8 @@ from app.api.features import (
 )
 from app.api.openapi_analysis import analysis_builders
 from app.api.openapi_events import event_builders
-from app.api.openapi_products import product_builders
 from app.api.openapi_inbox import inbox_builders
+from app.api.openapi_products import product_builders
 from app.api.openapi_schemas import (
     component_schemas,
     feature_schema,

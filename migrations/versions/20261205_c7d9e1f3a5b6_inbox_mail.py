@@ -17,7 +17,7 @@ and each user's e-mail address and subscriptions.
   can be, by creation time (the mail job looks at the last day's only).
 
 Revision ID: c7d9e1f3a5b6
-Revises: f0a1b2c3d4e5
+Revises: b3c5d7e9f1a2
 Create Date: 2026-12-05 17:30:00
 """
 
@@ -26,7 +26,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "c7d9e1f3a5b6"
-down_revision = "f0a1b2c3d4e5"
+down_revision = "b3c5d7e9f1a2"
 branch_labels = None
 depends_on = None
 

@@ -18,8 +18,8 @@ from schemathesis.specs.openapi.checks import (
 from app.api.openapi import openapi_document
 from app.api.openapi_analysis import analysis_builders
 from app.api.openapi_events import event_builders
-from app.api.openapi_products import product_builders
 from app.api.openapi_inbox import inbox_builders
+from app.api.openapi_products import product_builders
 from app.auth.permissions import LAYER_WRITE_ROLES
 from geo import vocabulary
 from geo.io.ingest import IngestReport
