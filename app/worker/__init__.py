@@ -36,10 +36,13 @@ FAILURE_PAUSE_S = 5.0
 @dataclass(frozen=True)
 class Job:
     """A kind of work. ``run(app)`` does what is due now, in its own transactions, and
-    returns the seconds until it next needs to run (None: only when woken)."""
+    returns the seconds until it next needs to run (None: only when woken, or after
+    ``WORKER_POLL_S``). ``on_events``: a notification on :data:`CHANNEL` (an event
+    committed) makes it due at once, whatever it returned."""
 
     name: str
     run: Callable[..., float | None]
+    on_events: bool = False
 
 
 def listen_connection(app):
@@ -109,6 +112,11 @@ class Worker:
             logger.warning("worker cannot listen for events (%s); polling", exc)
             return None
 
+    def _wake_event_jobs(self) -> None:
+        for job in self.jobs:
+            if job.on_events:
+                self._due[job.name] = 0.0
+
     def _sleep(self, connection, seconds: float):
         """Wait up to ``seconds`` for a notification (or a stop); returns the connection
         to go on with (None after it failed)."""
@@ -121,6 +129,8 @@ class Worker:
             ready, _, _ = select.select([connection], [], [], seconds)
             if ready:
                 connection.poll()
+                if connection.notifies:
+                    self._wake_event_jobs()
                 connection.notifies.clear()
             return connection
         except (OSError, psycopg2.Error) as exc:
