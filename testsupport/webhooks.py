@@ -35,7 +35,7 @@ class Receiver:
         self.fetched: list[str] = []
         self.status = 200
         self.delay_s = 0.0
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         self.arrived = threading.Condition(self.lock)
         receiver = self
 
@@ -154,10 +154,10 @@ def worker_env(app, **settings) -> dict:
 def start_worker(env: dict, log_path: Path) -> subprocess.Popen:
     """``flask --app app worker`` in a process of its own (its own session, so a test
     may kill it alone)."""
-    log = open(log_path, "ab")  # noqa: SIM115  (the child holds it)
-    return subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker"],
-                            cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    with open(log_path, "ab") as log:
+        return subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker"],
+                                cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
 
 
 def stop_worker(process: subprocess.Popen, kill: bool = False) -> None:
