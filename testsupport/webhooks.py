@@ -146,7 +146,7 @@ def worker_env(app, **settings) -> dict:
     url = app.config["SQLALCHEMY_DATABASE_URI"]
     env.update(DATABASE_URL=url, DATABASE_OWNER_URL=owner_url(url),
                WEBHOOK_ALLOWED_HOSTS="127.0.0.1", BORDERRISK_ENV="testing",
-               SECRET_KEY="test-worker-secret-key-0123456789abcdef",
+               SECRET_KEY=os.urandom(16).hex(),
                PYTHONUNBUFFERED="1", **settings)
     return env
 
