@@ -80,6 +80,9 @@ ARGUMENTS = {
     # An import job is its owner's (404 to others: tests/app/api/test_import_jobs.py).
     "job_id": lambda ids, chosen: 2_000_000_000,
     "code": lambda ids, chosen: "PPD",  # an agency
+    # A subscription is its owner's (404 to others: tests/app/webhooks).
+    "subscription_id": lambda ids, chosen: 2_000_000_000,
+    "delivery_id": lambda ids, chosen: str(uuid.UUID(int=1)),
 }
 # Endpoints whose arguments are not of the generic kinds: each gives the argument sets.
 ENDPOINT_ARGUMENTS = {
