@@ -144,10 +144,9 @@ def worker_env(app, **settings) -> dict:
     127.0.0.1 allowed), with ``settings`` (strings) added."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WEBHOOK_", "WORKER_"))}
     url = app.config["SQLALCHEMY_DATABASE_URI"]
-    env.update(DATABASE_URL=url, DATABASE_OWNER_URL=owner_url(url),
-               WEBHOOK_ALLOWED_HOSTS="127.0.0.1", BORDERRISK_ENV="testing",
-               SECRET_KEY=os.urandom(16).hex(),
-               PYTHONUNBUFFERED="1", **settings)
+    env.update({"DATABASE_URL": url, "DATABASE_OWNER_URL": owner_url(url),
+                "WEBHOOK_ALLOWED_HOSTS": "127.0.0.1", "BORDERRISK_ENV": "testing",
+                "SECRET_KEY": os.urandom(16).hex(), "PYTHONUNBUFFERED": "1", **settings})
     return env
 
 
