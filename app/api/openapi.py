@@ -34,6 +34,7 @@ from app.api.openapi_schemas import (
     ref,
     schema_name,
 )
+from app.api.openapi_subscriptions import subscription_builders
 from app.auth import PUBLIC_ENDPOINTS, UNSAFE_METHODS
 from app.auth.permissions import required_role
 from app.errors import PROBLEM_MIME
@@ -469,6 +470,7 @@ def operation_builders() -> dict:
         agencies.create_agency_route: create_agency_operation,
         agencies.update_agency_route: update_agency_operation,
         **analysis_builders(),
+        **subscription_builders(),
     }
 
 
