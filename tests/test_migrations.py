@@ -14,7 +14,8 @@ APP_TABLES = {
     "regions", "border_segments", "crossing_points", "incidents", "synthetic_hotspots",
     "users", "api_tokens", "data_versions", "risk_assessments", "risk_section_results",
     "risk_level_decisions", "user_regions", "user_sessions", "login_attempts", "audit_log",
-    "import_jobs", "agencies",
+    "import_jobs", "agencies", "events", "events_horizon", "notifications",
+    "subscriptions", "webhook_deliveries",
 }
 
 

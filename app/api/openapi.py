@@ -505,6 +505,8 @@ def openapi_document() -> dict:
     tags = [{"name": layer.name, "description": layer.title} for layer in LAYERS.values()]
     tags.append({"name": "analysis", "description": "Hot-spot analyses for planners."})
     tags.append({"name": "risk", "description": "CIRAM risk of border sections."})
+    tags.append({"name": "webhooks", "description": "Subscriptions to the events, "
+                                                    "delivered as signed POSTs."})
     tags.append({"name": "service", "description": "Health and this documentation."})
     paths: dict[str, dict] = {}
     for rule in current_app.url_map.iter_rules():

@@ -14,3 +14,5 @@
 
 The API is ``app.api.subscriptions``.
 """
+
+from app.webhooks import models  # noqa: E402,F401  (the tables, on the shared metadata)
