@@ -26,11 +26,12 @@ export PORT
 # `borderrisk` (created if missing), the only user besides root that may read the web
 # app's secrets in instance/. --timeout restarts a worker that stops answering its
 # arbiter for 60 s (a request's queries are cut at STATEMENT_TIMEOUT_S, 30 s, well before).
+# app/serve.py also starts `flask worker` (webhooks) beside gunicorn, as the same user.
 run: system-packages venv assets translations db migrate demo
 	@echo ""
 	@echo "BorderRisk on http://127.0.0.1:$(PORT)"
 	@$(FLASK) demo credentials
-	@echo "(Ctrl-C stops the server; 'make stop' stops the embedded PostGIS)"
+	@echo "(Ctrl-C stops the server and its worker; 'make stop' stops the embedded PostGIS)"
 	$(BIN)/python -m app.serve --config python:app.gunicorn_conf --workers $(WORKERS) --threads 1 --timeout 60 --graceful-timeout 30 --bind 127.0.0.1:$(PORT) --access-logfile - 'app:create_app()'
 
 # Tests marked `clock` (the browser tests and those whose answer depends on "now") run

@@ -19,6 +19,12 @@ without home or shell, created the first time), as the embedded PostGIS runs as
 - then the process becomes that user (its groups, gid and uid) and execs gunicorn, whose
   workers inherit it. Port 5000 needs no privilege.
 
+Beside gunicorn it starts the worker (``flask worker --with-parent <pid>``: webhooks and
+the other background jobs, ``app.worker``) as a child of this process, which then
+becomes gunicorn's master by ``exec``: the worker runs as the same user with the same
+settings (never ``DATABASE_OWNER_URL``), stops when the master is gone, and, in the
+same process group, gets the terminal's Ctrl-C with it.
+
 ``BORDERRISK_SERVE_AS_ROOT=1`` serves as root anyway (not recommended).
 """
 
@@ -40,6 +46,8 @@ ROOT_SECRETS = ("pg-owner-password", "demo-password")
 # Settings the server must not hold: the schema owner's URL is for migrations only.
 WITHHELD = ("DATABASE_OWNER_URL",)
 START_CHECK = "from app import create_app; create_app()"
+# The worker started beside the server (with this process's id appended).
+WORKER_ARGUMENTS = ("-m", "flask", "--app", "app", "worker", "--with-parent")
 
 
 class ServeError(RuntimeError):
@@ -130,7 +138,7 @@ def prepare_files(settings: config.Config, user: pwd.struct_passwd) -> None:
 def served_environment(user: pwd.struct_passwd) -> dict[str, str]:
     """This environment (``.env`` included, read by root) for the service user, without
     the settings it must not hold."""
-    env = {k: v for k, v in os.environ.items() if k not in WITHHELD}
+    env = withheld_environment()
     env.update(HOME=user.pw_dir, USER=user.pw_name, LOGNAME=user.pw_name)
     return env
 
@@ -158,6 +166,19 @@ def check_start(user: pwd.struct_passwd, env: dict[str, str]) -> None:
             "as root (not recommended)")
 
 
+def start_worker(env: dict[str, str]) -> subprocess.Popen:
+    """``flask worker`` as a child of this process (soon gunicorn's master), in its
+    process group, with ``env``."""
+    return subprocess.Popen(  # noqa: S603
+        [sys.executable, *WORKER_ARGUMENTS, str(os.getpid())], cwd=config.BASE_DIR,
+        env=env)
+
+
+def withheld_environment() -> dict[str, str]:
+    """This environment without the settings the server must not hold."""
+    return {k: v for k, v in os.environ.items() if k not in WITHHELD}
+
+
 def become(user: pwd.struct_passwd) -> None:
     """This process from now on runs as ``user`` (its groups first, the uid last)."""
     os.initgroups(user.pw_name, user.pw_gid)
@@ -169,10 +190,12 @@ def main(argv: list[str]) -> int:
     gunicorn = str(gunicorn_path())
     command = [gunicorn, *argv]
     if os.geteuid() != 0:
+        start_worker(withheld_environment())
         os.execv(gunicorn, command)  # noqa: S606
     if os.environ.get(OPT_OUT, "").strip().lower() in ("1", "true", "yes", "on"):
         print(f"warning: {OPT_OUT} is set: serving as root (not recommended)",
               file=sys.stderr)
+        start_worker(withheld_environment())
         os.execv(gunicorn, command)  # noqa: S606
     try:
         settings = config.Config.from_env()
@@ -187,6 +210,7 @@ def main(argv: list[str]) -> int:
           file=sys.stderr)
     os.chdir(config.BASE_DIR)
     become(user)
+    start_worker(env)
     os.execve(gunicorn, command, env)  # noqa: S606
     return 0  # not reached
 

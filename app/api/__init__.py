@@ -53,4 +53,5 @@ from app.api import (  # noqa: E402,F401  (routes)
     products,
     reports,
     risk,
+    subscriptions,
 )

@@ -37,6 +37,7 @@ from app.api.openapi_schemas import (
     ref,
     schema_name,
 )
+from app.api.openapi_subscriptions import subscription_builders
 from app.auth import PUBLIC_ENDPOINTS, UNSAFE_METHODS
 from app.auth.permissions import required_role
 from app.errors import PROBLEM_MIME
@@ -477,6 +478,7 @@ def operation_builders() -> dict:
         **event_builders(),
         **product_builders(),
         **inbox_builders(),
+        **subscription_builders(),
     }
 
 
@@ -511,6 +513,8 @@ def openapi_document() -> dict:
     tags = [{"name": layer.name, "description": layer.title} for layer in LAYERS.values()]
     tags.append({"name": "analysis", "description": "Hot-spot analyses for planners."})
     tags.append({"name": "risk", "description": "CIRAM risk of border sections."})
+    tags.append({"name": "webhooks", "description": "Subscriptions to the events, "
+                                                    "delivered as signed POSTs."})
     tags.append({"name": "service", "description": "Health and this documentation."})
     paths: dict[str, dict] = {}
     for rule in current_app.url_map.iter_rules():

@@ -71,6 +71,15 @@ ENDPOINT_ROLES: dict[str, str] = {
     "api.import_job": "analyst",  # the job's owner, or an admin (app.api.import_jobs)
     "api.create_assessment": "analyst",
     "api.decide_level": "supervisor",
+    # Webhook subscriptions: analysts and above, each their own (admins: everybody's;
+    # app.api.subscriptions answers 404 for another's).
+    "api.create_subscription": "analyst",
+    "api.list_subscriptions": "analyst",
+    "api.get_subscription": "analyst",
+    "api.update_subscription": "analyst",
+    "api.delete_subscription": "analyst",
+    "api.subscription_deliveries": "analyst",
+    "api.replay_delivery": "analyst",
     # Agencies: admins create and change them.
     "api.create_agency_route": "admin",
     "api.update_agency_route": "admin",

@@ -36,9 +36,9 @@ FAILURE_PAUSE_S = 5.0
 @dataclass(frozen=True)
 class Job:
     """A kind of work. ``run(app)`` does what is due now, in its own transactions, and
-    returns the seconds until it next needs to run (None: after ``WORKER_POLL_S``).
-    ``on_events``: also run as soon as events are committed (a NOTIFY wakes the
-    worker), whenever it was next due."""
+    returns the seconds until it next needs to run (None: only when woken, or after
+    ``WORKER_POLL_S``). ``on_events``: a notification on :data:`CHANNEL` (an event
+    committed) makes it due at once, whatever it returned."""
 
     name: str
     run: Callable[..., float | None]

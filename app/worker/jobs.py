@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from app.inbox.fanout import fan_out
 from app.inbox.mail import send_mail
+from app.webhooks.delivery import deliver_webhooks
 from app.worker import Job
 from app.worker.alerts import raise_alerts
 from app.worker.retention import purge_events
 from app.worker.schedules import run_schedules
 
+# Webhooks first: a round woken by a commit delivers before it re-evaluates alerts
+# (commit-to-delivery latency, docs/benchmarks.md).
 JOBS: list[Job] = [
+    Job("webhooks", deliver_webhooks, on_events=True),
     Job("alerts", raise_alerts, on_events=True),
-    Job("schedules", run_schedules),
-    Job("retention", purge_events),
     # Events to notifications, then the e-mails of those (so one round does both).
     Job("inbox", fan_out),
     Job("mail", send_mail),
+    Job("schedules", run_schedules),
+    Job("retention", purge_events),
 ]

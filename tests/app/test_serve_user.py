@@ -94,13 +94,43 @@ def stop(process: subprocess.Popen) -> None:
             process.wait()
 
 
+def wait_gone(pid: int, wait_s: float = 30.0) -> bool:
+    """Whether process ``pid`` ended (or became a zombie) within ``wait_s``."""
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        try:
+            if proc_status(pid).get("State", "").startswith("Z"):
+                return True
+        except OSError:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_the_worker_beside_the_server_stops_when_the_server_is_gone(app, instance_dir,
+                                                                    tmp_path):
+    """Killed alone (no Ctrl-C reaches the worker), the server's worker notices its
+    parent is gone and stops (``--with-parent``)."""
+    port, log = free_port(), tmp_path / "serve.log"
+    env = launcher_env(app, instance_dir, WORKER_POLL_S="0.5")
+    process = launch(env, port, log)
+    try:
+        wait_healthy(process, port, log)
+        [background] = background_workers_of(process.pid)
+        process.send_signal(signal.SIGKILL)  # the master only
+        process.wait(timeout=30)
+        assert wait_gone(background), "the worker outlived the server"
+    finally:
+        stop(process)
+
+
 def proc_status(pid: int) -> dict[str, str]:
     lines = Path(f"/proc/{pid}/status").read_text().splitlines()
     return dict(line.split(":\t", 1) for line in lines if ":\t" in line)
 
 
-def workers_of(master: int) -> list[int]:
-    """The child processes of ``master`` (gunicorn's workers)."""
+def children_of(master: int) -> list[int]:
+    """The child processes of ``master``."""
     children = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -110,6 +140,31 @@ def workers_of(master: int) -> list[int]:
             except OSError:
                 pass  # ended meanwhile
     return children
+
+
+def command_line(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+
+
+def is_background_worker(pid: int) -> bool:
+    """Whether ``pid`` is the ``flask worker`` started beside gunicorn."""
+    return "worker" in command_line(pid) and "flask" in command_line(pid)
+
+
+def workers_of(master: int) -> list[int]:
+    """gunicorn's workers: the children of ``master`` but the background worker."""
+    return [pid for pid in children_of(master) if not is_background_worker(pid)]
+
+
+def background_workers_of(master: int, wait_s: float = 30.0) -> list[int]:
+    """The ``flask worker`` processes beside gunicorn (waiting for one up to
+    ``wait_s``)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        found = [pid for pid in children_of(master) if is_background_worker(pid)]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2)
 
 
 def identity(pid: int) -> tuple[set[int], set[int], set[int]]:
@@ -147,11 +202,17 @@ def test_make_run_serves_as_the_unprivileged_user(app, instance_dir, tmp_path):
         assert health["status"] == "ok"
         workers = workers_of(process.pid)
         assert len(workers) == 2, log.read_text()
-        served = [process.pid, *workers]  # the launcher became the master (exec)
+        # The worker beside it: one `flask worker --with-parent <master>`.
+        [background] = background_workers_of(process.pid)
+        assert command_line(background)[-3:-1] == ["--with-parent", str(process.pid)]
+        served = [process.pid, *workers, background]  # the launcher became the master
         identities = [identity(pid) for pid in served]
         environments = [environ_of(pid) for pid in served]
     finally:
-        stop(process)
+        stop(process)  # the process group, as Ctrl-C
+    assert not Path(f"/proc/{background}").exists() or wait_gone(background)
+    for env in environments:
+        assert "DATABASE_OWNER_URL" not in env
 
     if not AS_ROOT:  # gunicorn as the user who ran `make run`; no file changed
         me = os.getuid()

@@ -20,6 +20,7 @@ from app.api.openapi_analysis import analysis_builders
 from app.api.openapi_events import event_builders
 from app.api.openapi_inbox import inbox_builders
 from app.api.openapi_products import product_builders
+from app.api.openapi_subscriptions import subscription_builders
 from app.auth.permissions import LAYER_WRITE_ROLES
 from geo import vocabulary
 from geo.io.ingest import IngestReport
@@ -293,11 +294,11 @@ def test_api_conforms_to_its_document(app, sample_layers, token_headers, mode):
     schema = schemathesis.openapi.from_wsgi(OPENAPI_URL, app, headers=dict(analyst))
     operations = [result.ok() for result in schema.get_all_operations()]
     # Six per layer, docs, health, an import job, four of agencies, and the planner and
-    # risk operations, the change feed's and the inbox's (schemathesis leaves out the
-    # document's own path).
+    # risk operations, the change feed's, the inbox's and the webhook subscriptions'
+    # (schemathesis leaves out the document's own path).
     assert len(operations) == (len(LAYERS) * 6 + 3 + 4 + len(analysis_builders())
                                + len(event_builders()) + len(product_builders())
-                               + len(inbox_builders()))
+                               + len(inbox_builders()) + len(subscription_builders()))
     for operation in operations:
         if mode == GenerationMode.NEGATIVE and not (
                 operation.query or operation.path_parameters or operation.body):

@@ -86,7 +86,10 @@ ARGUMENTS = {
     "code": lambda ids, chosen: "PPD",  # an agency
     # A notification is its user's (404 to others: tests/app/inbox).
     "notification_id": lambda ids, chosen: 2_000_000_000,
-    "event_type": lambda ids, chosen: "alert.raised",  # GET /api/v1/schemas/<event_type>
+    # A subscription is its owner's (404 to others: tests/app/webhooks).
+    "subscription_id": lambda ids, chosen: 2_000_000_000,
+    "delivery_id": lambda ids, chosen: str(uuid.UUID(int=1)),
+    "event_type": lambda ids, chosen: "incident.created",
 }
 # Endpoints whose arguments are not of the generic kinds: each gives the argument sets.
 ENDPOINT_ARGUMENTS = {
