@@ -26,7 +26,8 @@ export PORT
 # `borderrisk` (created if missing), the only user besides root that may read the web
 # app's secrets in instance/. --timeout restarts a worker that stops answering its
 # arbiter for 60 s (a request's queries are cut at STATEMENT_TIMEOUT_S, 30 s, well before).
-# app/serve.py also starts `flask worker` (webhooks) beside gunicorn, as the same user.
+# app/serve.py also starts `flask worker` (webhooks, schedules, alerts, inbox, e-mail)
+# beside gunicorn, as the same user.
 run: system-packages venv assets translations db migrate demo
 	@echo ""
 	@echo "BorderRisk on http://127.0.0.1:$(PORT)"
