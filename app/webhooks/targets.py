@@ -111,10 +111,19 @@ def _own_addresses() -> set:
 
 
 def _internal(address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
-    return (address.is_private or address.is_loopback or address.is_link_local
-            or address.is_multicast or address.is_reserved or address.is_unspecified
+    """Whether ``address`` is anything but a public unicast one: private, loopback,
+    link-local, shared (100.64.0.0/10, where some clouds keep their metadata service),
+    site-local, multicast, reserved, unspecified, or this machine's own. An IPv6
+    address that carries an IPv4 one (mapped, 6to4, Teredo) is judged by that too."""
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = [a for a in (address.ipv4_mapped, address.sixtofour,
+                                address.teredo[1] if address.teredo else None) if a]
+        if any(_internal(a) for a in embedded):
+            return True
+    return (not address.is_global or address.is_multicast
+            or getattr(address, "is_site_local", False) or address.is_private
+            or address.is_loopback or address.is_link_local
+            or address.is_reserved or address.is_unspecified
             or address in _own_addresses())
 
 

@@ -223,3 +223,22 @@ def test_an_address_of_this_machine_is_refused_unless_allowed_by_itself(hooks, r
     with pytest.raises(TargetError, match="this machine"):
         resolve(target, ("localhost",))
     assert resolve(target, ("localhost", "127.0.0.1", "::1")) in ("127.0.0.1", "::1")
+
+
+@pytest.mark.parametrize("address, internal", [
+    ("100.100.100.200", True),   # shared address space (a cloud's metadata service)
+    ("169.254.169.254", True), ("10.1.2.3", True), ("192.168.0.1", True),
+    ("127.0.0.1", True), ("0.0.0.0", True),  # noqa: S104 ("224.0.0.1", True),
+    ("fec0::1", True),           # IPv6 site-local
+    ("fd00::1", True), ("fe80::1", True), ("::1", True),
+    ("::ffff:127.0.0.1", True),  # IPv4-mapped
+    ("2002:7f00:1::1", True),    # 6to4 of 127.0.0.1
+    ("2001:0:4136:e378:8000:63bf:3fff:fdd2", True),  # Teredo of a private client
+    ("8.8.8.8", False), ("2001:4860:4860::8888", False), ("93.184.216.34", False),
+])
+def test_only_public_unicast_addresses_count_as_outside(address, internal):
+    import ipaddress
+
+    from app.webhooks.targets import _internal
+
+    assert _internal(ipaddress.ip_address(address)) is internal
