@@ -484,6 +484,7 @@ class Event(Base):
 
     __tablename__ = "events"
     __table_args__ = (
+        Index("ix_events_record", "entity", "entity_id", "id"),
         Index("ux_events_change", "txid", "entity", "entity_id", unique=True,
               postgresql_where=text("before_exists IS NOT NULL")),
     )

@@ -11,6 +11,11 @@ when it sees the record before or after it, by the API's own rules (``geo.scope`
 - seen before, not after (a delete, or the record stopped being released to the caller,
   or left its regions): a tombstone, ``<prefix>.deleted`` with ``{"id": ...}`` as data.
 
+A record's values reach a caller only while the caller may still see it: an old event
+of a record whose newest event the caller does not see after its change (deleted since,
+released to it no more, moved out of its regions) is a tombstone too. A feed read from
+the oldest event kept, or a replayed webhook, shows nothing an originator has withdrawn.
+
 An application event (an alert, a decision...) is seen by callers whose regions hold
 its region (an event of no region: unrestricted callers only).
 
@@ -98,17 +103,18 @@ class FeedPage:
         return encode_cursor(self.last_id)
 
 
-def _seen(state: str, query: FeedQuery) -> str:
+def _seen(state: str, query: FeedQuery, alias: str = "e") -> str:
     """SQL truth of "the caller sees the record in state ``state``" (``before_`` or
-    ``""``: the columns' prefix)."""
-    exists = "e.before_exists IS TRUE" if state else "e.after_exists"
+    ``""``: the columns' prefix) of event ``alias``; never NULL (a record of no region
+    is outside every scope)."""
+    exists = f"{alias}.before_exists IS TRUE" if state else f"{alias}.after_exists"
     conditions = [exists]
     if query.scope_region_ids is not None:
-        conditions.append(f"e.{state}region_id = ANY(:scope)")
+        conditions.append(f"{alias}.{state}region_id = ANY(:scope)")
     if query.viewer_agency is not None:
-        conditions.append(f"(e.{state}agency IS NULL OR "
-                          f"{visibility_condition(alias=f'e.{state}')})")
-    return " AND ".join(conditions)
+        conditions.append(f"({alias}.{state}agency IS NULL OR "
+                          f"{visibility_condition(alias=f'{alias}.{state}')})")
+    return f"coalesce({' AND '.join(conditions)}, false)"
 
 
 _FEED_SQL = """
@@ -121,9 +127,16 @@ SELECT h.head, p.*
                 ELSE e.data END AS data
       FROM events AS e
      CROSS JOIN LATERAL (SELECT {seen_before} AS before, {seen_after} AS after) AS s
+     LEFT JOIN LATERAL (
+        SELECT {seen_now} AS seen FROM events AS l
+         WHERE e.before_exists IS NOT NULL
+           AND l.entity = e.entity AND l.entity_id = e.entity_id
+         ORDER BY l.id DESC LIMIT 1) AS n ON true
      CROSS JOIN LATERAL (
-        SELECT e.before_exists IS NOT NULL AND NOT s.after AS tombstone,
-               CASE WHEN e.before_exists IS NOT NULL AND NOT s.after
+        SELECT e.before_exists IS NOT NULL AND NOT (s.after AND n.seen) AS tombstone) AS t
+     CROSS JOIN LATERAL (
+        SELECT t.tombstone,
+               CASE WHEN t.tombstone
                         THEN split_part(e.type, '.', 1) || '.deleted'
                     WHEN e.before_exists IS NOT NULL AND NOT s.before
                          AND e.type LIKE '%.updated'
@@ -176,7 +189,8 @@ def read_feed(session, query: FeedQuery) -> FeedPage:
         raise CursorExpiredError(since)
     filters, params = _filters(query)
     statement = _FEED_SQL.format(seen_before=_seen("before_", query),
-                                 seen_after=_seen("", query), filters=filters)
+                                 seen_after=_seen("", query),
+                                 seen_now=_seen("", query, alias="l"), filters=filters)
     params |= {"since": since, "limit": query.limit}
     if query.scope_region_ids is not None:
         params["scope"] = scope_parameter(query.scope_region_ids)

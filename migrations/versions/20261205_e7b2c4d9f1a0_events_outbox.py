@@ -170,6 +170,8 @@ def upgrade():
             agency varchar(16),
             releasability jsonb
         )""")
+    # A record's newest event (the feed shows old values only while they are still seen).
+    op.create_index("ix_events_record", "events", ["entity", "entity_id", "id"])
     op.create_index("ux_events_change", "events", ["txid", "entity", "entity_id"],
                     unique=True, postgresql_where=sa.text("before_exists IS NOT NULL"))
     op.create_table(

@@ -61,8 +61,9 @@ def test_a_create_update_and_delete_reach_the_feed_once_each_in_order(feed_app):
     patched = client.patch(f"/api/v1/incidents/{feature_id}", headers=gbp,
                            json={"properties": {"persons_count": 5}})
     assert patched.status_code == 200, patched.get_data(as_text=True)
+    assert follower.follow() == 2
     assert client.delete(f"/api/v1/incidents/{feature_id}", headers=gbp).status_code == 204
-    assert follower.follow() == 3
+    assert follower.follow() == 1
     types = [e["type"] for e in follower.events]
     assert types == ["incident.created", "incident.updated", "incident.deleted"]
     first = follower.events[0]
@@ -140,6 +141,39 @@ def test_releasability_changes_are_tombstones_and_creates_for_who_loses_or_gains
     assert md.store["incidents"][feature_id]["properties"]["releasability"] == "all"
 
 
+def test_values_withdrawn_by_the_originator_are_not_replayed_from_old_events(feed_app):
+    app, headers = feed_app
+    client = app.test_client()
+    md = FeedFollower(_getter(client, headers["md-viewer"]))
+    md.start_at_head()
+    start = md.cursor
+    gbp = headers["gbp-analyst"]
+    created = client.post("/api/v1/incidents", headers=gbp, json=_incident(
+        "F-W1", description="SYNTHETIC withdrawn detail"))
+    feature_id = created.get_json()["id"]
+    client.patch(f"/api/v1/incidents/{feature_id}", headers=gbp,
+                 json={"properties": {"persons_count": 7}})
+    # Read as it happened: MD saw the record while it was released to all.
+    live = FeedFollower(_getter(client, headers["md-viewer"]), cursor=start)
+    live.follow()
+    assert [e["type"] for e in live.events] == ["incident.created", "incident.updated"]
+    client.patch(f"/api/v1/incidents/{feature_id}", headers=gbp,
+                 json={"properties": {"releasability": "agency"}})
+    # Read afterwards (a partner starting late, a replay): nothing of the record's values.
+    late = client.get("/api/v1/changes", headers=headers["md-viewer"],
+                      query_string={"since": start}).get_data(as_text=True)
+    assert "withdrawn detail" not in late and "F-W1" not in late
+    md.follow()
+    assert [e["type"] for e in md.events] == ["incident.deleted"] * 3
+    assert all(e["data"] == {"id": feature_id} for e in md.events)
+    # The originator still gets every value.
+    own = FeedFollower(_getter(client, gbp), cursor=start)
+    own.follow()
+    assert [e["type"] for e in own.events] == ["incident.created", "incident.updated",
+                                               "incident.updated"]
+    assert own.events[0]["data"]["properties"]["description"] == "SYNTHETIC withdrawn detail"
+
+
 def test_cursors_resume_expire_and_refuse_what_the_feed_did_not_give(feed_app):
     app, headers = feed_app
     client = app.test_client()
@@ -189,13 +223,14 @@ def test_types_and_property_filters(feed_app):
     created = client.post("/api/v1/incidents", headers=admin,
                           json=_incident("F-T1", category="smuggling_drugs"))
     client.post("/api/v1/incidents", headers=admin, json=_incident("F-T2"))
-    client.delete(f"/api/v1/incidents/{created.get_json()['id']}", headers=admin)
     page = client.get("/api/v1/changes", headers=admin, query_string={
         "since": cursor, "types": "incident.created", "category": "smuggling_drugs"}).get_json()
     assert [e["data"]["properties"]["external_id"] for e in page["events"]] == ["F-T1"]
+    client.delete(f"/api/v1/incidents/{created.get_json()['id']}", headers=admin)
+    # Once deleted, its old events are tombstones too, and tombstones pass the filters.
     deletes = client.get("/api/v1/changes", headers=admin, query_string={
         "since": cursor, "types": "incident.*", "category": "smuggling_drugs"}).get_json()
-    assert [e["type"] for e in deletes["events"]] == ["incident.created", "incident.deleted"]
+    assert [e["type"] for e in deletes["events"]] == ["incident.deleted", "incident.deleted"]
     response = client.get("/api/v1/changes", headers=admin,
                           query_string={"types": "incident.exploded"})
     assert response.status_code == 422 and response.get_json()["field"] == "types"
