@@ -60,3 +60,18 @@ def parse_moment(value: str) -> datetime:
             raise ValueError(f"{value!r} has no time zone (add Z or +hh:mm)")
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """``moment`` plus ``months`` calendar months (negative: earlier), the day clamped
+    to the target month's last day (31 March minus one month is 28/29 February); the
+    time of day and the time zone are kept."""
+    index = moment.year * 12 + moment.month - 1 + months
+    year, month = divmod(index, 12)
+    # Clamp the day (31 March minus one month is 28/29 February).
+    for day in range(moment.day, 27, -1):
+        try:
+            return moment.replace(year=year, month=month + 1, day=day)
+        except ValueError:
+            continue
+    return moment.replace(year=year, month=month + 1, day=min(moment.day, 28))

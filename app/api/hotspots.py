@@ -3,10 +3,11 @@
 Read-only, authenticated. Each route parses its parameters, runs one analysis of
 ``geo.hotspots.pipeline`` through its result cache, and answers GeoJSON.
 
-A user restricted to regions (``app.auth.scope``) analyses their own: ``region`` must be
-one of theirs (403 otherwise), defaults to their only one (422 listing them when they
-have several), and only incidents of their regions are counted, also over a ``bbox``
-(whose cells elsewhere then count nothing).
+The study area is one or several regions, a country (``region=GE``) or, without
+``region``, every region, clipped to a ``bbox`` when given (``geo.hotspots.inputs.StudyArea``).
+A user restricted to regions (``app.auth.scope``) analyses their own: a ``region`` must
+be one of theirs (403 otherwise), the default is all of theirs, and only incidents of
+their regions are counted.
 
 Every analysis counts what the caller's agency may count (``geo.scope.counted_condition``:
 the records it sees in detail, and other agencies' records their originators let count
@@ -26,24 +27,36 @@ from app.api.params import (
     parse_bool,
     parse_datetime_interval,
     parse_float,
+    parse_instant,
+    parse_int,
     parse_list,
 )
-from app.api.scoping import scoped_region_code
-from app.auth.scope import region_scope, viewer_agency
+from app.auth.scope import region_codes_in_scope, region_scope, viewer_agency
 from app.extensions import db
+from geo.errors import OutOfScopeError
 from geo.hotspots import cache, inputs, pipeline
 from geo.layers import INCIDENTS
+from geo.scope import check_region
 
 GEOJSON_MIME = "application/geo+json"
 
 
 def _area(args) -> inputs.StudyArea:
-    region, bbox = args.get("region"), parse_bbox(args.get("bbox"))
-    if region or bbox is None:
-        region = scoped_region_code(region, default=True)
-    if not region and bbox is None:
-        raise ParameterError("region", "give region=CODE or bbox=minLon,minLat,maxLon,maxLat")
-    return inputs.StudyArea(region_code=region or None, bbox=None if region else bbox)
+    """The study area: ``region`` (one code, several separated by commas, or a country
+    code such as ``GE``; none: every region), clipped to ``bbox`` when given. A caller
+    restricted to regions names only theirs (403 otherwise) and analyses only them."""
+    codes = tuple(code.strip() for code in (args.get("region") or "").split(",")
+                  if code.strip())
+    in_scope = region_codes_in_scope()
+    if in_scope is not None:
+        if not in_scope:
+            raise OutOfScopeError("region", "you are linked to no region: ask an admin")
+        for code in codes:
+            if "-" in code:  # a region, not a country code
+                check_region(code, in_scope)
+    scope = region_scope()
+    return inputs.StudyArea(regions=codes, bbox=parse_bbox(args.get("bbox")),
+                            region_ids=None if scope is None else tuple(sorted(scope)))
 
 
 def _selection(args, window: str = "datetime") -> inputs.Selection:
@@ -97,9 +110,14 @@ def hotspot_map():
 @bp.get("/hotspots/emerging")
 def emerging_hotspots():
     args = request.args
+    reference = parse_instant("reference", args["reference"]) if args.get("reference") \
+        else None
     emerging_request = pipeline.EmergingRequest(
         area=_area(args), selection=_selection(args), step=args.get("step", "month"),
         distance_band_m=parse_float("distance_band", args.get("distance_band"), 1, 1e7),
+        time_window=parse_int("time_window", args.get("time_window"), 1, 0, 12),
+        alignment=args.get("alignment", "end"), reference=reference,
+        global_window=args.get("global_window", "entire_cube"),
         **_common(args),
     )
     return _answer("emerging", emerging_request, pipeline.emerging_cells)

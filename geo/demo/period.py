@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from geo import clock
+from geo.clock import add_months
 
 # --------------------------------------------------------------------------- period
 
@@ -34,17 +35,3 @@ def demo_period(end: datetime | None = None) -> tuple[datetime, datetime]:
         raise ValueError("end must be time zone aware (e.g. datetime(..., tzinfo=UTC))")
     end = end.astimezone(UTC)
     return add_months(end, -DEMO_MONTHS), end
-
-
-def add_months(moment: datetime, months: int) -> datetime:
-    index = moment.year * 12 + moment.month - 1 + months
-    year, month = divmod(index, 12)
-    # Clamp the day (31 March minus one month is 28/29 February).
-    for day in range(moment.day, 27, -1):
-        try:
-            return moment.replace(year=year, month=month + 1, day=day)
-        except ValueError:
-            continue
-    return moment.replace(year=year, month=month + 1, day=min(moment.day, 28))
-
-

@@ -12,6 +12,7 @@ import numpy as np
 from shapely.geometry import Point
 
 from geo import vocabulary
+from geo.clock import add_months
 from geo.demo.geography import (
     DEFAULT_METRIC_EPSG,
     SEA,
@@ -19,7 +20,7 @@ from geo.demo.geography import (
     to_lonlat,
     to_metric,
 )
-from geo.demo.period import add_months, demo_period
+from geo.demo.period import demo_period
 
 # --------------------------------------------------------------------------- hot-spots
 

@@ -1,7 +1,7 @@
 """Emerging hot-spot analysis: space-time Gi*, Mann-Kendall trends, ArcGIS categories.
 
 Input is a space-time cube of counts, shape ``(n_steps, n_cells)``: row t holds the
-counts of time step t (a week or a month, see :func:`time_step_index`) for every cell,
+counts of time step t (a week or a month, see ``geo.hotspots.timesteps``) for every cell,
 cells in the order of their centres (metres of a projected CRS, e.g. EPSG:32638).
 
 Space-time neighbourhood (ArcGIS "Neighborhood Distance" + "Neighborhood Time Step",
@@ -9,8 +9,11 @@ global window = entire cube): bin (t, c) has as neighbours the bins (t', c') wit
 within the distance band of c (c itself included) and ``t - time_window <= t' <= t``,
 i.e. the same spatial neighbours in the current and the previous ``time_window`` steps
 (fewer at the start of the series). Gi* (:func:`geo.hotspots.spatial_stats.gi_star`, binary weights
-including self) is computed once over all ``n_steps * n_cells`` bins, so the mean and
-the standard deviation are those of the whole cube.
+including self) compares each bin with a global window (ArcGIS "Define Global Window",
+:data:`GLOBAL_WINDOWS`): ``entire_cube`` (the default) takes the mean and standard
+deviation of all ``n_steps * n_cells`` bins; ``neighborhood_time_step`` those of the
+bins of steps ``t - time_window .. t``; ``individual_time_step`` those of step t alone,
+whose neighbourhood is then its spatial neighbours in step t only.
 
 Significance of a bin: two-sided p (:func:`geo.hotspots.spatial_stats.p_values`), Benjamini-Hochberg
 over all bins of the cube at ``alpha`` (default 0.10, ArcGIS's 90 % confidence) when
@@ -75,36 +78,6 @@ CATEGORIES = tuple(
 ) + (NO_PATTERN,)
 
 
-def time_step_index(times, unit: str, start) -> np.ndarray:
-    """Time-step number of each timestamp: 0 for the step that contains ``start``.
-
-    Parameters
-    ----------
-    times : array_like of numpy.datetime64
-        Timestamps in UTC (naive datetime64 values are read as UTC).
-    unit : {"month", "week"}
-        Calendar months, or ISO weeks (Monday 00:00 UTC to the next Monday).
-    start : numpy.datetime64 or str
-        Any instant in the first step.
-
-    Returns
-    -------
-    numpy.ndarray of int64
-        Step numbers (negative before ``start``).
-    """
-    times = np.asarray(times, dtype="datetime64[us]")
-    start = np.datetime64(start, "us")
-    if unit == "month":
-        return (times.astype("datetime64[M]") - start.astype("datetime64[M]")).astype(np.int64)
-    if unit == "week":
-        # 1970-01-05 is a Monday: weeks counted from there start on Mondays.
-        monday = np.datetime64("1970-01-05", "D")
-        weeks = (times.astype("datetime64[D]") - monday).astype(np.int64) // 7
-        first = (start.astype("datetime64[D]") - monday).astype(np.int64) // 7
-        return weeks - first
-    raise ValueError(f"unit must be 'month' or 'week', got {unit!r}")
-
-
 def space_time_weights(w_spatial, n_steps: int, time_window: int = 1) -> sparse.csr_matrix:
     """Binary space-time weights over bins ordered ``t * n_cells + c``.
 
@@ -119,7 +92,12 @@ def space_time_weights(w_spatial, n_steps: int, time_window: int = 1) -> sparse.
     return sparse.csr_matrix(sparse.kron(lags, sparse.csr_matrix(w_spatial), format="csr"))
 
 
-def space_time_gi_star(counts, w_spatial, time_window: int = 1) -> np.ndarray:
+#: How much of the cube each bin is compared with (module docstring).
+GLOBAL_WINDOWS = ("entire_cube", "neighborhood_time_step", "individual_time_step")
+
+
+def space_time_gi_star(counts, w_spatial, time_window: int = 1,
+                       global_window: str = "entire_cube") -> np.ndarray:
     """Gi* z score of every space-time bin, shape ``(n_steps, n_cells)``.
 
     The neighbourhood of bin (t, c) is c's spatial neighbours (self included) in steps
@@ -137,23 +115,36 @@ def space_time_gi_star(counts, w_spatial, time_window: int = 1) -> np.ndarray:
         ``geo.hotspots.gridweights.HexNeighbourhood.band(band_m)``.
     time_window : int, default 1
         Number of previous time steps in the neighbourhood (ArcGIS default 1).
+    global_window : str, default "entire_cube"
+        One of :data:`GLOBAL_WINDOWS`: the bins whose mean and variance a bin is
+        compared with.
     """
     counts = np.asarray(counts, dtype=float)
     if counts.ndim != 2:
         raise ValueError("counts must have shape (n_steps, n_cells)")
+    if global_window not in GLOBAL_WINDOWS:
+        raise ValueError(f"global_window must be one of {GLOBAL_WINDOWS}, got {global_window!r}")
     n_steps, n_cells = counts.shape
     lag, row_sums = _spatial_operator(w_spatial, n_cells)
     if hasattr(w_spatial, "lag_rows"):
         spatial = w_spatial.lag_rows(counts)  # every step at once
     else:
         spatial = np.stack([lag(step) for step in counts])
+    if global_window == "individual_time_step":
+        return np.stack([gi_star_from_lag(counts[t], spatial[t], row_sums, row_sums)
+                         for t in range(n_steps)])
     total = spatial.copy()
     for back in range(1, min(time_window, n_steps - 1) + 1):
         total[back:] += spatial[:-back]
     steps_seen = np.minimum(np.arange(n_steps), time_window)[:, None] + 1.0
     weight_sum = steps_seen * row_sums[None, :]  # binary: also the sum of squares
-    return gi_star_from_lag(counts.ravel(), total.ravel(), weight_sum.ravel(),
-                            weight_sum.ravel()).reshape(n_steps, n_cells)
+    if global_window == "entire_cube":
+        return gi_star_from_lag(counts.ravel(), total.ravel(), weight_sum.ravel(),
+                                weight_sum.ravel()).reshape(n_steps, n_cells)
+    return np.stack([
+        gi_star_from_lag(counts[max(0, t - time_window):t + 1].ravel(), total[t],
+                         weight_sum[t], weight_sum[t])
+        for t in range(n_steps)])
 
 
 def _spatial_operator(w_spatial, n_cells: int):
@@ -321,7 +312,8 @@ class EmergingHotSpots:
 
 
 def emerging_hot_spots(counts, w_spatial, time_window: int = 1, alpha: float = 0.10,
-                       fdr: bool = True, trend_alpha: float = 0.10) -> EmergingHotSpots:
+                       fdr: bool = True, trend_alpha: float = 0.10,
+                       global_window: str = "entire_cube") -> EmergingHotSpots:
     """Emerging hot-spot analysis of a space-time cube of counts.
 
     Parameters
@@ -340,9 +332,11 @@ def emerging_hot_spots(counts, w_spatial, time_window: int = 1, alpha: float = 0
         Benjamini-Hochberg over all bins of the cube.
     trend_alpha : float, default 0.10
         Significance of the Mann-Kendall trend.
+    global_window : str, default "entire_cube"
+        What each bin is compared with (:data:`GLOBAL_WINDOWS`).
     """
     counts = np.asarray(counts, dtype=float)
-    z = space_time_gi_star(counts, w_spatial, time_window)
+    z = space_time_gi_star(counts, w_spatial, time_window, global_window)
     p = p_values(z)
     is_significant = significant(p, alpha, fdr)
     spot = (np.sign(np.nan_to_num(z)) * is_significant).astype(np.int8)

@@ -16,12 +16,12 @@ from scipy.spatial import cKDTree
 
 from geo.hotspots import hexgrid
 from geo.hotspots.spatial_stats import (
+    MIN_NEIGHBOURS,
     IncrementalAutocorrelation,
     first_peak,
     gi_star_from_lag,
     isa_distances_from_nearest,
-    knn_band_from_distances,
-    knn_band_neighbours,
+    min_neighbours_band_from,
     morans_i_from_sums,
 )
 
@@ -182,11 +182,31 @@ class HexNeighbourhood:
                                      k=k + 1)[0][:, k]
         return kth
 
-    def knn_distance_band(self, k: int | None = None) -> float:
-        """``geo.hotspots.spatial_stats.knn_distance_band`` of the cell centres (metres)."""
-        cx, cy = hexgrid.hex_centres(self.i, self.j, self.size)
-        return knn_band_from_distances(
-            self.kth_neighbour_distances(knn_band_neighbours(self.n, k)), cx, cy)
+    def min_neighbours_band(self, k: int = MIN_NEIGHBOURS) -> float:
+        """``geo.hotspots.spatial_stats.min_neighbours_band`` of the cell centres (metres)."""
+        return min_neighbours_band_from(self.kth_neighbour_distances(min(k, self.n - 1)))
+
+    def reported_band(self, band_m: float) -> float:
+        """The band to report for ``band_m`` (metres): one that standard tools
+        (``libpysal.weights.DistanceBand``, ``<=``) turn into the same neighbours.
+
+        A band within a relative 1e-6 of a lattice distance (automatic bands land there:
+        they are multiples of the cell spacing) includes that ring here, whatever the
+        rounding; it is reported 0.5-1.5 mm above the ring, so that ``<=`` on computed
+        centres includes it too, while the next ring is metres away. Any other band is
+        reported as it is.
+        """
+        band_m = float(band_m)
+        reach_i = int(np.ceil(band_m / (1.5 * self.size))) + 1
+        reach_r = int(np.ceil(band_m / (hexgrid.H * self.size))) + 1
+        di, dr = np.meshgrid(np.arange(0, reach_i + 1), np.arange(0, reach_r + 1),
+                             indexing="ij")
+        distance = np.hypot(1.5 * self.size * di, hexgrid.H * self.size * dr)
+        distance = distance[((di + dr) % 2 == 0) & (distance > 0)]
+        near = distance[np.abs(distance - band_m) <= band_m * 1e-6]
+        if near.size == 0:
+            return band_m
+        return float(np.floor(near.max() * 1000.0) / 1000.0 + 0.001)
 
     def incremental_spatial_autocorrelation(self, values,
                                             distances=None) -> IncrementalAutocorrelation:

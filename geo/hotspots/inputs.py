@@ -66,13 +66,24 @@ class Selection:
 
 @dataclass(frozen=True)
 class StudyArea:
-    """A region (by code) or a bbox (min lon, min lat, max lon, max lat; EPSG:4326)."""
+    """Where an analysis runs: the union of regions, optionally clipped to a bbox.
 
-    region_code: str | None = None
+    ``regions``: region codes (``GE-KK``) or country codes (``GE``: all its regions);
+    empty: every region, the whole country. ``bbox`` (min lon, min lat, max lon, max
+    lat; EPSG:4326) clips that union: a bbox analysis never counts sea or foreign
+    territory as cells without incidents. ``region_ids`` keeps only those regions (a
+    caller's region scope); None: no restriction. The analysis grid holds the cells that
+    intersect the area (the mask); cells outside it have no statistic.
+    """
+
+    regions: tuple[str, ...] = ()
     bbox: tuple[float, float, float, float] | None = None
+    region_ids: tuple[int, ...] | None = None
 
     def describe(self) -> dict:
-        return {"region": self.region_code, "bbox": list(self.bbox) if self.bbox else None}
+        return {"regions": list(self.regions) or "all",
+                "bbox": list(self.bbox) if self.bbox else None,
+                "region_ids": None if self.region_ids is None else sorted(self.region_ids)}
 
 
 @dataclass
@@ -112,6 +123,14 @@ class Grid:
     def cell_area_m2(self) -> float:
         return hexgrid.hex_cell_area(self.size)
 
+    def lonlat_bounds(self) -> tuple[float, float, float, float]:
+        """(min lon, min lat, max lon, max lat) of the cells' whole extent (EPSG:4326)."""
+        size = self.size
+        box = shapely.box(self.cx.min() - size, self.cy.min() - size,
+                          self.cx.max() + size, self.cy.max() + size)
+        return tuple(float(v) for v in shapely.bounds(
+            reproject(shapely.segmentize(box, 1000.0), self.srid, STORAGE_SRID)))
+
     def locate(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Index of the cell holding each point (metres), -1 outside the grid."""
         if len(x) == 0:
@@ -131,16 +150,26 @@ def _cell_keys(i: np.ndarray, j: np.ndarray) -> np.ndarray:
 
 
 def study_area_geometry(session, area: StudyArea, srid: int):
-    """The study area as a shapely geometry in metres of ``srid``."""
-    if area.region_code is not None:
-        wkb = queries.region_geometry_wkb(session, area.region_code)
-        if wkb is None:
-            raise ParameterError("region", f"unknown region code {area.region_code!r}")
-        return reproject(shapely.from_wkb(wkb), STORAGE_SRID, srid)
+    """The study area as a shapely geometry in metres of ``srid``, and the codes of
+    the regions it is made of: ``(geometry, codes)``.
+
+    Raises ParameterError (``region``) for a code that names no region (within the
+    area's ``region_ids``) and (``bbox``) for a bbox that misses every region.
+    """
+    rows = queries.study_area_regions(session, area.regions, area.region_ids)
+    codes = [code for code, _ in rows]
+    for asked in area.regions:
+        if not any(code == asked or code.startswith(asked + "-") for code in codes):
+            raise ParameterError("region", f"unknown region code {asked!r}")
+    if not rows:
+        raise ParameterError("region", "there are no regions to analyse")
+    union = shapely.union_all(shapely.from_wkb([wkb for _, wkb in rows]))
     if area.bbox is not None:
-        box = shapely.box(*area.bbox)
-        return reproject(shapely.segmentize(box, 0.01), STORAGE_SRID, srid)
-    raise ParameterError("region", "give a region code or a bbox")
+        union = shapely.intersection(union, shapely.segmentize(shapely.box(*area.bbox), 0.01))
+        if union.is_empty or union.area == 0:
+            raise ParameterError("bbox", "the bbox covers no region: the study area is "
+                                "the regions (land) inside the bbox")
+    return reproject(union, STORAGE_SRID, srid), codes
 
 
 def _incident_filter(selection: Selection, envelope_lonlat) -> tuple[str, dict]:
@@ -188,6 +217,32 @@ def load_incidents(session, selection: Selection, envelope_lonlat, srid: int) ->
     visible = read.flag if flag is not None else np.ones(len(lon), dtype=bool)
     return {"x": np.asarray(x), "y": np.asarray(y), "weight": weight, "time": read.time,
             "visible": visible}
+
+
+@dataclass
+class GridCounts:
+    """The selected incidents of a grid's cells: ``points`` (as :func:`load_incidents`
+    returns them, read over the cells' extent), ``cell_of_point`` (the cell holding
+    each, -1 for none) and ``counts`` (weights summed per cell)."""
+
+    points: dict
+    cell_of_point: np.ndarray
+    counts: np.ndarray
+
+
+def count_on_grid(session, grid: Grid, selection: Selection) -> GridCounts:
+    """The selection's incidents counted in the grid's cells.
+
+    What a cell counts is every selected incident inside it, whatever region holds the
+    incident: a cell's count is that of its whole area, so edge cells of a region are
+    not undercounted and every method and window over the same grid counts alike.
+    Incidents outside every cell (elsewhere in a bbox) count nothing.
+    """
+    points = load_incidents(session, selection, grid.lonlat_bounds(), grid.srid)
+    cell = grid.locate(points["x"], points["y"])
+    inside = cell >= 0
+    counts = np.bincount(cell[inside], weights=points["weight"][inside], minlength=len(grid))
+    return GridCounts(points, cell, counts)
 
 
 # ------------------------------------------------------------------ grid

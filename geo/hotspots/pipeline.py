@@ -37,7 +37,7 @@ import shapely
 from geo import queries
 from geo.crs import STORAGE_SRID, reproject
 from geo.errors import ParameterError
-from geo.hotspots import density, emerging, evaluation, hexgrid, spatial_stats
+from geo.hotspots import density, emerging, evaluation, hexgrid, spatial_stats, timesteps
 from geo.hotspots.cache import cached
 from geo.hotspots.inputs import (
     GRIDS,
@@ -45,6 +45,7 @@ from geo.hotspots.inputs import (
     Selection,
     StudyArea,
     build_grid,
+    count_on_grid,
     estimated_cells,
     load_incidents,
     study_area_geometry,
@@ -106,16 +107,16 @@ class Prepared:
     cell_of_point: np.ndarray
     counts: np.ndarray
     cell_size_source: str
-    metadata: dict = field(default_factory=dict)
+    study_area: dict = field(default_factory=dict)
 
 
 def _prepare(session, area: StudyArea, selection: Selection, cell_size_m, srid: int,
              max_cells: int) -> Prepared:
-    geometry = study_area_geometry(session, area, srid)
-    bounds = shapely.bounds(reproject(shapely.segmentize(shapely.box(*geometry.bounds),
-                                                         1000.0), srid, STORAGE_SRID))
-    points = load_incidents(session, selection, tuple(bounds), srid)
+    geometry, codes = study_area_geometry(session, area, srid)
     if cell_size_m is None:
+        lonlat = shapely.bounds(reproject(shapely.segmentize(shapely.box(*geometry.bounds),
+                                                             1000.0), srid, STORAGE_SRID))
+        points = load_incidents(session, selection, tuple(lonlat), srid)
         inside = shapely.contains_xy(geometry, points["x"], points["y"])
         if inside.sum() < 3:
             raise ParameterError("datetime", "fewer than 3 incidents in the area and window: "
@@ -142,20 +143,43 @@ def _prepare(session, area: StudyArea, selection: Selection, cell_size_m, srid: 
     # keyed by the area's exact geometry: a changed region gives another key
     grid = GRIDS.get((hashlib.sha256(shapely.to_wkb(geometry)).hexdigest(), cell_size_m, srid),
                      lambda: build_grid(geometry, cell_size_m, srid))
-    cell = grid.locate(points["x"], points["y"])
-    inside = cell >= 0
-    counts = np.bincount(cell[inside], weights=points["weight"][inside], minlength=len(grid))
-    return Prepared(grid, points, cell, counts, source)
+    counted = count_on_grid(session, grid, selection)
+    return Prepared(grid, counted.points, counted.cell_of_point, counted.counts, source,
+                    study_area={"regions": codes, "area_km2": float(geometry.area / 1e6)})
 
 
-def _distance_band(prepared: Prepared, given: float | None) -> tuple[float, str]:
-    grid = prepared.grid
+def _distance_band(prepared: Prepared, given: float | None) -> tuple[float, dict]:
+    """The distance band (metres) and its metadata: ``distance_band_m`` (the band used,
+    reported so that ``libpysal.weights.DistanceBand(threshold=distance_band_m)`` on
+    the cell centres gives the same neighbours), its source, and the incremental
+    spatial autocorrelation curve it was chosen from when automatic."""
+    neighbourhood = prepared.grid.neighbourhood
+    rule = ("binary: the cells whose centres are at most distance_band_m apart (<=), "
+            "as libpysal.weights.DistanceBand(threshold=distance_band_m)")
     if given is not None:
-        return float(given), "given"
-    isa = grid.neighbourhood.incremental_spatial_autocorrelation(prepared.counts)
+        band = neighbourhood.reported_band(given)
+        return band, {"distance_band_m": band, "distance_band_source": "given",
+                      "distance_band_requested_m": float(given), "neighbour_rule": rule}
+    isa = neighbourhood.incremental_spatial_autocorrelation(prepared.counts)
     if isa.peak_distance is not None:
-        return float(isa.peak_distance), "first peak of incremental spatial autocorrelation"
-    return grid.neighbourhood.knn_distance_band(), "k-nearest-neighbour rule"
+        raw, source = isa.peak_distance, (
+            "first peak of incremental spatial autocorrelation that is significant "
+            f"(z >= {spatial_stats.PEAK_MIN_Z}) and higher than every shorter band's z")
+    else:
+        raw = neighbourhood.min_neighbours_band()
+        source = (f"no defensible peak: the distance giving every cell at least "
+                  f"{spatial_stats.MIN_NEIGHBOURS} neighbours")
+    band = neighbourhood.reported_band(raw)
+    return band, {
+        "distance_band_m": band, "distance_band_source": source, "neighbour_rule": rule,
+        "band_selection": {
+            "distances_m": [float(d) for d in isa.distances],
+            "morans_i_z": [None if not np.isfinite(v) else float(v) for v in isa.z],
+            "peak_m": isa.peak_distance,
+            "curve": "global Moran's I z (binary band without self, row-standardised) "
+                     "of the cell counts at each distance (ArcGIS Incremental Spatial "
+                     "Autocorrelation)"},
+    }
 
 
 def _require_cells_with_data(counts: np.ndarray, what: str) -> int:
@@ -195,6 +219,14 @@ def _base_metadata(request_area: StudyArea, selection: Selection, prepared: Prep
         "incidents": int(np.count_nonzero(prepared.cell_of_point >= 0)),
         **agency_view(selection, prepared.cell_of_point, prepared.points["visible"]),
         "area": request_area.describe(),
+        "study_area": {
+            **prepared.study_area,
+            "mask": "the cells that intersect the union of these regions"
+                    + (" inside the bbox" if request_area.bbox else "")
+                    + "; cells outside have no statistic",
+            "counting": "every selected incident inside a cell counts for it, whatever "
+                        "region holds it (a cell's count is that of its whole area)",
+        },
         "filters": selection.describe(),
         "data_version": {k: versions[k] for k in sorted(versions)},
     }
@@ -253,9 +285,9 @@ def hotspot_cells(session, request: HotspotRequest, srid: int) -> CellMap:
                          "density_unit": "incidents per km²"})
     else:
         _require_cells_with_data(counts, "Gi*" if request.method == "gistar" else "LISA")
-        band, band_source = _distance_band(prepared, request.distance_band_m)
-        metadata.update({"weights": "fixed distance band, binary", "distance_band_m": band,
-                         "distance_band_source": band_source, "fdr": request.fdr})
+        band, band_metadata = _distance_band(prepared, request.distance_band_m)
+        metadata.update({"weights": "fixed distance band, binary", **band_metadata,
+                         "fdr": request.fdr})
         if request.method == "gistar":
             z = grid.neighbourhood.gi_star(counts, band)
             p = spatial_stats.p_values(z)
@@ -263,8 +295,8 @@ def hotspot_cells(session, request: HotspotRequest, srid: int) -> CellMap:
             metadata.update({"self_included": True, "alpha": list(GI_ALPHAS),
                              "bins": "-3..3: 99/95/90 % cold/hot, 0 not significant"})
         else:
-            w = spatial_stats.row_standardise(
-                spatial_stats.distance_band_weights(grid.cx, grid.cy, band, include_self=False))
+            # the neighbours of Gi*'s band, without self
+            w = spatial_stats.row_standardise(grid.neighbourhood.neighbour_matrix(band))
             lisa = spatial_stats.local_morans_i(counts, w, alpha=0.05, fdr=request.fdr)
             properties.update({"local_i": lisa.i, "z": lisa.z, "p": lisa.p,
                                "cluster": lisa.label})
@@ -274,18 +306,19 @@ def hotspot_cells(session, request: HotspotRequest, srid: int) -> CellMap:
     return CellMap(grid, properties, metadata)
 
 
-def _utc_datetime64(moment: datetime) -> np.datetime64:
-    return np.datetime64(moment.astimezone(UTC).replace(tzinfo=None), "us")
-
-
 @dataclass(frozen=True)
 class EmergingRequest:
+    """Parameters of an emerging hot-spot map (see :func:`emerging_cells`)."""
+
     area: StudyArea
     selection: Selection
     step: str = "month"  # month | week
     cell_size_m: float | None = None
     distance_band_m: float | None = None
     time_window: int = 1
+    alignment: str = "end"  # end | start | reference
+    reference: datetime | None = None
+    global_window: str = "entire_cube"  # see geo.hotspots.emerging.GLOBAL_WINDOWS
     max_cells: int = 200_000
 
 
@@ -295,44 +328,62 @@ def emerging_map(session, request: EmergingRequest, srid: int) -> dict:
 
 
 def emerging_cells(session, request: EmergingRequest, srid: int) -> CellMap:
-    """Emerging hot-spot categories per cell over monthly or weekly steps."""
-    if request.step not in ("month", "week"):
-        raise ParameterError("step", f"unknown step {request.step!r}; steps: month, week")
-    if request.selection.start is None or request.selection.end is None:
+    """Emerging hot-spot categories per cell over whole monthly or weekly steps.
+
+    Steps are laid as ``request.alignment`` says (``geo.hotspots.timesteps``); the part
+    of the window that would make a partial step is left out and named in the
+    metadata, so a short last step is never read as a decline.
+    """
+    selection = request.selection
+    if selection.start is None or selection.end is None:
         raise ParameterError("datetime", "emerging hot-spots need a closed window start/end")
+    if request.global_window not in emerging.GLOBAL_WINDOWS:
+        raise ParameterError("global_window", f"unknown global window "
+                            f"{request.global_window!r}; allowed: "
+                            f"{', '.join(emerging.GLOBAL_WINDOWS)}")
+    if not 0 <= request.time_window <= 12:
+        raise ParameterError("time_window", "must be a whole number of steps from 0 to 12")
+    steps = timesteps.time_steps(selection.start, selection.end, request.step,
+                                 request.alignment, request.reference)
+    if len(steps) < 3:
+        raise ParameterError("datetime", f"the window holds {len(steps)} whole "
+                            f"{request.step}s; emerging hot-spots need at least 3")
     versions = queries.data_versions(session)
-    prepared = _prepare(session, request.area, request.selection, request.cell_size_m, srid,
+    prepared = _prepare(session, request.area, selection, request.cell_size_m, srid,
                         request.max_cells)
     grid = prepared.grid
-    inside = prepared.cell_of_point >= 0
-    start = _utc_datetime64(request.selection.start)
-    times = (prepared.points["time"][inside] * 1e6).astype(np.int64).astype("datetime64[us]")
-    steps = emerging.time_step_index(times, request.step, start)
-    end_step = int(emerging.time_step_index(
-        np.array([_utc_datetime64(request.selection.end)]), request.step, start)[0])
-    n_steps = end_step + 1
-    if n_steps < 3:
-        raise ParameterError("datetime", f"the window holds {n_steps} {request.step}s; "
-                            "emerging hot-spots need at least 3")
-    # one counting pass over (step, cell) codes
-    cube = np.bincount(steps * len(grid) + prepared.cell_of_point[inside],
-                       weights=prepared.points["weight"][inside],
-                       minlength=n_steps * len(grid)).reshape(n_steps, len(grid))
+    on_grid = prepared.cell_of_point >= 0
+    times = (prepared.points["time"] * 1e6).astype(np.int64).astype("datetime64[us]")
+    step = steps.index(times)
+    counted = on_grid & (step >= 0)
+    # one counting pass over (step, cell) codes; incidents of a dropped partial step
+    # count in no step
+    cube = np.bincount(step[counted] * len(grid) + prepared.cell_of_point[counted],
+                       weights=prepared.points["weight"][counted],
+                       minlength=len(steps) * len(grid)).reshape(len(steps), len(grid))
+    prepared = replace(prepared, counts=cube.sum(axis=0),
+                       cell_of_point=np.where(counted, prepared.cell_of_point, -1))
     _require_cells_with_data(prepared.counts, "emerging hot-spot analysis")
-    band, band_source = _distance_band(prepared, request.distance_band_m)
+    band, band_metadata = _distance_band(prepared, request.distance_band_m)
     result = emerging.emerging_hot_spots(cube, grid.neighbourhood.band(band),
-                                         time_window=request.time_window)
-    metadata = _base_metadata(request.area, request.selection, prepared, srid, versions,
-                              "emerging")
-    metadata.update({"step": request.step, "steps": n_steps, "time_window": request.time_window,
-                     "distance_band_m": band, "distance_band_source": band_source,
-                     "weights": "space-time: fixed distance band, binary, self included",
+                                         time_window=request.time_window,
+                                         global_window=request.global_window)
+    metadata = _base_metadata(request.area, selection, prepared, srid, versions, "emerging")
+    metadata.update({"step": request.step, "steps": len(steps),
+                     "time_steps": steps.describe(), "time_window": request.time_window,
+                     "global_window": request.global_window, **band_metadata,
+                     "weights": "space-time: fixed distance band, binary, self included, "
+                                "in the step and the time_window steps before it",
                      "bin_alpha": 0.10, "fdr": True, "trend": "Mann-Kendall of the Gi* z series",
+                     "count_trend": "Mann-Kendall of the cell's count series",
                      "trend_alpha": 0.10, "categories": list(emerging.CATEGORIES),
                      "computed_at": datetime.now(UTC).isoformat()})
+    count_trend = result.count_trend
     properties = {"count": prepared.counts, "category": result.category,
                   "trend_z": result.trend.z, "trend_p": result.trend.p,
-                  "z_series": result.z.T}
+                  "count_trend_z": count_trend.z, "count_trend_p": count_trend.p,
+                  "count_trend_tau": count_trend.tau,
+                  "z_series": result.z.T, "count_series": cube.T}
     return CellMap(grid, properties, metadata)
 
 
@@ -367,11 +418,9 @@ def evaluation_cells(session, request: EvaluationRequest, srid: int) -> CellMap:
     train = _prepare(session, request.area, train_sel, request.cell_size_m, srid,
                      request.max_cells)
     grid = train.grid
-    test_points = load_incidents(session, test_sel, _lonlat_bounds(grid, srid), srid)
-    test_cell = grid.locate(test_points["x"], test_points["y"])
-    test_counts = np.bincount(test_cell[test_cell >= 0],
-                              weights=test_points["weight"][test_cell >= 0],
-                              minlength=len(grid))
+    # the same cells, counted the same way, in the test window
+    test = count_on_grid(session, grid, test_sel)
+    test_cell, test_points, test_counts = test.cell_of_point, test.points, test.counts
     if request.method == "count":
         scores, extra = train.counts, {}
     elif request.method == "kde":
@@ -382,9 +431,8 @@ def evaluation_cells(session, request: EvaluationRequest, srid: int) -> CellMap:
         extra = {"bandwidth_m": float(bandwidth)}
     else:
         _require_cells_with_data(train.counts, "Gi*")
-        band, band_source = _distance_band(train, None)
+        band, extra = _distance_band(train, None)
         scores = grid.neighbourhood.gi_star(train.counts, band)
-        extra = {"distance_band_m": band, "distance_band_source": band_source}
     hot = evaluation.top_cells(scores, request.area_share)
     if test_counts.sum() == 0:
         raise ParameterError("test", "no incidents in the test window: nothing to score")
@@ -406,14 +454,6 @@ def evaluation_cells(session, request: EvaluationRequest, srid: int) -> CellMap:
     properties = {"score": np.asarray(scores, dtype=float)[keep],
                   "train_count": train.counts[keep], "test_count": test_counts[keep]}
     return CellMap(sub, properties, metadata)
-
-
-def _lonlat_bounds(grid: Grid, srid: int) -> tuple:
-    size = grid.size
-    box = shapely.box(grid.cx.min() - size, grid.cy.min() - size, grid.cx.max() + size,
-                      grid.cy.max() + size)
-    return tuple(shapely.bounds(reproject(shapely.segmentize(box, 1000.0), srid,
-                                          STORAGE_SRID)))
 
 
 __all__ = ["DEFAULT_CELL_SIZE_M", "CellMap", "EmergingRequest", "EvaluationRequest",

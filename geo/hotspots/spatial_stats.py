@@ -25,8 +25,6 @@ import numpy as np
 from scipy import sparse, special
 from scipy.spatial import cKDTree
 
-from geo.hotspots.density import standard_distance
-
 #: Confidence levels of the Gi_Bin classes 3, 2, 1 (99 %, 95 %, 90 %).
 BIN_ALPHAS = (0.01, 0.05, 0.10)
 
@@ -107,43 +105,32 @@ def kth_neighbour_distances(x, y, k: int = 1) -> np.ndarray:
     return distances[:, k]
 
 
-def knn_distance_band(cx, cy, k: int | None = None) -> float:
-    """The fallback distance band of ArcGIS Optimized Hot Spot Analysis, in metres.
+#: Neighbours every cell has at least when no autocorrelation peak sets the band
+#: (ArcGIS Hot Spot Analysis: "each feature should have at least one neighbor, and
+#: ideally about eight").
+MIN_NEIGHBOURS = 8
 
-    Rule (ArcGIS Pro, "How Optimized Hot Spot Analysis works", used when incremental
-    spatial autocorrelation finds no peak): the average distance at which each feature
-    has ``k`` neighbours, with ``k = 0.05 * n`` rounded, clamped to 3..30; when that
-    distance exceeds one standard distance of the features, the standard distance
-    (:func:`geo.hotspots.density.standard_distance`) is used instead.
+
+def min_neighbours_band(cx, cy, k: int = MIN_NEIGHBOURS) -> float:
+    """The smallest distance band in metres that gives every feature at least ``k``
+    other features as neighbours: the largest k-th nearest-neighbour distance (k is
+    capped at n - 1).
 
     Parameters
     ----------
     cx, cy : array_like
         Cell centres in metres (projected CRS).
-    k : int, optional
-        Number of neighbours; the ArcGIS rule above when omitted.
-
-    Returns
-    -------
-    float
-        Distance band in metres.
+    k : int, default 8
+        Neighbours each feature must have.
     """
     xy = _coordinates(cx, cy)
-    k = knn_band_neighbours(len(xy), k)
-    return knn_band_from_distances(kth_neighbour_distances(xy[:, 0], xy[:, 1], k), cx, cy)
+    return min_neighbours_band_from(kth_neighbour_distances(xy[:, 0], xy[:, 1],
+                                                            min(k, len(xy) - 1)))
 
 
-def knn_band_neighbours(n: int, k: int | None = None) -> int:
-    """The ``k`` of :func:`knn_distance_band` for ``n`` features."""
-    if k is None:
-        k = int(np.clip(round(0.05 * n), 3, 30))
-    return min(k, n - 1)
-
-
-def knn_band_from_distances(kth_distances, cx, cy) -> float:
-    """:func:`knn_distance_band` from each feature's distance to its k-th neighbour."""
-    average = float(np.asarray(kth_distances, dtype=float).mean())
-    return min(average, standard_distance(cx, cy))
+def min_neighbours_band_from(kth_distances) -> float:
+    """:func:`min_neighbours_band` from each feature's distance to its k-th neighbour."""
+    return float(np.max(kth_distances))
 
 
 # --------------------------------------------------------------------------- significance
@@ -339,17 +326,27 @@ def isa_distances_from_nearest(nearest, n_bands: int = 10) -> np.ndarray:
     return nearest.max() + nearest.mean() * np.arange(n_bands)
 
 
-def first_peak(z) -> int | None:
-    """Index of the first z strictly greater than both its neighbours in the sequence.
+#: The smallest Moran's I z a peak must reach to set the band (95 %, two-sided).
+PEAK_MIN_Z = 1.96
 
-    The first and last distances are never peaks (a rising or falling end is not a
-    peak); NaN never is. None when no such index exists.
+
+def first_peak(z, min_z: float = PEAK_MIN_Z) -> int | None:
+    """Index of the first defensible peak of a z curve over growing distance bands.
+
+    A peak is a z strictly greater than both its neighbours in the sequence; it is
+    defensible when it is significant (``z >= min_z``) and higher than the z of every
+    shorter band: a bump on a falling curve is not a scale at which clustering is
+    strongest, the shortest distances are. The first and last distances are never
+    peaks (a rising or falling end is not a peak); NaN never is. None when no
+    defensible peak exists.
     """
     z = np.asarray(z, dtype=float)
     if z.size < 3:
         return None
     middle = z[1:-1]
-    peaks = np.flatnonzero((middle > z[:-2]) & (middle > z[2:]))
+    highest_before = np.fmax.accumulate(np.nan_to_num(z, nan=-np.inf))[:-2]
+    peaks = np.flatnonzero((middle > z[:-2]) & (middle > z[2:]) & (middle >= min_z)
+                           & (middle > highest_before))
     return int(peaks[0]) + 1 if peaks.size else None
 
 

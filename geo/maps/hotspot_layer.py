@@ -31,16 +31,6 @@ _HOTSPOT_DATASOURCES: OrderedDict[str, mapnik.Datasource] = OrderedDict()
 _HOTSPOT_LOCK = threading.Lock()
 
 
-def _hotspot_extent(session, region: str | None, scope: tuple[int, ...] | None = None):
-    """``(exists, bbox)``: whether the study area has regions, and its bbox (EPSG:4326;
-    None for a region, which the pipeline takes by code): the region, else the extent
-    of the regions in ``scope`` (None: of all regions)."""
-    extent = queries.regions_extent(session, region, scope)
-    if extent is None:
-        return False, None
-    return True, (None if region else extent)
-
-
 def hotspot_features(database_url: str, time: tuple | None, region: str | None,
                      analysis_srid: int, categories: tuple[str, ...] = (),
                      outcome: tuple[str, ...] = (),
@@ -60,18 +50,16 @@ def hotspot_features(database_url: str, time: tuple | None, region: str | None,
 
     start, end = time if time is not None else (None, None)
     with Session(map_engine(database_url)) as session:
-        exists, extent = _hotspot_extent(session, region, scope)
-        if not exists:
-            if region:
-                raise ParameterError("region", f"unknown region code {region!r}")
-            return {"type": "FeatureCollection", "features": []}
+        if not region and queries.regions_extent(session, None, scope) is None:
+            return {"type": "FeatureCollection", "features": []}  # no region to draw
         # Selection takes one outcome or none (all): both outcomes are all of them.
         selection = inputs.Selection(start=start, end=end, categories=tuple(categories),
                                        outcome=outcome[0] if len(set(outcome)) == 1 else None,
                                        region_ids=scope, viewer_agency=agency)
         try:
             body = pipeline.default_map(
-                session, inputs.StudyArea(region_code=region, bbox=extent), selection,
+                session, inputs.StudyArea(regions=(region,) if region else (),
+                                          region_ids=scope), selection,
                 analysis_srid)
         except ParameterError as error:
             if error.field == "region":

@@ -191,7 +191,8 @@ def hotspot_cells(session, max_cells: int, analysis_srid: int,
         region_ids=None if scope_region_ids is None else tuple(sorted(scope_region_ids)),
         viewer_agency=viewer_agency)
     try:
-        body = pipeline.default_map(session, inputs.StudyArea(bbox=bbox), selection,
+        area = inputs.StudyArea(region_ids=selection.region_ids)
+        body = pipeline.default_map(session, area, selection,
                                     analysis_srid, max_cells)
     except ParameterError:
         return []  # too few incidents (or cells) for Gi*: no hot-spots to show

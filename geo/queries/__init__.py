@@ -11,10 +11,10 @@ from geo.queries.database import (  # noqa: F401
     data_versions,
     local_settings,
     postgis_version,
-    region_geometry_wkb,
     region_id_for_code,
     regions_extent,
     result_versions,
+    study_area_regions,
     without_jit,
 )
 from geo.queries.feature_info import (  # noqa: F401

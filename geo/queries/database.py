@@ -75,11 +75,28 @@ def result_versions(session) -> tuple[int, int]:
     return tuple(session.execute(_RESULT_VERSIONS).one())
 
 
-def region_geometry_wkb(session, code: str) -> bytes | None:
-    """The region's geometry (EPSG:4326) as WKB, or None when there is no such code."""
-    wkb = session.execute(text("SELECT ST_AsBinary(geom) FROM regions WHERE code = :code"),
-                          {"code": code}).scalar_one_or_none()
-    return None if wkb is None else bytes(wkb)
+_STUDY_AREA_REGIONS = text(
+    "SELECT code, ST_AsBinary(geom) FROM regions "
+    "WHERE (CAST(:codes AS text[]) IS NULL OR code = ANY(CAST(:codes AS text[])) "
+    "       OR (position('-' in code) > 0 "
+    "           AND split_part(code, '-', 1) = ANY(CAST(:codes AS text[])))) "
+    "AND (CAST(:ids AS integer[]) IS NULL OR id = ANY(CAST(:ids AS integer[]))) "
+    "ORDER BY code")
+
+
+def study_area_regions(session, codes: tuple[str, ...] = (),
+                       region_ids: tuple[int, ...] | None = None) -> list[tuple[str, bytes]]:
+    """``(code, WKB in EPSG:4326)`` of the regions a study area names, by code.
+
+    ``codes`` are region codes or country codes: a country code (the ISO 3166-1 part of
+    ISO 3166-2 region codes, e.g. ``GE``) names every region whose code starts with it
+    and a hyphen (``GE-KK``, ...). No codes: every region. ``region_ids`` keeps only
+    those regions (a caller's region scope); None keeps all.
+    """
+    rows = session.execute(_STUDY_AREA_REGIONS, {
+        "codes": list(codes) or None,
+        "ids": None if region_ids is None else [int(i) for i in region_ids]}).all()
+    return [(code, bytes(wkb)) for code, wkb in rows]
 
 
 def regions_extent(session, code: str | None = None, scope: tuple[int, ...] | None = None

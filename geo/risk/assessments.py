@@ -78,8 +78,9 @@ def _touching_hotspots(session, section_geoms, region_code, start, end, srid,
     """Whether each section (metric geometry) touches a cell of bin >= 2 of the default
     hot-spot map (``geo.hotspots.pipeline.default_request``) of the period, counted as
     ``viewer_agency`` counts (None: every incident)."""
-    area = inputs.StudyArea(region_code=region_code) if region_code else None
-    if area is None:
+    if region_code:
+        area = inputs.StudyArea(regions=(region_code,))
+    else:
         bounds = shapely.bounds(shapely.union_all(section_geoms))
         lonlat = reproject(shapely.box(*bounds), srid, STORAGE_SRID).bounds
         area = inputs.StudyArea(bbox=tuple(float(v) for v in lonlat))

@@ -101,9 +101,15 @@ def test_emerging_hot_spots_see_the_new_hot_spot(demo):
     body = get(demo, f"/api/v1/hotspots/emerging?bbox={around}"
                "&datetime=2023-07-01T00:00:00Z/2026-06-29T00:00:00Z&cell_size=3000").get_json()
     meta = body["metadata"]
-    assert meta["steps"] == 36 and meta["step"] == "month"
+    # monthly steps laid back from the window's end (29 June): 35 whole months from
+    # 29 July 2023; 1-28 July 2023 would be a partial step and is left out
+    assert meta["steps"] == 35 and meta["step"] == "month"
+    assert meta["time_steps"]["alignment"] == "end"
+    assert meta["time_steps"]["edges"][0] == "2023-07-29T00:00:00.000001+00:00"
+    assert meta["time_steps"]["dropped_partial_steps"] == [
+        ["2023-07-01T00:00:00+00:00", "2023-07-29T00:00:00+00:00"]]
     features = body["features"]
-    assert len(features[0]["properties"]["z_series"]) == 36
+    assert len(features[0]["properties"]["z_series"]) == 35
     nx, ny = transform_xy([new.lon], [new.lat], 4326, 32638)
     cx, cy = cell_centres(features, 3000)
     nearest = int(np.argmin(np.hypot(cx - nx[0], cy - ny[0])))
@@ -130,7 +136,8 @@ def test_evaluation_scores_the_next_window(demo):
     ("query", "field", "message"),
     [
         ("region=NOWHERE", "region", "unknown region code 'NOWHERE'"),
-        ("", "region", "give region=CODE or bbox"),
+        ("bbox=30,30,31,31", "bbox", "covers no region"),
+        ("region=GE-KK,NOWHERE", "region", "unknown region code 'NOWHERE'"),
         ("region=GE-KK&cell_size=20", "cell_size", "use cell_size of at least"),
         ("region=GE-KK&cell_size=abc", "cell_size", "is not a number"),
         ("region=GE-KK&method=magic", "method", "unknown method 'magic'"),

@@ -13,7 +13,6 @@ from geo.hotspots.emerging import (
     mann_kendall,
     space_time_gi_star,
     space_time_weights,
-    time_step_index,
 )
 from geo.hotspots.spatial_stats import distance_band_weights, gi_star
 
@@ -104,16 +103,24 @@ def test_space_time_gi_star_equals_esda_on_the_space_time_weights():
     np.testing.assert_allclose(z.ravel(), gi_star(counts.ravel(), st))
 
 
-def test_time_step_index_by_month_and_iso_week():
-    times = np.array(["2024-01-31T23:59", "2024-02-01T00:00", "2024-03-15", "2023-12-31"],
-                     dtype="datetime64[m]")
-    assert time_step_index(times, "month", "2024-01-10").tolist() == [0, 1, 2, -1]
-    # 2024-01-01 is a Monday; 2024-01-07 a Sunday, 2024-01-08 the next Monday.
-    days = np.array(["2024-01-01", "2024-01-07T23:00", "2024-01-08", "2023-12-31"],
-                    dtype="datetime64[h]")
-    assert time_step_index(days, "week", "2024-01-03").tolist() == [0, 0, 1, -1]
-    with pytest.raises(ValueError, match="month"):
-        time_step_index(days, "day", "2024-01-01")
+def test_global_windows_compare_a_bin_with_its_step_or_its_time_neighbourhood():
+    rng = np.random.default_rng(3)
+    cx, cy = np.meshgrid(np.arange(6) * 1000.0, np.arange(5) * 1000.0)
+    w = distance_band_weights(cx.ravel(), cy.ravel(), 1000.0)
+    counts = rng.poisson(3.0, size=(4, 30)).astype(float)
+    # individual time step: Gi* of each step on its own, spatial neighbours only
+    single = space_time_gi_star(counts, w, 1, "individual_time_step")
+    for t in range(4):
+        np.testing.assert_allclose(single[t], gi_star(counts[t], w))
+    # neighborhood time step: step t against the bins of steps t-1..t
+    window = space_time_gi_star(counts, w, 1, "neighborhood_time_step")
+    for t in range(1, 4):
+        pair = counts[t - 1:t + 1]
+        z = gi_star(pair.ravel(), space_time_weights(w, 2, 1))
+        np.testing.assert_allclose(window[t], z.reshape(2, 30)[1])
+    np.testing.assert_allclose(window[0], single[0])
+    with pytest.raises(ValueError, match="global_window"):
+        space_time_gi_star(counts, w, 1, "whole")
 
 
 # Ten time steps per column: +1 hot bin, -1 cold bin, 0 not significant; with the

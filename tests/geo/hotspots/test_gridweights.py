@@ -97,13 +97,13 @@ def test_kth_neighbour_distances_are_the_k_d_trees_to_the_bit(ragged_grid, k):
                                   spatial_stats.kth_neighbour_distances(cx, cy, k))
 
 
-def test_knn_band_and_isa_distances_are_the_generic_ones(ragged_grid):
+def test_min_neighbours_band_and_isa_distances_are_the_generic_ones(ragged_grid):
     i, j, counts = ragged_grid
     size = 410.0
     cx, cy = hexgrid.hex_centres(i, j, size)
     grid = HexNeighbourhood(i, j, size)
-    assert grid.knn_distance_band() == spatial_stats.knn_distance_band(cx, cy)
-    assert grid.knn_distance_band(4) == spatial_stats.knn_distance_band(cx, cy, 4)
+    assert grid.min_neighbours_band() == spatial_stats.min_neighbours_band(cx, cy)
+    assert grid.min_neighbours_band(4) == spatial_stats.min_neighbours_band(cx, cy, 4)
     isa = grid.incremental_spatial_autocorrelation(counts)
     np.testing.assert_array_equal(isa.distances, spatial_stats.default_isa_distances(cx, cy))
 
@@ -120,3 +120,25 @@ def test_lag_of_many_rows_equals_lag_of_each(ragged_grid):
     cx, cy = hexgrid.hex_centres(i, j, size)
     matrix = spatial_stats.distance_band_weights(cx, cy, 900.001, include_self=False)
     assert (grid.neighbour_matrix(900.001) != matrix).nnz == 0
+
+
+def test_the_reported_band_gives_the_same_neighbours_with_libpysal(ragged_grid):
+    """A band on a lattice ring is reported just above it, so that <= on the computed
+    centres (libpysal's DistanceBand) finds exactly the neighbours used; other bands
+    are reported as given."""
+    from libpysal.weights import DistanceBand
+
+    i, j, _ = ragged_grid
+    size = 410.0
+    cx, cy = hexgrid.hex_centres(i, j, size)
+    grid = HexNeighbourhood(i, j, size)
+    spacing = np.sqrt(3.0) * size
+    for ring in (spacing, 2 * spacing, 3 * size, np.hypot(4.5 * size, 3 * hexgrid.H * size)):
+        for asked in (ring, ring * (1 - 1e-7), ring * (1 + 1e-7)):
+            band = grid.reported_band(asked)
+            assert ring < band <= ring + 0.0015
+            ours = grid.neighbour_matrix(band)
+            theirs = DistanceBand(np.column_stack([cx, cy]), threshold=band, binary=True,
+                                  silence_warnings=True).sparse
+            assert (ours != theirs).nnz == 0
+    assert grid.reported_band(1000.0) == 1000.0  # no ring within 1e-6: as given

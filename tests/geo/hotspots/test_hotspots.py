@@ -16,8 +16,8 @@ from geo.hotspots.spatial_stats import (
     gi_star,
     global_morans_i,
     incremental_spatial_autocorrelation,
-    knn_distance_band,
     kth_neighbour_distances,
+    min_neighbours_band,
     local_morans_i,
     p_values,
     row_standardise,
@@ -178,24 +178,16 @@ def test_gi_bins_leave_z_and_p_unchanged():
     assert np.array_equal(z, HAND_Z) and np.array_equal(p, HAND_P)
 
 
-def test_kth_neighbour_distances_and_the_knn_band():
+def test_kth_neighbour_distances_and_the_min_neighbours_band():
     x = np.array([0.0, 100.0, 300.0, 600.0, 1000.0])
     np.testing.assert_allclose(kth_neighbour_distances(x, np.zeros(5), 1),
                                [100, 100, 200, 300, 400])
     np.testing.assert_allclose(kth_neighbour_distances(x, np.zeros(5), 2),
                                [300, 200, 300, 400, 700])
-    rng = np.random.default_rng(0)
-    for n, k in ((20, 3), (400, 20), (1000, 30)):  # k = 0.05 n clamped to 3..30
-        cx, cy = rng.uniform(0, 10_000, n), rng.uniform(0, 10_000, n)
-        assert knn_distance_band(cx, cy) == pytest.approx(
-            kth_neighbour_distances(cx, cy, k).mean(), rel=1e-12)
-
-
-def test_knn_band_is_capped_at_the_standard_distance():
-    # A 2 km square: SD = sqrt(2) km; the 3rd neighbour of each corner is the diagonal.
-    cx = np.array([-1000.0, 1000.0, 1000.0, -1000.0])
-    cy = np.array([-1000.0, -1000.0, 1000.0, 1000.0])
-    assert knn_distance_band(cx, cy) == pytest.approx(np.sqrt(2) * 1000.0, rel=1e-12)
+    # every point has 2 neighbours within the largest 2nd-neighbour distance, 700 m
+    assert min_neighbours_band(x, np.zeros(5), 2) == 700.0
+    # k is capped at n - 1: with 5 points, "8 neighbours" is all 4 others
+    assert min_neighbours_band(x, np.zeros(5)) == 1000.0
 
 
 def test_first_peak_rule():
@@ -204,6 +196,12 @@ def test_first_peak_rule():
     assert first_peak([5.0, 4.0, 3.0]) is None
     assert first_peak([1.0, 3.0, 3.0, 1.0]) is None  # a plateau is not a strict peak
     assert first_peak([1.0, 3.0]) is None
+    # not significant: the first peak must reach z 1.96
+    assert first_peak([0.5, 1.5, 1.0, 2.5, 2.0]) == 3
+    # a late bump on a falling curve (Kakheti, 3 km cells: 18.9 falling to 10.5, a bump
+    # to 12.3) is not a scale of clustering: the shortest bands cluster more
+    assert first_peak([18.9, 16.2, 13.0, 10.5, 12.3, 11.0]) is None
+    assert first_peak([18.9, 16.2, 13.0, 10.5, 19.5, 11.0]) == 4
 
 
 def test_incremental_spatial_autocorrelation_matches_esda_per_distance():
