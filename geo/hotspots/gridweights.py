@@ -184,7 +184,8 @@ class HexNeighbourhood:
 
     def min_neighbours_band(self, k: int = MIN_NEIGHBOURS) -> float:
         """``geo.hotspots.spatial_stats.min_neighbours_band`` of the cell centres (metres)."""
-        return min_neighbours_band_from(self.kth_neighbour_distances(min(k, self.n - 1)))
+        return min_neighbours_band_from(self.kth_neighbour_distances(min(k, self.n - 1)),
+                                        self.kth_neighbour_distances(1))
 
     def reported_band(self, band_m: float) -> float:
         """The band to report for ``band_m`` (metres): one that standard tools

@@ -167,8 +167,8 @@ def _distance_band(prepared: Prepared, given: float | None) -> tuple[float, dict
             f"(z >= {spatial_stats.PEAK_MIN_Z}) and higher than every shorter band's z")
     else:
         raw = neighbourhood.min_neighbours_band()
-        source = (f"no defensible peak: the distance giving every cell at least "
-                  f"{spatial_stats.MIN_NEIGHBOURS} neighbours")
+        source = (f"no defensible peak: the distance giving the median cell "
+                  f"{spatial_stats.MIN_NEIGHBOURS} neighbours and every cell at least one")
     band = neighbourhood.reported_band(raw)
     return band, {
         "distance_band_m": band, "distance_band_source": source, "neighbour_rule": rule,

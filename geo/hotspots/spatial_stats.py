@@ -105,32 +105,39 @@ def kth_neighbour_distances(x, y, k: int = 1) -> np.ndarray:
     return distances[:, k]
 
 
-#: Neighbours every cell has at least when no autocorrelation peak sets the band
+#: Neighbours a typical cell has when no autocorrelation peak sets the band
 #: (ArcGIS Hot Spot Analysis: "each feature should have at least one neighbor, and
 #: ideally about eight").
 MIN_NEIGHBOURS = 8
 
 
 def min_neighbours_band(cx, cy, k: int = MIN_NEIGHBOURS) -> float:
-    """The smallest distance band in metres that gives every feature at least ``k``
-    other features as neighbours: the largest k-th nearest-neighbour distance (k is
+    """The distance band in metres at which the median feature has ``k`` other features
+    as neighbours and every feature at least one (ArcGIS's advice for a fixed band):
+    the larger of the median k-th and the largest 1st nearest-neighbour distance (k is
     capped at n - 1).
+
+    The median, not the largest, k-th distance: along a ragged study area's edge a
+    few cells have few neighbours within any short band, and the band that gives even
+    those eight would blur the whole map.
 
     Parameters
     ----------
     cx, cy : array_like
         Cell centres in metres (projected CRS).
     k : int, default 8
-        Neighbours each feature must have.
+        Neighbours the median feature has.
     """
     xy = _coordinates(cx, cy)
-    return min_neighbours_band_from(kth_neighbour_distances(xy[:, 0], xy[:, 1],
-                                                            min(k, len(xy) - 1)))
+    return min_neighbours_band_from(
+        kth_neighbour_distances(xy[:, 0], xy[:, 1], min(k, len(xy) - 1)),
+        kth_neighbour_distances(xy[:, 0], xy[:, 1], 1))
 
 
-def min_neighbours_band_from(kth_distances) -> float:
-    """:func:`min_neighbours_band` from each feature's distance to its k-th neighbour."""
-    return float(np.max(kth_distances))
+def min_neighbours_band_from(kth_distances, nearest_distances) -> float:
+    """:func:`min_neighbours_band` from each feature's distance to its k-th and to its
+    nearest neighbour (metres)."""
+    return float(max(np.median(kth_distances), np.max(nearest_distances)))
 
 
 # --------------------------------------------------------------------------- significance

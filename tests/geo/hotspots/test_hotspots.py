@@ -17,8 +17,8 @@ from geo.hotspots.spatial_stats import (
     global_morans_i,
     incremental_spatial_autocorrelation,
     kth_neighbour_distances,
-    min_neighbours_band,
     local_morans_i,
+    min_neighbours_band,
     p_values,
     row_standardise,
 )
@@ -184,10 +184,12 @@ def test_kth_neighbour_distances_and_the_min_neighbours_band():
                                [100, 100, 200, 300, 400])
     np.testing.assert_allclose(kth_neighbour_distances(x, np.zeros(5), 2),
                                [300, 200, 300, 400, 700])
-    # every point has 2 neighbours within the largest 2nd-neighbour distance, 700 m
-    assert min_neighbours_band(x, np.zeros(5), 2) == 700.0
-    # k is capped at n - 1: with 5 points, "8 neighbours" is all 4 others
-    assert min_neighbours_band(x, np.zeros(5)) == 1000.0
+    # the median point has 2 neighbours within the median 2nd-neighbour distance,
+    # 300 m, and every point one within 400 m (the largest nearest distance): 400 m
+    assert min_neighbours_band(x, np.zeros(5), 2) == 400.0
+    # k is capped at n - 1: with 5 points, "8 neighbours" is all 4 others; the 4th
+    # neighbour distances are 1000, 900, 700, 600, 1000: median 900
+    assert min_neighbours_band(x, np.zeros(5)) == 900.0
 
 
 def test_first_peak_rule():
