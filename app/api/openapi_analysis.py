@@ -8,6 +8,7 @@ here) and returns the operation without the authentication responses, which
 from __future__ import annotations
 
 from app.api import audit, hotspots, reports, risk
+from geo.hotspots.emerging import GLOBAL_WINDOWS
 from geo.layers import INCIDENTS
 
 JSON_MIME = "application/json"
@@ -29,10 +30,12 @@ def _json(schema: dict) -> dict:
 
 def _area_and_selection(window: str = "datetime") -> list[dict]:
     return [
-        _query("region", {"type": "string"}, "Region code of the study area (or bbox). A "
-               "user restricted to regions may name only theirs (403); without region or "
-               "bbox, their only region (422 when they have several). Over a bbox such a "
-               "user's analysis counts only the incidents of their regions."),
+        _query("region", {"type": "string"}, "The study area: a region code, several "
+               "separated by commas, or a country code (GE: all its regions); absent: "
+               "every region. A bbox clips it; cells outside the area have no statistic "
+               "(metadata.study_area says which mask was used). A user restricted to "
+               "regions may name only theirs (403); absent, all of theirs.",
+               example="GE-KK,GE-KA"),
         _ref("parameters", "bbox"),
         _query(window, {"type": "string"}, "RFC 3339 interval start/end of the incidents.",
                example="2026-01-01T00:00:00Z/2026-03-31T23:59:59Z"),
@@ -99,8 +102,9 @@ CELLS = {
                 "geometry": {"type": "object", "description": "Polygon, EPSG:4326."},
                 "properties": {"type": "object", "description": "cell (i,j), count and the "
                                "method's values (z, p, bin | local_i, cluster | density | "
-                               "category, trend_z, trend_p, z_series | score, train_count, "
-                               "test_count)."},
+                               "category, trend_z, trend_p, count_trend_z, count_trend_p, "
+                               "count_trend_tau, z_series, count_series | score, "
+                               "train_count, test_count)."},
             }}},
     },
 }
@@ -131,6 +135,21 @@ def emerging_operation(_layer) -> dict:
                "Time step of the space-time cube."),
         _query("distance_band", {"type": "number", "minimum": 1, "maximum": 1e7},
                "Distance band in metres; chosen when absent."),
+        _query("alignment", {"type": "string", "enum": ["end", "start", "reference"],
+                             "default": "end"},
+               "Where the whole steps are laid from: the window's end, its start, or the "
+               "reference time (ArcGIS Time Step Alignment). The part of the window that "
+               "would make a partial step is left out (metadata.time_steps)."),
+        _query("reference", {"type": "string", "format": "date-time"},
+               "The reference time of alignment=reference (RFC 3339).",
+               example="2026-01-01T00:00:00Z"),
+        _query("time_window", {"type": "integer", "minimum": 0, "maximum": 12, "default": 1},
+               "Previous steps in the space-time neighbourhood (ArcGIS Neighborhood Time "
+               "Step)."),
+        _query("global_window", {"type": "string", "enum": list(GLOBAL_WINDOWS),
+                                 "default": "entire_cube"},
+               "What each bin is compared with: the whole cube, the bins of its "
+               "neighbourhood's steps, or its own step (ArcGIS Define Global Window)."),
     ])
 
 
