@@ -230,19 +230,34 @@ class GridCounts:
     counts: np.ndarray
 
 
-def count_on_grid(session, grid: Grid, selection: Selection) -> GridCounts:
+def count_on_grid(session, grid: Grid, selection: Selection,
+                  read: tuple[tuple, dict] | None = None) -> GridCounts:
     """The selection's incidents counted in the grid's cells.
 
     What a cell counts is every selected incident inside it, whatever region holds the
     incident: a cell's count is that of its whole area, so edge cells of a region are
     not undercounted and every method and window over the same grid counts alike.
     Incidents outside every cell (elsewhere in a bbox) count nothing.
+
+    ``read`` is ``(lonlat envelope, points)`` of the same selection read before (by
+    :func:`load_incidents`); it is used when its envelope holds the grid's, instead
+    of reading again.
     """
-    points = load_incidents(session, selection, grid.lonlat_bounds(), grid.srid)
+    bounds = grid.lonlat_bounds()
+    if read is not None and _holds(read[0], bounds):
+        points = read[1]
+    else:
+        points = load_incidents(session, selection, bounds, grid.srid)
     cell = grid.locate(points["x"], points["y"])
     inside = cell >= 0
     counts = np.bincount(cell[inside], weights=points["weight"][inside], minlength=len(grid))
     return GridCounts(points, cell, counts)
+
+
+def _holds(outer, inner) -> bool:
+    """Whether the (min x, min y, max x, max y) box ``outer`` contains ``inner``."""
+    return (outer[0] <= inner[0] and outer[1] <= inner[1] and outer[2] >= inner[2]
+            and outer[3] >= inner[3])
 
 
 # ------------------------------------------------------------------ grid

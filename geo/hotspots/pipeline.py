@@ -98,6 +98,11 @@ def default_map(session, area: StudyArea, selection: Selection, srid: int,
                   lambda: hotspot_map(session, request, srid))
 
 
+# Metres read around an area whose cell size is chosen from its incidents: enough for
+# the edge cells of any automatic size up to a few kilometres.
+_READ_MARGIN_M = 10_000.0
+
+
 @dataclass
 class Prepared:
     """The inputs shared by every method: grid, incidents, counts, band."""
@@ -113,10 +118,16 @@ class Prepared:
 def _prepare(session, area: StudyArea, selection: Selection, cell_size_m, srid: int,
              max_cells: int) -> Prepared:
     geometry, codes = study_area_geometry(session, area, srid)
+    read = None
     if cell_size_m is None:
-        lonlat = shapely.bounds(reproject(shapely.segmentize(shapely.box(*geometry.bounds),
-                                                             1000.0), srid, STORAGE_SRID))
-        points = load_incidents(session, selection, tuple(lonlat), srid)
+        # read a margin around the area too: the grid's edge cells reach beyond it,
+        # and their incidents are then already read (see below)
+        envelope = shapely.box(*shapely.bounds(shapely.buffer(
+            shapely.box(*geometry.bounds), _READ_MARGIN_M)))
+        lonlat = tuple(float(v) for v in shapely.bounds(
+            reproject(shapely.segmentize(envelope, 1000.0), srid, STORAGE_SRID)))
+        points = load_incidents(session, selection, lonlat, srid)
+        read = (lonlat, points)
         inside = shapely.contains_xy(geometry, points["x"], points["y"])
         if inside.sum() < 3:
             raise ParameterError("datetime", "fewer than 3 incidents in the area and window: "
@@ -143,7 +154,7 @@ def _prepare(session, area: StudyArea, selection: Selection, cell_size_m, srid: 
     # keyed by the area's exact geometry: a changed region gives another key
     grid = GRIDS.get((hashlib.sha256(shapely.to_wkb(geometry)).hexdigest(), cell_size_m, srid),
                      lambda: build_grid(geometry, cell_size_m, srid))
-    counted = count_on_grid(session, grid, selection)
+    counted = count_on_grid(session, grid, selection, read)
     return Prepared(grid, counted.points, counted.cell_of_point, counted.counts, source,
                     study_area={"regions": codes, "area_km2": float(geometry.area / 1e6)})
 
