@@ -71,8 +71,8 @@ def knn_weights(cx, cy, k: int, include_self: bool = True) -> sparse.csr_matrix:
     return w
 
 
-def inverse_distance_weights(cx, cy, band_m: float, include_self: bool = True,
-                             unit_m: float = 1.0) -> sparse.csr_matrix:
+def inverse_distance_weights(cx, cy, band_m: float, include_self: bool = True, *,
+                             unit_m: float) -> sparse.csr_matrix:
     """Inverse-distance weights within a distance band: ``w_ij = unit_m / d_ij``.
 
     ArcGIS's inverse distance conceptualisation with a distance band (threshold): cells
@@ -96,8 +96,8 @@ def inverse_distance_weights(cx, cy, band_m: float, include_self: bool = True,
         Distance band in metres.
     include_self : bool, default True
         Set ``w_ii = 1`` (the Gi* convention).
-    unit_m : float, default 1.0
-        Metres per unit of distance.
+    unit_m : float
+        Metres per unit of distance (keyword only, no default: it is a choice).
 
     Returns
     -------

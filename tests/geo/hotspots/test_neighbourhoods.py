@@ -116,7 +116,7 @@ def test_gi_star_with_inverse_distance_equals_the_formula(hex_lattice):
                                rtol=1e-12, atol=1e-12)
     # without self the unit cancels out; with self it sets the own value's weight
     without_self = [gi_star(counts, inverse_distance_weights(cx, cy, 3 * spacing, False,
-                                                             unit))
+                                                             unit_m=unit))
                     for unit in (1.0, spacing)]
     np.testing.assert_allclose(without_self[0], without_self[1], rtol=1e-12)
     assert not np.allclose(ours, gi_star(counts, inverse_distance_weights(
@@ -128,8 +128,8 @@ def test_bad_arguments_are_refused(hex_lattice):
     with pytest.raises(ValueError, match="k must be between 1 and n - 1"):
         knn_weights(cx, cy, cx.size)
     with pytest.raises(ValueError, match="coincide"):
-        inverse_distance_weights(np.r_[cx, cx[0]], np.r_[cy, cy[0]], 500.0)
+        inverse_distance_weights(np.r_[cx, cx[0]], np.r_[cy, cy[0]], 500.0, unit_m=1.0)
     with pytest.raises(ValueError, match="unit_m"):
         inverse_distance_weights(cx, cy, 500.0, unit_m=0)
     with pytest.raises(ValueError, match="threshold_m"):
-        inverse_distance_weights(cx, cy, -1.0)
+        inverse_distance_weights(cx, cy, -1.0, unit_m=1.0)
