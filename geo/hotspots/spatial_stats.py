@@ -217,8 +217,8 @@ def gi_star(values, w) -> np.ndarray:
     values : array_like
         One value per cell, e.g. incident counts.
     w : scipy.sparse matrix
-        Binary weights including self (``w_ii = 1``), e.g. from
-        :func:`distance_band_weights`.
+        Weights including self (``w_ii > 0``), binary from :func:`distance_band_weights`
+        or any other (``geo.hotspots.neighbourhoods``); row i is cell i's neighbourhood.
 
     Returns
     -------
