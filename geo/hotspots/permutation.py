@@ -157,7 +157,7 @@ def draw_other_cells(rng: np.random.Generator, cells, n: int, permutations: int,
     numpy.ndarray of int
         Shape ``(len(cells), permutations, k)``, cell indices, never ``i`` itself.
     """
-    cells = np.asarray(cells, dtype=np.int64)
+    cells = np.asarray(cells, dtype=np.int32)
     shape = (cells.size, permutations, k)
     # Draw from 0..n-2 and skip i: index r stands for cell r + (r >= i).
     if k * (k - 1) > 1.4 * (n - 1):
@@ -168,11 +168,12 @@ def draw_other_cells(rng: np.random.Generator, cells, n: int, permutations: int,
     else:
         # Draw with replacement and draw again the rows with a repeat (fewer than half
         # of them by the test above): the accepted rows are uniform ordered k-tuples.
-        drawn = rng.integers(0, n - 1, size=shape)
+        # int32 (cells are far fewer than 2**31) halves the memory traffic of the draws.
+        drawn = rng.integers(0, n - 1, size=shape, dtype=np.int32)
         rows = drawn.reshape(-1, k)
         redraw = np.flatnonzero(_has_repeat(rows))
         while redraw.size:
-            rows[redraw] = rng.integers(0, n - 1, size=(redraw.size, k))
+            rows[redraw] = rng.integers(0, n - 1, size=(redraw.size, k), dtype=np.int32)
             redraw = redraw[_has_repeat(rows[redraw])]
     return drawn + (drawn >= cells[:, None, None])
 
