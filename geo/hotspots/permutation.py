@@ -49,7 +49,8 @@ DEFAULT_SEED = 0
 #: Relative tolerance within which a simulated I ties with the observed one.
 TIE_TOLERANCE = 1e-9
 
-#: Upper bound on the number of drawn indices held in memory at once (32 MB as int64).
+#: Upper bound on the number of draws held in memory at once (16 MB of int32 indices,
+#: 32 MB of the values they draw).
 CHUNK_ELEMENTS = 2**22
 
 
@@ -112,7 +113,8 @@ def permutation_local_morans_i(values, w, permutations: int = 999,
     variance = np.full(n, np.nan)
     for k in np.unique(cardinality[cardinality > 0]):
         cells = np.flatnonzero(cardinality == k)
-        step = max(1, CHUNK_ELEMENTS // (permutations * int(k)))
+        width = n - 1 if _orders_all_cells(n, int(k)) else int(k)
+        step = max(1, CHUNK_ELEMENTS // (permutations * width))
         for start in range(0, cells.size, step):
             chunk = cells[start:start + step]
             weights = others.data[others.indptr[chunk][:, None] + np.arange(k)]
@@ -160,14 +162,12 @@ def draw_other_cells(rng: np.random.Generator, cells, n: int, permutations: int,
     cells = np.asarray(cells, dtype=np.int32)
     shape = (cells.size, permutations, k)
     # Draw from 0..n-2 and skip i: index r stands for cell r + (r >= i).
-    if k * (k - 1) > 1.4 * (n - 1):
-        # Few cells for this many neighbours: a duplicate-free draw would be rare, so
-        # take the first k of a random ordering of all n - 1 (cheap because n is small).
+    if _orders_all_cells(n, k):
         keys = rng.random((*shape[:2], n - 1))
         drawn = np.argsort(keys, axis=2)[..., :k]
     else:
-        # Draw with replacement and draw again the rows with a repeat (fewer than half
-        # of them by the test above): the accepted rows are uniform ordered k-tuples.
+        # Draw with replacement and draw again the rows with a repeat (fewer than half,
+        # see _orders_all_cells): the accepted rows are uniform ordered k-tuples.
         # int32 (cells are far fewer than 2**31) halves the memory traffic of the draws.
         drawn = rng.integers(0, n - 1, size=shape, dtype=np.int32)
         rows = drawn.reshape(-1, k)
@@ -176,6 +176,15 @@ def draw_other_cells(rng: np.random.Generator, cells, n: int, permutations: int,
             rows[redraw] = rng.integers(0, n - 1, size=(redraw.size, k), dtype=np.int32)
             redraw = redraw[_has_repeat(rows[redraw])]
     return drawn + (drawn >= cells[:, None, None])
+
+
+def _orders_all_cells(n: int, k: int) -> bool:
+    """Whether :func:`draw_other_cells` orders all ``n - 1`` other cells at random and
+    takes the first ``k`` (``n - 1`` numbers per draw) rather than drawing ``k`` with
+    replacement: when there are few cells for this many neighbours a draw without a
+    repeat would be rare (the chance is about ``exp(-k (k - 1) / (2 (n - 1)))``, below
+    one half here), and ordering all is cheap because n is small."""
+    return k * (k - 1) > 1.4 * (n - 1)
 
 
 def _has_repeat(drawn: np.ndarray) -> np.ndarray:
