@@ -211,8 +211,8 @@ def gi_star(values, w) -> np.ndarray:
     values : array_like
         One value per cell, e.g. incident counts.
     w : scipy.sparse matrix
-        Binary weights including self (``w_ii = 1``), e.g. from
-        :func:`distance_band_weights`.
+        Weights including self (``w_ii > 0``), binary from :func:`distance_band_weights`
+        or any other (``geo.hotspots.neighbourhoods``); row i is cell i's neighbourhood.
 
     Returns
     -------
@@ -432,14 +432,8 @@ def local_morans_i(values, w, alpha: float = 0.05, fdr: bool = True) -> LocalMor
         Apply Benjamini-Hochberg.
     """
     w = sparse.csr_matrix(w, dtype=float)
-    x = _values(values, w.shape[0])
-    n = x.size
-    sd = x.std()
-    if not sd > 0:
-        raise ValueError("Local Moran's I needs values that vary: every cell has the same value")
-    z = (x - x.mean()) / sd
-    lag = w @ z
-    i = (n - 1) * z * lag / (z * z).sum()
+    z, lag, i = local_morans_statistic(values, w)
+    n = z.size
 
     m2 = (z * z).sum() / n
     b2 = ((z**4).sum() / n) / m2**2
@@ -453,10 +447,39 @@ def local_morans_i(values, w, alpha: float = 0.05, fdr: bool = True) -> LocalMor
         z_score = (i - expected) / np.sqrt(variance)
     p = p_values(z_score)
     is_significant = significant(p, alpha, fdr)
+    quadrant = lisa_quadrants(z, lag)
+    return LocalMoransI(i, expected, variance, z_score, p, quadrant, is_significant,
+                        lisa_labels(quadrant, is_significant))
 
-    high, high_lag = z > 0, lag > 0
-    quadrant = np.select(
+
+def local_morans_statistic(values, w) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The standardised values ``z``, their spatial lag ``W z`` and Local Moran's ``I_i``.
+
+    ``z = (x - xbar) / sd(x)`` (population sd) and ``I_i = (n - 1) z_i (W z)_i / sum z^2``,
+    as :func:`local_morans_i` defines them, for every form of inference on I.
+    """
+    w = sparse.csr_matrix(w, dtype=float)
+    x = _values(values, w.shape[0])
+    sd = x.std()
+    if not sd > 0:
+        raise ValueError("Local Moran's I needs values that vary: every cell has the same value")
+    z = (x - x.mean()) / sd
+    lag = w @ z
+    return z, lag, (x.size - 1) * z * lag / (z * z).sum()
+
+
+def lisa_quadrants(z, lag) -> np.ndarray:
+    """Moran scatterplot quadrant per cell: 1 HH, 2 LH, 3 LL, 4 HL (esda's ``q``).
+
+    High means ``> 0`` for the standardised value and for its lag; a zero counts as low.
+    """
+    high, high_lag = np.asarray(z) > 0, np.asarray(lag) > 0
+    return np.select(
         [high & high_lag, ~high & high_lag, ~high & ~high_lag], [1, 2, 3], default=4
     ).astype(np.int8)
-    label = np.where(is_significant, _QUADRANT_LABELS[quadrant], "not significant")
-    return LocalMoransI(i, expected, variance, z_score, p, quadrant, is_significant, label)
+
+
+def lisa_labels(quadrant, is_significant) -> np.ndarray:
+    """LISA label per cell: the quadrant's "HH", "LH", "LL" or "HL" where significant,
+    else "not significant"."""
+    return np.where(is_significant, _QUADRANT_LABELS[quadrant], "not significant")
