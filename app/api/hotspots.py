@@ -102,7 +102,13 @@ def hotspot_map():
     hotspot_request = pipeline.HotspotRequest(
         area=_area(args), selection=_selection(args), method=args.get("method", "gistar"),
         distance_band_m=parse_float("distance_band", args.get("distance_band"), 1, 1e7),
-        fdr=parse_bool("fdr", args.get("fdr", "true")), **_common(args),
+        fdr=parse_bool("fdr", args.get("fdr", "true")),
+        neighbourhood=args.get("neighbourhood", "band"),
+        k=parse_int("k", args.get("k"), 8, 1, 100),
+        inference=args.get("inference", "analytic"),
+        permutations=parse_int("permutations", args.get("permutations"), 999, 99, 9999),
+        seed=parse_int("seed", args.get("seed"), 0, 0, 2**31 - 1),
+        rate=args.get("rate") or None, **_common(args),
     )
     return _answer("hotspots", hotspot_request, pipeline.hotspot_cells)
 

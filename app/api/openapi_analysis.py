@@ -8,6 +8,7 @@ here) and returns the operation without the authentication responses, which
 from __future__ import annotations
 
 from app.api import audit, hotspots, reports, risk
+from geo.hotspots.cell_statistics import INFERENCES, NEIGHBOURHOODS
 from geo.hotspots.emerging import GLOBAL_WINDOWS
 from geo.layers import INCIDENTS
 
@@ -125,6 +126,23 @@ def hotspot_map_operation(_layer) -> dict:
         _query("distance_band", {"type": "number", "minimum": 1, "maximum": 1e7},
                "Distance band (metres) for Gi*/LISA, bandwidth for KDE; chosen when absent."),
         _query("fdr", {"type": "boolean", "default": True}, "Benjamini-Hochberg on the bins."),
+        _query("neighbourhood", {"type": "string", "enum": list(NEIGHBOURHOODS),
+                                 "default": "band"},
+               "Gi*/LISA neighbours: the cells within the distance band (binary), the k "
+               "nearest cells, or the cells within the band weighted by inverse distance."),
+        _query("k", {"type": "integer", "minimum": 1, "maximum": 100, "default": 8},
+               "Neighbours of neighbourhood=knn."),
+        _query("inference", {"type": "string", "enum": list(INFERENCES),
+                             "default": "analytic"},
+               "LISA significance: analytic (total randomisation) or conditional "
+               "permutation (seeded, reproducible)."),
+        _query("permutations", {"type": "integer", "minimum": 99, "maximum": 9999,
+                                "default": 999}, "Permutations of inference=permutation."),
+        _query("seed", {"type": "integer", "minimum": 0, "maximum": 2**31 - 1, "default": 0},
+               "Random seed of inference=permutation: the same seed, the same p values."),
+        _query("rate", {"type": "string", "enum": ["border_km"]},
+               "Gi* of incidents per km of border section in each cell, among the cells "
+               "a section crosses (others get no statistic)."),
     ])
 
 

@@ -37,7 +37,15 @@ import shapely
 from geo import queries
 from geo.crs import STORAGE_SRID, reproject
 from geo.errors import ParameterError
-from geo.hotspots import density, emerging, evaluation, hexgrid, spatial_stats, timesteps
+from geo.hotspots import (
+    cell_statistics,
+    density,
+    emerging,
+    evaluation,
+    hexgrid,
+    spatial_stats,
+    timesteps,
+)
 from geo.hotspots.cache import cached
 from geo.hotspots.inputs import (
     GRIDS,
@@ -54,7 +62,6 @@ from geo.hotspots.output import cells_geojson, write_cells_geojson
 
 # ArcGIS Optimized Hot Spot Analysis needs at least 30 cells holding incidents.
 MIN_CELLS_WITH_DATA = 30
-GI_ALPHAS = (0.01, 0.05, 0.10)
 
 
 
@@ -72,6 +79,12 @@ class HotspotRequest:
     distance_band_m: float | None = None
     fdr: bool = True
     max_cells: int = 200_000
+    neighbourhood: str = "band"  # see geo.hotspots.cell_statistics.NEIGHBOURHOODS
+    k: int = 8  # neighbours of neighbourhood="knn"
+    inference: str = "analytic"  # LISA: analytic | permutation
+    permutations: int = 999
+    seed: int = 0
+    rate: str | None = None  # "border_km": Gi* of incidents per km of border
 
 
 # The default hot-spot map, the one every service shows without being asked for a method
@@ -276,6 +289,7 @@ def hotspot_cells(session, request: HotspotRequest, srid: int) -> CellMap:
     if request.method not in ("gistar", "lisa", "kde"):
         raise ParameterError("method", f"unknown method {request.method!r}; methods: "
                             "gistar, lisa, kde")
+    _check_options(request)
     versions = queries.data_versions(session)
     prepared = _prepare(session, request.area, request.selection, request.cell_size_m, srid,
                         request.max_cells)
@@ -296,25 +310,83 @@ def hotspot_cells(session, request: HotspotRequest, srid: int) -> CellMap:
                          "density_unit": "incidents per km²"})
     else:
         _require_cells_with_data(counts, "Gi*" if request.method == "gistar" else "LISA")
-        band, band_metadata = _distance_band(prepared, request.distance_band_m)
-        metadata.update({"weights": "fixed distance band, binary", **band_metadata,
-                         "fdr": request.fdr})
-        if request.method == "gistar":
-            z = grid.neighbourhood.gi_star(counts, band)
-            p = spatial_stats.p_values(z)
-            properties.update({"z": z, "p": p, "bin": spatial_stats.gi_bins(z, p, fdr=request.fdr)})
-            metadata.update({"self_included": True, "alpha": list(GI_ALPHAS),
-                             "bins": "-3..3: 99/95/90 % cold/hot, 0 not significant"})
-        else:
-            # the neighbours of Gi*'s band, without self
-            w = spatial_stats.row_standardise(grid.neighbourhood.neighbour_matrix(band))
-            lisa = spatial_stats.local_morans_i(counts, w, alpha=0.05, fdr=request.fdr)
-            properties.update({"local_i": lisa.i, "z": lisa.z, "p": lisa.p,
-                               "cluster": lisa.label})
-            metadata.update({"self_included": False, "row_standardised": True, "alpha": 0.05,
-                             "significance": "analytic (total randomisation)"})
+        values, method_metadata = _local_statistic(session, request, prepared, srid)
+        properties.update(values)
+        metadata.update({**method_metadata, "fdr": request.fdr})
     metadata["computed_at"] = datetime.now(UTC).isoformat()
     return CellMap(grid, properties, metadata)
+
+
+def _check_options(request: HotspotRequest) -> None:
+    """422 naming the field for an option the request's method does not take."""
+    if request.neighbourhood not in cell_statistics.NEIGHBOURHOODS:
+        raise ParameterError("neighbourhood", f"unknown neighbourhood "
+                            f"{request.neighbourhood!r}; allowed: "
+                            f"{', '.join(cell_statistics.NEIGHBOURHOODS)}")
+    if request.inference not in cell_statistics.INFERENCES:
+        raise ParameterError("inference", f"unknown inference {request.inference!r}; "
+                            f"allowed: {', '.join(cell_statistics.INFERENCES)}")
+    if request.inference == "permutation" and request.method != "lisa":
+        raise ParameterError("inference", "permutation inference is for method=lisa; Gi* "
+                            "is tested analytically (its z is asymptotically normal)")
+    if request.rate not in (None, "border_km"):
+        raise ParameterError("rate", f"unknown rate {request.rate!r}; allowed: border_km")
+    if request.rate and (request.method != "gistar" or request.neighbourhood != "band"):
+        raise ParameterError("rate", "rate=border_km is Gi* (method=gistar) with the "
+                            "distance band neighbourhood")
+
+
+def _local_statistic(session, request: HotspotRequest, prepared: Prepared,
+                     srid: int) -> tuple[dict, dict]:
+    """Gi*, LISA or Gi* of rates on the prepared cells, with the request's neighbourhood
+    and inference: per-cell values and the metadata saying how."""
+    grid, counts = prepared.grid, prepared.counts
+    if request.rate == "border_km":
+        lines = queries.border_lines_wkb(session, grid.lonlat_bounds(), srid,
+                                         request.area.region_ids)
+        band, band_metadata = _rate_band(prepared, lines, request.distance_band_m)
+        values, metadata = cell_statistics.border_rate_cells(grid, counts, lines, band,
+                                                             request.fdr)
+        return values, {**band_metadata, **metadata,
+                        "weights": "fixed distance band, binary, among the rated cells"}
+    if request.neighbourhood == "knn":
+        neighbourhood = cell_statistics.Neighbourhood("knn", k=request.k)
+        band_metadata = {}
+    else:
+        band, band_metadata = _distance_band(prepared, request.distance_band_m)
+        neighbourhood = cell_statistics.Neighbourhood(request.neighbourhood, band_m=band)
+    if request.method == "gistar":
+        values, metadata = cell_statistics.gi_star_cells(grid, counts, neighbourhood,
+                                                         request.fdr)
+    else:
+        values, metadata = cell_statistics.lisa_cells(
+            grid, counts, neighbourhood, request.fdr, request.inference,
+            request.permutations, request.seed)
+    return values, {**neighbourhood.describe(), **band_metadata, **metadata}
+
+
+def _rate_band(prepared: Prepared, lines: list[bytes], given: float | None
+               ) -> tuple[float, dict]:
+    """The band of a rate map (metres): given, or the distance giving the median cell
+    crossed by a border section 8 such neighbours and each at least one."""
+    neighbourhood = prepared.grid.neighbourhood
+    if given is not None:
+        band = neighbourhood.reported_band(given)
+        return band, {"distance_band_m": band, "distance_band_source": "given",
+                      "distance_band_requested_m": float(given)}
+    grid = prepared.grid
+    crossed = np.zeros(len(grid), dtype=bool)
+    if lines:
+        tree = shapely.STRtree(hexgrid.hex_polygons(grid.i, grid.j, grid.size))
+        crossed[np.unique(tree.query(shapely.from_wkb(lines), predicate="intersects")[1])] = True
+    if crossed.sum() < 3:
+        raise ParameterError("rate", f"only {int(crossed.sum())} cells hold border sections: "
+                            "a rate map needs at least 3; use a larger area or smaller cells")
+    band = neighbourhood.reported_band(spatial_stats.min_neighbours_band(grid.cx[crossed],
+                                                                         grid.cy[crossed]))
+    return band, {"distance_band_m": band, "distance_band_source":
+                  "the distance giving the median border cell 8 border cells as "
+                  "neighbours and every border cell at least one"}
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,25 @@ def study_area_regions(session, codes: tuple[str, ...] = (),
     return [(code, bytes(wkb)) for code, wkb in rows]
 
 
+_BORDER_LINES = text(
+    "SELECT ST_AsBinary(ST_Transform(geom, CAST(:srid AS integer))) FROM border_segments "
+    "WHERE geom && ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326) "
+    "AND (CAST(:ids AS integer[]) IS NULL OR region_id = ANY(CAST(:ids AS integer[]))) "
+    "ORDER BY id")
+
+
+def border_lines_wkb(session, lonlat_bounds, srid: int,
+                     region_ids: tuple[int, ...] | None = None) -> list[bytes]:
+    """The border sections whose bounding box meets ``lonlat_bounds`` (min lon, min lat,
+    max lon, max lat; EPSG:4326), as WKB in metres of ``srid``; only those of
+    ``region_ids`` when given."""
+    minx, miny, maxx, maxy = (float(v) for v in lonlat_bounds)
+    rows = session.execute(_BORDER_LINES, {
+        "srid": int(srid), "minx": minx, "miny": miny, "maxx": maxx, "maxy": maxy,
+        "ids": None if region_ids is None else [int(i) for i in region_ids]}).scalars()
+    return [bytes(wkb) for wkb in rows]
+
+
 def regions_extent(session, code: str | None = None, scope: tuple[int, ...] | None = None
                    ) -> tuple[float, float, float, float] | None:
     """(min lon, min lat, max lon, max lat) of the region ``code``, else of the regions

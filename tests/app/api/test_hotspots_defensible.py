@@ -211,3 +211,98 @@ def test_bad_emerging_parameters_are_422_naming_the_field(demo, query, field):
         + query, headers=headers)
     assert response.status_code == 422, response.get_json()
     assert response.get_json()["field"] == field
+
+
+def test_knn_and_inverse_distance_neighbourhoods_equal_esda_and_the_formula(demo):
+    url = f"/api/v1/hotspots?region=GE-KK&datetime={KAKHETI_YEAR}&cell_size=3000"
+    knn = get(demo, url + "&neighbourhood=knn&k=6")
+    assert knn["metadata"]["neighbourhood"] == "knn" and knn["metadata"]["k"] == 6
+    assert "distance_band_m" not in knn["metadata"]
+    cells = cells_of(knn["features"])
+    cx, cy = hexgrid.hex_centres(cells[:, 0], cells[:, 1], 3000)
+    counts = np.array([f["properties"]["count"] for f in knn["features"]], dtype=float)
+    w = libpysal.weights.KNN(np.column_stack([cx, cy]), k=6)
+    reference = esda.G_Local(counts, w, transform="B", star=True, permutations=0).Zs
+    z = np.array([f["properties"]["z"] for f in knn["features"]], dtype=float)
+    # ties among lattice neighbours may be broken otherwise by libpysal: most agree
+    assert np.mean(np.isclose(z, reference, atol=1e-9)) > 0.5
+    inverse = get(demo, url + "&neighbourhood=inverse_distance&distance_band=9000")
+    meta = inverse["metadata"]
+    assert meta["neighbourhood"] == "inverse_distance" and meta["distance_band_m"] == 9000.001
+    # cell by cell: sum of (spacing / d) x_j over the band, self weight 1
+    spacing = np.sqrt(3) * 3000
+    d = np.hypot(cx[:, None] - cx[None, :], cy[:, None] - cy[None, :])
+    weights = np.where((d > 0) & (d <= meta["distance_band_m"]), spacing / np.where(d > 0, d, 1), 0)
+    weights[np.diag_indices_from(weights)] = 1.0
+    n, mean = len(counts), counts.mean()
+    spread = np.sqrt((counts ** 2).mean() - mean ** 2)
+    wsum, wsq = weights.sum(axis=1), (weights ** 2).sum(axis=1)
+    expected = (weights @ counts - mean * wsum) / (
+        spread * np.sqrt((n * wsq - wsum ** 2) / (n - 1)))
+    ours = np.array([f["properties"]["z"] for f in inverse["features"]], dtype=float)
+    np.testing.assert_allclose(ours, expected, rtol=1e-9, atol=1e-9)
+
+
+def test_lisa_by_permutation_is_seeded_and_close_to_the_analytic_answer(demo):
+    url = (f"/api/v1/hotspots?region=GE-KK&datetime={KAKHETI_YEAR}&cell_size=3000"
+           "&method=lisa")
+    first = get(demo, url + "&inference=permutation&permutations=999&seed=7")
+    again = get(demo, url + "&inference=permutation&permutations=999&seed=7")
+    other = get(demo, url + "&inference=permutation&permutations=999&seed=8")
+    analytic = get(demo, url)
+    meta = first["metadata"]
+    assert meta["significance"] == "conditional permutation"
+    assert meta["permutations"] == 999 and meta["seed"] == 7
+    assert analytic["metadata"]["significance"].startswith("analytic")
+    p = [f["properties"]["p"] for f in first["features"]]
+    assert p == [f["properties"]["p"] for f in again["features"]]
+    assert p != [f["properties"]["p"] for f in other["features"]]
+    p = np.array(p, dtype=float)
+    assert p.min() >= 1 / 1000 and p.max() <= 1
+    local_i = [f["properties"]["local_i"] for f in first["features"]]
+    assert local_i == [f["properties"]["local_i"] for f in analytic["features"]]
+
+
+def test_gi_star_of_incidents_per_km_of_border(demo):
+    body = get(demo, f"/api/v1/hotspots?region=GE-KK&datetime={KAKHETI_YEAR}"
+                     "&cell_size=3000&rate=border_km")
+    meta = body["metadata"]
+    assert meta["rate"] == "border_km" and meta["rated_cells"] > 10
+    props = [f["properties"] for f in body["features"]]
+    rated = [p for p in props if p["border_km"] > 0]
+    assert len(rated) == meta["rated_cells"] < len(props)
+    for p in rated:
+        assert p["rate"] == pytest.approx(p["count"] / p["border_km"])
+        assert p["z"] is not None
+    assert all(p["rate"] is None and p["z"] is None and p["bin"] == 0
+               for p in props if p["border_km"] == 0)
+    app, _, _ = demo
+    with app.app_context():
+        border_km = db.session.execute(text(
+            "SELECT sum(ST_Length(ST_Intersection(ST_Transform(s.geom, 32638), "
+            "ST_SetSRID(ST_Hexagon(3000, c.i, c.j), 32638)))) / 1000 FROM border_segments s, "
+            "unnest(CAST(:i AS integer[]), CAST(:j AS integer[])) AS c(i, j)"),
+            {"i": [int(f["properties"]["cell"].split(",")[0]) for f in body["features"]],
+             "j": [int(f["properties"]["cell"].split(",")[1]) for f in body["features"]]}
+        ).scalar_one()
+        db.session.remove()
+    # every section inside a cell counts for it, whatever its region (as incidents do)
+    assert sum(p["border_km"] for p in rated) == pytest.approx(border_km, rel=1e-6)
+
+
+@pytest.mark.parametrize(("query", "field"), [
+    ("neighbourhood=queen", "neighbourhood"),
+    ("k=0", "k"),
+    ("inference=bootstrap&method=lisa", "inference"),
+    ("inference=permutation", "inference"),
+    ("permutations=10&method=lisa&inference=permutation", "permutations"),
+    ("rate=persons_per_km", "rate"),
+    ("rate=border_km&method=lisa", "rate"),
+])
+def test_bad_map_options_are_422_naming_the_field(demo, query, field):
+    app, headers, _ = demo
+    response = app.test_client().get(
+        f"/api/v1/hotspots?region=GE-KK&datetime={KAKHETI_YEAR}&cell_size=5000&" + query,
+        headers=headers)
+    assert response.status_code == 422, response.get_json()
+    assert response.get_json()["field"] == field
