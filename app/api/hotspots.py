@@ -1,7 +1,10 @@
 """The planner API: hot-spot maps, emerging hot-spots and their predictive evaluation.
 
 Read-only, authenticated. Each route parses its parameters, runs one analysis of
-``geo.hotspots.pipeline`` through its result cache, and answers GeoJSON.
+``geo.hotspots.pipeline`` through its result cache, and answers GeoJSON. Emerging
+hot-spots come by grid cell (``unit=cell``, the default) or by border section
+(``unit=section``, ``geo.hotspots.sections``: the CIRAM locations, incidents counted for
+their nearest section within the risk model's corridor).
 
 The study area is one or several regions, a country (``region=GE``) or, without
 ``region``, every region, clipped to a ``bbox`` when given (``geo.hotspots.inputs.StudyArea``).
@@ -31,14 +34,16 @@ from app.api.params import (
     parse_int,
     parse_list,
 )
+from app.api.scoping import scoped_region_code
 from app.auth.scope import region_codes_in_scope, region_scope, viewer_agency
 from app.extensions import db
 from geo.errors import OutOfScopeError
-from geo.hotspots import cache, inputs, pipeline
+from geo.hotspots import cache, inputs, pipeline, sections
 from geo.layers import INCIDENTS
 from geo.scope import check_region
 
 GEOJSON_MIME = "application/geo+json"
+EMERGING_UNITS = ("cell", "section")
 
 
 def _area(args) -> inputs.StudyArea:
@@ -113,9 +118,29 @@ def hotspot_map():
     return _answer("hotspots", hotspot_request, pipeline.hotspot_cells)
 
 
+def _section_request(args) -> sections.SectionRequest:
+    """``unit=section``: the border sections of ``region`` (the caller's, as for every
+    analysis; every region's when an unrestricted caller gives none), incidents counted
+    within the risk model's corridor (``RISK_MODEL.corridor_m``)."""
+    for field in ("bbox", "cell_size"):
+        if args.get(field):
+            raise ParameterError(field, "unit=section analyses the border sections of a "
+                                        "region: give region, not bbox or cell_size")
+    return sections.SectionRequest(
+        region_code=scoped_region_code(args.get("region"), default=True),
+        selection=_selection(args), corridor_m=current_app.config["RISK_MODEL"].corridor_m,
+        step=args.get("step", "month"),
+        distance_band_m=parse_float("distance_band", args.get("distance_band"), 1, 1e7))
+
+
 @bp.get("/hotspots/emerging")
 def emerging_hotspots():
     args = request.args
+    unit = args.get("unit", "cell")
+    if unit not in EMERGING_UNITS:
+        raise ParameterError("unit", f"unknown unit {unit!r}; units: {', '.join(EMERGING_UNITS)}")
+    if unit == "section":
+        return _answer("emerging-sections", _section_request(args), sections.emerging_sections)
     reference = parse_instant("reference", args["reference"]) if args.get("reference") \
         else None
     emerging_request = pipeline.EmergingRequest(
