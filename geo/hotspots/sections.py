@@ -140,7 +140,7 @@ def section_cube(session, request: SectionRequest, srid: int) -> SectionCube:
     Raises
     ------
     ParameterError
-        Unknown region or step, an open window, no section, fewer than 3 whole steps.
+        Unknown region or step, an open window, fewer than 3 whole steps.
     """
     selection = request.selection
     if selection.start is None or selection.end is None:
@@ -151,16 +151,16 @@ def section_cube(session, request: SectionRequest, srid: int) -> SectionCube:
                             f"{request.step}s; emerging hot-spots need at least 3")
     rows = sections_sql.region_sections(session, _region_id(session, request.region_code),
                                         selection.region_ids)
-    if not rows:
-        raise ParameterError("region", "the region has no border sections")
     lonlat = shapely.from_wkb([bytes(row.geom) for row in rows])
     geoms = reproject(lonlat, STORAGE_SRID, srid)
     ids = np.array([row.id for row in rows], dtype=np.int64)
-    where, params = _incident_filter(selection, _corridor_envelope(geoms, request.corridor_m,
-                                                                   srid))
-    flag = None if selection.viewer_agency is None else visibility_condition()
-    incidents = sections_sql.section_incidents(session, where, params, ids, request.corridor_m,
-                                               flag)
+    incidents = []
+    if rows:  # a region without sections has an empty cube
+        where, params = _incident_filter(selection, _corridor_envelope(
+            geoms, request.corridor_m, srid))
+        flag = None if selection.viewer_agency is None else visibility_condition()
+        incidents = sections_sql.section_incidents(session, where, params, ids,
+                                                   request.corridor_m, flag)
     section = np.searchsorted(ids, np.array([r.section_id for r in incidents], dtype=np.int64))
     times = np.array([r.time_us for r in incidents], dtype=np.int64).astype("datetime64[us]")
     step = steps.index(times)
@@ -188,15 +188,20 @@ def emerging_sections(session, request: SectionRequest, srid: int) -> dict:
     """
     versions = queries.data_versions(session)
     cube = section_cube(session, request, srid)
-    if not cube.counts.any():
-        raise ParameterError("datetime", "no incident counts for any of the sections in the "
-                            "window: widen the window, the categories or the region")
     if request.distance_band_m is None:
         band, band_source = float(request.corridor_m), "corridor width (corridor_m)"
     else:
         band, band_source = float(request.distance_band_m), "given"
     neighbours = section_neighbours(cube.geoms, band)
-    result = emerging.emerging_hot_spots(cube.counts, neighbours, time_window=request.time_window)
+    if cube.counts.size and np.ptp(cube.counts) > 0:
+        result = emerging.emerging_hot_spots(cube.counts, neighbours,
+                                             time_window=request.time_window)
+    else:  # Gi* is undefined where nothing varies (no incident at all): no pattern
+        undefined = np.full(cube.counts.shape, np.nan)
+        result = emerging.EmergingHotSpots(
+            undefined, undefined, np.zeros(cube.counts.shape, dtype=np.int8),
+            emerging.mann_kendall(undefined), np.full(len(cube.ids), emerging.NO_PATTERN),
+            cube.counts.astype(float))
     count_trend = result.count_trend
     columns = {
         "section_id": cube.ids.tolist(), "code": cube.codes, "name": cube.names,

@@ -7,6 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import shapely
+from sqlalchemy import text
 
 from geo.errors import ParameterError
 from geo.hotspots import emerging
@@ -132,3 +133,19 @@ def test_bad_requests_name_their_field(db_session, case, analysis_srid, changes,
     with pytest.raises(ParameterError) as raised:
         emerging_sections(db_session, request(**changes), analysis_srid)
     assert raised.value.field == field
+
+
+def test_sections_without_incidents_have_no_pattern(db_session, case, analysis_srid):
+    quiet = request(selection=Selection(*WINDOW, categories=("stolen_vehicle",)))
+    body = emerging_sections(db_session, quiet, analysis_srid)
+    properties = [f["properties"] for f in body["features"]]
+    assert [p["category"] for p in properties] == ["no pattern"] * 3
+    assert [p["counts"] for p in properties] == [[0, 0, 0, 0]] * 3
+    assert properties[0]["trend_z"] is None or np.isnan(properties[0]["trend_z"])
+    assert properties[0]["count_trend_p"] == 1.0  # a constant series has no trend
+
+
+def test_a_region_without_sections_has_none(db_session, case, analysis_srid):
+    db_session.execute(text("UPDATE border_segments SET region_id = NULL"))
+    body = emerging_sections(db_session, request(region_code="T-SA"), analysis_srid)
+    assert body["features"] == [] and body["metadata"]["sections"] == 0
