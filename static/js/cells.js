@@ -30,11 +30,17 @@ function cellsURL(kind) {
   if (kind === "density") {
     return `${config.api}/hotspots?${query(analysisParams({ method: "kde" }))}`;
   }
+  return `${config.api}/hotspots/emerging?${query(analysisParams({
+    step: "month", datetime: emergingWindow() }))}`;
+}
+
+/** The window of the emerging hot-spot analyses: the EMERGING_MONTHS months to the
+ *  period's end (the API's datetime interval). */
+export function emergingWindow() {
   const end = new Date(`${app.state.to}T00:00:00Z`);
   const start = new Date(Date.UTC(end.getUTCFullYear(), end.getUTCMonth() -
                                   (EMERGING_MONTHS - 1), 1));
-  return `${config.api}/hotspots/emerging?${query(analysisParams({
-    step: "month", datetime: datetimeInterval({ from: isoDate(start), to: app.state.to }) }))}`;
+  return datetimeInterval({ from: isoDate(start), to: app.state.to });
 }
 
 /** Density cells in quantile classes, one per colour of the ramp (`_colour`). */
