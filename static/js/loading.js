@@ -10,8 +10,8 @@ import { writeURL } from "./links.js";
 import { markEmerging, renderAlerts, renderRanking, renderSummary } from "./panel.js";
 import { selectionParams, wmsFilterParams } from "./params.js";
 import { drawAlerts, segmentStyle, selectSection } from "./sections.js";
-import { loadSectionTrends } from "./trends.js";
 import { datetimeInterval } from "./state.js";
+import { loadSectionTrends } from "./trends.js";
 import { wmsDrawsIncidents } from "./wms.js";
 import { app, config, root, setStatus } from "./workspace.js";
 
