@@ -34,7 +34,6 @@ from app.api.params import (
     parse_int,
     parse_list,
 )
-from app.api.scoping import scoped_region_code
 from app.auth.scope import region_codes_in_scope, region_scope, viewer_agency
 from app.extensions import db
 from geo.errors import OutOfScopeError
@@ -118,19 +117,28 @@ def hotspot_map():
     return _answer("hotspots", hotspot_request, pipeline.hotspot_cells)
 
 
+def _emerging_options(args) -> dict:
+    """The time options of an emerging analysis, by cell or by section."""
+    reference = parse_instant("reference", args["reference"]) if args.get("reference") \
+        else None
+    return {"step": args.get("step", "month"),
+            "time_window": parse_int("time_window", args.get("time_window"), 1, 0, 12),
+            "alignment": args.get("alignment", "end"), "reference": reference,
+            "global_window": args.get("global_window", "entire_cube")}
+
+
 def _section_request(args) -> sections.SectionRequest:
-    """``unit=section``: the border sections of ``region`` (the caller's, as for every
-    analysis; every region's when an unrestricted caller gives none), incidents counted
-    within the risk model's corridor (``RISK_MODEL.corridor_m``)."""
-    for field in ("bbox", "cell_size"):
-        if args.get(field):
-            raise ParameterError(field, "unit=section analyses the border sections of a "
-                                        "region: give region, not bbox or cell_size")
+    """``unit=section``: the border sections of the study area's regions (the caller's,
+    as for every analysis), incidents counted within the risk model's corridor
+    (``RISK_MODEL.corridor_m``); no cells, so no ``cell_size``."""
+    if args.get("cell_size"):
+        raise ParameterError("cell_size", "unit=section analyses border sections, not "
+                                          "cells: leave cell_size out")
     return sections.SectionRequest(
-        region_code=scoped_region_code(args.get("region"), default=True),
-        selection=_selection(args), corridor_m=current_app.config["RISK_MODEL"].corridor_m,
-        step=args.get("step", "month"),
-        distance_band_m=parse_float("distance_band", args.get("distance_band"), 1, 1e7))
+        area=_area(args), selection=_selection(args),
+        corridor_m=current_app.config["RISK_MODEL"].corridor_m,
+        distance_band_m=parse_float("distance_band", args.get("distance_band"), 1, 1e7),
+        **_emerging_options(args))
 
 
 @bp.get("/hotspots/emerging")
@@ -141,15 +149,10 @@ def emerging_hotspots():
         raise ParameterError("unit", f"unknown unit {unit!r}; units: {', '.join(EMERGING_UNITS)}")
     if unit == "section":
         return _answer("emerging-sections", _section_request(args), sections.emerging_sections)
-    reference = parse_instant("reference", args["reference"]) if args.get("reference") \
-        else None
     emerging_request = pipeline.EmergingRequest(
-        area=_area(args), selection=_selection(args), step=args.get("step", "month"),
+        area=_area(args), selection=_selection(args),
         distance_band_m=parse_float("distance_band", args.get("distance_band"), 1, 1e7),
-        time_window=parse_int("time_window", args.get("time_window"), 1, 0, 12),
-        alignment=args.get("alignment", "end"), reference=reference,
-        global_window=args.get("global_window", "entire_cube"),
-        **_common(args),
+        **_emerging_options(args), **_common(args),
     )
     return _answer("emerging", emerging_request, pipeline.emerging_cells)
 

@@ -116,8 +116,8 @@ SECTION_PROPERTIES = {
     "section_id": {"type": "integer"}, "code": {"type": "string"}, "name": {"type": "string"},
     "region_id": {"type": "integer", "nullable": True},
     "count": {"type": "integer", "description": "Incidents (or persons) over all steps."},
-    "counts": {"type": "array", "items": {"type": "integer"},
-               "description": "Incidents (or persons) per time step, oldest first."},
+    "count_series": {"type": "array", "items": {"type": "integer"},
+                     "description": "Incidents (or persons) per time step, oldest first."},
     "category": {"type": "string", "description": "Emerging hot-spot category."},
     "trend_z": {"type": "number", "nullable": True,
                 "description": "Mann-Kendall z of the section's Gi* z series."},
@@ -200,10 +200,10 @@ def emerging_operation(_layer) -> dict:
             _query("unit", {"type": "string", "enum": list(hotspots.EMERGING_UNITS),
                             "default": "cell"},
                    "The locations of the space-time cube: hexagon cells, or the border "
-                   "sections of the region (CIRAM), each incident counted for its nearest "
-                   "section when within the risk model's corridor_m of it (farther ones "
-                   "for none). With section, give region (all sections when an "
-                   "unrestricted caller gives none), not bbox or cell_size (422)."),
+                   "sections of the study area's regions (CIRAM), each incident counted "
+                   "for its nearest section when within the risk model's corridor_m of it "
+                   "(farther ones for none). With section, region names the regions (none: "
+                   "every region of the caller's); bbox and cell_size are refused (422)."),
             *_area_and_selection(),
             _query("step", {"type": "string", "enum": ["month", "week"], "default": "month"},
                    "Time step of the space-time cube."),
@@ -228,11 +228,11 @@ def emerging_operation(_layer) -> dict:
                    "What each bin is compared with: the whole cube, the bins of its "
                    "neighbourhood's steps, or its own step (ArcGIS Define Global Window)."),
         ], {"anyOf": [CELLS, SECTIONS]},
-        "unit=cell: every cell of the grid (category, trend_z, trend_p, z_series). "
-        "unit=section: every border section of the region, a LineString with its "
-        "category, the trend of its Gi* z series (trend_z, trend_p), the trend of its "
-        "counts (count_trend_z, count_trend_p, count_trend_tau) and its counts per step; "
-        "the step edges are metadata.time_steps.edges.")
+        "unit=cell: every cell of the grid; unit=section: every border section of the "
+        "regions, a LineString (id: the section's id) with its code and name. Both with "
+        "the category, the trend of the Gi* z series (trend_z, trend_p), the trend of "
+        "the counts (count_trend_z, count_trend_p, count_trend_tau), z_series and "
+        "count_series per step; the step edges are metadata.time_steps.edges.")
 
 
 def evaluate_operation(_layer) -> dict:

@@ -1,12 +1,14 @@
 """Emerging hot-spots by border section: the CIRAM way of looking at a space-time cube.
 
-The locations of the cube are a region's border sections (``border_segments``), not
-grid cells. Each incident the selection keeps counts for its nearest section when it
-lies within the corridor of that section (``corridor_m`` metres of the analysis CRS,
-``geo/risk/risk.yaml``; the rule of the risk model's counts, ``geo.queries.sections``),
-in the time step that holds it (``geo.hotspots.timesteps``: whole months or weeks
-aligned to the window's end). Incidents farther than the corridor from every section,
-and those in a partial step left out of the cube, count for nothing.
+The locations of the cube are the border sections (``border_segments``) of the study
+area's regions (``geo.hotspots.inputs.StudyArea``: regions, a country, or every region
+within a caller's scope), not grid cells. Each incident the selection keeps counts for
+its nearest section when it lies within the corridor of that section (``corridor_m``
+metres of the analysis CRS, ``geo/risk/risk.yaml``; the rule of the risk model's
+counts, ``geo.queries.sections``), in the time step that holds it
+(``geo.hotspots.pipeline.emerging_time_steps``: whole months or weeks, aligned to the
+window's end by default, as for the cells). Incidents farther than the corridor from
+every section, and those in a partial step left out of the cube, count for nothing.
 
 Spatial neighbours of a section: the sections whose geometries (lines) come within
 the distance band of it (``shapely.dwithin`` in metres of the analysis CRS), binary,
@@ -30,9 +32,9 @@ from geo import queries
 from geo.crs import STORAGE_SRID, reproject
 from geo.errors import ParameterError
 from geo.hotspots import emerging
-from geo.hotspots.inputs import Selection, _incident_filter
-from geo.hotspots.pipeline import agency_view
-from geo.hotspots.timesteps import TimeSteps, time_steps
+from geo.hotspots.inputs import Selection, StudyArea, _incident_filter, study_area_geometry
+from geo.hotspots.pipeline import agency_view, emerging_time_steps
+from geo.hotspots.timesteps import TimeSteps
 from geo.queries import sections as sections_sql
 from geo.scope import visibility_condition
 
@@ -43,7 +45,7 @@ FIELDS = {
     "name": "the section's name",
     "region_id": "the section's region",
     "count": "incidents (or persons, weight=persons) counted for the section over all steps",
-    "counts": "the same per time step, oldest first (steps: metadata.time_steps.edges)",
+    "count_series": "the same per time step, oldest first (metadata.time_steps.edges)",
     "category": "emerging hot-spot category (metadata.categories)",
     "trend_z": "Mann-Kendall z of the section's Gi* z series (what the category uses)",
     "trend_p": "two-sided p of trend_z",
@@ -59,17 +61,20 @@ FIELDS = {
 class SectionRequest:
     """An emerging hot-spot analysis by border section.
 
-    ``region_code`` None: the sections of every region (in the selection's region
-    scope); ``corridor_m`` metres of the analysis CRS; ``distance_band_m`` metres, None
-    for the corridor width; ``time_window`` previous steps in the neighbourhood.
+    ``area``: the sections of its regions (no bbox); ``corridor_m`` metres of the
+    analysis CRS; ``distance_band_m`` metres, None for the corridor width; the time
+    options are those of ``geo.hotspots.pipeline.EmergingRequest``.
     """
 
-    region_code: str | None
+    area: StudyArea
     selection: Selection
     corridor_m: float
     step: str = "month"  # month | week
     distance_band_m: float | None = None
     time_window: int = 1
+    alignment: str = "end"  # end | start | reference
+    reference: datetime | None = None
+    global_window: str = "entire_cube"  # see geo.hotspots.emerging.GLOBAL_WINDOWS
 
 
 @dataclass
@@ -118,15 +123,6 @@ def section_neighbours(geoms, band_m: float) -> sparse.csr_matrix:
     return weights
 
 
-def _region_id(session, region_code: str | None) -> int | None:
-    if region_code is None:
-        return None
-    region_id = queries.region_id_for_code(session, region_code)
-    if region_id is None:
-        raise ParameterError("region", f"unknown region code {region_code!r}")
-    return region_id
-
-
 def _corridor_envelope(geoms, corridor_m: float, srid: int) -> tuple:
     """(min lon, min lat, max lon, max lat) of the sections' corridors (EPSG:4326)."""
     box = shapely.box(*shapely.bounds(shapely.union_all(geoms)))
@@ -140,17 +136,15 @@ def section_cube(session, request: SectionRequest, srid: int) -> SectionCube:
     Raises
     ------
     ParameterError
-        Unknown region or step, an open window, fewer than 3 whole steps.
+        A bbox, an unknown region, or what :func:`emerging_time_steps` refuses.
     """
     selection = request.selection
-    if selection.start is None or selection.end is None:
-        raise ParameterError("datetime", "emerging hot-spots need a closed window start/end")
-    steps = time_steps(selection.start, selection.end, request.step, alignment="end")
-    if len(steps) < 3:
-        raise ParameterError("datetime", f"the window holds {len(steps)} whole "
-                            f"{request.step}s; emerging hot-spots need at least 3")
-    rows = sections_sql.region_sections(session, _region_id(session, request.region_code),
-                                        selection.region_ids)
+    if request.area.bbox is not None:
+        raise ParameterError("bbox", "an analysis by border section takes the sections of "
+                            "regions: give region, not bbox")
+    steps = emerging_time_steps(request)
+    _, region_codes = study_area_geometry(session, request.area, srid)
+    rows = sections_sql.region_sections(session, region_codes)
     lonlat = shapely.from_wkb([bytes(row.geom) for row in rows])
     geoms = reproject(lonlat, STORAGE_SRID, srid)
     ids = np.array([row.id for row in rows], dtype=np.int64)
@@ -195,7 +189,8 @@ def emerging_sections(session, request: SectionRequest, srid: int) -> dict:
     neighbours = section_neighbours(cube.geoms, band)
     if cube.counts.size and np.ptp(cube.counts) > 0:
         result = emerging.emerging_hot_spots(cube.counts, neighbours,
-                                             time_window=request.time_window)
+                                             time_window=request.time_window,
+                                             global_window=request.global_window)
     else:  # Gi* is undefined where nothing varies (no incident at all): no pattern
         undefined = np.full(cube.counts.shape, np.nan)
         result = emerging.EmergingHotSpots(
@@ -206,7 +201,7 @@ def emerging_sections(session, request: SectionRequest, srid: int) -> dict:
     columns = {
         "section_id": cube.ids.tolist(), "code": cube.codes, "name": cube.names,
         "region_id": cube.region_ids, "count": cube.counts.sum(axis=0).tolist(),
-        "counts": cube.counts.T.tolist(), "category": result.category.tolist(),
+        "count_series": cube.counts.T.tolist(), "category": result.category.tolist(),
         "trend_z": result.trend.z.tolist(), "trend_p": result.trend.p.tolist(),
         "count_trend_z": count_trend.z.tolist(), "count_trend_p": count_trend.p.tolist(),
         "count_trend_tau": count_trend.tau.tolist(), "z_series": result.z.T.tolist(),
@@ -226,7 +221,7 @@ def emerging_sections(session, request: SectionRequest, srid: int) -> dict:
         "sections_with_data": int(np.count_nonzero(cube.counts.sum(axis=0))),
         "incidents": cube.incidents, **cube.agency,
         "step": request.step, "steps": len(cube.steps), "time_steps": cube.steps.describe(),
-        "time_window": request.time_window,
+        "time_window": request.time_window, "global_window": request.global_window,
         "weights": "space-time: sections whose lines lie within distance_band_m of each "
                    "other (metres, crs), binary, self included",
         "distance_band_m": band, "distance_band_source": band_source,
@@ -235,7 +230,7 @@ def emerging_sections(session, request: SectionRequest, srid: int) -> dict:
         "bin_alpha": 0.10, "fdr": True, "trend": "Mann-Kendall of the Gi* z series",
         "count_trend": "Mann-Kendall of the count series", "trend_alpha": 0.10,
         "categories": list(emerging.CATEGORIES), "fields": FIELDS,
-        "area": {"region": request.region_code, "bbox": None},
+        "area": request.area.describe(),
         "filters": request.selection.describe(),
         "data_version": {k: versions[k] for k in sorted(versions)},
         "computed_at": datetime.now(UTC).isoformat(),

@@ -15,21 +15,19 @@ from sqlalchemy import text
 
 SECTIONS = text(
     """
-    SELECT id, code, name, region_id, ST_AsBinary(geom) AS geom
-      FROM border_segments
-     WHERE (CAST(:region_id AS integer) IS NULL OR region_id = :region_id)
-       AND (CAST(:scope AS integer[]) IS NULL OR region_id = ANY(CAST(:scope AS integer[])))
-     ORDER BY id
+    SELECT s.id, s.code, s.name, s.region_id, ST_AsBinary(s.geom) AS geom
+      FROM border_segments AS s JOIN regions AS r ON r.id = s.region_id
+     WHERE r.code = ANY(:region_codes)
+     ORDER BY s.id
     """
 )
 
 
-def region_sections(session, region_id: int | None, scope_region_ids=None) -> list:
-    """The border sections of a region (all when ``region_id`` is None), kept to the
-    regions ``scope_region_ids`` (None: every region), in id order: rows of ``id``,
-    ``code``, ``name``, ``region_id`` and ``geom`` (WKB, EPSG:4326)."""
-    scope = None if scope_region_ids is None else sorted(int(r) for r in scope_region_ids)
-    return session.execute(SECTIONS, {"region_id": region_id, "scope": scope}).all()
+def region_sections(session, region_codes) -> list:
+    """The border sections of the regions ``region_codes`` (a section of no region is
+    in none), in id order: rows of ``id``, ``code``, ``name``, ``region_id`` and
+    ``geom`` (WKB, EPSG:4326)."""
+    return session.execute(SECTIONS, {"region_codes": list(region_codes)}).all()
 
 
 def section_incidents(session, where: str, params: dict, section_ids, corridor_m: float,

@@ -31,7 +31,7 @@ def test_sections_with_their_categories_trends_and_counts(client, case, analyst)
     assert [f["id"] for f in features] == [case["sections"][c] for c in ("T-S1", "T-S2", "T-S3")]
     assert {f["geometry"]["type"] for f in features} == {"LineString"}
     assert [f["properties"]["category"] for f in features] == EXPECTED_CATEGORIES
-    assert [f["properties"]["counts"] for f in features] == EXPECTED_COUNTS.T.tolist()
+    assert [f["properties"]["count_series"] for f in features] == EXPECTED_COUNTS.T.tolist()
     count_trend = emerging.mann_kendall(EXPECTED_COUNTS)
     np.testing.assert_allclose([f["properties"]["count_trend_z"] for f in features],
                                count_trend.z)
@@ -59,7 +59,8 @@ def test_a_region_and_a_band(client, case, analyst):
     ({"unit": "section", "bbox": "43,42,44,42.5"}, "bbox"),
     ({"unit": "section", "cell_size": "5000"}, "cell_size"),
     ({"unit": "section", "step": "day"}, "step"),
-    ({"unit": "section", "region": "NOWHERE"}, "region"),
+    ({"unit": "section", "region": "T-NOWHERE"}, "region"),
+    ({"unit": "section", "time_window": "13"}, "time_window"),
     ({"unit": "section", "datetime": "2025-01-01T00:00:00Z/2025-02-15T00:00:00Z"}, "datetime"),
 ])
 def test_bad_parameters_are_422_naming_the_field(client, case, analyst, query, field):
@@ -79,7 +80,7 @@ def test_a_region_restricted_user_sees_only_their_sections(client, case, db_sess
     assert response.status_code == 200, response.get_json()
     features = response.get_json()["features"]
     assert [f["properties"]["code"] for f in features] == ["T-S3"]
-    assert features[0]["properties"]["counts"] == [2, 0, 0, 0]
+    assert features[0]["properties"]["count_series"] == [2, 0, 0, 0]
     other = client.get(URL, query_string={"unit": "section", "datetime": WINDOW,
                                           "region": "T-SA"}, headers=headers)
     assert other.status_code == 403 and other.get_json()["field"] == "region"

@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from geo.errors import ParameterError
 from geo.hotspots import emerging
-from geo.hotspots.inputs import Selection
+from geo.hotspots.inputs import Selection, StudyArea
 from geo.hotspots.sections import (
     SectionRequest,
     emerging_sections,
@@ -34,7 +34,7 @@ def case(db_session, analysis_srid):
 
 
 def request(**changes) -> SectionRequest:
-    return replace(SectionRequest(region_code=None, selection=Selection(*WINDOW),
+    return replace(SectionRequest(area=StudyArea(), selection=Selection(*WINDOW),
                                   corridor_m=CORRIDOR_M), **changes)
 
 
@@ -79,7 +79,7 @@ def test_categories_and_trends_are_those_of_the_hand_built_cube(db_session, case
     properties = [f["properties"] for f in body["features"]]
     assert [p["code"] for p in properties] == ["T-S1", "T-S2", "T-S3"]
     assert [f["id"] for f in body["features"]] == [p["section_id"] for p in properties]
-    assert [p["counts"] for p in properties] == EXPECTED_COUNTS.T.tolist()
+    assert [p["count_series"] for p in properties] == EXPECTED_COUNTS.T.tolist()
     assert [p["count"] for p in properties] == [8, 8, 2]
     assert [p["category"] for p in properties] == EXPECTED_CATEGORIES
     assert EXPECTED_CATEGORIES == emerging.classify_emerging(
@@ -114,18 +114,25 @@ def test_a_narrower_band_leaves_every_section_alone(db_session, case, analysis_s
 def test_the_region_scope_keeps_its_sections_and_its_incidents(db_session, case,
                                                                 analysis_srid):
     scope = (case["regions"]["T-SB"],)
-    scoped = request(selection=Selection(*WINDOW, region_ids=scope))
+    scoped = request(area=StudyArea(region_ids=scope),
+                     selection=Selection(*WINDOW, region_ids=scope))
     cube = section_cube(db_session, scoped, analysis_srid)
     assert cube.codes == ["T-S3"] and cube.counts[:, 0].tolist() == [2, 0, 0, 0]
     assert cube.incidents == 2
-    by_region = section_cube(db_session, request(region_code="T-SA"), analysis_srid)
+    # the incidents of the scope only, even at the sections of every region
+    everywhere = section_cube(db_session, request(selection=scoped.selection), analysis_srid)
+    assert everywhere.counts.sum(axis=0).tolist() == [0, 0, 2]
+    by_region = section_cube(db_session, request(area=StudyArea(regions=("T-SA",))),
+                             analysis_srid)
     assert by_region.codes == ["T-S1", "T-S2"]
     assert by_region.counts.tolist() == EXPECTED_COUNTS[:, :2].tolist()
 
 
 @pytest.mark.parametrize(("changes", "field"), [
-    ({"region_code": "NOWHERE"}, "region"),
+    ({"area": StudyArea(regions=("T-NOWHERE",))}, "region"),
+    ({"area": StudyArea(bbox=(43.0, 42.0, 43.5, 42.4))}, "bbox"),
     ({"step": "day"}, "step"),
+    ({"global_window": "galaxy"}, "global_window"),
     ({"selection": Selection(WINDOW[0], None)}, "datetime"),
     ({"selection": Selection(WINDOW[0], WINDOW[0].replace(month=2, day=15))}, "datetime"),
 ])
@@ -140,12 +147,13 @@ def test_sections_without_incidents_have_no_pattern(db_session, case, analysis_s
     body = emerging_sections(db_session, quiet, analysis_srid)
     properties = [f["properties"] for f in body["features"]]
     assert [p["category"] for p in properties] == ["no pattern"] * 3
-    assert [p["counts"] for p in properties] == [[0, 0, 0, 0]] * 3
+    assert [p["count_series"] for p in properties] == [[0, 0, 0, 0]] * 3
     assert properties[0]["trend_z"] is None or np.isnan(properties[0]["trend_z"])
     assert properties[0]["count_trend_p"] == 1.0  # a constant series has no trend
 
 
 def test_a_region_without_sections_has_none(db_session, case, analysis_srid):
     db_session.execute(text("UPDATE border_segments SET region_id = NULL"))
-    body = emerging_sections(db_session, request(region_code="T-SA"), analysis_srid)
+    body = emerging_sections(db_session, request(area=StudyArea(regions=("T-SA",))),
+                             analysis_srid)
     assert body["features"] == [] and body["metadata"]["sections"] == 0
