@@ -35,8 +35,6 @@ ADD_INCIDENT = text("""
       FROM generate_series(1, :n) AS k
 """)
 PERIOD = "/?from=2025-12-01&to=2025-12-31"
-EMERGING = ("/api/v1/hotspots/emerging?unit=section&step=month"
-            "&datetime=2025-01-01T00:00:00Z/2025-12-31T23:59:59Z")
 
 
 @pytest.fixture(scope="module")
@@ -64,11 +62,17 @@ def trends_server(databases):
 
 def test_the_analyst_sees_each_sections_emerging_category_and_maps_them(page, trends_server):
     problems = watch_console(page)
+    asked = []
+    page.on("request", lambda r: asked.append(r.url) if "unit=section" in r.url else None)
     sign_in(page, trends_server, path=PERIOD)
     wait_until(page, "document.querySelectorAll('#ranking .section-row .emerging').length === 2")
-    # What the API says of the same months and sections, asked with the page's session.
-    answer = page.request.get(f"{trends_server}{EMERGING}")
+    # What the API answers the page's request, asked again with the page's session: the
+    # twelve calendar months to the period's end.
+    answer = page.request.get(asked[-1])
     assert answer.ok, answer.text()
+    edges = answer.json()["metadata"]["time_steps"]["edges"]
+    assert (len(edges), edges[0], edges[-1]) == (
+        13, "2025-01-01T00:00:00+00:00", "2026-01-01T00:00:00+00:00")
     categories = {f["properties"]["code"]: f["properties"]["category"]
                   for f in answer.json()["features"]}
     assert categories["T-AZ-001"] == "new hot spot"  # the planted rise
