@@ -17,7 +17,7 @@ from app.extensions import db
 from geo.maps import palette
 from geo.queries import derive_links
 from tests.e2e.test_map_page import shoot, sign_in, wait_until, watch_console
-from testsupport.apps import TEST_PASSWORD, load_sample_layers, make_app, serving
+from testsupport.apps import TEST_PASSWORD, committed_sample_layers, serving
 
 pytestmark = [pytest.mark.e2e]
 
@@ -39,25 +39,18 @@ PERIOD = "/?from=2025-12-01&to=2025-12-31"
 
 @pytest.fixture(scope="module")
 def trends_server(databases):
-    import flask_migrate
-
-    app = make_app(databases.create())
+    app, _ = committed_sample_layers(databases)
     with app.app_context():
-        flask_migrate.upgrade()
-        srid = app.config["ANALYSIS_SRID"]
-        load_sample_layers(db.session, srid)
         for code, month, n in MONTHLY:
             lon, lat = PLACES[code]
             db.session.execute(ADD_INCIDENT, {"prefix": f"TR-{code}-{month}-", "month": month,
                                               "lon": lon, "lat": lat, "n": n})
-        derive_links(db.session, "regions", srid, [])  # relinks every incident
+        derive_links(db.session, "regions", app.config["ANALYSIS_SRID"], [])  # all incidents
         create_user(db.session, "e2e-analyst", "analyst", TEST_PASSWORD)
         db.session.commit()
         db.session.remove()
-    with serving(app) as url:
+    with serving(app) as url:  # empties the app's pool at the end
         yield url
-    with app.app_context():
-        db.engine.dispose()
 
 
 def test_the_analyst_sees_each_sections_emerging_category_and_maps_them(page, trends_server):
