@@ -34,7 +34,8 @@ SECTIONS = (("T-S1", "T-SA", (0, 10_000)), ("T-S2", "T-SA", (12_000, 22_000)),
 # region code: (min lon, min lat, max lon, max lat)
 REGIONS = {"T-SA": (42.9, 41.9, 43.5, 42.5), "T-SB": (43.5, 41.9, 44.2, 42.5)}
 
-# (x, y) metres from the origin, month of 2025 (or (year, month)), how many incidents
+# (x, y) metres from the origin, month of 2025 (or (year, month)), how many incidents;
+# their external ids are SEC-1, SEC-2, ... in this order (S3's two are SEC-17 and SEC-18)
 INCIDENTS = (
     ((5_000, 3_000), 1, 1), ((5_000, -4_900), 3, 2), ((3_000, 1_000), 4, 5),  # S1
     ((17_000, 2_000), 2, 1), ((17_000, 2_000), 3, 1), ((11_500, 100), 4, 6),  # S2

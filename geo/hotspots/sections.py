@@ -166,10 +166,11 @@ def section_cube(session, request: SectionRequest, srid: int) -> SectionCube:
                          minlength=len(steps) * len(ids)).reshape(len(steps), len(ids))
     counts = np.rint(counts).astype(np.int64)
     visible = np.array([bool(r.flag) for r in incidents], dtype=bool)
+    # agency_view counts the records at a location (>= 0): here those in the cube
+    agency = agency_view(selection, np.where(counted, section, -1), visible)
     return SectionCube(ids, [r.code for r in rows], [r.name for r in rows],
                        [r.region_id for r in rows], geoms, lonlat, steps, counts,
-                       int(counted.sum()), agency_view(selection, np.where(counted, 0, -1),
-                                                       visible))
+                       int(counted.sum()), agency)
 
 
 def emerging_sections(session, request: SectionRequest, srid: int) -> dict:
@@ -223,7 +224,8 @@ def emerging_sections(session, request: SectionRequest, srid: int) -> dict:
         "step": request.step, "steps": len(cube.steps), "time_steps": cube.steps.describe(),
         "time_window": request.time_window, "global_window": request.global_window,
         "weights": "space-time: sections whose lines lie within distance_band_m of each "
-                   "other (metres, crs), binary, self included",
+                   "other (metres, crs), binary, self included, in the step and the "
+                   "time_window steps before it",
         "distance_band_m": band, "distance_band_source": band_source,
         "neighbours_per_section": (np.asarray(neighbours.sum(axis=1)).ravel() - 1)
         .astype(int).tolist(),

@@ -157,3 +157,20 @@ def test_a_region_without_sections_has_none(db_session, case, analysis_srid):
     body = emerging_sections(db_session, request(area=StudyArea(regions=("T-SA",))),
                              analysis_srid)
     assert body["features"] == [] and body["metadata"]["sections"] == 0
+
+
+def test_an_agency_counts_what_it_may_and_learns_how_much_it_does_not_see(db_session, case,
+                                                                           analysis_srid):
+    # S3's two January incidents: the Patrol Police's own, one still counted in
+    # aggregates, the other not
+    db_session.execute(text(
+        "UPDATE incidents SET agency = 'PPD', releasability = '\"agency\"', "
+        "aggregate = (external_id = 'SEC-17') WHERE external_id IN ('SEC-17', 'SEC-18')"))
+    border_police = request(selection=Selection(*WINDOW, viewer_agency="GBP"))
+    cube = section_cube(db_session, border_police, analysis_srid)
+    assert cube.counts[:, 2].tolist() == [1, 0, 0, 0]
+    assert cube.agency == {"viewer_agency": "GBP", "counted_not_visible": 1}
+    patrol = section_cube(db_session, request(selection=Selection(*WINDOW, viewer_agency="PPD")),
+                          analysis_srid)
+    assert patrol.counts.tolist() == EXPECTED_COUNTS.tolist()
+    assert patrol.agency == {"viewer_agency": "PPD", "counted_not_visible": 0}
