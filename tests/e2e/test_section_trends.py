@@ -103,3 +103,15 @@ def test_the_analyst_sees_each_sections_emerging_category_and_maps_them(page, tr
     assert selected.inner_text() == "T-AZ-001"
     shoot(page, "section-trends")
     assert problems == []
+
+
+def test_the_categories_read_in_georgian(page, trends_server):
+    problems = watch_console(page)
+    sign_in(page, trends_server, path=PERIOD)
+    page.goto(f"{trends_server}{PERIOD}&lang=ka")
+    page.wait_for_selector("#workspace[data-loaded='true']")
+    wait_until(page, "document.querySelectorAll('#ranking .section-row .emerging').length === 2")
+    badge = page.locator("#ranking .section-row", has_text="T-AZ-001").locator(".emerging")
+    assert badge.inner_text() == "ახალი ცხელი წერტილი"  # new hot spot
+    assert badge.get_attribute("data-category") == "new hot spot"
+    assert problems == []
