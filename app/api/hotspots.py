@@ -1,7 +1,10 @@
 """The planner API: hot-spot maps, emerging hot-spots and their predictive evaluation.
 
 Read-only, authenticated. Each route parses its parameters, runs one analysis of
-``geo.hotspots.pipeline`` through its result cache, and answers GeoJSON.
+``geo.hotspots.pipeline`` through its result cache, and answers GeoJSON. Emerging
+hot-spots come by grid cell (``unit=cell``, the default) or by border section
+(``unit=section``, ``geo.hotspots.sections``: the CIRAM locations, incidents counted for
+their nearest section within the risk model's corridor).
 
 The study area is one or several regions, a country (``region=GE``) or, without
 ``region``, every region, clipped to a ``bbox`` when given (``geo.hotspots.inputs.StudyArea``).
@@ -34,11 +37,12 @@ from app.api.params import (
 from app.auth.scope import region_codes_in_scope, region_scope, viewer_agency
 from app.extensions import db
 from geo.errors import OutOfScopeError
-from geo.hotspots import cache, inputs, pipeline
+from geo.hotspots import cache, inputs, pipeline, sections
 from geo.layers import INCIDENTS
 from geo.scope import check_region
 
 GEOJSON_MIME = "application/geo+json"
+EMERGING_UNITS = ("cell", "section")
 
 
 def _area(args) -> inputs.StudyArea:
@@ -113,18 +117,42 @@ def hotspot_map():
     return _answer("hotspots", hotspot_request, pipeline.hotspot_cells)
 
 
+def _emerging_options(args) -> dict:
+    """The time options of an emerging analysis, by cell or by section."""
+    reference = parse_instant("reference", args["reference"]) if args.get("reference") \
+        else None
+    return {"step": args.get("step", "month"),
+            "time_window": parse_int("time_window", args.get("time_window"), 1, 0, 12),
+            "alignment": args.get("alignment", "end"), "reference": reference,
+            "global_window": args.get("global_window", "entire_cube")}
+
+
+def _section_request(args) -> sections.SectionRequest:
+    """``unit=section``: the border sections of the study area's regions (the caller's,
+    as for every analysis), incidents counted within the risk model's corridor
+    (``RISK_MODEL.corridor_m``); no cells, so no ``cell_size``."""
+    if args.get("cell_size"):
+        raise ParameterError("cell_size", "unit=section analyses border sections, not "
+                                          "cells: leave cell_size out")
+    return sections.SectionRequest(
+        area=_area(args), selection=_selection(args),
+        corridor_m=current_app.config["RISK_MODEL"].corridor_m,
+        distance_band_m=parse_float("distance_band", args.get("distance_band"), 1, 1e7),
+        **_emerging_options(args))
+
+
 @bp.get("/hotspots/emerging")
 def emerging_hotspots():
     args = request.args
-    reference = parse_instant("reference", args["reference"]) if args.get("reference") \
-        else None
+    unit = args.get("unit", "cell")
+    if unit not in EMERGING_UNITS:
+        raise ParameterError("unit", f"unknown unit {unit!r}; units: {', '.join(EMERGING_UNITS)}")
+    if unit == "section":
+        return _answer("emerging-sections", _section_request(args), sections.emerging_sections)
     emerging_request = pipeline.EmergingRequest(
-        area=_area(args), selection=_selection(args), step=args.get("step", "month"),
+        area=_area(args), selection=_selection(args),
         distance_band_m=parse_float("distance_band", args.get("distance_band"), 1, 1e7),
-        time_window=parse_int("time_window", args.get("time_window"), 1, 0, 12),
-        alignment=args.get("alignment", "end"), reference=reference,
-        global_window=args.get("global_window", "entire_cube"),
-        **_common(args),
+        **_emerging_options(args), **_common(args),
     )
     return _answer("emerging", emerging_request, pipeline.emerging_cells)
 

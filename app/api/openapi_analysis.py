@@ -111,10 +111,58 @@ CELLS = {
 }
 
 
-def _cells_operation(summary: str, parameters: list[dict]) -> dict:
+# unit=section of the emerging hot-spots (geo.hotspots.sections.FIELDS say the same).
+SECTION_PROPERTIES = {
+    "section_id": {"type": "integer"}, "code": {"type": "string"}, "name": {"type": "string"},
+    "region_id": {"type": "integer", "nullable": True},
+    "count": {"type": "integer", "description": "Incidents (or persons) over all steps."},
+    "count_series": {"type": "array", "items": {"type": "integer"},
+                     "description": "Incidents (or persons) per time step, oldest first."},
+    "category": {"type": "string", "description": "Emerging hot-spot category."},
+    "trend_z": {"type": "number", "nullable": True,
+                "description": "Mann-Kendall z of the section's Gi* z series."},
+    "trend_p": {"type": "number", "nullable": True, "description": "Two-sided p of trend_z."},
+    "count_trend_z": {"type": "number", "nullable": True,
+                      "description": "Mann-Kendall z of the section's count series."},
+    "count_trend_p": {"type": "number", "nullable": True,
+                      "description": "Two-sided p of count_trend_z."},
+    "count_trend_tau": {"type": "number", "nullable": True,
+                        "description": "Kendall's tau-b of the counts against time (null "
+                                       "when they are constant)."},
+    "z_series": {"type": "array", "items": {"type": "number", "nullable": True},
+                 "description": "Space-time Gi* z per time step, oldest first."},
+}
+SECTIONS = {
+    **CELLS,
+    "properties": {
+        **CELLS["properties"],
+        "metadata": {"type": "object", "description": "unit, corridor_m, assignment (the "
+                     "rule: nearest section within corridor_m), distance_band_m and its "
+                     "source, neighbours_per_section, step, steps, time_steps (edges, "
+                     "dropped partial steps), fields (what each property means), filters, "
+                     "data version; whose view was counted.",
+                     "required": ["unit", "corridor_m", "distance_band_m", "time_steps",
+                                  "fields", "viewer_agency", "counted_not_visible"],
+                     "properties": {"viewer_agency": VIEWER_AGENCY,
+                                    "counted_not_visible": COUNTED_NOT_VISIBLE}},
+        "features": {"type": "array", "items": {
+            "type": "object", "required": ["type", "id", "geometry", "properties"],
+            "properties": {
+                "type": {"type": "string", "enum": ["Feature"]},
+                "id": {"type": "integer", "description": "The section's id."},
+                "geometry": {"type": "object", "description": "LineString, EPSG:4326."},
+                "properties": {"type": "object", "required": list(SECTION_PROPERTIES),
+                               "properties": SECTION_PROPERTIES},
+            }}},
+    },
+}
+
+
+def _cells_operation(summary: str, parameters: list[dict], schema: dict = CELLS,
+                     description: str = "Every cell of the grid.") -> dict:
     return {"summary": summary, "tags": ["analysis"], "parameters": parameters,
-            "responses": {"200": {"description": "Every cell of the grid.",
-                                  "content": {GEOJSON_MIME: {"schema": CELLS}}},
+            "responses": {"200": {"description": description,
+                                  "content": {GEOJSON_MIME: {"schema": schema}}},
                           "422": _ref("responses", "Problem422")}}
 
 
@@ -147,28 +195,44 @@ def hotspot_map_operation(_layer) -> dict:
 
 
 def emerging_operation(_layer) -> dict:
-    return _cells_operation("Emerging hot-spot categories per cell", [
-        *_area_and_selection(),
-        _query("step", {"type": "string", "enum": ["month", "week"], "default": "month"},
-               "Time step of the space-time cube."),
-        _query("distance_band", {"type": "number", "minimum": 1, "maximum": 1e7},
-               "Distance band in metres; chosen when absent."),
-        _query("alignment", {"type": "string", "enum": ["end", "start", "reference"],
-                             "default": "end"},
-               "Where the whole steps are laid from: the window's end, its start, or the "
-               "reference time (ArcGIS Time Step Alignment). The part of the window that "
-               "would make a partial step is left out (metadata.time_steps)."),
-        _query("reference", {"type": "string", "format": "date-time"},
-               "The reference time of alignment=reference (RFC 3339).",
-               example="2026-01-01T00:00:00Z"),
-        _query("time_window", {"type": "integer", "minimum": 0, "maximum": 12, "default": 1},
-               "Previous steps in the space-time neighbourhood (ArcGIS Neighborhood Time "
-               "Step)."),
-        _query("global_window", {"type": "string", "enum": list(GLOBAL_WINDOWS),
-                                 "default": "entire_cube"},
-               "What each bin is compared with: the whole cube, the bins of its "
-               "neighbourhood's steps, or its own step (ArcGIS Define Global Window)."),
-    ])
+    return _cells_operation(
+        "Emerging hot-spot categories per cell or per border section", [
+            _query("unit", {"type": "string", "enum": list(hotspots.EMERGING_UNITS),
+                            "default": "cell"},
+                   "The locations of the space-time cube: hexagon cells, or the border "
+                   "sections of the study area's regions (CIRAM), each incident counted "
+                   "for its nearest section when within the risk model's corridor_m of it "
+                   "(farther ones for none). With section, region names the regions (none: "
+                   "every region of the caller's); bbox and cell_size are refused (422)."),
+            *_area_and_selection(),
+            _query("step", {"type": "string", "enum": ["month", "week"], "default": "month"},
+                   "Time step of the space-time cube."),
+            _query("distance_band", {"type": "number", "minimum": 1, "maximum": 1e7},
+                   "Distance band in metres: cells' centres (chosen when absent), or "
+                   "sections' lines within it of each other (the corridor width when "
+                   "absent)."),
+            _query("alignment", {"type": "string", "enum": ["end", "start", "reference"],
+                                 "default": "end"},
+                   "Where the whole steps are laid from: the window's end, its start, or "
+                   "the reference time (ArcGIS Time Step Alignment). The part of the window "
+                   "that would make a partial step is left out (metadata.time_steps)."),
+            _query("reference", {"type": "string", "format": "date-time"},
+                   "The reference time of alignment=reference (RFC 3339).",
+                   example="2026-01-01T00:00:00Z"),
+            _query("time_window", {"type": "integer", "minimum": 0, "maximum": 12,
+                                   "default": 1},
+                   "Previous steps in the space-time neighbourhood (ArcGIS Neighborhood "
+                   "Time Step)."),
+            _query("global_window", {"type": "string", "enum": list(GLOBAL_WINDOWS),
+                                     "default": "entire_cube"},
+                   "What each bin is compared with: the whole cube, the bins of its "
+                   "neighbourhood's steps, or its own step (ArcGIS Define Global Window)."),
+        ], {"anyOf": [CELLS, SECTIONS]},
+        "unit=cell: every cell of the grid; unit=section: every border section of the "
+        "regions, a LineString (id: the section's id) with its code and name. Both with "
+        "the category, the trend of the Gi* z series (trend_z, trend_p), the trend of "
+        "the counts (count_trend_z, count_trend_p, count_trend_tau), z_series and "
+        "count_series per step; the step edges are metadata.time_steps.edges.")
 
 
 def evaluate_operation(_layer) -> dict:

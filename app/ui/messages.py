@@ -30,11 +30,12 @@ JS_MESSAGES = (
     N_("Offline basemap (countries)"), N_("Online basemap"), N_("No basemap"),
     N_("Regions"), N_("Border sections (risk level)"), N_("Crossing points"), N_("Incidents"),
     N_("Hot spots"), N_("Density (KDE)"), N_("Emerging hot spots"), N_("Alerts"),
+    N_("Emerging hot spots by border section"),
     # legend
     N_("Border sections: risk level"), N_("incident (aggregated at small scales)"),
     N_("incident (clickable when zoomed in)"), N_("crossing point"),
     N_("Density (KDE), incidents per km²"), N_("Originating agency (ring)"),
-    N_("section above its expected count"),
+    N_("section above its expected count"), N_("Border sections: emerging hot spots"),
     N_("hot spot, confidence {p}"), N_("cold spot, confidence {p}"),
     N_("LISA HH"), N_("LISA HL"), N_("LISA LH"), N_("LISA LL"),
     # risk levels
@@ -71,14 +72,14 @@ JS_MESSAGES = (
     N_("threat"), N_("vulnerability"), N_("impact"), N_("incidents"), N_("cell"),
     N_("count"), N_("z"), N_("p"), N_("bin"), N_("cluster"), N_("density"),
     N_("trend_z"), N_("trend_p"), N_("agency"), N_("reporting_unit"), N_("releasability"),
-    N_("aggregate"),
+    N_("aggregate"), N_("count_trend_z"), N_("count_trend_p"), N_("count_trend_tau"),
     # emerging hot-spot categories
     N_("new hot spot"), N_("consecutive hot spot"), N_("intensifying hot spot"),
     N_("persistent hot spot"), N_("diminishing hot spot"), N_("sporadic hot spot"),
     N_("oscillating hot spot"), N_("historical hot spot"), N_("new cold spot"),
     N_("consecutive cold spot"), N_("intensifying cold spot"), N_("persistent cold spot"),
     N_("diminishing cold spot"), N_("sporadic cold spot"), N_("oscillating cold spot"),
-    N_("historical cold spot"),
+    N_("historical cold spot"), N_("no pattern"),
     # the inbox
     N_("{n} unread"), N_("Mark read"), N_("No notifications."),
     N_("Could not load the inbox: {detail}"), N_("Saved."), N_("Alert"),

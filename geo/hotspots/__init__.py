@@ -5,4 +5,5 @@ permutation (``permutation``), k-nearest-neighbour and inverse-distance weights
 (``emerging``), kernel density (``density``), predictive accuracy (``evaluation``), and
 the one pipeline from the database to GeoJSON: its inputs (``inputs``: study area,
 selection, incidents, grid), the analyses (``pipeline``), their output (``output``) and
-cache (``cache``)."""
+cache (``cache``); and emerging hot-spots whose locations are border sections, not cells
+(``sections``)."""

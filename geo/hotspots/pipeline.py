@@ -410,12 +410,17 @@ def emerging_map(session, request: EmergingRequest, srid: int) -> dict:
     return emerging_cells(session, request, srid).geojson()
 
 
-def emerging_cells(session, request: EmergingRequest, srid: int) -> CellMap:
-    """Emerging hot-spot categories per cell over whole monthly or weekly steps.
+def emerging_time_steps(request) -> timesteps.TimeSteps:
+    """The whole time steps of an emerging hot-spot analysis, its options checked.
 
-    Steps are laid as ``request.alignment`` says (``geo.hotspots.timesteps``); the part
-    of the window that would make a partial step is left out and named in the
-    metadata, so a short last step is never read as a decline.
+    ``request`` has ``selection`` (a closed window), ``step``, ``alignment``,
+    ``reference``, ``time_window`` and ``global_window``: an :class:`EmergingRequest`
+    or a ``geo.hotspots.sections.SectionRequest``.
+
+    Raises
+    ------
+    ParameterError
+        An open window, fewer than 3 whole steps, or an unknown option.
     """
     selection = request.selection
     if selection.start is None or selection.end is None:
@@ -431,6 +436,18 @@ def emerging_cells(session, request: EmergingRequest, srid: int) -> CellMap:
     if len(steps) < 3:
         raise ParameterError("datetime", f"the window holds {len(steps)} whole "
                             f"{request.step}s; emerging hot-spots need at least 3")
+    return steps
+
+
+def emerging_cells(session, request: EmergingRequest, srid: int) -> CellMap:
+    """Emerging hot-spot categories per cell over whole monthly or weekly steps.
+
+    Steps are laid as ``request.alignment`` says (``geo.hotspots.timesteps``); the part
+    of the window that would make a partial step is left out and named in the
+    metadata, so a short last step is never read as a decline.
+    """
+    selection = request.selection
+    steps = emerging_time_steps(request)
     versions = queries.data_versions(session)
     prepared = _prepare(session, request.area, selection, request.cell_size_m, srid,
                         request.max_cells)
@@ -541,4 +558,5 @@ def evaluation_cells(session, request: EvaluationRequest, srid: int) -> CellMap:
 
 __all__ = ["DEFAULT_CELL_SIZE_M", "CellMap", "EmergingRequest", "EvaluationRequest",
            "HotspotRequest", "default_map", "default_request", "emerging_cells",
-           "emerging_map", "evaluate", "evaluation_cells", "hotspot_cells", "hotspot_map"]
+           "emerging_map", "emerging_time_steps", "evaluate", "evaluation_cells",
+           "hotspot_cells", "hotspot_map"]

@@ -4,7 +4,7 @@
 import { getJSON, query } from "./api.js";
 import { colourOf, densityRamp } from "./palettes.js";
 import { analysisParams } from "./params.js";
-import { datetimeInterval, isoDate } from "./state.js";
+import { isoDate } from "./state.js";
 import { app, config } from "./workspace.js";
 
 export const CELL_LAYERS = ["hotspots", "density", "emerging"];
@@ -30,11 +30,18 @@ function cellsURL(kind) {
   if (kind === "density") {
     return `${config.api}/hotspots?${query(analysisParams({ method: "kde" }))}`;
   }
+  return `${config.api}/hotspots/emerging?${query(analysisParams({
+    step: "month", datetime: emergingWindow() }))}`;
+}
+
+/** The window of the emerging hot-spot analyses: the EMERGING_MONTHS months to the
+ *  period's end (the API's datetime interval). It ends at the last microsecond of the
+ *  period, so that the steps the API lays back from its end are whole calendar months. */
+export function emergingWindow() {
   const end = new Date(`${app.state.to}T00:00:00Z`);
   const start = new Date(Date.UTC(end.getUTCFullYear(), end.getUTCMonth() -
                                   (EMERGING_MONTHS - 1), 1));
-  return `${config.api}/hotspots/emerging?${query(analysisParams({
-    step: "month", datetime: datetimeInterval({ from: isoDate(start), to: app.state.to }) }))}`;
+  return `${isoDate(start)}T00:00:00Z/${app.state.to}T23:59:59.999999Z`;
 }
 
 /** Density cells in quantile classes, one per colour of the ramp (`_colour`). */

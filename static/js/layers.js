@@ -12,17 +12,19 @@ import { wmsFilterParams } from "./params.js";
 import { ringColour } from "./agencies.js";
 import { incidentTable, propertiesTable, sectionPopup } from "./popups.js";
 import { segmentStyle, selectSection } from "./sections.js";
+import { trendStyle } from "./trends.js";
 import { wmsLayer } from "./wms.js";
 import { app, config } from "./workspace.js";
 
 const OVERLAY_NAMES = {
   regions: "Regions", segments: "Border sections (risk level)", crossings: "Crossing points",
   incidents: "Incidents", hotspots: "Hot spots", density: "Density (KDE)",
-  emerging: "Emerging hot spots", alerts: "Alerts",
+  emerging: "Emerging hot spots", emergingSections: "Emerging hot spots by border section",
+  alerts: "Alerts",
 };
 // Added in this order: crossing points and alerts stay above the dense layers.
 const OVERLAY_ORDER = ["regions", "density", "hotspots", "emerging", "incidents", "segments",
-                       "alerts", "crossings"];
+                       "emergingSections", "alerts", "crossings"];
 // Turning one of these on needs data the last refresh did not load.
 const LOADED_ON_DEMAND = ["hotspots", "density", "emerging", "incidents"];
 
@@ -51,6 +53,18 @@ export function buildStaticLayers(regions, segments, crossings) {
         selectSection(feature.id, "map");
       });
       layer.bindPopup(() => sectionPopup(feature), { maxWidth: 380 });
+    },
+  });
+  // Loaded with the ranking (trends.js); a click selects the section as on its risk line.
+  app.layers.emergingSections = L.geoJSON(null, {
+    renderer: svg, pane: "sections", style: trendStyle,
+    onEachFeature: (feature, layer) => {
+      layer.on("click", (event) => {
+        L.DomEvent.stopPropagation(event);
+        selectSection(feature.id, "map");
+      });
+      const segment = () => app.segmentLayers.get(feature.id)?.feature || feature;
+      layer.bindPopup(() => sectionPopup(segment()), { maxWidth: 380 });
     },
   });
   app.layers.crossings = L.geoJSON(crossings, {

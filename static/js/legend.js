@@ -88,6 +88,12 @@ export function renderLegend() {
     box.append(legendBlock(t("Emerging hot spots"), app.emergingPresent.map(
       (category) => legendSwatch(colourOf("emerging_categories", category), t(category)))));
   }
+  if (on("emergingSections") && app.sectionTrends.size) {
+    const present = [...new Set([...app.sectionTrends.values()].map((p) => p.category))].sort();
+    box.append(legendBlock(t("Border sections: emerging hot spots"), present.map(
+      (category) => legendSwatch(colourOf("emerging_categories", category), t(category),
+                                 "line"))));
+  }
   if (on("alerts")) {
     box.append(legendBlock(t("Alerts"), [legendSwatch(colour("alert"),
       t("section above its expected count"), "dash")]));

@@ -7,10 +7,11 @@ import { CELL_LAYERS, MIN_INCIDENTS, loadCells } from "./cells.js";
 import { formatDate, formatNumber, t } from "./i18n.js";
 import { renderLegend } from "./legend.js";
 import { writeURL } from "./links.js";
-import { renderAlerts, renderRanking, renderSummary } from "./panel.js";
+import { markEmerging, renderAlerts, renderRanking, renderSummary } from "./panel.js";
 import { selectionParams, wmsFilterParams } from "./params.js";
 import { drawAlerts, segmentStyle, selectSection } from "./sections.js";
 import { datetimeInterval } from "./state.js";
+import { loadSectionTrends } from "./trends.js";
 import { wmsDrawsIncidents } from "./wms.js";
 import { app, config, root, setStatus } from "./workspace.js";
 
@@ -29,6 +30,7 @@ async function loadRanking(signal) {
   app.sections = new Map(ranking.sections.map((s) => [s.section_id, s]));
   app.layers.segments.setStyle(segmentStyle);
   renderRanking(document.getElementById("ranking"), ranking, selectSection);
+  markEmerging(document.getElementById("ranking"), app.sectionTrends);
   renderSummary(document.getElementById("ranking-summary"), ranking);
   renderAlerts(document.getElementById("alerts"), document.getElementById("alerts-count"),
                ranking.sections, selectSection);
@@ -154,6 +156,9 @@ export async function refresh(force = false) {
     reuse("wms", selection, () => updateIncidentsWms(), force),
     ...CELL_LAYERS.map((kind) => reuse(kind, cellsKey(kind),
       () => loadCells(kind, signal, counted.catch(() => 0)), force)),
+    // the emerging months end with the period: they change with its end, not its start
+    reuse("trends", [s.region, s.to, s.categories.join(","), s.outcome].join("|"),
+          () => loadSectionTrends(signal), force),
   ];
   const results = await Promise.allSettled(tasks);
   if (sequence !== app.sequence) return; // a newer refresh owns the page now

@@ -117,6 +117,23 @@ export function renderRanking(list, ranking, onSelect) {
   };
 }
 
+/**
+ * Each ranked section's emerging hot-spot category (`trends`: section id -> the
+ * properties of /hotspots/emerging?unit=section) as a badge in its row's head.
+ */
+export function markEmerging(list, trends) {
+  for (const row of list.querySelectorAll(".section-row")) {
+    row.querySelector(".emerging")?.remove();
+    const trend = trends.get(Number(row.dataset.sectionId));
+    if (!trend) continue;
+    const badge = element("span", "emerging", t(trend.category));
+    badge.dataset.category = trend.category;
+    badge.style.setProperty("--emerging-colour", colourOf("emerging_categories",
+                                                          trend.category));
+    row.querySelector(".row-head").append(badge);
+  }
+}
+
 export function renderSummary(node, ranking) {
   const s = ranking.summary || {};
   node.textContent = t("{sections} sections, {incidents} incidents; {change} vs previous " +

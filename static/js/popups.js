@@ -42,15 +42,21 @@ export function incidentTable(properties) {
   });
 }
 
-/** A border section's properties with its risk from the last ranking. */
+/** A border section's properties with its risk from the last ranking and its
+ *  emerging hot-spot category and count trend. */
 export function sectionPopup(feature) {
   const box = document.createElement("div");
   const section = app.sections.get(feature.id);
+  const trend = app.sectionTrends.get(feature.id);
   const properties = { ...feature.properties };
   if (section) {
     Object.assign(properties, { level: t(section.level), risk: section.risk,
       threat: section.threat, vulnerability: section.vulnerability, impact: section.impact,
       incidents: section.incidents });
+  }
+  if (trend) {
+    Object.assign(properties, { category: t(trend.category),
+      count_trend_tau: trend.count_trend_tau, count_trend_p: trend.count_trend_p });
   }
   box.append(propertiesTable(properties));
   return box;

@@ -25,6 +25,9 @@ export function selectSection(sectionId, from) {
     layer.getElement()?.classList.toggle("section-selected", id === sectionId);
     if (id === sectionId) {
       layer.bringToFront();
+      // the emerging categories, when drawn, stay above the risk colours
+      const emerging = app.layers.emergingSections;
+      if (app.map.hasLayer(emerging)) emerging.bringToFront();
       app.layers.crossings.bringToFront(); // crossing points stay visible on top
     }
   }

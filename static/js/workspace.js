@@ -36,11 +36,15 @@ export const app = Object.seal({
     density: null,
     // Emerging hot-spot cells.
     emerging: null,
+    // Border sections in the colours of their emerging hot-spot categories (GeoJSON).
+    emergingSections: null,
   }),
   // Border-section id -> its Leaflet layer.
   segmentLayers: new Map(),
   // Border-section id -> its entry in the last risk ranking (/risk/segments).
   sections: new Map(),
+  // Border-section id -> its emerging hot-spot properties (/hotspots/emerging?unit=section).
+  sectionTrends: new Map(),
   // Region code -> its Leaflet layer.
   regionsByCode: new Map(),
   // First days (UTC) of the months from the oldest incident to the newest: the slider.

@@ -351,3 +351,24 @@ def test_inputs_that_once_answered_500(client, sample_layers, token_headers, nam
         assert (answer["inserted"], answer["error_count"]) == (1, 0)
     else:
         assert answer["detail"] == detail
+
+
+def test_emerging_hot_spots_by_section_conform(client, loaded_schema, document, db_session,
+                                               analysis_srid, analyst):
+    from geo.hotspots import cache
+    from testsupport.sections import load_sections_case
+
+    emerging = document["paths"]["/api/v1/hotspots/emerging"]["get"]
+    unit = next(p for p in emerging["parameters"] if p.get("name") == "unit")
+    assert unit["schema"] == {"type": "string", "enum": ["cell", "section"], "default": "cell"}
+    assert "count_trend_tau" in emerging["responses"]["200"]["description"]
+    load_sections_case(db_session, analysis_srid)
+    cache.CACHE.clear()
+    body = assert_conforms(loaded_schema, "/api/v1/hotspots/emerging", "GET", client.get(
+        "/api/v1/hotspots/emerging", headers=analyst, query_string={
+            "unit": "section", "datetime": "2025-01-01T00:00:00Z/2025-04-30T23:59:59Z"}), 200)
+    assert body["metadata"]["unit"] == "section"
+    problem = assert_conforms(loaded_schema, "/api/v1/hotspots/emerging", "GET", client.get(
+        "/api/v1/hotspots/emerging", headers=analyst, query_string={"unit": "road"}), 422)
+    assert problem["field"] == "unit"
+    cache.CACHE.clear()
