@@ -434,7 +434,12 @@ def test_hotspots_of_a_scoped_user_count_only_their_incidents(demo_scoped, demo_
                           headers=headers["one"])
     assert by_default.status_code == 200
     assert by_default.get_json()["metadata"]["study_area"]["regions"] == ["GE-KK"]
-    # A bbox over all of Georgia: cells outside GE-KK count nothing.
+    # the country's code is the country as far as the user may see: their regions
+    country = http.get(f"/api/v1/hotspots?region=GE&datetime={YEAR}&cell_size=5000",
+                       headers=headers["one"])
+    assert country.get_json()["metadata"]["study_area"]["regions"] == ["GE-KK"]
+    assert country.get_json()["metadata"]["cells"] == by_default.get_json()["metadata"]["cells"]
+    # A bbox over all of Georgia is clipped to GE-KK: every incident of GE-KK counts.
     bbox = http.get(f"/api/v1/hotspots?datetime={YEAR}&cell_size=5000&bbox=40.0,41.0,46.8,43.6",
                     headers=headers["one"])
     assert bbox.status_code == 200
