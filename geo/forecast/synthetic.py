@@ -60,8 +60,7 @@ def _offspring(rng, x, y, t, p: HawkesParameters, end_s: float):
 
 
 def hawkes_incidents(start_s: float, end_s: float, parameters: HawkesParameters | None = None,
-                     seed: int = 18, extra: tuple[np.ndarray, np.ndarray, np.ndarray] | None
-                     = None) -> HawkesIncidents:
+                     seed: int = 18) -> HawkesIncidents:
     """Draw SYNTHETIC incidents in ``[start_s, end_s)`` (epoch seconds UTC).
 
     Parameters
@@ -71,9 +70,6 @@ def hawkes_incidents(start_s: float, end_s: float, parameters: HawkesParameters 
     parameters : HawkesParameters, optional
     seed : int
         Seed of the random generator (the same seed gives the same incidents).
-    extra : tuple of arrays (x, y, time), optional
-        Incidents to add to the background (a planted cluster's first incidents); their
-        offspring are drawn like any other's.
 
     Returns
     -------
@@ -93,9 +89,6 @@ def hawkes_incidents(start_s: float, end_s: float, parameters: HawkesParameters 
     y = np.where(around, centres[which, 1] + rng.normal(0, p.hotspot_sigma_m, n),
                  p.y0 + rng.uniform(0, p.side_m, n))
     t = rng.uniform(start_s, end_s, n)
-    if extra is not None:
-        x, y, t = (np.concatenate([a, np.asarray(b, dtype=float)])
-                   for a, b in zip((x, y, t), extra, strict=True))
     xs, ys, ts, gens = [x], [y], [t], [np.zeros(len(t), dtype=np.int64)]
     generation = 0
     while len(t):
