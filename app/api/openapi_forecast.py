@@ -5,7 +5,7 @@ authentication responses)."""
 from __future__ import annotations
 
 from app.api import forecast
-from app.api.openapi_analysis import GEOJSON_MIME, _json, _query, _ref
+from app.api.openapi_analysis import CELLS, GEOJSON_MIME, _json, _query, _ref
 from geo.forecast import backtest, periods, service
 from geo.forecast.inputs import UNITS
 
@@ -38,38 +38,31 @@ def _parameters(backtesting: bool) -> list[dict]:
     ]
 
 
-LOCATIONS = {
-    "type": "object",
-    "required": ["type", "metadata", "features", "numberMatched", "numberReturned"],
-    "properties": {
-        "type": {"type": "string", "enum": ["FeatureCollection"]},
-        "metadata": {"type": "object", "required": ["model", "inputs", "as_of", "period",
-                                                    "fields", "data_version"],
-                     "description": "The model and its fitted parameters, the inputs "
-                                    "(training window, incidents, unit, cell size, region, "
-                                    "area_share), as_of, the period's bounds, the data "
-                                    "version and what each property means."},
-        "numberMatched": {"type": "integer"},
-        "numberReturned": {"type": "integer"},
-        "features": {"type": "array", "items": {
-            "type": "object", "required": ["type", "id", "geometry", "properties"],
-            "properties": {
-                "type": {"type": "string", "enum": ["Feature"]},
-                "id": {"type": "integer"},
-                "geometry": {"type": "object", "description": "Polygon (cell) or "
-                             "LineString/MultiLineString (section), EPSG:4326."},
-                "properties": {"type": "object", "required": [*service.FIELDS],
-                               "properties": {
-                                   "expected": {"type": "number", "minimum": 0},
-                                   **{name: {"type": "integer", "minimum": 0}
-                                      for name in service.FIELDS
-                                      if name.startswith(("lower", "upper"))},
-                                   "top": {"type": "boolean"}},
-                               "description": "cell (i,j) or section_id, code, name; "
-                                              "then the forecast's fields."},
-            }}},
-    },
-}
+_CELL_FEATURE = CELLS["properties"]["features"]["items"]
+
+# The hot-spot answers' FeatureCollection, with the forecast's metadata and properties.
+LOCATIONS = {**CELLS, "properties": {
+    **CELLS["properties"],
+    "metadata": {"type": "object", "required": ["model", "inputs", "as_of", "period",
+                                                "fields", "data_version"],
+                 "description": "The model and its fitted parameters, the inputs "
+                                "(training window, incidents, unit, cell size, region, "
+                                "area_share), as_of, the period's bounds, the data "
+                                "version and what each property means."},
+    "features": {"type": "array", "items": {**_CELL_FEATURE, "properties": {
+        **_CELL_FEATURE["properties"],
+        "geometry": {"type": "object", "description": "Polygon (cell) or "
+                     "LineString/MultiLineString (section), EPSG:4326."},
+        "properties": {"type": "object", "required": [*service.FIELDS],
+                       "properties": {
+                           "expected": {"type": "number", "minimum": 0},
+                           **{name: {"type": "integer", "minimum": 0}
+                              for name in service.FIELDS
+                              if name.startswith(("lower", "upper"))},
+                           "top": {"type": "boolean"}},
+                       "description": "cell (i,j) or section_id, code, name; then the "
+                                      "forecast's fields."}}}},
+}}
 
 RANKING = {"type": "object", "description": "pai_1pct, hit_rate_1pct, ... at 1, 5 and 10 % "
            "of the area (null when the period holds no incident)."}

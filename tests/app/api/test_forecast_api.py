@@ -8,26 +8,17 @@ from sqlalchemy import text
 
 from app.extensions import db
 from geo.risk.risk_config import load_risk_config
+from tests.app.api.test_hotspots_api import get
 
 AS_OF = "2026-06-01"
-
-
-@pytest.fixture(scope="module")
-def demo(demo_app):
-    return demo_app
-
-
-def get(demo, url):
-    app, headers, _ = demo
-    return app.test_client().get(url, headers=headers)
 
 
 def values(features, name):
     return np.array([f["properties"][name] for f in features])
 
 
-def test_cell_forecast_has_ordered_intervals_and_top_cells(demo):
-    response = get(demo, f"/api/v1/forecast?region=GE-KK&as_of={AS_OF}")
+def test_cell_forecast_has_ordered_intervals_and_top_cells(demo_app):
+    response = get(demo_app, f"/api/v1/forecast?region=GE-KK&as_of={AS_OF}")
     assert response.status_code == 200
     assert response.content_type == "application/geo+json"
     body = response.get_json()
@@ -54,10 +45,10 @@ def test_cell_forecast_has_ordered_intervals_and_top_cells(demo):
     assert expected[top].min() >= expected[~top].max()
 
 
-def test_incidents_on_or_after_as_of_change_nothing(demo):
-    app, _, _ = demo
+def test_incidents_on_or_after_as_of_change_nothing(demo_app):
+    app, _, _ = demo_app
     url = f"/api/v1/forecast?region=GE-KK&as_of={AS_OF}"
-    first = get(demo, url).get_json()
+    first = get(demo_app, url).get_json()
     hottest = max(first["features"], key=lambda f: f["properties"]["expected"])
     lon, lat = hottest["geometry"]["coordinates"][0][0]
 
@@ -81,7 +72,7 @@ def test_incidents_on_or_after_as_of_change_nothing(demo):
 
     row = move("occurred_at >= '2026-06-01T00:00:00Z'")  # on or after as_of
     try:
-        after = get(demo, url).get_json()
+        after = get(demo_app, url).get_json()
     finally:
         restore(row)
     assert after["metadata"]["data_version"] != first["metadata"]["data_version"]
@@ -89,16 +80,16 @@ def test_incidents_on_or_after_as_of_change_nothing(demo):
         values(first["features"], "expected").tolist()
     row = move("occurred_at < '2026-06-01T00:00:00Z' AND occurred_at >= '2026-05-25'")
     try:
-        before = get(demo, url).get_json()
+        before = get(demo_app, url).get_json()
     finally:
         restore(row)
     assert values(before["features"], "expected").tolist() != \
         values(first["features"], "expected").tolist()
 
 
-def test_section_forecast_lists_the_regions_sections(demo):
-    app, _, _ = demo
-    body = get(demo, f"/api/v1/forecast?region=GE-KK&as_of={AS_OF}&unit=section"
+def test_section_forecast_lists_the_regions_sections(demo_app):
+    app, _, _ = demo_app
+    body = get(demo_app, f"/api/v1/forecast?region=GE-KK&as_of={AS_OF}&unit=section"
                "&period=next_week").get_json()
     with app.app_context():
         codes = db.session.execute(text(
@@ -112,9 +103,9 @@ def test_section_forecast_lists_the_regions_sections(demo):
     assert values(body["features"], "expected").sum() > 0
 
 
-def test_backtest_folds_count_the_held_out_months(demo):
-    app, _, _ = demo
-    response = get(demo, "/api/v1/forecast/backtest?region=GE-KK&unit=section&folds=3"
+def test_backtest_folds_count_the_held_out_months(demo_app):
+    app, _, _ = demo_app
+    response = get(demo_app, "/api/v1/forecast/backtest?region=GE-KK&unit=section&folds=3"
                    "&as_of=2026-07-01")
     assert response.status_code == 200 and response.content_type == "application/json"
     body = response.get_json()
@@ -146,10 +137,10 @@ def test_backtest_folds_count_the_held_out_months(demo):
     ("region=NOWHERE", "region", "unknown region code 'NOWHERE'"),
     ("cell_size=5", "cell_size", "must be between 10"),
 ])
-def test_bad_forecast_parameters_are_422(demo, query, field, message):
+def test_bad_forecast_parameters_are_422(demo_app, query, field, message):
     name = query.split("=")[0]
     given = {"region": "GE-KK", "as_of": "2026-06-01", name: query.split("=")[1]}
-    response = get(demo, "/api/v1/forecast?" + "&".join(f"{k}={v}" for k, v in given.items()))
+    response = get(demo_app, "/api/v1/forecast?" + "&".join(f"{k}={v}" for k, v in given.items()))
     assert response.status_code == 422, response.get_json()
     problem = response.get_json()
     assert problem["field"] == field and message in problem["detail"]
@@ -159,7 +150,7 @@ def test_bad_forecast_parameters_are_422(demo, query, field, message):
     ("folds=0", "folds"), ("folds=25", "folds"), ("folds=six", "folds"),
     ("period=monthly", "period"), ("unit=cells", "unit"),
 ])
-def test_bad_backtest_parameters_are_422(demo, query, field):
-    response = get(demo, f"/api/v1/forecast/backtest?region=GE-KK&as_of=2026-07-01&{query}")
+def test_bad_backtest_parameters_are_422(demo_app, query, field):
+    response = get(demo_app, f"/api/v1/forecast/backtest?region=GE-KK&as_of=2026-07-01&{query}")
     assert response.status_code == 422, response.get_json()
     assert response.get_json()["field"] == field
