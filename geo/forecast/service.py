@@ -163,6 +163,31 @@ def _sections_geojson(units: Units, properties: dict, top: np.ndarray, metadata:
             "features": features}
 
 
+def section_outlook(session, region_code: str, as_of: datetime, period: str, srid: int,
+                    viewer_agency: str | None = None) -> dict:
+    """The next period's forecast per border section of a region, for products (the
+    regional bulletin): ``period`` (start, end), ``sections`` by section code
+    (``expected``, ``lower_80``, ``upper_80``), the model's name; or ``unavailable``
+    (the reason) when there is nothing to fit."""
+    request = ForecastRequest(StudyArea(region_code=region_code),
+                              Selection(viewer_agency=viewer_agency), as_of=as_of,
+                              period=period, unit="section")
+    try:
+        prediction = predict(session, request, srid)
+    except ParameterError as error:
+        return {"unavailable": error.reason}
+    bounds = prediction.bounds
+    return {
+        "period": {"name": period, "start": as_of.isoformat(),
+                   "end": periods.shift(as_of, period, 1).isoformat()},
+        "sections": {section.code: {"expected": float(prediction.expected[k]),
+                                  "lower_80": int(bounds["lower_80"][k]),
+                                  "upper_80": int(bounds["upper_80"][k])}
+                     for k, section in enumerate(prediction.units.sections)},
+        "model": MODEL_NAME,
+    }
+
+
 def backtest(session, request: ForecastRequest, srid: int) -> dict:
     """Rolling-origin backtest over the last ``folds`` complete periods before ``as_of``
     (``geo.forecast.backtest``): per fold and on average, PAI and hit rate at 1/5/10 %
