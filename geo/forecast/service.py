@@ -6,7 +6,7 @@ a ``metadata`` object saying what was fitted on what.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import orjson
@@ -166,9 +166,10 @@ def _sections_geojson(units: Units, properties: dict, top: np.ndarray, metadata:
 def section_outlook(session, region_code: str, as_of: datetime, period: str, srid: int,
                     viewer_agency: str | None = None) -> dict:
     """The next period's forecast per border section of a region, for products (the
-    regional bulletin): ``period`` (start, end), ``sections`` by section code
-    (``expected``, ``lower_80``, ``upper_80``), the model's name; or ``unavailable``
-    (the reason) when there is nothing to fit."""
+    regional bulletin, the CIRAM likelihood): ``period`` (start, end), ``sections`` by
+    section code (``expected``, ``lower_80``, ``upper_80``), ``nb_size`` (the negative
+    binomial's size), the model's name; or ``unavailable`` (the reason) when there is
+    nothing to fit."""
     request = ForecastRequest(StudyArea(region_code=region_code),
                               Selection(viewer_agency=viewer_agency), as_of=as_of,
                               period=period, unit="section")
@@ -184,8 +185,17 @@ def section_outlook(session, region_code: str, as_of: datetime, period: str, sri
                                   "lower_80": int(bounds["lower_80"][k]),
                                   "upper_80": int(bounds["upper_80"][k])}
                      for k, section in enumerate(prediction.units.sections)},
+        "nb_size": prediction.fitted.size,
         "model": MODEL_NAME,
     }
+
+
+def next_period(end: datetime, period_days: float) -> tuple[datetime, str]:
+    """The forecast period after a closed period ``[start, end]`` of ``period_days``
+    days: it starts at the first whole second after ``end`` (an incident at ``end`` is
+    read) and is a week for periods of a week or less, else a calendar month."""
+    as_of = (end + timedelta(seconds=1)).replace(microsecond=0)
+    return as_of, "next_week" if period_days <= 7 else "next_month"
 
 
 def backtest(session, request: ForecastRequest, srid: int) -> dict:

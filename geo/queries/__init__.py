@@ -33,6 +33,7 @@ from geo.queries.features import (  # noqa: F401
     layer_time_extent,
 )
 from geo.queries.forecast import (  # noqa: F401
+    region_codes,
     region_sections,
     section_incidents,
 )

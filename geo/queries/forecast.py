@@ -47,6 +47,13 @@ _SECTION_ROW = np.dtype([("fields", ">i2"), ("section_length", ">i4"), ("section
                          ("lon", ">f8"), ("lat_length", ">i4"), ("lat", ">f8")])
 
 
+def region_codes(session, region_ids) -> dict[int, str]:
+    """The codes of these regions, by id."""
+    rows = session.execute(text("SELECT id, code FROM regions WHERE id = ANY(:ids)"),
+                           {"ids": [int(r) for r in region_ids]})
+    return {int(row.id): row.code for row in rows}
+
+
 def region_sections(session, region_code: str, srid: int) -> list:
     """The border sections of a region, by id: ``id, code, name, geometry`` (GeoJSON
     text, EPSG:4326, 7 decimals) and ``cx, cy``: the point halfway along the section,

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from geo.errors import ParameterError
@@ -159,13 +159,10 @@ def _map_size(row) -> tuple[tuple[float, float, float, float], int, int]:
 
 def _outlook(session, region_code: str, end: datetime, days: float, srid: int,
              view: str | None) -> dict:
-    """The forecast of the period after the bulletin's (a week for periods of a week or
-    less, else a calendar month) per section, from the incidents up to ``end``."""
-    # the period is closed [start, end]: the next one starts at the first whole second
-    # after ``end``, so an incident at ``end`` is read
-    as_of = (end + timedelta(seconds=1)).replace(microsecond=0)
-    return forecast.section_outlook(session, region_code, as_of,
-                                    "next_week" if days <= 7 else "next_month", srid, view)
+    """The forecast of the period after the bulletin's per section
+    (``geo.forecast.service.next_period``), from the incidents up to ``end``."""
+    as_of, period = forecast.next_period(end, days)
+    return forecast.section_outlook(session, region_code, as_of, period, srid, view)
 
 
 def _region_map(session, row, start: datetime, end: datetime,

@@ -2,11 +2,16 @@
 and sections with ordered intervals, nothing from on or after as_of read, backtest folds
 that count what the database holds, and every bad parameter answered with 422."""
 
+import dataclasses
+from datetime import UTC, datetime
+
 import numpy as np
 import pytest
 from sqlalchemy import text
 
 from app.extensions import db
+from geo.forecast import service
+from geo.risk import assessments
 from geo.risk.risk_config import load_risk_config
 from tests.app.api.test_hotspots_api import get
 
@@ -154,3 +159,29 @@ def test_bad_backtest_parameters_are_422(demo_app, query, field):
     response = get(demo_app, f"/api/v1/forecast/backtest?region=GE-KK&as_of=2026-07-01&{query}")
     assert response.status_code == 422, response.get_json()
     assert response.get_json()["field"] == field
+
+
+def test_the_ciram_likelihood_is_the_forecasts(demo_app):
+    # May 2026 assessed (closed period): the forecast of June from the incidents up to
+    # its end gives each section's expected count and P(at least one incident).
+    app, _, _ = demo_app
+    start, end = datetime(2026, 5, 1, tzinfo=UTC), datetime(2026, 5, 31, 23, 59, 59, tzinfo=UTC)
+    config = load_risk_config()
+    with app.app_context():
+        srid = app.config["ANALYSIS_SRID"]
+        assessed = assessments.assess_region(db.session, config, "GE-KK", start, end, srid)
+        outlook = service.section_outlook(db.session, "GE-KK", datetime(2026, 6, 1, tzinfo=UTC),
+                                          "next_month", srid)
+        history = assessments.assess_region(
+            db.session, dataclasses.replace(config, likelihood_source="history"), "GE-KK",
+            start, end, srid)
+        codes = {s.id: s.code for s in db.session.execute(text(
+            "SELECT id, code FROM border_segments")).all()}
+        db.session.remove()
+    r = outlook["nb_size"]
+    for section in assessed["sections"]:
+        mu = outlook["sections"][codes[section["section_id"]]]["expected"]
+        assert section["expected_next"] == pytest.approx(mu)
+        assert section["likelihood_probability"] == pytest.approx(1 - (r / (r + mu)) ** r)
+    assert [s["expected_next"] for s in history["sections"]] != \
+        [s["expected_next"] for s in assessed["sections"]]
