@@ -3,7 +3,8 @@ incidents, and the backtest's numbers against the baselines.
 
 Run: ``.venv/bin/python -m bench.forecast_bench [--incidents 1000000] [--region GE-KA]``
 or, on an existing demo database (read only, nothing written; e.g. the dev database's
-50,000 incidents): ``.venv/bin/python -m bench.forecast_bench --existing``.
+50,000 incidents): ``.venv/bin/python -m bench.forecast_bench --existing``; or on the
+SYNTHETIC Hawkes generator alone: ``.venv/bin/python -m bench.forecast_bench --hawkes``.
 
 In one run, on a throwaway database with the demo's reference layers and N synthetic
 incidents (``geo.demo.synthetic``, loaded as ``bench.hotspot_bench.setup`` does):
@@ -114,6 +115,44 @@ def backtest_table(session, as_of: datetime, srid: int) -> None:
                   f"{seconds:5.2f}")
 
 
+def hawkes_table(seeds=(1, 2, 3), folds=(6, 12)) -> None:
+    """The backtest on SYNTHETIC Hawkes incidents (``geo.forecast.synthetic``, the tests'
+    generator): cells of 2 km and 20 strips 3 km wide as sections, as in
+    ``tests/geo/forecast/test_model.py``; no database."""
+    import numpy as np
+    import shapely
+
+    from geo.forecast import backtest, model, synthetic
+    from geo.hotspots.inputs import build_grid
+
+    p = synthetic.HawkesParameters()
+    start, end = datetime(2024, 1, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC)
+    grid = build_grid(shapely.box(p.x0, p.y0, p.x0 + p.side_m, p.y0 + p.side_m), 2000.0,
+                      32638)
+    cells = model.Locations(grid.cx, grid.cy, grid.size * np.sqrt(3) / 2)
+    strips = model.Locations(p.x0 + 1500 + 3000 * np.arange(20),
+                             np.full(20, p.y0 + p.side_m / 2), 3000.0)
+    print("\nSYNTHETIC Hawkes data: PAI at 5 %, forecast / best baseline, coverage 80 / 95")
+    print("| folds | seed | incidents | forecast | last | long-run | KDE | PAI* | fc / best "
+          "| cells cov 80 / 95 | strips cov 80 / 95 |")
+    for n_folds in folds:
+        origins = backtest.fold_origins(end, "next_month", n_folds)
+        for seed in seeds:
+            h = synthetic.hawkes_incidents(start.timestamp(), end.timestamp(), p, seed=seed)
+            on_cells = model.Incidents(grid.locate(h.x, h.y), h.time, h.x, h.y)
+            strip = np.floor((h.x - p.x0) / 3000).astype(np.int64)
+            strip[(strip < 0) | (strip >= 20) | (h.y < p.y0) | (h.y > p.y0 + p.side_m)] = -1
+            on_strips = model.Incidents(strip, h.time, h.x, h.y)
+            c = backtest.backtest(on_cells, cells, "next_month", origins)["mean"]
+            s = backtest.backtest(on_strips, strips, "next_month", origins)["mean"]
+            b = {name: v["pai_5pct"] for name, v in c["baselines"].items()}
+            fc = c["forecast"]["pai_5pct"]
+            print(f"| {n_folds} | {seed} | {len(h.x):,} | {fc:.2f} | {b['last_period']:.2f} "
+                  f"| {b['long_run']:.2f} | {b['kde']:.2f} | {c['best_possible']['pai_5pct']:.2f}"
+                  f" | {fc / max(b.values()):.3f} | {c['coverage_80']:.3f} / "
+                  f"{c['coverage_95']:.3f} | {s['coverage_80']:.3f} / {s['coverage_95']:.3f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--incidents", type=int, default=1_000_000)
@@ -123,8 +162,14 @@ def main() -> None:
                              "loading a throwaway database")
     parser.add_argument("--as-of", default=None, help="default 2026-07-01; with --existing "
                                                       "the first day of this month")
+    parser.add_argument("--hawkes", action="store_true",
+                        help="only the backtest on the SYNTHETIC Hawkes generator (no "
+                             "database)")
     args = parser.parse_args()
     srid = 32638
+    if args.hawkes:
+        hawkes_table()
+        return
     if args.existing:
         as_of = (datetime.fromisoformat(args.as_of).replace(tzinfo=UTC) if args.as_of
                  else datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0,
