@@ -45,6 +45,7 @@ def _forecast_request(args) -> service.ForecastRequest:
         area_share=parse_float("area_share", args.get("area_share"), 0.0001, 0.9999) or 0.05,
         max_cells=current_app.config["HOTSPOT_MAX_CELLS"],
         folds=parse_int("folds", args.get("folds"), DEFAULT_FOLDS, 1, service.MAX_FOLDS),
+        corridor_m=current_app.config["RISK_MODEL"].corridor_m,
     )
 
 

@@ -91,14 +91,15 @@ def _cells(session, area: StudyArea, selection: Selection, before: datetime,
 
 
 def _sections(session, area: StudyArea, selection: Selection, before: datetime,
-              srid: int) -> Units:
+              srid: int, corridor_m: float | None) -> Units:
     if queries.region_id_for_code(session, area.region_code) is None:
         raise ParameterError("region", f"unknown region code {area.region_code!r}")
     sections = queries.region_sections(session, area.region_code, srid)
     if not sections:
         raise ParameterError("unit", f"region {area.region_code} has no border sections; "
                              "use unit=cell")
-    corridor_m = load_risk_config().corridor_m
+    if corridor_m is None:
+        corridor_m = load_risk_config().corridor_m
     read = queries.section_incidents(session, [s.id for s in sections], corridor_m, before,
                                      selection.viewer_agency)
     index = {s.id: k for k, s in enumerate(sections)}
@@ -122,7 +123,8 @@ def _section_bandwidth(cx: np.ndarray, cy: np.ndarray) -> float:
 
 
 def load_units(session, unit: str, area: StudyArea, selection: Selection, before: datetime,
-               cell_size_m: float, srid: int, max_cells: int = 200_000) -> Units:
+               cell_size_m: float, srid: int, max_cells: int = 200_000,
+               corridor_m: float | None = None) -> Units:
     """The locations of ``unit`` over ``area`` (a region) and the incidents of
     ``selection`` strictly before ``before`` (aware datetime) on them.
 
@@ -138,9 +140,14 @@ def load_units(session, unit: str, area: StudyArea, selection: Selection, before
         Hexagon edge in metres of ``srid`` (cells only).
     srid : int
         EPSG code of the metric analysis CRS.
+    max_cells : int
+        Most cells a grid may have.
+    corridor_m : float, optional
+        Metres from its nearest section within which an incident counts for it
+        (sections only); default the ``corridor_m`` of ``geo/risk/risk.yaml``.
     """
     if unit not in UNITS:
         raise ParameterError("unit", f"unknown unit {unit!r}; units: {', '.join(UNITS)}")
     if unit == "cell":
         return _cells(session, area, selection, before, cell_size_m, srid, max_cells)
-    return _sections(session, area, selection, before, srid)
+    return _sections(session, area, selection, before, srid, corridor_m)

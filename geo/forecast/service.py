@@ -48,6 +48,7 @@ class ForecastRequest:
     area_share: float = 0.05
     max_cells: int = 200_000
     folds: int = 6  # backtest only
+    corridor_m: float | None = None  # sections: None for geo/risk/risk.yaml's
 
 
 def _check(request: ForecastRequest) -> None:
@@ -62,7 +63,7 @@ def _check(request: ForecastRequest) -> None:
 
 def _units(session, request: ForecastRequest, before: datetime, srid: int) -> Units:
     units = load_units(session, request.unit, request.area, request.selection, before,
-                       request.cell_size_m, srid, request.max_cells)
+                       request.cell_size_m, srid, request.max_cells, request.corridor_m)
     if not (units.incidents.location >= 0).any():
         raise ParameterError("as_of", f"no incidents on the region's {request.unit}s before "
                              f"{before.isoformat()}: nothing to fit")
@@ -164,7 +165,8 @@ def _sections_geojson(units: Units, properties: dict, top: np.ndarray, metadata:
 
 
 def section_outlook(session, region_code: str, as_of: datetime, period: str, srid: int,
-                    viewer_agency: str | None = None) -> dict:
+                    viewer_agency: str | None = None,
+                    corridor_m: float | None = None) -> dict:
     """The next period's forecast per border section of a region, for products (the
     regional bulletin, the CIRAM likelihood): ``period`` (start, end), ``sections`` by
     section code (``expected``, ``lower_80``, ``upper_80``), ``nb_size`` (the negative
@@ -172,7 +174,7 @@ def section_outlook(session, region_code: str, as_of: datetime, period: str, sri
     nothing to fit."""
     request = ForecastRequest(StudyArea(region_code=region_code),
                               Selection(viewer_agency=viewer_agency), as_of=as_of,
-                              period=period, unit="section")
+                              period=period, unit="section", corridor_m=corridor_m)
     try:
         prediction = predict(session, request, srid)
     except ParameterError as error:

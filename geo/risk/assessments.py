@@ -145,7 +145,7 @@ def _forecasts(session, config: risk_config.RiskConfig, sections, end: datetime,
                                            if s.region_id is not None})
     for region_id, region_code in codes.items():
         outlook = forecast.section_outlook(session, region_code, as_of, period, srid,
-                                           viewer_agency)
+                                           viewer_agency, config.corridor_m)
         for k, section in enumerate(sections):
             if section.region_id == region_id and section.code in outlook.get("sections", {}):
                 expected[k] = outlook["sections"][section.code]["expected"]

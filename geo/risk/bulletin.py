@@ -158,11 +158,12 @@ def _map_size(row) -> tuple[tuple[float, float, float, float], int, int]:
 
 
 def _outlook(session, region_code: str, end: datetime, days: float, srid: int,
-             view: str | None) -> dict:
+             view: str | None, corridor_m: float) -> dict:
     """The forecast of the period after the bulletin's per section
     (``geo.forecast.service.next_period``), from the incidents up to ``end``."""
     as_of, period = forecast.next_period(end, days)
-    return forecast.section_outlook(session, region_code, as_of, period, srid, view)
+    return forecast.section_outlook(session, region_code, as_of, period, srid, view,
+                                    corridor_m)
 
 
 def _region_map(session, row, start: datetime, end: datetime,
@@ -313,7 +314,7 @@ def regional_bulletin(session, config: risk_config.RiskConfig, region_code: str 
                  "synthetic": bool(provenance.get("synthetic")),
                  "approximate_geography": geography},
         "outlook": _outlook(session, region.code, end, (end - start).total_seconds() / 86400,
-                            srid, view),
+                            srid, view, used.corridor_m),
         "map": _region_map(session, region, start, end, levels, scope, srid, view),
         "legend": _legend(),
         "generated_at": (now or (lambda: datetime.now(UTC)))().isoformat(timespec="seconds"),
