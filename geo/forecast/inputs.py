@@ -94,22 +94,44 @@ def _sections(session, area: StudyArea, selection: Selection, before: datetime,
               srid: int, corridor_m: float | None) -> Units:
     if queries.region_id_for_code(session, area.region_code) is None:
         raise ParameterError("region", f"unknown region code {area.region_code!r}")
-    sections = queries.region_sections(session, area.region_code, srid)
-    if not sections:
+    units = regions_sections(session, [area.region_code], selection, before, srid,
+                             corridor_m)
+    if area.region_code not in units:
         raise ParameterError("unit", f"region {area.region_code} has no border sections; "
                              "use unit=cell")
+    return units[area.region_code]
+
+
+def regions_sections(session, region_codes, selection: Selection, before: datetime,
+                     srid: int, corridor_m: float | None = None) -> dict[str, Units]:
+    """The section units of each of these regions that has sections, by region code,
+    from one read of the incidents before ``before`` (what an assessment of every
+    section needs: one scan instead of one per region)."""
     if corridor_m is None:
         corridor_m = load_risk_config().corridor_m
+    sections = queries.region_sections(session, region_codes, srid)
     read = queries.section_incidents(session, [s.id for s in sections], corridor_m, before,
                                      selection.viewer_agency)
-    index = {s.id: k for k, s in enumerate(sections)}
-    location = np.array([index[s] for s in read["section_id"].tolist()], dtype=np.int64)
     x, y = transform_xy(read["lon"], read["lat"], STORAGE_SRID, srid)
-    incidents = model.Incidents(location, read["time"], np.asarray(x), np.asarray(y))
-    cx = np.array([s.cx for s in sections], dtype=float)
-    cy = np.array([s.cy for s in sections], dtype=float)
-    return Units("section", model.Locations(cx, cy, _section_bandwidth(cx, cy)), incidents,
-                 sections=sections, corridor_m=corridor_m)
+    x, y = np.asarray(x), np.asarray(y)
+    # every incident's section as its position in ``sections`` (ordered by id)
+    position = np.searchsorted(np.array([s.id for s in sections], dtype=np.int64),
+                               read["section_id"])
+    codes = np.array([s.region_code for s in sections], dtype=object)
+    units = {}
+    for code in sorted(set(codes.tolist())):
+        own = np.flatnonzero(codes == code)
+        local = np.full(len(sections), -1, dtype=np.int64)
+        local[own] = np.arange(len(own))
+        location = local[position]
+        keep = location >= 0
+        incidents = model.Incidents(location[keep], read["time"][keep], x[keep], y[keep])
+        cx = np.array([sections[k].cx for k in own], dtype=float)
+        cy = np.array([sections[k].cy for k in own], dtype=float)
+        units[code] = Units("section", model.Locations(cx, cy, _section_bandwidth(cx, cy)),
+                            incidents, sections=[sections[k] for k in own],
+                            corridor_m=corridor_m)
+    return units
 
 
 def _section_bandwidth(cx: np.ndarray, cy: np.ndarray) -> float:

@@ -15,7 +15,7 @@ from geo import queries
 from geo.errors import ParameterError
 from geo.forecast import backtest as backtests
 from geo.forecast import model, periods
-from geo.forecast.inputs import Units, load_units
+from geo.forecast.inputs import Units, load_units, regions_sections
 from geo.hotspots import evaluation
 from geo.hotspots.inputs import Selection, StudyArea
 from geo.hotspots.output import JSON_OPTIONS, cells_geojson
@@ -112,10 +112,15 @@ class Prediction:
 def predict(session, request: ForecastRequest, srid: int) -> Prediction:
     """Fit on the incidents before ``as_of`` and predict the period it starts."""
     _check(request)
-    units = _units(session, request, request.as_of, srid)
-    builder = model.FeatureBuilder(units.incidents, units.locations, request.period)
-    fitted = model.fit(builder, request.as_of)
-    expected = fitted.mean(builder.at(request.as_of, fitted.decay_days))
+    return predict_units(_units(session, request, request.as_of, srid), request.as_of,
+                         request.period)
+
+
+def predict_units(units: Units, as_of: datetime, period: str) -> Prediction:
+    """Fit on ``units``' incidents (all before ``as_of``) and predict the period."""
+    builder = model.FeatureBuilder(units.incidents, units.locations, period)
+    fitted = model.fit(builder, as_of)
+    expected = fitted.mean(builder.at(as_of, fitted.decay_days))
     return Prediction(units, fitted, expected, model.intervals(expected, fitted.size))
 
 
@@ -164,32 +169,37 @@ def _sections_geojson(units: Units, properties: dict, top: np.ndarray, metadata:
             "features": features}
 
 
-def section_outlook(session, region_code: str, as_of: datetime, period: str, srid: int,
-                    viewer_agency: str | None = None,
-                    corridor_m: float | None = None) -> dict:
-    """The next period's forecast per border section of a region, for products (the
-    regional bulletin, the CIRAM likelihood): ``period`` (start, end), ``sections`` by
-    section code (``expected``, ``lower_80``, ``upper_80``), ``nb_size`` (the negative
-    binomial's size), the model's name; or ``unavailable`` (the reason) when there is
-    nothing to fit."""
-    request = ForecastRequest(StudyArea(region_code=region_code),
-                              Selection(viewer_agency=viewer_agency), as_of=as_of,
-                              period=period, unit="section", corridor_m=corridor_m)
-    try:
-        prediction = predict(session, request, srid)
-    except ParameterError as error:
-        return {"unavailable": error.reason}
-    bounds = prediction.bounds
-    return {
-        "period": {"name": period, "start": as_of.isoformat(),
-                   "end": periods.shift(as_of, period, 1).isoformat()},
-        "sections": {section.code: {"expected": float(prediction.expected[k]),
-                                  "lower_80": int(bounds["lower_80"][k]),
-                                  "upper_80": int(bounds["upper_80"][k])}
-                     for k, section in enumerate(prediction.units.sections)},
-        "nb_size": prediction.fitted.size,
-        "model": MODEL_NAME,
-    }
+def section_outlooks(session, region_codes, as_of: datetime, period: str, srid: int,
+                     viewer_agency: str | None = None,
+                     corridor_m: float | None = None) -> dict[str, dict]:
+    """The next period's forecast per border section of each region, by region code,
+    for products (the regional bulletin, the CIRAM likelihood), from one read of the
+    incidents: ``period`` (start, end), ``sections`` by section code (``expected``,
+    ``lower_80``, ``upper_80``), ``nb_size`` (the negative binomial's size) and the
+    model's name; or ``unavailable`` (the reason) for a region without sections or
+    without incidents on them."""
+    all_units = regions_sections(session, region_codes, Selection(viewer_agency=viewer_agency),
+                                 as_of, srid, corridor_m)
+    outlooks = {}
+    for code in region_codes:
+        units = all_units.get(code)
+        if units is None or len(units.incidents.time) == 0:
+            outlooks[code] = {"unavailable": f"no incidents on the border sections of {code} "
+                                             f"before {as_of.isoformat()}"}
+            continue
+        prediction = predict_units(units, as_of, period)
+        bounds = prediction.bounds
+        outlooks[code] = {
+            "period": {"name": period, "start": as_of.isoformat(),
+                       "end": periods.shift(as_of, period, 1).isoformat()},
+            "sections": {section.code: {"expected": float(prediction.expected[k]),
+                                        "lower_80": int(bounds["lower_80"][k]),
+                                        "upper_80": int(bounds["upper_80"][k])}
+                         for k, section in enumerate(units.sections)},
+            "nb_size": prediction.fitted.size,
+            "model": MODEL_NAME,
+        }
+    return outlooks
 
 
 def next_period(end: datetime, period_days: float) -> tuple[datetime, str]:

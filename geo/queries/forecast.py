@@ -20,12 +20,12 @@ from geo.scope import VIEWER_PARAMETER
 
 _REGION_SECTIONS = text(
     """
-    SELECT s.id, s.code, s.name, ST_AsGeoJSON(s.geom, 7) AS geometry,
+    SELECT s.id, s.code, s.name, r.code AS region_code, ST_AsGeoJSON(s.geom, 7) AS geometry,
            ST_X(c) AS cx, ST_Y(c) AS cy
       FROM border_segments AS s JOIN regions AS r ON r.id = s.region_id
      CROSS JOIN LATERAL ST_Transform(ST_LineInterpolatePoint(ST_LineMerge(s.geom), 0.5),
                                      :srid) AS c
-     WHERE r.code = :region_code
+     WHERE r.code = ANY(:region_codes)
      ORDER BY s.id
     """
 )
@@ -54,11 +54,11 @@ def region_codes(session, region_ids) -> dict[int, str]:
     return {int(row.id): row.code for row in rows}
 
 
-def region_sections(session, region_code: str, srid: int) -> list:
-    """The border sections of a region, by id: ``id, code, name, geometry`` (GeoJSON
-    text, EPSG:4326, 7 decimals) and ``cx, cy``: the point halfway along the section,
-    metres of ``srid``."""
-    return session.execute(_REGION_SECTIONS, {"region_code": region_code,
+def region_sections(session, region_codes, srid: int) -> list:
+    """The border sections of these regions, by id: ``id, code, name, region_code,
+    geometry`` (GeoJSON text, EPSG:4326, 7 decimals) and ``cx, cy``: the point halfway
+    along the section, metres of ``srid``."""
+    return session.execute(_REGION_SECTIONS, {"region_codes": list(region_codes),
                                               "srid": srid}).all()
 
 

@@ -143,13 +143,13 @@ def _forecasts(session, config: risk_config.RiskConfig, sections, end: datetime,
     expected, size = np.full(len(sections), np.nan), np.full(len(sections), np.nan)
     codes = queries.region_codes(session, {s.region_id for s in sections
                                            if s.region_id is not None})
-    for region_id, region_code in codes.items():
-        outlook = forecast.section_outlook(session, region_code, as_of, period, srid,
-                                           viewer_agency, config.corridor_m)
-        for k, section in enumerate(sections):
-            if section.region_id == region_id and section.code in outlook.get("sections", {}):
-                expected[k] = outlook["sections"][section.code]["expected"]
-                size[k] = outlook["nb_size"]
+    outlooks = forecast.section_outlooks(session, sorted(codes.values()), as_of, period, srid,
+                                         viewer_agency, config.corridor_m)
+    for k, section in enumerate(sections):
+        outlook = outlooks.get(codes.get(section.region_id), {})
+        if section.code in outlook.get("sections", {}):
+            expected[k] = outlook["sections"][section.code]["expected"]
+            size[k] = outlook["nb_size"]
     return expected, size
 
 

@@ -162,8 +162,8 @@ def _outlook(session, region_code: str, end: datetime, days: float, srid: int,
     """The forecast of the period after the bulletin's per section
     (``geo.forecast.service.next_period``), from the incidents up to ``end``."""
     as_of, period = forecast.next_period(end, days)
-    return forecast.section_outlook(session, region_code, as_of, period, srid, view,
-                                    corridor_m)
+    return forecast.section_outlooks(session, [region_code], as_of, period, srid, view,
+                                     corridor_m)[region_code]
 
 
 def _region_map(session, row, start: datetime, end: datetime,

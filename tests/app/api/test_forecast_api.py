@@ -170,14 +170,20 @@ def test_the_ciram_likelihood_is_the_forecasts(demo_app):
     with app.app_context():
         srid = app.config["ANALYSIS_SRID"]
         assessed = assessments.assess_region(db.session, config, "GE-KK", start, end, srid)
-        outlook = service.section_outlook(db.session, "GE-KK", datetime(2026, 6, 1, tzinfo=UTC),
-                                          "next_month", srid)
+        june = datetime(2026, 6, 1, tzinfo=UTC)
+        outlook = service.section_outlooks(db.session, ["GE-KK"], june, "next_month",
+                                           srid)["GE-KK"]
+        # one read for several regions gives each region's own forecast
+        both = service.section_outlooks(db.session, ["GE-KA", "GE-KK", "GE-TB"], june,
+                                        "next_month", srid)
         history = assessments.assess_region(
             db.session, dataclasses.replace(config, likelihood_source="history"), "GE-KK",
             start, end, srid)
         codes = {s.id: s.code for s in db.session.execute(text(
             "SELECT id, code FROM border_segments")).all()}
         db.session.remove()
+    assert both["GE-KK"] == outlook and set(both["GE-KA"]["sections"]) > set()
+    assert "unavailable" in both["GE-TB"]  # Tbilisi has no border sections
     r = outlook["nb_size"]
     for section in assessed["sections"]:
         mu = outlook["sections"][codes[section["section_id"]]]["expected"]
