@@ -10,7 +10,9 @@ also reads the 12 months before it and the same month a year earlier):
 
 1. the whole assessment of all sections, ``geo.risk.assessments.assess_region`` (SQL,
    the Gi* hot-spot map the threat's ``hotspot`` factor touches, scoring, comparisons,
-   alerts), and the API call ``GET /api/v1/risk/segments`` that wraps it (plus the
+   alerts; with ``distribution.likelihood: forecast`` the forecast of the next month per
+   section, issue 18), the same with ``likelihood: history`` (no forecast, as before
+   issue 18), and the API call ``GET /api/v1/risk/segments`` that wraps it (plus the
    supervisors' decisions and the JSON);
 2. the peer: the underlying SQL alone, the three statements the assessment runs
    (sections with their nearest crossing point, counts per section, period and
@@ -24,6 +26,7 @@ goal is the whole assessment under 3 s. docs/benchmarks.md records the numbers.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import time
 from datetime import UTC, datetime
@@ -89,8 +92,8 @@ def main() -> None:
         databases, app, headers = None, *existing(args.database_url)
     else:
         databases, app, headers = setup(args.incidents)
-    rows: dict[str, list[float]] = {"assessment": [], "api": [], "sql": [], "hotspots": [],
-                                    "model": []}
+    rows: dict[str, list[float]] = {"assessment": [], "history": [], "api": [], "sql": [],
+                                    "hotspots": [], "model": []}
     try:
         with app.app_context():
             config, srid = app.config["RISK_MODEL"], app.config["ANALYSIS_SRID"]
@@ -104,6 +107,11 @@ def main() -> None:
                 evaluated, t = timed(assessments.assess_region, db.session, config, None,
                                      START, END, srid)
                 rows["assessment"].append(t)
+                # peer: the likelihood from the history, as before the forecast (issue 18)
+                _, t = timed(assessments.assess_region, db.session,
+                             dataclasses.replace(config, likelihood_source="history"), None,
+                             START, END, srid)
+                rows["history"].append(t)
                 response, t = timed(client.get, url, headers=headers)
                 if response.status_code != 200:
                     raise SystemExit(f"{url}: {response.status_code} {response.get_json()}")
@@ -144,6 +152,7 @@ def report(rows: dict[str, list[float]], sections: int, incidents: int, counted:
     print(f"{'step':<62}{'runs (s)':>24}{'median':>9}")
     labels = {
         "assessment": "whole assessment (geo.risk.assessments.assess_region)",
+        "history": "  the same with distribution.likelihood: history (no forecast)",
         "api": "API GET /api/v1/risk/segments (assessment + decisions + JSON)",
         "sql": "peer: the underlying SQL alone (3 statements, fetched)",
         "hotspots": "  of which: Gi* hot-spot flags (geo.hotspots.pipeline, 2 km cells)",

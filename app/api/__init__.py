@@ -46,6 +46,7 @@ from app.api import (  # noqa: E402,F401  (routes)
     audit,
     changes,
     features,
+    forecast,
     hotspots,
     imports,
     notifications,

@@ -28,6 +28,7 @@ from app.api.features import (
 )
 from app.api.openapi_analysis import analysis_builders
 from app.api.openapi_events import event_builders
+from app.api.openapi_forecast import forecast_builders
 from app.api.openapi_inbox import inbox_builders
 from app.api.openapi_products import product_builders
 from app.api.openapi_schemas import (
@@ -476,6 +477,7 @@ def operation_builders() -> dict:
         agencies.update_agency_route: update_agency_operation,
         **analysis_builders(),
         **event_builders(),
+        **forecast_builders(),
         **product_builders(),
         **inbox_builders(),
         **subscription_builders(),

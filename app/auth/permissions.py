@@ -36,6 +36,8 @@ ENDPOINT_ROLES: dict[str, str] = {
     "api.hotspot_map": "viewer",
     "api.emerging_hotspots": "viewer",
     "api.evaluate_hotspots": "viewer",
+    "api.forecast": "viewer",
+    "api.forecast_backtest": "viewer",
     "api.ranked_segments": "viewer",
     "api.section_history": "viewer",
     "api.get_assessment": "viewer",

@@ -33,6 +33,11 @@ from geo.queries.features import (  # noqa: F401
     layer_extent,
     layer_time_extent,
 )
+from geo.queries.forecast import (  # noqa: F401
+    region_codes,
+    region_sections,
+    section_incidents,
+)
 from geo.queries.links import (  # noqa: F401
     INCIDENT_LINK_COLUMNS,
     INCIDENT_LINKS,

@@ -29,6 +29,7 @@ import shapely
 from geo import queries
 from geo.crs import STORAGE_SRID, reproject
 from geo.errors import ParameterError
+from geo.forecast import service as forecast
 from geo.hotspots import hexgrid, inputs, pipeline
 from geo.models import RiskAssessment, RiskLevelDecision, RiskSectionResult
 from geo.queries import risk as risk_sql
@@ -131,6 +132,28 @@ def last_year_parameters(config: risk_config.RiskConfig, section_ids: list[int],
             "start": start - year, "end": end - year, VIEWER_PARAMETER: viewer_agency}
 
 
+def _forecasts(session, config: risk_config.RiskConfig, sections, end: datetime,
+               period_days: float, srid: int, viewer_agency: str | None):
+    """Expected incidents of the period after the assessed one and the negative binomial
+    size per section (``geo.forecast``, each region's sections fitted together), NaN
+    where none could be fitted; ``(None, None)`` unless the configuration's
+    ``distribution.likelihood`` is ``forecast``."""
+    if config.likelihood_source != "forecast":
+        return None, None
+    as_of, period = forecast.next_period(end, period_days)
+    expected, size = np.full(len(sections), np.nan), np.full(len(sections), np.nan)
+    codes = queries.region_codes(session, {s.region_id for s in sections
+                                           if s.region_id is not None})
+    outlooks = forecast.section_outlooks(session, sorted(codes.values()), as_of, period, srid,
+                                         viewer_agency, config.corridor_m)
+    for k, section in enumerate(sections):
+        outlook = outlooks.get(codes.get(section.region_id), {})
+        if section.code in outlook.get("sections", {}):
+            expected[k] = outlook["sections"][section.code]["expected"]
+            size[k] = outlook["nb_size"]
+    return expected, size
+
+
 def gather_inputs(session, config: risk_config.RiskConfig, region_code: str | None,
                   start: datetime, end: datetime, srid: int,
                   viewer_agency: str | None = None) -> SectionFrame:
@@ -189,6 +212,9 @@ def gather_inputs(session, config: risk_config.RiskConfig, region_code: str | No
             last_year_not_visible += row.not_visible
     incidents = category_counts.sum(axis=1)
     geoms = [reproject(shapely.from_wkb(bytes(s.geom)), STORAGE_SRID, srid) for s in sections]
+    forecast_expected, forecast_size = _forecasts(session, config, sections, end,
+                                                  period.total_seconds() / 86400, srid,
+                                                  viewer_agency)
     inputs = ciram.SectionInputs(
         section_ids=ids,
         length_m=np.array([s.length_m for s in sections], dtype=float),
@@ -209,6 +235,8 @@ def gather_inputs(session, config: risk_config.RiskConfig, region_code: str | No
         window_category_counts=window_counts,
         window_persons=window_persons,
         window_life_risk_count=window_life_risk,
+        forecast_expected=forecast_expected,
+        forecast_size=forecast_size,
     )
     return SectionFrame(ids, [s.code for s in sections], [s.name for s in sections], inputs,
                         previous=history[:, 0] if k else np.zeros(n, dtype=np.int64),

@@ -40,6 +40,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from geo.errors import ParameterError
+from geo.forecast import service as forecast
 from geo.queries import risk as risk_sql
 from geo.risk import assessments, risk_config
 from geo.scope import VIEWER_PARAMETER
@@ -154,6 +155,15 @@ def _map_size(row) -> tuple[tuple[float, float, float, float], int, int]:
         grow_y = (wanted_y - (bbox[3] - bbox[1])) / 2
         bbox = (bbox[0], bbox[1] - grow_y, bbox[2], bbox[3] + grow_y)
     return bbox, MAP_WIDTH_PX, pixels_high
+
+
+def _outlook(session, region_code: str, end: datetime, days: float, srid: int,
+             view: str | None, corridor_m: float) -> dict:
+    """The forecast of the period after the bulletin's per section
+    (``geo.forecast.service.next_period``), from the incidents up to ``end``."""
+    as_of, period = forecast.next_period(end, days)
+    return forecast.section_outlooks(session, [region_code], as_of, period, srid, view,
+                                     corridor_m)[region_code]
 
 
 def _region_map(session, row, start: datetime, end: datetime,
@@ -303,6 +313,8 @@ def regional_bulletin(session, config: risk_config.RiskConfig, region_code: str 
                  "sections_by_provenance": section_provenance,
                  "synthetic": bool(provenance.get("synthetic")),
                  "approximate_geography": geography},
+        "outlook": _outlook(session, region.code, end, (end - start).total_seconds() / 86400,
+                            srid, view, used.corridor_m),
         "map": _region_map(session, region, start, end, levels, scope, srid, view),
         "legend": _legend(),
         "generated_at": (now or (lambda: datetime.now(UTC)))().isoformat(timespec="seconds"),

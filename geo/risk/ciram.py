@@ -108,6 +108,11 @@ class SectionInputs:
     inland_share : array_like of float, shape (n,)
         Share 0..1 of the incidents detected late under ``vulnerability.inland_share.rule``;
         NaN when the section has no incidents (it is ignored then anyway).
+    forecast_expected, forecast_size : array_like of float, shape (n,), optional
+        Expected incidents of the period after this one and the negative binomial size
+        (``var = mu + mu^2 / size``) of ``geo.forecast``, for the likelihood when the
+        configuration's ``distribution.likelihood`` is ``forecast``; NaN where no
+        forecast could be fitted (that section's history model is used).
     window_category_counts, window_persons, window_life_risk_count : array_like, optional
         The same counts as ``category_counts``, ``persons`` and ``life_risk_count`` over
         the period and its ``k`` baseline periods together (``k + 1`` periods), for an
@@ -131,6 +136,8 @@ class SectionInputs:
     window_category_counts: np.ndarray | None = None
     window_persons: np.ndarray | None = None
     window_life_risk_count: np.ndarray | None = None
+    forecast_expected: np.ndarray | None = None
+    forecast_size: np.ndarray | None = None
 
     def __post_init__(self):
         ids = _array("section_ids", self.section_ids, None, dtype=object)
@@ -196,6 +203,11 @@ class SectionInputs:
             values["window_life_risk_count"] = _counts("window_life_risk_count", window[2], n)
             if (values["window_life_risk_count"] > window_counts.sum(axis=1)).any():
                 raise ValueError("window_life_risk_count cannot exceed the window's incidents")
+        if (self.forecast_expected is None) != (self.forecast_size is None):
+            raise ValueError("give forecast_expected and forecast_size together")
+        if self.forecast_expected is not None:
+            values["forecast_expected"] = _array("forecast_expected", self.forecast_expected, n)
+            values["forecast_size"] = _array("forecast_size", self.forecast_size, n)
         for name, value in values.items():
             object.__setattr__(self, name, value)
         object.__setattr__(self, "period_days", float(self.period_days))
@@ -405,7 +417,9 @@ def assess_sections(inputs: SectionInputs, config: RiskConfig | None = None) -> 
     Threat factors: incidents and persons per km per reference period (magnitude); the
     count against the section's baseline (``rate_ratio``), P(at least one incident next
     period) under the configured count model with mean ``(count + k * baseline_rate) /
-    (k + 1)`` (the period counted as one more baseline period, k = history periods), and
+    (k + 1)`` (the period counted as one more baseline period, k = history periods) or,
+    with ``distribution.likelihood: forecast``, under the forecast's negative binomial
+    (``inputs.forecast_expected``, ``inputs.forecast_size``), and
     whether the section touches a Gi* hot-spot (likelihood). Vulnerability factors:
     surveillance level, terrain class, metres to the nearest crossing point, share of
     incidents detected late (ignored, scored ``when_no_incidents``, when the section has
@@ -442,8 +456,13 @@ def assess_sections(inputs: SectionInputs, config: RiskConfig | None = None) -> 
                       where=baseline > 0)
     k = inputs.history.shape[1]
     expected_next = (incidents + k * baseline) / (k + 1)
-    probability = _upper_tail(np.ones(inputs.n, dtype=int), expected_next,
-                              _nb_size(inputs.history, config))
+    size = _nb_size(inputs.history, config)
+    if config.likelihood_source == "forecast" and inputs.forecast_expected is not None:
+        # the forecast where one was fitted, the history's model elsewhere
+        fitted = np.isfinite(inputs.forecast_expected)
+        expected_next = np.where(fitted, inputs.forecast_expected, expected_next)
+        size = np.where(fitted, inputs.forecast_size, size)
+    probability = _upper_tail(np.ones(inputs.n, dtype=int), expected_next, size)
     values = {
         "incidents_per_km": incidents * to_reference / km,
         "persons_per_km": inputs.persons * to_reference / km,

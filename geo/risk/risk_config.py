@@ -40,6 +40,8 @@ THREAT_FACTORS = ("incidents_per_km", "persons_per_km", "rate_ratio", "probabili
 VULNERABILITY_FACTORS = ("surveillance", "terrain", "crossing_distance", "inland_share")
 IMPACT_FACTORS = ("severity", "persons", "life_risk")
 DISTRIBUTIONS = ("poisson", "negative_binomial")
+# Where the likelihood's P(at least one incident next period) comes from.
+LIKELIHOOD_SOURCES = ("history", "forecast")
 #: Incidents the impact measures: those of the period, or of the period and its baseline.
 IMPACT_WINDOWS = ("period", "period_and_baseline")
 
@@ -226,6 +228,9 @@ class RiskConfig:
     medium_max: int  # low_max+1..medium_max is "medium", above is "high"
     alert_alpha: float
     min_expected: float  # incidents per period: floor of the alert expectation
+    # "history": the count model above on the section's baseline; "forecast": the
+    # predictive distribution of geo.forecast for the period after the assessed one
+    likelihood_source: str = "history"
     source: str = field(default="<string>", compare=False, repr=False)
     text: str = field(default="", compare=False, repr=False)
 
@@ -545,7 +550,7 @@ def parse_risk_config(text: str, source: str = "<string>") -> RiskConfig:
     top = _Block(source, data, "", 1, _TOP_KEYS)
     version = top.number("version", low=1, high=1, integer=True)
     period = top.block("period", ("reference_days", "baseline_periods"))
-    distribution = top.block("distribution", ("family", "min_history_periods"))
+    distribution = top.block("distribution", ("family", "min_history_periods", "likelihood"))
     bands = top.block("risk", ("bands",)).block("bands", ("low_max", "medium_max"))
     low_max = bands.number("low_max", low=1, high=123, integer=True)
     medium_max = bands.number("medium_max", low=2, high=124, integer=True)
@@ -567,6 +572,7 @@ def parse_risk_config(text: str, source: str = "<string>") -> RiskConfig:
         medium_max=medium_max,
         alert_alpha=alerts.number("alpha", low=0.0, low_open=True, high=0.5),
         min_expected=alerts.number("min_expected", low=0.0),
+        likelihood_source=distribution.choice("likelihood", LIKELIHOOD_SOURCES),
         source=source,
         text=text,
     )

@@ -18,6 +18,7 @@ from schemathesis.specs.openapi.checks import (
 from app.api.openapi import openapi_document
 from app.api.openapi_analysis import analysis_builders
 from app.api.openapi_events import event_builders
+from app.api.openapi_forecast import forecast_builders
 from app.api.openapi_inbox import inbox_builders
 from app.api.openapi_products import product_builders
 from app.api.openapi_subscriptions import subscription_builders
@@ -294,10 +295,12 @@ def test_api_conforms_to_its_document(app, sample_layers, token_headers, mode):
     schema = schemathesis.openapi.from_wsgi(OPENAPI_URL, app, headers=dict(analyst))
     operations = [result.ok() for result in schema.get_all_operations()]
     # Six per layer, docs, health, an import job, four of agencies, and the planner and
-    # risk operations, the change feed's, the inbox's and the webhook subscriptions'
+    # risk operations, the change feed's, the forecast's, the inbox's and the webhook
+    # subscriptions'
     # (schemathesis leaves out the document's own path).
     assert len(operations) == (len(LAYERS) * 6 + 3 + 4 + len(analysis_builders())
-                               + len(event_builders()) + len(product_builders())
+                               + len(event_builders()) + len(forecast_builders())
+                               + len(product_builders())
                                + len(inbox_builders()) + len(subscription_builders()))
     for operation in operations:
         if mode == GenerationMode.NEGATIVE and not (

@@ -90,6 +90,14 @@ def test_a_bulletin_of_the_sample_region(sample_bulletin):
     assert "synthetic" in data["data"]["approximate_geography"]
     assert data["map"]["png"].startswith(b"\x89PNG")
     assert data["generated_at"].startswith("2026-11-01T12:00")
+    # the next calendar month's forecast per section, from the incidents up to the end
+    outlook = data["outlook"]
+    assert outlook["period"]["start"] == "2026-10-31T00:00:01+00:00"
+    assert outlook["period"]["end"] == "2026-11-30T00:00:01+00:00"
+    assert set(outlook["sections"]) == {"T-AZ-001"}
+    section = outlook["sections"]["T-AZ-001"]
+    assert 0 < section["expected"] <= 1  # one incident in its whole history
+    assert section["lower_80"] == 0 <= section["upper_80"]
 
 
 def test_an_unknown_region_is_named(db_session, sample_layers, analysis_srid):
@@ -158,11 +166,16 @@ def test_the_sample_bulletin_prints_its_region_levels_and_sections(sample_bullet
     assert runs[summary + 1:summary + 13] == [
         "Border sections", "1", "Incidents", "1", "low", "1", "medium", "0", "high", "0",
         "critical", "0"]
-    # the ranked table: rank, code, name (over two lines), level, risk
+    # the ranked table: rank, code, name (over two lines or more), level, risk
     row = runs.index("T-AZ-001")
     assert runs[row - 1] == "1"
-    assert " ".join(runs[row + 1:row + 3]) == "Test section west (synthetic)"
-    assert runs[row + 3:row + 5] == ["low", str(data["sections"][0]["risk"])]
+    level = runs.index("low", row)
+    assert " ".join(runs[row + 1:level]) == "Test section west (synthetic)"
+    assert runs[level + 1] == str(data["sections"][0]["risk"])
+    # after T, V, I, incidents, the changes and the alert: next month's forecast
+    outlook = data["outlook"]["sections"]["T-AZ-001"]
+    assert runs[level + 9] == (f"{outlook['expected']:.1f} "
+                               f"({outlook['lower_80']}\u2013{outlook['upper_80']})")
     assert data["sections"][0]["level"] == "low"
     # the map, 1000 pixels wide, is the one image
     assert PDF_IMAGE.findall(pdf) == [(b"1000", str(data["map"]["height"]).encode())]

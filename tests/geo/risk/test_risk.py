@@ -42,6 +42,7 @@ period:
 distribution:
   family: negative_binomial
   min_history_periods: 3
+  likelihood: history  # the pinned values below are of the history model
 threat:
   weights:
     magnitude: 0.5
@@ -313,6 +314,28 @@ def test_likelihood_probability_under_the_negative_binomial():
     poisson = assess_sections(inputs, dataclasses.replace(PINNED, distribution="poisson"))
     assert poisson.likelihood_probability[0] == pytest.approx(1 - math.exp(-2))
     assert poisson.factor("probability").score[0] == 5
+
+
+def test_likelihood_probability_from_the_forecast():
+    # Two sections with the history of the test above (history's P = 0.75 each). The
+    # forecast says mu = 1, r = 1 for the first: P(>=1) = 1 - (1 / 2)^1 = 0.5 -> 3; the
+    # second has no forecast (NaN: its region had nothing to fit) and keeps the history's.
+    inputs = sections(2, category_counts=np.vstack([counts_row(other=2)] * 2),
+                      baseline_rate=[2.0, 2.0], history=[[0, 4, 2], [0, 4, 2]],
+                      forecast_expected=[1.0, np.nan], forecast_size=[1.0, np.nan])
+    result = assess_sections(inputs, dataclasses.replace(PINNED, likelihood_source="forecast"))
+    assert result.likelihood_probability.tolist() == pytest.approx([0.5, 0.75])
+    assert result.expected_next.tolist() == pytest.approx([1.0, 2.0])
+    assert result.factor("probability").score.tolist() == [3, 4]
+    # the history model ignores a forecast it is given
+    history = assess_sections(inputs, PINNED)
+    assert history.likelihood_probability.tolist() == pytest.approx([0.75, 0.75])
+    with pytest.raises(ValueError, match="together"):
+        sections(forecast_expected=[1.0])
+
+
+def test_the_shipped_config_takes_the_likelihood_from_the_forecast():
+    assert load_risk_config().likelihood_source == "forecast"
 
 
 def test_more_incidents_per_km_never_lower_threat():
