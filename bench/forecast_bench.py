@@ -65,7 +65,7 @@ def read_timings(session, region: str, as_of: datetime, srid: int) -> None:
     from geo.hotspots.inputs import Selection, StudyArea
 
     for unit in UNITS:
-        request = service.ForecastRequest(StudyArea(region_code=region), Selection(),
+        request = service.ForecastRequest(StudyArea(regions=(region,)), Selection(),
                                           as_of=as_of, unit=unit)
         units, read_s = timed(service._units, session, request, as_of, srid)
         _, fit_s = timed(service.predict, session, request, srid)
@@ -89,7 +89,7 @@ def backtest_table(session, as_of: datetime, srid: int) -> None:
           f"{'cov80':>6} {'cov95':>6} {'s':>5}")
     for region in regions:
         for unit in UNITS:
-            request = service.ForecastRequest(StudyArea(region_code=region), Selection(),
+            request = service.ForecastRequest(StudyArea(regions=(region,)), Selection(),
                                               as_of=as_of, unit=unit, folds=6)
             start = time.perf_counter()
             try:

@@ -34,7 +34,7 @@ def _forecast_request(args) -> service.ForecastRequest:
     scope = region_scope()
     as_of = args.get("as_of")
     return service.ForecastRequest(
-        area=StudyArea(region_code=region),
+        area=StudyArea(regions=(region,)),
         selection=Selection(region_ids=None if scope is None else tuple(sorted(scope)),
                             viewer_agency=viewer_agency()),
         as_of=parse_instant("as_of", as_of) if as_of else clock.utc_now(),

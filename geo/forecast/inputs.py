@@ -17,7 +17,7 @@ import numpy as np
 import shapely
 
 from geo import queries
-from geo.crs import STORAGE_SRID, reproject, transform_xy
+from geo.crs import STORAGE_SRID, transform_xy
 from geo.errors import ParameterError
 from geo.forecast import model
 from geo.hotspots.inputs import (
@@ -64,24 +64,20 @@ class Units:
                                 "within corridor_m of it (geo/risk/risk.yaml)"}
 
 
-def _envelope_lonlat(geometry, srid: int) -> tuple:
-    box = shapely.segmentize(shapely.box(*geometry.bounds), 1000.0)
-    return tuple(shapely.bounds(reproject(box, srid, STORAGE_SRID)))
-
-
 def _cells(session, area: StudyArea, selection: Selection, before: datetime,
            cell_size_m: float, srid: int, max_cells: int) -> Units:
-    geometry = study_area_geometry(session, area, srid)
+    geometry, _ = study_area_geometry(session, area, srid)
     if estimated_cells(geometry, cell_size_m) > max_cells:
         raise ParameterError("cell_size", f"{cell_size_m:.0f} m cells would give more than "
                              f"{max_cells:,} cells; use larger cells")
     grid = GRIDS.get((hashlib.sha256(shapely.to_wkb(geometry)).hexdigest(), cell_size_m, srid),
                      lambda: build_grid(geometry, cell_size_m, srid))
     # ``end`` is closed: the last microsecond before ``before``, and the times filtered
-    # again below, so nothing at or after ``before`` is read.
+    # again below, so nothing at or after ``before`` is read. Read over the cells' whole
+    # extent: each cell counts every incident inside it, as the hot-spot maps do.
     points = load_incidents(session, replace(selection, start=None,
                                              end=before - timedelta(microseconds=1)),
-                            _envelope_lonlat(geometry, srid), srid)
+                            grid.lonlat_bounds(), srid)
     keep = points["time"] < before.timestamp()
     x, y, t = points["x"][keep], points["y"][keep], points["time"][keep]
     incidents = model.Incidents(grid.locate(x, y), t, x, y)
@@ -92,14 +88,14 @@ def _cells(session, area: StudyArea, selection: Selection, before: datetime,
 
 def _sections(session, area: StudyArea, selection: Selection, before: datetime,
               srid: int, corridor_m: float | None) -> Units:
-    if queries.region_id_for_code(session, area.region_code) is None:
-        raise ParameterError("region", f"unknown region code {area.region_code!r}")
-    units = regions_sections(session, [area.region_code], selection, before, srid,
-                             corridor_m)
-    if area.region_code not in units:
-        raise ParameterError("unit", f"region {area.region_code} has no border sections; "
+    (region,) = area.regions
+    if queries.region_id_for_code(session, region) is None:
+        raise ParameterError("region", f"unknown region code {region!r}")
+    units = regions_sections(session, [region], selection, before, srid, corridor_m)
+    if region not in units:
+        raise ParameterError("unit", f"region {region} has no border sections; "
                              "use unit=cell")
-    return units[area.region_code]
+    return units[region]
 
 
 def regions_sections(session, region_codes, selection: Selection, before: datetime,

@@ -55,8 +55,8 @@ def _check(request: ForecastRequest) -> None:
     if request.period not in periods.PERIODS:
         raise ParameterError("period", f"unknown period {request.period!r}; periods: "
                              f"{', '.join(periods.PERIODS)}")
-    if request.area.region_code is None:
-        raise ParameterError("region", "a forecast needs region=CODE")
+    if len(request.area.regions) != 1:
+        raise ParameterError("region", "a forecast needs one region=CODE")
     if not 1 <= request.folds <= MAX_FOLDS:
         raise ParameterError("folds", f"must be between 1 and {MAX_FOLDS}")
 
@@ -73,7 +73,7 @@ def _units(session, request: ForecastRequest, before: datetime, srid: int) -> Un
 def _inputs(request: ForecastRequest, units: Units, before: datetime) -> dict:
     on = units.incidents.location >= 0
     return {
-        "region": request.area.region_code, **units.describe(), "period": request.period,
+        "region": request.area.regions[0], **units.describe(), "period": request.period,
         "area_share": request.area_share, "incidents": int(on.sum()),
         "training_window": [datetime.fromtimestamp(units.incidents.time[on].min(), UTC)
                             .isoformat(), before.isoformat()],
