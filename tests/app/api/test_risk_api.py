@@ -9,7 +9,6 @@ from sqlalchemy import text
 
 from app.extensions import db
 from config import ConfigError
-from geo import clock
 from geo.products import periods
 from tests.conftest import DEMO_END, make_app, role_headers
 
@@ -160,21 +159,14 @@ def test_bad_parameters_are_422(demo_app, people, url, field):
     assert response.status_code == 422 and response.get_json()["field"] == field
 
 
-@pytest.fixture
-def frozen():
-    """Freezes the data clock at the moment given, and lets it go after the test."""
-    yield clock.freeze
-    clock.freeze(None)
-
-
 JULY_2 = DEMO_END.replace(month=7, day=2)
 JUNE = ["2026-06-01T00:00:00+00:00", "2026-06-30T23:59:59+00:00"]
 
 
 @pytest.mark.parametrize("path", ["/api/v1/risk/segments", "/api/v1/alerts"])
 def test_without_datetime_the_answer_is_the_last_complete_month_and_says_so(
-        demo_app, people, frozen, path):
-    frozen(JULY_2)
+        demo_app, people, freeze_clock, path):
+    freeze_clock(JULY_2)
     body = client(demo_app).get(path, headers=people["viewer"]).get_json()
     assert body["period"] == JUNE
     assert body["period_source"] == "default: last complete month"
@@ -186,8 +178,8 @@ def test_without_datetime_the_answer_is_the_last_complete_month_and_says_so(
     assert body[key] == same[key]
 
 
-def test_a_partial_period_is_marked_and_not_compared(demo_app, people, frozen):
-    frozen(DEMO_END.replace(day=15))
+def test_a_partial_period_is_marked_and_not_compared(demo_app, people, freeze_clock):
+    freeze_clock(DEMO_END.replace(day=15))
     body = client(demo_app).get(f"/api/v1/risk/segments?datetime={'/'.join(JUNE)}"
                                 .replace("+00:00", "Z"), headers=people["viewer"]).get_json()
     assert body["period_partial"] is True
