@@ -14,11 +14,16 @@ read by every agency: it is counted in the view every agency shares
 
 from __future__ import annotations
 
-from flask import current_app, request
+import io
+import json
+import re
+
+from flask import Response, current_app, request
 from flask_login import current_user
 
 from app import audit
 from app.api import ApiError, bp
+from app.api.downloads import whole_file
 from app.api.params import ParameterError, parse_datetime_interval
 from app.api.scoping import scoped_region_code
 from app.auth.scope import region_scope, viewer_agency
@@ -26,10 +31,11 @@ from app.extensions import db
 from geo import clock
 from geo.events import application as events
 from geo.products import periods
-from geo.risk import assessments
+from geo.risk import assessments, exports
 from geo.transactions import unit_of_work
 
 DECISION_LEVELS = ("low", "medium", "high", "critical")
+RANKING_FORMATS = ("json", "csv", "geojson")
 AGENCY_VIEW = ("viewer_agency", "counted_not_visible", "counted_not_visible_compared")
 
 
@@ -80,14 +86,33 @@ def _live_assessment(args) -> tuple[str | None, periods.AnalysisPeriod, dict]:
     return region, period, evaluated
 
 
+def _ranking_file(fmt: str, region, period: periods.AnalysisPeriod, header: dict,
+                  sections: list[dict]) -> Response:
+    """The ranking as a CSV or GeoJSON attachment named for its region and period."""
+    code = re.sub(r"[^A-Za-z0-9_-]", "_", region or "all")
+    name = f"ranking-{code}-{period.start:%Y%m%d}-{period.end:%Y%m%d}.{fmt}"
+    if fmt == "csv":
+        content, mimetype = exports.ranking_csv(sections), "text/csv"
+    else:
+        content = json.dumps(exports.ranking_geojson(db.session, sections, header))
+        mimetype = "application/geo+json"
+    return whole_file(io.BytesIO(content.encode("utf-8")), mimetype=mimetype, filename=name)
+
+
 @bp.get("/risk/segments")
 def ranked_segments():
+    fmt = request.args.get("f") or "json"
+    if fmt not in RANKING_FORMATS:
+        raise ParameterError("f", f"unknown format {fmt!r}; formats: "
+                                  f"{', '.join(RANKING_FORMATS)}")
     region, period, evaluated = _live_assessment(request.args)
     assessments.apply_decisions(db.session, evaluated["sections"])
     config = current_app.config["RISK_MODEL"]
-    return {**_header(region, period, evaluated), "order": assessments.RANKING_ORDER,
-            "counts": assessments.SECTION_COUNT_RULE.format(corridor_m=config.corridor_m),
-            "summary": evaluated["summary"], "sections": evaluated["sections"]}
+    header = {**_header(region, period, evaluated), "order": assessments.RANKING_ORDER,
+              "counts": assessments.SECTION_COUNT_RULE.format(corridor_m=config.corridor_m)}
+    if fmt != "json":
+        return _ranking_file(fmt, region, period, header, evaluated["sections"])
+    return {**header, "summary": evaluated["summary"], "sections": evaluated["sections"]}
 
 
 @bp.get("/alerts")

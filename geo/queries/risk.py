@@ -145,3 +145,12 @@ INCIDENT_EXTENT = text(
      WHERE {COUNTED}
     """
 )
+
+# The sections' lines as GeoJSON geometries (EPSG:4326), for the ranking's export.
+SECTION_GEOJSON = text(
+    """
+    SELECT id, ST_AsGeoJSON(geom, 7)::json AS geometry
+      FROM border_segments
+     WHERE id = ANY(:ids)
+    """
+)

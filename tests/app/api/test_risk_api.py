@@ -1,6 +1,8 @@
 """CIRAM risk through the API, on the synthetic demo: rankings that find the planted
 hot-spots, records that cannot change, supervisors' decisions, alerts."""
 
+import csv
+import io
 import math
 from datetime import timedelta
 
@@ -206,6 +208,41 @@ def test_the_ranking_is_by_risk_then_incidents_then_code_and_says_so(demo_app, p
     assert body["order"] == "risk (highest first), then incidents (most first), then " \
                             "section code"
     assert body["counts"].startswith("incidents within 5000 m of a border section")
+
+
+def test_the_ranking_downloads_as_csv_and_geojson_with_its_scores(demo_app, people):
+    query = f"datetime={LAST_MONTH}&region=GE-KK"
+    ranking = client(demo_app).get(f"/api/v1/risk/segments?{query}",
+                                   headers=people["viewer"]).get_json()
+    csv_answer = client(demo_app).get(f"/api/v1/risk/segments?{query}&f=csv",
+                                      headers=people["viewer"])
+    assert csv_answer.mimetype == "text/csv"
+    assert csv_answer.headers["Content-Disposition"] == \
+        'attachment; filename="ranking-GE-KK-20260601-20260629.csv"'
+    rows = list(csv.DictReader(io.StringIO(csv_answer.get_data(as_text=True))))
+    assert [r["code"] for r in rows] == [s["code"] for s in ranking["sections"]]
+    first, top = rows[0], ranking["sections"][0]
+    assert (int(first["risk"]), first["level"], int(first["incidents"])) == (
+        top["risk"], top["level"], top["incidents"])
+    assert first["previous_period"] == str(top["comparison"]["previous_period"])
+    assert first["reasons_threat"].startswith(top["explanation"]["threat"][0]["factor"])
+    geojson = client(demo_app).get(f"/api/v1/risk/segments?{query}&f=geojson",
+                                   headers=people["viewer"])
+    assert geojson.mimetype == "application/geo+json"
+    assert geojson.headers["Content-Disposition"].endswith('ranking-GE-KK-20260601-'
+                                                           '20260629.geojson"')
+    collection = geojson.get_json()
+    assert collection["metadata"]["period_source"] == "datetime parameter"
+    assert collection["metadata"]["order"] == ranking["order"]
+    feature = collection["features"][0]
+    assert feature["id"] == top["section_id"]
+    assert feature["geometry"]["type"] in ("LineString", "MultiLineString")
+    assert feature["properties"]["risk"] == top["risk"]
+    assert feature["properties"]["change_last_year_pct"] == \
+        top["comparison"]["change_last_year_pct"]
+    bad = client(demo_app).get(f"/api/v1/risk/segments?{query}&f=xlsx",
+                               headers=people["viewer"])
+    assert bad.status_code == 422 and bad.get_json()["field"] == "f"
 
 
 def test_the_default_period_before_a_full_month_of_data_is_30_days():
