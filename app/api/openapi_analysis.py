@@ -299,6 +299,7 @@ def ranked_segments_operation(_layer) -> dict:
                                       "properties": {**AGENCY_VIEW, **PERIOD_SAID,
                                                      "order": {"type": "string"},
                                                      "counts": {"type": "string"},
+                                                     "corridor_m": {"type": "number"},
                                                      "sections": {"type": "array",
                                                                   "items": OBJECT}}}),
                                               "text/csv": {"schema": {"type": "string"}},

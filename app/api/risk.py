@@ -109,7 +109,8 @@ def ranked_segments():
     assessments.apply_decisions(db.session, evaluated["sections"])
     config = current_app.config["RISK_MODEL"]
     header = {**_header(region, period, evaluated), "order": assessments.RANKING_ORDER,
-              "counts": assessments.SECTION_COUNT_RULE.format(corridor_m=config.corridor_m)}
+              "counts": assessments.SECTION_COUNT_RULE.format(corridor_m=config.corridor_m),
+              "corridor_m": config.corridor_m}
     if fmt != "json":
         return _ranking_file(fmt, region, period, header, evaluated["sections"])
     return {**header, "summary": evaluated["summary"], "sections": evaluated["sections"]}
