@@ -187,7 +187,7 @@ def test_without_datetime_the_bulletin_is_of_the_last_complete_month(demo_app, s
     explicit = get(demo_app, staff["viewer"], region=LIVE_REGION,
                    datetime=MAY).get_data(as_text=True)
     assert ranked_table(html) == ranked_table(explicit)
-    assert "Incidents within 5000&nbsp;m\n      of a border section" in html
+    assert "Incidents: those within 5000&nbsp;m\n    of a border section" in html
 
 
 def test_a_partial_bulletin_says_so_and_compares_nothing(demo_app, staff, freeze_clock):
