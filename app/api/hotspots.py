@@ -69,8 +69,9 @@ def _area(args) -> inputs.StudyArea:
 
 def _selection(args, window: str = "datetime",
                default: periods.AnalysisPeriod | None = None) -> inputs.Selection:
-    """The incidents an analysis counts; ``default``: the period when ``window`` is
-    absent (the hot-spot map's default period), else no time bound."""
+    """The incidents an analysis counts, in the ``window`` interval (open ends unbound);
+    ``default``: the period used when ``window`` is absent (the hot-spot map's default
+    period, ``geo.products.periods``)."""
     start, end = parse_datetime_interval(args.get(window))
     if default is not None and args.get(window) is None:
         start, end = default.start, default.end

@@ -1,7 +1,8 @@
 """The analyst's workspace in a real browser (Debian's Chromium, headless).
 
 The live server holds the synthetic sample layers: 2 regions, 2 border sections,
-2 crossing points and 3 incidents (T-1 and T-2 moved to ten days ago, T-3 in March 2025).
+2 crossing points and 3 incidents (T-1 and T-2 moved into the last complete month,
+the page's default period, T-3 in March 2025).
 Screenshots of the main states go to tests/e2e/screenshots/ (git-ignored, CI artefacts).
 """
 
