@@ -235,3 +235,14 @@ def demo_app(databases):
         db.engine.dispose()
 
 
+
+
+@pytest.fixture
+def freeze_clock():
+    """``freeze_clock(moment)`` fixes the data clock (``geo.clock``) for the test; the
+    clock is as it was afterwards."""
+    from geo import clock
+
+    before = clock.utc_now() if clock.is_frozen() else None
+    yield clock.freeze
+    clock.freeze(before)

@@ -130,7 +130,11 @@ def list_features(layer_name: str):
                           filename=f"{layer.name}.gpkg")
     collection = json.loads(queries.features_geojson(db.session, layer, query))
     collection["links"] = _next_link(layer, query, collection["numberMatched"])
-    return Response(json.dumps(collection), mimetype=GEOJSON_MIME)
+    # Asked for as a file (f=geojson, the page's export): named with its extension, not
+    # after the last part of the URL.
+    headers = ({"Content-Disposition": f'attachment; filename="{layer.name}.geojson"'}
+               if "f" in request.args else {})
+    return Response(json.dumps(collection), mimetype=GEOJSON_MIME, headers=headers)
 
 
 @bp.get(f"/{LAYER_RULE}/<int:feature_id>")

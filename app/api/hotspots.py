@@ -21,6 +21,8 @@ agency.
 
 from __future__ import annotations
 
+import json
+
 from flask import Response, current_app, request
 
 from app.api import bp
@@ -36,9 +38,11 @@ from app.api.params import (
 )
 from app.auth.scope import region_codes_in_scope, region_scope, viewer_agency
 from app.extensions import db
+from geo import clock
 from geo.errors import OutOfScopeError
 from geo.hotspots import cache, inputs, pipeline, sections
 from geo.layers import INCIDENTS
+from geo.products import periods
 from geo.scope import check_region
 
 GEOJSON_MIME = "application/geo+json"
@@ -63,8 +67,14 @@ def _area(args) -> inputs.StudyArea:
                             region_ids=None if scope is None else tuple(sorted(scope)))
 
 
-def _selection(args, window: str = "datetime") -> inputs.Selection:
+def _selection(args, window: str = "datetime",
+               default: periods.AnalysisPeriod | None = None) -> inputs.Selection:
+    """The incidents an analysis counts, in the ``window`` interval (open ends unbound);
+    ``default``: the period used when ``window`` is absent (the hot-spot map's default
+    period, ``geo.products.periods``)."""
     start, end = parse_datetime_interval(args.get(window))
+    if default is not None and args.get(window) is None:
+        start, end = default.start, default.end
     outcome = args.get("outcome") or None
     if outcome not in (None, "attempted", "actual"):
         raise ParameterError("outcome", f"unknown value {outcome!r}; allowed: attempted, actual")
@@ -100,11 +110,24 @@ def _common(args) -> dict:
     }
 
 
+def _with_period(response: Response, period: periods.AnalysisPeriod) -> Response:
+    """The answer with its ``metadata`` saying the default period it used (``period``,
+    ``period_source``, ``period_partial``); the cached body itself is the analysis'."""
+    body = json.loads(response.get_data())
+    body.setdefault("metadata", {}).update(period.describe(clock.utc_now()))
+    response.set_data(json.dumps(body, separators=(",", ":")))
+    return response
+
+
 @bp.get("/hotspots")
 def hotspot_map():
     args = request.args
+    default = None
+    if args.get("datetime") is None:
+        default = periods.default_analysis_period(db.session, clock.utc_now(), viewer_agency())
     hotspot_request = pipeline.HotspotRequest(
-        area=_area(args), selection=_selection(args), method=args.get("method", "gistar"),
+        area=_area(args), selection=_selection(args, default=default),
+        method=args.get("method", "gistar"),
         distance_band_m=parse_float("distance_band", args.get("distance_band"), 1, 1e7),
         fdr=parse_bool("fdr", args.get("fdr", "true")),
         neighbourhood=args.get("neighbourhood", "band"),
@@ -114,7 +137,8 @@ def hotspot_map():
         seed=parse_int("seed", args.get("seed"), 0, 0, 2**31 - 1),
         rate=args.get("rate") or None, **_common(args),
     )
-    return _answer("hotspots", hotspot_request, pipeline.hotspot_cells)
+    answer = _answer("hotspots", hotspot_request, pipeline.hotspot_cells)
+    return answer if default is None else _with_period(answer, default)
 
 
 def _emerging_options(args) -> dict:

@@ -11,6 +11,7 @@ from app.api import audit, hotspots, reports, risk
 from geo.hotspots.cell_statistics import INFERENCES, NEIGHBOURHOODS
 from geo.hotspots.emerging import GLOBAL_WINDOWS
 from geo.layers import INCIDENTS
+from geo.products import periods
 
 JSON_MIME = "application/json"
 GEOJSON_MIME = "application/geo+json"
@@ -54,6 +55,13 @@ def _area_and_selection(window: str = "datetime") -> list[dict]:
 
 
 INCIDENT_CATEGORIES = INCIDENTS.field("category").choices
+
+# The one default period of the analyses (geo.products.periods.default_analysis_period).
+DEFAULT_PERIOD_TEXT = (
+    "Absent: the last complete calendar month (UTC) before the data clock's now, or, while "
+    "the data does not yet cover it, the 30 days ending with the day of the latest "
+    "incident; the answer's period_source says which (metadata.period_source for the "
+    "hot-spot map).")
 
 # Whose records an aggregate counted (geo.scope: what the caller's agency sees in
 # detail, and other agencies' records their originators let count in aggregates).
@@ -166,9 +174,15 @@ def _cells_operation(summary: str, parameters: list[dict], schema: dict = CELLS,
                           "422": _ref("responses", "Problem422")}}
 
 
+def _with_default_period(parameters: list[dict]) -> list[dict]:
+    """The parameters with ``datetime`` saying its default (DEFAULT_PERIOD_TEXT)."""
+    return [{**p, "description": f"{p['description']} {DEFAULT_PERIOD_TEXT}"}
+            if p.get("name") == "datetime" else p for p in parameters]
+
+
 def hotspot_map_operation(_layer) -> dict:
     return _cells_operation("Hot-spot map (Gi*, LISA or KDE) over hexagon cells", [
-        *_area_and_selection(),
+        *_with_default_period(_area_and_selection()),
         _query("method", {"type": "string", "enum": ["gistar", "lisa", "kde"],
                           "default": "gistar"}, "The statistic."),
         _query("distance_band", {"type": "number", "minimum": 1, "maximum": 1e7},
@@ -246,8 +260,18 @@ def evaluate_operation(_layer) -> dict:
     ])
 
 
-PERIOD = _query("datetime", {"type": "string"}, "RFC 3339 closed interval start/end.",
+PERIOD = _query("datetime", {"type": "string"}, "RFC 3339 closed interval start/end. "
+                f"{DEFAULT_PERIOD_TEXT}",
                 example="2026-10-01T00:00:00Z/2026-10-31T23:59:59Z")
+# What an analysis answers about its period, beside the period itself.
+PERIOD_SAID = {
+    "period": {"type": "array", "items": {"type": "string", "format": "date-time"},
+               "minItems": 2, "maxItems": 2, "description": "Start and end (closed, UTC)."},
+    "period_source": {"type": "string", "enum": [periods.REQUESTED, periods.DEFAULT_MONTH,
+                                                 periods.DEFAULT_FALLBACK]},
+    "period_partial": {"type": "boolean", "description": "The period is not over: its "
+                       "percent changes are null (a partial period is not compared with "
+                       "full ones)."}}
 REGION = _query("region", {"type": "string"}, "Region code (all sections when absent). A "
                 "user restricted to regions may name only theirs (403); when absent, their "
                 "only region (422 when they have several).")
@@ -255,17 +279,31 @@ OBJECT = {"type": "object"}
 
 
 def ranked_segments_operation(_layer) -> dict:
+    fmt = _query("f", {"type": "string", "enum": list(risk.RANKING_FORMATS),
+                       "default": "json"}, "The ranking as JSON, or as a file: CSV (one row "
+                 "per section) or GeoJSON (the sections' lines), with scores, levels, "
+                 "reasons and comparisons, named ranking-<region>-<start>-<end>.<f>.")
     return {"summary": "Border sections ranked by CIRAM risk, with reasons and comparisons",
-            "description": "Counts what the caller's agency may count; viewer_agency and "
-                           "counted_not_visible say whose view and how many counted "
-                           "records it does not see (also in summary).",
-            "tags": ["risk"], "parameters": [REGION, PERIOD],
+            "description": "Ordered by risk, then incidents, then section code (order says "
+                           "so). Incidents are those within the risk model's corridor of a "
+                           "section, each counted for its nearest section, whatever region "
+                           "it is linked to (counts says so): not the incidents linked to "
+                           "the region. Counts what the caller's agency may count; "
+                           "viewer_agency and counted_not_visible say whose view and how "
+                           "many counted records it does not see (also in summary).",
+            "tags": ["risk"], "parameters": [REGION, PERIOD, fmt],
             "responses": {"200": {"description": "Summary and ranked sections.",
-                                  "content": _json({"type": "object", "required": [
-                                      "period", "summary", "sections", *AGENCY_VIEW],
-                                      "properties": {**AGENCY_VIEW,
+                                  "content": {**_json({"type": "object", "required": [
+                                      "period", "period_source", "order", "counts",
+                                      "summary", "sections", *AGENCY_VIEW],
+                                      "properties": {**AGENCY_VIEW, **PERIOD_SAID,
+                                                     "order": {"type": "string"},
+                                                     "counts": {"type": "string"},
+                                                     "corridor_m": {"type": "number"},
                                                      "sections": {"type": "array",
-                                                                  "items": OBJECT}}})},
+                                                                  "items": OBJECT}}}),
+                                              "text/csv": {"schema": {"type": "string"}},
+                                              GEOJSON_MIME: {"schema": OBJECT}}},
                           "422": _ref("responses", "Problem422")}}
 
 
@@ -274,8 +312,11 @@ def alerts_operation(_layer) -> dict:
             "tags": ["risk"], "parameters": [REGION, PERIOD],
             "responses": {"200": {"description": "Alerts with observed and expected counts.",
                                   "content": _json({"type": "object",
-                                                    "required": ["alerts", *AGENCY_VIEW],
-                                                    "properties": {**AGENCY_VIEW, "alerts": {
+                                                    "required": ["alerts", "period",
+                                                                 "period_source",
+                                                                 *AGENCY_VIEW],
+                                                    "properties": {**AGENCY_VIEW,
+                                                                   **PERIOD_SAID, "alerts": {
                                                         "type": "array", "items": OBJECT}}})},
                           "422": _ref("responses", "Problem422")}}
 
@@ -339,7 +380,7 @@ def bulletin_operation(_layer) -> dict:
                            "bulletin says which, whose view it counts and how many counted "
                            "incidents that view does not see). No incident's detail: no "
                            "description, no incident on the map.",
-            "parameters": [region, {**PERIOD, "required": True}, fmt],
+            "parameters": [region, PERIOD, fmt],
             "responses": {"200": {"description": "The bulletin (Content-Disposition names "
                                                  "the file).",
                                   "content": {"text/html": {"schema": {"type": "string"}},

@@ -10,10 +10,12 @@ from flask import Response, current_app, render_template, request
 
 from app.api import bp
 from app.api.params import ParameterError
-from app.api.risk import period_parameter
+from app.api.risk import analysis_period
 from app.api.scoping import scoped_region_code
 from app.auth.scope import region_scope, viewer_agency
 from app.extensions import db
+from geo import clock
+from geo.products import periods
 from geo.risk import bulletin
 
 BULLETIN_FORMATS = ("html", "pdf")
@@ -26,11 +28,14 @@ def risk_bulletin():
         raise ParameterError("f", f"unknown format {fmt!r}; formats: "
                                   f"{', '.join(BULLETIN_FORMATS)}")
     region = scoped_region_code(request.args.get("region"), default=True)
-    start, end = period_parameter(request.args.get("datetime"))
+    period = analysis_period(request.args.get("datetime"))
+    start, end = period.start, period.end
     content = bulletin.regional_bulletin(db.session, current_app.config["RISK_MODEL"], region,
                                          start, end, current_app.config["ANALYSIS_SRID"],
                                          scope=region_scope(),
-                                         viewer_agency=viewer_agency())
+                                         viewer_agency=viewer_agency(),
+                                         period_source=period.source,
+                                         partial=periods.is_partial(end, clock.utc_now()))
     html = render_template("bulletin.html", bulletin=content, for_print=fmt == "pdf")
     code = re.sub(r"[^A-Za-z0-9_-]", "_", content["region"]["code"])
     name = f"bulletin-{code}-{start:%Y%m%d}-{end:%Y%m%d}"

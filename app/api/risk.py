@@ -14,20 +14,28 @@ read by every agency: it is counted in the view every agency shares
 
 from __future__ import annotations
 
-from flask import current_app, request
+import io
+import json
+import re
+
+from flask import Response, current_app, request
 from flask_login import current_user
 
 from app import audit
 from app.api import ApiError, bp
+from app.api.downloads import whole_file
 from app.api.params import ParameterError, parse_datetime_interval
 from app.api.scoping import scoped_region_code
 from app.auth.scope import region_scope, viewer_agency
 from app.extensions import db
+from geo import clock
 from geo.events import application as events
-from geo.risk import assessments
+from geo.products import periods
+from geo.risk import assessments, exports
 from geo.transactions import unit_of_work
 
 DECISION_LEVELS = ("low", "medium", "high", "critical")
+RANKING_FORMATS = ("json", "csv", "geojson")
 AGENCY_VIEW = ("viewer_agency", "counted_not_visible", "counted_not_visible_compared")
 
 
@@ -41,6 +49,16 @@ def period_parameter(value, field: str = "datetime"):
     return start, end
 
 
+def analysis_period(value) -> periods.AnalysisPeriod:
+    """The period of an analysis endpoint: its ``datetime`` (a closed interval), or
+    without one the default period (``geo.products.periods.default_analysis_period``:
+    the last complete month), counted for the caller's agency."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return periods.default_analysis_period(db.session, clock.utc_now(), viewer_agency())
+    start, end = period_parameter(value)
+    return periods.AnalysisPeriod(start, end, periods.REQUESTED)
+
+
 def _evaluate(region: str | None, start, end, agency: str | None) -> dict:
     """The live assessment of ``region`` and the period, counted as ``agency`` counts."""
     return assessments.assess_region(db.session, current_app.config["RISK_MODEL"], region,
@@ -48,32 +66,62 @@ def _evaluate(region: str | None, start, end, agency: str | None) -> dict:
                                      viewer_agency=agency)
 
 
-def _header(region, start, end, evaluated: dict) -> dict:
-    """Region, period and whose view was counted (``geo.risk.assessments.agency_view``:
-    ``viewer_agency``, ``counted_not_visible``, ``counted_not_visible_compared``)."""
+def _header(region, period: periods.AnalysisPeriod, evaluated: dict) -> dict:
+    """Region, period (``period``, ``period_source``, ``period_partial``) and whose view
+    was counted (``geo.risk.assessments.agency_view``: ``viewer_agency``,
+    ``counted_not_visible``, ``counted_not_visible_compared``)."""
     summary = evaluated["summary"]
-    return {"region": region, "period": [start.isoformat(), end.isoformat()],
+    return {"region": region, **period.describe(clock.utc_now()),
             **{key: summary[key] for key in AGENCY_VIEW}}
+
+
+def _live_assessment(args) -> tuple[str | None, periods.AnalysisPeriod, dict]:
+    """The region, period and live assessment a ranking or alerts request asks for; the
+    comparisons of a partial period withheld (``assessments.withhold_comparisons``)."""
+    period = analysis_period(args.get("datetime"))
+    region = scoped_region_code(args.get("region"), default=True)
+    evaluated = _evaluate(region, period.start, period.end, viewer_agency())
+    if periods.is_partial(period.end, clock.utc_now()):
+        assessments.withhold_comparisons(evaluated)
+    return region, period, evaluated
+
+
+def _ranking_file(fmt: str, region, period: periods.AnalysisPeriod, header: dict,
+                  sections: list[dict]) -> Response:
+    """The ranking as a CSV or GeoJSON attachment named for its region and period."""
+    code = re.sub(r"[^A-Za-z0-9_-]", "_", region or "all")
+    name = f"ranking-{code}-{period.start:%Y%m%d}-{period.end:%Y%m%d}.{fmt}"
+    if fmt == "csv":
+        content, mimetype = exports.ranking_csv(sections), "text/csv"
+    else:
+        content = json.dumps(exports.ranking_geojson(db.session, sections, header))
+        mimetype = "application/geo+json"
+    return whole_file(io.BytesIO(content.encode("utf-8")), mimetype=mimetype, filename=name)
 
 
 @bp.get("/risk/segments")
 def ranked_segments():
-    start, end = period_parameter(request.args.get("datetime"))
-    region = scoped_region_code(request.args.get("region"), default=True)
-    evaluated = _evaluate(region, start, end, viewer_agency())
+    fmt = request.args.get("f") or "json"
+    if fmt not in RANKING_FORMATS:
+        raise ParameterError("f", f"unknown format {fmt!r}; formats: "
+                                  f"{', '.join(RANKING_FORMATS)}")
+    region, period, evaluated = _live_assessment(request.args)
     assessments.apply_decisions(db.session, evaluated["sections"])
-    return {**_header(region, start, end, evaluated), "summary": evaluated["summary"],
-            "sections": evaluated["sections"]}
+    config = current_app.config["RISK_MODEL"]
+    header = {**_header(region, period, evaluated), "order": assessments.RANKING_ORDER,
+              "counts": assessments.SECTION_COUNT_RULE.format(corridor_m=config.corridor_m),
+              "corridor_m": config.corridor_m}
+    if fmt != "json":
+        return _ranking_file(fmt, region, period, header, evaluated["sections"])
+    return {**header, "summary": evaluated["summary"], "sections": evaluated["sections"]}
 
 
 @bp.get("/alerts")
 def alerts():
-    start, end = period_parameter(request.args.get("datetime"))
-    region = scoped_region_code(request.args.get("region"), default=True)
-    evaluated = _evaluate(region, start, end, viewer_agency())
+    region, period, evaluated = _live_assessment(request.args)
     flagged = [{"section_id": s["section_id"], "code": s["code"], "name": s["name"],
                 **s["alert"]} for s in evaluated["sections"] if s["alert"]["alert"]]
-    return {**_header(region, start, end, evaluated),
+    return {**_header(region, period, evaluated),
             "alpha": current_app.config["RISK_MODEL"].alert_alpha, "alerts": flagged}
 
 

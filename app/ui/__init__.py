@@ -13,12 +13,14 @@ from flask import (
 )
 from flask_login import current_user
 
-from app.auth.scope import region_codes_in_scope
+from app.auth.scope import region_codes_in_scope, viewer_agency
+from app.extensions import db
 from app.ui import i18n
 from config import BASE_DIR
 from geo import clock
 from geo.layers import INCIDENTS
 from geo.maps import palette
+from geo.products import periods
 
 bp = Blueprint("ui", __name__)
 
@@ -34,6 +36,8 @@ def _served(path: str) -> bool:
 
 @bp.get("/")
 def index():
+    # The period a link without dates opens on: the API's default, by the same rule.
+    default = periods.default_analysis_period(db.session, clock.utc_now(), viewer_agency())
     return render_template(
         "index.html",
         categories=INCIDENTS.field("category").choices,
@@ -51,6 +55,7 @@ def index():
         clock_now=clock.utc_now().isoformat() if clock.is_frozen() else "",
         # The inbox offers e-mail subscriptions when this installation sends e-mail.
         mail_available=bool(current_app.config.get("SMTP_URL")),
+        default_period=default,
     )
 
 

@@ -17,6 +17,12 @@ def N_(text: str) -> str:  # noqa: N802  (the gettext convention for "mark only"
 JS_MESSAGES = (
     # status and errors
     N_("Updating…"), N_("{n} incidents, {period}"), N_("{n} sections ranked"),
+    N_("The link is for region {region}, which is not among your regions (or does not exist): the page shows {shown} instead."),  # noqa: E501
+    N_("partial period"),
+    N_("{sections} sections, {incidents} incidents; partial period (not over): not compared with full periods"),  # noqa: E501
+    N_("Incidents within {km} km of a border section, each counted for its nearest section whatever region it lies in, including other agencies' records counted in aggregates; categories, outcome and agency filters do not apply."),  # noqa: E501
+    N_("Incidents linked to the region (all regions: every incident you may see) that match the filters and that you see in detail: what the map and the export show."),  # noqa: E501
+    N_("(partial period: not over)"),
     N_("too few incidents for hot spots (at least {n})"),
     N_("The map draws {drawn} of the {n} incidents in view: zoom in to see them all."),
     N_("Could not load a layer: {detail}"), N_("Could not load the map layers: {detail}"),

@@ -9,15 +9,35 @@ incidents, as PostgreSQL keeps microseconds.
 
 The **current period** of the alerts is the month (in ``SCHEDULE_TIMEZONE``) holding
 the data clock's now (``geo.clock``).
+
+The **default analysis period** (:func:`default_analysis_period`), used by the map page
+and by every analysis endpoint called without ``datetime``, is the last complete
+calendar month in UTC (whole UTC days, as the page's dates are): the month before the
+one holding the data clock's now. Before the data covers a full month (its first
+incident is later than that month's start) it is the 30 days ending with the day of the
+latest incident. A period that ends after now is **partial** (:func:`is_partial`): it is
+never compared with full ones.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from geo.queries import risk as risk_sql
+from geo.scope import VIEWER_PARAMETER
+
 PRODUCTS = ("weekly", "monthly")
 RESOLUTION = timedelta(microseconds=1)
+
+DEFAULT_MONTH = "default: last complete month"
+DEFAULT_FALLBACK = "default: 30 days ending at the latest incident"
+REQUESTED = "datetime parameter"
+FALLBACK_DAYS = 30
+# The page's periods are whole UTC days ending at 23:59:59 (static/js/state.js): the
+# default ends likewise, so that the page and the API ask for the very same interval.
+_DAY_END = timedelta(days=1) - timedelta(seconds=1)
 
 
 def _check(product: str) -> None:
@@ -79,3 +99,58 @@ def valid_time_zone(name: str) -> bool:
     except (ValueError, KeyError, OSError):
         return False
     return True
+
+
+@dataclass(frozen=True)
+class AnalysisPeriod:
+    """A closed analysis period ``[start, end]`` (aware UTC) and where it came from
+    (``source``: :data:`REQUESTED`, :data:`DEFAULT_MONTH` or :data:`DEFAULT_FALLBACK`)."""
+
+    start: datetime
+    end: datetime
+    source: str
+
+    def describe(self, now: datetime) -> dict:
+        """``period`` (ISO start, end), ``period_source`` and ``period_partial``
+        (:func:`is_partial` at ``now``): what an answer says of its period."""
+        return {"period": [self.start.isoformat(), self.end.isoformat()],
+                "period_source": self.source, "period_partial": is_partial(self.end, now)}
+
+
+def default_period_for(now: datetime, first: datetime | None,
+                       last: datetime | None) -> AnalysisPeriod:
+    """The default analysis period at ``now`` for data from ``first`` to ``last``
+    (incident times, aware; None without incidents): the last complete UTC month, or,
+    when the data starts after that month's start, the 30 whole UTC days ending with
+    the day of ``last``.
+
+    Examples
+    --------
+    >>> utc = lambda *a: datetime(*a, tzinfo=UTC)
+    >>> default_period_for(utc(2026, 12, 5), utc(2024, 1, 1), utc(2026, 12, 3)).start
+    datetime.datetime(2026, 11, 1, 0, 0, tzinfo=datetime.timezone.utc)
+    """
+    month_start, _ = latest_ended("monthly", now, "UTC")
+    if first is not None and last is not None and first > month_start:
+        last_day = last.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        return AnalysisPeriod(last_day - timedelta(days=FALLBACK_DAYS - 1),
+                              last_day + _DAY_END, DEFAULT_FALLBACK)
+    month_end = period_of("monthly", month_start, "UTC")[1] - timedelta(days=1)
+    return AnalysisPeriod(month_start, month_end + _DAY_END, DEFAULT_MONTH)
+
+
+def default_analysis_period(session, now: datetime,
+                            viewer_agency: str | None = None) -> AnalysisPeriod:
+    """The default analysis period at ``now`` (the data clock, ``geo.clock``) for the
+    incidents ``viewer_agency`` may count (``geo.scope``; None: every incident):
+    :func:`default_period_for` of their first and last time. The one rule of the map
+    page and of the analysis endpoints called without ``datetime``."""
+    row = session.execute(risk_sql.INCIDENT_EXTENT,
+                          {VIEWER_PARAMETER: viewer_agency}).one()
+    return default_period_for(now, row.first, row.last)
+
+
+def is_partial(end: datetime, now: datetime) -> bool:
+    """Whether a period ending at ``end`` is not over at ``now``: its counts are not
+    comparable with those of full periods."""
+    return end > now

@@ -135,3 +135,22 @@ PROVENANCE = text(
 SECTION_PROVENANCE = text(
     "SELECT provenance, count(*) FROM border_segments WHERE region_id = :region_id GROUP BY 1"
 )
+
+# The first and last incident time the viewer may count (null, null without any): the
+# data's extent, which decides the default analysis period (geo.products.periods).
+INCIDENT_EXTENT = text(
+    f"""
+    SELECT min(i.occurred_at) AS first, max(i.occurred_at) AS last
+      FROM incidents AS i
+     WHERE {COUNTED}
+    """
+)
+
+# The sections' lines as GeoJSON geometries (EPSG:4326), for the ranking's export.
+SECTION_GEOJSON = text(
+    """
+    SELECT id, ST_AsGeoJSON(geom, 7)::json AS geometry
+      FROM border_segments
+     WHERE id = ANY(:ids)
+    """
+)

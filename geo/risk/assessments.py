@@ -41,6 +41,12 @@ from geo.scope import VIEWER_PARAMETER
 # the ministry's, read by every agency, so it counts no record some agency may not count.
 SHARED_VIEW = ""
 
+# How the sections are ordered and what their incidents are: said in every ranking.
+RANKING_ORDER = "risk (highest first), then incidents (most first), then section code"
+SECTION_COUNT_RULE = ("incidents within {corridor_m:g} m of a border section, each counted "
+                      "for its nearest section (the corridor rule), whatever region it is "
+                      "linked to")
+
 # Gi* bins that count as a hot-spot a section "touches" (95 % confidence or more).
 HOTSPOT_MIN_BIN = 2
 
@@ -284,7 +290,8 @@ def evaluate_sections(frame: SectionFrame, config: risk_config.RiskConfig) -> di
                       "distribution": str(alerts.distribution[k])},
         })
         sections.append(record)
-    sections.sort(key=lambda r: (r["rank"], r["code"]))
+    # The ranking's order, said by RANKING_ORDER: risk, then incidents, then code.
+    sections.sort(key=lambda r: (r["rank"], -r["incidents"], r["code"]))
     total = int(counts.sum())
     summary = {
         "sections": len(sections), "incidents": total,
@@ -299,6 +306,23 @@ def evaluate_sections(frame: SectionFrame, config: risk_config.RiskConfig) -> di
         **agency_view(frame),
     }
     return {"summary": summary, "sections": sections}
+
+
+PARTIAL_NOTE = ("partial period: it ends after the data clock's now, so it is not "
+                "compared with full periods")
+CHANGES = ("change_previous_pct", "change_last_year_pct")
+
+
+def withhold_comparisons(evaluated: dict) -> None:
+    """Mark an evaluation (:func:`evaluate_sections`) as of a partial period, in place:
+    its percent changes against full periods become None and ``summary`` and each
+    section's ``comparison`` say why (``partial``, ``note``). The counts of the earlier
+    periods stay, for reading."""
+    evaluated["summary"].update({key: None for key in CHANGES},
+                                partial=True, partial_note=PARTIAL_NOTE)
+    for section in evaluated["sections"]:
+        section["comparison"].update({key: None for key in CHANGES},
+                                     partial=True, note=PARTIAL_NOTE)
 
 
 def assess_region(session, config: risk_config.RiskConfig, region_code: str | None,

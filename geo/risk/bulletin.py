@@ -204,7 +204,9 @@ def regional_bulletin(session, config: risk_config.RiskConfig, region_code: str 
                       start: datetime, end: datetime, srid: int, *,
                       now: Callable[[], datetime] | None = None,
                       scope: frozenset[int] | None = None,
-                      viewer_agency: str | None = None) -> dict:
+                      viewer_agency: str | None = None,
+                      period_source: str = "datetime parameter",
+                      partial: bool = False) -> dict:
     """Everything a regional risk bulletin shows, as plain data.
 
     Parameters
@@ -231,6 +233,13 @@ def regional_bulletin(session, config: risk_config.RiskConfig, region_code: str 
         none), and the bulletin's other counts then use that view too, so every
         count of one bulletin rests on the same records. The bulletin shows no
         incident's detail (no description, no incident on its map).
+    period_source : str, optional
+        Where the period came from (``geo.products.periods``: the request, or the
+        default period), said in ``period.source``.
+    partial : bool, optional
+        The period is not over (``geo.products.periods.is_partial``): its percent
+        changes are withheld (``geo.risk.assessments.withhold_comparisons``) and no
+        increases or new activity are listed; ``period.partial`` says so.
 
     Returns
     -------
@@ -284,6 +293,11 @@ def regional_bulletin(session, config: risk_config.RiskConfig, region_code: str 
         assessment = {"source": "live", "id": None, "created_by": None, "created_at": None}
         view = viewer_agency
     assessments.apply_decisions(session, sections)
+    if partial:
+        assessments.withhold_comparisons({"summary": summary, "sections": sections})
+    trends = _trends(sections, summary)
+    if partial:
+        trends.update(largest_increases=[], new_activity=[])
 
     provenance = {row.provenance: int(row.incidents) for row in session.execute(
         risk_sql.PROVENANCE, {"region_id": region.id, "corridor_m": used.corridor_m,
@@ -297,7 +311,8 @@ def regional_bulletin(session, config: risk_config.RiskConfig, region_code: str 
         "region": {"code": region.code, "name": region.name, "name_ka": region.name_ka,
                    "provenance": region.provenance},
         "period": {"start": start.isoformat(), "end": end.isoformat(),
-                   "days": round((end - start).total_seconds() / 86400, 2)},
+                   "days": round((end - start).total_seconds() / 86400, 2),
+                   "source": period_source, "partial": partial},
         "assessment": assessment,
         "counted": {"viewer_agency": view,
                     "counted_not_visible": summary.get("counted_not_visible")},
@@ -307,7 +322,7 @@ def regional_bulletin(session, config: risk_config.RiskConfig, region_code: str 
                             for level in (*risk_config.LEVELS, "critical")},
         "alerts": [s for s in sections if s["alert"]["alert"]],
         "decisions": [s for s in sections if s["decision"] is not None],
-        "trends": _trends(sections, summary),
+        "trends": trends,
         "method": method,
         "data": {"incidents_by_provenance": provenance,
                  "sections_by_provenance": section_provenance,

@@ -25,8 +25,24 @@ export function fillRegionFilter(regions) {
   }
   // A user restricted to several regions has no "All regions": start in the first.
   if (![...regionSelect.options].some((o) => o.value === app.state.region)) {
+    const asked = app.state.region;
     app.state.region = regionSelect.options[0]?.value ?? "";
+    // A link to a region outside the user's (or to none that exists): say so, rather
+    // than silently showing their own under its name.
+    if (asked) noteOutOfScope(asked, regionSelect.options[0]);
   }
+}
+
+function noteOutOfScope(asked, option) {
+  const notice = document.getElementById("scope-notice");
+  // "All regions" of a user restricted to one region is that region: name it.
+  const mine = [...option.parentElement.options].filter((o) => o.value);
+  const shown = option.value || mine.length !== 1 ? option.textContent
+    : `${option.textContent} (${mine[0].textContent})`;
+  notice.textContent = t("The link is for region {region}, which is not among your regions " +
+                         "(or does not exist): the page shows {shown} instead.",
+                         { region: asked, shown });
+  notice.hidden = false;
 }
 
 /** Lists the agencies in the agency filter (a box each, by name in the page's language);

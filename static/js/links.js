@@ -28,6 +28,16 @@ export function updateActionLinks() {
     // CSV and GeoPackage without a limit hold the whole selection; GeoJSON is the
     // API's page (largest 10,000), which names numberMatched and links the next page.
     ...selectionParams(), f: format, ...(format === "geojson" ? { limit: 10000 } : {}) })}`;
+  document.getElementById("export-link").download = `incidents.${format}`;
+  // The ranking as the panel shows it, named for its region and period (as the API does).
+  const name = `ranking-${s.region || "all"}-${s.from.replaceAll("-", "")}-` +
+    `${s.to.replaceAll("-", "")}`;
+  for (const format of ["csv", "geojson"]) {
+    const link = document.getElementById(`ranking-${format}`);
+    link.href = `${config.api}/risk/segments?${query({
+      region: s.region, datetime: datetimeInterval(s), f: format })}`;
+    link.download = `${name}.${format}`;
+  }
   const bulletin = document.getElementById("bulletin-link");
   if (bulletin) bulletin.href = `${config.api}/reports/bulletin?${query({
     region: s.region, datetime: datetimeInterval(s), f: "html" })}`;

@@ -10,7 +10,7 @@ import { writeURL } from "./links.js";
 import { markEmerging, renderAlerts, renderRanking, renderSummary } from "./panel.js";
 import { selectionParams, wmsFilterParams } from "./params.js";
 import { drawAlerts, segmentStyle, selectSection } from "./sections.js";
-import { datetimeInterval } from "./state.js";
+import { clockNow, datetimeInterval } from "./state.js";
 import { loadSectionTrends } from "./trends.js";
 import { wmsDrawsIncidents } from "./wms.js";
 import { app, config, root, setStatus } from "./workspace.js";
@@ -123,6 +123,9 @@ function statusText(ranking, count) {
   const s = app.state;
   const period = `${formatDate(s.from)} – ${formatDate(s.to)}`;
   let text = t("{n} incidents, {period}", { n: formatNumber(count), period });
+  if (new Date(`${s.to}T23:59:59Z`) > clockNow()) {
+    text += " " + t("(partial period: not over)");
+  }
   if (ranking) {
     text += "; " + t("{n} sections ranked", { n: formatNumber(ranking.sections.length) });
   }
@@ -166,6 +169,10 @@ export async function refresh(force = false) {
   const [ranking, count] = results.map((r) => (r.status === "fulfilled" ? r.value : null));
   renderLegend();
   const text = statusText(ranking, count);
+  // What the count counts: not the ranking's incidents near the sections.
+  document.getElementById("map-status").title = t(
+    "Incidents linked to the region (all regions: every incident you may see) that match " +
+    "the filters and that you see in detail: what the map and the export show.");
   if (failures.length) {
     const reason = failures[0].reason;
     const detail = reason instanceof ProblemError ? reason.message : String(reason?.message);

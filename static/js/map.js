@@ -24,7 +24,7 @@ import { writeURL } from "./links.js";
 import { loadPoints, rankingURL, refresh } from "./loading.js";
 import { loadPalettes } from "./palettes.js";
 import { selectSection } from "./sections.js";
-import { clockNow, isoDate, monthEnd, monthsBetween, readState } from "./state.js";
+import { clockNow, monthsBetween, readState } from "./state.js";
 import { incidentInfo } from "./wms.js";
 import { app, config, root, setStatus } from "./workspace.js";
 
@@ -88,31 +88,36 @@ async function main() {
   app.state = readState(window.location);
   app.map = L.map("map", { zoomSnap: 0.5, keyboard: true }).setView([42.2, 43.5], 7);
   app.map.attributionControl.addAttribution(t("Border: Natural Earth (public domain)"));
-  // The ranking is the slowest answer: ask for it as soon as the period is known,
-  // while the reference layers are still loading.
-  const newestPromise = getJSON(`${config.api}/incidents?limit=1&sortby=-occurred_at`)
-    .then((newest) => {
-      if (!app.state.from || !app.state.to) {
-        const last = occurredAt(newest, clockNow());
-        const month = new Date(Date.UTC(last.getUTCFullYear(), last.getUTCMonth(), 1));
-        app.state.from = isoDate(month);
-        app.state.to = isoDate(monthEnd(month));
-      }
+  // Without dates in the link: the server's default period (the last complete month,
+  // geo/products/periods.py), the one the API uses without datetime.
+  if (!app.state.from || !app.state.to) {
+    app.state.from = config.periodFrom;
+    app.state.to = config.periodTo;
+  }
+  // The ranking is the slowest answer: ask for it as soon as the user's regions say
+  // the link's region is theirs, while the other reference layers are still loading.
+  const regionsPromise = getJSON(`${config.api}/regions?limit=10000`).then((regions) => {
+    const codes = regions.features.map((f) => f.properties.code);
+    const allowed = app.state.region ? codes.includes(app.state.region)
+      : document.querySelector("#f-region option[value='']") !== null;
+    if (allowed) {
       const url = rankingURL();
       const promise = getJSON(url);
       promise.catch(() => {}); // reported when loadRanking awaits it
       app.prefetched = { url, promise };
-      return newest;
-    });
+    }
+    return regions;
+  });
+  const newestPromise = getJSON(`${config.api}/incidents?limit=1&sortby=-occurred_at`);
   const [regions, segments, crossings, newest, oldest] = await Promise.all([
-    getJSON(`${config.api}/regions?limit=10000`),
+    regionsPromise,
     getJSON(`${config.api}/border_segments?limit=10000`),
     getJSON(`${config.api}/crossing_points?limit=10000`),
     newestPromise,
     getJSON(`${config.api}/incidents?limit=1&sortby=occurred_at`),
   ]);
+  fillRegionFilter(regions); // first: it corrects a region that is not the user's
   buildStaticLayers(regions, segments, crossings);
-  fillRegionFilter(regions);
   fillAgencyFilter();
   fillIncidentChoices(regions);
   const last = occurredAt(newest, clockNow());

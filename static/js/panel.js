@@ -91,8 +91,10 @@ export function renderRanking(list, ranking, onSelect) {
     const c = section.comparison || {};
     numbers.append(
       element("span", "incidents", t("{n} incidents", { n: formatNumber(section.incidents) })),
-      changeCell(t("vs previous"), c.change_previous_pct),
-      changeCell(t("vs last year"), c.change_last_year_pct),
+      // A partial period is not compared with full ones: no "-89 %" for a month begun.
+      ...(c.partial ? [element("span", "change partial", t("partial period"))]
+        : [changeCell(t("vs previous"), c.change_previous_pct),
+           changeCell(t("vs last year"), c.change_last_year_pct)]),
     );
     button.append(head, element("span", "name", section.name), scores, numbers,
                   trendChart(section));
@@ -136,11 +138,19 @@ export function markEmerging(list, trends) {
 
 export function renderSummary(node, ranking) {
   const s = ranking.summary || {};
-  node.textContent = t("{sections} sections, {incidents} incidents; {change} vs previous " +
-                       "period, {year} vs last year", {
-    sections: formatNumber(s.sections), incidents: formatNumber(s.incidents),
-    change: formatChange(s.change_previous_pct), year: formatChange(s.change_last_year_pct),
-  });
+  const counts = { sections: formatNumber(s.sections), incidents: formatNumber(s.incidents) };
+  node.textContent = ranking.period_partial
+    ? t("{sections} sections, {incidents} incidents; partial period (not over): not " +
+        "compared with full periods", counts)
+    : t("{sections} sections, {incidents} incidents; {change} vs previous period, {year} " +
+        "vs last year", { ...counts, change: formatChange(s.change_previous_pct),
+                          year: formatChange(s.change_last_year_pct) });
+  // What the number counts: not the incidents linked to the region (the status line's).
+  node.title = t("Incidents within {km} km of a border section, each counted for its " +
+                 "nearest section whatever region it lies in, including other agencies' " +
+                 "records counted in aggregates; categories, outcome and agency filters " +
+                 "do not apply.", { km: formatNumber((ranking.corridor_m ?? 0) / 1000, 1) });
+  node.dataset.partial = String(Boolean(ranking.period_partial));
 }
 
 export function renderAlerts(list, countNode, sections, onSelect) {

@@ -14,10 +14,11 @@ from testsupport.apps import TEST_PASSWORD, load_sample_layers, make_app, servin
 from testsupport.browser import CHROMIUM, CHROMIUM_ARGS
 
 
-def recent_in_month(now: datetime) -> datetime:
-    """A moment at most 10 days before ``now`` and in ``now``'s calendar month (UTC)."""
-    month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    return max(month_start, now - timedelta(days=10))
+def in_default_month(now: datetime) -> datetime:
+    """A moment in the last complete calendar month before ``now`` (UTC): the map's and
+    the API's default period (``geo.products.periods``): ten days before the month of
+    ``now`` began."""
+    return now.replace(day=1, hour=12, minute=0, second=0, microsecond=0) - timedelta(days=10)
 
 
 @pytest.fixture(scope="module")
@@ -29,14 +30,16 @@ def live_server(databases):
     with app.app_context():
         flask_migrate.upgrade()
         load_sample_layers(db.session, app.config["ANALYSIS_SRID"])
-        # Two incidents in the current month of the data clock (the map's default
-        # period is the month of the newest incident, and a new incident is dated now),
-        # whatever the date: up to 10 days back, never before the month's first instant.
+        # Two incidents in the last complete month of the data clock: the map's default
+        # period, whatever the date.
         db.session.execute(text(
             "UPDATE incidents SET occurred_at = :moment WHERE external_id IN ('T-1', 'T-2')"
-        ), {"moment": recent_in_month(clock.utc_now())})
+        ), {"moment": in_default_month(clock.utc_now())})
         for role in ("viewer", "analyst", "supervisor", "admin"):
             create_user(db.session, f"e2e-{role}", role, TEST_PASSWORD)
+        # A viewer restricted to the region T-KK.
+        create_user(db.session, "e2e-kk", "viewer", TEST_PASSWORD, ["T-KK"],
+                    all_regions=False)
         db.session.commit()
         db.session.remove()
     with serving(app) as url:

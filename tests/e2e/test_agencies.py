@@ -18,7 +18,7 @@ from app.auth.users import create_user
 from app.extensions import db
 from geo import clock
 from geo.maps import palette
-from tests.e2e.conftest import recent_in_month
+from tests.e2e.conftest import in_default_month
 from tests.e2e.test_map_page import shoot, sign_in, updates, wait_for_update, watch_console
 from testsupport.apps import TEST_PASSWORD, load_sample_layers, make_app, serving
 
@@ -38,7 +38,7 @@ def agencies_server(databases):
         load_sample_layers(db.session, app.config["ANALYSIS_SRID"])
         db.session.execute(text(
             "UPDATE incidents SET occurred_at = :moment WHERE external_id IN ('T-1', 'T-2')"
-        ), {"moment": recent_in_month(clock.utc_now())})
+        ), {"moment": in_default_month(clock.utc_now())})
         for agency in ("PPD", "GBP"):
             create_user(db.session, f"e2e-{agency.lower()}-analyst", "analyst", TEST_PASSWORD,
                         agency=agency)
@@ -136,6 +136,8 @@ def test_an_analyst_records_an_incident_for_their_agency_only(browser, agencies_
     assert page.is_disabled("#i-release-to input[value='GBP']")
     page.check("#incident-form input[name='releasability'][value='agency']")
     page.select_option("#i-category", "stolen_vehicle")
+    # Dated in the period shown (the last complete month), not now, to be counted.
+    page.fill("#i-occurred_at", in_default_month(clock.utc_now()).strftime("%Y-%m-%dT%H:%M"))
     page.select_option("#i-reporting_unit", "T-KA")
     page.fill("#i-external_id", "E2E-PPD-OWN")
     page.fill("#i-description", "<b>patrol</b> stop near the road")

@@ -1,10 +1,12 @@
 """The analyst's workspace in a real browser (Debian's Chromium, headless).
 
 The live server holds the synthetic sample layers: 2 regions, 2 border sections,
-2 crossing points and 3 incidents (T-1 and T-2 moved to ten days ago, T-3 in March 2025).
+2 crossing points and 3 incidents (T-1 and T-2 moved into the last complete month,
+the page's default period, T-3 in March 2025).
 Screenshots of the main states go to tests/e2e/screenshots/ (git-ignored, CI artefacts).
 """
 
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -13,7 +15,7 @@ from babel import Locale
 
 from geo import clock
 from tests.conftest import TEST_PASSWORD
-from tests.e2e.conftest import recent_in_month
+from tests.e2e.conftest import in_default_month
 
 pytestmark = [pytest.mark.e2e, pytest.mark.clock]
 
@@ -66,7 +68,7 @@ def test_workspace_draws_every_layer_and_the_panel(page, live_server):
         "content-type"))) if "/ogc/wms" in r.url and "GetMap" in r.url else None)
     sign_in(page, live_server)
     status = page.locator("#map-status").inner_text()
-    # The default period is the month of the newest incident: T-1 and T-2.
+    # The default period is the last complete month: T-1 and T-2.
     assert status.startswith("2 incidents,"), status
     assert "2 sections ranked" in status
     # Border sections and crossing points are SVG paths in their pane; incidents canvas.
@@ -222,7 +224,7 @@ def test_georgian_labels(page, live_server):
     assert "ინციდენტი" in page.locator("#map-status").inner_text()
     assert "ლეგენდა" in page.locator(".legend").inner_text()
     # Months and numbers in Georgian (CLDR names when the browser's Intl lacks them).
-    newest = recent_in_month(clock.utc_now())  # T-1 and T-2, the default month
+    newest = in_default_month(clock.utc_now())  # T-1 and T-2, the default month
     month = Locale.parse("ka").months["stand-alone"]["wide"][newest.month]
     assert page.locator("#f-month-label").inner_text() == f"{month} {newest.year}"
     assert page.locator("#f-cell option[value='5000']").inner_text() == "5\xa0000 m"
@@ -261,6 +263,8 @@ def test_new_incident_form_shows_the_api_messages(page, live_server):
     assert page.get_attribute("#i-persons_count", "aria-invalid") == "true"
     shoot(page, "incident-form-errors")
     page.fill("#i-persons_count", "2")
+    # Dated in the period shown (the last complete month), not now, to be counted.
+    page.fill("#i-occurred_at", in_default_month(clock.utc_now()).strftime("%Y-%m-%dT%H:%M"))
     page.select_option("#i-category", "smuggling_tobacco")
     page.fill("#i-description", "<img src=x onerror=alert(2)> from the browser test")
     before = updates(page)
@@ -383,3 +387,77 @@ def test_category_and_outcome_filters_reach_the_wms_and_the_export(page, live_se
     png = parse_qs(urlsplit(page.get_attribute("#png-link", "href")).query)
     assert png["OUTCOME"] == ["attempted"]
     assert problems == []
+
+
+def month_bounds(moment):
+    """First and last day (ISO dates) of ``moment``'s calendar month."""
+    first = moment.replace(day=1)
+    following = (first + timedelta(days=32)).replace(day=1)
+    return first.date().isoformat(), (following - timedelta(days=1)).date().isoformat()
+
+
+def test_the_page_opens_on_the_last_complete_month_and_marks_a_partial_one(page, live_server):
+    problems = watch_console(page)
+    sign_in(page, live_server)
+    first, last = month_bounds(in_default_month(clock.utc_now()))
+    assert (page.input_value("#f-from"), page.input_value("#f-to")) == (first, last)
+    assert "partial" not in page.locator("#map-status").inner_text()
+    assert page.get_attribute("#ranking-summary", "data-partial") == "false"
+    # The month under way: marked as partial, and compared with nothing.
+    current_first, current_last = month_bounds(clock.utc_now())
+    page.goto(f"{live_server}/?from={current_first}&to={current_last}")
+    page.wait_for_selector("#workspace[data-loaded='true']")
+    assert "(partial period: not over)" in page.locator("#map-status").inner_text()
+    summary = page.locator("#ranking-summary").inner_text()
+    assert "partial period (not over): not compared with full periods" in summary
+    assert "vs previous" not in summary
+    rows = page.locator("#ranking .section-row")
+    assert rows.count() == 2
+    for k in range(rows.count()):
+        numbers = rows.nth(k).locator(".numbers").inner_text()
+        assert "partial period" in numbers and "vs previous" not in numbers
+    shoot(page, "partial-period")
+    assert problems == []
+
+
+def test_each_count_says_what_it_counts_and_the_ranking_its_order(page, live_server):
+    sign_in(page, live_server)
+    assert "linked to the region" in page.get_attribute("#map-status", "title")
+    assert "within 5 km of a border section" in page.get_attribute("#ranking-summary", "title")
+    assert page.locator("#ranking-order").inner_text() == \
+        "Ordered by risk, then incidents, then section code."
+
+
+def test_a_link_to_a_region_outside_the_users_says_so(page, live_server):
+    problems = watch_console(page)
+    sign_in(page, live_server, role="kk", path="/?region=T-KA")
+    notice = page.locator("#scope-notice")
+    assert notice.is_visible()
+    assert "region T-KA, which is not among your regions" in notice.inner_text()
+    assert parse_qs(urlsplit(page.url).query).get("region") != ["T-KA"]
+    shoot(page, "region-out-of-scope")
+    # Their own region's link says nothing.
+    page.goto(f"{live_server}/?region=T-KK")
+    page.wait_for_selector("#workspace[data-loaded='true']")
+    assert page.locator("#scope-notice").is_hidden()
+    assert problems == []
+
+
+def test_the_ranking_and_the_incidents_download_with_their_extensions(page, live_server):
+    sign_in(page, live_server)
+    first, last = month_bounds(in_default_month(clock.utc_now()))
+    name = f"ranking-all-{first.replace('-', '')}-{last.replace('-', '')}"
+    with page.expect_download() as csv_download:
+        page.click("#ranking-csv")
+    assert csv_download.value.suggested_filename == f"{name}.csv"
+    text = Path(csv_download.value.path()).read_text()
+    assert text.splitlines()[0].startswith("rank,code,name,level")
+    assert len(text.splitlines()) == 3  # the header and the two sections
+    with page.expect_download() as geojson_download:
+        page.click("#ranking-geojson")
+    assert geojson_download.value.suggested_filename == f"{name}.geojson"
+    for fmt in ("csv", "geojson", "gpkg"):
+        page.select_option("#export-format", fmt)
+        with page.expect_download() as download:
+            page.click("#export-link")
+        assert download.value.suggested_filename == f"incidents.{fmt}"

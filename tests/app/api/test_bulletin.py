@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from app.extensions import db
+from geo import clock
 from geo.risk.risk_config import config_hash
 from tests.conftest import role_headers
 
@@ -176,12 +177,34 @@ def test_a_record_made_under_an_earlier_model_file_still_prints(demo_app, staff)
     assert "ab" * 32 in html and "corridor_m: 5000" in html
 
 
+def test_without_datetime_the_bulletin_is_of_the_last_complete_month(demo_app, staff,
+                                                                     freeze_clock):
+    freeze_clock(clock.parse_moment("2026-06-02T08:00:00Z"))
+    html = get(demo_app, staff["viewer"], region=LIVE_REGION).get_data(as_text=True)
+    assert "Period 2026-05-01T00:00:00+00:00 to 2026-05-31T23:59:59+00:00" in html
+    assert "default: last complete month" in html
+    assert "Partial period" not in html
+    explicit = get(demo_app, staff["viewer"], region=LIVE_REGION,
+                   datetime=MAY).get_data(as_text=True)
+    assert ranked_table(html) == ranked_table(explicit)
+    assert "Incidents: those within 5000&nbsp;m\n    of a border section" in html
+
+
+def test_a_partial_bulletin_says_so_and_compares_nothing(demo_app, staff, freeze_clock):
+    freeze_clock(clock.parse_moment("2026-06-15T00:00:00Z"))
+    html = get(demo_app, staff["viewer"], region=LIVE_REGION,
+               datetime=JUNE).get_data(as_text=True)
+    assert "Partial period: it is not over" in html
+    summary = html[html.index("Change against the previous period"):]
+    assert summary.split("</dd>")[0].endswith(">n/a</span>")
+    assert "Largest increases" not in html
+
+
 @pytest.mark.parametrize(
     ("query", "field"),
     [({"datetime": JUNE}, "region"),
      ({"region": "NOWHERE", "datetime": JUNE}, "region"),
      ({"region": "GE-IM", "datetime": JUNE}, "region"),  # a region without border sections
-     ({"region": LIVE_REGION}, "datetime"),
      ({"region": LIVE_REGION, "datetime": "2026-06-01T00:00:00Z/.."}, "datetime"),
      ({"region": LIVE_REGION, "datetime": "June"}, "datetime"),
      ({"region": LIVE_REGION, "datetime": JUNE, "f": "docx"}, "f")],

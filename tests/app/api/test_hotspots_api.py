@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from app.extensions import db
+from geo import clock
 from geo.crs import transform_xy
 from geo.hotspots import evaluation, hexgrid
 
@@ -80,6 +81,21 @@ def test_same_request_is_byte_identical_and_a_write_invalidates_it(demo):
     assert third.data != first.data
     assert (third.get_json()["metadata"]["data_version"]["incidents"]
             == first.get_json()["metadata"]["data_version"]["incidents"] + 1)
+
+
+def test_without_datetime_the_map_is_of_the_last_complete_month_and_says_so(
+        demo, freeze_clock):
+    freeze_clock(clock.parse_moment("2026-07-02T00:00:00Z"))
+    url = "/api/v1/hotspots?region=GE-KK&cell_size=3000"
+    body = get(demo, url).get_json()
+    meta = body["metadata"]
+    assert meta["period"] == ["2026-06-01T00:00:00+00:00", "2026-06-30T23:59:59+00:00"]
+    assert meta["period_source"] == "default: last complete month"
+    assert meta["period_partial"] is False
+    assert meta["filters"]["start"] == meta["period"][0]
+    explicit = get(demo, f"{url}&datetime=2026-06-01T00:00:00Z/2026-06-30T23:59:59Z")
+    assert "period_source" not in explicit.get_json()["metadata"]
+    assert body["features"] == explicit.get_json()["features"]
 
 
 def test_lisa_and_kde(demo):

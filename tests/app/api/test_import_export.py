@@ -212,6 +212,19 @@ def test_csv_export_columns(client, sample_layers, analyst):
     assert (rows[0]["lon"], rows[0]["lat"]) == ("45.05", "41.3")
 
 
+@pytest.mark.parametrize("fmt", ["csv", "geojson", "gpkg"])
+def test_every_export_downloads_with_its_extension(client, sample_layers, analyst, fmt):
+    answer = client.get(f"/api/v1/incidents?f={fmt}&limit=10", headers=analyst)
+    assert answer.status_code == 200
+    assert answer.headers["Content-Disposition"] == \
+        f'attachment; filename="incidents.{fmt}"'
+
+
+def test_the_api_page_of_geojson_is_no_attachment(client, sample_layers, analyst):
+    answer = client.get("/api/v1/incidents?limit=10", headers=analyst)
+    assert "Content-Disposition" not in answer.headers
+
+
 def test_cli_import_dry_run_and_errors(app, db_session, sample_layers, tmp_path, monkeypatch):
     monkeypatch.setattr(app_cli, "DEMO_CREDENTIALS_FILE", tmp_path / "unused")
     runner = app.test_cli_runner()

@@ -1,6 +1,8 @@
 """CIRAM risk through the API, on the synthetic demo: rankings that find the planted
 hot-spots, records that cannot change, supervisors' decisions, alerts."""
 
+import csv
+import io
 import math
 from datetime import timedelta
 
@@ -9,6 +11,7 @@ from sqlalchemy import text
 
 from app.extensions import db
 from config import ConfigError
+from geo.products import periods
 from tests.conftest import DEMO_END, make_app, role_headers
 
 LAST_MONTH = "2026-06-01T00:00:00Z/2026-06-29T23:59:59Z"
@@ -150,13 +153,107 @@ def test_an_abnormal_month_raises_an_alert(demo_app, people):
 @pytest.mark.parametrize(
     ("url", "field"),
     [("/api/v1/risk/segments?datetime=2026-06-01T00:00:00Z/..", "datetime"),
-     ("/api/v1/risk/segments", "datetime"),
      (f"/api/v1/risk/segments?region=NOWHERE&datetime={LAST_MONTH}", "region"),
      ("/api/v1/alerts?datetime=yesterday", "datetime")],
 )
 def test_bad_parameters_are_422(demo_app, people, url, field):
     response = client(demo_app).get(url, headers=people["viewer"])
     assert response.status_code == 422 and response.get_json()["field"] == field
+
+
+JULY_2 = DEMO_END.replace(month=7, day=2)
+JUNE = ["2026-06-01T00:00:00+00:00", "2026-06-30T23:59:59+00:00"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/risk/segments", "/api/v1/alerts"])
+def test_without_datetime_the_answer_is_the_last_complete_month_and_says_so(
+        demo_app, people, freeze_clock, path):
+    freeze_clock(JULY_2)
+    body = client(demo_app).get(path, headers=people["viewer"]).get_json()
+    assert body["period"] == JUNE
+    assert body["period_source"] == "default: last complete month"
+    assert body["period_partial"] is False
+    same = client(demo_app).get(f"{path}?datetime={'/'.join(JUNE)}".replace("+00:00", "Z"),
+                                headers=people["viewer"]).get_json()
+    assert same["period_source"] == "datetime parameter"
+    key = "sections" if "segments" in path else "alerts"
+    assert body[key] == same[key]
+
+
+def test_a_partial_period_is_marked_and_not_compared(demo_app, people, freeze_clock):
+    freeze_clock(DEMO_END.replace(day=15))
+    body = client(demo_app).get(f"/api/v1/risk/segments?datetime={'/'.join(JUNE)}"
+                                .replace("+00:00", "Z"), headers=people["viewer"]).get_json()
+    assert body["period_partial"] is True
+    assert body["summary"]["partial"] is True
+    assert body["summary"]["change_previous_pct"] is None
+    assert body["summary"]["change_last_year_pct"] is None
+    busy = [s for s in body["sections"] if s["comparison"]["previous_period"] > 0]
+    assert busy, "some section had incidents in May"
+    assert all(s["comparison"]["change_previous_pct"] is None
+               and s["comparison"]["partial"] is True for s in body["sections"])
+    # Its default, meanwhile, is May: the last month that is over.
+    default = client(demo_app).get("/api/v1/risk/segments", headers=people["viewer"])
+    assert default.get_json()["period"][0] == "2026-05-01T00:00:00+00:00"
+
+
+def test_the_ranking_is_by_risk_then_incidents_then_code_and_says_so(demo_app, people):
+    body = client(demo_app).get(f"/api/v1/risk/segments?datetime={LAST_MONTH}",
+                                headers=people["viewer"]).get_json()
+    keys = [(-s["risk"], -s["incidents"], s["code"]) for s in body["sections"]]
+    assert keys == sorted(keys)
+    ties = [(a, b) for a, b in zip(body["sections"], body["sections"][1:], strict=False)
+            if a["risk"] == b["risk"] and a["incidents"] != b["incidents"]]
+    assert ties, "the demo has sections of equal risk and different incidents"
+    assert body["order"] == "risk (highest first), then incidents (most first), then " \
+                            "section code"
+    assert body["counts"].startswith("incidents within 5000 m of a border section")
+
+
+def test_the_ranking_downloads_as_csv_and_geojson_with_its_scores(demo_app, people):
+    query = f"datetime={LAST_MONTH}&region=GE-KK"
+    ranking = client(demo_app).get(f"/api/v1/risk/segments?{query}",
+                                   headers=people["viewer"]).get_json()
+    csv_answer = client(demo_app).get(f"/api/v1/risk/segments?{query}&f=csv",
+                                      headers=people["viewer"])
+    assert csv_answer.mimetype == "text/csv"
+    assert csv_answer.headers["Content-Disposition"] == \
+        'attachment; filename="ranking-GE-KK-20260601-20260629.csv"'
+    rows = list(csv.DictReader(io.StringIO(csv_answer.get_data(as_text=True))))
+    assert [r["code"] for r in rows] == [s["code"] for s in ranking["sections"]]
+    first, top = rows[0], ranking["sections"][0]
+    assert (int(first["risk"]), first["level"], int(first["incidents"])) == (
+        top["risk"], top["level"], top["incidents"])
+    assert first["previous_period"] == str(top["comparison"]["previous_period"])
+    assert first["reasons_threat"].startswith(top["explanation"]["threat"][0]["factor"])
+    geojson = client(demo_app).get(f"/api/v1/risk/segments?{query}&f=geojson",
+                                   headers=people["viewer"])
+    assert geojson.mimetype == "application/geo+json"
+    assert geojson.headers["Content-Disposition"].endswith('ranking-GE-KK-20260601-'
+                                                           '20260629.geojson"')
+    collection = geojson.get_json()
+    assert collection["metadata"]["period_source"] == "datetime parameter"
+    assert collection["metadata"]["order"] == ranking["order"]
+    feature = collection["features"][0]
+    assert feature["id"] == top["section_id"]
+    assert feature["geometry"]["type"] in ("LineString", "MultiLineString")
+    assert feature["properties"]["risk"] == top["risk"]
+    assert feature["properties"]["change_last_year_pct"] == \
+        top["comparison"]["change_last_year_pct"]
+    bad = client(demo_app).get(f"/api/v1/risk/segments?{query}&f=xlsx",
+                               headers=people["viewer"])
+    assert bad.status_code == 422 and bad.get_json()["field"] == "f"
+
+
+def test_the_default_period_before_a_full_month_of_data_is_30_days():
+    utc = DEMO_END.tzinfo
+    period = periods.default_period_for(DEMO_END.replace(month=7, day=10),
+                                        DEMO_END.replace(day=12), DEMO_END.replace(day=29,
+                                                                                  hour=7))
+    assert (period.start.isoformat(), period.end.isoformat()) == (
+        "2026-05-31T00:00:00+00:00", "2026-06-29T23:59:59+00:00")
+    assert period.source == "default: 30 days ending at the latest incident"
+    assert period.start.tzinfo == utc
 
 
 def test_an_invalid_risk_file_stops_start_up_with_its_line(tmp_path, databases):
