@@ -17,7 +17,12 @@ def N_(text: str) -> str:  # noqa: N802  (the gettext convention for "mark only"
 JS_MESSAGES = (
     # status and errors
     N_("Updating…"), N_("{n} incidents, {period}"), N_("{n} sections ranked"),
-    N_("too few incidents for hot spots (at least {n})"),
+    N_("{layer}: only {n} incidents in this area and period; the statistic needs at least "
+       "{min}. The layer is empty."),
+    N_("{layer}: only {n} grid cells hold incidents in this area and period; the statistic "
+       "needs at least {min}. The layer is empty."),
+    N_("{layer} could not be computed: {detail}. The layer is empty."),
+    N_("Widen the period to {from} – {to}"), N_("Use automatic cells ({m} m)"),
     N_("The map draws {drawn} of the {n} incidents in view: zoom in to see them all."),
     N_("Could not load a layer: {detail}"), N_("Could not load the map layers: {detail}"),
     N_("The map service (WMS) is not available."), N_("The start must not be after the end."),

@@ -135,6 +135,13 @@ export function bindFilters() {
     }
     scheduleRefresh();
   });
+  // A fix offered on the page (e.g. cells.js's wider period for an empty hot-spot
+  // layer): the state changes it names, shown in the form, then loaded.
+  root.addEventListener("apply-state", (event) => {
+    Object.assign(app.state, event.detail);
+    applyStateToForm();
+    scheduleRefresh(0);
+  });
   document.getElementById("f-month").addEventListener("input", (event) => {
     showMonth(Number(event.target.value));
     scheduleRefresh(300);

@@ -3,7 +3,7 @@
 // reloads only the parts whose inputs changed and reports on the status line.
 
 import { ProblemError, getJSON, query } from "./api.js";
-import { CELL_LAYERS, MIN_INCIDENTS, loadCells } from "./cells.js";
+import { CELL_LAYERS, loadCells } from "./cells.js";
 import { formatDate, formatNumber, t } from "./i18n.js";
 import { renderLegend } from "./legend.js";
 import { writeURL } from "./links.js";
@@ -119,17 +119,13 @@ async function reuse(name, key, load, force) {
   return value;
 }
 
+// (Too few incidents for the cell layers: their note says so, cells.js.)
 function statusText(ranking, count) {
   const s = app.state;
   const period = `${formatDate(s.from)} – ${formatDate(s.to)}`;
   let text = t("{n} incidents, {period}", { n: formatNumber(count), period });
   if (ranking) {
     text += "; " + t("{n} sections ranked", { n: formatNumber(ranking.sections.length) });
-  }
-  if (count !== null && count < MIN_INCIDENTS &&
-      ["hotspots", "density"].some((kind) => s.layers.includes(kind))) {
-    text += "; " + t("too few incidents for hot spots (at least {n})",
-                     { n: formatNumber(MIN_INCIDENTS) });
   }
   return text;
 }
@@ -162,7 +158,9 @@ export async function refresh(force = false) {
   ];
   const results = await Promise.allSettled(tasks);
   if (sequence !== app.sequence) return; // a newer refresh owns the page now
-  const failures = results.filter((r) => r.status === "rejected" && r.reason?.name !== "AbortError");
+  // (an empty cell layer that says why in its own note, cells.js, is not one)
+  const failures = results.filter((r) => r.status === "rejected" &&
+    r.reason?.name !== "AbortError" && !r.reason?.plain);
   const [ranking, count] = results.map((r) => (r.status === "fulfilled" ? r.value : null));
   renderLegend();
   const text = statusText(ranking, count);

@@ -7,6 +7,11 @@ export function clockNow() {
   return frozen ? new Date(frozen) : new Date();
 }
 
+// The cell size (metres) when the user has chosen none: that of the default hot-spot
+// map the bulletin, the WMS and the OGC collection draw
+// (geo.hotspots.pipeline.DEFAULT_CELL_SIZE_M), so the page shows the same Gi* map.
+export const DEFAULT_CELL_SIZE = "2000";
+
 export const DEFAULT_LAYERS = ["regions", "segments", "crossings", "incidents", "hotspots",
                                "alerts"];
 
@@ -30,8 +35,8 @@ export function readState(location) {
     agencies: list("agency"),
     // Hot-spot method: "gistar" or "lisa".
     method: params.get("method") || "gistar",
-    // Side of the analysis grid's cells in metres, as the form's text.
-    cellSize: params.get("cell_size") || "5000",
+    // Edge of the analysis grid's hexagons in metres, as the form's text, or "auto".
+    cellSize: params.get("cell_size") || DEFAULT_CELL_SIZE,
     // The overlays that are on, by name (layers.js's OVERLAY_NAMES).
     layers: params.has("layers") ? list("layers") : [...DEFAULT_LAYERS],
     // The id of the selected border section, or null.
@@ -50,7 +55,7 @@ export function stateURL(state, location) {
   if (state.outcome) params.set("outcome", state.outcome);
   if (state.agencies.length) params.set("agency", state.agencies.join(","));
   if (state.method !== "gistar") params.set("method", state.method);
-  if (state.cellSize !== "5000") params.set("cell_size", state.cellSize);
+  if (state.cellSize !== DEFAULT_CELL_SIZE) params.set("cell_size", state.cellSize);
   if (state.layers.join(",") !== DEFAULT_LAYERS.join(",")) {
     params.set("layers", state.layers.join(","));
   }

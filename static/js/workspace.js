@@ -53,6 +53,9 @@ export const app = Object.seal({
   legendBox: null,
   // Lower bounds of the density classes drawn, one per colour of the ramp, or null.
   densityBreaks: null,
+  // Kind of cell layer ("hotspots", "density", "emerging") -> the metadata of the cells
+  // it draws (the API's), for their popups.
+  cellMetadata: {},
   // The emerging hot-spot categories drawn (sorted), or null.
   emergingPresent: null,
   // The ranking asked for at start-up, before the layers: { url, promise } until used.

@@ -1,0 +1,128 @@
+"""An analyst's day with the hot-spot layers, in a real browser (issue 19).
+
+This module's server holds the sample layers and, in the region T-KK:
+
+- December 2024: 40 incidents spread one per cell over the region and 40 in a cluster
+  about 5 km across (a hot spot);
+- January 2025: 35 incidents at only 5 places, so that Gi* on the default 2 km cells
+  has 5 cells with incidents (it needs 30) and the API answers 422.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from app.auth.users import create_user
+from app.extensions import db
+from geo.queries import derive_links
+from tests.e2e.test_map_page import shoot, sign_in, updates, wait_for_update, watch_console
+from testsupport.apps import TEST_PASSWORD, load_sample_layers, make_app, serving
+
+pytestmark = [pytest.mark.e2e]
+
+INSERT = """
+    INSERT INTO incidents (source, external_id, occurred_at, category, outcome, direction,
+                           detection_method, persons_count, source_reliability,
+                           information_credibility, status, provenance, description, geom)
+    SELECT 'e2e-hotspots', :prefix || k, CAST(:day AS timestamptz) + k * INTERVAL '1 hour',
+           'illegal_crossing_between_bcp', 'actual', 'entry', 'border_surveillance', 1, 'B', 2,
+           'validated', 'synthetic', 'SYNTHETIC hot-spot test record',
+           ST_SetSRID(ST_MakePoint({lon}, {lat}), 4326)
+    FROM generate_series(0, :n - 1) AS k
+"""
+# name: (first moment, how many, longitude, latitude) as SQL of k
+INCIDENTS = {
+    "spread": ("2024-12-02 12:00Z", 40, "44.82 + (k % 8) * 0.05", "41.22 + (k / 8) * 0.075"),
+    "cluster": ("2024-12-03 12:00Z", 40, "45.00 + (k % 7) * 0.008", "41.40 + (k / 7) * 0.008"),
+    "few_places": ("2025-01-05 12:00Z", 35, "44.85 + (k % 5) * 0.07", "41.30"),
+}
+JANUARY = "/?region=T-KK&from=2025-01-01&to=2025-01-31&layers=segments,hotspots"
+DECEMBER = "/?region=T-KK&from=2024-12-01&to=2024-12-31&layers=segments,hotspots"
+
+
+@pytest.fixture(scope="module")
+def hotspot_server(databases):
+    import flask_migrate
+
+    app = make_app(databases.create())
+    with app.app_context():
+        flask_migrate.upgrade()
+        srid = app.config["ANALYSIS_SRID"]
+        load_sample_layers(db.session, srid)
+        for prefix, (day, n, lon, lat) in INCIDENTS.items():
+            db.session.execute(text(INSERT.replace("{lon}", lon).replace("{lat}", lat)),
+                               {"prefix": f"H-{prefix}-", "day": day, "n": n})
+        derive_links(db.session, "regions", srid, [])  # relinks every incident
+        for role in ("viewer", "analyst", "supervisor"):
+            create_user(db.session, f"e2e-{role}", role, TEST_PASSWORD)
+        db.session.commit()
+        db.session.remove()
+    with serving(app) as url:
+        yield url
+    with app.app_context():
+        db.engine.dispose()
+
+
+def drawn_cells(page) -> int:
+    return page.evaluate("window.borderRisk.layers.hotspots.getLayers().length")
+
+
+def test_hotspots_ask_for_the_bulletins_map_by_default(page, hotspot_server):
+    """Without a chosen cell size the page asks for the default map's 2 km cells (the
+    bulletin's, geo.hotspots.pipeline.DEFAULT_CELL_SIZE_M) and draws its hot spots."""
+    asked = []
+    page.on("request", lambda r: asked.append(r.url) if "/api/v1/hotspots?" in r.url else None)
+    sign_in(page, hotspot_server, role="viewer", path=DECEMBER)
+    assert page.input_value("#f-cell") == "2000"
+    assert asked and all("cell_size=2000" in url for url in asked), asked
+    assert drawn_cells(page) > 0
+    assert page.locator("#cells-note").is_hidden()
+
+
+def test_too_few_cells_empties_the_layer_says_why_and_offers_a_fix(page, hotspot_server):
+    problems = watch_console(page)
+    sign_in(page, hotspot_server, role="viewer", path=DECEMBER)
+    assert drawn_cells(page) > 0
+    # The analyst moves to January: 35 incidents at 5 places, too few cells for Gi*.
+    before = updates(page)
+    page.fill("#f-from", "2025-01-01")
+    page.fill("#f-to", "2025-01-31")
+    page.locator("#f-to").dispatch_event("change")
+    wait_for_update(page, before)
+    assert drawn_cells(page) == 0  # December's cells are gone
+    status = page.locator("#map-status")
+    assert status.inner_text().startswith("35 incidents,")
+    assert "error" not in status.get_attribute("class")  # the note says it, once
+    note = page.locator("#cells-note")
+    assert note.is_visible()
+    assert note.inner_text().startswith("Hot spots: only 5 grid cells hold incidents in this "
+                                        "area and period; the statistic needs at least 30.")
+    # One click fixes it: the fix was tried with the API before it was offered.
+    fix = note.get_by_role("button", name="Widen the period to")
+    fix.wait_for()
+    assert fix.inner_text() == "Widen the period to Nov 1, 2024 – Jan 31, 2025"
+    shoot(page, "hotspots-too-few-cells")
+    before = updates(page)
+    fix.click()
+    wait_for_update(page, before)
+    assert page.input_value("#f-from") == "2024-11-01"
+    assert page.input_value("#f-to") == "2025-01-31"
+    assert drawn_cells(page) > 0
+    assert note.is_hidden()
+    assert "from=2024-11-01" in page.url
+    # Chromium logs the API's expected 422s (the refusal and the fixes tried); nothing else.
+    assert [p for p in problems if "status of 422" not in p] == []
+
+
+def test_too_few_cells_is_said_in_georgian(page, hotspot_server):
+    sign_in(page, hotspot_server, role="viewer", path=DECEMBER)
+    page.goto(f"{hotspot_server}{JANUARY}&lang=ka")
+    page.wait_for_selector("#workspace[data-loaded='true']")
+    note = page.locator("#cells-note")
+    note.get_by_role("button").first.wait_for()
+    text_ka = note.inner_text()
+    assert text_ka.startswith("ცხელი წერტილები: ამ ტერიტორიასა და პერიოდში ინციდენტები "
+                              "მხოლოდ 5 ბადის უჯრედშია"), text_ka
+    assert "პერიოდის გაფართოება" in text_ka
+    assert drawn_cells(page) == 0
