@@ -47,6 +47,17 @@ export function emergingWindow() {
   return `${isoDate(start)}T00:00:00Z/${app.state.to}T23:59:59.999999Z`;
 }
 
+/** The period the cells of `kind` cover, as text: the filters' for hot spots and
+ *  density, the whole months of its window for emerging hot spots (their map's steps). */
+export function cellPeriod(kind) {
+  const edges = app.cellMetadata[kind]?.time_steps?.edges;
+  if (kind === "emerging" && edges?.length > 1) {
+    const last = new Date(new Date(edges[edges.length - 1]).getTime() - 1);
+    return `${formatDate(edges[0])} – ${formatDate(last)}`;
+  }
+  return `${formatDate(app.state.from)} – ${formatDate(app.state.to)}`;
+}
+
 /** Density cells in quantile classes, one per colour of the ramp (`_colour`). */
 function classifyDensity(features) {
   const ramp = densityRamp();

@@ -2,7 +2,7 @@
 // as GeoJSON, the incidents (WMS image, points when zoomed in), the analysis cells,
 // and the control that switches them (and records which are on in the URL).
 
-import { hotspotColour } from "./cells.js";
+import { cellPeriod, hotspotColour } from "./cells.js";
 import { t } from "./i18n.js";
 import { renderLegend } from "./legend.js";
 import { writeURL } from "./links.js";
@@ -10,7 +10,7 @@ import { scheduleRefresh } from "./loading.js";
 import { colour, colourOf } from "./palettes.js";
 import { wmsFilterParams } from "./params.js";
 import { ringColour } from "./agencies.js";
-import { incidentTable, propertiesTable, sectionPopup } from "./popups.js";
+import { cellPopup, incidentTable, propertiesTable, sectionPopup } from "./popups.js";
 import { segmentStyle, selectSection } from "./sections.js";
 import { trendStyle } from "./trends.js";
 import { wmsLayer } from "./wms.js";
@@ -30,6 +30,10 @@ const LOADED_ON_DEMAND = ["hotspots", "density", "emerging", "incidents"];
 
 const popup = (maxWidth) => (feature, layer) =>
   layer.bindPopup(() => propertiesTable(feature.properties), { maxWidth });
+// A cell in words, with its map's metadata and period (read when it opens).
+const cellPopupOf = (kind) => (feature, layer) =>
+  layer.bindPopup(() => cellPopup(kind, feature.properties, app.cellMetadata[kind],
+                                  cellPeriod(kind)), { maxWidth: 320 });
 
 export function buildStaticLayers(regions, segments, crossings) {
   // Panes, bottom to top: regions (not clickable: they would cover everything), the
@@ -101,14 +105,15 @@ export function buildStaticLayers(regions, segments, crossings) {
   const cellStyle = { renderer: canvas, weight: 0.5, color: colourOf("outlines", "cell"),
                       fillOpacity: 0.7 };
   app.layers.hotspots = L.geoJSON(null, {
-    ...cellStyle, onEachFeature: popup(320),
+    ...cellStyle, onEachFeature: cellPopupOf("hotspots"),
     style: (f) => ({ fillColor: hotspotColour(f.properties) }),
   });
   app.layers.density = L.geoJSON(null, {
-    ...cellStyle, onEachFeature: popup(320), style: (f) => ({ fillColor: f.properties._colour }),
+    ...cellStyle, onEachFeature: cellPopupOf("density"),
+    style: (f) => ({ fillColor: f.properties._colour }),
   });
   app.layers.emerging = L.geoJSON(null, {
-    ...cellStyle, onEachFeature: popup(320),
+    ...cellStyle, onEachFeature: cellPopupOf("emerging"),
     style: (f) => ({ fillColor: colourOf("emerging_categories", f.properties.category) }),
   });
 }

@@ -126,3 +126,74 @@ def test_too_few_cells_is_said_in_georgian(page, hotspot_server):
                               "მხოლოდ 5 ბადის უჯრედშია"), text_ka
     assert "პერიოდის გაფართოება" in text_ka
     assert drawn_cells(page) == 0
+
+
+def click_cell(page, kind: str, pick: str) -> dict:
+    """Clicks, as a person does, the centre of the first `kind` cell for which the JS
+    predicate `pick` (of its properties) holds; returns those properties."""
+    found = page.evaluate("""([kind, pick]) => {
+        const cells = window.borderRisk.layers[kind].getLayers();
+        const most = (key) => Math.max(...cells.map((l) => l.feature.properties[key]));
+        const test = { hot: (p) => p.bin === most("bin"),
+                       busiest: (p) => p.count === most("count") }[pick];
+        const layer = cells.find((l) => test(l.feature.properties));
+        const map = window.borderRisk.map;
+        map.setView(layer.getBounds().getCenter(), 12, { animate: false });
+        const point = map.latLngToContainerPoint(layer.getBounds().getCenter());
+        return { x: point.x, y: point.y, properties: layer.feature.properties };
+    }""", [kind, pick])
+    page.wait_for_timeout(300)
+    box = page.locator("#map").bounding_box()
+    page.mouse.click(box["x"] + found["x"], box["y"] + found["y"])
+    page.locator(".leaflet-popup-content .cell-popup").wait_for()
+    return found["properties"]
+
+
+def test_a_hot_cell_says_why_it_is_hot(page, hotspot_server):
+    problems = watch_console(page)
+    sign_in(page, hotspot_server, role="viewer", path=DECEMBER)
+    cell = click_cell(page, "hotspots", "hot")
+    assert cell["bin"] == 3
+    popup = page.locator(".leaflet-popup-content .cell-popup")
+    lines = popup.locator("h3, p").all_inner_texts()
+    assert lines[0] == "Hot spot, 99% confidence"
+    mean = cell["neighbourhood_count"] / cell["neighbourhood_cells"]
+    assert lines[1].startswith(f"{cell['count']} incidents in this cell; "
+                               f"{cell['neighbourhood_count']} in it and its neighbours "
+                               f"({cell['neighbourhood_cells']} cells): ")
+    assert f"{mean:.2f}".rstrip("0").rstrip(".") in lines[1]
+    assert lines[1].endswith("per cell over the study area.")
+    assert lines[2] == f"z = {cell['z']:.2f}, p < 0.001"  # never "p 0"
+    assert lines[3] == "Method: Getis-Ord Gi*, false discovery rate corrected"
+    assert lines[4] == "Cells: hexagons of 2,000 m"
+    assert lines[5].startswith("Neighbourhood: cells within ") and lines[5].endswith(" m")
+    assert lines[6] == "Period: Dec 1, 2024 – Dec 31, 2024"
+    # The legend says which period the map covers.
+    toggle = page.locator(".legend-toggle")
+    if toggle.get_attribute("aria-expanded") != "true":
+        toggle.click()
+    assert "Dec 1, 2024 – Dec 31, 2024" in page.locator(".legend-period").first.inner_text()
+    shoot(page, "hotspot-cell-popup")
+    assert problems == []
+
+
+def test_an_emerging_cell_explains_its_category_and_draws_its_months(page, hotspot_server):
+    problems = watch_console(page)
+    sign_in(page, hotspot_server, role="viewer",
+            path="/?region=T-KK&from=2024-12-01&to=2024-12-31&layers=segments,emerging")
+    cell = click_cell(page, "emerging", "busiest")
+    assert cell["count"] > 0 and cell["count_series"][-1] == cell["count"]
+    popup = page.locator(".leaflet-popup-content .cell-popup")
+    assert popup.locator("h3").inner_text() == cell["category"]
+    sentences = popup.locator("p").all_inner_texts()
+    if cell["category"] == "new hot spot":
+        assert ("As a hot spot (more incidents than around): Significant in the last month "
+                "for the first time in the window.") in sentences
+    # The cell's 12 months as a line, the last (December) marked.
+    chart = popup.locator("svg.cell-series")
+    assert chart.locator("polyline").get_attribute("points").count(",") == 12
+    series = ", ".join(str(v) for v in cell["count_series"])
+    assert chart.get_attribute("aria-label") == f"Incidents per month: {series}"
+    assert "Period: Jan 1, 2024 – Dec 31, 2024" in sentences
+    shoot(page, "emerging-cell-popup")
+    assert problems == []
