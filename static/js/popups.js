@@ -1,10 +1,14 @@
 // What a click on a feature shows: its properties as a table, as text only.
 
 import { agencyName, releasabilityText } from "./agencies.js";
-import { formatDate, formatNumber, formatPercent, localName, t } from "./i18n.js";
+import {
+  formatDate, formatNumber, formatPercent, incidentFieldLabel, incidentValue, localName, t,
+} from "./i18n.js";
 import { app } from "./workspace.js";
 
-export function propertiesTable(properties) {
+/** `properties` as a table of name and value; `label` names a field (default: its
+ *  catalogue translation). */
+export function propertiesTable(properties, label = t) {
   const table = document.createElement("table");
   table.className = "feature-props";
   for (const [key, value] of Object.entries(properties)) {
@@ -13,7 +17,7 @@ export function propertiesTable(properties) {
     }
     const row = table.insertRow();
     const name = document.createElement("th");
-    name.textContent = t(key);
+    name.textContent = label(key);
     row.append(name);
     let text = String(value);
     if (typeof value === "number") text = formatNumber(value, 2);
@@ -33,13 +37,16 @@ function regionLabel(code) {
  *  agency, reporting unit, releasability and whether it counts in aggregates. */
 export function incidentTable(properties) {
   const { agency, reporting_unit: unit, releasability, aggregate, ...rest } = properties;
+  // coded values (category, outcome, ...) in words; the others as they are
+  const coded = Object.fromEntries(Object.entries(rest).map(([key, value]) =>
+    [key, incidentValue(key, value)]));
   return propertiesTable({
     agency: agency ? `${agencyName(agency)} (${agency})` : null,
     reporting_unit: unit ? regionLabel(unit) : null,
     releasability: releasabilityText(releasability),
     aggregate: typeof aggregate === "boolean" ? t(aggregate ? "yes" : "no") : null,
-    ...rest,
-  });
+    ...coded,
+  }, incidentFieldLabel);
 }
 
 /** A border section's properties with its risk from the last ranking and its

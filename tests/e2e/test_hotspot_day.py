@@ -197,3 +197,47 @@ def test_an_emerging_cell_explains_its_category_and_draws_its_months(page, hotsp
     assert "Period: Jan 1, 2024 – Dec 31, 2024" in sentences
     shoot(page, "emerging-cell-popup")
     assert problems == []
+
+
+def open_incident_popup(page) -> dict:
+    """Zooms to an incident of January, as a person does, and clicks its point."""
+    page.evaluate("window.borderRisk.map.setView([41.30, 44.85], 15, { animate: false })")
+    for _ in range(100):
+        if page.evaluate("window.borderRisk.layers.points.getLayers().length > 0"):
+            break
+        page.wait_for_timeout(100)
+    point = page.evaluate("""() => {
+        const map = window.borderRisk.map;
+        const p = map.latLngToContainerPoint([41.30, 44.85]);
+        return { x: p.x, y: p.y };
+    }""")
+    box = page.locator("#map").bounding_box()
+    page.mouse.click(box["x"] + point["x"], box["y"] + point["y"])
+    page.locator(".leaflet-popup-content table.feature-props").first.wait_for()
+    return page.evaluate("""() => Object.fromEntries([...document.querySelector(
+        '.leaflet-popup-content table.feature-props').rows].map(
+        (row) => [row.cells[0].textContent, row.cells[1]?.textContent]))""")
+
+
+def test_an_incident_popup_reads_in_words_not_codes(page, hotspot_server):
+    problems = watch_console(page)
+    sign_in(page, hotspot_server, role="viewer",
+            path="/?region=T-KK&from=2025-01-01&to=2025-01-31&layers=incidents")
+    rows = open_incident_popup(page)
+    assert rows["Category"] == "Illegal border crossing between crossing points"
+    assert rows["Outcome"] == "Actual"
+    assert rows["Direction"] == "Entry"
+    assert rows["Detected by"] == "Border surveillance"
+    assert rows["Source reliability"] == "B: usually reliable"
+    assert rows["Information credibility"] == "2: known to the source, not to the officer"
+    assert rows["Status"] == "Validated"
+    assert rows["Provenance"] == "Synthetic (demonstration data)"
+    assert rows["Persons"] == "1"
+    assert not any("_" in name for name in rows), rows  # no raw field names
+    page.goto(f"{hotspot_server}/?region=T-KK&from=2025-01-01&to=2025-01-31"
+              "&layers=incidents&lang=ka")
+    page.wait_for_selector("#workspace[data-loaded='true']")
+    rows = open_incident_popup(page)
+    assert rows["კატეგორია"] == "უკანონო გადაკვეთა გამშვებ პუნქტებს შორის"
+    assert rows["წყაროს სანდოობა"] == "B: ჩვეულებრივ სანდო"
+    assert problems == []
