@@ -23,6 +23,10 @@ JS_MESSAGES = (
        "needs at least {min}. The layer is empty."),
     N_("{layer} could not be computed: {detail}. The layer is empty."),
     N_("Widen the period to {from} – {to}"), N_("Use automatic cells ({m} m)"),
+    N_("This link's {names} could not be read: the map shows the defaults instead."),
+    N_("(the period lies in the future: nothing has been recorded yet)"),
+    N_("{region} has no border sections: nothing to rank. Its incidents and hot spots are "
+       "on the map."),
     N_("The map draws {drawn} of the {n} incidents in view: zoom in to see them all."),
     N_("Could not load a layer: {detail}"), N_("Could not load the map layers: {detail}"),
     N_("The map service (WMS) is not available."), N_("The start must not be after the end."),

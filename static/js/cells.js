@@ -94,10 +94,13 @@ function failureText(kind, error) {
            { layer: title, detail: error.message });
 }
 
-/** The fixes of an empty `kind` layer that work: the first wider period that gives a
- *  map, and automatic cells (`tryCells`: there are enough incidents, in too few cells);
- *  each tried with the API, so that one click fixes it. */
-async function workingFixes(kind, signal, tryCells) {
+/** The fixes of an empty `kind` layer: the first wider period with enough incidents,
+ *  and automatic cells. When the API refused the map (`refused`: enough incidents, in too
+ *  few cells), each fix is tried with the API first, so that one click fixes it; when
+ *  too few incidents were counted, the wider period's count is the test (no analysis is
+ *  asked for only to be refused; should that period's map be refused, its own note
+ *  offers the next fix). */
+async function workingFixes(kind, signal, refused) {
   if (kind === "emerging") return []; // its window is a year already
   const s = app.state;
   const works = (overrides) => getJSON(cellsURL(kind, overrides), signal).then(
@@ -106,7 +109,7 @@ async function workingFixes(kind, signal, tryCells) {
       return null;
     });
   const fixes = [];
-  const automatic = tryCells && s.cellSize !== "auto" ? works({ cell_size: "" }) : null;
+  const automatic = refused && s.cellSize !== "auto" ? works({ cell_size: "" }) : null;
   const end = new Date(`${s.to}T00:00:00Z`);
   for (const months of WIDER_MONTHS) {
     const from = isoDate(new Date(Date.UTC(end.getUTCFullYear(),
@@ -117,7 +120,7 @@ async function workingFixes(kind, signal, tryCells) {
     const counted = await getJSON(`${config.api}/incidents?${query({
       ...selectionParams(), datetime, limit: 1 })}`, signal);
     if (counted.numberMatched < MIN_INCIDENTS) continue;
-    if (await works({ datetime })) {
+    if (!refused || await works({ datetime })) {
       fixes.push({ changes: { from }, label: t("Widen the period to {from} – {to}",
         { from: formatDate(from), to: formatDate(s.to) }) });
       break;
@@ -154,12 +157,12 @@ function renderNotes() {
 }
 
 /** Empties the layer of `kind`, says why and, once found, the fixes that work. */
-async function noteEmpty(kind, text, signal, tryCells = false) {
+async function noteEmpty(kind, text, signal, refused = false) {
   app.layers[kind].clearLayers();
   app.cellMetadata[kind] = null;
   notes.set(kind, { text, fixes: [] });
   renderNotes();
-  const fixes = await workingFixes(kind, signal, tryCells).catch(() => []);
+  const fixes = await workingFixes(kind, signal, refused).catch(() => []);
   if (signal.aborted || notes.get(kind)?.text !== text) return;
   notes.set(kind, { text, fixes });
   renderNotes();

@@ -4,13 +4,13 @@
 
 import { ProblemError, getJSON, query } from "./api.js";
 import { CELL_LAYERS, loadCells } from "./cells.js";
-import { formatDate, formatNumber, t } from "./i18n.js";
+import { formatDate, formatNumber, localName, t } from "./i18n.js";
 import { renderLegend } from "./legend.js";
 import { writeURL } from "./links.js";
 import { markEmerging, renderAlerts, renderRanking, renderSummary } from "./panel.js";
 import { selectionParams, wmsFilterParams } from "./params.js";
 import { drawAlerts, segmentStyle, selectSection } from "./sections.js";
-import { datetimeInterval } from "./state.js";
+import { clockNow, datetimeInterval, isoDate } from "./state.js";
 import { loadSectionTrends } from "./trends.js";
 import { wmsDrawsIncidents } from "./wms.js";
 import { app, config, root, setStatus } from "./workspace.js";
@@ -22,16 +22,35 @@ export function rankingURL() {
     region: app.state.region, datetime: datetimeInterval(app.state) })}`;
 }
 
+/** The region's name in the page's language (its code when not on the map). */
+function regionName(code) {
+  const layer = app.regionsByCode.get(code);
+  return layer ? localName(layer.feature.properties) : code;
+}
+
 async function loadRanking(signal) {
   const url = rankingURL();
   const prefetched = app.prefetched?.url === url ? app.prefetched.promise : null;
   app.prefetched = null;
-  const ranking = await (prefetched || getJSON(url, signal));
+  let ranking;
+  try {
+    ranking = await (prefetched || getJSON(url, signal));
+  } catch (error) {
+    // An inland region (Tbilisi): not a failure, a fact the status line states.
+    if (error.problem?.field === "region" && /no border sections/.test(error.message)) {
+      ranking = { sections: [] };
+      ranking.note = t("{region} has no border sections: nothing to rank. Its incidents " +
+                       "and hot spots are on the map.", { region: regionName(app.state.region) });
+    } else {
+      throw error;
+    }
+  }
   app.sections = new Map(ranking.sections.map((s) => [s.section_id, s]));
   app.layers.segments.setStyle(segmentStyle);
   renderRanking(document.getElementById("ranking"), ranking, selectSection);
   markEmerging(document.getElementById("ranking"), app.sectionTrends);
   renderSummary(document.getElementById("ranking-summary"), ranking);
+  if (ranking.note) document.getElementById("ranking-summary").textContent = ranking.note;
   renderAlerts(document.getElementById("alerts"), document.getElementById("alerts-count"),
                ranking.sections, selectSection);
   drawAlerts(ranking.sections);
@@ -124,7 +143,12 @@ function statusText(ranking, count) {
   const s = app.state;
   const period = `${formatDate(s.from)} – ${formatDate(s.to)}`;
   let text = t("{n} incidents, {period}", { n: formatNumber(count), period });
-  if (ranking) {
+  if (count === 0 && s.from > isoDate(clockNow())) {
+    text += " " + t("(the period lies in the future: nothing has been recorded yet)");
+  }
+  if (ranking?.note) {
+    text += ". " + ranking.note;
+  } else if (ranking) {
     text += "; " + t("{n} sections ranked", { n: formatNumber(ranking.sections.length) });
   }
   return text;

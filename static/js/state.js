@@ -15,8 +15,28 @@ export const DEFAULT_CELL_SIZE = "2000";
 export const DEFAULT_LAYERS = ["regions", "segments", "crossings", "incidents", "hotspots",
                                "alerts"];
 
+/** Whether `text` is a calendar date YYYY-MM-DD that exists (not 2025-02-30). */
+function isDate(text) {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(text)) return false;
+  const date = new Date(`${text}T00:00:00Z`);
+  return !Number.isNaN(date.getTime()) && isoDate(date) === text;
+}
+
 export function readState(location) {
   const params = new URLSearchParams(location.search);
+  // The link's parameters that cannot be read are left out (the defaults stand) and
+  // named, so that the page can say so instead of asking the API with them.
+  const refused = [];
+  let from = params.get("from") || "";
+  let to = params.get("to") || "";
+  for (const [name, value] of [["from", from], ["to", to]]) {
+    if (value && !isDate(value)) refused.push(name);
+  }
+  if (refused.length || (from && to && from > to)) {
+    if (!refused.length) refused.push("from", "to");
+    from = "";
+    to = "";
+  }
   const list = (name) => (params.get(name) || "").split(",").filter(Boolean);
   const view = /map=(\d+(?:\.\d+)?)\/(-?\d+(?:\.\d+)?)\/(-?\d+(?:\.\d+)?)/.exec(location.hash);
   // Sealed: every field is declared here.
@@ -25,8 +45,8 @@ export function readState(location) {
     region: params.get("region") || "",
     // First and last day of the period (YYYY-MM-DD, UTC), or "" until the data's newest
     // month is known.
-    from: params.get("from") || "",
-    to: params.get("to") || "",
+    from,
+    to,
     // Incident categories to keep (none: all).
     categories: list("category"),
     // Incident outcome to keep, or "" for all.
@@ -43,6 +63,8 @@ export function readState(location) {
     section: params.get("section") ? Number(params.get("section")) : null,
     // The map view ({ zoom, lat, lon }), or null to fit the regions.
     view: view ? { zoom: Number(view[1]), lat: Number(view[2]), lon: Number(view[3]) } : null,
+    // Names of the link's parameters that could not be read (their defaults are used).
+    refused,
   });
 }
 

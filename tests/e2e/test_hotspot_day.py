@@ -5,7 +5,9 @@ This module's server holds the sample layers and, in the region T-KK:
 - December 2024: 40 incidents spread one per cell over the region and 40 in a cluster
   about 5 km across (a hot spot);
 - January 2025: 35 incidents at only 5 places, so that Gi* on the default 2 km cells
-  has 5 cells with incidents (it needs 30) and the API answers 422.
+  has 5 cells with incidents (it needs 30) and the API answers 422;
+
+and an inland region, T-TB, without border sections (as Tbilisi).
 """
 
 from __future__ import annotations
@@ -53,6 +55,11 @@ def hotspot_server(databases):
         for prefix, (day, n, lon, lat) in INCIDENTS.items():
             db.session.execute(text(INSERT.replace("{lon}", lon).replace("{lat}", lat)),
                                {"prefix": f"H-{prefix}-", "day": day, "n": n})
+        # An inland region without border sections (as Tbilisi).
+        db.session.execute(text(
+            "INSERT INTO regions (code, name_en, name_ka, provenance, geom) VALUES "
+            "('T-TB', 'Inland test region (synthetic)', 'შიდა სატესტო რეგიონი', 'synthetic', "
+            "ST_Multi(ST_MakeEnvelope(45.6, 41.2, 45.8, 41.4, 4326)))"))
         derive_links(db.session, "regions", srid, [])  # relinks every incident
         for role in ("viewer", "analyst", "supervisor"):
             create_user(db.session, f"e2e-{role}", role, TEST_PASSWORD)
@@ -241,3 +248,48 @@ def test_an_incident_popup_reads_in_words_not_codes(page, hotspot_server):
     assert rows["კატეგორია"] == "უკანონო გადაკვეთა გამშვებ პუნქტებს შორის"
     assert rows["წყაროს სანდოობა"] == "B: ჩვეულებრივ სანდო"
     assert problems == []
+
+
+def test_a_link_with_unreadable_parameters_says_so_and_shows_the_defaults(page, hotspot_server):
+    problems = watch_console(page)
+    sign_in(page, hotspot_server, role="viewer",
+            path="/?region=T-KK&from=2024-13-45&to=2024-12-31&method=getis&cell_size=3km")
+    note = page.locator("#link-note")
+    assert note.inner_text() == ("This link's from, method, cell_size could not be read: "
+                                 "the map shows the defaults instead.")
+    # No blank lists: the defaults are chosen and shown.
+    assert page.input_value("#f-method") == "gistar"
+    assert page.input_value("#f-cell") == "2000"
+    assert page.input_value("#f-from") != ""
+    status = page.locator("#map-status")
+    assert "error" not in status.get_attribute("class")
+    assert "RFC 3339" not in status.inner_text()
+    # The URL now holds what the map shows; the note goes once the person chooses.
+    assert "getis" not in page.url and "3km" not in page.url
+    before = updates(page)
+    page.select_option("#f-method", "lisa")
+    wait_for_update(page, before)
+    assert note.is_hidden()
+    assert problems == []
+
+
+def test_a_future_period_says_why_nothing_is_there(page, hotspot_server):
+    sign_in(page, hotspot_server, role="viewer",
+            path="/?region=T-KK&from=2099-01-01&to=2099-01-31&layers=segments")
+    status = page.locator("#map-status").inner_text()
+    assert status.startswith("0 incidents, Jan 1, 2099 – Jan 31, 2099 (the period lies in "
+                             "the future: nothing has been recorded yet)"), status
+
+
+def test_an_inland_region_is_a_fact_not_an_error(page, hotspot_server):
+    problems = watch_console(page)
+    sign_in(page, hotspot_server, role="viewer", path="/?region=T-TB&layers=segments,hotspots")
+    status = page.locator("#map-status")
+    sentence = ("Inland test region (synthetic) has no border sections: nothing to rank. "
+                "Its incidents and hot spots are on the map.")
+    assert sentence in status.inner_text()
+    assert "error" not in status.get_attribute("class")
+    assert page.locator("#ranking-summary").inner_text() == sentence
+    assert page.locator("#ranking .section-row").count() == 0
+    # Chromium logs the API's 422 for the ranking; nothing else goes wrong.
+    assert [p for p in problems if "status of 422" not in p] == []
