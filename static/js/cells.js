@@ -9,6 +9,21 @@ import { datetimeInterval, isoDate } from "./state.js";
 import { app, config, root } from "./workspace.js";
 
 export const CELL_LAYERS = ["hotspots", "density", "emerging"];
+// The cell layer that draws each method of the method list (one at a time, under the
+// "Hot spots" overlay).
+const LAYER_OF_METHOD = { gistar: "hotspots", lisa: "hotspots", kde: "density",
+                          emerging: "emerging" };
+
+/** The cell layer (CELL_LAYERS) the chosen method draws. */
+export function methodLayer() {
+  return LAYER_OF_METHOD[app.state.method] || "hotspots";
+}
+
+/** Whether the cells of `kind` are on the map: the "Hot spots" overlay is on and the
+ *  method list has chosen `kind`'s method. */
+export function cellLayerOn(kind) {
+  return app.state.layers.includes("hotspots") && methodLayer() === kind;
+}
 const EMERGING_MONTHS = 12;
 
 // The hot-spot analyses need at least 30 grid cells holding incidents
@@ -173,7 +188,7 @@ export async function loadCells(kind, signal, counted) {
   const layer = app.layers[kind];
   notes.delete(kind);
   renderNotes();
-  if (!app.state.layers.includes(kind)) {
+  if (!cellLayerOn(kind)) {
     layer.clearLayers();
     return;
   }

@@ -154,6 +154,11 @@ export function bindFilters() {
       s.outcome = target.value;
     } else if (target.id === "f-method") {
       s.method = target.value;
+      // a method chosen is a map wanted: the overlay's own handler then refreshes
+      if (!s.layers.includes("hotspots")) {
+        app.layers.analysis.addTo(app.map);
+        return;
+      }
     } else if (target.id === "f-cell") {
       s.cellSize = target.value;
     }

@@ -2,7 +2,7 @@
 // every label as text.
 
 import { agencies, agencyName, ringColour } from "./agencies.js";
-import { cellPeriod } from "./cells.js";
+import { cellLayerOn, cellPeriod } from "./cells.js";
 import { formatNumber, formatPercent, t } from "./i18n.js";
 import { colour, colourOf, densityRamp } from "./palettes.js";
 import { incidentsLegendURL } from "./wms.js";
@@ -80,7 +80,7 @@ export function renderLegend() {
     box.append(legendBlock(t("Crossing points"), [legendSwatch(colour("crossing_point"),
       t("crossing point"), "dot")]));
   }
-  if (on("hotspots")) {
+  if (cellLayerOn("hotspots")) {
     const entries = app.state.method === "lisa"
       ? LISA_CLUSTERS.map((k) => legendSwatch(colourOf("lisa_clusters", k), t(`LISA ${k}`)))
       : GI_BINS.map((bin) => legendSwatch(colourOf("hotspot_bins", bin),
@@ -88,12 +88,12 @@ export function renderLegend() {
             { p: formatPercent(GI_CONFIDENCE[Math.abs(bin)]) })));
     box.append(legendBlock(t("Hot spots"), entries, cellPeriod("hotspots")));
   }
-  if (on("density") && app.densityBreaks) {
+  if (cellLayerOn("density") && app.densityBreaks) {
     box.append(legendBlock(t("Density (KDE), incidents per km²"), densityRamp().map(
       (c, i) => legendSwatch(c, `≥ ${formatNumber(app.densityBreaks[i], 3)}`)),
       cellPeriod("density")));
   }
-  if (on("emerging") && app.emergingPresent) {
+  if (cellLayerOn("emerging") && app.emergingPresent) {
     box.append(legendBlock(t("Emerging hot spots"), app.emergingPresent.map(
       (category) => legendSwatch(colourOf("emerging_categories", category), t(category))),
       cellPeriod("emerging")));

@@ -3,7 +3,7 @@
 // reloads only the parts whose inputs changed and reports on the status line.
 
 import { ProblemError, getJSON, query } from "./api.js";
-import { CELL_LAYERS, loadCells } from "./cells.js";
+import { CELL_LAYERS, cellLayerOn, loadCells } from "./cells.js";
 import { formatDate, formatNumber, localName, t } from "./i18n.js";
 import { renderLegend } from "./legend.js";
 import { writeURL } from "./links.js";
@@ -168,8 +168,7 @@ export async function refresh(force = false) {
   const selection = [periodKey, s.categories.join(","), s.outcome, s.agencies.join(",")]
     .join("|");
   const counted = reuse("count", selection, () => loadCount(signal), force);
-  const cellsKey = (kind) => [selection, s.method, s.cellSize,
-                              s.layers.includes(kind)].join("|");
+  const cellsKey = (kind) => [selection, s.method, s.cellSize, cellLayerOn(kind)].join("|");
   const tasks = [
     reuse("ranking", periodKey, () => loadRanking(signal), force), counted,
     reuse("points", selection, () => loadPoints(), force),

@@ -12,6 +12,9 @@ export function clockNow() {
 // (geo.hotspots.pipeline.DEFAULT_CELL_SIZE_M), so the page shows the same Gi* map.
 export const DEFAULT_CELL_SIZE = "2000";
 
+// Overlays of old links that are methods now: the method each meant.
+const LEGACY_CELL_LAYERS = { density: "kde", emerging: "emerging" };
+
 export const DEFAULT_LAYERS = ["regions", "segments", "crossings", "incidents", "hotspots",
                                "alerts"];
 
@@ -39,6 +42,14 @@ export function readState(location) {
   }
   const list = (name) => (params.get(name) || "").split(",").filter(Boolean);
   const view = /map=(\d+(?:\.\d+)?)\/(-?\d+(?:\.\d+)?)\/(-?\d+(?:\.\d+)?)/.exec(location.hash);
+  // Links from before the method list named KDE and emerging hot spots as layers.
+  let layers = params.has("layers") ? list("layers") : [...DEFAULT_LAYERS];
+  let method = params.get("method") || "gistar";
+  const legacy = layers.find((id) => id in LEGACY_CELL_LAYERS);
+  if (legacy) {
+    if (!params.has("method") && !layers.includes("hotspots")) method = LEGACY_CELL_LAYERS[legacy];
+    layers = [...new Set(layers.map((id) => (id in LEGACY_CELL_LAYERS ? "hotspots" : id)))];
+  }
   // Sealed: every field is declared here.
   return Object.seal({
     // Region code, or "" for every region in the user's scope.
@@ -53,12 +64,13 @@ export function readState(location) {
     outcome: params.get("outcome") || "",
     // Originating agencies (codes) to keep (none: all).
     agencies: list("agency"),
-    // Hot-spot method: "gistar" or "lisa".
-    method: params.get("method") || "gistar",
+    // The analysis the "hotspots" layer draws (the method list): "gistar", "lisa", "kde"
+    // (kernel density) or "emerging" (emerging hot spots over 12 months).
+    method,
     // Edge of the analysis grid's hexagons in metres, as the form's text, or "auto".
     cellSize: params.get("cell_size") || DEFAULT_CELL_SIZE,
     // The overlays that are on, by name (layers.js's OVERLAY_NAMES).
-    layers: params.has("layers") ? list("layers") : [...DEFAULT_LAYERS],
+    layers,
     // The id of the selected border section, or null.
     section: params.get("section") ? Number(params.get("section")) : null,
     // The map view ({ zoom, lat, lon }), or null to fit the regions.

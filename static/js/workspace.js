@@ -36,6 +36,8 @@ export const app = Object.seal({
     density: null,
     // Emerging hot-spot cells.
     emerging: null,
+    // The "Hot spots" overlay: the three cell layers, the method list's one filled.
+    analysis: null,
     // Border sections in the colours of their emerging hot-spot categories (GeoJSON).
     emergingSections: null,
   }),

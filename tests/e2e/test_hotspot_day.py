@@ -293,3 +293,43 @@ def test_an_inland_region_is_a_fact_not_an_error(page, hotspot_server):
     assert page.locator("#ranking .section-row").count() == 0
     # Chromium logs the API's 422 for the ranking; nothing else goes wrong.
     assert [p for p in problems if "status of 422" not in p] == []
+
+
+def open_legend(page) -> None:
+    toggle = page.locator(".legend-toggle")
+    if toggle.get_attribute("aria-expanded") != "true":
+        toggle.click()
+
+
+def test_kde_and_emerging_hot_spots_are_methods_with_their_period_on_the_map(
+        page, hotspot_server):
+    problems = watch_console(page)
+    sign_in(page, hotspot_server, role="viewer", path=DECEMBER)
+    page.hover(".leaflet-control-layers")
+    overlays = page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
+    assert "Hot spots" in [o.strip() for o in overlays]
+    assert not any("Density" in o or o.strip() == "Emerging hot spots" for o in overlays)
+    count = lambda kind: page.evaluate(  # noqa: E731
+        f"window.borderRisk.layers.{kind}.getLayers().length")
+    before = updates(page)
+    page.select_option("#f-method", label="Kernel density (KDE)")
+    wait_for_update(page, before)
+    assert count("density") > 0 and count("hotspots") == 0
+    assert "method=kde" in page.url
+    open_legend(page)
+    block = page.locator(".legend-body section", has_text="Density (KDE)")
+    assert block.locator(".legend-period").inner_text() == "Dec 1, 2024 – Dec 31, 2024"
+    before = updates(page)
+    page.select_option("#f-method", label="Emerging hot spots (12 months)")
+    wait_for_update(page, before)
+    assert count("emerging") > 0 and count("density") == 0
+    block = page.locator(".legend-body section", has_text="Emerging hot spots")
+    # The emerging map covers the year to the period's end: the map says so.
+    assert block.locator(".legend-period").inner_text() == "Jan 1, 2024 – Dec 31, 2024"
+    # An old link that named the density overlay opens the KDE method.
+    page.goto(f"{hotspot_server}/?region=T-KK&from=2024-12-01&to=2024-12-31"
+              "&layers=segments,density")
+    page.wait_for_selector("#workspace[data-loaded='true']")
+    assert page.input_value("#f-method") == "kde"
+    assert count("density") > 0
+    assert problems == []
