@@ -19,7 +19,7 @@ from app.auth.users import create_user
 from app.extensions import db
 from geo.queries import derive_links
 from tests.e2e.test_map_page import shoot, sign_in, updates, wait_for_update, watch_console
-from testsupport.apps import TEST_PASSWORD, load_sample_layers, make_app, serving
+from testsupport.apps import TEST_PASSWORD, committed_sample_layers, serving
 
 pytestmark = [pytest.mark.e2e]
 
@@ -45,13 +45,8 @@ DECEMBER = "/?region=T-KK&from=2024-12-01&to=2024-12-31&layers=segments,hotspots
 
 @pytest.fixture(scope="module")
 def hotspot_server(databases):
-    import flask_migrate
-
-    app = make_app(databases.create())
+    app, _ = committed_sample_layers(databases)
     with app.app_context():
-        flask_migrate.upgrade()
-        srid = app.config["ANALYSIS_SRID"]
-        load_sample_layers(db.session, srid)
         for prefix, (day, n, lon, lat) in INCIDENTS.items():
             db.session.execute(text(INSERT.replace("{lon}", lon).replace("{lat}", lat)),
                                {"prefix": f"H-{prefix}-", "day": day, "n": n})
@@ -60,15 +55,12 @@ def hotspot_server(databases):
             "INSERT INTO regions (code, name_en, name_ka, provenance, geom) VALUES "
             "('T-TB', 'Inland test region (synthetic)', 'შიდა სატესტო რეგიონი', 'synthetic', "
             "ST_Multi(ST_MakeEnvelope(45.6, 41.2, 45.8, 41.4, 4326)))"))
-        derive_links(db.session, "regions", srid, [])  # relinks every incident
-        for role in ("viewer", "analyst", "supervisor"):
-            create_user(db.session, f"e2e-{role}", role, TEST_PASSWORD)
+        derive_links(db.session, "regions", app.config["ANALYSIS_SRID"], [])  # all incidents
+        create_user(db.session, "e2e-viewer", "viewer", TEST_PASSWORD)
         db.session.commit()
         db.session.remove()
-    with serving(app) as url:
+    with serving(app) as url:  # empties the app's pool at the end
         yield url
-    with app.app_context():
-        db.engine.dispose()
 
 
 def drawn_cells(page) -> int:

@@ -3,17 +3,26 @@ way on; the API keeps answering problem+json."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.app.admin.test_admin import sign_in
 
 
-def test_an_unknown_page_says_so_and_leads_back_to_the_map(client, make_user):
-    sign_in(client, make_user("viewer").username)
-    response = client.get("/no-such-page")
-    assert response.status_code == 404
+@pytest.mark.parametrize("role, path, status, heading, reason", [
+    ("viewer", "/no-such-page", 404, "Page not found",
+     "There is no page at this address: the link may be mistyped or out of date."),
+    ("supervisor", "/admin/audit", 403, "Not allowed",
+     "Your role does not give access to this page. Ask an administrator if you need it."),
+])
+def test_a_refused_page_says_why_and_leads_back_to_the_map(client, make_user, role, path,
+                                                          status, heading, reason):
+    sign_in(client, make_user(role).username)
+    response = client.get(path)
+    assert response.status_code == status
     assert response.mimetype == "text/html"
     page = response.get_data(as_text=True)
-    assert "<h1>Page not found</h1>" in page
-    assert "There is no page at this address: the link may be mistyped or out of date." in page
+    assert f"<h1>{heading}</h1>" in page
+    assert reason in page
     assert 'href="/">Back to the map</a>' in page
     assert 'class="topbar"' in page  # the app's own page, not Werkzeug's
 
@@ -23,17 +32,6 @@ def test_the_pages_speak_georgian(client, make_user):
     page = client.get("/no-such-page?lang=ka").get_data(as_text=True)
     assert "<h1>გვერდი ვერ მოიძებნა</h1>" in page
     assert "რუკაზე დაბრუნება" in page
-
-
-def test_a_supervisor_refused_the_audit_trail_is_told_why(client, make_user):
-    sign_in(client, make_user("supervisor").username)
-    response = client.get("/admin/audit")
-    assert response.status_code == 403
-    assert response.mimetype == "text/html"
-    page = response.get_data(as_text=True)
-    assert "<h1>Not allowed</h1>" in page
-    assert "Your role does not give access to this page." in page
-    assert 'href="/">Back to the map</a>' in page
 
 
 def test_api_paths_keep_answering_problem_json(client, analyst):
