@@ -138,6 +138,21 @@ async function reuse(name, key, load, force) {
   return value;
 }
 
+/** A region without border sections has no bulletin (the API would answer its
+ *  problem+json in a new tab): the link is off and says why. */
+function offerBulletin(ranking) {
+  const link = document.getElementById("bulletin-link");
+  if (!link) return;
+  if (!ranking?.note) { // links.js has set its address for this view
+    link.removeAttribute("aria-disabled");
+    link.removeAttribute("title");
+    return;
+  }
+  link.removeAttribute("href");
+  link.setAttribute("aria-disabled", "true");
+  link.title = ranking.note;
+}
+
 // (Too few incidents for the cell layers: their note says so, cells.js.)
 function statusText(ranking, count) {
   const s = app.state;
@@ -186,6 +201,7 @@ export async function refresh(force = false) {
     r.reason?.name !== "AbortError" && !r.reason?.plain);
   const [ranking, count] = results.map((r) => (r.status === "fulfilled" ? r.value : null));
   renderLegend();
+  offerBulletin(ranking);
   const text = statusText(ranking, count);
   if (failures.length) {
     const reason = failures[0].reason;

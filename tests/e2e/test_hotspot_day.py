@@ -283,6 +283,17 @@ def test_an_inland_region_is_a_fact_not_an_error(page, hotspot_server):
     assert "error" not in status.get_attribute("class")
     assert page.locator("#ranking-summary").inner_text() == sentence
     assert page.locator("#ranking .section-row").count() == 0
+    # No bulletin to open (it would be the API's problem+json in a new tab): the link
+    # is off and says why; another region brings it back.
+    bulletin = page.locator("#bulletin-link")
+    assert bulletin.get_attribute("aria-disabled") == "true"
+    assert bulletin.get_attribute("href") is None
+    assert bulletin.get_attribute("title") == sentence
+    before = updates(page)
+    page.select_option("#f-region", "T-KK")
+    wait_for_update(page, before)
+    assert "region=T-KK" in bulletin.get_attribute("href")
+    assert bulletin.get_attribute("aria-disabled") is None
     # Chromium logs the API's 422 for the ranking; nothing else goes wrong.
     assert [p for p in problems if "status of 422" not in p] == []
 
