@@ -193,8 +193,8 @@ export async function loadCells(kind, signal, counted) {
     return;
   }
   if (kind !== "emerging") {
-    const count = await counted;
-    if (count < MIN_INCIDENTS) {
+    const count = await counted; // null: not counted (the API then answers for itself)
+    if (count !== null && count < MIN_INCIDENTS) {
       // not asked: the API would refuse (a stale map must not stay either)
       noteEmpty(kind, t("{layer}: only {n} incidents in this area and period; the statistic " +
                         "needs at least {min}. The layer is empty.",

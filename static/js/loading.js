@@ -189,7 +189,7 @@ export async function refresh(force = false) {
     reuse("points", selection, () => loadPoints(), force),
     reuse("wms", selection, () => updateIncidentsWms(), force),
     ...CELL_LAYERS.map((kind) => reuse(kind, cellsKey(kind),
-      () => loadCells(kind, signal, counted.catch(() => 0)), force)),
+      () => loadCells(kind, signal, counted.catch(() => null)), force)),
     // the emerging months end with the period: they change with its end, not its start
     reuse("trends", [s.region, s.to, s.categories.join(","), s.outcome].join("|"),
           () => loadSectionTrends(signal), force),
