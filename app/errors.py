@@ -159,6 +159,29 @@ def service_error_response(status: int, reason: str, *, code: str,
     return Response(page, status=status, mimetype="text/html")
 
 
+def _has_error_format(path: str) -> bool:
+    """Whether a part of the service words the errors of ``path`` itself (the API, the
+    OGC services: ``register_error_format``)."""
+    return any(path.startswith(prefix) for prefix in _ERROR_FORMATS)
+
+
+def _error_page(status: int) -> str:
+    """A browser's 403 or 404 page in the page's language, with a way on (the map; the
+    sign-in page for someone not signed in)."""
+    from flask import render_template
+    from flask_babel import gettext
+
+    if status == 403:
+        heading = gettext("Not allowed")
+        reason = gettext("Your role does not give access to this page. Ask an "
+                         "administrator if you need it.")
+    else:
+        heading = gettext("Page not found")
+        reason = gettext("There is no page at this address: the link may be mistyped or "
+                         "out of date.")
+    return render_template("error.html", heading=heading, reason=reason, status=status)
+
+
 def _unavailable_response(reason: str) -> Response:
     """503 with ``Retry-After``, in the format of the part of the service asked."""
     response = service_error_response(503, reason, code="ServiceUnavailable")
@@ -249,9 +272,11 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        if not _is_api_request():
-            return exc
-        return problem(exc.code or 500, exc.name, exc.description or exc.name)
+        if _is_api_request():
+            return problem(exc.code or 500, exc.name, exc.description or exc.name)
+        if exc.code in (403, 404) and not _has_error_format(request.path):
+            return _error_page(exc.code), exc.code
+        return exc
 
     from app.request_json import UnreadableJSONTextError
 

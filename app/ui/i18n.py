@@ -51,6 +51,16 @@ def js_catalogue() -> dict[str, str]:
     return {message: gettext(message) for message in JS_MESSAGES}
 
 
+def incident_labels() -> dict:
+    """An incident's field names and coded values as a person reads them, in the current
+    language: ``{"fields": {name: label}, "values": {name: {code: label}}}``."""
+    from app.ui.messages import INCIDENT_FIELD_LABELS, INCIDENT_VALUE_LABELS
+
+    return {"fields": {name: gettext(label) for name, label in INCIDENT_FIELD_LABELS.items()},
+            "values": {name: {code: gettext(label) for code, label in labels.items()}
+                       for name, labels in INCIDENT_VALUE_LABELS.items()}}
+
+
 def locale_formats(code: str) -> dict:
     """Number symbols and month names of a language (CLDR, from Babel).
 

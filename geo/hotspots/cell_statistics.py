@@ -61,13 +61,26 @@ def _weights(grid: Grid, neighbourhood: Neighbourhood, include_self: bool):
 
 def gi_star_cells(grid: Grid, counts: np.ndarray, neighbourhood: Neighbourhood,
                   fdr: bool) -> tuple[dict, dict]:
-    """Gi* z, p and bin (-3..3, 99/95/90 %, Benjamini-Hochberg when ``fdr``) per cell."""
+    """Gi* z, p and bin (-3..3, 99/95/90 %, Benjamini-Hochberg when ``fdr``) per cell.
+
+    With binary weights (a distance band or k nearest neighbours) also what the z
+    compares, for a reader: ``neighbourhood_count``, the incidents of the cell and its
+    neighbours (self included, as Gi*), and ``neighbourhood_cells``, how many cells
+    that is."""
+    explained = {}
     if neighbourhood.kind == "band":
         z = grid.neighbourhood.gi_star(counts, neighbourhood.band_m)
+        weights = grid.neighbourhood.band(neighbourhood.band_m)
+        explained = {"neighbourhood_count": weights.lag(counts),
+                     "neighbourhood_cells": weights.row_sums}
     else:
-        z = spatial_stats.gi_star(counts, _weights(grid, neighbourhood, include_self=True))
+        w = _weights(grid, neighbourhood, include_self=True)
+        z = spatial_stats.gi_star(counts, w)
+        if neighbourhood.kind == "knn":
+            explained = {"neighbourhood_count": np.asarray(w @ counts, dtype=float).ravel(),
+                         "neighbourhood_cells": np.asarray(w.sum(axis=1)).ravel()}
     p = spatial_stats.p_values(z)
-    return ({"z": z, "p": p, "bin": spatial_stats.gi_bins(z, p, fdr=fdr)},
+    return ({"z": z, "p": p, "bin": spatial_stats.gi_bins(z, p, fdr=fdr), **explained},
             {"self_included": True, "alpha": list(spatial_stats.BIN_ALPHAS),
              "bins": "-3..3: 99/95/90 % cold/hot, 0 not significant"})
 

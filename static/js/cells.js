@@ -2,12 +2,28 @@
 // emerging hot spots, each from /api/v1/hotspots and drawn on the canvas.
 
 import { getJSON, query } from "./api.js";
+import { formatDate, formatNumber, t } from "./i18n.js";
 import { colourOf, densityRamp } from "./palettes.js";
-import { analysisParams } from "./params.js";
-import { isoDate } from "./state.js";
-import { app, config } from "./workspace.js";
+import { analysisParams, selectionParams } from "./params.js";
+import { datetimeInterval, isoDate } from "./state.js";
+import { app, config, root } from "./workspace.js";
 
 export const CELL_LAYERS = ["hotspots", "density", "emerging"];
+// The cell layer that draws each method of the method list (one at a time, under the
+// "Hot spots" overlay).
+const LAYER_OF_METHOD = { gistar: "hotspots", lisa: "hotspots", kde: "density",
+                          emerging: "emerging" };
+
+/** The cell layer (CELL_LAYERS) the chosen method draws. */
+export function methodLayer() {
+  return LAYER_OF_METHOD[app.state.method] || "hotspots";
+}
+
+/** Whether the cells of `kind` are on the map: the "Hot spots" overlay is on and the
+ *  method list has chosen `kind`'s method. */
+export function cellLayerOn(kind) {
+  return app.state.layers.includes("hotspots") && methodLayer() === kind;
+}
 const EMERGING_MONTHS = 12;
 
 // The hot-spot analyses need at least 30 grid cells holding incidents
@@ -23,12 +39,14 @@ export function hotspotColour(properties) {
   return colourOf("hotspot_bins", properties.bin);
 }
 
-function cellsURL(kind) {
+/** The URL of the cells of `kind`; `overrides` replaces parameters (a fix's trial). */
+function cellsURL(kind, overrides = {}) {
   if (kind === "hotspots") {
-    return `${config.api}/hotspots?${query(analysisParams({ method: app.state.method }))}`;
+    return `${config.api}/hotspots?${query(analysisParams({ method: app.state.method,
+                                                           ...overrides }))}`;
   }
   if (kind === "density") {
-    return `${config.api}/hotspots?${query(analysisParams({ method: "kde" }))}`;
+    return `${config.api}/hotspots?${query(analysisParams({ method: "kde", ...overrides }))}`;
   }
   return `${config.api}/hotspots/emerging?${query(analysisParams({
     step: "month", datetime: emergingWindow() }))}`;
@@ -44,6 +62,17 @@ export function emergingWindow() {
   return `${isoDate(start)}T00:00:00Z/${app.state.to}T23:59:59.999999Z`;
 }
 
+/** The period the cells of `kind` cover, as text: the filters' for hot spots and
+ *  density, the whole months of its window for emerging hot spots (their map's steps). */
+export function cellPeriod(kind) {
+  const edges = app.cellMetadata[kind]?.time_steps?.edges;
+  if (kind === "emerging" && edges?.length > 1) {
+    const last = new Date(new Date(edges[edges.length - 1]).getTime() - 1);
+    return `${formatDate(edges[0])} – ${formatDate(last)}`;
+  }
+  return `${formatDate(app.state.from)} – ${formatDate(app.state.to)}`;
+}
+
 /** Density cells in quantile classes, one per colour of the ramp (`_colour`). */
 function classifyDensity(features) {
   const ramp = densityRamp();
@@ -57,15 +86,136 @@ function classifyDensity(features) {
   }
 }
 
+// The API's words when too few cells hold incidents (geo.hotspots.pipeline).
+const FEW_CELLS = /only (\d+) cells hold incidents; .* needs at least (\d+)/;
+// The periods a fix may widen to, in months ending with the period's month.
+const WIDER_MONTHS = [3, 6, 12];
+const LAYER_TITLES = { hotspots: "Hot spots", density: "Density (KDE)",
+                       emerging: "Emerging hot spots" };
+
+// Kind of cell layer -> why it is empty: { text, fixes: [{ label, changes }] }.
+const notes = new Map();
+
+/** Why the cells of `kind` could not be computed, in the page's language. */
+function failureText(kind, error) {
+  const title = t(LAYER_TITLES[kind]);
+  const few = FEW_CELLS.exec(error.problem?.detail || "");
+  if (few) {
+    return t("{layer}: only {n} grid cells hold incidents in this area and period; the " +
+             "statistic needs at least {min}. The layer is empty.",
+             { layer: title, n: formatNumber(Number(few[1])), min: formatNumber(Number(few[2])) });
+  }
+  return t("{layer} could not be computed: {detail}. The layer is empty.",
+           { layer: title, detail: error.message });
+}
+
+/** The fixes of an empty `kind` layer: the first wider period with enough incidents,
+ *  and automatic cells. When the API refused the map (`refused`: enough incidents, in too
+ *  few cells), each fix is tried with the API first, so that one click fixes it; when
+ *  too few incidents were counted, the wider period's count is the test (no analysis is
+ *  asked for only to be refused; should that period's map be refused, its own note
+ *  offers the next fix). */
+async function workingFixes(kind, signal, refused) {
+  if (kind === "emerging") return []; // its window is a year already
+  const s = app.state;
+  const works = (overrides) => getJSON(cellsURL(kind, overrides), signal).then(
+    (collection) => collection, (error) => {
+      if (error.name === "AbortError") throw error;
+      return null;
+    });
+  const fixes = [];
+  const automatic = refused && s.cellSize !== "auto" ? works({ cell_size: "" }) : null;
+  const end = new Date(`${s.to}T00:00:00Z`);
+  for (const months of WIDER_MONTHS) {
+    const from = isoDate(new Date(Date.UTC(end.getUTCFullYear(),
+                                           end.getUTCMonth() - (months - 1), 1)));
+    if (from >= s.from) continue;
+    const datetime = datetimeInterval({ from, to: s.to });
+    // counted first (cheap, and no refusal for Chromium to log when hopeless)
+    const counted = await getJSON(`${config.api}/incidents?${query({
+      ...selectionParams(), datetime, limit: 1 })}`, signal);
+    if (counted.numberMatched < MIN_INCIDENTS) continue;
+    if (!refused || await works({ datetime })) {
+      fixes.push({ changes: { from }, label: t("Widen the period to {from} – {to}",
+        { from: formatDate(from), to: formatDate(s.to) }) });
+      break;
+    }
+  }
+  const cells = await automatic;
+  if (cells) {
+    fixes.push({ changes: { cellSize: "auto" }, label: t("Use automatic cells ({m} m)",
+      { m: formatNumber(cells.metadata.cell_size_m) }) });
+  }
+  return fixes;
+}
+
+/** Shows the notes of the empty cell layers, each fix a button that applies it (filters.js
+ *  listens for "apply-state" and refreshes). */
+function renderNotes() {
+  const box = document.getElementById("cells-note");
+  if (!box) return;
+  box.replaceChildren();
+  for (const { text, fixes } of notes.values()) {
+    const line = document.createElement("p");
+    line.textContent = text;
+    for (const fix of fixes) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = fix.label;
+      button.addEventListener("click", () =>
+        root.dispatchEvent(new CustomEvent("apply-state", { detail: fix.changes })));
+      line.append(" ", button);
+    }
+    box.append(line);
+  }
+  box.hidden = notes.size === 0;
+}
+
+/** Empties the layer of `kind`, says why and, once found, the fixes that work. */
+async function noteEmpty(kind, text, signal, refused = false) {
+  app.layers[kind].clearLayers();
+  app.cellMetadata[kind] = null;
+  notes.set(kind, { text, fixes: [] });
+  renderNotes();
+  const fixes = await workingFixes(kind, signal, refused).catch(() => []);
+  if (signal.aborted || notes.get(kind)?.text !== text) return;
+  notes.set(kind, { text, fixes });
+  renderNotes();
+}
+
 /** Loads and draws the cells of `kind` (or empties the layer when it is off). */
 export async function loadCells(kind, signal, counted) {
   const layer = app.layers[kind];
-  if (!app.state.layers.includes(kind) || (kind !== "emerging" &&
-                                           (await counted) < MIN_INCIDENTS)) {
+  notes.delete(kind);
+  renderNotes();
+  if (!cellLayerOn(kind)) {
     layer.clearLayers();
     return;
   }
-  const collection = await getJSON(cellsURL(kind), signal);
+  if (kind !== "emerging") {
+    const count = await counted; // null: not counted (the API then answers for itself)
+    if (count !== null && count < MIN_INCIDENTS) {
+      // not asked: the API would refuse (a stale map must not stay either)
+      noteEmpty(kind, t("{layer}: only {n} incidents in this area and period; the statistic " +
+                        "needs at least {min}. The layer is empty.",
+                        { layer: t(LAYER_TITLES[kind]), n: formatNumber(count),
+                          min: formatNumber(MIN_INCIDENTS) }), signal);
+      return;
+    }
+  }
+  let collection;
+  try {
+    collection = await getJSON(cellsURL(kind), signal);
+  } catch (error) {
+    if (error.name !== "AbortError") {
+      // never the previous view's cells as if they were this one's; the note says why
+      // (so the status line need not: loading.js)
+      error.plain = failureText(kind, error);
+      noteEmpty(kind, error.plain, signal, FEW_CELLS.test(error.problem?.detail || ""));
+    }
+    throw error;
+  }
+  app.cellMetadata[kind] = collection.metadata;
   let features = collection.features;
   if (kind === "hotspots") {
     features = features.filter((f) => (app.state.method === "lisa"

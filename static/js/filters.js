@@ -5,7 +5,7 @@ import { agencies, agencyName } from "./agencies.js";
 import { currentLocale, formatMonth, formatNumber, localName, t } from "./i18n.js";
 import { updateActionLinks } from "./links.js";
 import { refresh, scheduleRefresh } from "./loading.js";
-import { isoDate, monthEnd } from "./state.js";
+import { DEFAULT_CELL_SIZE, isoDate, monthEnd } from "./state.js";
 import { app, root } from "./workspace.js";
 
 const PLAY_STEP_MS = 1500;
@@ -80,9 +80,20 @@ export function applyStateToForm() {
   document.getElementById("f-region").value = s.region;
   document.getElementById("f-from").value = s.from;
   document.getElementById("f-to").value = s.to;
-  document.getElementById("f-outcome").value = s.outcome;
-  document.getElementById("f-method").value = s.method;
-  document.getElementById("f-cell").value = s.cellSize;
+  // A list's value that is none of its options would leave it blank: its default then
+  // (readState has set it from the link), and the link's parameter is named.
+  for (const [id, key, name, fallback] of [
+    ["f-outcome", "outcome", "outcome", ""], ["f-method", "method", "method", "gistar"],
+    ["f-cell", "cellSize", "cell_size", DEFAULT_CELL_SIZE]]) {
+    const list = document.getElementById(id);
+    list.value = s[key];
+    if (list.value !== s[key]) {
+      s[key] = fallback;
+      list.value = fallback;
+      if (!s.refused.includes(name)) s.refused.push(name);
+    }
+  }
+  showRefused();
   for (const box of filters.querySelectorAll("input[name='category']")) {
     box.checked = s.categories.includes(box.value);
   }
@@ -91,6 +102,16 @@ export function applyStateToForm() {
   }
   updateCategoryCount();
   setMonthFromRange();
+}
+
+/** Says which of the link's parameters could not be read (until a filter changes). */
+function showRefused() {
+  const note = document.getElementById("link-note");
+  const names = app.state.refused;
+  note.hidden = names.length === 0;
+  note.textContent = note.hidden ? "" : t(
+    "This link's {names} could not be read: the map shows the defaults instead.",
+    { names: names.join(", ") });
 }
 
 /** "(n)" chosen, or "(all)" when none is: the filter keeps everything. */
@@ -121,6 +142,8 @@ export function bindFilters() {
     const target = event.target;
     const s = app.state;
     if (target.id === "f-month") return; // handled on input
+    s.refused.length = 0; // the person has chosen now
+    showRefused();
     if (target.name === "category") {
       s.categories = [...filters.querySelectorAll("input[name='category']:checked")]
         .map((box) => box.value);
@@ -146,10 +169,22 @@ export function bindFilters() {
       s.outcome = target.value;
     } else if (target.id === "f-method") {
       s.method = target.value;
+      // a method chosen is a map wanted: the overlay's own handler then refreshes
+      if (!s.layers.includes("hotspots")) {
+        app.layers.analysis.addTo(app.map);
+        return;
+      }
     } else if (target.id === "f-cell") {
       s.cellSize = target.value;
     }
     scheduleRefresh();
+  });
+  // A fix offered on the page (e.g. cells.js's wider period for an empty hot-spot
+  // layer): the state changes it names, shown in the form, then loaded.
+  root.addEventListener("apply-state", (event) => {
+    Object.assign(app.state, event.detail);
+    applyStateToForm();
+    scheduleRefresh(0);
   });
   document.getElementById("f-month").addEventListener("input", (event) => {
     showMonth(Number(event.target.value));

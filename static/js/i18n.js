@@ -4,6 +4,7 @@
 // month names sent with the catalogue are used instead.
 
 let catalogue = {};
+let incidentLabels = { fields: {}, values: {} };
 let locale = "en";
 let formats = null;
 let native = true;
@@ -16,6 +17,7 @@ export async function loadCatalogue(url, fallbackLocale) {
     catalogue = body.messages || {};
     locale = body.locale || locale;
     formats = body.formats || null;
+    incidentLabels = body.incident_labels || incidentLabels;
   }
   native = Intl.NumberFormat.supportedLocalesOf([locale]).length > 0 || !formats;
 }
@@ -25,6 +27,18 @@ export function t(text, values = {}) {
   const template = catalogue[text] || text;
   return template.replace(/\{(\w+)\}/g, (match, name) =>
     name in values ? String(values[name]) : match);
+}
+
+/** What an incident's field `name` is called in the page's language (the server's
+ *  labels). */
+export function incidentFieldLabel(name) {
+  return incidentLabels.fields[name] || t(name);
+}
+
+/** What an incident's coded `value` of field `name` reads as in the page's language, or
+ *  `value` itself when the field has no codes. */
+export function incidentValue(name, value) {
+  return incidentLabels.values[name]?.[String(value)] ?? value;
 }
 
 export function currentLocale() {

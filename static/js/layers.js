@@ -2,7 +2,7 @@
 // as GeoJSON, the incidents (WMS image, points when zoomed in), the analysis cells,
 // and the control that switches them (and records which are on in the URL).
 
-import { hotspotColour } from "./cells.js";
+import { cellPeriod, hotspotColour } from "./cells.js";
 import { t } from "./i18n.js";
 import { renderLegend } from "./legend.js";
 import { writeURL } from "./links.js";
@@ -10,26 +10,34 @@ import { scheduleRefresh } from "./loading.js";
 import { colour, colourOf } from "./palettes.js";
 import { wmsFilterParams } from "./params.js";
 import { ringColour } from "./agencies.js";
-import { incidentTable, propertiesTable, sectionPopup } from "./popups.js";
+import { cellPopup, incidentTable, propertiesTable, sectionPopup } from "./popups.js";
 import { segmentStyle, selectSection } from "./sections.js";
 import { trendStyle } from "./trends.js";
 import { wmsLayer } from "./wms.js";
 import { app, config } from "./workspace.js";
 
+// "Hot spots" is the cells of the method list's analysis (Gi*, LISA, KDE or emerging
+// hot spots: app.layers.analysis holds the three cell layers, cells.js fills one).
 const OVERLAY_NAMES = {
   regions: "Regions", segments: "Border sections (risk level)", crossings: "Crossing points",
-  incidents: "Incidents", hotspots: "Hot spots", density: "Density (KDE)",
-  emerging: "Emerging hot spots", emergingSections: "Emerging hot spots by border section",
-  alerts: "Alerts",
+  incidents: "Incidents", hotspots: "Hot spots",
+  emergingSections: "Emerging hot spots by border section", alerts: "Alerts",
 };
 // Added in this order: crossing points and alerts stay above the dense layers.
-const OVERLAY_ORDER = ["regions", "density", "hotspots", "emerging", "incidents", "segments",
-                       "emergingSections", "alerts", "crossings"];
+const OVERLAY_ORDER = ["regions", "hotspots", "incidents", "segments", "emergingSections",
+                       "alerts", "crossings"];
 // Turning one of these on needs data the last refresh did not load.
-const LOADED_ON_DEMAND = ["hotspots", "density", "emerging", "incidents"];
+const LOADED_ON_DEMAND = ["hotspots", "incidents"];
+
+/** The Leaflet layer of overlay `id`. */
+const overlayLayer = (id) => (id === "hotspots" ? app.layers.analysis : app.layers[id]);
 
 const popup = (maxWidth) => (feature, layer) =>
   layer.bindPopup(() => propertiesTable(feature.properties), { maxWidth });
+// A cell in words, with its map's metadata and period (read when it opens).
+const cellPopupOf = (kind) => (feature, layer) =>
+  layer.bindPopup(() => cellPopup(kind, feature.properties, app.cellMetadata[kind],
+                                  cellPeriod(kind)), { maxWidth: 320 });
 
 export function buildStaticLayers(regions, segments, crossings) {
   // Panes, bottom to top: regions (not clickable: they would cover everything), the
@@ -101,16 +109,19 @@ export function buildStaticLayers(regions, segments, crossings) {
   const cellStyle = { renderer: canvas, weight: 0.5, color: colourOf("outlines", "cell"),
                       fillOpacity: 0.7 };
   app.layers.hotspots = L.geoJSON(null, {
-    ...cellStyle, onEachFeature: popup(320),
+    ...cellStyle, onEachFeature: cellPopupOf("hotspots"),
     style: (f) => ({ fillColor: hotspotColour(f.properties) }),
   });
   app.layers.density = L.geoJSON(null, {
-    ...cellStyle, onEachFeature: popup(320), style: (f) => ({ fillColor: f.properties._colour }),
+    ...cellStyle, onEachFeature: cellPopupOf("density"),
+    style: (f) => ({ fillColor: f.properties._colour }),
   });
   app.layers.emerging = L.geoJSON(null, {
-    ...cellStyle, onEachFeature: popup(320),
+    ...cellStyle, onEachFeature: cellPopupOf("emerging"),
     style: (f) => ({ fillColor: colourOf("emerging_categories", f.properties.category) }),
   });
+  app.layers.analysis = L.layerGroup([app.layers.density, app.layers.hotspots,
+                                      app.layers.emerging]);
 }
 
 export function addLayerControl() {
@@ -126,13 +137,13 @@ export function addLayerControl() {
   Object.values(bases)[0].addTo(app.map);
   const overlays = {};
   for (const id of OVERLAY_ORDER) {
-    const layer = app.layers[id];
+    const layer = overlayLayer(id);
     overlays[t(OVERLAY_NAMES[id])] = layer;
     if (app.state.layers.includes(id)) layer.addTo(app.map);
   }
   L.control.layers(bases, overlays, { collapsed: true, position: "topright" }).addTo(app.map);
   const changed = (event, visible) => {
-    const id = OVERLAY_ORDER.find((key) => app.layers[key] === event.layer);
+    const id = OVERLAY_ORDER.find((key) => overlayLayer(key) === event.layer);
     if (!id) return;
     const set = new Set(app.state.layers);
     if (visible) set.add(id); else set.delete(id);

@@ -2,6 +2,7 @@
 // every label as text.
 
 import { agencies, agencyName, ringColour } from "./agencies.js";
+import { cellLayerOn, cellPeriod } from "./cells.js";
 import { formatNumber, formatPercent, t } from "./i18n.js";
 import { colour, colourOf, densityRamp } from "./palettes.js";
 import { incidentsLegendURL } from "./wms.js";
@@ -21,13 +22,20 @@ function legendSwatch(swatchColour, label, shape = "box") {
   return item;
 }
 
-function legendBlock(title, entries) {
+function legendBlock(title, entries, period = "") {
   const block = document.createElement("section");
   const heading = document.createElement("h3");
   heading.textContent = title;
   const list = document.createElement("ul");
   list.append(...entries);
-  block.append(heading, list);
+  block.append(heading);
+  if (period) { // what a cell layer covers (cells.js): emerging hot spots span a year
+    const note = document.createElement("p");
+    note.className = "legend-period";
+    note.textContent = period;
+    block.append(note);
+  }
+  block.append(list);
   return block;
 }
 
@@ -72,21 +80,23 @@ export function renderLegend() {
     box.append(legendBlock(t("Crossing points"), [legendSwatch(colour("crossing_point"),
       t("crossing point"), "dot")]));
   }
-  if (on("hotspots")) {
+  if (cellLayerOn("hotspots")) {
     const entries = app.state.method === "lisa"
       ? LISA_CLUSTERS.map((k) => legendSwatch(colourOf("lisa_clusters", k), t(`LISA ${k}`)))
       : GI_BINS.map((bin) => legendSwatch(colourOf("hotspot_bins", bin),
           t(bin > 0 ? "hot spot, confidence {p}" : "cold spot, confidence {p}",
             { p: formatPercent(GI_CONFIDENCE[Math.abs(bin)]) })));
-    box.append(legendBlock(t("Hot spots"), entries));
+    box.append(legendBlock(t("Hot spots"), entries, cellPeriod("hotspots")));
   }
-  if (on("density") && app.densityBreaks) {
+  if (cellLayerOn("density") && app.densityBreaks) {
     box.append(legendBlock(t("Density (KDE), incidents per km²"), densityRamp().map(
-      (c, i) => legendSwatch(c, `≥ ${formatNumber(app.densityBreaks[i], 3)}`))));
+      (c, i) => legendSwatch(c, `≥ ${formatNumber(app.densityBreaks[i], 3)}`)),
+      cellPeriod("density")));
   }
-  if (on("emerging") && app.emergingPresent) {
+  if (cellLayerOn("emerging") && app.emergingPresent) {
     box.append(legendBlock(t("Emerging hot spots"), app.emergingPresent.map(
-      (category) => legendSwatch(colourOf("emerging_categories", category), t(category)))));
+      (category) => legendSwatch(colourOf("emerging_categories", category), t(category))),
+      cellPeriod("emerging")));
   }
   if (on("emergingSections") && app.sectionTrends.size) {
     const present = [...new Set([...app.sectionTrends.values()].map((p) => p.category))].sort();

@@ -3,14 +3,14 @@
 // reloads only the parts whose inputs changed and reports on the status line.
 
 import { ProblemError, getJSON, query } from "./api.js";
-import { CELL_LAYERS, MIN_INCIDENTS, loadCells } from "./cells.js";
-import { formatDate, formatNumber, t } from "./i18n.js";
+import { CELL_LAYERS, cellLayerOn, loadCells } from "./cells.js";
+import { formatDate, formatNumber, localName, t } from "./i18n.js";
 import { renderLegend } from "./legend.js";
 import { writeURL } from "./links.js";
 import { markEmerging, renderAlerts, renderRanking, renderSummary } from "./panel.js";
 import { selectionParams, wmsFilterParams } from "./params.js";
 import { drawAlerts, segmentStyle, selectSection } from "./sections.js";
-import { clockNow, datetimeInterval } from "./state.js";
+import { clockNow, datetimeInterval, isoDate } from "./state.js";
 import { loadSectionTrends } from "./trends.js";
 import { wmsDrawsIncidents } from "./wms.js";
 import { app, config, root, setStatus } from "./workspace.js";
@@ -22,16 +22,35 @@ export function rankingURL() {
     region: app.state.region, datetime: datetimeInterval(app.state) })}`;
 }
 
+/** The region's name in the page's language (its code when not on the map). */
+function regionName(code) {
+  const layer = app.regionsByCode.get(code);
+  return layer ? localName(layer.feature.properties) : code;
+}
+
 async function loadRanking(signal) {
   const url = rankingURL();
   const prefetched = app.prefetched?.url === url ? app.prefetched.promise : null;
   app.prefetched = null;
-  const ranking = await (prefetched || getJSON(url, signal));
+  let ranking;
+  try {
+    ranking = await (prefetched || getJSON(url, signal));
+  } catch (error) {
+    // An inland region (Tbilisi): not a failure, a fact the status line states.
+    if (error.problem?.field === "region" && /no border sections/.test(error.message)) {
+      ranking = { sections: [] };
+      ranking.note = t("{region} has no border sections: nothing to rank. Its incidents " +
+                       "and hot spots are on the map.", { region: regionName(app.state.region) });
+    } else {
+      throw error;
+    }
+  }
   app.sections = new Map(ranking.sections.map((s) => [s.section_id, s]));
   app.layers.segments.setStyle(segmentStyle);
   renderRanking(document.getElementById("ranking"), ranking, selectSection);
   markEmerging(document.getElementById("ranking"), app.sectionTrends);
   renderSummary(document.getElementById("ranking-summary"), ranking);
+  if (ranking.note) document.getElementById("ranking-summary").textContent = ranking.note;
   renderAlerts(document.getElementById("alerts"), document.getElementById("alerts-count"),
                ranking.sections, selectSection);
   drawAlerts(ranking.sections);
@@ -119,20 +138,35 @@ async function reuse(name, key, load, force) {
   return value;
 }
 
+/** A region without border sections has no bulletin (the API would answer its
+ *  problem+json in a new tab): the link is off and says why. */
+function offerBulletin(ranking) {
+  const link = document.getElementById("bulletin-link");
+  if (!link) return;
+  if (!ranking?.note) { // links.js has set its address for this view
+    link.removeAttribute("aria-disabled");
+    link.removeAttribute("title");
+    return;
+  }
+  link.removeAttribute("href");
+  link.setAttribute("aria-disabled", "true");
+  link.title = ranking.note;
+}
+
+// (Too few incidents for the cell layers: their note says so, cells.js.)
 function statusText(ranking, count) {
   const s = app.state;
   const period = `${formatDate(s.from)} – ${formatDate(s.to)}`;
   let text = t("{n} incidents, {period}", { n: formatNumber(count), period });
-  if (new Date(`${s.to}T23:59:59Z`) > clockNow()) {
+  if (count === 0 && s.from > isoDate(clockNow())) {
+    text += " " + t("(the period lies in the future: nothing has been recorded yet)");
+  } else if (new Date(`${s.to}T23:59:59Z`) > clockNow()) {
     text += " " + t("(partial period: not over)");
   }
-  if (ranking) {
+  if (ranking?.note) {
+    text += ". " + ranking.note;
+  } else if (ranking) {
     text += "; " + t("{n} sections ranked", { n: formatNumber(ranking.sections.length) });
-  }
-  if (count !== null && count < MIN_INCIDENTS &&
-      ["hotspots", "density"].some((kind) => s.layers.includes(kind))) {
-    text += "; " + t("too few incidents for hot spots (at least {n})",
-                     { n: formatNumber(MIN_INCIDENTS) });
   }
   return text;
 }
@@ -151,23 +185,25 @@ export async function refresh(force = false) {
   const selection = [periodKey, s.categories.join(","), s.outcome, s.agencies.join(",")]
     .join("|");
   const counted = reuse("count", selection, () => loadCount(signal), force);
-  const cellsKey = (kind) => [selection, s.method, s.cellSize,
-                              s.layers.includes(kind)].join("|");
+  const cellsKey = (kind) => [selection, s.method, s.cellSize, cellLayerOn(kind)].join("|");
   const tasks = [
     reuse("ranking", periodKey, () => loadRanking(signal), force), counted,
     reuse("points", selection, () => loadPoints(), force),
     reuse("wms", selection, () => updateIncidentsWms(), force),
     ...CELL_LAYERS.map((kind) => reuse(kind, cellsKey(kind),
-      () => loadCells(kind, signal, counted.catch(() => 0)), force)),
+      () => loadCells(kind, signal, counted.catch(() => null)), force)),
     // the emerging months end with the period: they change with its end, not its start
     reuse("trends", [s.region, s.to, s.categories.join(","), s.outcome].join("|"),
           () => loadSectionTrends(signal), force),
   ];
   const results = await Promise.allSettled(tasks);
   if (sequence !== app.sequence) return; // a newer refresh owns the page now
-  const failures = results.filter((r) => r.status === "rejected" && r.reason?.name !== "AbortError");
+  // (an empty cell layer that says why in its own note, cells.js, is not one)
+  const failures = results.filter((r) => r.status === "rejected" &&
+    r.reason?.name !== "AbortError" && !r.reason?.plain);
   const [ranking, count] = results.map((r) => (r.status === "fulfilled" ? r.value : null));
   renderLegend();
+  offerBulletin(ranking);
   const text = statusText(ranking, count);
   // What the count counts: not the ranking's incidents near the sections.
   document.getElementById("map-status").title = t(

@@ -7,37 +7,76 @@ export function clockNow() {
   return frozen ? new Date(frozen) : new Date();
 }
 
+// The cell size (metres) when the user has chosen none: that of the default hot-spot
+// map the bulletin, the WMS and the OGC collection draw
+// (geo.hotspots.pipeline.DEFAULT_CELL_SIZE_M), so the page shows the same Gi* map.
+export const DEFAULT_CELL_SIZE = "2000";
+
+// Overlays of old links that are methods now: the method each meant.
+const LEGACY_CELL_LAYERS = { density: "kde", emerging: "emerging" };
+
 export const DEFAULT_LAYERS = ["regions", "segments", "crossings", "incidents", "hotspots",
                                "alerts"];
 
+/** Whether `text` is a calendar date YYYY-MM-DD that exists (not 2025-02-30). */
+function isDate(text) {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(text)) return false;
+  const date = new Date(`${text}T00:00:00Z`);
+  return !Number.isNaN(date.getTime()) && isoDate(date) === text;
+}
+
 export function readState(location) {
   const params = new URLSearchParams(location.search);
+  // The link's parameters that cannot be read are left out (the defaults stand) and
+  // named, so that the page can say so instead of asking the API with them.
+  const refused = [];
+  let from = params.get("from") || "";
+  let to = params.get("to") || "";
+  for (const [name, value] of [["from", from], ["to", to]]) {
+    if (value && !isDate(value)) refused.push(name);
+  }
+  if (refused.length || (from && to && from > to)) {
+    if (!refused.length) refused.push("from", "to");
+    from = "";
+    to = "";
+  }
   const list = (name) => (params.get(name) || "").split(",").filter(Boolean);
   const view = /map=(\d+(?:\.\d+)?)\/(-?\d+(?:\.\d+)?)\/(-?\d+(?:\.\d+)?)/.exec(location.hash);
+  // Links from before the method list named KDE and emerging hot spots as layers.
+  let layers = params.has("layers") ? list("layers") : [...DEFAULT_LAYERS];
+  let method = params.get("method") || "gistar";
+  const legacy = layers.find((id) => id in LEGACY_CELL_LAYERS);
+  if (legacy) {
+    if (!params.has("method") && !layers.includes("hotspots")) method = LEGACY_CELL_LAYERS[legacy];
+    layers = [...new Set(layers.map((id) => (id in LEGACY_CELL_LAYERS ? "hotspots" : id)))];
+  }
   // Sealed: every field is declared here.
   return Object.seal({
     // Region code, or "" for every region in the user's scope.
     region: params.get("region") || "",
     // First and last day of the period (YYYY-MM-DD, UTC), or "" until the data's newest
     // month is known.
-    from: params.get("from") || "",
-    to: params.get("to") || "",
+    from,
+    to,
     // Incident categories to keep (none: all).
     categories: list("category"),
     // Incident outcome to keep, or "" for all.
     outcome: params.get("outcome") || "",
     // Originating agencies (codes) to keep (none: all).
     agencies: list("agency"),
-    // Hot-spot method: "gistar" or "lisa".
-    method: params.get("method") || "gistar",
-    // Side of the analysis grid's cells in metres, as the form's text.
-    cellSize: params.get("cell_size") || "5000",
+    // The analysis the "hotspots" layer draws (the method list): "gistar", "lisa", "kde"
+    // (kernel density) or "emerging" (emerging hot spots over 12 months).
+    method,
+    // Edge of the analysis grid's hexagons in metres, as the form's text, or "auto".
+    cellSize: params.get("cell_size") || DEFAULT_CELL_SIZE,
     // The overlays that are on, by name (layers.js's OVERLAY_NAMES).
-    layers: params.has("layers") ? list("layers") : [...DEFAULT_LAYERS],
+    layers,
     // The id of the selected border section, or null.
     section: params.get("section") ? Number(params.get("section")) : null,
     // The map view ({ zoom, lat, lon }), or null to fit the regions.
     view: view ? { zoom: Number(view[1]), lat: Number(view[2]), lon: Number(view[3]) } : null,
+    // Names of the link's parameters that could not be read (their defaults are used).
+    refused,
   });
 }
 
@@ -50,7 +89,7 @@ export function stateURL(state, location) {
   if (state.outcome) params.set("outcome", state.outcome);
   if (state.agencies.length) params.set("agency", state.agencies.join(","));
   if (state.method !== "gistar") params.set("method", state.method);
-  if (state.cellSize !== "5000") params.set("cell_size", state.cellSize);
+  if (state.cellSize !== DEFAULT_CELL_SIZE) params.set("cell_size", state.cellSize);
   if (state.layers.join(",") !== DEFAULT_LAYERS.join(",")) {
     params.set("layers", state.layers.join(","));
   }

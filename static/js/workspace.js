@@ -36,6 +36,8 @@ export const app = Object.seal({
     density: null,
     // Emerging hot-spot cells.
     emerging: null,
+    // The "Hot spots" overlay: the three cell layers, the method list's one filled.
+    analysis: null,
     // Border sections in the colours of their emerging hot-spot categories (GeoJSON).
     emergingSections: null,
   }),
@@ -53,6 +55,9 @@ export const app = Object.seal({
   legendBox: null,
   // Lower bounds of the density classes drawn, one per colour of the ramp, or null.
   densityBreaks: null,
+  // Kind of cell layer ("hotspots", "density", "emerging") -> the metadata of the cells
+  // it draws (the API's), for their popups.
+  cellMetadata: {},
   // The emerging hot-spot categories drawn (sorted), or null.
   emergingPresent: null,
   // The ranking asked for at start-up, before the layers: { url, promise } until used.

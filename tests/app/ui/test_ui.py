@@ -248,3 +248,26 @@ def test_the_agency_strings_of_the_script_are_in_georgian(client, make_user):
     assert messages["releasability"] == "ხელმისაწვდომობა"
     assert messages["Originating agency (ring)"] == "წყარო უწყება (რგოლი)"
 
+
+
+def test_every_coded_incident_value_and_field_has_a_label():
+    """The incident popup's words (app.ui.messages) cover the vocabulary: a code added to
+    geo.vocabulary without a label would show as a raw code."""
+    from app.ui.messages import INCIDENT_FIELD_LABELS, INCIDENT_VALUE_LABELS
+    from geo.layers import INCIDENTS
+
+    coded = {f.name: {str(c) for c in f.choices} for f in INCIDENTS.fields if f.choices}
+    assert {name: set(labels) for name, labels in INCIDENT_VALUE_LABELS.items()} == coded
+    assert {f.name for f in INCIDENTS.fields} <= set(INCIDENT_FIELD_LABELS)
+
+
+def test_the_catalogue_sends_the_incident_labels_in_the_pages_language(client, make_user):
+    from tests.app.admin.test_admin import sign_in
+
+    sign_in(client, make_user("viewer").username)
+    english = client.get("/ui/i18n.json?lang=en").get_json()["incident_labels"]
+    assert english["fields"]["detection_method"] == "Detected by"
+    assert english["values"]["category"]["illegal_stay"] == "Illegal stay"
+    georgian = client.get("/ui/i18n.json?lang=ka").get_json()["incident_labels"]
+    assert georgian["fields"]["category"] == "კატეგორია"
+    assert georgian["values"]["direction"] == {"entry": "შესვლა", "exit": "გასვლა"}

@@ -142,3 +142,28 @@ def test_the_reported_band_gives_the_same_neighbours_with_libpysal(ragged_grid):
                                   silence_warnings=True).sparse
             assert (ours != theirs).nnz == 0
     assert grid.reported_band(1000.0) == 1000.0  # no ring within 1e-6: as given
+
+
+@pytest.mark.parametrize("kind", ["band", "knn"])
+def test_gi_star_cells_say_what_each_cell_is_compared_with(ragged_grid, kind):
+    """``neighbourhood_count`` / ``neighbourhood_cells`` (the popup's "why is this cell
+    hot") are the incidents and cells of the Gi* neighbourhood, self included, as the
+    pair-based weights count them."""
+    from geo.hotspots import cell_statistics, neighbourhoods
+    from geo.hotspots.inputs import Grid
+
+    i, j, counts = ragged_grid
+    size, band = 300.0, 900.001
+    cx, cy = hexgrid.hex_centres(i, j, size)
+    grid = Grid(size, 32638, i, j, cx, cy)
+    if kind == "band":
+        neighbourhood = cell_statistics.Neighbourhood("band", band_m=band)
+        w = spatial_stats.distance_band_weights(cx, cy, band)  # self included
+    else:
+        neighbourhood = cell_statistics.Neighbourhood("knn", k=6)
+        w = neighbourhoods.knn_weights(cx, cy, 6, True)
+    values, _ = cell_statistics.gi_star_cells(grid, counts, neighbourhood, fdr=True)
+    np.testing.assert_array_equal(values["neighbourhood_count"], w @ counts)
+    np.testing.assert_array_equal(values["neighbourhood_cells"],
+                                  np.asarray(w.sum(axis=1)).ravel())
+    assert values["neighbourhood_cells"].min() >= 2  # the cell and at least one other
