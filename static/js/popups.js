@@ -76,15 +76,15 @@ const EMERGING_SENTENCES = {
   new: "Significant in the last month for the first time in the window.",
   consecutive: "Significant in an unbroken run of recent months, ending in the last, " +
     "and not before.",
-  intensifying: "Significant in at least 90 % of the months, including the last, and " +
+  intensifying: "Significant in at least nine months in ten, including the last, and " +
     "growing stronger.",
-  persistent: "Significant in at least 90 % of the months, including the last, with no " +
+  persistent: "Significant in at least nine months in ten, including the last, with no " +
     "clear trend.",
-  diminishing: "Significant in at least 90 % of the months, including the last, and " +
+  diminishing: "Significant in at least nine months in ten, including the last, and " +
     "weakening.",
   sporadic: "Significant on and off, including the last month, never the opposite.",
   oscillating: "Significant in the last month, but the opposite in an earlier one.",
-  historical: "Significant in at least 90 % of the months, but not in the last.",
+  historical: "Significant in at least nine months in ten, but not in the last.",
 };
 
 /** A two-sided p value as a person reads it: "p < 0.001" or "p = 0.012". */
