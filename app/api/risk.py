@@ -110,7 +110,9 @@ def ranked_segments():
     config = current_app.config["RISK_MODEL"]
     header = {**_header(region, period, evaluated), "order": assessments.RANKING_ORDER,
               "counts": assessments.SECTION_COUNT_RULE.format(corridor_m=config.corridor_m),
-              "corridor_m": config.corridor_m}
+              "corridor_m": config.corridor_m,
+              "model": {"formula": "risk = T x V x I", "component_range": [1, 5],
+                        "bands": config.bands()}}
     if fmt != "json":
         return _ranking_file(fmt, region, period, header, evaluated["sections"])
     return {**header, "summary": evaluated["summary"], "sections": evaluated["sections"]}

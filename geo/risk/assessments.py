@@ -278,6 +278,10 @@ def evaluate_sections(frame: SectionFrame, config: risk_config.RiskConfig) -> di
             "code": frame.codes[k], "name": frame.names[k], "incidents": int(counts[k]),
             "persons": int(frame.inputs.persons[k]),
             "touches_hotspot": bool(frame.inputs.touches_hotspot[k]),
+            # the baseline periods' counts, oldest first, then this period's: the trend
+            "period_counts": [int(c) for c in frame.inputs.history[k][::-1]] + [int(counts[k])],
+            "categories": {category: int(n) for category, n in zip(
+                risk_config.CATEGORY_ORDER, frame.inputs.category_counts[k]) if n},
             "comparison": {
                 "previous_period": int(frame.previous[k]),
                 "change_previous_pct": _nullable([change_previous[k]])[0],
