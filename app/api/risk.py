@@ -112,7 +112,10 @@ def ranked_segments():
               "counts": assessments.SECTION_COUNT_RULE.format(corridor_m=config.corridor_m),
               "corridor_m": config.corridor_m,
               "model": {"formula": "risk = T x V x I", "component_range": [1, 5],
-                        "bands": config.bands()}}
+                        "bands": config.bands(), "reference_days": config.reference_days,
+                        # the impact's values are means over this many periods
+                        "impact_periods": 1 if config.impact.window == "period"
+                        else config.baseline_periods + 1}}
     if fmt != "json":
         return _ranking_file(fmt, region, period, header, evaluated["sections"])
     return {**header, "summary": evaluated["summary"], "sections": evaluated["sections"]}

@@ -278,7 +278,8 @@ def test_the_ranking_says_its_formula_bands_and_each_sections_counts(demo_app, p
     assert body["model"] == {
         "formula": "risk = T x V x I", "component_range": [1, 5],
         "bands": {"low": [1, config.low_max], "medium": [config.low_max + 1, config.medium_max],
-                  "high": [config.medium_max + 1, 125]}}
+                  "high": [config.medium_max + 1, 125]},
+        "reference_days": 30, "impact_periods": 13}
     assert body["model"]["bands"]["low"] == [1, 19]  # as risk.yaml says
     for section in body["sections"]:
         # the baseline periods, oldest first, then the period itself
