@@ -288,3 +288,6 @@ def test_the_ranking_says_its_formula_bands_and_each_sections_counts(demo_app, p
         assert section["period_counts"][-2] == section["comparison"]["previous_period"]
         assert sum(section["categories"].values()) == section["incidents"]
         assert 0 not in section["categories"].values()
+        low, high = section["alert"]["expected_range"]
+        assert 0 <= low <= high
+        assert section["alert"]["alert"] == (section["incidents"] > high)
