@@ -291,3 +291,19 @@ def test_the_ranking_says_its_formula_bands_and_each_sections_counts(demo_app, p
         low, high = section["alert"]["expected_range"]
         assert 0 <= low <= high
         assert section["alert"]["alert"] == (section["incidents"] > high)
+
+
+
+def test_every_scored_factor_and_terrain_class_has_words(demo_app, people):
+    """The ranking panel's factor table (app.ui.messages) names every factor the model
+    scores, and every terrain class: a factor added to ciram without words would show
+    as a raw key such as ``inland_share``."""
+    from app.ui.messages import RISK_FACTOR_LABELS, RISK_FACTOR_VALUE_LABELS
+    from geo.vocabulary import TERRAIN_CLASSES
+
+    body = client(demo_app).get(f"/api/v1/risk/segments?datetime={LAST_MONTH}",
+                                headers=people["viewer"]).get_json()
+    scored = {f["factor"] for factors in body["sections"][0]["explanation"].values()
+              for f in factors}
+    assert scored == set(RISK_FACTOR_LABELS)
+    assert set(RISK_FACTOR_VALUE_LABELS["terrain"]) == set(TERRAIN_CLASSES)

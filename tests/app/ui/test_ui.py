@@ -271,3 +271,17 @@ def test_the_catalogue_sends_the_incident_labels_in_the_pages_language(client, m
     georgian = client.get("/ui/i18n.json?lang=ka").get_json()["incident_labels"]
     assert georgian["fields"]["category"] == "კატეგორია"
     assert georgian["values"]["direction"] == {"entry": "შესვლა", "exit": "გასვლა"}
+
+
+def test_the_catalogue_sends_the_risk_factors_in_the_pages_language(client, make_user):
+    from tests.app.admin.test_admin import sign_in
+
+    sign_in(client, make_user("viewer").username)
+    english = client.get("/ui/i18n.json?lang=en").get_json()["risk_factor_labels"]
+    assert english["inland_share"] == {
+        "name": "Share detected late (inland, after the crossing)", "unit": "{value} %",
+        "scale": 100, "digits": 0, "values": {}}
+    assert english["terrain"]["values"]["high_mountain"] == "High mountain"
+    georgian = client.get("/ui/i18n.json?lang=ka").get_json()["risk_factor_labels"]
+    assert georgian["crossing_distance"]["name"] == "მანძილი უახლოეს გამშვებ პუნქტამდე"
+    assert georgian["incidents_per_km"]["unit"] == "{value} ინციდენტი/კმ {days} დღეში"
