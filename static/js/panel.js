@@ -6,6 +6,8 @@ import { formatChange, formatDate, formatNumber, formatPercent, incidentValue, r
 import { colourOf } from "./palettes.js";
 
 const SVG = "http://www.w3.org/2000/svg";
+const FACTOR_GROUPS = [["threat", "Threat"], ["vulnerability", "Vulnerability"],
+                       ["impact", "Impact"]];
 
 function element(tag, className, text) {
   const node = document.createElement(tag);
@@ -377,9 +379,6 @@ export function markSelected(panel, sectionId) {
     }
   }
 }
-
-const FACTOR_GROUPS = [["threat", "Threat"], ["vulnerability", "Vulnerability"],
-                       ["impact", "Impact"]];
 
 export function renderDetails(container, section, model = null) {
   container.replaceChildren();

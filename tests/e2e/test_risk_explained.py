@@ -143,4 +143,5 @@ def test_a_supervisor_reads_a_sections_history_with_its_decision(page, risk_serv
     entry.wait_for()
     assert "decided: high" in entry.inner_text()
     assert f"e2e-supervisor: {why}" in entry.inner_text()
+    shoot(page, "risk-history")
     assert problems == []
