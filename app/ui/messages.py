@@ -66,8 +66,8 @@ JS_MESSAGES = (
     N_("Threat"), N_("Vulnerability"), N_("Impact"),
     # how a section's risk is explained (panel.js)
     N_("{formula}, each of T (threat), V (vulnerability) and I (impact) scored {low}–{high}"),
-    N_("Levels:"), N_("{level} {from}–{to}"), N_("Factors"),
-    N_("Factors of {code}"), N_("factor"), N_("value"), N_("weight"), N_("share"),
+    N_("Levels:"), N_("{level} {from}–{to}"), N_("Factors and trend"),
+    N_("Factors and trend of {code}"), N_("factor"), N_("value"), N_("weight"), N_("share"),
     N_("{name}: {value}"), N_("Impact is measured over {n} periods: values are means per {days} days."),  # noqa: E501
     N_("History"), N_("History of {code}"), N_("No assessments or decisions yet."),
     N_("assessed"), N_("decided"), N_("lifted"), N_("Could not load the history: {detail}"),

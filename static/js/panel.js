@@ -200,11 +200,11 @@ function factorTables(section, model) {
   return tables;
 }
 
-/** What a row's "Factors" opens: the factors, the trend against its band, categories. */
+/** What a row's "Factors and trend" opens: the factors, the trend against its band, categories. */
 function explanation(section, model) {
   const details = element("details", "explain");
-  const summary = element("summary", null, t("Factors"));
-  summary.setAttribute("aria-label", t("Factors of {code}", { code: section.code }));
+  const summary = element("summary", null, t("Factors and trend"));
+  summary.setAttribute("aria-label", t("Factors and trend of {code}", { code: section.code }));
   details.append(summary);
   // built when first opened: a region ranks a hundred sections
   details.addEventListener("toggle", () => {

@@ -40,9 +40,10 @@ def risk_server(databases):
         yield url
 
 
-def open_factors(page, code):
+def open_factors(page, code, label="Factors and trend of {code}"):
+    """Opens the factors of the section ``code`` (the summary's accessible name)."""
     row = page.locator("#ranking li", has=page.locator(".section-row", has_text=code))
-    row.locator("details.explain summary").click()
+    page.get_by_label(label.format(code=code)).click()
     return row
 
 
@@ -107,7 +108,7 @@ def test_the_factors_read_in_georgian(page, risk_server):
     page.goto(f"{risk_server}{PERIOD}&lang=ka")
     page.wait_for_selector("#workspace[data-loaded='true']")
     wait_until(page, "document.querySelectorAll('#ranking .section-row').length === 2")
-    row = open_factors(page, "T-AZ-001")
+    row = open_factors(page, "T-AZ-001", "{code}-ის ფაქტორები და ტრენდი")
     name = row.locator("tr[data-factor='crossing_distance'] th")
     assert name.inner_text() == "მანძილი უახლოეს გამშვებ პუნქტამდე"
     value = row.locator("tr[data-factor='crossing_distance'] td").first.inner_text()
