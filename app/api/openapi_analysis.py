@@ -278,6 +278,30 @@ REGION = _query("region", {"type": "string"}, "Region code (all sections when ab
 OBJECT = {"type": "object"}
 
 
+# How the ranking was scored (geo/risk/risk.yaml), for a reader to explain a section.
+RISK_MODEL_SAID = {
+    "type": "object", "required": ["formula", "component_range", "bands"],
+    "properties": {
+        "formula": {"type": "string", "example": "risk = T x V x I"},
+        "component_range": {"type": "array", "items": {"type": "integer"},
+                            "example": [1, 5]},
+        "bands": {"type": "object", "description": "Each computed level's risk range, "
+                  "both ends included, e.g. {\"low\": [1, 19], \"medium\": [20, 59], "
+                  "\"high\": [60, 125]}.",
+                  "additionalProperties": {"type": "array", "items": {"type": "integer"},
+                                           "minItems": 2, "maxItems": 2}},
+        "reference_days": {"type": "number", "description": "Count-based factor values "
+                           "are per this many days."},
+        "impact_periods": {"type": "integer", "description": "The impact's values are "
+                           "means over this many periods (1: the period only)."}}}
+SECTION_SAID = ("Per section: scores, level (and computed_level, decision), rank, "
+                "explanation (per component, each factor's value, unit, score, weight and "
+                "share), incidents, period_counts (the baseline periods' counts, oldest "
+                "first, then the period's), categories (the period's counts by incident "
+                "category), comparison and alert (with expected_range: the counts its "
+                "model expects; above its end the section alerts).")
+
+
 def ranked_segments_operation(_layer) -> dict:
     fmt = _query("f", {"type": "string", "enum": list(risk.RANKING_FORMATS),
                        "default": "json"}, "The ranking as JSON, or as a file: CSV (one row "
@@ -300,8 +324,10 @@ def ranked_segments_operation(_layer) -> dict:
                                                      "order": {"type": "string"},
                                                      "counts": {"type": "string"},
                                                      "corridor_m": {"type": "number"},
+                                                     "model": RISK_MODEL_SAID,
                                                      "sections": {"type": "array",
-                                                                  "items": OBJECT}}}),
+                                                                  "items": OBJECT,
+                                                                  "description": SECTION_SAID}}}),
                                               "text/csv": {"schema": {"type": "string"}},
                                               GEOJSON_MIME: {"schema": OBJECT}}},
                           "422": _ref("responses", "Problem422")}}

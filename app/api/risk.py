@@ -110,7 +110,12 @@ def ranked_segments():
     config = current_app.config["RISK_MODEL"]
     header = {**_header(region, period, evaluated), "order": assessments.RANKING_ORDER,
               "counts": assessments.SECTION_COUNT_RULE.format(corridor_m=config.corridor_m),
-              "corridor_m": config.corridor_m}
+              "corridor_m": config.corridor_m,
+              "model": {"formula": "risk = T x V x I", "component_range": [1, 5],
+                        "bands": config.bands(), "reference_days": config.reference_days,
+                        # the impact's values are means over this many periods
+                        "impact_periods": 1 if config.impact.window == "period"
+                        else config.baseline_periods + 1}}
     if fmt != "json":
         return _ranking_file(fmt, region, period, header, evaluated["sections"])
     return {**header, "summary": evaluated["summary"], "sections": evaluated["sections"]}

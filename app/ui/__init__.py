@@ -64,7 +64,8 @@ def message_catalogue():
     """The JavaScript strings of the page in the current language (English keys)."""
     locale = i18n.current_locale()
     return jsonify(locale=locale, formats=i18n.locale_formats(locale),
-                   messages=i18n.js_catalogue(), incident_labels=i18n.incident_labels())
+                   messages=i18n.js_catalogue(), incident_labels=i18n.incident_labels(),
+                   risk_factor_labels=i18n.risk_factor_labels())
 
 
 @bp.get("/ui/palettes.json")

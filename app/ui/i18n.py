@@ -61,6 +61,19 @@ def incident_labels() -> dict:
                        for name, labels in INCIDENT_VALUE_LABELS.items()}}
 
 
+def risk_factor_labels() -> dict:
+    """The risk factors' names, unit templates and coded values in the current language:
+    ``{name: {"name", "unit", "scale", "digits", "values": {code: label}}}``."""
+    from app.ui.messages import RISK_FACTOR_LABELS, RISK_FACTOR_VALUE_LABELS
+
+    return {name: {"name": gettext(label["name"]),
+                   "unit": gettext(label["unit"]) if label["unit"] != "{value}" else "{value}",
+                   "scale": label.get("scale", 1), "digits": label.get("digits", 0),
+                   "values": {code: gettext(text) for code, text in
+                              RISK_FACTOR_VALUE_LABELS.get(name, {}).items()}}
+            for name, label in RISK_FACTOR_LABELS.items()}
+
+
 def locale_formats(code: str) -> dict:
     """Number symbols and month names of a language (CLDR, from Babel).
 

@@ -64,10 +64,16 @@ JS_MESSAGES = (
     N_("{observed} observed, {expected} expected (p = {p})"),
     N_("computed: {level}"), N_("Decision by {who}: {why}"), N_("score"),
     N_("Threat"), N_("Vulnerability"), N_("Impact"),
-    # risk factors
-    N_("incidents_per_km"), N_("probability"), N_("persons_per_km"), N_("hotspot"),
-    N_("rate_ratio"), N_("inland_share"), N_("surveillance"), N_("terrain"),
-    N_("crossing_distance"), N_("persons"), N_("severity"), N_("life_risk"),
+    # how a section's risk is explained (panel.js)
+    N_("{formula}, each of T (threat), V (vulnerability) and I (impact) scored {low}–{high}"),
+    N_("Levels:"), N_("{level} {from}–{to}"), N_("Factors and trend"),
+    N_("Factors and trend of {code}"), N_("factor"), N_("value"), N_("weight"), N_("share"),
+    N_("{name}: {value}"), N_("Impact is measured over {n} periods: values are means per {days} days."),  # noqa: E501
+    N_("History"), N_("History of {code}"), N_("No assessments or decisions yet."),
+    N_("assessed"), N_("decided"), N_("lifted"), N_("Could not load the history: {detail}"),
+    N_("{level} (risk {risk}), {period}"), N_("by {who}: {why}"),
+    N_("Incidents per period: {series}; expected {low}–{high}"),
+    N_("expected range"), N_("By category"),
     # agencies: releasability and the aggregate flag in a popup
     N_("all agencies"), N_("originating agency only"), N_("yes"), N_("no"),
     # forms
@@ -197,4 +203,40 @@ INCIDENT_VALUE_LABELS = {
                    "generalised": N_("Generalised location"),
                    "approximate": N_("Approximate location"),
                    "synthetic": N_("Synthetic (demonstration data)")},
+}
+
+# What the risk model's factors are called, and how their values read (the ranking
+# panel's explanation; /ui/i18n.json ``factor_labels``). ``unit`` is a template of the
+# value ({value}; {days}: the model's reference period in days); the value shown is the
+# API's times ``scale``, with ``digits`` decimals. One table, so that a factor's name and
+# unit change here only.
+RISK_FACTOR_LABELS = {
+    "incidents_per_km": {"name": N_("Incidents per km of section"),
+                         "unit": N_("{value} incidents/km per {days} days"), "digits": 2},
+    "persons_per_km": {"name": N_("Persons per km of section"),
+                       "unit": N_("{value} persons/km per {days} days"), "digits": 2},
+    "rate_ratio": {"name": N_("Count against the baseline"),
+                   "unit": N_("{value} × the baseline mean"), "digits": 2},
+    "probability": {"name": N_("Probability of an incident next period"),
+                    "unit": N_("{value} %"), "scale": 100, "digits": 0},
+    "hotspot": {"name": N_("Touches a hot spot"), "unit": "{value}"},
+    "surveillance": {"name": N_("Surveillance level"), "unit": N_("level {value} of 0–5")},
+    "terrain": {"name": N_("Terrain"), "unit": "{value}"},
+    "crossing_distance": {"name": N_("Distance to the nearest crossing point"),
+                          "unit": N_("{value} km"), "scale": 0.001, "digits": 1},
+    "inland_share": {"name": N_("Share detected late (inland, after the crossing)"),
+                     "unit": N_("{value} %"), "scale": 100, "digits": 0},
+    "severity": {"name": N_("Severity of the incidents' categories"),
+                 "unit": N_("{value} on a scale of 1–5"), "digits": 1},
+    "persons": {"name": N_("Persons involved"),
+                "unit": N_("{value} persons per {days} days"), "digits": 1},
+    "life_risk": {"name": N_("Incidents with a risk to life"),
+                  "unit": N_("{value} per {days} days"), "digits": 1},
+}
+# Coded factor values (terrain classes of geo/vocabulary.py, the hot-spot flag).
+RISK_FACTOR_VALUE_LABELS = {
+    "terrain": {"plain": N_("Plain"), "hills": N_("Hills"), "mountain": N_("Mountain"),
+                "high_mountain": N_("High mountain"), "river": N_("River"),
+                "coast": N_("Coast"), "urban": N_("Urban")},
+    "hotspot": {"true": N_("yes"), "false": N_("no")},
 }

@@ -270,6 +270,7 @@ def evaluate_sections(frame: SectionFrame, config: risk_config.RiskConfig) -> di
     result = ciram.assess_sections(frame.inputs, config)
     counts = frame.inputs.incidents
     alerts = ciram.count_alerts(counts, frame.inputs.baseline_rate, frame.inputs.history, config)
+    expected_low, expected_high = ciram.expected_range(alerts, config.alert_alpha)
     change_previous = ciram.percent_change(counts, frame.previous)
     change_year = ciram.percent_change(counts, frame.last_year)
     sections = []
@@ -278,6 +279,10 @@ def evaluate_sections(frame: SectionFrame, config: risk_config.RiskConfig) -> di
             "code": frame.codes[k], "name": frame.names[k], "incidents": int(counts[k]),
             "persons": int(frame.inputs.persons[k]),
             "touches_hotspot": bool(frame.inputs.touches_hotspot[k]),
+            # the baseline periods' counts, oldest first, then this period's: the trend
+            "period_counts": [int(c) for c in frame.inputs.history[k][::-1]] + [int(counts[k])],
+            "categories": {category: int(n) for category, n in zip(
+                risk_config.CATEGORY_ORDER, frame.inputs.category_counts[k], strict=True) if n},
             "comparison": {
                 "previous_period": int(frame.previous[k]),
                 "change_previous_pct": _nullable([change_previous[k]])[0],
@@ -287,6 +292,8 @@ def evaluate_sections(frame: SectionFrame, config: risk_config.RiskConfig) -> di
             "alert": {"alert": bool(alerts.alert[k]), "observed": int(alerts.observed[k]),
                       "expected": float(alerts.expected[k]),
                       "p_value": float(alerts.p_value[k]),
+                      # counts per period the model expects; above "high" alerts
+                      "expected_range": [int(expected_low[k]), int(expected_high[k])],
                       "distribution": str(alerts.distribution[k])},
         })
         sections.append(record)

@@ -695,3 +695,32 @@ def count_alerts(observed, expected, history=None,
         distribution=np.where(np.isnan(size), "poisson", "negative_binomial").astype(object),
         size=size,
     )
+
+
+def expected_range(alerts: AlertResult, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """The counts per period each section's model expects: from its ``alpha`` quantile
+    to the highest count that does not alert (``P(X >= count) >= alpha``), under the
+    distribution :func:`count_alerts` used (``alerts.expected``, ``alerts.size``).
+
+    Returns
+    -------
+    low, high : np.ndarray of int
+        Incidents per period, both ends included.
+    """
+    mean, size = alerts.expected, alerts.size
+    poisson = np.isnan(size)
+    low = np.empty(mean.shape, dtype=float)
+    k = np.empty(mean.shape, dtype=float)  # smallest k with P(X > k) <= alpha
+    tail = np.empty(mean.shape, dtype=float)
+    low[poisson] = stats.poisson.ppf(alpha, mean[poisson])
+    k[poisson] = stats.poisson.ppf(1 - alpha, mean[poisson])
+    tail[poisson] = stats.poisson.sf(k[poisson], mean[poisson])
+    nb = ~poisson
+    r = size[nb]
+    q = r / (r + mean[nb])
+    low[nb] = stats.nbinom.ppf(alpha, r, q)
+    k[nb] = stats.nbinom.ppf(1 - alpha, r, q)
+    tail[nb] = stats.nbinom.sf(k[nb], r, q)
+    # k + 1 alerts unless P(X >= k + 1) is still at least alpha (a discrete tie)
+    high = k + (tail >= alpha)
+    return low.astype(np.int64), high.astype(np.int64)

@@ -240,6 +240,12 @@ class RiskConfig:
         index = (risk > self.low_max).astype(int) + (risk > self.medium_max).astype(int)
         return np.asarray(LEVELS, dtype=object)[index]
 
+    def bands(self) -> dict[str, list[int]]:
+        """Each computed level's risk range, both ends included (risk 1..125):
+        ``{"low": [1, low_max], "medium": [low_max + 1, medium_max], "high": [..., 125]}``."""
+        return {"low": [1, self.low_max], "medium": [self.low_max + 1, self.medium_max],
+                "high": [self.medium_max + 1, 125]}
+
 
 def _canonical(value: Any) -> Any:
     if is_dataclass(value):

@@ -5,6 +5,7 @@
 
 let catalogue = {};
 let incidentLabels = { fields: {}, values: {} };
+let riskFactorLabels = {};
 let locale = "en";
 let formats = null;
 let native = true;
@@ -18,6 +19,7 @@ export async function loadCatalogue(url, fallbackLocale) {
     locale = body.locale || locale;
     formats = body.formats || null;
     incidentLabels = body.incident_labels || incidentLabels;
+    riskFactorLabels = body.risk_factor_labels || riskFactorLabels;
   }
   native = Intl.NumberFormat.supportedLocalesOf([locale]).length > 0 || !formats;
 }
@@ -39,6 +41,19 @@ export function incidentFieldLabel(name) {
  *  `value` itself when the field has no codes. */
 export function incidentValue(name, value) {
   return incidentLabels.values[name]?.[String(value)] ?? value;
+}
+
+/** How the risk factor `name` reads (the server's table, app/ui/messages.py): its name,
+ *  and its value with its unit; `days` is the model's reference period. */
+export function riskFactor(name, value, days) {
+  const label = riskFactorLabels[name];
+  if (!label) return { name, value: value === null || value === undefined ? "–" : String(value) };
+  let shown;
+  if (value === null || value === undefined) shown = "–";
+  else if (typeof value === "number") shown = formatNumber(value * label.scale, label.digits);
+  else shown = label.values[String(value)] ?? String(value);
+  return { name: label.name,
+           value: label.unit.replace("{value}", shown).replace("{days}", formatNumber(days)) };
 }
 
 export function currentLocale() {

@@ -7,7 +7,7 @@ import { CELL_LAYERS, cellLayerOn, loadCells } from "./cells.js";
 import { formatDate, formatNumber, localName, t } from "./i18n.js";
 import { renderLegend } from "./legend.js";
 import { writeURL } from "./links.js";
-import { markEmerging, renderAlerts, renderRanking, renderSummary } from "./panel.js";
+import { markEmerging, renderAlerts, renderModel, renderRanking, renderSummary } from "./panel.js";
 import { selectionParams, wmsFilterParams } from "./params.js";
 import { drawAlerts, segmentStyle, selectSection } from "./sections.js";
 import { clockNow, datetimeInterval, isoDate } from "./state.js";
@@ -28,6 +28,11 @@ function regionName(code) {
   return layer ? localName(layer.feature.properties) : code;
 }
 
+/** A section's assessed levels and supervisors' decisions (supervisors only). */
+function sectionHistory(sectionId) {
+  return getJSON(`${config.api}/risk/segments/${sectionId}/history`);
+}
+
 async function loadRanking(signal) {
   const url = rankingURL();
   const prefetched = app.prefetched?.url === url ? app.prefetched.promise : null;
@@ -46,8 +51,11 @@ async function loadRanking(signal) {
     }
   }
   app.sections = new Map(ranking.sections.map((s) => [s.section_id, s]));
+  app.rankingModel = ranking.model || null;
   app.layers.segments.setStyle(segmentStyle);
-  renderRanking(document.getElementById("ranking"), ranking, selectSection);
+  renderModel(document.getElementById("ranking-model"), app.rankingModel);
+  renderRanking(document.getElementById("ranking"), ranking, selectSection,
+                config.canDecide === "true" ? sectionHistory : null);
   markEmerging(document.getElementById("ranking"), app.sectionTrends);
   renderSummary(document.getElementById("ranking-summary"), ranking);
   if (ranking.note) document.getElementById("ranking-summary").textContent = ranking.note;

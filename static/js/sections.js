@@ -44,7 +44,7 @@ export function selectSection(sectionId, from) {
   const section = app.sections.get(sectionId);
   const details = document.getElementById("section-details");
   details.hidden = !section;
-  if (section) renderDetails(document.getElementById("details-body"), section);
+  if (section) renderDetails(document.getElementById("details-body"), section, app.rankingModel);
   writeURL();
 }
 

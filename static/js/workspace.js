@@ -45,6 +45,8 @@ export const app = Object.seal({
   segmentLayers: new Map(),
   // Border-section id -> its entry in the last risk ranking (/risk/segments).
   sections: new Map(),
+  // The risk model the last ranking was scored with (its `model`: formula, bands).
+  rankingModel: null,
   // Border-section id -> its emerging hot-spot properties (/hotspots/emerging?unit=section).
   sectionTrends: new Map(),
   // Region code -> its Leaflet layer.

@@ -269,3 +269,41 @@ def test_assessment_body_of_the_wrong_shape_is_422(demo_app, people, body):
     response = client(demo_app).post("/api/v1/risk/assessments", json=body,
                                      headers=people["analyst"])
     assert response.status_code == 422
+
+
+def test_the_ranking_says_its_formula_bands_and_each_sections_counts(demo_app, people):
+    body = client(demo_app).get(f"/api/v1/risk/segments?datetime={LAST_MONTH}",
+                                headers=people["viewer"]).get_json()
+    config = demo_app[0].config["RISK_MODEL"]
+    assert body["model"] == {
+        "formula": "risk = T x V x I", "component_range": [1, 5],
+        "bands": {"low": [1, config.low_max], "medium": [config.low_max + 1, config.medium_max],
+                  "high": [config.medium_max + 1, 125]},
+        "reference_days": 30, "impact_periods": 13}
+    assert body["model"]["bands"]["low"] == [1, 19]  # as risk.yaml says
+    for section in body["sections"]:
+        # the baseline periods, oldest first, then the period itself
+        assert len(section["period_counts"]) == config.baseline_periods + 1
+        assert section["period_counts"][-1] == section["incidents"]
+        assert section["period_counts"][-2] == section["comparison"]["previous_period"]
+        assert sum(section["categories"].values()) == section["incidents"]
+        assert 0 not in section["categories"].values()
+        low, high = section["alert"]["expected_range"]
+        assert 0 <= low <= high
+        assert section["alert"]["alert"] == (section["incidents"] > high)
+
+
+
+def test_every_scored_factor_and_terrain_class_has_words(demo_app, people):
+    """The ranking panel's factor table (app.ui.messages) names every factor the model
+    scores, and every terrain class: a factor added to ciram without words would show
+    as a raw key such as ``inland_share``."""
+    from app.ui.messages import RISK_FACTOR_LABELS, RISK_FACTOR_VALUE_LABELS
+    from geo.vocabulary import TERRAIN_CLASSES
+
+    body = client(demo_app).get(f"/api/v1/risk/segments?datetime={LAST_MONTH}",
+                                headers=people["viewer"]).get_json()
+    scored = {f["factor"] for factors in body["sections"][0]["explanation"].values()
+              for f in factors}
+    assert scored == set(RISK_FACTOR_LABELS)
+    assert set(RISK_FACTOR_VALUE_LABELS["terrain"]) == set(TERRAIN_CLASSES)

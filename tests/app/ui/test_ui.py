@@ -285,3 +285,15 @@ def test_the_georgian_catalogue_passes_babels_checks():
         catalog = read_po(handle)
     problems = [(message.id, [str(e) for e in errors]) for message, errors in catalog.check()]
     assert problems == []
+def test_the_catalogue_sends_the_risk_factors_in_the_pages_language(client, make_user):
+    from tests.app.admin.test_admin import sign_in
+
+    sign_in(client, make_user("viewer").username)
+    english = client.get("/ui/i18n.json?lang=en").get_json()["risk_factor_labels"]
+    assert english["inland_share"] == {
+        "name": "Share detected late (inland, after the crossing)", "unit": "{value} %",
+        "scale": 100, "digits": 0, "values": {}}
+    assert english["terrain"]["values"]["high_mountain"] == "High mountain"
+    georgian = client.get("/ui/i18n.json?lang=ka").get_json()["risk_factor_labels"]
+    assert georgian["crossing_distance"]["name"] == "მანძილი უახლოეს გამშვებ პუნქტამდე"
+    assert georgian["incidents_per_km"]["unit"] == "{value} ინციდენტი/კმ {days} დღეში"

@@ -751,6 +751,20 @@ def test_alert_flag_threshold_is_strictly_below_alpha():
     assert above.alert[0]
 
 
+def test_the_expected_range_ends_at_the_highest_count_that_does_not_alert():
+    history = [[2, 9, 0, 7, 1, 8], [2, 2, 2, 2, 2, 2]]  # over-dispersed (NB); Poisson
+    for expected in ([3.0, 2.0], [0.0, 0.0], [12.5, 40.0]):
+        alerts = count_alerts([0, 0], expected, history=history, config=PINNED)
+        low, high = ciram.expected_range(alerts, PINNED.alert_alpha)
+        at_high = count_alerts(high, expected, history=history, config=PINNED)
+        above = count_alerts(high + 1, expected, history=history, config=PINNED)
+        assert not at_high.alert.any() and above.alert.all(), expected
+        assert (0 <= low).all() and (low <= high).all()
+    # Poisson(0.5) by hand: P(X >= 3) = 0.0144 does not alert at 0.01, P(X >= 4) does.
+    alerts = count_alerts([0], [0.0], config=PINNED)
+    assert ciram.expected_range(alerts, 0.01)[1].tolist() == [3]
+
+
 def test_alerts_floor_the_expectation_and_ignore_short_histories():
     # Expected 0 is raised to 0.5: P(X >= 3) = 0.0144 (no alert), P(X >= 4) = 0.00175 (alert).
     result = count_alerts([0, 3, 4], [0.0, 0.0, 0.0], config=PINNED)
