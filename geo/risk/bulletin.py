@@ -35,6 +35,7 @@ Times are timezone-aware UTC; lengths and distances in metres.
 from __future__ import annotations
 
 import base64
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,7 +47,7 @@ from geo.risk import assessments, risk_config
 from geo.scope import VIEWER_PARAMETER
 
 #: Layers of the bulletin's map, bottom to top.
-MAP_LAYERS = ("countries", "regions", "border_segments", "hotspots")
+MAP_LAYERS = ("countries", "regions", "hotspots", "border_segments", "crossing_points")
 #: Map width in pixels (the height follows the region's shape); about 17 cm at 150 dpi.
 MAP_WIDTH_PX = 1000
 MAP_MIN_HEIGHT_PX = 400
@@ -57,8 +58,10 @@ MAP_MARGIN = 0.06
 MAP_CRS = "EPSG:3857"
 #: How many sections the "largest increases" list of the trends shows.
 TOP_INCREASES = 5
-
-
+#: Longest scale bar, as a share of the map's width.
+SCALE_BAR_MAX_SHARE = 0.25
+#: Radius of the sphere of EPSG:3857, metres.
+WEB_MERCATOR_RADIUS_M = 6_378_137.0
 
 
 
@@ -157,6 +160,29 @@ def _map_size(row) -> tuple[tuple[float, float, float, float], int, int]:
     return bbox, MAP_WIDTH_PX, pixels_high
 
 
+def scale_bar(bbox: tuple[float, float, float, float], width_px: int) -> dict:
+    """A scale bar for a map of ``bbox`` (EPSG:3857 metres) drawn ``width_px`` wide.
+
+    EPSG:3857 stretches distances by 1/cos(latitude): the ground metres per pixel are
+    taken at the map's centre latitude (exact enough across one region).
+
+    Returns
+    -------
+    dict
+        ``metres`` (a round length on the ground: 1, 2 or 5 times a power of ten),
+        ``pixels`` (its length on the map at ``width_px``, at most
+        ``SCALE_BAR_MAX_SHARE`` of it) and ``metres_per_pixel`` (ground metres).
+    """
+    centre_y = (bbox[1] + bbox[3]) / 2
+    latitude = math.atan(math.sinh(centre_y / WEB_MERCATOR_RADIUS_M))
+    metres_per_pixel = (bbox[2] - bbox[0]) / width_px * math.cos(latitude)
+    longest = SCALE_BAR_MAX_SHARE * width_px * metres_per_pixel
+    power = 10 ** math.floor(math.log10(longest))
+    metres = max(step * power for step in (1, 2, 5) if step * power <= longest)
+    return {"metres": metres, "pixels": round(metres / metres_per_pixel, 1),
+            "metres_per_pixel": metres_per_pixel}
+
+
 def _outlook(session, region_code: str, end: datetime, days: float, srid: int,
              view: str | None, corridor_m: float) -> dict:
     """The forecast of the period after the bulletin's per section
@@ -189,7 +215,7 @@ def _region_map(session, row, start: datetime, end: datetime,
     png = render.render_map(request, url)
     return {"png": png, "data_uri": "data:image/png;base64," + base64.b64encode(png).decode(),
             "width": width, "height": height, "crs": MAP_CRS, "bbox": list(bbox),
-            "layers": list(MAP_LAYERS)}
+            "layers": list(MAP_LAYERS), "scale_bar": scale_bar(bbox, width)}
 
 
 def _legend() -> dict:
@@ -197,6 +223,7 @@ def _legend() -> dict:
 
     return {"levels": dict(palette.RISK_LEVEL_COLOURS),
             "not_assessed": palette.NOT_ASSESSED_COLOUR,
+            "crossing_point": {"fill": "#ffffff", "outline": palette.CROSSING_POINT_COLOUR},
             "hotspot_bins": {str(k): v for k, v in palette.HOTSPOT_BIN_COLOURS.items()}}
 
 
@@ -257,7 +284,8 @@ def regional_bulletin(session, config: risk_config.RiskConfig, region_code: str 
         provenance; ``synthetic`` true when any incident of the bulletin is synthetic,
         ``approximate_geography`` the provenances other than ``reported`` of the
         region and its sections), ``map`` (PNG bytes, data URI, size, bbox in
-        EPSG:3857 metres), ``legend`` (colours of ``geo.maps.render``) and ``generated_at``.
+        EPSG:3857 metres, ``scale_bar``: :func:`scale_bar`), ``legend`` (colours of
+        ``geo.maps.render``) and ``generated_at``.
 
     Raises
     ------

@@ -179,3 +179,18 @@ def test_the_sample_bulletin_prints_its_region_levels_and_sections(sample_bullet
     assert data["sections"][0]["level"] == "low"
     # the map, 1000 pixels wide, is the one image
     assert PDF_IMAGE.findall(pdf) == [(b"1000", str(data["map"]["height"]).encode())]
+
+
+@pytest.mark.parametrize(("latitude", "metres", "pixels"), [
+    # at the equator 100 m a pixel: at most 25 km on 1000 pixels, so 20 km on 200
+    (0.0, 20_000, 200.0),
+    # at 60 degrees north EPSG:3857 doubles lengths: 50 m a pixel, 10 km on 200 pixels
+    (60.0, 10_000, 200.0)])
+def test_the_scale_bar_measures_ground_metres(latitude, metres, pixels):
+    import math
+
+    y = bulletin.WEB_MERCATOR_RADIUS_M * math.asinh(math.tan(math.radians(latitude)))
+    bbox = (0.0, y - 50_000, 100_000.0, y + 50_000)
+    bar = bulletin.scale_bar(bbox, 1000)
+    assert bar["metres"] == metres
+    assert bar["pixels"] == pytest.approx(pixels, abs=0.2)
