@@ -183,6 +183,18 @@ def scale_bar(bbox: tuple[float, float, float, float], width_px: int) -> dict:
             "metres_per_pixel": metres_per_pixel}
 
 
+def _map_labels(session, region_id: int, bbox: tuple[float, float, float, float],
+                width: int, height: int) -> list[dict]:
+    """The region's and its sections' labels on the map: ``kind`` ("region" or
+    "section"), ``code`` and the pixel position ``x``, ``y`` (from the top left) of a
+    point on the region and the middle of each section (a multi-part section has none)."""
+    scale_x, scale_y = width / (bbox[2] - bbox[0]), height / (bbox[3] - bbox[1])
+    return [{"kind": row.kind, "code": row.code,
+             "x": round((row.x - bbox[0]) * scale_x, 1),
+             "y": round((bbox[3] - row.y) * scale_y, 1)}
+            for row in session.execute(risk_sql.MAP_LABELS, {"region_id": region_id})]
+
+
 def _outlook(session, region_code: str, end: datetime, days: float, srid: int,
              view: str | None, corridor_m: float) -> dict:
     """The forecast of the period after the bulletin's per section
@@ -215,7 +227,8 @@ def _region_map(session, row, start: datetime, end: datetime,
     png = render.render_map(request, url)
     return {"png": png, "data_uri": "data:image/png;base64," + base64.b64encode(png).decode(),
             "width": width, "height": height, "crs": MAP_CRS, "bbox": list(bbox),
-            "layers": list(MAP_LAYERS), "scale_bar": scale_bar(bbox, width)}
+            "layers": list(MAP_LAYERS), "scale_bar": scale_bar(bbox, width),
+            "labels": _map_labels(session, row.id, bbox, width, height)}
 
 
 def _legend() -> dict:
@@ -284,7 +297,8 @@ def regional_bulletin(session, config: risk_config.RiskConfig, region_code: str 
         provenance; ``synthetic`` true when any incident of the bulletin is synthetic,
         ``approximate_geography`` the provenances other than ``reported`` of the
         region and its sections), ``map`` (PNG bytes, data URI, size, bbox in
-        EPSG:3857 metres, ``scale_bar``: :func:`scale_bar`), ``legend`` (colours of
+        EPSG:3857 metres, ``scale_bar``: :func:`scale_bar`, ``labels``: the region's and
+        sections' codes at their pixel positions), ``legend`` (colours of
         ``geo.maps.render``) and ``generated_at``.
 
     Raises

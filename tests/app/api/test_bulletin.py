@@ -339,6 +339,11 @@ def test_the_map_has_a_scale_bar_a_legend_and_crossing_points(demo_app, staff):
                       "Hot spot, 99 %", "Hot spot, 95 %", "Hot spot, 90 %",
                       "Cold spots (90, 95, 99 %)"]
     assert "Map: countries, regions, hotspots, border segments, crossing points" in html
+    # the region's code and its sections' codes over the map
+    labels = re.findall(r'<text class="label-(\w+)"[^>]*>([^<]+)</text>', figure)
+    assert ("region", "GE-AJ") in labels
+    sections = {code for kind, code in labels if kind == "section"}
+    assert sections == {code for _, code, _ in ranked_table(html)}
 
 
 def test_the_bulletin_has_landmarks_and_headings_in_order(demo_app, staff):

@@ -89,6 +89,13 @@ def test_a_bulletin_of_the_sample_region(sample_bulletin):
     assert data["data"]["synthetic"] is True
     assert "synthetic" in data["data"]["approximate_geography"]
     assert data["map"]["png"].startswith(b"\x89PNG")
+    # the region's code on the region and the section's on its middle, in map pixels
+    labels = {label["code"]: label for label in data["map"]["labels"]}
+    assert set(labels) == {"T-KK", "T-AZ-001"}
+    assert (labels["T-KK"]["kind"], labels["T-AZ-001"]["kind"]) == ("region", "section")
+    for label in labels.values():
+        assert 0 <= label["x"] <= data["map"]["width"]
+        assert 0 <= label["y"] <= data["map"]["height"]
     assert data["generated_at"].startswith("2026-11-01T12:00")
     # the next calendar month's forecast per section, from the incidents up to the end
     outlook = data["outlook"]
@@ -194,3 +201,20 @@ def test_the_scale_bar_measures_ground_metres(latitude, metres, pixels):
     bar = bulletin.scale_bar(bbox, 1000)
     assert bar["metres"] == metres
     assert bar["pixels"] == pytest.approx(pixels, abs=0.2)
+
+
+def test_the_georgian_pdf_is_georgian_to_its_footer(sample_bulletin):
+    """The page's language (``?lang=ka``) decides the printed bulletin's: headings,
+    levels, dates in words and the running footer."""
+    app, data = sample_bulletin
+    with app.test_request_context("/?lang=ka"):
+        html = render_template("bulletin.html", bulletin=data, for_print=True)
+    runs = [run.strip() for run in pdf_text_runs(bulletin.pdf_from_html(html, STYLESHEET))]
+    assert runs[0] == "სინთეზური სადემონსტრაციო მონაცემები."
+    assert "რეგიონული რისკის ბიულეტენი: სატესტო რეგიონი (T-KK)" in runs
+    assert any(run.startswith("პერიოდი: 1 სექტემბერი 2026 – 31 ოქტომბერი 2026") for run in runs)
+    summary = runs.index("შეჯამება")
+    assert runs[summary + 5:summary + 7] == ["დაბალი", "1"]
+    assert "BorderRisk — რეგიონული რისკის ბიულეტენი" in runs and "გვერდი 1 / 4" in runs
+    for english in ("Summary", "Trends", "Alerts", "low", "BorderRisk regional risk bulletin"):
+        assert english not in runs
