@@ -185,7 +185,7 @@ def test_without_datetime_the_bulletin_is_of_the_last_complete_month(demo_app, s
                                                                      freeze_clock):
     freeze_clock(clock.parse_moment("2026-06-02T08:00:00Z"))
     html = get(demo_app, staff["viewer"], region=LIVE_REGION).get_data(as_text=True)
-    assert "Period 1 May 2026 to 31 May 2026 (UTC, 31.0 days)" in html
+    assert "Period 1 May 2026 to 31 May 2026 (UTC, 31 days)" in html
     assert "default: last complete month" in html
     assert "Partial period" not in html
     explicit = get(demo_app, staff["viewer"], region=LIVE_REGION,

@@ -212,7 +212,11 @@ def test_the_georgian_pdf_is_georgian_to_its_footer(sample_bulletin):
     runs = [run.strip() for run in pdf_text_runs(bulletin.pdf_from_html(html, STYLESHEET))]
     assert runs[0] == "სინთეზური სადემონსტრაციო მონაცემები."
     assert "რეგიონული რისკის ბიულეტენი: სატესტო რეგიონი (T-KK)" in runs
-    assert any(run.startswith("პერიოდი: 1 სექტემბერი 2026 – 31 ოქტომბერი 2026") for run in runs)
+    assert any(run.startswith("პერიოდი: 1 სექტემბერი 2026 – 31 ოქტომბერი 2026 (UTC, 60 დღე)")
+               for run in runs)
+    # the reasons and the weights name their factors in Georgian too (the catalogue's)
+    assert any(run.startswith("ინციდენტები კმ-ზე 0.35") for run in runs)  # weights
+    assert not any("per km" in run or "_per_km" in run for run in runs)
     summary = runs.index("შეჯამება")
     assert runs[summary + 5:summary + 7] == ["დაბალი", "1"]
     assert "BorderRisk — რეგიონული რისკის ბიულეტენი" in runs and "გვერდი 1 / 4" in runs
