@@ -338,7 +338,8 @@ def test_the_map_has_a_scale_bar_a_legend_and_crossing_points(demo_app, staff):
                       "Border section, not assessed", "Border crossing point",
                       "Hot spot, 99 %", "Hot spot, 95 %", "Hot spot, 90 %",
                       "Cold spots (90, 95, 99 %)"]
-    assert "Map: countries, regions, hotspots, border segments, crossing points" in html
+    assert ("Map: countries, regional units, Gi* hot-spots, border sections, border crossing "
+            "points, EPSG:3857.") in html
     # the region's code and its sections' codes over the map
     labels = re.findall(r'<text class="label-(\w+)"[^>]*>([^<]+)</text>', figure)
     assert ("region", "GE-AJ") in labels
