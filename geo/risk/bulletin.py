@@ -4,7 +4,9 @@
 no HTML): the region, the ranked sections with their reasons and supervisors' decisions,
 the trends against the previous equal-length period and the same period last year, the
 alerts, the method and configuration, how much of the data is synthetic, and a map image
-of the region (``geo.maps.render.render_map``: sections coloured by level, Gi* hot-spots).
+of the region (``geo.maps.render.render_map``: sections coloured by level, crossing
+points, Gi* hot-spots) with what the page draws around it: the region's and sections'
+codes at their pixel positions and a scale bar in ground metres.
 :func:`pdf_from_html` turns the bulletin's HTML (rendered by the web layer) into a PDF
 with WeasyPrint.
 
@@ -27,7 +29,7 @@ in detail, and other agencies' records their originators let count in aggregates
 says how many of them the reader does not see; a stored assessment was counted in the
 view every agency shares (``geo.risk.assessments.SHARED_VIEW``), and the bulletin then
 counts everything in that view. It shows no detail of any incident: no description,
-and no incident on its map (sections, regions and hot-spot cells only).
+and no incident on its map (sections, crossing points, regions and hot-spot cells only).
 
 Times are timezone-aware UTC; lengths and distances in metres.
 """
