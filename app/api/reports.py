@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from flask import Response, current_app, render_template, request
+from flask import Response, current_app, render_template, request, url_for
 
 from app.api import bp
 from app.api.params import ParameterError
@@ -14,6 +14,7 @@ from app.api.risk import analysis_period
 from app.api.scoping import scoped_region_code
 from app.auth.scope import region_scope, viewer_agency
 from app.extensions import db
+from app.ui.i18n import current_locale
 from geo import clock
 from geo.products import periods
 from geo.risk import bulletin
@@ -36,7 +37,12 @@ def risk_bulletin():
                                          viewer_agency=viewer_agency(),
                                          period_source=period.source,
                                          partial=periods.is_partial(end, clock.utc_now()))
-    html = render_template("bulletin.html", bulletin=content, for_print=fmt == "pdf")
+    # The PDF of this very bulletin, in the page's language (the link may be opened
+    # without the cookie that chose it, e.g. forwarded).
+    pdf_url = url_for(".risk_bulletin", **{**request.args.to_dict(), "f": "pdf",
+                                            "lang": current_locale()})
+    html = render_template("bulletin.html", bulletin=content, for_print=fmt == "pdf",
+                           pdf_url=pdf_url)
     code = re.sub(r"[^A-Za-z0-9_-]", "_", content["region"]["code"])
     name = f"bulletin-{code}-{start:%Y%m%d}-{end:%Y%m%d}"
     if fmt == "html":

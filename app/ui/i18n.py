@@ -10,6 +10,7 @@ compiles them with pybabel, and start-up compiles any that is missing or older t
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from flask import Flask, has_request_context, request
@@ -37,6 +38,26 @@ def select_locale() -> str:
 
 def current_locale() -> str:
     return str(get_locale() or DEFAULT_LANGUAGE)
+
+
+def date_in_words(value, with_time: bool = False) -> str:
+    """An instant (``datetime`` or ISO 8601 text, read in UTC) as a date in words in the
+    current language: "1 November 2026" (with ``with_time``, "1 November 2026, 12:00");
+    None and text that is no date are returned as they are."""
+    from babel.dates import format_date, format_datetime
+
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+    if not isinstance(value, datetime):
+        return value
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    if with_time:
+        return format_datetime(value, "d MMMM y, HH:mm", tzinfo=UTC, locale=current_locale())
+    return format_date(value.astimezone(UTC).date(), "d MMMM y", locale=current_locale())
 
 
 def remember_language(response, code: str) -> None:
@@ -130,6 +151,8 @@ def init_app(app: Flask) -> None:
         if code in LANGUAGES and request.cookies.get(COOKIE) != code:
             remember_language(response, code)
         return response
+
+    app.add_template_filter(date_in_words)
 
     @app.context_processor
     def _languages():

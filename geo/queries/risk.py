@@ -132,6 +132,23 @@ PROVENANCE = text(
     """
 )
 
+# Where the bulletin's map labels its region and sections: a point on the region's
+# surface and the middle of each of its sections, in EPSG:3857 metres (the map's CRS).
+MAP_LABELS = text(
+    """
+    SELECT 'region' AS kind, r.code, ST_X(p) AS x, ST_Y(p) AS y
+      FROM regions AS r CROSS JOIN LATERAL ST_Transform(ST_PointOnSurface(r.geom), 3857) AS p
+     WHERE r.id = :region_id
+    UNION ALL
+    SELECT 'section', s.code, ST_X(p), ST_Y(p)
+      FROM border_segments AS s
+           CROSS JOIN LATERAL ST_Transform(ST_LineInterpolatePoint(
+               ST_LineMerge(s.geom), 0.5), 3857) AS p
+     WHERE s.region_id = :region_id AND GeometryType(ST_LineMerge(s.geom)) = 'LINESTRING'
+     ORDER BY 1, 2
+    """
+)
+
 SECTION_PROVENANCE = text(
     "SELECT provenance, count(*) FROM border_segments WHERE region_id = :region_id GROUP BY 1"
 )

@@ -4,7 +4,9 @@
 no HTML): the region, the ranked sections with their reasons and supervisors' decisions,
 the trends against the previous equal-length period and the same period last year, the
 alerts, the method and configuration, how much of the data is synthetic, and a map image
-of the region (``geo.maps.render.render_map``: sections coloured by level, Gi* hot-spots).
+of the region (``geo.maps.render.render_map``: sections coloured by level, crossing
+points, Gi* hot-spots) with what the page draws around it: the region's and sections'
+codes at their pixel positions and a scale bar in ground metres.
 :func:`pdf_from_html` turns the bulletin's HTML (rendered by the web layer) into a PDF
 with WeasyPrint.
 
@@ -27,7 +29,7 @@ in detail, and other agencies' records their originators let count in aggregates
 says how many of them the reader does not see; a stored assessment was counted in the
 view every agency shares (``geo.risk.assessments.SHARED_VIEW``), and the bulletin then
 counts everything in that view. It shows no detail of any incident: no description,
-and no incident on its map (sections, regions and hot-spot cells only).
+and no incident on its map (sections, crossing points, regions and hot-spot cells only).
 
 Times are timezone-aware UTC; lengths and distances in metres.
 """
@@ -35,6 +37,7 @@ Times are timezone-aware UTC; lengths and distances in metres.
 from __future__ import annotations
 
 import base64
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,7 +49,7 @@ from geo.risk import assessments, risk_config
 from geo.scope import VIEWER_PARAMETER
 
 #: Layers of the bulletin's map, bottom to top.
-MAP_LAYERS = ("countries", "regions", "border_segments", "hotspots")
+MAP_LAYERS = ("countries", "regions", "hotspots", "border_segments", "crossing_points")
 #: Map width in pixels (the height follows the region's shape); about 17 cm at 150 dpi.
 MAP_WIDTH_PX = 1000
 MAP_MIN_HEIGHT_PX = 400
@@ -57,8 +60,10 @@ MAP_MARGIN = 0.06
 MAP_CRS = "EPSG:3857"
 #: How many sections the "largest increases" list of the trends shows.
 TOP_INCREASES = 5
-
-
+#: Longest scale bar, as a share of the map's width.
+SCALE_BAR_MAX_SHARE = 0.25
+#: Radius of the sphere of EPSG:3857, metres.
+WEB_MERCATOR_RADIUS_M = 6_378_137.0
 
 
 
@@ -157,6 +162,41 @@ def _map_size(row) -> tuple[tuple[float, float, float, float], int, int]:
     return bbox, MAP_WIDTH_PX, pixels_high
 
 
+def scale_bar(bbox: tuple[float, float, float, float], width_px: int) -> dict:
+    """A scale bar for a map of ``bbox`` (EPSG:3857 metres) drawn ``width_px`` wide.
+
+    EPSG:3857 stretches distances by 1/cos(latitude): the ground metres per pixel are
+    taken at the map's centre latitude (exact enough across one region).
+
+    Returns
+    -------
+    dict
+        ``metres`` (a round length on the ground: 1, 2 or 5 times a power of ten),
+        ``pixels`` (its length on the map at ``width_px``, at most
+        ``SCALE_BAR_MAX_SHARE`` of it) and ``metres_per_pixel`` (ground metres).
+    """
+    centre_y = (bbox[1] + bbox[3]) / 2
+    latitude = math.atan(math.sinh(centre_y / WEB_MERCATOR_RADIUS_M))
+    metres_per_pixel = (bbox[2] - bbox[0]) / width_px * math.cos(latitude)
+    longest = SCALE_BAR_MAX_SHARE * width_px * metres_per_pixel
+    power = 10 ** math.floor(math.log10(longest))
+    metres = max(step * power for step in (1, 2, 5) if step * power <= longest)
+    return {"metres": metres, "pixels": round(metres / metres_per_pixel, 1),
+            "metres_per_pixel": metres_per_pixel}
+
+
+def _map_labels(session, region_id: int, bbox: tuple[float, float, float, float],
+                width: int, height: int) -> list[dict]:
+    """The region's and its sections' labels on the map: ``kind`` ("region" or
+    "section"), ``code`` and the pixel position ``x``, ``y`` (from the top left) of a
+    point on the region and the middle of each section (a multi-part section has none)."""
+    scale_x, scale_y = width / (bbox[2] - bbox[0]), height / (bbox[3] - bbox[1])
+    return [{"kind": row.kind, "code": row.code,
+             "x": round((row.x - bbox[0]) * scale_x, 1),
+             "y": round((bbox[3] - row.y) * scale_y, 1)}
+            for row in session.execute(risk_sql.MAP_LABELS, {"region_id": region_id})]
+
+
 def _outlook(session, region_code: str, end: datetime, days: float, srid: int,
              view: str | None, corridor_m: float) -> dict:
     """The forecast of the period after the bulletin's per section
@@ -189,7 +229,8 @@ def _region_map(session, row, start: datetime, end: datetime,
     png = render.render_map(request, url)
     return {"png": png, "data_uri": "data:image/png;base64," + base64.b64encode(png).decode(),
             "width": width, "height": height, "crs": MAP_CRS, "bbox": list(bbox),
-            "layers": list(MAP_LAYERS)}
+            "layers": list(MAP_LAYERS), "scale_bar": scale_bar(bbox, width),
+            "labels": _map_labels(session, row.id, bbox, width, height)}
 
 
 def _legend() -> dict:
@@ -197,6 +238,7 @@ def _legend() -> dict:
 
     return {"levels": dict(palette.RISK_LEVEL_COLOURS),
             "not_assessed": palette.NOT_ASSESSED_COLOUR,
+            "crossing_point": {"fill": "#ffffff", "outline": palette.CROSSING_POINT_COLOUR},
             "hotspot_bins": {str(k): v for k, v in palette.HOTSPOT_BIN_COLOURS.items()}}
 
 
@@ -257,7 +299,9 @@ def regional_bulletin(session, config: risk_config.RiskConfig, region_code: str 
         provenance; ``synthetic`` true when any incident of the bulletin is synthetic,
         ``approximate_geography`` the provenances other than ``reported`` of the
         region and its sections), ``map`` (PNG bytes, data URI, size, bbox in
-        EPSG:3857 metres), ``legend`` (colours of ``geo.maps.render``) and ``generated_at``.
+        EPSG:3857 metres, ``scale_bar``: :func:`scale_bar`, ``labels``: the region's and
+        sections' codes at their pixel positions), ``legend`` (colours of
+        ``geo.maps.render``) and ``generated_at``.
 
     Raises
     ------

@@ -2,8 +2,10 @@
 stored versus live assessments, decisions, escaping and parameter errors."""
 
 import base64
+import html as html_module
 import re
 import struct
+from urllib.parse import parse_qs
 
 import pytest
 from sqlalchemy import text
@@ -12,6 +14,7 @@ from app.extensions import db
 from geo import clock
 from geo.risk.risk_config import config_hash
 from tests.conftest import role_headers
+from tests.pdf_text import pdf_text_runs
 
 JUNE = "2026-06-01T00:00:00Z/2026-06-29T23:59:59Z"
 MAY = "2026-05-01T00:00:00Z/2026-05-31T23:59:59Z"
@@ -89,11 +92,11 @@ def test_trends_and_alerts_agree_with_the_risk_api(demo_app, staff):
     sections = body["sections"]
     previous = sum(s["comparison"]["previous_period"] for s in sections)
     last_year = sum(s["comparison"]["same_period_last_year"] for s in sections)
-    trends = html[html.index('<section class="trends">'):html.index('<section class="alerts">')]
+    trends = html[html.index('<section class="trends"'):html.index('<section class="alerts"')]
     assert re.search(rf">This period</th><td class=\"num\">{body['summary']['incidents']}<", trends)
     assert re.search(rf"Previous equal-length period</th><td class=\"num\">{previous}<", trends)
     assert re.search(rf"Same period last year</th><td class=\"num\">{last_year}<", trends)
-    alerts = html[html.index('<section class="alerts">'):html.index('<section class="decisions">')]
+    alerts = html[html.index('<section class="alerts"'):html.index('<section class="decisions"')]
     flagged = [s["code"] for s in sections if s["alert"]["alert"]]
     for code in flagged:
         assert f"<td>{code} " in alerts
@@ -174,20 +177,21 @@ def test_a_record_made_under_an_earlier_model_file_still_prints(demo_app, staff)
     html = response.get_data(as_text=True)
     assert f"Stored assessment no. {record_id}, run by bulletin-analyst" in html
     assert "from an earlier version of the model" in html
-    assert "ab" * 32 in html and "corridor_m: 5000" in html
+    # its name and hash, not its text (no raw YAML in a bulletin)
+    assert "ab" * 32 in html and "corridor_m: 5000" not in html
 
 
 def test_without_datetime_the_bulletin_is_of_the_last_complete_month(demo_app, staff,
                                                                      freeze_clock):
     freeze_clock(clock.parse_moment("2026-06-02T08:00:00Z"))
     html = get(demo_app, staff["viewer"], region=LIVE_REGION).get_data(as_text=True)
-    assert "Period 2026-05-01T00:00:00+00:00 to 2026-05-31T23:59:59+00:00" in html
+    assert "Period 1 May 2026 to 31 May 2026 (UTC, 31 days)" in html
     assert "default: last complete month" in html
     assert "Partial period" not in html
     explicit = get(demo_app, staff["viewer"], region=LIVE_REGION,
                    datetime=MAY).get_data(as_text=True)
     assert ranked_table(html) == ranked_table(explicit)
-    assert "Incidents: those within 5000&nbsp;m\n    of a border section" in html
+    assert "Incidents: those within 5000 m of a border section" in html
 
 
 def test_a_partial_bulletin_says_so_and_compares_nothing(demo_app, staff, freeze_clock):
@@ -265,3 +269,100 @@ def test_a_region_restricted_reader_sees_no_neighbouring_region_on_the_map(demo_
     other = get(demo_app, {"Authorization": f"Bearer {token}"}, region=STORED_REGION,
                 datetime=MAY)
     assert other.status_code == 403
+
+
+def test_the_html_bulletin_offers_its_pdf_in_its_language(demo_app, staff):
+    http = demo_app[0].test_client()
+    html = get(demo_app, staff["viewer"], region=LIVE_REGION, datetime=MAY,
+               lang="ka").get_data(as_text=True)
+    link = re.search(r'<a class="pdf-button" href="([^"]+)" download>([^<]+)</a>', html)
+    assert link, "the HTML bulletin has no PDF button"
+    assert link.group(2) == "PDF-ად ჩამოტვირთვა"
+    href = html_module.unescape(link.group(1))
+    path, query = href.split("?", 1)
+    assert path == URL
+    assert parse_qs(query) == {"region": ["GE-AJ"], "datetime": [MAY], "f": ["pdf"],
+                               "lang": ["ka"]}
+    # the link, opened without the cookie that chose the language, is a Georgian PDF
+    http.delete_cookie("lang")
+    response = http.get(href, headers=staff["viewer"])
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    runs = [run.strip() for run in pdf_text_runs(response.data)]
+    assert any(run.startswith("რეგიონული რისკის ბიულეტენი:") for run in runs)
+    assert "Summary" not in runs and "შეჯამება" in runs
+    # the printed page has no button and no contents
+    assert "PDF-ად ჩამოტვირთვა" not in runs
+
+
+def test_dates_are_in_words_in_the_pages_language(demo_app, staff):
+    english = get(demo_app, staff["viewer"], region=LIVE_REGION, datetime=MAY,
+                  lang="en").get_data(as_text=True)
+    assert "Period 1 May 2026 to 31 May 2026" in english
+    assert re.search(r"Generated \d{1,2} [A-Z][a-z]+ \d{4}, \d\d:\d\d UTC\.", english)
+    georgian = get(demo_app, staff["viewer"], region=LIVE_REGION, datetime=MAY,
+                   lang="ka").get_data(as_text=True)
+    assert "1 მაისი 2026" in georgian and "31 მაისი 2026" in georgian
+    for page in (english, georgian):
+        text_only = re.sub(r"<[^>]+>", "", page)  # what the reader sees, not the links
+        assert "2026-05-01T" not in text_only and "2026-05-31T" not in text_only
+
+
+def test_the_configuration_is_named_by_its_hash_not_printed(demo_app, staff):
+    config = demo_app[0].config["RISK_MODEL"]
+    html = get(demo_app, staff["viewer"], region=LIVE_REGION,
+               datetime=MAY).get_data(as_text=True)
+    method = html[html.index('<section class="method"'):]
+    assert (f"Risk configuration: the one the service runs.\n    SHA-256 "
+            f"<code>{config_hash(config)}</code>.") in method
+    assert "<pre>" not in html and "<details" not in html
+    # no line of the YAML file, and no API instructions
+    assert "corridor_m:" not in html and "reference_days:" not in html
+    assert "/api/v1/risk" not in html and "POST " not in html
+
+
+def test_the_map_has_a_scale_bar_a_legend_and_crossing_points(demo_app, staff):
+    html = get(demo_app, staff["viewer"], region=LIVE_REGION,
+               datetime=MAY).get_data(as_text=True)
+    figure = html[html.index('<figure class="map">'):html.index("</figure>")]
+    bar = re.search(r'<svg class="scale-bar" viewBox="0 0 1000 34" width="100%" role="img"\s+'
+                    r'aria-label="Scale: the bar is (\d+) km on the ground">\s*'
+                    r'<rect x="10" y="6" width="([\d.]+)"', figure)
+    assert bar, "no scale bar under the map"
+    km, pixels = int(bar.group(1)), float(bar.group(2))
+    assert str(km)[0] in "125" and set(str(km)[1:]) <= {"0"}  # a round length
+    assert 0 < pixels <= 250  # at most a quarter of the map's 1000 pixels
+    assert f">{km}&nbsp;km</text>" in figure
+    legend = re.findall(r'<li class="key">.*?</svg>\s*([^<]+?)</li>', figure, re.S)
+    assert legend == ["Border section, risk low", "Border section, risk medium",
+                      "Border section, risk high", "Border section, risk critical",
+                      "Border section, not assessed", "Border crossing point",
+                      "Hot spot, 99 %", "Hot spot, 95 %", "Hot spot, 90 %",
+                      "Cold spots (90, 95, 99 %)"]
+    assert ("Map: countries, regional units, Gi* hot-spots, border sections, border crossing "
+            "points, EPSG:3857.") in html
+    # the region's code and its sections' codes over the map
+    labels = re.findall(r'<text class="label-(\w+)"[^>]*>([^<]+)</text>', figure)
+    assert ("region", "GE-AJ") in labels
+    sections = {code for kind, code in labels if kind == "section"}
+    assert sections == {code for _, code, _ in ranked_table(html)}
+
+
+def test_the_bulletin_has_landmarks_and_headings_in_order(demo_app, staff):
+    html = get(demo_app, staff["viewer"], region=LIVE_REGION,
+               datetime=MAY).get_data(as_text=True)
+    assert html.count("<header") == 1 and html.count("<main>") == 1
+    assert html.index("</header>") < html.index("<main>") < html.index("</main>")
+    nav = re.search(r'<nav class="contents" aria-label="Contents of the bulletin">(.*?)</nav>',
+                    html, re.S)
+    assert nav
+    targets = re.findall(r'<a href="#([\w-]+)">', nav.group(1))
+    # every section is a named region, and the contents lead to each of them
+    labelled = re.findall(r'<section class="[\w-]+" aria-labelledby="([\w-]+)">', html)
+    assert targets == labelled == [
+        "summary-heading", "map-heading", "ranking-heading", "trends-heading",
+        "alerts-heading", "decisions-heading", "method-heading"]
+    for heading in labelled:
+        assert f'<h2 id="{heading}">' in html
+    levels = [int(level) for level in re.findall(r"<h([1-6])[ >]", html)]
+    assert levels[0] == 1 and levels.count(1) == 1
+    assert all(b - a <= 1 for a, b in zip(levels, levels[1:], strict=False))

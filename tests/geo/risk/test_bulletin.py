@@ -89,6 +89,13 @@ def test_a_bulletin_of_the_sample_region(sample_bulletin):
     assert data["data"]["synthetic"] is True
     assert "synthetic" in data["data"]["approximate_geography"]
     assert data["map"]["png"].startswith(b"\x89PNG")
+    # the region's code on the region and the section's on its middle, in map pixels
+    labels = {label["code"]: label for label in data["map"]["labels"]}
+    assert set(labels) == {"T-KK", "T-AZ-001"}
+    assert (labels["T-KK"]["kind"], labels["T-AZ-001"]["kind"]) == ("region", "section")
+    for label in labels.values():
+        assert 0 <= label["x"] <= data["map"]["width"]
+        assert 0 <= label["y"] <= data["map"]["height"]
     assert data["generated_at"].startswith("2026-11-01T12:00")
     # the next calendar month's forecast per section, from the incidents up to the end
     outlook = data["outlook"]
@@ -179,3 +186,41 @@ def test_the_sample_bulletin_prints_its_region_levels_and_sections(sample_bullet
     assert data["sections"][0]["level"] == "low"
     # the map, 1000 pixels wide, is the one image
     assert PDF_IMAGE.findall(pdf) == [(b"1000", str(data["map"]["height"]).encode())]
+
+
+@pytest.mark.parametrize(("latitude", "metres", "pixels"), [
+    # at the equator 100 m a pixel: at most 25 km on 1000 pixels, so 20 km on 200
+    (0.0, 20_000, 200.0),
+    # at 60 degrees north EPSG:3857 doubles lengths: 50 m a pixel, 10 km on 200 pixels
+    (60.0, 10_000, 200.0)])
+def test_the_scale_bar_measures_ground_metres(latitude, metres, pixels):
+    import math
+
+    y = bulletin.WEB_MERCATOR_RADIUS_M * math.asinh(math.tan(math.radians(latitude)))
+    bbox = (0.0, y - 50_000, 100_000.0, y + 50_000)
+    bar = bulletin.scale_bar(bbox, 1000)
+    assert bar["metres"] == metres
+    assert bar["pixels"] == pytest.approx(pixels, abs=0.2)
+
+
+def test_the_georgian_pdf_is_georgian_to_its_footer(sample_bulletin):
+    """The page's language (``?lang=ka``) decides the printed bulletin's: headings,
+    levels, dates in words and the running footer."""
+    app, data = sample_bulletin
+    with app.test_request_context("/?lang=ka"):
+        html = render_template("bulletin.html", bulletin=data, for_print=True)
+    runs = [run.strip() for run in pdf_text_runs(bulletin.pdf_from_html(html, STYLESHEET))]
+    assert runs[0] == "სინთეზური სადემონსტრაციო მონაცემები."
+    assert "რეგიონული რისკის ბიულეტენი: სატესტო რეგიონი (T-KK)" in runs
+    assert any(run.startswith("პერიოდი: 1 სექტემბერი 2026 – 31 ოქტომბერი 2026 (UTC, 60 დღე)")
+               for run in runs)
+    # the reasons and the weights name their factors in Georgian too (the catalogue's)
+    assert any(run.startswith("ინციდენტები კმ-ზე 0.35") for run in runs)  # weights
+    assert not any("per km" in run or "_per_km" in run or "no incidents" in run
+                   or "new activity" in run for run in runs)
+    assert any("რუკა: ქვეყნები, რეგიონული ერთეულები, Gi* ცხელი წერტილები" in run for run in runs)
+    summary = runs.index("შეჯამება")
+    assert runs[summary + 5:summary + 7] == ["დაბალი", "1"]
+    assert "BorderRisk — რეგიონული რისკის ბიულეტენი" in runs and "გვერდი 1 / 4" in runs
+    for english in ("Summary", "Trends", "Alerts", "low", "BorderRisk regional risk bulletin"):
+        assert english not in runs
