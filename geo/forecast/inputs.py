@@ -9,23 +9,20 @@ counts for a section as in the CIRAM model (its nearest section, within the corr
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import numpy as np
-import shapely
 
 from geo import queries
 from geo.crs import STORAGE_SRID, transform_xy
 from geo.errors import ParameterError
 from geo.forecast import model
 from geo.hotspots.inputs import (
-    GRIDS,
     Grid,
     Selection,
     StudyArea,
-    build_grid,
+    area_grid,
     estimated_cells,
     load_incidents,
     study_area_geometry,
@@ -70,8 +67,7 @@ def _cells(session, area: StudyArea, selection: Selection, before: datetime,
     if estimated_cells(geometry, cell_size_m) > max_cells:
         raise ParameterError("cell_size", f"{cell_size_m:.0f} m cells would give more than "
                              f"{max_cells:,} cells; use larger cells")
-    grid = GRIDS.get((hashlib.sha256(shapely.to_wkb(geometry)).hexdigest(), cell_size_m, srid),
-                     lambda: build_grid(geometry, cell_size_m, srid))
+    grid = area_grid(geometry, cell_size_m, srid)
     # ``end`` is closed: the last microsecond before ``before``, and the times filtered
     # again below, so nothing at or after ``before`` is read. Read over the cells' whole
     # extent: each cell counts every incident inside it, as the hot-spot maps do.

@@ -18,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import shapely
 
 from geo.hotspots import neighbourhoods, permutation, rates, spatial_stats
 from geo.hotspots.inputs import Grid
@@ -111,14 +110,11 @@ def lisa_cells(grid: Grid, counts: np.ndarray, neighbourhood: Neighbourhood, fdr
              **significance})
 
 
-def border_rate_cells(grid: Grid, counts: np.ndarray, border_lines_wkb: list[bytes],
+def border_rate_cells(grid: Grid, counts: np.ndarray, border_km: np.ndarray,
                       band_m: float, fdr: bool) -> tuple[dict, dict]:
-    """Gi* of incidents per km of border section in each cell, among the cells a
-    section crosses; the other cells keep their count and get no rate or statistic
-    (null z and p, bin 0)."""
-    lines = shapely.from_wkb(border_lines_wkb) if border_lines_wkb else np.array([])
-    border_km = (rates.border_km_per_cell(lines, grid.i, grid.j, grid.size) if len(lines)
-                 else np.zeros(len(grid)))
+    """Gi* of incidents per km of border section in each cell (``border_km``, e.g.
+    ``geo.hotspots.rates.border_km_per_cell``), among the cells a section crosses; the
+    other cells keep their count and get no rate or statistic (null z and p, bin 0)."""
     rate = rates.rates(counts, border_km)
     rated = np.isfinite(rate)
     z = rates.gi_star_of_rates(rate, grid.cx, grid.cy, band_m)

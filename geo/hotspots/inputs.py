@@ -5,6 +5,7 @@ hexagon grid over the area (``Grid``, cached by ``GRIDS``).
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -302,6 +303,13 @@ def build_grid(area_geometry, size: float, srid: int) -> Grid:
     keep[on_boundary] = shapely.intersects(
         area_geometry, hexgrid.hex_polygons(i[on_boundary], j[on_boundary], size))
     return Grid(size, srid, i[keep], j[keep], cx[keep], cy[keep])
+
+
+def area_grid(area_geometry, size: float, srid: int) -> Grid:
+    """:func:`build_grid` through :data:`GRIDS`, keyed by the area's exact geometry (a
+    changed region gives another key), the cell size and the CRS."""
+    key = (hashlib.sha256(shapely.to_wkb(area_geometry)).hexdigest(), float(size), srid)
+    return GRIDS.get(key, lambda: build_grid(area_geometry, size, srid))
 
 
 def build_grid_by_polygons(area_geometry, size: float, srid: int) -> Grid:

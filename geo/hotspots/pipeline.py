@@ -27,7 +27,6 @@ method over the same area and cell size does not build them again.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -43,16 +42,16 @@ from geo.hotspots import (
     emerging,
     evaluation,
     hexgrid,
+    rates,
     spatial_stats,
     timesteps,
 )
 from geo.hotspots.cache import cached
 from geo.hotspots.inputs import (
-    GRIDS,
     Grid,
     Selection,
     StudyArea,
-    build_grid,
+    area_grid,
     count_on_grid,
     estimated_cells,
     load_incidents,
@@ -164,9 +163,7 @@ def _prepare(session, area: StudyArea, selection: Selection, cell_size_m, srid: 
         raise ParameterError("cell_size", f"{cell_size_m:.0f} m cells would give about "
                             f"{estimate:,} cells (at most {max_cells:,}); use cell_size of "
                             f"at least {np.ceil(smallest):.0f} m")
-    # keyed by the area's exact geometry: a changed region gives another key
-    grid = GRIDS.get((hashlib.sha256(shapely.to_wkb(geometry)).hexdigest(), cell_size_m, srid),
-                     lambda: build_grid(geometry, cell_size_m, srid))
+    grid = area_grid(geometry, cell_size_m, srid)
     counted = count_on_grid(session, grid, selection, read)
     return Prepared(grid, counted.points, counted.cell_of_point, counted.counts, source,
                     study_area={"regions": codes, "area_km2": float(geometry.area / 1e6)})
@@ -181,9 +178,8 @@ def _distance_band(prepared: Prepared, given: float | None) -> tuple[float, dict
     rule = ("binary: the cells whose centres are at most distance_band_m apart (<=), "
             "as libpysal.weights.DistanceBand(threshold=distance_band_m)")
     if given is not None:
-        band = neighbourhood.reported_band(given)
-        return band, {"distance_band_m": band, "distance_band_source": "given",
-                      "distance_band_requested_m": float(given), "neighbour_rule": rule}
+        band, metadata = _given_band(prepared, given)
+        return band, {**metadata, "neighbour_rule": rule}
     isa = neighbourhood.incremental_spatial_autocorrelation(prepared.counts)
     if isa.peak_distance is not None:
         raw, source = isa.peak_distance, (
@@ -344,8 +340,10 @@ def _local_statistic(session, request: HotspotRequest, prepared: Prepared,
     if request.rate == "border_km":
         lines = queries.border_lines_wkb(session, grid.lonlat_bounds(), srid,
                                          request.area.region_ids)
-        band, band_metadata = _rate_band(prepared, lines, request.distance_band_m)
-        values, metadata = cell_statistics.border_rate_cells(grid, counts, lines, band,
+        border_km = (rates.border_km_per_cell(shapely.from_wkb(lines), grid.i, grid.j,
+                                              grid.size) if lines else np.zeros(len(grid)))
+        band, band_metadata = _rate_band(prepared, border_km > 0, request.distance_band_m)
+        values, metadata = cell_statistics.border_rate_cells(grid, counts, border_km, band,
                                                              request.fdr)
         return values, {**band_metadata, **metadata,
                         "weights": "fixed distance band, binary, among the rated cells"}
@@ -365,25 +363,25 @@ def _local_statistic(session, request: HotspotRequest, prepared: Prepared,
     return values, {**neighbourhood.describe(), **band_metadata, **metadata}
 
 
-def _rate_band(prepared: Prepared, lines: list[bytes], given: float | None
+def _given_band(prepared: Prepared, given: float) -> tuple[float, dict]:
+    """A band the request gave (metres), as it is used and reported."""
+    band = prepared.grid.neighbourhood.reported_band(given)
+    return band, {"distance_band_m": band, "distance_band_source": "given",
+                  "distance_band_requested_m": float(given)}
+
+
+def _rate_band(prepared: Prepared, crossed: np.ndarray, given: float | None
                ) -> tuple[float, dict]:
     """The band of a rate map (metres): given, or the distance giving the median cell
-    crossed by a border section 8 such neighbours and each at least one."""
-    neighbourhood = prepared.grid.neighbourhood
+    ``crossed`` by a border section 8 such neighbours and each at least one."""
     if given is not None:
-        band = neighbourhood.reported_band(given)
-        return band, {"distance_band_m": band, "distance_band_source": "given",
-                      "distance_band_requested_m": float(given)}
-    grid = prepared.grid
-    crossed = np.zeros(len(grid), dtype=bool)
-    if lines:
-        tree = shapely.STRtree(hexgrid.hex_polygons(grid.i, grid.j, grid.size))
-        crossed[np.unique(tree.query(shapely.from_wkb(lines), predicate="intersects")[1])] = True
+        return _given_band(prepared, given)
     if crossed.sum() < 3:
         raise ParameterError("rate", f"only {int(crossed.sum())} cells hold border sections: "
                             "a rate map needs at least 3; use a larger area or smaller cells")
-    band = neighbourhood.reported_band(spatial_stats.min_neighbours_band(grid.cx[crossed],
-                                                                         grid.cy[crossed]))
+    grid = prepared.grid
+    band = grid.neighbourhood.reported_band(
+        spatial_stats.min_neighbours_band(grid.cx[crossed], grid.cy[crossed]))
     return band, {"distance_band_m": band, "distance_band_source":
                   "the distance giving the median border cell 8 border cells as "
                   "neighbours and every border cell at least one"}

@@ -195,24 +195,6 @@ def test_emerging_steps_are_whole_so_a_persistent_spot_stays_persistent(demo):
         ["2026-06-01T00:00:00+00:00", "2026-06-03T23:59:59.999999+00:00"]]
 
 
-@pytest.mark.parametrize(("query", "field"), [
-    ("alignment=middle", "alignment"),
-    ("alignment=reference", "reference"),
-    ("reference=yesterday", "reference"),
-    ("global_window=galaxy", "global_window"),
-    ("time_window=2.5", "time_window"),
-    ("time_window=13", "time_window"),
-    ("step=day", "step"),
-])
-def test_bad_emerging_parameters_are_422_naming_the_field(demo, query, field):
-    app, headers, _ = demo
-    response = app.test_client().get(
-        f"/api/v1/hotspots/emerging?region=GE-KK&datetime={KAKHETI_YEAR}&cell_size=5000&"
-        + query, headers=headers)
-    assert response.status_code == 422, response.get_json()
-    assert response.get_json()["field"] == field
-
-
 def test_knn_and_inverse_distance_neighbourhoods_equal_esda_and_the_formula(demo):
     url = f"/api/v1/hotspots?region=GE-KK&datetime={KAKHETI_YEAR}&cell_size=3000"
     knn = get(demo, url + "&neighbourhood=knn&k=6")
@@ -290,19 +272,26 @@ def test_gi_star_of_incidents_per_km_of_border(demo):
     assert sum(p["border_km"] for p in rated) == pytest.approx(border_km, rel=1e-6)
 
 
-@pytest.mark.parametrize(("query", "field"), [
-    ("neighbourhood=queen", "neighbourhood"),
-    ("k=0", "k"),
-    ("inference=bootstrap&method=lisa", "inference"),
-    ("inference=permutation", "inference"),
-    ("permutations=10&method=lisa&inference=permutation", "permutations"),
-    ("rate=persons_per_km", "rate"),
-    ("rate=border_km&method=lisa", "rate"),
+@pytest.mark.parametrize(("path", "query", "field"), [
+    ("emerging", "alignment=middle", "alignment"),
+    ("emerging", "alignment=reference", "reference"),
+    ("emerging", "reference=yesterday", "reference"),
+    ("emerging", "global_window=galaxy", "global_window"),
+    ("emerging", "time_window=2.5", "time_window"),
+    ("emerging", "time_window=13", "time_window"),
+    ("emerging", "step=day", "step"),
+    ("", "neighbourhood=queen", "neighbourhood"),
+    ("", "k=0", "k"),
+    ("", "inference=bootstrap&method=lisa", "inference"),
+    ("", "inference=permutation", "inference"),
+    ("", "permutations=10&method=lisa&inference=permutation", "permutations"),
+    ("", "rate=persons_per_km", "rate"),
+    ("", "rate=border_km&method=lisa", "rate"),
 ])
-def test_bad_map_options_are_422_naming_the_field(demo, query, field):
+def test_bad_options_are_422_naming_the_field(demo, path, query, field):
     app, headers, _ = demo
     response = app.test_client().get(
-        f"/api/v1/hotspots?region=GE-KK&datetime={KAKHETI_YEAR}&cell_size=5000&" + query,
-        headers=headers)
+        f"/api/v1/hotspots{'/' + path if path else ''}?region=GE-KK&datetime={KAKHETI_YEAR}"
+        "&cell_size=5000&" + query, headers=headers)
     assert response.status_code == 422, response.get_json()
     assert response.get_json()["field"] == field
