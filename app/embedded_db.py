@@ -191,12 +191,12 @@ def _ensure_role(cur, name: str, password: str, options: str) -> None:
 
 
 def _ensure_role_and_database() -> None:
-    """Two roles, neither a superuser (app/db_roles.py), and :data:`REPLICATOR`: the
-    owner of the database and its schema (CREATEDB so the test suite can make throwaway databases, and
+    """Two roles, neither a superuser (app/db_roles.py): the owner of the database and
+    its schema (CREATEDB so the test suite can make throwaway databases, and
     pg_signal_backend so it can drop them while the app's connections are open), and
-    the web app's role, which owns nothing. A database made before the split (owned by
-    the app's role) is handed to the owner; ``flask db upgrade`` then grants the app's
-    role its privileges."""
+    the web app's role, which owns nothing; and :data:`REPLICATOR`. A database made
+    before the split (owned by the app's role) is handed to the owner; ``flask db
+    upgrade`` then grants the app's role its privileges."""
     app_role, owner = config.EMBEDDED_PG_USER, config.EMBEDDED_PG_OWNER
     conn = _admin_connection()
     conn.autocommit = True
