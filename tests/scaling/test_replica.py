@@ -94,6 +94,11 @@ def test_reads_go_to_the_replica_and_writes_to_the_primary(replicated):
     assert listed.get_json()["features"]
     tile = read_until(client, f"/ogc/tiles/incidents/{Z}/{X}/{Y}.mvt", headers, "replica")
     assert tile.get_data()
+    # The renderer's own connections (mapnik's, geo.db.map_engine) go to the replica too.
+    image = read_until(client, "/ogc/wms?SERVICE=WMS&VERSION=1.1.1&REQUEST=GetMap&STYLES="
+                       "&LAYERS=regions,incidents&SRS=EPSG:4326&BBOX=44.5,41.0,45.8,41.8"
+                       "&WIDTH=64&HEIGHT=64&FORMAT=image/png", headers, "replica")
+    assert image.get_data().startswith(b"\x89PNG")
     created = client.post("/api/v1/incidents", json=incident(external_id="REPL-W"),
                           headers=headers)
     assert created.status_code == 201
