@@ -15,11 +15,12 @@ read-your-writes and a fall-back to the primary that the user never sees.
   :data:`CHECK_INTERVAL_S` seconds (the primary's WAL position, the replica's replay
   position). The lag is how long WAL the primary had written has been waiting to be
   replayed, measured from those looks (an idle primary is no lag, however old the last
-  replayed transaction); at the first look the replica is behind, the time since its
-  last replayed transaction stands in. A replica that lags more than
-  ``REPLICA_MAX_LAG_S``, is not in recovery (promoted) or cannot be reached is not used
-  until a later look finds it well; a read that fails on it for a database reason is
-  run again on the primary.
+  replayed transaction); when the first look (or the first after a failure) finds the
+  replica behind, the time since its last replayed transaction stands in. A replica
+  that lags more than ``REPLICA_MAX_LAG_S``, is not in recovery (promoted) or cannot be
+  reached is not used until a later look finds it well (:data:`DOWN_RETRY_S` after it
+  could not be reached); a read that fails on it for a database reason is run again on
+  the primary.
 
 ``X-Read-From: replica|primary`` on the answers of :data:`READ_ENDPOINTS` says which was
 read (when a replica is configured).
@@ -56,8 +57,10 @@ READ_ENDPOINTS = frozenset({
     "api.evaluate_hotspots", "api.forecast", "api.forecast_backtest",
     "api.ranked_segments", "api.section_history",
 })
-# Seconds between a process's looks at the replica's state.
+# Seconds between a process's looks at the replica's state; after it could not be
+# reached or failed a read (a look at an unreachable host waits out connect_timeout).
 CHECK_INTERVAL_S = 1.0
+DOWN_RETRY_S = 5.0
 # Seconds between looks at the replay position while a read waits for it.
 WAIT_STEP_S = 0.01
 # The caller's last write: the primary's WAL position after it, in the Flask session.
@@ -99,6 +102,8 @@ class ReplicaState:
     usable: bool = False
     replay_lsn: int = 0
     checked_at: float = float("-inf")
+    next_look_at: float = float("-inf")
+    reached: bool = False  # the last look reached it
     pending: deque = field(default_factory=deque)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -109,8 +114,8 @@ class ReplicaState:
     def record(self, now: float, primary_lsn: int, in_recovery: bool, replay_lsn: int,
                replay_age_s: float | None) -> None:
         """A look's findings: the primary's position, and the replica's state."""
-        first_look = self.checked_at == float("-inf")
-        self.checked_at = now
+        first_look = not self.reached  # this process's first, or the first after a failure
+        self.checked_at, self.next_look_at, self.reached = now, now + CHECK_INTERVAL_S, True
         self.replay_lsn = replay_lsn
         while self.pending and self.pending[0][1] <= replay_lsn:
             self.pending.popleft()
@@ -120,8 +125,8 @@ class ReplicaState:
         self.usable = in_recovery and self.lag_s(now) <= self.max_lag_s
 
     def unreachable(self, now: float) -> None:
-        self.checked_at = now
-        self.usable = False
+        self.checked_at, self.next_look_at = now, now + DOWN_RETRY_S
+        self.usable = self.reached = False
 
 
 class Replica:
@@ -135,10 +140,9 @@ class Replica:
         self.wait_s = wait_ms / 1000
 
     def _look(self, primary: Engine) -> None:
-        """Refresh the state when it is older than :data:`CHECK_INTERVAL_S` (one thread
-        looks; the others go on with what is known)."""
-        now = time.monotonic()
-        if now - self.state.checked_at < CHECK_INTERVAL_S \
+        """Refresh the state when the next look is due (one thread looks; the others go
+        on with what is known)."""
+        if time.monotonic() < self.state.next_look_at \
                 or not self.state.lock.acquire(blocking=False):
             return
         try:

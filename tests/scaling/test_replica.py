@@ -145,6 +145,7 @@ def test_a_lagging_replica_is_not_read_and_a_writer_reads_the_primary(replicated
 
 
 def test_the_lag_is_unreplayed_wal_waiting_not_an_idle_primary():
+    """ReplicaState's arithmetic over given looks (monotonic seconds, WAL bytes)."""
     state = ReplicaState(max_lag_s=5.0)
     # Idle: the last replayed transaction is an hour old, but nothing is waiting.
     state.record(100.0, primary_lsn=500, in_recovery=True, replay_lsn=500,
@@ -165,6 +166,10 @@ def test_the_lag_is_unreplayed_wal_waiting_not_an_idle_primary():
     # A promoted replica (no longer in recovery) is not read.
     fresh.record(51.0, primary_lsn=10, in_recovery=False, replay_lsn=10, replay_age_s=None)
     assert not fresh.usable
+    # Back after an outage and behind: as at a first look.
+    fresh.unreachable(52.0)
+    fresh.record(60.0, primary_lsn=20, in_recovery=True, replay_lsn=10, replay_age_s=600.0)
+    assert fresh.lag_s(60.0) == 600.0 and not fresh.usable
 
 
 def test_stopping_the_replica_under_load_gives_no_error(replicated):
