@@ -106,12 +106,21 @@ def _secret_key(env: str, value: str | None) -> str:
         return value
     if env == "production":
         raise ConfigError("SECRET_KEY must be set when BORDERRISK_ENV=production")
-    # Development: generate once and keep it, so sessions survive a restart.
+    # Development: generate once and keep it, so sessions survive a restart. gunicorn's
+    # workers start side by side: the first to link its key in place wins and every
+    # process reads that one (a key of its own would refuse the others' cookies).
     path = INSTANCE_DIR / "secret_key"
     if not path.exists():
         INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
+        mine = INSTANCE_DIR / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+        mine.write_text(secrets.token_urlsafe(48))
+        mine.chmod(0o600)
+        try:
+            os.link(mine, path)
+        except FileExistsError:
+            pass
+        finally:
+            mine.unlink()
     return path.read_text().strip()
 
 

@@ -61,6 +61,19 @@ def test_development_secret_key_is_generated_once_and_kept(tmp_path, monkeypatch
     assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
 
 
+def test_workers_starting_together_share_the_key_the_first_one_made(tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "INSTANCE_DIR", tmp_path)
+    theirs = "k" * 64
+
+    def key_made_while_another_worker_wins(nbytes):
+        (tmp_path / "secret_key").write_text(theirs)  # another worker got there first
+        return "m" * 64
+
+    monkeypatch.setattr(config.secrets, "token_urlsafe", key_made_while_another_worker_wins)
+    assert Config.from_env({"DATABASE_URL": URL}).SECRET_KEY == theirs
+    assert [p.name for p in tmp_path.iterdir()] == ["secret_key"]
+
+
 def test_missing_embedded_database_says_what_to_do(tmp_path, monkeypatch):
     monkeypatch.setattr(config, "EMBEDDED_PG_PASSWORD_FILE", tmp_path / "absent")
     with pytest.raises(ConfigError, match="make run"):
