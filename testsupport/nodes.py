@@ -61,10 +61,9 @@ def wait_until_up(url: str, process: subprocess.Popen, what: str,
 
 
 def _stop(process: subprocess.Popen, timeout: float = 20.0) -> None:
-    """SIGTERM (gunicorn's graceful stop, nginx's fast one), SIGKILL after ``timeout``
-    seconds."""
+    """SIGINT (gunicorn's and nginx's quick stop), SIGKILL after ``timeout`` seconds."""
     if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(signal.SIGINT)
         try:
             process.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -178,16 +177,16 @@ class Nodes:
 @contextmanager
 def app_nodes(database_url: str, count: int = 2, env: dict[str, str] | None = None,
               ) -> Iterator[Nodes]:
-    """``count`` gunicorn nodes on ``database_url`` (one shared random ``SECRET_KEY``
-    unless ``env`` gives one; other settings in ``env``) behind nginx, round robin."""
-    settings = {"SECRET_KEY": secrets.token_urlsafe(32),
-                "UPLOAD_DIR": "", **(env or {})}
+    """``count`` gunicorn nodes on ``database_url`` (one shared random ``SECRET_KEY`` and
+    one ``UPLOAD_DIR`` in the temporary directory unless ``env`` gives them; other
+    settings in ``env``) behind nginx, round robin."""
     with ExitStack() as stack:
         directory = Path(stack.enter_context(
             tempfile.TemporaryDirectory(prefix="borderrisk-nodes-")))
         uploads = directory / "uploads"
         uploads.mkdir(mode=0o700)
-        settings["UPLOAD_DIR"] = settings["UPLOAD_DIR"] or str(uploads)
+        settings = {"SECRET_KEY": secrets.token_urlsafe(32), "UPLOAD_DIR": str(uploads),
+                    **(env or {})}
         nodes = [stack.enter_context(gunicorn_node(database_url, directory, f"node{i}",
                                                    env=settings, wait=False))
                  for i in range(1, count + 1)]

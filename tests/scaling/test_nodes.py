@@ -20,7 +20,7 @@ from testsupport.nodes import app_nodes
 pytestmark = pytest.mark.slow
 
 MAX_FAILURES = 3
-IP_MAX_FAILURES = 12
+IP_MAX_FAILURES = 8
 USERS = ("nodes-analyst", "nodes-locked")
 
 
