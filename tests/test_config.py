@@ -28,6 +28,16 @@ def test_values_from_environment():
     assert settings.SESSION_COOKIE_SECURE is True
 
 
+def test_a_replica_is_optional_and_read_like_the_primary():
+    assert Config.from_env({"DATABASE_URL": URL, "SECRET_KEY": "x" * 32}
+                           ).DATABASE_REPLICA_URI == ""
+    settings = Config.from_env({"DATABASE_URL": URL, "SECRET_KEY": "x" * 32,
+                                "DATABASE_REPLICA_URL": "postgres://u:p@10.0.0.2:5432/db",
+                                "REPLICA_MAX_LAG_S": "2.5", "REPLICA_WAIT_MS": "0"})
+    assert settings.DATABASE_REPLICA_URI == "postgresql+psycopg2://u:p@10.0.0.2:5432/db"
+    assert (settings.REPLICA_MAX_LAG_S, settings.REPLICA_WAIT_MS) == (2.5, 0)
+
+
 @pytest.mark.parametrize(
     ("environ", "message"),
     [
@@ -38,6 +48,10 @@ def test_values_from_environment():
         ({"PORT": "70000"}, "PORT must be a TCP port number"),
         ({"DATABASE_URL": "sqlite:///x.db"}, "DATABASE_URL must be a PostgreSQL URL"),
         ({"BORDERRISK_ENV": "staging"}, "BORDERRISK_ENV must be one of"),
+        ({"DATABASE_REPLICA_URL": "mysql://r@h/db"},
+         "DATABASE_REPLICA_URL must be a PostgreSQL URL"),
+        ({"REPLICA_MAX_LAG_S": "0"}, "REPLICA_MAX_LAG_S must be a number > 0"),
+        ({"REPLICA_WAIT_MS": "-1"}, "REPLICA_WAIT_MS must be a whole number >= 0"),
         ({"HOTSPOT_MAX_CELLS": "0"}, "HOTSPOT_MAX_CELLS must be a positive whole number"),
         ({"MAX_BODY_MB": "lots"}, "MAX_BODY_MB must be a number of megabytes"),
         ({"SECRET_KEY": "short"}, "SECRET_KEY must be at least 16 characters"),
