@@ -9,7 +9,9 @@ import time
 
 import pytest
 import requests
+from sqlalchemy import text
 
+from app.auth.hashing import sha256_hex
 from app.auth.users import create_user
 from app.extensions import db
 from app.replicas import HEADER, SESSION_KEY, ReplicaState, lsn
@@ -142,6 +144,28 @@ def test_a_lagging_replica_is_not_read_and_a_writer_reads_the_primary(replicated
         replica.ask("SELECT pg_wal_replay_resume()")
     response = read_until(client, url, headers, "replica")
     assert response.get_json()["properties"]["external_id"] == "REPL-LAG"
+
+
+def test_a_token_revoked_while_the_replica_lags_is_refused_at_once(replicated):
+    app, replica, _ = replicated
+    client = app.test_client()
+    headers = role_headers(app, "replica-revoked", ("viewer",))["viewer"]
+    digest = sha256_hex(headers["Authorization"].removeprefix("Bearer "))
+    token_on_replica = f"SELECT revoked_at IS NULL FROM api_tokens WHERE token_sha256 = '{digest}'"
+    replica.wait_for(dbname(app), token_on_replica)
+    read_until(client, "/api/v1/incidents", headers, "replica")
+    replica.ask("SELECT pg_wal_replay_pause()")
+    try:
+        with app.app_context():
+            db.session.execute(text("UPDATE api_tokens SET revoked_at = now() "
+                                    "WHERE token_sha256 = :digest"), {"digest": digest})
+            db.session.commit()
+            db.session.remove()
+        # The replica still has the token unrevoked; authentication reads the primary.
+        assert replica.ask(token_on_replica, dbname(app)) is True
+        assert client.get("/api/v1/incidents", headers=headers).status_code == 401
+    finally:
+        replica.ask("SELECT pg_wal_replay_resume()")
 
 
 def test_the_lag_is_unreplayed_wal_waiting_not_an_idle_primary():
