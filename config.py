@@ -106,12 +106,21 @@ def _secret_key(env: str, value: str | None) -> str:
         return value
     if env == "production":
         raise ConfigError("SECRET_KEY must be set when BORDERRISK_ENV=production")
-    # Development: generate once and keep it, so sessions survive a restart.
+    # Development: generate once and keep it, so sessions survive a restart. gunicorn's
+    # workers start side by side: the first to link its key in place wins and every
+    # process reads that one (a key of its own would refuse the others' cookies).
     path = INSTANCE_DIR / "secret_key"
     if not path.exists():
         INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
+        mine = INSTANCE_DIR / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+        mine.write_text(secrets.token_urlsafe(48))
+        mine.chmod(0o600)
+        try:
+            os.link(mine, path)
+        except FileExistsError:
+            pass
+        finally:
+            mine.unlink()
     return path.read_text().strip()
 
 
@@ -284,6 +293,13 @@ class Config:
     # "" = unknown here (the web server's user cannot read it) or the same role as
     # SQLALCHEMY_DATABASE_URI (a server set up with one role).
     DATABASE_OWNER_URI: str = ""
+    # A streaming replica of the same database for read-only requests (app/replicas.py);
+    # "" = none. Reads fall back to the primary when it is down, when it lags more than
+    # REPLICA_MAX_LAG_S (seconds), and when it has not replayed the caller's last write
+    # within REPLICA_WAIT_MS (milliseconds).
+    DATABASE_REPLICA_URI: str = ""
+    REPLICA_MAX_LAG_S: float = 5.0
+    REPLICA_WAIT_MS: int = 200
     ANALYSIS_CRS: str = f"EPSG:{DEFAULT_ANALYSIS_SRID}"
     ANALYSIS_SRID: int = DEFAULT_ANALYSIS_SRID
     PORT: int = 5000
@@ -459,6 +475,10 @@ class Config:
                                          environ.get("SCHEDULE_TIMEZONE", "Asia/Tbilisi")),
             SMTP_URL=_smtp_url("SMTP_URL", environ.get("SMTP_URL", "")),
             MAIL_FROM=environ.get("MAIL_FROM", "").strip() or "borderrisk@localhost",
+            REPLICA_MAX_LAG_S=_positive_number("REPLICA_MAX_LAG_S",
+                                               environ.get("REPLICA_MAX_LAG_S", "5")),
+            REPLICA_WAIT_MS=_whole_number("REPLICA_WAIT_MS",
+                                          environ.get("REPLICA_WAIT_MS", "200")),
         )
         app_url = overrides.pop("SQLALCHEMY_DATABASE_URI", None)
         if app_url:  # the owner of another database is no owner of this one
@@ -466,6 +486,9 @@ class Config:
         else:
             settings.SQLALCHEMY_DATABASE_URI = _database_url(environ.get("DATABASE_URL"))
             settings.DATABASE_OWNER_URI = _owner_url(environ)
+            replica = environ.get("DATABASE_REPLICA_URL", "").strip()
+            if replica:
+                settings.DATABASE_REPLICA_URI = _database_url(replica, "DATABASE_REPLICA_URL")
         for key, value in overrides.items():
             if not hasattr(settings, key):
                 raise ConfigError(f"unknown setting {key}")

@@ -42,7 +42,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
 
-    from app import audit, auth, cli, connections, errors, health, security_headers, ui  # noqa: F401
+    from app import audit, auth, cli, connections, errors, health, replicas, security_headers, ui  # noqa: F401
     from app.admin import bp as admin_bp
     from app.api import bp as api_bp
     from app.ogc import bp as ogc_bp
@@ -57,6 +57,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(ogc_bp)
     app.register_blueprint(ui.bp)
     app.register_blueprint(admin_bp)
+    replicas.init_app(app)  # after authentication and the views it wraps
     cli.init_app(app)
     return app
 

@@ -39,7 +39,7 @@ def _read_without_transaction() -> None:
         # a SET on the way in and on the way out (a round trip each, as much as the
         # BEGIN and ROLLBACK it saves). Nothing is sent yet: psycopg2 sends BEGIN with
         # the first statement, so the switch is allowed here.
-        db.session.connection().connection.dbapi_connection.autocommit = True
+        run_without_transaction(db.session)
 
 
 def _end_autocommit(dbapi_connection, connection_record) -> None:
@@ -49,10 +49,23 @@ def _end_autocommit(dbapi_connection, connection_record) -> None:
         dbapi_connection.autocommit = False
 
 
+def run_without_transaction(session) -> None:
+    """Run the statements of ``session``'s connection (of its current bind) each on its
+    own (psycopg2's autocommit); the pool gets it back in transaction mode
+    (:func:`prepare_engine`)."""
+    session.connection().connection.dbapi_connection.autocommit = True
+
+
+def prepare_engine(engine: Engine) -> None:
+    """Check ``engine``'s pooled connections at checkout and give them back in
+    transaction mode (the primary's, and the read replica's: ``app.replicas``)."""
+    replace_ended_connections(engine)
+    event.listen(engine, "checkin", _end_autocommit)
+
+
 def init_app(app: Flask) -> None:
     """Check pooled connections at checkout; run ``AUTOCOMMIT_ENDPOINTS`` without a
     transaction. Registered before authentication, which makes the first statement."""
     with app.app_context():
-        replace_ended_connections(db.engine)
-        event.listen(db.engine, "checkin", _end_autocommit)
+        prepare_engine(db.engine)
     app.before_request(_read_without_transaction)

@@ -35,6 +35,13 @@ import config
 
 CLUSTER_HOME = config.INSTANCE_DIR / "pg"
 SUPERUSER = "postgres"
+# A role for streaming replication only (a read replica's ``primary_conninfo``, the
+# suite's replica made by ``pg_basebackup``): no database rights, its password generated
+# in instance/ (0600). initdb's pg_hba.conf already lets it in from 127.0.0.1 and ::1
+# (``host replication all ... scram-sha-256``), and PostgreSQL's defaults (wal_level
+# replica, max_wal_senders 10) allow it.
+REPLICATOR = "borderrisk_replicator"
+REPLICATOR_PASSWORD_FILE = config.INSTANCE_DIR / "pg-replicator-password"
 
 
 class EmbeddedDbError(RuntimeError):
@@ -187,9 +194,9 @@ def _ensure_role_and_database() -> None:
     """Two roles, neither a superuser (app/db_roles.py): the owner of the database and
     its schema (CREATEDB so the test suite can make throwaway databases, and
     pg_signal_backend so it can drop them while the app's connections are open), and
-    the web app's role, which owns nothing. A database made before the split (owned by
-    the app's role) is handed to the owner; ``flask db upgrade`` then grants the app's
-    role its privileges."""
+    the web app's role, which owns nothing; and :data:`REPLICATOR`. A database made
+    before the split (owned by the app's role) is handed to the owner; ``flask db
+    upgrade`` then grants the app's role its privileges."""
     app_role, owner = config.EMBEDDED_PG_USER, config.EMBEDDED_PG_OWNER
     conn = _admin_connection()
     conn.autocommit = True
@@ -198,6 +205,8 @@ def _ensure_role_and_database() -> None:
                      "LOGIN CREATEDB NOSUPERUSER NOCREATEROLE")
         _ensure_role(cur, app_role, _password(config.EMBEDDED_PG_PASSWORD_FILE),
                      "LOGIN NOCREATEDB NOSUPERUSER NOCREATEROLE")
+        _ensure_role(cur, REPLICATOR, _password(REPLICATOR_PASSWORD_FILE),
+                     "LOGIN REPLICATION NOCREATEDB NOSUPERUSER NOCREATEROLE")
         cur.execute(sql.SQL("GRANT pg_signal_backend TO {}").format(sql.Identifier(owner)))
         cur.execute("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s",
                     (config.EMBEDDED_PG_DATABASE,))

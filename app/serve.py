@@ -9,9 +9,9 @@ without home or shell, created the first time), as the embedded PostGIS runs as
   ``instance/secret_key`` when ``SECRET_KEY`` is unset);
 - the files the web app reads or writes under ``instance/`` become that user's:
   ``secret_key`` and ``pg-password`` (mode 0600) and ``UPLOAD_DIR`` (0700, with what an
-  earlier server left in it); the owner role's ``pg-owner-password`` and the CLI's
-  ``demo-password`` are made root's alone (0600), and so is ``.env``, which may hold
-  ``DATABASE_OWNER_URL``;
+  earlier server left in it); the owner role's ``pg-owner-password``, the replication
+  role's ``pg-replicator-password`` and the CLI's ``demo-password`` are made root's
+  alone (0600), and so is ``.env``, which may hold ``DATABASE_OWNER_URL``;
 - the server gets its settings through the environment (``config`` skips a ``.env`` it
   may not read), without ``DATABASE_OWNER_URL``: migrations are root's ``make`` steps;
 - that user must be able to start the app (``create_app()`` in a child process as that
@@ -42,7 +42,7 @@ SERVICE_USER = "borderrisk"
 OPT_OUT = "BORDERRISK_SERVE_AS_ROOT"
 # Secrets of the web server (its user reads them) and of root's commands (it must not).
 SERVER_SECRETS = ("secret_key", "pg-password")
-ROOT_SECRETS = ("pg-owner-password", "demo-password")
+ROOT_SECRETS = ("pg-owner-password", "demo-password", "pg-replicator-password")
 # Settings the server must not hold: the schema owner's URL is for migrations only.
 WITHHELD = ("DATABASE_OWNER_URL",)
 START_CHECK = "from app import create_app; create_app()"

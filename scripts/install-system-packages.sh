@@ -3,7 +3,7 @@
 # Debian 12 / Ubuntu: PostgreSQL + PostGIS 3, the Python venv module, Node.js + npm,
 # Pango and fonts for the PDF bulletin and map labels.
 # With --test also what the test suite uses: GDAL's command-line tools (ogrinfo) and
-# Chromium for the browser tests. Runs apt-get as root, or through sudo.
+# Chromium for the browser tests, nginx for the two-node proxy test (tests/scaling). Runs apt-get as root, or through sudo.
 set -euo pipefail
 
 want_test=0
@@ -28,6 +28,7 @@ have_pkg libpangoft2-1.0-0 || missing+=(libpangoft2-1.0-0)
 if [ "$want_test" = 1 ]; then
   command -v ogrinfo >/dev/null 2>&1 || missing+=(gdal-bin)
   [ -x /usr/bin/chromium ] || missing+=(chromium)
+  [ -x /usr/sbin/nginx ] || missing+=(nginx)
 fi
 
 [ ${#missing[@]} -eq 0 ] && exit 0

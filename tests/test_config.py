@@ -28,6 +28,16 @@ def test_values_from_environment():
     assert settings.SESSION_COOKIE_SECURE is True
 
 
+def test_a_replica_is_optional_and_read_like_the_primary():
+    assert Config.from_env({"DATABASE_URL": URL, "SECRET_KEY": "x" * 32}
+                           ).DATABASE_REPLICA_URI == ""
+    settings = Config.from_env({"DATABASE_URL": URL, "SECRET_KEY": "x" * 32,
+                                "DATABASE_REPLICA_URL": "postgres://u:p@10.0.0.2:5432/db",
+                                "REPLICA_MAX_LAG_S": "2.5", "REPLICA_WAIT_MS": "0"})
+    assert settings.DATABASE_REPLICA_URI == "postgresql+psycopg2://u:p@10.0.0.2:5432/db"
+    assert (settings.REPLICA_MAX_LAG_S, settings.REPLICA_WAIT_MS) == (2.5, 0)
+
+
 @pytest.mark.parametrize(
     ("environ", "message"),
     [
@@ -38,6 +48,10 @@ def test_values_from_environment():
         ({"PORT": "70000"}, "PORT must be a TCP port number"),
         ({"DATABASE_URL": "sqlite:///x.db"}, "DATABASE_URL must be a PostgreSQL URL"),
         ({"BORDERRISK_ENV": "staging"}, "BORDERRISK_ENV must be one of"),
+        ({"DATABASE_REPLICA_URL": "mysql://r@h/db"},
+         "DATABASE_REPLICA_URL must be a PostgreSQL URL"),
+        ({"REPLICA_MAX_LAG_S": "0"}, "REPLICA_MAX_LAG_S must be a number > 0"),
+        ({"REPLICA_WAIT_MS": "-1"}, "REPLICA_WAIT_MS must be a whole number >= 0"),
         ({"HOTSPOT_MAX_CELLS": "0"}, "HOTSPOT_MAX_CELLS must be a positive whole number"),
         ({"MAX_BODY_MB": "lots"}, "MAX_BODY_MB must be a number of megabytes"),
         ({"SECRET_KEY": "short"}, "SECRET_KEY must be at least 16 characters"),
@@ -59,6 +73,19 @@ def test_development_secret_key_is_generated_once_and_kept(tmp_path, monkeypatch
     assert first == second
     assert len(first) >= 32
     assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_workers_starting_together_share_the_key_the_first_one_made(tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "INSTANCE_DIR", tmp_path)
+    theirs = "k" * 64
+
+    def key_made_while_another_worker_wins(nbytes):
+        (tmp_path / "secret_key").write_text(theirs)  # another worker got there first
+        return "m" * 64
+
+    monkeypatch.setattr(config.secrets, "token_urlsafe", key_made_while_another_worker_wins)
+    assert Config.from_env({"DATABASE_URL": URL}).SECRET_KEY == theirs
+    assert [p.name for p in tmp_path.iterdir()] == ["secret_key"]
 
 
 def test_missing_embedded_database_says_what_to_do(tmp_path, monkeypatch):

@@ -14,14 +14,15 @@ from app.errors import register_error_format
 from app.extensions import db
 from app.ogc import bp, features, wms
 from app.ogc.context import Answer, ServiceContext
+from app.replicas import read_database_url
 
 
 def service_context() -> ServiceContext:
     """The context of the current request: its session, the signed-in caller's scope,
-    the app's settings."""
+    the app's settings; the database it reads (the replica's, ``app.replicas``)."""
     config = current_app.config
     return ServiceContext(
-        session=db.session, database_url=config["SQLALCHEMY_DATABASE_URI"],
+        session=db.session, database_url=read_database_url(),
         service_root=request.url_root, scope=region_scope(),
         scope_codes=region_codes_in_scope(), agency=viewer_agency(),
         analysis_srid=config["ANALYSIS_SRID"],

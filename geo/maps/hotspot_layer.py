@@ -16,7 +16,7 @@ from geo import queries
 from geo.db import map_engine
 from geo.errors import ParameterError
 from geo.maps.map_request import MapRequest
-from geo.maps.overlays import incidents_version, scope_ids, time_window
+from geo.maps.overlays import scope_ids, time_window
 
 # mapnik's GeoJSON reader refuses a collection without features: one that no rule draws.
 EMPTY_GEOJSON = json.dumps({"type": "FeatureCollection", "features": [
@@ -76,11 +76,15 @@ def hotspot_features(database_url: str, time: tuple | None, region: str | None,
 
 
 def hotspot_datasource(database_url: str, request: MapRequest) -> mapnik.Datasource:
+    """The hot-spot cells of ``request`` (:func:`hotspot_features`) as a mapnik
+    datasource, kept per request and data versions of every table (16 at most), so any
+    write, on any node, makes it anew."""
     key = json.dumps([database_url, [t.isoformat() if t else None for t in time_window(request)],
                       request.region, sorted(request.categories), sorted(request.outcome),
                       scope_ids(request), request.agency, request.analysis_srid])
     with map_engine(database_url).connect() as connection:
-        key += f"/{incidents_version(connection)}"
+        # Every table's version: the study area (regions) counts as much as incidents.
+        key += "/" + json.dumps(queries.data_versions(connection), sort_keys=True)
     with _HOTSPOT_LOCK:
         found = _HOTSPOT_DATASOURCES.get(key)
     if found is None:

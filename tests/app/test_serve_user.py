@@ -40,7 +40,8 @@ def instance_dir():
     readable by anybody to begin with, and an upload an earlier server left."""
     path = Path(tempfile.mkdtemp(prefix="borderrisk-serve-"))
     path.chmod(0o755)
-    for name in ("secret_key", "pg-password", "pg-owner-password", "demo-password"):
+    for name in ("secret_key", "pg-password", "pg-owner-password", "demo-password",
+                 "pg-replicator-password"):
         (path / name).write_text(f"{name}-{os.urandom(8).hex()}\n")
         (path / name).chmod(0o644)
     (path / "pg-port").write_text("54329\n")
@@ -234,7 +235,7 @@ def test_make_run_serves_as_the_unprivileged_user(app, instance_dir, tmp_path):
         assert owner_and_mode(instance_dir / name) == (SERVICE_USER, 0o600)
     assert owner_and_mode(instance_dir / "uploads") == (SERVICE_USER, 0o700)
     assert owner_and_mode(instance_dir / "uploads" / "job-1.csv")[0] == SERVICE_USER
-    for name in ("pg-owner-password", "demo-password"):
+    for name in ("pg-owner-password", "demo-password", "pg-replicator-password"):
         assert owner_and_mode(instance_dir / name) == ("root", 0o600)
         assert not readable_by(user, instance_dir / name)
     assert readable_by(user, instance_dir / "secret_key")
