@@ -77,7 +77,7 @@ def test_bad_tokens_are_401(client, header):
 def test_expired_revoked_and_disabled_tokens_are_401(client, db_session, make_user):
     user = make_user("analyst")
     expired, expired_token = create_token(db_session, user, "old", timedelta(days=1))
-    expired.expires_at = datetime.now(UTC) - timedelta(seconds=1)
+    expired.expires_at = datetime.now(UTC) - timedelta(hours=1)  # before the transaction began
     revoked, revoked_token = create_token(db_session, user, "revoked")
     revoked.revoked_at = datetime.now(UTC)
     other = make_user("viewer")
