@@ -164,11 +164,9 @@ def test_the_map_its_panels_and_popups_read_in_georgian(page, georgian_server):
     page.locator("#section-details").wait_for()
     wait_until(page, "!document.getElementById('section-details').hidden")
     walk.read("risk panel: factors, section details")
-    history = page.locator("#ranking details.history summary")
-    if history.count():
-        history.first.click()
-        page.wait_for_timeout(500)
-        walk.read("risk panel: history")
+    page.locator("#ranking .history-button").first.click()
+    page.locator("#ranking .history-list li").first.wait_for()
+    walk.read("risk panel: history")
     # A hot cell's popup.
     click_cell(page, "hotspots", "hot")
     walk.read("hot-spot popup")
@@ -229,8 +227,9 @@ def test_the_bulletin_admin_and_error_pages_read_in_georgian(page, georgian_serv
     page.goto(f"{georgian_server}/no-such-page")
     walk.read("404")
     page.goto(f"{georgian_server}/login")  # signed in: back to the map
-    sign_out = page.locator("form.logout button")
-    sign_out.click()
+    page.locator("form.logout button").click()
+    page.locator("#username").wait_for()
+    walk.read("sign-in page")
     sign_in_georgian(page, georgian_server, "viewer")
     page.goto(f"{georgian_server}/admin/audit")
     walk.read("403")
