@@ -194,6 +194,8 @@ SEGMENTS = Layer(
     fields=(
         Field("code", "text", required=True, max_length=32),
         Field("name", "text", required=True, max_length=200),
+        Field("name_ka", "text", max_length=200,
+              description="Name in Georgian; the pages show name where it is empty."),
         Field("kind", "choice", required=True, choices=vocab.SEGMENT_KINDS),
         Field("neighbour_country", "text", pattern=ISO2, pattern_hint=ISO2_HINT,
               description="ISO 3166-1 alpha-2 of the country across the border."),
@@ -211,7 +213,7 @@ SEGMENTS = Layer(
     scope_column="region_id",
     aliases=("segments",),
     collection="Sections of the state border and coast, with their region and length.",
-    tiles=TileFacet(("code", "name", "kind", "neighbour_country", "surveillance_level",
+    tiles=TileFacet(("code", "name", "name_ka", "kind", "neighbour_country", "surveillance_level",
                      "terrain_class", "region_id", "length_m")),
     map=MapFacet(
         "Border sections. Style risk_level (default): colour of each section's level "
@@ -219,7 +221,7 @@ SEGMENTS = Layer(
         "it): low blue, medium yellow, high orange, critical dark red, grey not "
         "assessed. Style plain: one colour.",
         (MapStyle("risk_level", "By CIRAM risk level"), MapStyle("plain", "Plain line")),
-        info=("id", "code", "name", "kind", "neighbour_country", "length_m",
+        info=("id", "code", "name", "name_ka", "kind", "neighbour_country", "length_m",
               "surveillance_level", "terrain_class", "provenance")),
 )
 
@@ -231,6 +233,8 @@ CROSSINGS = Layer(
     fields=(
         Field("code", "text", required=True, max_length=32),
         Field("name", "text", required=True, max_length=200),
+        Field("name_ka", "text", max_length=200,
+              description="Name in Georgian; the pages show name where it is empty."),
         Field("kind", "choice", required=True, choices=vocab.CROSSING_KINDS),
         Field("neighbour_country", "text", pattern=ISO2, pattern_hint=ISO2_HINT),
         Field("status", "choice", choices=vocab.CROSSING_STATUSES, default="open"),
@@ -243,10 +247,11 @@ CROSSINGS = Layer(
     scope_column="region_id",
     aliases=("crossings",),
     collection="Border crossing points.",
-    tiles=TileFacet(("code", "name", "kind", "neighbour_country", "status", "region_id")),
+    tiles=TileFacet(("code", "name", "name_ka", "kind", "neighbour_country", "status",
+                     "region_id")),
     map=MapFacet("Border crossing points, by kind.",
                  (MapStyle("default", "Crossing points"),),
-                 info=("id", "code", "name", "kind", "neighbour_country", "status",
+                 info=("id", "code", "name", "name_ka", "kind", "neighbour_country", "status",
                        "provenance")),
 )
 

@@ -114,6 +114,8 @@ class BorderSegment(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True, nullable=False)
     name: Mapped[str] = mapped_column(String(200), nullable=False)
+    # The name in Georgian; the pages show ``name`` where it is NULL.
+    name_ka: Mapped[str | None] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(16), nullable=False)
     # ISO 3166-1 alpha-2 of the country across the border; NULL for a sea section.
     neighbour_country: Mapped[str | None] = mapped_column(String(2))
@@ -150,6 +152,8 @@ class CrossingPoint(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True, nullable=False)
     name: Mapped[str] = mapped_column(String(200), nullable=False)
+    # The name in Georgian; the pages show ``name`` where it is NULL.
+    name_ka: Mapped[str | None] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(16), nullable=False)
     neighbour_country: Mapped[str | None] = mapped_column(String(2))
     region_id: Mapped[int | None] = mapped_column(
@@ -624,6 +628,9 @@ class Bulletin(Base):
         ForeignKey("risk_assessments.id", ondelete="RESTRICT"), nullable=False)
     html: Mapped[str] = mapped_column(Text, nullable=False)
     pdf: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    # The same bulletin in Georgian (NULL: archived before it was rendered in Georgian).
+    html_ka: Mapped[str | None] = mapped_column(Text)
+    pdf_ka: Mapped[bytes | None] = mapped_column(LargeBinary)
     config_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
     config_text: Mapped[str] = mapped_column(Text, nullable=False)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

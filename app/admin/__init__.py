@@ -301,3 +301,13 @@ def audit():
                if k in ("user", "action", "entity", "entity_id", "datetime") and v}
     return render_template("admin/audit.html", records=records, matched=matched,
                            query=query, filters=filters)
+
+
+@bp.app_template_filter("audit_words")
+def audit_words(value: str | None, kind: str) -> str:
+    """An audit record's ``action`` or ``entity`` (``kind``) in the page's language; a
+    value without a label as it is stored."""
+    from app.ui.messages import AUDIT_ACTION_LABELS, AUDIT_ENTITY_LABELS
+
+    labels = AUDIT_ACTION_LABELS if kind == "action" else AUDIT_ENTITY_LABELS
+    return _(labels[value]) if value in labels else (value or "")

@@ -20,6 +20,7 @@ from app.api.params import ParameterError, parse_int
 from app.api.scoping import scoped_region_code
 from app.auth.scope import region_scope
 from app.extensions import db
+from app.ui.i18n import current_locale
 from geo import clock
 from geo.products import archive, periods
 from geo.queries.database import region_id_for_code
@@ -203,7 +204,9 @@ def bulletin_file(bulletin_id: int, fmt: str):
                        bulletin_id)
     name = f"bulletin-{record['region']}-{record['product']}-{record['period'][0][:10]}"
     if fmt == "html":
-        return Response(archive.bulletin_html(db.session, bulletin_id), mimetype="text/html",
+        return Response(archive.bulletin_html(db.session, bulletin_id, current_locale()),
+                        mimetype="text/html",
                         headers={"Content-Disposition": f'inline; filename="{name}.html"'})
-    return Response(archive.bulletin_pdf(db.session, bulletin_id), mimetype="application/pdf",
+    return Response(archive.bulletin_pdf(db.session, bulletin_id, current_locale()),
+                    mimetype="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'})

@@ -65,7 +65,8 @@ def message_catalogue():
     locale = i18n.current_locale()
     return jsonify(locale=locale, formats=i18n.locale_formats(locale),
                    messages=i18n.js_catalogue(), incident_labels=i18n.incident_labels(),
-                   risk_factor_labels=i18n.risk_factor_labels())
+                   risk_factor_labels=i18n.risk_factor_labels(),
+                   feature_labels=i18n.feature_labels())
 
 
 @bp.get("/ui/palettes.json")

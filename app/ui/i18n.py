@@ -82,6 +82,15 @@ def incident_labels() -> dict:
                        for name, labels in INCIDENT_VALUE_LABELS.items()}}
 
 
+def feature_labels() -> dict:
+    """The coded values of regions, border sections and crossing points in words, in
+    the current language: ``{"values": {name: {code: label}}}``."""
+    from app.ui.messages import FEATURE_VALUE_LABELS
+
+    return {"values": {name: {code: gettext(label) for code, label in labels.items()}
+                       for name, labels in FEATURE_VALUE_LABELS.items()}}
+
+
 def risk_factor_labels() -> dict:
     """The risk factors' names, unit templates and coded values in the current language:
     ``{name: {"name", "unit", "scale", "digits", "values": {code: label}}}``."""
@@ -93,6 +102,36 @@ def risk_factor_labels() -> dict:
                    "values": {code: gettext(text) for code, text in
                               RISK_FACTOR_VALUE_LABELS.get(name, {}).items()}}
             for name, label in RISK_FACTOR_LABELS.items()}
+
+
+def risk_factor_text(name: str, value, days: float) -> tuple[str, str]:
+    """A risk factor's name and its value with its unit in the current language, as the
+    map page's panel shows them (``RISK_FACTOR_LABELS``; ``days`` is the model's
+    reference period): ``("Incidents per km of section", "0.35 incidents/km per 30
+    days")``. A factor without a label keeps its key and its value as it is."""
+    from babel.numbers import format_decimal
+
+    from app.ui.messages import RISK_FACTOR_LABELS, RISK_FACTOR_VALUE_LABELS
+
+    label = RISK_FACTOR_LABELS.get(name)
+    if label is None:
+        return name, "–" if value is None else str(value)
+    locale = current_locale()
+
+    def number(amount, digits=0):
+        return format_decimal(round(amount, digits), format=f"#,##0.{'#' * digits}"
+                              if digits else "#,##0", locale=locale)
+
+    if value is None:
+        shown = "–"
+    elif isinstance(value, bool) or isinstance(value, str):
+        code = str(value).lower() if isinstance(value, bool) else value
+        shown = gettext(RISK_FACTOR_VALUE_LABELS.get(name, {}).get(code, code))
+    else:
+        shown = number(value * label.get("scale", 1), label.get("digits", 0))
+    unit = gettext(label["unit"]) if label["unit"] != "{value}" else "{value}"
+    return (gettext(label["name"]),
+            unit.replace("{value}", shown).replace("{days}", number(days)))
 
 
 def locale_formats(code: str) -> dict:
@@ -153,6 +192,7 @@ def init_app(app: Flask) -> None:
         return response
 
     app.add_template_filter(date_in_words)
+    app.add_template_global(risk_factor_text)
 
     @app.context_processor
     def _languages():

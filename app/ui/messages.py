@@ -240,3 +240,57 @@ RISK_FACTOR_VALUE_LABELS = {
                 "coast": N_("Coast"), "urban": N_("Urban")},
     "hotspot": {"true": N_("yes"), "false": N_("no")},
 }
+
+# What the coded values of regions, border sections and crossing points read as in their
+# popups (``i18n.feature_labels``; incidents have ``INCIDENT_VALUE_LABELS``).
+FEATURE_VALUE_LABELS = {
+    "kind": {"land": N_("Land border"), "river": N_("River border"), "sea": N_("Sea border"),
+             "road": N_("Road"), "rail": N_("Railway"), "pedestrian": N_("Pedestrian"),
+             "sea_port": N_("Sea port"), "airport": N_("Airport")},
+    "terrain_class": RISK_FACTOR_VALUE_LABELS["terrain"],
+    "status": {"open": N_("Open"), "restricted": N_("Restricted"), "closed": N_("Closed")},
+    "provenance": INCIDENT_VALUE_LABELS["provenance"],
+}
+
+# Leaflet's own words (static/js/leaflet-i18n.js), and the formula of the API's model.
+LEAFLET_MESSAGES = (
+    N_("Zoom in"), N_("Zoom out"), N_("Layers"), N_("Close popup"),
+    N_("A JavaScript library for interactive maps"),
+    N_("risk = T x V x I"),  # the API's model formula (panel.js)
+)
+JS_MESSAGES += LEAFLET_MESSAGES
+
+# What the audit page calls the trail's actions and entities (app/audit: ``action`` and
+# ``entity`` of each record; an import's entity is its layer). A value not listed here
+# is shown as it is stored.
+AUDIT_ACTION_LABELS = {
+    "create": N_("created"), "update": N_("changed"), "delete": N_("deleted"),
+    "import": N_("imported"), "level": N_("level decided"), "lock": N_("locked"),
+    "unlock": N_("unlocked"), "password": N_("password changed"), "revoke": N_("revoked"),
+    "sign_in": N_("signed in"), "sign_in_failed": N_("sign-in failed"),
+    "sign_in_refused": N_("sign-in refused"), "sign_out": N_("signed out"),
+}
+AUDIT_ENTITY_LABELS = {
+    "user": N_("user"), "token": N_("API token"), "session": N_("session"),
+    "agency": N_("agency"), "schedule": N_("schedule"), "subscription": N_("subscription"),
+    "assessment": N_("risk assessment"), "section": N_("border section"),
+    "demo": N_("demonstration data"), "incidents": N_("incidents"),
+    "border_segments": N_("border sections"), "crossing_points": N_("crossing points"),
+    "regions": N_("regions"),
+}
+
+# What an API answer's status means (api.js ``explain``), on pages not in English.
+API_STATUS_MESSAGES = (
+    N_("The server could not read the request."), N_("Your session has ended: sign in again."),
+    N_("You are not allowed to see this."), N_("Not found: it may have been deleted or moved."),
+    N_("It was changed meanwhile: reload the page and try again."),
+    N_("The file or request is too large."),
+    N_("The server could not use the filters or values as given: check them."),
+    N_("Too many requests: wait a moment and try again."),
+    N_("The server is busy or a query took too long: try again in a moment."),
+    N_("The server failed to answer: try again later."), N_("The server cannot be reached."),
+)
+JS_MESSAGES += API_STATUS_MESSAGES
+
+# The legend of the WMS's aggregated incident cells (legend.js).
+JS_MESSAGES += (N_("{n} per cell"), N_("{from}–{to} per cell"), N_("over {n} per cell"))

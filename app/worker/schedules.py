@@ -19,6 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from flask import render_template
+from flask_babel import force_locale
 
 from app.extensions import db
 from geo import clock
@@ -38,9 +39,10 @@ RETRY_AFTER = timedelta(minutes=15)
 MAX_RUNS_PER_ROUND = 50
 
 
-def render_bulletin(app, content: dict) -> tuple[str, bytes]:
-    """The bulletin's HTML (with its stylesheet linked) and its PDF."""
-    with app.test_request_context("/"):
+def render_bulletin(app, content: dict, language: str = "en") -> tuple[str, bytes]:
+    """The bulletin's HTML (with its stylesheet linked) and its PDF, in ``language``."""
+    # force_locale: the worker's app context may hold another language already.
+    with app.test_request_context("/"), force_locale(language):
         html = render_template("bulletin.html", bulletin=content, for_print=False)
         printable = render_template("bulletin.html", bulletin=content, for_print=True)
     stylesheet = Path(app.static_folder) / "css" / "bulletin.css"
@@ -76,11 +78,14 @@ def produce(app, session, schedule, start, end) -> int | None:
     content = bulletin.regional_bulletin(session, config, schedule.region, start, closed,
                                          srid, scope=frozenset({schedule.region_id}),
                                          viewer_agency=assessments.SHARED_VIEW)
-    html, pdf = render_bulletin(app, content)
+    # Archived in each language of the pages, so that a reader opens it in their own.
+    html, pdf = render_bulletin(app, content, "en")
+    html_ka, pdf_ka = render_bulletin(app, content, "ka")
     inserted = archive.insert_bulletin(
         session, schedule_id=schedule.id, region_id=schedule.region_id,
         product=schedule.product, time_zone=schedule.time_zone, start=start, end=end,
-        assessment_id=record.id, html=html, pdf=pdf, config_sha256=record.config_sha256,
+        assessment_id=record.id, html=html, pdf=pdf, html_ka=html_ka, pdf_ka=pdf_ka,
+        config_sha256=record.config_sha256,
         config_text=record.config_text, created_by=None, produced_by=PRODUCER)
     if inserted is None:
         raise RuntimeError("a bulletin of this period appeared meanwhile")  # rolled back

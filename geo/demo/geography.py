@@ -386,6 +386,7 @@ class DemoCrossing:
     kind: str
     neighbour_country: str | None
     geom: Point
+    name_ka: str | None = None
     region_code: str | None = None
     status: str = "open"
     provenance: str = "approximate"
@@ -412,6 +413,21 @@ CROSSING_SITES: tuple[tuple[str, str, str, str | None, float, float], ...] = (
     ("BCP-KUTAISI-AIRPORT", "Kutaisi International Airport", "airport", None, 42.483, 42.176),
     ("BCP-BATUMI-AIRPORT", "Batumi International Airport", "airport", None, 41.599, 41.610),
 )
+# The crossing points' names in Georgian, by code.
+CROSSING_NAMES_KA = {
+    "BCP-SARPI": "სარფი", "BCP-VALE": "ვალე", "BCP-KARTSAKHI": "კარწახი",
+    "BCP-NINOTSMINDA": "ნინოწმინდა (ბავრა)", "BCP-GUGUTI": "გუგუთი",
+    "BCP-SADAKHLO": "სადახლო", "BCP-SADAKHLO-RAIL": "სადახლო (რკინიგზა)",
+    "BCP-TSITELI-KHIDI": "წითელი ხიდი", "BCP-TSODNA": "წოდნა", "BCP-LAGODEKHI": "ლაგოდეხი",
+    "BCP-KAZBEGI": "ყაზბეგი (ზემო ლარსი)", "BCP-BATUMI-PORT": "ბათუმის საზღვაო პორტი",
+    "BCP-POTI-PORT": "ფოთის საზღვაო პორტი",
+    "BCP-TBILISI-AIRPORT": "თბილისის საერთაშორისო აეროპორტი",
+    "BCP-KUTAISI-AIRPORT": "ქუთაისის საერთაშორისო აეროპორტი",
+    "BCP-BATUMI-AIRPORT": "ბათუმის საერთაშორისო აეროპორტი",
+}
+# The neighbours in the genitive, as a Georgian section name says them.
+NEIGHBOUR_NAMES_KA = {"RU": "რუსეთის", "AZ": "აზერბაიჯანის", "TR": "თურქეთის",
+                      "AM": "სომხეთის"}
 
 
 def crossing_points(
@@ -450,6 +466,7 @@ def crossing_points(
             DemoCrossing(
                 code=code,
                 name=f"{name} (approximate location)",
+                name_ka=f"{CROSSING_NAMES_KA[code]} (სავარაუდო მდებარეობა)",
                 kind=kind,
                 neighbour_country=border if border in NEIGHBOUR_NAMES else None,
                 geom=point,
@@ -483,6 +500,7 @@ class DemoSection:
     region_code: str | None
     activity: float
     provenance: str = "generalised"
+    name_ka: str | None = None
 
 
 def border_sections(
@@ -545,6 +563,7 @@ def border_sections(
                 DemoSection(
                     code=f"GE-{key}-{number:03d}",
                     name=_section_name(key, number),
+                    name_ka=_section_name_ka(key, number),
                     kind="sea" if key == SEA else "land",
                     neighbour_country=None if key == SEA else key,
                     surveillance_level=_surveillance_level(
@@ -564,6 +583,12 @@ def _section_name(key: str, number: int) -> str:
     if key == SEA:
         return f"Black Sea coast, section {number:03d}"
     return f"Georgia–{NEIGHBOUR_NAMES[key]} border, section {number:03d}"
+
+
+def _section_name_ka(key: str, number: int) -> str:
+    if key == SEA:
+        return f"შავი ზღვის სანაპირო, მონაკვეთი {number:03d}"
+    return f"საქართველო–{NEIGHBOUR_NAMES_KA[key]} საზღვარი, მონაკვეთი {number:03d}"
 
 
 def _terrain_class(key: str, lon: float, lat: float) -> str:

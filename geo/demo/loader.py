@@ -152,6 +152,7 @@ def load_demo(
             BorderSegment(
                 code=s.code,
                 name=s.name,
+                name_ka=s.name_ka,
                 kind=s.kind,
                 neighbour_country=s.neighbour_country,
                 region_id=region_ids.get(s.region_code),
@@ -168,6 +169,7 @@ def load_demo(
             CrossingPoint(
                 code=c.code,
                 name=c.name,
+                name_ka=c.name_ka,
                 kind=c.kind,
                 neighbour_country=c.neighbour_country,
                 region_id=region_ids.get(c.region_code),

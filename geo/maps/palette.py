@@ -78,6 +78,17 @@ COUNTRY_FILL_COLOUR = "#eeeeee"
 COUNTRY_LINE_COLOUR = "#bbbbbb"
 
 
+def incident_cell_classes() -> list[dict]:
+    """The count classes of the WMS's aggregated incident cells with their colours:
+    ``[{"from": 1, "to": 1, "colour": ...}, ..., {"from": 101, "to": None, ...}]``
+    (incidents per cell; ``geo.layers.INCIDENT_CELL_CLASSES`` are the upper bounds)."""
+    from geo.layers import INCIDENT_CELL_CLASSES
+
+    bounds = (0, *INCIDENT_CELL_CLASSES)
+    return [{"from": bounds[k] + 1, "to": bounds[k + 1] if k + 1 < len(bounds) else None,
+             "colour": colour} for k, colour in enumerate(INCIDENT_CELL_COLOURS)]
+
+
 def legend_palettes() -> dict:
     """The colours of the map page's layers and legend, as plain JSON-able data.
 
@@ -91,6 +102,9 @@ def legend_palettes() -> dict:
         (Gi* bin ``"-3"``..``"3"`` but 0 -> colour), ``lisa_clusters``, ``density_ramp``
         (low to peak), ``emerging_categories``, ``incident``, ``crossing_point``,
         ``alert``, ``unclassified`` (a value without a colour of its own),
+        ``incident_categories`` (category -> the WMS's point colour), ``incident_cells``
+        (the WMS's aggregated cells: ``{"from", "to", "colour"}`` by count class, ``to``
+        None for the open last class),
         ``region_fill``, ``outlines`` (``region``, ``cell``, ``crossing_point``,
         ``incident`` -> the colour of their edge), ``agencies`` (agency code -> the ring
         of its incidents) and ``agency_extra`` (the rings of agencies without one of
@@ -105,6 +119,8 @@ def legend_palettes() -> dict:
         "incident": INCIDENT_POINT_COLOUR,
         "crossing_point": CROSSING_MARKER_COLOUR,
         "alert": ALERT_OUTLINE_COLOUR,
+        "incident_categories": dict(INCIDENT_CATEGORY_COLOURS),
+        "incident_cells": incident_cell_classes(),
         "unclassified": NOT_ASSESSED_COLOUR,
         "region_fill": REGION_FILL_COLOUR,
         "agencies": dict(AGENCY_COLOURS),

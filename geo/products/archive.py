@@ -80,10 +80,11 @@ _BULLETIN_EXISTS = text("""
 """)
 _INSERT_BULLETIN = text("""
     INSERT INTO bulletins (schedule_id, region_id, product, time_zone, period_start,
-                           period_end, assessment_id, html, pdf, config_sha256,
-                           config_text, created_by, produced_by)
+                           period_end, assessment_id, html, pdf, html_ka, pdf_ka,
+                           config_sha256, config_text, created_by, produced_by)
     VALUES (:schedule_id, :region_id, :product, :time_zone, :start, :end, :assessment_id,
-            :html, :pdf, :config_sha256, :config_text, :created_by, :produced_by)
+            :html, :pdf, :html_ka, :pdf_ka, :config_sha256, :config_text, :created_by,
+            :produced_by)
     ON CONFLICT (region_id, product, period_start) DO NOTHING
     RETURNING id, created_at
 """)
@@ -110,8 +111,15 @@ _COUNT_BULLETINS = text("""
 """)
 _GET_BULLETIN = text(_BULLETIN_SELECT + " WHERE b.id = :id")
 _BULLETIN_CONFIG = text("SELECT config_text FROM bulletins WHERE id = :id")
-_BULLETIN_HTML = text("SELECT html FROM bulletins WHERE id = :id")
-_BULLETIN_PDF = text("SELECT pdf FROM bulletins WHERE id = :id")
+# The rendering in the language asked for where the archive has one, else English.
+_BULLETIN_HTML = text("""
+    SELECT CASE WHEN :language = 'ka' THEN coalesce(html_ka, html) ELSE html END
+      FROM bulletins WHERE id = :id
+""")
+_BULLETIN_PDF = text("""
+    SELECT CASE WHEN :language = 'ka' THEN coalesce(pdf_ka, pdf) ELSE pdf END
+      FROM bulletins WHERE id = :id
+""")
 
 
 def _scope(scope: frozenset[int] | None) -> list[int] | None:
@@ -197,9 +205,11 @@ def bulletin_of_period(session, region_id: int, product: str, start: datetime) -
 
 
 def insert_bulletin(session, **values):
-    """Archive a bulletin; ``(id, created_at)``, or None when that region, product and
+    """Archive a bulletin (``html`` and ``pdf`` in English; ``html_ka`` and ``pdf_ka``,
+    optional, in Georgian); ``(id, created_at)``, or None when that region, product and
     period has one already."""
-    return session.execute(_INSERT_BULLETIN, values).one_or_none()
+    return session.execute(_INSERT_BULLETIN,
+                           {"html_ka": None, "pdf_ka": None, **values}).one_or_none()
 
 
 def _bulletin(row) -> dict:
@@ -228,10 +238,13 @@ def get_bulletin(session, bulletin_id: int, *, with_config: bool = False) -> dic
     return record
 
 
-def bulletin_html(session, bulletin_id: int) -> str | None:
-    return session.execute(_BULLETIN_HTML, {"id": bulletin_id}).scalar()
+def bulletin_html(session, bulletin_id: int, language: str = "en") -> str | None:
+    """The archived bulletin's HTML in ``language`` ("en", "ka"; English where the
+    archive has no rendering in it)."""
+    return session.execute(_BULLETIN_HTML, {"id": bulletin_id, "language": language}).scalar()
 
 
-def bulletin_pdf(session, bulletin_id: int) -> bytes | None:
-    value = session.execute(_BULLETIN_PDF, {"id": bulletin_id}).scalar()
+def bulletin_pdf(session, bulletin_id: int, language: str = "en") -> bytes | None:
+    """The archived bulletin's PDF in ``language``, as :func:`bulletin_html`."""
+    value = session.execute(_BULLETIN_PDF, {"id": bulletin_id, "language": language}).scalar()
     return None if value is None else bytes(value)

@@ -19,7 +19,7 @@ NOT_VISIBLE = f"({_VIEWER} IS NOT NULL AND NOT {visibility_condition('i.')})"
 
 SECTIONS = text(
     """
-    SELECT s.id, s.code, s.name, s.length_m, s.surveillance_level, s.terrain_class,
+    SELECT s.id, s.code, s.name, s.name_ka, s.length_m, s.surveillance_level, s.terrain_class,
            s.region_id, ST_AsBinary(s.geom) AS geom,
            (SELECT ST_Distance(ST_Transform(c.geom, :srid), ST_Transform(s.geom, :srid))
               FROM crossing_points AS c

@@ -69,6 +69,7 @@ class SectionFrame:
     viewer_agency: str | None = None  # whose view was counted (geo.scope; None: system)
     not_visible: int = 0  # of the period's counted incidents, not visible to the viewer
     not_visible_compared: int = 0  # likewise, of the baseline periods and last year
+    names_ka: list[str | None] | None = None  # the names in Georgian (None: none)
 
 
 def _region_id(session, region_code: str | None) -> int | None:
@@ -248,7 +249,8 @@ def gather_inputs(session, config: risk_config.RiskConfig, region_code: str | No
                         previous=history[:, 0] if k else np.zeros(n, dtype=np.int64),
                         last_year=last_year, viewer_agency=viewer_agency,
                         not_visible=int(not_visible[0]),
-                        not_visible_compared=int(not_visible[1:].sum()) + last_year_not_visible)
+                        not_visible_compared=int(not_visible[1:].sum()) + last_year_not_visible,
+                        names_ka=[s.name_ka for s in sections])
 
 
 def _nullable(values) -> list:
@@ -276,7 +278,8 @@ def evaluate_sections(frame: SectionFrame, config: risk_config.RiskConfig) -> di
     sections = []
     for k, record in enumerate(result.records()):
         record.update({
-            "code": frame.codes[k], "name": frame.names[k], "incidents": int(counts[k]),
+            "code": frame.codes[k], "name": frame.names[k],
+            "name_ka": frame.names_ka[k] if frame.names_ka else None, "incidents": int(counts[k]),
             "persons": int(frame.inputs.persons[k]),
             "touches_hotspot": bool(frame.inputs.touches_hotspot[k]),
             # the baseline periods' counts, oldest first, then this period's: the trend

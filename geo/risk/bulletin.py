@@ -134,7 +134,8 @@ def _trends(sections: list[dict], summary: dict) -> dict:
         "change_last_year_pct": summary["change_last_year_pct"],
         "concentration_top20_pct": summary["concentration_top20_pct"],
         "largest_increases": [
-            {"code": s["code"], "name": s["name"], "incidents": s["incidents"],
+            {"code": s["code"], "name": s["name"], "name_ka": s.get("name_ka"),
+             "incidents": s["incidents"],
              "previous_period": s["comparison"]["previous_period"],
              "change_previous_pct": s["comparison"]["change_previous_pct"]}
             for s in rising[:TOP_INCREASES]

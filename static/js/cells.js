@@ -1,7 +1,7 @@
 // The grid-cell layers of the analyses: hot spots (Gi* or LISA), kernel density and
 // emerging hot spots, each from /api/v1/hotspots and drawn on the canvas.
 
-import { getJSON, query } from "./api.js";
+import { explain, getJSON, query } from "./api.js";
 import { formatDate, formatNumber, t } from "./i18n.js";
 import { colourOf, densityRamp } from "./palettes.js";
 import { analysisParams, selectionParams } from "./params.js";
@@ -106,7 +106,7 @@ function failureText(kind, error) {
              { layer: title, n: formatNumber(Number(few[1])), min: formatNumber(Number(few[2])) });
   }
   return t("{layer} could not be computed: {detail}. The layer is empty.",
-           { layer: title, detail: error.message });
+           { layer: title, detail: explain(error).replace(/\.$/, "") });
 }
 
 /** The fixes of an empty `kind` layer: the first wider period with enough incidents,

@@ -6,6 +6,7 @@
 let catalogue = {};
 let incidentLabels = { fields: {}, values: {} };
 let riskFactorLabels = {};
+let featureLabels = { values: {} };
 let locale = "en";
 let formats = null;
 let native = true;
@@ -20,6 +21,7 @@ export async function loadCatalogue(url, fallbackLocale) {
     formats = body.formats || null;
     incidentLabels = body.incident_labels || incidentLabels;
     riskFactorLabels = body.risk_factor_labels || riskFactorLabels;
+    featureLabels = body.feature_labels || featureLabels;
   }
   native = Intl.NumberFormat.supportedLocalesOf([locale]).length > 0 || !formats;
 }
@@ -43,6 +45,12 @@ export function incidentValue(name, value) {
   return incidentLabels.values[name]?.[String(value)] ?? value;
 }
 
+/** What a region's, section's or crossing point's coded `value` of field `name` reads
+ *  as in the page's language, or `value` itself when the field has no codes. */
+export function featureValue(name, value) {
+  return featureLabels.values[name]?.[String(value)] ?? value;
+}
+
 /** How the risk factor `name` reads (the server's table, app/ui/messages.py): its name,
  *  and its value with its unit; `days` is the model's reference period. */
 export function riskFactor(name, value, days) {
@@ -60,11 +68,12 @@ export function currentLocale() {
   return locale;
 }
 
-/** The name of a region or an agency in the page's language (`name_ka` in Georgian,
- *  else `name_en`), or its code when it has no name. */
+/** The name of a region, an agency, a border section or a crossing point in the page's
+ *  language (`name_ka` in Georgian, else `name_en` or `name`), or its code when it has
+ *  no name. */
 export function localName(properties) {
   return (locale === "ka" ? properties.name_ka : properties.name_en) ||
-    properties.name_en || properties.code;
+    properties.name_en || properties.name || properties.code;
 }
 
 function numberFormat(options) {

@@ -3,7 +3,7 @@
 // all read, and, when the installation sends e-mail, the user's subscriptions. Text
 // goes into the DOM as text only; links only to this service or to http(s).
 
-import { ProblemError, sendJSON } from "./api.js";
+import { ProblemError, explain, sendJSON } from "./api.js";
 import { showProblem } from "./forms.js";
 import { formatDate, t } from "./i18n.js";
 
@@ -111,7 +111,7 @@ async function loadList() {
     list.replaceChildren(...page.notifications.map(item));
     status.textContent = page.notifications.length ? "" : t("No notifications.");
   } catch (error) {
-    status.textContent = t("Could not load the inbox: {detail}", { detail: error.message });
+    status.textContent = t("Could not load the inbox: {detail}", { detail: explain(error) });
   }
   document.getElementById("workspace")?.setAttribute("data-inbox-loaded", "true");
 }

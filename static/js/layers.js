@@ -10,7 +10,7 @@ import { scheduleRefresh } from "./loading.js";
 import { colour, colourOf } from "./palettes.js";
 import { wmsFilterParams } from "./params.js";
 import { ringColour } from "./agencies.js";
-import { cellPopup, incidentTable, propertiesTable, sectionPopup } from "./popups.js";
+import { cellPopup, featureTable, incidentTable, sectionPopup } from "./popups.js";
 import { segmentStyle, selectSection } from "./sections.js";
 import { trendStyle } from "./trends.js";
 import { wmsLayer } from "./wms.js";
@@ -33,7 +33,7 @@ const LOADED_ON_DEMAND = ["hotspots", "incidents"];
 const overlayLayer = (id) => (id === "hotspots" ? app.layers.analysis : app.layers[id]);
 
 const popup = (maxWidth) => (feature, layer) =>
-  layer.bindPopup(() => propertiesTable(feature.properties), { maxWidth });
+  layer.bindPopup(() => featureTable(feature.properties), { maxWidth });
 // A cell in words, with its map's metadata and period (read when it opens).
 const cellPopupOf = (kind) => (feature, layer) =>
   layer.bindPopup(() => cellPopup(kind, feature.properties, app.cellMetadata[kind],

@@ -3,9 +3,8 @@
 
 import { agencies, agencyName, ringColour } from "./agencies.js";
 import { cellLayerOn, cellPeriod } from "./cells.js";
-import { formatNumber, formatPercent, t } from "./i18n.js";
+import { formatNumber, formatPercent, incidentValue, t } from "./i18n.js";
 import { colour, colourOf, densityRamp } from "./palettes.js";
-import { incidentsLegendURL } from "./wms.js";
 import { app } from "./workspace.js";
 
 const LEVELS = ["low", "medium", "high", "critical", "none"];
@@ -51,6 +50,20 @@ function agencyEntries() {
     });
 }
 
+/** The WMS's incident symbols (it draws the incidents at small scales), from the
+ *  colours it draws with: a dot per category and a box per class of aggregated cells. */
+function wmsIncidentEntries() {
+  const note = document.createElement("li");
+  note.textContent = t("incident (aggregated at small scales)");
+  const categories = Object.entries(colour("incident_categories")).map(([code, c]) =>
+    legendSwatch(c, incidentValue("category", code), "dot"));
+  const cells = colour("incident_cells").map((k) => legendSwatch(k.colour,
+    k.to === null ? t("over {n} per cell", { n: formatNumber(k.from - 1) })
+      : k.from === k.to ? t("{n} per cell", { n: formatNumber(k.from) })
+        : t("{from}–{to} per cell", { from: formatNumber(k.from), to: formatNumber(k.to) })));
+  return [note, ...categories, ...cells];
+}
+
 export function renderLegend() {
   const box = app.legendBox;
   if (!box) return;
@@ -64,15 +77,7 @@ export function renderLegend() {
   if (on("incidents")) {
     const entries = [legendSwatch(colour("incident"), t("incident (clickable when zoomed in)"),
                                   "dot")];
-    if (app.wms) {
-      // The WMS draws its own symbols (aggregated at small scales): its legend graphic.
-      const item = document.createElement("li");
-      const image = document.createElement("img");
-      image.src = incidentsLegendURL();
-      image.alt = t("incident (aggregated at small scales)");
-      item.append(image);
-      entries.push(item);
-    }
+    if (app.wms) entries.push(...wmsIncidentEntries());
     box.append(legendBlock(t("Incidents"), entries));
     box.append(legendBlock(t("Originating agency (ring)"), agencyEntries()));
   }

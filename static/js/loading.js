@@ -2,7 +2,7 @@
 // the incident points, the incidents' WMS image and the analysis cells. A refresh
 // reloads only the parts whose inputs changed and reports on the status line.
 
-import { ProblemError, getJSON, query } from "./api.js";
+import { explain, getJSON, query } from "./api.js";
 import { CELL_LAYERS, cellLayerOn, loadCells } from "./cells.js";
 import { formatDate, formatNumber, localName, t } from "./i18n.js";
 import { renderLegend } from "./legend.js";
@@ -219,8 +219,8 @@ export async function refresh(force = false) {
     "the filters and that you see in detail: what the map and the export show.");
   if (failures.length) {
     const reason = failures[0].reason;
-    const detail = reason instanceof ProblemError ? reason.message : String(reason?.message);
-    setStatus(`${text}. ${t("Could not load a layer: {detail}", { detail })}`, true);
+    setStatus(`${text}. ${t("Could not load a layer: {detail}", { detail: explain(reason) })}`,
+              true);
   } else {
     setStatus(text);
   }

@@ -9,7 +9,7 @@
 // agencies.js (the agencies, their names and rings).
 
 import { loadAgencies } from "./agencies.js";
-import { getJSON, setCsrfToken } from "./api.js";
+import { explain, getJSON, setCsrfToken } from "./api.js";
 import {
   applyStateToForm, bindFilters, fillAgencyFilter, fillRegionFilter, regionBounds,
 } from "./filters.js";
@@ -19,6 +19,7 @@ import {
 import { loadCatalogue, t } from "./i18n.js";
 import { setUpInbox } from "./inbox.js";
 import { addLayerControl, buildStaticLayers } from "./layers.js";
+import { translateLeafletControls, translateLeafletDefaults } from "./leaflet-i18n.js";
 import { addLegendControl } from "./legend.js";
 import { writeURL } from "./links.js";
 import { loadPoints, rankingURL, refresh } from "./loading.js";
@@ -86,6 +87,7 @@ async function main() {
   setUpInbox(config.api);
   app.wms = config.wms !== "";
   app.state = readState(window.location);
+  translateLeafletDefaults();
   app.map = L.map("map", { zoomSnap: 0.5, keyboard: true }).setView([42.2, 43.5], 7);
   app.map.attributionControl.addAttribution(t("Border: Natural Earth (public domain)"));
   // Without dates in the link: the server's default period (the last complete month,
@@ -133,6 +135,7 @@ async function main() {
   addLayerControl();
   addLegendControl();
   L.control.scale({ imperial: false }).addTo(app.map);
+  translateLeafletControls(app.map);
   const rememberView = () => {
     const c = app.map.getCenter();
     app.state.view = { zoom: app.map.getZoom(), lat: c.lat, lon: c.lng };
@@ -142,7 +145,7 @@ async function main() {
     rememberView();
     writeURL();
     loadPoints().catch((error) => {
-      if (error.name !== "AbortError") setStatus(error.message, true);
+      if (error.name !== "AbortError") setStatus(explain(error), true);
     });
   });
   bindFilters();
@@ -158,5 +161,5 @@ async function main() {
 }
 
 main().catch((error) => {
-  setStatus(t("Could not load the map layers: {detail}", { detail: error.message }), true);
+  setStatus(t("Could not load the map layers: {detail}", { detail: explain(error) }), true);
 });

@@ -1,8 +1,9 @@
 // The side panel: border sections ranked by CIRAM risk, alerts, and the details of the
 // selected section. Everything from the API goes into the DOM as text.
 
-import { formatChange, formatDate, formatNumber, formatPercent, incidentValue, riskFactor,
-         t } from "./i18n.js";
+import { explain } from "./api.js";
+import { formatChange, formatDate, formatNumber, formatPercent, incidentValue, localName,
+         riskFactor, t } from "./i18n.js";
 import { colourOf } from "./palettes.js";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -84,7 +85,7 @@ export function renderModel(node, model) {
   if (!model) return;
   const [low, high] = model.component_range;
   node.append(element("span", "formula", t("{formula}, each of T (threat), V (vulnerability) " +
-    "and I (impact) scored {low}–{high}", { formula: model.formula, low, high })));
+    "and I (impact) scored {low}–{high}", { formula: t(model.formula), low, high })));
   const bands = element("span", "bands");
   bands.append(t("Levels:"));
   // lowest first (the JSON object's keys come sorted by name)
@@ -254,7 +255,7 @@ function historyButton(section, loadHistory) {
       list.append(...entries.map(historyEntry));
     } catch (error) {
       list.append(element("li", "error", t("Could not load the history: {detail}",
-                                              { detail: error.message })));
+                                              { detail: explain(error) })));
     }
   });
   wrapper.append(button, list);
@@ -285,7 +286,7 @@ export function renderRanking(list, ranking, onSelect, loadHistory = null) {
         : [changeCell(t("vs previous"), c.change_previous_pct),
            changeCell(t("vs last year"), c.change_last_year_pct)]),
     );
-    button.append(head, element("span", "name", section.name), scores, numbers,
+    button.append(head, element("span", "name", localName(section)), scores, numbers,
                   trendChart(section));
     button.addEventListener("click", () => onSelect(section.section_id, "panel"));
     item.append(button, explanation(section, ranking.model));
@@ -382,7 +383,7 @@ export function markSelected(panel, sectionId) {
 
 export function renderDetails(container, section, model = null) {
   container.replaceChildren();
-  container.append(element("p", "details-name", `${section.code} · ${section.name}`));
+  container.append(element("p", "details-name", `${section.code} · ${localName(section)}`));
   const levels = element("p", "details-levels");
   levels.append(levelBadge(section.level), document.createTextNode(" "),
     document.createTextNode(t("computed: {level}", { level: t(section.computed_level) })));

@@ -2,7 +2,8 @@
 
 import { agencyName, releasabilityText } from "./agencies.js";
 import {
-  formatDate, formatNumber, formatPercent, incidentFieldLabel, incidentValue, localName, t,
+  featureValue, formatDate, formatNumber, formatPercent, incidentFieldLabel, incidentValue,
+  localName, t,
 } from "./i18n.js";
 import { app } from "./workspace.js";
 
@@ -25,6 +26,15 @@ export function propertiesTable(properties, label = t) {
     row.insertCell().textContent = text;
   }
   return table;
+}
+
+/** A region's, section's or crossing point's properties: its name in the page's
+ *  language (not both names), coded values in words. */
+export function featureTable(properties) {
+  const { name_en: english, name_ka: georgian, name, ...rest } = properties;
+  const shown = { name: localName(properties), ...rest };
+  return propertiesTable(Object.fromEntries(Object.entries(shown).map(([key, value]) =>
+    [key, key === "name" ? value : featureValue(key, value)])));
 }
 
 /** The name of the region `code` in the page's language (its code if not on the map). */
@@ -65,7 +75,7 @@ export function sectionPopup(feature) {
     Object.assign(properties, { category: t(trend.category),
       count_trend_tau: trend.count_trend_tau, count_trend_p: trend.count_trend_p });
   }
-  box.append(propertiesTable(properties));
+  box.append(featureTable(properties));
   return box;
 }
 

@@ -1,7 +1,7 @@
 // Our WMS in the page: one GetMap image per view, the incidents' GetFeatureInfo at
 // small scales, and the URL of the whole map as a PNG.
 
-import { getJSON, query } from "./api.js";
+import { explain, getJSON, query } from "./api.js";
 import { wmsFilterParams } from "./params.js";
 import { incidentTable } from "./popups.js";
 import { app, config, setStatus } from "./workspace.js";
@@ -96,13 +96,6 @@ export function mapImageURL() {
   })}`;
 }
 
-/** The WMS's legend graphic of the incidents (its symbols, aggregated at small scales). */
-export function incidentsLegendURL() {
-  return `${config.wms}?${query({ SERVICE: "WMS", VERSION: "1.3.0",
-    REQUEST: "GetLegendGraphic", LAYER: "incidents", FORMAT: "image/png",
-    SLD_VERSION: "1.1.0" })}`;
-}
-
 // At small scales the incidents are WMS pictures: a click asks the WMS what is there.
 export async function incidentInfo(event) {
   const s = app.state;
@@ -120,7 +113,7 @@ export async function incidentInfo(event) {
   try {
     collection = await getJSON(url);
   } catch (error) {
-    setStatus(error.message, true);
+    setStatus(explain(error), true);
     return;
   }
   if (!collection.features || collection.features.length === 0) return;

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from app.extensions import db
+from app.ui.messages import RISK_FACTOR_LABELS
 from geo import clock
 from geo.risk.risk_config import config_hash
 from tests.conftest import role_headers
@@ -68,9 +69,9 @@ def test_html_bulletin_holds_the_ranked_table_of_the_live_assessment(demo_app, s
     assert len(ranking) == 10
     assert ranked_table(html) == [(s["rank"], s["code"], s["level"]) for s in ranking]
     top = ranking[0]
-    # The reasons: the largest-share factor of each component, with its score.
+    # The reasons: the largest-share factor of each component in words, with its score.
     threat = top["explanation"]["threat"][0]
-    assert (f"threat: {threat['factor'].replace('_', ' ')}" in html
+    assert (f"threat: {RISK_FACTOR_LABELS[threat['factor']]['name']} " in html
             and f"(score {threat['score']}, {100 * threat['share']:.0f}&nbsp;%)" in html)
 
     assert "SYNTHETIC DEMONSTRATION DATA" in html

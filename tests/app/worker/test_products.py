@@ -165,6 +165,16 @@ def test_a_due_schedule_produces_one_archived_bulletin_and_one_event(products_ap
     assert pdf.data == bytes(bulletin["pdf"])
     html = client.get(f"/api/v1/bulletins/{bulletin['id']}.html", headers=headers["viewer"])
     assert html.status_code == 200 and html.get_data(as_text=True) == bulletin["html"]
+    # Archived in Georgian too: a reader whose page is Georgian opens that one.
+    georgian = client.get(f"/api/v1/bulletins/{bulletin['id']}.html?lang=ka",
+                          headers=headers["viewer"]).get_data(as_text=True)
+    assert georgian == bulletin["html_ka"] and '<html lang="ka">' in georgian
+    assert "რეგიონული რისკის ბიულეტენი" in georgian
+    assert "Regional risk bulletin" not in georgian
+    georgian_pdf = client.get(f"/api/v1/bulletins/{bulletin['id']}.pdf",
+                              headers={**headers["viewer"], "Accept-Language": "ka"})
+    assert georgian_pdf.data == bytes(bulletin["pdf_ka"])
+    assert "რეგიონული რისკის ბიულეტენი" in " ".join(pdf_text_runs(georgian_pdf.data))
     other = headers["ka-supervisor"]
     assert client.get(f"/api/v1/bulletins/{bulletin['id']}", headers=other).status_code == 404
     assert client.get(f"/api/v1/bulletins/{bulletin['id']}.pdf",

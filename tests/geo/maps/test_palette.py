@@ -4,8 +4,10 @@ import json
 import re
 
 from geo.hotspots.emerging import CATEGORIES, NO_PATTERN
+from geo.layers import INCIDENT_CELL_CLASSES
 from geo.maps import palette
 from geo.models import RISK_LEVELS
+from geo.vocabulary import INCIDENT_CATEGORIES
 
 COLOUR = re.compile(r"^#[0-9a-f]{6}$")
 
@@ -21,6 +23,14 @@ def test_legend_palettes_cover_every_value_and_are_json():
     assert set(colours["outlines"]) == {"region", "cell", "crossing_point", "incident"}
     flat = [colours[name] for name in ("incident", "crossing_point", "alert", "unclassified",
                                        "region_fill")]
+    # The WMS's incident symbols (the page's legend draws them): every category, and
+    # count classes of cells that follow each other from 1 to an open last class.
+    assert set(colours["incident_categories"]) == set(INCIDENT_CATEGORIES)
+    cells = colours.pop("incident_cells")
+    assert cells[0]["from"] == 1 and cells[-1]["to"] is None
+    assert all(a["to"] + 1 == b["from"] for a, b in zip(cells, cells[1:], strict=False))
+    assert [c["to"] for c in cells[:-1]] == list(INCIDENT_CELL_CLASSES)
+    flat.extend(c["colour"] for c in cells)
     for value in colours.values():
         if isinstance(value, dict):
             flat.extend(value.values())

@@ -99,7 +99,8 @@ def test_a_line_is_its_vertices_in_tile_units_and_is_cut_at_the_buffer(db_sessio
     stored = db_session.execute(text(
         "SELECT region_id, length_m FROM border_segments WHERE code = 'T-AZ-002'")).one()
     assert east["properties"] == {
-        "code": "T-AZ-002", "name": "Test section east (synthetic)", "kind": "river",
+        "code": "T-AZ-002", "name": "Test section east (synthetic)",
+        "name_ka": "სატესტო მონაკვეთი, აღმოსავლეთი (სინთეზური)", "kind": "river",
         "neighbour_country": "AZ", "surveillance_level": 1, "terrain_class": "river",
         "region_id": stored.region_id, "length_m": pytest.approx(stored.length_m)}
     assert east["geometry"]["type"] == "LineString"
@@ -172,5 +173,5 @@ def test_tilejson_names_each_fields_type_and_the_clustering():
                    "status": "String", "persons_count": "Number", "region_id": "Number",
                    "agency": "String", "count": "Number"}}
     assert tiles.tilejson_vector_layer(CROSSINGS)["fields"] == {
-        "code": "String", "name": "String", "kind": "String", "neighbour_country": "String",
-        "status": "String", "region_id": "Number"}
+        "code": "String", "name": "String", "name_ka": "String", "kind": "String",
+        "neighbour_country": "String", "status": "String", "region_id": "Number"}

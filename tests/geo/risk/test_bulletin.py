@@ -215,7 +215,7 @@ def test_the_georgian_pdf_is_georgian_to_its_footer(sample_bulletin):
     assert any(run.startswith("პერიოდი: 1 სექტემბერი 2026 – 31 ოქტომბერი 2026 (UTC, 60 დღე)")
                for run in runs)
     # the reasons and the weights name their factors in Georgian too (the catalogue's)
-    assert any(run.startswith("ინციდენტები კმ-ზე 0.35") for run in runs)  # weights
+    assert any(run.startswith("ინციდენტები მონაკვეთის კმ-ზე 0.35") for run in runs)  # weights
     assert not any("per km" in run or "_per_km" in run or "no incidents" in run
                    or "new activity" in run for run in runs)
     assert any("რუკა: ქვეყნები, რეგიონული ერთეულები, Gi* ცხელი წერტილები" in run for run in runs)
