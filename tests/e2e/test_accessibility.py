@@ -60,8 +60,8 @@ def with_language(path: str, lang: str) -> str:
 
 
 def workspace_states(page):
-    """The map page's states that show more controls: the inbox, the legend, a section's
-    details."""
+    """The map page's states that show more controls: the inbox, the legend, the
+    import's and the new incident's dialogs, a section's details."""
     yield "map"
     page.click("#inbox-toggle")
     page.wait_for_selector("#inbox-panel:not([hidden])")
@@ -71,6 +71,19 @@ def workspace_states(page):
     if legend.get_attribute("aria-expanded") != "true":
         legend.click()
     yield "map, legend open"
+    legend.click()  # closed again: on a phone it covers much of the map
+    page.click("#open-import")
+    page.wait_for_selector("#import-dialog[open]")
+    yield "map, import a file"
+    page.keyboard.press("Escape")
+    page.click("#add-incident")
+    page.evaluate("window.borderRisk.map.setView([41.4, 45.2], 9, {animate: false})")
+    page.locator("#map").scroll_into_view_if_needed()
+    box = page.locator("#map").bounding_box()  # a point away from the lines
+    page.mouse.click(box["x"] + box["width"] / 3, box["y"] + box["height"] / 3)
+    page.wait_for_selector("#incident-dialog[open]")
+    yield "map, new incident"
+    page.keyboard.press("Escape")
     page.locator("#ranking .section-row").first.click()
     page.wait_for_selector("#section-details:not([hidden])")
     yield "map, section details"
