@@ -121,7 +121,10 @@ export function addLegendControl() {
     onAdd() {
       const container = L.DomUtil.create("div", "legend leaflet-bar");
       container.setAttribute("aria-label", t("Legend"));
-      const toggle = L.DomUtil.create("button", "legend-toggle", container);
+      // The toggle inside a heading (a disclosure's usual pattern): the blocks' h3
+      // headings follow an h2, in the page's outline.
+      const title = L.DomUtil.create("h2", "legend-title", container);
+      const toggle = L.DomUtil.create("button", "legend-toggle", title);
       toggle.type = "button";
       toggle.textContent = t("Legend");
       toggle.setAttribute("aria-expanded", "true");

@@ -351,8 +351,10 @@ def test_the_map_has_a_scale_bar_a_legend_and_crossing_points(demo_app, staff):
 def test_the_bulletin_has_landmarks_and_headings_in_order(demo_app, staff):
     html = get(demo_app, staff["viewer"], region=LIVE_REGION,
                datetime=MAY).get_data(as_text=True)
-    assert html.count("<header") == 1 and html.count("<main>") == 1
-    assert html.index("</header>") < html.index("<main>") < html.index("</main>")
+    main = '<main id="main" tabindex="-1">'  # the skip link's target
+    assert html.count("<header") == 1 and html.count("<main") == 1 and main in html
+    assert html.index('<a class="skip-link" href="#main">') < html.index("<header")
+    assert html.index("</header>") < html.index(main) < html.index("</main>")
     nav = re.search(r'<nav class="contents" aria-label="Contents of the bulletin">(.*?)</nav>',
                     html, re.S)
     assert nav
