@@ -195,11 +195,12 @@ def _output_crs(args: dict, name: str) -> OutputCrs:
     value = args.get(name)
     if value in (None, ""):
         return CRS_URIS[CRS84]
-    try:
-        return CRS_URIS[value.strip()]
-    except KeyError:
+    crs = ogc_features.output_crs(value)
+    if crs is None:
         raise ParameterError(name, f"unsupported CRS {value!r}; supported: "
-                             f"{', '.join(CRS_URIS)}") from None
+                             f"{', '.join(CRS_URIS)} (or "
+                             f"{', '.join(ogc_features.CRS_SHORT_NAMES)})")
+    return crs
 
 
 def _bbox(args: dict) -> tuple[tuple[float, float, float, float] | None, int]:
@@ -369,7 +370,7 @@ def _parameter(name: str, description: str, schema: dict, style: str | None = No
 
 _FORMAT_PARAMETER = _parameter("f", "Output format; by default the Accept header decides.",
                                {"type": "string", "enum": list(FORMATS)})
-_CRS_SCHEMA = {"type": "string", "format": "uri", "enum": list(CRS_URIS)}
+_CRS_SCHEMA = {"type": "string", "enum": [*CRS_URIS, *ogc_features.CRS_SHORT_NAMES]}
 _EXCEPTION = {"description": "An OGC API exception.",
               "content": {JSON_MIME: {"schema": {"$ref": "#/components/schemas/exception"}}}}
 

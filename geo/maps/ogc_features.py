@@ -68,6 +68,27 @@ CRS_URIS: dict[str, OutputCrs] = {
     )
 }
 HOTSPOT_WINDOW = timedelta(days=HOTSPOT_WINDOW_DAYS)
+_EPSG_URI = "http://www.opengis.net/def/crs/EPSG/0/"
+# The short names of CRS_URIS' CRSs that output_crs reads too (in CRS_URIS' order).
+CRS_SHORT_NAMES = ("CRS84", "EPSG:4326", "EPSG:3857", "EPSG:32638")
+
+
+def output_crs(value: str) -> OutputCrs | None:
+    """The supported CRS ``value`` names, or None: its URI (``CRS_URIS``) or a short
+    form of it, as clients write them: ``EPSG:4326`` (latitude first, as its URI),
+    ``urn:ogc:def:crs:EPSG::4326``, ``EPSG:3857``, ``EPSG:32638``, ``CRS84``,
+    ``OGC:CRS84``, ``urn:ogc:def:crs:OGC:1.3:CRS84``; https URIs too."""
+    text = value.strip()
+    if text.startswith("https://"):
+        text = "http://" + text[len("https://"):]
+    upper = text.upper()
+    if upper in ("CRS84", "OGC:CRS84", "URN:OGC:DEF:CRS:OGC:1.3:CRS84",
+                 "URN:OGC:DEF:CRS:OGC::CRS84"):
+        text = CRS84
+    for prefix in ("EPSG:", "URN:OGC:DEF:CRS:EPSG::"):
+        if upper.startswith(prefix) and upper[len(prefix):].isdigit():
+            text = _EPSG_URI + upper[len(prefix):]
+    return CRS_URIS.get(text.rstrip("/"))
 
 
 def parse_property_value(field: Field, value: str) -> object:

@@ -223,6 +223,25 @@ def test_epsg_4326_is_latitude_first_and_bbox_crs_reads_each_crs(client, viewer,
         assert [f["id"] for f in geojson(response)["features"]] == [t1], crs
 
 
+@pytest.mark.parametrize(("short", "uri"), [
+    ("EPSG:4326", f"{CRS_EPSG}4326"), ("urn:ogc:def:crs:EPSG::4326", f"{CRS_EPSG}4326"),
+    ("EPSG:3857", f"{CRS_EPSG}3857"), ("EPSG:32638", f"{CRS_EPSG}32638"),
+    ("CRS84", ogc_features.CRS84), ("OGC:CRS84", ogc_features.CRS84)])
+def test_short_crs_names_read_as_their_uri(client, viewer, sample_layers, short, uri):
+    """``crs=EPSG:4326`` (issue 20) is the URI's CRS, latitude first; bbox-crs too."""
+    t1 = sample_layers["incidents"]["T-1"]
+    by_uri, _ = get(client, viewer, f"/collections/incidents/items/{t1}", crs=uri)
+    by_short, _ = get(client, viewer, f"/collections/incidents/items/{t1}", crs=short)
+    assert by_short.headers["Content-Crs"] == f"<{uri}>"
+    assert geojson(by_short)["geometry"] == geojson(by_uri)["geometry"]
+    x, y = geojson(by_uri)["geometry"]["coordinates"]
+    d = 0.01 if uri.endswith(("4326", "CRS84")) else 100
+    box = f"{x - d},{y - d},{x + d},{y + d}"
+    found, _ = get(client, viewer, "/collections/incidents/items", bbox=box,
+                   **{"bbox-crs": short})
+    assert [f["id"] for f in geojson(found)["features"]] == [t1]
+
+
 def test_html_pages_are_escaped(client, viewer, db_session, sample_layers):
     t1 = sample_layers["incidents"]["T-1"]
     db_session.execute(text("UPDATE incidents SET description = :d WHERE id = :id"),

@@ -110,7 +110,7 @@ def test_capabilities_130_structure(wms_url):
     dimension = layers["incidents"].find(WMS_NS + "Dimension")
     assert dimension.get("name") == "time" and dimension.get("units") == "ISO8601"
     assert dimension.get("default").count("/") == 1
-    assert dimension.text.endswith("/PT1S")
+    assert dimension.text.endswith("/P1D")
     for name, layer in layers.items():
         assert layer.get("queryable") == ("1" if MAP_LAYERS[name].map.queryable else "0")
         assert len(layer.findall(WMS_NS + "Style")) == len(MAP_LAYERS[name].map.styles)
@@ -229,13 +229,13 @@ def test_gdal_reads_a_map_through_a_wms_service_description(wms_url, tmp_path):
 T1_CATEGORY = "illegal_crossing_between_bcp"
 
 
-def _t1_drawn(wms_url, bbox, size, extra) -> bool:
+def _t1_drawn(wms_url, bbox, size, extra, time="2026-01-01/2026-12-31") -> bool:
     """Whether a GetMap of incidents (transparent, CRS:84) draws near T-1's pixel."""
     width, height = size
     status, headers, body = fetch(
         f"{wms_url}?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=incidents&STYLES="
         f"&CRS=CRS:84&BBOX={','.join(map(str, bbox))}&WIDTH={width}&HEIGHT={height}"
-        f"&FORMAT=image/png&TRANSPARENT=TRUE&TIME=2026-01-01/2026-12-31{extra}",
+        f"&FORMAT=image/png&TRANSPARENT=TRUE&TIME={time}{extra}",
         {"Authorization": BASIC})
     assert status == 200 and headers["Content-Type"] == "image/png", body
     row = int((bbox[3] - 41.33) / (bbox[3] - bbox[1]) * height)
@@ -262,6 +262,46 @@ def test_getmap_category_and_outcome(wms_url, bbox, size, extra, drawn):
                                                        width=size[0], height=size[1]))
     assert (scale >= INCIDENT_POINT_MAX_SCALE) == (size[0] == 512)
     assert _t1_drawn(wms_url, bbox, size, extra) is drawn
+
+
+def test_time_dimension_is_days_and_a_days_midnight_draws_that_day(owslib_wms, wms_url):
+    """QGIS 3.22 sends the start of its temporal range (TIME=...T00:00:00Z, issue 20):
+    with the dimension advertised in whole days (resolution P1D), that instant is the
+    day. T-1 occurred at 2026-10-01T02:30Z."""
+    for name in ("incidents", "hotspots", "density"):
+        layer = owslib_wms[name]
+        extent = (layer.dimensions["time"]["values"] if owslib_wms.version == "1.3.0"
+                  else layer.timepositions)
+        first, last, resolution = extent[0].split("/")
+        assert resolution == "P1D", name
+        assert first.endswith("T00:00:00Z") and last.endswith("T00:00:00Z"), name
+        assert first <= "2025-03-02T00:00:00Z" and last == "2026-10-15T00:00:00Z", name
+    bbox, size = (44.95, 41.30, 45.05, 41.36), (256, 154)
+    drawn = {time: _t1_drawn(wms_url, bbox, size, "", time) for time in (
+        "2026-10-01T00:00:00Z", "2026-10-01", "2026-10-01T02:30:00Z",
+        "2026-10-01T00:00:00Z/2026-10-01T03:00:00Z", "2026-10-02T00:00:00Z",
+        "2026-10-01T02:31:00Z", "2026-09-30T00:00:00Z/2026-10-01T02:00:00Z")}
+    assert drawn == {"2026-10-01T00:00:00Z": True, "2026-10-01": True,
+                     "2026-10-01T02:30:00Z": True,
+                     "2026-10-01T00:00:00Z/2026-10-01T03:00:00Z": True,
+                     "2026-10-02T00:00:00Z": False, "2026-10-01T02:31:00Z": False,
+                     "2026-09-30T00:00:00Z/2026-10-01T02:00:00Z": False}
+
+
+def test_owslib_getmap_with_a_days_time_draws_its_incidents(owslib_wms):
+    """OWSLib's ``time=`` as a client passes a value of the dimension."""
+    bbox = (44.95, 41.30, 45.05, 41.36)
+    image = owslib_wms.getmap(layers=["incidents"], styles=[""], srs="EPSG:4326",
+                              bbox=bbox, size=(256, 154), format="image/png",
+                              transparent=True, time="2026-10-01T00:00:00Z")
+    data = pixels(image.read())
+    row = int((bbox[3] - 41.33) / (bbox[3] - bbox[1]) * 154)
+    col = int((45.0 - bbox[0]) / (bbox[2] - bbox[0]) * 256)
+    assert data[row - 3:row + 4, col - 3:col + 4, 3].any()
+    empty = owslib_wms.getmap(layers=["incidents"], styles=[""], srs="EPSG:4326",
+                              bbox=bbox, size=(256, 154), format="image/png",
+                              transparent=True, time="2026-10-02T00:00:00Z")
+    assert not pixels(empty.read())[..., 3].any()
 
 
 def test_capabilities_mention_the_vendor_parameters(wms_url):
@@ -537,6 +577,7 @@ def test_feature_count_applies_per_layer(wms_url):
 @pytest.mark.parametrize(("value", "window"), [
     ("2026-03-01", ("2026-03-01T00:00:00+00:00", "2026-03-01T23:59:59.999999+00:00")),
     ("2026-03-01T10:20:30Z", ("2026-03-01T10:20:30+00:00", "2026-03-01T10:20:30.999999+00:00")),
+    ("2026-03-01T00:00:00Z", ("2026-03-01T00:00:00+00:00", "2026-03-01T23:59:59.999999+00:00")),
     ("2026-03-01/2026-03-31", ("2026-03-01T00:00:00+00:00", "2026-03-31T23:59:59.999999+00:00")),
     ("2026-03-01T00:00:00Z/2026-03-31T12:00:00Z",
      ("2026-03-01T00:00:00+00:00", "2026-03-31T12:00:00+00:00")),
