@@ -24,10 +24,11 @@ from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from app.api.params import ParameterError, parse_bbox, parse_datetime_interval
+from app.ogc import tile_discovery
 from app.ogc.context import Answer, ServiceContext
 from geo import queries
 from geo.io.validation import quoted
-from geo.layers import COLLECTIONS, Layer
+from geo.layers import COLLECTIONS, TILE_LAYERS, Layer
 from geo.maps import ogc_features
 from geo.maps.ogc_features import CRS84, CRS_URIS, OutputCrs
 
@@ -45,6 +46,8 @@ CONFORMANCE_CLASSES = (
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    # OGC API - Tiles of the tiled collections (app.ogc.tile_discovery)
+    *tile_discovery.CONFORMANCE_CLASSES,
 )
 ITEM_PARAMETERS = frozenset({"f", "bbox", "bbox-crs", "crs", "datetime", "limit", "offset"})
 FORMATS = ("json", "html")
@@ -103,6 +106,9 @@ def landing_page(req: OgcRequest) -> Answer:
              "href": f"{base}/conformance"},
             {"rel": "data", "type": JSON_MIME, "title": "Collections",
              "href": f"{base}/collections"},
+            {"rel": tile_discovery.REL_TILING_SCHEMES, "type": JSON_MIME,
+             "title": "Tile matrix sets of the vector tiles",
+             "href": f"{base}/tileMatrixSets"},
         ],
     }
     if req.format == "html":
@@ -138,6 +144,9 @@ def _collection_document(req: OgcRequest, collection: Layer) -> dict:
             {"rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
              "type": "application/schema+json", "title": "Queryables",
              "href": f"{url}/queryables"},
+            *([{"rel": tile_discovery.REL_TILESETS_VECTOR, "type": JSON_MIME,
+                "title": "Vector tilesets (OGC API - Tiles)", "href": f"{url}/tiles"}]
+              if collection.name in TILE_LAYERS else []),
         ],
     }
 
@@ -390,6 +399,48 @@ def _operation(operation_id: str, summary: str, mime: str, parameters=(),
                     "parameters": [_FORMAT_PARAMETER, *parameters], "responses": responses}}
 
 
+def _path_parameter(name: str, description: str, schema: dict) -> dict:
+    return {"name": name, "in": "path", "required": True, "description": description,
+            "schema": schema}
+
+
+def _tiles_paths() -> dict:
+    """The OGC API - Tiles paths (``app.ogc.tile_discovery``; served by
+    ``app.ogc.tiles``) of every tiled collection."""
+    tms = _path_parameter("tileMatrixSetId", "The tile matrix set.",
+                          {"type": "string", "enum": [tile_discovery.TMS_ID]})
+
+    def get(operation_id: str, summary: str, mime: str, parameters=()) -> dict:
+        return {"get": {"operationId": operation_id, "summary": summary,
+                        "parameters": list(parameters), "responses": {
+                            "200": {"description": summary, "content": {
+                                mime: {"schema": {"type": "object"} if "json" in mime
+                                       else {"type": "string", "format": "binary"}}}},
+                            "204": {"description": "A tile without features."},
+                            "400": _EXCEPTION, "401": {"description": "No valid token."},
+                            "404": _EXCEPTION}}}
+
+    paths = {
+        "/tileMatrixSets": get("getTileMatrixSets", "Tile matrix sets", JSON_MIME),
+        "/tileMatrixSets/{tileMatrixSetId}": get(
+            "getTileMatrixSet", "A tile matrix set (TMS 2.0 JSON)", JSON_MIME, [tms]),
+    }
+    for cid in TILE_LAYERS:
+        if cid not in COLLECTIONS:
+            continue
+        base = f"/collections/{cid}/tiles"
+        paths[base] = get(f"getTilesets_{cid}", f"Vector tilesets of {cid}", JSON_MIME)
+        paths[f"{base}/{{tileMatrixSetId}}"] = get(
+            f"getTileset_{cid}", f"Vector tileset of {cid}", JSON_MIME, [tms])
+        paths[f"{base}/{{tileMatrixSetId}}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}"] = get(
+            f"getTile_{cid}", f"A vector tile of {cid} (MVT)", tile_discovery.MVT_MIME, [
+                tms, *(_path_parameter(name, description, {"type": "integer", "minimum": 0})
+                       for name, description in (("tileMatrix", "Zoom level."),
+                                                 ("tileRow", "Row (y) from the top."),
+                                                 ("tileCol", "Column (x) from the left.")))])
+    return paths
+
+
 def openapi(req: OgcRequest) -> Answer:
     paths = {
         "/": _operation("getLandingPage", "Landing page", JSON_MIME),
@@ -438,6 +489,7 @@ def openapi(req: OgcRequest) -> Answer:
             "name": "featureId", "in": "path", "required": True,
             "description": "The item's id.", "schema": {"type": "integer"}})
         paths[f"/collections/{cid}/items/{{featureId}}"] = item_path
+    paths.update(_tiles_paths())
     document = {
         "openapi": "3.0.3",
         "info": {"title": TITLE, "version": "1.0.0",

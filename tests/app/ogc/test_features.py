@@ -14,7 +14,7 @@ from openapi_spec_validator import validate
 from pyproj import Transformer
 from sqlalchemy import text
 
-from geo.layers import COLLECTIONS
+from geo.layers import COLLECTIONS, TILE_LAYERS
 from geo.maps import ogc_features
 
 BASE = "/ogc/features"
@@ -69,6 +69,13 @@ def test_conformance_lists_the_implemented_classes(client, viewer):
         "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
         "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
         "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+        "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
+        "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset",
+        "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list",
+        "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
+        "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
+        "http://www.opengis.net/spec/tms/2.0/conf/tilematrixset",
+        "http://www.opengis.net/spec/tms/2.0/conf/json-tilematrixset",
     }
 
 
@@ -81,6 +88,11 @@ def test_openapi_document_is_valid_and_covers_every_collection(client, viewer):
         items = document["paths"][f"/collections/{collection_id}/items"]["get"]
         names = {p["name"] for p in items["parameters"]}
         assert {"bbox", "limit", "crs", "bbox-crs"} <= names
+    for collection_id in TILE_LAYERS:
+        tile = document["paths"][f"/collections/{collection_id}/tiles/{{tileMatrixSetId}}"
+                                 "/{tileMatrix}/{tileRow}/{tileCol}"]["get"]
+        assert "application/vnd.mapbox-vector-tile" in tile["responses"]["200"]["content"]
+    assert "/tileMatrixSets/{tileMatrixSetId}" in document["paths"]
     incidents = document["paths"]["/collections/incidents/items"]["get"]["parameters"]
     category = next(p for p in incidents if p["name"] == "category")
     assert "smuggling_tobacco" in category["schema"]["enum"]
