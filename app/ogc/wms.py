@@ -49,7 +49,7 @@ from geo.crs import MAP_CRS, transform_xy
 from geo.errors import OutOfScopeError, ParameterError
 from geo.io.validation import quoted
 from geo.layers import INCIDENTS, MAP_LAYERS
-from geo.maps import map_request, render
+from geo.maps import map_request, overlays, render
 from geo.vocabulary import INCIDENT_CATEGORIES, INCIDENT_OUTCOMES
 
 VERSIONS = ("1.3.0", "1.1.1")
@@ -278,11 +278,14 @@ def service_metadata(context: ServiceContext) -> ServiceMetadata:
         if layer.scope_column is not None:
             extents[name] = queries.layer_extent(session, layer, scope, agency)
     extents["hotspots"] = extents["regions"]
-    extents["density"] = extents["incidents"]
     time_extent = queries.layer_time_extent(session, INCIDENTS, scope, agency)
     if time_extent is not None:
         time_extent = tuple(t.astimezone(UTC) for t in time_extent)
     found = ServiceMetadata(extents, time_extent)
+    # What the density layer draws reaches past the incidents by its kernel's bandwidth.
+    extents["density"] = overlays.density_extent(map_request.MapRequest(
+        layers=("density",), time=found.default_time, scope=scope, agency=agency,
+        analysis_srid=context.analysis_srid), context.database_url) or extents["incidents"]
     _METADATA[database] = (now, versions, found)
     return found
 

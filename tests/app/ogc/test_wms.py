@@ -304,6 +304,54 @@ def test_owslib_getmap_with_a_days_time_draws_its_incidents(owslib_wms):
     assert not pixels(empty.read())[..., 3].any()
 
 
+def _density_box(wms_url) -> tuple[float, float, float, float]:
+    _, _, body = fetch(wms_url + "?SERVICE=WMS&REQUEST=GetCapabilities&VERSION=1.3.0",
+                       {"Authorization": BASIC})
+    layers = etree.fromstring(body).findall(f"{WMS_NS}Capability/{WMS_NS}Layer/{WMS_NS}Layer")
+    (density,) = [layer for layer in layers if layer.findtext(WMS_NS + "Name") == "density"]
+    box = {b.get("CRS"): b for b in density.findall(WMS_NS + "BoundingBox")}["CRS:84"]
+    return tuple(float(box.get(k)) for k in ("minx", "miny", "maxx", "maxy"))
+
+
+def _density_alpha(wms_url, bbox, width, height) -> np.ndarray:
+    status, _, body = fetch(
+        f"{wms_url}?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=density&STYLES="
+        f"&CRS=CRS:84&BBOX={','.join(map(str, bbox))}&WIDTH={width}&HEIGHT={height}"
+        "&FORMAT=image/png&TRANSPARENT=TRUE&TIME=2025-01-01/2026-12-31",
+        {"Authorization": BASIC})
+    assert status == 200, body
+    return pixels(body)[..., 3]
+
+
+def test_density_bounding_box_covers_what_it_draws(wms_url):
+    """Issue 20: the density layer's advertised box holds every pixel it draws, and a
+    map of that box is not cut at its edges (the kernel reaches past the incidents)."""
+    west, south, east, north = _density_box(wms_url)
+    incidents_box = (44.7, 41.1, 45.42, 41.45)  # T-3 .. T-2
+    assert west < incidents_box[0] and south < incidents_box[1]
+    assert east > incidents_box[2] and north > incidents_box[3]
+    # A map twice as large: where it draws lies inside the advertised box.
+    dx, dy = (east - west) / 2, (north - south) / 2
+    wide = (west - dx, south - dy, east + dx, north + dy)
+    size = (800, int(800 * (wide[3] - wide[1]) / (wide[2] - wide[0])))
+    alpha = _density_alpha(wms_url, wide, *size)
+    rows, cols = np.nonzero(alpha)
+    assert len(rows), "the density layer draws something"
+    per_x = (wide[2] - wide[0]) / size[0]
+    per_y = (wide[3] - wide[1]) / size[1]
+    drawn = (wide[0] + cols.min() * per_x, wide[3] - (rows.max() + 1) * per_y,
+             wide[0] + (cols.max() + 1) * per_x, wide[3] - rows.min() * per_y)
+    tolerance = 4 * max(per_x, per_y)  # the layer's 4-pixel cells
+    assert drawn[0] >= west - tolerance and drawn[1] >= south - tolerance
+    assert drawn[2] <= east + tolerance and drawn[3] <= north + tolerance
+    # The map of the advertised box: nothing drawn at its edges, so nothing cut there.
+    fitted = _density_alpha(wms_url, (west, south, east, north), 400, 400)
+    assert fitted.any()
+    edges = np.concatenate([fitted[:2].ravel(), fitted[-2:].ravel(), fitted[:, :2].ravel(),
+                            fitted[:, -2:].ravel()])
+    assert not edges.any()
+
+
 def test_capabilities_mention_the_vendor_parameters(wms_url):
     _, _, body = fetch(wms_url + "?SERVICE=WMS&REQUEST=GetCapabilities&VERSION=1.3.0",
                        {"Authorization": BASIC})
