@@ -26,11 +26,12 @@ from urllib.parse import urlencode
 from app.api.params import ParameterError, parse_bbox, parse_datetime_interval
 from app.ogc import tile_discovery
 from app.ogc.context import Answer, ServiceContext
-from geo import queries
+from geo import clock, queries
 from geo.io.validation import quoted
 from geo.layers import COLLECTIONS, TILE_LAYERS, Layer
 from geo.maps import ogc_features
 from geo.maps.ogc_features import CRS84, CRS_URIS, OutputCrs
+from geo.risk import levels
 
 JSON_MIME = "application/json"
 GEOJSON_MIME = "application/geo+json"
@@ -312,9 +313,25 @@ def _settings(req: OgcRequest) -> tuple[int, int]:
     return req.context.max_cells, req.context.analysis_srid
 
 
+def _table_values(req: OgcRequest, collection: Layer) -> dict[str, str]:
+    """What the collection's table binds: the ``risk`` collection's live scores of the
+    sections no stored assessment covers (``geo.risk.levels``), as the workspace
+    computes them for the caller's agency."""
+    if "live_risk" not in collection.table_parameters or req.context.risk_model is None:
+        return {}
+    live = levels.live_sections(req.context.session, req.context.risk_model,
+                                req.context.analysis_srid, clock.utc_now(),
+                                req.context.agency)
+    return {"live_risk": json.dumps(
+        [{"id": section_id, **{k: (v.isoformat() if isinstance(v, datetime) else int(v)
+                                  if k != "level" else v) for k, v in record.items()}}
+         for section_id, record in live.items()])}
+
+
 def get_collection_items(req: OgcRequest, collection_id: str) -> Answer:
     collection = _collection(collection_id)
     query = _items_query(collection, req.args, req.context.scope, req.context.agency)
+    query.table_values = _table_values(req, collection)
     crs = _output_crs(req.args, "crs")
     page = ogc_features.items(req.context.session, collection, query, crs, *_settings(req))
     url = f"{req.base_url}/collections/{collection.name}/items"
@@ -347,7 +364,8 @@ def get_collection_item(req: OgcRequest, collection_id: str, feature_id: str) ->
     if feature_id.isascii() and feature_id.isdigit() and len(feature_id) < 10:
         feature = ogc_features.item(req.context.session, collection, int(feature_id), crs,
                                     *_settings(req), scope_region_ids=req.context.scope,
-                                    viewer_agency=req.context.agency)
+                                    viewer_agency=req.context.agency,
+                                    table_values=_table_values(req, collection))
     if feature is None:
         raise OgcApiError(404, "NotFound", f"no item {feature_id!r} in {collection.name}")
     url = f"{req.base_url}/collections/{collection.name}/items/{feature_id}"

@@ -44,12 +44,13 @@ from lxml import etree
 
 from app.api.params import parse_time_window
 from app.ogc.context import Answer, ServiceContext
-from geo import queries, scope
+from geo import clock, queries, scope
 from geo.crs import MAP_CRS, transform_xy
 from geo.errors import OutOfScopeError, ParameterError
 from geo.io.validation import quoted
 from geo.layers import INCIDENTS, MAP_LAYERS
 from geo.maps import map_request, overlays, render
+from geo.risk import levels
 from geo.vocabulary import INCIDENT_CATEGORIES, INCIDENT_OUTCOMES
 
 VERSIONS = ("1.3.0", "1.1.1")
@@ -503,6 +504,7 @@ def _map_request(context: ServiceContext, params: Params, version: str,
         # The default needs the data's time extent; a given TIME does not.
         window = parse_time(value, service_metadata(context).default_time
                             if value is None else None)
+    live = _live_levels(context, layers, styles)
     region = params.get("REGION") or None  # vendor parameter: a region code
     if region is not None:
         try:
@@ -516,7 +518,21 @@ def _map_request(context: ServiceContext, params: Params, version: str,
                              scope=context.scope, agency=context.agency,
                              analysis_srid=context.analysis_srid,
                              categories=_parse_words(params, "CATEGORY", INCIDENT_CATEGORIES),
-                             outcome=_parse_words(params, "OUTCOME", INCIDENT_OUTCOMES))
+                             outcome=_parse_words(params, "OUTCOME", INCIDENT_OUTCOMES),
+                             live_levels=live)
+
+
+def _live_levels(context: ServiceContext, layers: tuple[str, ...],
+                 styles: tuple[str, ...]) -> dict[int, str] | None:
+    """The live levels of the sections no stored assessment covers
+    (``geo.risk.levels``), when the map colours border sections by level."""
+    if "border_segments" not in layers or context.risk_model is None:
+        return None
+    style = styles[layers.index("border_segments")] if styles else ""
+    if style not in ("", "default", "risk_level"):
+        return None
+    return levels.live_levels(context.session, context.risk_model, context.analysis_srid,
+                              clock.utc_now(), context.agency)
 
 
 _MIME = {"png": "image/png", "png8": "image/png", "jpeg": "image/jpeg"}
@@ -593,7 +609,9 @@ def get_feature_info(context: ServiceContext, params: Params, version: str) -> A
             context.session, name, float(lon[4]), float(lat[4]), envelope, int(count_text),
             start, end, region_id, categories=map_request.categories,
             outcomes=map_request.outcome, scope_region_ids=map_request.scope,
-            viewer_agency=map_request.agency)
+            viewer_agency=map_request.agency,
+            live_levels=(_live_levels(context, ("border_segments",), ())
+                         if name == "border_segments" else None))
     return _feature_info_response(features, info_format)
 
 

@@ -290,16 +290,34 @@ def test_risk_collection_holds_each_sections_latest_assessment(client, viewer, d
 
     assess("low", "2026-05-01T00:00:00Z")
     latest = assess("high", "2026-06-01T00:00:00Z")
-    response, _ = get(client, viewer, "/collections/risk/items")
+    response, _ = get(client, viewer, "/collections/risk/items", level_source="assessment")
     body = geojson(response)
-    assert body["numberMatched"] == 1  # T-AZ-002 was never assessed
+    assert body["numberMatched"] == 1  # the others were never assessed
     feature = body["features"][0]
     assert feature["id"] == segments["T-AZ-001"]
     assert feature["properties"]["level"] == "high"
     assert feature["properties"]["assessment_id"] == latest
     assert feature["geometry"]["type"] == "LineString"
-    response, _ = get(client, viewer, "/collections/risk/items", level="low")
+    response, _ = get(client, viewer, "/collections/risk/items", level="low",
+                      level_source="assessment")
     assert geojson(response)["numberMatched"] == 0
+    # The sections no stored assessment covers carry the workspace's live scores
+    # (issue 20): those of /api/v1/risk/segments for their region, default period.
+    response, _ = get(client, viewer, "/collections/risk/items", level_source="live",
+                      limit=100)
+    live = geojson(response)["features"]
+    assert live and segments["T-AZ-001"] not in {f["id"] for f in live}
+    region_codes = {region_id: code for code, region_id in sample_layers["regions"].items()}
+    for feature in live:
+        properties = feature["properties"]
+        ranking = client.get("/api/v1/risk/segments", headers=viewer, query_string={
+            "region": region_codes[properties["region_id"]]}).get_json()
+        (section,) = [s for s in ranking["sections"] if s["section_id"] == feature["id"]]
+        assert properties["level"] == section["computed_level"]
+        assert (properties["risk"], properties["rank"]) == (section["risk"], section["rank"])
+        assert properties["assessment_id"] is None
+        assert [properties["period_start"][:19], properties["period_end"][:19]] == [
+            t[:19] for t in ranking["period"]]
 
 
 @pytest.mark.slow

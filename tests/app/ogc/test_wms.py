@@ -151,6 +151,24 @@ def test_owslib_getmap_draws_the_segment_colour(owslib_wms):
     assert (np.abs(window - [0x33, 0x33, 0x33]).max(axis=2) <= 12).any()
 
 
+def test_owslib_takes_a_lon_lat_box_for_epsg4326_in_both_versions(live_server, wms_url):
+    """What the README tells a client-library user: OWSLib's getmap(srs="EPSG:4326",
+    bbox=(min lon, min lat, max lon, max lat)) in 1.3.0 too, as OWSLib puts it in
+    latitude-first order itself; the map equals a raw 1.1.1 request of that box."""
+    from owslib.wms import WebMapService
+
+    wms = WebMapService(wms_url, version="1.3.0", username="gis-client",
+                        password=TEST_PASSWORD)
+    image = wms.getmap(layers=["border_segments"], styles=["plain"], srs="EPSG:4326",
+                       bbox=AREA, size=(320, 200), format="image/png")
+    raw = fetch(f"{wms_url}?SERVICE=WMS&VERSION=1.1.1&REQUEST=GetMap&LAYERS=border_segments"
+                f"&STYLES=plain&SRS=EPSG:4326&BBOX={','.join(map(str, AREA))}&WIDTH=320"
+                "&HEIGHT=200&FORMAT=image/png", {"Authorization": BASIC})[2]
+    drawn = pixels(image.read())
+    assert (drawn[..., :3] != 255).any()  # the sections are on it
+    assert np.array_equal(drawn, pixels(raw))
+
+
 def test_130_epsg4326_map_equals_111_map(wms_url):
     common = ("&REQUEST=GetMap&SERVICE=WMS&LAYERS=regions,border_segments,crossing_points,"
               "incidents&STYLES=&WIDTH=320&HEIGHT=200&FORMAT=image/png")
@@ -350,6 +368,42 @@ def test_density_bounding_box_covers_what_it_draws(wms_url):
     edges = np.concatenate([fitted[:2].ravel(), fitted[-2:].ravel(), fitted[:, :2].ravel(),
                             fitted[:, -2:].ravel()])
     assert not edges.any()
+
+
+def test_sections_show_the_workspaces_level_and_say_its_source(live_server, wms_url):
+    """Issue 20: without a stored assessment, border_segments is coloured by the live
+    level the workspace shows (/api/v1/risk/segments of the section's region, default
+    period), and GetFeatureInfo says level_source "live"."""
+    from geo.maps.palette import RISK_LEVEL_COLOURS
+
+    bbox = (45.0, 41.25, 45.1, 41.35)  # around T-AZ-001's vertex (45.05, 41.3)
+    status, _, body = fetch(
+        f"{wms_url}?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetFeatureInfo&LAYERS=border_segments"
+        f"&QUERY_LAYERS=border_segments&STYLES=&CRS=CRS:84&BBOX={','.join(map(str, bbox))}"
+        "&WIDTH=101&HEIGHT=101&I=50&J=50&INFO_FORMAT=application/json",
+        {"Authorization": BASIC})
+    assert status == 200, body
+    (feature,) = json.loads(body)["features"]
+    properties = feature["properties"]
+    assert properties["code"] == "T-AZ-001" and properties["level_source"] == "live"
+    section_id = feature["id"].split(".")[1]
+    section = requests.get(f"{live_server.url}/api/v1/border_segments/{section_id}",
+                           headers=live_server.headers, timeout=30).json()
+    codes = {i: c for c, i in live_server.ids["regions"].items()}
+    ranking = requests.get(f"{live_server.url}/api/v1/risk/segments", timeout=60,
+                           headers=live_server.headers, params={
+                               "region": codes[section["properties"]["region_id"]]}).json()
+    (ranked,) = [s for s in ranking["sections"] if s["code"] == "T-AZ-001"]
+    assert properties["level"] == ranked["level"]
+    status, _, image = fetch(
+        f"{wms_url}?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=border_segments"
+        f"&STYLES=&CRS=CRS:84&BBOX={','.join(map(str, bbox))}&WIDTH=101&HEIGHT=101"
+        "&FORMAT=image/png&TRANSPARENT=TRUE", {"Authorization": BASIC})
+    window = pixels(image)[47:54, 47:54]
+    colour = np.array([int(RISK_LEVEL_COLOURS[ranked["level"]][k:k + 2], 16)
+                       for k in (1, 3, 5)])
+    opaque = window[..., 3] > 200
+    assert (np.abs(window[opaque][:, :3].astype(int) - colour).max(axis=1) <= 12).any()
 
 
 def test_capabilities_mention_the_vendor_parameters(wms_url):
