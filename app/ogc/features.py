@@ -316,12 +316,11 @@ def _settings(req: OgcRequest) -> tuple[int, int]:
 def _table_values(req: OgcRequest, collection: Layer) -> dict[str, str]:
     """What the collection's table binds: the ``risk`` collection's live scores of the
     sections no stored assessment covers (``geo.risk.levels``), as the workspace
-    computes them for the caller's agency."""
+    computes them (in the view every agency shares)."""
     if "live_risk" not in collection.table_parameters or req.context.risk_model is None:
         return {}
     live = levels.live_sections(req.context.session, req.context.risk_model,
-                                req.context.analysis_srid, clock.utc_now(),
-                                req.context.agency)
+                                req.context.analysis_srid, clock.utc_now())
     return {"live_risk": json.dumps(
         [{"id": section_id, **{k: (v.isoformat() if isinstance(v, datetime) else int(v)
                                   if k != "level" else v) for k, v in record.items()}}

@@ -532,7 +532,7 @@ def _live_levels(context: ServiceContext, layers: tuple[str, ...],
     if style not in ("", "default", "risk_level"):
         return None
     return levels.live_levels(context.session, context.risk_model, context.analysis_srid,
-                              clock.utc_now(), context.agency)
+                              clock.utc_now())
 
 
 _MIME = {"png": "image/png", "png8": "image/png", "jpeg": "image/jpeg"}

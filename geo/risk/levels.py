@@ -9,14 +9,21 @@ last complete month), a supervisor's decision overriding it. The GIS services (W
   (``level_source`` ``"assessment"``: a signed-off record);
 - any other section has its **live** level, computed as the workspace computes it
   (:func:`live_sections`: ``geo.risk.assessments.assess_region`` of its region over the
-  default period, counted for the caller's agency; ``level_source`` ``"live"``);
+  default period; ``level_source`` ``"live"``), counted, as a stored assessment is, in
+  the view every agency shares (``assessments.SHARED_VIEW``: records released to all or
+  let count): one computation serves every caller. The workspace counts the caller's
+  own view, which differs only where another agency's records are neither released to
+  the caller nor let count;
 - on the WMS, a supervisor's decision overrides either (``level_source``
   ``"decision"``), as on the workspace; ``"none"``: a section of a region that cannot
   be assessed.
 
 Live levels are computed only for the regions with a section no stored assessment
-covers, and kept per database, agency, data versions and period: a map asks again for
-them without computing anything until the data, the assessments or the period change.
+covers, and kept per database, data versions and period: a map asks again for them
+without computing anything until the data, the assessments or the period change. The
+computation is that of the workspace's ranking for every such region (about a second a
+region on the demo, docs/benchmarks.md "Issue 20"): storing assessments
+(``POST /api/v1/risk/assessments``, ``flask demo assess``) spares it.
 """
 
 from __future__ import annotations
@@ -42,17 +49,18 @@ _LIVE: dict[tuple, tuple[tuple, dict[int, dict]]] = {}
 _LIVE_LOCK = threading.Lock()
 
 
-def live_sections(session, config: risk_config.RiskConfig, srid: int, now: datetime,
-                  viewer_agency: str | None = None) -> dict[int, dict]:
+def live_sections(session, config: risk_config.RiskConfig, srid: int,
+                  now: datetime) -> dict[int, dict]:
     """The live scores of every section no stored assessment covers, by section id:
     ``threat``, ``vulnerability``, ``impact``, ``risk``, ``level``, ``rank`` and the
     ``period_start``/``period_end`` (UTC) they were computed over, as the workspace
-    computes them for ``viewer_agency`` at the data clock's ``now``. Regions that
-    cannot be assessed (no incidents yet, a period the data does not cover) are left
-    out."""
+    computes them at the data clock's ``now``, in the view every agency shares (see
+    the module). Regions that cannot be assessed (no incidents yet, a period the data
+    does not cover) are left out."""
+    viewer_agency = assessments.SHARED_VIEW
     period = periods.default_analysis_period(session, now, viewer_agency)
     key = (queries.result_versions(session), period.start, period.end)
-    cache_key = (str(session.connection().engine.url), viewer_agency)
+    cache_key = (str(session.connection().engine.url), repr(config.text))
     with _LIVE_LOCK:
         cached = _LIVE.get(cache_key)
         if cached is not None and cached[0] == key:
@@ -74,8 +82,8 @@ def live_sections(session, config: risk_config.RiskConfig, srid: int, now: datet
     return found
 
 
-def live_levels(session, config: risk_config.RiskConfig, srid: int, now: datetime,
-                viewer_agency: str | None = None) -> dict[int, str]:
+def live_levels(session, config: risk_config.RiskConfig, srid: int,
+                now: datetime) -> dict[int, str]:
     """Section id -> live level (:func:`live_sections`)."""
     return {section_id: record["level"] for section_id, record in
-            live_sections(session, config, srid, now, viewer_agency).items()}
+            live_sections(session, config, srid, now).items()}
