@@ -417,7 +417,7 @@ RISK_RESULTS = Layer(
                "else their live scores over the default period (level_source says "
                "which).",
     tiles=TileFacet(("code", "name", "threat", "vulnerability", "impact", "risk", "level",
-                     "rank", "assessment_id")),
+                     "rank", "assessment_id", "level_source")),
 )
 
 # Every layer, in the order the services list them (the WMS draws the first lowest).

@@ -319,12 +319,8 @@ def _table_values(req: OgcRequest, collection: Layer) -> dict[str, str]:
     computes them (in the view every agency shares)."""
     if "live_risk" not in collection.table_parameters or req.context.risk_model is None:
         return {}
-    live = levels.live_sections(req.context.session, req.context.risk_model,
-                                req.context.analysis_srid, clock.utc_now())
-    return {"live_risk": json.dumps(
-        [{"id": section_id, **{k: (v.isoformat() if isinstance(v, datetime) else int(v)
-                                  if k != "level" else v) for k, v in record.items()}}
-         for section_id, record in live.items()])}
+    return {"live_risk": levels.live_risk_json(req.context.session, req.context.risk_model,
+                                               req.context.analysis_srid, clock.utc_now())}
 
 
 def get_collection_items(req: OgcRequest, collection_id: str) -> Answer:
@@ -489,7 +485,8 @@ def openapi(req: OgcRequest) -> Answer:
         ]
         if collection.temporal:
             item_parameters.append(_parameter(
-                "datetime", "RFC 3339 instant or interval start/end (open ends '..').",
+                "datetime", "RFC 3339 instant or interval start/end (open ends '..'); a "
+                "date means its whole UTC day.",
                 {"type": "string"}))
         paths[f"/collections/{cid}"] = _operation(
             f"describe_{cid}", collection.title, JSON_MIME, not_found=True)

@@ -25,6 +25,7 @@ no-cache`` gets a freshly made tile (which replaces the kept one).
 
 from __future__ import annotations
 
+import hashlib
 from urllib.parse import urlencode
 
 from flask import Response, current_app, request
@@ -35,10 +36,11 @@ from app.extensions import db
 from app.ogc import bp, tile_discovery
 from app.ogc.features import OgcApiError, exception_answer
 from app.ogc.routes import respond
-from geo import queries
+from geo import clock, queries
 from geo.layers import COLLECTIONS, TILE_LAYERS, Layer
 from geo.maps import tiles, tiling
 from geo.queries.agency_checks import agency_codes
+from geo.risk import levels
 
 MVT_MIME = "application/vnd.mapbox-vector-tile"
 CACHE_CONTROL = "private, max-age=60"
@@ -100,6 +102,12 @@ def _tile(layer_name: str, z: int, x: int, y: int) -> Response:
     except (ParameterError, OgcApiError) as exc:
         return respond(exception_answer(exc))
     key = f"{z}/{x}/{y}?{urlencode(sorted(request.args.items()))}|{_scope_key(query)}"
+    if "live_risk" in tile_layer.table_parameters and current_app.config.get("RISK_MODEL"):
+        # The risk tiles' live rows (geo.risk.levels): part of the tile, so of its ETag.
+        live = levels.live_risk_json(db.session, current_app.config["RISK_MODEL"],
+                                     current_app.config["ANALYSIS_SRID"], clock.utc_now())
+        query.table_values = {"live_risk": live}
+        key += "|live=" + hashlib.sha256(live.encode()).hexdigest()
     cache = _tile_cache()
     etag, body, from_cache = tiles.versioned_tile(
         db.session, tile_layer, z, x, y, query, key, request.if_none_match, cache=cache,

@@ -28,6 +28,7 @@ region on the demo, docs/benchmarks.md "Issue 20"): storing assessments
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import datetime
 
@@ -87,3 +88,15 @@ def live_levels(session, config: risk_config.RiskConfig, srid: int,
     """Section id -> live level (:func:`live_sections`)."""
     return {section_id: record["level"] for section_id, record in
             live_sections(session, config, srid, now).items()}
+
+
+def live_risk_json(session, config: risk_config.RiskConfig, srid: int,
+                   now: datetime) -> str:
+    """:func:`live_sections` as the JSON array the ``risk`` layer's table binds as
+    ``live_risk`` (``geo.layers.RISK_RESULTS``): one record per section, ``id``, the
+    scores and the period (RFC 3339)."""
+    return json.dumps([
+        {"id": section_id, **{name: (value.isoformat() if isinstance(value, datetime)
+                                     else value if name == "level" else int(value))
+                              for name, value in record.items()}}
+        for section_id, record in live_sections(session, config, srid, now).items()])

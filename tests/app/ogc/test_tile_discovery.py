@@ -97,6 +97,29 @@ def test_ogc_api_tiles_documents(live_server):
     assert tile.headers["Content-Type"] == "application/vnd.mapbox-vector-tile"
 
 
+def test_risk_tiles_carry_the_live_levels_of_the_collection(live_server):
+    """Issue 20: without a stored assessment the risk tiles hold each section's live
+    level (level_source "live"), the level the risk collection gives."""
+    import mapbox_vector_tile
+
+    items = get_json(live_server, "/ogc/features/collections/risk/items?limit=100")
+    levels = {f["properties"]["code"]: (f["properties"]["level"],
+                                        f["properties"]["level_source"])
+              for f in items["features"]}
+    assert levels and {source for _, source in levels.values()} == {"live"}
+    # The sample sections lie in z=8 tiles 159/95 and 160/95 (either side of 45° E).
+    found = {}
+    for x in (159, 160):
+        tile = requests.get(f"{live_server.url}/ogc/tiles/risk/8/{x}/95.mvt",
+                            headers=live_server.headers, timeout=60)
+        assert tile.status_code in (200, 204)
+        if tile.status_code == 200:
+            for f in mapbox_vector_tile.decode(tile.content)["risk"]["features"]:
+                found[f["properties"]["code"]] = (f["properties"]["level"],
+                                                  f["properties"]["level_source"])
+    assert found == levels
+
+
 @pytest.mark.parametrize(("path", "status"), [
     ("/collections/hotspots/tiles", 404),
     ("/collections/nowhere/tiles", 404),
