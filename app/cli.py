@@ -394,6 +394,37 @@ def demo_reset() -> None:
     click.echo(f"demo data reset: {_demo_counts_line(counts)}")
 
 
+@demo_cli.command("assess")
+@click.confirmation_option(prompt="Store one risk assessment per region? Stored assessments "
+                                  "are immutable: `demo reset` is refused afterwards.")
+def demo_assess() -> None:
+    """Store one risk assessment per region with border sections (default period),
+    labelled synthetic, by the demo user: the WMS and the OGC API then show stored
+    levels (level_source "assessment")."""
+    from app.auth.models import User
+    from geo import clock
+    from geo.demo.assessments import store_demo_assessments
+    from geo.events import application as events
+
+    with unit_of_work(db.session):
+        _ensure_demo_users()
+        user = db.session.scalar(select(User).where(User.username == "demo"))
+        stored = store_demo_assessments(db.session, current_app.config["RISK_MODEL"],
+                                        current_app.config["ANALYSIS_SRID"], clock.utc_now(),
+                                        user.id)
+        for record, evaluated in stored:
+            events.assessment_stored(db.session, record, evaluated)
+            audit.record(db.session, "create", "assessment", record.id,
+                         after={"region_id": record.region_id,
+                                "period": [record.period_start.isoformat(),
+                                           record.period_end.isoformat()],
+                                "config_sha256": record.config_sha256,
+                                "sections": len(evaluated["sections"])},
+                         detail={"command": "demo assess", "provenance": "synthetic demo"})
+    click.echo(f"stored {len(stored)} synthetic demo assessments (one per region with "
+               "border sections); `demo reset` is now refused")
+
+
 @demo_cli.command("credentials")
 def demo_credentials() -> None:
     """Print the demo logins (``demo`` and an analyst of each agency), if the demo

@@ -106,6 +106,8 @@ class Layer:
     # caller sees in detail only those released to its agency.
     releasable: bool = False
     aliases: tuple[str, ...] = ()  # older names the REST API still answers to
+    # Values the table's subquery binds (``FeatureQuery.table_values``; '[]' unless given).
+    table_parameters: tuple[str, ...] = ()
     collection: str | None = None  # OGC API Features description; None: not served
     tiles: TileFacet | None = None
     map: MapFacet | None = None
@@ -217,9 +219,10 @@ SEGMENTS = Layer(
                      "terrain_class", "region_id", "length_m")),
     map=MapFacet(
         "Border sections. Style risk_level (default): colour of each section's level "
-        "in the latest stored CIRAM assessment (a supervisor's decision overrides "
-        "it): low blue, medium yellow, high orange, critical dark red, grey not "
-        "assessed. Style plain: one colour.",
+        "in the latest stored CIRAM assessment, else its live level over the default "
+        "period as the workspace computes it (a supervisor's decision overrides "
+        "either; GetFeatureInfo's level_source says which): low blue, medium yellow, "
+        "high orange, critical dark red, grey not assessed. Style plain: one colour.",
         (MapStyle("risk_level", "By CIRAM risk level"), MapStyle("plain", "Plain line")),
         info=("id", "code", "name", "name_ka", "kind", "neighbour_country", "length_m",
               "surveillance_level", "terrain_class", "provenance")),
@@ -370,17 +373,30 @@ DENSITY = Layer(
         (MapStyle("kde", "Kernel density"),), time_enabled=True),
 )
 
-# Sections with the scores of the latest assessment that covers each; a constant
-# subquery used as the "table" of the risk layer (no input in it).
+# Sections with the scores of the latest stored assessment that covers each, and the
+# live scores (``geo.risk.levels``) of the others, bound as ``live_risk`` (a JSON array
+# of records; '[]': stored assessments only). Only that value is bound in it.
 _LATEST_RISK = """(
-    SELECT DISTINCT ON (r.segment_id)
+   (SELECT DISTINCT ON (r.segment_id)
            r.segment_id AS id, s.code, s.name, s.region_id, r.assessment_id,
            a.period_start, a.period_end, a.created_at AS assessed_at, r.threat,
-           r.vulnerability, r.impact, r.risk, r.level, r.rank, s.geom
+           r.vulnerability, r.impact, r.risk, r.level, r.rank,
+           'assessment' AS level_source, s.geom
       FROM risk_section_results AS r
       JOIN risk_assessments AS a ON a.id = r.assessment_id
       JOIN border_segments AS s ON s.id = r.segment_id
-     ORDER BY r.segment_id, a.created_at DESC, a.id DESC) AS latest_risk"""
+     ORDER BY r.segment_id, a.created_at DESC, a.id DESC)
+    UNION ALL
+    SELECT s.id, s.code, s.name, s.region_id, NULL::integer, l.period_start, l.period_end,
+           NULL::timestamptz, l.threat, l.vulnerability, l.impact, l.risk, l.level, l.rank,
+           'live', s.geom
+      FROM jsonb_to_recordset(CAST(:live_risk AS jsonb)) AS l(
+               id integer, period_start timestamptz, period_end timestamptz,
+               threat integer, vulnerability integer, impact integer, risk integer,
+               level text, rank integer)
+      JOIN border_segments AS s ON s.id = l.id
+     WHERE NOT EXISTS (SELECT 1 FROM risk_section_results AS x
+                        WHERE x.segment_id = s.id)) AS latest_risk"""
 
 RISK_RESULTS = Layer(
     name="risk", table=_LATEST_RISK, title="Risk of border sections (latest assessment)",
@@ -395,11 +411,18 @@ RISK_RESULTS = Layer(
         Field("risk", "int", minimum=1, maximum=125),
         Field("level", "choice", choices=("low", "medium", "high", "critical")),
         Field("rank", "int"),
+        Field("level_source", "choice", choices=("assessment", "live"),
+              description="assessment: the latest stored assessment's scores; live: "
+                          "computed as the workspace computes them (no stored "
+                          "assessment covers the section)."),
     ),
     key=("id",), filters=frozenset({"bbox"}), scope_column="region_id",
-    collection="Border sections with the CIRAM scores of their latest stored assessment.",
+    table_parameters=("live_risk",),
+    collection="Border sections with the CIRAM scores of their latest stored assessment, "
+               "else their live scores over the default period (level_source says "
+               "which).",
     tiles=TileFacet(("code", "name", "threat", "vulnerability", "impact", "risk", "level",
-                     "rank", "assessment_id")),
+                     "rank", "assessment_id", "level_source")),
 )
 
 # Every layer, in the order the services list them (the WMS draws the first lowest).

@@ -101,7 +101,8 @@ def component_parameters() -> dict:
                        "intersect it.", style="form", explode=False),
         "datetime": _query("datetime", {"type": "string"},
                            "An RFC 3339 instant, or an interval start/end with an open end "
-                           "written .. or left empty (OGC API Features).",
+                           "written .. or left empty (OGC API Features). A date means its "
+                           "whole UTC day: 2025-06-01/2025-06-30 includes 30 June.",
                            example="2026-01-01T00:00:00Z/.."),
         "region": _query("region", region_key,
                          "Code of a region: features inside it. A user restricted to "

@@ -260,7 +260,8 @@ def evaluate_operation(_layer) -> dict:
     ])
 
 
-PERIOD = _query("datetime", {"type": "string"}, "RFC 3339 closed interval start/end. "
+PERIOD = _query("datetime", {"type": "string"}, "RFC 3339 closed interval start/end "
+                "(a date as its end means the end of that day). "
                 f"{DEFAULT_PERIOD_TEXT}",
                 example="2026-10-01T00:00:00Z/2026-10-31T23:59:59Z")
 # What an analysis answers about its period, beside the period itself.

@@ -6,7 +6,7 @@ Each parser raises ``ParameterError`` naming the parameter, which the API answer
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from pyproj import CRS
 from pyproj.exceptions import CRSError
@@ -14,40 +14,98 @@ from pyproj.exceptions import CRSError
 from geo.errors import ParameterError  # noqa: E402  (re-exported for the API)
 from geo.io.validation import quoted
 
+DAY = timedelta(days=1)
+MICROSECOND = timedelta(microseconds=1)  # the resolution of PostgreSQL's timestamps
+SECOND = timedelta(seconds=1)
 
-def parse_instant(field: str, value: str) -> datetime:
-    """An RFC 3339 date-time (or a date, meaning its midnight UTC), timezone-aware."""
+
+def _moment(field: str, value: str, naive_utc: bool) -> tuple[datetime, bool]:
+    """(moment in UTC, whether ``value`` is a date without a time) of an RFC 3339 /
+    ISO 8601 date or date-time; a date is its midnight UTC. A date-time without a time
+    zone is refused, or read as UTC when ``naive_utc`` (WMS TIME)."""
     text = value.strip()
     try:
         if len(text) == 10:
-            return datetime.fromisoformat(text).replace(tzinfo=UTC)
+            return datetime.fromisoformat(text).replace(tzinfo=UTC), True
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         raise ParameterError(
-            field, f"{value!r} is not an RFC 3339 date-time such as 2026-01-31T00:00:00Z"
-        ) from None
+            field, f"{value!r} is not an RFC 3339 date-time such as 2026-01-31T00:00:00Z "
+                   "or a date such as 2026-01-31") from None
     if parsed.tzinfo is None:
-        raise ParameterError(field, f"{value!r} needs a time zone (Z or +hh:mm)")
-    return parsed
+        if not naive_utc:
+            raise ParameterError(field, f"{value!r} needs a time zone (Z or +hh:mm)")
+        parsed = parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC), False
+    except OverflowError:
+        raise ParameterError(field, f"{value!r} is outside the years 1-9999") from None
 
 
-def parse_datetime_interval(value: str | None) -> tuple[datetime | None, datetime | None]:
-    """OGC API ``datetime``: an instant, or ``start/end`` with open ends ``..`` or empty.
+def parse_instant(field: str, value: str) -> datetime:
+    """An RFC 3339 date-time (or a date, meaning its midnight UTC), timezone-aware: a
+    moment such as ``as_of`` (for a time window use :func:`parse_time_window`)."""
+    return _moment(field, value, naive_utc=False)[0]
 
-    Returns ``(start, end)`` of the closed interval ``start <= t <= end`` (either may be
-    None for an open end); an instant ``t`` gives ``(t, t)``.
+
+def _day_end(start: datetime) -> datetime:
+    return start + DAY - MICROSECOND
+
+
+def parse_time_window(field: str, value: str | None, *, naive_utc: bool = False,
+                      daily: bool = False) -> tuple[datetime | None, datetime | None]:
+    """The closed UTC window ``(start, end)`` (``start <= t <= end``; None for an open
+    end) of a time filter: OGC API and ``/api/v1`` ``datetime``, WMS ``TIME``.
+
+    ``value`` is an instant or an interval ``start/end`` (open ends ``..`` or empty).
+    **A date means its whole UTC day**: the instant ``2025-06-01`` is
+    ``[2025-06-01T00:00:00Z, 2025-06-01T23:59:59.999999Z]``; as an interval's end it
+    ends at that day's last microsecond (``2025-06-01/2025-06-30`` includes 30 June).
+    A date-time instant is that instant (``(t, t)``), a date-time end that instant.
+
+    ``daily`` (WMS TIME, whose dimension has the resolution P1D): an instant at
+    midnight UTC is a value of the dimension and means that whole day, as a date does
+    (``2026-06-01T00:00:00Z``, what QGIS sends for a day, is that day); another
+    date-time instant means its second, ``[t, t + 1 s)``; an interval's optional
+    third part (``/P1D``) is ignored. ``naive_utc``: date-times without a time zone are
+    UTC (WMS) instead of refused.
+
+    Raises ParameterError naming ``field``: unreadable, no time zone, or an interval
+    that ends before it starts.
     """
     if value is None or value.strip() == "":
         return None, None
     if "/" not in value:
-        instant = parse_instant("datetime", value)
-        return instant, instant
-    first, _, second = value.partition("/")
-    start = None if first in ("", "..") else parse_instant("datetime", first)
-    end = None if second in ("", "..") else parse_instant("datetime", second)
+        moment, date_only = _moment(field, value, naive_utc)
+        if date_only or (daily and moment == moment.replace(hour=0, minute=0, second=0,
+                                                            microsecond=0)):
+            return moment, _checked(field, value, lambda: _day_end(moment))
+        return moment, (moment + SECOND - MICROSECOND) if daily else moment
+    parts = value.split("/")
+    if len(parts) > (3 if daily else 2):
+        raise ParameterError(field, f"{value!r} is not an instant or one interval start/end")
+    first, second = parts[0], parts[1]
+    start = None if first.strip() in ("", "..") else _moment(field, first, naive_utc)[0]
+    end = None
+    if second.strip() not in ("", ".."):
+        moment, date_only = _moment(field, second, naive_utc)
+        end = _checked(field, value, lambda: _day_end(moment)) if date_only else moment
     if start and end and end < start:
-        raise ParameterError("datetime", "the interval ends before it starts")
+        raise ParameterError(field, f"the interval {value!r} ends before it starts")
     return start, end
+
+
+def _checked(field: str, value: str, compute) -> datetime:
+    try:
+        return compute()
+    except OverflowError:
+        raise ParameterError(field, f"{value!r} is outside the years 1-9999") from None
+
+
+def parse_datetime_interval(value: str | None) -> tuple[datetime | None, datetime | None]:
+    """The ``datetime`` parameter (OGC API Features, ``/api/v1``, vector tiles) as its
+    closed window: :func:`parse_time_window`."""
+    return parse_time_window("datetime", value)
 
 
 def _parse_number(field: str, value: str, convert, word: str, minimum, maximum):

@@ -100,6 +100,12 @@ ENDPOINT_ROLES: dict[str, str] = {
     "ogc.features_conformance": "viewer",
     "ogc.tilejson": "viewer",
     "ogc.vector_tile": "viewer",
+    "ogc.tile_directory_metadata": "viewer",
+    "ogc.tile_matrix_sets": "viewer",
+    "ogc.tile_matrix_set": "viewer",
+    "ogc.collection_tilesets": "viewer",
+    "ogc.collection_tileset": "viewer",
+    "ogc.collection_tile": "viewer",
     # The admin page (app/admin): users, their regions, tokens and sessions, the audit.
     "admin.users": "admin",
     "admin.create_user": "admin",

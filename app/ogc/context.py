@@ -42,6 +42,9 @@ class ServiceContext:
         Largest WMS WIDTH and HEIGHT, pixels.
     render_html : callable
         ``render_html(template, **context) -> str``: an HTML page of ``templates/``.
+    risk_model : geo.risk.risk_config.RiskConfig or None
+        The CIRAM model (``RISK_MODEL``) the live section levels are computed with
+        (``geo.risk.levels``); None: sections no stored assessment covers are grey.
     """
 
     session: object
@@ -54,3 +57,4 @@ class ServiceContext:
     max_cells: int
     wms_max_size: int
     render_html: Callable[..., str]
+    risk_model: object = None

@@ -24,12 +24,14 @@ from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from app.api.params import ParameterError, parse_bbox, parse_datetime_interval
+from app.ogc import tile_discovery
 from app.ogc.context import Answer, ServiceContext
-from geo import queries
+from geo import clock, queries
 from geo.io.validation import quoted
-from geo.layers import COLLECTIONS, Layer
+from geo.layers import COLLECTIONS, TILE_LAYERS, Layer
 from geo.maps import ogc_features
 from geo.maps.ogc_features import CRS84, CRS_URIS, OutputCrs
+from geo.risk import levels
 
 JSON_MIME = "application/json"
 GEOJSON_MIME = "application/geo+json"
@@ -45,6 +47,8 @@ CONFORMANCE_CLASSES = (
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    # OGC API - Tiles of the tiled collections (app.ogc.tile_discovery)
+    *tile_discovery.CONFORMANCE_CLASSES,
 )
 ITEM_PARAMETERS = frozenset({"f", "bbox", "bbox-crs", "crs", "datetime", "limit", "offset"})
 FORMATS = ("json", "html")
@@ -103,6 +107,9 @@ def landing_page(req: OgcRequest) -> Answer:
              "href": f"{base}/conformance"},
             {"rel": "data", "type": JSON_MIME, "title": "Collections",
              "href": f"{base}/collections"},
+            {"rel": tile_discovery.REL_TILING_SCHEMES, "type": JSON_MIME,
+             "title": "Tile matrix sets of the vector tiles",
+             "href": f"{base}/tileMatrixSets"},
         ],
     }
     if req.format == "html":
@@ -138,6 +145,9 @@ def _collection_document(req: OgcRequest, collection: Layer) -> dict:
             {"rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
              "type": "application/schema+json", "title": "Queryables",
              "href": f"{url}/queryables"},
+            *([{"rel": tile_discovery.REL_TILESETS_VECTOR, "type": JSON_MIME,
+                "title": "Vector tilesets (OGC API - Tiles)", "href": f"{url}/tiles"}]
+              if collection.name in TILE_LAYERS else []),
         ],
     }
 
@@ -195,11 +205,12 @@ def _output_crs(args: dict, name: str) -> OutputCrs:
     value = args.get(name)
     if value in (None, ""):
         return CRS_URIS[CRS84]
-    try:
-        return CRS_URIS[value.strip()]
-    except KeyError:
+    crs = ogc_features.output_crs(value)
+    if crs is None:
         raise ParameterError(name, f"unsupported CRS {value!r}; supported: "
-                             f"{', '.join(CRS_URIS)}") from None
+                             f"{', '.join(CRS_URIS)} (or "
+                             f"{', '.join(ogc_features.CRS_SHORT_NAMES)})")
+    return crs
 
 
 def _bbox(args: dict) -> tuple[tuple[float, float, float, float] | None, int]:
@@ -302,9 +313,20 @@ def _settings(req: OgcRequest) -> tuple[int, int]:
     return req.context.max_cells, req.context.analysis_srid
 
 
+def _table_values(req: OgcRequest, collection: Layer) -> dict[str, str]:
+    """What the collection's table binds: the ``risk`` collection's live scores of the
+    sections no stored assessment covers (``geo.risk.levels``), as the workspace
+    computes them (in the view every agency shares)."""
+    if "live_risk" not in collection.table_parameters or req.context.risk_model is None:
+        return {}
+    return {"live_risk": levels.live_risk_json(req.context.session, req.context.risk_model,
+                                               req.context.analysis_srid, clock.utc_now())}
+
+
 def get_collection_items(req: OgcRequest, collection_id: str) -> Answer:
     collection = _collection(collection_id)
     query = _items_query(collection, req.args, req.context.scope, req.context.agency)
+    query.table_values = _table_values(req, collection)
     crs = _output_crs(req.args, "crs")
     page = ogc_features.items(req.context.session, collection, query, crs, *_settings(req))
     url = f"{req.base_url}/collections/{collection.name}/items"
@@ -337,7 +359,8 @@ def get_collection_item(req: OgcRequest, collection_id: str, feature_id: str) ->
     if feature_id.isascii() and feature_id.isdigit() and len(feature_id) < 10:
         feature = ogc_features.item(req.context.session, collection, int(feature_id), crs,
                                     *_settings(req), scope_region_ids=req.context.scope,
-                                    viewer_agency=req.context.agency)
+                                    viewer_agency=req.context.agency,
+                                    table_values=_table_values(req, collection))
     if feature is None:
         raise OgcApiError(404, "NotFound", f"no item {feature_id!r} in {collection.name}")
     url = f"{req.base_url}/collections/{collection.name}/items/{feature_id}"
@@ -369,7 +392,7 @@ def _parameter(name: str, description: str, schema: dict, style: str | None = No
 
 _FORMAT_PARAMETER = _parameter("f", "Output format; by default the Accept header decides.",
                                {"type": "string", "enum": list(FORMATS)})
-_CRS_SCHEMA = {"type": "string", "format": "uri", "enum": list(CRS_URIS)}
+_CRS_SCHEMA = {"type": "string", "enum": [*CRS_URIS, *ogc_features.CRS_SHORT_NAMES]}
 _EXCEPTION = {"description": "An OGC API exception.",
               "content": {JSON_MIME: {"schema": {"$ref": "#/components/schemas/exception"}}}}
 
@@ -387,6 +410,48 @@ def _operation(operation_id: str, summary: str, mime: str, parameters=(),
         responses["404"] = _EXCEPTION
     return {"get": {"operationId": operation_id, "summary": summary,
                     "parameters": [_FORMAT_PARAMETER, *parameters], "responses": responses}}
+
+
+def _path_parameter(name: str, description: str, schema: dict) -> dict:
+    return {"name": name, "in": "path", "required": True, "description": description,
+            "schema": schema}
+
+
+def _tiles_paths() -> dict:
+    """The OGC API - Tiles paths (``app.ogc.tile_discovery``; served by
+    ``app.ogc.tiles``) of every tiled collection."""
+    tms = _path_parameter("tileMatrixSetId", "The tile matrix set.",
+                          {"type": "string", "enum": [tile_discovery.TMS_ID]})
+
+    def get(operation_id: str, summary: str, mime: str, parameters=()) -> dict:
+        return {"get": {"operationId": operation_id, "summary": summary,
+                        "parameters": list(parameters), "responses": {
+                            "200": {"description": summary, "content": {
+                                mime: {"schema": {"type": "object"} if "json" in mime
+                                       else {"type": "string", "format": "binary"}}}},
+                            "204": {"description": "A tile without features."},
+                            "400": _EXCEPTION, "401": {"description": "No valid token."},
+                            "404": _EXCEPTION}}}
+
+    paths = {
+        "/tileMatrixSets": get("getTileMatrixSets", "Tile matrix sets", JSON_MIME),
+        "/tileMatrixSets/{tileMatrixSetId}": get(
+            "getTileMatrixSet", "A tile matrix set (TMS 2.0 JSON)", JSON_MIME, [tms]),
+    }
+    for cid in TILE_LAYERS:
+        if cid not in COLLECTIONS:
+            continue
+        base = f"/collections/{cid}/tiles"
+        paths[base] = get(f"getTilesets_{cid}", f"Vector tilesets of {cid}", JSON_MIME)
+        paths[f"{base}/{{tileMatrixSetId}}"] = get(
+            f"getTileset_{cid}", f"Vector tileset of {cid}", JSON_MIME, [tms])
+        paths[f"{base}/{{tileMatrixSetId}}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}"] = get(
+            f"getTile_{cid}", f"A vector tile of {cid} (MVT)", tile_discovery.MVT_MIME, [
+                tms, *(_path_parameter(name, description, {"type": "integer", "minimum": 0})
+                       for name, description in (("tileMatrix", "Zoom level."),
+                                                 ("tileRow", "Row (y) from the top."),
+                                                 ("tileCol", "Column (x) from the left.")))])
+    return paths
 
 
 def openapi(req: OgcRequest) -> Answer:
@@ -420,7 +485,8 @@ def openapi(req: OgcRequest) -> Answer:
         ]
         if collection.temporal:
             item_parameters.append(_parameter(
-                "datetime", "RFC 3339 instant or interval start/end (open ends '..').",
+                "datetime", "RFC 3339 instant or interval start/end (open ends '..'); a "
+                "date means its whole UTC day.",
                 {"type": "string"}))
         paths[f"/collections/{cid}"] = _operation(
             f"describe_{cid}", collection.title, JSON_MIME, not_found=True)
@@ -437,6 +503,7 @@ def openapi(req: OgcRequest) -> Answer:
             "name": "featureId", "in": "path", "required": True,
             "description": "The item's id.", "schema": {"type": "integer"}})
         paths[f"/collections/{cid}/items/{{featureId}}"] = item_path
+    paths.update(_tiles_paths())
     document = {
         "openapi": "3.0.3",
         "info": {"title": TITLE, "version": "1.0.0",

@@ -27,7 +27,8 @@ def service_context() -> ServiceContext:
         scope_codes=region_codes_in_scope(), agency=viewer_agency(),
         analysis_srid=config["ANALYSIS_SRID"],
         max_cells=config["HOTSPOT_MAX_CELLS"],
-        wms_max_size=int(config.get("WMS_MAX_SIZE", 4096)), render_html=render_template)
+        wms_max_size=int(config.get("WMS_MAX_SIZE", 4096)), render_html=render_template,
+        risk_model=config.get("RISK_MODEL"))
 
 
 def respond(answer: Answer) -> Response:

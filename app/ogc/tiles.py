@@ -25,6 +25,7 @@ no-cache`` gets a freshly made tile (which replaces the kept one).
 
 from __future__ import annotations
 
+import hashlib
 from urllib.parse import urlencode
 
 from flask import Response, current_app, request
@@ -32,13 +33,14 @@ from flask import Response, current_app, request
 from app.api.params import ParameterError, parse_datetime_interval, parse_list
 from app.auth.scope import region_scope, viewer_agency
 from app.extensions import db
-from app.ogc import bp
+from app.ogc import bp, tile_discovery
 from app.ogc.features import OgcApiError, exception_answer
 from app.ogc.routes import respond
-from geo import queries
-from geo.layers import TILE_LAYERS, Layer
+from geo import clock, queries
+from geo.layers import COLLECTIONS, TILE_LAYERS, Layer
 from geo.maps import tiles, tiling
 from geo.queries.agency_checks import agency_codes
+from geo.risk import levels
 
 MVT_MIME = "application/vnd.mapbox-vector-tile"
 CACHE_CONTROL = "private, max-age=60"
@@ -83,7 +85,14 @@ def _filters(layer: Layer, args) -> queries.FeatureQuery:
 
 
 @bp.get("/tiles/<layer_name>/<int:z>/<int:x>/<int:y>.mvt")
+@bp.get("/tiles/<layer_name>/<int:z>/<int:x>/<int:y>.pbf")
 def vector_tile(layer_name: str, z: int, x: int, y: int):
+    """A tile (``.pbf`` too, the extension of a tile directory that GDAL's MVT driver
+    reads)."""
+    return _tile(layer_name, z, x, y)
+
+
+def _tile(layer_name: str, z: int, x: int, y: int) -> Response:
     try:
         tile_layer = _tile_layer(layer_name)
         if not tiling.tile_exists(z, x, y):
@@ -93,6 +102,12 @@ def vector_tile(layer_name: str, z: int, x: int, y: int):
     except (ParameterError, OgcApiError) as exc:
         return respond(exception_answer(exc))
     key = f"{z}/{x}/{y}?{urlencode(sorted(request.args.items()))}|{_scope_key(query)}"
+    if "live_risk" in tile_layer.table_parameters and current_app.config.get("RISK_MODEL"):
+        # The risk tiles' live rows (geo.risk.levels): part of the tile, so of its ETag.
+        live = levels.live_risk_json(db.session, current_app.config["RISK_MODEL"],
+                                     current_app.config["ANALYSIS_SRID"], clock.utc_now())
+        query.table_values = {"live_risk": live}
+        key += "|live=" + hashlib.sha256(live.encode()).hexdigest()
     cache = _tile_cache()
     etag, body, from_cache = tiles.versioned_tile(
         db.session, tile_layer, z, x, y, query, key, request.if_none_match, cache=cache,
@@ -129,6 +144,16 @@ def _scope_key(query: queries.FeatureQuery) -> str:
     return f"{regions}|agency={agency}"
 
 
+def _bounds(tile_layer: Layer, filters: queries.FeatureQuery):
+    """The layer's data extent (CRS84) that the caller sees, or None when empty."""
+    return tiles.layer_bounds(db.session, tile_layer, filters.scope_region_ids,
+                              filters.viewer_agency)
+
+
+def _query_string() -> str:
+    return f"?{urlencode(request.args)}" if request.args else ""
+
+
 @bp.get("/tiles/<layer_name>.json")
 def tilejson(layer_name: str):
     try:
@@ -136,17 +161,14 @@ def tilejson(layer_name: str):
         filters = _filters(tile_layer, request.args)
     except (ParameterError, OgcApiError) as exc:
         return respond(exception_answer(exc))
-    query = f"?{urlencode(request.args)}" if request.args else ""
-    bounds = (tiles.layer_bounds(db.session, tile_layer, filters.scope_region_ids,
-                                 filters.viewer_agency)
-              or (-180.0, -85.0511, 180.0, 85.0511))
+    bounds = _bounds(tile_layer, filters) or (-180.0, -85.0511, 180.0, 85.0511)
     document = {
         "tilejson": "3.0.0",
         "name": tile_layer.name,
         "description": tile_layer.title,
         "scheme": "xyz",
         "tiles": [f"{request.url_root}ogc/tiles/{tile_layer.name}/{{z}}/{{x}}/{{y}}.mvt"
-                  f"{query}"],
+                  f"{_query_string()}"],
         "minzoom": 0,
         "maxzoom": tiling.MAX_ZOOM,
         "bounds": list(bounds),
@@ -154,3 +176,88 @@ def tilejson(layer_name: str):
         "vector_layers": [tiles.tilejson_vector_layer(tile_layer)],
     }
     return document
+
+
+@bp.get("/tiles/<layer_name>/metadata.json")
+def tile_directory_metadata(layer_name: str):
+    """``metadata.json`` beside the zoom levels, for GDAL's MVT driver
+    (``app.ogc.tile_discovery.gdal_metadata``)."""
+    try:
+        tile_layer = _tile_layer(layer_name)
+        filters = _filters(tile_layer, request.args)
+    except (ParameterError, OgcApiError) as exc:
+        return respond(exception_answer(exc))
+    return tile_discovery.gdal_metadata(tile_layer, _bounds(tile_layer, filters))
+
+
+# ------------------------------------------------------------------ OGC API - Tiles
+
+
+def _features_root() -> str:
+    return request.url_root + "ogc/features"
+
+
+def _tiled_collection(collection_id: str) -> Layer:
+    """A collection served as tiles too; 404 (an OGC API exception) otherwise."""
+    if collection_id not in COLLECTIONS:
+        raise OgcApiError(404, "NotFound", f"no collection {collection_id!r}; "
+                          f"collections: {', '.join(COLLECTIONS)}")
+    if collection_id not in TILE_LAYERS:
+        raise OgcApiError(404, "NotFound", f"collection {collection_id!r} has no tiles; "
+                          f"tiled collections: {', '.join(TILE_LAYERS)}")
+    return TILE_LAYERS[collection_id]
+
+
+def _tile_matrix_set(tms: str) -> None:
+    if tms != tile_discovery.TMS_ID:
+        raise OgcApiError(404, "NotFound", f"no tile matrix set {tms!r}; tile matrix "
+                          f"sets: {tile_discovery.TMS_ID}")
+
+
+@bp.get("/features/tileMatrixSets")
+def tile_matrix_sets():
+    return tile_discovery.tile_matrix_sets(_features_root())
+
+
+@bp.get("/features/tileMatrixSets/<tms>")
+def tile_matrix_set(tms: str):
+    try:
+        _tile_matrix_set(tms)
+    except OgcApiError as exc:
+        return respond(exception_answer(exc))
+    return tile_discovery.web_mercator_quad(_features_root())
+
+
+@bp.get("/features/collections/<collection_id>/tiles")
+def collection_tilesets(collection_id: str):
+    try:
+        tile_layer = _tiled_collection(collection_id)
+        _filters(tile_layer, request.args)
+    except (ParameterError, OgcApiError) as exc:
+        return respond(exception_answer(exc))
+    return tile_discovery.tilesets(_features_root(), tile_layer, _query_string())
+
+
+@bp.get("/features/collections/<collection_id>/tiles/<tms>")
+def collection_tileset(collection_id: str, tms: str):
+    try:
+        tile_layer = _tiled_collection(collection_id)
+        _tile_matrix_set(tms)
+        filters = _filters(tile_layer, request.args)
+    except (ParameterError, OgcApiError) as exc:
+        return respond(exception_answer(exc))
+    return tile_discovery.tileset(_features_root(), tile_layer,
+                                  _bounds(tile_layer, filters), _query_string())
+
+
+@bp.get("/features/collections/<collection_id>/tiles/<tms>/<int:tile_matrix>"
+        "/<int:tile_row>/<int:tile_col>")
+def collection_tile(collection_id: str, tms: str, tile_matrix: int, tile_row: int,
+                    tile_col: int):
+    """A tile by OGC API - Tiles' address: tile matrix = z, row = y, column = x."""
+    try:
+        _tiled_collection(collection_id)
+        _tile_matrix_set(tms)
+    except OgcApiError as exc:
+        return respond(exception_answer(exc))
+    return _tile(collection_id, tile_matrix, tile_col, tile_row)

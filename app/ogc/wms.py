@@ -11,10 +11,12 @@ Axis order: WMS 1.3.0 follows the CRS's definition, so for EPSG:4326 ``BBOX`` is
 ``minlat,minlon,maxlat,maxlon``; CRS:84, EPSG:3857 and EPSG:32638 are x (easting or
 longitude) first, and so is every SRS of 1.1.1. The renderer always takes x first.
 
-TIME (ISO 8601) on incidents, hotspots and density: an instant (a date means that whole
-UTC day; a date-time that second) or an interval ``start/end`` (a date as end means the
-end of that day; an optional ``/period`` is ignored). Default: the 90 days up to the
-latest incident.
+TIME (ISO 8601) on incidents, hotspots and density, advertised as the UTC days from the
+first incident's to the last one's with resolution ``P1D``: an instant that is a value
+of the dimension (a date, or a date-time at midnight UTC, which is what QGIS sends for
+the start of a day) means that whole UTC day, another date-time that second; or an
+interval ``start/end`` (a date as end means the end of that day; an optional
+``/period`` is ignored). Default: the 90 days up to the latest incident.
 
 Vendor parameters on GetMap and GetFeatureInfo, for incidents, hotspots and density:
 REGION (a region code), CATEGORY (incident categories, comma-separated) and OUTCOME
@@ -40,13 +42,15 @@ from urllib.parse import urlencode
 
 from lxml import etree
 
+from app.api.params import parse_time_window
 from app.ogc.context import Answer, ServiceContext
-from geo import queries, scope
+from geo import clock, queries, scope
 from geo.crs import MAP_CRS, transform_xy
 from geo.errors import OutOfScopeError, ParameterError
 from geo.io.validation import quoted
 from geo.layers import INCIDENTS, MAP_LAYERS
-from geo.maps import map_request, render
+from geo.maps import map_request, overlays, render
+from geo.risk import levels
 from geo.vocabulary import INCIDENT_CATEGORIES, INCIDENT_OUTCOMES
 
 VERSIONS = ("1.3.0", "1.1.1")
@@ -55,6 +59,7 @@ MAP_FORMATS = {"image/png": "png", "image/png; mode=8bit": "png8", "image/png8":
 INFO_FORMATS = ("application/json", "text/html", "text/plain")
 TIME_LAYERS = frozenset(n for n, layer in MAP_LAYERS.items() if layer.map.time_enabled)
 DEFAULT_TIME_DAYS = 90
+TIME_RESOLUTION = "P1D"  # the TIME dimension's resolution: its values are days
 FEATURE_INFO_TOLERANCE_PX = 5
 MAX_FEATURE_COUNT = 50
 LAYER_LIMIT = 16
@@ -208,34 +213,11 @@ def _parse_words(params: Params, name: str, allowed) -> tuple[str, ...]:
     return words
 
 
-def _parse_instant(value: str) -> tuple[datetime, bool]:
-    """(moment, is_date_only) of an ISO 8601 instant; naive times are UTC."""
-    text_ = value.strip()
-    try:
-        if len(text_) == 10:
-            return datetime.fromisoformat(text_).replace(tzinfo=UTC), True
-        moment = datetime.fromisoformat(text_.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise WmsError(f"TIME {value!r} is not an ISO 8601 date or date-time such as "
-                       "2026-06-01 or 2026-06-01T12:00:00Z", "InvalidDimensionValue",
-                       "TIME") from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC), False
-
-
-_MICROSECOND = timedelta(microseconds=1)  # the resolution of PostgreSQL's timestamps
-
-
 def parse_time(value: str | None, default: tuple[datetime, datetime] | None):
-    """The closed UTC window [start, end] of a TIME value (see the module's docstring);
-    a date, or a date-time to the second, ends at its last microsecond."""
-    try:
-        return _parse_time(value, default)
-    except OverflowError:
-        raise WmsError(f"TIME {value!r} is outside the years 1-9999", "InvalidDimensionValue",
-                       "TIME") from None
-
-
-def _parse_time(value: str | None, default: tuple[datetime, datetime] | None):
+    """The closed UTC window [start, end] of a TIME value (``app.api.params.
+    parse_time_window`` with the dimension's daily resolution: a date, or a midnight
+    UTC, means that whole day; another date-time that second); ``default`` when TIME is
+    absent."""
     if value is None:
         return default
     if value.strip() == "":
@@ -245,19 +227,10 @@ def _parse_time(value: str | None, default: tuple[datetime, datetime] | None):
     if "," in value:
         raise WmsError("TIME takes one instant or one interval, not a list",
                        "InvalidDimensionValue", "TIME")
-    if "/" not in value:
-        moment, date_only = _parse_instant(value)
-        return moment, moment + (timedelta(days=1) if date_only else timedelta(seconds=1)) \
-            - _MICROSECOND
-    first, second, *_period = value.split("/")
-    start = None if first in ("", "..") else _parse_instant(first)[0]
-    end = None
-    if second not in ("", ".."):
-        moment, date_only = _parse_instant(second)
-        end = moment + timedelta(days=1) - _MICROSECOND if date_only else moment
-    if start and end and end < start:
-        raise WmsError(f"TIME {value!r} ends before it starts", "InvalidDimensionValue", "TIME")
-    return start, end
+    try:
+        return parse_time_window("TIME", value, naive_utc=True, daily=True)
+    except ParameterError as error:
+        raise WmsError(str(error), "InvalidDimensionValue", "TIME") from None
 
 
 # ------------------------------------------------------------------ metadata (cached)
@@ -306,13 +279,21 @@ def service_metadata(context: ServiceContext) -> ServiceMetadata:
         if layer.scope_column is not None:
             extents[name] = queries.layer_extent(session, layer, scope, agency)
     extents["hotspots"] = extents["regions"]
-    extents["density"] = extents["incidents"]
     time_extent = queries.layer_time_extent(session, INCIDENTS, scope, agency)
     if time_extent is not None:
         time_extent = tuple(t.astimezone(UTC) for t in time_extent)
     found = ServiceMetadata(extents, time_extent)
+    # What the density layer draws reaches past the incidents by its kernel's bandwidth.
+    extents["density"] = overlays.density_extent(map_request.MapRequest(
+        layers=("density",), time=found.default_time, scope=scope, agency=agency,
+        analysis_srid=context.analysis_srid), context.database_url) or extents["incidents"]
     _METADATA[database] = (now, versions, found)
     return found
+
+
+def _day_start(moment: datetime) -> datetime:
+    """The midnight UTC that starts ``moment``'s day."""
+    return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def _iso(moment: datetime) -> str:
@@ -450,7 +431,11 @@ def capabilities(context: ServiceContext, version: str, metadata: ServiceMetadat
         _bounding_boxes(sub, element, bbox, v13)
         if facet.time_enabled and metadata.time_extent is not None:
             start, end = metadata.default_time
-            extent = f"{_iso(metadata.time_extent[0])}/{_iso(metadata.time_extent[1])}/PT1S"
+            # Whole UTC days, resolution a day: each value (a midnight) means that day
+            # (parse_time), so a client stepping by the advertised resolution, as
+            # QGIS's temporal controller does, asks for whole days.
+            first, last = (_day_start(t) for t in metadata.time_extent)
+            extent = f"{_iso(first)}/{_iso(last)}/{TIME_RESOLUTION}"
             default = f"{_iso(start)}/{_iso(metadata.time_extent[1])}"
             if v13:
                 sub(element, "Dimension", extent, name="time", units="ISO8601",
@@ -519,6 +504,7 @@ def _map_request(context: ServiceContext, params: Params, version: str,
         # The default needs the data's time extent; a given TIME does not.
         window = parse_time(value, service_metadata(context).default_time
                             if value is None else None)
+    live = _live_levels(context, layers, styles)
     region = params.get("REGION") or None  # vendor parameter: a region code
     if region is not None:
         try:
@@ -532,7 +518,21 @@ def _map_request(context: ServiceContext, params: Params, version: str,
                              scope=context.scope, agency=context.agency,
                              analysis_srid=context.analysis_srid,
                              categories=_parse_words(params, "CATEGORY", INCIDENT_CATEGORIES),
-                             outcome=_parse_words(params, "OUTCOME", INCIDENT_OUTCOMES))
+                             outcome=_parse_words(params, "OUTCOME", INCIDENT_OUTCOMES),
+                             live_levels=live)
+
+
+def _live_levels(context: ServiceContext, layers: tuple[str, ...],
+                 styles: tuple[str, ...]) -> dict[int, str] | None:
+    """The live levels of the sections no stored assessment covers
+    (``geo.risk.levels``), when the map colours border sections by level."""
+    if "border_segments" not in layers or context.risk_model is None:
+        return None
+    style = styles[layers.index("border_segments")] if styles else ""
+    if style not in ("", "default", "risk_level"):
+        return None
+    return levels.live_levels(context.session, context.risk_model, context.analysis_srid,
+                              clock.utc_now())
 
 
 _MIME = {"png": "image/png", "png8": "image/png", "jpeg": "image/jpeg"}
@@ -609,7 +609,9 @@ def get_feature_info(context: ServiceContext, params: Params, version: str) -> A
             context.session, name, float(lon[4]), float(lat[4]), envelope, int(count_text),
             start, end, region_id, categories=map_request.categories,
             outcomes=map_request.outcome, scope_region_ids=map_request.scope,
-            viewer_agency=map_request.agency)
+            viewer_agency=map_request.agency,
+            live_levels=(_live_levels(context, ("border_segments",), ())
+                         if name == "border_segments" else None))
     return _feature_info_response(features, info_format)
 
 

@@ -77,8 +77,11 @@ class MapRequest:
         the density surface are computed in its metres.
     segment_levels : mapping of int to str, optional
         Risk level per border segment id for the ``risk_level`` style; None = each
-        section's level in the latest stored assessment (a supervisor's decision
-        overrides it), grey where none.
+        section's level in the latest stored assessment, else in ``live_levels`` (a
+        supervisor's decision overrides either), grey where none.
+    live_levels : mapping of int to str, optional
+        The live level of the sections no stored assessment covers
+        (``geo.risk.levels.live_levels``), for the ``risk_level`` style.
     """
 
     layers: tuple[str, ...]
@@ -98,6 +101,7 @@ class MapRequest:
     categories: tuple[str, ...] = ()
     outcome: tuple[str, ...] = ()
     segment_levels: Mapping[int, str] | None = field(default=None, hash=False, compare=False)
+    live_levels: Mapping[int, str] | None = field(default=None, hash=False, compare=False)
 
 
 def resolved_styles(request: MapRequest) -> tuple[str, ...]:
@@ -145,10 +149,11 @@ def validate(request: MapRequest) -> tuple[str, ...]:
         raise ParameterError("scope", "region ids must be integers")
     if request.agency not in (None, "") and not releasability.CODE.match(request.agency):
         raise ParameterError("agency", "must be an agency code such as GBP")
-    if request.segment_levels is not None:
-        for segment_id, level in request.segment_levels.items():
+    for name, levels in (("segment_levels", request.segment_levels),
+                         ("live_levels", request.live_levels)):
+        for segment_id, level in (levels or {}).items():
             if not isinstance(segment_id, int) or level not in RISK_LEVEL_COLOURS:
-                raise ParameterError("segment_levels", f"segment {segment_id!r}: level must "
+                raise ParameterError(name, f"segment {segment_id!r}: level must "
                                      "be one of " + ", ".join(RISK_LEVEL_COLOURS))
     return resolved_styles(request)
 

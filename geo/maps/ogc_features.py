@@ -5,8 +5,11 @@ Six collections: the four data layers (``regions``, ``border_segments``,
 
 - ``risk``: every border section with the scores of its **latest stored assessment**
   (``risk_section_results`` of the most recent ``risk_assessments`` record that covers
-  it; sections never assessed are absent). The stored level is shown; a supervisor's
-  decision is not applied here (``/api/v1/risk/segments/{id}/history`` has them).
+  it), or, when none covers it, its **live** scores as the workspace computes them
+  (``geo.risk.levels``; the caller passes them as ``FeatureQuery.table_values``
+  ``live_risk``), ``level_source`` saying which. The scored level is shown; a
+  supervisor's decision is not applied here (the WMS applies it;
+  ``/api/v1/risk/segments/{id}/history`` has them).
 - ``hotspots``: the cells of the default hot-spot map
   (``geo.hotspots.pipeline.default_map``: Gi*, 2,000 m hexagons) over the extent of all
   regions for the **last 90 days of data** (the 90 days ending at the latest
@@ -43,7 +46,16 @@ from geo import queries
 from geo.crs import STORAGE_SRID, transform_xy
 from geo.errors import ParameterError
 from geo.hotspots import inputs, pipeline
-from geo.layers import HOTSPOT_WINDOW_DAYS, HOTSPOTS, INCIDENTS, REGIONS, Field, Layer
+from geo.layers import (
+    HOTSPOT_WINDOW_DAYS,
+    HOTSPOTS,
+    INCIDENTS,
+    REGIONS,
+    RISK_RESULTS,
+    SEGMENTS,
+    Field,
+    Layer,
+)
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 
@@ -68,6 +80,27 @@ CRS_URIS: dict[str, OutputCrs] = {
     )
 }
 HOTSPOT_WINDOW = timedelta(days=HOTSPOT_WINDOW_DAYS)
+_EPSG_URI = "http://www.opengis.net/def/crs/EPSG/0/"
+# The short names of CRS_URIS' CRSs that output_crs reads too (in CRS_URIS' order).
+CRS_SHORT_NAMES = ("CRS84", "EPSG:4326", "EPSG:3857", "EPSG:32638")
+
+
+def output_crs(value: str) -> OutputCrs | None:
+    """The supported CRS ``value`` names, or None: its URI (``CRS_URIS``) or a short
+    form of it, as clients write them: ``EPSG:4326`` (latitude first, as its URI),
+    ``urn:ogc:def:crs:EPSG::4326``, ``EPSG:3857``, ``EPSG:32638``, ``CRS84``,
+    ``OGC:CRS84``, ``urn:ogc:def:crs:OGC:1.3:CRS84``; https URIs too."""
+    text = value.strip()
+    if text.startswith("https://"):
+        text = "http://" + text[len("https://"):]
+    upper = text.upper()
+    if upper in ("CRS84", "OGC:CRS84", "URN:OGC:DEF:CRS:OGC:1.3:CRS84",
+                 "URN:OGC:DEF:CRS:OGC::CRS84"):
+        text = CRS84
+    for prefix in ("EPSG:", "URN:OGC:DEF:CRS:EPSG::"):
+        if upper.startswith(prefix) and upper[len(prefix):].isdigit():
+            text = _EPSG_URI + upper[len(prefix):]
+    return CRS_URIS.get(text.rstrip("/"))
 
 
 def parse_property_value(field: Field, value: str) -> object:
@@ -113,6 +146,9 @@ def collection_extent(session, collection: Layer,
     if collection is HOTSPOTS:
         bbox = queries.layer_extent(session, REGIONS, scope_region_ids)
         times = _hotspot_window(session, scope_region_ids, viewer_agency)
+    elif collection is RISK_RESULTS:  # stored or live, every section may be in it
+        bbox = queries.layer_extent(session, SEGMENTS, scope_region_ids)
+        times = None
     else:
         bbox = queries.layer_extent(session, collection, scope_region_ids, viewer_agency)
         times = queries.layer_time_extent(session, collection, scope_region_ids,
@@ -156,13 +192,15 @@ def items(session, collection: Layer, query: queries.FeatureQuery, crs: OutputCr
 
 def item(session, collection: Layer, feature_id: int, crs: OutputCrs, max_cells: int,
          analysis_srid: int, scope_region_ids: frozenset[int] | None = None,
-         viewer_agency: str | None = None) -> str | None:
+         viewer_agency: str | None = None,
+         table_values: dict[str, str] | None = None) -> str | None:
     """One item as GeoJSON Feature text, or None when there is no such id (or it is
     outside the region scope ``scope_region_ids``, or ``viewer_agency`` does not see
     it; None: unrestricted)."""
     page = items(session, collection, queries.FeatureQuery(
         ids=[feature_id], limit=1, sort=[("id", False)], scope_region_ids=scope_region_ids,
-        viewer_agency=viewer_agency), crs, max_cells, analysis_srid)
+        viewer_agency=viewer_agency, table_values=table_values or {}), crs, max_cells,
+        analysis_srid)
     return page.features[1:-1].strip() if page.number_returned else None
 
 

@@ -197,6 +197,44 @@ def density_rgba(request: MapRequest, database_url: str, points: IncidentArrays,
     return np.ascontiguousarray(full[:request.height, :request.width])
 
 
+# How far past the incidents the density layer draws, in bandwidths: the quartic kernel
+# reaches one bandwidth, and the binned surface adds up to one cell of a quarter of it.
+DENSITY_REACH = 1.25
+
+
+def density_extent(request: MapRequest, database_url: str
+                   ) -> tuple[float, float, float, float] | None:
+    """(min lon, min lat, max lon, max lat) of what the density layer draws for the
+    selection of ``request`` (its time window, scope, agency; no region): the counted
+    incidents of every time grown by ``DENSITY_REACH`` bandwidths (the larger of the
+    window's and of all time's), in the analysis CRS, then in degrees. The WMS
+    advertises it, so a client asking for the layer's bounding box sees it whole.
+    None when there are too few incidents to draw."""
+    points = incident_points(database_url)
+    srid = request.analysis_srid
+    window = _selection(request, 0, counting=True)
+    every_time = (None, None, *window[2:])
+    bandwidths = [setup[0] for setup in (
+        _density_setup(database_url, points.version, selection, srid)
+        for selection in (window, every_time)) if setup is not None]
+    if not bandwidths:
+        return None
+    reach = DENSITY_REACH * max(bandwidths)
+    x, y = points.xy(srid)
+    index = points.select(_query(every_time))
+    x, y = x[index], y[index]
+    west, south, east, north = (x.min() - reach, y.min() - reach, x.max() + reach,
+                                y.max() + reach)
+    # The box's edges, densified, in degrees (its corners alone may miss a bulge).
+    t = np.linspace(0.0, 1.0, 33)
+    ring_x = np.concatenate([west + (east - west) * t, np.full_like(t, east),
+                             east - (east - west) * t, np.full_like(t, west)])
+    ring_y = np.concatenate([np.full_like(t, south), south + (north - south) * t,
+                             np.full_like(t, north), north - (north - south) * t])
+    lon, lat = transform_xy(ring_x, ring_y, srid, 4326)
+    return float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max())
+
+
 def _png_rgba(rgba: np.ndarray) -> bytes:
     """A fast, minimal PNG of an (h, w, 4) uint8 array (to hand pixels to mapnik)."""
     height, width = rgba.shape[:2]

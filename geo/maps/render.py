@@ -11,7 +11,8 @@ How a map is drawn:
   ``incidents`` at large scales, ``hotspots``) are mapnik layers. A mapnik ``Map`` with
   its styles and datasources is built once per thread, CRS and layer list, and reused:
   a request only sets the size, extent and the SQL variables (``!@start!``, ``!@end!``,
-  ``!@region!``, ``!@scope!``, ``!@levels!``, ``!@categories!``, ``!@outcomes!``), which
+  ``!@region!``, ``!@scope!``, ``!@levels!``, ``!@live!``, ``!@categories!``,
+  ``!@outcomes!``), which
   mapnik's postgis datasource substitutes as quoted literals. Only values formatted by
   this module (validated numbers, UTC timestamps, a JSON object of ids and level words,
   comma-joined words checked against ``geo.vocabulary``, comma-joined integer region
@@ -374,6 +375,8 @@ def _variables(request: MapRequest, region: int) -> dict:
             "region": int(region), "scope": scope,
             "agency": "*" if request.agency is None else request.agency,
             "levels": json.dumps(levels),
+            "live": json.dumps({str(int(k)): str(v)
+                                for k, v in (request.live_levels or {}).items()}),
             "categories": ",".join(request.categories), "outcomes": ",".join(request.outcome)}
 
 

@@ -39,7 +39,7 @@ from typing import NamedTuple
 from sqlalchemy import text
 
 from geo import queries
-from geo.layers import Layer
+from geo.layers import RISK_RESULTS, SEGMENTS, Layer
 from geo.maps.tiling import MAX_ZOOM
 from geo.queries.tiles import tile_sql, version_sql, versioned_tile_sql
 
@@ -220,5 +220,8 @@ def layer_bounds(session, layer: Layer,
                  viewer_agency: str | None = None
                  ) -> tuple[float, float, float, float] | None:
     """(min lon, min lat, max lon, max lat) of the layer's data (in the region scope,
-    and what ``viewer_agency`` sees, when given), or None when empty."""
+    and what ``viewer_agency`` sees, when given), or None when empty. The ``risk``
+    layer may hold every section (stored or live scores): the sections' extent."""
+    if layer is RISK_RESULTS:
+        layer = SEGMENTS
     return queries.layer_extent(session, layer, scope_region_ids, viewer_agency)

@@ -37,3 +37,13 @@ def tile_bounds_lonlat(z: int, x: int, y: int, buffer: float = 0.0
 
 def tile_width_m(z: int) -> float:
     return 2 * WEB_MERCATOR_HALF_WIDTH / 2**z
+
+
+def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
+    """(x, y) of the zoom-``z`` tile holding the point (degrees; latitudes beyond the
+    Web Mercator square are clamped to its edge)."""
+    n = 2**z
+    lat = max(-MAX_LATITUDE, min(MAX_LATITUDE, lat))
+    x = int((lon + 180.0) / 360.0 * n)
+    y = int((1.0 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2.0 * n)
+    return min(max(x, 0), n - 1), min(max(y, 0), n - 1)

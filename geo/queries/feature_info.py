@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from sqlalchemy import text
 
 from geo.layers import MAP_LAYERS
+from geo.queries import maps
 from geo.scope import VIEWER_PARAMETER, scope_condition, scope_parameter, visibility_condition
 
 # ------------------------------------------------------------------ WMS GetFeatureInfo
@@ -15,8 +17,8 @@ from geo.scope import VIEWER_PARAMETER, scope_condition, scope_parameter, visibi
 # The table and the properties (``MapFacet.info``) come from the catalogue, geo.layers:
 # identifiers are its constants only.
 _FEATURE_INFO_SQL = """
-SELECT {columns}, ST_AsGeoJSON(geom, 7) AS geometry_json
-  FROM {table}
+SELECT {columns}{extra}, ST_AsGeoJSON(geom, 7) AS geometry_json
+  FROM {table} AS s
  WHERE geom && ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326)
    AND ST_Intersects(geom, ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326))
    {time_filter}{scope_filter}
@@ -38,7 +40,8 @@ def features_at_point(session, map_layer: str, lon: float, lat: float,
                       start: datetime | None = None, end: datetime | None = None,
                       region_id: int | None = None, categories=(),
                       outcomes=(), scope_region_ids: frozenset[int] | None = None,
-                      viewer_agency: str | None = None) -> list[dict]:
+                      viewer_agency: str | None = None,
+                      live_levels: dict[int, str] | None = None) -> list[dict]:
     """Features of a map layer near a clicked point (WMS GetFeatureInfo), nearest first.
 
     Parameters
@@ -64,6 +67,10 @@ def features_at_point(session, map_layer: str, lon: float, lat: float,
         regions only (regions by id, the other layers by ``region_id``); None: all.
     viewer_agency : str, optional
         The caller's agency: incidents it sees in detail only (``geo.scope``).
+    live_levels : dict of int to str, optional
+        Border sections: the live levels of those no stored assessment covers
+        (``geo.risk.levels``); each section then says its ``level`` and
+        ``level_source`` (decision, assessment, live or none), as the map colours it.
 
     Returns
     -------
@@ -72,8 +79,13 @@ def features_at_point(session, map_layer: str, lon: float, lat: float,
         ``geometry_json``) and ``layer``.
     """
     layer = MAP_LAYERS[map_layer]
+    extra = ""
+    if map_layer == "border_segments":
+        live = "CAST(:live_levels AS jsonb)"
+        extra = (f", {maps.segment_level_sql(live)} AS level, "
+                 f"{maps.segment_level_source_sql(live)} AS level_source")
     sql = _FEATURE_INFO_SQL.format(
-        columns=", ".join(layer.map.info), table=layer.table,
+        columns=", ".join(layer.map.info), table=layer.table, extra=extra,
         time_filter=_FEATURE_INFO_TIME if layer.temporal else "",
         scope_filter=("" if scope_region_ids is None
                       else "\n   AND " + scope_condition(layer))
@@ -82,6 +94,8 @@ def features_at_point(session, map_layer: str, lon: float, lat: float,
     minx, miny, maxx, maxy = (float(v) for v in envelope)
     params = {"minx": minx, "miny": miny, "maxx": maxx, "maxy": maxy, "lon": float(lon),
               "lat": float(lat), "limit": int(limit)}
+    if map_layer == "border_segments":
+        params["live_levels"] = json.dumps({str(k): v for k, v in (live_levels or {}).items()})
     if layer.temporal:
         params.update({"start": start, "end": end, "region_id": region_id,
                        "categories": list(categories), "outcomes": list(outcomes)})

@@ -39,7 +39,8 @@ class FeatureQuery:
     every scope); None means every region. ``viewer_agency`` is the caller's agency
     (``geo.scope``): when set, only the incidents it sees in detail, or with
     ``counting`` those that count in its aggregates (visible, or ``aggregate``); None
-    means every record (an admin, the system).
+    means every record (an admin, the system). ``table_values`` are the values the
+    layer's table subquery binds (``Layer.table_parameters``).
     """
 
     bbox: tuple[float, float, float, float] | None = None
@@ -55,6 +56,7 @@ class FeatureQuery:
     counting: bool = False
     ids: list[int] | None = None
     equals: dict[str, object] = field(default_factory=dict)
+    table_values: dict[str, str] = field(default_factory=dict)
     bbox_srid: int = 4326
     sort: list[tuple[str, bool]] = field(default_factory=list)
     limit: int | None = 100
@@ -64,6 +66,9 @@ class FeatureQuery:
 def _where(layer: Layer, query: FeatureQuery) -> tuple[str, dict]:
     """WHERE clause (whitelisted identifiers only) and its bound values."""
     conditions, params = ["true"], {}
+    # What the layer's table (a subquery) binds: given values, else an empty JSON array.
+    params.update({name: query.table_values.get(name, "[]")
+                   for name in layer.table_parameters})
     if query.bbox is not None and query.bbox_srid != 4326:
         # The box's edges, densified (1/64 of its width) so that they stay edges
         # when transformed, as EPSG:4326 geometry for the index.

@@ -4,7 +4,8 @@ Only mapnik's own tokens vary: ``!bbox!`` and the variables ``!@start!``, ``!@en
 (the closed window), ``!@region!`` (a region id, 0: none), ``!@scope!`` (comma-joined
 region ids, '' unrestricted), ``!@agency!`` (the viewer's agency code; '' the
 view every agency shares; '*' unrestricted), ``!@levels!`` (JSON section id ->
-level), ``!@categories!`` and ``!@outcomes!`` (comma-joined words of the vocabularies),
+level), ``!@live!`` (JSON section id -> live level, ``geo.risk.levels``), ``!@categories!``
+and ``!@outcomes!`` (comma-joined words of the vocabularies),
 which mapnik quotes and ``geo.maps.render`` formats from checked values.
 """
 
@@ -13,13 +14,32 @@ from __future__ import annotations
 from geo.layers import CROSSINGS, INCIDENTS, REGIONS, SEGMENTS, Layer
 from geo.scope import visibility_condition
 
-SEGMENT_LEVEL_SQL = """
-    COALESCE((SELECT d.level FROM risk_level_decisions d WHERE d.segment_id = s.id
-              ORDER BY d.decided_at DESC, d.id DESC LIMIT 1),
-             (SELECT r.level FROM risk_section_results r
+# A section's level on the map (geo.risk.levels): a supervisor's decision, else the
+# latest stored assessment's level, else the live level the request gives (``live``: a
+# JSON object section id -> level), else 'none'; and where it came from.
+_DECISION_LEVEL = """(SELECT d.level FROM risk_level_decisions d WHERE d.segment_id = s.id
+              ORDER BY d.decided_at DESC, d.id DESC LIMIT 1)"""
+_STORED_LEVEL = """(SELECT r.level FROM risk_section_results r
                 JOIN risk_assessments a ON a.id = r.assessment_id
-               WHERE r.segment_id = s.id ORDER BY a.created_at DESC, a.id DESC LIMIT 1),
-             'none')"""
+               WHERE r.segment_id = s.id ORDER BY a.created_at DESC, a.id DESC LIMIT 1)"""
+
+
+def segment_level_sql(live: str) -> str:
+    """The level of section ``s`` with the live levels ``live`` (an SQL jsonb
+    expression: a bound parameter or mapnik's variable)."""
+    return (f"COALESCE({_DECISION_LEVEL}, {_STORED_LEVEL}, {live} ->> s.id::text, "
+            "'none')")
+
+
+def segment_level_source_sql(live: str) -> str:
+    """Where :func:`segment_level_sql`'s level comes from: 'decision', 'assessment',
+    'live' or 'none'."""
+    return (f"CASE WHEN {_DECISION_LEVEL} IS NOT NULL THEN 'decision' "
+            f"WHEN {_STORED_LEVEL} IS NOT NULL THEN 'assessment' "
+            f"WHEN {live} ? s.id::text THEN 'live' ELSE 'none' END")
+
+
+SEGMENT_LEVEL_SQL = segment_level_sql("CAST(!@live! AS jsonb)")
 
 # The region scope (geo.scope): '' is unrestricted (a constant the planner folds away),
 # else comma-joined integer ids formatted by geo.maps.render.

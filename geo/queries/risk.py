@@ -171,3 +171,14 @@ SECTION_GEOJSON = text(
      WHERE id = ANY(:ids)
     """
 )
+
+# The regions some of whose sections no stored assessment covers: those whose levels the
+# map services compute live (geo.risk.levels).
+REGIONS_NOT_ASSESSED = text(
+    """
+    SELECT DISTINCT r.code
+      FROM border_segments AS s JOIN regions AS r ON r.id = s.region_id
+     WHERE NOT EXISTS (SELECT 1 FROM risk_section_results AS x WHERE x.segment_id = s.id)
+     ORDER BY r.code
+    """
+)

@@ -209,3 +209,25 @@ def test_tokens_revoke_of_an_unknown_id_is_a_one_line_error(runner, token_id):
     result = runner.invoke(args=["tokens", "revoke", token_id])
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
     assert result.output.startswith(f"Error: no token with id {token_id}")
+
+
+def test_demo_assess_stores_one_labelled_assessment_per_region_with_sections(
+        runner, client, db_session, sample_layers, token_headers):
+    """``flask demo assess`` (issue 20): the map services then show stored levels."""
+    result = runner.invoke(args=["demo", "assess", "--yes"])
+    assert result.exit_code == 0, result.output
+    regions = db_session.execute(text(
+        "SELECT DISTINCT region_id FROM border_segments")).scalars().all()
+    stored = db_session.execute(text(
+        "SELECT region_id, inputs->>'provenance' AS provenance, u.username "
+        "FROM risk_assessments AS a JOIN users AS u ON u.id = a.created_by")).all()
+    assert sorted(r.region_id for r in stored) == sorted(regions)
+    assert all(r.provenance.startswith("synthetic demo") and r.username == "demo"
+               for r in stored)
+    assert f"stored {len(stored)} synthetic demo assessments" in result.output
+    items = client.get("/ogc/features/collections/risk/items", headers=token_headers("viewer"),
+                       query_string={"level_source": "assessment", "limit": 100}).get_json()
+    sections = db_session.execute(text("SELECT count(*) FROM border_segments")).scalar_one()
+    assert items["numberMatched"] == sections
+    refused = runner.invoke(args=["demo", "reset", "--yes"])
+    assert refused.exit_code != 0 and "stored risk assessments" in refused.output

@@ -98,6 +98,14 @@ ENDPOINT_ARGUMENTS = {
     "ogc.tilejson": lambda ids: [{"layer_name": name} for name in TILE_LAYERS],
     "ogc.vector_tile": lambda ids: [{"layer_name": name, "z": TILE_Z, "x": TILE_X,
                                      "y": TILE_Y} for name in TILE_LAYERS],
+    "ogc.tile_directory_metadata": lambda ids: [{"layer_name": name} for name in TILE_LAYERS],
+    "ogc.tile_matrix_set": lambda ids: [{"tms": "WebMercatorQuad"}],
+    "ogc.collection_tilesets": lambda ids: [{"collection_id": c} for c in TILE_LAYERS],
+    "ogc.collection_tileset": lambda ids: [{"collection_id": c, "tms": "WebMercatorQuad"}
+                                           for c in TILE_LAYERS],
+    "ogc.collection_tile": lambda ids: [
+        {"collection_id": c, "tms": "WebMercatorQuad", "tile_matrix": TILE_Z,
+         "tile_row": TILE_Y, "tile_col": TILE_X} for c in TILE_LAYERS],
     "ogc.features_collection": lambda ids: [{"collection_id": c} for c in COLLECTIONS],
     "ogc.features_items": lambda ids: [{"collection_id": c} for c in COLLECTIONS],
     "ogc.features_queryables": lambda ids: [{"collection_id": c} for c in COLLECTIONS],

@@ -14,7 +14,7 @@ from openapi_spec_validator import validate
 from pyproj import Transformer
 from sqlalchemy import text
 
-from geo.layers import COLLECTIONS
+from geo.layers import COLLECTIONS, TILE_LAYERS
 from geo.maps import ogc_features
 
 BASE = "/ogc/features"
@@ -69,6 +69,13 @@ def test_conformance_lists_the_implemented_classes(client, viewer):
         "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
         "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
         "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+        "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
+        "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset",
+        "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list",
+        "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
+        "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
+        "http://www.opengis.net/spec/tms/2.0/conf/tilematrixset",
+        "http://www.opengis.net/spec/tms/2.0/conf/json-tilematrixset",
     }
 
 
@@ -81,6 +88,11 @@ def test_openapi_document_is_valid_and_covers_every_collection(client, viewer):
         items = document["paths"][f"/collections/{collection_id}/items"]["get"]
         names = {p["name"] for p in items["parameters"]}
         assert {"bbox", "limit", "crs", "bbox-crs"} <= names
+    for collection_id in TILE_LAYERS:
+        tile = document["paths"][f"/collections/{collection_id}/tiles/{{tileMatrixSetId}}"
+                                 "/{tileMatrix}/{tileRow}/{tileCol}"]["get"]
+        assert "application/vnd.mapbox-vector-tile" in tile["responses"]["200"]["content"]
+    assert "/tileMatrixSets/{tileMatrixSetId}" in document["paths"]
     incidents = document["paths"]["/collections/incidents/items"]["get"]["parameters"]
     category = next(p for p in incidents if p["name"] == "category")
     assert "smuggling_tobacco" in category["schema"]["enum"]
@@ -223,6 +235,25 @@ def test_epsg_4326_is_latitude_first_and_bbox_crs_reads_each_crs(client, viewer,
         assert [f["id"] for f in geojson(response)["features"]] == [t1], crs
 
 
+@pytest.mark.parametrize(("short", "uri"), [
+    ("EPSG:4326", f"{CRS_EPSG}4326"), ("urn:ogc:def:crs:EPSG::4326", f"{CRS_EPSG}4326"),
+    ("EPSG:3857", f"{CRS_EPSG}3857"), ("EPSG:32638", f"{CRS_EPSG}32638"),
+    ("CRS84", ogc_features.CRS84), ("OGC:CRS84", ogc_features.CRS84)])
+def test_short_crs_names_read_as_their_uri(client, viewer, sample_layers, short, uri):
+    """``crs=EPSG:4326`` (issue 20) is the URI's CRS, latitude first; bbox-crs too."""
+    t1 = sample_layers["incidents"]["T-1"]
+    by_uri, _ = get(client, viewer, f"/collections/incidents/items/{t1}", crs=uri)
+    by_short, _ = get(client, viewer, f"/collections/incidents/items/{t1}", crs=short)
+    assert by_short.headers["Content-Crs"] == f"<{uri}>"
+    assert geojson(by_short)["geometry"] == geojson(by_uri)["geometry"]
+    x, y = geojson(by_uri)["geometry"]["coordinates"]
+    d = 0.01 if uri.endswith(("4326", "CRS84")) else 100
+    box = f"{x - d},{y - d},{x + d},{y + d}"
+    found, _ = get(client, viewer, "/collections/incidents/items", bbox=box,
+                   **{"bbox-crs": short})
+    assert [f["id"] for f in geojson(found)["features"]] == [t1]
+
+
 def test_html_pages_are_escaped(client, viewer, db_session, sample_layers):
     t1 = sample_layers["incidents"]["T-1"]
     db_session.execute(text("UPDATE incidents SET description = :d WHERE id = :id"),
@@ -259,16 +290,34 @@ def test_risk_collection_holds_each_sections_latest_assessment(client, viewer, d
 
     assess("low", "2026-05-01T00:00:00Z")
     latest = assess("high", "2026-06-01T00:00:00Z")
-    response, _ = get(client, viewer, "/collections/risk/items")
+    response, _ = get(client, viewer, "/collections/risk/items", level_source="assessment")
     body = geojson(response)
-    assert body["numberMatched"] == 1  # T-AZ-002 was never assessed
+    assert body["numberMatched"] == 1  # the others were never assessed
     feature = body["features"][0]
     assert feature["id"] == segments["T-AZ-001"]
     assert feature["properties"]["level"] == "high"
     assert feature["properties"]["assessment_id"] == latest
     assert feature["geometry"]["type"] == "LineString"
-    response, _ = get(client, viewer, "/collections/risk/items", level="low")
+    response, _ = get(client, viewer, "/collections/risk/items", level="low",
+                      level_source="assessment")
     assert geojson(response)["numberMatched"] == 0
+    # The sections no stored assessment covers carry the workspace's live scores
+    # (issue 20): those of /api/v1/risk/segments for their region, default period.
+    response, _ = get(client, viewer, "/collections/risk/items", level_source="live",
+                      limit=100)
+    live = geojson(response)["features"]
+    assert live and segments["T-AZ-001"] not in {f["id"] for f in live}
+    region_codes = {region_id: code for code, region_id in sample_layers["regions"].items()}
+    for feature in live:
+        properties = feature["properties"]
+        ranking = client.get("/api/v1/risk/segments", headers=viewer, query_string={
+            "region": region_codes[properties["region_id"]]}).get_json()
+        (section,) = [s for s in ranking["sections"] if s["section_id"] == feature["id"]]
+        assert properties["level"] == section["computed_level"]
+        assert (properties["risk"], properties["rank"]) == (section["risk"], section["rank"])
+        assert properties["assessment_id"] is None
+        assert [properties["period_start"][:19], properties["period_end"][:19]] == [
+            t[:19] for t in ranking["period"]]
 
 
 @pytest.mark.slow

@@ -39,7 +39,11 @@ def _context(session, scope=None, codes=None, pages=None) -> ServiceContext:
         return f"<html>{template}</html>"
 
     return ServiceContext(
-        session=session, database_url="postgresql://unused", service_root="http://x/",
+        # The capabilities read the map renderer's incident points (the density
+        # layer's extent): the test database's URL (its own connections see none of
+        # the test's uncommitted rows).
+        session=session, service_root="http://x/",
+        database_url=session.get_bind().engine.url.render_as_string(hide_password=False),
         scope=scope, scope_codes=codes, agency=None, analysis_srid=32638, max_cells=20_000,
         wms_max_size=512, render_html=render_html)
 

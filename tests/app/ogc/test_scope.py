@@ -587,8 +587,9 @@ def _capabilities_layer(app, headers, name: str):
 
 
 @pytest.mark.parametrize(("user", "bbox", "times"), [
-    ("kk", [T1[0], T1[1], T1[0], T1[1]], "2026-10-01T02:30:00Z/2026-10-01T02:30:00Z/PT1S"),
-    ("all", [T3[0], T3[1], T2[0], T2[1]], "2025-03-02T12:00:00Z/2026-10-15T22:10:00Z/PT1S"),
+    # whole UTC days (P1D): the days of the first and the last incident the user sees
+    ("kk", [T1[0], T1[1], T1[0], T1[1]], "2026-10-01T00:00:00Z/2026-10-01T00:00:00Z/P1D"),
+    ("all", [T3[0], T3[1], T2[0], T2[1]], "2025-03-02T00:00:00Z/2026-10-15T00:00:00Z/P1D"),
     ("none", WORLD, None),
 ])
 def test_wms_capabilities_extents_and_time_are_the_users(scoped, user, bbox, times):

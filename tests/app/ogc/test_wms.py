@@ -110,7 +110,7 @@ def test_capabilities_130_structure(wms_url):
     dimension = layers["incidents"].find(WMS_NS + "Dimension")
     assert dimension.get("name") == "time" and dimension.get("units") == "ISO8601"
     assert dimension.get("default").count("/") == 1
-    assert dimension.text.endswith("/PT1S")
+    assert dimension.text.endswith("/P1D")
     for name, layer in layers.items():
         assert layer.get("queryable") == ("1" if MAP_LAYERS[name].map.queryable else "0")
         assert len(layer.findall(WMS_NS + "Style")) == len(MAP_LAYERS[name].map.styles)
@@ -149,6 +149,24 @@ def test_owslib_getmap_draws_the_segment_colour(owslib_wms):
     col = int((45.05 - AREA[0]) / (AREA[2] - AREA[0]) * 400)
     window = data[row - 1:row + 2, col - 1:col + 2, :3].astype(int)
     assert (np.abs(window - [0x33, 0x33, 0x33]).max(axis=2) <= 12).any()
+
+
+def test_owslib_takes_a_lon_lat_box_for_epsg4326_in_both_versions(live_server, wms_url):
+    """What the README tells a client-library user: OWSLib's getmap(srs="EPSG:4326",
+    bbox=(min lon, min lat, max lon, max lat)) in 1.3.0 too, as OWSLib puts it in
+    latitude-first order itself; the map equals a raw 1.1.1 request of that box."""
+    from owslib.wms import WebMapService
+
+    wms = WebMapService(wms_url, version="1.3.0", username="gis-client",
+                        password=TEST_PASSWORD)
+    image = wms.getmap(layers=["border_segments"], styles=["plain"], srs="EPSG:4326",
+                       bbox=AREA, size=(320, 200), format="image/png")
+    raw = fetch(f"{wms_url}?SERVICE=WMS&VERSION=1.1.1&REQUEST=GetMap&LAYERS=border_segments"
+                f"&STYLES=plain&SRS=EPSG:4326&BBOX={','.join(map(str, AREA))}&WIDTH=320"
+                "&HEIGHT=200&FORMAT=image/png", {"Authorization": BASIC})[2]
+    drawn = pixels(image.read())
+    assert (drawn[..., :3] != 255).any()  # the sections are on it
+    assert np.array_equal(drawn, pixels(raw))
 
 
 def test_130_epsg4326_map_equals_111_map(wms_url):
@@ -229,13 +247,13 @@ def test_gdal_reads_a_map_through_a_wms_service_description(wms_url, tmp_path):
 T1_CATEGORY = "illegal_crossing_between_bcp"
 
 
-def _t1_drawn(wms_url, bbox, size, extra) -> bool:
+def _t1_drawn(wms_url, bbox, size, extra, time="2026-01-01/2026-12-31") -> bool:
     """Whether a GetMap of incidents (transparent, CRS:84) draws near T-1's pixel."""
     width, height = size
     status, headers, body = fetch(
         f"{wms_url}?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=incidents&STYLES="
         f"&CRS=CRS:84&BBOX={','.join(map(str, bbox))}&WIDTH={width}&HEIGHT={height}"
-        f"&FORMAT=image/png&TRANSPARENT=TRUE&TIME=2026-01-01/2026-12-31{extra}",
+        f"&FORMAT=image/png&TRANSPARENT=TRUE&TIME={time}{extra}",
         {"Authorization": BASIC})
     assert status == 200 and headers["Content-Type"] == "image/png", body
     row = int((bbox[3] - 41.33) / (bbox[3] - bbox[1]) * height)
@@ -262,6 +280,130 @@ def test_getmap_category_and_outcome(wms_url, bbox, size, extra, drawn):
                                                        width=size[0], height=size[1]))
     assert (scale >= INCIDENT_POINT_MAX_SCALE) == (size[0] == 512)
     assert _t1_drawn(wms_url, bbox, size, extra) is drawn
+
+
+def test_time_dimension_is_days_and_a_days_midnight_draws_that_day(owslib_wms, wms_url):
+    """QGIS 3.22 sends the start of its temporal range (TIME=...T00:00:00Z, issue 20):
+    with the dimension advertised in whole days (resolution P1D), that instant is the
+    day. T-1 occurred at 2026-10-01T02:30Z."""
+    for name in ("incidents", "hotspots", "density"):
+        layer = owslib_wms[name]
+        extent = (layer.dimensions["time"]["values"] if owslib_wms.version == "1.3.0"
+                  else layer.timepositions)
+        first, last, resolution = extent[0].split("/")
+        assert resolution == "P1D", name
+        assert first.endswith("T00:00:00Z") and last.endswith("T00:00:00Z"), name
+        assert first <= "2025-03-02T00:00:00Z" and last == "2026-10-15T00:00:00Z", name
+    bbox, size = (44.95, 41.30, 45.05, 41.36), (256, 154)
+    drawn = {time: _t1_drawn(wms_url, bbox, size, "", time) for time in (
+        "2026-10-01T00:00:00Z", "2026-10-01", "2026-10-01T02:30:00Z",
+        "2026-10-01T00:00:00Z/2026-10-01T03:00:00Z", "2026-10-02T00:00:00Z",
+        "2026-10-01T02:31:00Z", "2026-09-30T00:00:00Z/2026-10-01T02:00:00Z")}
+    assert drawn == {"2026-10-01T00:00:00Z": True, "2026-10-01": True,
+                     "2026-10-01T02:30:00Z": True,
+                     "2026-10-01T00:00:00Z/2026-10-01T03:00:00Z": True,
+                     "2026-10-02T00:00:00Z": False, "2026-10-01T02:31:00Z": False,
+                     "2026-09-30T00:00:00Z/2026-10-01T02:00:00Z": False}
+
+
+def test_owslib_getmap_with_a_days_time_draws_its_incidents(owslib_wms):
+    """OWSLib's ``time=`` as a client passes a value of the dimension."""
+    bbox = (44.95, 41.30, 45.05, 41.36)
+    image = owslib_wms.getmap(layers=["incidents"], styles=[""], srs="EPSG:4326",
+                              bbox=bbox, size=(256, 154), format="image/png",
+                              transparent=True, time="2026-10-01T00:00:00Z")
+    data = pixels(image.read())
+    row = int((bbox[3] - 41.33) / (bbox[3] - bbox[1]) * 154)
+    col = int((45.0 - bbox[0]) / (bbox[2] - bbox[0]) * 256)
+    assert data[row - 3:row + 4, col - 3:col + 4, 3].any()
+    empty = owslib_wms.getmap(layers=["incidents"], styles=[""], srs="EPSG:4326",
+                              bbox=bbox, size=(256, 154), format="image/png",
+                              transparent=True, time="2026-10-02T00:00:00Z")
+    assert not pixels(empty.read())[..., 3].any()
+
+
+def _density_box(wms_url) -> tuple[float, float, float, float]:
+    _, _, body = fetch(wms_url + "?SERVICE=WMS&REQUEST=GetCapabilities&VERSION=1.3.0",
+                       {"Authorization": BASIC})
+    layers = etree.fromstring(body).findall(f"{WMS_NS}Capability/{WMS_NS}Layer/{WMS_NS}Layer")
+    (density,) = [layer for layer in layers if layer.findtext(WMS_NS + "Name") == "density"]
+    box = {b.get("CRS"): b for b in density.findall(WMS_NS + "BoundingBox")}["CRS:84"]
+    return tuple(float(box.get(k)) for k in ("minx", "miny", "maxx", "maxy"))
+
+
+def _density_alpha(wms_url, bbox, width, height) -> np.ndarray:
+    status, _, body = fetch(
+        f"{wms_url}?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=density&STYLES="
+        f"&CRS=CRS:84&BBOX={','.join(map(str, bbox))}&WIDTH={width}&HEIGHT={height}"
+        "&FORMAT=image/png&TRANSPARENT=TRUE&TIME=2025-01-01/2026-12-31",
+        {"Authorization": BASIC})
+    assert status == 200, body
+    return pixels(body)[..., 3]
+
+
+def test_density_bounding_box_covers_what_it_draws(wms_url):
+    """Issue 20: the density layer's advertised box holds every pixel it draws, and a
+    map of that box is not cut at its edges (the kernel reaches past the incidents)."""
+    west, south, east, north = _density_box(wms_url)
+    incidents_box = (44.7, 41.1, 45.42, 41.45)  # T-3 .. T-2
+    assert west < incidents_box[0] and south < incidents_box[1]
+    assert east > incidents_box[2] and north > incidents_box[3]
+    # A map twice as large: where it draws lies inside the advertised box.
+    dx, dy = (east - west) / 2, (north - south) / 2
+    wide = (west - dx, south - dy, east + dx, north + dy)
+    size = (800, int(800 * (wide[3] - wide[1]) / (wide[2] - wide[0])))
+    alpha = _density_alpha(wms_url, wide, *size)
+    rows, cols = np.nonzero(alpha)
+    assert len(rows), "the density layer draws something"
+    per_x = (wide[2] - wide[0]) / size[0]
+    per_y = (wide[3] - wide[1]) / size[1]
+    drawn = (wide[0] + cols.min() * per_x, wide[3] - (rows.max() + 1) * per_y,
+             wide[0] + (cols.max() + 1) * per_x, wide[3] - rows.min() * per_y)
+    tolerance = 4 * max(per_x, per_y)  # the layer's 4-pixel cells
+    assert drawn[0] >= west - tolerance and drawn[1] >= south - tolerance
+    assert drawn[2] <= east + tolerance and drawn[3] <= north + tolerance
+    # The map of the advertised box: nothing drawn at its edges, so nothing cut there.
+    fitted = _density_alpha(wms_url, (west, south, east, north), 400, 400)
+    assert fitted.any()
+    edges = np.concatenate([fitted[:2].ravel(), fitted[-2:].ravel(), fitted[:, :2].ravel(),
+                            fitted[:, -2:].ravel()])
+    assert not edges.any()
+
+
+def test_sections_show_the_workspaces_level_and_say_its_source(live_server, wms_url):
+    """Issue 20: without a stored assessment, border_segments is coloured by the live
+    level the workspace shows (/api/v1/risk/segments of the section's region, default
+    period), and GetFeatureInfo says level_source "live"."""
+    from geo.maps.palette import RISK_LEVEL_COLOURS
+
+    bbox = (45.0, 41.25, 45.1, 41.35)  # around T-AZ-001's vertex (45.05, 41.3)
+    status, _, body = fetch(
+        f"{wms_url}?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetFeatureInfo&LAYERS=border_segments"
+        f"&QUERY_LAYERS=border_segments&STYLES=&CRS=CRS:84&BBOX={','.join(map(str, bbox))}"
+        "&WIDTH=101&HEIGHT=101&I=50&J=50&INFO_FORMAT=application/json",
+        {"Authorization": BASIC})
+    assert status == 200, body
+    (feature,) = json.loads(body)["features"]
+    properties = feature["properties"]
+    assert properties["code"] == "T-AZ-001" and properties["level_source"] == "live"
+    section_id = feature["id"].split(".")[1]
+    section = requests.get(f"{live_server.url}/api/v1/border_segments/{section_id}",
+                           headers=live_server.headers, timeout=30).json()
+    codes = {i: c for c, i in live_server.ids["regions"].items()}
+    ranking = requests.get(f"{live_server.url}/api/v1/risk/segments", timeout=60,
+                           headers=live_server.headers, params={
+                               "region": codes[section["properties"]["region_id"]]}).json()
+    (ranked,) = [s for s in ranking["sections"] if s["code"] == "T-AZ-001"]
+    assert properties["level"] == ranked["level"]
+    status, _, image = fetch(
+        f"{wms_url}?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=border_segments"
+        f"&STYLES=&CRS=CRS:84&BBOX={','.join(map(str, bbox))}&WIDTH=101&HEIGHT=101"
+        "&FORMAT=image/png&TRANSPARENT=TRUE", {"Authorization": BASIC})
+    window = pixels(image)[47:54, 47:54]
+    colour = np.array([int(RISK_LEVEL_COLOURS[ranked["level"]][k:k + 2], 16)
+                       for k in (1, 3, 5)])
+    opaque = window[..., 3] > 200
+    assert (np.abs(window[opaque][:, :3].astype(int) - colour).max(axis=1) <= 12).any()
 
 
 def test_capabilities_mention_the_vendor_parameters(wms_url):
@@ -537,6 +679,7 @@ def test_feature_count_applies_per_layer(wms_url):
 @pytest.mark.parametrize(("value", "window"), [
     ("2026-03-01", ("2026-03-01T00:00:00+00:00", "2026-03-01T23:59:59.999999+00:00")),
     ("2026-03-01T10:20:30Z", ("2026-03-01T10:20:30+00:00", "2026-03-01T10:20:30.999999+00:00")),
+    ("2026-03-01T00:00:00Z", ("2026-03-01T00:00:00+00:00", "2026-03-01T23:59:59.999999+00:00")),
     ("2026-03-01/2026-03-31", ("2026-03-01T00:00:00+00:00", "2026-03-31T23:59:59.999999+00:00")),
     ("2026-03-01T00:00:00Z/2026-03-31T12:00:00Z",
      ("2026-03-01T00:00:00+00:00", "2026-03-31T12:00:00+00:00")),

@@ -1,0 +1,102 @@
+"""Section levels as the workspace shows them, for the map services (issue 20).
+
+The analyst's workspace colours each border section by the live CIRAM assessment of its
+region over the default period (``geo.products.periods.default_analysis_period``, the
+last complete month), a supervisor's decision overriding it. The GIS services (WMS
+``border_segments``, the OGC API ``risk`` collection) use one rule with that:
+
+- a section a **stored assessment** covers has the level of the latest one
+  (``level_source`` ``"assessment"``: a signed-off record);
+- any other section has its **live** level, computed as the workspace computes it
+  (:func:`live_sections`: ``geo.risk.assessments.assess_region`` of its region over the
+  default period; ``level_source`` ``"live"``), counted, as a stored assessment is, in
+  the view every agency shares (``assessments.SHARED_VIEW``: records released to all or
+  let count): one computation serves every caller. The workspace counts the caller's
+  own view, which differs only where another agency's records are neither released to
+  the caller nor let count;
+- on the WMS, a supervisor's decision overrides either (``level_source``
+  ``"decision"``), as on the workspace; ``"none"``: a section of a region that cannot
+  be assessed.
+
+Live levels are computed only for the regions with a section no stored assessment
+covers, and kept per database, data versions and period: a map asks again for them
+without computing anything until the data, the assessments or the period change. The
+computation is that of the workspace's ranking for every such region (about a second a
+region on the demo, docs/benchmarks.md "Issue 20"): storing assessments
+(``POST /api/v1/risk/assessments``, ``flask demo assess``) spares it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import datetime
+
+from geo import queries
+from geo.errors import ParameterError
+from geo.products import periods
+from geo.queries import risk as risk_sql
+from geo.risk import assessments, risk_config
+
+ASSESSMENT = "assessment"
+LIVE = "live"
+DECISION = "decision"
+NONE = "none"
+# The scores a live section carries, as a stored result does.
+SCORES = ("threat", "vulnerability", "impact", "risk", "level", "rank")
+
+# (database, agency) -> (key of versions and period, {section id: live record})
+_LIVE: dict[tuple, tuple[tuple, dict[int, dict]]] = {}
+_LIVE_LOCK = threading.Lock()
+
+
+def live_sections(session, config: risk_config.RiskConfig, srid: int,
+                  now: datetime) -> dict[int, dict]:
+    """The live scores of every section no stored assessment covers, by section id:
+    ``threat``, ``vulnerability``, ``impact``, ``risk``, ``level``, ``rank`` and the
+    ``period_start``/``period_end`` (UTC) they were computed over, as the workspace
+    computes them at the data clock's ``now``, in the view every agency shares (see
+    the module). Regions that cannot be assessed (no incidents yet, a period the data
+    does not cover) are left out."""
+    viewer_agency = assessments.SHARED_VIEW
+    period = periods.default_analysis_period(session, now, viewer_agency)
+    key = (queries.result_versions(session), period.start, period.end)
+    cache_key = (str(session.connection().engine.url), repr(config.text))
+    with _LIVE_LOCK:
+        cached = _LIVE.get(cache_key)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+    found: dict[int, dict] = {}
+    for (code,) in session.execute(risk_sql.REGIONS_NOT_ASSESSED):
+        try:
+            evaluated = assessments.assess_region(session, config, code, period.start,
+                                                  period.end, srid,
+                                                  viewer_agency=viewer_agency)
+        except ParameterError:
+            continue
+        for section in evaluated["sections"]:
+            found[section["section_id"]] = {
+                **{name: section[name] for name in SCORES},
+                "period_start": period.start, "period_end": period.end}
+    with _LIVE_LOCK:
+        _LIVE[cache_key] = (key, found)
+    return found
+
+
+def live_levels(session, config: risk_config.RiskConfig, srid: int,
+                now: datetime) -> dict[int, str]:
+    """Section id -> live level (:func:`live_sections`)."""
+    return {section_id: record["level"] for section_id, record in
+            live_sections(session, config, srid, now).items()}
+
+
+def live_risk_json(session, config: risk_config.RiskConfig, srid: int,
+                   now: datetime) -> str:
+    """:func:`live_sections` as the JSON array the ``risk`` layer's table binds as
+    ``live_risk`` (``geo.layers.RISK_RESULTS``): one record per section, ``id``, the
+    scores and the period (RFC 3339)."""
+    return json.dumps([
+        {"id": section_id, **{name: (value.isoformat() if isinstance(value, datetime)
+                                     else value if name == "level" else int(value))
+                              for name, value in record.items()}}
+        for section_id, record in live_sections(session, config, srid, now).items()])
