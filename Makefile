@@ -106,7 +106,7 @@ migrate: db
 	$(FLASK) db upgrade
 
 demo: migrate
-	$(FLASK) demo load --if-empty
+	$(FLASK) demo load --if-empty --assess
 
 lint: venv-test
 	$(BIN)/ruff check .

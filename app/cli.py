@@ -353,9 +353,13 @@ def _has_data() -> bool:
 @demo_cli.command("load")
 @click.option("--if-empty", is_flag=True,
               help="Load only when the database holds no regions, segments or incidents.")
-def demo_load(if_empty: bool) -> None:
+@click.option("--assess", is_flag=True,
+              help="When the demo is loaded now, also store one synthetic risk assessment "
+                   "per region (as `demo assess`; `demo reset` is refused afterwards).")
+def demo_load(if_empty: bool, assess: bool) -> None:
     """Load the synthetic demo data set (idempotent) and create the demo users (``demo``
-    and an analyst of each agency)."""
+    and an analyst of each agency); with ``--assess``, a fresh load also stores one
+    assessment per region, so the map services show stored levels (``make run``)."""
     from geo.demo.loader import demo_present, load_demo
 
     if if_empty and _has_data():
@@ -372,6 +376,8 @@ def demo_load(if_empty: bool) -> None:
                          detail={"command": "demo load", **counts})
     verb = "loaded" if counts.get("loaded") else "already present"
     click.echo(f"demo data {verb}: {_demo_counts_line(counts)} (synthetic/approximate)")
+    if assess and counts.get("loaded"):
+        _store_demo_assessments()
     _echo_demo_logins(password)
 
 
@@ -401,6 +407,11 @@ def demo_assess() -> None:
     """Store one risk assessment per region with border sections (default period),
     labelled synthetic, by the demo user: the WMS and the OGC API then show stored
     levels (level_source "assessment")."""
+    _store_demo_assessments()
+
+
+def _store_demo_assessments() -> None:
+    """What ``demo assess`` does, with its events and audit records; commits."""
     from app.auth.models import User
     from geo import clock
     from geo.demo.assessments import store_demo_assessments

@@ -80,9 +80,16 @@ def demo_login_lines(password: str) -> list[str]:
 @pytest.mark.slow
 def test_demo_load_is_idempotent_and_creates_demo_and_a_demo_user_per_agency(runner, db_session,
                                                                      tmp_path):
-    first = runner.invoke(args=["demo", "load", "--if-empty"])
+    first = runner.invoke(args=["demo", "load", "--if-empty", "--assess"])  # as make run
     assert first.exit_code == 0, first.output
     assert "demo data loaded: 12 regions" in first.output
+    assessed = db_session.execute(text(
+        "SELECT count(*) FROM risk_assessments "
+        "WHERE inputs->>'provenance' LIKE 'synthetic demo%'")).scalar_one()
+    with_sections = db_session.execute(text(
+        "SELECT count(DISTINCT region_id) FROM border_segments")).scalar_one()
+    assert assessed == with_sections > 0
+    assert f"stored {assessed} synthetic demo assessments" in first.output
     assert "50000 incidents" in first.output and "(synthetic/approximate)" in first.output
     password = (tmp_path / "demo-password").read_text()
     assert len(password) >= 16
@@ -94,8 +101,10 @@ def test_demo_load_is_idempotent_and_creates_demo_and_a_demo_user_per_agency(run
         "SELECT count(DISTINCT agency) FROM incidents WHERE source = 'demo-synthetic' "
         "AND releasability <> '\"all\"'::jsonb")).scalar_one() == 4
 
-    again = runner.invoke(args=["demo", "load"])
+    again = runner.invoke(args=["demo", "load", "--assess"])
     assert "demo data already present" in again.output
+    assert db_session.execute(text(  # not loaded now: nothing more stored
+        "SELECT count(*) FROM risk_assessments")).scalar_one() == assessed
     assert again.output.strip().splitlines()[-5:] == demo_login_lines(password)  # the same
     skipped = runner.invoke(args=["demo", "load", "--if-empty"])
     assert "database already holds data" in skipped.output
