@@ -100,6 +100,7 @@ ENDPOINT_ROLES: dict[str, str] = {
     "ogc.features_conformance": "viewer",
     "ogc.tilejson": "viewer",
     "ogc.vector_tile": "viewer",
+    "ogc.qgis_project": "viewer",
     # The admin page (app/admin): users, their regions, tokens and sessions, the audit.
     "admin.users": "admin",
     "admin.create_user": "admin",

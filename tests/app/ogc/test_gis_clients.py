@@ -140,3 +140,70 @@ def test_gdal_reads_with_the_readme_options_and_page_size(gis_server, how):
     pages = [r.query.get("limit") for r in log.matching("/collections/incidents/items")]
     assert ["1000"] in pages, pages
     assert not [r for r in log.requests if r.status != 200]
+
+
+# ------------------------------------------------------------------ Open in QGIS
+
+
+def test_the_project_download_needs_a_user_and_a_qgis_configuration_id(client,
+                                                                        token_headers):
+    assert client.get("/ogc/qgis-project.qgs").status_code == 401
+    viewer = token_headers("viewer")
+    response = client.get("/ogc/qgis-project.qgs?authcfg=abc1234", headers=viewer)
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"] == 'attachment; filename="borderrisk.qgs"'
+    document = response.get_data(as_text=True)
+    assert "authcfg=abc1234" in document and "authcfg='abc1234'" in document
+    assert "br_" not in document  # no token in the project
+    for bad in ("short", "has space", "abc12345"):
+        refused = client.get("/ogc/qgis-project.qgs", headers=viewer,
+                             query_string={"authcfg": bad})
+        assert refused.status_code == 400
+        assert refused.get_json()["description"].startswith("authcfg")
+    unknown = client.get("/ogc/qgis-project.qgs?layers=x", headers=viewer)
+    assert unknown.status_code == 400 and "layers" in unknown.get_json()["description"]
+
+
+QGIS_PROJECT = r'''
+from qgis.core import QgsRectangle
+add_basic_auth("brtoken", "token", ARGS["token"])
+project = QgsProject.instance()
+read = project.read(ARGS["path"])
+layers = project.mapLayers()
+incidents = layers["borderrisk_features_incidents"]
+georgia = QgsRectangle(4950000, 5030000, 5090000, 5110000)
+emit({"read": read, "crs": project.crs().authid(),
+      "layers": {lid: [layer.isValid(), layer.name()] for lid, layer in layers.items()},
+      "incident_features": sum(1 for _ in incidents.getFeatures()),
+      "incidents_renderer": incidents.renderer().type(),
+      "wms_time": layers["borderrisk_wms_incidents"].temporalProperties().isActive(),
+      "tile_styles": len(layers["borderrisk_tiles_incidents"].renderer().styles()),
+      "drawn": {lid: render([layers[lid]], extent=georgia)[0]
+                for lid in ("borderrisk_tiles_regions", "borderrisk_tiles_incidents",
+                            "borderrisk_wms_regions", "borderrisk_wms_incidents")}})
+'''
+
+
+def test_qgis_322_opens_the_project_with_every_layer_valid(gis_server, tmp_path):
+    import requests
+
+    from geo.layers import COLLECTIONS, MAP_LAYERS, TILE_LAYERS
+    from geo.vocabulary import INCIDENT_CATEGORIES
+
+    url, token, log, app = gis_server
+    download = requests.get(f"{url}/ogc/qgis-project.qgs", auth=("token", token), timeout=60)
+    assert download.status_code == 200
+    path = tmp_path / "borderrisk.qgs"
+    path.write_bytes(download.content)
+    log.clear()
+    seen = run_pyqgis(QGIS_PROJECT, {"token": token, "path": str(path)})
+    assert seen["read"] and seen["crs"] == "EPSG:3857"
+    layers = seen["layers"]
+    assert len(layers) == len(TILE_LAYERS) + len(COLLECTIONS) + len(MAP_LAYERS), layers
+    assert [lid for lid, (valid, _) in layers.items() if not valid] == []
+    assert seen["incident_features"] == _incident_count(app)
+    assert seen["incidents_renderer"] == "categorizedSymbol"
+    assert seen["tile_styles"] == len(INCIDENT_CATEGORIES)
+    assert seen["wms_time"]
+    assert all(pixels > 0 for pixels in seen["drawn"].values()), seen["drawn"]
+    assert log.requests and not [r for r in log.requests if r.status >= 400]
