@@ -62,13 +62,13 @@ def emit(value):
 
 
 def add_basic_auth(cfg_id, username, password):
-    config = QgsAuthMethodConfig()
-    config.setId(cfg_id)
-    config.setName("BorderRisk " + cfg_id)
-    config.setMethod("Basic")
-    config.setConfig("username", username)
-    config.setConfig("password", password)
-    if not QgsApplication.authManager().storeAuthenticationConfig(config):
+    # As README's "Open in QGIS" has the user do it.
+    c = QgsAuthMethodConfig("Basic")
+    c.setId(cfg_id)
+    c.setName("BorderRisk token")
+    c.setConfig("username", username)
+    c.setConfig("password", password)
+    if not QgsApplication.authManager().storeAuthenticationConfig(c):
         raise SystemExit("could not store the auth configuration " + cfg_id)
 
 
