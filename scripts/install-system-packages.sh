@@ -2,8 +2,11 @@
 # Installs the operating-system packages BorderRisk needs, only those that are missing.
 # Debian 12 / Ubuntu: PostgreSQL + PostGIS 3, the Python venv module, Node.js + npm,
 # Pango and fonts for the PDF bulletin and map labels.
-# With --test also what the test suite uses: GDAL's command-line tools (ogrinfo) and
-# Chromium for the browser tests, nginx for the two-node proxy test (tests/scaling). Runs apt-get as root, or through sudo.
+# With --test also what the test suite uses: GDAL's command-line tools (ogrinfo),
+# Chromium for the browser tests, nginx for the two-node proxy test (tests/scaling)
+# and QGIS's Python bindings (python3-qgis: QGIS 3.22 on Debian 12, with the WMS,
+# OGC API Features and vector tile providers of qgis-providers, run headless by
+# testsupport/qgis.py). Runs apt-get as root, or through sudo.
 set -euo pipefail
 
 want_test=0
@@ -29,6 +32,7 @@ if [ "$want_test" = 1 ]; then
   command -v ogrinfo >/dev/null 2>&1 || missing+=(gdal-bin)
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   [ -x /usr/sbin/nginx ] || missing+=(nginx)
+  have_pkg python3-qgis || missing+=(python3-qgis)
 fi
 
 [ ${#missing[@]} -eq 0 ] && exit 0

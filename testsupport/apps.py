@@ -78,11 +78,12 @@ def committed_sample_layers(databases):
 
 
 @contextmanager
-def serving(app) -> Iterator[str]:
+def serving(app, wrap=None) -> Iterator[str]:
     """``app`` served by werkzeug (threaded) on a free loopback port, for clients that
-    speak HTTP themselves (GDAL, OWSLib, Chromium): yields its base URL (no trailing
-    slash); stops the server and empties the app's pool at the end."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    speak HTTP themselves (GDAL, OWSLib, Chromium, QGIS): yields its base URL (no
+    trailing slash); stops the server and empties the app's pool at the end. ``wrap``
+    (a WSGI middleware, e.g. ``testsupport.qgis.RequestLog().wrap``) sees every request."""
+    server = make_server("127.0.0.1", 0, wrap(app) if wrap else app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -1,4 +1,6 @@
-"""Authentication: session login for the browser, bearer tokens for scripts and GIS tools.
+"""Authentication: session login for the browser, bearer tokens for scripts and GIS tools,
+HTTP Basic (a password, or an API token as the password) for GIS tools that can send
+nothing else (QGIS 3.22).
 
 Every endpoint requires an authenticated user with the role that
 ``app.auth.permissions`` declares for it (public ones: health and login). The check
@@ -15,7 +17,7 @@ from flask_login import current_user
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import Forbidden
 
-from app.auth.models import User
+from app.auth.models import TokenCaller, User
 from app.auth.permissions import ENDPOINT_ROLES, PUBLIC, UndeclaredEndpointError, required_role
 from app.auth.sessions import session_user
 from app.auth.signin import LoginPolicy, SignInRefusedError, user_for_basic
@@ -138,6 +140,15 @@ def _save_bookkeeping(write=None) -> None:
             raise
 
 
+def _save_sign_in(caller: User | TokenCaller) -> None:
+    """Commit what a sign-in by HTTP Basic or token left in the session (attempt,
+    audit record, rehashed password), and a token's last use once a minute."""
+    due = isinstance(caller, TokenCaller) and token_use_due(caller)
+    if due or db.session.dirty or db.session.new:
+        _save_bookkeeping((lambda: record_token_use(db.session, caller.token_id))
+                          if due else None)
+
+
 def _authenticate():
     """Establish the caller (HTTP Basic, bearer token or session); None when done, else
     the response that refuses them."""
@@ -160,10 +171,10 @@ def _authenticate():
                            headers={**CHALLENGE_401, **too_many_attempts(exc)})
         if user is None:
             db.session.commit()  # the failed attempt, and a lock-out it caused
-            return problem(401, "Unauthorized", "wrong user name or password (HTTP Basic)",
-                           headers=CHALLENGE_401)
-        if db.session.dirty or db.session.new:
-            _save_bookkeeping()  # the attempt, a rehashed password, the last sign-in time
+            return problem(401, "Unauthorized", "wrong user name or password, or an unknown, "
+                           "expired or revoked token (HTTP Basic)", headers=CHALLENGE_401)
+        # The attempt, a rehashed password, the last sign-in time; a token's last use.
+        _save_sign_in(user)
         g._login_user = user
         return None
     token = bearer_token()
@@ -174,8 +185,7 @@ def _authenticate():
         if caller is None:
             return problem(401, "Unauthorized", "the bearer token is missing, malformed, "
                            "unknown, expired or revoked", headers={"WWW-Authenticate": "Bearer"})
-        if token_use_due(caller):  # once a minute
-            _save_bookkeeping(lambda: record_token_use(db.session, caller.token_id))
+        _save_sign_in(caller)
         g._login_user = caller  # Flask-Login's per-request user, without touching the session
         return None
     if current_user.is_authenticated:
@@ -186,7 +196,8 @@ def _authenticate():
         return None
     if _is_gis_request():
         return problem(401, "Unauthorized", "send HTTP Basic credentials (user name and "
-                       "password) or Authorization: Bearer <token>", headers=CHALLENGE_401)
+                       "password, or an API token as the password) or Authorization: "
+                       "Bearer <token>", headers=CHALLENGE_401)
     if _wants_json():
         return problem(401, "Unauthorized", "sign in or send Authorization: Bearer <token>",
                        headers={"WWW-Authenticate": "Bearer"})

@@ -106,6 +106,7 @@ ENDPOINT_ROLES: dict[str, str] = {
     "ogc.collection_tilesets": "viewer",
     "ogc.collection_tileset": "viewer",
     "ogc.collection_tile": "viewer",
+    "ogc.qgis_project": "viewer",
     # The admin page (app/admin): users, their regions, tokens and sessions, the audit.
     "admin.users": "admin",
     "admin.create_user": "admin",

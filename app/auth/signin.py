@@ -1,5 +1,6 @@
 """Sign-in: password checks under the sign-in limits (lock-out, per-address limit),
-the recorded login attempts and their pruning, and HTTP Basic with its cache.
+the recorded login attempts and their pruning, and HTTP Basic with its cache (where an
+API token may stand in for the password).
 
 A lock-out appends an audit record (``app.audit.record``) in the caller's transaction.
 A refusal's message is translated when raised, as in ``app.auth.users``.
@@ -11,6 +12,7 @@ import hashlib
 import math
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -20,8 +22,9 @@ from sqlalchemy import delete, or_, select
 
 from app import audit
 from app.auth.hashing import password_hasher
-from app.auth.models import LoginAttempt, User, UserSession
+from app.auth.models import LoginAttempt, TokenCaller, User, UserSession
 from app.auth.sessions import WITH_REGIONS
+from app.auth.tokens import TOKEN_PREFIX, caller_for_token
 from app.auth.users import AuthError, user_snapshot
 
 # Verified against when the user does not exist, so timing does not reveal user names.
@@ -104,11 +107,15 @@ def sign_in(session, username: str, password: str, ip: str | None,
     the ``max_failures``-th failure locks the account (audited).
     """
     user = session.scalar(select(User).where(User.username == username))
-    return _sign_in(session, user, username, password, ip, policy)
+    return _sign_in(session, user, username, ip, policy, lambda: _check_password(user, password))
 
 
-def _sign_in(session, user: User | None, username: str, password: str, ip: str | None,
-             policy: LoginPolicy) -> User | None:
+def _sign_in(session, user: User | None, username: str, ip: str | None, policy: LoginPolicy,
+             verify: Callable[[], User | TokenCaller | None]) -> User | TokenCaller | None:
+    """One checked attempt of the name ``username`` (``user`` when it exists): refused
+    unchecked under the limits, else ``verify()`` (the password's check, or a token's),
+    recorded, audited and counted. Only a password resets the name's failure count: a
+    valid token (of whichever owner) proves nothing about the account named."""
     now = datetime.now(UTC)
     ip = ip[:45] if ip else None
     wait = _address_wait(session, ip, policy, now)
@@ -119,29 +126,32 @@ def _sign_in(session, user: User | None, username: str, password: str, ip: str |
     if _locked(session, user, username[:64], policy, now):
         _audit_attempt(session, "sign_in_refused", user, username, "account locked")
         raise account_locked()
-    verified = _check_password(user, password)
+    verified = verify()
     session.add(LoginAttempt(at=now, username=username[:64], ip=ip,
                              success=verified is not None))
     session.flush()
-    _audit_attempt(session, "sign_in" if verified is not None else "sign_in_failed", user,
-                   username, None)
-    if verified is not None:
+    _audit_attempt(session, "sign_in" if verified is not None else "sign_in_failed",
+                   verified if verified is not None else user, username, None)
+    if isinstance(verified, User):
         verified.failed_logins = 0
         verified.locked_until = None
-    elif user is not None:
+    elif verified is None and user is not None:
         _count_failure(session, user, policy, now)
     _prune(session, now, policy)
     return verified
 
 
-def _audit_attempt(session, action: str, user: User | None, username: str,
+def _audit_attempt(session, action: str, user: User | TokenCaller | None, username: str,
                    reason: str | None) -> None:
     """An audit record of a sign-in attempt (``sign_in``, ``sign_in_failed``,
     ``sign_in_refused``), kept as long as the trail, unlike ``login_attempts``. The name
-    given is recorded (cut to 64 characters), never the password."""
+    given is recorded (cut to 64 characters), never the password; a sign-in with an API
+    token (``user`` a ``TokenCaller``: its owner) records the token's id."""
     detail = {"username_given": username[:64]}
     if reason:
         detail["reason"] = reason
+    if isinstance(user, TokenCaller):
+        detail["token_id"] = user.token_id
     actor = ({"user_id": user.id, "username": user.username}
              if action == "sign_in" and user is not None else {})
     audit.record(session, action, "user", user.id if user is not None else None,
@@ -217,31 +227,58 @@ def _prune(session, now: datetime, policy: LoginPolicy) -> None:
 # (user name, password, password hash), so a tile costs no ~50 ms hash. A changed
 # password or a deactivated user is noticed at once: the key includes the stored hash
 # and the user is read anew every time.
+#
+# An API token may stand in for the password (QGIS 3.22 sends tokens no other way than
+# as Basic): any user name, or the token's owner's. The caller is then the token's
+# owner, as with ``Authorization: Bearer``. The sign-in limits apply as to a password:
+# while the address is over its limit or the name given is locked, a token is refused
+# unchecked; a wrong (unknown, expired, revoked) token is a failed attempt of the name
+# given, counted toward its lock-out and the address's limit. A valid token is
+# remembered like a password, but checked anew on every request (``caller_for_token``),
+# so a revoked or expired token is refused at once.
 BASIC_AUTH_CACHE_SECONDS = 300
-_basic_verified: dict[str, tuple[int, float]] = {}
+# key -> (what was verified: "password" or "token", the user's id, monotonic deadline)
+_basic_verified: dict[str, tuple[str, int, float]] = {}
 
 
 def user_for_basic(session, username: str, password: str, ip: str | None = None,
-                   policy: LoginPolicy = LoginPolicy()) -> User | None:
-    """The active user with this name and password (HTTP Basic), else None.
+                   policy: LoginPolicy = LoginPolicy()) -> User | TokenCaller | None:
+    """The caller of HTTP Basic credentials, else None: the active user with this name
+    and password, or the owner of a valid API token given as the password
+    (``TokenCaller``, whatever the name).
 
-    A password not remembered goes through ``sign_in`` (limits, recorded attempt);
-    ``SignInRefusedError`` as there. A locked account is refused even when remembered.
+    Credentials not remembered go through ``sign_in``'s limits (recorded attempt);
+    ``SignInRefusedError`` as there. A locked name is refused even when remembered. A
+    password that merely looks like a token is still checked as a password.
     """
     user = session.scalars(select(User).options(WITH_REGIONS)
                            .where(User.username == username)).unique().one_or_none()
-    key = None
-    if user is not None:
-        key = hashlib.sha256(
-            f"{username}\0{password}\0{user.password_hash}".encode()).hexdigest()
-        verified = _basic_verified.get(key)
-        if verified is not None and verified[0] == user.id and verified[1] > time.monotonic():
-            if user.locked_until is not None and user.locked_until > datetime.now(UTC):
-                raise account_locked()
+    key = hashlib.sha256(f"{username}\0{password}\0"
+                         f"{user.password_hash if user else ''}".encode()).hexdigest()
+    remembered = _basic_verified.get(key)
+    if remembered is not None and remembered[2] > time.monotonic():
+        if _locked(session, user, username[:64], policy, datetime.now(UTC)):
+            raise account_locked()
+        credential, user_id = remembered[:2]
+        if credential == "password" and user is not None and user.id == user_id:
             return user if user.active else None
-    if _sign_in(session, user, username, password, ip, policy) is None:
+        caller = caller_for_token(session, password) if credential == "token" else None
+        if caller is not None and caller.id == user_id:
+            return caller
+        # A token revoked or expired since: a checked (failed) attempt below.
+
+    def verify() -> User | TokenCaller | None:
+        if password.startswith(TOKEN_PREFIX):
+            caller = caller_for_token(session, password)
+            if caller is not None:
+                return caller
+        return _check_password(user, password)
+
+    verified = _sign_in(session, user, username, ip, policy, verify)
+    if verified is None:
         return None
     if len(_basic_verified) > 1000:
         _basic_verified.clear()
-    _basic_verified[key] = (user.id, time.monotonic() + BASIC_AUTH_CACHE_SECONDS)
-    return user
+    credential = "token" if isinstance(verified, TokenCaller) else "password"
+    _basic_verified[key] = (credential, verified.id, time.monotonic() + BASIC_AUTH_CACHE_SECONDS)
+    return verified

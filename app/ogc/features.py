@@ -390,6 +390,14 @@ def _parameter(name: str, description: str, schema: dict, style: str | None = No
     return parameter
 
 
+# ``limit`` is declared once, under components/parameters, with its default and maximum:
+# QGIS reads it there (and only there) to choose its page size (3.22: 1,000 when the
+# default is below and the maximum above; 100 without it); the items paths refer to it.
+LIMIT_PARAMETER = _parameter(
+    "limit", f"Items per page (default {DEFAULT_LIMIT}; larger than {MAX_LIMIT:,} is served "
+    f"as {MAX_LIMIT:,}).",
+    {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+    style="form", explode=False)
 _FORMAT_PARAMETER = _parameter("f", "Output format; by default the Accept header decides.",
                                {"type": "string", "enum": list(FORMATS)})
 _CRS_SCHEMA = {"type": "string", "enum": [*CRS_URIS, *ogc_features.CRS_SHORT_NAMES]}
@@ -404,7 +412,7 @@ def _operation(operation_id: str, summary: str, mime: str, parameters=(),
             mime: {"schema": {"type": "object"}},
             HTML_MIME: {"schema": {"type": "string"}}}},
         "400": _EXCEPTION,
-        "401": {"description": "No valid bearer token or session."},
+        "401": {"description": "No valid bearer token, HTTP Basic credentials or session."},
     }
     if not_found:
         responses["404"] = _EXCEPTION
@@ -476,9 +484,7 @@ def openapi(req: OgcRequest) -> Answer:
                         "items": {"type": "number"}}, style="form", explode=False),
             _parameter("bbox-crs", "CRS of bbox.", _CRS_SCHEMA),
             _parameter("crs", "CRS of the returned coordinates.", _CRS_SCHEMA),
-            _parameter("limit", f"Items per page (default {DEFAULT_LIMIT}; larger than "
-                       f"{MAX_LIMIT:,} is served as {MAX_LIMIT:,}).",
-                       {"type": "integer", "minimum": 1, "default": DEFAULT_LIMIT}),
+            {"$ref": "#/components/parameters/limit"},
             _parameter("offset", "Items to skip (the next link sets it).",
                        {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET,
                         "default": 0}),
@@ -511,13 +517,18 @@ def openapi(req: OgcRequest) -> Answer:
         "servers": [{"url": req.base_url}],
         "paths": paths,
         "components": {
+            "parameters": {"limit": LIMIT_PARAMETER},
             "schemas": {"exception": {
                 "type": "object", "required": ["code"],
                 "properties": {"code": {"type": "string"},
                                "description": {"type": "string"}}}},
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "basic": {"type": "http", "scheme": "basic",
+                          "description": "A user name and password, or any user name and "
+                                         "an API token as the password."}},
         },
-        "security": [{"bearer": []}],
+        "security": [{"bearer": []}, {"basic": []}],
     }
     if req.format == "html":
         return _html(req, "features_api.html", document=document,

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from flask import Response, current_app, render_template, request
 
+from app.api.params import ParameterError
 from app.auth.scope import region_codes_in_scope, region_scope, viewer_agency
 from app.errors import register_error_format
 from app.extensions import db
-from app.ogc import bp, features, wms
+from app.ogc import bp, features, qgis_project, wms
 from app.ogc.context import Answer, ServiceContext
 from app.replicas import read_database_url
 
@@ -117,3 +118,27 @@ def features_item(collection_id: str, feature_id: str):
 @bp.get("/features/<path:path>")
 def features_unknown(path: str):
     return _features(features.not_found, path)
+
+
+# ------------------------------------------------------------------ Open in QGIS
+
+
+@bp.get("/qgis-project.qgs", endpoint="qgis_project")
+def qgis_project_endpoint():
+    """A QGIS project of every service (``app.ogc.qgis_project``), its sources naming
+    the auth configuration ``authcfg`` (default ``brtoken``)."""
+    authcfg = request.args.get("authcfg") or qgis_project.DEFAULT_AUTHCFG
+    unknown = sorted(set(request.args) - {"authcfg"})
+    if unknown:
+        return respond(features.exception_answer(ParameterError(
+            unknown[0], "unknown parameter; the only parameter is authcfg")))
+    if not qgis_project.AUTHCFG_PATTERN.fullmatch(authcfg):
+        return respond(features.exception_answer(ParameterError(
+            "authcfg", "must be 7 letters or digits (a QGIS configuration id)")))
+    context = service_context()
+    capabilities = wms.capabilities(context, "1.3.0", wms.service_metadata(context))
+    document = qgis_project.project_xml(request.url_root, authcfg,
+                                        qgis_project.time_dimension(capabilities))
+    return Response(document, headers={
+        "Content-Type": "application/x-qgis-project",
+        "Content-Disposition": 'attachment; filename="borderrisk.qgs"'})
