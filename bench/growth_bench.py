@@ -1,7 +1,7 @@
 """The growth curve (issue 21): the same requests at 0.1, 1, 5 and 10 million incidents.
 
 Run: ``.venv/bin/python -m bench.growth_bench [--sizes 0.1,1,5,10] [--keep-cluster]``
-(``--plot-only`` redraws the plot from the last run's JSON.)
+(``--plot-only`` prints the last run's table, also in Markdown, and redraws its plot.)
 
 Never on the shared cluster: the bench makes a PostgreSQL cluster of its own
 (``bench.cluster``, data under ``growth-cluster/`` of the checkout, port ``--port``),
@@ -324,15 +324,18 @@ def _to_3857(lon, lat):
     return Transformer.from_crs(4326, 3857, always_xy=True).transform(lon, lat)
 
 
-def median_latency(server: Server, paths: list[str], expect=(200, 204)) -> float:
-    """Median milliseconds of one GET of each path (after one warm-up of the first)."""
+def median_latency(server: Server, paths: list[str], expect=(200, 204)) -> float | None:
+    """Median milliseconds of one GET of each path; None (printed) when any answers
+    otherwise (a map or tile whose statement ran past its time limit: 503)."""
     times = []
     for path in paths:
         started = time.perf_counter()
-        status, _, body = server.get(path, timeout=600)
+        status, _, body = server.get(path, timeout=900)
         times.append(time.perf_counter() - started)
         if status not in expect:
-            raise SystemExit(f"{path}: {status} {body[:300]!r}")
+            print(f"  FAILED after {times[-1]:.1f} s: {status} {body[:200]!r} ({path})",
+                  flush=True)
+            return None
     return float(np.median(times)) * 1000
 
 
@@ -354,6 +357,10 @@ def risk_latency(server: Server, region: str, repeat: int) -> float:
         if response.status != 201:
             raise SystemExit(f"risk assessment: {response.status} {answer[:300]!r}")
     return float(np.median(times)) * 1000
+
+
+def _ms(value: float | None) -> str:
+    return "failed" if value is None else f"{value:,.1f}"
 
 
 def start_server(workdir: Path, database_url: str, token: str, workers: int) -> Server:
@@ -378,18 +385,24 @@ def measure(server: Server, database_url: str, region: str, repeat: int) -> dict
         server.get(paths[0], timeout=600)
         results[name] = median_latency(server, paths[1:])
         server.headers = headers
-        print(f"  {name:<26}{results[name]:>10.1f} ms", flush=True)
+        print(f"  {name:<26}{_ms(results[name]):>10} ms", flush=True)
     results["risk assessment region 3 mo"] = risk_latency(server, region, repeat)
     print(f"  {'risk assessment region 3 mo':<26}"
           f"{results['risk assessment region 3 mo']:>10.1f} ms", flush=True)
     return results
 
 
-def throughput(server: Server, database_url: str, region: str, seconds: float) -> dict:
+THROUGHPUT_REQUESTS = ("tile z12 90 d", "GetMap 40-200 km")
+
+
+def throughput(server: Server, database_url: str, region: str, seconds: float,
+               names=THROUGHPUT_REQUESTS) -> dict:
+    """Requests per second (and p50/p99 ms, failures) of the request sets ``names`` at
+    each of THROUGHPUT_CLIENTS concurrent clients, ``seconds`` each (tiles made anew)."""
     sets = request_sets(database_url, region, 200)
     server.headers = {**server.headers, "Cache-Control": "no-cache"}
     out = {}
-    for name in ("tile z12 90 d", "GetMap 40-200 km"):
+    for name in names:
         for clients in THROUGHPUT_CLIENTS:
             result = run_load(server, sets[name], seconds, clients)
             out[f"{name} x{clients}"] = {"rate": result.rate, "p50": result.percentile(50),
@@ -412,9 +425,24 @@ def print_table(runs: list[dict]) -> None:
     print(f"{'import (rows/s)':<30}" + "".join(f"{run['import_rows_s']:>10.0f}"
                                                for run in runs))
     for name in names:
-        print(f"{name:<30}" + "".join(f"{run['latency_ms'][name]:>10.1f}" for run in runs))
+        print(f"{name:<30}" + "".join(f"{_ms(run['latency_ms'][name]):>10}" for run in runs))
     print(f"{'table + indexes MB':<30}" + "".join(f"{run['facts']['total_mb']:>10.0f}"
                                                   for run in runs))
+
+
+def markdown_table(runs: list[dict]) -> str:
+    """The table of :func:`print_table` in Markdown (for docs/benchmarks.md)."""
+    sizes = [f"{run['facts']['incidents'] / 1e6:.2f} M" for run in runs]
+    lines = ["| request (median ms) | " + " | ".join(sizes) + " |",
+             "|---|" + "---:|" * len(runs),
+             "| import (rows/s) | " + " | ".join(f"{run['import_rows_s']:,.0f}"
+                                                 for run in runs) + " |"]
+    for name in runs[0]["latency_ms"]:
+        lines.append(f"| {name} | " + " | ".join(_ms(run["latency_ms"][name])
+                                                for run in runs) + " |")
+    lines.append("| table + indexes (MB) | " + " | ".join(
+        f"{run['facts']['total_mb']:,.0f}" for run in runs) + " |")
+    return "\n".join(lines)
 
 
 def plot(runs: list[dict], path: Path = PLOT) -> None:
@@ -425,10 +453,13 @@ def plot(runs: list[dict], path: Path = PLOT) -> None:
 
     sizes = np.array([run["facts"]["incidents"] for run in runs], dtype=float)
     fig, ax = plt.subplots(figsize=(10, 7), dpi=100)
-    for name in runs[0]["latency_ms"]:
-        values = [run["latency_ms"][name] for run in runs]
+    colours = plt.get_cmap("tab20").colors
+    for k, name in enumerate(runs[0]["latency_ms"]):
+        values = [np.nan if run["latency_ms"][name] is None else run["latency_ms"][name]
+                  for run in runs]
         style = "--" if name.startswith(("hotspots", "emerging", "risk")) else "-"
-        ax.plot(sizes, values, style, marker="o", label=name)
+        ax.plot(sizes, values, style, marker="os^D"[k % 4], color=colours[k % 20],
+                label=name)
     reference = sizes / sizes[0]
     ax.plot(sizes, 10 * reference, ":", color="grey", label="linear (slope 1)")
     ax.set_xscale("log")
@@ -465,12 +496,21 @@ def main() -> None:
                         help="leave the cluster running with its data at the end")
     parser.add_argument("--reuse", action="store_true",
                         help="measure the data a kept cluster holds (no load)")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep a kept cluster's data and grow it from there (the "
+                             "results of earlier sizes are kept)")
+    parser.add_argument("--throughput-only", action="store_true",
+                        help="with --reuse: only the throughput at 2, 4, 8 clients, added "
+                             "to the last run's results")
+    parser.add_argument("--throughput-requests", default=",".join(THROUGHPUT_REQUESTS),
+                        help="the request sets the throughput runs, by name, commas")
     parser.add_argument("--plot-only", action="store_true")
     args = parser.parse_args()
     results = args.home / RESULTS.name
     if args.plot_only:
         runs = json.loads(results.read_text())["runs"]
         print_table(runs)
+        print("\n" + markdown_table(runs))
         plot(runs)
         return
 
@@ -484,7 +524,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="growth_bench_"))
     server = None
     try:
-        if args.reuse:
+        if args.reuse or args.resume:
             state = json.loads((args.home / "state.json").read_text())
         else:
             cluster.recreate_database()
@@ -497,9 +537,21 @@ def main() -> None:
             cur.execute("ALTER DATABASE borderrisk SET jit = off")
         conn.close()
         region = busiest_region(owner_url)
+        if args.throughput_only:
+            saved = json.loads(results.read_text())
+            server = start_server(workdir, sqlalchemy_url, state["token"], args.workers)
+            saved["runs"][-1].setdefault("throughput", {}).update(throughput(
+                server, database_url, region, args.seconds,
+                args.throughput_requests.split(",")))
+            saved["runs"][-1]["throughput_facts"] = table_facts(owner_url)
+            results.write_text(json.dumps(saved, indent=1))
+            return
         import_file = write_import_file(workdir, IMPORT_ROWS)
-        runs = []
         sizes = [int(float(s) * 1_000_000) for s in args.sizes.split(",")]
+        runs = []
+        if args.resume and results.exists():  # earlier sizes measured by a run that ended
+            runs = [run for run in json.loads(results.read_text())["runs"]
+                    if run["size"] < sizes[0]]
         for size in sizes:
             print(f"\n=== {size / 1e6:g} M incidents", flush=True)
             added, load_s = (0, 0.0) if args.reuse else grow_to(owner_url, size,
@@ -513,7 +565,8 @@ def main() -> None:
             run = {"size": size, "facts": facts, "bulk_rows": added, "bulk_s": load_s,
                    "import_rows_s": rate, "latency_ms": latency}
             if size == sizes[-1]:
-                run["throughput"] = throughput(server, database_url, region, args.seconds)
+                run["throughput"] = throughput(server, database_url, region, args.seconds,
+                                               args.throughput_requests.split(","))
             server.stop()
             server = None
             runs.append(run)
