@@ -414,6 +414,45 @@ def throughput(server: Server, database_url: str, region: str, seconds: float,
     return out
 
 
+def tile_statements(owner_url: str, tiles: int = 10) -> dict[int, list[float]]:
+    """Per zoom (12, 14): ms of the bare ``ST_AsMVT`` statement (``tile_sql``, the
+    map's 90 days, the default agency's view; median of 3 after one warm-up) of tiles
+    at ``tiles`` random recent incidents: what an index on incidents changes."""
+    from sqlalchemy import create_engine, text
+
+    from bench.ogc_bench import tile_of
+    from geo.layers import TILE_LAYERS
+    from geo.queries.features import FeatureQuery
+    from geo.queries.tiles import tile_sql
+    from geo.vocabulary import LEGACY_AGENCY
+
+    query = FeatureQuery(start=END - timedelta(days=90), end=END, limit=None,
+                         viewer_agency=LEGACY_AGENCY)
+    engine = create_engine(owner_url.replace("postgresql://", "postgresql+psycopg2://", 1))
+    out: dict[int, list[float]] = {}
+    with engine.connect() as conn:
+        conn.execute(text("SET max_parallel_workers_per_gather = 0"))
+        conn.execute(text("SET jit = off"))
+        anchors = recent_anchors(owner_url, tiles)
+        for z in (12, 14):
+            out[z] = []
+            for lon, lat in anchors.tolist():
+                statement, params = tile_sql(TILE_LAYERS["incidents"], z,
+                                             *tile_of(lon, lat, z), query)
+                compiled = text(statement)
+                conn.execute(compiled, params).scalar()
+                times = []
+                for _ in range(3):
+                    started = time.perf_counter()
+                    conn.execute(compiled, params).scalar()
+                    times.append(time.perf_counter() - started)
+                out[z].append(float(np.median(times)) * 1000)
+            print(f"z{z}: median {np.median(out[z]):.1f} ms over {tiles} tiles "
+                  f"({', '.join(f'{m:.0f}' for m in out[z])})", flush=True)
+    engine.dispose()
+    return out
+
+
 # ------------------------------------------------------------------ output
 
 
@@ -504,6 +543,8 @@ def main() -> None:
                              "to the last run's results")
     parser.add_argument("--throughput-requests", default=",".join(THROUGHPUT_REQUESTS),
                         help="the request sets the throughput runs, by name, commas")
+    parser.add_argument("--tile-statements", action="store_true",
+                        help="with --reuse: only the bare statements of z12/z14 tiles")
     parser.add_argument("--plot-only", action="store_true")
     args = parser.parse_args()
     results = args.home / RESULTS.name
@@ -537,6 +578,9 @@ def main() -> None:
             cur.execute("ALTER DATABASE borderrisk SET jit = off")
         conn.close()
         region = busiest_region(owner_url)
+        if args.tile_statements:
+            tile_statements(owner_url)
+            return
         if args.throughput_only:
             saved = json.loads(results.read_text())
             server = start_server(workdir, sqlalchemy_url, state["token"], args.workers)
