@@ -22,6 +22,12 @@ with it, so an expired token is refused without a notification.
 
 Per process: under gunicorn each worker makes its own after the fork (the listener is
 started by the first lookup in the process that uses it).
+
+The listener and the token's statement must see the same server: the primary
+(``SQLALCHEMY_DATABASE_URI``). A read replica behind a revoke could answer the statement
+with the token still valid after the notification came, and the cache would keep it
+(notifications are not replicated either): with read replicas, tokens are verified on
+the primary.
 """
 
 from __future__ import annotations
