@@ -349,6 +349,11 @@ class Config:
     HOTSPOT_MAX_CELLS: int = 200_000
     # Bytes of vector tiles each worker process keeps (geo.maps.tiles.TileCache); 0 = none.
     TILE_CACHE_BYTES: int = 64 * 1024 * 1024
+    # Each process keeps the callers of verified API tokens, invalidated by the
+    # database's NOTIFY (app/auth/token_cache.py): TOKEN_CACHE=true|false; unset (None)
+    # = on, except under TESTING (the suite's tests read the database; the cache's own
+    # tests switch it on).
+    TOKEN_CACHE: bool | None = None
     # Largest WIDTH or HEIGHT (pixels) of a WMS GetMap/GetLegendGraphic.
     WMS_MAX_SIZE: int = 4096
     # Optional online basemap (XYZ tile URL template); '' = only the offline basemap.
@@ -442,6 +447,8 @@ class Config:
             TILE_CACHE_BYTES=_whole_number("TILE_CACHE_MB",
                                            environ.get("TILE_CACHE_MB", "64")) * 1024 * 1024,
             BASEMAP_URL=_basemap_url(environ.get("BASEMAP_URL", "")),
+            TOKEN_CACHE=(_flag("TOKEN_CACHE", environ["TOKEN_CACHE"], default=True)
+                         if environ.get("TOKEN_CACHE", "").strip() else None),
             IMPORT_MAX_UNZIPPED_BYTES=_megabytes(
                 "IMPORT_MAX_UNZIPPED_MB", environ.get("IMPORT_MAX_UNZIPPED_MB", "1024")),
             STATEMENT_TIMEOUT_S=_whole_number("STATEMENT_TIMEOUT_S",

@@ -315,6 +315,7 @@ def tiles_bare_vs_http(app, ours: Server, anchors: np.ndarray, per_zoom: int
     from geo import queries
     from geo.layers import TILE_LAYERS
     from geo.queries.tiles import tile_sql
+    from geo.vocabulary import LEGACY_AGENCY
 
     layer = TILE_LAYERS["incidents"]
     anew = dataclasses.replace(ours, headers={**ours.headers, "Cache-Control": "no-cache"})
@@ -325,8 +326,10 @@ def tiles_bare_vs_http(app, ours: Server, anchors: np.ndarray, per_zoom: int
             rows = []
             for lon, lat in anchors[:per_zoom].tolist():
                 x, y = tile_of(lon, lat, z)
-                statement, params = tile_sql(layer, z, x, y,
-                                                   queries.FeatureQuery(limit=None))
+                # What the bench's user (a viewer of the default agency) may see of
+                # the incidents (geo.scope), as the request's tile holds.
+                statement, params = tile_sql(layer, z, x, y, queries.FeatureQuery(
+                    limit=None, viewer_agency=LEGACY_AGENCY))
                 compiled = text(statement)
 
                 def bare(compiled=compiled, params=params):

@@ -257,6 +257,10 @@ class Incident(Base):
         Index("ix_incidents_region_time", "region_id", "occurred_at",
               postgresql_include=["agency", "releasability", "aggregate"]),
         Index("ix_incidents_category_occurred_at", "category", "occurred_at"),
+        # A box and a time window in one index (btree_gist): a tile or map of the last
+        # 90 days visits that window's incidents of its box, not the box's whole
+        # history (docs/scaling.md; the plain spatial index stays for the rest).
+        Index("ix_incidents_geom_time", "geom", "occurred_at", postgresql_using="gist"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -21,6 +21,7 @@ from app.auth.models import TokenCaller, User
 from app.auth.permissions import ENDPOINT_ROLES, PUBLIC, UndeclaredEndpointError, required_role
 from app.auth.sessions import session_user
 from app.auth.signin import LoginPolicy, SignInRefusedError, user_for_basic
+from app.auth.token_cache import TokenCache
 from app.auth.tokens import caller_for_token, record_token_use, token_use_due
 from app.errors import problem
 from app.extensions import csrf, db, login_manager
@@ -206,6 +207,10 @@ def _authenticate():
 
 def init_app(app: Flask) -> None:
     from app.auth import views  # noqa: F401  (registers routes on bp)
+
+    setting = app.config.get("TOKEN_CACHE")
+    if (not app.testing) if setting is None else setting:
+        app.extensions["token_cache"] = TokenCache(app.config["SQLALCHEMY_DATABASE_URI"])
 
     login_manager.login_view = "auth.login"
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False

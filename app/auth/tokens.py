@@ -1,4 +1,5 @@
-"""API tokens: create, list, revoke, and find the caller of a bearer token.
+"""API tokens: create, list, revoke, and find the caller of a bearer token (kept by
+each process once verified: ``app.auth.token_cache``).
 
 A token is ``TOKEN_PREFIX`` and a 256-bit random string, shown once; the database keeps
 only its SHA-256 digest. Creating or revoking a token appends an audit record
@@ -11,13 +12,15 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime, timedelta
 
+from flask import current_app, has_app_context
 from flask_babel import gettext as _
-from sqlalchemy import select, text
-from sqlalchemy.orm import joinedload
+from sqlalchemy import event, select, text
+from sqlalchemy.orm import Session, joinedload
 
 from app import audit
 from app.auth.hashing import sha256_hex
 from app.auth.models import ApiToken, RegionRef, TokenCaller, User
+from app.auth.token_cache import TokenCache
 from app.auth.users import AuthError
 
 TOKEN_PREFIX = "br_"  # noqa: S105  (a public marker, not a secret)
@@ -76,7 +79,7 @@ TOKEN_USE_RESOLUTION = timedelta(minutes=1)
 # regions, in one statement of plain rows: loading the ORM objects (token, user,
 # regions) cost a small map tile a tenth of its time (docs/benchmarks.md, issue 6).
 _TOKEN_CALLER_SQL = text("""
-    SELECT t.id AS token_id, t.last_used_at, u.id, u.username, u.role, u.all_regions,
+    SELECT t.id AS token_id, t.last_used_at, t.expires_at, u.id, u.username, u.role, u.all_regions,
            u.agency,
            coalesce(array_agg(r.id ORDER BY r.code) FILTER (WHERE r.id IS NOT NULL),
                     '{}') AS region_ids,
@@ -92,21 +95,62 @@ _TOKEN_CALLER_SQL = text("""
 """)
 
 
+def token_cache() -> TokenCache | None:
+    """The app's cache of verified tokens (``app.auth.token_cache``), None when it is
+    off or outside an app."""
+    return current_app.extensions.get("token_cache") if has_app_context() else None
+
+
 def caller_for_token(session, token: str) -> TokenCaller | None:
     """The owner of a valid token (known, unrevoked, unexpired, owner active), else None.
 
-    Reads only; :func:`token_use_due` and :func:`record_token_use` keep the token's
-    last use.
+    Every way of presenting a token (Bearer, the Basic password) comes here: a token
+    this process verified before is answered from the app's :func:`token_cache` with no
+    database round trip. Reads only; :func:`token_use_due` and :func:`record_token_use`
+    keep the token's last use.
     """
-    row = session.execute(_TOKEN_CALLER_SQL, {"digest": sha256_hex(token)}).one_or_none()
+    digest = sha256_hex(token)
+    cache = token_cache()
+    generation = None
+    if cache is not None:
+        cached = cache.get(digest, datetime.now(UTC))
+        if cached is not None:
+            return cached
+        generation = cache.generation()
+    row = session.execute(_TOKEN_CALLER_SQL, {"digest": digest}).one_or_none()
     if row is None:
         return None
-    return TokenCaller(id=row.id, username=row.username, role=row.role,
-                       all_regions=row.all_regions, agency=row.agency,
-                       regions=tuple(RegionRef(i, c) for i, c in zip(row.region_ids,
-                                                                     row.region_codes,
-                                                                     strict=True)),
-                       token_id=row.token_id, token_last_used_at=row.last_used_at)
+    caller = TokenCaller(id=row.id, username=row.username, role=row.role,
+                         all_regions=row.all_regions, agency=row.agency,
+                         regions=tuple(RegionRef(i, c) for i, c in zip(row.region_ids,
+                                                                       row.region_codes,
+                                                                       strict=True)),
+                         token_id=row.token_id, token_last_used_at=row.last_used_at)
+    if cache is not None:
+        cache.put(digest, caller, row.expires_at, generation)
+    return caller
+
+
+@event.listens_for(Session, "after_flush")
+def _note_auth_changes(session, flush_context) -> None:
+    if any(isinstance(row, User | ApiToken)
+           for row in (*session.new, *session.dirty, *session.deleted)):
+        session.info["auth_changed"] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_on_commit(session) -> None:
+    """A commit of this process that changed a user or token (its rows, a user's
+    regions) empties the process' cache at once; other processes learn it from the
+    database's notification (as this one does of changes made with plain SQL)."""
+    cache = token_cache()
+    if session.info.pop("auth_changed", False) and cache is not None:
+        cache.clear()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_rolled_back(session) -> None:
+    session.info.pop("auth_changed", None)
 
 
 def token_use_due(caller: TokenCaller) -> bool:
@@ -121,3 +165,6 @@ def record_token_use(session, token_id: int) -> None:
     """Set the token's last use to now (not committed)."""
     session.execute(text("UPDATE api_tokens SET last_used_at = now() WHERE id = :id"),
                     {"id": token_id})
+    cache = token_cache()
+    if cache is not None:
+        cache.touched(token_id, datetime.now(UTC))

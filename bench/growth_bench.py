@@ -1,0 +1,634 @@
+"""The growth curve (issue 21): the same requests at 0.1, 1, 5 and 10 million incidents.
+
+Run: ``.venv/bin/python -m bench.growth_bench [--sizes 0.1,1,5,10] [--keep-cluster]``
+(``--plot-only`` prints the last run's table, also in Markdown, and redraws its plot.)
+
+Never on the shared cluster: the bench makes a PostgreSQL cluster of its own
+(``bench.cluster``, data under ``growth-cluster/`` of the checkout, port ``--port``),
+migrates a database there, measures, and stops the cluster at the end (``--keep-cluster``
+leaves it running with its data; a later run with ``--reuse`` measures the database it
+holds without loading).
+
+**The data.** History grows backwards in time at a constant rate of
+:data:`RATE_PER_YEAR` (one million incidents a year: a ministry's four agencies over every
+regional unit), so the ten million incidents are ten years, one million is the last year
+and 0.1 million the last 36.5 days. Every incident follows the demo generator's model
+(``geo.demo.synthetic``): ``load_demo`` writes the demo's regions, sections, crossing
+points and a *template* of ``--template`` incidents over its 36 months, with their
+places, seasons, category mixes, planted hot-spots, agencies and links (region, nearest
+section and crossing) computed by the product; SQL then copies the template into
+``incidents`` (``INSERT ... SELECT`` from ``generate_series``) ``copies`` times per
+36-month cycle, each copy shifted back by whole cycles, by minutes within the cycle and
+by up to ~80 m in place (links kept: within the template's), in slabs of at most a year
+written in the import's spatial order (``geo.queries.staging.SPATIAL_ORDER``), as a
+year's import would be. The events' capture trigger is off for the copy (ten million
+change events are not what is measured) and on for the import step.
+
+**The requests**, at each size, through ``app:create_app()`` under gunicorn
+(``--workers``, default 2), one at a time, median of ``--repeat`` distinct requests
+(analyses: each a new window a day apart, so no result cache answers):
+
+- import: 20,000 demo-model incidents from a CSV through ``geo.io.ingest.import_file``
+  (what ``flask import`` and the import API run), rows per second;
+- list: the newest page (``limit=100``, whole history, with ``numberMatched``), a region's
+  last 3 months (first page), a region's 3 months as CSV;
+- WMS GetMap (border sections + incidents, default TIME: the 90 days before the newest
+  incident) 256 px at 5-40 km, 40-200 km and the whole country;
+- vector tiles z8 (clustered), z12, z14 at random recent incidents, the map page's
+  window (the last 90 days), made anew (``Cache-Control: no-cache``); z8 also over the
+  whole history;
+- a region's hot-spot map (Gi*, 2 km cells) over the last 3 months and 3 years; its
+  emerging hot-spots over 36 months (monthly steps); its CIRAM risk assessment of the
+  last 3 months (``POST /api/v1/risk/assessments``).
+
+At the largest size, throughput at 2, 4 and 8 concurrent clients of z12 tiles and of
+40-200 km GetMaps. Prints a table per size and at the end; writes the results as JSON
+(``growth-cluster/results.json``) and a log-log plot to ``docs/growth-curve.png``.
+docs/benchmarks.md (Issue 21) and docs/scaling.md record the numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import psycopg2
+
+from bench.cluster import BenchCluster
+from bench.servers import (
+    OUR_APP,
+    OUR_GUNICORN,
+    PROJECT_DIR,
+    Server,
+    free_port,
+    gunicorn_command,
+    our_app_env,
+    run_load,
+)
+
+CLUSTER_HOME = PROJECT_DIR / "growth-cluster"
+RESULTS = CLUSTER_HOME / "results.json"
+PLOT = PROJECT_DIR / "docs" / "growth-curve.png"
+RATE_PER_YEAR = 1_000_000
+YEAR = timedelta(days=365.25)
+END = datetime(2026, 6, 30, tzinfo=UTC)  # the demo's end (bench.hotspot_bench.DEMO_END)
+CYCLE_MONTHS = 36  # the demo's window (geo.demo.period.DEMO_MONTHS)
+IMPORT_ROWS = 20_000
+SEED = 20261205
+THROUGHPUT_CLIENTS = (2, 4, 8)
+
+# ------------------------------------------------------------------ the data
+
+
+def connect(url: str):
+    """An autocommit psycopg2 connection (``url`` plain or SQLAlchemy's)."""
+    conn = psycopg2.connect(url.replace("postgresql+psycopg2://", "postgresql://", 1))
+    conn.autocommit = True
+    return conn
+
+
+def prepare(database_url: str, owner_url: str, template: int) -> dict:
+    """Migrate, load the demo with ``template`` incidents, keep them as
+    ``growth_template`` and empty ``incidents``; an analyst's token."""
+    import flask_migrate
+
+    from app.auth.tokens import create_token
+    from app.auth.users import create_user
+    from app.extensions import db
+    from geo.demo.loader import load_demo
+    from testsupport.apps import make_app
+
+    app = make_app(database_url, STATEMENT_TIMEOUT_S=0, DATABASE_OWNER_URI=owner_url)
+    started = time.perf_counter()
+    with app.app_context():
+        flask_migrate.upgrade()
+        load_demo(db.session, app.config["ANALYSIS_SRID"], n_incidents=template, end=END)
+        user = create_user(db.session, "growth-analyst", "analyst", uuid.uuid4().hex)
+        _, token = create_token(db.session, user, "growth")
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+    print(f"demo with a template of {template:,} incidents loaded in "
+          f"{time.perf_counter() - started:.0f} s", flush=True)
+    conn = connect(owner_url)
+    with conn.cursor() as cur:
+        cur.execute("DROP TABLE IF EXISTS growth_template")
+        cur.execute("CREATE TABLE growth_template AS SELECT * FROM incidents")
+        cur.execute("TRUNCATE incidents")
+        cur.execute("VACUUM ANALYZE growth_template")
+    conn.close()
+    return {"token": token}
+
+
+def incident_columns(cur) -> list[str]:
+    cur.execute("SELECT column_name FROM information_schema.columns "
+                "WHERE table_name = 'incidents' AND column_name NOT IN "
+                "('id', 'created_at', 'updated_at') ORDER BY ordinal_position")
+    return [name for (name,) in cur.fetchall()]
+
+
+def _copy_sql(columns: list[str], copies: int, cycles: int) -> str:
+    """Template rows copied ``copies`` times per cycle over ``cycles`` 36-month cycles
+    back, kept where their shifted time lies in ``[%(low)s, %(high)s)``, in spatial
+    order; the place is jittered only for the rows kept. Identifiers are the table's own
+    columns (information_schema)."""
+    outer = {
+        "occurred_at": "w.shifted",
+        "geom": ("ST_SetSRID(ST_Translate(w.geom, (random() - 0.5) * 0.002, "
+                 "(random() - 0.5) * 0.0015), 4326)"),
+        "external_id": "w.external_id || '-' || w.k || '-' || w.c",
+        "source": "'growth-synthetic'",
+    }
+    select = ", ".join(outer.get(c, f"w.{c}") for c in columns)
+    return (f"INSERT INTO incidents ({', '.join(columns)}) "  # noqa: S608  # catalogue names
+            f"SELECT {select} FROM (SELECT t.*, c, k, t.occurred_at "
+            f"- make_interval(months => {CYCLE_MONTHS} * k) - make_interval(mins => 37 * c) "
+            f"AS shifted FROM growth_template AS t, generate_series(0, {copies - 1}) AS c, "
+            f"generate_series(0, {cycles - 1}) AS k) AS w "
+            "WHERE w.shifted >= %(low)s AND w.shifted < %(high)s "
+            f"ORDER BY {columns.index('geom') + 1}")
+
+
+def grow_to(owner_url: str, size: int, template: int) -> tuple[int, float]:
+    """Add older history until ``incidents`` spans ``size / RATE_PER_YEAR`` years back
+    from END; returns (rows added, seconds)."""
+    conn = connect(owner_url)
+    with conn.cursor() as cur:
+        cur.execute("SELECT min(occurred_at) FROM incidents")
+        (oldest,) = cur.fetchone()
+        high = oldest or END
+        low = END - YEAR * (size / RATE_PER_YEAR)
+        per_cycle = RATE_PER_YEAR * CYCLE_MONTHS / 12
+        copies = max(1, round(per_cycle / template))
+        cycles = int(np.ceil((END - low) / YEAR / (CYCLE_MONTHS / 12))) + 1
+        statement = _copy_sql(incident_columns(cur), copies, cycles)
+        cur.execute("SET synchronous_commit = off")
+        cur.execute("SELECT setseed(%s)", (0.21,))
+        cur.execute("ALTER TABLE incidents DISABLE TRIGGER events_capture_insert")
+        started = time.perf_counter()
+        added = 0
+        slab_high = high
+        while slab_high > low:  # a year at a time, newest first, as yearly imports
+            slab_low = max(low, slab_high - YEAR)
+            cur.execute(statement, {"low": slab_low, "high": slab_high})
+            added += cur.rowcount
+            print(f"  {slab_low:%Y-%m-%d} .. {slab_high:%Y-%m-%d}: {cur.rowcount:,} rows "
+                  f"({time.perf_counter() - started:.0f} s)", flush=True)
+            slab_high = slab_low
+        cur.execute("ALTER TABLE incidents ENABLE TRIGGER events_capture_insert")
+        cur.execute("VACUUM ANALYZE incidents")
+        seconds = time.perf_counter() - started
+    conn.close()
+    return added, seconds
+
+
+def table_facts(owner_url: str) -> dict:
+    conn = connect(owner_url)
+    with conn.cursor() as cur:
+        cur.execute("SELECT count(*), min(occurred_at), max(occurred_at), "
+                    "pg_total_relation_size('incidents'), pg_relation_size('incidents') "
+                    "FROM incidents")
+        count, first, last, total, heap = cur.fetchone()
+    conn.close()
+    return {"incidents": count, "first": first.isoformat(), "last": last.isoformat(),
+            "total_mb": total / 2**20, "heap_mb": heap / 2**20}
+
+
+def busiest_region(owner_url: str) -> str:
+    conn = connect(owner_url)
+    with conn.cursor() as cur:
+        cur.execute("SELECT r.code FROM growth_template AS t JOIN regions AS r "
+                    "ON r.id = t.region_id GROUP BY r.code ORDER BY count(*) DESC LIMIT 1")
+        (code,) = cur.fetchone()
+    conn.close()
+    return code
+
+
+def write_import_file(directory: Path, rows: int) -> Path:
+    """``rows`` incidents of the demo model in the last 36 months, as a CSV."""
+    from bench.import_bench import write_incident_files
+
+    _, csv_path, _ = write_incident_files(rows, directory)
+    return csv_path
+
+
+def timed_import(database_url: str, path: Path, source: str) -> float:
+    """Rows per second of ``import_file`` of ``path`` (committed, then deleted)."""
+    from app import create_app
+    from app.extensions import db
+    from geo.io.ingest import import_file
+    from geo.layers import INCIDENTS
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "STATEMENT_TIMEOUT_S": 0})
+    with app.app_context():
+        started = time.perf_counter()
+        report = import_file(db.session, INCIDENTS, str(path), source=source,
+                             analysis_srid=app.config["ANALYSIS_SRID"])
+        db.session.commit()
+        seconds = time.perf_counter() - started
+        if report.error_count or report.inserted != report.rows:
+            raise SystemExit(f"import: {report.error_count} problems, "
+                             f"{report.inserted} of {report.rows} inserted")
+        from sqlalchemy import text
+
+        db.session.execute(text("DELETE FROM incidents WHERE source = :s"), {"s": source})
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+    return report.rows / seconds
+
+
+# ------------------------------------------------------------------ the requests
+
+
+def iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def window(days: float, shift_days: int = 0) -> str:
+    end = END - timedelta(days=shift_days)
+    return f"{iso(end - timedelta(days=days))}/{iso(end)}"
+
+
+def recent_anchors(database_url: str, n: int) -> np.ndarray:
+    """(lon, lat) of ``n`` random incidents of the last 90 days (seeded)."""
+    conn = connect(database_url)
+    with conn.cursor() as cur:
+        cur.execute("SELECT setseed(%s)", (0.5,))
+        cur.execute("SELECT ST_X(geom), ST_Y(geom) FROM incidents WHERE occurred_at >= %s "
+                    "ORDER BY random() LIMIT %s", (END - timedelta(days=90), n))
+        points = np.array(cur.fetchall(), dtype=float)
+    conn.close()
+    return points
+
+
+def request_sets(database_url: str, region: str, repeat: int) -> dict[str, list[str]]:
+    """Per measured request, ``repeat`` distinct paths (analyses: windows a day apart,
+    so that none is answered from the result cache of another)."""
+    from urllib.parse import urlencode
+
+    from bench.ogc_bench import tile_of
+    from bench.wms_bench import BANDS, band_bboxes, country_extent_3857, getmap_params
+
+    anchors = recent_anchors(database_url, repeat)
+    extent = country_extent_3857(database_url)
+    anchors_3857 = np.column_stack(_to_3857(anchors[:, 0], anchors[:, 1]))
+    sets: dict[str, list[str]] = {}
+    items = "/api/v1/incidents?"
+    sets["list newest 100"] = [items + urlencode({"limit": 100, "offset": 100 * i,
+                                                  "sortby": "-occurred_at"})
+                               for i in range(repeat)]
+    sets["list region 3 mo"] = [items + urlencode({"limit": 100, "region": region,
+                                                   "datetime": window(91, i),
+                                                   "sortby": "-occurred_at"})
+                                for i in range(repeat)]
+    sets["export csv region 3 mo"] = [items + urlencode({"f": "csv", "region": region,
+                                                         "datetime": window(91, i)})
+                                      for i in range(repeat)]
+    for name, band in (("GetMap 5-40 km", BANDS[0]), ("GetMap 40-200 km", BANDS[1]),
+                       ("GetMap country", BANDS[3])):
+        boxes = band_bboxes(band, extent, anchors_3857, repeat, SEED)
+        sets[name] = ["/ogc/wms?" + urlencode(getmap_params(box)) for box in boxes]
+    recent = window(90)
+    for z in (8, 12, 14):
+        paths = [f"/ogc/tiles/incidents/{z}/{x}/{y}.mvt?" + urlencode({"datetime": recent})
+                 for x, y in (tile_of(lon, lat, z) for lon, lat in anchors.tolist())]
+        sets[f"tile z{z} 90 d"] = paths
+    sets["tile z8 all history"] = [p.split("?")[0] for p in sets["tile z8 90 d"]]
+    hot = "/api/v1/hotspots?"
+    sets["hotspots region 3 mo"] = [hot + urlencode({"region": region, "cell_size": 2000,
+                                                     "datetime": window(91, i)})
+                                    for i in range(repeat)]
+    sets["hotspots region 3 y"] = [hot + urlencode({"region": region, "cell_size": 2000,
+                                                    "datetime": window(3 * 365.25, i)})
+                                   for i in range(repeat)]
+    sets["emerging region 36 mo"] = [
+        "/api/v1/hotspots/emerging?" + urlencode({"region": region, "cell_size": 2000,
+                                                  "datetime": window(3 * 365.25, i)})
+        for i in range(repeat)]
+    return sets
+
+
+def _to_3857(lon, lat):
+    from pyproj import Transformer
+
+    return Transformer.from_crs(4326, 3857, always_xy=True).transform(lon, lat)
+
+
+def median_latency(server: Server, paths: list[str], expect=(200, 204)) -> float | None:
+    """Median milliseconds of one GET of each path; None (printed) when any answers
+    otherwise (a map or tile whose statement ran past its time limit: 503)."""
+    times = []
+    for path in paths:
+        started = time.perf_counter()
+        status, _, body = server.get(path, timeout=900)
+        times.append(time.perf_counter() - started)
+        if status not in expect:
+            print(f"  FAILED after {times[-1]:.1f} s: {status} {body[:200]!r} ({path})",
+                  flush=True)
+            return None
+    return float(np.median(times)) * 1000
+
+
+def risk_latency(server: Server, region: str, repeat: int) -> float:
+    """Median milliseconds of a region's risk assessment of 3 months (a new one each)."""
+    import http.client
+
+    times = []
+    for i in range(repeat):
+        body = json.dumps({"region": region, "datetime": window(91, i)})
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=600)
+        started = time.perf_counter()
+        conn.request("POST", "/api/v1/risk/assessments", body=body,
+                     headers={**server.headers, "Content-Type": "application/json"})
+        response = conn.getresponse()
+        answer = response.read()
+        times.append(time.perf_counter() - started)
+        conn.close()
+        if response.status != 201:
+            raise SystemExit(f"risk assessment: {response.status} {answer[:300]!r}")
+    return float(np.median(times)) * 1000
+
+
+def _ms(value: float | None) -> str:
+    return "failed" if value is None else f"{value:,.1f}"
+
+
+def start_server(workdir: Path, database_url: str, token: str, workers: int) -> Server:
+    server = Server("ours", free_port(), "/api/v1/incidents",
+                    {"Authorization": f"Bearer {token}"})
+    env = our_app_env(database_url)
+    env["STATEMENT_TIMEOUT_S"] = "600"  # the whole history's analyses at 10 M
+    server.start(gunicorn_command(OUR_GUNICORN, OUR_APP, server.port, workers,
+                                  timeout_s=900, chdir=PROJECT_DIR),
+                 env, workdir, server.url({"limit": 1}), wait_s=120)
+    return server
+
+
+def measure(server: Server, database_url: str, region: str, repeat: int) -> dict:
+    """Median ms of each request set: its first path warms (the workers' connections,
+    the area's grid), the others are measured."""
+    results = {}
+    for name, paths in request_sets(database_url, region, repeat + 1).items():
+        headers = server.headers
+        if name.startswith("tile"):
+            server.headers = {**headers, "Cache-Control": "no-cache"}
+        server.get(paths[0], timeout=600)
+        results[name] = median_latency(server, paths[1:])
+        server.headers = headers
+        print(f"  {name:<26}{_ms(results[name]):>10} ms", flush=True)
+    results["risk assessment region 3 mo"] = risk_latency(server, region, repeat)
+    print(f"  {'risk assessment region 3 mo':<26}"
+          f"{results['risk assessment region 3 mo']:>10.1f} ms", flush=True)
+    return results
+
+
+THROUGHPUT_REQUESTS = ("tile z12 90 d", "GetMap 40-200 km")
+
+
+def throughput(server: Server, database_url: str, region: str, seconds: float,
+               names=THROUGHPUT_REQUESTS) -> dict:
+    """Requests per second (and p50/p99 ms, failures) of the request sets ``names`` at
+    each of THROUGHPUT_CLIENTS concurrent clients, ``seconds`` each (tiles made anew)."""
+    sets = request_sets(database_url, region, 200)
+    server.headers = {**server.headers, "Cache-Control": "no-cache"}
+    out = {}
+    for name in names:
+        for clients in THROUGHPUT_CLIENTS:
+            result = run_load(server, sets[name], seconds, clients)
+            out[f"{name} x{clients}"] = {"rate": result.rate, "p50": result.percentile(50),
+                                         "p99": result.percentile(99),
+                                         "errors": len(result.errors)}
+            print(f"  {name} at {clients} clients: {result.rate:.1f}/s, p50 "
+                  f"{result.percentile(50):.0f} ms, p99 {result.percentile(99):.0f} ms, "
+                  f"{len(result.errors)} failed", flush=True)
+    return out
+
+
+def tile_statements(owner_url: str, tiles: int = 10) -> dict[int, list[float]]:
+    """Per zoom (12, 14): ms of the bare ``ST_AsMVT`` statement (``tile_sql``, the
+    map's 90 days, the default agency's view; median of 3 after one warm-up) of tiles
+    at ``tiles`` random recent incidents: what an index on incidents changes."""
+    from sqlalchemy import create_engine, text
+
+    from bench.ogc_bench import tile_of
+    from geo.layers import TILE_LAYERS
+    from geo.queries.features import FeatureQuery
+    from geo.queries.tiles import tile_sql
+    from geo.vocabulary import LEGACY_AGENCY
+
+    query = FeatureQuery(start=END - timedelta(days=90), end=END, limit=None,
+                         viewer_agency=LEGACY_AGENCY)
+    engine = create_engine(owner_url.replace("postgresql://", "postgresql+psycopg2://", 1))
+    out: dict[int, list[float]] = {}
+    with engine.connect() as conn:
+        conn.execute(text("SET max_parallel_workers_per_gather = 0"))
+        conn.execute(text("SET jit = off"))
+        anchors = recent_anchors(owner_url, tiles)
+        for z in (12, 14):
+            out[z] = []
+            for lon, lat in anchors.tolist():
+                statement, params = tile_sql(TILE_LAYERS["incidents"], z,
+                                             *tile_of(lon, lat, z), query)
+                compiled = text(statement)
+                conn.execute(compiled, params).scalar()
+                times = []
+                for _ in range(3):
+                    started = time.perf_counter()
+                    conn.execute(compiled, params).scalar()
+                    times.append(time.perf_counter() - started)
+                out[z].append(float(np.median(times)) * 1000)
+            print(f"z{z}: median {np.median(out[z]):.1f} ms over {tiles} tiles "
+                  f"({', '.join(f'{m:.0f}' for m in out[z])})", flush=True)
+    engine.dispose()
+    return out
+
+
+# ------------------------------------------------------------------ output
+
+
+def print_table(runs: list[dict]) -> None:
+    names = list(runs[0]["latency_ms"])
+    header = f"{'request (median ms)':<30}" + "".join(
+        f"{run['facts']['incidents'] / 1e6:>9.2f}M" for run in runs)
+    print("\n" + header)
+    print(f"{'import (rows/s)':<30}" + "".join(f"{run['import_rows_s']:>10.0f}"
+                                               for run in runs))
+    for name in names:
+        print(f"{name:<30}" + "".join(f"{_ms(run['latency_ms'][name]):>10}" for run in runs))
+    print(f"{'table + indexes MB':<30}" + "".join(f"{run['facts']['total_mb']:>10.0f}"
+                                                  for run in runs))
+
+
+def markdown_table(runs: list[dict]) -> str:
+    """The table of :func:`print_table` in Markdown (for docs/benchmarks.md)."""
+    sizes = [f"{run['facts']['incidents'] / 1e6:.2f} M" for run in runs]
+    lines = ["| request (median ms) | " + " | ".join(sizes) + " |",
+             "|---|" + "---:|" * len(runs),
+             "| import (rows/s) | " + " | ".join(f"{run['import_rows_s']:,.0f}"
+                                                 for run in runs) + " |"]
+    for name in runs[0]["latency_ms"]:
+        lines.append(f"| {name} | " + " | ".join(_ms(run["latency_ms"][name])
+                                                for run in runs) + " |")
+    lines.append("| table + indexes (MB) | " + " | ".join(
+        f"{run['facts']['total_mb']:,.0f}" for run in runs) + " |")
+    return "\n".join(lines)
+
+
+def plot(runs: list[dict], path: Path = PLOT) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = np.array([run["facts"]["incidents"] for run in runs], dtype=float)
+    fig, ax = plt.subplots(figsize=(10, 7), dpi=100)
+    colours = plt.get_cmap("tab20").colors
+    for k, name in enumerate(runs[0]["latency_ms"]):
+        values = [np.nan if run["latency_ms"][name] is None else run["latency_ms"][name]
+                  for run in runs]
+        style = "--" if name.startswith(("hotspots", "emerging", "risk")) else "-"
+        ax.plot(sizes, values, style, marker="os^D"[k % 4], color=colours[k % 20],
+                label=name)
+    reference = sizes / sizes[0]
+    ax.plot(sizes, 10 * reference, ":", color="grey", label="linear (slope 1)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("incidents in the table (1 M a year of history)")
+    ax.set_ylabel("median latency, ms (one request at a time)")
+    ax.set_title("BorderRisk growth curve (bench/growth_bench.py)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left", ncol=2)
+    fig.tight_layout()
+    fig.savefig(path)
+    print(f"plot written to {path}")
+
+
+def machine() -> str:
+    return f"{os.cpu_count()} cores, {platform.platform()}"
+
+
+# ------------------------------------------------------------------ main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="0.1,1,5,10", help="millions of incidents")
+    parser.add_argument("--template", type=int, default=300_000,
+                        help="incidents the demo generator writes (36 months)")
+    parser.add_argument("--port", type=int, default=54350)
+    parser.add_argument("--home", type=Path, default=CLUSTER_HOME,
+                        help="the cluster's folder (data, socket, log, results)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=7, help="distinct requests each")
+    parser.add_argument("--seconds", type=float, default=15.0, help="per throughput run")
+    parser.add_argument("--keep-cluster", action="store_true",
+                        help="leave the cluster running with its data at the end")
+    parser.add_argument("--reuse", action="store_true",
+                        help="measure the data a kept cluster holds (no load)")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep a kept cluster's data and grow it from there (the "
+                             "results of earlier sizes are kept)")
+    parser.add_argument("--throughput-only", action="store_true",
+                        help="with --reuse: only the throughput at 2, 4, 8 clients, added "
+                             "to the last run's results")
+    parser.add_argument("--throughput-requests", default=",".join(THROUGHPUT_REQUESTS),
+                        help="the request sets the throughput runs, by name, commas")
+    parser.add_argument("--tile-statements", action="store_true",
+                        help="with --reuse: only the bare statements of z12/z14 tiles")
+    parser.add_argument("--plot-only", action="store_true")
+    args = parser.parse_args()
+    results = args.home / RESULTS.name
+    if args.plot_only:
+        runs = json.loads(results.read_text())["runs"]
+        print_table(runs)
+        print("\n" + markdown_table(runs))
+        plot(runs)
+        return
+
+    cluster = BenchCluster(args.home, args.port)
+    cluster.start()
+    os.environ.update(cluster.environment())
+    from bench.cluster import APP_ROLE, OWNER
+
+    database_url, owner_url = cluster.url(APP_ROLE), cluster.url(OWNER)
+    sqlalchemy_url = database_url.replace("postgresql://", "postgresql+psycopg2://", 1)
+    workdir = Path(tempfile.mkdtemp(prefix="growth_bench_"))
+    server = None
+    try:
+        if args.reuse or args.resume:
+            state = json.loads((args.home / "state.json").read_text())
+        else:
+            cluster.recreate_database()
+            state = prepare(sqlalchemy_url, owner_url.replace(
+                "postgresql://", "postgresql+psycopg2://", 1), args.template)
+            (args.home / "state.json").write_text(json.dumps(state))
+        conn = connect(owner_url)
+        with conn.cursor() as cur:  # as wms_bench: parallel query and JIT off, for all
+            cur.execute("ALTER DATABASE borderrisk SET max_parallel_workers_per_gather = 0")
+            cur.execute("ALTER DATABASE borderrisk SET jit = off")
+        conn.close()
+        region = busiest_region(owner_url)
+        if args.tile_statements:
+            tile_statements(owner_url)
+            return
+        if args.throughput_only:
+            saved = json.loads(results.read_text())
+            server = start_server(workdir, sqlalchemy_url, state["token"], args.workers)
+            saved["runs"][-1].setdefault("throughput", {}).update(throughput(
+                server, database_url, region, args.seconds,
+                args.throughput_requests.split(",")))
+            saved["runs"][-1]["throughput_facts"] = table_facts(owner_url)
+            results.write_text(json.dumps(saved, indent=1))
+            return
+        import_file = write_import_file(workdir, IMPORT_ROWS)
+        sizes = [int(float(s) * 1_000_000) for s in args.sizes.split(",")]
+        runs = []
+        if args.resume and results.exists():  # earlier sizes measured by a run that ended
+            runs = [run for run in json.loads(results.read_text())["runs"]
+                    if run["size"] < sizes[0]]
+        for size in sizes:
+            print(f"\n=== {size / 1e6:g} M incidents", flush=True)
+            added, load_s = (0, 0.0) if args.reuse else grow_to(owner_url, size,
+                                                                 args.template)
+            facts = table_facts(owner_url)
+            print(f"  {added:,} rows added in {load_s:.0f} s; {facts}", flush=True)
+            rate = timed_import(sqlalchemy_url, import_file, f"growth-import-{size}")
+            print(f"  import: {rate:,.0f} rows/s", flush=True)
+            server = start_server(workdir, sqlalchemy_url, state["token"], args.workers)
+            latency = measure(server, database_url, region, args.repeat)
+            run = {"size": size, "facts": facts, "bulk_rows": added, "bulk_s": load_s,
+                   "import_rows_s": rate, "latency_ms": latency}
+            if size == sizes[-1]:
+                run["throughput"] = throughput(server, database_url, region, args.seconds,
+                                               args.throughput_requests.split(","))
+            server.stop()
+            server = None
+            runs.append(run)
+            results.write_text(json.dumps({"machine": machine(), "region": region,
+                                           "template": args.template, "runs": runs},
+                                          indent=1))
+            print_table(runs)
+        plot(runs)
+    finally:
+        if server is not None:
+            server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+        if not args.keep_cluster:
+            cluster.stop()
+            print(f"cluster stopped (data kept in {cluster.data}; delete it yourself)")
+        else:
+            print(f"cluster left running on port {args.port}")
+
+
+if __name__ == "__main__":
+    main()
