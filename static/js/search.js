@@ -34,9 +34,9 @@ function places() {
     found.push({ kind: t("Crossing point"), code: p.code, names: [p.name],
                  label: `${p.name || ""} (${p.code})`,
                  go: () => {
-                   app.map.flyTo(layer.getLatLng(), Math.max(app.map.getZoom(), 12),
-                                 { duration: 0.6 });
-                   app.map.once("moveend", () => layer.openPopup());
+                   app.map.setView(layer.getLatLng(), Math.max(app.map.getZoom(), 12),
+                                   { animate: false });
+                   layer.openPopup();
                  } });
   }
   return found;
@@ -116,6 +116,10 @@ export function setUpSearch() {
       close();
       input.focus();
     }
+  });
+  // The list closes when the focus leaves the search (a click elsewhere, Tab).
+  form.addEventListener("focusout", (event) => {
+    if (!form.contains(event.relatedTarget)) close();
   });
   form.addEventListener("submit", (event) => {
     event.preventDefault();
