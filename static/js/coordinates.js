@@ -18,7 +18,12 @@ export function setUpCoordinates() {
     readout.dataset.lon = latlng.lng.toFixed(6);
   };
   const centre = () => write(app.map.getCenter(), false);
-  app.map.on("mousemove", (event) => write(event.latlng, true));
-  app.map.on("mouseout moveend", centre);
+  // The container's own pointer events: over a canvas of cells Leaflet drops a move
+  // that follows another within 32 ms, and the readout would lag where the pointer stops.
+  const container = app.map.getContainer();
+  container.addEventListener("mousemove", (event) =>
+    write(app.map.mouseEventToLatLng(event), true));
+  container.addEventListener("mouseleave", centre);
+  app.map.on("moveend", centre);
   centre();
 }

@@ -104,6 +104,9 @@ export function drawMap(ctx, map) {
   ctx.beginPath();
   ctx.rect(0, 0, origin.width, origin.height);
   ctx.clip();
+  // the map's own background (the page's CSS), seen where no layer covers it
+  ctx.fillStyle = getComputedStyle(container).backgroundColor;
+  ctx.fillRect(0, 0, origin.width, origin.height);
   for (const { pane } of panes) {
     if (hidden(pane)) continue;
     drawChildren(ctx, pane, origin, opacityOf(mapPane) * opacityOf(pane), leftOut);

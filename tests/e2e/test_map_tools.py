@@ -83,6 +83,10 @@ def test_save_map_as_png_draws_what_the_screen_shows_in_a_print_layout(page, hot
     open_view(page, hotspot_server, DECEMBER + "&layers=segments,crossings,hotspots",
               10, 41.38, 45.05)
     assert page.evaluate("window.borderRisk.layers.hotspots.getLayers().length") > 0
+    # (the offline basemap, a WMS image, has come)
+    wait_until(page, "(() => { const images = [...document.querySelectorAll('#map img')];"
+                     " return images.length > 0 && images.every((i) => i.complete &&"
+                     " i.naturalWidth > 0); })()")
     # What the screen shows of the map, without its controls (zoom, legend, layers).
     page.evaluate("document.querySelector('#map .leaflet-control-container')"
                   ".style.visibility = 'hidden'")
@@ -197,7 +201,14 @@ def test_save_map_as_png_draws_what_the_screen_shows_in_a_print_layout(page, hot
     # the arrow points up: its tip (top middle) is ink, the top corners are not
     assert near(printed.getpixel((round(arrow["x"] + arrow["w"] / 2), arrow["y"] + 8)), ink, 60)
     assert not near(printed.getpixel((arrow["x"] + 2, arrow["y"] + 4)), ink, 60)
-    printed.save(tmp_path / "checked.png")
+    # The planner's own title goes into the PNG.
+    page.fill("#print-title", "Kvemo Kartli, December: for the morning briefing")
+    wait_until(page, "document.getElementById('print-dialog').dataset.ready === 'true' && "
+                     "JSON.parse(document.getElementById('print-preview').dataset.layout)"
+                     ".title.startsWith('Kvemo')")
+    assert page.get_attribute("#print-download", "href").startswith("data:image/png;base64,")
+    page.get_by_role("button", name="Close").click()
+    assert dialog.is_hidden()
     assert problems == []
 
 
@@ -232,7 +243,7 @@ def test_the_readout_gives_the_coordinates_under_the_pointer_and_measure_sums_km
     expected = []
     read = []  # what the readout said there (5 decimals: about a metre)
     for x, y in points:
-        page.mouse.move(x, y)
+        page.mouse.move(x, y, steps=4)  # (a person's pointer passes on its way)
         expected.append(pixel_to_latlon(zoom, centre, x - middle[0], y - middle[1]))
         # (Chromium delivers a mouse move with the next frame)
         lat, lon = expected[-1]
