@@ -133,6 +133,21 @@ JS_MESSAGES = (
     N_("{n} unread"), N_("Mark read"), N_("No notifications."),
     N_("Could not load the inbox: {detail}"), N_("Saved."), N_("Alert"),
     N_("Level decision"), N_("Bulletin"), N_("Webhook"),
+    # the map tools (search.js, measure.js, coordinates.js, opacity.js, incidenttable.js)
+    # and the print layout (printlayout.js)
+    N_("All regions"), N_("Region"), N_("Border section"), N_("Crossing point"),
+    N_("Basemap"), N_("Border risk map: {area}"), N_("Period: {from} – {to}"), N_("N"),
+    N_("Made with BorderRisk on {date}."), N_("{n} km"), N_("{n} m"),
+    N_("Not included: the online basemap ({origins}), whose server does not allow it."),
+    N_("Measure distance"), N_("Finish measuring"), N_("Distance: {km} km"),
+    N_("Area: {km2} km²"),
+    N_("Click the map to add points; Enter adds the map's centre; Esc ends."),
+    N_("Pointer: latitude {lat}°, longitude {lon}°"),
+    N_("Map centre: latitude {lat}°, longitude {lon}°"),
+    N_("Show on the map"), N_("{n} incidents in view."),
+    N_("The {shown} newest of the {n} incidents in view (zoom in to see them all)."),
+    N_("Showing {place}."), N_("{n} places found: Enter shows the first."),
+    N_("No region, crossing point or section matches “{text}”."),
 )
 
 TEMPLATE_MESSAGES = (

@@ -76,6 +76,13 @@ CROSSING_POINT_COLOUR = "#222222"
 REGION_OUTLINE_COLOUR = "#555555"
 COUNTRY_FILL_COLOUR = "#eeeeee"
 COUNTRY_LINE_COLOUR = "#bbbbbb"
+# The map page's tools: the print layout's paper, text and frames (the PNG a planner
+# hands on), the measure tool's line and the ring of an incident picked in the table.
+PRINT_LAYOUT_COLOURS: dict[str, str] = {
+    "paper": "#ffffff", "ink": "#1a1a1a", "muted": "#555555", "frame": "#64748b",
+}
+MEASURE_LINE_COLOUR = "#0057b8"
+HIGHLIGHT_COLOUR = "#00b4d8"
 
 
 def incident_cell_classes() -> list[dict]:
@@ -107,8 +114,10 @@ def legend_palettes() -> dict:
         None for the open last class),
         ``region_fill``, ``outlines`` (``region``, ``cell``, ``crossing_point``,
         ``incident`` -> the colour of their edge), ``agencies`` (agency code -> the ring
-        of its incidents) and ``agency_extra`` (the rings of agencies without one of
-        their own, in the order of their codes). Colours are ``#rrggbb`` strings.
+        of its incidents), ``agency_extra`` (the rings of agencies without one of
+        their own, in the order of their codes), ``print`` (the print layout's ``paper``,
+        ``ink``, ``muted`` and ``frame``), ``measure`` (the measure tool's line) and
+        ``highlight`` (an incident picked in the table). Colours are ``#rrggbb`` strings.
     """
     return {
         "risk_levels": {**RISK_LEVEL_COLOURS, "none": NOT_ASSESSED_COLOUR},
@@ -125,6 +134,9 @@ def legend_palettes() -> dict:
         "region_fill": REGION_FILL_COLOUR,
         "agencies": dict(AGENCY_COLOURS),
         "agency_extra": list(AGENCY_EXTRA_COLOURS),
+        "print": dict(PRINT_LAYOUT_COLOURS),
+        "measure": MEASURE_LINE_COLOUR,
+        "highlight": HIGHLIGHT_COLOUR,
         "outlines": {
             "region": REGION_OUTLINE_COLOUR,
             "cell": CELL_OUTLINE_COLOUR,

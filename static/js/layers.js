@@ -7,6 +7,7 @@ import { t } from "./i18n.js";
 import { renderLegend } from "./legend.js";
 import { writeURL } from "./links.js";
 import { scheduleRefresh } from "./loading.js";
+import { faded } from "./opacity.js";
 import { colour, colourOf } from "./palettes.js";
 import { wmsFilterParams } from "./params.js";
 import { ringColour } from "./agencies.js";
@@ -97,6 +98,7 @@ export function buildStaticLayers(regions, segments, crossings) {
       color: f.properties.agency ? ringColour(f.properties.agency)
         : colourOf("outlines", "incident"),
     }),
+    style: () => ({ opacity: faded("incidents"), fillOpacity: faded("incidents", 0.85) }),
     onEachFeature: (feature, layer) =>
       layer.bindPopup(() => incidentTable(feature.properties), { maxWidth: 380 }),
   });
@@ -106,19 +108,21 @@ export function buildStaticLayers(regions, segments, crossings) {
   app.layers.incidentsWms?.setParams(wmsFilterParams());
   app.layers.incidents = L.layerGroup(
     app.layers.incidentsWms ? [app.layers.incidentsWms, app.layers.points] : [app.layers.points]);
-  const cellStyle = { renderer: canvas, weight: 0.5, color: colourOf("outlines", "cell"),
-                      fillOpacity: 0.7 };
+  const cellStyle = { renderer: canvas, weight: 0.5, color: colourOf("outlines", "cell") };
+  // a cell's fill, faded by the hot spots' opacity slider
+  const cellFill = (fillColor) => ({ fillColor, fillOpacity: faded("hotspots", 0.7),
+                                     opacity: faded("hotspots") });
   app.layers.hotspots = L.geoJSON(null, {
     ...cellStyle, onEachFeature: cellPopupOf("hotspots"),
-    style: (f) => ({ fillColor: hotspotColour(f.properties) }),
+    style: (f) => cellFill(hotspotColour(f.properties)),
   });
   app.layers.density = L.geoJSON(null, {
     ...cellStyle, onEachFeature: cellPopupOf("density"),
-    style: (f) => ({ fillColor: f.properties._colour }),
+    style: (f) => cellFill(f.properties._colour),
   });
   app.layers.emerging = L.geoJSON(null, {
     ...cellStyle, onEachFeature: cellPopupOf("emerging"),
-    style: (f) => ({ fillColor: colourOf("emerging_categories", f.properties.category) }),
+    style: (f) => cellFill(colourOf("emerging_categories", f.properties.category)),
   });
   app.layers.analysis = L.layerGroup([app.layers.density, app.layers.hotspots,
                                       app.layers.emerging]);

@@ -12,42 +12,118 @@ const GI_BINS = [3, 2, 1, -1, -2, -3];
 const GI_CONFIDENCE = { 3: 0.99, 2: 0.95, 1: 0.9 };
 const LISA_CLUSTERS = ["HH", "HL", "LH", "LL"];
 
-function legendSwatch(swatchColour, label, shape = "box") {
-  const item = document.createElement("li");
-  const swatch = document.createElement("span");
-  swatch.className = `swatch swatch-${shape}`;
-  swatch.style.setProperty("--swatch", swatchColour);
-  item.append(swatch, document.createTextNode(label));
-  return item;
-}
+// A legend block is data, { title, period, entries }, each entry { colour, label, shape }
+// (shape: box, line, dot, ring, dash), { image, label } (a picture) or { label } (a line
+// of text): the legend control shows the blocks as HTML, the print layout
+// (printlayout.js) draws them.
 
-function legendBlock(title, entries, period = "") {
-  const block = document.createElement("section");
-  const heading = document.createElement("h3");
-  heading.textContent = title;
-  const list = document.createElement("ul");
-  list.append(...entries);
-  block.append(heading);
-  if (period) { // what a cell layer covers (cells.js): emerging hot spots span a year
-    const note = document.createElement("p");
-    note.className = "legend-period";
-    note.textContent = period;
-    block.append(note);
-  }
-  block.append(list);
-  return block;
-}
+const swatch = (fill, label, shape = "box") => ({ colour: fill, label, shape });
 
 /** One ring per agency: those of the agency filter, else every agency. */
 function agencyEntries() {
   const chosen = app.state.agencies;
   return agencies().filter((a) => chosen.length === 0 || chosen.includes(a.code))
-    .map((a) => {
-      const item = legendSwatch(ringColour(a.code), `${agencyName(a.code)} (${a.code})`,
-                                "ring");
-      item.dataset.agency = a.code;
-      return item;
-    });
+    .map((a) => ({ ...swatch(ringColour(a.code), `${agencyName(a.code)} (${a.code})`, "ring"),
+                   agency: a.code }));
+}
+
+/** The WMS's incident symbols (it draws the incidents at small scales), from the
+ *  colours it draws with: a dot per category and a box per class of aggregated cells,
+ *  after a line of text (an entry without a colour). */
+function wmsIncidentEntries() {
+  const categories = Object.entries(colour("incident_categories")).map(([code, c]) =>
+    swatch(c, incidentValue("category", code), "dot"));
+  const cells = colour("incident_cells").map((k) => swatch(k.colour,
+    k.to === null ? t("over {n} per cell", { n: formatNumber(k.from - 1) })
+      : k.from === k.to ? t("{n} per cell", { n: formatNumber(k.from) })
+        : t("{from}–{to} per cell", { from: formatNumber(k.from), to: formatNumber(k.to) })));
+  return [{ label: t("incident (aggregated at small scales)") }, ...categories, ...cells];
+}
+
+/** The legend of the layers that are on, as blocks of entries (top to bottom). */
+export function legendBlocks() {
+  const blocks = [];
+  const block = (title, entries, period = "") => blocks.push({ title, entries, period });
+  const on = (id) => app.state.layers.includes(id);
+  if (on("segments")) {
+    block(t("Border sections: risk level"), LEVELS.map((level) =>
+      swatch(colourOf("risk_levels", level), t(level === "none" ? "not assessed" : level),
+             "line")));
+  }
+  if (on("incidents")) {
+    const entries = [swatch(colour("incident"), t("incident (clickable when zoomed in)"), "dot")];
+    if (app.wms) entries.push(...wmsIncidentEntries());
+    block(t("Incidents"), entries);
+    block(t("Originating agency (ring)"), agencyEntries());
+  }
+  if (on("crossings")) {
+    block(t("Crossing points"), [swatch(colour("crossing_point"), t("crossing point"), "dot")]);
+  }
+  if (cellLayerOn("hotspots")) {
+    const entries = app.state.method === "lisa"
+      ? LISA_CLUSTERS.map((k) => swatch(colourOf("lisa_clusters", k), t(`LISA ${k}`)))
+      : GI_BINS.map((bin) => swatch(colourOf("hotspot_bins", bin),
+          t(bin > 0 ? "hot spot, confidence {p}" : "cold spot, confidence {p}",
+            { p: formatPercent(GI_CONFIDENCE[Math.abs(bin)]) })));
+    block(t("Hot spots"), entries, cellPeriod("hotspots"));
+  }
+  if (cellLayerOn("density") && app.densityBreaks) {
+    block(t("Density (KDE), incidents per km²"), densityRamp().map(
+      (c, i) => swatch(c, `≥ ${formatNumber(app.densityBreaks[i], 3)}`)),
+      cellPeriod("density"));
+  }
+  if (cellLayerOn("emerging") && app.emergingPresent) {
+    block(t("Emerging hot spots"), app.emergingPresent.map(
+      (category) => swatch(colourOf("emerging_categories", category), t(category))),
+      cellPeriod("emerging"));
+  }
+  if (on("emergingSections") && app.sectionTrends.size) {
+    const present = [...new Set([...app.sectionTrends.values()].map((p) => p.category))].sort();
+    block(t("Border sections: emerging hot spots"), present.map((category) =>
+      swatch(colourOf("emerging_categories", category), t(category), "line")));
+  }
+  if (on("alerts")) {
+    block(t("Alerts"), [swatch(colour("alert"), t("section above its expected count"), "dash")]);
+  }
+  return blocks;
+}
+
+function legendItem(entry) {
+  const item = document.createElement("li");
+  if (entry.image) {
+    const image = document.createElement("img");
+    image.src = entry.image;
+    image.alt = entry.label;
+    item.append(image);
+    return item;
+  }
+  if (!entry.colour) {
+    item.textContent = entry.label;
+    return item;
+  }
+  const box = document.createElement("span");
+  box.className = `swatch swatch-${entry.shape}`;
+  box.style.setProperty("--swatch", entry.colour);
+  item.append(box, document.createTextNode(entry.label));
+  if (entry.agency) item.dataset.agency = entry.agency;
+  return item;
+}
+
+function legendSection({ title, entries, period }) {
+  const section = document.createElement("section");
+  const heading = document.createElement("h3");
+  heading.textContent = title;
+  const list = document.createElement("ul");
+  list.append(...entries.map(legendItem));
+  section.append(heading);
+  if (period) { // what a cell layer covers (cells.js): emerging hot spots span a year
+    const note = document.createElement("p");
+    note.className = "legend-period";
+    note.textContent = period;
+    section.append(note);
+  }
+  section.append(list);
+  return section;
 }
 
 /** The WMS's incident symbols (it draws the incidents at small scales), from the
@@ -67,52 +143,7 @@ function wmsIncidentEntries() {
 export function renderLegend() {
   const box = app.legendBox;
   if (!box) return;
-  box.replaceChildren();
-  const on = (id) => app.state.layers.includes(id);
-  if (on("segments")) {
-    box.append(legendBlock(t("Border sections: risk level"), LEVELS.map((level) =>
-      legendSwatch(colourOf("risk_levels", level),
-                   t(level === "none" ? "not assessed" : level), "line"))));
-  }
-  if (on("incidents")) {
-    const entries = [legendSwatch(colour("incident"), t("incident (clickable when zoomed in)"),
-                                  "dot")];
-    if (app.wms) entries.push(...wmsIncidentEntries());
-    box.append(legendBlock(t("Incidents"), entries));
-    box.append(legendBlock(t("Originating agency (ring)"), agencyEntries()));
-  }
-  if (on("crossings")) {
-    box.append(legendBlock(t("Crossing points"), [legendSwatch(colour("crossing_point"),
-      t("crossing point"), "dot")]));
-  }
-  if (cellLayerOn("hotspots")) {
-    const entries = app.state.method === "lisa"
-      ? LISA_CLUSTERS.map((k) => legendSwatch(colourOf("lisa_clusters", k), t(`LISA ${k}`)))
-      : GI_BINS.map((bin) => legendSwatch(colourOf("hotspot_bins", bin),
-          t(bin > 0 ? "hot spot, confidence {p}" : "cold spot, confidence {p}",
-            { p: formatPercent(GI_CONFIDENCE[Math.abs(bin)]) })));
-    box.append(legendBlock(t("Hot spots"), entries, cellPeriod("hotspots")));
-  }
-  if (cellLayerOn("density") && app.densityBreaks) {
-    box.append(legendBlock(t("Density (KDE), incidents per km²"), densityRamp().map(
-      (c, i) => legendSwatch(c, `≥ ${formatNumber(app.densityBreaks[i], 3)}`)),
-      cellPeriod("density")));
-  }
-  if (cellLayerOn("emerging") && app.emergingPresent) {
-    box.append(legendBlock(t("Emerging hot spots"), app.emergingPresent.map(
-      (category) => legendSwatch(colourOf("emerging_categories", category), t(category))),
-      cellPeriod("emerging")));
-  }
-  if (on("emergingSections") && app.sectionTrends.size) {
-    const present = [...new Set([...app.sectionTrends.values()].map((p) => p.category))].sort();
-    box.append(legendBlock(t("Border sections: emerging hot spots"), present.map(
-      (category) => legendSwatch(colourOf("emerging_categories", category), t(category),
-                                 "line"))));
-  }
-  if (on("alerts")) {
-    box.append(legendBlock(t("Alerts"), [legendSwatch(colour("alert"),
-      t("section above its expected count"), "dash")]));
-  }
+  box.replaceChildren(...legendBlocks().map(legendSection));
 }
 
 export function addLegendControl() {

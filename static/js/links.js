@@ -1,11 +1,9 @@
 // The URL of the page and the links that carry its state: the language links, the
-// export, the bulletin and the map as a PNG.
+// export and the bulletin (the map as a PNG is printlayout.js's).
 
 import { query } from "./api.js";
-import { t } from "./i18n.js";
 import { selectionParams } from "./params.js";
 import { datetimeInterval, stateURL } from "./state.js";
-import { mapImageURL } from "./wms.js";
 import { app, config } from "./workspace.js";
 
 export function writeURL() {
@@ -38,15 +36,8 @@ export function updateActionLinks() {
       region: s.region, datetime: datetimeInterval(s), f: format })}`;
     link.download = `${name}.${format}`;
   }
+  // (a region without border sections has none: loading.js turns the link off)
   const bulletin = document.getElementById("bulletin-link");
-  if (bulletin) bulletin.href = `${config.api}/reports/bulletin?${query({
+  if (bulletin && bulletin.getAttribute("aria-disabled") !== "true") bulletin.href = `${config.api}/reports/bulletin?${query({
     region: s.region, datetime: datetimeInterval(s), f: "html" })}`;
-  const png = document.getElementById("png-link");
-  if (!app.wms) {
-    png.setAttribute("aria-disabled", "true");
-    png.removeAttribute("href");
-    png.title = t("The map service (WMS) is not available.");
-    return;
-  }
-  png.href = mapImageURL();
 }

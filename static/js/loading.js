@@ -6,7 +6,7 @@ import { explain, getJSON, query } from "./api.js";
 import { CELL_LAYERS, cellLayerOn, loadCells } from "./cells.js";
 import { formatDate, formatNumber, localName, t } from "./i18n.js";
 import { renderLegend } from "./legend.js";
-import { writeURL } from "./links.js";
+import { updateActionLinks, writeURL } from "./links.js";
 import { markEmerging, renderAlerts, renderModel, renderRanking, renderSummary } from "./panel.js";
 import { selectionParams, wmsFilterParams } from "./params.js";
 import { drawAlerts, segmentStyle, selectSection } from "./sections.js";
@@ -151,9 +151,10 @@ async function reuse(name, key, load, force) {
 function offerBulletin(ranking) {
   const link = document.getElementById("bulletin-link");
   if (!link) return;
-  if (!ranking?.note) { // links.js has set its address for this view
+  if (!ranking?.note) {
     link.removeAttribute("aria-disabled");
     link.removeAttribute("title");
+    updateActionLinks(); // its address for this view
     return;
   }
   link.removeAttribute("href");
@@ -226,6 +227,7 @@ export async function refresh(force = false) {
   }
   root.dataset.updates = String(sequence);
   root.dataset.busy = "false";
+  root.dispatchEvent(new CustomEvent("refreshed")); // the incidents' table follows
 }
 
 /** A refresh after `delay` ms, replacing one already scheduled (filters debounce). */

@@ -6,9 +6,12 @@
 // This module starts the page; the rest is by job: workspace.js (the one state object),
 // layers.js, legend.js, filters.js, loading.js and cells.js (data), sections.js,
 // wms.js, links.js, params.js, popups.js, palettes.js (the server's colours),
-// agencies.js (the agencies, their names and rings).
+// agencies.js (the agencies, their names and rings), and the map tools: search.js,
+// measure.js, coordinates.js, opacity.js, incidenttable.js, printlayout.js (with
+// snapshot.js, the map drawn as the screen shows it).
 
 import { loadAgencies } from "./agencies.js";
+import { setUpCoordinates } from "./coordinates.js";
 import { explain, getJSON, setCsrfToken } from "./api.js";
 import {
   applyStateToForm, bindFilters, fillAgencyFilter, fillRegionFilter, regionBounds,
@@ -18,12 +21,17 @@ import {
 } from "./forms.js";
 import { loadCatalogue, t } from "./i18n.js";
 import { setUpInbox } from "./inbox.js";
+import { setUpIncidentTable } from "./incidenttable.js";
 import { addLayerControl, buildStaticLayers } from "./layers.js";
 import { translateLeafletControls, translateLeafletDefaults } from "./leaflet-i18n.js";
 import { addLegendControl } from "./legend.js";
 import { writeURL } from "./links.js";
 import { loadPoints, rankingURL, refresh } from "./loading.js";
+import { setUpMeasure } from "./measure.js";
+import { setUpOpacityControls } from "./opacity.js";
 import { loadPalettes } from "./palettes.js";
+import { setUpPrintLayout } from "./printlayout.js";
+import { setUpSearch } from "./search.js";
 import { selectSection } from "./sections.js";
 import { clockNow, monthsBetween, readState } from "./state.js";
 import { incidentInfo } from "./wms.js";
@@ -80,6 +88,19 @@ function bindIncidentPlacing() {
   });
 }
 
+/** The map tools: search, measure, coordinates, opacity, the incidents' table and the
+ *  print layout, which draw in their own pane above the layers. */
+function setUpMapTools() {
+  app.map.createPane("tools").style.zIndex = "500";
+  app.tools = L.layerGroup().addTo(app.map);
+  setUpSearch();
+  setUpMeasure();
+  setUpCoordinates();
+  setUpOpacityControls();
+  setUpIncidentTable();
+  setUpPrintLayout();
+}
+
 async function main() {
   setCsrfToken(config.csrfToken);
   await Promise.all([loadCatalogue(config.i18n, config.locale),
@@ -132,6 +153,10 @@ async function main() {
   } else if (regionBounds().isValid()) {
     app.map.fitBounds(regionBounds(), { animate: false });
   }
+  // Lines under the map come and go (notes, the coordinates, the incidents' table):
+  // Leaflet is told when its box changes, so that what it draws fills it.
+  new ResizeObserver(() => app.map.invalidateSize({ animate: false })).observe(
+    app.map.getContainer());
   addLayerControl();
   addLegendControl();
   L.control.scale({ imperial: false }).addTo(app.map);
@@ -149,6 +174,7 @@ async function main() {
     });
   });
   bindFilters();
+  setUpMapTools();
   app.map.on("click", incidentInfo);
   bindIncidentPlacing();
   setUpImportForm(config.api, () => refresh(true));

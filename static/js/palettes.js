@@ -24,7 +24,8 @@ export function densityRamp() {
   return palettes.density_ramp;
 }
 
-/** A single colour: incident, crossing_point, alert, unclassified or region_fill. */
+/** A single colour: incident, crossing_point, alert, unclassified, region_fill, measure
+ *  or highlight. */
 export function colour(name) {
   return palettes[name];
 }
@@ -40,4 +41,9 @@ export function agencyColour(code, codes) {
   const index = others.indexOf(code);
   return index < 0 ? palettes.unclassified
     : palettes.agency_extra[index % palettes.agency_extra.length];
+}
+
+/** The print layout's colours: paper, ink, muted and frame. */
+export function printColour(name) {
+  return palettes.print[name];
 }

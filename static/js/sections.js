@@ -2,6 +2,7 @@
 // map and in the panel) and the outlines of those with an alert.
 
 import { writeURL } from "./links.js";
+import { faded } from "./opacity.js";
 import { colour, colourOf } from "./palettes.js";
 import { markSelected, renderDetails } from "./panel.js";
 import { app } from "./workspace.js";
@@ -11,7 +12,7 @@ export function segmentStyle(feature) {
   const level = section ? section.level : "none";
   const selected = app.state.section === feature.id;
   return { color: colourOf("risk_levels", level), weight: selected ? 8 : 4,
-           opacity: 1, lineCap: "round" };
+           opacity: faded("segments"), lineCap: "round" };
 }
 
 /** Selects a section; `from` is "map" (clicked there), "restore" or the panel. */

@@ -4,6 +4,7 @@
 
 import { ProblemError, getJSON, query } from "./api.js";
 import { emergingWindow } from "./cells.js";
+import { faded } from "./opacity.js";
 import { colourOf } from "./palettes.js";
 import { markEmerging } from "./panel.js";
 import { app, config } from "./workspace.js";
@@ -18,7 +19,7 @@ export function sectionTrendsURL() {
 /** The style of a section on the emerging overlay: its category's colour. */
 export function trendStyle(feature) {
   return { color: colourOf("emerging_categories", feature.properties.category), weight: 7,
-           opacity: 0.95, lineCap: "round" };
+           opacity: faded("segments", 0.95), lineCap: "round" };
 }
 
 /** Loads the sections' categories, marks the ranking and redraws the overlay. A window

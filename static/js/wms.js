@@ -1,5 +1,5 @@
 // Our WMS in the page: one GetMap image per view, the incidents' GetFeatureInfo at
-// small scales, and the URL of the whole map as a PNG.
+// small scales, and the incidents' legend graphic.
 
 import { explain, getJSON, query } from "./api.js";
 import { wmsFilterParams } from "./params.js";
@@ -85,22 +85,14 @@ export function wmsLayer(layers, options = {}) {
     TRANSPARENT: transparent ? "TRUE" : "FALSE" }, { pane });
 }
 
-/** The filters' incidents over the WMS's countries, regions and sections, as a PNG. */
-export function mapImageURL() {
-  const size = app.map.getSize();
-  return `${config.wms}?${query({
-    SERVICE: "WMS", VERSION: "1.3.0", REQUEST: "GetMap", FORMAT: "image/png",
-    LAYERS: "countries,regions,border_segments,crossing_points,incidents",
-    STYLES: ",,risk_level,,", CRS: "EPSG:3857", BBOX: viewBBox3857(),
-    WIDTH: size.x, HEIGHT: size.y, ...wmsFilterParams(),
-  })}`;
-}
-
 // At small scales the incidents are WMS pictures: a click asks the WMS what is there.
 export async function incidentInfo(event) {
   const s = app.state;
+  const container = app.map.getContainer();
   if (!wmsDrawsIncidents() || !s.layers.includes("incidents") ||
-      app.map.getContainer().classList.contains("placing")) return;
+      container.classList.contains("placing") || container.classList.contains("measuring")) {
+    return;
+  }
   const size = app.map.getSize();
   const point = app.map.latLngToContainerPoint(event.latlng).round();
   const url = `${config.wms}?${query({

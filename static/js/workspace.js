@@ -82,6 +82,11 @@ export const app = Object.seal({
   refreshTimer: null,
   // The interval of the month player while it plays, else null.
   player: null,
+  // Overlay -> how opaque it is drawn (0 to 1), set by the opacity sliders (opacity.js).
+  opacity: Object.seal({ basemap: 1, regions: 1, segments: 1, hotspots: 1, incidents: 1 }),
+  // The measure tool, the coordinates, the incidents' table and the search draw in this
+  // layer group (tools: measure.js, incidenttable.js), null until the map has it.
+  tools: null,
 });
 
 export function setStatus(text, isError = false) {

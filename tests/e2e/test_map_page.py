@@ -371,8 +371,6 @@ def test_category_and_outcome_filters_reach_the_wms_and_the_export(page, live_se
     assert maps[-1]["CATEGORY"] == ["illegal_crossing_between_bcp"]
     assert "OUTCOME" not in maps[-1]
     assert page.locator("#map-status").inner_text().startswith("1 incidents,")
-    png = parse_qs(urlsplit(page.get_attribute("#png-link", "href")).query)
-    assert png["CATEGORY"] == ["illegal_crossing_between_bcp"]
 
     # T-1 was an actual crossing: keeping attempted ones only leaves nothing.
     before = updates(page)
@@ -384,8 +382,6 @@ def test_category_and_outcome_filters_reach_the_wms_and_the_export(page, live_se
     export = parse_qs(urlsplit(page.get_attribute("#export-link", "href")).query)
     assert export["category"] == ["illegal_crossing_between_bcp"]
     assert export["outcome"] == ["attempted"]
-    png = parse_qs(urlsplit(page.get_attribute("#png-link", "href")).query)
-    assert png["OUTCOME"] == ["attempted"]
     assert problems == []
 
 
