@@ -281,7 +281,8 @@ def test_the_bad_bulletin_page_is_in_the_pages_language_and_escapes_the_link(dem
     page = error_page(response)
     assert response.status_code == 422
     assert page["h1"] == "ამ ბიულეტენის გახსნა ვერ ხერხდება"
-    assert page["reason"] == "რეგიონი „<b>x</b>“ არ არსებობს: ბმული შესაძლოა არასწორად იყოს აკრეფილი."
+    assert page["reason"] == ("რეგიონი „<b>x</b>“ არ არსებობს: ბმული შესაძლოა არასწორად "
+                              "იყოს აკრეფილი.")
     assert "<b>x</b>" not in response.get_data(as_text=True)  # shown as text, escaped
     assert page["links"] == {"რუკაზე დაბრუნება": "/"}
 
