@@ -50,6 +50,28 @@ def test_a_mistyped_address_says_so_in_georgian(page, live_server):
     assert page.get_by_role("link", name="რუკაზე დაბრუნება").is_visible()
 
 
+def test_a_mistyped_address_says_so_in_english_and_leads_back(page, live_server):
+    sign_in(page, live_server, role="viewer")
+    response = page.goto(f"{live_server}/bulletins-of-june?lang=en")
+    assert response.status == 404
+    assert page.locator("h1").inner_text() == "Page not found"
+    assert page.locator(".error-reason").inner_text() == (
+        "There is no page at this address: the link may be mistyped or out of date.")
+    page.get_by_role("link", name="Back to the map").click()
+    page.wait_for_selector("#workspace[data-loaded='true']")
+
+
+def test_a_supervisor_is_told_why_in_georgian(page, live_server):
+    sign_in(page, live_server, role="supervisor")
+    response = page.goto(f"{live_server}/admin/audit?lang=ka")
+    assert response.status == 403
+    assert page.get_attribute("html", "lang") == "ka"
+    assert page.locator("h1").inner_text() == in_georgian("Not allowed")
+    assert page.locator(".error-reason").inner_text() == in_georgian(
+        "Your role does not give access to this page. Ask an administrator if you need it.")
+    page.get_by_role("link", name=in_georgian("Back to the map")).click()
+    page.wait_for_selector("#workspace[data-loaded='true']")
+
 # -- a bad bulletin link (issue 19): a page, not the API's raw problem+json
 
 BULLETIN = "/api/v1/reports/bulletin"
