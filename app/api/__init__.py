@@ -3,6 +3,7 @@
 from flask import Blueprint, request
 
 from app.api.params import ParameterError
+from app.api.problem_pages import as_page
 from app.errors import problem
 from geo.errors import OutOfScopeError
 
@@ -15,6 +16,12 @@ class ApiError(Exception):
     def __init__(self, status: int, title: str, detail: str, **extra):
         super().__init__(detail)
         self.status, self.title, self.detail, self.extra = status, title, detail, extra
+
+
+@bp.after_request
+def _problem_as_page(response):
+    # A browser opening the bulletin gets its problems as a page (app.api.problem_pages).
+    return as_page(response)
 
 
 @bp.errorhandler(ApiError)

@@ -17,6 +17,7 @@ from flask_login import current_user
 from app import audit
 from app.api import ApiError, bp
 from app.api.params import ParameterError, parse_int
+from app.api.problem_pages import browser_page
 from app.api.scoping import scoped_region_code
 from app.auth.scope import region_scope
 from app.extensions import db
@@ -196,6 +197,7 @@ def get_bulletin(bulletin_id: int):
 
 
 @bp.get("/bulletins/<int:bulletin_id>.<fmt>")
+@browser_page
 def bulletin_file(bulletin_id: int, fmt: str):
     if fmt not in BULLETIN_FORMATS:
         raise ApiError(404, "Not Found", f"no bulletin format {fmt[:20]!r}; formats: "

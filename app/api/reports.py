@@ -10,6 +10,7 @@ from flask import Response, current_app, render_template, request, url_for
 
 from app.api import bp
 from app.api.params import ParameterError
+from app.api.problem_pages import browser_page
 from app.api.risk import analysis_period
 from app.api.scoping import scoped_region_code
 from app.auth.scope import region_scope, viewer_agency
@@ -23,6 +24,7 @@ BULLETIN_FORMATS = ("html", "pdf")
 
 
 @bp.get("/reports/bulletin")
+@browser_page
 def risk_bulletin():
     fmt = request.args.get("f") or "html"
     if fmt not in BULLETIN_FORMATS:

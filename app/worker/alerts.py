@@ -1,5 +1,6 @@
 """The alerts job: after incidents change, raise ``alert.raised`` once per section and
-period (``geo.products.alerts``), in one transaction with the cursor's move."""
+period (``geo.products.alerts``: the default analysis period, the last complete month),
+in one transaction with the cursor's move."""
 
 from __future__ import annotations
 
@@ -18,8 +19,7 @@ def raise_alerts(app) -> float | None:
     try:
         with unit_of_work(db.session):
             raised = alerts.raise_alerts(db.session, app.config["RISK_MODEL"],
-                                         app.config["ANALYSIS_SRID"], clock.utc_now(),
-                                         app.config["SCHEDULE_TIMEZONE"])
+                                         app.config["ANALYSIS_SRID"], clock.utc_now())
         if raised:
             logger.info("raised %d alerts", len(raised))
         return None

@@ -16,7 +16,7 @@ from geo.errors import ParameterError
 from geo.forecast import backtest as backtests
 from geo.forecast import model, periods
 from geo.forecast.inputs import Units, load_units, regions_sections
-from geo.hotspots import evaluation
+from geo.hotspots import cache, evaluation
 from geo.hotspots.inputs import Selection, StudyArea
 from geo.hotspots.output import JSON_OPTIONS, cells_geojson
 
@@ -177,7 +177,22 @@ def section_outlooks(session, region_codes, as_of: datetime, period: str, srid: 
     incidents: ``period`` (start, end), ``sections`` by section code (``expected``,
     ``lower_80``, ``upper_80``), ``nb_size`` (the negative binomial's size) and the
     model's name; or ``unavailable`` (the reason) for a region without sections or
-    without incidents on them."""
+    without incidents on them.
+
+    Kept in memory by its arguments and the data versions (``geo.hotspots.cache``): the
+    fits (about 0.3 s of CPU per region) are done once per data version, not for every
+    ranking, alert list and bulletin of the same period."""
+    codes = list(region_codes)
+    arguments = {"regions": codes, "as_of": as_of.isoformat(), "period": period,
+                 "viewer_agency": viewer_agency, "corridor_m": corridor_m}
+    return orjson.loads(cache.cached(
+        session, "section-outlooks", arguments, srid,
+        lambda: _section_outlooks(session, codes, as_of, period, srid, viewer_agency,
+                                  corridor_m)))
+
+
+def _section_outlooks(session, region_codes, as_of: datetime, period: str, srid: int,
+                      viewer_agency: str | None, corridor_m: float | None) -> dict[str, dict]:
     all_units = regions_sections(session, region_codes, Selection(viewer_agency=viewer_agency),
                                  as_of, srid, corridor_m)
     outlooks = {}

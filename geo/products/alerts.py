@@ -1,16 +1,19 @@
 """Alerts raised once per section and period.
 
 After incidents (or sections) change, :func:`raise_alerts` re-evaluates the alert test
-(``geo.risk.ciram.count_alerts``, as ``GET /api/v1/alerts`` does) for the **current
-period** (``geo.products.periods.current_alert_period``: the month, in
-``SCHEDULE_TIMEZONE``, holding the data clock's now) of every region those changes
-touched, counted in the view every agency shares
+(``geo.risk.ciram.count_alerts``, as ``GET /api/v1/alerts`` does) for the **default
+analysis period** (``geo.products.periods.default_analysis_period``: the last complete
+UTC month before the data clock's now, as the map page and the API without
+``datetime`` use; never the month under way, whose partial count would be compared with
+the baselines of full months) of every region those changes touched, counted in the
+view every agency shares
 (``geo.risk.assessments.SHARED_VIEW``, as stored assessments are). A section whose
 test fires is recorded in ``section_alerts`` (primary key: section and period start);
 ``alert.raised`` is emitted only for the rows that insert adds, in the same
 transaction, so a section alerts once per period however many writes follow (and a
 section whose test stops firing and fires again in the same period is not raised
-again).
+again). A month's alerts are raised by the first change looked at after it has ended
+(late records of that month included).
 
 ``alert_cursor`` keeps the last event looked at: event ids are in commit order
 (migration ``e7b2c4d9f1a0``), so the events after it are exactly the changes not yet
@@ -53,10 +56,11 @@ _SECTION_REGION = text("SELECT region_id FROM border_segments WHERE id = :id")
 _MOVE = text("UPDATE alert_cursor SET last_event_id = :head WHERE id = 1")
 
 
-def raise_alerts(session, config, srid: int, now: datetime, time_zone: str) -> list[int] | None:
-    """Look at the changes since the cursor and raise the new alerts of the current
-    period; returns the ids of the ``alert.raised`` events written (None when another
-    worker holds the cursor). Does not commit: run it in a unit of work."""
+def raise_alerts(session, config, srid: int, now: datetime) -> list[int] | None:
+    """Look at the changes since the cursor and raise the new alerts of the default
+    analysis period at ``now`` (the data clock); returns the ids of the ``alert.raised``
+    events written (None when another worker holds the cursor). Does not commit: run it
+    in a unit of work."""
     after = session.execute(_CLAIM).scalar_one_or_none()
     if after is None:
         return None
@@ -65,19 +69,21 @@ def raise_alerts(session, config, srid: int, now: datetime, time_zone: str) -> l
         return []
     codes = session.execute(_TOUCHED, {"after": after, "head": head,
                                        "entities": list(WATCHED_ENTITIES)}).scalars().all()
-    start, end = periods.current_alert_period(now, time_zone)
+    period = periods.default_analysis_period(session, now, assessments.SHARED_VIEW)
     raised = []
     for code in codes:
-        raised += _raise_region(session, config, srid, code, start, end)
+        raised += _raise_region(session, config, srid, code, period)
     session.execute(_MOVE, {"head": head})
     return raised
 
 
-def _raise_region(session, config, srid: int, region_code: str, start: datetime,
-                  end: datetime) -> list[int]:
+def _raise_region(session, config, srid: int, region_code: str,
+                  period: periods.AnalysisPeriod) -> list[int]:
+    # recorded and told half-open, [start, end), as the bulletins' periods
+    start, end = period.start, period.end_exclusive
     try:
-        evaluated = assessments.assess_region(session, config, region_code, start,
-                                              periods.closed_end(end), srid,
+        evaluated = assessments.assess_region(session, config, region_code, period.start,
+                                              period.end, srid,
                                               viewer_agency=assessments.SHARED_VIEW)
     except ParameterError:
         return []  # a region without sections has nothing to alert on

@@ -7,15 +7,12 @@ bounds are returned as aware UTC datetimes. The analyses read a time window as c
 so a period is assessed over ``[start, end - 1 µs]`` (:func:`closed_end`): the same
 incidents, as PostgreSQL keeps microseconds.
 
-The **current period** of the alerts is the month (in ``SCHEDULE_TIMEZONE``) holding
-the data clock's now (``geo.clock``).
-
-The **default analysis period** (:func:`default_analysis_period`), used by the map page
-and by every analysis endpoint called without ``datetime``, is the last complete
-calendar month in UTC (whole UTC days, as the page's dates are): the month before the
-one holding the data clock's now. Before the data covers a full month (its first
-incident is later than that month's start) it is the 30 days ending with the day of the
-latest incident. A period that ends after now is **partial** (:func:`is_partial`): it is
+The **default analysis period** (:func:`default_analysis_period`), used by the map page,
+by every analysis endpoint called without ``datetime`` and by the worker's alerts, is
+the last complete calendar month in UTC (whole UTC days, as the page's dates are): the
+month before the one holding the data clock's now. Before the data covers a full month
+(its first incident is later than that month's start) it is the 30 days ending with the
+day of the latest incident. A period that ends after now is **partial** (:func:`is_partial`): it is
 never compared with full ones.
 """
 
@@ -88,11 +85,6 @@ def closed_end(end: datetime) -> datetime:
     return end - RESOLUTION
 
 
-def current_alert_period(now: datetime, time_zone: str) -> tuple[datetime, datetime]:
-    """The alerts' current period ``[start, end)``: the month holding ``now``."""
-    return period_of("monthly", now, time_zone)
-
-
 def valid_time_zone(name: str) -> bool:
     try:
         ZoneInfo(name)
@@ -115,6 +107,15 @@ class AnalysisPeriod:
         (:func:`is_partial` at ``now``): what an answer says of its period."""
         return {"period": [self.start.isoformat(), self.end.isoformat()],
                 "period_source": self.source, "period_partial": is_partial(self.end, now)}
+
+    @property
+    def end_exclusive(self) -> datetime:
+        """The end of the period as a half-open ``[start, end)`` (UTC): a default period
+        is whole UTC days ending at 23:59:59, so the next day's 00:00. (A requested
+        period's end may carry microseconds: one second later is then not its end.)"""
+        if self.source == REQUESTED:
+            raise ValueError("a requested period has no whole-second half-open end")
+        return self.end + timedelta(seconds=1)
 
 
 def default_period_for(now: datetime, first: datetime | None,

@@ -221,6 +221,91 @@ def test_bad_parameters_are_422_naming_the_parameter(demo_app, staff, query, fie
     assert response.get_json()["field"] == field
 
 
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
+
+def error_page(response) -> dict:
+    """The heading, the sentence and the links (text -> address) of a problem page."""
+    page = response.get_data(as_text=True)
+    main = page[page.index('<main class="error-page">'):page.index("</main>")]
+    links = re.findall(r'<a href="([^"]+)">([^<]+)</a>', main)
+    return {"h1": html_module.unescape(re.search(r"<h1>([^<]*)</h1>", main).group(1)),
+            "reason": html_module.unescape(
+                re.search(r'<p class="error-reason">([^<]*)</p>', main).group(1)),
+            "links": {html_module.unescape(text): html_module.unescape(href)
+                      for href, text in links}}
+
+
+@pytest.mark.parametrize(
+    ("query", "reason", "ways"),
+    [({"region": "NOWHERE", "datetime": JUNE},
+      "There is no region “NOWHERE”: the link may be mistyped.", {"Back to the map": "/"}),
+     ({"region": "GE-IM"},
+      "Region GE-IM has no border sections, so it has no risk bulletin.",
+      {"Back to the map": "/"}),
+     ({"region": LIVE_REGION, "datetime": "June"},
+      "The period in this link (“June”) could not be read.",
+      {"Open the bulletin of the last complete month": f"{URL}?region={LIVE_REGION}",
+       "Back to the map": f"/?region={LIVE_REGION}"}),
+     ({"region": LIVE_REGION, "f": "docx"},
+      "A bulletin comes as a page or as a PDF; this link asks for “docx”.",
+      {"Open the bulletin of the last complete month": f"{URL}?region={LIVE_REGION}",
+       "Back to the map": f"/?region={LIVE_REGION}"})],
+)
+def test_a_browser_opening_a_bad_bulletin_link_gets_a_page_with_a_way_on(
+        demo_app, staff, query, reason, ways):
+    response = get(demo_app, {**staff["viewer"], **BROWSER}, **query)
+    assert response.status_code == 422 and response.mimetype == "text/html"
+    page = error_page(response)
+    assert page["h1"] == "This bulletin cannot be opened"
+    assert page["reason"] == reason
+    assert page["links"] == ways
+    # The way on works: the bulletin of the default period, the map.
+    client = demo_app[0].test_client()
+    for href in ways.values():
+        opened = client.get(href, headers={**staff["viewer"], **BROWSER})
+        assert opened.status_code == 200, href
+
+
+@pytest.mark.parametrize("accept", ["application/json", "application/problem+json", "*/*",
+                                    "application/json, text/html;q=0.5", None])
+def test_api_clients_keep_problem_json_for_a_bad_bulletin_link(demo_app, staff, accept):
+    headers = {**staff["viewer"], **({"Accept": accept} if accept else {})}
+    response = get(demo_app, headers, region="NOWHERE", datetime=JUNE)
+    assert response.status_code == 422
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json()["field"] == "region"
+
+
+def test_the_bad_bulletin_page_is_in_the_pages_language_and_escapes_the_link(demo_app, staff):
+    response = get(demo_app, {**staff["viewer"], **BROWSER}, region="<b>x</b>", lang="ka")
+    page = error_page(response)
+    assert response.status_code == 422
+    assert page["h1"] == "ამ ბიულეტენის გახსნა ვერ ხერხდება"
+    assert page["reason"] == ("რეგიონი „<b>x</b>“ არ არსებობს: ბმული შესაძლოა არასწორად "
+                              "იყოს აკრეფილი.")
+    assert "<b>x</b>" not in response.get_data(as_text=True)  # shown as text, escaped
+    assert page["links"] == {"რუკაზე დაბრუნება": "/"}
+
+
+def test_a_missing_archived_bulletin_and_a_missing_session_are_pages_for_a_browser(
+        demo_app, staff):
+    client = demo_app[0].test_client()
+    missing = client.get("/api/v1/bulletins/987654.html", headers={**staff["viewer"], **BROWSER})
+    assert missing.status_code == 404 and missing.mimetype == "text/html"
+    assert error_page(missing)["reason"] == ("There is no bulletin at this address: the link "
+                                             "may be mistyped or out of date.")
+    assert client.get("/api/v1/bulletins/987654.html", headers=staff["viewer"]).mimetype \
+        == "application/problem+json"
+    signed_out = get(demo_app, BROWSER, region=LIVE_REGION, datetime=JUNE)
+    assert signed_out.status_code == 401 and signed_out.mimetype == "text/html"
+    # No Basic challenge: the browser would ask for a password in a dialog.
+    assert "WWW-Authenticate" not in signed_out.headers
+    page = error_page(signed_out)
+    assert page["h1"] == "Sign in to read this bulletin"
+    assert parse_qs(page["links"]["Sign in"].split("?", 1)[1])["next"][0].startswith(URL)
+
+
 def test_the_bulletin_needs_a_signed_in_user(demo_app):
     response = get(demo_app, {}, region=LIVE_REGION, datetime=JUNE)
     assert response.status_code == 401

@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from app.extensions import db
 from geo.forecast import service
+from geo.hotspots import cache
 from geo.risk import assessments
 from geo.risk.risk_config import load_risk_config
 from tests.app.api.test_hotspots_api import get
@@ -191,3 +192,34 @@ def test_the_ciram_likelihood_is_the_forecasts(demo_app):
         assert section["likelihood_probability"] == pytest.approx(1 - (r / (r + mu)) ** r)
     assert [s["expected_next"] for s in history["sections"]] != \
         [s["expected_next"] for s in assessed["sections"]]
+
+
+def test_the_sections_outlooks_are_fitted_once_per_data_version(demo_app, monkeypatch):
+    # The ranking, the alerts and the bulletin of a period share one fit per region
+    # until the data change; what they read is what a fresh fit gives, to the last bit.
+    app, _, _ = demo_app
+    june = datetime(2026, 6, 1, tzinfo=UTC)
+    fits = []
+    fit = service.predict_units
+    monkeypatch.setattr(service, "predict_units", lambda *a: fits.append(a) or fit(*a))
+    cache.CACHE.clear()  # whatever other tests left
+    with app.app_context():
+        srid = app.config["ANALYSIS_SRID"]
+        codes = ["GE-KA", "GE-KK"]
+        first = service.section_outlooks(db.session, codes, june, "next_month", srid)
+        fitted = len(fits)
+        again = service.section_outlooks(db.session, codes, june, "next_month", srid)
+        assert len(fits) == fitted == 2  # one per region, the first time only
+        assert again == first == service._section_outlooks(  # noqa: SLF001  (2 fits)
+            db.session, codes, june, "next_month", srid, None, None)
+        # Another view (what every agency may count) is another fit.
+        service.section_outlooks(db.session, codes, june, "next_month", srid,
+                                 assessments.SHARED_VIEW)
+        assert len(fits) == 6
+        # A write (rolled back here) makes the kept outlooks stale.
+        db.session.execute(text("UPDATE incidents SET persons_count = persons_count "
+                                "WHERE id = (SELECT min(id) FROM incidents)"))
+        service.section_outlooks(db.session, codes, june, "next_month", srid)
+        assert len(fits) == 8
+        db.session.rollback()
+        db.session.remove()

@@ -205,13 +205,48 @@ def _incident(external_id: str, when: datetime) -> dict:
         "category": "illegal_crossing_between_bcp", "persons_count": 1}}
 
 
-def test_an_alert_is_raised_once_per_section_and_period(products_app, frozen_clock):
+def _alerts_of(app, head: int, section: int) -> list[dict]:
+    return _rows(app, "SELECT data FROM events WHERE id > :head AND type = 'alert.raised' "
+                      "AND entity_id = :section", head=head, section=section)
+
+
+@pytest.mark.clock
+def test_the_month_under_way_is_never_assessed_for_alerts(products_app, frozen_clock):
+    """A burst in the month under way (December 13 of December 1-31, the clock frozen on
+    the 15th) would fire against the baselines of full months: the alerts job assesses
+    the last complete month, the page's and the API's default period, where it is not."""
     app, ids, headers = products_app
     client = app.test_client()
     section = ids["border_segments"]["T-AZ-001"]
     _run(app, raise_alerts)  # what the earlier tests wrote
     head = _scalar(app, "SELECT coalesce(max(id), 0) FROM events")
     when = FROZEN - timedelta(days=2)
+    batch = {"type": "FeatureCollection", "features": [
+        _incident(f"U-{k}", when + timedelta(minutes=k)) for k in range(12)]}
+    created = client.post("/api/v1/incidents", headers=headers["analyst"], json=batch)
+    assert created.status_code == 201, created.get_data(as_text=True)
+    _run(app, raise_alerts)
+    assert _alerts_of(app, head, section) == []
+    assert _scalar(app, "SELECT count(*) FROM section_alerts WHERE segment_id = :id "
+                        "AND period_start > :month_start", id=section,
+                   month_start=datetime(2026, 11, 30, tzinfo=UTC)) == 0
+    # The API's alerts without datetime agree: the same month, and no alert there.
+    answer = client.get("/api/v1/alerts?region=T-KK", headers=headers["analyst"]).get_json()
+    assert answer["period"] == ["2026-11-01T00:00:00+00:00",
+                                            "2026-11-30T23:59:59+00:00"]
+    assert section not in [a["section_id"] for a in answer["alerts"]]
+    assert _scalar(app, "SELECT last_event_id FROM alert_cursor") \
+        == _scalar(app, "SELECT max(id) FROM events")
+
+
+@pytest.mark.clock
+def test_an_alert_is_raised_once_per_section_and_period(products_app, frozen_clock):
+    app, ids, headers = products_app
+    client = app.test_client()
+    section = ids["border_segments"]["T-AZ-001"]
+    _run(app, raise_alerts)  # what the earlier tests wrote
+    head = _scalar(app, "SELECT coalesce(max(id), 0) FROM events")
+    when = datetime(2026, 11, 20, 8, tzinfo=UTC)  # in the last complete month
     batch = {"type": "FeatureCollection",
              "features": [_incident(f"A-{k}", when + timedelta(minutes=k)) for k in range(12)]}
     created = client.post("/api/v1/incidents", headers=headers["analyst"], json=batch)
@@ -229,7 +264,12 @@ def test_an_alert_is_raised_once_per_section_and_period(products_app, frozen_clo
     assert len(raised) == 1
     [event] = raised
     _valid(event)
-    start, end = periods.current_alert_period(FROZEN, "Asia/Tbilisi")
+    # The page's and the API's default period at the frozen clock, told half-open.
+    with app.app_context():
+        period = periods.default_analysis_period(db.session, FROZEN, "")
+        db.session.remove()
+    start, end = period.start, period.end_exclusive
+    assert (start, end) == (datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC))
     assert event["entity_id"] == section
     assert event["data"]["section_code"] == "T-AZ-001"
     assert event["data"]["region_code"] == "T-KK"
