@@ -126,20 +126,6 @@ function legendSection({ title, entries, period }) {
   return section;
 }
 
-/** The WMS's incident symbols (it draws the incidents at small scales), from the
- *  colours it draws with: a dot per category and a box per class of aggregated cells. */
-function wmsIncidentEntries() {
-  const note = document.createElement("li");
-  note.textContent = t("incident (aggregated at small scales)");
-  const categories = Object.entries(colour("incident_categories")).map(([code, c]) =>
-    legendSwatch(c, incidentValue("category", code), "dot"));
-  const cells = colour("incident_cells").map((k) => legendSwatch(k.colour,
-    k.to === null ? t("over {n} per cell", { n: formatNumber(k.from - 1) })
-      : k.from === k.to ? t("{n} per cell", { n: formatNumber(k.from) })
-        : t("{from}–{to} per cell", { from: formatNumber(k.from), to: formatNumber(k.to) })));
-  return [note, ...categories, ...cells];
-}
-
 export function renderLegend() {
   const box = app.legendBox;
   if (!box) return;
