@@ -207,3 +207,65 @@ def test_qgis_322_opens_the_project_with_every_layer_valid(gis_server, tmp_path)
     assert seen["wms_time"]
     assert all(pixels > 0 for pixels in seen["drawn"].values()), seen["drawn"]
     assert log.requests and not [r for r in log.requests if r.status >= 400]
+
+
+# The WMS incidents layer as QGIS 3.22 adds it with its time dimension (type=wmst, the
+# extent from the capabilities), drawn for one frame of the temporal controller at its
+# defaults (a one-day frame): QGIS asks with the frame's start instant only.
+QGIS_TEMPORAL = r'''
+from qgis.core import (QgsDateTimeRange, QgsMapRendererSequentialJob, QgsMapSettings,
+                       QgsRasterLayer)
+from qgis.PyQt.QtCore import QDateTime, Qt
+add_basic_auth("brtoken", "token", ARGS["token"])
+layer = QgsRasterLayer(
+    "authcfg=brtoken&crs=EPSG:4326&format=image/png&layers=incidents&styles="
+    "&type=wmst&allowTemporalUpdates=true&temporalSource=provider"
+    f"&timeDimensionExtent={ARGS['extent']}&url={ARGS['url']}/ogc/wms", "incidents", "wms")
+layer.temporalProperties().setIsActive(True)
+drawn = {}
+for day in ARGS["days"]:
+    start = QDateTime.fromString(day + "T00:00:00Z", Qt.ISODate)
+    settings = QgsMapSettings()
+    settings.setLayers([layer])
+    settings.setDestinationCrs(layer.crs())
+    settings.setBackgroundColor(QColor(0, 0, 0, 0))
+    settings.setOutputSize(QSize(256, 256))
+    settings.setExtent(layer.extent())
+    settings.setIsTemporal(True)
+    settings.setTemporalRange(QgsDateTimeRange(start, start.addDays(1)))
+    job = QgsMapRendererSequentialJob(settings)
+    job.start()
+    job.waitForFinished()
+    image = job.renderedImage()
+    drawn[day] = sum(1 for x in range(image.width()) for y in range(image.height())
+                     if image.pixelColor(x, y).alpha() > 0)
+emit({"valid": layer.isValid(), "drawn": drawn})
+'''
+
+
+def test_qgis_322_temporal_controller_default_frame_draws_that_days_incidents(gis_server):
+    """Issue 20, 2: QGIS 3.22 sends the start of its frame (``TIME=...T00:00:00Z``); the
+    WMS reads an instant at its advertised resolution (a day) as that whole day."""
+    from owslib.wms import WebMapService
+
+    url, token, log, app = gis_server
+    with app.app_context():
+        # The day of the incident nearest the middle of them all (not on the map's edge).
+        day_with_one, empty = db.session.execute(text(
+            "SELECT (SELECT occurred_at::date FROM incidents ORDER BY geom <-> (SELECT "
+            "        ST_SetSRID(ST_Centroid(ST_Extent(geom)), 4326) FROM incidents) LIMIT 1), "
+            "       (SELECT max(occurred_at)::date + 2 FROM incidents)")).one()
+        db.session.remove()
+    capabilities = WebMapService(f"{url}/ogc/wms", version="1.3.0", username="token",
+                                 password=token)
+    extent = capabilities["incidents"].dimensions["time"]["values"][0]
+    assert extent.endswith("/P1D"), extent
+    log.clear()
+    seen = run_pyqgis(QGIS_TEMPORAL, {"url": url, "token": token, "extent": extent,
+                                      "days": [day_with_one.isoformat(), empty.isoformat()]})
+    assert seen["valid"], seen
+    times = [r.query.get("TIME", r.query.get("time")) for r in log.matching("/ogc/wms")
+             if "GetMap" in str(r.query)]
+    assert [f"{day_with_one.isoformat()}T00:00:00Z"] in times, times  # the frame's start only
+    assert seen["drawn"][day_with_one.isoformat()] > 0, seen
+    assert seen["drawn"][empty.isoformat()] == 0, seen  # the check can fail
