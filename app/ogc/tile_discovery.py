@@ -17,7 +17,9 @@ Two ways in, both describing the tiles of ``app.ogc.tiles`` (``geo.maps.tiles``)
   (row = y, column = x of the XYZ scheme). Each tiled collection links its tilesets with
   the relation ``http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector``, which
   QGIS 3.34+ and GDAL's OGCAPI driver follow (GDAL 3.6.2 reads every document, answered
-  200, yet opens no layer; its MVT directory mode above works).
+  200, yet opens no layer: its vector-tiles branch is not compiled, being under
+  ``#ifdef OGR_ENABLE_DRIVER_GML``, which 3.6's CMake sets only after configuring
+  ``frmts/``; its MVT directory mode above works).
 
 Coordinates: bounds in CRS84 degrees (longitude, latitude); the tile matrix set in
 EPSG:3857 metres, 256-pixel tiles, zooms 0 to ``geo.maps.tiling.MAX_ZOOM``.
