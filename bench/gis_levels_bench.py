@@ -25,7 +25,7 @@ import statistics
 import time
 from urllib.parse import urlencode
 
-from bench.scope_bench import setup
+from bench.scope_bench import setup, teardown
 
 GEORGIA = (39.9, 41.0, 46.8, 43.6)
 
@@ -125,15 +125,7 @@ def main() -> None:
             extra = "" if count is None else f"  ({count} sections)"
             print(f"{name:62} {ms:9.1f}{extra}")
     finally:
-        with app.app_context():
-            from app.extensions import db
-
-            db.session.remove()
-            db.engine.dispose()
-        from geo.db import map_engine
-
-        map_engine.cache_clear()
-        databases.drop_all()
+        teardown(app, databases)
 
 
 if __name__ == "__main__":

@@ -64,6 +64,18 @@ def setup(incidents: int):
     return databases, app, headers, region
 
 
+def teardown(app, databases) -> None:
+    """Close the app's and mapnik's connections, then drop the throwaway database."""
+    from app.extensions import db
+    from geo.db import map_engine
+
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    map_engine.cache_clear()
+    databases.drop_all()
+
+
 def tile_xy(z: int, lon: float, lat: float) -> tuple[int, int]:
     n = 2**z
     return (int((lon + 180) / 360 * n),
@@ -162,15 +174,7 @@ def main() -> None:
             scoped = median_ms(client, url, headers["restricted"], args.repeat)
             print(f"{name:36} {free:16.1f} {scoped:14.1f} {scoped / free:6.2f}")
     finally:
-        with app.app_context():
-            from app.extensions import db
-
-            db.session.remove()
-            db.engine.dispose()
-        from geo.db import map_engine
-
-        map_engine.cache_clear()
-        databases.drop_all()
+        teardown(app, databases)
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ from unittest import mock
 
 from sqlalchemy import text
 
-from bench.scope_bench import setup, tile_xy
+from bench.scope_bench import setup, teardown, tile_xy
 
 YEAR = "2025-06-30T00:00:00Z/2026-06-30T00:00:00Z"
 GOAL = 1.10
@@ -279,15 +279,7 @@ def main() -> None:
             url, extra = requests[name]
             explain(app, client, url, {**viewer, **extra})
     finally:
-        with app.app_context():
-            from app.extensions import db
-
-            db.session.remove()
-            db.engine.dispose()
-        from geo.db import map_engine
-
-        map_engine.cache_clear()
-        databases.drop_all()
+        teardown(app, databases)
 
 
 if __name__ == "__main__":
