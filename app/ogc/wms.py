@@ -300,7 +300,8 @@ def layer_extents(context: ServiceContext, metadata: ServiceMetadata) -> dict:
     # What the density layer draws reaches past the incidents by its kernel's bandwidth.
     extents["density"] = overlays.density_extent(map_request.MapRequest(
         layers=("density",), time=metadata.default_time, scope=scope, agency=agency,
-        analysis_srid=context.analysis_srid), context.database_url) or extents["incidents"]
+        analysis_srid=context.analysis_srid), context.database_url, session
+    ) or extents["incidents"]
     metadata.extents = extents
     return extents
 

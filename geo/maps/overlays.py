@@ -248,24 +248,40 @@ GROUP BY c.n, c.x0, c.y0, c.x1, c.y1
 """
 
 
-@lru_cache(maxsize=32)
-def _every_time_setup(database_url: str, version: int, selection: tuple, analysis_srid: int):
+_EVERY_TIME: OrderedDict[tuple, tuple | None] = OrderedDict()
+
+
+def _every_time_setup(database_url: str, version: int, selection: tuple, analysis_srid: int,
+                      connection=None):
     """(bandwidth or None, (min x, min y, max x, max y)) of a selection's counted
     incidents of every time in the analysis CRS, or None when it has none: one
-    whole-history aggregate in the database per data version."""
+    whole-history aggregate in the database per data version (at most 32 kept), on
+    ``connection`` when given (the capabilities' own, with the app's statement timeout:
+    the aggregate is linear in the history), else on the map renderer's."""
+    key = (database_url, version, selection, analysis_srid)
+    if key in _EVERY_TIME:
+        return _EVERY_TIME[key]
     where, params = queries.feature_filter(INCIDENTS, _query(selection))
-    with map_engine(database_url).connect() as connection:
-        row = connection.execute(text(_EVERY_TIME_SQL.format(where=where)),
-                                 {**params, "srid": analysis_srid}).first()
-    if row is None or not row[0]:
-        return None
-    n, x0, y0, x1, y1, sd, dm = row
-    radius = (0.9 * min(sd, math.sqrt(1.0 / math.log(2.0)) * dm) * n ** -0.2
-              if n >= 3 else 0.0)
-    return (radius if radius > 0 else None), (x0, y0, x1, y1)
+    statement = text(_EVERY_TIME_SQL.format(where=where))
+    values = {**params, "srid": analysis_srid}
+    if connection is None:
+        with map_engine(database_url).connect() as own:
+            row = own.execute(statement, values).first()
+    else:
+        row = connection.execute(statement, values).first()
+    found = None
+    if row is not None and row[0]:
+        n, x0, y0, x1, y1, sd, dm = row
+        radius = (0.9 * min(sd, math.sqrt(1.0 / math.log(2.0)) * dm) * n ** -0.2
+                  if n >= 3 else 0.0)
+        found = (radius if radius > 0 else None), (x0, y0, x1, y1)
+    _EVERY_TIME[key] = found
+    while len(_EVERY_TIME) > 32:
+        _EVERY_TIME.popitem(last=False)
+    return found
 
 
-def density_extent(request: MapRequest, database_url: str
+def density_extent(request: MapRequest, database_url: str, connection=None
                    ) -> tuple[float, float, float, float] | None:
     """(min lon, min lat, max lon, max lat) of what the density layer draws for the
     selection of ``request`` (its time window, scope, agency; no region): the counted
@@ -273,12 +289,13 @@ def density_extent(request: MapRequest, database_url: str
     window's and of all time's), in the analysis CRS, then in degrees. The WMS
     advertises it, so a client asking for the layer's bounding box sees it whole.
     None when there are too few incidents to draw. The window's incidents are read as
-    a map of it reads them; every time's are aggregated in SQL (:func:`_every_time_setup`)."""
+    a map of it reads them; every time's are aggregated in SQL (:func:`_every_time_setup`,
+    on ``connection`` when given)."""
     srid = request.analysis_srid
     window = _selection(request, 0, counting=True)
     points = incident_points(database_url, window[:2])
     every_time = _every_time_setup(database_url, points.version, (None, None, *window[2:]),
-                                   srid)
+                                   srid, connection)
     setup = _density_setup(database_url, points.version, window, srid)
     bandwidths = [b for b in (setup and setup[0], every_time and every_time[0])
                   if b is not None]
