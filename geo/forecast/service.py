@@ -201,8 +201,11 @@ def _section_outlooks(session, region_codes, as_of: datetime, period: str, srid:
     for code in region_codes:
         units = all_units.get(code)
         if units is None or len(units.incidents.time) == 0:
+            # (older ones than the model's memory may exist: it would see none of them)
+            since = "" if units is None or units.first_time is None else (
+                f" since {model.read_start(as_of, period).isoformat()}")
             outlooks[code] = {"unavailable": f"no incidents on the border sections of {code} "
-                                             f"before {as_of.isoformat()}"}
+                                             f"before {as_of.isoformat()}{since}"}
             continue
         prediction = predict_units(units, as_of, period)
         bounds = prediction.bounds
