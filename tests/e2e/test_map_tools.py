@@ -448,9 +448,64 @@ def test_search_finds_regions_sections_and_crossing_points_and_zooms_there(page,
 
     # Nothing found: said so.
     search.fill("Atlantis")
+    wait_for_search(page)
     assert page.locator("#search-status").inner_text() == \
         "No region, crossing point or section matches “Atlantis”."
     assert results.is_hidden()
+    assert problems == []
+
+
+def wait_for_search(page) -> None:
+    """Until the server has answered the text typed last (search.js waits for a pause)."""
+    page.wait_for_timeout(50)
+    wait_until(page, "document.getElementById('place-search').dataset.busy === 'false'")
+
+
+def test_search_asks_the_server_in_georgian_and_zooms_to_places_not_loaded(page,
+                                                                           hotspot_server):
+    """The server's search (GET /api/v1/search): by a code and by a Georgian name on a
+    Georgian page, the results in Georgian; a place the page has not loaded (a crossing
+    point taken out of its layer here) is still shown, from the answer's extent."""
+    problems = watch_console(page)
+    asked = []
+    page.on("request", lambda r: asked.append(r.url) if "/api/v1/search?" in r.url else None)
+    open_view(page, hotspot_server, "/?from=2024-12-01&to=2024-12-31&lang=ka", 7, 42.2, 43.5)
+    search = page.get_by_role("searchbox", name="ადგილის ან მონაკვეთის ძებნა")
+    results = page.locator("#search-results")
+    # A section by its code, named in Georgian.
+    search.fill("t-az-001")
+    wait_for_search(page)
+    assert results.get_by_role("button").all_inner_texts() == [
+        "საზღვრის მონაკვეთი: T-AZ-001 სატესტო მონაკვეთი, დასავლეთი (სინთეზური)"]
+    assert asked and "q=t-az-001" in asked[-1]
+    # A crossing point by its Georgian name, typed key by key: one answer, the last text's.
+    search.fill("")
+    search.press_sequentially("მეორე სატესტო გამშვები")
+    wait_for_search(page)
+    assert results.get_by_role("button").all_inner_texts() == [
+        "გამშვები პუნქტი: მეორე სატესტო გამშვები პუნქტი (სინთეზური) (T-BCP-2)"]
+    assert page.locator("#search-status").inner_text() == \
+        "ნაპოვნია 1 ადგილი: Enter აჩვენებს პირველს."
+    # the last request asked for the whole text
+    assert asked[-1].endswith("?" + urlencode({"q": "მეორე სატესტო გამშვები", "limit": 8}))
+    # A crossing point the page does not hold: the map still goes there.
+    crossing = next(f for f in api_json(page, hotspot_server, "crossing_points")["features"]
+                    if f["properties"]["code"] == "T-BCP-1")
+    lon, lat = crossing["geometry"]["coordinates"]
+    page.evaluate("""(() => { const layers = window.borderRisk.layers.crossings;
+        for (const l of layers.getLayers()) {
+          if (l.feature.properties.code === 'T-BCP-1') layers.removeLayer(l);
+        } })()""")
+    search.fill("T-BCP-1")
+    search.press("Enter")
+    wait_for_search(page)
+    wait_for_moves(page)
+    centre = page.evaluate("(() => { const c = window.borderRisk.map.getCenter();"
+                           " return [c.lat, c.lng]; })()")
+    assert centre == pytest.approx([lat, lon], abs=1e-3)  # Leaflet rounds to pixels
+    assert page.evaluate("window.borderRisk.map.getZoom()") >= 12
+    assert page.locator("#search-status").inner_text() == \
+        "ნაჩვენებია: გამშვები პუნქტი: სატესტო გამშვები პუნქტი (სინთეზური) (T-BCP-1)."
     assert problems == []
 
 
