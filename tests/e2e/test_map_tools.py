@@ -8,6 +8,7 @@ The server is test_hotspot_day's: the sample layers and, in the region T-KK, Dec
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import re
@@ -16,6 +17,7 @@ from urllib.parse import urlencode
 import numpy as np
 import pytest
 from PIL import Image
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.e2e import test_hotspot_day
 from tests.e2e.test_map_page import shoot, sign_in, wait_until, watch_console
@@ -452,6 +454,46 @@ def test_search_finds_regions_sections_and_crossing_points_and_zooms_there(page,
     assert page.locator("#search-status").inner_text() == \
         "No region, crossing point or section matches “Atlantis”."
     assert results.is_hidden()
+    assert problems == []
+
+
+def test_an_older_search_answering_late_is_not_shown(page, hotspot_server):
+    """search.js aborts a request when a newer text replaces it: an answer for "T-A"
+    held back by the test until "T-AZ-002" has been answered does not replace its
+    results, even when it arrives (a made-up place here, so it would show)."""
+    problems = watch_console(page)
+    held = []
+
+    def hold_t_a(route):
+        if "q=T-A&" in route.request.url:
+            held.append(route)
+        else:
+            route.continue_()
+    page.route("**/api/v1/search?*", hold_t_a)
+    open_view(page, hotspot_server, "/?from=2024-12-01&to=2024-12-31", 7, 42.2, 43.5)
+    search = page.get_by_role("searchbox", name="Find a place or section")
+    search.fill("T-A")
+    wait_until(page, "document.getElementById('place-search').dataset.busy === 'true'")
+    for _ in range(50):  # until the request for "T-A" is held
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert len(held) == 1
+    search.fill("T-AZ-002")
+    wait_for_search(page)
+    results = page.locator("#search-results button")
+    assert results.all_inner_texts() == [
+        "Border section: T-AZ-002 Test section east (synthetic)"]
+    stale = {"q": "T-A", "numberMatched": 1, "numberReturned": 1, "places": [
+        {"kind": "region", "id": 999, "code": "T-STALE", "name": "Stale answer",
+         "name_ka": None, "region": "T-STALE", "match": "prefix",
+         "bbox": [40.0, 41.0, 40.1, 41.1], "centroid": [40.05, 41.05]}]}
+    with contextlib.suppress(PlaywrightError):  # the browser may have dropped it already
+        held[0].fulfill(json=stale)
+    page.wait_for_timeout(300)
+    assert results.all_inner_texts() == [
+        "Border section: T-AZ-002 Test section east (synthetic)"]
+    page.unroute("**/api/v1/search?*")
     assert problems == []
 
 
