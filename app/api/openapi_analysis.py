@@ -524,8 +524,8 @@ def search_operation(_layer) -> dict:
                                "numberMatched": {"type": "integer", "minimum": 0},
                                "numberReturned": {"type": "integer", "minimum": 0},
                                "places": {"type": "array", "items": PLACE}}})},
-                          "400": _ref("responses", "Problem400"),
-                          # a NUL character in any parameter (every endpoint's rule)
+                          # q or limit out of range, or a NUL character in any
+                          # parameter (every endpoint's rule)
                           "422": _ref("responses", "Problem422")}}
 
 

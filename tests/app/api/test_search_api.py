@@ -127,9 +127,9 @@ def test_a_region_restricted_user_finds_only_their_regions_places(client, places
     ({"q": "T", "limit": "0"}, "limit"), ({"q": "T", "limit": "51"}, "limit"),
     ({"q": "T", "limit": "ten"}, "limit"),
 ])
-def test_bad_input_is_400_naming_the_parameter(client, places, analyst, query, field):
+def test_bad_input_is_422_naming_the_parameter(client, places, analyst, query, field):
     response = client.get(URL, query_string=query, headers=analyst)
-    assert response.status_code == 400, response.get_json()
+    assert response.status_code == 422, response.get_json()
     assert response.mimetype == "application/problem+json"
     body = response.get_json()
     assert body["field"] == field and body["detail"].startswith(f"{field}: ")
