@@ -36,12 +36,10 @@ import threading
 from collections import OrderedDict
 from typing import NamedTuple
 
-from sqlalchemy import text
-
 from geo import queries
 from geo.layers import RISK_RESULTS, SEGMENTS, Layer
 from geo.maps.tiling import MAX_ZOOM
-from geo.queries.tiles import tile_sql, version_sql, versioned_tile_sql
+from geo.queries.tiles import fetch_tile_row, tile_sql, version_sql, versioned_tile_sql
 
 
 def vector_tile(session, layer: Layer, z: int, x: int, y: int,
@@ -61,7 +59,7 @@ def vector_tile(session, layer: Layer, z: int, x: int, y: int,
         decides them).
     """
     statement, params = tile_sql(layer, z, x, y, query)
-    return bytes(session.execute(text(statement), params).scalar_one() or b"")
+    return bytes(fetch_tile_row(session, statement, params)[0] or b"")
 
 
 def _etag(layer: Layer, version, key: str) -> str:
@@ -76,7 +74,7 @@ def tile_version(session, layer: Layer, key: str) -> str:
     scope).
     """
     statement, params = version_sql(layer)
-    return _etag(layer, session.execute(text(statement), params).scalar_one(), key)
+    return _etag(layer, fetch_tile_row(session, statement, params)[0], key)
 
 
 class TileCache:
@@ -192,7 +190,7 @@ def versioned_tile(session, layer: Layer, z: int, x: int, y: int,
         body = vector_tile(session, layer, z, x, y, query)
     else:
         statement, params = versioned_tile_sql(layer, z, x, y, query)
-        raw_version, body = session.execute(text(statement), params).one()
+        raw_version, body = fetch_tile_row(session, statement, params)
         version, body = _etag(layer, raw_version, key), bytes(body or b"")
     if cache is not None:
         cache.put(version, body)

@@ -8,6 +8,11 @@ filters from ``geo.queries.features.feature_filter``; every value is bound.
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import lru_cache
+
+from sqlalchemy import text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Connection
 
 from geo.layers import RISK_RESULTS, Layer
 from geo.maps.tiling import BUFFER, CLUSTER_CELL, EXTENT, tile_bounds_lonlat, tile_width_m
@@ -114,3 +119,21 @@ def versioned_tile_sql(layer: Layer, z: int, x: int, y: int,
     version_statement, version_params = _version_expression(layer)
     return (_VERSIONED_TILE_SQL.format(version=version_statement, tile=tile_statement),
             {**params, **version_params})
+
+
+@lru_cache(maxsize=256)
+def _driver_statement(statement: str) -> str:
+    """``statement`` with its ``:name`` placeholders as psycopg2's ``%(name)s`` (and any
+    ``%`` doubled), compiled by SQLAlchemy once per statement text: a tile's text
+    depends on its layer and the kinds of filters, its values on the tile."""
+    return str(text(statement).compile(dialect=postgresql.psycopg2.dialect()))
+
+
+def fetch_tile_row(session, statement: str, params: dict) -> tuple:
+    """The one row of a tile's statement (:func:`tile_sql`, :func:`versioned_tile_sql`)
+    on ``session``'s connection (a Session or a Connection, in its transaction), handed
+    to the driver as it is (``exec_driver_sql``, its text compiled once): SQLAlchemy's
+    parsing of a ``text()`` per request was a fixed cost that a z14 tile of a few
+    milliseconds feels (issue 21, docs/benchmarks.md)."""
+    connection = session if isinstance(session, Connection) else session.connection()
+    return connection.exec_driver_sql(_driver_statement(statement), params).one()
