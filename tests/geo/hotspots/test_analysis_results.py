@@ -247,3 +247,31 @@ def test_the_web_apps_sessions_share_and_the_tests_default_does_not(shared_app, 
         assert analysis_results.of(db.session) is None
         db.session.remove()
         db.engine.dispose()
+
+
+def test_an_api_request_shares_its_result(empty, monkeypatch):
+    # A signed-in request's session has committed its bookkeeping before the route:
+    # it shares; a second process (memory emptied) computes nothing.
+    from app.auth.tokens import create_token
+    from app.auth.users import create_user
+    from geo.hotspots import pipeline
+    from tests.conftest import TEST_PASSWORD
+
+    with empty.app_context():
+        user = create_user(db.session, f"planner-{os.getpid()}-{time.monotonic_ns()}",
+                           "viewer", TEST_PASSWORD)
+        _, token = create_token(db.session, user, "test")
+        db.session.commit()
+        db.session.remove()
+    computed = []
+    monkeypatch.setattr(pipeline, "hotspot_cells", lambda session, request, srid: (
+        computed.append(request) or {"type": "FeatureCollection", "features": [],
+                                     "metadata": {"computed": len(computed)}}))
+    url = "/api/v1/hotspots?datetime=2026-01-01T00:00:00Z/2026-01-31T23:59:59Z"
+    headers = {"Authorization": f"Bearer {token}"}
+    first = empty.test_client().get(url, headers=headers)
+    assert first.status_code == 200 and first.get_json()["metadata"] == {"computed": 1}
+    cache.CACHE.clear()
+    second = empty.test_client().get(url, headers=headers)
+    assert second.data == first.data and len(computed) == 1
+    assert [kind for kind, _ in rows(empty)] == ["hotspots"]
