@@ -345,6 +345,13 @@ class Config:
     LOGIN_IP_WINDOW_MINUTES: int = 15
     # The CIRAM risk model's YAML file (default: geo/risk/risk.yaml, shipped and commented).
     RISK_CONFIG: str = ""
+    # Analysis results shared by every worker process and app node in the table
+    # analysis_results (geo/hotspots/analysis_results.py): megabytes the results may
+    # take (the oldest go first), 0 = none; unset (None) = 512, except under TESTING
+    # (the suite's tests count computations; the shared results' own tests switch it
+    # on). A result above ANALYSIS_CACHE_ENTRY_MAX_MB megabytes is not stored.
+    ANALYSIS_CACHE_MAX_MB: int | None = None
+    ANALYSIS_CACHE_ENTRY_MAX_MB: int = 32
     # Most cells a hot-spot grid may have; a smaller cell size is refused with 422.
     HOTSPOT_MAX_CELLS: int = 200_000
     # Bytes of vector tiles each worker process keeps (geo.maps.tiles.TileCache); 0 = none.
@@ -441,6 +448,12 @@ class Config:
                 "LOGIN_IP_WINDOW_MINUTES", environ.get("LOGIN_IP_WINDOW_MINUTES", "15")),
             MAX_CONTENT_LENGTH=_megabytes("MAX_BODY_MB", environ.get("MAX_BODY_MB", "50")),
             RISK_CONFIG=environ.get("RISK_CONFIG", ""),
+            ANALYSIS_CACHE_MAX_MB=(_whole_number("ANALYSIS_CACHE_MAX_MB",
+                                                 environ["ANALYSIS_CACHE_MAX_MB"])
+                                   if environ.get("ANALYSIS_CACHE_MAX_MB", "").strip()
+                                   else None),
+            ANALYSIS_CACHE_ENTRY_MAX_MB=_positive_int(
+                "ANALYSIS_CACHE_ENTRY_MAX_MB", environ.get("ANALYSIS_CACHE_ENTRY_MAX_MB", "32")),
             HOTSPOT_MAX_CELLS=_positive_int("HOTSPOT_MAX_CELLS",
                                             environ.get("HOTSPOT_MAX_CELLS", "200000")),
             WMS_MAX_SIZE=_positive_int("WMS_MAX_SIZE", environ.get("WMS_MAX_SIZE", "4096")),

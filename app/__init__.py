@@ -38,6 +38,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app.extensions import csrf, db, login_manager, migrate
 
     db.init_app(app)
+    _share_analysis_results(app, settings)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))
     login_manager.init_app(app)
     csrf.init_app(app)
@@ -60,6 +61,27 @@ def create_app(test_config: dict | None = None) -> Flask:
     replicas.init_app(app)  # after authentication and the views it wraps
     cli.init_app(app)
     return app
+
+
+def _share_analysis_results(app: Flask, settings: Config) -> None:
+    """The analysis results every process and node shares (``ANALYSIS_CACHE_MAX_MB``),
+    on the primary's engine: a process waits for another computing the same result
+    until 80 % of the statement timeout at most (60 s without one), then computes."""
+    from app.extensions import db
+    from geo.hotspots.analysis_results import SESSION_INFO_KEY, AnalysisResults
+
+    megabytes = settings.ANALYSIS_CACHE_MAX_MB
+    if megabytes is None:
+        megabytes = 0 if settings.TESTING else 512
+    if not megabytes:
+        return
+    options = app.config["SQLALCHEMY_ENGINE_OPTIONS"].get("connect_args", {}).get("options", "")
+    timeout_s = settings.STATEMENT_TIMEOUT_S if "statement_timeout" in options else 0
+    with app.app_context():
+        app.extensions[SESSION_INFO_KEY] = AnalysisResults(
+            engine=db.engine, max_bytes=megabytes * 2**20,
+            entry_max_bytes=settings.ANALYSIS_CACHE_ENTRY_MAX_MB * 2**20,
+            wait_s=0.8 * timeout_s if timeout_s else 60.0)
 
 
 def _engine_options(settings: Config) -> dict:

@@ -39,6 +39,8 @@ from testsupport.browser import CHROMIUM, CHROMIUM_ARGS
 GOAL_S = 2.0
 # The workspace's request when emerging hot spots are picked (static/js/cells.js).
 EMERGING_PARAMS = {"cell_size": "2000", "step": "month"}
+# The in-process app (werkzeug) shares results as a server does (a test app would not).
+SHARED_RESULTS = {"ANALYSIS_CACHE_MAX_MB": 512}
 
 
 def setup(incidents: int):
@@ -54,7 +56,7 @@ def setup(incidents: int):
 
     databases = ThrowawayDatabases(server_url(), purpose="bench")
     url = databases.create()
-    app = make_app(url, STATEMENT_TIMEOUT_S=0)
+    app = make_app(url, STATEMENT_TIMEOUT_S=0, **SHARED_RESULTS)
     with app.app_context():
         flask_migrate.upgrade()
         _, seconds = timed(load_demo, db.session, app.config["ANALYSIS_SRID"],
@@ -164,7 +166,16 @@ def emerging_window(to: str) -> tuple[str, str]:
 
 def fresh(app, url: str, server: str):
     """A server that has computed nothing: gunicorn started anew; werkzeug (this
-    process) with the analyses' in-memory caches emptied."""
+    process) with the analyses' in-memory caches emptied; and no analysis result shared
+    in the database (``geo.hotspots.analysis_results``: they outlive a restart)."""
+    from sqlalchemy import text
+
+    from app.extensions import db
+
+    with app.app_context():
+        db.session.execute(text("DELETE FROM analysis_results"))
+        db.session.commit()
+        db.session.remove()
     if server == "werkzeug":
         from geo.hotspots import cache, inputs
 
@@ -187,7 +198,7 @@ def main() -> None:
         from testsupport.apps import make_app
 
         databases, url = None, args.database_url
-        app = make_app(url)
+        app = make_app(url, **SHARED_RESULTS)
     else:
         databases, app, url = setup(args.incidents)
     results = {"pick": [], "shared": [], "cold": [], "api": []}

@@ -361,6 +361,28 @@ class DataVersion(Base):
     )
 
 
+class AnalysisResult(Base):
+    """An analysis result (the bytes of its JSON) shared by every process and node: the
+    second tier of ``geo.hotspots.cache`` (``geo.hotspots.analysis_results``).
+
+    UNLOGGED: not written to the WAL (a 5 MB result is not streamed to replicas) and
+    emptied after a crash, which a cache can afford; only the primary can read it.
+    """
+
+    __tablename__ = "analysis_results"
+    __table_args__ = {"prefixes": ["UNLOGGED"]}
+
+    # sha256 of the code's fingerprint and the result's key (kind, request, data
+    # versions, CRS): entries of older data or code are never read, only pruned.
+    key_hash: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40), nullable=False)
+    body: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    size: Mapped[int] = mapped_column(Integer, nullable=False)  # bytes of body
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()
+    )
+
+
 RISK_LEVELS = ("low", "medium", "high", "critical")
 
 

@@ -16,7 +16,7 @@ APP_TABLES = {
     "risk_level_decisions", "user_regions", "user_sessions", "login_attempts", "audit_log",
     "import_jobs", "agencies", "events", "events_horizon", "notifications",
     "schedules", "bulletins", "section_alerts", "alert_cursor", "inbox_cursor",
-    "subscriptions", "webhook_deliveries",
+    "subscriptions", "webhook_deliveries", "analysis_results",
 }
 
 

@@ -119,12 +119,18 @@ def _with_period(response: Response, period: periods.AnalysisPeriod) -> Response
     return response
 
 
+def _default_period(args) -> periods.AnalysisPeriod | None:
+    """The default analysis period (``geo.products.periods``) when ``datetime`` is
+    absent, else None."""
+    if args.get("datetime") is not None:
+        return None
+    return periods.default_analysis_period(db.session, clock.utc_now(), viewer_agency())
+
+
 @bp.get("/hotspots")
 def hotspot_map():
     args = request.args
-    default = None
-    if args.get("datetime") is None:
-        default = periods.default_analysis_period(db.session, clock.utc_now(), viewer_agency())
+    default = _default_period(args)
     hotspot_request = pipeline.HotspotRequest(
         area=_area(args), selection=_selection(args, default=default),
         method=args.get("method", "gistar"),
@@ -151,7 +157,7 @@ def _emerging_options(args) -> dict:
             "global_window": args.get("global_window", "entire_cube")}
 
 
-def _section_request(args) -> sections.SectionRequest:
+def _section_request(args, default: periods.AnalysisPeriod | None) -> sections.SectionRequest:
     """``unit=section``: the border sections of the study area's regions (the caller's,
     as for every analysis), incidents counted within the risk model's corridor
     (``RISK_MODEL.corridor_m``); no cells, so no ``cell_size``."""
@@ -159,7 +165,7 @@ def _section_request(args) -> sections.SectionRequest:
         raise ParameterError("cell_size", "unit=section analyses border sections, not "
                                           "cells: leave cell_size out")
     return sections.SectionRequest(
-        area=_area(args), selection=_selection(args),
+        area=_area(args), selection=_selection(args, default=default),
         corridor_m=current_app.config["RISK_MODEL"].corridor_m,
         distance_band_m=parse_float("distance_band", args.get("distance_band"), 1, 1e7),
         **_emerging_options(args))
@@ -171,14 +177,20 @@ def emerging_hotspots():
     unit = args.get("unit", "cell")
     if unit not in EMERGING_UNITS:
         raise ParameterError("unit", f"unknown unit {unit!r}; units: {', '.join(EMERGING_UNITS)}")
+    default = _default_period(args)
+    if default is not None:
+        default = periods.emerging_period(default)
     if unit == "section":
-        return _answer("emerging-sections", _section_request(args), sections.emerging_sections)
-    emerging_request = pipeline.EmergingRequest(
-        area=_area(args), selection=_selection(args),
-        distance_band_m=parse_float("distance_band", args.get("distance_band"), 1, 1e7),
-        **_emerging_options(args), **_common(args),
-    )
-    return _answer("emerging", emerging_request, pipeline.emerging_cells)
+        answer = _answer("emerging-sections", _section_request(args, default),
+                         sections.emerging_sections)
+    else:
+        emerging_request = pipeline.EmergingRequest(
+            area=_area(args), selection=_selection(args, default=default),
+            distance_band_m=parse_float("distance_band", args.get("distance_band"), 1, 1e7),
+            **_emerging_options(args), **_common(args),
+        )
+        answer = _answer("emerging", emerging_request, pipeline.emerging_cells)
+    return answer if default is None else _with_period(answer, default)
 
 
 @bp.get("/hotspots/evaluate")

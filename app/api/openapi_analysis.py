@@ -59,11 +59,18 @@ def _area_and_selection(window: str = "datetime") -> list[dict]:
 INCIDENT_CATEGORIES = INCIDENTS.field("category").choices
 
 # The one default period of the analyses (geo.products.periods.default_analysis_period).
+DEFAULT_PERIOD_RULE = (
+    "the last complete calendar month (UTC) before the data clock's now, or, while the "
+    "data does not yet cover it, the 30 days ending with the day of the latest incident")
 DEFAULT_PERIOD_TEXT = (
-    "Absent: the last complete calendar month (UTC) before the data clock's now, or, while "
-    "the data does not yet cover it, the 30 days ending with the day of the latest "
-    "incident; the answer's period_source says which (metadata.period_source for the "
-    "hot-spot map).")
+    f"Absent: {DEFAULT_PERIOD_RULE}; the answer's period_source says which "
+    "(metadata.period_source for the hot-spot map).")
+# The emerging hot-spots' default window (geo.products.periods.emerging_period).
+EMERGING_PERIOD_TEXT = (
+    f"Absent: the {periods.EMERGING_MONTHS} calendar months (UTC) ending with the default "
+    f"analysis period of /hotspots ({DEFAULT_PERIOD_RULE}), from the 1st of the first "
+    "month to the end of that period's last day, as the map page asks; metadata.period "
+    "gives the window used, metadata.period_source the default it extends.")
 
 # Whose records an aggregate counted (geo.scope: what the caller's agency sees in
 # detail, and other agencies' records their originators let count in aggregates).
@@ -176,9 +183,10 @@ def _cells_operation(summary: str, parameters: list[dict], schema: dict = CELLS,
                           "422": _ref("responses", "Problem422")}}
 
 
-def _with_default_period(parameters: list[dict]) -> list[dict]:
-    """The parameters with ``datetime`` saying its default (DEFAULT_PERIOD_TEXT)."""
-    return [{**p, "description": f"{p['description']} {DEFAULT_PERIOD_TEXT}"}
+def _with_default_period(parameters: list[dict],
+                         default: str = DEFAULT_PERIOD_TEXT) -> list[dict]:
+    """The parameters with ``datetime`` saying its ``default``."""
+    return [{**p, "description": f"{p['description']} {default}"}
             if p.get("name") == "datetime" else p for p in parameters]
 
 
@@ -220,7 +228,7 @@ def emerging_operation(_layer) -> dict:
                    "for its nearest section when within the risk model's corridor_m of it "
                    "(farther ones for none). With section, region names the regions (none: "
                    "every region of the caller's); bbox and cell_size are refused (422)."),
-            *_area_and_selection(),
+            *_with_default_period(_area_and_selection(), EMERGING_PERIOD_TEXT),
             _query("step", {"type": "string", "enum": ["month", "week"], "default": "month"},
                    "Time step of the space-time cube."),
             _query("distance_band", {"type": "number", "minimum": 1, "maximum": 1e7},

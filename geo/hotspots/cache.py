@@ -1,5 +1,7 @@
-"""Results of hot-spot analyses kept in memory, keyed by their request, the analysis CRS
-and the data versions of the tables they read (so a write makes them stale).
+"""Results of analyses (hot-spot maps, emerging hot-spots, forecasts, the sections'
+outlooks) kept in memory, keyed by their request, the analysis CRS and the data stamps
+of the tables they read (so a write makes them stale); and, behind the memory of each
+process, in the database for every process and node (``geo.hotspots.analysis_results``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import asdict
 import orjson
 
 from geo import queries
+from geo.hotspots import analysis_results
 from geo.hotspots.output import JSON_OPTIONS
 
 # ------------------------------------------------------------------ cache
@@ -75,12 +78,27 @@ CACHE = ResultCache()
 def cached(session, kind: str, request, srid: int, compute) -> bytes:
     """The JSON text of ``compute()`` for this request and the current data:
     ``compute()`` gives a result with ``to_json()`` (a ``pipeline.CellMap``) or a
-    JSON-ready dict."""
-    key = ResultCache.key(kind, request, queries.data_versions(session), srid)
+    JSON-ready dict.
+
+    Read from this process's memory, else from the shared results of ``session``'s
+    database (``analysis_results.of``; not for a transaction that has written), else
+    computed (once across processes) and kept in both. A result during whose computation
+    the data changed is served but not kept: it may hold newer data than its key says.
+    """
+    stamps, wrote = queries.data_stamps(session)
+    key = ResultCache.key(kind, request, stamps, srid)
     body = CACHE.get(key)
-    if body is None:
+    if body is not None:
+        return body
+
+    def produce() -> tuple[bytes, bool]:
         result = compute()
         body = (result.to_json() if hasattr(result, "to_json")
                 else orjson.dumps(result, option=JSON_OPTIONS))
+        return body, queries.data_stamps(session)[0] == stamps
+
+    shared = None if wrote else analysis_results.of(session)
+    body, keep = produce() if shared is None else shared.fetch_or_compute(key, kind, produce)
+    if keep:
         CACHE.put(key, body)
     return body

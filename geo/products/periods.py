@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from geo.clock import add_months
 from geo.queries import risk as risk_sql
 from geo.scope import VIEWER_PARAMETER
 
@@ -149,6 +150,22 @@ def default_analysis_period(session, now: datetime,
     row = session.execute(risk_sql.INCIDENT_EXTENT,
                           {VIEWER_PARAMETER: viewer_agency}).one()
     return default_period_for(now, row.first, row.last)
+
+
+# The months of an emerging hot-spot analysis' window (the map page's, static/js/cells.js).
+EMERGING_MONTHS = 12
+
+
+def emerging_period(period: AnalysisPeriod) -> AnalysisPeriod:
+    """The window of an emerging hot-spot analysis of ``period`` (a default period): the
+    :data:`EMERGING_MONTHS` calendar months (UTC) ending with the month of its last day,
+    from the 1st of the first to the last microsecond of that day, as the map page asks
+    (so that the steps laid back from the end are whole months, and the page and the
+    API share one result). Its ``source`` names the default it extends."""
+    last_day = period.end.replace(hour=0, minute=0, second=0, microsecond=0)
+    start = add_months(last_day.replace(day=1), -(EMERGING_MONTHS - 1))
+    return AnalysisPeriod(start, last_day + timedelta(days=1) - RESOLUTION,
+                          f"{period.source}, and the {EMERGING_MONTHS - 1} months before")
 
 
 def is_partial(end: datetime, now: datetime) -> bool:

@@ -9,6 +9,7 @@ EPSG code (``analysis_srid``, e.g. 32638).
 
 from geo.queries.database import (  # noqa: F401
     border_lines_wkb,
+    data_stamps,
     data_versions,
     local_settings,
     postgis_version,

@@ -64,6 +64,21 @@ def region_id_for_code(session, code: str) -> int | None:
     ).scalar_one_or_none()
 
 
+# The version and the transaction that last bumped it (``xmin``), as the tiles' ETags:
+# a bump rolled back repeats a version number, never that pair. And whether this
+# session's transaction has written anything (then it may see data nobody else does).
+_DATA_STAMPS = text("SELECT table_name, version::text || '.' || xmin::text, "
+                    "pg_current_xact_id_if_assigned() IS NOT NULL FROM data_versions")
+
+
+def data_stamps(session) -> tuple[dict[str, str], bool]:
+    """``({table: "version.xmin"}, wrote)``: the state of the data a result of this
+    session is computed from (the key of the analyses' caches), and whether the
+    session's transaction has written (its results must not be shared)."""
+    rows = session.execute(_DATA_STAMPS).all()
+    return {row[0]: row[1] for row in rows}, any(row[2] for row in rows)
+
+
 # Writes bump data_versions; a new risk assessment bumps nothing, so its id counts too.
 _RESULT_VERSIONS = text("SELECT (SELECT coalesce(sum(version), 0) FROM data_versions), "
                         "(SELECT coalesce(max(id), 0) FROM risk_assessments)")

@@ -98,6 +98,31 @@ def test_without_datetime_the_map_is_of_the_last_complete_month_and_says_so(
     assert body["features"] == explicit.get_json()["features"]
 
 
+@pytest.mark.parametrize("unit", ["cell", "section"])
+def test_without_datetime_emerging_covers_the_year_to_the_default_month_and_says_so(
+        demo, freeze_clock, unit):
+    # The default month of /hotspots (June 2026 at 2 July) and the 11 months before it,
+    # the window the map page asks for: the same cells as that explicit request.
+    freeze_clock(clock.parse_moment("2026-07-02T00:00:00Z"))
+    query = ("region=GE-KK&cell_size=3000" if unit == "cell" else "region=GE-KK&unit=section")
+    body = get(demo, f"/api/v1/hotspots/emerging?{query}")
+    assert body.status_code == 200, body.get_json()
+    meta = body.get_json()["metadata"]
+    assert meta["period"] == ["2025-07-01T00:00:00+00:00",
+                              "2026-06-30T23:59:59.999999+00:00"]
+    assert meta["period_source"] == ("default: last complete month, "
+                                     "and the 11 months before")
+    assert meta["period_partial"] is False
+    assert meta["steps"] == 12 and meta["time_steps"]["dropped_partial_steps"] == []
+    assert meta["time_steps"]["edges"][0] == "2025-07-01T00:00:00+00:00"
+    assert meta["time_steps"]["edges"][-1] == "2026-07-01T00:00:00+00:00"
+    explicit = get(demo, f"/api/v1/hotspots/emerging?{query}"
+                   "&datetime=2025-07-01T00:00:00Z/2026-06-30T23:59:59.999999Z").get_json()
+    assert "period_source" not in explicit["metadata"]
+    assert body.get_json()["features"] == explicit["features"]
+    assert sum(sum(f["properties"]["count_series"]) for f in explicit["features"]) > 0
+
+
 def test_lisa_and_kde(demo):
     lisa = get(demo, f"/api/v1/hotspots?region=GE-KK&datetime={YEAR}&cell_size=1500"
                "&method=lisa").get_json()

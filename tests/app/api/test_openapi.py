@@ -375,3 +375,30 @@ def test_emerging_hot_spots_by_section_conform(client, loaded_schema, document, 
         "/api/v1/hotspots/emerging", headers=analyst, query_string={"unit": "road"}), 422)
     assert problem["field"] == "unit"
     cache.CACHE.clear()
+
+
+def test_emerging_hot_spots_say_their_default_window(client, loaded_schema, document,
+                                                     db_session, analysis_srid, analyst,
+                                                     freeze_clock):
+    from geo import clock
+    from geo.hotspots import cache
+    from testsupport.sections import load_sections_case
+
+    def described(path: str) -> str:
+        parameters = document["paths"][path]["get"]["parameters"]
+        return next(p for p in parameters if p.get("name") == "datetime")["description"]
+
+    emerging = described("/api/v1/hotspots/emerging")
+    assert "Absent: the 12 calendar months (UTC) ending with the default analysis period " \
+           "of /hotspots (the last complete calendar month" in emerging
+    assert "metadata.period gives the window used" in emerging
+    assert "12 calendar months" not in described("/api/v1/hotspots")
+    load_sections_case(db_session, analysis_srid)
+    freeze_clock(clock.parse_moment("2025-05-02T00:00:00Z"))
+    cache.CACHE.clear()
+    body = assert_conforms(loaded_schema, "/api/v1/hotspots/emerging", "GET", client.get(
+        "/api/v1/hotspots/emerging", headers=analyst, query_string={"unit": "section"}), 200)
+    assert body["metadata"]["period"] == ["2024-05-01T00:00:00+00:00",
+                                          "2025-04-30T23:59:59.999999+00:00"]
+    assert body["metadata"]["steps"] == 12
+    cache.CACHE.clear()
