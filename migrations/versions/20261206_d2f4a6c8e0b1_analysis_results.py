@@ -10,7 +10,7 @@ bound (``ANALYSIS_CACHE_MAX_MB``) counts. The web app's role gets SELECT, INSERT
 UPDATE, DELETE on it like on every table (``app.db_roles``, after the upgrade).
 
 Revision ID: d2f4a6c8e0b1
-Revises: c9e3a5b7d1f4
+Revises: a4f6b8c0d2e1
 Create Date: 2026-12-06 01:50:00
 """
 
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "d2f4a6c8e0b1"
-down_revision = "c9e3a5b7d1f4"
+down_revision = "a4f6b8c0d2e1"
 branch_labels = None
 depends_on = None
 
