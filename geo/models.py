@@ -257,6 +257,9 @@ class Incident(Base):
         Index("ix_incidents_region_time", "region_id", "occurred_at",
               postgresql_include=["agency", "releasability", "aggregate"]),
         Index("ix_incidents_category_occurred_at", "category", "occurred_at"),
+        # A section's incidents by time: the forecast's bounded history and the risk
+        # model's period counts read their window, not every year (issue 21).
+        Index("ix_incidents_segment_time", "nearest_segment_id", "occurred_at"),
         # A box and a time window in one index (btree_gist): a tile or map of the last
         # 90 days visits that window's incidents of its box, not the box's whole
         # history (docs/scaling.md; the plain spatial index stays for the rest).
@@ -295,7 +298,7 @@ class Incident(Base):
         ForeignKey("regions.id", ondelete="SET NULL")  # ix_incidents_region_time
     )
     nearest_segment_id: Mapped[int | None] = mapped_column(
-        ForeignKey("border_segments.id", ondelete="SET NULL"), index=True
+        ForeignKey("border_segments.id", ondelete="SET NULL")  # ix_incidents_segment_time
     )
     segment_distance_m: Mapped[float | None] = mapped_column(Float)
     # Not indexed: nothing looks incidents up by it, and a bulk import pays per row.

@@ -61,5 +61,6 @@ from app.api import (  # noqa: E402,F401  (routes)
     products,
     reports,
     risk,
+    search,
     subscriptions,
 )

@@ -96,8 +96,11 @@ def parse_feature_query(layer: Layer, args) -> queries.FeatureQuery:
     )
 
 
-def _next_link(layer: Layer, query: queries.FeatureQuery, matched: int) -> list[dict]:
-    if query.offset + (query.limit or 0) >= matched:
+def _next_link(layer: Layer, query: queries.FeatureQuery, matched: int | None,
+               returned: int) -> list[dict]:
+    # matched None: more than the bound match (queries.count_cap), so more than this page
+    if (returned < (query.limit or 0) if matched is None
+            else query.offset + (query.limit or 0) >= matched):
         return []
     args = request.args.to_dict()
     args["offset"] = str(query.offset + query.limit)
@@ -129,7 +132,12 @@ def list_features(layer_name: str):
                           mimetype="application/geopackage+sqlite3",
                           filename=f"{layer.name}.gpkg")
     collection = json.loads(queries.features_geojson(db.session, layer, query))
-    collection["links"] = _next_link(layer, query, collection["numberMatched"])
+    if collection["numberMatched"] is None:
+        # Not counted past the bound (a list without a time window): left out, as
+        # OGC API - Features allows; "next" still links a full page's successor.
+        del collection["numberMatched"]
+    collection["links"] = _next_link(layer, query, collection.get("numberMatched"),
+                                     collection["numberReturned"])
     # Asked for as a file (f=geojson, the page's export): named with its extension, not
     # after the last part of the URL.
     headers = ({"Content-Disposition": f'attachment; filename="{layer.name}.geojson"'}

@@ -7,11 +7,13 @@ here) and returns the operation without the authentication responses, which
 
 from __future__ import annotations
 
-from app.api import audit, hotspots, reports, risk
+from app.api import audit, hotspots, reports, risk, search
+from geo import places
 from geo.hotspots.cell_statistics import INFERENCES, NEIGHBOURHOODS
 from geo.hotspots.emerging import GLOBAL_WINDOWS
 from geo.layers import INCIDENTS
 from geo.products import periods
+from geo.risk import monthly
 
 JSON_MIME = "application/json"
 GEOJSON_MIME = "application/geo+json"
@@ -416,6 +418,117 @@ def bulletin_operation(_layer) -> dict:
                           "422": _ref("responses", "Problem422")}}
 
 
+MONTH = {
+    "type": "object",
+    "required": ["month", "start", "end", "incidents", "expected", "expected_range",
+                 "partial", "categories"],
+    "properties": {
+        "month": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$", "example": "2026-11"},
+        "start": {"type": "string", "format": "date-time",
+                  "description": "Midnight UTC of the month's first day."},
+        "end": {"type": "string", "format": "date-time",
+                "description": "Its last microsecond (closed); the partial month's: now."},
+        "incidents": {"type": "integer", "minimum": 0},
+        "expected": {"type": "number", "description": "The count model's mean for the "
+                     "month (incidents per whole month)."},
+        "expected_range": {"type": "array", "items": {"type": "integer"}, "minItems": 2,
+                           "maxItems": 2, "description": "[low, high], both included: "
+                           "counts the model expects; above high the ranking alerts."},
+        "partial": {"type": "boolean", "description": "The current month, not over."},
+        "elapsed_share": {"type": "number", "description": "Partial month only: the share "
+                          "of the month elapsed."},
+        "expected_to_date": {"type": "number", "description": "Partial month only: "
+                             "expected times elapsed_share."},
+        "categories": {"type": "object", "additionalProperties": {"type": "integer"},
+                       "description": "Incidents by category (none at zero)."},
+    },
+}
+
+
+def section_months_operation(_layer) -> dict:
+    months = _query("months", {"type": "integer", "minimum": 1,
+                               "maximum": monthly.MAX_MONTHS,
+                               "default": monthly.DEFAULT_MONTHS},
+                    "Complete calendar months before the current one.")
+    return {"summary": "A section's incidents per calendar month, with the expected band "
+                       "and by category", "tags": ["risk"],
+            "description": "Calendar months in UTC: the last `months` complete ones and "
+                           "the current one (partial), oldest first. Incidents count as "
+                           "in the ranking (their nearest section within the corridor, "
+                           "what the caller's agency may count). The band of each month "
+                           "is the ranking's alert model over the 12 months before it "
+                           "(docs/methods.md, Monthly trend); a section outside the "
+                           "caller's regions is not found.",
+            "parameters": [months],
+            "responses": {"200": {"description": "The monthly series.", "content": _json({
+                "type": "object",
+                "required": ["section_id", "code", "months", "categories", "band", "counts"],
+                "properties": {
+                    "section_id": {"type": "integer"}, "code": {"type": "string"},
+                    "name": {"type": "string"}, "name_ka": {"type": "string",
+                                                            "nullable": True},
+                    "as_of": {"type": "string", "format": "date-time"},
+                    "months": {"type": "array", "items": MONTH},
+                    "categories": {"type": "object",
+                                   "additionalProperties": {"type": "integer"},
+                                   "description": "Totals by category over the months."},
+                    "band": {"type": "object", "description": "How the band is computed."},
+                    "counts": {"type": "string", "description": "What is counted."},
+                    "corridor_m": {"type": "number"},
+                    "viewer_agency": {"type": "string", "nullable": True},
+                    "counted_not_visible": {"type": "integer", "minimum": 0}}})},
+                          "404": _ref("responses", "Problem404"),
+                          "422": _ref("responses", "Problem422")}}
+
+
+PLACE = {
+    "type": "object",
+    "required": ["kind", "id", "code", "name", "match", "bbox", "centroid"],
+    "properties": {
+        "kind": {"type": "string", "enum": list(places.KINDS)},
+        "id": {"type": "integer", "description": "The feature's id in its layer."},
+        "code": {"type": "string"},
+        "name": {"type": "string", "description": "A region's English name, a section's "
+                                                  "or crossing point's name."},
+        "name_ka": {"type": "string", "nullable": True, "description": "In Georgian."},
+        "region": {"type": "string", "nullable": True, "description": "Its region's code."},
+        "match": {"type": "string", "enum": list(places.MATCHES),
+                  "description": "The code itself, a code or name beginning with q, or "
+                                 "holding it."},
+        "bbox": {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4,
+                 "description": "minx, miny, maxx, maxy in degrees (EPSG:4326)."},
+        "centroid": {"type": "array", "items": {"type": "number"}, "minItems": 2,
+                     "maxItems": 2, "description": "A point on the place: lon, lat."},
+    },
+}
+
+
+def search_operation(_layer) -> dict:
+    q = _query("q", {"type": "string", "minLength": 1, "maxLength": places.MAX_QUERY_LENGTH},
+               "A code or name, or part of one; case and diacritics are ignored.",
+               required=True, example="T-AZ")
+    limit = _query("limit", {"type": "integer", "minimum": 1, "maximum": places.MAX_LIMIT,
+                             "default": places.DEFAULT_LIMIT}, "Most places to answer.")
+    return {"summary": "Find a region, border section or crossing point by code or name",
+            "tags": ["service"],
+            "description": "Only the places the caller may see (a user restricted to "
+                           "regions: theirs, and the sections and crossing points in "
+                           "them). Ranked: the code itself, then codes and names that "
+                           "begin with q, then those that hold it; then regions, "
+                           "sections, crossing points, by code.",
+            "parameters": [q, limit],
+            "responses": {"200": {"description": "The places, best first.", "content": _json({
+                "type": "object", "required": ["q", "numberMatched", "numberReturned",
+                                               "places"],
+                "properties": {"q": {"type": "string"},
+                               "numberMatched": {"type": "integer", "minimum": 0},
+                               "numberReturned": {"type": "integer", "minimum": 0},
+                               "places": {"type": "array", "items": PLACE}}})},
+                          "400": _ref("responses", "Problem400"),
+                          # a NUL character in any parameter (every endpoint's rule)
+                          "422": _ref("responses", "Problem422")}}
+
+
 AUDIT_RECORD = {
     "type": "object",
     "description": "One write: who, when (the database's clock, UTC), from where, what, "
@@ -493,6 +606,8 @@ def analysis_builders() -> dict:
         risk.get_assessment: get_assessment_operation,
         risk.decide_level: decide_level_operation,
         risk.section_history: history_operation,
+        risk.section_months: section_months_operation,
+        search.search_places: search_operation,
         reports.risk_bulletin: bulletin_operation,
     }
 

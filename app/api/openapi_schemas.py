@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from geo.io.ingest import IngestReport
 from geo.layers import LAYERS, Field, Layer
+from geo.queries.features import NUMBER_MATCHED_BOUND
 
 _KIND_TYPES = {
     "text": {"type": "string"},
@@ -131,12 +132,17 @@ def feature_schema(layer: Layer) -> dict:
 def feature_collection_schema(layer: Layer) -> dict:
     return {
         "type": "object",
-        "required": ["type", "features", "numberMatched", "numberReturned"],
+        "required": ["type", "features", "numberReturned"],
         "properties": {
             "type": {"type": "string", "enum": ["FeatureCollection"]},
             "features": {"type": "array", "items": ref("schemas", schema_name(layer, "Feature"))},
-            "numberMatched": {"type": "integer", "minimum": 0, "readOnly": True,
-                              "description": "Features that pass the filters (all pages)."},
+            "numberMatched": {
+                "type": "integer", "minimum": 0, "readOnly": True,
+                "description": "Features that pass the filters (all pages). A list of "
+                "incidents without a time window (datetime) counts at most "
+                f"max({NUMBER_MATCHED_BOUND:,}, offset + limit) + 1 of them: when more "
+                "match, numberMatched is left out and `next` links the following "
+                "page."},
             "numberReturned": {"type": "integer", "minimum": 0, "readOnly": True,
                                "description": "Features in this response."},
             "links": {"type": "array", "readOnly": True, "items": ref("schemas", "Link"),

@@ -24,14 +24,14 @@ from flask_login import current_user
 from app import audit
 from app.api import ApiError, bp
 from app.api.downloads import whole_file
-from app.api.params import ParameterError, parse_datetime_interval
+from app.api.params import ParameterError, parse_datetime_interval, parse_int
 from app.api.scoping import scoped_region_code
 from app.auth.scope import region_scope, viewer_agency
 from app.extensions import db
 from geo import clock
 from geo.events import application as events
 from geo.products import periods
-from geo.risk import assessments, exports
+from geo.risk import assessments, exports, monthly
 from geo.transactions import unit_of_work
 
 DECISION_LEVELS = ("low", "medium", "high", "critical")
@@ -209,3 +209,14 @@ def section_history(section_id: int):
     _section_or_404(section_id)
     return {"section_id": section_id,
             "history": assessments.section_history(db.session, section_id)}
+
+
+@bp.get("/risk/segments/<int:section_id>/months")
+def section_months(section_id: int):
+    """The section's incidents per calendar month with their expected band and
+    categories (``geo.risk.monthly``), counted as the ranking counts for the caller."""
+    _section_or_404(section_id)
+    months = parse_int("months", request.args.get("months"), monthly.DEFAULT_MONTHS, 1,
+                       monthly.MAX_MONTHS)
+    return monthly.section_months(db.session, current_app.config["RISK_MODEL"], section_id,
+                                  clock.utc_now(), months, viewer_agency())

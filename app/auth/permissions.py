@@ -40,6 +40,8 @@ ENDPOINT_ROLES: dict[str, str] = {
     "api.forecast_backtest": "viewer",
     "api.ranked_segments": "viewer",
     "api.section_history": "viewer",
+    "api.section_months": "viewer",
+    "api.search_places": "viewer",
     "api.get_assessment": "viewer",
     "api.alerts": "viewer",
     "api.risk_bulletin": "viewer",

@@ -300,7 +300,8 @@ def _page_links(req: OgcRequest, url: str, query: queries.FeatureQuery,
         {"rel": "collection", "type": JSON_MIME, "title": "the collection",
          "href": url.rsplit("/", 1)[0]},
     ]
-    if query.offset + page.number_returned < page.number_matched:
+    if (page.number_returned == query.limit if page.number_matched is None
+            else query.offset + page.number_returned < page.number_matched):
         links.append({"rel": "next", "type": GEOJSON_MIME, "title": "next page",
                       "href": href("json", query.offset + query.limit)})
     if query.offset > 0:
@@ -332,7 +333,9 @@ def get_collection_items(req: OgcRequest, collection_id: str) -> Answer:
     url = f"{req.base_url}/collections/{collection.name}/items"
     envelope = {
         "type": "FeatureCollection",
-        "numberMatched": page.number_matched,
+        # left out when more match than a list without a time window counts
+        # (queries.count_cap): optional in OGC API - Features
+        **({} if page.number_matched is None else {"numberMatched": page.number_matched}),
         "numberReturned": page.number_returned,
         "timeStamp": datetime.now(UTC).replace(microsecond=0).isoformat().replace(
             "+00:00", "Z"),
@@ -342,7 +345,8 @@ def get_collection_items(req: OgcRequest, collection_id: str) -> Answer:
     if req.format == "html":
         headers_html, status, body = _html(req,
             "features_items.html", collection=collection, document=envelope,
-            features=json.loads(page.features), offset=query.offset)
+            features=json.loads(page.features), offset=query.offset,
+            counted=queries.count_cap(collection, query))
         return {**headers_html, **headers}, status, body
     # The features' text comes from the database as it is: spliced, not re-encoded.
     body = json.dumps(envelope)[:-1] + ', "features": ' + page.features + "}"
@@ -499,7 +503,11 @@ def openapi(req: OgcRequest) -> Answer:
         paths[f"/collections/{cid}/queryables"] = _operation(
             f"queryables_{cid}", f"Queryables of {cid}", "application/schema+json")
         paths[f"/collections/{cid}/items"] = _operation(
-            f"getItems_{cid}", f"Items of {cid}", GEOJSON_MIME,
+            f"getItems_{cid}", f"Items of {cid}" + (
+                f" (without datetime, numberMatched is given when at most max("
+                f"{queries.NUMBER_MATCHED_BOUND:,}, offset + limit) items match, left out "
+                "otherwise; the next link follows a full page)"
+                if collection.temporal else ""), GEOJSON_MIME,
             [*item_parameters, *filters])
         item_path = _operation(
             f"getItem_{cid}", f"One item of {cid}", GEOJSON_MIME,

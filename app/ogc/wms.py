@@ -238,8 +238,10 @@ def parse_time(value: str | None, default: tuple[datetime, datetime] | None):
 
 @dataclass
 class ServiceMetadata:
-    extents: dict  # map layer -> (min lon, min lat, max lon, max lat)
     time_extent: tuple[datetime, datetime] | None
+    # map layer -> (min lon, min lat, max lon, max lat); filled by :func:`layer_extents`
+    # when capabilities are written (not for a map: issue 21, they aggregate every row)
+    extents: dict | None = None
 
     @property
     def default_time(self) -> tuple[datetime, datetime] | None:
@@ -258,9 +260,10 @@ METADATA_RECHECK_SECONDS = 1.0
 
 
 def service_metadata(context: ServiceContext) -> ServiceMetadata:
-    """Layer extents and the incidents' time extent, of the features in the caller's
-    region scope that their agency sees only (the capabilities reveal no more than the
-    maps), cached by the data versions."""
+    """The incidents' time extent (what a map's default TIME needs), of the features in
+    the caller's region scope that their agency sees only (the capabilities reveal no
+    more than the maps), cached by the data versions; the layers' extents are added by
+    :func:`layer_extents`."""
     scope, agency = context.scope, context.agency
     database = (context.database_url, None if scope is None else tuple(sorted(scope)),
                 agency)
@@ -273,22 +276,34 @@ def service_metadata(context: ServiceContext) -> ServiceMetadata:
     if cached is not None and cached[1] == versions:
         _METADATA[database] = (now, versions, cached[2])
         return cached[2]
+    time_extent = queries.layer_time_extent(session, INCIDENTS, scope, agency)
+    if time_extent is not None:
+        time_extent = tuple(t.astimezone(UTC) for t in time_extent)
+    found = ServiceMetadata(time_extent)
+    _METADATA[database] = (now, versions, found)
+    return found
+
+
+def layer_extents(context: ServiceContext, metadata: ServiceMetadata) -> dict:
+    """Each map layer's extent (of the caller's scope and agency, as
+    :func:`service_metadata`), computed once per data version for the capabilities: the
+    extents of the incidents and of the density are aggregates of the whole history."""
+    if metadata.extents is not None:
+        return metadata.extents
+    scope, agency, session = context.scope, context.agency, context.session
     world = (-180.0, -90.0, 180.0, 90.0)
     extents = {"countries": world}
     for name, layer in MAP_LAYERS.items():
         if layer.scope_column is not None:
             extents[name] = queries.layer_extent(session, layer, scope, agency)
     extents["hotspots"] = extents["regions"]
-    time_extent = queries.layer_time_extent(session, INCIDENTS, scope, agency)
-    if time_extent is not None:
-        time_extent = tuple(t.astimezone(UTC) for t in time_extent)
-    found = ServiceMetadata(extents, time_extent)
     # What the density layer draws reaches past the incidents by its kernel's bandwidth.
     extents["density"] = overlays.density_extent(map_request.MapRequest(
-        layers=("density",), time=found.default_time, scope=scope, agency=agency,
-        analysis_srid=context.analysis_srid), context.database_url) or extents["incidents"]
-    _METADATA[database] = (now, versions, found)
-    return found
+        layers=("density",), time=metadata.default_time, scope=scope, agency=agency,
+        analysis_srid=context.analysis_srid), context.database_url, session
+    ) or extents["incidents"]
+    metadata.extents = extents
+    return extents
 
 
 def _day_start(moment: datetime) -> datetime:
@@ -357,6 +372,7 @@ def capabilities(context: ServiceContext, version: str, metadata: ServiceMetadat
     ns = f"{{{WMS_NS}}}" if v13 else ""
     href = f"{{{XLINK_NS}}}href"
     max_size = context.wms_max_size
+    extents = layer_extents(context, metadata)
 
     def sub(parent, tag, text_=None, **attrs):
         element = etree.SubElement(parent, ns + tag, {k: str(v) for k, v in attrs.items()})
@@ -427,7 +443,7 @@ def capabilities(context: ServiceContext, version: str, metadata: ServiceMetadat
         sub(element, "Name", name)
         sub(element, "Title", layer.title)
         sub(element, "Abstract", facet.abstract)
-        bbox = metadata.extents.get(name) or (-180.0, -90.0, 180.0, 90.0)
+        bbox = extents.get(name) or (-180.0, -90.0, 180.0, 90.0)
         _bounding_boxes(sub, element, bbox, v13)
         if facet.time_enabled and metadata.time_extent is not None:
             start, end = metadata.default_time

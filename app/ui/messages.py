@@ -148,6 +148,15 @@ JS_MESSAGES = (
     N_("The {shown} newest of the {n} incidents in view (zoom in to see them all)."),
     N_("Showing {place}."), N_("{n} places found: Enter shows the first."),
     N_("No region, crossing point or section matches “{text}”."),
+    N_("The search failed: {detail}"),
+    # a section's monthly trend (monthlytrend.js)
+    N_("Incidents per calendar month"), N_("Loading…"), N_("Category"),
+    N_("{month}: {n}, expected {low}–{high}"),
+    N_("{month} (partial, so far): {n}, expected {low}–{high}"),
+    N_("Incidents per calendar month, with the expected range: {series}"),
+    N_("The band: the counts the ranking's alert model expects in each month from the {k} months before it (above it, the ranking alerts). The current month is partial."),  # noqa: E501
+    N_("By category, {from} – {to}"), N_("No incidents in these months."),
+    N_("Could not load the monthly trend: {detail}"),
 )
 
 TEMPLATE_MESSAGES = (

@@ -48,6 +48,9 @@ class Units:
     grid: Grid | None = None
     sections: list | None = None
     corridor_m: float | None = None
+    # -inf when the incidents were read from a moment on and older ones exist
+    # (``model.FeatureBuilder``); None: the history read is the whole history
+    first_time: float | None = None
 
     def describe(self) -> dict:
         if self.unit == "cell":
@@ -95,15 +98,17 @@ def _sections(session, area: StudyArea, selection: Selection, before: datetime,
 
 
 def regions_sections(session, region_codes, selection: Selection, before: datetime,
-                     srid: int, corridor_m: float | None = None) -> dict[str, Units]:
+                     srid: int, corridor_m: float | None = None,
+                     since: datetime | None = None) -> dict[str, Units]:
     """The section units of each of these regions that has sections, by region code,
     from one read of the incidents before ``before`` (what an assessment of every
-    section needs: one scan instead of one per region)."""
+    section needs: one scan instead of one per region), from ``since`` on when given
+    (``model.read_start``: what the model uses)."""
     if corridor_m is None:
         corridor_m = load_risk_config().corridor_m
     sections = queries.region_sections(session, region_codes, srid)
     read = queries.section_incidents(session, [s.id for s in sections], corridor_m, before,
-                                     selection.viewer_agency)
+                                     selection.viewer_agency, since)
     x, y = transform_xy(read["lon"], read["lat"], STORAGE_SRID, srid)
     x, y = np.asarray(x), np.asarray(y)
     # every incident's section as its position in ``sections`` (ordered by id)
@@ -122,7 +127,8 @@ def regions_sections(session, region_codes, selection: Selection, before: dateti
         cy = np.array([sections[k].cy for k in own], dtype=float)
         units[code] = Units("section", model.Locations(cx, cy, _section_bandwidth(cx, cy)),
                             incidents, sections=[sections[k] for k in own],
-                            corridor_m=corridor_m)
+                            corridor_m=corridor_m,
+                            first_time=-np.inf if read["older"] else None)
     return units
 
 

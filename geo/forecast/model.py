@@ -28,7 +28,7 @@ errors the model really makes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 from scipy import optimize, sparse, stats
@@ -40,6 +40,14 @@ FIT_PERIODS = 6  # periods before the origin whose counts fit the weights
 RECENT_HALF_LIFE = 2.0  # periods: weight of the recent-level term halves every 2 periods
 DECAY_DAYS = (7.0, 30.0, 90.0)  # candidate time scales of the self-exciting term, days
 MAX_HISTORY = 120  # periods of history read at most (10 years of months)
+# The model's memory: at an origin it sees the incidents of the last MEMORY_DAYS only
+# (three years: three of each season; monthly long-run rates over 36 periods at most,
+# weekly ones over MAX_HISTORY = 120 weeks as before, near repeats of up to 3 years of
+# age, where the longest decay of 90 days leaves exp(-12) of an incident's weight). So a
+# forecast reads a bounded window of the history (:func:`read_start`), whatever the
+# years held (issue 21).
+MEMORY_DAYS = 3 * 365 + 1
+MEMORY_S = MEMORY_DAYS * 86400.0
 TERMS = ("longrun", "recent", "excite")
 INTERVALS = (0.80, 0.95)
 _EPS = 1e-9  # incidents per period: keeps log(mu) finite where every term is 0
@@ -123,13 +131,23 @@ class History:
         return self.counts[-1]
 
 
+def read_start(origin: datetime, period: str, fit_periods: int = FIT_PERIODS) -> datetime:
+    """The earliest moment whose incidents a forecast at ``origin`` (fitted on the
+    ``fit_periods`` periods before it) uses: :data:`MEMORY_DAYS` before its earliest fit
+    origin."""
+    return periods.shift(origin, period, -fit_periods) - timedelta(days=MEMORY_DAYS)
+
+
 def history(incidents: Incidents, n_locations: int, origin: datetime, period: str,
             first_time: float) -> History:
     """Counts per location of the periods before ``origin`` (back to the one holding
-    ``first_time``, epoch seconds, at most :data:`MAX_HISTORY`) and of the period it
+    ``first_time``, epoch seconds, at most :data:`MAX_HISTORY` periods and none that
+    starts more than :data:`MEMORY_DAYS` before ``origin``) and of the period it
     starts."""
+    oldest = origin.timestamp() - MEMORY_S
     back = 1
-    while back < MAX_HISTORY and periods.shift(origin, period, -back).timestamp() > first_time:
+    while (back < MAX_HISTORY and periods.shift(origin, period, -back).timestamp() > first_time
+           and periods.shift(origin, period, -(back + 1)).timestamp() >= oldest):
         back += 1
     edges = periods.boundaries(origin, period, back)
     on = incidents.location >= 0
@@ -169,7 +187,8 @@ def excitation(incidents: Incidents, n_locations: int, origin_s: float, length_s
     origin (seconds), exponential decay of time scale ``decay_s``, spread over locations."""
     before = (incidents.time < origin_s) & (incidents.location >= 0)
     age = origin_s - incidents.time[before]
-    recent = age < 20 * decay_s  # older ones add less than exp(-20)
+    # older ones add less than exp(-20), or are beyond the model's memory
+    recent = (age < 20 * decay_s) & (age <= MEMORY_S)
     mass = np.exp(-age[recent] / decay_s) * -np.expm1(-length_s / decay_s)
     per_location = np.bincount(incidents.location[before][recent], weights=mass,
                                minlength=n_locations)
@@ -190,13 +209,18 @@ class FeatureBuilder:
     """Terms of the model at any origin, each origin's computed once per decay (the
     backtest's folds share most of theirs)."""
 
-    def __init__(self, incidents: Incidents, locations: Locations, period: str):
+    def __init__(self, incidents: Incidents, locations: Locations, period: str,
+                 first_time: float | None = None):
+        """``first_time``: when the incidents were read from a moment on
+        (:func:`read_start`) and the history holds older ones, ``-inf`` (the history
+        reaches back past the model's memory); None: the earliest incident's time."""
         self.incidents = incidents
         self.n = len(locations)
         self.period = period
         self.kernels = Kernels.of(locations)
         on = incidents.location >= 0
-        self.first_time = float(incidents.time[on].min()) if on.any() else 0.0
+        self.first_time = (first_time if first_time is not None
+                           else float(incidents.time[on].min()) if on.any() else 0.0)
         self._histories: dict[datetime, History] = {}
         self._cache: dict[tuple[datetime, float], Features] = {}
 

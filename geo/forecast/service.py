@@ -118,7 +118,8 @@ def predict(session, request: ForecastRequest, srid: int) -> Prediction:
 
 def predict_units(units: Units, as_of: datetime, period: str) -> Prediction:
     """Fit on ``units``' incidents (all before ``as_of``) and predict the period."""
-    builder = model.FeatureBuilder(units.incidents, units.locations, period)
+    builder = model.FeatureBuilder(units.incidents, units.locations, period,
+                                   units.first_time)
     fitted = model.fit(builder, as_of)
     expected = fitted.mean(builder.at(as_of, fitted.decay_days))
     return Prediction(units, fitted, expected, model.intervals(expected, fitted.size))
@@ -194,13 +195,17 @@ def section_outlooks(session, region_codes, as_of: datetime, period: str, srid: 
 def _section_outlooks(session, region_codes, as_of: datetime, period: str, srid: int,
                       viewer_agency: str | None, corridor_m: float | None) -> dict[str, dict]:
     all_units = regions_sections(session, region_codes, Selection(viewer_agency=viewer_agency),
-                                 as_of, srid, corridor_m)
+                                 as_of, srid, corridor_m,
+                                 since=model.read_start(as_of, period))
     outlooks = {}
     for code in region_codes:
         units = all_units.get(code)
         if units is None or len(units.incidents.time) == 0:
+            # (older ones than the model's memory may exist: it would see none of them)
+            since = "" if units is None or units.first_time is None else (
+                f" since {model.read_start(as_of, period).isoformat()}")
             outlooks[code] = {"unavailable": f"no incidents on the border sections of {code} "
-                                             f"before {as_of.isoformat()}"}
+                                             f"before {as_of.isoformat()}{since}"}
             continue
         prediction = predict_units(units, as_of, period)
         bounds = prediction.bounds

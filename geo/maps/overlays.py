@@ -1,18 +1,21 @@
-"""The raster layers drawn with numpy: every incident's point read once per data version
-(one binary COPY), counted in pixel cells (``incidents`` at small scales) or turned into
-a kernel density surface (``density``), and composited over mapnik's image.
+"""The raster layers drawn with numpy: the incidents of a map's time window read once
+per data version (one binary COPY), counted in pixel cells (``incidents`` at small
+scales) or turned into a kernel density surface (``density``), and composited over mapnik's image.
 """
 
 from __future__ import annotations
 
+import math
 import struct
 import threading
 import zlib
+from collections import OrderedDict
 from datetime import datetime
 from functools import lru_cache
 
 import mapnik
 import numpy as np
+from sqlalchemy import text
 
 from geo import queries
 from geo.crs import transform_xy
@@ -22,6 +25,7 @@ from geo.incidents import IncidentArrays, read_incidents
 from geo.layers import (
     INCIDENT_CELL_CLASSES,
     INCIDENT_CELL_PIXELS,
+    INCIDENTS,
 )
 from geo.maps.map_request import CRS_EPSG, MapRequest
 from geo.maps.palette import DENSITY_RAMP, INCIDENT_CELL_COLOURS
@@ -30,7 +34,13 @@ from geo.queries.incidents import agency_bits
 
 # ------------------------------------------------------------------ incident points (numpy)
 
-_POINTS: dict[str, IncidentArrays] = {}
+# The incidents of a time window, per (database URL, window): at most this many windows
+# per process, the least recently used dropped first. A map reads the rows of its
+# window only (issue 21: the whole history at ten years was ~10 M points per worker and
+# a COPY that outlasted the renderer's 30 s); the windows a map client steps through
+# (QGIS's temporal controller, the map page's default 90 days) come from memory.
+POINT_WINDOWS = 8
+_POINTS: OrderedDict[tuple, IncidentArrays] = OrderedDict()
 _POINTS_LOCK = threading.Lock()
 
 
@@ -38,20 +48,38 @@ def incidents_version(connection) -> int:
     return int(queries.data_versions(connection)["incidents"])
 
 
-def incident_points(database_url: str) -> IncidentArrays:
-    """Every incident (``geo.incidents``), time-sorted, cached per data version (and
-    agencies: their bits in the viewers' masks)."""
+def incident_points(database_url: str,
+                    window: tuple[datetime | None, datetime | None] = (None, None)
+                    ) -> IncidentArrays:
+    """The incidents (``geo.incidents``) of the closed time ``window`` (start, end; None:
+    unbounded), time-sorted, cached per data version (and agencies: their bits in the
+    viewers' masks). Only time is filtered in SQL (``occurred_at`` index): the other
+    filters are :meth:`IncidentArrays.select`'s, so one read serves every viewer,
+    category and region of the window, and selecting a window's rows from them gives
+    what selecting it from the whole history gives."""
+    key = (database_url, tuple(window))
     with map_engine(database_url).connect() as connection:
         version = incidents_version(connection)
-        cached = _POINTS.get(database_url)
-        if (cached is not None and cached.version == version and cached.agency_bits
-                == agency_bits(connection.connection.dbapi_connection)):
+        raw = connection.connection.dbapi_connection
+        cached = _POINTS.get(key)
+        if (cached is not None and cached.version == version
+                and cached.agency_bits == agency_bits(raw)):
+            with _POINTS_LOCK:
+                if key in _POINTS:
+                    _POINTS.move_to_end(key)
             return cached
         with _POINTS_LOCK:
-            points = read_incidents(connection.connection.dbapi_connection,
-                                    order_by_time=True)
+            start, end = window
+            where = " AND ".join(["true"] + (["occurred_at >= :start"] if start is not None else [])
+                                 + (["occurred_at <= :end"] if end is not None else []))
+            params = {name: value for name, value in (("start", start), ("end", end))
+                      if value is not None}
+            points = read_incidents(raw, where, params, order_by_time=True)
             points.version = version
-            _POINTS[database_url] = points
+            _POINTS[key] = points
+            _POINTS.move_to_end(key)
+            while len(_POINTS) > POINT_WINDOWS:
+                _POINTS.popitem(last=False)
         return points
 
 
@@ -118,8 +146,8 @@ def incident_cells_rgba(request: MapRequest, points: IncidentArrays, region: int
 @lru_cache(maxsize=32)
 def _density_setup(database_url: str, version: int, selection: tuple, analysis_srid: int):
     """Bandwidth (metres) and peak density (per km²) of a selection (:func:`_selection`)
-    in the analysis CRS ``analysis_srid``."""
-    points = _POINTS[database_url]
+    in the analysis CRS ``analysis_srid`` (read from the selection's window)."""
+    points = incident_points(database_url, selection[:2])
     index = points.select(_query(selection))
     x, y = points.xy(analysis_srid)
     x, y = x[index], y[index]
@@ -202,29 +230,80 @@ def density_rgba(request: MapRequest, database_url: str, points: IncidentArrays,
 DENSITY_REACH = 1.25
 
 
-def density_extent(request: MapRequest, database_url: str
+# The every-time part of the density's extent, in SQL (issue 21: no read of the history
+# into the process): the counted incidents' count, box in the analysis CRS, standard
+# distance and median distance to their mean centre (``geo.hotspots.density``'s
+# Silverman rule, in float8 where the arrays use float32: a few decimetres apart).
+_EVERY_TIME_SQL = """
+WITH p AS MATERIALIZED (
+    SELECT ST_X(g) AS x, ST_Y(g) AS y
+    FROM (SELECT ST_Transform(geom, :srid) AS g FROM incidents WHERE {where}) AS t),
+c AS (SELECT count(*) AS n, avg(x) AS mx, avg(y) AS my, min(x) AS x0, min(y) AS y0,
+             max(x) AS x1, max(y) AS y1 FROM p)
+SELECT c.n, c.x0, c.y0, c.x1, c.y1,
+       sqrt(avg((p.x - c.mx) ^ 2 + (p.y - c.my) ^ 2)),
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY sqrt((p.x - c.mx) ^ 2 + (p.y - c.my) ^ 2))
+FROM p CROSS JOIN c
+GROUP BY c.n, c.x0, c.y0, c.x1, c.y1
+"""
+
+
+_EVERY_TIME: OrderedDict[tuple, tuple | None] = OrderedDict()
+
+
+def _every_time_setup(database_url: str, version: int, selection: tuple, analysis_srid: int,
+                      connection=None):
+    """(bandwidth or None, (min x, min y, max x, max y)) of a selection's counted
+    incidents of every time in the analysis CRS, or None when it has none: one
+    whole-history aggregate in the database per data version (at most 32 kept), on
+    ``connection`` when given (the capabilities' own, with the app's statement timeout:
+    the aggregate is linear in the history), else on the map renderer's."""
+    key = (database_url, version, selection, analysis_srid)
+    if key in _EVERY_TIME:
+        return _EVERY_TIME[key]
+    where, params = queries.feature_filter(INCIDENTS, _query(selection))
+    statement = text(_EVERY_TIME_SQL.format(where=where))
+    values = {**params, "srid": analysis_srid}
+    if connection is None:
+        with map_engine(database_url).connect() as own:
+            row = own.execute(statement, values).first()
+    else:
+        row = connection.execute(statement, values).first()
+    found = None
+    if row is not None and row[0]:
+        n, x0, y0, x1, y1, sd, dm = row
+        radius = (0.9 * min(sd, math.sqrt(1.0 / math.log(2.0)) * dm) * n ** -0.2
+                  if n >= 3 else 0.0)
+        found = (radius if radius > 0 else None), (x0, y0, x1, y1)
+    _EVERY_TIME[key] = found
+    while len(_EVERY_TIME) > 32:
+        _EVERY_TIME.popitem(last=False)
+    return found
+
+
+def density_extent(request: MapRequest, database_url: str, connection=None
                    ) -> tuple[float, float, float, float] | None:
     """(min lon, min lat, max lon, max lat) of what the density layer draws for the
     selection of ``request`` (its time window, scope, agency; no region): the counted
     incidents of every time grown by ``DENSITY_REACH`` bandwidths (the larger of the
     window's and of all time's), in the analysis CRS, then in degrees. The WMS
     advertises it, so a client asking for the layer's bounding box sees it whole.
-    None when there are too few incidents to draw."""
-    points = incident_points(database_url)
+    None when there are too few incidents to draw. The window's incidents are read as
+    a map of it reads them; every time's are aggregated in SQL (:func:`_every_time_setup`,
+    on ``connection`` when given)."""
     srid = request.analysis_srid
     window = _selection(request, 0, counting=True)
-    every_time = (None, None, *window[2:])
-    bandwidths = [setup[0] for setup in (
-        _density_setup(database_url, points.version, selection, srid)
-        for selection in (window, every_time)) if setup is not None]
-    if not bandwidths:
+    points = incident_points(database_url, window[:2])
+    every_time = _every_time_setup(database_url, points.version, (None, None, *window[2:]),
+                                   srid, connection)
+    setup = _density_setup(database_url, points.version, window, srid)
+    bandwidths = [b for b in (setup and setup[0], every_time and every_time[0])
+                  if b is not None]
+    if not bandwidths or every_time is None:
         return None
     reach = DENSITY_REACH * max(bandwidths)
-    x, y = points.xy(srid)
-    index = points.select(_query(every_time))
-    x, y = x[index], y[index]
-    west, south, east, north = (x.min() - reach, y.min() - reach, x.max() + reach,
-                                y.max() + reach)
+    x0, y0, x1, y1 = every_time[1]
+    west, south, east, north = x0 - reach, y0 - reach, x1 + reach, y1 + reach
     # The box's edges, densified, in degrees (its corners alone may miss a bulge).
     t = np.linspace(0.0, 1.0, 33)
     ring_x = np.concatenate([west + (east - west) * t, np.full_like(t, east),

@@ -447,7 +447,7 @@ def _draw_map(request: MapRequest, database_url: str, styles: tuple[str, ...],
     box = mapnik.Box2d(*request.bbox)
     for kind, content in _draw_steps(request, styles):
         if kind == "raster":
-            points = incident_points(database_url)
+            points = incident_points(database_url, time_window(request))
             # A bbox far outside the CRS's range overflows to inf/NaN pixel positions,
             # which the inside-the-map tests drop: no warning needed.
             with np.errstate(over="ignore", invalid="ignore"):

@@ -22,8 +22,10 @@ from geo.queries.feature_info import (  # noqa: F401
     features_at_point,
 )
 from geo.queries.features import (  # noqa: F401
+    NUMBER_MATCHED_BOUND,
     FeaturePage,
     FeatureQuery,
+    count_cap,
     delete_feature,
     feature_filter,
     feature_geojson,

@@ -142,13 +142,20 @@ _FEATURE_JSON = """json_build_object(
     'geometry', ST_AsGeoJSON(p.geom, 15)::json,
     'properties', to_jsonb(p) - 'geom' - 'id')"""
 
+# A list of a time-enabled layer without a time window counts its matches up to a bound
+# (issue 21: the whole table's count grew linearly with the history): when more than
+# max(NUMBER_MATCHED_BOUND, offset + limit) match, numberMatched is left out (OGC API -
+# Features makes it optional) and a full page links the next one. A list of a window
+# (what the map page sends) counts exactly: its cost is the window's.
+NUMBER_MATCHED_BOUND = 10_000
+
 _FEATURES_SQL = """
 WITH page AS (
     SELECT id, {columns}, geom FROM {table} WHERE {where} ORDER BY {order} {page}
 )
 SELECT json_build_object(
          'type', 'FeatureCollection',
-         'numberMatched', (SELECT count(*) FROM {table} WHERE {where}),
+         'numberMatched', {matched},
          'numberReturned', (SELECT count(*) FROM page),
          'features', COALESCE(
             (SELECT json_agg({feature} ORDER BY {order})
@@ -161,8 +168,9 @@ def features_geojson(session, layer: Layer, query: FeatureQuery) -> str:
     """A GeoJSON FeatureCollection (text) of ``layer`` filtered by ``query``.
 
     Coordinates are EPSG:4326 (RFC 7946). The collection carries ``numberMatched`` (all
-    features that pass the filters) and ``numberReturned`` (this page); every feature
-    carries ``id`` and its writable and derived properties.
+    features that pass the filters; null when a list without a time window matches more
+    than :func:`count_cap` counts, see ``NUMBER_MATCHED_BOUND``) and ``numberReturned``
+    (this page); every feature carries ``id`` and its writable and derived properties.
 
     Raises
     ------
@@ -171,11 +179,28 @@ def features_geojson(session, layer: Layer, query: FeatureQuery) -> str:
     """
     where, params = _where(layer, query)
     page, page_params = _page(query)
+    cap = count_cap(layer, query)
+    matched = (f"(SELECT count(*) FROM {layer.table} WHERE {where})" if cap is None
+               else f"NULLIF((SELECT {_BOUNDED_COUNT.format(table=layer.table, where=where)}"
+               "), :count_cap)")
     statement = _FEATURES_SQL.format(
         columns=", ".join(layer.readable_names), table=layer.table, where=where,
-        order=_order(layer, query), page=page, feature=_FEATURE_JSON,
+        order=_order(layer, query), page=page, feature=_FEATURE_JSON, matched=matched,
     )
-    return session.execute(text(statement), {**params, **page_params}).scalar_one()
+    values = {**params, **page_params, **({} if cap is None else {"count_cap": cap})}
+    return session.execute(text(statement), values).scalar_one()
+
+
+_BOUNDED_COUNT = "count(*) FROM (SELECT 1 FROM {table} WHERE {where} LIMIT :count_cap) AS c"
+
+
+def count_cap(layer: Layer, query: FeatureQuery) -> int | None:
+    """How many matches a list counts at most (one more than it reports), or None: all
+    (a layer without time, or a query with a time window). See NUMBER_MATCHED_BOUND."""
+    if (layer.time_field is None or query.start is not None or query.end is not None
+            or query.ids is not None):
+        return None
+    return max(NUMBER_MATCHED_BOUND, query.offset + (query.limit or 0)) + 1
 
 
 def feature_geojson(session, layer: Layer, feature_id: int,
@@ -237,7 +262,7 @@ def delete_feature(session, layer: Layer, feature_id: int, analysis_srid: int) -
 # at 50,000 matching incidents out of 1,000,000 that doubled the time of a request.
 _PAGE_SQL = """
 WITH ids AS (
-    SELECT id, count(*) OVER () AS matched FROM {table} WHERE {where}
+    SELECT id, {matched} AS matched FROM {table} WHERE {where}
      ORDER BY {order} {page}
 ), page AS (
     SELECT id, {columns}, geom, matched FROM ids JOIN {table} USING (id)
@@ -263,7 +288,7 @@ def _output_geometry(srid: int, swap_axes: bool) -> str:
 class FeaturePage:
     """One page of features: ``features`` is the JSON text of the array of Features."""
 
-    number_matched: int
+    number_matched: int | None  # None: more than a bounded count counts (count_cap)
     number_returned: int
     features: str
 
@@ -274,7 +299,8 @@ def feature_page(session, layer: Layer, query: FeatureQuery, srid: int = 4326,
 
     No feature becomes a Python object: PostgreSQL writes the array of Features
     (``json_agg``), the caller wraps it. ``numberMatched`` comes from the same pass
-    over the matching rows (counted apart only for a page past the end).
+    over the matching rows (counted apart only for a page past the end), except for a
+    list without a time window, counted apart up to :func:`count_cap` (None past it).
 
     Parameters
     ----------
@@ -299,13 +325,19 @@ def feature_page(session, layer: Layer, query: FeatureQuery, srid: int = 4326,
     where, params = _where(layer, query)
     page, page_params = _page(query)
     properties = ", ".join(f"'{name}', p.{name}" for name in layer.readable_names)
+    cap = count_cap(layer, query)
     statement = _PAGE_SQL.format(
         columns=", ".join(layer.readable_names), table=layer.table, where=where,
         order=_order(layer, query), page=page, geometry=_output_geometry(srid, swap_axes),
-        properties=properties,
+        properties=properties, matched="count(*) OVER ()" if cap is None else "NULL::int8",
     )
     returned, matched, features = session.execute(
         text(statement), {**params, **page_params, "decimals": decimals}).one()
+    if cap is not None:
+        # The page through the sort's index; the matches counted up to the cap apart.
+        matched = session.execute(text("SELECT " + _BOUNDED_COUNT.format(
+            table=layer.table, where=where)), {**params, "count_cap": cap}).scalar_one()
+        return FeaturePage(None if matched >= cap else matched, returned, features)
     if matched is None:  # an empty page: none match, or the offset is past the end
         matched = 0 if not query.offset else session.execute(
             text(_COUNT_SQL.format(table=layer.table, where=where)), params).scalar_one()

@@ -10,6 +10,7 @@ the system, every incident). Every value is bound.
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime
 
 import numpy as np
 from sqlalchemy import text
@@ -39,8 +40,23 @@ _SECTION_INCIDENTS = f"""
      WHERE i.nearest_segment_id = ANY(:section_ids)
        AND i.segment_distance_m <= :corridor_m
        AND i.occurred_at < :before
+       AND i.occurred_at >= :since
        AND {COUNTED}
     """
+# Whether the sections count an incident before ``since``: the history reaches past what
+# was read (``geo.forecast.model.FeatureBuilder``'s ``first_time``). Asked per section,
+# so each probe is a range of ``ix_incidents_segment_time`` that stops at its first row
+# (a plain EXISTS over every section may be planned as a sequential scan).
+_SECTION_INCIDENT_BEFORE = text(f"""
+    SELECT EXISTS (
+        SELECT FROM unnest(CAST(:section_ids AS int[])) AS s(id)
+         WHERE EXISTS (
+             SELECT FROM incidents AS i
+              WHERE i.nearest_segment_id = s.id
+                AND i.segment_distance_m <= :corridor_m
+                AND i.occurred_at < :since
+                AND {COUNTED}))
+    """)
 _COPY_HEADER = 19  # PGCOPY signature (11 bytes), flags (4), header extension length (4)
 _SECTION_ROW = np.dtype([("fields", ">i2"), ("section_length", ">i4"), ("section_id", ">i4"),
                          ("time_length", ">i4"), ("time", ">f8"), ("lon_length", ">i4"),
@@ -63,13 +79,17 @@ def region_sections(session, region_codes, srid: int) -> list:
 
 
 def section_incidents(session, section_ids, corridor_m: float, before,
-                      viewer_agency: str | None) -> dict[str, np.ndarray]:
+                      viewer_agency: str | None, since=None) -> dict[str, np.ndarray]:
     """The incidents counted for ``section_ids`` (their nearest section, within
-    ``corridor_m`` metres) that occurred strictly before ``before`` (aware datetime):
-    ``section_id``, ``time`` (epoch seconds UTC), ``lon``, ``lat`` (EPSG:4326)."""
-    statement, values = _pyformat(_SECTION_INCIDENTS, {
-        "section_ids": list(section_ids), "corridor_m": corridor_m, "before": before,
-        VIEWER_PARAMETER: viewer_agency})
+    ``corridor_m`` metres) that occurred strictly before ``before`` and, given ``since``,
+    at or after it (aware datetimes): ``section_id``, ``time`` (epoch seconds UTC),
+    ``lon``, ``lat`` (EPSG:4326); and ``older`` (bool): whether any such incident
+    occurred before ``since``."""
+    since = since if since is not None else datetime(1, 1, 1, tzinfo=UTC)
+    bound = {"section_ids": list(section_ids), "corridor_m": corridor_m, "before": before,
+             "since": since, VIEWER_PARAMETER: viewer_agency}
+    older = bool(session.execute(_SECTION_INCIDENT_BEFORE, bound).scalar())
+    statement, values = _pyformat(_SECTION_INCIDENTS, bound)
     with session.connection().connection.cursor() as cursor:
         bound = cursor.mogrify(statement, values).decode()
         buffer = io.BytesIO()
@@ -82,6 +102,10 @@ def section_incidents(session, section_ids, corridor_m: float, before,
             and (rows["lat_length"] == 8).all()):
         raise RuntimeError("unexpected binary layout of section incidents: int4 and three "
                            "float8 expected, none null")
-    return {"section_id": rows["section_id"].astype(np.int64),
+    # In time order whatever the plan: the model's sums per section (near repeats: a
+    # weight per incident's time) then agree to the last bit between reads of one
+    # region and of several.
+    rows = rows[np.argsort(rows["time"], kind="stable")]
+    return {"older": older, "section_id": rows["section_id"].astype(np.int64),
             "time": rows["time"].astype(float), "lon": rows["lon"].astype(float),
             "lat": rows["lat"].astype(float)}

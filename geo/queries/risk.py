@@ -16,6 +16,12 @@ from geo.scope import VIEWER_PARAMETER, counted_condition, visibility_condition
 _VIEWER = f"CAST(:{VIEWER_PARAMETER} AS text)"
 COUNTED = f"({_VIEWER} IS NULL OR {counted_condition('i.')})"
 NOT_VISIBLE = f"({_VIEWER} IS NOT NULL AND NOT {visibility_condition('i.')})"
+# The one counting rule of a section's incidents (over ``incidents AS i``): each counts
+# for its nearest section (one of ``:section_ids``) within ``:corridor_m`` metres, when
+# the viewer may count it. The ranking's counts, the same period last year and the
+# monthly series share it.
+SECTION_COUNTED = ("i.nearest_segment_id = ANY(:section_ids) "
+                   f"AND i.segment_distance_m <= :corridor_m AND {COUNTED}")
 
 SECTIONS = text(
     """
@@ -53,10 +59,8 @@ COUNTS = text(
                                         = ANY(CAST(:late_checked_at AS text[])))) AS late,
            count(*) FILTER (WHERE {NOT_VISIBLE}) AS not_visible
       FROM incidents AS i
-     WHERE i.nearest_segment_id = ANY(:section_ids)
-       AND i.segment_distance_m <= :corridor_m
+     WHERE {SECTION_COUNTED}
        AND i.occurred_at >= :earliest AND i.occurred_at <= :end
-       AND {COUNTED}
      GROUP BY 1, 2, 3
     """
 )
@@ -66,9 +70,22 @@ LAST_YEAR = text(
     SELECT i.nearest_segment_id AS section_id, count(*) AS incidents,
            count(*) FILTER (WHERE {NOT_VISIBLE}) AS not_visible
       FROM incidents AS i
-     WHERE i.nearest_segment_id = ANY(:section_ids) AND i.segment_distance_m <= :corridor_m
-       AND i.occurred_at >= :start AND i.occurred_at <= :end AND {COUNTED}
+     WHERE {SECTION_COUNTED}
+       AND i.occurred_at >= :start AND i.occurred_at <= :end
      GROUP BY 1
+    """
+)
+
+# Incidents per calendar month (UTC) and category of the sections, of those the viewer
+# counts, in ``[:start, :end]``; ``not_visible``: how many of them it does not see.
+MONTHLY = text(
+    f"""
+    SELECT date_trunc('month', i.occurred_at AT TIME ZONE 'UTC') AS month, i.category,
+           count(*) AS incidents, count(*) FILTER (WHERE {NOT_VISIBLE}) AS not_visible
+      FROM incidents AS i
+     WHERE {SECTION_COUNTED}
+       AND i.occurred_at >= :start AND i.occurred_at <= :end
+     GROUP BY 1, 2
     """
 )
 

@@ -1,64 +1,53 @@
-// Search by place or section code, in our own layers (no online geocoder): the regions
-// (code, English and Georgian names), the border sections (code, name) and the crossing
-// points (code, name) the page has loaded, which are those the user may see. Choosing a
-// result zooms the map to it (a section is selected as on its risk line).
+// Search by place or section code, in our own layers (no online geocoder): the server's
+// /search (geo/places.py) finds the regions, border sections and crossing points the user
+// may see by code or name, English or Georgian, ranked. Typing asks it after a short
+// pause, a newer request aborting the older; choosing a result zooms the map to it, from
+// the place's extent in the answer, whether or not the page has loaded it (a loaded
+// section is selected as on its risk line, a loaded crossing point's popup opens).
 
+import { explain, getJSON, query } from "./api.js";
 import { localName, t } from "./i18n.js";
 import { selectSection } from "./sections.js";
-import { app } from "./workspace.js";
+import { app, config } from "./workspace.js";
 
 const MAX_RESULTS = 8;
+const PAUSE_MS = 200; // typing pause before asking the server
+const KINDS = { region: "Region", section: "Border section", crossing: "Crossing point" };
 
-/** Lower case without diacritics, for matching typed text. */
-function normalised(text) {
-  return String(text ?? "").normalize("NFKD").replace(/\p{M}/gu, "").toLowerCase().trim();
+/** How a found place reads in the list, in the page's language. */
+function label(place) {
+  const name = localName(place);
+  if (place.kind === "section") return `${place.code} ${name === place.code ? "" : name}`.trim();
+  return `${name} (${place.code})`;
 }
 
-/** Every searchable place: { kind, code, names, label, go }. */
-function places() {
-  const found = [];
-  for (const [code, layer] of app.regionsByCode) {
-    const p = layer.feature.properties;
-    found.push({ kind: t("Region"), code, names: [p.name_en, p.name_ka],
-                 label: `${localName(p)} (${code})`,
-                 go: () => app.map.flyToBounds(layer.getBounds(), { duration: 0.6 }) });
-  }
-  for (const [id, layer] of app.segmentLayers) {
-    const p = layer.feature.properties;
-    found.push({ kind: t("Border section"), code: p.code, names: [p.name],
-                 label: `${p.code} ${p.name || ""}`.trim(),
-                 go: () => selectSection(id, "search") });
-  }
-  for (const layer of app.layers.crossings.getLayers()) {
-    const p = layer.feature.properties;
-    found.push({ kind: t("Crossing point"), code: p.code, names: [p.name],
-                 label: `${p.name || ""} (${p.code})`,
-                 go: () => {
-                   app.map.setView(layer.getLatLng(), Math.max(app.map.getZoom(), 12),
-                                   { animate: false });
-                   layer.openPopup();
-                 } });
-  }
-  return found;
+function crossingLayer(code) {
+  return app.layers.crossings?.getLayers().find((layer) => layer.feature.properties.code === code);
 }
 
-/** The places matching `text`, best first: the code itself, then codes and names that
- *  begin with it, then those that hold it. */
-export function searchPlaces(text) {
-  const q = normalised(text);
-  if (!q) return [];
-  const scored = [];
-  for (const place of places()) {
-    const code = normalised(place.code);
-    const names = place.names.map(normalised);
-    let score = null;
-    if (code === q) score = 0;
-    else if (code.startsWith(q) || names.some((n) => n.startsWith(q))) score = 1;
-    else if (code.includes(q) || names.some((n) => n.includes(q))) score = 2;
-    if (score !== null) scored.push({ score, place });
+/** Zooms the map to a found place (the API's `bbox` and `centroid`, EPSG:4326). */
+function go(place) {
+  const [west, south, east, north] = place.bbox;
+  const [lon, lat] = place.centroid;
+  if (place.kind === "section" && app.segmentLayers.has(place.id)) {
+    selectSection(place.id, "search");
+  } else if (place.kind === "crossing") {
+    const layer = crossingLayer(place.code);
+    app.map.setView(layer ? layer.getLatLng() : [lat, lon], Math.max(app.map.getZoom(), 12),
+                    { animate: false });
+    layer?.openPopup();
+  } else {
+    app.map.flyToBounds([[south, west], [north, east]],
+                        { maxZoom: 12, duration: 0.6, padding: [40, 40] });
   }
-  scored.sort((a, b) => a.score - b.score || a.place.label.localeCompare(b.place.label));
-  return scored.slice(0, MAX_RESULTS).map((s) => s.place);
+}
+
+/** The places matching `text`, best first (the server's order); `signal` aborts. */
+export async function searchPlaces(text, signal) {
+  const body = await getJSON(`${config.api}/search?${query({ q: text, limit: MAX_RESULTS })}`,
+                             signal);
+  return body.places.map((place) => ({ ...place, kind_label: t(KINDS[place.kind]),
+                                       label: label(place) }));
 }
 
 export function setUpSearch() {
@@ -68,6 +57,10 @@ export function setUpSearch() {
   const list = document.getElementById("search-results");
   const status = document.getElementById("search-status");
   let results = [];
+  let timer = null;
+  let waiting = false; // text typed that the pause has not yet asked for
+  let controller = null;
+  let pending = Promise.resolve();
 
   const close = () => {
     list.replaceChildren();
@@ -76,30 +69,67 @@ export function setUpSearch() {
   const choose = (place) => {
     close();
     input.value = place.label;
-    status.textContent = t("Showing {place}.", { place: `${place.kind}: ${place.label}` });
-    place.go();
+    status.textContent = t("Showing {place}.", { place: `${place.kind_label}: ${place.label}` });
+    go(place);
   };
-  const show = () => {
-    results = searchPlaces(input.value);
+  const show = (text) => {
     list.replaceChildren(...results.map((place) => {
       const item = document.createElement("li");
       const button = document.createElement("button");
       button.type = "button";
-      button.textContent = `${place.kind}: ${place.label}`;
+      button.dataset.kind = place.kind;
+      button.dataset.code = place.code;
+      button.textContent = `${place.kind_label}: ${place.label}`;
       button.addEventListener("click", () => choose(place));
       item.append(button);
       return item;
     }));
     list.hidden = results.length === 0;
-    status.textContent = !input.value.trim() ? ""
-      : results.length ? t("{n} places found: Enter shows the first.", { n: results.length })
-        : t("No region, crossing point or section matches “{text}”.", { text: input.value });
+    status.textContent = results.length
+      ? t("{n} places found: Enter shows the first.", { n: results.length })
+      : t("No region, crossing point or section matches “{text}”.", { text });
   };
-  input.addEventListener("input", show);
-  input.addEventListener("keydown", (event) => {
+  // Asks the server now for the input's text; an older request still running is aborted.
+  const run = () => {
+    clearTimeout(timer);
+    waiting = false;
+    controller?.abort();
+    const text = input.value.trim();
+    form.dataset.busy = "true";
+    if (!text) {
+      results = [];
+      close();
+      status.textContent = "";
+      form.dataset.busy = "false";
+      pending = Promise.resolve();
+      return pending;
+    }
+    const mine = new AbortController();
+    controller = mine;
+    pending = searchPlaces(text, mine.signal).then((found) => {
+      results = found;
+      show(text);
+    }, (error) => {
+      if (mine.signal.aborted) return;
+      results = [];
+      close();
+      status.textContent = t("The search failed: {detail}", { detail: explain(error) });
+    }).finally(() => {
+      if (controller === mine) form.dataset.busy = "false";
+    });
+    return pending;
+  };
+  input.addEventListener("input", () => {
+    clearTimeout(timer);
+    waiting = true;
+    form.dataset.busy = "true";
+    timer = setTimeout(run, PAUSE_MS);
+  });
+  input.addEventListener("keydown", async (event) => {
     if (event.key === "Escape") close();
-    if (event.key === "ArrowDown" && !list.hidden) {
+    if (event.key === "ArrowDown") {
       event.preventDefault();
+      await (waiting ? run() : pending);
       list.querySelector("button")?.focus();
     }
   });
@@ -121,9 +151,9 @@ export function setUpSearch() {
   form.addEventListener("focusout", (event) => {
     if (!form.contains(event.relatedTarget)) close();
   });
-  form.addEventListener("submit", (event) => {
+  form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    show();
+    await run();
     if (results.length) choose(results[0]);
   });
 }

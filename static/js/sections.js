@@ -2,6 +2,7 @@
 // map and in the panel) and the outlines of those with an alert.
 
 import { writeURL } from "./links.js";
+import { showMonthlyTrend } from "./monthlytrend.js";
 import { faded } from "./opacity.js";
 import { colour, colourOf } from "./palettes.js";
 import { markSelected, renderDetails } from "./panel.js";
@@ -45,7 +46,11 @@ export function selectSection(sectionId, from) {
   const section = app.sections.get(sectionId);
   const details = document.getElementById("section-details");
   details.hidden = !section;
-  if (section) renderDetails(document.getElementById("details-body"), section, app.rankingModel);
+  if (section) {
+    const body = document.getElementById("details-body");
+    renderDetails(body, section, app.rankingModel);
+    showMonthlyTrend(body, sectionId);
+  }
   writeURL();
 }
 

@@ -86,7 +86,12 @@ def workspace_states(page):
     page.keyboard.press("Escape")
     page.locator("#ranking .section-row").first.click()
     page.wait_for_selector("#section-details:not([hidden])")
+    # with its monthly trend drawn (chart and category table)
+    page.wait_for_selector("#details-body .monthly-trend[data-state='ready']")
     yield "map, section details"
+    page.fill("#search-input", "T-")
+    page.wait_for_selector("#search-results:not([hidden]) button")
+    yield "map, search results"
 
 
 @pytest.mark.parametrize("lang", ["en", "ka"])

@@ -163,7 +163,12 @@ def test_the_map_its_panels_and_popups_read_in_georgian(page, georgian_server):
     page.locator("#ranking .section-row").first.click()
     page.locator("#section-details").wait_for()
     wait_until(page, "!document.getElementById('section-details').hidden")
-    walk.read("risk panel: factors, section details")
+    page.locator("#details-body .monthly-trend[data-state='ready']").wait_for()
+    walk.read("risk panel: factors, section details and its monthly trend")
+    # The place search's results (names in Georgian).
+    page.fill("#search-input", "T-")
+    page.locator("#search-results button").first.wait_for()
+    walk.read("place search results")
     page.locator("#ranking .history-button").first.click()
     page.locator("#ranking .history-list li").first.wait_for()
     walk.read("risk panel: history")

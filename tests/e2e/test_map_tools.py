@@ -8,6 +8,7 @@ The server is test_hotspot_day's: the sample layers and, in the region T-KK, Dec
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import re
@@ -16,6 +17,7 @@ from urllib.parse import urlencode
 import numpy as np
 import pytest
 from PIL import Image
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.e2e import test_hotspot_day
 from tests.e2e.test_map_page import shoot, sign_in, wait_until, watch_console
@@ -448,9 +450,104 @@ def test_search_finds_regions_sections_and_crossing_points_and_zooms_there(page,
 
     # Nothing found: said so.
     search.fill("Atlantis")
+    wait_for_search(page)
     assert page.locator("#search-status").inner_text() == \
         "No region, crossing point or section matches “Atlantis”."
     assert results.is_hidden()
+    assert problems == []
+
+
+def test_an_older_search_answering_late_is_not_shown(page, hotspot_server):
+    """search.js aborts a request when a newer text replaces it: an answer for "T-A"
+    held back by the test until "T-AZ-002" has been answered does not replace its
+    results, even when it arrives (a made-up place here, so it would show)."""
+    problems = watch_console(page)
+    held = []
+
+    def hold_t_a(route):
+        if "q=T-A&" in route.request.url:
+            held.append(route)
+        else:
+            route.continue_()
+    page.route("**/api/v1/search?*", hold_t_a)
+    open_view(page, hotspot_server, "/?from=2024-12-01&to=2024-12-31", 7, 42.2, 43.5)
+    search = page.get_by_role("searchbox", name="Find a place or section")
+    search.fill("T-A")
+    wait_until(page, "document.getElementById('place-search').dataset.busy === 'true'")
+    for _ in range(50):  # until the request for "T-A" is held
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert len(held) == 1
+    search.fill("T-AZ-002")
+    wait_for_search(page)
+    results = page.locator("#search-results button")
+    assert results.all_inner_texts() == [
+        "Border section: T-AZ-002 Test section east (synthetic)"]
+    stale = {"q": "T-A", "numberMatched": 1, "numberReturned": 1, "places": [
+        {"kind": "region", "id": 999, "code": "T-STALE", "name": "Stale answer",
+         "name_ka": None, "region": "T-STALE", "match": "prefix",
+         "bbox": [40.0, 41.0, 40.1, 41.1], "centroid": [40.05, 41.05]}]}
+    with contextlib.suppress(PlaywrightError):  # the browser may have dropped it already
+        held[0].fulfill(json=stale)
+    page.wait_for_timeout(300)
+    assert results.all_inner_texts() == [
+        "Border section: T-AZ-002 Test section east (synthetic)"]
+    page.unroute("**/api/v1/search?*")
+    assert problems == []
+
+
+def wait_for_search(page) -> None:
+    """Until the server has answered the text typed last (search.js waits for a pause)."""
+    page.wait_for_timeout(50)
+    wait_until(page, "document.getElementById('place-search').dataset.busy === 'false'")
+
+
+def test_search_asks_the_server_in_georgian_and_zooms_to_places_not_loaded(page,
+                                                                           hotspot_server):
+    """The server's search (GET /api/v1/search): by a code and by a Georgian name on a
+    Georgian page, the results in Georgian; a place the page has not loaded (a crossing
+    point taken out of its layer here) is still shown, from the answer's extent."""
+    problems = watch_console(page)
+    asked = []
+    page.on("request", lambda r: asked.append(r.url) if "/api/v1/search?" in r.url else None)
+    open_view(page, hotspot_server, "/?from=2024-12-01&to=2024-12-31&lang=ka", 7, 42.2, 43.5)
+    search = page.get_by_role("searchbox", name="ადგილის ან მონაკვეთის ძებნა")
+    results = page.locator("#search-results")
+    # A section by its code, named in Georgian.
+    search.fill("t-az-001")
+    wait_for_search(page)
+    assert results.get_by_role("button").all_inner_texts() == [
+        "საზღვრის მონაკვეთი: T-AZ-001 სატესტო მონაკვეთი, დასავლეთი (სინთეზური)"]
+    assert asked and "q=t-az-001" in asked[-1]
+    # A crossing point by its Georgian name, typed key by key: one answer, the last text's.
+    search.fill("")
+    search.press_sequentially("მეორე სატესტო გამშვები")
+    wait_for_search(page)
+    assert results.get_by_role("button").all_inner_texts() == [
+        "გამშვები პუნქტი: მეორე სატესტო გამშვები პუნქტი (სინთეზური) (T-BCP-2)"]
+    assert page.locator("#search-status").inner_text() == \
+        "ნაპოვნია 1 ადგილი: Enter აჩვენებს პირველს."
+    # the last request asked for the whole text
+    assert asked[-1].endswith("?" + urlencode({"q": "მეორე სატესტო გამშვები", "limit": 8}))
+    # A crossing point the page does not hold: the map still goes there.
+    crossing = next(f for f in api_json(page, hotspot_server, "crossing_points")["features"]
+                    if f["properties"]["code"] == "T-BCP-1")
+    lon, lat = crossing["geometry"]["coordinates"]
+    page.evaluate("""(() => { const layers = window.borderRisk.layers.crossings;
+        for (const l of layers.getLayers()) {
+          if (l.feature.properties.code === 'T-BCP-1') layers.removeLayer(l);
+        } })()""")
+    search.fill("T-BCP-1")
+    search.press("Enter")
+    wait_for_search(page)
+    wait_for_moves(page)
+    centre = page.evaluate("(() => { const c = window.borderRisk.map.getCenter();"
+                           " return [c.lat, c.lng]; })()")
+    assert centre == pytest.approx([lat, lon], abs=1e-3)  # Leaflet rounds to pixels
+    assert page.evaluate("window.borderRisk.map.getZoom()") >= 12
+    assert page.locator("#search-status").inner_text() == \
+        "ნაჩვენებია: გამშვები პუნქტი: სატესტო გამშვები პუნქტი (სინთეზური) (T-BCP-1)."
     assert problems == []
 
 

@@ -7,6 +7,7 @@ sample sections: one a month near T-AZ-002, and near T-AZ-001 none until October
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -114,4 +115,83 @@ def test_the_categories_read_in_georgian(page, trends_server):
     badge = page.locator("#ranking .section-row", has_text="T-AZ-001").locator(".emerging")
     assert badge.inner_text() == "ახალი ცხელი წერტილი"  # new hot spot
     assert badge.get_attribute("data-category") == "new hot spot"
+    assert problems == []
+
+
+# --- A section's incidents per calendar month -----------------------------------------
+
+MONTHS_NOW = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)  # the data clock: January partial
+
+
+def show_section_months(page, code: str) -> dict:
+    """Selects ``code``'s row and reads its monthly chart and category table."""
+    page.locator("#ranking .section-row", has_text=code).click()
+    wait_until(page, "document.querySelector('#details-body .monthly-trend')"
+                     "?.dataset.state === 'ready'")
+    return page.evaluate("""() => {
+        const svg = document.querySelector('#details-body .monthly-chart');
+        const table = document.querySelector('#details-body .monthly-categories');
+        return { months: svg.dataset.months.split(','),
+                 counts: svg.dataset.counts.split(',').map(Number),
+                 low: svg.dataset.low.split(',').map(Number),
+                 high: svg.dataset.high.split(',').map(Number),
+                 role: svg.getAttribute('role'), label: svg.getAttribute('aria-label'),
+                 axis: [...svg.querySelectorAll('text')].map((n) => n.textContent),
+                 partial: svg.querySelectorAll('circle.partial').length,
+                 caption: table.caption.textContent,
+                 head: [...table.tHead.rows[0].cells].map((c) => c.textContent),
+                 rows: [...table.tBodies[0].rows].map((r) => [r.dataset.category,
+                        ...[...r.cells].map((c) => c.textContent)]) };
+    }""")
+
+
+def test_a_sections_incidents_per_calendar_month_in_its_details(page, trends_server,
+                                                                freeze_clock):
+    freeze_clock(MONTHS_NOW)
+    problems = watch_console(page)
+    sign_in(page, trends_server, path=PERIOD)
+    shown = show_section_months(page, "T-AZ-001")
+    # 24 complete months and January 2026, the planted counts (none near T-AZ-001
+    # before October 2025), and the API's own answer
+    expected_months = [f"{2024 + k // 12}-{k % 12 + 1:02d}" for k in range(25)]
+    assert shown["months"] == expected_months
+    planted = {"2025-10": 3, "2025-11": 6, "2025-12": 9}
+    assert shown["counts"] == [planted.get(m, 0) for m in expected_months]
+    section_id = page.evaluate("window.borderRisk.app.state.section")
+    answer = page.request.get(f"{trends_server}/api/v1/risk/segments/{section_id}/months")
+    assert answer.ok, answer.text()
+    months = answer.json()["months"]
+    assert shown["counts"] == [m["incidents"] for m in months]
+    assert shown["low"] == [m["expected_range"][0] for m in months]
+    assert shown["high"] == [m["expected_range"][1] for m in months]
+    assert months[-1]["partial"] and shown["partial"] == 1
+    # what a screen reader hears: every month in words with its count and band
+    assert shown["role"] == "img"
+    december = months[-2]["expected_range"]
+    assert (f"December 2025: 9, expected {december[0]}–{december[1]}") in shown["label"]
+    assert "January 2026 (partial, so far): 0, expected" in shown["label"]
+    assert shown["label"].count(", expected ") == 25
+    assert shown["axis"][1:] == ["January 2024", "January 2026"]
+    assert shown["caption"] == "By category, January 2024 – January 2026"
+    assert shown["head"] == ["Category", "Incidents", "share"]
+    assert [(r[0], r[2], r[3]) for r in shown["rows"]] == [
+        ("illegal_crossing_between_bcp", "18", "100%")]
+    page.locator("#details-body .monthly-trend").scroll_into_view_if_needed()
+    shoot(page, "section-months")
+    assert problems == []
+
+
+def test_the_monthly_trend_speaks_georgian(page, trends_server, freeze_clock):
+    freeze_clock(MONTHS_NOW)
+    problems = watch_console(page)
+    sign_in(page, trends_server, path=PERIOD)
+    page.goto(f"{trends_server}{PERIOD}&lang=ka")
+    page.wait_for_selector("#workspace[data-loaded='true']")
+    shown = show_section_months(page, "T-AZ-002")
+    assert shown["counts"][12:24] == [1] * 12  # one a month in 2025
+    assert "ოქტომბერი" in shown["label"] and "მოსალოდნელი" in shown["label"]
+    assert "(არასრული, დღემდე)" in shown["label"]
+    assert shown["caption"].startswith("კატეგორიების მიხედვით, ")
+    assert shown["head"][0] == "კატეგორია"
+    assert shown["rows"][0][2] == "12"
     assert problems == []

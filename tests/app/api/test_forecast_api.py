@@ -223,3 +223,35 @@ def test_the_sections_outlooks_are_fitted_once_per_data_version(demo_app, monkey
         assert len(fits) == 8
         db.session.rollback()
         db.session.remove()
+
+
+def test_the_sections_forecast_reads_from_the_models_read_start(demo_app, monkeypatch):
+    # Issue 21: the sections' forecast reads the incidents from model.read_start on, and
+    # knows whether older ones exist. With a memory of 400 days the demo's 36 months
+    # reach past it: the read is cut, and the forecast is what the whole history gives.
+    from geo.forecast import model
+    from geo.forecast.inputs import regions_sections
+    from geo.hotspots.inputs import Selection
+
+    app, _, _ = demo_app
+    june = datetime(2026, 6, 1, tzinfo=UTC)
+    monkeypatch.setattr(model, "MEMORY_DAYS", 400)
+    monkeypatch.setattr(model, "MEMORY_S", 400 * 86400.0)
+    since = model.read_start(june, "next_month")
+    with app.app_context():
+        srid = app.config["ANALYSIS_SRID"]
+        whole = regions_sections(db.session, ["GE-KA"], Selection(), june, srid)["GE-KA"]
+        cut = regions_sections(db.session, ["GE-KA"], Selection(), june, srid,
+                               since=since)["GE-KA"]
+        later = regions_sections(db.session, ["GE-KA"], Selection(), june, srid,
+                                 since=datetime(2000, 1, 1, tzinfo=UTC))["GE-KA"]
+        db.session.remove()
+    assert whole.first_time is None and later.first_time is None  # nothing older
+    assert cut.first_time == -np.inf
+    assert whole.incidents.time.min() < since.timestamp() <= cut.incidents.time.min()
+    assert 0 < len(cut.incidents.time) < 0.6 * len(whole.incidents.time)
+    assert len(later.incidents.time) == len(whole.incidents.time)
+    a = service.predict_units(whole, june, "next_month")
+    b = service.predict_units(cut, june, "next_month")
+    np.testing.assert_array_equal(a.expected, b.expected)
+    assert (a.fitted.decay_days, a.fitted.size) == (b.fitted.decay_days, b.fitted.size)

@@ -144,6 +144,40 @@ def test_paging_links_walk_every_feature_exactly_once(client, viewer, db_session
     assert sorted(seen) == sorted(expected)  # none twice, none missing
 
 
+def test_a_list_without_a_time_window_counts_up_to_a_bound(client, viewer, db_session,
+                                                          sample_layers, monkeypatch):
+    """Issue 21: without a time window, numberMatched is given only when it is under the
+    bound (max(NUMBER_MATCHED_BOUND, offset + limit) + 1 rows counted), left out past
+    it; the next links still walk every feature once, in the OGC API and the JSON API.
+    A list of a window counts exactly."""
+    from geo.queries import features as feature_queries
+
+    monkeypatch.setattr(feature_queries, "NUMBER_MATCHED_BOUND", 10)
+    add_incidents(db_session, 20, "0 h")
+    expected = {row[0] for row in db_session.execute(text("SELECT id FROM incidents"))}
+    assert len(expected) == 23
+    for first in (f"{BASE}/collections/incidents/items?limit=7",
+                  "/api/v1/incidents?limit=7&sortby=id"):
+        seen, url, matched = [], first, []
+        while url:
+            body = geojson(client.get(url, headers=viewer))
+            matched.append(body.get("numberMatched"))
+            seen += [feature["id"] for feature in body["features"]]
+            url = next((link["href"] for link in body["links"] if link["rel"] == "next"),
+                       None)
+        # counted up to 11, 15, 22 rows: more match; then up to 29: all 23
+        assert matched == [None, None, None, 23], first
+        assert sorted(seen) == sorted(expected), first
+    window = "2025-01-01T00:00:00Z/2027-01-01T00:00:00Z"
+    _, body = get(client, viewer, "/collections/incidents/items", limit="7",
+                  datetime=window)
+    assert body["numberMatched"] == 23
+    html = client.get(f"{BASE}/collections/incidents/items?limit=7&f=html", headers=viewer)
+    assert "7 of more than 10 items" in html.get_data(as_text=True)
+    api = client.get(f"/api/v1/incidents?limit=7&datetime={window}", headers=viewer)
+    assert api.get_json()["numberMatched"] == 23
+
+
 def test_limit_above_the_maximum_is_served_as_the_maximum(client, viewer, sample_layers):
     response, _ = get(client, viewer, "/collections/incidents/items", limit="50000")
     assert geojson(response)["numberReturned"] == 3

@@ -142,3 +142,61 @@ def test_cell_ranking_matches_the_best_baseline(incidents, grid):
     assert 1.2 * best > mean["best_possible"]["pai_5pct"]  # the goal is out of reach
     assert mean["forecast"]["pai_5pct"] <= mean["best_possible"]["pai_5pct"]
     assert all(f["incidents"] > 0 for f in result["folds"])
+
+
+def _subset(events: model.Incidents, keep) -> model.Incidents:
+    return model.Incidents(events.location[keep], events.time[keep], events.x[keep],
+                           events.y[keep])
+
+
+@pytest.mark.parametrize("period", ["next_month", "next_week"])
+def test_a_forecast_read_from_its_read_start_equals_one_read_from_the_whole_history(period):
+    """Issue 21: a forecast reads the incidents from ``read_start`` on (what the model's
+    memory uses) and is the same as from seven years of history."""
+    drawn = synthetic.hawkes_incidents(datetime(2019, 12, 1, tzinfo=UTC).timestamp(),
+                                       AS_OF.timestamp(), PARAMETERS, seed=3)
+    events, locations = on_strips(drawn)
+    whole, whole_fit = expected_at(events, locations, period=period)
+    since = model.read_start(AS_OF, period).timestamp()
+    assert events.time.min() < since  # the history reaches past what is read
+    recent = _subset(events, events.time >= since)
+    assert len(recent.time) < 0.6 * len(events.time)
+    builder = model.FeatureBuilder(recent, locations, period, first_time=-np.inf)
+    fitted = model.fit(builder, AS_OF)
+    bounded = fitted.mean(builder.at(AS_OF, fitted.decay_days))
+    np.testing.assert_array_equal(bounded, whole)
+    assert (fitted.decay_days, fitted.size) == (whole_fit.decay_days, whole_fit.size)
+    # Without first_time the read's first incident would seem the history's start.
+    naive = model.FeatureBuilder(recent, locations, period)
+    assert naive.first_time > since
+
+
+def test_the_memory_changes_nothing_on_three_years_of_history(incidents, monkeypatch):
+    """The demo's three years (the module's history starts 2024-01-01): the forecast with
+    the model's memory is the one without (before issue 21: every incident, up to 120
+    periods)."""
+    events, locations = on_strips(incidents)
+    for period in ("next_month", "next_week"):
+        bounded, _ = expected_at(events, locations, period=period)
+        with monkeypatch.context() as patch:
+            patch.setattr(model, "MEMORY_S", np.inf)
+            unbounded, _ = expected_at(events, locations, period=period)
+        np.testing.assert_array_equal(bounded, unbounded)
+
+
+def test_the_memory_forgets_incidents_older_than_three_years():
+    """Long-run counts and near repeats of incidents over MEMORY_DAYS before the origin
+    weigh nothing: adding such incidents changes no feature."""
+    drawn = synthetic.hawkes_incidents(datetime(2022, 1, 1, tzinfo=UTC).timestamp(),
+                                       AS_OF.timestamp(), PARAMETERS, seed=4)
+    events, locations = on_strips(drawn)
+    old_time = AS_OF.timestamp() - model.MEMORY_S - 86400.0
+    older = model.Incidents(np.concatenate([[0, 5], events.location]),
+                            np.concatenate([[old_time - 1e6, old_time], events.time]),
+                            np.concatenate([[0.0, 0.0], events.x]),
+                            np.concatenate([[0.0, 0.0], events.y]))
+    for decay in model.DECAY_DAYS:
+        a = model.FeatureBuilder(events, locations, "next_month", first_time=-np.inf)
+        b = model.FeatureBuilder(older, locations, "next_month")
+        np.testing.assert_array_equal(a.at(AS_OF, decay).values, b.at(AS_OF, decay).values)
+    assert b.history(AS_OF).periods_with_data == 36

@@ -136,6 +136,36 @@ def test_incidents_aggregate_into_cells_at_small_scale(sample_db):
     assert near(image, row, col, palette.INCIDENT_CELL_COLOURS[0], radius=2, tolerance=30)
 
 
+def test_a_map_of_a_window_reads_the_windows_rows_and_draws_the_same_cells(sample_db):
+    """Issue 21: a map reads the incidents of its TIME window only (not the history),
+    and counts the same cells as the whole history's arrays select for that window,
+    the window closed at both ends (T-1 occurred at exactly its end)."""
+    url, _ = sample_db
+    bbox = (40.0, 40.0, 48.0, 44.0)
+    whole = overlays.incident_points(url)
+    assert len(whole) == 3
+    for window, rows in [((datetime(2026, 1, 1, tzinfo=UTC), None), 2),
+                         ((datetime(2025, 1, 1, tzinfo=UTC),
+                           datetime(2026, 10, 1, 2, 30, tzinfo=UTC)), 2),
+                         ((datetime(2025, 1, 1, tzinfo=UTC),
+                           datetime(2026, 10, 1, 2, 29, tzinfo=UTC)), 1),
+                         ((datetime(2027, 1, 1, tzinfo=UTC), None), 0)]:
+        request = MapRequest(layers=("incidents",), bbox=bbox, width=512, height=256,
+                             time=window)
+        read = overlays.incident_points(url, window)
+        assert len(read) == rows, window
+        drawn = overlays.incident_cells(request, read, 0)
+        assert drawn.sum() == rows
+        assert (drawn == overlays.incident_cells(request, whole, 0)).all()
+    # A rendered map of a window asks for that window's rows (kept for the next map).
+    overlays._POINTS.clear()
+    window = (datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 12, 31, tzinfo=UTC))
+    render_map(MapRequest(layers=("incidents", "density"), bbox=bbox, width=512,
+                          height=256, time=window), url)
+    assert [key[1] for key in overlays._POINTS] == [window]
+    assert len(overlays._POINTS[url, window]) == 2
+
+
 # T-1 (45.0, 41.33) is an actual illegal crossing; T-2 (45.42, 41.45) an attempted
 # tobacco smuggling; T-3 (44.70, 41.10) an actual refusal of entry.
 T1_CATEGORY = "illegal_crossing_between_bcp"
