@@ -2,7 +2,8 @@
 
 Run: ``.venv/bin/python -m bench.growth_bench [--sizes 0.1,1,5,10] [--keep-cluster]``
 (``--plot-only`` prints the last run's table, also in Markdown, and redraws its plot;
-``--before FILE`` adds another run's results to the plot, faint.)
+``--before FILE`` adds another run's results to the plot, faint; ``--combine
+FILE,FILE,...`` shows repeated runs of the same sizes as the median of their medians.)
 
 To measure two sizes with the same code in one run: build once, keeping a copy of the
 database at the smaller size (``--build-only --sizes 1,10 --keep-copies 1
@@ -532,26 +533,54 @@ def print_table(runs: list[dict]) -> None:
                                                   for run in runs))
 
 
+def combine(files: list[Path]) -> list[dict]:
+    """The runs of several results files of the same sizes (repeated runs of the same
+    code) as one: per size and request, the median of their medians (failed when any
+    failed); facts and import rate of the first file's run, import its median too."""
+    sets = [json.loads(path.read_text())["runs"] for path in files]
+    runs = []
+    for same in zip(*sets, strict=True):
+        run = dict(same[0])
+        run["import_rows_s"] = float(np.median([r["import_rows_s"] for r in same]))
+        run["latency_ms"] = {
+            name: None if any(r["latency_ms"][name] is None for r in same)
+            else float(np.median([r["latency_ms"][name] for r in same]))
+            for name in same[0]["latency_ms"]}
+        run.pop("throughput", None)
+        runs.append(run)
+    return runs
+
+
+def _ratio(first: float | None, last: float | None) -> str:
+    return "" if first is None or last is None or not first else f"{last / first:.2f}x"
+
+
 def markdown_table(runs: list[dict]) -> str:
-    """The table of :func:`print_table` in Markdown (for docs/benchmarks.md)."""
+    """The table of :func:`print_table` in Markdown (for docs/benchmarks.md), with the
+    ratio of the last size's number to the first's."""
     sizes = [f"{run['facts']['incidents'] / 1e6:.2f} M" for run in runs]
-    lines = ["| request (median ms) | " + " | ".join(sizes) + " |",
-             "|---|" + "---:|" * len(runs),
+    first, last = runs[0], runs[-1]
+    lines = ["| request (median ms) | " + " | ".join(sizes) + " | last / first |",
+             "|---|" + "---:|" * (len(runs) + 1),
              "| import (rows/s) | " + " | ".join(f"{run['import_rows_s']:,.0f}"
-                                                 for run in runs) + " |"]
+                                                 for run in runs)
+             + f" | {_ratio(first['import_rows_s'], last['import_rows_s'])} |"]
     for name in runs[0]["latency_ms"]:
         lines.append(f"| {name} | " + " | ".join(_ms(run["latency_ms"][name])
-                                                for run in runs) + " |")
+                                                for run in runs)
+                     + f" | {_ratio(first['latency_ms'][name], last['latency_ms'][name])} |")
     lines.append("| table + indexes (MB) | " + " | ".join(
-        f"{run['facts']['total_mb']:,.0f}" for run in runs) + " |")
+        f"{run['facts']['total_mb']:,.0f}" for run in runs)
+        + f" | {_ratio(first['facts']['total_mb'], last['facts']['total_mb'])} |")
     return "\n".join(lines)
 
 
 def plot(runs: list[dict], path: Path = PLOT, before: list[dict] | None = None,
-         before_label: str = "before") -> None:
+         before_label: str = "before", note: str = "") -> None:
     """Log-log plot of each request's median against the table's size; ``before``
     (another run's results, e.g. the code before a change) drawn faint and dotted in
-    the same colours, its legend entries marked ``before_label``."""
+    the same colours, its legend entries marked ``before_label``; ``note``: a second
+    line of the title."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -562,15 +591,16 @@ def plot(runs: list[dict], path: Path = PLOT, before: list[dict] | None = None,
                 for run in run_list]
 
     sizes = np.array([run["facts"]["incidents"] for run in runs], dtype=float)
-    fig, ax = plt.subplots(figsize=(10, 7), dpi=100)
-    colours = plt.get_cmap("tab20").colors
+    fig, ax = plt.subplots(figsize=(13, 7), dpi=100)
+    tab20 = plt.get_cmap("tab20").colors  # the dark ones first, then the light
+    colours = tab20[::2] + tab20[1::2]
     for k, name in enumerate(runs[0]["latency_ms"]):
         style = "--" if name.startswith(("hotspots", "emerging", "risk")) else "-"
         ax.plot(sizes, values(runs, name), style, marker="os^D"[k % 4],
                 color=colours[k % 20], label=name)
         if before and any(name in run["latency_ms"] for run in before):
             ax.plot([run["facts"]["incidents"] for run in before], values(before, name),
-                    ":", marker="os^D"[k % 4], color=colours[k % 20], alpha=0.45,
+                    ":", marker="os^D"[k % 4], color=colours[k % 20], alpha=0.5,
                     markerfacecolor="none", label=f"{name} ({before_label})")
     reference = sizes / sizes[0]
     ax.plot(sizes, 10 * reference, ":", color="grey", label="linear (slope 1)")
@@ -578,9 +608,10 @@ def plot(runs: list[dict], path: Path = PLOT, before: list[dict] | None = None,
     ax.set_yscale("log")
     ax.set_xlabel("incidents in the table (1 M a year of history)")
     ax.set_ylabel("median latency, ms (one request at a time)")
-    ax.set_title("BorderRisk growth curve (bench/growth_bench.py)")
+    ax.set_title("BorderRisk growth curve (bench/growth_bench.py)" + (f"\n{note}" if note else ""),
+                 fontsize=11)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=6, loc="upper left", ncol=2)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(path)
     print(f"plot written to {path}")
@@ -649,14 +680,21 @@ def main() -> None:
                              "code before a change), drawn faint in the plot")
     parser.add_argument("--before-label", default="before",
                         help="what the legend calls --before's lines")
+    parser.add_argument("--combine", default="",
+                        help="with --plot-only: results files (commas) of repeated runs "
+                             "of the same sizes, shown as the median of their medians")
     args = parser.parse_args()
     results = args.home / RESULTS.name
     if args.plot_only:
-        runs = json.loads(results.read_text())["runs"]
+        runs = (combine([Path(f) for f in args.combine.split(",")]) if args.combine
+                else json.loads(results.read_text())["runs"])
         print_table(runs)
         print("\n" + markdown_table(runs))
         before = json.loads(args.before.read_text())["runs"] if args.before else None
-        plot(runs, before=before, before_label=args.before_label)
+        solid = (f"solid: median of {len(args.combine.split(','))} runs" if args.combine
+                 else "solid: the last run")
+        plot(runs, before=before, before_label=args.before_label,
+             note=solid + (f"; faint, dotted: {args.before_label}" if before else ""))
         return
 
     cluster = BenchCluster(args.home, args.port)
