@@ -147,6 +147,18 @@ class BenchCluster:
         conn.close()
         self._ensure_roles()
 
+    def copy_database(self, name: str, source: str = DATABASE) -> None:
+        """Make ``name`` a copy of ``source`` (dropped first if it exists), owned by
+        OWNER; ``source`` must have no session open."""
+        conn = self.admin()
+        with conn.cursor() as cur:
+            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(name)))
+            cur.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {} OWNER {} "
+                                "STRATEGY FILE_COPY").format(
+                sql.Identifier(name), sql.Identifier(source), sql.Identifier(OWNER)))
+        conn.close()
+
     def url(self, role: str, database: str = DATABASE) -> str:
         """``postgresql://`` URL of ``role`` (OWNER or APP_ROLE) on ``database``."""
         return (f"postgresql://{role}:{self._password(role)}@127.0.0.1:{self.port}/"

@@ -1,7 +1,15 @@
 """The growth curve (issue 21): the same requests at 0.1, 1, 5 and 10 million incidents.
 
 Run: ``.venv/bin/python -m bench.growth_bench [--sizes 0.1,1,5,10] [--keep-cluster]``
-(``--plot-only`` prints the last run's table, also in Markdown, and redraws its plot.)
+(``--plot-only`` prints the last run's table, also in Markdown, and redraws its plot;
+``--before FILE`` adds another run's results to the plot, faint; ``--combine
+FILE,FILE,...`` shows repeated runs of the same sizes as the median of their medians.)
+
+To measure two sizes with the same code in one run: build once, keeping a copy of the
+database at the smaller size (``--build-only --sizes 1,10 --keep-copies 1
+--keep-cluster``: ``borderrisk_1m`` holds 1 M, ``borderrisk`` grows on to 10 M), then
+``--reuse --sizes 1,10``, which migrates each database to the checkout's head, ANALYZEs
+it and measures each size on its own database.
 
 Never on the shared cluster: the bench makes a PostgreSQL cluster of its own
 (``bench.cluster``, data under ``growth-cluster/`` of the checkout, port ``--port``),
@@ -129,6 +137,47 @@ def prepare(database_url: str, owner_url: str, template: int) -> dict:
     return {"token": token}
 
 
+def migrate(database_url: str, owner_url: str) -> float:
+    """Apply the migrations the checkout has and the database lacks (as ``prepare``
+    does: the schema's owner), then ANALYZE; returns seconds."""
+    import flask_migrate
+
+    from app.extensions import db
+    from testsupport.apps import make_app
+
+    app = make_app(database_url, STATEMENT_TIMEOUT_S=0, DATABASE_OWNER_URI=owner_url)
+    started = time.perf_counter()
+    with app.app_context():
+        flask_migrate.upgrade()
+        db.session.remove()
+        db.engine.dispose()
+    conn = connect(owner_url)
+    with conn.cursor() as cur:
+        cur.execute("ANALYZE")
+    conn.close()
+    return time.perf_counter() - started
+
+
+def tune(owner_url: str, database: str) -> None:
+    """Parallel query and JIT off for every session of ``database``, as wms_bench."""
+    from psycopg2 import sql
+
+    conn = connect(owner_url)
+    with conn.cursor() as cur:
+        for setting in ("max_parallel_workers_per_gather = 0", "jit = off"):
+            cur.execute(sql.SQL("ALTER DATABASE {} SET " + setting).format(
+                sql.Identifier(database)))
+    conn.close()
+
+
+def copy_name(size: int) -> str:
+    """The name of the copy of the database kept at ``size`` incidents (1 M:
+    ``borderrisk_1m``, 0.5 M: ``borderrisk_0_5m``)."""
+    from bench.cluster import DATABASE
+
+    return f"{DATABASE}_{size / 1e6:g}m".replace(".", "_")
+
+
 def incident_columns(cur) -> list[str]:
     cur.execute("SELECT column_name FROM information_schema.columns "
                 "WHERE table_name = 'incidents' AND column_name NOT IN "
@@ -189,6 +238,15 @@ def grow_to(owner_url: str, size: int, template: int) -> tuple[int, float]:
         seconds = time.perf_counter() - started
     conn.close()
     return added, seconds
+
+
+def keep_copy(cluster: BenchCluster, size: int) -> str:
+    """Keep the database as it is at ``size`` incidents in :func:`copy_name`."""
+    name = copy_name(size)
+    started = time.perf_counter()
+    cluster.copy_database(name)
+    print(f"  copy kept as {name} ({time.perf_counter() - started:.0f} s)", flush=True)
+    return name
 
 
 def table_facts(owner_url: str) -> dict:
@@ -374,11 +432,17 @@ def start_server(workdir: Path, database_url: str, token: str, workers: int) -> 
     return server
 
 
-def measure(server: Server, database_url: str, region: str, repeat: int) -> dict:
-    """Median ms of each request set: its first path warms (the workers' connections,
-    the area's grid), the others are measured."""
+RISK = "risk assessment region 3 mo"
+
+
+def measure(server: Server, database_url: str, region: str, repeat: int,
+            names: list[str] | None = None) -> dict:
+    """Median ms of each request set (``names``: those only; all when None): its first
+    path warms (the workers' connections, the area's grid), the others are measured."""
     results = {}
     for name, paths in request_sets(database_url, region, repeat + 1).items():
+        if names is not None and name not in names:
+            continue
         headers = server.headers
         if name.startswith("tile"):
             server.headers = {**headers, "Cache-Control": "no-cache"}
@@ -386,9 +450,9 @@ def measure(server: Server, database_url: str, region: str, repeat: int) -> dict
         results[name] = median_latency(server, paths[1:])
         server.headers = headers
         print(f"  {name:<26}{_ms(results[name]):>10} ms", flush=True)
-    results["risk assessment region 3 mo"] = risk_latency(server, region, repeat)
-    print(f"  {'risk assessment region 3 mo':<26}"
-          f"{results['risk assessment region 3 mo']:>10.1f} ms", flush=True)
+    if names is None or RISK in names:
+        results[RISK] = risk_latency(server, region, repeat)
+        print(f"  {RISK:<26}{results[RISK]:>10.1f} ms", flush=True)
     return results
 
 
@@ -469,45 +533,85 @@ def print_table(runs: list[dict]) -> None:
                                                   for run in runs))
 
 
+def combine(files: list[Path]) -> list[dict]:
+    """The runs of several results files of the same sizes (repeated runs of the same
+    code) as one: per size and request, the median of their medians (failed when any
+    failed); facts and import rate of the first file's run, import its median too."""
+    sets = [json.loads(path.read_text())["runs"] for path in files]
+    runs = []
+    for same in zip(*sets, strict=True):
+        run = dict(same[0])
+        run["import_rows_s"] = float(np.median([r["import_rows_s"] for r in same]))
+        run["latency_ms"] = {
+            name: None if any(r["latency_ms"][name] is None for r in same)
+            else float(np.median([r["latency_ms"][name] for r in same]))
+            for name in same[0]["latency_ms"]}
+        run.pop("throughput", None)
+        runs.append(run)
+    return runs
+
+
+def _ratio(first: float | None, last: float | None) -> str:
+    return "" if first is None or last is None or not first else f"{last / first:.2f}x"
+
+
 def markdown_table(runs: list[dict]) -> str:
-    """The table of :func:`print_table` in Markdown (for docs/benchmarks.md)."""
+    """The table of :func:`print_table` in Markdown (for docs/benchmarks.md), with the
+    ratio of the last size's number to the first's."""
     sizes = [f"{run['facts']['incidents'] / 1e6:.2f} M" for run in runs]
-    lines = ["| request (median ms) | " + " | ".join(sizes) + " |",
-             "|---|" + "---:|" * len(runs),
+    first, last = runs[0], runs[-1]
+    lines = ["| request (median ms) | " + " | ".join(sizes) + " | last / first |",
+             "|---|" + "---:|" * (len(runs) + 1),
              "| import (rows/s) | " + " | ".join(f"{run['import_rows_s']:,.0f}"
-                                                 for run in runs) + " |"]
+                                                 for run in runs)
+             + f" | {_ratio(first['import_rows_s'], last['import_rows_s'])} |"]
     for name in runs[0]["latency_ms"]:
         lines.append(f"| {name} | " + " | ".join(_ms(run["latency_ms"][name])
-                                                for run in runs) + " |")
+                                                for run in runs)
+                     + f" | {_ratio(first['latency_ms'][name], last['latency_ms'][name])} |")
     lines.append("| table + indexes (MB) | " + " | ".join(
-        f"{run['facts']['total_mb']:,.0f}" for run in runs) + " |")
+        f"{run['facts']['total_mb']:,.0f}" for run in runs)
+        + f" | {_ratio(first['facts']['total_mb'], last['facts']['total_mb'])} |")
     return "\n".join(lines)
 
 
-def plot(runs: list[dict], path: Path = PLOT) -> None:
+def plot(runs: list[dict], path: Path = PLOT, before: list[dict] | None = None,
+         before_label: str = "before", note: str = "") -> None:
+    """Log-log plot of each request's median against the table's size; ``before``
+    (another run's results, e.g. the code before a change) drawn faint and dotted in
+    the same colours, its legend entries marked ``before_label``; ``note``: a second
+    line of the title."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    def values(run_list: list[dict], name: str) -> list[float]:
+        return [np.nan if run["latency_ms"].get(name) is None else run["latency_ms"][name]
+                for run in run_list]
+
     sizes = np.array([run["facts"]["incidents"] for run in runs], dtype=float)
-    fig, ax = plt.subplots(figsize=(10, 7), dpi=100)
-    colours = plt.get_cmap("tab20").colors
+    fig, ax = plt.subplots(figsize=(13, 7), dpi=100)
+    tab20 = plt.get_cmap("tab20").colors  # the dark ones first, then the light
+    colours = tab20[::2] + tab20[1::2]
     for k, name in enumerate(runs[0]["latency_ms"]):
-        values = [np.nan if run["latency_ms"][name] is None else run["latency_ms"][name]
-                  for run in runs]
         style = "--" if name.startswith(("hotspots", "emerging", "risk")) else "-"
-        ax.plot(sizes, values, style, marker="os^D"[k % 4], color=colours[k % 20],
-                label=name)
+        ax.plot(sizes, values(runs, name), style, marker="os^D"[k % 4],
+                color=colours[k % 20], label=name)
+        if before and any(name in run["latency_ms"] for run in before):
+            ax.plot([run["facts"]["incidents"] for run in before], values(before, name),
+                    ":", marker="os^D"[k % 4], color=colours[k % 20], alpha=0.5,
+                    markerfacecolor="none", label=f"{name} ({before_label})")
     reference = sizes / sizes[0]
     ax.plot(sizes, 10 * reference, ":", color="grey", label="linear (slope 1)")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("incidents in the table (1 M a year of history)")
     ax.set_ylabel("median latency, ms (one request at a time)")
-    ax.set_title("BorderRisk growth curve (bench/growth_bench.py)")
+    ax.set_title("BorderRisk growth curve (bench/growth_bench.py)" + (f"\n{note}" if note else ""),
+                 fontsize=11)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left", ncol=2)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(path)
     print(f"plot written to {path}")
@@ -518,6 +622,19 @@ def machine() -> str:
 
 
 # ------------------------------------------------------------------ main
+
+
+def database_exists(cluster: BenchCluster, name: str) -> bool:
+    conn = cluster.admin()
+    with conn.cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+        found = cur.fetchone() is not None
+    conn.close()
+    return found
+
+
+def _sqlalchemy(url: str) -> str:
+    return url.replace("postgresql://", "postgresql+psycopg2://", 1)
 
 
 def main() -> None:
@@ -534,10 +651,22 @@ def main() -> None:
     parser.add_argument("--keep-cluster", action="store_true",
                         help="leave the cluster running with its data at the end")
     parser.add_argument("--reuse", action="store_true",
-                        help="measure the data a kept cluster holds (no load)")
+                        help="measure the data a kept cluster holds (no load): each size "
+                             "on its kept copy (--keep-copies) if there is one, else the "
+                             "main database; each is first migrated to the checkout's "
+                             "head and ANALYZEd")
     parser.add_argument("--resume", action="store_true",
                         help="keep a kept cluster's data and grow it from there (the "
                              "results of earlier sizes are kept)")
+    parser.add_argument("--build-only", action="store_true",
+                        help="grow to the sizes (keeping the copies) and measure nothing")
+    parser.add_argument("--keep-copies", default="",
+                        help="sizes (millions, commas) at which a copy of the database "
+                             "is kept (borderrisk_1m, ...) before it grows further")
+    parser.add_argument("--requests", default="",
+                        help="only these request sets, by name, commas (default: all)")
+    parser.add_argument("--no-throughput", action="store_true",
+                        help="skip the throughput runs at the largest size")
     parser.add_argument("--throughput-only", action="store_true",
                         help="with --reuse: only the throughput at 2, 4, 8 clients, added "
                              "to the last run's results")
@@ -546,37 +675,49 @@ def main() -> None:
     parser.add_argument("--tile-statements", action="store_true",
                         help="with --reuse: only the bare statements of z12/z14 tiles")
     parser.add_argument("--plot-only", action="store_true")
+    parser.add_argument("--before", type=Path,
+                        help="with --plot-only: another run's results.json (e.g. of the "
+                             "code before a change), drawn faint in the plot")
+    parser.add_argument("--before-label", default="before",
+                        help="what the legend calls --before's lines")
+    parser.add_argument("--combine", default="",
+                        help="with --plot-only: results files (commas) of repeated runs "
+                             "of the same sizes, shown as the median of their medians")
     args = parser.parse_args()
     results = args.home / RESULTS.name
     if args.plot_only:
-        runs = json.loads(results.read_text())["runs"]
+        runs = (combine([Path(f) for f in args.combine.split(",")]) if args.combine
+                else json.loads(results.read_text())["runs"])
         print_table(runs)
         print("\n" + markdown_table(runs))
-        plot(runs)
+        before = json.loads(args.before.read_text())["runs"] if args.before else None
+        solid = (f"solid: median of {len(args.combine.split(','))} runs" if args.combine
+                 else "solid: the last run")
+        plot(runs, before=before, before_label=args.before_label,
+             note=solid + (f"; faint, dotted: {args.before_label}" if before else ""))
         return
 
     cluster = BenchCluster(args.home, args.port)
     cluster.start()
     os.environ.update(cluster.environment())
-    from bench.cluster import APP_ROLE, OWNER
+    from bench.cluster import APP_ROLE, DATABASE, OWNER
 
     database_url, owner_url = cluster.url(APP_ROLE), cluster.url(OWNER)
-    sqlalchemy_url = database_url.replace("postgresql://", "postgresql+psycopg2://", 1)
+    sqlalchemy_url = _sqlalchemy(database_url)
+    sizes = [int(float(s) * 1_000_000) for s in args.sizes.split(",")]
+    copies = {int(float(s) * 1_000_000) for s in args.keep_copies.split(",") if s}
+    names = [name for name in args.requests.split(",") if name] or None
     workdir = Path(tempfile.mkdtemp(prefix="growth_bench_"))
     server = None
     try:
+        state_file = args.home / "state.json"
         if args.reuse or args.resume:
-            state = json.loads((args.home / "state.json").read_text())
+            state = json.loads(state_file.read_text())
         else:
             cluster.recreate_database()
-            state = prepare(sqlalchemy_url, owner_url.replace(
-                "postgresql://", "postgresql+psycopg2://", 1), args.template)
-            (args.home / "state.json").write_text(json.dumps(state))
-        conn = connect(owner_url)
-        with conn.cursor() as cur:  # as wms_bench: parallel query and JIT off, for all
-            cur.execute("ALTER DATABASE borderrisk SET max_parallel_workers_per_gather = 0")
-            cur.execute("ALTER DATABASE borderrisk SET jit = off")
-        conn.close()
+            state = prepare(sqlalchemy_url, _sqlalchemy(owner_url), args.template)
+            state_file.write_text(json.dumps(state))
+        tune(owner_url, DATABASE)
         region = busiest_region(owner_url)
         if args.tile_statements:
             tile_statements(owner_url)
@@ -590,26 +731,50 @@ def main() -> None:
             saved["runs"][-1]["throughput_facts"] = table_facts(owner_url)
             results.write_text(json.dumps(saved, indent=1))
             return
+        if args.build_only:
+            for size in sizes:
+                print(f"\n=== {size / 1e6:g} M incidents (build only)", flush=True)
+                added, load_s = grow_to(owner_url, size, args.template)
+                facts = table_facts(owner_url)
+                print(f"  {added:,} rows added in {load_s:.0f} s; {facts}", flush=True)
+                built = {"facts": facts, "bulk_rows": added, "bulk_s": load_s}
+                if size in copies:
+                    built["database"] = keep_copy(cluster, size)
+                state.setdefault("built", {})[str(size)] = built
+                state_file.write_text(json.dumps(state, indent=1))
+            return
         import_file = write_import_file(workdir, IMPORT_ROWS)
-        sizes = [int(float(s) * 1_000_000) for s in args.sizes.split(",")]
         runs = []
         if args.resume and results.exists():  # earlier sizes measured by a run that ended
             runs = [run for run in json.loads(results.read_text())["runs"]
                     if run["size"] < sizes[0]]
         for size in sizes:
             print(f"\n=== {size / 1e6:g} M incidents", flush=True)
-            added, load_s = (0, 0.0) if args.reuse else grow_to(owner_url, size,
-                                                                 args.template)
-            facts = table_facts(owner_url)
+            database = DATABASE
+            if args.reuse and database_exists(cluster, copy_name(size)):
+                database = copy_name(size)
+            db_url, db_owner = cluster.url(APP_ROLE, database), cluster.url(OWNER, database)
+            if args.reuse:
+                print(f"  database {database}", flush=True)
+                seconds = migrate(_sqlalchemy(db_url), _sqlalchemy(db_owner))
+                print(f"  migrated and analysed in {seconds:.0f} s", flush=True)
+                tune(owner_url, database)
+                added, load_s = (state.get("built", {}).get(str(size), {}).get(key, 0)
+                                 for key in ("bulk_rows", "bulk_s"))
+            else:
+                added, load_s = grow_to(owner_url, size, args.template)
+                if size in copies:
+                    keep_copy(cluster, size)
+            facts = table_facts(db_owner)
             print(f"  {added:,} rows added in {load_s:.0f} s; {facts}", flush=True)
-            rate = timed_import(sqlalchemy_url, import_file, f"growth-import-{size}")
+            rate = timed_import(_sqlalchemy(db_url), import_file, f"growth-import-{size}")
             print(f"  import: {rate:,.0f} rows/s", flush=True)
-            server = start_server(workdir, sqlalchemy_url, state["token"], args.workers)
-            latency = measure(server, database_url, region, args.repeat)
-            run = {"size": size, "facts": facts, "bulk_rows": added, "bulk_s": load_s,
-                   "import_rows_s": rate, "latency_ms": latency}
-            if size == sizes[-1]:
-                run["throughput"] = throughput(server, database_url, region, args.seconds,
+            server = start_server(workdir, _sqlalchemy(db_url), state["token"], args.workers)
+            latency = measure(server, db_url, region, args.repeat, names)
+            run = {"size": size, "database": database, "facts": facts, "bulk_rows": added,
+                   "bulk_s": load_s, "import_rows_s": rate, "latency_ms": latency}
+            if size == sizes[-1] and not args.no_throughput:
+                run["throughput"] = throughput(server, db_url, region, args.seconds,
                                                args.throughput_requests.split(","))
             server.stop()
             server = None
