@@ -19,8 +19,10 @@ last complete month), a supervisor's decision overriding it. The GIS services (W
   be assessed.
 
 Live levels are computed only for the regions with a section no stored assessment
-covers, and kept per database, data versions and period: a map asks again for them
-without computing anything until the data, the assessments or the period change. The
+covers, and kept per database, data versions and period, in this process and in the
+results every process shares (``geo.hotspots.cache``): a map asks again for them
+without computing anything until the data, the assessments or the period change, and
+only the first process to ask after a change computes them. The
 computation is that of the workspace's ranking for every such region (about a second a
 region on the demo, docs/benchmarks.md "Issue 20"): storing assessments
 (``POST /api/v1/risk/assessments``, ``flask demo assess``) spares it.
@@ -28,12 +30,16 @@ region on the demo, docs/benchmarks.md "Issue 20"): storing assessments
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from datetime import datetime
 
+import orjson
+
 from geo import queries
 from geo.errors import ParameterError
+from geo.hotspots import cache
 from geo.products import periods
 from geo.queries import risk as risk_sql
 from geo.risk import assessments, risk_config
@@ -58,28 +64,45 @@ def live_sections(session, config: risk_config.RiskConfig, srid: int,
     computes them at the data clock's ``now``, in the view every agency shares (see
     the module). Regions that cannot be assessed (no incidents yet, a period the data
     does not cover) are left out."""
-    viewer_agency = assessments.SHARED_VIEW
-    period = periods.default_analysis_period(session, now, viewer_agency)
+    period = periods.default_analysis_period(session, now, assessments.SHARED_VIEW)
     key = (queries.result_versions(session), period.start, period.end)
     cache_key = (str(session.connection().engine.url), repr(config.text))
     with _LIVE_LOCK:
         cached = _LIVE.get(cache_key)
         if cached is not None and cached[0] == key:
             return cached[1]
-    found: dict[int, dict] = {}
+    # Shared with the other worker processes and nodes (``geo.hotspots.cache``): the
+    # first map of each process after a change reads them instead of assessing every
+    # region again (21.9 s at ten years of history, docs/benchmarks.md). The arguments
+    # name what the data stamps do not: the newest stored assessment and the model.
+    arguments = {"results": key[0], "period": [period.start, period.end],
+                 "model": hashlib.sha256(repr(config.text).encode()).hexdigest()}
+    body = cache.cached(session, "live-levels", arguments, srid,
+                        lambda: _assess_unassessed(session, config, srid, period))
+    found = {int(section_id): {**record,
+                               "period_start": datetime.fromisoformat(record["period_start"]),
+                               "period_end": datetime.fromisoformat(record["period_end"])}
+             for section_id, record in orjson.loads(body).items()}
+    with _LIVE_LOCK:
+        _LIVE[cache_key] = (key, found)
+    return found
+
+
+def _assess_unassessed(session, config: risk_config.RiskConfig, srid: int,
+                       period: periods.AnalysisPeriod) -> dict[str, dict]:
+    """:func:`live_sections`' records computed, by section id (text: a JSON object)."""
+    found: dict[str, dict] = {}
     for (code,) in session.execute(risk_sql.REGIONS_NOT_ASSESSED):
         try:
             evaluated = assessments.assess_region(session, config, code, period.start,
                                                   period.end, srid,
-                                                  viewer_agency=viewer_agency)
+                                                  viewer_agency=assessments.SHARED_VIEW)
         except ParameterError:
             continue
         for section in evaluated["sections"]:
-            found[section["section_id"]] = {
+            found[str(section["section_id"])] = {
                 **{name: section[name] for name in SCORES},
                 "period_start": period.start, "period_end": period.end}
-    with _LIVE_LOCK:
-        _LIVE[cache_key] = (key, found)
     return found
 
 

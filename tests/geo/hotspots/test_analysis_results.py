@@ -275,3 +275,50 @@ def test_an_api_request_shares_its_result(empty, monkeypatch):
     second = empty.test_client().get(url, headers=headers)
     assert second.data == first.data and len(computed) == 1
     assert [kind for kind, _ in rows(empty)] == ["hotspots"]
+
+
+def test_live_levels_are_shared_and_read_back_as_they_were_computed(empty, monkeypatch):
+    """The map services' live levels (``geo.risk.levels``) go through the shared results:
+    a process that has not computed them (its memory emptied) reads them from the table
+    with their types (int section ids, aware datetimes), and a write computes them anew."""
+    from datetime import UTC, datetime
+
+    from geo.risk import levels, risk_config
+
+    calls = []
+
+    def assess(session, config, srid, period):
+        calls.append((period.start, period.end))
+        return {"7": {"threat": 3, "vulnerability": 2, "impact": 4, "risk": 24 + len(calls),
+                      "level": "medium", "rank": 1,
+                      "period_start": period.start, "period_end": period.end}}
+
+    monkeypatch.setattr(levels, "_assess_unassessed", assess)
+    config = risk_config.load_risk_config()
+    now = datetime(2026, 5, 17, 12, tzinfo=UTC)
+
+    def live():
+        with empty.app_context():
+            found = levels.live_sections(db.session, config, 32638, now)
+            db.session.remove()
+        return found
+
+    first = live()
+    assert list(first) == [7] and first[7]["risk"] == 25 and len(calls) == 1
+    start, end = calls[0]
+    assert first[7]["period_start"] == start and first[7]["period_end"] == end
+    assert start.tzinfo is not None and start < end <= now
+    assert [kind for kind, _ in rows(empty)] == ["live-levels"]
+
+    levels._LIVE.clear()  # another process: nothing in memory
+    cache.CACHE.clear()
+    assert live() == first and len(calls) == 1  # read from the table, not computed
+
+    with empty.app_context():  # a write: the data versions change
+        db.session.execute(text(
+            "INSERT INTO regions (code, name_en, name_ka, geom) VALUES ('T-LV', 'Synthetic', 'S', "
+            "ST_Multi(ST_GeomFromText('POLYGON((44 41,44.1 41,44.1 41.1,44 41))', 4326)))"))
+        db.session.commit()
+        db.session.remove()
+    levels._LIVE.clear()
+    assert live()[7]["risk"] == 26 and len(calls) == 2
