@@ -53,6 +53,8 @@ logger = logging.getLogger(__name__)
 MAX_VIEWERS = 8
 # While a warm-up runs, the job looks again after this many seconds.
 RUNNING_CHECK_S = 5.0
+# After a warm-up that failed as a whole (the database away), the next waits this long.
+FAILURE_WAIT_S = 60.0
 # The page's defaults (static/js/state.js, cells.js, map.js).
 DEFAULT_CELL_SIZE_M = "2000"
 DEFAULT_METHOD = "gistar"
@@ -134,6 +136,7 @@ def answer(app, viewer: WarmUpViewer, path: str):
                 result = app.handle_user_exception(exc)
             return app.make_response(result)
         finally:
+            g.pop("_login_user", None)  # ``g`` may be an outer app context's
             db.session.remove()
 
 
@@ -245,12 +248,17 @@ class DefaultViewWarmer:
         self.warmed_stamps: dict[str, str] | None = None
         self.last_report: WarmUpReport | None = None
         self._thread: threading.Thread | None = None
+        self._failed_at: float | None = None
 
     def __call__(self, app) -> float | None:
         if not enabled(app):
             return None
         if self._thread is not None and self._thread.is_alive():
             return RUNNING_CHECK_S
+        if self._failed_at is not None:
+            wait = self._failed_at + FAILURE_WAIT_S - time.monotonic()
+            if wait > 0:
+                return wait
         try:
             stamps, _ = queries.data_stamps(db.session)
         finally:
@@ -269,8 +277,10 @@ class DefaultViewWarmer:
             report = warm_default_view(app)
         except Exception:
             logger.exception("the default view's warm-up failed")
+            self._failed_at = time.monotonic()
             return None
         self.warmed_stamps, self.last_report = report.stamps, report
+        self._failed_at = None
         return report
 
     def join(self, timeout_s: float | None = None) -> None:

@@ -183,3 +183,22 @@ def test_a_failing_analysis_is_logged_and_the_others_are_warmed(
     worker.run_round()
     warmer.join(300)
     assert ran == [1] and len(warmer.last_report.failed) == 2
+
+
+def test_a_warm_up_that_fails_as_a_whole_is_logged_and_waits_before_the_next(
+        warm_app, monkeypatch, caplog):
+    from app.worker import warmup
+
+    app, _ = warm_app
+
+    def unreachable(app, limit=warmup.MAX_VIEWERS):
+        raise ConnectionError("the database went away")
+
+    monkeypatch.setattr(warmup, "warm_default_view", unreachable)
+    warmer = DefaultViewWarmer()
+    assert warmer.run(app) is None
+    assert "the database went away" in caplog.text and warmer.warmed_stamps is None
+    with app.app_context():
+        wait = warmer(app)  # not again at once: in about a minute
+        db.session.remove()
+    assert 0 < wait <= warmup.FAILURE_WAIT_S and warmer._thread is None
