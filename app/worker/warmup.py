@@ -59,6 +59,8 @@ FAILURE_WAIT_S = 60.0
 DEFAULT_CELL_SIZE_M = "2000"
 DEFAULT_METHOD = "gistar"
 REGIONS_PATH = "/api/v1/regions?limit=10000"
+# What each of default_view_paths' requests is, in its order (for the log).
+REQUEST_NAMES = ("ranking", "Gi* map", "emerging by section", "emerging cells")
 
 
 @dataclass(frozen=True)
@@ -228,9 +230,18 @@ def warm_default_view(app, limit: int = MAX_VIEWERS) -> WarmUpReport:
     report.seconds = time.perf_counter() - started
     logger.info("warmed the default view for %d viewers (%d requests, %d failed) in %.1f s: %s",
                 len(warmed_for), len(report.answered), len(report.failed), report.seconds,
-                "; ".join(f"{who} {path.split('?')[0]} {status} {s:.2f} s"
+                "; ".join(f"{who} {_name(path)} {status} {s:.2f} s"
                           for who, path, status, s in report.answered))
     return report
+
+
+def _name(path: str) -> str:
+    """The name of a default view's request (``REQUEST_NAMES``), for the log."""
+    if path.startswith("/api/v1/risk/"):
+        return REQUEST_NAMES[0]
+    if path.startswith("/api/v1/hotspots?"):
+        return REQUEST_NAMES[1]
+    return REQUEST_NAMES[2] if "unit=section" in path else REQUEST_NAMES[3]
 
 
 def enabled(app) -> bool:
