@@ -352,6 +352,10 @@ class Config:
     # on). A result above ANALYSIS_CACHE_ENTRY_MAX_MB megabytes is not stored.
     ANALYSIS_CACHE_MAX_MB: int | None = None
     ANALYSIS_CACHE_ENTRY_MAX_MB: int = 32
+    # The worker computes into those shared results, after each data change, what the
+    # map page asks for on its first load (app/worker/warmup.py): WARM_DEFAULT_VIEW=
+    # true|false; unset (None) = on, except under TESTING. Nothing without shared results.
+    WARM_DEFAULT_VIEW: bool | None = None
     # Most cells a hot-spot grid may have; a smaller cell size is refused with 422.
     HOTSPOT_MAX_CELLS: int = 200_000
     # Bytes of vector tiles each worker process keeps (geo.maps.tiles.TileCache); 0 = none.
@@ -454,6 +458,9 @@ class Config:
                                    else None),
             ANALYSIS_CACHE_ENTRY_MAX_MB=_positive_int(
                 "ANALYSIS_CACHE_ENTRY_MAX_MB", environ.get("ANALYSIS_CACHE_ENTRY_MAX_MB", "32")),
+            WARM_DEFAULT_VIEW=(_flag("WARM_DEFAULT_VIEW", environ["WARM_DEFAULT_VIEW"],
+                                     default=True)
+                               if environ.get("WARM_DEFAULT_VIEW", "").strip() else None),
             HOTSPOT_MAX_CELLS=_positive_int("HOTSPOT_MAX_CELLS",
                                             environ.get("HOTSPOT_MAX_CELLS", "200000")),
             WMS_MAX_SIZE=_positive_int("WMS_MAX_SIZE", environ.get("WMS_MAX_SIZE", "4096")),

@@ -38,6 +38,13 @@ def test_a_replica_is_optional_and_read_like_the_primary():
     assert (settings.REPLICA_MAX_LAG_S, settings.REPLICA_WAIT_MS) == (2.5, 0)
 
 
+def test_the_default_views_warm_up_is_on_unless_set_off():
+    base = {"DATABASE_URL": URL, "SECRET_KEY": "x" * 32}
+    assert Config.from_env(base).WARM_DEFAULT_VIEW is None  # on, off under TESTING
+    assert Config.from_env({**base, "WARM_DEFAULT_VIEW": "false"}).WARM_DEFAULT_VIEW is False
+    assert Config.from_env({**base, "WARM_DEFAULT_VIEW": "on"}).WARM_DEFAULT_VIEW is True
+
+
 @pytest.mark.parametrize(
     ("environ", "message"),
     [
@@ -54,6 +61,7 @@ def test_a_replica_is_optional_and_read_like_the_primary():
         ({"REPLICA_WAIT_MS": "-1"}, "REPLICA_WAIT_MS must be a whole number >= 0"),
         ({"HOTSPOT_MAX_CELLS": "0"}, "HOTSPOT_MAX_CELLS must be a positive whole number"),
         ({"MAX_BODY_MB": "lots"}, "MAX_BODY_MB must be a number of megabytes"),
+        ({"WARM_DEFAULT_VIEW": "sometimes"}, "WARM_DEFAULT_VIEW must be true or false"),
         ({"SECRET_KEY": "short"}, "SECRET_KEY must be at least 16 characters"),
         ({"BORDERRISK_ENV": "production", "SECRET_KEY": ""},
          "SECRET_KEY must be set when BORDERRISK_ENV=production"),

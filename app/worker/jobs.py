@@ -9,6 +9,7 @@ from app.worker import Job
 from app.worker.alerts import raise_alerts
 from app.worker.retention import purge_events
 from app.worker.schedules import run_schedules
+from app.worker.warmup import DefaultViewWarmer
 
 # Webhooks first: a round woken by a commit delivers before it re-evaluates alerts
 # (commit-to-delivery latency, docs/benchmarks.md).
@@ -20,4 +21,7 @@ JOBS: list[Job] = [
     Job("mail", send_mail),
     Job("schedules", run_schedules),
     Job("retention", purge_events),
+    # After a data change, the map page's default analyses into the shared results (in
+    # a thread of its own: the jobs above are not held up).
+    Job("warm-up", DefaultViewWarmer(), on_events=True),
 ]
