@@ -24,12 +24,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
+import orjson
 import shapely
 
 from geo import queries
 from geo.crs import STORAGE_SRID, reproject
 from geo.errors import ParameterError
 from geo.forecast import service as forecast
+from geo.hotspots import cache as hotspot_cache
 from geo.hotspots import hexgrid, inputs, pipeline
 from geo.models import RiskAssessment, RiskLevelDecision, RiskSectionResult
 from geo.queries import risk as risk_sql
@@ -81,11 +83,25 @@ def _region_id(session, region_code: str | None) -> int | None:
     return region_id
 
 
-def _touching_hotspots(session, section_geoms, region_code, start, end, srid,
+def _touching_hotspots(session, section_ids, section_geoms, region_code, start, end, srid,
                        viewer_agency: str | None = None) -> np.ndarray:
-    """Whether each section (metric geometry) touches a cell of bin >= 2 of the default
-    hot-spot map (``geo.hotspots.pipeline.default_request``) of the period, counted as
-    ``viewer_agency`` counts (None: every incident)."""
+    """Whether each section (``section_ids``, metric geometries ``section_geoms``)
+    touches a cell of bin >= 2 of the default hot-spot map
+    (``geo.hotspots.pipeline.default_request``) of the period, counted as
+    ``viewer_agency`` counts (None: every incident). Kept with the analyses' results
+    (``geo.hotspots.cache``): a ranking asked of another worker process reads them."""
+    arguments = {"sections": [int(i) for i in section_ids], "region": region_code,
+                 "start": start, "end": end, "viewer_agency": viewer_agency}
+    body = hotspot_cache.cached(
+        session, "section-hotspot-flags", arguments, srid,
+        lambda: {"touching": _hotspot_flags(session, section_geoms, region_code, start, end,
+                                            srid, viewer_agency).tolist()})
+    return np.array(orjson.loads(body)["touching"], dtype=bool)
+
+
+def _hotspot_flags(session, section_geoms, region_code, start, end, srid,
+                   viewer_agency: str | None) -> np.ndarray:
+    """:func:`_touching_hotspots` computed."""
     if region_code:
         area = inputs.StudyArea(regions=(region_code,))
     else:
@@ -231,8 +247,8 @@ def gather_inputs(session, config: risk_config.RiskConfig, region_code: str | No
         life_risk_count=life_risk,
         baseline_rate=history.mean(axis=1) if k else np.zeros(n),
         history=history,
-        touches_hotspot=_touching_hotspots(session, geoms, region_code, start, end, srid,
-                                           viewer_agency),
+        touches_hotspot=_touching_hotspots(session, ids, geoms, region_code, start, end,
+                                           srid, viewer_agency),
         surveillance_level=np.array([s.surveillance_level for s in sections]),
         terrain_class=np.array([s.terrain_class for s in sections], dtype=object),
         crossing_distance_m=np.array([np.inf if s.crossing_distance_m is None
