@@ -118,6 +118,8 @@ def test_long_import_answers_202_reports_progress_and_the_sync_report(
     # same, with the same rows written.
     sync_app, _ = committed_sample_layers(databases)
     sync_app.config["UPLOAD_DIR"] = str(tmp_path / "sync-uploads")
+    # long enough for this machine under load: the default 20 s was once exceeded in CI
+    sync_app.config["IMPORT_SYNC_WAIT_S"] = 300
     sync_headers = role_headers(sync_app, "sync", ("analyst",))["analyst"]
     sync = upload(sync_app.test_client(), sync_headers, path)
     assert sync.status_code == 200, sync.get_json()
