@@ -11,6 +11,14 @@ database at the smaller size (``--build-only --sizes 1,10 --keep-copies 1
 ``--reuse --sizes 1,10``, which migrates each database to the checkout's head, ANALYZEs
 it and measures each size on its own database.
 
+A fixed window at two sizes: the analyses that read ~3.5 years (the risk model's
+baseline and the forecast's memory) are compared where that window is full at both:
+``--reuse --window-copy 4`` copies the 10 M database to ``borderrisk_4y`` holding its last
+4 years (:func:`keep_window_copy`), then ``--reuse --databases borderrisk_4y,borderrisk``
+measures both in one run. ``--reuse --first-maps`` measures the first map of each
+gunicorn worker (the border sections' live levels) with emptied shared results and
+after a data change, worker pids from gunicorn's access log.
+
 Never on the shared cluster: the bench makes a PostgreSQL cluster of its own
 (``bench.cluster``, data under ``growth-cluster/`` of the checkout, port ``--port``),
 migrates a database there, measures, and stops the cluster at the end (``--keep-cluster``
@@ -249,6 +257,46 @@ def keep_copy(cluster: BenchCluster, size: int) -> str:
     return name
 
 
+def window_name(years: int) -> str:
+    """The name of the main database's copy cut to its last ``years`` (4:
+    ``borderrisk_4y``)."""
+    from bench.cluster import DATABASE
+
+    return f"{DATABASE}_{years}y"
+
+
+def keep_window_copy(cluster: BenchCluster, years: int) -> str:
+    """Copy the main database to :func:`window_name` and delete there the incidents
+    older than ``years`` before its newest: the history a deployment would hold after
+    ``years`` at the same rate (history grew backwards, so the newest years are the
+    first slabs, in their import order). The events' capture of deletes is off for that
+    statement, in its transaction (millions of change events are not what is measured:
+    the copy's outbox stays as it was); the data-version trigger fires as for any
+    delete. ``VACUUM FULL`` then rewrites the table and rebuilds its indexes, as if the
+    table had only ever held those years (in the same order), and a plain ``VACUUM
+    ANALYZE`` sets its visibility map (index-only scans) and statistics, as
+    :func:`grow_to` leaves the others."""
+    name = window_name(years)
+    started = time.perf_counter()
+    cluster.copy_database(name)
+    conn = cluster.admin(name)
+    with conn.cursor() as cur:
+        cur.execute("BEGIN")
+        cur.execute("ALTER TABLE incidents DISABLE TRIGGER events_capture_delete")
+        cur.execute("DELETE FROM incidents WHERE occurred_at < "
+                    "(SELECT max(occurred_at) FROM incidents) - make_interval(years => %s)",
+                    (years,))
+        deleted = cur.rowcount
+        cur.execute("ALTER TABLE incidents ENABLE TRIGGER events_capture_delete")
+        cur.execute("COMMIT")
+        cur.execute("VACUUM (FULL) incidents")
+        cur.execute("VACUUM (ANALYZE) incidents")  # the visibility map, as the others
+    conn.close()
+    print(f"  {name}: the last {years} years kept, {deleted:,} incidents deleted "
+          f"({time.perf_counter() - started:.0f} s)", flush=True)
+    return name
+
+
 def table_facts(owner_url: str) -> dict:
     conn = connect(owner_url)
     with conn.cursor() as cur:
@@ -421,14 +469,23 @@ def _ms(value: float | None) -> str:
     return "failed" if value is None else f"{value:,.1f}"
 
 
-def start_server(workdir: Path, database_url: str, token: str, workers: int) -> Server:
+ACCESS_FORMAT = '%(p)s %(L)s %(s)s "%(r)s"'  # gunicorn's: <worker pid> seconds ...
+
+
+def start_server(workdir: Path, database_url: str, token: str, workers: int,
+                 access_log: Path | None = None) -> Server:
+    """Our app under gunicorn; ``access_log``: each request's worker pid, seconds,
+    status and request line (:data:`ACCESS_FORMAT`) written there."""
     server = Server("ours", free_port(), "/api/v1/incidents",
                     {"Authorization": f"Bearer {token}"})
     env = our_app_env(database_url)
     env["STATEMENT_TIMEOUT_S"] = "600"  # the whole history's analyses at 10 M
-    server.start(gunicorn_command(OUR_GUNICORN, OUR_APP, server.port, workers,
-                                  timeout_s=900, chdir=PROJECT_DIR),
-                 env, workdir, server.url({"limit": 1}), wait_s=120)
+    command = gunicorn_command(OUR_GUNICORN, OUR_APP, server.port, workers,
+                               timeout_s=900, chdir=PROJECT_DIR)
+    if access_log is not None:
+        command[-1:-1] = ["--access-logfile", str(access_log),
+                          "--access-logformat", ACCESS_FORMAT]
+    server.start(command, env, workdir, server.url({"limit": 1}), wait_s=120)
     return server
 
 
@@ -454,6 +511,70 @@ def measure(server: Server, database_url: str, region: str, repeat: int,
         results[RISK] = risk_latency(server, region, repeat)
         print(f"  {RISK:<26}{results[RISK]:>10.1f} ms", flush=True)
     return results
+
+
+def _access(log: Path, start: int) -> list[tuple[str, float, str]]:
+    """(worker pid, seconds, request line) of the access log's lines from ``start``."""
+    lines = log.read_text().splitlines()[start:]
+    return [(pid.strip("<>"), float(seconds), request.strip('"'))
+            for pid, seconds, _, request in (line.split(" ", 3) for line in lines)]
+
+
+def first_map_of_each_worker(server: Server, log: Path, paths: list[str],
+                             workers: int) -> dict[str, float]:
+    """Seconds of the first GetMap of each worker from now, by worker pid (gunicorn's
+    access log, :data:`ACCESS_FORMAT`): one map alone, then two at a time (a sync worker
+    takes one request at a time, so a pair reaches both when one is busy) until every
+    worker has answered a map."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    start = len(log.read_text().splitlines())
+    queue = iter(paths)
+    server.get(next(queue), timeout=900)
+    firsts: dict[str, float] = {}
+    with ThreadPoolExecutor(2) as pool:
+        for _ in range(20):
+            time.sleep(0.5)  # the access log is written after the answer
+            firsts = {}
+            for pid, seconds, request in _access(log, start):
+                if request.startswith("GET /ogc/wms"):
+                    firsts.setdefault(pid, seconds)
+            if len(firsts) >= workers:
+                break
+            list(pool.map(lambda path: server.get(path, timeout=900),
+                          [next(queue), next(queue)]))
+    for pid, seconds in firsts.items():
+        print(f"    worker {pid}: first map {seconds:.2f} s", flush=True)
+    return firsts
+
+
+def first_maps(workdir: Path, db_url: str, db_owner: str, token: str, workers: int,
+               region: str) -> dict:
+    """The first 5-40 km GetMap of each worker (it needs the border sections' live
+    levels, ``geo.risk.levels``): (1) a fresh server on emptied shared results
+    (``DELETE FROM analysis_results``), (2) the same server after a data change (an
+    incident rewritten as it was: a new data version, as an import makes)."""
+    paths = request_sets(db_url, region, 60)["GetMap 5-40 km"]
+    log = workdir / "access.log"
+    conn = connect(db_owner)
+    with conn.cursor() as cur:
+        cur.execute("DELETE FROM analysis_results")
+        print(f"  analysis_results emptied ({cur.rowcount} rows)", flush=True)
+    server = start_server(workdir, _sqlalchemy(db_url), token, workers, access_log=log)
+    try:
+        print("  fresh server, no shared results:", flush=True)
+        fresh = first_map_of_each_worker(server, log, paths[:30], workers)
+        with conn.cursor() as cur:
+            cur.execute("UPDATE incidents SET persons_count = persons_count "
+                        "WHERE id = (SELECT max(id) FROM incidents)")
+        print("  after a data change (one incident updated):", flush=True)
+        changed = first_map_of_each_worker(server, log, paths[30:], workers)
+        requests = _access(log, 0)
+    finally:
+        server.stop()
+        conn.close()
+    return {"fresh": fresh, "after_change": changed,
+            "access_log": [list(line) for line in requests]}
 
 
 THROUGHPUT_REQUESTS = ("tile z12 90 d", "GetMap 40-200 km")
@@ -663,6 +784,20 @@ def main() -> None:
     parser.add_argument("--keep-copies", default="",
                         help="sizes (millions, commas) at which a copy of the database "
                              "is kept (borderrisk_1m, ...) before it grows further")
+    parser.add_argument("--window-copy", type=int, default=0, metavar="YEARS",
+                        help="of a kept cluster: copy the main database to borderrisk_"
+                             "<YEARS>y holding only its last YEARS of incidents (see "
+                             "keep_window_copy), then stop")
+    parser.add_argument("--databases", default="",
+                        help="with --reuse: measure these databases of the cluster "
+                             "(commas, e.g. borderrisk_4y,borderrisk) instead of --sizes")
+    parser.add_argument("--first-maps", action="store_true",
+                        help="with --reuse: only the first map of each worker with emptied "
+                             "shared results and after a data change, on the main "
+                             "database (or --databases' first)")
+    parser.add_argument("--results", type=Path,
+                        help="the results file (default: results.json in --home); the "
+                             "plot is then drawn beside it, not in docs/")
     parser.add_argument("--requests", default="",
                         help="only these request sets, by name, commas (default: all)")
     parser.add_argument("--no-throughput", action="store_true",
@@ -684,7 +819,7 @@ def main() -> None:
                         help="with --plot-only: results files (commas) of repeated runs "
                              "of the same sizes, shown as the median of their medians")
     args = parser.parse_args()
-    results = args.home / RESULTS.name
+    results = args.results or args.home / RESULTS.name
     if args.plot_only:
         runs = (combine([Path(f) for f in args.combine.split(",")]) if args.combine
                 else json.loads(results.read_text())["runs"])
@@ -719,6 +854,19 @@ def main() -> None:
             state_file.write_text(json.dumps(state))
         tune(owner_url, DATABASE)
         region = busiest_region(owner_url)
+        if args.window_copy:
+            tune(owner_url, keep_window_copy(cluster, args.window_copy))
+            return
+        if args.first_maps:
+            database = args.databases.split(",")[0] or DATABASE
+            db_url, db_owner = cluster.url(APP_ROLE, database), cluster.url(OWNER, database)
+            migrate(_sqlalchemy(db_url), _sqlalchemy(db_owner))
+            found = first_maps(workdir, db_url, db_owner, state["token"], args.workers,
+                               region)
+            results.write_text(json.dumps({"machine": machine(), "database": database,
+                                           "facts": table_facts(db_owner), **found},
+                                          indent=1))
+            return
         if args.tile_statements:
             tile_statements(owner_url)
             return
@@ -748,11 +896,14 @@ def main() -> None:
         if args.resume and results.exists():  # earlier sizes measured by a run that ended
             runs = [run for run in json.loads(results.read_text())["runs"]
                     if run["size"] < sizes[0]]
-        for size in sizes:
-            print(f"\n=== {size / 1e6:g} M incidents", flush=True)
-            database = DATABASE
-            if args.reuse and database_exists(cluster, copy_name(size)):
+        targets = ([(0, name) for name in args.databases.split(",")] if args.databases
+                   else [(size, None) for size in sizes])
+        for index, (size, named) in enumerate(targets):
+            database = named or DATABASE
+            if named is None and args.reuse and database_exists(cluster, copy_name(size)):
                 database = copy_name(size)
+            print(f"\n=== {size / 1e6:g} M incidents" if size else f"\n=== {database}",
+                  flush=True)
             db_url, db_owner = cluster.url(APP_ROLE, database), cluster.url(OWNER, database)
             if args.reuse:
                 print(f"  database {database}", flush=True)
@@ -766,6 +917,7 @@ def main() -> None:
                 if size in copies:
                     keep_copy(cluster, size)
             facts = table_facts(db_owner)
+            size = size or facts["incidents"]
             print(f"  {added:,} rows added in {load_s:.0f} s; {facts}", flush=True)
             rate = timed_import(_sqlalchemy(db_url), import_file, f"growth-import-{size}")
             print(f"  import: {rate:,.0f} rows/s", flush=True)
@@ -773,7 +925,7 @@ def main() -> None:
             latency = measure(server, db_url, region, args.repeat, names)
             run = {"size": size, "database": database, "facts": facts, "bulk_rows": added,
                    "bulk_s": load_s, "import_rows_s": rate, "latency_ms": latency}
-            if size == sizes[-1] and not args.no_throughput:
+            if index == len(targets) - 1 and not args.no_throughput:
                 run["throughput"] = throughput(server, db_url, region, args.seconds,
                                                args.throughput_requests.split(","))
             server.stop()
@@ -783,7 +935,7 @@ def main() -> None:
                                            "template": args.template, "runs": runs},
                                           indent=1))
             print_table(runs)
-        plot(runs)
+        plot(runs, PLOT if args.results is None else args.results.with_suffix(".png"))
     finally:
         if server is not None:
             server.stop()
