@@ -161,9 +161,12 @@ def _section_request(args, default: periods.AnalysisPeriod | None) -> sections.S
     """``unit=section``: the border sections of the study area's regions (the caller's,
     as for every analysis), incidents counted within the risk model's corridor
     (``RISK_MODEL.corridor_m``); no cells, so no ``cell_size``."""
-    if args.get("cell_size"):
-        raise ParameterError("cell_size", "unit=section analyses border sections, not "
-                                          "cells: leave cell_size out")
+    for field, given in (("cell_size", bool(args.get("cell_size"))),
+                         ("patterns_only", parse_bool("patterns_only",
+                                                      args.get("patterns_only")))):
+        if given:
+            raise ParameterError(field, f"unit=section analyses border sections, not "
+                                        f"cells: leave {field} out")
     return sections.SectionRequest(
         area=_area(args), selection=_selection(args, default=default),
         corridor_m=current_app.config["RISK_MODEL"].corridor_m,
@@ -187,6 +190,7 @@ def emerging_hotspots():
         emerging_request = pipeline.EmergingRequest(
             area=_area(args), selection=_selection(args, default=default),
             distance_band_m=parse_float("distance_band", args.get("distance_band"), 1, 1e7),
+            patterns_only=parse_bool("patterns_only", args.get("patterns_only")),
             **_emerging_options(args), **_common(args),
         )
         answer = _answer("emerging", emerging_request, pipeline.emerging_cells)

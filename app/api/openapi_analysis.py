@@ -227,10 +227,16 @@ def emerging_operation(_layer) -> dict:
                    "sections of the study area's regions (CIRAM), each incident counted "
                    "for its nearest section when within the risk model's corridor_m of it "
                    "(farther ones for none). With section, region names the regions (none: "
-                   "every region of the caller's); bbox and cell_size are refused (422)."),
+                   "every region of the caller's); bbox, cell_size and patterns_only are "
+                   "refused (422)."),
             *_with_default_period(_area_and_selection(), EMERGING_PERIOD_TEXT),
             _query("step", {"type": "string", "enum": ["month", "week"], "default": "month"},
                    "Time step of the space-time cube."),
+            _query("patterns_only", {"type": "boolean", "default": False},
+                   "unit=cell: only the cells with a pattern (a category other than "
+                   "\"no pattern\"), as the map page draws them: numberMatched counts "
+                   "them, metadata.cells the whole grid, feature ids count the cells "
+                   "returned (properties.cell is a cell's own label)."),
             _query("distance_band", {"type": "number", "minimum": 1, "maximum": 1e7},
                    "Distance band in metres: cells' centres (chosen when absent), or "
                    "sections' lines within it of each other (the corridor width when "

@@ -401,6 +401,9 @@ class EmergingRequest:
     reference: datetime | None = None
     global_window: str = "entire_cube"  # see geo.hotspots.emerging.GLOBAL_WINDOWS
     max_cells: int = 200_000
+    # only the cells with a pattern (a category other than "no pattern"): what the map
+    # page draws, a tenth of the cells or less
+    patterns_only: bool = False
 
 
 def emerging_map(session, request: EmergingRequest, srid: int) -> dict:
@@ -475,6 +478,7 @@ def emerging_cells(session, request: EmergingRequest, srid: int) -> CellMap:
                      "bin_alpha": 0.10, "fdr": True, "trend": "Mann-Kendall of the Gi* z series",
                      "count_trend": "Mann-Kendall of the cell's count series",
                      "trend_alpha": 0.10, "categories": list(emerging.CATEGORIES),
+                     "patterns_only": request.patterns_only,
                      "computed_at": datetime.now(UTC).isoformat()})
     count_trend = result.count_trend
     properties = {"count": prepared.counts, "category": result.category,
@@ -482,7 +486,21 @@ def emerging_cells(session, request: EmergingRequest, srid: int) -> CellMap:
                   "count_trend_z": count_trend.z, "count_trend_p": count_trend.p,
                   "count_trend_tau": count_trend.tau,
                   "z_series": result.z.T, "count_series": cube.T}
+    if request.patterns_only:
+        return _cells_kept(grid, properties, metadata,
+                           np.flatnonzero(result.category != emerging.NO_PATTERN))
     return CellMap(grid, properties, metadata)
+
+
+def _cells_kept(grid: Grid, properties: dict[str, np.ndarray], metadata: dict,
+                keep: np.ndarray) -> CellMap:
+    """The map of the cells ``keep`` (indices into ``grid``) alone: their values, a grid
+    of them (feature ids count them anew; the ``cell`` label ``"i,j"`` is the cell's
+    own), the metadata as it is (``cells`` counts the whole grid)."""
+    sub = Grid(grid.size, grid.srid, grid.i[keep], grid.j[keep], grid.cx[keep],
+               grid.cy[keep])
+    return CellMap(sub, {name: np.asarray(values)[keep] for name, values in properties.items()},
+                   metadata)
 
 
 @dataclass(frozen=True)
@@ -547,11 +565,9 @@ def evaluation_cells(session, request: EvaluationRequest, srid: int) -> CellMap:
         **extra,
         "computed_at": datetime.now(UTC).isoformat(),
     })
-    keep = np.flatnonzero(hot)
-    sub = Grid(grid.size, srid, grid.i[keep], grid.j[keep], grid.cx[keep], grid.cy[keep])
-    properties = {"score": np.asarray(scores, dtype=float)[keep],
-                  "train_count": train.counts[keep], "test_count": test_counts[keep]}
-    return CellMap(sub, properties, metadata)
+    properties = {"score": np.asarray(scores, dtype=float), "train_count": train.counts,
+                  "test_count": test_counts}
+    return _cells_kept(grid, properties, metadata, np.flatnonzero(hot))
 
 
 __all__ = ["DEFAULT_CELL_SIZE_M", "CellMap", "EmergingRequest", "EvaluationRequest",

@@ -323,9 +323,14 @@ def test_kde_and_emerging_hot_spots_are_methods_with_their_period_on_the_map(
     block = page.locator(".legend-body section", has_text="Density (KDE)")
     assert block.locator(".legend-period").inner_text() == "Dec 1, 2024 – Dec 31, 2024"
     before = updates(page)
-    page.select_option("#f-method", label="Emerging hot spots (12 months)")
+    with page.expect_response(lambda r: "/hotspots/emerging?" in r.url
+                              and "unit=" not in r.url) as emerging:
+        page.select_option("#f-method", label="Emerging hot spots (12 months)")
     wait_for_update(page, before)
-    assert count("emerging") > 0 and count("density") == 0
+    # only the cells with a pattern are asked for, and each of them is drawn
+    assert "patterns_only=true" in emerging.value.url
+    drawn = emerging.value.json()["numberReturned"]
+    assert count("emerging") == drawn > 0 and count("density") == 0
     block = page.locator(".legend-body section", has_text="Emerging hot spots")
     # The emerging map covers the year to the period's end: the map says so.
     assert block.locator(".legend-period").inner_text() == "Jan 1, 2024 – Dec 31, 2024"

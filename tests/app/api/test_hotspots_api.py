@@ -158,6 +158,34 @@ def test_emerging_hot_spots_see_the_new_hot_spot(demo):
                                                            "consecutive hot spot")
 
 
+def test_emerging_patterns_only_is_the_cells_with_a_pattern_of_the_whole_answer(demo):
+    """What the map page draws: the cells whose category is not "no pattern", each with
+    the values, geometry and cell label of the whole answer (feature ids count anew)."""
+    query = ("/api/v1/hotspots/emerging?region=GE-KK&cell_size=3000"
+             "&datetime=2025-07-01T00:00:00Z/2026-06-30T23:59:59.999999Z")
+    whole = get(demo, query).get_json()
+    response = get(demo, query + "&patterns_only=true")
+    assert response.status_code == 200
+    only = response.get_json()
+    with_pattern = [f for f in whole["features"]
+                    if f["properties"]["category"] != "no pattern"]
+    assert 0 < len(with_pattern) < len(whole["features"])
+    assert only["numberMatched"] == only["numberReturned"] == len(with_pattern)
+    assert only["metadata"]["patterns_only"] is True
+    assert whole["metadata"]["patterns_only"] is False
+    assert only["metadata"]["cells"] == whole["metadata"]["cells"] == len(whole["features"])
+    assert [f["id"] for f in only["features"]] == list(range(len(with_pattern)))
+    assert [(f["properties"], f["geometry"]) for f in only["features"]] == [
+        (f["properties"], f["geometry"]) for f in with_pattern]
+    # (false is the whole answer; by section there are no cells to leave out)
+    assert get(demo, query + "&patterns_only=false").get_json()["features"] == \
+        whole["features"]
+    refused = get(demo, "/api/v1/hotspots/emerging?unit=section&region=GE-KK"
+                  "&patterns_only=true")
+    assert refused.status_code == 422 and refused.get_json()["field"] == "patterns_only"
+    assert get(demo, query + "&patterns_only=maybe").get_json()["field"] == "patterns_only"
+
+
 def test_evaluation_scores_the_next_window(demo):
     body = get(demo, "/api/v1/hotspots/evaluate?bbox=" + GEORGIA
                + "&train=2025-01-01T00:00:00Z/2025-12-31T23:59:59Z"
