@@ -12,15 +12,21 @@ default analysis period, Gi* cells of 2 km, no category, outcome or agency filte
 - the sections' emerging categories, ``/hotspots/emerging?unit=section&...`` over the
   12 months ending with the period;
 - and, for the method list's "Emerging hot spots" (issue 19's other first time), the
-  emerging cells over the same window and box.
+  emerging cells with a pattern over the same window and box;
+- then, for the first :data:`PREVIOUS_MONTHS` steps of the month slider back, the
+  ranking, the Gi* cells and the sections' emerging categories of each month before
+  (the requests a "month back" makes, :func:`period_paths`).
 
 Each is asked through its route (the view function, in a request context of this
 process, :func:`answer`), so the keys are the ones the page's requests make. The keys
 depend on the viewer: their agency (``viewer_agency``: what they may count) and their
 region scope (the area, the box, the default period). The viewers warmed are the
 distinct (agency, regions) of the active users, the most recently signed-in first, at
-most :data:`MAX_VIEWERS`; a user restricted to several regions is not one of them (the
-page opens on the first of their regions *by name in the page's language*).
+most :data:`MAX_VIEWERS` (the others are named in the log and in the report's
+``left_out``). A user restricted to several regions has no "All regions": the page
+opens on the first of their regions *by name in the page's language* (``filters.js``),
+so such a user is one context per language whose first region differs (English, the
+default language, first; then Georgian), each counted against the bound.
 
 The identity a request runs as is a :class:`WarmUpViewer`, an object of this process
 that mirrors such a user (agency, regions, the viewer role): no session, token or
@@ -36,6 +42,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import parse_qs, urlsplit
 
 from flask import g, request
 from sqlalchemy import select
@@ -43,14 +50,18 @@ from sqlalchemy import select
 from app.auth.models import RegionRef, User, role_at_least
 from app.auth.permissions import required_role
 from app.extensions import db
+from app.ui.i18n import DEFAULT_LANGUAGE, LANGUAGES
 from geo import clock, queries
 from geo.hotspots import analysis_results
 from geo.products import periods
 
 logger = logging.getLogger(__name__)
 
-# The most viewer contexts (agency, regions) one warm-up computes for.
+# The most viewer contexts (agency, regions, the region the page opens on) one warm-up
+# computes for.
 MAX_VIEWERS = 8
+# The months before the default period warmed: the month slider's first step back.
+PREVIOUS_MONTHS = 1
 # While a warm-up runs, the job looks again after this many seconds.
 RUNNING_CHECK_S = 5.0
 # After a warm-up that failed as a whole (the database away), the next waits this long.
@@ -59,7 +70,7 @@ FAILURE_WAIT_S = 60.0
 DEFAULT_CELL_SIZE_M = "2000"
 DEFAULT_METHOD = "gistar"
 REGIONS_PATH = "/api/v1/regions?limit=10000"
-# What each of default_view_paths' requests is, in its order (for the log).
+# What each of period_paths' requests is, in its order (for the log).
 REQUEST_NAMES = ("ranking", "Gi* map", "emerging by section", "emerging cells")
 
 
@@ -72,6 +83,9 @@ class WarmUpViewer:
     agency: str
     all_regions: bool
     regions: tuple[RegionRef, ...]
+    # the region the page opens on (a code): a user restricted to several regions'
+    # first by name; "" for every region of the viewer's (their box)
+    region: str = ""
     role: str = "viewer"
     id: None = None
     username: str = "(warm-up)"
@@ -95,27 +109,70 @@ class WarmUpReport:
     answered: list[tuple[str, str, int, float]] = field(default_factory=list)
     failed: list[tuple[str, str, str]] = field(default_factory=list)
     seconds: float = 0.0
+    # the viewer contexts over the bound, not warmed (as named in the log)
+    left_out: list[str] = field(default_factory=list)
 
 
-def viewers(session, limit: int = MAX_VIEWERS) -> list[WarmUpViewer]:
-    """The distinct viewer contexts of the active users (agency; every region, or the
-    one region they are restricted to), the most recently signed-in first, at most
-    ``limit``."""
-    latest: dict[tuple, datetime | None] = {}
+def local_name(region, language: str) -> str:
+    """A region's name as the page shows it in ``language`` (``i18n.js`` localName)."""
+    if language == "ka":
+        return region.name_ka or region.name_en or region.code
+    return region.name_en or region.code
+
+
+def first_by_name(regions, language: str):
+    """The region the page's region filter lists first in ``language`` (``filters.js``:
+    ``localeCompare`` of the names; here their case-folded text, which orders Latin and
+    Georgian names as ICU does but for punctuation and case ties)."""
+    return min(regions, key=lambda r: (local_name(r, language).casefold(),
+                                       local_name(r, language), r.code))
+
+
+def opened_regions(regions) -> list[str]:
+    """The codes of the regions a user restricted to ``regions`` (several) sees first,
+    one per language whose first differs: the default language's first."""
+    languages = [DEFAULT_LANGUAGE, *(code for code in LANGUAGES if code != DEFAULT_LANGUAGE)]
+    return list(dict.fromkeys(first_by_name(regions, language).code
+                              for language in languages))
+
+
+def viewer_contexts(session) -> list[WarmUpViewer]:
+    """Every distinct viewer context of the active users (agency; every region, the one
+    region they are restricted to, or several and the one the page opens on in each
+    language), the most recently signed-in first (a user's languages in
+    :func:`opened_regions`' order)."""
+    latest: dict[tuple, tuple] = {}
     for user in session.scalars(select(User).where(User.active)):
         regions = tuple(sorted((RegionRef(r.id, r.code) for r in user.regions),
                                key=lambda r: r.id))
-        if not user.all_regions and len(regions) != 1:
-            continue  # none: they see nothing; several: the page picks one by name
-        key = (user.agency, user.all_regions, () if user.all_regions else regions)
-        signed_in = user.last_login_at
-        if key not in latest or (signed_in is not None and
-                                 (latest[key] is None or signed_in > latest[key])):
-            latest[key] = signed_in
+        if not user.all_regions and not regions:
+            continue  # they see nothing
+        opened = (opened_regions(user.regions) if not user.all_regions and len(regions) > 1
+                  else [""])
+        for rank, region in enumerate(opened):
+            key = (user.agency, user.all_regions, () if user.all_regions else regions,
+                   region)
+            signed_in = user.last_login_at
+            if key not in latest or (signed_in is not None and
+                                     (latest[key][0] is None or signed_in > latest[key][0])):
+                latest[key] = (signed_in, rank)
     never = datetime.min.replace(tzinfo=clock.utc_now().tzinfo)
-    ordered = sorted(latest, key=lambda k: (latest[k] or never, k[0]), reverse=True)
-    return [WarmUpViewer(agency, all_regions, regions)
-            for agency, all_regions, regions in ordered[:limit]]
+    ordered = sorted(latest, key=lambda k: (-(latest[k][0] or never).timestamp(),
+                                            latest[k][1], k[0], k[3]))
+    return [WarmUpViewer(agency, all_regions, regions, region)
+            for agency, all_regions, regions, region in ordered]
+
+
+def viewers(session, limit: int = MAX_VIEWERS) -> list[WarmUpViewer]:
+    """The first ``limit`` of :func:`viewer_contexts`: the ones warmed."""
+    return viewer_contexts(session)[:limit]
+
+
+def viewer_name(viewer: WarmUpViewer) -> str:
+    """A viewer context for the log: agency/regions[:the region the page opens on]."""
+    return (f"{viewer.agency}/" + ("all" if viewer.all_regions
+                                   else ",".join(r.code for r in viewer.regions))
+            + (f":{viewer.region}" if viewer.region else ""))
 
 
 def answer(app, viewer: WarmUpViewer, path: str):
@@ -168,48 +225,83 @@ def _box(regions: dict) -> str:
     return ",".join(f"{value:.4f}" for value in (min(xs), min(ys), max(xs), max(ys)))
 
 
-def default_view_paths(app, viewer: WarmUpViewer) -> list[str]:
+def period_paths(area: dict, period: periods.AnalysisPeriod,
+                 emerging_cells: bool = True) -> list[str]:
+    """The analysis requests of the map page for ``period`` over ``area`` (``{"bbox":
+    ...}``, or ``{"region": code}``) with the default filters, as the page writes them:
+    the ranking, the Gi* cells, the sections' emerging categories and, with
+    ``emerging_cells``, the emerging cells (:data:`REQUEST_NAMES`)."""
+    start, end = period.start.date().isoformat(), period.end.date().isoformat()
+    span = f"{start}T00:00:00Z/{end}T23:59:59Z"  # state.js datetimeInterval
+    window = periods.emerging_period(period)  # cells.js emergingWindow
+    emerging = f"{window.start.date().isoformat()}T00:00:00Z/{end}T23:59:59.999999Z"
+    region = {"region": area.get("region")}
+    paths = [
+        f"/api/v1/risk/segments?{_query({**region, 'datetime': span})}",
+        f"/api/v1/hotspots?{_query({**area, 'datetime': span, 'cell_size': DEFAULT_CELL_SIZE_M, 'method': DEFAULT_METHOD})}",  # noqa: E501
+        f"/api/v1/hotspots/emerging?{_query({'unit': 'section', 'step': 'month', **region, 'datetime': emerging})}",  # noqa: E501
+    ]
+    if emerging_cells:
+        paths.append(f"/api/v1/hotspots/emerging?{_query({**area, 'datetime': emerging, 'cell_size': DEFAULT_CELL_SIZE_M, 'step': 'month', 'patterns_only': 'true'})}")  # noqa: E501
+    return paths
+
+
+def default_view_paths(app, viewer: WarmUpViewer,
+                       previous_months: int = 0) -> list[str]:
     """The analysis requests of the map page opened by ``viewer`` with the default
-    state (module docstring), as the page writes them."""
+    state (module docstring), as the page writes them; then those of the
+    ``previous_months`` months before the default period (the month slider's steps
+    back: the method is still Gi*, so no emerging cells)."""
     with app.app_context():
         default = periods.default_analysis_period(db.session, clock.utc_now(),
                                                   viewer.agency)
         db.session.remove()
-    start, end = default.start.date().isoformat(), default.end.date().isoformat()
-    period = f"{start}T00:00:00Z/{end}T23:59:59Z"  # state.js datetimeInterval
-    window = periods.emerging_period(default)  # cells.js emergingWindow
-    emerging = f"{window.start.date().isoformat()}T00:00:00Z/{end}T23:59:59.999999Z"
-    regions = answer(app, viewer, REGIONS_PATH)
-    if regions.status_code != 200:
-        raise RuntimeError(f"{REGIONS_PATH}: {regions.status_code}")
-    box = _box(regions.get_json())
-    return [
-        f"/api/v1/risk/segments?{_query({'datetime': period})}",
-        f"/api/v1/hotspots?{_query({'bbox': box, 'datetime': period, 'cell_size': DEFAULT_CELL_SIZE_M, 'method': DEFAULT_METHOD})}",  # noqa: E501
-        f"/api/v1/hotspots/emerging?{_query({'unit': 'section', 'step': 'month', 'datetime': emerging})}",  # noqa: E501
-        f"/api/v1/hotspots/emerging?{_query({'bbox': box, 'datetime': emerging, 'cell_size': DEFAULT_CELL_SIZE_M, 'step': 'month'})}",  # noqa: E501
-    ]
+    if viewer.region:
+        area = {"region": viewer.region}
+    else:
+        regions = answer(app, viewer, REGIONS_PATH)
+        if regions.status_code != 200:
+            raise RuntimeError(f"{REGIONS_PATH}: {regions.status_code}")
+        area = {"bbox": _box(regions.get_json())}
+    paths = period_paths(area, default)
+    for months in range(1, previous_months + 1):
+        paths += period_paths(area, periods.months_before(default, months),
+                              emerging_cells=False)
+    return paths
 
 
-def warm_default_view(app, limit: int = MAX_VIEWERS) -> WarmUpReport:
-    """Ask every analysis of the default view (:func:`default_view_paths`) for each of
-    :func:`viewers`: computed into the shared results, or read there when another
-    process has. A failed request is logged and the others go on."""
+def warm_default_view(app, limit: int = MAX_VIEWERS,
+                      previous_months: int = PREVIOUS_MONTHS) -> WarmUpReport:
+    """Ask every analysis of the default view and of the ``previous_months`` months
+    before it (:func:`default_view_paths`) for each of :func:`viewers`: computed into
+    the shared results, or read there when another process has. The default views of
+    every viewer come first, then the months before. A failed request is logged and the
+    others go on."""
     started = time.perf_counter()
     with app.app_context():
         stamps, _ = queries.data_stamps(db.session)
-        warmed_for = viewers(db.session, limit)
+        contexts = viewer_contexts(db.session)
         db.session.remove()
-    report = WarmUpReport(stamps)
+    warmed_for = contexts[:limit]
+    report = WarmUpReport(stamps, left_out=[viewer_name(v) for v in contexts[limit:]])
+    if report.left_out:
+        logger.info("warm-up: %d viewer contexts, the %d most recently signed-in warmed; "
+                    "left out: %s", len(contexts), limit, ", ".join(report.left_out))
+    queued: list[tuple[WarmUpViewer, str, list[str]]] = []
     for viewer in warmed_for:
-        who = f"{viewer.agency}/" + ("all" if viewer.all_regions
-                                      else ",".join(r.code for r in viewer.regions))
+        who = viewer_name(viewer)
         try:
-            paths = default_view_paths(app, viewer)
+            paths = default_view_paths(app, viewer, previous_months)
         except Exception as exc:
             logger.exception("warm-up for %s: the default view's requests failed", who)
             report.failed.append((who, REGIONS_PATH, repr(exc)))
             continue
+        queued.append((viewer, who, paths))
+    # every viewer's default view before anyone's months before
+    default_count = len(REQUEST_NAMES)
+    rounds = [(viewer, who, paths[:default_count]) for viewer, who, paths in queued] + \
+        [(viewer, who, paths[default_count:]) for viewer, who, paths in queued]
+    for viewer, who, paths in rounds:
         for path in paths:
             asked = time.perf_counter()
             try:
@@ -236,12 +328,16 @@ def warm_default_view(app, limit: int = MAX_VIEWERS) -> WarmUpReport:
 
 
 def _name(path: str) -> str:
-    """The name of a default view's request (``REQUEST_NAMES``), for the log."""
+    """The name of a default view's request (``REQUEST_NAMES``) and its period's end
+    month, for the log."""
+    month = parse_qs(urlsplit(path).query)["datetime"][0].split("/")[1][:7]
     if path.startswith("/api/v1/risk/"):
-        return REQUEST_NAMES[0]
-    if path.startswith("/api/v1/hotspots?"):
-        return REQUEST_NAMES[1]
-    return REQUEST_NAMES[2] if "unit=section" in path else REQUEST_NAMES[3]
+        name = REQUEST_NAMES[0]
+    elif path.startswith("/api/v1/hotspots?"):
+        name = REQUEST_NAMES[1]
+    else:
+        name = REQUEST_NAMES[2] if "unit=section" in path else REQUEST_NAMES[3]
+    return f"{name} to {month}"
 
 
 def enabled(app) -> bool:

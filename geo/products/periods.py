@@ -152,6 +152,25 @@ def default_analysis_period(session, now: datetime,
     return default_period_for(now, row.first, row.last)
 
 
+def months_before(period: AnalysisPeriod, months: int) -> AnalysisPeriod:
+    """The calendar month (UTC) ``months`` months before the month of ``period``'s last
+    day, in whole days to 23:59:59: where the map page's month slider goes in
+    ``months`` steps back from ``period``.
+
+    Examples
+    --------
+    >>> utc = lambda *a: datetime(*a, tzinfo=UTC)
+    >>> before = months_before(AnalysisPeriod(utc(2026, 3, 1), utc(2026, 3, 31, 23, 59, 59),
+    ...                                       DEFAULT_MONTH), 1)
+    >>> before.start.isoformat(), before.end.isoformat()
+    ('2026-02-01T00:00:00+00:00', '2026-02-28T23:59:59+00:00')
+    """
+    last_month = period.end.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    start = add_months(last_month, -months)
+    return AnalysisPeriod(start, add_months(start, 1) - timedelta(days=1) + _DAY_END,
+                          f"{months} month(s) before the {period.source}")
+
+
 # The months of an emerging hot-spot analysis' window (the map page's, static/js/cells.js).
 EMERGING_MONTHS = 12
 

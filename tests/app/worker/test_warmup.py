@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 from sqlalchemy import text
@@ -18,7 +19,12 @@ from app.auth.users import create_user
 from app.extensions import db
 from app.worker import Job, Worker
 from app.worker.jobs import JOBS
-from app.worker.warmup import DefaultViewWarmer, default_view_paths, viewers
+from app.worker.warmup import (
+    DefaultViewWarmer,
+    default_view_paths,
+    viewers,
+    warm_default_view,
+)
 from geo import clock
 from geo.hotspots import analysis_results, cache, sections
 from testsupport.apps import TEST_PASSWORD, make_app
@@ -105,22 +111,30 @@ def test_after_an_import_one_run_fills_the_table_and_the_page_computes_nothing(
 
     warmer = DefaultViewWarmer()
     report = warmer.run(app)
-    assert not report.failed
-    assert [status for *_, status, _ in report.answered] == [200] * 8  # 4 per viewer
+    assert not report.failed and report.left_out == []
+    # per viewer: 4 of the default view (June), 3 of the month before (May)
+    assert [status for *_, status, _ in report.answered] == [200] * 14
+    months = [parse_qs(urlsplit(path).query)["datetime"][0].split("/")[1][:7]
+              for _, path, _, _ in report.answered]  # the end of each one's period
+    assert months.count("2026-06") == 8 and months.count("2026-05") == 6
+    assert months[:8] == ["2026-06"] * 8  # every viewer's default view first
     kinds = stored_kinds(app)
-    # per viewer: the ranking's outlooks and hot-spot flags, the Gi* map, the sections'
-    # and the cells' emerging hot-spots
+    # per viewer: the ranking's outlooks and hot-spot flags, the Gi* map and the
+    # sections' emerging hot-spots of both months; the cells' emerging hot-spots of June
     assert kinds == sorted(["section-outlooks", "section-hotspot-flags", "hotspots",
-                            "emerging-sections", "emerging"] * 2)
+                            "emerging-sections"] * 4 + ["emerging"] * 2)
     assert sorted(computations) == kinds
 
     # Another process (this one's memory emptied) as each agency's real user, by the
-    # whole stack: every analysis of the default view is read from the table.
+    # whole stack: every analysis of the default view and of the month slider's first
+    # step back is read from the table.
     cache.CACHE.clear()
     computations.clear()
     client = app.test_client()
     for viewer in warmed_for:
-        paths = default_view_paths(app, viewer)
+        paths = default_view_paths(app, viewer, previous_months=1)
+        assert len(paths) == 7
+        assert "2026-05-01T00:00:00Z/2026-05-31T23:59:59Z" in unquote(paths[4])  # ranking
         for path in paths:
             response = client.get(path, headers=headers[viewer.agency])
             assert response.status_code == 200, (path, response.get_data(as_text=True))
@@ -128,6 +142,11 @@ def test_after_an_import_one_run_fills_the_table_and_the_page_computes_nothing(
     # Not the same answers for both: the Patrol Police's are of its region only.
     gbp, ppd = (default_view_paths(app, v) for v in sorted(warmed_for, key=lambda v: v.agency))
     assert gbp[1] != ppd[1]  # the Gi* map's box
+    # The month two steps back was not warmed: asking for it computes.
+    april = default_view_paths(app, warmed_for[0], previous_months=2)[7]
+    assert "2026-04-01T00:00:00Z/2026-04-30T23:59:59Z" in unquote(april)
+    assert client.get(april, headers=headers[warmed_for[0].agency]).status_code == 200
+    assert sorted(computations) == ["section-hotspot-flags", "section-outlooks"]
 
     # A second run on the same data warms nothing: the job starts no thread.
     with app.app_context():
@@ -170,11 +189,11 @@ def test_a_failing_analysis_is_logged_and_the_others_are_warmed(
     caplog.set_level(logging.INFO, logger="app.worker.warmup")
     report = DefaultViewWarmer().run(app)
     assert [path.split("&")[0] for _, path, _ in report.failed] == [
-        "/api/v1/hotspots/emerging?unit=section"] * 2
-    assert len(report.answered) == 6
+        "/api/v1/hotspots/emerging?unit=section"] * 4  # both months of both viewers
+    assert len(report.answered) == 10
     assert "the sections' trends broke" in caplog.text
     assert stored_kinds(app) == sorted(["section-outlooks", "section-hotspot-flags",
-                                        "hotspots", "emerging"] * 2)
+                                        "hotspots"] * 4 + ["emerging"] * 2)
 
     # and in the worker, the other jobs' round goes on
     ran = []
@@ -183,7 +202,7 @@ def test_a_failing_analysis_is_logged_and_the_others_are_warmed(
                     poll_s=1)
     worker.run_round()
     warmer.join(300)
-    assert ran == [1] and len(warmer.last_report.failed) == 2
+    assert ran == [1] and len(warmer.last_report.failed) == 4
 
 
 def test_a_warm_up_that_fails_as_a_whole_is_logged_and_waits_before_the_next(
@@ -192,7 +211,7 @@ def test_a_warm_up_that_fails_as_a_whole_is_logged_and_waits_before_the_next(
 
     app, _ = warm_app
 
-    def unreachable(app, limit=warmup.MAX_VIEWERS):
+    def unreachable(app, limit=warmup.MAX_VIEWERS, previous_months=warmup.PREVIOUS_MONTHS):
         raise ConnectionError("the database went away")
 
     monkeypatch.setattr(warmup, "warm_default_view", unreachable)
@@ -203,3 +222,74 @@ def test_a_warm_up_that_fails_as_a_whole_is_logged_and_waits_before_the_next(
         wait = warmer(app)  # not again at once: in about a minute
         db.session.remove()
     assert 0 < wait <= warmup.FAILURE_WAIT_S and warmer._thread is None
+
+
+def test_a_user_of_several_regions_is_warmed_on_the_region_the_page_opens_on_per_language(
+        warm_app, computations, caplog):
+    """Kvemo Kartli is first by its English name, Samtskhe-Javakheti by its Georgian one
+    (ს before ქ): two contexts, each warmed; over the bound, the oldest sign-ins are
+    left out and named."""
+    app, headers = warm_app
+    with app.app_context():
+        user = create_user(db.session, "warm-two", "viewer", TEST_PASSWORD, ("GE-SJ", "GE-KK"),
+                           agency="GBP")
+        _, token = create_token(db.session, user, "test")
+        user.last_login_at = NOW  # the most recent sign-in: its contexts come first
+        db.session.commit()
+        db.session.remove()
+    bearer = {"Authorization": f"Bearer {token}"}
+    try:
+        with app.app_context():
+            app.extensions[analysis_results.SESSION_INFO_KEY].clear()
+            contexts = viewers(db.session)
+            db.session.remove()
+        cache.CACHE.clear()
+        assert [(v.agency, len(v.regions), v.region) for v in contexts[:2]] == [
+            ("GBP", 2, "GE-KK"), ("GBP", 2, "GE-SJ")]
+        assert len(contexts) == 4
+
+        caplog.set_level(logging.INFO, logger="app.worker.warmup")
+        report = warm_default_view(app, limit=3, previous_months=0)
+        assert not report.failed and len(report.answered) == 12
+        # the other two never signed in: by agency
+        assert [v.agency for v in contexts[2:]] == ["GBP", "PPD"]
+        assert report.left_out == [f"PPD/{contexts[3].regions[0].code}"]
+        assert f"left out: {report.left_out[0]}" in caplog.text
+        # what the page asks for, a region named (no box)
+        kk, sj = (default_view_paths(app, v) for v in contexts[:2])
+        assert "region=GE-KK" in kk[0] and "bbox" not in kk[1] and "region=GE-KK" in kk[3]
+        assert "region=GE-SJ" in sj[2]
+        assert "patterns_only=true" in kk[3]
+
+        # the user, by the whole stack from another process: nothing computed
+        cache.CACHE.clear()
+        computations.clear()
+        client = app.test_client()
+        warmed = {path: status for _, path, status, _ in report.answered}
+        assert sorted(warmed[path] for path in kk + sj) == [200] * 7 + [422]  # Kvemo
+        # Kartli's Gi* map (too few cells in June): the page gets the same refusal
+        for path in kk + sj:
+            response = client.get(path, headers=bearer)
+            assert response.status_code == warmed[path], (path, response.get_data())
+        assert computations == ["hotspots"]  # the refusal alone: not a result, not kept
+    finally:
+        with app.app_context():
+            db.session.execute(text("UPDATE users SET active = false "
+                                    "WHERE username = 'warm-two'"))
+            db.session.commit()
+            db.session.remove()
+
+
+def test_the_first_region_by_name_is_the_pages_in_each_language():
+    from types import SimpleNamespace
+
+    from app.worker.warmup import first_by_name, opened_regions
+
+    regions = [SimpleNamespace(code=code, name_en=en, name_ka=ka) for code, en, ka in (
+        ("GE-SJ", "Samtskhe-Javakheti", "სამცხე-ჯავახეთი"),
+        ("GE-KK", "Kvemo Kartli", "ქვემო ქართლი"),
+        ("GE-GU", "guria", "გურია"))]
+    assert first_by_name(regions, "en").code == "GE-GU"  # case aside, as localeCompare
+    assert first_by_name(regions, "ka").code == "GE-GU"
+    assert opened_regions(regions) == ["GE-GU"]  # one context when both languages agree
+    assert opened_regions(regions[:2]) == ["GE-KK", "GE-SJ"]
