@@ -14,14 +14,19 @@ analysis of the measured kind has been computed before:
 3. **shared URL, cold**: the same link as the target of the sign-in (``/login?next=``)
    on a server that has computed nothing: seconds from "Sign in" to drawn;
 4. **API**: ``GET /api/v1/hotspots/emerging`` with the workspace's parameters (cells of
-   2 km over every region, 12 monthly steps to the end of the default period), the
-   first call on a fresh server and a repeated one; and the border sections' variant
-   (``unit=section``) the panel asks for.
+   2 km over every region, 12 monthly steps to the end of the default period, only the
+   cells with a pattern), the first call on a fresh server and a repeated one; then
+   every cell (without ``patterns_only``: computed again, the inputs in memory; a
+   server that knows no ``patterns_only`` reads the first answer); and the border
+   sections' variant (``unit=section``) the panel asks for.
+
+``--warm``: before each fresh server, the worker's warm-up job runs once (as after an
+import), so the default view's analyses, its emerging cells among them, are stored.
 
 Goal (issue 19): under 2 s for 1 and 2. Run:
 
     .venv/bin/python -m bench.emerging_bench [--incidents 50000] [--repeat 3]
-        [--server gunicorn|werkzeug] [--database-url URL]
+        [--server gunicorn|werkzeug] [--database-url URL] [--warm]
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from urllib.parse import urlencode
 
 import requests
 
-from bench.ui_bench import PASSWORD, served, updates, wait_for_update
+from bench.ui_bench import PASSWORD, served, updates, wait_for_update, warm_up
 from testsupport.browser import CHROMIUM, CHROMIUM_ARGS
 
 GOAL_S = 2.0
@@ -144,13 +149,14 @@ def measure_api(base_url: str, start: str, end: str) -> dict:
     sections = f"{base_url}/api/v1/hotspots/emerging?" + urlencode(
         {"unit": "section", "step": "month", "datetime": window})
     times = {}
-    for name, url in (("cells", cells), ("cells again", cells), ("sections", sections)):
+    page = f"{cells}&patterns_only=true"  # (a server without patterns_only: every cell)
+    for name, url in (("cells", page), ("cells again", page), ("every cell", cells),
+                      ("sections", sections)):
         begin = time.perf_counter()
         response = session.get(url, timeout=300)
         response.raise_for_status()
         times[name] = time.perf_counter() - begin
-        if name == "cells":
-            times["bytes"] = len(response.content)
+        times[f"{name} bytes"] = len(response.content)
     return times
 
 
@@ -164,10 +170,12 @@ def emerging_window(to: str) -> tuple[str, str]:
     return f"{year:04d}-{month:02d}-01", to
 
 
-def fresh(app, url: str, server: str):
+def fresh(app, url: str, server: str, warm: bool = False):
     """A server that has computed nothing: gunicorn started anew; werkzeug (this
     process) with the analyses' in-memory caches emptied; and no analysis result shared
-    in the database (``geo.hotspots.analysis_results``: they outlive a restart)."""
+    in the database (``geo.hotspots.analysis_results``: they outlive a restart), unless
+    ``warm``: then the worker's warm-up job has run once (``bench.ui_bench.warm_up``),
+    as after an import."""
     from sqlalchemy import text
 
     from app.extensions import db
@@ -176,11 +184,13 @@ def fresh(app, url: str, server: str):
         db.session.execute(text("DELETE FROM analysis_results"))
         db.session.commit()
         db.session.remove()
-    if server == "werkzeug":
+    if warm or server == "werkzeug":
         from geo.hotspots import cache, inputs
 
-        cache.CACHE.clear()
+        cache.CACHE.clear()  # (else the warm-up reads this process's memory, stores nothing)
         inputs.GRIDS.clear()
+    if warm:
+        warm_up(url)
     return served(app, url, server)
 
 
@@ -193,6 +203,10 @@ def main() -> None:
     parser.add_argument("--server", choices=("gunicorn", "werkzeug"), default="gunicorn")
     parser.add_argument("--database-url", help="a database that holds the demo and the "
                         "user bench already (kept); default: a throwaway one loaded here")
+    parser.add_argument("--warm", action="store_true",
+                        help="before each fresh server, the worker's warm-up job runs "
+                             "once (as after an import): the default view's analyses, "
+                             "the emerging cells among them, are stored")
     args = parser.parse_args()
     if args.database_url:
         from testsupport.apps import make_app
@@ -207,16 +221,16 @@ def main() -> None:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
                                                  args=CHROMIUM_ARGS)
             for _ in range(args.repeat):
-                with fresh(app, url, args.server) as base_url:
+                with fresh(app, url, args.server, args.warm) as base_url:
                     results["pick"].append(measure_pick(browser, base_url))
                 shared = results["pick"][-1]["shared"]
                 path = shared[shared.index("/", len("http://")):]
-                with fresh(app, url, args.server) as base_url:
+                with fresh(app, url, args.server, args.warm) as base_url:
                     results["shared"].append(measure_shared(browser, base_url, path))
-                with fresh(app, url, args.server) as base_url:
+                with fresh(app, url, args.server, args.warm) as base_url:
                     results["cold"].append(measure_shared_cold(browser, base_url, path))
                 to = path.split("to=")[1][:10]
-                with fresh(app, url, args.server) as base_url:
+                with fresh(app, url, args.server, args.warm) as base_url:
                     results["api"].append(measure_api(base_url, *emerging_window(to)))
             browser.close()
     finally:
@@ -235,8 +249,8 @@ def _runs(values) -> str:
 
 
 def report(args, results: dict, path: str) -> None:
-    print(f"server: {args.server}; {args.repeat} runs, each on a freshly started server; "
-          f"shared URL {path}")
+    print(f"server: {args.server}; {args.repeat} runs, each on a freshly started server"
+          + (" after the worker's warm-up" if args.warm else "") + f"; shared URL {path}")
     pick = [r["seconds"] for r in results["pick"]]
     print(f"pick 'Emerging hot spots' -> map and panel updated: {_runs(pick)} "
           f"({statistics.median(pick) / GOAL_S:.2f} x the 2 s goal)")
@@ -249,9 +263,9 @@ def report(args, results: dict, path: str) -> None:
           + _runs([r["cells"] for r in results["shared"]]))
     print(f"the shared URL as sign-in target on a cold server -> all drawn: "
           f"{_runs(results['cold'])}")
-    for name in ("cells", "cells again", "sections"):
-        print(f"API /hotspots/emerging {name}: {_runs([r[name] for r in results['api']])}")
-    print(f"  ({results['api'][-1]['bytes'] / 1e6:.1f} MB of GeoJSON cells)")
+    for name in ("cells", "cells again", "every cell", "sections"):
+        print(f"API /hotspots/emerging {name}: {_runs([r[name] for r in results['api']])} "
+              f"({results['api'][-1][f'{name} bytes'] / 1e6:.2f} MB)")
     print("where the time of the last shared URL goes (start, duration; s):")
     for name, start, duration in sorted(results["shared"][-1]["requests"],
                                         key=lambda r: -r[2])[:6]:
