@@ -8,7 +8,8 @@ emptied:
 
 - the worker's warm-up job (``app.worker.warmup.warm_default_view``) runs in this
   process with ``previous_months`` 0 (the default view alone) or
-  :data:`app.worker.warmup.PREVIOUS_MONTHS` (the default view and the months before);
+  ``--previous-months`` (default :data:`app.worker.warmup.PREVIOUS_MONTHS`: the
+  default view and the months before);
 - an analyst signs in (headless Chromium) and, once the map is drawn, moves the month
   slider one step back with the keyboard (the left arrow), then another: seconds until
   the map and the panel are updated (the 250 ms debounce included), and the slowest
@@ -17,6 +18,7 @@ emptied:
 The two variants alternate (paired under the same load). Run:
 
     .venv/bin/python -m bench.month_back_bench [--repeat 3] [--incidents 50000]
+        [--previous-months N]
 """
 
 from __future__ import annotations
@@ -88,8 +90,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--incidents", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--previous-months", type=int, default=PREVIOUS_MONTHS,
+                        help="the months before warmed in the second variant (default: "
+                             "the warm-up's own, PREVIOUS_MONTHS)")
     args = parser.parse_args()
-    variants = {"default view": 0, f"and {PREVIOUS_MONTHS} month(s) before": PREVIOUS_MONTHS}
+    months = args.previous_months
+    variants = {"default view": 0, f"default view and {months} month(s) before": months}
     databases, app, url = setup(args.incidents, today=True)
     results = {name: [] for name in variants}
     try:
