@@ -60,8 +60,10 @@ logger = logging.getLogger(__name__)
 # The most viewer contexts (agency, regions, the region the page opens on) one warm-up
 # computes for.
 MAX_VIEWERS = 8
-# The months before the default period warmed: the month slider's first step back.
-PREVIOUS_MONTHS = 1
+# The months before the default period warmed: the month slider's first steps back
+# (docs/benchmarks.md, issue 19: each step back to a month never computed took 3-13 s
+# under load; warmed, 0.6-1.1 s).
+PREVIOUS_MONTHS = 2
 # While a warm-up runs, the job looks again after this many seconds.
 RUNNING_CHECK_S = 5.0
 # After a warm-up that failed as a whole (the database away), the next waits this long.

@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from app.auth.users import create_user
 from app.extensions import db
-from app.worker.warmup import default_view_paths, viewers
+from app.worker.warmup import PREVIOUS_MONTHS, default_view_paths, viewers
 from geo import clock
 from tests.e2e.conftest import in_default_month
 from testsupport.apps import TEST_PASSWORD, load_sample_layers, make_app, serving
@@ -54,7 +54,7 @@ def test_a_user_of_two_regions_asks_what_the_warm_up_asked(page, two_regions_ser
         warmed_for = [v for v in viewers(db.session) if len(v.regions) == 2]
         db.session.remove()
     assert [v.region for v in warmed_for] == ["T-KA"]  # one context: both languages agree
-    warmed = {key(path) for path in default_view_paths(app, warmed_for[0], 1)}
+    warmed = {key(path) for path in default_view_paths(app, warmed_for[0], PREVIOUS_MONTHS)}
 
     asked = []
     page.on("request", lambda r: asked.append(r.url)

@@ -112,28 +112,29 @@ def test_after_an_import_one_run_fills_the_table_and_the_page_computes_nothing(
     warmer = DefaultViewWarmer()
     report = warmer.run(app)
     assert not report.failed and report.left_out == []
-    # per viewer: 4 of the default view (June), 3 of the month before (May)
-    assert [status for *_, status, _ in report.answered] == [200] * 14
+    # per viewer: 4 of the default view (June), 3 of each month before (May, April)
+    assert [status for *_, status, _ in report.answered] == [200] * 20
     months = [parse_qs(urlsplit(path).query)["datetime"][0].split("/")[1][:7]
               for _, path, _, _ in report.answered]  # the end of each one's period
-    assert months.count("2026-06") == 8 and months.count("2026-05") == 6
+    assert [months.count(m) for m in ("2026-06", "2026-05", "2026-04")] == [8, 6, 6]
     assert months[:8] == ["2026-06"] * 8  # every viewer's default view first
     kinds = stored_kinds(app)
     # per viewer: the ranking's outlooks and hot-spot flags, the Gi* map and the
-    # sections' emerging hot-spots of both months; the cells' emerging hot-spots of June
+    # sections' emerging hot-spots of the three months; the cells' emerging hot-spots
+    # of June
     assert kinds == sorted(["section-outlooks", "section-hotspot-flags", "hotspots",
-                            "emerging-sections"] * 4 + ["emerging"] * 2)
+                            "emerging-sections"] * 6 + ["emerging"] * 2)
     assert sorted(computations) == kinds
 
     # Another process (this one's memory emptied) as each agency's real user, by the
     # whole stack: every analysis of the default view and of the month slider's first
-    # step back is read from the table.
+    # two steps back is read from the table.
     cache.CACHE.clear()
     computations.clear()
     client = app.test_client()
     for viewer in warmed_for:
-        paths = default_view_paths(app, viewer, previous_months=1)
-        assert len(paths) == 7
+        paths = default_view_paths(app, viewer, previous_months=2)
+        assert len(paths) == 10
         assert "2026-05-01T00:00:00Z/2026-05-31T23:59:59Z" in unquote(paths[4])  # ranking
         for path in paths:
             response = client.get(path, headers=headers[viewer.agency])
@@ -142,10 +143,10 @@ def test_after_an_import_one_run_fills_the_table_and_the_page_computes_nothing(
     # Not the same answers for both: the Patrol Police's are of its region only.
     gbp, ppd = (default_view_paths(app, v) for v in sorted(warmed_for, key=lambda v: v.agency))
     assert gbp[1] != ppd[1]  # the Gi* map's box
-    # The month two steps back was not warmed: asking for it computes.
-    april = default_view_paths(app, warmed_for[0], previous_months=2)[7]
-    assert "2026-04-01T00:00:00Z/2026-04-30T23:59:59Z" in unquote(april)
-    assert client.get(april, headers=headers[warmed_for[0].agency]).status_code == 200
+    # The month three steps back was not warmed: asking for it computes.
+    march = default_view_paths(app, warmed_for[0], previous_months=3)[10]
+    assert "2026-03-01T00:00:00Z/2026-03-31T23:59:59Z" in unquote(march)
+    assert client.get(march, headers=headers[warmed_for[0].agency]).status_code == 200
     assert sorted(computations) == ["section-hotspot-flags", "section-outlooks"]
 
     # A second run on the same data warms nothing: the job starts no thread.
@@ -189,11 +190,11 @@ def test_a_failing_analysis_is_logged_and_the_others_are_warmed(
     caplog.set_level(logging.INFO, logger="app.worker.warmup")
     report = DefaultViewWarmer().run(app)
     assert [path.split("&")[0] for _, path, _ in report.failed] == [
-        "/api/v1/hotspots/emerging?unit=section"] * 4  # both months of both viewers
-    assert len(report.answered) == 10
+        "/api/v1/hotspots/emerging?unit=section"] * 6  # 3 months of both viewers
+    assert len(report.answered) == 14
     assert "the sections' trends broke" in caplog.text
     assert stored_kinds(app) == sorted(["section-outlooks", "section-hotspot-flags",
-                                        "hotspots"] * 4 + ["emerging"] * 2)
+                                        "hotspots"] * 6 + ["emerging"] * 2)
 
     # and in the worker, the other jobs' round goes on
     ran = []
@@ -202,7 +203,7 @@ def test_a_failing_analysis_is_logged_and_the_others_are_warmed(
                     poll_s=1)
     worker.run_round()
     warmer.join(300)
-    assert ran == [1] and len(warmer.last_report.failed) == 4
+    assert ran == [1] and len(warmer.last_report.failed) == 6
 
 
 def test_a_warm_up_that_fails_as_a_whole_is_logged_and_waits_before_the_next(
