@@ -21,28 +21,36 @@ def in_default_month(now: datetime) -> datetime:
     return now.replace(day=1, hour=12, minute=0, second=0, microsecond=0) - timedelta(days=10)
 
 
-@pytest.fixture(scope="module")
-def live_server(databases):
-    """Serves the app on 127.0.0.1 (free port) with the sample layers committed."""
+def sample_app(databases, add_users):
+    """An app on a new migrated database with the sample layers, two of their incidents
+    (T-1, T-2) in the last complete month of the data clock (the map's default period,
+    whatever the date) and the users ``add_users(session)`` creates; committed."""
     import flask_migrate
 
     app = make_app(databases.create())
     with app.app_context():
         flask_migrate.upgrade()
         load_sample_layers(db.session, app.config["ANALYSIS_SRID"])
-        # Two incidents in the last complete month of the data clock: the map's default
-        # period, whatever the date.
         db.session.execute(text(
             "UPDATE incidents SET occurred_at = :moment WHERE external_id IN ('T-1', 'T-2')"
         ), {"moment": in_default_month(clock.utc_now())})
-        for role in ("viewer", "analyst", "supervisor", "admin"):
-            create_user(db.session, f"e2e-{role}", role, TEST_PASSWORD)
-        # A viewer restricted to the region T-KK.
-        create_user(db.session, "e2e-kk", "viewer", TEST_PASSWORD, ["T-KK"],
-                    all_regions=False)
+        add_users(db.session)
         db.session.commit()
         db.session.remove()
-    with serving(app) as url:
+    return app
+
+
+@pytest.fixture(scope="module")
+def live_server(databases):
+    """Serves the app on 127.0.0.1 (free port) with the sample layers committed."""
+
+    def add_users(session):
+        for role in ("viewer", "analyst", "supervisor", "admin"):
+            create_user(session, f"e2e-{role}", role, TEST_PASSWORD)
+        # A viewer restricted to the region T-KK.
+        create_user(session, "e2e-kk", "viewer", TEST_PASSWORD, ["T-KK"], all_regions=False)
+
+    with serving(sample_app(databases, add_users)) as url:
         yield url
 
 

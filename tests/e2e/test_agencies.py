@@ -12,15 +12,14 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import text
 
 from app.auth.users import create_user
 from app.extensions import db
 from geo import clock
 from geo.maps import palette
-from tests.e2e.conftest import in_default_month
+from tests.e2e.conftest import in_default_month, sample_app
 from tests.e2e.test_map_page import shoot, sign_in, updates, wait_for_update, watch_console
-from testsupport.apps import TEST_PASSWORD, load_sample_layers, make_app, serving
+from testsupport.apps import TEST_PASSWORD, serving
 
 pytestmark = [pytest.mark.e2e, pytest.mark.clock]
 
@@ -30,20 +29,13 @@ AGENCY_CODES = ["GBP", "IAD", "MD", "PPD"]
 @pytest.fixture(scope="module")
 def agencies_server(databases):
     """A live server with the sample layers, an analyst of PPD and one of GBP."""
-    import flask_migrate
 
-    app = make_app(databases.create())
-    with app.app_context():
-        flask_migrate.upgrade()
-        load_sample_layers(db.session, app.config["ANALYSIS_SRID"])
-        db.session.execute(text(
-            "UPDATE incidents SET occurred_at = :moment WHERE external_id IN ('T-1', 'T-2')"
-        ), {"moment": in_default_month(clock.utc_now())})
+    def add_users(session):
         for agency in ("PPD", "GBP"):
-            create_user(db.session, f"e2e-{agency.lower()}-analyst", "analyst", TEST_PASSWORD,
+            create_user(session, f"e2e-{agency.lower()}-analyst", "analyst", TEST_PASSWORD,
                         agency=agency)
-        db.session.commit()
-        db.session.remove()
+
+    app = sample_app(databases, add_users)
     with serving(app) as url:
         yield url
     with app.app_context():

@@ -8,14 +8,12 @@ from __future__ import annotations
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from sqlalchemy import text
 
 from app.auth.users import create_user
 from app.extensions import db
 from app.worker.warmup import PREVIOUS_MONTHS, default_view_paths, viewers
-from geo import clock
-from tests.e2e.conftest import in_default_month
-from testsupport.apps import TEST_PASSWORD, load_sample_layers, make_app, serving
+from tests.e2e.conftest import sample_app
+from testsupport.apps import TEST_PASSWORD, serving
 
 ANALYSES = ("/api/v1/risk/segments", "/api/v1/hotspots")
 
@@ -25,18 +23,8 @@ def two_regions_server(databases):
     """The sample layers, two incidents in the default month, and a viewer of both
     sample regions (T-KK "Test region", T-KA "Second test region": T-KA first by name
     in English and in Georgian, მ before ს)."""
-    import flask_migrate
-
-    app = make_app(databases.create())
-    with app.app_context():
-        flask_migrate.upgrade()
-        load_sample_layers(db.session, app.config["ANALYSIS_SRID"])
-        db.session.execute(text(
-            "UPDATE incidents SET occurred_at = :moment WHERE external_id IN ('T-1', 'T-2')"
-        ), {"moment": in_default_month(clock.utc_now())})
-        create_user(db.session, "e2e-two", "viewer", TEST_PASSWORD, ["T-KK", "T-KA"])
-        db.session.commit()
-        db.session.remove()
+    app = sample_app(databases, lambda session: create_user(
+        session, "e2e-two", "viewer", TEST_PASSWORD, ["T-KK", "T-KA"]))
     with serving(app) as url:
         yield app, url
 
