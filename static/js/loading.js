@@ -10,17 +10,13 @@ import { updateActionLinks, writeURL } from "./links.js";
 import { markEmerging, renderAlerts, renderModel, renderRanking, renderSummary } from "./panel.js";
 import { selectionParams, wmsFilterParams } from "./params.js";
 import { drawAlerts, segmentStyle, selectSection } from "./sections.js";
-import { clockNow, datetimeInterval, isoDate } from "./state.js";
+import { rankingURL } from "./startup.js";
+import { clockNow, isoDate } from "./state.js";
 import { loadSectionTrends } from "./trends.js";
 import { wmsDrawsIncidents } from "./wms.js";
 import { app, config, root, setStatus } from "./workspace.js";
 
 const POINT_LIMIT = 5000;
-
-export function rankingURL() {
-  return `${config.api}/risk/segments?${query({
-    region: app.state.region, datetime: datetimeInterval(app.state) })}`;
-}
 
 /** The region's name in the page's language (its code when not on the map). */
 function regionName(code) {

@@ -108,10 +108,10 @@ def test_after_an_import_one_run_fills_the_table_and_the_page_computes_nothing(
     assert not report.failed
     assert [status for *_, status, _ in report.answered] == [200] * 8  # 4 per viewer
     kinds = stored_kinds(app)
-    # per viewer: the ranking's outlooks and hot-spot flags, the Gi* map, the sections'
-    # and the cells' emerging hot-spots
-    assert kinds == sorted(["section-outlooks", "section-hotspot-flags", "hotspots",
-                            "emerging-sections", "emerging"] * 2)
+    # per viewer: the ranking's whole assessment (and, computed within it, its outlooks
+    # and hot-spot flags), the Gi* map, the sections' and the cells' emerging hot-spots
+    assert kinds == sorted(["risk-assessment", "section-outlooks", "section-hotspot-flags",
+                            "hotspots", "emerging-sections", "emerging"] * 2)
     assert sorted(computations) == kinds
 
     # Another process (this one's memory emptied) as each agency's real user, by the
@@ -173,8 +173,8 @@ def test_a_failing_analysis_is_logged_and_the_others_are_warmed(
         "/api/v1/hotspots/emerging?unit=section"] * 2
     assert len(report.answered) == 6
     assert "the sections' trends broke" in caplog.text
-    assert stored_kinds(app) == sorted(["section-outlooks", "section-hotspot-flags",
-                                        "hotspots", "emerging"] * 2)
+    assert stored_kinds(app) == sorted(["risk-assessment", "section-outlooks",
+                                        "section-hotspot-flags", "hotspots", "emerging"] * 2)
 
     # and in the worker, the other jobs' round goes on
     ran = []
