@@ -87,14 +87,14 @@ function bindIncidentPlacing() {
   });
 }
 
-/** The map tools: search, measure, opacity, the incidents' table and the print layout,
- *  which draw in their own pane above the layers (the coordinates' line comes first:
- *  main). */
+/** The map tools: search, measure, coordinates, opacity, the incidents' table and the
+ *  print layout, which draw in their own pane above the layers. */
 function setUpMapTools() {
   app.map.createPane("tools").style.zIndex = "500";
   app.tools = L.layerGroup().addTo(app.map);
   setUpSearch();
   setUpMeasure();
+  setUpCoordinates();
   setUpOpacityControls();
   setUpIncidentTable();
   setUpPrintLayout();
@@ -110,12 +110,11 @@ async function main() {
   translateLeafletDefaults();
   app.map = L.map("map", { zoomSnap: 0.5, keyboard: true }).setView([42.2, 43.5], 7);
   app.map.attributionControl.addAttribution(t("Border: Natural Earth (public domain)"));
-  // The lines around the map before its view is fitted, and the map told of the height
-  // they leave (Leaflet keeps the size it read): else the WMS images are asked for the
-  // height before, then again once the resize is observed. The coordinates' line (a
-  // map tool) comes now, the demonstration data's notice with the reference layers.
-  setUpCoordinates();
   const [regions, segments, crossings, newest, oldest] = await Promise.all(references);
+  // The demonstration data's notice before the view is fitted, and the map told of the
+  // height it leaves (Leaflet keeps the size it read): else the WMS images are asked
+  // for the height before, then again once the resize is observed. (The coordinates'
+  // line under the map holds its place from the start: index.html.)
   showNotice([regions, segments, crossings]);
   app.map.invalidateSize({ animate: false });
   fillRegionFilter(regions); // first: it corrects a region that is not the user's
@@ -133,9 +132,17 @@ async function main() {
     app.map.fitBounds(regionBounds(), { animate: false });
   }
   // Lines under the map come and go (notes, the coordinates, the incidents' table):
-  // Leaflet is told when its box changes, so that what it draws fills it.
-  new ResizeObserver(() => app.map.invalidateSize({ animate: false })).observe(
-    app.map.getContainer());
+  // Leaflet is told when its box changes, so that what it draws fills it. Only then:
+  // invalidateSize forgets the exact centre of the view even when the size is the one
+  // it knows (the observer's first call), and the centre read afterwards would differ
+  // by a fraction of a pixel from the one the coordinates' line shows.
+  new ResizeObserver(() => {
+    const container = app.map.getContainer();
+    const known = app.map.getSize();
+    if (container.clientWidth !== known.x || container.clientHeight !== known.y) {
+      app.map.invalidateSize({ animate: false });
+    }
+  }).observe(app.map.getContainer());
   addLayerControl();
   addLegendControl();
   L.control.scale({ imperial: false }).addTo(app.map);

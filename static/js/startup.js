@@ -1,6 +1,7 @@
 // The map page's first requests, sent as soon as this small module has run: before the
-// rest of the page's modules have loaded (index.html loads it first, as its own entry
-// point; module graphs run only once all of their modules are in). The message
+// rest of the page's modules and Leaflet have loaded (index.html loads it as its own
+// entry point, async, at the end of the page; a module graph runs only once all of its
+// modules are in, and deferred scripts in order). The message
 // catalogue, the palettes, the agencies, the reference layers and, for a view whose
 // region is the user's, the risk ranking, the slowest answer of the page. map.js
 // awaits what is started here; nothing here draws.
