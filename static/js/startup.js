@@ -3,13 +3,15 @@
 // entry point, async, at the end of the page; a module graph runs only once all of its
 // modules are in, and deferred scripts in order). The message
 // catalogue, the palettes, the agencies, the reference layers and, for a view whose
-// region is the user's, the risk ranking, the slowest answer of the page. map.js
-// awaits what is started here; nothing here draws.
+// region is the user's, the risk ranking (the slowest answer of the page) and the
+// incidents' count (which the Gi* cells wait for). map.js awaits what is started here;
+// nothing here draws.
 
 import { getJSON, query } from "./api.js";
 import { loadAgencies } from "./agencies.js";
 import { loadCatalogue } from "./i18n.js";
 import { loadPalettes } from "./palettes.js";
+import { selectionParams } from "./params.js";
 import { datetimeInterval, readState } from "./state.js";
 import { app, config } from "./workspace.js";
 
@@ -17,6 +19,18 @@ import { app, config } from "./workspace.js";
 export function rankingURL(state = app.state) {
   return `${config.api}/risk/segments?${query({
     region: state.region, datetime: datetimeInterval(state) })}`;
+}
+
+/** The address of the count of the incidents the filters select. */
+export function countURL() {
+  return `${config.api}/incidents?${query({ ...selectionParams(), limit: 1 })}`;
+}
+
+/** The promise of `url`'s JSON when start-up asked for it (once), else null. */
+export function takePrefetched(url) {
+  const promise = app.prefetched.get(url) || null;
+  app.prefetched.delete(url);
+  return promise;
 }
 
 /** The state the link asks for; without dates, the server's default period (the last
@@ -37,6 +51,7 @@ function started(promise) {
 }
 
 export const initialState = linkState();
+app.state = initialState;
 
 // The catalogue, palettes and agencies, which map.js awaits before drawing anything.
 export const basics = started(Promise.all([
@@ -54,13 +69,15 @@ export const references = [
   started(getJSON(`${config.api}/incidents?limit=1&sortby=occurred_at`)),
 ];
 
-/** The ranking asked for now (loading.js takes it from app.prefetched), when the view's
- *  region is the user's: at once for all regions (a user restricted to several has no
- *  "all regions" choice, and the page picks one), else once the user's regions say. */
-function prefetchRanking(state) {
+/** The ranking and the count asked for now (loading.js takes them, takePrefetched; the
+ *  Gi* cells wait for the count), when the view's region is the user's: at once for all
+ *  regions (a user restricted to several has no "all regions" choice, and the page
+ *  picks one), else once the user's regions say. */
+function prefetchRankingAndCount(state) {
   const ask = () => {
-    const url = rankingURL(state);
-    app.prefetched = { url, promise: started(getJSON(url)) };
+    for (const url of [rankingURL(state), countURL()]) {
+      if (!app.prefetched.has(url)) app.prefetched.set(url, started(getJSON(url)));
+    }
   };
   if (!state.region) {
     if (document.querySelector("#f-region option[value='']") !== null) ask();
@@ -68,8 +85,8 @@ function prefetchRanking(state) {
   }
   regions.then((collection) => {
     const codes = collection.features.map((f) => f.properties.code);
-    if (codes.includes(state.region) && app.prefetched === null) ask();
+    if (codes.includes(state.region)) ask();
   }, () => {});
 }
 
-prefetchRanking(initialState);
+prefetchRankingAndCount(initialState);
