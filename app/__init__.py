@@ -68,7 +68,7 @@ def _share_analysis_results(app: Flask, settings: Config) -> None:
     on the primary's engine: a process waits for another computing the same result
     until 80 % of the statement timeout at most (60 s without one), then computes."""
     from app.extensions import db
-    from geo.hotspots.analysis_results import SESSION_INFO_KEY, AnalysisResults
+    from geo.hotspots.analysis_results import SESSION_INFO_KEY, AnalysisResults, code_fingerprint
 
     megabytes = settings.ANALYSIS_CACHE_MAX_MB
     if megabytes is None:
@@ -77,6 +77,9 @@ def _share_analysis_results(app: Flask, settings: Config) -> None:
         return
     options = app.config["SQLALCHEMY_ENGINE_OPTIONS"].get("connect_args", {}).get("options", "")
     timeout_s = settings.STATEMENT_TIMEOUT_S if "statement_timeout" in options else 0
+    # The code's fingerprint (every source of geo/ read and hashed, part of each key)
+    # now, while the process starts, not in a gunicorn worker's first analysis request.
+    code_fingerprint()
     with app.app_context():
         app.extensions[SESSION_INFO_KEY] = AnalysisResults(
             engine=db.engine, max_bytes=megabytes * 2**20,

@@ -134,7 +134,31 @@ def updates(page) -> int:
     return int(page.get_attribute("#workspace", "data-updates") or 0)
 
 
-def measure(base_url: str, repeat: int) -> dict:
+def waterfall(finished: list, since_ms: float) -> list[tuple]:
+    """The requests ``finished`` (Playwright's, in the order they ended) as rows
+    ``(start, end, method, status, type, bytes, path)``: start and end in seconds after
+    ``since_ms`` (ms since the epoch), end being the last byte of the response;
+    sorted by start. Sizes are the bodies' as sent (compressed when they were)."""
+    rows = []
+    for req in finished:
+        timing = req.timing
+        start = (timing["startTime"] - since_ms) / 1000
+        end = start + max(timing["responseEnd"], 0) / 1000
+        response = req.response()
+        sizes = req.sizes()
+        path = req.url.split("//", 1)[-1].split("/", 1)[-1]
+        rows.append((start, end, req.method, response.status if response else 0,
+                     req.resource_type, sizes["responseBodySize"], "/" + path))
+    return sorted(rows)
+
+
+def print_waterfall(rows: list[tuple], limit: int = 110) -> None:
+    for start, end, method, status, kind, size, path in rows:
+        print(f"  {start:5.2f} {end:5.2f} {end - start:5.2f}  {method:4} {status} "
+              f"{kind[:10]:10} {size / 1024:7.1f} kB  {path[:limit]}")
+
+
+def measure(base_url: str, repeat: int, sign_in_only: bool = False) -> dict:
     from playwright.sync_api import sync_playwright
 
     results = {"load": [], "update": []}
@@ -149,14 +173,26 @@ def measure(base_url: str, repeat: int) -> dict:
         page.goto(f"{base_url}/login")
         page.get_by_label("User name").fill("bench")
         page.get_by_label("Password").fill(PASSWORD)
+        finished = []
+
+        def keep(request):
+            finished.append(request)
+
+        page.on("requestfinished", keep)
         sign_in_start = time.perf_counter()
+        clicked_ms = time.time() * 1000
         page.get_by_role("button", name="Sign in").click()
         page.wait_for_selector("#workspace[data-loaded='true']")
         results["sign_in"] = time.perf_counter() - sign_in_start
+        page.remove_listener("requestfinished", keep)
+        results["sign_in_waterfall"] = waterfall(finished, clicked_ms)
         results["sign_in_requests"] = page.evaluate("""() => performance
             .getEntriesByType('resource')
             .map((e) => [e.name.replace(location.origin, ''), e.startTime, e.duration])
             .filter(([name]) => name.startsWith('/api/') || name.startsWith('/ogc/'))""")
+        if sign_in_only:
+            browser.close()
+            return results
         for run in range(repeat + 1):
             # Run 0 came from the login redirect (cold); each further run reloads the page.
             if run:
@@ -205,6 +241,10 @@ def main() -> None:
                         help="the demo ends today (flask demo's window), so the default "
                              "period holds incidents and the page asks for its Gi* map; "
                              "else it ends 2026-06-30")
+    parser.add_argument("--sign-in-only", action="store_true",
+                        help="measure the sign-in only (no navigations, no filter changes)")
+    parser.add_argument("--waterfall", action="store_true",
+                        help="print every request of the sign-in, from the click")
     parser.add_argument("--warm", action="store_true",
                         help="run the worker's warm-up job before the server starts")
     args = parser.parse_args()
@@ -219,7 +259,7 @@ def main() -> None:
             print(f"worker warm-up: {len(report.answered)} requests, {len(report.failed)} "
                   f"failed, {report.seconds:.1f} s")
         with served(app, url, args.server) as base_url:
-            results = measure(base_url, args.repeat)
+            results = measure(base_url, args.repeat, args.sign_in_only)
     finally:
         with app.app_context():
             from app.extensions import db
@@ -234,6 +274,10 @@ def main() -> None:
     print("where the time of the sign-in goes (start, duration; s):")
     for name, start, duration in sorted(results["sign_in_requests"], key=lambda r: -r[2])[:6]:
         print(f"  {start / 1000:5.2f} {duration / 1000:5.2f}  {name[:110]}")
+    if args.waterfall:
+        print("the sign-in's requests from the click (start, end, duration in s; method, "
+              "status, type, body size, path):")
+        print_waterfall(results["sign_in_waterfall"])
     analyses = [path for path, _, _ in results["sign_in_requests"]
                 if path.startswith(("/api/v1/hotspots", "/api/v1/risk/segments"))]
     if report is not None:
@@ -242,6 +286,8 @@ def main() -> None:
         print(f"the page's analysis requests at sign-in: {len(analyses)}, warmed "
               f"{len(analyses) - len(missed)}" + "".join(f"\n  not warmed: {path}"
                                                     for path in missed))
+    if args.sign_in_only:
+        return
     loads = results["load"]
     print(f"navigation -> all layers drawn (warm cache), {len(loads)} runs: "
           + ", ".join(f"{s:.2f}" for s in loads)

@@ -22,6 +22,7 @@ ENDPOINT_ROLES: dict[str, str] = {
     "health.healthz": PUBLIC,
     "auth.login": PUBLIC,
     "static": PUBLIC,
+    "ui.asset": PUBLIC,  # the same files as "static", at versioned addresses
     "auth.logout": "viewer",
     # The analysts' map page and its assets.
     "ui.index": "viewer",

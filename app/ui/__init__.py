@@ -1,7 +1,9 @@
-"""Analyst pages: the map workspace, its message catalogue and palettes, and the
-installed front-end packages it uses."""
+"""Analyst pages: the map workspace, its message catalogue and palettes, our static files
+at versioned addresses (``app.ui.assets``), and the installed front-end packages it uses."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from flask import (
     Blueprint,
@@ -10,12 +12,13 @@ from flask import (
     jsonify,
     render_template,
     send_from_directory,
+    url_for,
 )
 from flask_login import current_user
 
 from app.auth.scope import region_codes_in_scope, viewer_agency
 from app.extensions import db
-from app.ui import i18n
+from app.ui import assets, i18n
 from config import BASE_DIR
 from geo import clock
 from geo.layers import INCIDENTS
@@ -82,3 +85,32 @@ def vendor(package: str, filename: str):
     if directory is None:
         abort(404)
     return send_from_directory(directory, filename, max_age=86400)
+
+
+def _static_folder() -> Path:
+    return Path(current_app.static_folder)
+
+
+@bp.app_template_global()
+def asset_url(filename: str) -> str:
+    """The address of a file under ``static/`` at the current version
+    (``app.ui.assets``): kept by browsers for a year without revalidation."""
+    return url_for("ui.asset", version=assets.static_version(_static_folder()),
+                   filename=filename)
+
+
+@bp.app_template_global()
+def module_graph(*entries: str) -> list[str]:
+    """The modules the entry modules import, themselves included (for modulepreload)."""
+    return assets.module_graph(_static_folder(), *entries)
+
+
+@bp.get("/assets/<version>/<path:filename>")
+def asset(version: str, filename: str):
+    """A file under ``static/``: immutable at the current version, else revalidated."""
+    current = version == assets.static_version(_static_folder())
+    response = send_from_directory(_static_folder(), filename,
+                                   max_age=assets.IMMUTABLE_MAX_AGE_S if current else None)
+    if current:
+        response.cache_control.immutable = True
+    return response

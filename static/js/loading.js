@@ -10,17 +10,13 @@ import { updateActionLinks, writeURL } from "./links.js";
 import { markEmerging, renderAlerts, renderModel, renderRanking, renderSummary } from "./panel.js";
 import { selectionParams, wmsFilterParams } from "./params.js";
 import { drawAlerts, segmentStyle, selectSection } from "./sections.js";
-import { clockNow, datetimeInterval, isoDate } from "./state.js";
+import { countURL, rankingURL, takePrefetched } from "./startup.js";
+import { clockNow, isoDate } from "./state.js";
 import { loadSectionTrends } from "./trends.js";
 import { wmsDrawsIncidents } from "./wms.js";
 import { app, config, root, setStatus } from "./workspace.js";
 
 const POINT_LIMIT = 5000;
-
-export function rankingURL() {
-  return `${config.api}/risk/segments?${query({
-    region: app.state.region, datetime: datetimeInterval(app.state) })}`;
-}
 
 /** The region's name in the page's language (its code when not on the map). */
 function regionName(code) {
@@ -35,11 +31,9 @@ function sectionHistory(sectionId) {
 
 async function loadRanking(signal) {
   const url = rankingURL();
-  const prefetched = app.prefetched?.url === url ? app.prefetched.promise : null;
-  app.prefetched = null;
   let ranking;
   try {
-    ranking = await (prefetched || getJSON(url, signal));
+    ranking = await (takePrefetched(url) || getJSON(url, signal));
   } catch (error) {
     // An inland region (Tbilisi): not a failure, a fact the status line states.
     if (error.problem?.field === "region" && /no border sections/.test(error.message)) {
@@ -68,8 +62,8 @@ async function loadRanking(signal) {
 }
 
 async function loadCount(signal) {
-  const collection = await getJSON(`${config.api}/incidents?${query({
-    ...selectionParams(), limit: 1 })}`, signal);
+  const url = countURL();
+  const collection = await (takePrefetched(url) || getJSON(url, signal));
   return collection.numberMatched;
 }
 

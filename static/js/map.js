@@ -10,30 +10,29 @@
 // measure.js, coordinates.js, opacity.js, incidenttable.js, printlayout.js (with
 // snapshot.js, the map drawn as the screen shows it).
 
-import { loadAgencies } from "./agencies.js";
 import { setUpCoordinates } from "./coordinates.js";
-import { explain, getJSON, setCsrfToken } from "./api.js";
+import { explain, setCsrfToken } from "./api.js";
 import {
   applyStateToForm, bindFilters, fillAgencyFilter, fillRegionFilter, regionBounds,
 } from "./filters.js";
 import {
   fillIncidentChoices, setUpImportForm, setUpIncidentForm, setUpLevelForm,
 } from "./forms.js";
-import { loadCatalogue, t } from "./i18n.js";
+import { t } from "./i18n.js";
 import { setUpInbox } from "./inbox.js";
 import { setUpIncidentTable } from "./incidenttable.js";
 import { addLayerControl, buildStaticLayers } from "./layers.js";
 import { translateLeafletControls, translateLeafletDefaults } from "./leaflet-i18n.js";
 import { addLegendControl } from "./legend.js";
 import { writeURL } from "./links.js";
-import { loadPoints, rankingURL, refresh } from "./loading.js";
+import { loadPoints, refresh } from "./loading.js";
 import { setUpMeasure } from "./measure.js";
 import { setUpOpacityControls } from "./opacity.js";
-import { loadPalettes } from "./palettes.js";
 import { setUpPrintLayout } from "./printlayout.js";
 import { setUpSearch } from "./search.js";
 import { selectSection } from "./sections.js";
-import { clockNow, monthsBetween, readState } from "./state.js";
+import { basics, initialState, references } from "./startup.js";
+import { clockNow, monthsBetween } from "./state.js";
 import { incidentInfo } from "./wms.js";
 import { app, config, root, setStatus } from "./workspace.js";
 
@@ -103,42 +102,21 @@ function setUpMapTools() {
 
 async function main() {
   setCsrfToken(config.csrfToken);
-  await Promise.all([loadCatalogue(config.i18n, config.locale),
-                     loadPalettes(config.palettes), loadAgencies(config.api, config.agency)]);
+  // The page's first requests went out from startup.js, before these modules loaded.
+  await basics;
   setUpInbox(config.api);
   app.wms = config.wms !== "";
-  app.state = readState(window.location);
+  app.state = initialState;
   translateLeafletDefaults();
   app.map = L.map("map", { zoomSnap: 0.5, keyboard: true }).setView([42.2, 43.5], 7);
   app.map.attributionControl.addAttribution(t("Border: Natural Earth (public domain)"));
-  // Without dates in the link: the server's default period (the last complete month,
-  // geo/products/periods.py), the one the API uses without datetime.
-  if (!app.state.from || !app.state.to) {
-    app.state.from = config.periodFrom;
-    app.state.to = config.periodTo;
-  }
-  // The ranking is the slowest answer: ask for it as soon as the user's regions say
-  // the link's region is theirs, while the other reference layers are still loading.
-  const regionsPromise = getJSON(`${config.api}/regions?limit=10000`).then((regions) => {
-    const codes = regions.features.map((f) => f.properties.code);
-    const allowed = app.state.region ? codes.includes(app.state.region)
-      : document.querySelector("#f-region option[value='']") !== null;
-    if (allowed) {
-      const url = rankingURL();
-      const promise = getJSON(url);
-      promise.catch(() => {}); // reported when loadRanking awaits it
-      app.prefetched = { url, promise };
-    }
-    return regions;
-  });
-  const newestPromise = getJSON(`${config.api}/incidents?limit=1&sortby=-occurred_at`);
-  const [regions, segments, crossings, newest, oldest] = await Promise.all([
-    regionsPromise,
-    getJSON(`${config.api}/border_segments?limit=10000`),
-    getJSON(`${config.api}/crossing_points?limit=10000`),
-    newestPromise,
-    getJSON(`${config.api}/incidents?limit=1&sortby=occurred_at`),
-  ]);
+  const [regions, segments, crossings, newest, oldest] = await Promise.all(references);
+  // The demonstration data's notice before the view is fitted, and the map told of the
+  // height it leaves (Leaflet keeps the size it read): else the WMS images are asked
+  // for the height before, then again once the resize is observed. (The coordinates'
+  // line under the map holds its place from the start: index.html.)
+  showNotice([regions, segments, crossings]);
+  app.map.invalidateSize({ animate: false });
   fillRegionFilter(regions); // first: it corrects a region that is not the user's
   buildStaticLayers(regions, segments, crossings);
   fillAgencyFilter();
@@ -154,9 +132,17 @@ async function main() {
     app.map.fitBounds(regionBounds(), { animate: false });
   }
   // Lines under the map come and go (notes, the coordinates, the incidents' table):
-  // Leaflet is told when its box changes, so that what it draws fills it.
-  new ResizeObserver(() => app.map.invalidateSize({ animate: false })).observe(
-    app.map.getContainer());
+  // Leaflet is told when its box changes, so that what it draws fills it. Only then:
+  // invalidateSize forgets the exact centre of the view even when the size is the one
+  // it knows (the observer's first call), and the centre read afterwards would differ
+  // by a fraction of a pixel from the one the coordinates' line shows.
+  new ResizeObserver(() => {
+    const container = app.map.getContainer();
+    const known = app.map.getSize();
+    if (container.clientWidth !== known.x || container.clientHeight !== known.y) {
+      app.map.invalidateSize({ animate: false });
+    }
+  }).observe(app.map.getContainer());
   addLayerControl();
   addLegendControl();
   L.control.scale({ imperial: false }).addTo(app.map);
@@ -179,7 +165,6 @@ async function main() {
   bindIncidentPlacing();
   setUpImportForm(config.api, () => refresh(true));
   setUpLevelForm(config.api, () => app.state.section, () => refresh(true));
-  showNotice([regions, segments, crossings]);
   // A handle for end-to-end tests, the benchmark and the browser console.
   window.borderRisk = { map: app.map, layers: app.layers, app, selectSection, refresh };
   await refresh();

@@ -62,8 +62,9 @@ export const app = Object.seal({
   cellMetadata: {},
   // The emerging hot-spot categories drawn (sorted), or null.
   emergingPresent: null,
-  // The ranking asked for at start-up, before the layers: { url, promise } until used.
-  prefetched: null,
+  // The ranking and the count asked for at start-up (startup.js), before the layers:
+  // URL -> promise of its JSON, until used (takePrefetched).
+  prefetched: new Map(),
   // The number of the latest refresh: an older one that ends later changes nothing.
   sequence: 0,
   // Aborts the requests of the refresh in progress.

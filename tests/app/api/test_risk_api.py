@@ -307,3 +307,119 @@ def test_every_scored_factor_and_terrain_class_has_words(demo_app, people):
               for f in factors}
     assert scored == set(RISK_FACTOR_LABELS)
     assert set(RISK_FACTOR_VALUE_LABELS["terrain"]) == set(TERRAIN_CLASSES)
+
+
+def test_a_fresh_process_reads_the_stored_ranking_without_counting(demo_app, people,
+                                                                   monkeypatch):
+    """The ranking's assessment is kept with the shared analysis results (kind
+    ``risk-assessment``): a process with nothing in memory (another gunicorn worker,
+    one started after the warm-up) reads it with no statement of the model's inputs,
+    and answers what counting gives, to the last bit; a decision taken since shows
+    (decisions are applied to what is read); another agency's view is another entry."""
+    from geo.hotspots import analysis_results, cache
+    from geo.queries import risk as risk_sql
+    from geo.risk import assessments
+
+    shared = make_app(demo_app[0].config["SQLALCHEMY_DATABASE_URI"], ANALYSIS_CACHE_MAX_MB=64)
+    table = shared.extensions[analysis_results.SESSION_INFO_KEY]
+    with shared.app_context():
+        computed = assessments._assess_region(  # noqa: SLF001  (counted, not kept)
+            db.session, shared.config["RISK_MODEL"], "GE-KK", *periods_of(LAST_MONTH),
+            shared.config["ANALYSIS_SRID"], "GBP")
+        db.session.remove()
+    with shared.app_context():
+        table.clear()
+    cache.CACHE.clear()
+    gathered = []
+    gather = assessments.gather_inputs
+    monkeypatch.setattr(assessments, "gather_inputs",
+                        lambda *a, **k: gathered.append(a[2:5]) or gather(*a, **k))
+    statements = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    url = f"/api/v1/risk/segments?region=GE-KK&datetime={LAST_MONTH}"
+    try:
+        with shared.app_context():
+            from sqlalchemy import event
+            event.listen(db.engine, "before_cursor_execute", record)
+        first = shared.test_client().get(url, headers=people["viewer"])
+        assert first.status_code == 200 and len(gathered) == 1
+        counted = len(statements)
+        cache.CACHE.clear()  # a fresh process: nothing in memory
+        statements.clear()
+        second = shared.test_client().get(url, headers=people["viewer"])
+        assert second.status_code == 200 and len(gathered) == 1  # read, not counted
+        inputs = {str(s) for s in (risk_sql.SECTIONS, risk_sql.COUNTS, risk_sql.LAST_YEAR)}
+        assert not inputs & set(statements)
+        # the caller's session, the data stamps, the stored row, the decisions
+        assert len(statements) <= 5 < counted, statements
+        assert second.data == first.data
+        with shared.app_context():
+            kinds = db.session.execute(text(
+                "SELECT kind FROM analysis_results ORDER BY kind")).scalars().all()
+            db.session.remove()
+        assert "risk-assessment" in kinds
+        body = second.get_json()
+        assert body["viewer_agency"] == "GBP"
+        assert {s["section_id"]: {k: v for k, v in s.items()
+                                  if k not in ("computed_level", "decision")}
+                for s in body["sections"]} == {s["section_id"]: s
+                                               for s in computed["sections"]}
+        assert body["summary"] == computed["summary"]
+
+        # A supervisor's decision since: read with the stored assessment.
+        section = body["sections"][0]
+        decided = shared.test_client().patch(
+            f"/api/v1/risk/segments/{section['section_id']}/level",
+            json={"level": "critical", "justification": "A test of the stored ranking."},
+            headers=people["supervisor"])
+        assert decided.status_code == 200
+        cache.CACHE.clear()
+        third = shared.test_client().get(url, headers=people["viewer"]).get_json()
+        now = next(s for s in third["sections"] if s["section_id"] == section["section_id"])
+        assert now["level"] == "critical" and now["computed_level"] == section["level"]
+        assert len(gathered) == 1
+        lift = shared.test_client().patch(
+            f"/api/v1/risk/segments/{section['section_id']}/level",
+            json={"level": None, "justification": "The test of the stored ranking ends."},
+            headers=people["supervisor"])
+        assert lift.status_code == 200
+
+        # Another agency counts another view: its own entry.
+        other = shared.test_client().get(url, headers=patrol_viewer(shared)).get_json()
+        assert other["viewer_agency"] == "PPD" != body["viewer_agency"]
+        assert len(gathered) == 2
+    finally:
+        with shared.app_context():
+            event.remove(db.engine, "before_cursor_execute", record)
+            table.clear()
+            db.engine.dispose()
+        cache.CACHE.clear()
+
+
+def periods_of(interval: str):
+    """The UTC bounds of a ``start/end`` interval."""
+    from app.api.params import parse_datetime_interval
+
+    return parse_datetime_interval(interval)
+
+
+def patrol_viewer(app) -> dict:
+    """Bearer headers of a viewer of the Patrol Police (``PPD``), made once."""
+    from app.auth.models import User
+    from app.auth.tokens import create_token
+    from app.auth.users import create_user
+    from tests.conftest import TEST_PASSWORD
+
+    with app.app_context():
+        user = db.session.execute(db.select(User).filter_by(
+            username="patrol-viewer")).scalar_one_or_none()
+        if user is None:
+            user = create_user(db.session, "patrol-viewer", "viewer", TEST_PASSWORD,
+                               agency="PPD")
+        _, token = create_token(db.session, user, "test")
+        db.session.commit()
+        db.session.remove()
+    return {"Authorization": f"Bearer {token}"}

@@ -94,6 +94,7 @@ ARGUMENTS = {
 # Endpoints whose arguments are not of the generic kinds: each gives the argument sets.
 ENDPOINT_ARGUMENTS = {
     "static": lambda ids: [{"filename": "css/app.css"}],
+    "ui.asset": lambda ids: [{"version": "0", "filename": "css/app.css"}],
     "ui.vendor": lambda ids: [{"package": "leaflet", "filename": "leaflet.js"}],
     "ogc.tilejson": lambda ids: [{"layer_name": name} for name in TILE_LAYERS],
     "ogc.vector_tile": lambda ids: [{"layer_name": name, "z": TILE_Z, "x": TILE_X,

@@ -33,8 +33,9 @@ def concrete_path(rule: str) -> str:
 
 
 def test_every_protected_route_needs_a_user(app, client):
-    """Each URL rule but health, login and static answers 401 or a redirect to login."""
-    public = {"health.healthz", "auth.login", "static"}
+    """Each URL rule but health, login and static (also at its versioned addresses)
+    answers 401 or a redirect to login."""
+    public = {"health.healthz", "auth.login", "static", "ui.asset"}
     rules = [r for r in app.url_map.iter_rules() if r.endpoint not in public]
     assert rules, "no routes found"
     for rule in rules:

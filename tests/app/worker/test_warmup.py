@@ -119,11 +119,11 @@ def test_after_an_import_one_run_fills_the_table_and_the_page_computes_nothing(
     assert [months.count(m) for m in ("2026-06", "2026-05", "2026-04")] == [8, 6, 6]
     assert months[:8] == ["2026-06"] * 8  # every viewer's default view first
     kinds = stored_kinds(app)
-    # per viewer: the ranking's outlooks and hot-spot flags, the Gi* map and the
-    # sections' emerging hot-spots of the three months; the cells' emerging hot-spots
-    # of June
-    assert kinds == sorted(["section-outlooks", "section-hotspot-flags", "hotspots",
-                            "emerging-sections"] * 6 + ["emerging"] * 2)
+    # per viewer: the ranking's whole assessment (and, computed within it, its outlooks
+    # and hot-spot flags), the Gi* map and the sections' emerging hot-spots of the three
+    # months; the cells' emerging hot-spots of June
+    assert kinds == sorted(["risk-assessment", "section-outlooks", "section-hotspot-flags",
+                            "hotspots", "emerging-sections"] * 6 + ["emerging"] * 2)
     assert sorted(computations) == kinds
 
     # Another process (this one's memory emptied) as each agency's real user, by the
@@ -147,7 +147,8 @@ def test_after_an_import_one_run_fills_the_table_and_the_page_computes_nothing(
     march = default_view_paths(app, warmed_for[0], previous_months=3)[10]
     assert "2026-03-01T00:00:00Z/2026-03-31T23:59:59Z" in unquote(march)
     assert client.get(march, headers=headers[warmed_for[0].agency]).status_code == 200
-    assert sorted(computations) == ["section-hotspot-flags", "section-outlooks"]
+    assert sorted(computations) == ["risk-assessment", "section-hotspot-flags",
+                                    "section-outlooks"]
 
     # A second run on the same data warms nothing: the job starts no thread.
     with app.app_context():
@@ -193,8 +194,9 @@ def test_a_failing_analysis_is_logged_and_the_others_are_warmed(
         "/api/v1/hotspots/emerging?unit=section"] * 6  # 3 months of both viewers
     assert len(report.answered) == 14
     assert "the sections' trends broke" in caplog.text
-    assert stored_kinds(app) == sorted(["section-outlooks", "section-hotspot-flags",
-                                        "hotspots"] * 6 + ["emerging"] * 2)
+    assert stored_kinds(app) == sorted(["risk-assessment", "section-outlooks",
+                                        "section-hotspot-flags", "hotspots"] * 6
+                                       + ["emerging"] * 2)
 
     # and in the worker, the other jobs' round goes on
     ran = []
