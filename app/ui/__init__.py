@@ -3,18 +3,23 @@ at versioned addresses (``app.ui.assets``), and the installed front-end packages
 
 from __future__ import annotations
 
+import io
+import mimetypes
+import os
 from pathlib import Path
 
 from flask import (
     Blueprint,
+    Response,
     abort,
     current_app,
     jsonify,
     render_template,
-    send_from_directory,
+    send_file,
     url_for,
 )
 from flask_login import current_user
+from werkzeug.security import safe_join
 
 from app.auth.scope import region_codes_in_scope, viewer_agency
 from app.extensions import db
@@ -84,7 +89,25 @@ def vendor(package: str, filename: str):
     directory = VENDOR_DIRS.get(package)
     if directory is None:
         abort(404)
-    return send_from_directory(directory, filename, max_age=86400)
+    return send_in_memory(Path(directory), filename, max_age=86400)
+
+
+def send_in_memory(directory: Path, filename: str, max_age: int | None) -> Response:
+    """A file under ``directory`` sent from memory, as ``send_from_directory`` sends it
+    (the name kept inside the folder, 404 otherwise; conditional and range requests
+    answered), but with no open file in the answer: a client that abandons it (a
+    prefetch cancelled by a navigation, a browser's range request for a preloaded
+    module) leaves no file to the garbage collector. Our files and the front-end
+    packages' are tens to hundreds of kB; ``max_age`` in seconds, None: revalidate."""
+    path = safe_join(str(directory), filename)
+    if path is None or not os.path.isfile(path):
+        abort(404)
+    stat = os.stat(path)
+    with open(path, "rb") as stream:
+        data = io.BytesIO(stream.read())
+    return send_file(data, mimetype=mimetypes.guess_type(filename)[0] or "application/octet-stream",
+                     conditional=True, etag=f"{stat.st_mtime_ns:x}-{stat.st_size:x}",
+                     last_modified=stat.st_mtime, max_age=max_age)
 
 
 def _static_folder() -> Path:
@@ -109,8 +132,8 @@ def module_graph(*entries: str) -> list[str]:
 def asset(version: str, filename: str):
     """A file under ``static/``: immutable at the current version, else revalidated."""
     current = version == assets.static_version(_static_folder())
-    response = send_from_directory(_static_folder(), filename,
-                                   max_age=assets.IMMUTABLE_MAX_AGE_S if current else None)
+    response = send_in_memory(_static_folder(), filename,
+                              max_age=assets.IMMUTABLE_MAX_AGE_S if current else None)
     if current:
         response.cache_control.immutable = True
     return response

@@ -1,7 +1,9 @@
 """Our static files at versioned, immutable addresses (``app.ui.assets``), the map
 page's module graph preloaded at once, and the sign-in page prefetching it."""
 
+import gc
 import re
+import warnings
 
 import pytest
 
@@ -46,6 +48,33 @@ def test_another_version_gets_the_current_file_revalidated_never_kept(client):
     version = assets.static_version(STATIC)
     assert fetch(client, f"/assets/{version}/../config.py").status_code == 404
     assert fetch(client, f"/assets/{version}/js/none.js").status_code == 404
+
+
+def test_an_abandoned_answer_leaves_no_file_open(client, make_user):
+    """What a browser may leave unread (a prefetch cancelled by a navigation, a range
+    request for a preloaded module) holds no open file for the garbage collector: the
+    e2e suite, which turns warnings into errors, met "unclosed file" otherwise."""
+    version = assets.static_version(STATIC)
+    sign_in(client, make_user, "viewer")
+    urls = [f"/assets/{version}/js/map.js", "/assets/000000000000/js/map.js",
+            "/vendor/leaflet/leaflet.js"]
+    whole = fetch(client, urls[0])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for url in urls:
+            for headers in ({}, {"Range": "bytes=0-9"},
+                            {"If-None-Match": whole.headers["ETag"]}):
+                answer = client.get(url, headers=headers)
+                assert answer.status_code in (200, 206, 304), (url, headers)
+                if headers.get("Range") and url.startswith("/assets/"):
+                    assert answer.status_code == 206
+                    assert answer.get_data() == (STATIC / "js" / "map.js").read_bytes()[:10]
+                del answer  # neither read nor closed
+        gc.collect()
+    assert [str(w.message) for w in caught if w.category is ResourceWarning] == []
+    assert client.get(urls[0], headers={"If-None-Match": whole.headers["ETag"]}
+                      ).status_code == 304
+    assert fetch(client, "/vendor/leaflet/../../package.json").status_code == 404
 
 
 def test_the_map_page_preloads_its_whole_module_graph_without_inline_script(client,
