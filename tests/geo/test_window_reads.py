@@ -3,10 +3,9 @@ plain index scans (``geo.queries.window_reads``; issue 21: at ten years the plan
 scanned the whole window of every region through ``ix_incidents_occurred_at``), and
 their results do not depend on the plan.
 
-Every statement reaching the database through the session's connection is recorded
-(a psycopg2 cursor class of the test's own) with the value of ``enable_indexscan`` it
-ran under and the index scans of its plan (``EXPLAIN`` of the same bound text, under
-the same settings): on the synthetic demo (20,000 incidents to 2026-06-30).
+Every statement on ``incidents`` through the session's connection is recorded
+(``testsupport.statements``) with the value of ``enable_indexscan`` it ran under and
+the index scans of its plan: on the synthetic demo (20,000 incidents to 2026-06-30).
 """
 
 from __future__ import annotations
@@ -14,10 +13,8 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import psycopg2.extensions
 import pytest
 from sqlalchemy import text
 
@@ -29,6 +26,7 @@ from geo.hotspots.inputs import Selection, StudyArea
 from geo.hotspots.sections import SectionRequest, emerging_sections
 from geo.risk import assessments, monthly
 from geo.risk.risk_config import load_risk_config
+from testsupport.statements import OLDER_PROBE, WINDOW_READS, recorded
 
 REGION = "GE-KK"
 THREE_YEARS = Selection(start=datetime(2023, 7, 1, tzinfo=UTC),
@@ -36,79 +34,6 @@ THREE_YEARS = Selection(start=datetime(2023, 7, 1, tzinfo=UTC),
 QUARTER = (datetime(2026, 4, 1, tzinfo=UTC), datetime(2026, 6, 30, 23, 59, 59, tzinfo=UTC))
 AS_OF = datetime(2026, 6, 1, tzinfo=UTC)
 CELL_M = 5000.0  # coarse cells: the reads are what is tested
-
-# The analyses' window reads, by a piece of their SQL, and a statement that must keep
-# its index scans (the forecast's probes for older incidents, one index range each).
-WINDOW_READS = {
-    "hot-spot points (COPY of a box)": "FROM incidents WHERE geom && ST_MakeEnvelope",
-    "sections' forecast history (COPY)": "i.nearest_segment_id::int4, extract(epoch",
-    "risk COUNTS": "END AS back",
-    "risk LAST_YEAR": "SELECT i.nearest_segment_id AS section_id, count(*) AS incidents",
-    "monthly trend": "date_trunc('month', i.occurred_at",
-    "emerging by section": "AS time_us",
-}
-OLDER_PROBE = "FROM unnest(CAST("
-
-
-@dataclass
-class Statement:
-    sql: str
-    indexscan: str
-    index_scans: list = field(default_factory=list)  # (node type, index) of its plan
-
-    def kind(self) -> str | None:
-        return next((name for name, piece in WINDOW_READS.items() if piece in self.sql), None)
-
-
-class _Recording(psycopg2.extensions.cursor):
-    """Notes each statement on ``incidents`` with its setting and plan, then runs it."""
-
-    log: list[Statement]
-
-    def execute(self, query, vars=None):  # noqa: A002  (psycopg2's name)
-        self._note(self.mogrify(query, vars).decode())
-        return super().execute(query, vars)
-
-    def copy_expert(self, sql, file, size=8192):
-        self._note(sql)
-        return super().copy_expert(sql, file, size)
-
-    def _note(self, sql: str) -> None:
-        if "FROM incidents" not in sql or sql.lstrip().upper().startswith("EXPLAIN"):
-            return
-        select = sql
-        if sql.startswith("COPY ("):
-            select = sql[len("COPY ("):sql.rindex(") TO STDOUT")]
-        with self.connection.cursor(cursor_factory=psycopg2.extensions.cursor) as plain:
-            plain.execute("SELECT current_setting('enable_indexscan')")
-            statement = Statement(sql, plain.fetchone()[0])
-            if select.lstrip().upper().startswith("SELECT"):
-                plain.execute("EXPLAIN (FORMAT JSON) " + select)
-                plan = plain.fetchone()[0]
-                statement.index_scans = list(_index_scans(
-                    plan[0]["Plan"] if isinstance(plan, list) else json.loads(plan)[0]["Plan"]))
-        self.log.append(statement)
-
-
-def _index_scans(node: dict):
-    if node["Node Type"] in ("Index Scan", "Index Only Scan"):
-        yield node["Node Type"], node.get("Index Name")
-    for child in node.get("Plans", []):
-        yield from _index_scans(child)
-
-
-@contextlib.contextmanager
-def recorded(session):
-    """The statements on ``incidents`` that ``session``'s connection runs inside."""
-    raw = session.connection().connection.dbapi_connection
-    log: list[Statement] = []
-    before = raw.cursor_factory
-    raw.cursor_factory = type("Recording", (_Recording,), {"log": log})
-    try:
-        yield log
-    finally:
-        raw.cursor_factory = before
-
 
 def _analyses(session, srid: int) -> dict:
     """Each analysis that reads a long window, computed now (no cached result)."""
@@ -188,18 +113,19 @@ def demo_session(demo_app):
 def test_the_long_window_reads_run_without_plain_index_scans(demo_session, monkeypatch):
     session, srid = demo_session
     assert session.execute(text("SHOW enable_indexscan")).scalar_one() == "on"
-    with recorded(session) as log:
+    with recorded(session, explain=True) as recorder:
         chosen = _analyses(session, srid)
-    reads = [s for s in log if s.kind()]
-    assert {s.kind() for s in reads} == set(WINDOW_READS)  # every kind was read
+    log = recorder.statements
+    reads = [s for s in log if s.kind]
+    assert {s.kind for s in reads} == set(WINDOW_READS)  # every kind was read
     for statement in reads:
         assert statement.indexscan == "off", statement.sql
-        assert statement.index_scans == [], (statement.kind(), statement.index_scans)
+        assert statement.index_scans == [], (statement.kind, statement.index_scans)
     # The forecast's probes for older incidents keep their index ranges (they stop at
     # the first row), and the setting is back once the reads are done.
     probes = [s for s in log if OLDER_PROBE in s.sql]
     assert probes and all(s.indexscan == "on" for s in probes)
-    others = [s for s in log if not s.kind() and OLDER_PROBE not in s.sql]
+    others = [s for s in log if not s.kind and OLDER_PROBE not in s.sql]
     assert all(s.indexscan == "on" for s in others)
     assert session.execute(text("SHOW enable_indexscan")).scalar_one() == "on"
     assert chosen["hot-spots 3 years"]["metadata"]["incidents"] > 1000
@@ -212,10 +138,11 @@ def test_the_long_window_reads_run_without_plain_index_scans(demo_session, monke
         monkeypatch.setattr(module, "window_reads", lambda _session: contextlib.nullcontext())
     session.execute(text("SELECT set_config('enable_bitmapscan', 'off', true), "
                          "set_config('enable_seqscan', 'off', true)"))
-    with recorded(session) as log:
+    with recorded(session, explain=True) as recorder:
         forced = _analyses(session, srid)
-    assert {s.kind() for s in log if s.kind()} == set(WINDOW_READS)
-    assert all(s.index_scans for s in log if s.kind())  # plain index scans this time
+    log = recorder.statements
+    assert {s.kind for s in log if s.kind} == set(WINDOW_READS)
+    assert all(s.index_scans for s in log if s.kind)  # plain index scans this time
     assert set(chosen) == set(forced)
     for name in chosen:
         _assert_same(json.loads(_as_text(forced[name])), json.loads(_as_text(chosen[name])),
