@@ -53,11 +53,12 @@ def window_reads(session) -> Iterator[None]:
     behind the window the planner prices that bitmap by the whole heap and scans the
     window of every region through ``ix_incidents_occurred_at`` instead (its correlation
     with the heap -0.99), filtering out the other regions' rows: at 10 years of 1 M a
-    year, 2.0-2.6 M rows removed and 6.4-8.7 s against 1.1-2.1 s for the bitmap, which
-    is what the planner takes at 4 years (docs/benchmarks.md, issue 21, "4 and 10
-    years"). Plain index scans are what goes wrong there, and none of these reads needs
-    one (no order, no LIMIT): bitmaps and sequential scans stay open. Local to the
-    transaction either way (:func:`local_settings`).
+    year, 2.0-3.0 M rows removed and 3.9-9.5 s a read against 1.0-2.6 s for the bitmap
+    of the same rows (docs/benchmarks.md, issue 21, "the long windows' plan"; at one
+    year the plans are the same either way). Plain index scans are what goes wrong
+    there, and none of these reads needs one (no order, no LIMIT): bitmaps and
+    sequential scans stay open. Local to the transaction either way
+    (:func:`local_settings`).
     """
     with local_settings(session, enable_indexscan="off"):
         yield
