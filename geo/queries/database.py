@@ -55,7 +55,7 @@ def window_reads(session) -> Iterator[None]:
     with the heap -0.99), filtering out the other regions' rows: at 10 years of 1 M a
     year, 2.0-3.0 M rows removed and 3.9-9.5 s a read against 1.0-2.6 s for the bitmap
     of the same rows (docs/benchmarks.md, issue 21, "the long windows' plan"; at one
-    year the plans are the same either way). Plain index scans are what goes wrong
+    year no read is slower with it). Plain index scans are what goes wrong
     there, and none of these reads needs one (no order, no LIMIT): bitmaps and
     sequential scans stay open. Local to the transaction either way
     (:func:`local_settings`).
