@@ -204,14 +204,16 @@ def load_incidents(session, selection: Selection, envelope_lonlat, srid: int) ->
     for the system, ``viewer_agency`` None).
 
     The filter is :func:`_incident_filter`, read by ``geo.incidents.read_incidents``
-    (one binary ``COPY``; values bound by the driver); ``visible`` is
+    (one binary ``COPY``; values bound by the driver; planned without plain index
+    scans, ``geo.queries.window_reads``); ``visible`` is
     ``geo.scope.visibility_condition`` read in the same pass, so the records counted
     without being visible are told by the same rule that counts them.
     """
     where, params = _incident_filter(selection, envelope_lonlat)
     flag = None if selection.viewer_agency is None else visibility_condition()
-    read = read_incidents(session.connection().connection, where, params, codes=False,
-                          flag=flag)
+    with queries.window_reads(session):
+        read = read_incidents(session.connection().connection, where, params, codes=False,
+                              flag=flag)
     lon, lat = read.lon, read.lat
     x, y = transform_xy(lon, lat, STORAGE_SRID, srid) if len(lon) else (lon, lat)
     weight = read.persons if selection.weight == "persons" else np.ones(len(lon))

@@ -17,6 +17,7 @@ from geo.queries.database import (  # noqa: F401
     regions_extent,
     result_versions,
     study_area_regions,
+    window_reads,
     without_jit,
 )
 from geo.queries.feature_info import (  # noqa: F401

@@ -42,6 +42,28 @@ def without_jit(session) -> Iterator[None]:
         yield
 
 
+@contextmanager
+def window_reads(session) -> Iterator[None]:
+    """Run an analysis's reads of a time window narrowed by place or section without
+    plain index scans (``enable_indexscan`` off), then restore the setting.
+
+    Such a read (a region's box over 3 years, a region's sections over 3.5 years) is
+    served by the bitmap of ``ix_incidents_geom_time`` or ``ix_incidents_segment_time``,
+    which fetches the place's or sections' rows of the window. With years of history
+    behind the window the planner prices that bitmap by the whole heap and scans the
+    window of every region through ``ix_incidents_occurred_at`` instead (its correlation
+    with the heap -0.99), filtering out the other regions' rows: at 10 years of 1 M a
+    year, 2.0-3.0 M rows removed and 3.9-9.5 s a read against 1.0-2.6 s for the bitmap
+    of the same rows (docs/benchmarks.md, issue 21, "the long windows' plan"; at one
+    year no read is slower with it). Plain index scans are what goes wrong
+    there, and none of these reads needs one (no order, no LIMIT): bitmaps and
+    sequential scans stay open. Local to the transaction either way
+    (:func:`local_settings`).
+    """
+    with local_settings(session, enable_indexscan="off"):
+        yield
+
+
 _POSTGIS_VERSION = text("SELECT postgis_lib_version()")
 
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 import numpy as np
 from sqlalchemy import text
 
+from geo.queries.database import window_reads
 from geo.queries.incidents import _pyformat
 from geo.queries.risk import COUNTED
 from geo.scope import VIEWER_PARAMETER
@@ -90,7 +91,7 @@ def section_incidents(session, section_ids, corridor_m: float, before,
              "since": since, VIEWER_PARAMETER: viewer_agency}
     older = bool(session.execute(_SECTION_INCIDENT_BEFORE, bound).scalar())
     statement, values = _pyformat(_SECTION_INCIDENTS, bound)
-    with session.connection().connection.cursor() as cursor:
+    with window_reads(session), session.connection().connection.cursor() as cursor:
         bound = cursor.mogrify(statement, values).decode()
         buffer = io.BytesIO()
         cursor.copy_expert(f"COPY ({bound}) TO STDOUT WITH (FORMAT binary)", buffer)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
+from geo.queries.database import window_reads
+
 SECTIONS = text(
     """
     SELECT s.id, s.code, s.name, s.region_id, ST_AsBinary(s.geom) AS geom
@@ -61,5 +63,7 @@ def section_incidents(session, where: str, params: dict, section_ids, corridor_m
         "WHERE nearest_segment_id = ANY(:section_ids) AND segment_distance_m <= :corridor_m "
         f"AND {where}"
     )
-    return session.execute(statement, {**params, "section_ids": [int(s) for s in section_ids],
-                                       "corridor_m": float(corridor_m)}).all()
+    with window_reads(session):
+        return session.execute(statement, {**params,
+                                           "section_ids": [int(s) for s in section_ids],
+                                           "corridor_m": float(corridor_m)}).all()

@@ -197,7 +197,9 @@ def gather_inputs(session, config: risk_config.RiskConfig, region_code: str | No
     k = config.baseline_periods
     # JIT compiles the per-row expressions of the counts for ~0.5 s, more than it saves
     # on the ~350,000 rows of 13 months at 1M incidents (bench/risk_bench.py).
-    with queries.without_jit(session):
+    # Planned without plain index scans (queries.window_reads): 3 years and more of
+    # the sections' incidents, which the time index alone would read for every region.
+    with queries.without_jit(session), queries.window_reads(session):
         rows = session.execute(risk_sql.COUNTS, counts_parameters(
             config, ids.tolist(), start, end, viewer_agency)).all()
     n = len(ids)
@@ -228,7 +230,7 @@ def gather_inputs(session, config: risk_config.RiskConfig, region_code: str | No
             history[s, row.back - 1] += row.incidents
     last_year = np.zeros(n, dtype=np.int64)
     last_year_not_visible = 0
-    with queries.without_jit(session):
+    with queries.without_jit(session), queries.window_reads(session):
         for row in session.execute(risk_sql.LAST_YEAR, last_year_parameters(
                 config, ids.tolist(), start, end, viewer_agency)):
             last_year[position[row.section_id]] = row.incidents

@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
+from geo import queries
 from geo.errors import ParameterError
 from geo.forecast.periods import month_start, shift
 from geo.models import BorderSegment
@@ -88,9 +89,10 @@ def section_months(session, config: risk_config.RiskConfig, section_id: int, now
     categories = {c: j for j, c in enumerate(risk_config.CATEGORY_ORDER)}
     counts = np.zeros((len(starts), len(categories)), dtype=np.int64)
     not_visible = np.zeros(len(starts), dtype=np.int64)
-    rows = session.execute(risk_sql.MONTHLY, {
-        "section_ids": [section_id], "corridor_m": config.corridor_m,
-        "start": starts[0], "end": now, VIEWER_PARAMETER: viewer_agency})
+    with queries.window_reads(session):  # 3 years of a section's incidents
+        rows = session.execute(risk_sql.MONTHLY, {
+            "section_ids": [section_id], "corridor_m": config.corridor_m,
+            "start": starts[0], "end": now, VIEWER_PARAMETER: viewer_agency}).all()
     for row in rows:
         j = index[row.month]
         counts[j, categories[row.category]] += row.incidents
