@@ -10,23 +10,37 @@ from contextlib import contextmanager
 from sqlalchemy import text
 
 _GET_SETTING = text("SELECT current_setting(:name)")
-_SET_SETTING = text("SELECT set_config(:name, :value, true)")
+_SET_SETTING = text("SELECT set_config(:name, :value, CAST(:local AS boolean))")
 
 
 @contextmanager
 def local_settings(session, **settings: str) -> Iterator[None]:
     """Run the statements inside with these server settings, then restore them.
 
-    Local to the transaction either way (``set_config(..., true)``).
+    Local to the transaction (``set_config(..., true)``): an error inside rolls them
+    back with it. On a connection without a transaction (psycopg2's autocommit, which
+    ``app.connections`` turns on for the tile endpoints) a local setting would end with
+    its own statement, so there they are set for the session and restored on the way
+    out, error or not: the pooled connection keeps none of them.
     """
+    dbapi = session.connection().connection.dbapi_connection
+    local = "true" if not getattr(dbapi, "autocommit", False) else "false"
     previous = {name: session.execute(_GET_SETTING, {"name": name}).scalar_one()
                 for name in settings}
     for name, value in settings.items():
-        session.execute(_SET_SETTING, {"name": name, "value": value})
-    yield
-    # Not on an error: the statement failed, and rolling back undoes set_config too.
+        session.execute(_SET_SETTING, {"name": name, "value": value, "local": local})
+    try:
+        yield
+    except BaseException:
+        if local == "false":  # nothing rolls them back
+            _restore(session, previous, local)
+        raise  # else the rollback undoes set_config too
+    _restore(session, previous, local)
+
+
+def _restore(session, previous: dict[str, str], local: str) -> None:
     for name, value in previous.items():
-        session.execute(_SET_SETTING, {"name": name, "value": value})
+        session.execute(_SET_SETTING, {"name": name, "value": value, "local": local})
 
 
 @contextmanager

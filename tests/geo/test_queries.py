@@ -134,3 +134,39 @@ def test_links_of_many_points_match_a_brute_force_search(db_session, sample_laye
             best = min(here.distance(g) for g in candidates.values())
             assert stored_m == pytest.approx(best, abs=0.01), (x, y)
             assert candidates[stored_id].distance(here) == pytest.approx(best, abs=0.01)
+
+
+@pytest.mark.parametrize("autocommit", [False, True])
+def test_local_settings_hold_inside_and_leave_nothing_on_the_connection(app, autocommit):
+    """Inside, every statement runs with the setting, with or without a transaction
+    (the tile endpoints run without one: a transaction-local setting would end with its
+    own statement); after, the connection has its own value again, after an error too."""
+    from app.connections import run_without_transaction
+    from app.extensions import db
+    from geo.queries import local_settings, window_reads
+
+    show = text("SELECT current_setting('enable_indexscan')")
+    with app.app_context():
+        session = db.session
+        try:
+            if autocommit:
+                run_without_transaction(session)
+            dbapi = session.connection().connection.dbapi_connection
+            assert dbapi.autocommit is autocommit
+            bitmap = text("SELECT current_setting('enable_bitmapscan')")
+            with window_reads(session):
+                assert session.execute(show).scalar_one() == "off"
+                assert session.execute(show).scalar_one() == "off"  # the next one too
+            assert session.execute(show).scalar_one() == "on"
+            with pytest.raises(RuntimeError):
+                with local_settings(session, enable_indexscan="off", enable_bitmapscan="off"):
+                    assert session.execute(show).scalar_one() == "off"
+                    assert session.execute(bitmap).scalar_one() == "off"
+                    raise RuntimeError("the read failed")
+            if not autocommit:
+                session.rollback()  # as a request's error handling does
+            assert session.execute(show).scalar_one() == "on"
+            assert session.execute(bitmap).scalar_one() == "on"
+        finally:
+            session.rollback()
+            db.session.remove()
