@@ -50,7 +50,7 @@ def without_jit(session) -> Iterator[None]:
     The per-row lookups of the link statements cost many times the planner's
     estimate; over ~10,000 rows JIT kicks in and LLVM's inlining and optimisation of
     PostGIS calls made ``link_incidents`` of 20,000 incidents take minutes instead of a
-    second (PostgreSQL 15, PostGIS 3.3). Local to the transaction either way.
+    second (PostgreSQL 15, PostGIS 3.3). Restored after (:func:`local_settings`).
     """
     with local_settings(session, jit="off"):
         yield
@@ -71,7 +71,7 @@ def window_reads(session) -> Iterator[None]:
     of the same rows (docs/benchmarks.md, issue 21, "the long windows' plan"; at one
     year no read is slower with it). Plain index scans are what goes wrong
     there, and none of these reads needs one (no order, no LIMIT): bitmaps and
-    sequential scans stay open. Local to the transaction either way
+    sequential scans stay open. Restored after, with or without a transaction
     (:func:`local_settings`).
     """
     with local_settings(session, enable_indexscan="off"):
