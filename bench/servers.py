@@ -45,7 +45,8 @@ def gunicorn_command(gunicorn: str | Path, wsgi_app: str, port: int, workers: in
 
     ``threads`` and ``timeout_s`` (seconds per request) are left to gunicorn's defaults
     when None; ``chdir`` is the folder ``wsgi_app`` is imported from; ``config``
-    gunicorn's ``--config`` (``python:app.gunicorn_conf``, ``make run``'s).
+    gunicorn's ``--config`` (a file, ``app/gunicorn_conf.py``: ``make run``'s settings;
+    ``python:app.gunicorn_conf`` is imported before ``chdir``).
     """
     command = [str(gunicorn), "--workers", str(workers)]
     if config is not None:
