@@ -39,13 +39,18 @@ def free_port() -> int:
 
 def gunicorn_command(gunicorn: str | Path, wsgi_app: str, port: int, workers: int, *,
                      threads: int | None = None, timeout_s: int | None = 300,
-                     chdir: str | Path | None = None) -> list[str]:
+                     chdir: str | Path | None = None,
+                     config: str | None = None) -> list[str]:
     """The command line of ``gunicorn`` serving ``wsgi_app`` on ``127.0.0.1:port``.
 
     ``threads`` and ``timeout_s`` (seconds per request) are left to gunicorn's defaults
-    when None; ``chdir`` is the folder ``wsgi_app`` is imported from.
+    when None; ``chdir`` is the folder ``wsgi_app`` is imported from; ``config``
+    gunicorn's ``--config`` (a file, ``app/gunicorn_conf.py``: ``make run``'s settings;
+    ``python:app.gunicorn_conf`` is imported before ``chdir``).
     """
     command = [str(gunicorn), "--workers", str(workers)]
+    if config is not None:
+        command += ["--config", config]
     if threads is not None:
         command += ["--threads", str(threads)]
     command += ["--bind", f"127.0.0.1:{port}"]

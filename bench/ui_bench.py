@@ -61,7 +61,8 @@ def served(app, database_url: str, server: str):
         try:
             gunicorn.start(gunicorn_command(OUR_GUNICORN, OUR_APP, gunicorn.port,
                                             GUNICORN_WORKERS, threads=GUNICORN_THREADS,
-                                            timeout_s=None, chdir=BASE_DIR),
+                                            timeout_s=None, chdir=BASE_DIR,
+                                            config=str(BASE_DIR / "app" / "gunicorn_conf.py")),
                            our_app_env(database_url, "development"), Path(workdir),
                            "/healthz")
             yield f"http://127.0.0.1:{gunicorn.port}"

@@ -127,15 +127,15 @@ async function workingFixes(kind, signal, refused) {
   const fixes = [];
   const automatic = refused && s.cellSize !== "auto" ? works({ cell_size: "" }) : null;
   const end = new Date(`${s.to}T00:00:00Z`);
-  for (const months of WIDER_MONTHS) {
-    const from = isoDate(new Date(Date.UTC(end.getUTCFullYear(),
-                                           end.getUTCMonth() - (months - 1), 1)));
-    if (from >= s.from) continue;
-    const datetime = datetimeInterval({ from, to: s.to });
-    // counted first (cheap, and no refusal for Chromium to log when hopeless)
-    const counted = await getJSON(`${config.api}/incidents?${query({
-      ...selectionParams(), datetime, limit: 1 })}`, signal);
-    if (counted.numberMatched < MIN_INCIDENTS) continue;
+  const wider = WIDER_MONTHS.map((months) => isoDate(new Date(Date.UTC(
+    end.getUTCFullYear(), end.getUTCMonth() - (months - 1), 1)))).filter((from) => from < s.from)
+    .map((from) => ({ from, datetime: datetimeInterval({ from, to: s.to }) }));
+  // counted first (cheap, and no refusal for Chromium to log when hopeless), all at once
+  // (one round trip, not one per period); the narrowest period with enough still wins
+  const counts = await Promise.all(wider.map(({ datetime }) => getJSON(
+    `${config.api}/incidents?${query({ ...selectionParams(), datetime, limit: 1 })}`, signal)));
+  for (const [index, { from, datetime }] of wider.entries()) {
+    if (counts[index].numberMatched < MIN_INCIDENTS) continue;
     if (!refused || await works({ datetime })) {
       fixes.push({ changes: { from }, label: t("Widen the period to {from} – {to}",
         { from: formatDate(from), to: formatDate(s.to) }) });

@@ -114,6 +114,39 @@ def test_too_few_cells_empties_the_layer_says_why_and_offers_a_fix(page, hotspot
     assert [p for p in problems if "status of 422" not in p] == []
 
 
+def test_too_few_incidents_counts_the_wider_periods_at_once(page, hotspot_server):
+    """A period without incidents (January's last days): the note's fix is the narrowest
+    wider period with enough incidents, and the three wider periods were counted at once
+    (each count asked before any was answered), not one after another."""
+    sign_in(page, hotspot_server, role="viewer", path=DECEMBER)
+    events = []
+    wider = ("2024-11-01", "2024-08-01", "2024-02-01")  # 3, 6 and 12 months to January
+
+    def count_of(request) -> str | None:
+        url = request.url
+        if "/api/v1/incidents?" not in url or "limit=1" not in url:
+            return None
+        return next((start for start in wider if f"datetime={start}" in url), None)
+
+    page.on("request", lambda r: count_of(r) and events.append(("asked", count_of(r))))
+    page.on("requestfinished",
+            lambda r: count_of(r) and events.append(("answered", count_of(r))))
+    before = updates(page)
+    page.fill("#f-from", "2025-01-20")
+    page.fill("#f-to", "2025-01-31")
+    page.locator("#f-to").dispatch_event("change")
+    wait_for_update(page, before)
+    note = page.locator("#cells-note")
+    fix = note.get_by_role("button", name="Widen the period to")
+    fix.wait_for()
+    assert note.inner_text().startswith("Hot spots: only 0 incidents in this area and period")
+    assert fix.inner_text() == "Widen the period to Nov 1, 2024 – Jan 31, 2025"
+    asked = [start for event, start in events if event == "asked"]
+    assert sorted(asked) == sorted(wider), events
+    first_answer = next(k for k, (event, _) in enumerate(events) if event == "answered")
+    assert first_answer == len(wider), events  # all three asked before the first answer
+
+
 def test_too_few_cells_is_said_in_georgian(page, hotspot_server):
     sign_in(page, hotspot_server, role="viewer", path=DECEMBER)
     page.goto(f"{hotspot_server}{JANUARY}&lang=ka")
