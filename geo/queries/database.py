@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from sqlalchemy import text
 
 _GET_SETTING = text("SELECT current_setting(:name)")
-_SET_SETTING = text("SELECT set_config(:name, :value, CAST(:local AS boolean))")
+_SET_SETTING = text("SELECT set_config(:name, :value, :local)")
 
 
 @contextmanager
@@ -24,7 +24,7 @@ def local_settings(session, **settings: str) -> Iterator[None]:
     out, error or not: the pooled connection keeps none of them.
     """
     dbapi = session.connection().connection.dbapi_connection
-    local = "true" if not getattr(dbapi, "autocommit", False) else "false"
+    local = not getattr(dbapi, "autocommit", False)
     previous = {name: session.execute(_GET_SETTING, {"name": name}).scalar_one()
                 for name in settings}
     for name, value in settings.items():
@@ -32,13 +32,13 @@ def local_settings(session, **settings: str) -> Iterator[None]:
     try:
         yield
     except BaseException:
-        if local == "false":  # nothing rolls them back
+        if not local:  # nothing rolls them back
             _restore(session, previous, local)
         raise  # else the rollback undoes set_config too
     _restore(session, previous, local)
 
 
-def _restore(session, previous: dict[str, str], local: str) -> None:
+def _restore(session, previous: dict[str, str], local: bool) -> None:
     for name, value in previous.items():
         session.execute(_SET_SETTING, {"name": name, "value": value, "local": local})
 

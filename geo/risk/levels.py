@@ -30,7 +30,6 @@ region on the demo, docs/benchmarks.md "Issue 20"): storing assessments
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 from datetime import datetime
@@ -76,7 +75,7 @@ def live_sections(session, config: risk_config.RiskConfig, srid: int,
     # region again (21.9 s at ten years of history, docs/benchmarks.md). The arguments
     # name what the data stamps do not: the newest stored assessment and the model.
     arguments = {"results": key[0], "period": [period.start, period.end],
-                 "model": hashlib.sha256(repr(config.text).encode()).hexdigest()}
+                 "model": risk_config.config_hash(config)}
     body = cache.cached(session, "live-levels", arguments, srid,
                         lambda: _assess_unassessed(session, config, srid, period))
     found = {int(section_id): {**record,
