@@ -374,3 +374,32 @@ def test_kde_and_emerging_hot_spots_are_methods_with_their_period_on_the_map(
     assert page.input_value("#f-method") == "kde"
     assert count("density") > 0
     assert problems == []
+
+
+def test_the_note_of_too_few_cells_lies_over_the_map_without_resizing_it(page, hotspot_server):
+    """The note (and its fixes, which come a moment later) shows over the map's top: the
+    map keeps its size, so the WMS images are not asked for again at other heights (a
+    note under the map shrank it twice, and each layer was drawn three times)."""
+    sign_in(page, hotspot_server, role="viewer",
+            path=DECEMBER.replace("layers=segments,", "layers=segments,incidents,"))
+    size = page.evaluate("(() => { const s = window.borderRisk.map.getSize(); "
+                         "return [s.x, s.y]; })()")
+    heights = []
+    page.on("request", lambda r: heights.append(int(r.url.split("HEIGHT=")[1].split("&")[0]))
+            if "REQUEST=GetMap" in r.url and "HEIGHT=" in r.url else None)
+    before = updates(page)
+    page.fill("#f-from", "2025-01-01")
+    page.fill("#f-to", "2025-01-31")
+    page.locator("#f-to").dispatch_event("change")
+    wait_for_update(page, before)
+    note = page.locator("#cells-note")
+    note.get_by_role("button", name="Widen the period to").wait_for()
+    page.wait_for_timeout(500)  # a resize would be observed and drawn by now
+    assert page.evaluate("(() => { const s = window.borderRisk.map.getSize(); "
+                         "return [s.x, s.y]; })()") == size
+    container = page.locator("#map").bounding_box()
+    assert abs(container["height"] - size[1]) < 1
+    assert heights and set(heights) == {size[1]}, heights
+    box = note.bounding_box()
+    assert container["y"] <= box["y"] and box["y"] + box["height"] <= container["y"] + container["height"]
+    assert container["x"] <= box["x"] and box["x"] + box["width"] <= container["x"] + container["width"]
