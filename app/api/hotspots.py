@@ -141,7 +141,9 @@ def hotspot_map():
         inference=args.get("inference", "analytic"),
         permutations=parse_int("permutations", args.get("permutations"), 999, 99, 9999),
         seed=parse_int("seed", args.get("seed"), 0, 0, 2**31 - 1),
-        rate=args.get("rate") or None, **_common(args),
+        rate=args.get("rate") or None,
+        significant_only=parse_bool("significant_only", args.get("significant_only")),
+        **_common(args),
     )
     answer = _answer("hotspots", hotspot_request, pipeline.hotspot_cells)
     return answer if default is None else _with_period(answer, default)

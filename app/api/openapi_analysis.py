@@ -215,6 +215,12 @@ def hotspot_map_operation(_layer) -> dict:
         _query("rate", {"type": "string", "enum": ["border_km"]},
                "Gi* of incidents per km of border section in each cell, among the cells "
                "a section crosses (others get no statistic)."),
+        _query("significant_only", {"type": "boolean", "default": False},
+               "gistar and lisa: only the significant cells (a bin other than 0, a "
+               "cluster other than \"not significant\"), as the map page draws them: "
+               "numberMatched counts them, metadata.cells the whole grid, feature ids "
+               "count the cells returned (properties.cell is a cell's own label). "
+               "Refused (422) with kde."),
     ])
 
 

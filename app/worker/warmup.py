@@ -240,7 +240,7 @@ def period_paths(area: dict, period: periods.AnalysisPeriod,
     region = {"region": area.get("region")}
     paths = [
         f"/api/v1/risk/segments?{_query({**region, 'datetime': span})}",
-        f"/api/v1/hotspots?{_query({**area, 'datetime': span, 'cell_size': DEFAULT_CELL_SIZE_M, 'method': DEFAULT_METHOD})}",  # noqa: E501
+        f"/api/v1/hotspots?{_query({**area, 'datetime': span, 'cell_size': DEFAULT_CELL_SIZE_M, 'method': DEFAULT_METHOD, 'significant_only': 'true'})}",  # noqa: E501
         f"/api/v1/hotspots/emerging?{_query({'unit': 'section', 'step': 'month', **region, 'datetime': emerging})}",  # noqa: E501
     ]
     if emerging_cells:

@@ -84,6 +84,9 @@ class HotspotRequest:
     permutations: int = 999
     seed: int = 0
     rate: str | None = None  # "border_km": Gi* of incidents per km of border
+    # Gi* and LISA: only the significant cells (a bin other than 0, a cluster other than
+    # "not significant"): what the map page draws, a small part of the cells
+    significant_only: bool = False
 
 
 # The default hot-spot map, the one every service shows without being asked for a method
@@ -310,6 +313,11 @@ def hotspot_cells(session, request: HotspotRequest, srid: int) -> CellMap:
         properties.update(values)
         metadata.update({**method_metadata, "fdr": request.fdr})
     metadata["computed_at"] = datetime.now(UTC).isoformat()
+    metadata["significant_only"] = request.significant_only
+    if request.significant_only:
+        significant = (properties["cluster"] != spatial_stats.NOT_SIGNIFICANT
+                       if "cluster" in properties else properties["bin"] != 0)
+        return _cells_kept(grid, properties, metadata, np.flatnonzero(significant))
     return CellMap(grid, properties, metadata)
 
 
@@ -330,6 +338,9 @@ def _check_options(request: HotspotRequest) -> None:
     if request.rate and (request.method != "gistar" or request.neighbourhood != "band"):
         raise ParameterError("rate", "rate=border_km is Gi* (method=gistar) with the "
                             "distance band neighbourhood")
+    if request.significant_only and request.method == "kde":
+        raise ParameterError("significant_only", "a kernel density has no significance "
+                            "test: leave significant_only out with method=kde")
 
 
 def _local_statistic(session, request: HotspotRequest, prepared: Prepared,

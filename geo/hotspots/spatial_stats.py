@@ -403,6 +403,8 @@ class LocalMoransI:
 
 
 _QUADRANT_LABELS = np.array(["", "HH", "LH", "LL", "HL"])
+# The LISA label of a cell that is not significant.
+NOT_SIGNIFICANT = "not significant"
 
 
 def local_morans_i(values, w, alpha: float = 0.05, fdr: bool = True) -> LocalMoransI:
@@ -482,4 +484,4 @@ def lisa_quadrants(z, lag) -> np.ndarray:
 def lisa_labels(quadrant, is_significant) -> np.ndarray:
     """LISA label per cell: the quadrant's "HH", "LH", "LL" or "HL" where significant,
     else "not significant"."""
-    return np.where(is_significant, _QUADRANT_LABELS[quadrant], "not significant")
+    return np.where(is_significant, _QUADRANT_LABELS[quadrant], NOT_SIGNIFICANT)

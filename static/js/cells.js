@@ -42,7 +42,9 @@ export function hotspotColour(properties) {
 /** The URL of the cells of `kind`; `overrides` replaces parameters (a fix's trial). */
 function cellsURL(kind, overrides = {}) {
   if (kind === "hotspots") {
+    // only the significant cells: the others are not drawn (a small part of the bytes)
     return `${config.api}/hotspots?${query(analysisParams({ method: app.state.method,
+                                                           significant_only: "true",
                                                            ...overrides }))}`;
   }
   if (kind === "density") {

@@ -401,5 +401,6 @@ def test_the_note_of_too_few_cells_lies_over_the_map_without_resizing_it(page, h
     assert abs(container["height"] - size[1]) < 1
     assert heights and set(heights) == {size[1]}, heights
     box = note.bounding_box()
-    assert container["y"] <= box["y"] and box["y"] + box["height"] <= container["y"] + container["height"]
-    assert container["x"] <= box["x"] and box["x"] + box["width"] <= container["x"] + container["width"]
+    for start, length in (("x", "width"), ("y", "height")):  # the note lies over the map
+        assert container[start] <= box[start]
+        assert box[start] + box[length] <= container[start] + container[length]

@@ -104,20 +104,26 @@ def test_density_legend_and_cells_are_in_the_wms_ramp(page, legend_server):
 
 def test_lisa_draws_only_significant_cells(page, legend_server):
     """LISA cells the server labels "not significant" are not drawn (the page once
-    looked for "ns" and drew them all)."""
+    looked for "ns" and drew them all); the page asks for the significant cells only,
+    and draws all of those."""
     problems = watch_console(page)
     sign_in(page, legend_server, role="viewer",
             path="/?from=2025-01-01&to=2025-01-31&layers=segments,hotspots&method=lisa")
     assert page.locator("#map-status").inner_text().startswith(f"{DENSE_INCIDENTS} incidents,")
     page.wait_for_load_state("networkidle")
-    asked = page.evaluate("""async () => {
+    url, asked, whole = page.evaluate("""async () => {
         const url = [...performance.getEntriesByType('resource')].map((e) => e.name)
             .find((n) => n.includes('/api/v1/hotspots?') && n.includes('method=lisa'));
-        const body = await (await fetch(url)).json();
-        return body.features.map((f) => f.properties.cluster);
+        const clusters = async (u) => (await (await fetch(u)).json())
+            .features.map((f) => f.properties.cluster);
+        return [url, await clusters(url),
+                await clusters(url.replace('&significant_only=true', ''))];
     }""")
+    assert "significant_only=true" in url
     drawn = page.evaluate("window.borderRisk.layers.hotspots.getLayers()"
                           ".map((l) => l.feature.properties.cluster)")
-    assert "not significant" in asked  # uniform points: most cells are not significant
-    assert sorted(drawn) == sorted(c for c in asked if c != "not significant")
+    assert "not significant" in whole  # uniform points: most cells are not significant
+    assert "not significant" not in asked
+    assert sorted(asked) == sorted(c for c in whole if c != "not significant")
+    assert sorted(drawn) == sorted(asked)
     assert problems == []

@@ -186,6 +186,41 @@ def test_emerging_patterns_only_is_the_cells_with_a_pattern_of_the_whole_answer(
     assert get(demo, query + "&patterns_only=maybe").get_json()["field"] == "patterns_only"
 
 
+@pytest.mark.parametrize(("method", "significant"), [
+    ("gistar", lambda p: p["bin"] != 0),
+    ("lisa", lambda p: p["cluster"] != "not significant"),
+])
+def test_significant_only_is_the_significant_cells_of_the_whole_answer(demo, method,
+                                                                       significant):
+    """What the map page draws: the significant cells, each with the values, geometry and
+    cell label of the whole answer (feature ids count anew); refused with kde."""
+    query = f"/api/v1/hotspots?region=GE-KK&datetime={YEAR}&cell_size=1500&method={method}"
+    whole = get(demo, query).get_json()
+    response = get(demo, query + "&significant_only=true")
+    assert response.status_code == 200
+    only = response.get_json()
+    kept = [f for f in whole["features"] if significant(f["properties"])]
+    assert 0 < len(kept) < len(whole["features"]) / 2
+    assert only["numberMatched"] == only["numberReturned"] == len(kept)
+    assert only["metadata"]["significant_only"] is True
+    assert whole["metadata"]["significant_only"] is False
+    assert only["metadata"]["cells"] == whole["metadata"]["cells"] == len(whole["features"])
+    assert [f["id"] for f in only["features"]] == list(range(len(kept)))
+    assert [(f["properties"], f["geometry"]) for f in only["features"]] == [
+        (f["properties"], f["geometry"]) for f in kept]
+    assert len(response.get_data()) < len(get(demo, query).get_data()) / 2
+    assert get(demo, query + "&significant_only=false").get_json()["features"] == \
+        whole["features"]
+    assert get(demo, query + "&significant_only=1x").get_json()["field"] == "significant_only"
+
+
+def test_significant_only_is_refused_with_a_kernel_density(demo):
+    refused = get(demo, f"/api/v1/hotspots?region=GE-KK&datetime={YEAR}&method=kde"
+                        "&significant_only=true")
+    assert refused.status_code == 422
+    assert refused.get_json()["field"] == "significant_only"
+
+
 def test_evaluation_scores_the_next_window(demo):
     body = get(demo, "/api/v1/hotspots/evaluate?bbox=" + GEORGIA
                + "&train=2025-01-01T00:00:00Z/2025-12-31T23:59:59Z"
