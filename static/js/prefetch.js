@@ -24,11 +24,21 @@ const SETTLE_MS = 500;
 // changed meanwhile).
 const KEEP_MS = 60_000;
 
-/** What a state's analyses depend on: answers asked ahead for one are another's only
- *  when these agree. */
-function stateKey(s) {
-  return JSON.stringify([s.region, s.from, s.to, s.categories, s.outcome, s.agencies,
-                         s.method, s.cellSize, s.layers]);
+/** The URLs of the analyses a refresh (loading.js) asks for `state`: the ranking, the
+ *  count, the sections' emerging categories, and the cells drawn (the hot-spot and
+ *  density cells only when the count has MIN_INCIDENTS, cells.js). Answers asked ahead
+ *  for one state are another's when these agree (an overlay turned off elsewhere does
+ *  not change them). */
+function analysisURLs(state) {
+  return {
+    ranking: rankingURL(state), count: countURL(state), trends: sectionTrendsURL(state),
+    cells: CELL_LAYERS.filter((kind) => cellLayerOn(kind, state))
+      .map((kind) => [kind, cellsURL(kind, {}, state)]),
+  };
+}
+
+function stateKey(state) {
+  return JSON.stringify(analysisURLs(state));
 }
 
 /** The state a step of the month slider by `step` (-1 back, +1 forward) from `state`
@@ -41,11 +51,9 @@ export function steppedState(state, step) {
   return { ...state, from: isoDate(month), to: isoDate(monthEnd(month)) };
 }
 
-/** Asks for what a refresh (loading.js) requests for `state`, at low priority: the
- *  ranking, the count, the sections' emerging categories, and the cells drawn (the
- *  hot-spot and density cells only with MIN_INCIDENTS counted, as cells.js asks). A
- *  request that fails is forgotten (the step asks it again), unless the API answered
- *  why (a 4xx problem: the step's answer too, e.g. too few cells for the map). */
+/** Asks for the analyses of `state` (analysisURLs), at low priority. A request that
+ *  fails is forgotten (the step asks it again), unless the API answered why (a 4xx
+ *  problem: the step's answer too, e.g. too few cells for the map). */
 function askAhead(state) {
   const controller = new AbortController();
   const urls = [];
@@ -59,15 +67,15 @@ function askAhead(state) {
     return promise;
   };
   const ask = (url) => getJSON(url, controller.signal, "low");
-  keep(rankingURL(state), ask(rankingURL(state)));
-  const counted = keep(countURL(state), ask(countURL(state)));
-  keep(sectionTrendsURL(state), ask(sectionTrendsURL(state)));
-  for (const kind of CELL_LAYERS.filter((kind) => cellLayerOn(kind, state))) {
-    const url = cellsURL(kind, {}, state);
+  const wanted = analysisURLs(state);
+  keep(wanted.ranking, ask(wanted.ranking));
+  const counted = keep(wanted.count, ask(wanted.count));
+  keep(wanted.trends, ask(wanted.trends));
+  for (const [kind, url] of wanted.cells) {
     keep(url, kind === "emerging" ? ask(url) : counted.then((collection) =>
       (collection.numberMatched < MIN_INCIDENTS ? null : ask(url))));
   }
-  app.prefetch = { key: stateKey(state), urls, controller, at: performance.now(),
+  app.prefetch = { key: JSON.stringify(wanted), urls, controller, at: performance.now(),
                    adopted: false };
 }
 

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from tests.e2e.test_hotspot_day import DECEMBER as DECEMBER_PATH
 from tests.e2e.test_hotspot_day import JANUARY, drawn_cells, hotspot_app
 from tests.e2e.test_map_page import sign_in, updates, wait_for_update
 from testsupport.apps import serving
@@ -58,18 +59,20 @@ def analysis(url: str) -> tuple[str, str]:
     return kind, query.get("datetime", "")
 
 
-def decembers(urls: list[str]) -> list[str]:
-    """What the requests of December among ``urls`` ask for."""
-    return sorted(kind for kind, period in map(analysis, urls) if period in DECEMBER)
+def requests_of(urls: list[str], month: tuple[str, str] = DECEMBER) -> list[str]:
+    """What the requests of ``month`` (its period and emerging window) among ``urls``
+    ask for."""
+    return sorted(kind for kind, period in map(analysis, urls) if period in month)
 
 
-def wait_for_requests(page, asked: list[str], wanted: list[str]) -> None:
-    """Until December's requests among ``asked`` are ``wanted``."""
+def wait_for_requests(page, asked: list[str], wanted: list[str],
+                      month: tuple[str, str] = DECEMBER) -> None:
+    """Until ``month``'s requests among ``asked`` are ``wanted``."""
     for _ in range(150):
-        if decembers(asked) == wanted:
+        if requests_of(asked, month) == wanted:
             return
         page.wait_for_timeout(100)
-    raise AssertionError(f"December's requests: {decembers(asked)}, not {wanted}: {asked}")
+    raise AssertionError(f"{month[0]}: {requests_of(asked, month)}, not {wanted}: {asked}")
 
 
 def step_back(page) -> None:
@@ -83,7 +86,7 @@ def test_settled_on_a_month_the_page_asks_for_the_month_before_and_the_step_take
         page, prefetch_server):
     asked = record_analyses(page)
     sign_in(page, prefetch_server, role="viewer", path=JANUARY)
-    shown = page.url
+    shown = urlsplit(page.url).query  # the filters (the hash, the view, may still move)
     # December's, asked for by the page itself (nobody has moved the slider): the
     # ranking, the count, the sections' emerging categories and the Gi* cells (80
     # incidents counted: enough for them), each once.
@@ -91,8 +94,12 @@ def test_settled_on_a_month_the_page_asks_for_the_month_before_and_the_step_take
     # ... without showing December: the page is January's still.
     assert (page.input_value("#f-from"), page.input_value("#f-to")) == ("2025-01-01",
                                                                          "2025-01-31")
-    assert page.url == shown
+    assert urlsplit(page.url).query == shown
     assert page.locator("#map-status").inner_text().startswith("35 incidents,")
+    # An overlay turned off meanwhile (the border sections: no analysis of theirs
+    # depends on it) keeps what was asked ahead.
+    page.evaluate("window.borderRisk.map.removeLayer(window.borderRisk.layers.segments)")
+    assert "segments" not in page.evaluate("window.borderRisk.app.state.layers")
 
     at_step = len(asked)
     step_back(page)
@@ -127,3 +134,17 @@ def test_another_change_drops_what_was_asked_ahead_and_asks_for_the_new_filters(
     assert page.input_value("#f-method") == "kde"
     assert page.evaluate("window.borderRisk.layers.density.getLayers().length") > 0
     assert asked[at_step:] == []
+
+
+def test_after_a_step_forward_the_month_after_is_asked_for(page, prefetch_server):
+    asked = record_analyses(page)
+    sign_in(page, prefetch_server, role="viewer", path=DECEMBER_PATH)
+    before = updates(page)
+    page.focus("#f-month")
+    page.keyboard.press("ArrowRight")  # to January
+    wait_for_update(page, before)
+    # February 2025 (no Gi* cells: 0 incidents counted), not December again.
+    february = ("2025-02-01T00:00:00Z/2025-02-28T23:59:59Z",
+                "2024-03-01T00:00:00Z/2025-02-28T23:59:59.999999Z")
+    wait_for_requests(page, asked, ["count", "emerging by section", "ranking"], february)
+    assert requests_of(asked) == ["cells gistar", "count", "emerging by section", "ranking"]
