@@ -44,7 +44,7 @@ function stateKey(state) {
 /** The state a step of the month slider by `step` (-1 back, +1 forward) from `state`
  *  shows (filters.js: the whole month, the other filters as they are), or null when the
  *  slider has no such month (none before the first month of data or after the last). */
-export function steppedState(state, step) {
+function steppedState(state, step) {
   const index = monthIndex(app.months, state.to);
   const month = index < 0 ? undefined : app.months[index + step];
   if (!month) return null;
