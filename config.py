@@ -356,6 +356,12 @@ class Config:
     # map page asks for on its first load (app/worker/warmup.py): WARM_DEFAULT_VIEW=
     # true|false; unset (None) = on, except under TESTING. Nothing without shared results.
     WARM_DEFAULT_VIEW: bool | None = None
+    # The map page asks, once settled on a month, for the analyses of the month the
+    # month slider shows next (static/js/prefetch.js), so that a step there finds them
+    # computed: a month's analyses per month looked at, asked or not.
+    # PREFETCH_NEXT_MONTH=true|false; unset (None) = on, except under TESTING (the e2e
+    # tests count the page's requests; the prefetch's own test switches it on).
+    PREFETCH_NEXT_MONTH: bool | None = None
     # Most cells a hot-spot grid may have; a smaller cell size is refused with 422.
     HOTSPOT_MAX_CELLS: int = 200_000
     # Bytes of vector tiles each worker process keeps (geo.maps.tiles.TileCache); 0 = none.
@@ -461,6 +467,9 @@ class Config:
             WARM_DEFAULT_VIEW=(_flag("WARM_DEFAULT_VIEW", environ["WARM_DEFAULT_VIEW"],
                                      default=True)
                                if environ.get("WARM_DEFAULT_VIEW", "").strip() else None),
+            PREFETCH_NEXT_MONTH=(_flag("PREFETCH_NEXT_MONTH", environ["PREFETCH_NEXT_MONTH"],
+                                       default=True)
+                                 if environ.get("PREFETCH_NEXT_MONTH", "").strip() else None),
             HOTSPOT_MAX_CELLS=_positive_int("HOTSPOT_MAX_CELLS",
                                             environ.get("HOTSPOT_MAX_CELLS", "200000")),
             WMS_MAX_SIZE=_positive_int("WMS_MAX_SIZE", environ.get("WMS_MAX_SIZE", "4096")),

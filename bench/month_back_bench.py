@@ -1,5 +1,7 @@
-"""The month slider's first steps back, with and without the worker's warm-up of the
-months before the default period (issue 19: any filter change under 1 s).
+"""The month slider's steps back, one month at a time with a pause at each as an analyst
+looks at the map, with and without the page asking ahead for the month before
+(``static/js/prefetch.js``, ``PREFETCH_NEXT_MONTH``; issue 19: any filter change under
+1 s).
 
 On a throwaway database with the demo ending today (50,000 incidents, the default
 period the last complete month), each round, for each variant in turn on a freshly
@@ -7,31 +9,35 @@ started gunicorn (2 workers x 4 threads, as ``make run``) with the shared result
 emptied:
 
 - the worker's warm-up job (``app.worker.warmup.warm_default_view``) runs in this
-  process with ``previous_months`` 0 (the default view alone) or
-  ``--previous-months`` (default :data:`app.worker.warmup.PREVIOUS_MONTHS`: the
-  default view and the months before);
+  process with ``--previous-months`` (default :data:`app.worker.warmup.PREVIOUS_MONTHS`:
+  the default view and the months before; steps further back are computed by nobody
+  but the page);
+- the server runs with ``PREFETCH_NEXT_MONTH`` false or true;
 - an analyst signs in (headless Chromium) and, once the map is drawn, moves the month
-  slider one step back with the keyboard (the left arrow), then another: seconds until
-  the map and the panel are updated (the 250 ms debounce included), and the slowest
-  requests of the first step.
+  slider one step back with the keyboard (the left arrow), ``--steps`` times (default
+  5), looking at each month ``--pause`` seconds (default 3) before the next step:
+  seconds until the map and the panel are updated (the 300 ms debounce included), and
+  the slowest requests of the first step back past the warmed months.
 
 The two variants alternate (paired under the same load). Run:
 
     .venv/bin/python -m bench.month_back_bench [--repeat 3] [--incidents 50000]
-        [--previous-months N]
+        [--previous-months N] [--steps 5] [--pause 3]
+
+(The comparison of the warm-up with and without the months before, docs/benchmarks.md,
+was measured with this bench as of commit 976c20a.)
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
 from bench.emerging_bench import new_page, requests_of, sign_in
 from bench.ui_bench import GOAL_UPDATE_S, served, setup, updates, wait_for_update
 from testsupport.browser import CHROMIUM, CHROMIUM_ARGS
-
-STEPS = 2  # steps back measured after each sign-in
 
 
 def warm(url: str, previous_months: int) -> float:
@@ -62,22 +68,26 @@ def warm(url: str, previous_months: int) -> float:
     return report.seconds
 
 
-def steps_back(browser, base_url: str) -> dict:
-    """Sign in, then the month slider ``STEPS`` steps back, each timed."""
+def steps_back(browser, base_url: str, steps: int, pause_s: float,
+               first_cold: int) -> dict:
+    """Sign in, then the month slider ``steps`` steps back, each timed, ``pause_s``
+    seconds on each month; the requests of step ``first_cold`` (1-based)."""
     page = new_page(browser)
     page.add_init_script("performance.setResourceTimingBufferSize(5000)")
     sign_in(page, base_url)
+    page.wait_for_timeout(pause_s * 1000)  # the default month looked at
     seconds, waterfall = [], None
-    for step in range(STEPS):
+    for step in range(1, steps + 1):
         page.evaluate("performance.clearResourceTimings()")
         before = updates(page)
         mark = page.evaluate("performance.now()")
         page.focus("#f-month")
         page.keyboard.press("ArrowLeft")
         seconds.append(wait_for_update(page, before, timeout_s=120))
-        if step == 0:
+        if step == min(first_cold, steps):
             waterfall = [(name, start - mark, duration)
                          for name, start, duration in requests_of(page)]
+        page.wait_for_timeout(pause_s * 1000)
     page.close()
     return {"seconds": seconds, "requests": waterfall}
 
@@ -91,11 +101,13 @@ def main() -> None:
     parser.add_argument("--incidents", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--previous-months", type=int, default=PREVIOUS_MONTHS,
-                        help="the months before warmed in the second variant (default: "
-                             "the warm-up's own, PREVIOUS_MONTHS)")
+                        help="the months before the default period the warm-up computes "
+                             "(default: the warm-up's own, PREVIOUS_MONTHS)")
+    parser.add_argument("--steps", type=int, default=5, help="steps back (default 5)")
+    parser.add_argument("--pause", type=float, default=3.0,
+                        help="seconds on each month before the next step (default 3)")
     args = parser.parse_args()
-    months = args.previous_months
-    variants = {"default view": 0, f"default view and {months} month(s) before": months}
+    variants = {"no prefetch": "false", "prefetch": "true"}
     databases, app, url = setup(args.incidents, today=True)
     results = {name: [] for name in variants}
     try:
@@ -103,13 +115,16 @@ def main() -> None:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
                                                  args=CHROMIUM_ARGS)
             for _ in range(args.repeat):
-                for name, months in variants.items():
-                    warmed_s = warm(url, months)
-                    with served(app, url, "gunicorn") as base_url:
+                for name, prefetch in variants.items():
+                    warmed_s = warm(url, args.previous_months)
+                    with served(app, url, "gunicorn",
+                                {"PREFETCH_NEXT_MONTH": prefetch}) as base_url:
                         started = time.perf_counter()
-                        result = steps_back(browser, base_url)
+                        result = steps_back(browser, base_url, args.steps, args.pause,
+                                            args.previous_months + 1)
                         result["warm-up"] = warmed_s
                         result["wall"] = time.perf_counter() - started
+                        result["load"] = os.getloadavg()[0]
                     results[name].append(result)
             browser.close()
     finally:
@@ -118,22 +133,27 @@ def main() -> None:
 
             db.engine.dispose()
         databases.drop_all()
-    report(results)
+    report(results, args)
 
 
-def report(results: dict) -> None:
+def report(results: dict, args) -> None:
     print(f"gunicorn 2 workers x 4 threads; {len(next(iter(results.values())))} rounds, "
-          "the variants alternating, each on a fresh server")
+          "the variants alternating, each on a fresh server; the warm-up computes the "
+          f"default month and {args.previous_months} month(s) before; {args.pause:g} s "
+          "on each month")
     for name, runs in results.items():
-        print(f"warm-up of the {name}: "
-              + ", ".join(f"{r['warm-up']:.1f}" for r in runs) + " s")
-        for step in range(STEPS):
+        print(f"{name}: warm-up " + ", ".join(f"{r['warm-up']:.1f}" for r in runs)
+              + " s; load average (1 min) after each run "
+              + ", ".join(f"{r['load']:.1f}" for r in runs))
+        for step in range(args.steps):
             values = [r["seconds"][step] for r in runs]
-            print(f"  month back, step {step + 1} -> map and panel updated: "
+            warmed = " (warmed)" if step < args.previous_months else ""
+            print(f"  step {step + 1} back{warmed} -> map and panel updated: "
                   + ", ".join(f"{v:.2f}" for v in values)
                   + f" s; median {statistics.median(values):.2f} s "
                   f"({statistics.median(values) / GOAL_UPDATE_S:.2f} x the 1 s goal)")
-        print("  the slowest requests of the last run's first step (start, duration; s):")
+        cold = min(args.previous_months + 1, args.steps)
+        print(f"  the slowest requests of the last run's step {cold} (start, duration; s):")
         for path, start, duration in sorted(runs[-1]["requests"], key=lambda r: -r[2])[:5]:
             print(f"    {start / 1000:5.2f} {duration / 1000:5.2f}  {path[:100]}")
 

@@ -48,8 +48,9 @@ GOAL_SIGN_IN_S = 1.5  # issue 19
 
 
 @contextmanager
-def served(app, database_url: str, server: str):
-    """The app on 127.0.0.1: gunicorn as ``make run`` starts it, or werkzeug in-process."""
+def served(app, database_url: str, server: str, env: dict | None = None):
+    """The app on 127.0.0.1: gunicorn as ``make run`` starts it (``env`` added to its
+    environment), or werkzeug in-process."""
     if server == "werkzeug":
         from testsupport.apps import serving
 
@@ -63,7 +64,8 @@ def served(app, database_url: str, server: str):
                                             GUNICORN_WORKERS, threads=GUNICORN_THREADS,
                                             timeout_s=None, chdir=BASE_DIR,
                                             config=str(BASE_DIR / "app" / "gunicorn_conf.py")),
-                           our_app_env(database_url, "development"), Path(workdir),
+                           {**our_app_env(database_url, "development"), **(env or {})},
+                           Path(workdir),
                            "/healthz")
             yield f"http://127.0.0.1:{gunicorn.port}"
         finally:

@@ -45,6 +45,13 @@ def test_the_default_views_warm_up_is_on_unless_set_off():
     assert Config.from_env({**base, "WARM_DEFAULT_VIEW": "on"}).WARM_DEFAULT_VIEW is True
 
 
+def test_the_next_months_prefetch_is_on_unless_set_off():
+    base = {"DATABASE_URL": URL, "SECRET_KEY": "x" * 32}
+    assert Config.from_env(base).PREFETCH_NEXT_MONTH is None  # on, off under TESTING
+    assert Config.from_env({**base, "PREFETCH_NEXT_MONTH": "0"}).PREFETCH_NEXT_MONTH is False
+    assert Config.from_env({**base, "PREFETCH_NEXT_MONTH": "yes"}).PREFETCH_NEXT_MONTH is True
+
+
 @pytest.mark.parametrize(
     ("environ", "message"),
     [
@@ -62,6 +69,7 @@ def test_the_default_views_warm_up_is_on_unless_set_off():
         ({"HOTSPOT_MAX_CELLS": "0"}, "HOTSPOT_MAX_CELLS must be a positive whole number"),
         ({"MAX_BODY_MB": "lots"}, "MAX_BODY_MB must be a number of megabytes"),
         ({"WARM_DEFAULT_VIEW": "sometimes"}, "WARM_DEFAULT_VIEW must be true or false"),
+        ({"PREFETCH_NEXT_MONTH": "later"}, "PREFETCH_NEXT_MONTH must be true or false"),
         ({"SECRET_KEY": "short"}, "SECRET_KEY must be at least 16 characters"),
         ({"BORDERRISK_ENV": "production", "SECRET_KEY": ""},
          "SECRET_KEY must be set when BORDERRISK_ENV=production"),

@@ -42,6 +42,13 @@ def _served(path: str) -> bool:
     return any(rule.rule.startswith(path) for rule in current_app.url_map.iter_rules())
 
 
+def prefetch_next_month() -> bool:
+    """Whether the map page asks ahead for the month its slider shows next
+    (PREFETCH_NEXT_MONTH; unset: on, except under TESTING)."""
+    setting = current_app.config.get("PREFETCH_NEXT_MONTH")
+    return (not current_app.testing) if setting is None else bool(setting)
+
+
 @bp.get("/")
 def index():
     # The period a link without dates opens on: the API's default, by the same rule.
@@ -64,6 +71,7 @@ def index():
         # The inbox offers e-mail subscriptions when this installation sends e-mail.
         mail_available=bool(current_app.config.get("SMTP_URL")),
         default_period=default,
+        prefetch_month=prefetch_next_month(),
     )
 
 

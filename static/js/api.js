@@ -54,11 +54,12 @@ async function answer(response) {
   return body;
 }
 
-/** GET a JSON document; `signal` aborts it when a newer request replaces it. */
-export async function getJSON(url, signal) {
+/** GET a JSON document; `signal` aborts it when a newer request replaces it; `priority`
+ *  is the fetch's ("low": behind the page's own requests). */
+export async function getJSON(url, signal, priority = "auto") {
   const response = await fetch(url, {
     headers: { Accept: "application/geo+json, application/json" },
-    credentials: "same-origin", signal,
+    credentials: "same-origin", signal, priority,
   });
   return answer(response);
 }

@@ -5,6 +5,7 @@ import { explain, getJSON, query } from "./api.js";
 import { formatDate, formatNumber, t } from "./i18n.js";
 import { colourOf, densityRamp } from "./palettes.js";
 import { analysisParams, selectionParams } from "./params.js";
+import { takePrefetched } from "./startup.js";
 import { datetimeInterval, isoDate } from "./state.js";
 import { app, config, root } from "./workspace.js";
 
@@ -14,15 +15,15 @@ export const CELL_LAYERS = ["hotspots", "density", "emerging"];
 const LAYER_OF_METHOD = { gistar: "hotspots", lisa: "hotspots", kde: "density",
                           emerging: "emerging" };
 
-/** The cell layer (CELL_LAYERS) the chosen method draws. */
-export function methodLayer() {
-  return LAYER_OF_METHOD[app.state.method] || "hotspots";
+/** The cell layer (CELL_LAYERS) the chosen method draws (default: the page's state). */
+export function methodLayer(state = app.state) {
+  return LAYER_OF_METHOD[state.method] || "hotspots";
 }
 
-/** Whether the cells of `kind` are on the map: the "Hot spots" overlay is on and the
- *  method list has chosen `kind`'s method. */
-export function cellLayerOn(kind) {
-  return app.state.layers.includes("hotspots") && methodLayer() === kind;
+/** Whether the cells of `kind` are on the map (default: the page's state): the "Hot
+ *  spots" overlay is on and the method list has chosen `kind`'s method. */
+export function cellLayerOn(kind, state = app.state) {
+  return state.layers.includes("hotspots") && methodLayer(state) === kind;
 }
 const EMERGING_MONTHS = 12;
 
@@ -39,30 +40,33 @@ export function hotspotColour(properties) {
   return colourOf("hotspot_bins", properties.bin);
 }
 
-/** The URL of the cells of `kind`; `overrides` replaces parameters (a fix's trial). */
-function cellsURL(kind, overrides = {}) {
+/** The URL of the cells of `kind` for a state (default: the page's); `overrides`
+ *  replaces parameters (a fix's trial). */
+export function cellsURL(kind, overrides = {}, state = app.state) {
   if (kind === "hotspots") {
     // only the significant cells: the others are not drawn (a small part of the bytes)
-    return `${config.api}/hotspots?${query(analysisParams({ method: app.state.method,
+    return `${config.api}/hotspots?${query(analysisParams({ method: state.method,
                                                            significant_only: "true",
-                                                           ...overrides }))}`;
+                                                           ...overrides }, state))}`;
   }
   if (kind === "density") {
-    return `${config.api}/hotspots?${query(analysisParams({ method: "kde", ...overrides }))}`;
+    return `${config.api}/hotspots?${query(analysisParams({ method: "kde", ...overrides },
+                                                          state))}`;
   }
   // only the cells with a pattern: the others are not drawn (a tenth of the bytes)
   return `${config.api}/hotspots/emerging?${query(analysisParams({
-    step: "month", datetime: emergingWindow(), patterns_only: "true" }))}`;
+    step: "month", datetime: emergingWindow(state), patterns_only: "true" }, state))}`;
 }
 
-/** The window of the emerging hot-spot analyses: the EMERGING_MONTHS months to the
- *  period's end (the API's datetime interval). It ends at the last microsecond of the
- *  period, so that the steps the API lays back from its end are whole calendar months. */
-export function emergingWindow() {
-  const end = new Date(`${app.state.to}T00:00:00Z`);
+/** The window of the emerging hot-spot analyses of a state (default: the page's): the
+ *  EMERGING_MONTHS months to the period's end (the API's datetime interval). It ends at
+ *  the last microsecond of the period, so that the steps the API lays back from its end
+ *  are whole calendar months. */
+export function emergingWindow(state = app.state) {
+  const end = new Date(`${state.to}T00:00:00Z`);
   const start = new Date(Date.UTC(end.getUTCFullYear(), end.getUTCMonth() -
                                   (EMERGING_MONTHS - 1), 1));
-  return `${isoDate(start)}T00:00:00Z/${app.state.to}T23:59:59.999999Z`;
+  return `${isoDate(start)}T00:00:00Z/${state.to}T23:59:59.999999Z`;
 }
 
 /** The period the cells of `kind` cover, as text: the filters' for hot spots and
@@ -208,7 +212,8 @@ export async function loadCells(kind, signal, counted) {
   }
   let collection;
   try {
-    collection = await getJSON(cellsURL(kind), signal);
+    const url = cellsURL(kind);
+    collection = await (takePrefetched(url) || getJSON(url, signal));
   } catch (error) {
     if (error.name !== "AbortError") {
       // never the previous view's cells as if they were this one's; the note says why

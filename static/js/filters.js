@@ -5,7 +5,7 @@ import { agencies, agencyName } from "./agencies.js";
 import { currentLocale, formatMonth, formatNumber, localName, t } from "./i18n.js";
 import { updateActionLinks } from "./links.js";
 import { refresh, scheduleRefresh } from "./loading.js";
-import { DEFAULT_CELL_SIZE, isoDate, monthEnd } from "./state.js";
+import { DEFAULT_CELL_SIZE, isoDate, monthEnd, monthIndex } from "./state.js";
 import { app, root } from "./workspace.js";
 
 const PLAY_STEP_MS = 1500;
@@ -65,9 +65,7 @@ export function fillAgencyFilter() {
 
 function setMonthFromRange() {
   const slider = document.getElementById("f-month");
-  const to = new Date(`${app.state.to}T00:00:00Z`);
-  const index = app.months.findIndex((m) => m.getUTCFullYear() === to.getUTCFullYear() &&
-                                            m.getUTCMonth() === to.getUTCMonth());
+  const index = monthIndex(app.months, app.state.to);
   slider.value = String(Math.max(0, index));
   document.getElementById("f-month-label").textContent =
     index >= 0 ? formatMonth(app.months[index]) : "";
@@ -187,7 +185,10 @@ export function bindFilters() {
     scheduleRefresh(0);
   });
   document.getElementById("f-month").addEventListener("input", (event) => {
-    showMonth(Number(event.target.value));
+    const index = Number(event.target.value);
+    // the way the analyst is going: the month asked for ahead is the next that way
+    app.monthStep = index < monthIndex(app.months, app.state.to) ? -1 : 1;
+    showMonth(index);
     scheduleRefresh(300);
   });
   const play = document.getElementById("f-play");
@@ -207,6 +208,7 @@ export function bindFilters() {
         return;
       }
       slider.value = String(next);
+      app.monthStep = 1;
       showMonth(next);
       refresh();
     }, PLAY_STEP_MS);

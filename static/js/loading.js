@@ -9,6 +9,7 @@ import { renderLegend } from "./legend.js";
 import { updateActionLinks, writeURL } from "./links.js";
 import { markEmerging, renderAlerts, renderModel, renderRanking, renderSummary } from "./panel.js";
 import { selectionParams, wmsFilterParams } from "./params.js";
+import { adoptPrefetch, prefetchNextMonth } from "./prefetch.js";
 import { drawAlerts, segmentStyle, selectSection } from "./sections.js";
 import { countURL, rankingURL, takePrefetched } from "./startup.js";
 import { clockNow, isoDate } from "./state.js";
@@ -179,6 +180,7 @@ export async function refresh(force = false) {
   app.controller?.abort();
   const controller = new AbortController();
   app.controller = controller;
+  adoptPrefetch(controller.signal, force); // the month asked ahead, when it is this one
   root.dataset.busy = "true";
   setStatus(t("Updating…"));
   writeURL();
@@ -222,10 +224,12 @@ export async function refresh(force = false) {
   root.dataset.updates = String(sequence);
   root.dataset.busy = "false";
   root.dispatchEvent(new CustomEvent("refreshed")); // the incidents' table follows
+  prefetchNextMonth();
 }
 
 /** A refresh after `delay` ms, replacing one already scheduled (filters debounce). */
 export function scheduleRefresh(delay = 250) {
   clearTimeout(app.refreshTimer);
+  clearTimeout(app.prefetchTimer); // the page is changing: nothing to ask ahead for yet
   app.refreshTimer = setTimeout(refresh, delay);
 }

@@ -4,9 +4,8 @@
 import { datetimeInterval } from "./state.js";
 import { app } from "./workspace.js";
 
-/** The incidents the filters select, as API parameters. */
-export function selectionParams() {
-  const s = app.state;
+/** The incidents the filters select (default: the page's), as API parameters. */
+export function selectionParams(s = app.state) {
   return { datetime: datetimeInterval(s), category: s.categories, outcome: s.outcome,
            region: s.region, agency: s.agencies };
 }
@@ -19,18 +18,18 @@ export function wmsFilterParams() {
 }
 
 /** The study area of an analysis: the region, else the box of every region. */
-function areaParams() {
-  if (app.state.region) return { region: app.state.region };
+function areaParams(s) {
+  if (s.region) return { region: s.region };
   const b = app.layers.regions.getBounds();
   return { bbox: [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]
     .map((v) => v.toFixed(4)).join(",") };
 }
 
-/** The parameters of a hot-spot analysis (`extra` adds to or replaces them). */
-export function analysisParams(extra = {}) {
-  const s = app.state;
+/** The parameters of a hot-spot analysis for a state (default: the page's); `extra`
+ *  adds to or replaces them. */
+export function analysisParams(extra = {}, s = app.state) {
   return {
-    ...areaParams(), datetime: datetimeInterval(s), category: s.categories,
+    ...areaParams(s), datetime: datetimeInterval(s), category: s.categories,
     outcome: s.outcome, cell_size: s.cellSize === "auto" ? "" : s.cellSize, ...extra,
   };
 }

@@ -21,9 +21,10 @@ export function rankingURL(state = app.state) {
     region: state.region, datetime: datetimeInterval(state) })}`;
 }
 
-/** The address of the count of the incidents the filters select. */
-export function countURL() {
-  return `${config.api}/incidents?${query({ ...selectionParams(), limit: 1 })}`;
+/** The address of the count of the incidents a state's filters select (default: the
+ *  page's). */
+export function countURL(state = app.state) {
+  return `${config.api}/incidents?${query({ ...selectionParams(state), limit: 1 })}`;
 }
 
 /** The promise of `url`'s JSON when start-up asked for it (once), else null. */
@@ -75,7 +76,7 @@ export const references = [
  *  picks one), else once the user's regions say. */
 function prefetchRankingAndCount(state) {
   const ask = () => {
-    for (const url of [rankingURL(state), countURL()]) {
+    for (const url of [rankingURL(state), countURL(state)]) {
       if (!app.prefetched.has(url)) app.prefetched.set(url, started(getJSON(url)));
     }
   };

@@ -120,6 +120,14 @@ export function monthsBetween(first, last) {
   return months;
 }
 
+/** The index in `months` (first days, UTC) of the month of the date `to` (YYYY-MM-DD),
+ *  -1 when it is none of them. */
+export function monthIndex(months, to) {
+  const day = new Date(`${to}T00:00:00Z`);
+  return months.findIndex((m) => m.getUTCFullYear() === day.getUTCFullYear() &&
+                                 m.getUTCMonth() === day.getUTCMonth());
+}
+
 export function monthEnd(monthStart) {
   return new Date(Date.UTC(monthStart.getUTCFullYear(), monthStart.getUTCMonth() + 1, 0));
 }

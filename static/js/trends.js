@@ -7,12 +7,13 @@ import { emergingWindow } from "./cells.js";
 import { faded } from "./opacity.js";
 import { colourOf } from "./palettes.js";
 import { markEmerging } from "./panel.js";
+import { takePrefetched } from "./startup.js";
 import { app, config } from "./workspace.js";
 
-export function sectionTrendsURL() {
-  const s = app.state;
+/** The address of the sections' emerging categories for a state (default: the page's). */
+export function sectionTrendsURL(s = app.state) {
   return `${config.api}/hotspots/emerging?${query({
-    unit: "section", step: "month", region: s.region, datetime: emergingWindow(),
+    unit: "section", step: "month", region: s.region, datetime: emergingWindow(s),
     category: s.categories, outcome: s.outcome })}`;
 }
 
@@ -27,7 +28,8 @@ export function trendStyle(feature) {
 export async function loadSectionTrends(signal) {
   let collection = { type: "FeatureCollection", features: [] };
   try {
-    collection = await getJSON(sectionTrendsURL(), signal);
+    const url = sectionTrendsURL();
+    collection = await (takePrefetched(url) || getJSON(url, signal));
   } catch (error) {
     if (!(error instanceof ProblemError && error.status === 422)) throw error;
   }

@@ -62,9 +62,18 @@ export const app = Object.seal({
   cellMetadata: {},
   // The emerging hot-spot categories drawn (sorted), or null.
   emergingPresent: null,
-  // The ranking and the count asked for at start-up (startup.js), before the layers:
-  // URL -> promise of its JSON, until used (takePrefetched).
+  // Answers asked for before the page needs them: the ranking and the count at start-up
+  // (startup.js), before the layers, and the analyses of the month a step of the month
+  // slider shows next (prefetch.js): URL -> promise of its JSON, until used
+  // (takePrefetched).
   prefetched: new Map(),
+  // The month asked for ahead (prefetch.js): { urls, controller, at } while its
+  // answers wait in `prefetched`, else null.
+  prefetch: null,
+  // The timer that starts it once the page has settled.
+  prefetchTimer: null,
+  // The direction of the month slider's last step: -1 back (the default), +1 forward.
+  monthStep: -1,
   // The number of the latest refresh: an older one that ends later changes nothing.
   sequence: 0,
   // Aborts the requests of the refresh in progress.

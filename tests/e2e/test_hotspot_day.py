@@ -43,8 +43,8 @@ JANUARY = "/?region=T-KK&from=2025-01-01&to=2025-01-31&layers=segments,hotspots"
 DECEMBER = "/?region=T-KK&from=2024-12-01&to=2024-12-31&layers=segments,hotspots"
 
 
-@pytest.fixture(scope="module")
-def hotspot_server(databases):
+def hotspot_app(databases):
+    """An app on a new database holding this module's data (its docstring), committed."""
     app, _ = committed_sample_layers(databases)
     with app.app_context():
         for prefix, (day, n, lon, lat) in INCIDENTS.items():
@@ -59,7 +59,12 @@ def hotspot_server(databases):
         create_user(db.session, "e2e-viewer", "viewer", TEST_PASSWORD)
         db.session.commit()
         db.session.remove()
-    with serving(app) as url:  # empties the app's pool at the end
+    return app
+
+
+@pytest.fixture(scope="module")
+def hotspot_server(databases):
+    with serving(hotspot_app(databases)) as url:  # empties the app's pool at the end
         yield url
 
 

@@ -133,6 +133,14 @@ def test_page_shows_only_what_the_role_may_do(client, make_user, role, write, de
     assert "<script>" not in html  # no inline script: the CSP forbids it
 
 
+def test_the_page_asks_ahead_for_the_next_month_as_the_setting_says(client, make_user, app,
+                                                                      monkeypatch):
+    sign_in(client, make_user, "viewer")
+    assert 'data-prefetch-month="false"' in client.get("/").get_data(as_text=True)  # TESTING
+    monkeypatch.setitem(app.config, "PREFETCH_NEXT_MONTH", True)
+    assert 'data-prefetch-month="true"' in client.get("/").get_data(as_text=True)
+
+
 def test_basemap_url_setting_and_csp():
     # A database named, so that the settings do not depend on this checkout's cluster.
     base = {"DATABASE_URL": "postgresql://user:password@db.example.org:5432/borderrisk"}
