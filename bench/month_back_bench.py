@@ -156,6 +156,10 @@ def report(results: dict, args) -> None:
         print(f"  the slowest requests of the last run's step {cold} (start, duration; s):")
         for path, start, duration in sorted(runs[-1]["requests"], key=lambda r: -r[2])[:5]:
             print(f"    {start / 1000:5.2f} {duration / 1000:5.2f}  {path[:100]}")
+    off, on = (results[name] for name in ("no prefetch", "prefetch"))
+    print("prefetch / no prefetch, median per step: " + ", ".join(
+        f"step {step + 1} {statistics.median(r['seconds'][step] for r in on) / statistics.median(r['seconds'][step] for r in off):.2f}x"  # noqa: E501
+        for step in range(args.steps)))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ Run on a database kept by ``bench.ogc_bench --keep-database`` (its demo incident
 
     .venv/bin/python -m bench.request_costs --database URL [--tiles 20] [--repeat 7]
 
-For ``--tiles`` z14 tiles at random incidents (those of ``bench.ogc_bench``), each the
+For ``--tiles`` z14 tiles at the incidents ``bench.ogc_bench`` picks (by a hash of their
+identity: the same places in every run), each the
 median of ``--repeat``, then the median over the tiles, all in one run:
 
 1. **Over HTTP** (gunicorn, 2 sync workers, ``app:create_app()`` in production, a new

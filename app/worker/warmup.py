@@ -8,7 +8,8 @@ default analysis period, Gi* cells of 2 km, no category, outcome or agency filte
 
 - the ranking, ``/risk/segments?datetime=<period>`` (its Gi* hot-spots and the
   sections' outlooks are cached analyses);
-- the Gi* cells, ``/hotspots?bbox=<the user's regions' box>&datetime=<period>&...``;
+- the significant Gi* cells, ``/hotspots?bbox=<the user's regions' box>&datetime=<period>
+  &...&significant_only=true``;
 - the sections' emerging categories, ``/hotspots/emerging?unit=section&...`` over the
   12 months ending with the period;
 - and, for the method list's "Emerging hot spots" (issue 19's other first time), the

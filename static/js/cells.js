@@ -213,7 +213,8 @@ export async function loadCells(kind, signal, counted) {
   let collection;
   try {
     const url = cellsURL(kind);
-    collection = await (takePrefetched(url) || getJSON(url, signal));
+    // (a month asked ahead whose count was too low holds null: asked now, then)
+    collection = (await takePrefetched(url)) || await getJSON(url, signal);
   } catch (error) {
     if (error.name !== "AbortError") {
       // never the previous view's cells as if they were this one's; the note says why
@@ -226,6 +227,7 @@ export async function loadCells(kind, signal, counted) {
   app.cellMetadata[kind] = collection.metadata;
   let features = collection.features;
   if (kind === "hotspots") {
+    // (the server sends the significant cells only, significant_only: a guard)
     features = features.filter((f) => (app.state.method === "lisa"
       ? f.properties.cluster && f.properties.cluster !== NOT_SIGNIFICANT : f.properties.bin));
   } else if (kind === "density") {

@@ -109,6 +109,11 @@ async function main() {
   app.state = initialState;
   translateLeafletDefaults();
   app.map = L.map("map", { zoomSnap: 0.5, keyboard: true }).setView([42.2, 43.5], 7);
+  // The notes over the map (index.html): their clicks and scrolling are theirs, not the
+  // map's (no incident placed, no measure point, no zoom through a fix's button).
+  const notes = document.getElementById("map-notes");
+  L.DomEvent.disableClickPropagation(notes);
+  L.DomEvent.disableScrollPropagation(notes);
   app.map.attributionControl.addAttribution(t("Border: Natural Earth (public domain)"));
   const [regions, segments, crossings, newest, oldest] = await Promise.all(references);
   // The demonstration data's notice before the view is fitted, and the map told of the
@@ -131,7 +136,8 @@ async function main() {
   } else if (regionBounds().isValid()) {
     app.map.fitBounds(regionBounds(), { animate: false });
   }
-  // Lines under the map come and go (notes, the coordinates, the incidents' table):
+  // Lines under the map come and go (the status, the incidents' table; the notes lie
+  // over the map, index.html):
   // Leaflet is told when its box changes, so that what it draws fills it. Only then:
   // invalidateSize forgets the exact centre of the view even when the size is the one
   // it knows (the observer's first call), and the centre read afterwards would differ

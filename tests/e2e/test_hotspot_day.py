@@ -409,3 +409,17 @@ def test_the_note_of_too_few_cells_lies_over_the_map_without_resizing_it(page, h
     for start, length in (("x", "width"), ("y", "height")):  # the note lies over the map
         assert container[start] <= box[start]
         assert box[start] + box[length] <= container[start] + container[length]
+    # ... under the map's controls: the layer switcher, opened over it, is what a click
+    # at its entries reaches; and a fix's button is not a click on the map.
+    page.hover(".leaflet-control-layers")
+    entry = page.locator(".leaflet-control-layers-list label").first
+    entry.wait_for()
+    reached = page.evaluate("""([x, y]) => !!document.elementFromPoint(x, y)
+        ?.closest('.leaflet-control-layers')""", centre(entry.bounding_box()))
+    assert reached
+    assert page.evaluate("""([x, y]) => !!document.elementFromPoint(x, y)
+        ?.closest('#cells-note')""", centre(note.get_by_role("button").first.bounding_box()))
+
+
+def centre(box: dict) -> list[float]:
+    return [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2]

@@ -186,15 +186,17 @@ def test_emerging_patterns_only_is_the_cells_with_a_pattern_of_the_whole_answer(
     assert get(demo, query + "&patterns_only=maybe").get_json()["field"] == "patterns_only"
 
 
-@pytest.mark.parametrize(("method", "significant"), [
-    ("gistar", lambda p: p["bin"] != 0),
-    ("lisa", lambda p: p["cluster"] != "not significant"),
+@pytest.mark.parametrize(("options", "significant"), [
+    ("region=GE-KK&method=gistar", lambda p: p["bin"] != 0),
+    ("region=GE-KK&method=lisa", lambda p: p["cluster"] != "not significant"),
+    # a rate map's cells without border are not rated (bin 0): left out too
+    ("region=GE-SJ&method=gistar&rate=border_km", lambda p: p["bin"] != 0),
 ])
-def test_significant_only_is_the_significant_cells_of_the_whole_answer(demo, method,
+def test_significant_only_is_the_significant_cells_of_the_whole_answer(demo, options,
                                                                        significant):
     """What the map page draws: the significant cells, each with the values, geometry and
-    cell label of the whole answer (feature ids count anew); refused with kde."""
-    query = f"/api/v1/hotspots?region=GE-KK&datetime={YEAR}&cell_size=1500&method={method}"
+    cell label of the whole answer (feature ids count anew)."""
+    query = f"/api/v1/hotspots?{options}&datetime={YEAR}&cell_size=1500"
     whole = get(demo, query).get_json()
     response = get(demo, query + "&significant_only=true")
     assert response.status_code == 200
