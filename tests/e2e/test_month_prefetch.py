@@ -148,3 +148,22 @@ def test_after_a_step_forward_the_month_after_is_asked_for(page, prefetch_server
                 "2024-03-01T00:00:00Z/2025-02-28T23:59:59.999999Z")
     wait_for_requests(page, asked, ["count", "emerging by section", "ranking"], february)
     assert requests_of(asked) == ["cells gistar", "count", "emerging by section", "ranking"]
+
+
+def test_after_a_write_the_month_ahead_is_asked_for_again(page, prefetch_server):
+    """A refresh after a write (what the incident, import and level forms do:
+    ``refresh(true)``) drops the month asked ahead, whose answers may predate the write,
+    and asks for it again once the page has settled; the step takes the new answers."""
+    asked = record_analyses(page)
+    sign_in(page, prefetch_server, role="viewer", path=JANUARY)
+    once = ["cells gistar", "count", "emerging by section", "ranking"]
+    wait_for_requests(page, asked, once)
+    before = updates(page)
+    page.evaluate("window.borderRisk.refresh(true)")
+    wait_for_update(page, before)
+    wait_for_requests(page, asked, sorted(once * 2))
+    at_step = len(asked)
+    step_back(page)
+    assert page.locator("#map-status").inner_text().startswith("80 incidents,")
+    page.wait_for_timeout(1000)
+    assert asked[at_step:] == []
