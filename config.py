@@ -166,6 +166,14 @@ def _positive_int(name: str, value: str) -> int:
     return int(value)
 
 
+def on_unless_testing(config, name: str) -> bool:
+    """A switch of ``config`` (a Flask app's) that is on when unset, except under
+    ``TESTING`` (``TOKEN_CACHE``, ``WARM_DEFAULT_VIEW``, ``PREFETCH_NEXT_MONTH``), else
+    as set."""
+    setting = config.get(name)
+    return not config.get("TESTING") if setting is None else bool(setting)
+
+
 def _flag(name: str, value: str | None, default: bool) -> bool:
     """true/false (also 1/0, yes/no, on/off); ``default`` when unset or empty."""
     if value is None or not value.strip():

@@ -25,6 +25,7 @@ from app.auth.token_cache import TokenCache
 from app.auth.tokens import caller_for_token, record_token_use, token_use_due
 from app.errors import problem
 from app.extensions import csrf, db, login_manager
+from config import on_unless_testing
 
 bp = Blueprint("auth", __name__)
 
@@ -208,8 +209,7 @@ def _authenticate():
 def init_app(app: Flask) -> None:
     from app.auth import views  # noqa: F401  (registers routes on bp)
 
-    setting = app.config.get("TOKEN_CACHE")
-    if (not app.testing) if setting is None else setting:
+    if on_unless_testing(app.config, "TOKEN_CACHE"):
         app.extensions["token_cache"] = TokenCache(app.config["SQLALCHEMY_DATABASE_URI"])
 
     login_manager.login_view = "auth.login"

@@ -24,7 +24,7 @@ from werkzeug.security import safe_join
 from app.auth.scope import region_codes_in_scope, viewer_agency
 from app.extensions import db
 from app.ui import assets, i18n
-from config import BASE_DIR
+from config import BASE_DIR, on_unless_testing
 from geo import clock
 from geo.layers import INCIDENTS
 from geo.maps import palette
@@ -45,8 +45,7 @@ def _served(path: str) -> bool:
 def prefetch_next_month() -> bool:
     """Whether the map page asks ahead for the month its slider shows next
     (PREFETCH_NEXT_MONTH; unset: on, except under TESTING)."""
-    setting = current_app.config.get("PREFETCH_NEXT_MONTH")
-    return (not current_app.testing) if setting is None else bool(setting)
+    return on_unless_testing(current_app.config, "PREFETCH_NEXT_MONTH")
 
 
 @bp.get("/")

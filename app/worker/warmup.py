@@ -52,6 +52,7 @@ from app.auth.models import RegionRef, User, role_at_least
 from app.auth.permissions import required_role
 from app.extensions import db
 from app.ui.i18n import DEFAULT_LANGUAGE, LANGUAGES
+from config import on_unless_testing
 from geo import clock, queries
 from geo.hotspots import analysis_results
 from geo.products import periods
@@ -345,9 +346,8 @@ def _name(path: str) -> str:
 
 def enabled(app) -> bool:
     """WARM_DEFAULT_VIEW (unset: on, except under TESTING), and shared results to warm."""
-    setting = app.config.get("WARM_DEFAULT_VIEW")
-    wanted = (not app.testing) if setting is None else setting
-    return bool(wanted) and analysis_results.SESSION_INFO_KEY in app.extensions
+    return on_unless_testing(app.config, "WARM_DEFAULT_VIEW") \
+        and analysis_results.SESSION_INFO_KEY in app.extensions
 
 
 class DefaultViewWarmer:
