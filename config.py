@@ -174,6 +174,13 @@ def on_unless_testing(config, name: str) -> bool:
     return not config.get("TESTING") if setting is None else bool(setting)
 
 
+def _switch(environ, name: str) -> bool | None:
+    """A switch read by :func:`on_unless_testing`: true/false as :func:`_flag`, None when
+    unset or empty (on, except under TESTING)."""
+    value = environ.get(name, "")
+    return _flag(name, value, default=True) if value.strip() else None
+
+
 def _flag(name: str, value: str | None, default: bool) -> bool:
     """true/false (also 1/0, yes/no, on/off); ``default`` when unset or empty."""
     if value is None or not value.strip():
@@ -472,20 +479,15 @@ class Config:
                                    else None),
             ANALYSIS_CACHE_ENTRY_MAX_MB=_positive_int(
                 "ANALYSIS_CACHE_ENTRY_MAX_MB", environ.get("ANALYSIS_CACHE_ENTRY_MAX_MB", "32")),
-            WARM_DEFAULT_VIEW=(_flag("WARM_DEFAULT_VIEW", environ["WARM_DEFAULT_VIEW"],
-                                     default=True)
-                               if environ.get("WARM_DEFAULT_VIEW", "").strip() else None),
-            PREFETCH_NEXT_MONTH=(_flag("PREFETCH_NEXT_MONTH", environ["PREFETCH_NEXT_MONTH"],
-                                       default=True)
-                                 if environ.get("PREFETCH_NEXT_MONTH", "").strip() else None),
+            WARM_DEFAULT_VIEW=_switch(environ, "WARM_DEFAULT_VIEW"),
+            PREFETCH_NEXT_MONTH=_switch(environ, "PREFETCH_NEXT_MONTH"),
             HOTSPOT_MAX_CELLS=_positive_int("HOTSPOT_MAX_CELLS",
                                             environ.get("HOTSPOT_MAX_CELLS", "200000")),
             WMS_MAX_SIZE=_positive_int("WMS_MAX_SIZE", environ.get("WMS_MAX_SIZE", "4096")),
             TILE_CACHE_BYTES=_whole_number("TILE_CACHE_MB",
                                            environ.get("TILE_CACHE_MB", "64")) * 1024 * 1024,
             BASEMAP_URL=_basemap_url(environ.get("BASEMAP_URL", "")),
-            TOKEN_CACHE=(_flag("TOKEN_CACHE", environ["TOKEN_CACHE"], default=True)
-                         if environ.get("TOKEN_CACHE", "").strip() else None),
+            TOKEN_CACHE=_switch(environ, "TOKEN_CACHE"),
             IMPORT_MAX_UNZIPPED_BYTES=_megabytes(
                 "IMPORT_MAX_UNZIPPED_MB", environ.get("IMPORT_MAX_UNZIPPED_MB", "1024")),
             STATEMENT_TIMEOUT_S=_whole_number("STATEMENT_TIMEOUT_S",

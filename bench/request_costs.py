@@ -29,6 +29,7 @@ import argparse
 import collections
 import dataclasses
 import functools
+import os
 import statistics
 import tempfile
 import time
@@ -126,8 +127,6 @@ def over_http(app, database_url: str, headers: dict, tiles, repeat: int) -> dict
 
 def in_process(database_url: str, headers: dict, tiles, repeat: int) -> dict:
     """Median ms of each part of a request made anew, in one process."""
-    import os
-
     os.environ.update(our_app_env(database_url))
     from app import create_app
 

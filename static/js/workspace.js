@@ -67,8 +67,8 @@ export const app = Object.seal({
   // slider shows next (prefetch.js): URL -> promise of its JSON, until used
   // (takePrefetched).
   prefetched: new Map(),
-  // The month asked for ahead (prefetch.js): { urls, controller, at } while its
-  // answers wait in `prefetched`, else null.
+  // The month asked for ahead (prefetch.js): { key, urls, controller, at, adopted }
+  // while its answers wait in `prefetched` (or a refresh has taken them), else null.
   prefetch: null,
   // The timer that starts it once the page has settled.
   prefetchTimer: null,

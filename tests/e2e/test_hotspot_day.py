@@ -68,6 +68,20 @@ def hotspot_server(databases):
         yield url
 
 
+def choose_period(page, start: str, end: str) -> None:
+    """Types a period into the filters, as the analyst does, and waits for the page."""
+    before = updates(page)
+    page.fill("#f-from", start)
+    page.fill("#f-to", end)
+    page.locator("#f-to").dispatch_event("change")
+    wait_for_update(page, before)
+
+
+def map_size(page) -> list[int]:
+    return page.evaluate("(() => { const s = window.borderRisk.map.getSize(); "
+                         "return [s.x, s.y]; })()")
+
+
 def drawn_cells(page) -> int:
     return page.evaluate("window.borderRisk.layers.hotspots.getLayers().length")
 
@@ -89,11 +103,7 @@ def test_too_few_cells_empties_the_layer_says_why_and_offers_a_fix(page, hotspot
     sign_in(page, hotspot_server, role="viewer", path=DECEMBER)
     assert drawn_cells(page) > 0
     # The analyst moves to January: 35 incidents at 5 places, too few cells for Gi*.
-    before = updates(page)
-    page.fill("#f-from", "2025-01-01")
-    page.fill("#f-to", "2025-01-31")
-    page.locator("#f-to").dispatch_event("change")
-    wait_for_update(page, before)
+    choose_period(page, "2025-01-01", "2025-01-31")
     assert drawn_cells(page) == 0  # December's cells are gone
     status = page.locator("#map-status")
     assert status.inner_text().startswith("35 incidents,")
@@ -136,11 +146,7 @@ def test_too_few_incidents_counts_the_wider_periods_at_once(page, hotspot_server
     page.on("request", lambda r: count_of(r) and events.append(("asked", count_of(r))))
     page.on("requestfinished",
             lambda r: count_of(r) and events.append(("answered", count_of(r))))
-    before = updates(page)
-    page.fill("#f-from", "2025-01-20")
-    page.fill("#f-to", "2025-01-31")
-    page.locator("#f-to").dispatch_event("change")
-    wait_for_update(page, before)
+    choose_period(page, "2025-01-20", "2025-01-31")
     note = page.locator("#cells-note")
     fix = note.get_by_role("button", name="Widen the period to")
     fix.wait_for()
@@ -387,21 +393,15 @@ def test_the_note_of_too_few_cells_lies_over_the_map_without_resizing_it(page, h
     note under the map shrank it twice, and each layer was drawn three times)."""
     sign_in(page, hotspot_server, role="viewer",
             path=DECEMBER.replace("layers=segments,", "layers=segments,incidents,"))
-    size = page.evaluate("(() => { const s = window.borderRisk.map.getSize(); "
-                         "return [s.x, s.y]; })()")
+    size = map_size(page)
     heights = []
     page.on("request", lambda r: heights.append(int(r.url.split("HEIGHT=")[1].split("&")[0]))
             if "REQUEST=GetMap" in r.url and "HEIGHT=" in r.url else None)
-    before = updates(page)
-    page.fill("#f-from", "2025-01-01")
-    page.fill("#f-to", "2025-01-31")
-    page.locator("#f-to").dispatch_event("change")
-    wait_for_update(page, before)
+    choose_period(page, "2025-01-01", "2025-01-31")
     note = page.locator("#cells-note")
     note.get_by_role("button", name="Widen the period to").wait_for()
     page.wait_for_timeout(500)  # a resize would be observed and drawn by now
-    assert page.evaluate("(() => { const s = window.borderRisk.map.getSize(); "
-                         "return [s.x, s.y]; })()") == size
+    assert map_size(page) == size
     container = page.locator("#map").bounding_box()
     assert abs(container["height"] - size[1]) < 1
     assert heights and set(heights) == {size[1]}, heights

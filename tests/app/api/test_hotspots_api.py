@@ -158,6 +158,19 @@ def test_emerging_hot_spots_see_the_new_hot_spot(demo):
                                                            "consecutive hot spot")
 
 
+def assert_cells_kept(only: dict, whole: dict, kept: list, flag: str) -> None:
+    """``only`` (the answer with ``flag=true``) holds the features ``kept`` of ``whole``
+    (the answer without it), each with its values, geometry and cell label, feature ids
+    counted anew, and both say which they are; ``metadata.cells`` counts the whole grid."""
+    assert only["numberMatched"] == only["numberReturned"] == len(kept)
+    assert only["metadata"][flag] is True
+    assert whole["metadata"][flag] is False
+    assert only["metadata"]["cells"] == whole["metadata"]["cells"] == len(whole["features"])
+    assert [f["id"] for f in only["features"]] == list(range(len(kept)))
+    assert [(f["properties"], f["geometry"]) for f in only["features"]] == [
+        (f["properties"], f["geometry"]) for f in kept]
+
+
 def test_emerging_patterns_only_is_the_cells_with_a_pattern_of_the_whole_answer(demo):
     """What the map page draws: the cells whose category is not "no pattern", each with
     the values, geometry and cell label of the whole answer (feature ids count anew)."""
@@ -170,13 +183,7 @@ def test_emerging_patterns_only_is_the_cells_with_a_pattern_of_the_whole_answer(
     with_pattern = [f for f in whole["features"]
                     if f["properties"]["category"] != "no pattern"]
     assert 0 < len(with_pattern) < len(whole["features"])
-    assert only["numberMatched"] == only["numberReturned"] == len(with_pattern)
-    assert only["metadata"]["patterns_only"] is True
-    assert whole["metadata"]["patterns_only"] is False
-    assert only["metadata"]["cells"] == whole["metadata"]["cells"] == len(whole["features"])
-    assert [f["id"] for f in only["features"]] == list(range(len(with_pattern)))
-    assert [(f["properties"], f["geometry"]) for f in only["features"]] == [
-        (f["properties"], f["geometry"]) for f in with_pattern]
+    assert_cells_kept(only, whole, with_pattern, "patterns_only")
     # (false is the whole answer; by section there are no cells to leave out)
     assert get(demo, query + "&patterns_only=false").get_json()["features"] == \
         whole["features"]
@@ -203,13 +210,7 @@ def test_significant_only_is_the_significant_cells_of_the_whole_answer(demo, opt
     only = response.get_json()
     kept = [f for f in whole["features"] if significant(f["properties"])]
     assert 0 < len(kept) < len(whole["features"]) / 2
-    assert only["numberMatched"] == only["numberReturned"] == len(kept)
-    assert only["metadata"]["significant_only"] is True
-    assert whole["metadata"]["significant_only"] is False
-    assert only["metadata"]["cells"] == whole["metadata"]["cells"] == len(whole["features"])
-    assert [f["id"] for f in only["features"]] == list(range(len(kept)))
-    assert [(f["properties"], f["geometry"]) for f in only["features"]] == [
-        (f["properties"], f["geometry"]) for f in kept]
+    assert_cells_kept(only, whole, kept, "significant_only")
     assert len(response.get_data()) < len(get(demo, query).get_data()) / 2
     assert get(demo, query + "&significant_only=false").get_json()["features"] == \
         whole["features"]
